@@ -1,0 +1,142 @@
+"""Run-time helpers for the emitted code: input validation and hardened invariants (NumPy only).
+
+Hand-written (not generated).  Every emitted function in this package converts and validates
+its inputs here, computes the invariants (norms, inner products, sums, angles) here, and
+broadcasts its result here, so that all emitted functions share one set of error messages and
+one numerically careful angle.
+"""
+from __future__ import annotations
+
+import numpy
+
+_KAHAN_THRESHOLD = 0.9  # |cos phi| above which arccos loses digits and Kahan's form is used
+
+
+def _array(name, x):
+    try:
+        arr = numpy.asarray(x, dtype=numpy.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number or array, got {type(x).__name__}") from None
+    if not numpy.all(numpy.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (got NaN or inf)")
+    return arr
+
+
+def vector(name, x):
+    """``x`` as a float64 array with the vector on the last axis; rejects NaN/inf and 0-d."""
+    arr = _array(name, x)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must be a vector (array with the vector on the last axis)")
+    if arr.shape[-1] == 0:
+        raise ValueError(f"{name} must not be empty")
+    return arr
+
+
+def scalar(name, x):
+    """``x`` as a float64 array broadcasting over the batch axes; rejects NaN/inf."""
+    return _array(name, x)
+
+
+def integer(name, k, minimum=1):
+    """A Python integer ``>= minimum``."""
+    if isinstance(k, bool) or not isinstance(k, (int, numpy.integer)):
+        raise ValueError(f"{name} must be an integer, got {k!r}")
+    if k < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {k}")
+    return int(k)
+
+
+def same_length(*named):
+    """Vectors of one space must have equal length: ``same_length(("v", v), ("w_star", w))``."""
+    first_name, first = named[0]
+    for name, arr in named[1:]:
+        if arr.shape[-1] != first.shape[-1]:
+            raise ValueError(
+                f"{name} has length {arr.shape[-1]} but {first_name} has length "
+                f"{first.shape[-1]}; they must live in the same space"
+            )
+
+
+def batch_shape(*specs):
+    """The broadcast batch shape of ``(name, array, rank)`` arguments (rank 1 for vectors)."""
+    shape = ()
+    for name, arr, rank in specs:
+        own = arr.shape[: arr.ndim - rank]
+        try:
+            shape = numpy.broadcast_shapes(shape, own)
+        except ValueError:
+            raise ValueError(
+                f"the batch axes of {name} {own} do not broadcast with the others {shape}"
+            ) from None
+    return shape
+
+
+def require(condition, name, message):
+    """Raise ``ValueError(f"{name} {message}")`` unless ``condition`` holds everywhere."""
+    if not numpy.all(condition):
+        raise ValueError(f"{name} {message}")
+
+
+def positive(name, x):
+    require(x > 0, name, "must be > 0")
+
+
+def nonzero(name, norm_x):
+    """A zero vector has no direction: its angle (or normalization) is undefined."""
+    require(norm_x > 0, name, "must be nonzero (its direction and angle are undefined)")
+
+
+def dot(x, y):
+    return numpy.einsum("...i,...i->...", x, y)
+
+
+def norm(x):
+    return numpy.sqrt(dot(x, x))
+
+
+def total(x):
+    return numpy.sum(x, axis=-1)
+
+
+def angle(x, y, norm_x, norm_y, dot_xy):
+    """The angle between ``x`` and ``y`` in ``[0, pi]``, accurate to full precision.
+
+    ``arccos`` of the cosine where ``|cos| <= 0.9``; elsewhere (near 0 and pi, where arccos
+    loses up to half the digits) Kahan's ``2 atan2(|x^ - y^|, |x^ + y^|)``.  Exactly parallel
+    vectors give exactly 0, antiparallel ones exactly pi: no NaN, no warning.
+    """
+    c = numpy.clip(dot_xy / (norm_x * norm_y), -1.0, 1.0)
+    phi = numpy.atleast_1d(numpy.arccos(c))
+    near = numpy.atleast_1d(numpy.abs(c) > _KAHAN_THRESHOLD)
+    if near.any():
+        xs, ys = numpy.broadcast_arrays(
+            x / numpy.asarray(norm_x)[..., None], y / numpy.asarray(norm_y)[..., None]
+        )
+        xs = xs.reshape(-1, xs.shape[-1])[near.reshape(-1)]
+        ys = ys.reshape(-1, ys.shape[-1])[near.reshape(-1)]
+        phi = phi.copy()
+        phi[near] = 2.0 * numpy.arctan2(norm(xs - ys), norm(xs + ys))
+    return phi.reshape(numpy.shape(c))
+
+
+def col(c):
+    """A coefficient array with one trailing axis, to multiply a vector."""
+    return numpy.asarray(c, dtype=numpy.float64)[..., None]
+
+
+def col2(c):
+    """A coefficient array with two trailing axes, to multiply a matrix."""
+    return numpy.asarray(c, dtype=numpy.float64)[..., None, None]
+
+
+def outer(x, y):
+    return x[..., :, None] * y[..., None, :]
+
+
+def finish(result, shape, rank=0):
+    """Broadcast ``result`` to ``shape`` + its last ``rank`` axes (fresh float64; 0-d -> scalar)."""
+    result = numpy.asarray(result, dtype=numpy.float64)
+    trailing = result.shape[result.ndim - rank :] if rank else ()
+    out = numpy.broadcast_to(result, tuple(shape) + tuple(trailing))
+    out = numpy.array(out)
+    return out[()] if out.ndim == 0 else out

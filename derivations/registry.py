@@ -1,0 +1,201 @@
+"""The Formula registry: every closed form nnderive knows, by name.
+
+A :class:`Formula` couples a *derivation* (a function that runs SymPy on a model definition and
+returns the closed form) with everything a user needs around it: where it comes from, what its
+arguments mean, the paper's printed statement for comparison, LaTeX, and the emitted NumPy
+function.  Derivations run lazily, on first access of :attr:`Formula.expr`, and are cached; the
+emitted function is loaded from ``derivations/generated`` without running SymPy at all.
+
+Families register their formulas at import time of their module (``derivations.cnn`` and so
+on); :data:`FAMILY_MODULES` lists them in the order the catalogue prints them.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+
+#: Modules that register formulas, in catalogue order (a family per paper section).
+FAMILY_MODULES = ("derivations.gaussian",)
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of an emitted function.
+
+    ``kind`` is ``"vector"`` (NumPy array, the vector on the last axis, any leading batch axes),
+    ``"scalar"`` (float array broadcasting over the batch axes) or ``"int"`` (a Python integer,
+    e.g. a dimension).  ``space`` names the vector space: vectors of one space must have equal
+    length.  ``nonzero`` (vectors) and ``positive`` (scalars) are domain requirements that the
+    emitted code enforces with a ``ValueError`` naming the argument.
+    """
+
+    name: str
+    kind: str
+    meaning: str
+    space: str | None = None
+    nonzero: bool = False
+    positive: bool = False
+
+    def describe(self) -> str:
+        shape = {"vector": f"(..., {self.space})", "scalar": "(...)", "int": "int"}[self.kind]
+        req = " (nonzero)" if self.nonzero else " (> 0)" if self.positive else ""
+        return f"{self.name}: {shape}{req} - {self.meaning}"
+
+
+class Formula:
+    """A derived closed form.
+
+    Parameters
+    ----------
+    name : ``family.quantity``; the emitted function is ``quantity`` in
+        ``derivations/generated/<family>.py``.
+    source : seed file and place, e.g. ``"004 thesis, Theorem 5.1, eq. (5.3)"``.
+    args : the emitted function's arguments, in order.
+    assumptions : the model assumptions the result rests on.
+    derive : ``() -> sympy.Expr``; runs the derivation.  For vector (matrix) formulas the result
+        is a linear combination of basis symbols (see :mod:`derivations.vectors`).
+    lhs : LaTeX of the left-hand side.
+    rank : 0 scalar, 1 vector, 2 matrix.
+    paper : optional ``() -> sympy.Expr``, the paper's printed statement transcribed as SymPy.
+    paper_reading : how the (OCR) printed statement was read, for the errata.
+    emitter : optional ``(formula) -> str`` producing the emitted function's source; the default
+        is the invariant-coordinate emitter of :mod:`derivations.codegen`.
+    validate : extra lines of emitted code enforcing domain requirements (use ``_rt.require``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        args: tuple[Arg, ...],
+        assumptions: str,
+        derive: Callable[[], sp.Expr],
+        lhs: str,
+        rank: int = 0,
+        paper: Callable[[], sp.Expr] | None = None,
+        paper_reading: str = "",
+        emitter: Callable[["Formula"], str] | None = None,
+        validate: tuple[str, ...] = (),
+        notes: str = "",
+    ):
+        if name.count(".") != 1:
+            raise ValueError(f"formula name must be 'family.quantity', got {name!r}")
+        self.name = name
+        self.family, self.quantity = name.split(".")
+        self.source = source
+        self.args = tuple(args)
+        self.assumptions = assumptions
+        self._derive = derive
+        self._paper = paper
+        self.paper_reading = paper_reading
+        self.lhs = lhs
+        self.rank = rank
+        self.emitter = emitter
+        self.validate = tuple(validate)
+        self.notes = notes
+        self._expr = None
+        self._paper_expr = None
+
+    def __repr__(self) -> str:
+        return f"<Formula {self.name}: {self.source}>"
+
+    # -- symbolic side ---------------------------------------------------------------------
+    @property
+    def expr(self) -> sp.Expr:
+        """The derived closed form (runs the derivation on first access)."""
+        if self._expr is None:
+            self._expr = self._derive()
+        return self._expr
+
+    @property
+    def paper(self) -> sp.Expr | None:
+        """The paper's printed statement as SymPy, or ``None`` if not transcribed."""
+        if self._paper is None:
+            return None
+        if self._paper_expr is None:
+            self._paper_expr = self._paper()
+        return self._paper_expr
+
+    def latex(self, which: str = "expr") -> str:
+        """amsmath LaTeX of ``lhs = rhs`` (``which="paper"`` for the printed statement)."""
+        from .latex import equation
+
+        return equation(self, which)
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
+
+    # -- numeric side ----------------------------------------------------------------------
+    @property
+    def numpy(self) -> Callable:
+        """The emitted NumPy function (imports only NumPy; no SymPy at run time)."""
+        module = importlib.import_module(f"derivations.generated.{self.family}")
+        try:
+            return getattr(module, self.quantity)
+        except AttributeError:
+            raise LookupError(
+                f"{self.name} has no emitted code yet; run `nnderive build`"
+            ) from None
+
+    def code(self) -> str:
+        """Stand-alone NumPy source of the emitted function (with its runtime helpers)."""
+        from .codegen import standalone_source
+
+        return standalone_source(self)
+
+    def signature(self) -> str:
+        return f"{self.quantity}({', '.join(a.name for a in self.args)})"
+
+
+class UnknownFormula(KeyError, ValueError):
+    """Raised by :func:`get` for a name that is not registered (message lists close matches)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+_REGISTRY: dict[str, Formula] = {}
+_LOADED = False
+
+
+def register(formula: Formula) -> Formula:
+    """Add a formula to the registry (a name may be registered once)."""
+    if formula.name in _REGISTRY:
+        raise ValueError(f"formula {formula.name} is already registered")
+    _REGISTRY[formula.name] = formula
+    return formula
+
+
+def _load() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        for mod in FAMILY_MODULES:
+            importlib.import_module(mod)
+
+
+def names(family: str | None = None) -> list[str]:
+    """All registered formula names (of one family if given), in catalogue order."""
+    _load()
+    return [n for n in _REGISTRY if family is None or n.split(".")[0] == family]
+
+
+def families() -> list[str]:
+    _load()
+    return list(dict.fromkeys(n.split(".")[0] for n in _REGISTRY))
+
+
+def get(name: str) -> Formula:
+    """The formula called ``name``; an unknown name raises :class:`UnknownFormula` (a
+    ``KeyError`` and a ``ValueError``) whose message suggests close matches."""
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see `nnderive list`"
+        raise UnknownFormula(f"unknown formula {name!r}{hint}") from None
