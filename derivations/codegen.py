@@ -47,11 +47,15 @@ def print_block(exprs: list[sp.Expr], prefix: str = "_t") -> tuple[list[str], li
     return lines, [print_expr(r) for r in reduced]
 
 
-def _vector_of_space(formula: registry.Formula, space: str) -> str:
+def _dim_code(formula: registry.Formula, space: str) -> str:
+    """Code for the dimension of ``space``: an int argument, or a vector argument's length."""
+    for a in formula.args:
+        if a.kind == "int" and a.space == space:
+            return a.name
     for a in formula.args:
         if a.kind == "vector" and a.space == space:
-            return a.name
-    raise ValueError(f"{formula.name}: no vector argument lives in space {space}")
+            return f"{a.name}.shape[-1]"
+    raise ValueError(f"{formula.name}: no argument gives the dimension of space {space}")
 
 
 def _invariant_lines(formula: registry.Formula, symbols: set[sp.Symbol]) -> list[str]:
@@ -72,7 +76,7 @@ def _invariant_lines(formula: registry.Formula, symbols: set[sp.Symbol]) -> list
     nonzero = {a.name for a in formula.args if a.nonzero}
     for name, m in sorted(needed.items(), key=lambda kv: (order[kv[1].kind], kv[0])):
         if m.kind == "dim":
-            lines.append(f"{name} = {_vector_of_space(formula, m.operands[0])}.shape[-1]")
+            lines.append(f"{name} = {_dim_code(formula, m.operands[0])}")
         elif m.kind == "norm":
             lines.append(f"{name} = _rt.norm({m.operands[0]})")
         elif m.kind == "dot":
@@ -115,16 +119,22 @@ def _argument_lines(formula: registry.Formula) -> list[str]:
     return lines
 
 
+def _vector_code(formula: registry.Formula, x: sp.Symbol) -> str:
+    m = vectors.meaning(x)
+    if m.kind == "ones":
+        return f"numpy.ones({_dim_code(formula, vectors.space_of(x))})"
+    return m.operands[0]
+
+
 def _basis_code(formula: registry.Formula, b: sp.Symbol) -> str:
     m = vectors.meaning(b)
-    if m.kind == "vector":
-        return m.operands[0]
-    if m.kind == "ones":
-        return f"numpy.ones({_vector_of_space(formula, m.operands[0])}.shape[-1])"
+    if m.kind in ("vector", "ones"):
+        return _vector_code(formula, b)
     if m.kind == "outer":
-        return f"_rt.outer({m.operands[0]}, {m.operands[1]})"
+        x, y = (_vector_code(formula, sp.Symbol(n)) for n in m.operands)
+        return f"_rt.outer({x}, {y})"
     if m.kind == "eye":
-        return f"numpy.eye({_vector_of_space(formula, m.operands[0])}.shape[-1])"
+        return f"numpy.eye({_dim_code(formula, m.operands[0])})"
     raise AssertionError(m)
 
 

@@ -90,8 +90,19 @@ def dot(x, y):
     return numpy.einsum("...i,...i->...", x, y)
 
 
+_SAFE_LO, _SAFE_HI = 1e-280, 1e280  # squared norms outside this range are recomputed scaled
+
+
 def norm(x):
-    return numpy.sqrt(dot(x, x))
+    """``|x|_2`` without underflow or overflow: rows whose sum of squares leaves the safe range
+    are recomputed as ``m |x/m|`` with ``m = max|x_i|``."""
+    s = dot(x, x)
+    bad = ~((s > _SAFE_LO) & (s < _SAFE_HI))
+    if not numpy.any(bad):
+        return numpy.sqrt(s)
+    m = numpy.max(numpy.abs(x), axis=-1)
+    safe = numpy.where(m > 0, m, 1.0)[..., None]
+    return numpy.where(bad, m * numpy.sqrt(dot(x / safe, x / safe)), numpy.sqrt(s))
 
 
 def total(x):
@@ -102,12 +113,18 @@ def angle(x, y, norm_x, norm_y, dot_xy):
     """The angle between ``x`` and ``y`` in ``[0, pi]``, accurate to full precision.
 
     ``arccos`` of the cosine where ``|cos| <= 0.9``; elsewhere (near 0 and pi, where arccos
-    loses up to half the digits) Kahan's ``2 atan2(|x^ - y^|, |x^ + y^|)``.  Exactly parallel
+    loses up to half the digits), and wherever ``x.y`` may have under- or overflowed, Kahan's
+    ``2 atan2(|x^ - y^|, |x^ + y^|)`` on the unit vectors.  Exactly parallel
     vectors give exactly 0, antiparallel ones exactly pi: no NaN, no warning.
     """
-    c = numpy.clip(dot_xy / (norm_x * norm_y), -1.0, 1.0)
+    scale = norm_x * norm_y
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        c = numpy.clip(dot_xy / scale, -1.0, 1.0)
     phi = numpy.atleast_1d(numpy.arccos(c))
-    near = numpy.atleast_1d(numpy.abs(c) > _KAHAN_THRESHOLD)
+    # near 0 / pi, or where x.y may have under/overflowed: Kahan's form on unit vectors
+    near = numpy.atleast_1d(
+        ~(numpy.abs(c) <= _KAHAN_THRESHOLD) | ~((scale > _SAFE_LO) & (scale < _SAFE_HI))
+    )
     if near.any():
         xs, ys = numpy.broadcast_arrays(
             x / numpy.asarray(norm_x)[..., None], y / numpy.asarray(norm_y)[..., None]
