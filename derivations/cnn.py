@@ -150,7 +150,16 @@ register(Formula(
     lhs=(r"B(\mathbf{w},\mathbf{w}^*) = \mathbb{E}\left[\sigma(Z^\top\mathbf{w})"
          r"\sigma(Z^\top\mathbf{w}^*)^\top\right]"),
 ))
-register(Formula(
+def display_over_4pi(expr: sp.Expr) -> str:
+    """LaTeX of ``expr`` as ``1/(4 pi) [ ... ]`` collected by invariants (display only)."""
+    from .latex import to_latex
+
+    inner = sp.expand(4 * sp.pi * expr)
+    keys = sorted((s for s in inner.free_symbols if V.meaning(s) is not None), key=str)
+    return r"\frac{1}{4\pi}\Big[" + to_latex(sp.collect(inner, keys)) + r"\Big]"
+
+
+_loss = register(Formula(
     "cnn.population_loss", f"{SOURCE}, Theorem 5.1, eq. (5.3)",
     _ARGS, _MODEL + "; w = v/|v|", population_loss,
     lhs=r"\ell(\mathbf{v},\mathbf{a})",
@@ -173,7 +182,7 @@ register(Formula(
     paper_reading=("Theorem 5.2, l.5147: (1/(2 pi))(11^T + (pi - 1) I) a - "
                    "(1/(2 pi))(11^T + (g(phi) - 1) I) |w*| a*"),
 ))
-register(Formula(
+_loss_w = register(Formula(
     "cnn.population_loss_w", f"{SOURCE}, proof of Theorem 5.1 (unnormalized w)",
     _ARGS_W, _MODEL + "; w unnormalized", loss_unnormalized,
     lhs=r"\ell(\mathbf{w},\mathbf{a})",
@@ -183,3 +192,5 @@ register(Formula(
     _ARGS_W, _MODEL + "; w unnormalized", grad_w, rank=1,
     lhs=r"\mathbb{E}_Z\left[\frac{\partial \ell}{\partial \mathbf{w}}\right]",
 ))
+
+_loss.latex_rhs = _loss_w.latex_rhs = display_over_4pi

@@ -40,13 +40,20 @@ def _invariant(m: V.Meaning, vecs: dict, dims: dict):
     raise ValueError(m)
 
 
+def _vec(name: str, vecs: dict, dims: dict) -> list:
+    m = V.meaning(sp.Symbol(name))
+    if m.kind == "ones":
+        return [mpmath.mpf(1)] * dims[m.operands[0]]
+    return vecs[name]
+
+
 def _basis(m: V.Meaning, vecs: dict, dims: dict):
     if m.kind == "vector":
         return mpmath.matrix(vecs[m.operands[0]])
     if m.kind == "ones":
         return mpmath.matrix([mpmath.mpf(1)] * dims[m.operands[0]])
     if m.kind == "outer":
-        x, y = vecs[m.operands[0]], vecs[m.operands[1]]
+        x, y = (_vec(n, vecs, dims) for n in m.operands)
         return mpmath.matrix([[s * t for t in y] for s in x])
     if m.kind == "eye":
         return mpmath.eye(dims[m.operands[0]])

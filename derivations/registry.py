@@ -19,7 +19,7 @@ from typing import Callable
 import sympy as sp
 
 #: Modules that register formulas, in catalogue order (a family per paper section).
-FAMILY_MODULES = ("derivations.gaussian", "derivations.cnn")
+FAMILY_MODULES = ("derivations.gaussian", "derivations.cnn", "derivations.saddle")
 
 
 @dataclass(frozen=True)

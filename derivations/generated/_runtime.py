@@ -7,6 +7,8 @@ one numerically careful angle.
 """
 from __future__ import annotations
 
+import math
+
 import numpy
 
 _KAHAN_THRESHOLD = 0.9  # |cos phi| above which arccos loses digits and Kahan's form is used
@@ -59,6 +61,8 @@ def same_length(*named):
 
 def batch_shape(*specs):
     """The broadcast batch shape of ``(name, array, rank)`` arguments (rank 1 for vectors)."""
+    if all(arr.ndim == rank for _, arr, rank in specs):  # fast path: one point, no batch axes
+        return ()
     shape = ()
     for name, arr, rank in specs:
         own = arr.shape[: arr.ndim - rank]
@@ -83,10 +87,16 @@ def positive(name, x):
 
 def nonzero(name, norm_x):
     """A zero vector has no direction: its angle (or normalization) is undefined."""
+    if isinstance(norm_x, float):
+        if norm_x > 0:
+            return
+        raise ValueError(f"{name} must be nonzero (its direction and angle are undefined)")
     require(norm_x > 0, name, "must be nonzero (its direction and angle are undefined)")
 
 
 def dot(x, y):
+    if x.ndim == 1 and y.ndim == 1:
+        return float(x @ y)
     return numpy.einsum("...i,...i->...", x, y)
 
 
@@ -97,6 +107,8 @@ def norm(x):
     """``|x|_2`` without underflow or overflow: rows whose sum of squares leaves the safe range
     are recomputed as ``m |x/m|`` with ``m = max|x_i|``."""
     s = dot(x, x)
+    if isinstance(s, float) and _SAFE_LO < s < _SAFE_HI:  # fast path: one vector, safe range
+        return math.sqrt(s)
     bad = ~((s > _SAFE_LO) & (s < _SAFE_HI))
     if not numpy.any(bad):
         return numpy.sqrt(s)
@@ -106,6 +118,8 @@ def norm(x):
 
 
 def total(x):
+    if x.ndim == 1:
+        return float(x.sum())
     return numpy.sum(x, axis=-1)
 
 
@@ -118,6 +132,12 @@ def angle(x, y, norm_x, norm_y, dot_xy):
     vectors give exactly 0, antiparallel ones exactly pi: no NaN, no warning.
     """
     scale = norm_x * norm_y
+    if isinstance(scale, float) and _SAFE_LO < scale < _SAFE_HI:  # fast path: one pair
+        c = dot_xy / scale
+        if abs(c) <= _KAHAN_THRESHOLD:
+            return math.acos(c)
+        xs, ys = x / norm_x, y / norm_y
+        return 2.0 * math.atan2(math.sqrt(dot(xs - ys, xs - ys)), math.sqrt(dot(xs + ys, xs + ys)))
     with numpy.errstate(invalid="ignore", divide="ignore"):
         c = numpy.clip(dot_xy / scale, -1.0, 1.0)
     phi = numpy.atleast_1d(numpy.arccos(c))
@@ -152,6 +172,8 @@ def outer(x, y):
 
 def finish(result, shape, rank=0):
     """Broadcast ``result`` to ``shape`` + its last ``rank`` axes (fresh float64; 0-d -> scalar)."""
+    if not shape and not rank:
+        return numpy.float64(result)
     result = numpy.asarray(result, dtype=numpy.float64)
     trailing = result.shape[result.ndim - rank :] if rank else ()
     out = numpy.broadcast_to(result, tuple(shape) + tuple(trailing))
