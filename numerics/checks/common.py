@@ -137,8 +137,8 @@ def mpmath_check(name: str, points: Callable[[], list[dict]], tol: float = MPMAT
             batched.update({n: pts[0][n] for n in int_args})
             out = np.asarray(call(subject.fn, subject.formula, batched))
             single = np.stack([np.asarray(call(subject.fn, subject.formula, p)) for p in pts])
-            tol = 1e-14 * max(float(np.max(np.abs(single))), 1e-300)
-            batch_ok = bool(np.all(np.abs(out - single) <= tol))
+            btol = 1e-14 * max(float(np.max(np.abs(single))), 1e-300)
+            batch_ok = bool(np.all(np.abs(out - single) <= btol))
         got, ref = worst_vals
         desc = ", ".join(f"{k}={_fmt(v)}" for k, v in worst_pt.items())
         return CheckResult(
