@@ -151,9 +151,12 @@ def cmd_check(args) -> int:
 
     from . import harness
 
-    names = args.names or derivations.names()
-    for n in names:
-        _formula(n)
+    names = []
+    for n in args.names or derivations.names():
+        if n in derivations.families():  # a family name selects all of its formulas
+            names.extend(derivations.names(n))
+        else:
+            names.append(_formula(n).name)
     ctx = harness.Context(samples=args.samples, seed=args.seed, quick=args.quick)
     progress = _progress(not args.quiet)
     if args.mutants:
@@ -245,7 +248,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_code)
 
     s = sub.add_parser("check", help="prove formulas against independent numerics")
-    s.add_argument("names", nargs="*", metavar="NAME")
+    s.add_argument("names", nargs="*", metavar="NAME", help="formulas or families (default: all)")
     s.add_argument("--samples", type=_positive_int, default=400_000,
                    help="Monte Carlo samples per check point (default 400000)")
     s.add_argument("--seed", type=_nonneg_int, default=0)

@@ -104,11 +104,11 @@ _SAFE_LO, _SAFE_HI = 1e-280, 1e280  # squared norms outside this range are recom
 
 
 def norm(x):
-    """``|x|_2`` without underflow or overflow: rows whose sum of squares leaves the safe range
-    are recomputed as ``m |x/m|`` with ``m = max|x_i|``."""
+    """``|x|_2`` without underflow or overflow: ``math.hypot`` for one vector; in a batch, rows
+    whose sum of squares leaves the safe range are recomputed as ``m |x/m|``, ``m = max|x_i|``."""
+    if x.ndim == 1:  # fast path, one vector: math.hypot neither underflows nor overflows
+        return math.hypot(*x.tolist())
     s = dot(x, x)
-    if isinstance(s, float) and _SAFE_LO < s < _SAFE_HI:  # fast path: one vector, safe range
-        return math.sqrt(s)
     bad = ~((s > _SAFE_LO) & (s < _SAFE_HI))
     if not numpy.any(bad):
         return numpy.sqrt(s)
@@ -138,6 +138,8 @@ def angle(x, y, norm_x, norm_y, dot_xy):
             return math.acos(c)
         xs, ys = x / norm_x, y / norm_y
         return 2.0 * math.atan2(math.sqrt(dot(xs - ys, xs - ys)), math.sqrt(dot(xs + ys, xs + ys)))
+    norm_x, norm_y = numpy.asarray(norm_x, numpy.float64), numpy.asarray(norm_y, numpy.float64)
+    scale = norm_x * norm_y
     with numpy.errstate(invalid="ignore", divide="ignore"):
         c = numpy.clip(dot_xy / scale, -1.0, 1.0)
     phi = numpy.atleast_1d(numpy.arccos(c))

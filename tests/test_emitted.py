@@ -1,0 +1,154 @@
+"""Emitted code: fresh, SymPy-free at run time, deterministic, broadcasting, hardened."""
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import derivations as D
+from derivations import codegen
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_committed_code_is_fresh():
+    for path, src in codegen.build(write=False).items():
+        assert path.read_text() == src, f"{path.name} is stale: run `nnderive build`"
+
+
+def test_build_is_deterministic_across_hash_seeds():
+    code = ("from derivations import codegen; import hashlib; "
+            "print(hashlib.sha256(''.join(codegen.build(write=False, families=['cnn','gaussian'])"
+            ".values()).encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+                              cwd=ROOT).stdout for seed in ("1", "2")}
+    assert len(digests) == 1
+
+
+def test_emitted_code_does_not_import_sympy():
+    code = ("import sys, numpy as np\n"
+            "from derivations.generated.cnn import population_loss, grad_v, grad_a\n"
+            "from derivations.generated import gaussian\n"
+            "x = population_loss(np.ones(3), np.ones(2), np.arange(1., 4.), np.ones(2))\n"
+            "grad_v(np.ones(3), np.ones(2), np.arange(1., 4.), np.ones(2))\n"
+            "gaussian.wedge_second_moment(np.ones(3), np.arange(3.))\n"
+            "print('sympy' in sys.modules, 'mpmath' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/").stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_registry_numpy_is_the_generated_function():
+    from derivations.generated import cnn
+
+    assert D.get("cnn.population_loss").numpy is cnn.population_loss
+
+
+def _pt(rng, p=5, k=4):
+    return rng.standard_normal(p), rng.standard_normal(k), rng.standard_normal(p), rng.standard_normal(k)
+
+
+@pytest.mark.parametrize("name", ["cnn.population_loss", "cnn.grad_v", "cnn.grad_a"])
+def test_batch_of_5000_matches_loop(name):
+    rng = np.random.default_rng(3)
+    v, a, ws, as_ = _pt(rng)
+    V = rng.standard_normal((5000, 5))
+    f = D.get(name).numpy
+    batched = f(V, a, ws, as_)
+    assert batched.shape == (5000,) if name.endswith("loss") else batched.shape[0] == 5000
+    loop = np.stack([f(V[i], a, ws, as_) for i in range(0, 5000, 250)])
+    np.testing.assert_allclose(batched[::250], loop, rtol=1e-13, atol=1e-15)
+
+
+def test_broadcasting_over_several_batch_axes():
+    rng = np.random.default_rng(4)
+    v = rng.standard_normal((3, 1, 5))
+    a = rng.standard_normal((1, 4, 4))
+    out = D.get("cnn.grad_a").numpy(v, a, rng.standard_normal(5), rng.standard_normal(4))
+    assert out.shape == (3, 4, 4)
+
+
+def test_scalar_returns_numpy_float():
+    rng = np.random.default_rng(5)
+    out = D.get("cnn.population_loss").numpy(*_pt(rng))
+    assert np.ndim(out) == 0 and isinstance(out, np.floating)
+
+
+@pytest.mark.parametrize("phi", [0.0, np.pi])
+def test_exact_limits_at_phi_0_and_pi(phi):
+    rng = np.random.default_rng(6)
+    ws = rng.standard_normal(5)
+    v = 0.7 * ws if phi == 0 else -2.0 * ws
+    a, as_ = rng.standard_normal(4), rng.standard_normal(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        outs = [D.get(n).numpy(v, a, ws, as_) for n in ("cnn.population_loss", "cnn.grad_v", "cnn.grad_a")]
+    for o in outs:
+        assert np.all(np.isfinite(o))
+    # grad_v vanishes at both stationary angles (the projector kills w* parallel to v)
+    np.testing.assert_allclose(outs[1], 0.0, atol=1e-15)
+    if phi == 0:  # at phi = 0 the loss is the quadratic in a - |w*| a*, with g(0) = pi
+        d = a - np.linalg.norm(ws) * as_
+        np.testing.assert_allclose(outs[0], (d.sum() ** 2 + (np.pi - 1) * d @ d) / (4 * np.pi),
+                                   rtol=1e-14)
+
+
+def test_angle_is_accurate_near_0_and_pi():
+    from derivations.generated import _runtime as rt
+
+    x = np.array([1.0, 0.0, 0.0])
+    for eps in (1e-12, 1e-9, 1e-6):
+        y = np.array([np.cos(eps), np.sin(eps), 0.0])
+        got = rt.angle(x, y, rt.norm(x), rt.norm(y), rt.dot(x, y))
+        assert abs(got - eps) <= 1e-15 * eps + 1e-300
+        got = rt.angle(x, -y, rt.norm(x), rt.norm(y), rt.dot(x, -y))
+        assert abs(got - (np.pi - eps)) <= 1e-15  # pi - eps itself is rounded
+
+
+def test_tiny_and_huge_vectors_do_not_underflow():
+    f = D.get("gaussian.relu_mean").numpy
+    np.testing.assert_allclose(f(np.array([1e-300, 0.0])), 1e-300 / np.sqrt(2 * np.pi), rtol=1e-14)
+    np.testing.assert_allclose(f(np.array([1e200, 1e200])), np.sqrt(2) * 1e200 / np.sqrt(2 * np.pi), rtol=1e-14)
+    g = D.get("gaussian.relu_cross_moment").numpy
+    np.testing.assert_allclose(g(np.array([1e-300, 0.0]), np.array([2e-300, 0.0])), 0.0, atol=1e-310)
+
+
+BAD = [
+    (dict(v=np.zeros(5)), "v"),
+    (dict(w_star=np.zeros(5)), "w_star"),
+    (dict(a_star=np.ones(3)), "a_star"),
+    (dict(w_star=np.ones(4)), "w_star"),
+    (dict(v=np.array([1.0, np.nan, 0, 0, 0])), "v"),
+    (dict(a=np.array([1.0, np.inf, 0, 0])), "a"),
+    (dict(a=np.float64(1.0)), "a"),
+    (dict(v="abc"), "v"),
+    (dict(v=np.ones((3, 5)), a=np.ones((2, 4))), "a"),
+]
+
+
+@pytest.mark.parametrize("name", ["cnn.population_loss", "cnn.grad_v", "cnn.grad_a"])
+@pytest.mark.parametrize("override,arg", BAD)
+def test_bad_input_names_the_argument(name, override, arg):
+    args = dict(v=np.ones(5), a=np.ones(4), w_star=np.arange(1.0, 6.0), a_star=np.ones(4))
+    args.update(override)
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
+        D.get(name).numpy(**args)
+
+
+def test_g_rejects_angles_outside_0_pi():
+    with pytest.raises(ValueError, match="phi"):
+        D.get("gaussian.g").numpy(np.array([0.5, 4.0]))
+
+
+def test_standalone_code_runs_without_the_package(tmp_path):
+    src = D.get("cnn.grad_v").code()
+    path = tmp_path / "grad_v.py"
+    path.write_text(src + "\nimport numpy as np\nprint(grad_v(np.ones(3), np.ones(2), np.arange(1., 4.), np.ones(2)))\n")
+    out = subprocess.run([sys.executable, "-I", str(path)], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    ref = D.get("cnn.grad_v").numpy(np.ones(3), np.ones(2), np.arange(1.0, 4.0), np.ones(2))
+    np.testing.assert_allclose(np.array(out.stdout.strip(" []\n").split(), float), ref, rtol=1e-7)
