@@ -7,7 +7,7 @@ import importlib
 from ..harness import Check
 
 #: Modules that register checks, one per formula family.
-CHECK_MODULES = ("numerics.checks.gaussian", "numerics.checks.cnn")
+CHECK_MODULES = ("numerics.checks.gaussian", "numerics.checks.cnn", "numerics.checks.saddle")
 
 _CHECKS: dict[str, list[Check]] = {}
 _LOADED = False

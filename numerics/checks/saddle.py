@@ -1,0 +1,784 @@
+"""Checks for the saddle family (seed 004, ch. 7).
+
+Independent references:
+
+* connectors (``p``, ``g1``, ``g2``, ``hermite_cubic``): SciPy's Hermite interpolants built from
+  the boundary data (``CubicHermiteSpline``, ``BPoly.from_derivatives``), and the numerically
+  solved connectors of :mod:`numerics.simulators.saddle`;
+* ``f``, ``grad``, ``hessian``: the octopus written out from (7.6)-(7.18) in
+  :mod:`numerics.simulators.saddle` (values, gradients, Hessians) and central differences of it,
+  at random points of D in d = 2, 3, 5, 10 including points exactly on the region boundaries;
+* symbolic proofs on the (possibly perturbed) template: C2 across every interface for d = 2, 3,
+  evenness in the mirrored coordinates, and Lemma 7.1's stationary points;
+* ``escape_ratio``: escape times measured with the exact GD integrator.
+
+Claims of the thesis that the tool finds false are reported as errata (``erratum=True``) with
+the worst point.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from ..harness import Check, CheckResult, Context, Subject, error_result
+from . import common, register
+
+E = math.e
+#: Parameter points (L, gamma, tau): the thesis's values, the experiments' L, and random ones.
+PARAMS = [(E, 1.0, E), (1.0, 1.0, E), (1.5, 1.0, E), (3.0, 1.0, E), (2.0, 0.5, 1.3),
+          (7.5, 2.0, 0.8), (1.0, 1.0, 1.0)]
+TOL = 1e-11
+
+
+def _params(ctx: Context, salt: str, n: int = 4):
+    rng = ctx.rng(salt)
+    out = list(PARAMS)
+    for _ in range(n):
+        gamma = float(rng.uniform(0.2, 3.0))
+        out.append((gamma * float(rng.uniform(1.0, 6.0)), gamma, float(rng.uniform(0.3, 4.0))))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Connectors
+# --------------------------------------------------------------------------------------------
+
+
+def _scipy_connectors(L, gamma, tau):
+    """p, g1, g2 from SciPy's Hermite interpolation of the boundary data (Lemma 7.4)."""
+    from scipy.interpolate import BPoly, CubicHermiteSpline
+
+    nodes = [tau, 2 * tau]
+    # p = g1' joins d/dx(-gamma x^2) to d/dx L (x - 4 tau)^2, matching also the 2nd derivatives
+    p = CubicHermiteSpline(nodes, [-2 * gamma * tau, 2 * L * (2 * tau - 4 * tau)], [-2 * gamma, 2 * L],
+                           extrapolate=True)
+    P = p.antiderivative()
+    g1 = lambda x: P(x) - P(tau) - gamma * tau**2  # noqa: E731
+    g2 = BPoly.from_derivatives(nodes, [[L, 0, 0], [-gamma, 0, 0]], extrapolate=True)
+    return p, g1, g2
+
+
+def _connector_check(name: str, which: str) -> Check:
+    def run(subject: Subject, ctx: Context):
+        vals, refs, scales = [], [], []
+        for L, gamma, tau in _params(ctx, name):
+            p, g1, g2 = _scipy_connectors(L, gamma, tau)
+            x = np.linspace(tau * 0.9, 2.1 * tau, 61)
+            ref = {"p": p, "g1": g1, "g2": g2}[which](x)
+            got = subject.fn(x, L, gamma, tau)
+            vals.append(got)
+            refs.append(ref)
+            scales.append(np.full_like(x, max(np.max(np.abs(ref)), L * tau**2 if which == "g1" else 0)))
+        v, r, s = map(np.concatenate, (vals, refs, scales))
+        res = error_result(name, "dense", f"vs SciPy Hermite interpolant of the boundary data",
+                           v / s, r / s, TOL, scale=1.0,
+                           detail=f"{len(v)} points, x in [0.9 tau, 2.1 tau], {len(vals)} (L, gamma, tau)")
+        return res
+
+    return Check(name, "dense", "vs SciPy Hermite interpolant of the boundary data", run)
+
+
+def _hermite_scipy(subject: Subject, ctx: Context):
+    from scipy.interpolate import CubicHermiteSpline
+
+    rng = ctx.rng("hermite")
+    worst = []
+    for _ in range(40):
+        y0 = float(rng.uniform(-3, 3))
+        y1 = y0 + float(rng.uniform(0.1, 4))
+        f0, f1, df0, df1 = rng.uniform(-5, 5, 4)
+        ys = np.linspace(y0 - 0.5, y1 + 0.5, 31)
+        ref = CubicHermiteSpline([y0, y1], [f0, f1], [df0, df1], extrapolate=True)(ys)
+        got = subject.fn(ys, y0, y1, f0, f1, df0, df1)
+        scale = max(1.0, float(np.max(np.abs(ref))))
+        worst.append(error_result("saddle.hermite_cubic", "dense", "vs scipy CubicHermiteSpline",
+                                  got / scale, ref / scale, TOL, scale=1.0))
+    r = max(worst, key=lambda c: c.stat)
+    r.detail = "40 random data sets x 31 points (incl. extrapolation)"
+    return r
+
+
+def _hermite_monotone(subject: Subject, ctx: Context):
+    """Theorem 7.4's add-on: y0 < y1, f(y1) < f(y0) < 0, f'(y0) < 0, f'(y1) >= 3S  ==>
+    f(y1) <= p(y) <= f(y0) on [y0, y1].  Search for the worst violation."""
+    rng = ctx.rng("hermite-monotone")
+    best = (0.0, None)
+    cands = [(E, 2 * E, -2 * E, -4 * E * E, -2.0, 2 * E)]  # Lemma 7.4's own data (L = tau = e)
+    for _ in range(2000):
+        y0 = 0.0
+        y1 = float(rng.uniform(0.2, 3))
+        f0 = -float(rng.uniform(0.01, 5))
+        f1 = f0 - float(rng.uniform(0.01, 5))
+        S = (f1 - f0) / (y1 - y0)
+        df0 = -float(rng.uniform(0.0, 5))
+        df1 = 3 * S + float(rng.uniform(0, 10))
+        cands.append((y0, y1, f0, f1, df0, df1))
+    ys01 = np.linspace(0, 1, 801)
+    for c in cands:
+        y0, y1, f0, f1, df0, df1 = c
+        ys = y0 + (y1 - y0) * ys01
+        pv = subject.fn(ys, *c)
+        under = float(np.max((f1 - pv) / abs(f1)))
+        over = float(np.max((pv - f0) / abs(f1)))
+        viol = max(under, over)
+        if viol > best[0]:
+            j = int(np.argmax(np.maximum(f1 - pv, pv - f0)))
+            best = (viol, (c, ys[j], pv[j]))
+    if best[1] is None:
+        return CheckResult("saddle.hermite_cubic", "paper", "Theorem 7.4 monotonicity add-on",
+                           "holds", "claim", 0.0, "rel", True, detail="no counterexample in 2001 data sets")
+    (y0, y1, f0, f1, df0, df1), yw, pw = best[1]
+    ex = cands[0]
+    lem = subject.fn(np.linspace(ex[0], ex[1], 20001), *ex)
+    return CheckResult(
+        "saddle.hermite_cubic", "paper", "Theorem 7.4 monotonicity add-on", float(pw), float(f1),
+        best[0], "rel", True, erratum=True,
+        detail=(f"FALSE (lower side): worst of 2001 data sets y0={y0:.4g}, y1={y1:.4g}, f0={f0:.4g}, "
+                f"f1={f1:.4g}, f0'={df0:.4g}, f1'={df1:.4g} (>= 3S={3 * (f1 - f0) / (y1 - y0):.4g}) "
+                f"gives p({yw:.4g}) = {pw:.6g} < f(y1) = {f1:.6g}; Lemma 7.4's data (L=tau=e, gamma=1) "
+                f"gives min p = {lem.min():.6g} < f(y1) = -4 L tau = {ex[3]:.6g}. The upper side "
+                f"p <= f(y0) held in every set."))
+
+
+# --------------------------------------------------------------------------------------------
+# Lemma 7.4 bounds: Bernstein-coefficient proofs and dense-grid errata
+# --------------------------------------------------------------------------------------------
+
+
+def _bernstein_sign(expr, var, sign: str):
+    """Prove ``expr(var) <= 0`` (``sign="nonpositive"``) or ``>= 0`` on ``var in [0, 1]`` for
+    all ``L >= gamma > 0, tau > 0``: every Bernstein coefficient has that sign, with
+    ``L = gamma + delta``, ``delta >= 0``.  Returns (proved, coefficients)."""
+    import sympy as sp
+
+    from derivations.saddle import connectors as C
+
+    delta = sp.Symbol("delta", nonnegative=True)
+    poly = sp.Poly(sp.expand(expr.subs(C.L, C.gamma + delta)), var)
+    n = poly.degree()
+    a = [poly.coeff_monomial(var**j) for j in range(n + 1)]
+    b = [sp.factor(sp.expand(sum(sp.binomial(k, j) / sp.binomial(n, j) * a[j] for j in range(k + 1))))
+         for k in range(n + 1)]
+    test = (lambda e: e.is_nonpositive) if sign == "nonpositive" else (lambda e: e.is_nonnegative)
+    return all(bool(test(c)) for c in b), b
+
+
+def _bound_proof(name, label, build, sign):
+    """Symbolic proof of a Lemma 7.4 inequality on the (possibly perturbed) formula."""
+
+    def run(subject: Subject, ctx: Context):
+        import sympy as sp
+
+        sigma = sp.Symbol("sigma", nonnegative=True)
+        expr = build(subject.formula.expr, sigma)
+        ok, b = _bernstein_sign(expr, sigma, sign)
+        return CheckResult(name, "symbolic", label, "proved" if ok else "not proved",
+                           f"all L >= gamma > 0", 0.0 if ok else 1.0, "proof", ok,
+                           detail=f"Bernstein coefficients on [tau, 2 tau]: {[sp.sstr(c) for c in b]}"[:400])
+
+    return Check(name, "symbolic", label, run)
+
+
+def _sub_sigma(expr, sigma):
+    from derivations.saddle import connectors as C
+
+    return expr.subs(C.x, C.tau * (1 + sigma))
+
+
+def _p_upper(expr, sigma):      # p + 2 gamma tau <= 0
+    from derivations.saddle import connectors as C
+
+    return _sub_sigma(expr, sigma) + 2 * C.gamma * C.tau
+
+
+def _g2_lower(expr, sigma):     # g2 + gamma >= 0
+    from derivations.saddle import connectors as C
+
+    return _sub_sigma(expr, sigma) + C.gamma
+
+
+def _g2_decreasing(expr, sigma):  # g2' <= 0
+    import sympy as sp
+
+    from derivations.saddle import connectors as C
+
+    return _sub_sigma(sp.diff(expr, C.x), sigma)
+
+
+def _g_dx_upper(expr, sigma):   # dg/dx_i + 2 gamma tau <= 0 for 0 <= y <= tau: linear in y^2 >= 0
+    import sympy as sp
+
+    from derivations.saddle import connectors as C
+
+    dgx = sp.diff(expr, C.x)
+    w = sp.Symbol("w", nonnegative=True)  # w = y^2 / tau^2 in [0, 1]
+    e = sp.expand(dgx.subs(C.y, C.tau * sp.sqrt(w)))
+    # linear in w: nonpositive on [0,1] iff nonpositive at both ends
+    return _sub_sigma(e.subs(w, 0) + 2 * C.gamma * C.tau, sigma) + 0, \
+        _sub_sigma(e.subs(w, 1) + 2 * C.gamma * C.tau, sigma)
+
+
+def _g_dx_proof(subject: Subject, ctx: Context):
+    import sympy as sp
+
+    sigma = sp.Symbol("sigma", nonnegative=True)
+    e0, e1 = _g_dx_upper(subject.formula.expr, sigma)
+    ok0, _ = _bernstein_sign(e0, sigma, "nonpositive")
+    ok1, _ = _bernstein_sign(e1, sigma, "nonpositive")
+    ok = ok0 and ok1
+    return CheckResult("saddle.g", "symbolic", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)",
+                       "proved" if ok else "not proved", "all L >= gamma > 0", 0.0 if ok else 1.0,
+                       "proof", ok, detail="dg/dx_i is affine in x_{i+1}^2; both ends via Bernstein coefficients")
+
+
+def _grid_2d(tau, n=801, m=401):
+    xs = np.linspace(tau, 2 * tau, n)
+    ys = np.linspace(0, tau, m)
+    return np.meshgrid(xs, ys, indexing="ij")
+
+
+def _lower_bound_erratum(name):
+    """Lemma 7.4's lower bounds -4 L tau <= dg/dx_i and -4 L tau <= g1' (claimed; false)."""
+
+    def run(subject: Subject, ctx: Context):
+        import sympy as sp
+
+        from derivations.saddle import connectors as C
+
+        rows = []
+        expr = subject.formula.expr
+        dx = sp.diff(expr, C.x) if name == "saddle.g" else expr
+        args = (C.x, C.y, C.L, C.gamma, C.tau) if name == "saddle.g" else (C.x, C.L, C.gamma, C.tau)
+        fn = sp.lambdify(args, dx, "numpy")
+        worst_all = None
+        for L in (1.0, 1.5, 2.0, E, 3.0):
+            gamma, tau = 1.0, E
+            if name == "saddle.g":
+                X, Y = _grid_2d(tau)
+                vals = fn(X, Y, L, gamma, tau)
+                j = np.unravel_index(np.argmin(vals), vals.shape)
+                pt = (X[j] / tau, Y[j] / tau)
+            else:
+                X = np.linspace(tau, 2 * tau, 200001)
+                vals = fn(X, L, gamma, tau)
+                j = int(np.argmin(vals))
+                pt = (X[j] / tau,)
+            vmin = float(vals[j])
+            bound = -4 * L * tau
+            rows.append((L, vmin, bound, pt))
+        fails = [r for r in rows if r[1] < r[2]]
+        L, vmin, bound, pt = next((r for r in rows if abs(r[0] - E) < 1e-12))
+        where = ("x_i = %.5f tau, x_{i+1} = %.3f tau" % pt) if len(pt) == 2 else "x = %.5f tau" % pt
+        what = "dg/dx_i" if name == "saddle.g" else "g1' = p"
+        return CheckResult(
+            name, "dense", f"Lemma 7.4: {what} >= -4 L tau (claimed)", vmin, bound,
+            vmin / bound, "ratio", True, erratum=bool(fails),
+            detail=(f"{'FALSE' if fails else 'holds'} for {len(fails)} of 5 L in {{1, 1.5, 2, e, 3}} "
+                    f"(gamma = 1, tau = e); at L = e min {what} = {vmin:.6g} at {where}, -4 L tau = "
+                    f"{bound:.6g} (ratio {vmin / bound:.4f}); ratios for L = 1, 1.5, 2, e, 3: "
+                    + ", ".join(f"{r[1] / r[2]:.4f}" for r in rows)))
+
+    return Check(name, "dense", "Lemma 7.4 lower bound -4 L tau (claimed)", run, independent=False)
+
+
+def _dy_bound(subject: Subject, ctx: Context):
+    """Lemma 7.4 as used in (7.11): dg/dx_{i+1} >= -2 gamma x_{i+1} on the connector region (dense)."""
+    import sympy as sp
+
+    from derivations.saddle import connectors as C
+
+    fn = sp.lambdify((C.x, C.y, C.L, C.gamma, C.tau), sp.diff(subject.formula.expr, C.y), "numpy")
+    worst = math.inf
+    for L, gamma, tau in PARAMS:
+        X, Y = _grid_2d(tau, 401, 201)
+        slack = fn(X, Y, L, gamma, tau) + 2 * gamma * Y
+        worst = min(worst, float(np.min(slack / (L * tau))))
+    return CheckResult("saddle.g", "dense", "Lemma 7.4: dg/dx_{i+1} >= -2 gamma x_{i+1}", worst, 0.0,
+                       worst, "min slack/(L tau)", worst >= -1e-12,
+                       detail=f"{len(PARAMS)} (L, gamma, tau), 401 x 201 grid on [tau,2tau] x [0,tau]")
+
+
+def _g_vs_model(subject: Subject, ctx: Context):
+    from ..simulators.saddle import Octopus
+
+    rows = []
+    for L, gamma, tau in _params(ctx, "g"):
+        M = Octopus(L, gamma, tau)
+        X, Y = _grid_2d(tau, 41, 21)
+        ref = M.g1(X) + M.g2(X) * Y**2
+        got = subject.fn(X, Y, L, gamma, tau)
+        rows.append(error_result("saddle.g", "dense", "vs numerically solved connectors", got, ref, TOL,
+                                 scale=max(float(np.max(np.abs(ref))), L * tau**2)))
+    r = max(rows, key=lambda c: c.stat)
+    r.passed = all(c.passed for c in rows)
+    r.detail = f"{len(rows)} (L, gamma, tau) x 41 x 21 grid"
+    return r
+
+
+def _nu_vs_model(subject: Subject, ctx: Context):
+    from ..simulators.saddle import Octopus
+
+    got, ref = [], []
+    for L, gamma, tau in _params(ctx, "nu"):
+        got.append(subject.fn(L, gamma, tau))
+        ref.append(Octopus(L, gamma, tau).nu)
+    return error_result("saddle.nu", "dense", "vs -g1(2 tau) + 4 L tau^2 of solved connectors",
+                        np.array(got) / np.array(ref), np.ones(len(ref)), TOL, scale=1.0)
+
+
+def _nu_continuity(subject: Subject, ctx: Context):
+    """f continuous at x_1 = 2 tau (d = 2, x_2 = 0.3 tau): model pieces with the tested nu."""
+    from ..simulators.saddle import Octopus
+
+    errs = []
+    for L, gamma, tau in PARAMS:
+        M = Octopus(L, gamma, tau)
+        nu = float(subject.fn(L, gamma, tau))
+        y = 0.3 * tau
+        left = M.g1(2 * tau) + M.g2(2 * tau) * y**2            # f_{1,2} at x_1 = 2 tau
+        right = L * (2 * tau - 4 * tau) ** 2 - gamma * y**2 - nu  # f_{2,1}
+        errs.append(abs(left - right) / (L * tau**2))
+    return CheckResult("saddle.nu", "dense", "continuity of f at x_i = 2 tau", max(errs), 0.0,
+                       max(errs), "rel", max(errs) <= 1e-12, detail=f"{len(PARAMS)} parameter points")
+
+
+# --------------------------------------------------------------------------------------------
+# The octopus: points of D, dense comparisons, finite differences
+# --------------------------------------------------------------------------------------------
+
+
+def points_in_D(rng, n, d, tau, boundary_fraction=0.3):
+    """Random points of D (random region, random signs), a fraction exactly on boundaries
+    (|x_i| in {0, tau, 2 tau, 6 tau}, |x_j| = tau for later coordinates)."""
+    X = np.zeros((n, d))
+    for r in range(n):
+        a = int(rng.integers(0, d + 1))
+        for j in range(d):
+            if j < a:
+                X[r, j] = rng.uniform(2 * tau, 6 * tau)
+            elif j == a:
+                X[r, j] = rng.uniform(0, 2 * tau)
+            else:
+                X[r, j] = rng.uniform(0, tau)
+        if rng.random() < boundary_fraction:
+            if a < d:
+                X[r, a] = [0.0, tau, 2 * tau][int(rng.integers(0, 3))]
+            if a + 1 < d and rng.random() < 0.5:
+                X[r, a + 1] = tau
+            if a > 0 and rng.random() < 0.5:
+                X[r, a - 1] = [2 * tau, 6 * tau][int(rng.integers(0, 2))]
+        X[r] *= rng.choice([-1.0, 1.0], d)
+    return X
+
+
+DIMS = (2, 3, 5, 10)
+
+
+def _octopus_dense(name, what):
+    def run(subject: Subject, ctx: Context):
+        from ..simulators.saddle import Octopus
+
+        rows = []
+        n = 60 if ctx.quick else 300
+        for pi, (L, gamma, tau) in enumerate(_params(ctx, name, 2)):
+            M = Octopus(L, gamma, tau)
+            for d in DIMS:
+                X = points_in_D(ctx.rng(f"{name}/{pi}/{d}"), n, d, tau)
+                got = np.asarray(subject.fn(X, L, gamma, tau))
+                ref = getattr(M, what)(X)
+                scale = max(float(np.max(np.abs(ref))), L * tau**2 * (what == "f"), 1.0)
+                rows.append(error_result(name, "dense", f"vs octopus model ({what})", got, ref, TOL,
+                                         scale=scale))
+                single = np.asarray(subject.fn(X[0], L, gamma, tau))
+                if not np.array_equal(single, got[0]) or not np.all(np.isfinite(got)):
+                    rows[-1].passed = False
+                    rows[-1].detail = "single-point call differs from the batch or non-finite output"
+        r = max(rows, key=lambda c: (not c.passed, c.stat))
+        r.passed = all(c.passed for c in rows)
+        r.detail = (r.detail if not r.passed else "") + (
+            f" {len(rows)} (params, d) sets x {n} points of D, d in {DIMS}, ~30% on boundaries")
+        return r
+
+    return Check(name, "dense", f"vs octopus model ({what}) on D", run)
+
+
+def _fd_check(name, of, scale_step=1e-6):
+    """Central differences of the model's ``of`` (f or grad) vs the formula under test."""
+
+    def run(subject: Subject, ctx: Context):
+        from ..simulators.saddle import Octopus
+
+        worst = 0.0
+        worst_pt = None
+        for pi, (L, gamma, tau) in enumerate(PARAMS[:4]):
+            M = Octopus(L, gamma, tau)
+            for d in (2, 3, 5):
+                X = points_in_D(ctx.rng(f"fd/{name}/{pi}/{d}"), 20, d, tau, boundary_fraction=0.0)
+                # keep away from region boundaries (one-sided pieces differ in 3rd derivatives)
+                X = X[M.in_domain(X)]
+                got = np.asarray(subject.fn(X, L, gamma, tau))
+                for r in range(len(X)):
+                    h = scale_step * tau
+                    cols = []
+                    for j in range(d):
+                        xp, xm = X[r].copy(), X[r].copy()
+                        xp[j] += h
+                        xm[j] -= h
+                        if not (M.in_domain(xp[None])[0] and M.in_domain(xm[None])[0]):
+                            cols = None
+                            break
+                        fp = getattr(M, of)(xp[None])[0]
+                        fm = getattr(M, of)(xm[None])[0]
+                        cols.append((fp - fm) / (2 * h))
+                    if cols is None:
+                        continue
+                    fd = np.array(cols).T if of == "grad" else np.array(cols)
+                    scale = max(float(np.max(np.abs(fd))), 1.0)
+                    err = float(np.max(np.abs(got[r] - fd))) / scale
+                    if err > worst:
+                        worst, worst_pt = err, (L, gamma, tau, X[r])
+        tol = 1e-6
+        return CheckResult(name, "finite_difference", f"central differences of the model's {of}",
+                           worst, 0.0, worst, "rel", worst <= tol,
+                           detail=f"h = 1e-6 tau, tol {tol:.0e}; worst at {worst_pt}"[:300])
+
+    return Check(name, "finite_difference", f"central differences of the model's {of}", run)
+
+
+# --------------------------------------------------------------------------------------------
+# 50-digit evaluation of the SymPy pieces
+# --------------------------------------------------------------------------------------------
+
+
+def _mp_octopus(formula, x, L, gamma, tau, dps=50):
+    """The formula's expression evaluated at 50 digits: roles computed in mpmath, template
+    (or its role-basis coefficients) lambdified with mpmath."""
+    import mpmath
+    import sympy as sp
+
+    from derivations import vectors as V
+    from derivations.saddle import octopus as O
+
+    with mpmath.workdps(dps):
+        xm = [mpmath.mpf(float(t)) for t in x]
+        Lm, gm, tm = (mpmath.mpf(float(t)) for t in (L, gamma, tau))
+        d = len(xm)
+        y = [abs(t) for t in xm]
+        a = next((j for j in range(d) if y[j] < 2 * tm), d)
+        uu = y[a] if a < d else mpmath.mpf(0)
+        vv = y[a + 1] if a + 1 < d else mpmath.mpf(0)
+        syms = (O.S_conv, O.S_tail, O.u, O.v, O.k, O.R_quad, O.R_spline, O.y_j, O.L, O.gamma, O.tau)
+
+        def lam(e):
+            return sp.lambdify(syms, e, "mpmath")
+
+        conv_t, tail_t = lam(O.CONV_TERM), lam(O.TAIL_TERM)
+        base = dict(u=uu, v=vv, k=mpmath.mpf(a), q=1 if uu <= tm else 0)
+
+        def args(yj):
+            return (sum(conv_t(0, 0, 0, 0, 0, 0, 0, y[j], Lm, gm, tm) for j in range(a)),
+                    sum(tail_t(0, 0, 0, 0, 0, 0, 0, y[j], Lm, gm, tm) for j in range(a + 2, d)),
+                    uu, vv, base["k"], base["q"], 1 - base["q"], yj, Lm, gm, tm)
+
+        if formula.rank == 0:
+            return float(lam(formula.expr)(*args(0)))
+        parts = {b: c for c, b in V.components(formula.expr, formula.rank)}
+        co = {str(b): lam(parts.get(b, sp.Integer(0))) for b in (O.GRAD_BASIS if formula.rank == 1 else O.HESS_BASIS)}
+        s = [mpmath.sign(t) for t in xm]
+        if formula.rank == 1:
+            g = []
+            for j in range(d):
+                role = "e_conv" if j < a else "e_act" if j == a else "e_next" if j == a + 1 else "e_tail"
+                g.append(float(s[j] * co[role](*args(y[j]))))
+            return np.array(g)
+        H = np.zeros((d, d))
+        for j in range(d):
+            role = "H_conv" if j < a else "H_aa" if j == a else "H_nn" if j == a + 1 else "H_tail"
+            H[j, j] = float(co[role](*args(y[j])))
+        if a + 1 < d:
+            H[a, a + 1] = H[a + 1, a] = float(s[a] * s[a + 1] * co["H_an"](*args(0)))
+        return H
+
+
+def _octopus_mpmath(name):
+    def run(subject: Subject, ctx: Context):
+        worst, where = 0.0, None
+        for pi, (L, gamma, tau) in enumerate(PARAMS[:3]):
+            for d in (2, 3, 4):
+                X = points_in_D(ctx.rng(f"mp/{name}/{pi}/{d}"), 8, d, tau)
+                got = np.asarray(subject.fn(X, L, gamma, tau))
+                for r in range(len(X)):
+                    ref = _mp_octopus(subject.formula, X[r], L, gamma, tau)
+                    scale = max(float(np.max(np.abs(ref))), L * tau**2 if name == "saddle.f" else 1.0)
+                    err = float(np.max(np.abs(got[r] - ref))) / scale
+                    if err > worst:
+                        worst, where = err, (L, gamma, tau, X[r].round(4).tolist())
+        return CheckResult(name, "mpmath", "float64 vs 50 digits", worst, 0.0, worst, "rel",
+                           worst <= 1e-12, detail=f"72 points, d in (2,3,4); worst at {where}"[:300])
+
+    return Check(name, "mpmath", "float64 vs 50 digits", run, independent=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Symbolic proofs on the template: C2, evenness, Lemma 7.1
+# --------------------------------------------------------------------------------------------
+
+
+def _c2_proof(subject: Subject, ctx: Context):
+    import sympy as sp
+
+    from derivations.saddle import octopus as O
+
+    F = subject.formula.expr
+    checked, bad = 0, []
+    for d in (2, 3):
+        xs = O.coordinates(d)
+        pieces = {r: sp.expand(O.tube_piece(F, d, *r, xs=xs)) for r in O.regions(d)}
+        for A, B, idx, val in O.interfaces(d):
+            diff = pieces[A] - pieces[B]
+            exprs = [diff] + [sp.diff(diff, t) for t in xs] + [
+                sp.diff(diff, s, t) for i, s in enumerate(xs) for t in xs[i:]]
+            for e in exprs:
+                checked += 1
+                if sp.simplify(sp.expand(e.subs(xs[idx], val))) != 0:
+                    bad.append(f"d={d} {A}|{B} at x{idx + 1}={val}")
+                    break
+        # evenness in every coordinate that lives in [-tau, tau] (mirror to the octopus)
+        for (i, p), P in pieces.items():
+            for j in range(i - 1, d):
+                if j == i - 1 and p == 2:
+                    continue  # active coordinate of a spline piece lives in [tau, 2 tau]
+                checked += 1
+                if sp.expand(P - P.subs(xs[j], -xs[j])) != 0:
+                    bad.append(f"d={d} region {(i, p)} not even in x{j + 1}")
+    ok = not bad
+    return CheckResult(
+        "saddle.f", "symbolic", "C2 across every region boundary (d = 2, 3) + evenness",
+        "proved" if ok else "fails", "symbolic in L, gamma, tau", float(len(bad)), "count", ok,
+        detail=(f"{checked} identities (value, gradient, Hessian at x_i = tau and 2 tau; "
+                f"evenness in |x_j| <= tau coordinates)" + ("" if ok else f"; failing: {bad[:3]}")))
+
+
+def _lemma71(subject: Subject, ctx: Context):
+    """Stationary points of every quadratic piece (solve grad = 0) and their Hessian spectra;
+    none in the spline pieces (dF/dx_i <= p <= -2 gamma tau < 0, proved by the saddle.g check)."""
+    import sympy as sp
+
+    from derivations.saddle import connectors as C
+    from derivations.saddle import octopus as O
+
+    F = subject.formula.expr
+    nu = C.nu()
+    bad, found = [], []
+    for d in (2, 3):
+        xs = O.coordinates(d)
+        for i in range(1, d + 2):
+            P = O.tube_piece(F, d, i, 1, xs=xs)
+            sols = sp.solve([sp.diff(P, t) for t in xs], xs, dict=True)
+            expected = [4 * C.tau] * (i - 1) + [0] * (d - i + 1)
+            if len(sols) != 1 or any(sp.simplify(sols[0].get(t, t) - e) != 0 for t, e in zip(xs, expected)):
+                bad.append(f"d={d} piece ({i},1): stationary points {sols}")
+                continue
+            pt = {t: e for t, e in zip(xs, expected)}
+            H = sp.hessian(P, xs).subs(pt)
+            eig = sorted(sp.simplify(ev) for ev, m in H.eigenvals().items() for _ in range(m))
+            want = sorted([-2 * C.gamma] * (i <= d) + [2 * C.L] * (d - (i <= d)), key=sp.default_sort_key)
+            if sorted(eig, key=sp.default_sort_key) != want:
+                bad.append(f"d={d} piece ({i},1): eigenvalues {eig}")
+            val = sp.simplify(P.subs(pt) + (i - 1) * nu)
+            if val != 0:
+                bad.append(f"d={d} piece ({i},1): f = {P.subs(pt)}")
+            found.append((d, i, eig))
+    ok = not bad
+    return CheckResult(
+        "saddle.f", "symbolic", "Lemma 7.1: stationary points and Hessian spectra (d = 2, 3)",
+        "proved" if ok else "fails", "d saddles + 1 minimum", float(len(bad)), "count", ok,
+        detail=("saddle k at (4tau,..,4tau,0,..,0) with eigenvalues {-2 gamma, 2L x (d-1)} and "
+                "f = -(k-1) nu; minimum (4tau,..,4tau) with {2L x d}, f = -d nu"
+                if ok else "; ".join(bad[:3])))
+
+
+# --------------------------------------------------------------------------------------------
+# Smoothness constant and the experiments' step size
+# --------------------------------------------------------------------------------------------
+
+
+def lipschitz_constant(hess, L, gamma, tau, n=801, m=401, refine=True):
+    """``sup ||hess||_op`` over D (d = 2 suffices: the Hessian is block diagonal with one 2x2
+    (active, next) block and 2L / -2 gamma elsewhere).  Dense grid on the connector region,
+    refined by a bounded local search; returns (ell, point)."""
+    X, Y = _grid_2d(tau, n, m)
+    pts = np.stack([X.ravel(), Y.ravel()], axis=1)
+    H = hess(pts, L, gamma, tau)
+    norms = np.max(np.abs(np.linalg.eigvalsh(H)), axis=1)
+    j = int(np.argmax(norms))
+    best, where = float(norms[j]), pts[j]
+    if refine:
+        from scipy.optimize import minimize
+
+        def neg(z):
+            z = np.clip(z, [tau, 0], [2 * tau, tau])
+            return -float(np.max(np.abs(np.linalg.eigvalsh(hess(z[None], L, gamma, tau)[0]))))
+
+        res = minimize(neg, where, method="L-BFGS-B", bounds=[(tau, 2 * tau), (0, tau)])
+        if -res.fun > best:
+            best, where = -float(res.fun), res.x
+    return max(best, 2 * L, 2 * gamma), where
+
+
+def _lipschitz(subject: Subject, ctx: Context):
+    from ..simulators.saddle import Octopus
+
+    rows = []
+    for L in (1.0, 1.5, 2.0, E, 3.0):
+        M = Octopus(L, 1.0, E)
+        got, where = lipschitz_constant(subject.fn, L, 1.0, E, 201, 101, refine=False)
+        ref, _ = lipschitz_constant(lambda P, *a: M.hessian(P).astype(float), L, 1.0, E, 201, 101,
+                                    refine=False)
+        rows.append(error_result("saddle.hessian", "dense", "gradient-Lipschitz constant vs model",
+                                 got, ref, 1e-10, detail=f"L={L:g}: ell={got:.6f}"))
+    r = max(rows, key=lambda c: c.stat)
+    r.passed = all(c.passed for c in rows)
+    r.detail = "; ".join(c.detail for c in rows) + " (201 x 101 grid on [tau,2tau]x[0,tau])"
+    return r
+
+
+def _step_vs_lipschitz(subject: Subject, ctx: Context):
+    rows = []
+    for L in (1.0, 1.5, 2.0, E, 3.0):
+        ell, where = lipschitz_constant(subject.fn, L, 1.0, E, 401 if ctx.quick else 801,
+                                        201 if ctx.quick else 401)
+        rows.append((L, ell, where))
+    L, ell, where = rows[3]
+    eta = 1 / (4 * L)
+    return CheckResult(
+        "saddle.hessian", "paper", "step 1/(4L) of sec. 7.5 vs eta <= 1/ell (Thms 7.1, 7.3)",
+        eta, 1 / ell, eta * ell, "eta*ell", True, erratum=True,
+        detail=(f"ell = sup||Hess f||_op = {ell:.5f} at (x_i, x_{{i+1}}) = ({where[0] / E:.4f} tau, "
+                f"{where[1] / E:.4f} tau) for L = e, gamma = 1, tau = e; eta = 1/(4L) = {eta:.5f} > "
+                f"1/ell = {1 / ell:.5f} (eta*ell = {eta * ell:.3f}); fine for Lemma 7.2 (eta <= 1/(2L)). "
+                "ell for L = 1, 1.5, 2, e, 3: " + ", ".join(f"{r[1]:.4f}" for r in rows)))
+
+
+# --------------------------------------------------------------------------------------------
+# Escape ratio
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def measured_escape_ratio(L, gamma, eta, d=12, starts=5, seed=0):
+    """Median of ``D_d / D_{d-1}`` over exact-GD runs from U[-1,1]^d (tau = e)."""
+    from ..simulators.saddle_gd import gd_exact
+
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for _ in range(starts):
+        run = gd_exact(rng.uniform(-1, 1, d), L, gamma, E, eta)
+        D = run.per_saddle
+        ratios.append(D[-1] / D[-2])
+    return float(np.median(ratios)), float(np.ptp(ratios))
+
+
+def _escape_sim(subject: Subject, ctx: Context):
+    rows = []
+    for L, gamma, eta in ((1.0, 1.0, 0.25), (E, 1.0, 1 / (4 * E)), (3.0, 1.0, 1 / 12), (1.5, 1.0, 1 / 30),
+                          (E, 1.0, 1 / (20 * E)), (2.0, 0.5, 0.1)):
+        meas, spread = measured_escape_ratio(L, gamma, eta)
+        got = float(subject.fn(L, gamma, eta))
+        rows.append(error_result("saddle.escape_ratio", "simulation", "vs exact GD escape times",
+                                 got, meas, 1e-3, detail=f"L={L:.4g}, eta={eta:.4g}: {got:.5f} vs {meas:.5f}"))
+    r = max(rows, key=lambda c: c.stat)
+    r.passed = all(c.passed for c in rows)
+    r.detail = "; ".join(c.detail for c in rows) + " (median D_12/D_11 of 5 exact-GD runs, d = 12)"
+    return r
+
+
+def _escape_limits(subject: Subject, ctx: Context):
+    import sympy as sp
+
+    from derivations.saddle import connectors as C
+    from derivations.saddle import rates as R
+
+    e = subject.formula.expr
+    lim = sp.simplify(sp.limit(e, R.eta, 0, "+") - (C.L + C.gamma) / C.gamma)
+    at = sp.simplify(e.subs(R.eta, 1 / (4 * C.L)) - (1 + sp.log(2) / sp.log(1 + C.gamma / (2 * C.L))))
+    ok = lim == 0 and at == 0
+    return CheckResult("saddle.escape_ratio", "symbolic", "eta -> 0 limit and eta = 1/(4L) value",
+                       "proved" if ok else "fails", "(L+gamma)/gamma; 1 + ln2/ln(1+gamma/(2L))",
+                       0.0 if ok else 1.0, "proof", ok,
+                       detail=f"limit - (L+gamma)/gamma = {lim}; value at 1/(4L) - spec form = {at}")
+
+
+# --------------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------------
+
+
+def _scalar_points(names):
+    def pts():
+        out = []
+        for L, gamma, tau in PARAMS:
+            for s in (0.0, 0.137, 0.5, 0.91729, 1.0):
+                pt = dict(x=tau * (1 + s), L=L, gamma=gamma, tau=tau, y=0.6 * tau, eta=1 / (5 * L))
+                out.append({k: pt[k] for k in names})
+        return out
+
+    return pts
+
+
+def _hermite_points():
+    rng = np.random.default_rng(7)
+    out = []
+    for _ in range(20):
+        y0 = float(rng.uniform(-2, 2))
+        out.append(dict(y=y0 + float(rng.uniform(-0.5, 2)), y0=y0, y1=y0 + float(rng.uniform(0.2, 2)),
+                        f0=float(rng.uniform(-3, 3)), f1=float(rng.uniform(-3, 3)),
+                        df0=float(rng.uniform(-3, 3)), df1=float(rng.uniform(-3, 3))))
+    return out
+
+
+H = "saddle.hermite_cubic"
+register(Check(H, "dense", "vs scipy CubicHermiteSpline", _hermite_scipy))
+register(common.mpmath_check(H, _hermite_points))
+register(common.paper_check(H, _hermite_points))
+register(Check(H, "paper", "Theorem 7.4 monotonicity add-on", _hermite_monotone, independent=False))
+
+for _q in ("p", "g1", "g2"):
+    register(_connector_check(f"saddle.{_q}", _q))
+    register(common.mpmath_check(f"saddle.{_q}", _scalar_points(("x", "L", "gamma", "tau"))))
+register(_bound_proof("saddle.p", "Lemma 7.4: g1' = p <= -2 gamma tau (proof)", _p_upper, "nonpositive"))
+register(_lower_bound_erratum("saddle.p"))
+register(_bound_proof("saddle.g2", "Lemma 7.4: g2 >= -gamma (proof)", _g2_lower, "nonnegative"))
+register(_bound_proof("saddle.g2", "Lemma 7.4: g2' <= 0 (proof)", _g2_decreasing, "nonpositive"))
+register(common.paper_check("saddle.g2", _scalar_points(("x", "L", "gamma", "tau"))))
+
+register(Check("saddle.g", "dense", "vs numerically solved connectors", _g_vs_model))
+register(common.mpmath_check("saddle.g", _scalar_points(("x", "y", "L", "gamma", "tau"))))
+register(Check("saddle.g", "symbolic", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)", _g_dx_proof))
+register(Check("saddle.g", "dense", "Lemma 7.4: dg/dx_{i+1} >= -2 gamma x_{i+1}", _dy_bound))
+register(_lower_bound_erratum("saddle.g"))
+
+register(Check("saddle.nu", "dense", "vs -g1(2 tau) + 4 L tau^2 of solved connectors", _nu_vs_model))
+register(Check("saddle.nu", "dense", "continuity of f at x_i = 2 tau", _nu_continuity))
+register(common.mpmath_check("saddle.nu", _scalar_points(("L", "gamma", "tau"))))
+register(common.paper_check("saddle.nu", _scalar_points(("L", "gamma", "tau"))))
+
+register(_octopus_dense("saddle.f", "f"))
+register(Check("saddle.f", "symbolic", "C2 across every region boundary (d = 2, 3) + evenness", _c2_proof))
+register(Check("saddle.f", "symbolic", "Lemma 7.1 (d = 2, 3)", _lemma71))
+register(_octopus_mpmath("saddle.f"))
+register(_octopus_dense("saddle.grad", "grad"))
+register(_fd_check("saddle.grad", "f"))
+register(_octopus_mpmath("saddle.grad"))
+register(_octopus_dense("saddle.hessian", "hessian"))
+register(_fd_check("saddle.hessian", "grad"))
+register(Check("saddle.hessian", "dense", "gradient-Lipschitz constant vs model", _lipschitz))
+register(Check("saddle.hessian", "paper", "step 1/(4L) vs 1/ell", _step_vs_lipschitz, independent=False))
+register(_octopus_mpmath("saddle.hessian"))
+
+register(Check("saddle.escape_ratio", "simulation", "vs exact GD escape times", _escape_sim))
+register(Check("saddle.escape_ratio", "symbolic", "eta -> 0 limit and eta = 1/(4L) value", _escape_limits))
+register(common.mpmath_check("saddle.escape_ratio", _scalar_points(("L", "gamma", "eta"))))
+register(common.paper_check("saddle.escape_ratio", _scalar_points(("L", "gamma", "eta"))))
