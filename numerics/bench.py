@@ -5,7 +5,7 @@ import importlib
 from dataclasses import dataclass
 
 #: Modules with ``run(quick) -> list[BenchRow]``.
-BENCH_MODULES = ("numerics.bench_cnn",)
+BENCH_MODULES = ("numerics.bench_cnn", "numerics.bench_saddle")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 #: Experiment modules (names under numerics.experiments).
-EXPERIMENTS: tuple[str, ...] = ()
+EXPERIMENTS: tuple[str, ...] = ("fig7_3", "fig7_4", "key_observation")
 
 
 def names() -> list[str]:
