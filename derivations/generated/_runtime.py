@@ -19,7 +19,9 @@ def _array(name, x):
         arr = numpy.asarray(x, dtype=numpy.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a real number or array, got {type(x).__name__}") from None
-    if not numpy.all(numpy.isfinite(arr)):
+    # one reduction instead of an elementwise test; the full test only if the sum is not
+    # finite (NaN/inf entries, or a sum of finite entries that overflowed)
+    if not numpy.isfinite(arr.sum()) and not numpy.all(numpy.isfinite(arr)):
         raise ValueError(f"{name} must be finite (got NaN or inf)")
     return arr
 
@@ -178,6 +180,9 @@ def finish(result, shape, rank=0):
         return numpy.float64(result)
     result = numpy.asarray(result, dtype=numpy.float64)
     trailing = result.shape[result.ndim - rank :] if rank else ()
-    out = numpy.broadcast_to(result, tuple(shape) + tuple(trailing))
+    target = tuple(shape) + tuple(trailing)
+    if result.shape == target and result.base is None and result.flags.writeable:
+        return result  # already a fresh array of the right shape
+    out = numpy.broadcast_to(result, target)
     out = numpy.array(out)
     return out[()] if out.ndim == 0 else out
