@@ -364,42 +364,22 @@ def hessian(x, L, gamma, tau):
     S_conv = numpy.sum(numpy.where(_conv, L*(-4*tau + y_j)**2, 0.0), axis=-1, keepdims=True)
     S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
     _t0 = 2*L
-    _t1 = R_spline*gamma
-    _t2 = L*R_spline
-    _t3 = tau**(-1.0)
-    _t4 = _t3*u
-    _t5 = _t2*_t4
-    _t6 = tau**(-2.0)
-    _t7 = u**2
-    _t8 = v**2
-    _t9 = _t6*_t7
-    _t10 = _t1*_t9
-    _t11 = _t2*_t8
-    _t12 = tau**(-3.0)
-    _t13 = 780*_t12
-    _t14 = _t13*u
-    _t15 = _t1*_t8
-    _t16 = u**3
-    _t17 = tau**(-5.0)
-    _t18 = 120*_t16*_t17
-    _t19 = tau**(-4.0)
-    _t20 = _t2*v
-    _t21 = 240*_t3
-    _t22 = _t1*v
-    _t23 = u**4
-    _t24 = 60*_t17*_t23
-    _t25 = _t13*_t7
-    _t26 = 12*_t17*u**5
-    _t27 = 90*_t19*_t23
-    _t28 = 260*_t12*_t16
+    _t1 = tau - u
+    _t2 = _t1/tau
+    _t3 = 2*_t2
+    _t4 = _t1**2
+    _t5 = _t4/tau**2
+    _t6 = L + gamma
+    _t7 = _t6/tau**3
+    _t8 = 2*R_spline
     # diagonal: F is even in each coordinate, so no sign factor
     _diag = (numpy.where(_conv, _t0, 0.0) + numpy.where(_tail, _t0, 0.0)
-             + numpy.where(_act, 540*L*R_spline*_t19*_t7*_t8 + 30*L*R_spline*_t6*_t7 + 360*L*R_spline*_t6*_t8 + 58*L*R_spline - 2*R_quad*gamma + 540*R_spline*_t19*_t7*_t8*gamma + 56*R_spline*_t3*gamma*u + 360*R_spline*_t6*_t8*gamma - 40*_t1 - 18*_t10 - _t11*_t14 - _t11*_t18 - _t14*_t15 - _t15*_t18 - 88*_t5, 0.0) + numpy.where(_next, R_quad*_t0 - _t1*_t26 + _t1*_t27 - _t1*_t28 - 240*_t1*_t4 + 62*_t1 + 360*_t10 - _t2*_t26 + _t2*_t27 - _t2*_t28 + 360*_t2*_t9 + 64*_t2 - 240*_t5, 0.0))
+             + numpy.where(_act, -2*R_quad*gamma - _t8*(-30*_t1*_t7*v**2*(3*_t2 + 2*_t5 + 1) - _t3*(7*L - 5*gamma) - 3*_t5*(5*L - 3*gamma) + gamma), 0.0) + numpy.where(_next, R_quad*_t0 + _t8*(L + 6*_t1**5*_t6/tau**5 + 15*_t1**4*_t6/tau**4 + 10*_t1**3*_t7), 0.0))
     _diag = numpy.broadcast_to(_diag, _shape + (_d,))
     _s = numpy.sign(x)
     _ea = numpy.where(_act, _s, 0.0)
     _en = numpy.where(_next, _s, 0.0)
-    _c = numpy.broadcast_to(360*L*R_spline*_t16*_t19*v + 720*L*R_spline*_t6*u*v + 360*R_spline*_t16*_t19*gamma*v + 720*R_spline*_t6*gamma*u*v - _t20*_t21 - _t20*_t24 - _t20*_t25 - _t21*_t22 - _t22*_t24 - _t22*_t25, _shape + (1,))[..., None]
+    _c = numpy.broadcast_to(-60*R_spline*_t4*_t7*v*(_t3 + _t5 + 1), _shape + (1,))[..., None]
     _H = _c * (_ea[..., :, None] * _en[..., None, :] + _en[..., :, None] * _ea[..., None, :])
     _H = _H + _diag[..., :, None] * numpy.eye(_d)
     return _rt.finish(_H, _shape, 2)

@@ -111,7 +111,7 @@ def hessian_template() -> sp.Expr:
         H_an: sp.diff(F, u, v),
         H_nn: sp.diff(F, v, 2),
     }
-    return sp.Add(*[sp.expand(c) * b for b, c in parts.items()])
+    return sp.Add(*[c * b for b, c in parts.items()])
 
 
 # --------------------------------------------------------------------------------------------
