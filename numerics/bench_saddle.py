@@ -13,20 +13,7 @@ import time
 
 import numpy as np
 
-try:
-    from numerics.bench import BenchRow
-except ImportError:  # pragma: no cover - reconciled with the core's bench module
-    from dataclasses import dataclass
-
-    @dataclass
-    class BenchRow:
-        name: str
-        value: float
-        target: str
-        unit: str
-        ok: bool
-        detail: str = ""
-
+from .bench import BenchRow
 from .simulators.saddle import Octopus
 from .simulators.saddle_gd import gd_exact, gd_float64
 
