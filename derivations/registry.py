@@ -19,7 +19,18 @@ from typing import Callable
 import sympy as sp
 
 #: Modules that register formulas, in catalogue order (a family per paper section).
-FAMILY_MODULES = ("derivations.gaussian", "derivations.cnn", "derivations.saddle")
+FAMILY_MODULES = (
+    "derivations.gaussian",       # thesis ch. 5, Lemma 5.6
+    "derivations.cnn",            # thesis ch. 5, Theorems 5.1-5.2
+    "derivations.cnn_dynamics",   # thesis ch. 5, stationary points, GD dynamics (family cnn)
+    "derivations.filter",         # thesis ch. 6, learning a convolutional filter
+    "derivations.kernels",        # thesis ch. 2-3, infinite-width kernels
+    "derivations.wn",             # Dukler, Gu & Montufar, weight normalization
+    "derivations.circulant",      # Dai & Heckel, circulant CNNs and channel normalization
+    "derivations.resnet",         # Zhang et al., normalization-free ResNet
+    "derivations.balance",        # thesis ch. 4, auto-balancing
+    "derivations.saddle",         # thesis ch. 7, saddle construction
+)
 
 
 @dataclass(frozen=True)

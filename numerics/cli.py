@@ -5,9 +5,9 @@
     nnderive code NAME                    stand-alone NumPy source of the emitted function
     nnderive check [NAME ...]             derive, emit, and prove formulas against independent
                    [--samples N] [--seed S] [--mutants] [--json]      numerics; exit 1 on failure
-    nnderive build                        write the emitted code into derivations/generated
+    nnderive build [FAMILY ...]           write the emitted code into derivations/generated
     nnderive docs [--out DIR]             write the catalogue (Markdown + LaTeX) with check results
-    nnderive bench [--quick]              speed ratios, measured side by side
+    nnderive bench [FAMILY ...] [--quick] speed ratios, measured side by side
     nnderive reproduce NAME [--quick]     reproduce a figure or table of the papers
 
 Exit status: 0 success, 1 a check failed, 2 usage error (one line on stderr, no traceback).
@@ -105,9 +105,14 @@ def cmd_code(args) -> int:
 
 
 def cmd_build(args) -> int:
+    import derivations
     from derivations import codegen
 
-    for path in codegen.build(write=True):
+    known = derivations.families()
+    for fam in args.families:
+        if fam not in known:
+            raise UsageError(f"unknown family {fam!r}; known: {', '.join(known)}")
+    for path in codegen.build(write=True, families=args.families or None):
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0
 
@@ -197,7 +202,11 @@ def cmd_docs(args) -> int:
 def cmd_bench(args) -> int:
     from . import bench
 
-    rows = bench.run(quick=args.quick, progress=_progress(not args.quiet))
+    try:
+        rows = bench.run(quick=args.quick, progress=_progress(not args.quiet),
+                         only=args.families or None)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], indent=2))
     else:
@@ -258,6 +267,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("build", help="write emitted NumPy code to derivations/generated")
+    s.add_argument("families", nargs="*", metavar="FAMILY",
+                   help="families to rebuild (default: all)")
     s.set_defaults(func=cmd_build)
 
     s = sub.add_parser("docs", help="write docs/catalogue.md and docs/catalogue.tex")
@@ -268,6 +279,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_docs)
 
     s = sub.add_parser("bench", help="benchmarks (speed ratios)")
+    s.add_argument("families", nargs="*", metavar="FAMILY",
+                   help="benchmark families to run (default: all)")
     s.add_argument("--quick", action="store_true")
     s.add_argument("--json", action="store_true")
     s.add_argument("--quiet", action="store_true")

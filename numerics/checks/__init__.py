@@ -7,7 +7,9 @@ import importlib
 from ..harness import Check
 
 #: Modules that register checks, one per formula family.
-CHECK_MODULES = ("numerics.checks.gaussian", "numerics.checks.cnn", "numerics.checks.saddle")
+CHECK_MODULES = tuple(f"numerics.checks.{m}" for m in (
+    "gaussian", "cnn", "cnn_dynamics", "filter", "kernels", "wn", "circulant", "resnet",
+    "balance", "saddle"))
 
 _CHECKS: dict[str, list[Check]] = {}
 _LOADED = False

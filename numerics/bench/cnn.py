@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from .bench import BenchRow
-from .simulators import cnn as sim
+from . import BenchRow
+from ..simulators import cnn as sim
 
 P, K = 5, 4
 

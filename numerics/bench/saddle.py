@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from .bench import BenchRow
-from .simulators.saddle import Octopus
-from .simulators.saddle_gd import gd_exact, gd_float64
+from . import BenchRow
+from ..simulators.saddle import Octopus
+from ..simulators.saddle_gd import gd_exact, gd_float64
 
 
 def run(quick: bool = False) -> list:
@@ -45,7 +45,7 @@ def run(quick: bool = False) -> list:
         f"{implied:.0f} s (and stall after ~1075 steps by underflow); exact: {t_exact:.3f} s"))
     from derivations.generated.saddle import grad
 
-    from .checks.saddle import points_in_D
+    from ..checks.saddle import points_in_D
 
     P = points_in_D(np.random.default_rng(1), 20000 if not quick else 2000, d, tau)
     grad(P[:10], L, gamma, tau)

@@ -1,0 +1,1 @@
+"""Family module (placeholder): registers its formulas at import time."""

@@ -1,0 +1,1 @@
+"""Checks of the balance family (placeholder): registers its checks at import time."""

@@ -1,0 +1,1 @@
+"""Checks of the cnn_dynamics family (placeholder): registers its checks at import time."""

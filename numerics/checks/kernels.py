@@ -1,0 +1,1 @@
+"""Checks of the kernels family (placeholder): registers its checks at import time."""
