@@ -1,1 +1,358 @@
-"""Family module (placeholder): registers its formulas at import time."""
+"""Infinite-width kernels of two-layer ReLU networks (seed 004 thesis ch. 2-3; seed 002 WN sec. 4).
+
+Every kernel here is an expectation over a Gaussian weight vector ``w ~ N(0, I_d)`` (or
+``v ~ N(0, alpha^2 I_d)``) of a function of the two projections ``w.x`` and ``w.y``.  The pair
+``(w.x/|x|, w.y/|y|)`` is the projection of ``w`` onto the plane of ``x`` and ``y``, so each
+kernel is a plane integral of :mod:`derivations.gaussian` (polar coordinates, ``e1 = x/|x|``,
+``y/|y| = cos(phi) e1 + sin(phi) e2``).  The indicators ``1{w.x >= 0, w.y >= 0}`` cut out the
+wedge ``theta in (phi - pi/2, pi/2)``; ``>=`` and ``>`` differ on a null set.
+
+Derivation, in the order of the sources:
+
+1. ``h_inf`` (thesis Assumption 2.1, l.429): ``x.y P(wedge)``.
+2. ``arccos1`` (arc-cosine kernel of degree 1, thesis Lemma 5.6 iv): ``|x||y| E[z1 zu 1{wedge}]``.
+3. ``g_inf`` (WN eq. 4.3, indicators corrected to ``1{v.x >= 0} 1{v.y >= 0}``): the integrand
+   ``<x^v, y^v> 1 1 = sigma(v.x) sigma(v.y) / |v|^2`` does not depend on ``alpha`` (SymPy
+   cancels it); with ``v = rho u`` (``rho = |v|`` independent of the direction ``u``) and the
+   2-homogeneity of ``sigma(.) sigma(.)``, ``E[sigma sigma] = E[rho^2] E_u[sigma sigma]``,
+   ``E[rho^2] = E[chi^2_d] = d`` (sympy.stats): ``g_inf = arccos1 / d``.
+4. ``v_inf`` (WN eq. 4.2): ``<x^{v perp}, y^{v perp}> = x.y - <x^v, y^v>`` (Pythagoras, checked
+   by SymPy on explicit vectors), hence ``v_inf = h_inf - g_inf``.
+5. Deep kernels (thesis Defs. 3.1, 3.2): the ReLU layer maps ``E[sigma(u) sigma(v)]`` and
+   ``E[sigma'(u) sigma'(v)]`` for ``(u, v) ~ N(0, [[k_xx, k_xy], [k_xy, k_yy]])`` are the same
+   plane integrals with ``|x| = sqrt(k_xx)``, ``cos(phi) = k_xy / sqrt(k_xx k_yy)``; the
+   recursion itself (any depth, ReLU or softplus) is :func:`deep_kernel`.
+6. Ch. 2's initial residual ``E|y - u(0)|^2`` for unit inputs (thesis l.609).
+
+Every numeric constant the derivation starts from (the density's mass, the wedge edge
+``pi/2``, the ``1/2`` of ``E sigma(z)^2`` ...) goes through :func:`derivations.knobs.knob`, so the
+mutant runner can perturb it.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import sympy as sp
+
+from . import gaussian as G
+from . import vectors as V
+from .registry import Arg, Formula, register
+
+try:  # the validation API (issue 6); a plain pass-through until it lands
+    from .knobs import cached, knob
+except ImportError:  # pragma: no cover - only before derivations/knobs.py exists
+    def knob(name, value):
+        return value
+
+    cached = functools.lru_cache(maxsize=None)
+
+SOURCE_T = "004 thesis"
+SOURCE_WN = "002 WN (Dukler, Gu & Montufar)"
+
+X = V.vector("x", "d")
+Y = V.vector("y", "d")
+PHI_XY = V.angle(X, Y, r"\theta")
+DIM = V.dim("d")
+
+
+# --------------------------------------------------------------------------------------------
+# The plane integrals (the model's integrands, integrated by derivations.gaussian)
+# --------------------------------------------------------------------------------------------
+
+
+def wedge() -> tuple:
+    """The region ``{z.x >= 0, z.y >= 0}`` of the plane: ``theta in (phi - pi/2, pi/2)``
+    (``gaussian.WEDGE``, with the edge ``pi/2`` of the half-plane through a knob)."""
+    edge = knob("kernels.halfplane_edge", sp.pi / 2)
+    return (G.PHI - edge, edge)
+
+
+def _mass() -> sp.Expr:
+    """Total mass of the Gaussian density (1) as a knob."""
+    return knob("kernels.density_mass", sp.Integer(1))
+
+
+@cached
+def wedge_probability() -> sp.Expr:
+    """``P(w.x >= 0, w.y >= 0)`` as a function of ``PHI``."""
+    return sp.simplify(G.plane_expectation(_mass(), wedge()))
+
+
+@cached
+def unit_cross_moment() -> sp.Expr:
+    """``E[sigma(z.x^) sigma(z.y^)]`` for unit ``x^, y^`` at angle ``PHI``."""
+    return sp.simplify(G.plane_expectation(_mass() * G.Z1 * G.ZU, wedge()))
+
+
+@cached
+def h_inf() -> sp.Expr:
+    """Thesis Assumption 2.1: ``E_w[x.y 1{w.x >= 0} 1{w.y >= 0}]``."""
+    return V.dot(X, Y) * wedge_probability().subs(G.PHI, PHI_XY)
+
+
+@cached
+def arccos1() -> sp.Expr:
+    """``E_w[sigma(w.x) sigma(w.y)] = |x||y| E[z1 zu 1{wedge}]`` (1-homogeneity of sigma)."""
+    return V.norm(X) * V.norm(Y) * unit_cross_moment().subs(G.PHI, PHI_XY)
+
+
+def alpha_cancels() -> bool:
+    """SymPy: ``sigma(a s) sigma(a t) / |a z|^2 = sigma(s) sigma(t) / |z|^2`` for ``a > 0``,
+    in each of the four sign cases of ``(s, t)``."""
+    a = sp.Symbol("alpha", positive=True)
+    p1, p2 = sp.symbols("p1 p2", positive=True)
+    q = sp.Symbol("q", positive=True)  # |z|^2
+    for s in (p1, -p1):
+        for t in (p2, -p2):
+            lhs = sp.Max(a * s, 0) * sp.Max(a * t, 0) / (a**2 * q)
+            rhs = sp.Max(s, 0) * sp.Max(t, 0) / q
+            if sp.simplify(lhs - rhs) != 0:
+                return False
+    return True
+
+
+def chi2_mean() -> sp.Expr:
+    """``E|z|^2`` for ``z ~ N(0, I_d)``: the mean of a chi-square with ``d`` degrees of freedom."""
+    from sympy.stats import ChiSquared, E
+
+    return sp.simplify(E(ChiSquared("rho2", DIM)))
+
+
+@cached
+def g_inf() -> sp.Expr:
+    """WN eq. (4.3), corrected indicators: ``E_v[<x^v, y^v> 1{v.x >= 0} 1{v.y >= 0}]``.
+
+    ``<x^v, y^v> 1 1 = sigma(v.x) sigma(v.y)/|v|^2`` is free of ``alpha`` (:func:`alpha_cancels`),
+    and ``E_z[sigma sigma] = E[|z|^2] E_u[sigma(u.x) sigma(u.y)]`` by the independence of
+    ``|z|`` and ``u = z/|z|``; so ``g_inf = arccos1 / E|z|^2``.
+    """
+    if not alpha_cancels():  # pragma: no cover - a SymPy regression
+        raise AssertionError("alpha does not cancel from the WN integrand")
+    return sp.simplify(arccos1() / chi2_mean())
+
+
+def pythagoras_residual() -> sp.Expr:
+    """``<x^perp, y^perp> + <x^v, y^v> - x.y`` on explicit symbolic vectors of R^3 (is 0)."""
+    xs, ys, vs = (sp.Matrix(sp.symbols(f"{c}1:4", real=True)) for c in "xyv")
+    P = vs * vs.T / (vs.T * vs)[0]
+    Q = sp.eye(3) - P
+    return sp.simplify(((Q * xs).T * (Q * ys))[0] + ((P * xs).T * (P * ys))[0] - (xs.T * ys)[0])
+
+
+@cached
+def v_inf() -> sp.Expr:
+    """WN eq. (4.2), corrected indicators: ``E_v[<x^{v perp}, y^{v perp}> 1 1] = h_inf - g_inf``."""
+    if pythagoras_residual() != 0:  # pragma: no cover
+        raise AssertionError("Pythagoras failed")
+    return sp.expand(h_inf() - g_inf())
+
+
+# --- deep-kernel layer maps (thesis ch. 3) ---------------------------------------------------
+
+RX, RY = sp.symbols("r_x r_y", positive=True)
+ANG = sp.Symbol("phi", nonnegative=True)
+
+
+@cached
+def relu_layer_map() -> sp.Expr:
+    """``E[sigma(u) sigma(v)]``, ``(u, v)`` centred Gaussian with standard deviations ``r_x,
+    r_y`` and correlation ``cos(phi)``: ``(u, v) = (z.a, z.b)`` with ``|a| = r_x``, ``|b| = r_y``,
+    ``angle(a, b) = phi``; the plane integral of :func:`unit_cross_moment`."""
+    return RX * RY * unit_cross_moment().subs(G.PHI, ANG)
+
+
+@cached
+def relu_derivative_map() -> sp.Expr:
+    """``E[sigma'(u) sigma'(v)] = P(u >= 0, v >= 0)``, a function of the correlation angle."""
+    return wedge_probability().subs(G.PHI, ANG)
+
+
+@cached
+def relu_second_moment() -> sp.Expr:
+    """``E[sigma(z)^2]`` for ``z ~ N(0, 1)`` (= 1/2): the cross moment at ``phi = 0``; so
+    ``c_sigma = 1/E[sigma(z)^2]`` (thesis C3-1) is 2 for ReLU."""
+    return sp.simplify(unit_cross_moment().subs(G.PHI, 0))
+
+
+# --- ch. 2's initial residual -------------------------------------------------------------
+
+YV = V.vector("y_labels", "n", r"\mathbf{y}")
+NPTS = V.dim("n")
+
+
+@cached
+def init_residual() -> sp.Expr:
+    """Thesis l.609: ``E|y - u(0)|^2`` for ``|x_i| = 1``, ``a_r ~ U{-1, 1}``, ``w_r ~ N(0, I)``.
+
+    ``u_i = m^{-1/2} sum_r a_r sigma(w_r.x_i)``: ``E u_i = 0`` (``E a_r = 0``, independent of
+    ``w_r``) and ``E u_i^2 = m^{-1} sum_r E[a_r^2] E sigma(w_r.x_i)^2 = E sigma(z)^2`` (cross terms
+    vanish); so ``E|y - u|^2 = |y|^2 - 2 y.E u + sum_i E u_i^2``.
+    """
+    a = sp.Symbol("a")
+    mean_a = sp.Rational(1, 2) * (a.subs(a, 1) + a.subs(a, -1))
+    mean_a2 = sp.Rational(1, 2) * ((a**2).subs(a, 1) + (a**2).subs(a, -1))
+    edge = knob("kernels.halfplane_edge", sp.pi / 2)
+    mean_u = mean_a * G.plane_expectation(_mass() * G.Z1, (-edge, edge))
+    second_u = mean_a2 * relu_second_moment()
+    return sp.expand(V.norm(YV) ** 2 - 2 * V.total(YV) * mean_u + NPTS * second_u)
+
+
+def paper_init_residual() -> sp.Expr:
+    return V.norm(YV) ** 2 + NPTS
+
+
+# --------------------------------------------------------------------------------------------
+# Gram-matrix emitter: the same expression over all pairs of rows of a data matrix
+# --------------------------------------------------------------------------------------------
+
+
+def gram_emitter(formula: Formula) -> str:
+    """Emit ``<name>(X)``: the kernel of ``formula.expr`` over all pairs of rows of ``X``.
+
+    ``X`` has shape ``(..., n, d)``; the result ``(..., n, n)``.  Invariants by one matrix
+    product; angles by ``arccos`` where ``|cos| <= 0.9`` and Kahan's ``2 atan2(|x^ - y^|,
+    |x^ + y^|)`` on the (few) remaining pairs, so the diagonal is exactly 0 and antiparallel
+    pairs exactly pi; ``cos`` is the clipped cosine and ``sin`` is ``sqrt(1 - c^2)`` or
+    ``|x^ - y^||x^ + y^|/2`` on those pairs (exactly 0 at 0 and pi).  Prints from ``formula.expr`` (mutants change the code).
+    """
+    from . import codegen
+
+    # cos and sin of the angle from the vectors (no cos(arccos(c)); sin exactly 0 at 0 and pi)
+    expr = formula.expr.subs({sp.cos(PHI_XY): sp.Symbol("_c"), sp.sin(PHI_XY): sp.Symbol("_s")})
+    lines, (printed,) = codegen.print_block([expr])
+    names = {str(s) for s in expr.free_symbols} - {"_c", "_s"}
+    known = {"norm_x", "norm_y", "dot_x_y", "phi_x_y", "dim_d"}
+    if not names <= known:
+        raise ValueError(f"{formula.name}: gram emitter cannot print {names - known}")
+    body = [
+        'X = _rt.vector("X", X)',
+        '_rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")',
+        '_rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")',
+        "dim_d = X.shape[-1]",
+        "_n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))",
+        '_rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is '
+        'undefined)")',
+        "norm_x = _n[..., :, None]",
+        "norm_y = _n[..., None, :]",
+        "dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))",
+        "_xh = X / _n[..., None]",
+        "_c = numpy.clip(numpy.matmul(_xh, numpy.swapaxes(_xh, -1, -2)), -1.0, 1.0)",
+        "phi_x_y = numpy.arccos(_c)",
+        "_s = numpy.sqrt(1.0 - _c * _c)",
+        "_near = numpy.nonzero(numpy.abs(_c) > 0.9)",
+        "if _near[0].size:",
+        "    _a = _xh[_near[:-1]]",
+        "    _b = _xh[_near[:-2] + (_near[-1],)]",
+        "    _dm = numpy.linalg.norm(_a - _b, axis=-1)",
+        "    _dp = numpy.linalg.norm(_a + _b, axis=-1)",
+        "    phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)",
+        "    _s[_near] = 0.5 * _dm * _dp",
+    ]
+    body += lines
+    body.append(f"return numpy.broadcast_to(numpy.asarray({printed}, dtype=numpy.float64), "
+                "dot_x_y.shape).copy()")
+    import textwrap
+
+    doc = (f'"""{formula.name}: {formula.source}.\n\nAssumptions: {formula.assumptions}\n\n'
+           "Arguments:\n    X: (..., n, d) - data points, one per row (nonzero rows)\n\n"
+           "Returns the (..., n, n) Gram matrix.  Emitted by `nnderive build`; do not edit.\n"
+           '"""')
+    return (f"def {formula.quantity}(X):\n" + textwrap.indent(doc, "    ") + "\n"
+            + textwrap.indent("\n".join(body), "    ") + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------------
+
+_XY = (Arg("x", "vector", "first data point", "d", nonzero=True),
+       Arg("y", "vector", "second data point", "d", nonzero=True))
+_W = "w ~ N(0, I_d), d = len(x); theta = angle(x, y) in [0, pi]"
+_VA = "v ~ N(0, alpha^2 I_d) (the result is alpha-independent), d = len(x); theta = angle(x, y)"
+
+KERNELS = {
+    "h_inf": (h_inf, f"{SOURCE_T}, ch. 2, Assumption 2.1 (l.429)", _W,
+              r"H^\infty(\mathbf{x},\mathbf{y}) = \mathbb{E}_{\mathbf{w}}\left[\mathbf{x}^\top"
+              r"\mathbf{y}\,\mathbb{1}\{\mathbf{w}^\top\mathbf{x}\ge0,\mathbf{w}^\top\mathbf{y}"
+              r"\ge0\}\right]"),
+    "arccos1": (arccos1, f"{SOURCE_T}, Lemma 5.6 (iv) (arc-cosine kernel of degree 1)", _W,
+                r"\kappa_1(\mathbf{x},\mathbf{y}) = \mathbb{E}_{\mathbf{w}}\left[\sigma(\mathbf{w}"
+                r"^\top\mathbf{x})\sigma(\mathbf{w}^\top\mathbf{y})\right]"),
+    "g_inf": (g_inf, f"{SOURCE_WN}, eq. (4.3), indicators corrected", _VA,
+              r"G^\infty(\mathbf{x},\mathbf{y}) = \mathbb{E}_{\mathbf{v}}\left[\langle\mathbf{x}"
+              r"^{\mathbf{v}},\mathbf{y}^{\mathbf{v}}\rangle\mathbb{1}\{\mathbf{v}^\top\mathbf{x}"
+              r"\ge0\}\mathbb{1}\{\mathbf{v}^\top\mathbf{y}\ge0\}\right]"),
+    "v_inf": (v_inf, f"{SOURCE_WN}, eq. (4.2), indicators corrected", _VA,
+              r"V^\infty(\mathbf{x},\mathbf{y}) = \mathbb{E}_{\mathbf{v}}\left[\langle\mathbf{x}"
+              r"^{\mathbf{v}\perp},\mathbf{y}^{\mathbf{v}\perp}\rangle\mathbb{1}\{\mathbf{v}^\top"
+              r"\mathbf{x}\ge0\}\mathbb{1}\{\mathbf{v}^\top\mathbf{y}\ge0\}\right]"),
+}
+
+for _q, (_fn, _src, _as, _lhs) in KERNELS.items():
+    register(Formula(f"kernels.{_q}", _src, _XY, _as, _fn, lhs=_lhs))
+for _q, (_fn, _src, _as, _lhs) in KERNELS.items():
+    register(Formula(
+        f"kernels.{_q}_gram", _src + ", Gram matrix over a data set",
+        (Arg("X", "vector", "data matrix (..., n, d), one nonzero point per row", "d"),),
+        _as + "; x, y range over the rows of X", _fn,
+        lhs=_lhs.replace(r"(\mathbf{x},\mathbf{y})", r"(\mathbf{x}_i,\mathbf{x}_j)"),
+        rank=0, emitter=gram_emitter))
+
+register(Formula(
+    "kernels.relu_layer_map", f"{SOURCE_T}, ch. 3, Defs. 3.1-3.2 (ReLU: E sigma(u) sigma(v))",
+    (Arg("r_x", "scalar", "standard deviation of u, sqrt(K_ii)", positive=True),
+     Arg("r_y", "scalar", "standard deviation of v, sqrt(K_jj)", positive=True),
+     Arg("phi", "scalar", "correlation angle arccos(K_ij / (r_x r_y)) in [0, pi]")),
+    "(u, v) centred Gaussian, var u = r_x^2, var v = r_y^2, corr = cos(phi)",
+    relu_layer_map, lhs=r"\mathbb{E}_{(u,v)\sim N(0,A)}[\sigma(u)\sigma(v)]",
+    validate=('_rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")',),
+))
+register(Formula(
+    "kernels.relu_derivative_map", f"{SOURCE_T}, ch. 3, Defs. 3.1-3.2 (ReLU: E sigma'(u) sigma'(v))",
+    (Arg("phi", "scalar", "correlation angle in [0, pi]"),),
+    "(u, v) centred Gaussian with correlation cos(phi); sigma'(s) = 1{s >= 0}",
+    relu_derivative_map, lhs=r"\mathbb{E}_{(u,v)\sim N(0,A)}[\sigma'(u)\sigma'(v)]",
+    validate=('_rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")',),
+))
+register(Formula(
+    "kernels.init_residual", f"{SOURCE_T}, ch. 2, proof of Theorem 2.2 (l.609)",
+    (Arg("y_labels", "vector", "labels y (one per data point, |x_i| = 1)", "n"),),
+    "|x_i| = 1, w_r ~ N(0, I), a_r ~ U{-1, 1} independent; u_i = m^{-1/2} sum_r a_r relu(w_r.x_i)",
+    init_residual, lhs=r"\mathbb{E}\|\mathbf{y}-\mathbf{u}(0)\|^2",
+    paper=paper_init_residual,
+    paper_reading="l.609: E|y - u(0)|^2 = sum_i (y_i^2 + 1) = O(n)",
+))
+
+
+# --------------------------------------------------------------------------------------------
+# Public numeric API (emitted code only; no SymPy at call time)
+# --------------------------------------------------------------------------------------------
+
+GRAM_NAMES = tuple(KERNELS)
+
+
+def gram(name: str, X) -> np.ndarray:
+    """The ``(n, n)`` Gram matrix of kernel ``name`` (``h_inf``, ``arccos1``, ``g_inf``,
+    ``v_inf``) over the rows of ``X`` (shape ``(..., n, d)``), by the emitted code."""
+    if name not in KERNELS:
+        raise ValueError(f"name must be one of {', '.join(KERNELS)}, got {name!r}")
+    from .generated import kernels as gen
+
+    return getattr(gen, f"{name}_gram")(X)
+
+
+def lambda_0(X) -> float:
+    """``lambda_min(V_inf)`` (WN Lemma 4.1); for the thesis' ``lambda_0 = lambda_min(H_inf)``
+    use :func:`lambda_min` with ``"h_inf"``."""
+    return lambda_min("v_inf", X)
+
+
+def mu_0(X) -> float:
+    """``lambda_min(G_inf)`` (WN Lemma 4.1)."""
+    return lambda_min("g_inf", X)
+
+
+def lambda_min(name: str, X):
+    return np.linalg.eigvalsh(gram(name, X))[..., 0]
+

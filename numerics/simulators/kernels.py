@@ -1,0 +1,209 @@
+"""The infinite-width kernels' MODELS: Monte Carlo integrands and quadrature references.
+
+Nothing here imports :mod:`derivations` or evaluates a derived closed form.  Each kernel is an
+expectation over a Gaussian weight vector; this module provides
+
+* per-sample integrands for Monte Carlo (``w ~ N(0, I_d)`` or ``v ~ N(0, alpha^2 I_d)`` drawn
+  in full dimension ``d``), and
+* deterministic references: the same integrand projected on the plane of ``x`` and ``y`` and
+  integrated by :func:`numerics.quadrature.plane_expectation` (kinks at the ReLU boundaries).
+  For the weight-normalized kernels the integrand contains ``1/|v|^2``, which also depends on
+  the ``d - 2`` coordinates orthogonal to the plane; by rotation invariance the in-plane angle
+  is independent of ``(r^2, Q) = (|v_plane|^2, |v_perp|^2)`` (independent chi-squares with 2 and
+  ``d - 2`` degrees of freedom), so the reference is the plane integral of the integrand at
+  ``|v| = r`` times ``E[r^2/(r^2 + Q)]``, the latter by adaptive 1-D quadrature of the two
+  chi-square densities (SciPy).
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from .. import quadrature as Q
+
+
+def relu(s):
+    return np.maximum(s, 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Monte Carlo integrands (first axis = sample)
+# --------------------------------------------------------------------------------------------
+
+
+def _draws(rng, n, d, alpha=1.0):
+    return alpha * rng.standard_normal((n, d))
+
+
+def h_inf_samples(rng, n, x, y, alpha=1.0):
+    """``x.y 1{w.x >= 0} 1{w.y >= 0}``."""
+    w = _draws(rng, n, len(x), alpha)
+    return (x @ y) * ((w @ x >= 0) & (w @ y >= 0))
+
+
+def arccos1_samples(rng, n, x, y):
+    """``relu(w.x) relu(w.y)``, ``w ~ N(0, I_d)``."""
+    w = _draws(rng, n, len(x))
+    return relu(w @ x) * relu(w @ y)
+
+
+def _proj(v, x):
+    """``x^v = v v^T x / |v|^2`` for each row ``v``."""
+    return (v @ x / np.einsum("ij,ij->i", v, v))[:, None] * v
+
+
+def g_inf_samples(rng, n, x, y, alpha=1.0):
+    """``<x^v, y^v> 1{v.x >= 0} 1{v.y >= 0}``, ``v ~ N(0, alpha^2 I_d)`` (WN eq. 4.3)."""
+    v = _draws(rng, n, len(x), alpha)
+    ind = (v @ x >= 0) & (v @ y >= 0)
+    return np.einsum("ij,ij->i", _proj(v, x), _proj(v, y)) * ind
+
+
+def v_inf_samples(rng, n, x, y, alpha=1.0):
+    """``<x^{v perp}, y^{v perp}> 1 1`` (WN eq. 4.2)."""
+    v = _draws(rng, n, len(x), alpha)
+    ind = (v @ x >= 0) & (v @ y >= 0)
+    xp, yp = x - _proj(v, x), y - _proj(v, y)
+    return np.einsum("ij,ij->i", xp, yp) * ind
+
+
+def layer_map_samples(rng, n, rx, ry, phi, derivative=False):
+    """``sigma(u) sigma(v)`` (or ``sigma'(u) sigma'(v)``) for ``(u, v)`` centred Gaussian with
+    standard deviations ``rx, ry`` and correlation ``cos(phi)`` (drawn by Cholesky)."""
+    z = rng.standard_normal((n, 2))
+    u = rx * z[:, 0]
+    v = ry * (math.cos(phi) * z[:, 0] + math.sin(phi) * z[:, 1])
+    if derivative:
+        return ((u >= 0) & (v >= 0)).astype(float)
+    return relu(u) * relu(v)
+
+
+def init_residual_samples(rng, n, y, m=64, d=6):
+    """``|y - u(0)|^2`` for the ch. 2 network at initialization: ``n_data = len(y)`` unit points
+    in ``R^d`` (fixed by a seed), ``m`` neurons ``w_r ~ N(0, I)``, ``a_r ~ U{-1, 1}``."""
+    npts = len(y)
+    X = np.random.default_rng(1234).standard_normal((npts, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    out = np.empty(n)
+    for s in range(0, n, 2048):
+        b = min(2048, n - s)
+        W = rng.standard_normal((b, m, d))
+        a = rng.choice([-1.0, 1.0], size=(b, m))
+        u = np.einsum("bm,bmn->bn", a, relu(np.einsum("bmd,nd->bmn", W, X))) / math.sqrt(m)
+        out[s:s + b] = np.sum((y - u) ** 2, axis=1)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Quadrature references (~1e-13)
+# --------------------------------------------------------------------------------------------
+
+
+def _plane(x, y):
+    """In-plane coordinates of ``x`` and ``y`` and the kinks of ``1{a.z >= 0}``, ``1{b.z >= 0}``."""
+    if len(x) == 2:  # the plane is R^2 itself (Q.plane_basis needs a second direction there)
+        e1 = np.asarray(x, float) / np.linalg.norm(x)
+        e2 = np.array([-e1[1], e1[0]])
+    else:
+        e1, e2 = Q.plane_basis(x, y)
+    a, b = Q.coordinates(x, e1, e2), Q.coordinates(y, e1, e2)
+    return a, b, Q.relu_kinks(a, b)
+
+
+def _lin(c, z1, z2):
+    return c[0] * z1 + c[1] * z2
+
+
+@lru_cache(maxsize=None)
+def radial_factor(d: int) -> float:
+    """``E[r^2/(r^2 + Q)]``, ``r^2 ~ chi^2_2`` (density e^{-t/2}/2), ``Q ~ chi^2_{d-2}``; adaptive
+    quadrature of the model's densities (no Beta-function identity used)."""
+    if d == 2:
+        return 1.0
+    from scipy import integrate, stats
+
+    k = d - 2
+
+    def inner(q):
+        # E_t[t/(t + q)] for t ~ Exp(mean 2)
+        val, _ = integrate.quad(lambda t: t / (t + q) * 0.5 * math.exp(-t / 2), 0, np.inf,
+                                epsabs=1e-15, epsrel=1e-13, limit=200)
+        return val
+
+    dens = stats.chi2(k).pdf
+    hi = stats.chi2(k).isf(1e-17)
+    pieces = np.linspace(0.0, hi, 9)
+    total = 0.0
+    for s, t in zip(pieces[:-1], pieces[1:]):
+        val, _ = integrate.quad(lambda q: inner(q) * dens(q), s, t, epsabs=1e-15, epsrel=1e-13,
+                                limit=200)
+        total += val
+    return total
+
+
+def h_inf_reference(x, y):
+    a, b, kinks = _plane(x, y)
+    xy = float(np.dot(x, y))
+    return float(Q.plane_expectation(
+        lambda z1, z2: xy * ((_lin(a, z1, z2) >= 0) & (_lin(b, z1, z2) >= 0)), kinks))
+
+
+def arccos1_reference(x, y):
+    a, b, kinks = _plane(x, y)
+    return float(Q.plane_expectation(
+        lambda z1, z2: relu(_lin(a, z1, z2)) * relu(_lin(b, z1, z2)), kinks))
+
+
+def g_inf_reference(x, y):
+    """``E[relu(v.x) relu(v.y)/|v|^2]``: the angular plane integral at ``|v| = r`` times the
+    radial factor ``E[r^2/(r^2 + Q)]`` (alpha cancels from the integrand)."""
+    a, b, kinks = _plane(x, y)
+    ang = Q.plane_expectation(
+        lambda z1, z2: relu(_lin(a, z1, z2)) * relu(_lin(b, z1, z2)) / (z1 * z1 + z2 * z2),
+        kinks)
+    return float(ang) * radial_factor(len(x))
+
+
+def v_inf_reference(x, y):
+    """``E[(x.y - <x^v, y^v>) 1 1]`` (the orthogonal parts), same decomposition."""
+    return h_inf_reference(x, y) - g_inf_reference(x, y)
+
+
+REFERENCES = {"h_inf": h_inf_reference, "arccos1": arccos1_reference,
+              "g_inf": g_inf_reference, "v_inf": v_inf_reference}
+
+
+def gram_reference(name, X):
+    """Pairwise quadrature over the rows of ``X``."""
+    f = REFERENCES[name]
+    n = len(X)
+    out = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            out[i, j] = out[j, i] = f(X[i], X[j])
+    return out
+
+
+def layer_map_reference(rx, ry, phi, derivative=False):
+    a = np.array([rx, 0.0])
+    b = np.array([ry * math.cos(phi), ry * math.sin(phi)])
+    kinks = Q.relu_kinks(a, b)
+    if derivative:
+        return float(Q.plane_expectation(
+            lambda z1, z2: ((_lin(a, z1, z2) >= 0) & (_lin(b, z1, z2) >= 0)).astype(float),
+            kinks))
+    return float(Q.plane_expectation(
+        lambda z1, z2: relu(_lin(a, z1, z2)) * relu(_lin(b, z1, z2)), kinks))
+
+
+def init_residual_reference(y):
+    """``|y|^2 - 2 y.E u + sum_i E u_i^2`` with ``E u_i = E[a] E relu(z) = 0`` and
+    ``E u_i^2 = E[a^2] E relu(z)^2`` (independent neurons; unit inputs so ``w.x_i ~ N(0, 1)``),
+    ``E relu(z)^2`` by 1-D Gauss-Legendre with a breakpoint at the kink."""
+    ea, ea2 = 0.0, 1.0  # a ~ U{-1, 1}
+    m1 = float(Q.line_expectation(lambda z: relu(z), kinks=(0.0,)))
+    m2 = float(Q.line_expectation(lambda z: relu(z) ** 2, kinks=(0.0,)))
+    y = np.asarray(y, float)
+    return float(y @ y - 2 * np.sum(y) * ea * m1 + len(y) * ea2 * m2)
