@@ -76,6 +76,10 @@ class Formula:
     emitter : optional ``(formula) -> str`` producing the emitted function's source; the default
         is the invariant-coordinate emitter of :mod:`derivations.codegen`.
     validate : extra lines of emitted code enforcing domain requirements (use ``_rt.require``).
+    where : symbols of the LaTeX that the symbol table of :mod:`derivations.vectors` does not
+        define, ``{symbol or LaTeX string: "meaning"}`` (e.g. ``{R_quad: "1 on
+        the quadratic region, else 0"}``); the "where" list under every printed formula is built
+        from both (:func:`derivations.latex.where_list`).
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class Formula:
         emitter: Callable[["Formula"], str] | None = None,
         validate: tuple[str, ...] = (),
         notes: str = "",
+        where: dict | None = None,
     ):
         if name.count(".") != 1:
             raise ValueError(f"formula name must be 'family.quantity', got {name!r}")
@@ -108,6 +113,7 @@ class Formula:
         self.emitter = emitter
         self.validate = tuple(validate)
         self.notes = notes
+        self.where = dict(where or {})
         self._expr = None
         self._paper_expr = None
 
@@ -190,9 +196,25 @@ def _load() -> None:
 
 
 def names(family: str | None = None) -> list[str]:
-    """All registered formula names (of one family if given), in catalogue order."""
+    """All registered formula names (of one family if given), in catalogue order.
+
+    An unknown ``family`` raises ``ValueError`` listing the known families (a ``TypeError`` if
+    it is not a string)."""
     _load()
-    return [n for n in _REGISTRY if family is None or n.split(".")[0] == family]
+    if family is None:
+        return list(_REGISTRY)
+    if not isinstance(family, str):
+        raise TypeError(f"family must be a string such as 'cnn', got {type(family).__name__} "
+                        f"{family!r}")
+    out = [n for n in _REGISTRY if n.split(".")[0] == family]
+    if not out and family not in _declared_families():
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(families())}")
+    return out
+
+
+def _declared_families() -> set[str]:
+    """Families with a module in :data:`FAMILY_MODULES` (possibly without formulas yet)."""
+    return {m.rsplit(".", 1)[1] for m in FAMILY_MODULES} | set(families())
 
 
 def families() -> list[str]:
@@ -202,8 +224,12 @@ def families() -> list[str]:
 
 def get(name: str) -> Formula:
     """The formula called ``name``; an unknown name raises :class:`UnknownFormula` (a
-    ``KeyError`` and a ``ValueError``) whose message suggests close matches."""
+    ``KeyError`` and a ``ValueError``) whose message suggests close matches; a ``name`` that is
+    not a string raises ``TypeError`` naming the argument."""
     _load()
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a formula name string 'family.quantity' (see "
+                        f"`nnderive list`), got {type(name).__name__} {name!r}")
     try:
         return _REGISTRY[name]
     except KeyError:

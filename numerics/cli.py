@@ -11,12 +11,20 @@
     nnderive reproduce NAME [--quick]     reproduce a figure or table of the papers
 
 Exit status: 0 success, 1 a check failed, 2 usage error (one line on stderr, no traceback).
+
+Which copy runs: inside a checkout of nnderive (a directory whose ``pyproject.toml`` names the
+``nnderive`` project, or any folder below it), every command uses that working tree, even when
+a different copy is installed (``pip install .``), and says so on stderr; set
+``NNDERIVE_USE_INSTALLED=1`` to use the installed copy instead.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
+import textwrap
 from pathlib import Path
 
 
@@ -27,6 +35,78 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage + message by default)
         raise UsageError(message)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Help that states every option's default (unless the help text already does) and keeps
+    the line structure of descriptions and epilogs (each line is wrapped on its own)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.default is not None and action.default is not False
+                and action.default is not argparse.SUPPRESS and "default" not in text
+                and action.option_strings):
+            text += " (default: %(default)s)"
+        return text
+
+    def _fill_text(self, text, width, indent):
+        return "\n".join(
+            textwrap.fill(line, width, initial_indent=indent,
+                          subsequent_indent=indent + " " * (len(line) - len(line.lstrip()) + 19
+                                                            if line.startswith("  ") else 0))
+            if line.strip() else "" for line in text.splitlines())
+
+
+class _ExperimentsHelp(argparse.Action):
+    """``reproduce --help``: the usual help plus the experiments found in numerics.experiments."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.epilog = _experiment_listing()
+        parser.print_help()
+        parser.exit()
+
+
+def _experiment_listing() -> str:
+    from . import experiments
+
+    lines = ["experiments:"]
+    for name in experiments.names():
+        try:
+            desc = getattr(experiments.get(name), "DESCRIPTION", "")
+        except Exception as exc:  # a broken experiment must not break --help
+            desc = f"(cannot import: {type(exc).__name__})"
+        lines.append(f"  {name:<18} {desc}")
+    return "\n".join(lines)
+
+
+def _writable_dir(text: str, option: str) -> Path:
+    """Validate an output directory before any work: it exists as a directory or can be made."""
+    if not text.strip():
+        raise UsageError(f"{option}: empty path")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option}: {text} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option}: cannot create directory {text} ({exc.strerror or exc})") \
+            from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{option}: directory {text} is not writable")
+    return path
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` shortened to ``width`` at a word boundary (never mid-word)."""
+    text = str(text)
+    if len(text) <= width:
+        return text
+    cut = text[: width - 4].rsplit(" ", 1)[0] if " " in text[: width - 4] else text[: width - 4]
+    return cut + " ..."
 
 
 def _int_at_least(minimum: int):
@@ -45,6 +125,9 @@ def _int_at_least(minimum: int):
 
 
 _nonneg_int, _positive_int = _int_at_least(0), _int_at_least(1)
+#: Fewest Monte Carlo samples a check accepts (the standard error needs them).
+MIN_SAMPLES = 1000
+_samples_int = _int_at_least(MIN_SAMPLES)
 
 
 def _progress(enabled: bool):
@@ -80,9 +163,15 @@ def cmd_list(args) -> int:
                            "args": [a.describe() for a in f.args],
                            "assumptions": f.assumptions} for f in rows], indent=2))
         return 0
-    width = max(len(f.name) for f in rows)
+    # three aligned columns; a long signature wraps after a comma inside its column
+    name_w = max(len(f.name) for f in rows)
+    sig_w = min(max(len(f.signature()) for f in rows), 44)
     for f in rows:
-        print(f"{f.name:<{width}}  {f.signature():<38}  {f.source}")
+        sig = textwrap.wrap(f.signature(), sig_w, break_on_hyphens=False,
+                            subsequent_indent="  ") or [""]
+        print(f"{f.name:<{name_w}}  {sig[0]:<{sig_w}}  {f.source}")
+        for more in sig[1:]:
+            print(f"{'':<{name_w}}  {more}")
     return 0
 
 
@@ -141,7 +230,8 @@ def _print_rows(rows) -> None:
         ref = f"{r.reference:.6g}" if isinstance(r.reference, float) else str(r.reference)
         stat = f"{r.stat_name}={r.stat:.2g}" if r.stat_name not in ("proof", "diff") else r.stat_name
         result = "ERRATUM" if r.erratum else ("pass" if r.passed else "FAIL")
-        table.append((r.formula, r.kind, r.label[:34], value[:14], ref[:14], stat, result))
+        table.append((r.formula, r.kind, _clip(r.label, 48), _clip(value, 16), _clip(ref, 16),
+                      stat, result))
     widths = [max(len(str(row[i])) for row in table + [head]) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     print(fmt.format(*head))
@@ -173,7 +263,7 @@ def cmd_check(args) -> int:
             for m in mutants:
                 status = "caught" if m.caught else "MISSED"
                 by = ", ".join(m.caught_by[:2])
-                print(f"{m.formula:<32} {m.label[:48]:<48} {status:<7} {by}")
+                print(f"{m.formula:<32} {_clip(m.label, 48):<48} {status:<7} {by}")
             print(f"\nmutants caught: {caught}/{len(mutants)}")
         return 0 if caught == len(mutants) else 1
     families = sorted({n.split(".")[0] for n in names})
@@ -190,10 +280,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_docs(args) -> int:
+    out = _writable_dir(args.out, "--out")  # before the (long) check run
     from . import docs, harness
 
     ctx = harness.Context(samples=args.samples, seed=args.seed)
-    paths = docs.write(Path(args.out), ctx, _progress(not args.quiet))
+    paths = docs.write(out, ctx, _progress(not args.quiet))
     for p in paths:
         print(f"wrote {p}")
     return 0
@@ -224,8 +315,7 @@ def cmd_reproduce(args) -> int:
         module = experiments.get(args.name)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _writable_dir(args.out, "--out")
     result = module.run(out, quick=args.quick, seed=args.seed, progress=_progress(not args.quiet))
     print(module.report(result))
     return 0
@@ -235,72 +325,146 @@ def cmd_reproduce(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="nnderive", description="Derive, emit and prove closed forms of the "
-                "optimization theory of neural networks.")
+    p = _Parser(prog="nnderive", formatter_class=_Formatter,
+                description="Derive, emit and prove closed forms of the optimization theory of "
+                "neural networks.",
+                epilog="Inside a checkout every command uses the working tree "
+                "(NNDERIVE_USE_INSTALLED=1: the installed copy). Exit status: 0 success, "
+                "1 a check failed, 2 usage error.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    s = sub.add_parser("list", help="list the registered formulas")
-    s.add_argument("--json", action="store_true")
+    def command(name, help, **kw):
+        return sub.add_parser(name, help=help, description=help, formatter_class=_Formatter, **kw)
+
+    s = command("list", "list the registered formulas (name, call signature, source)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_list)
 
-    s = sub.add_parser("latex", help="LaTeX of a formula")
-    s.add_argument("name")
-    s.add_argument("--document", action="store_true", help="a complete .tex document")
-    s.add_argument("--paper", action="store_true", help="the printed statement instead")
+    s = command("latex", "LaTeX of a formula")
+    s.add_argument("name", help="formula name, e.g. cnn.population_loss (see `nnderive list`)")
+    s.add_argument("--document", action="store_true",
+                   help="a complete pdflatex-compilable .tex document (derived and printed "
+                   "forms, their difference, a 'where' list of the symbols)")
+    s.add_argument("--paper", action="store_true",
+                   help="the paper's printed statement instead of the derived form")
     s.set_defaults(func=cmd_latex)
 
-    s = sub.add_parser("code", help="stand-alone NumPy source of the emitted function")
-    s.add_argument("name")
+    s = command("code", "stand-alone NumPy source of the emitted function")
+    s.add_argument("name", help="formula name, e.g. cnn.grad_v")
     s.set_defaults(func=cmd_code)
 
-    s = sub.add_parser("check", help="prove formulas against independent numerics")
-    s.add_argument("names", nargs="*", metavar="NAME", help="formulas or families (default: all)")
-    s.add_argument("--samples", type=_positive_int, default=400_000,
-                   help="Monte Carlo samples per check point (default 400000)")
-    s.add_argument("--seed", type=_nonneg_int, default=0)
+    s = command("check", "prove formulas against independent numerics (exit 1 on failure)")
+    s.add_argument("names", nargs="*", metavar="NAME",
+                   help="formulas or families (default: all)")
+    s.add_argument("--samples", type=_samples_int, default=400_000,
+                   help=f"Monte Carlo samples per check point (minimum {MIN_SAMPLES}; "
+                   "default %(default)s)")
+    s.add_argument("--seed", type=_nonneg_int, default=0, help="random seed, >= 0")
     s.add_argument("--quick", action="store_true", help="smaller problem sizes where supported")
     s.add_argument("--mutants", action="store_true",
                    help="perturb each formula and report how many mutants the checks catch")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_check)
 
-    s = sub.add_parser("build", help="write emitted NumPy code to derivations/generated")
+    s = command("build", "write emitted NumPy code to derivations/generated")
     s.add_argument("families", nargs="*", metavar="FAMILY",
                    help="families to rebuild (default: all)")
     s.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("docs", help="write docs/catalogue.md and docs/catalogue.tex")
-    s.add_argument("--out", default="docs")
-    s.add_argument("--samples", type=_positive_int, default=400_000)
-    s.add_argument("--seed", type=_nonneg_int, default=0)
-    s.add_argument("--quiet", action="store_true")
+    s = command("docs", "write the formula catalogue (catalogue.md, catalogue.tex) with check "
+                "results")
+    s.add_argument("--out", default="docs", help="output directory")
+    s.add_argument("--samples", type=_samples_int, default=400_000,
+                   help=f"Monte Carlo samples per check point (minimum {MIN_SAMPLES}; "
+                   "default %(default)s)")
+    s.add_argument("--seed", type=_nonneg_int, default=0, help="random seed, >= 0")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_docs)
 
-    s = sub.add_parser("bench", help="benchmarks (speed ratios)")
+    s = command("bench", "benchmarks (speed ratios measured side by side)")
     s.add_argument("families", nargs="*", metavar="FAMILY",
                    help="benchmark families to run (default: all)")
-    s.add_argument("--quick", action="store_true")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--quick", action="store_true", help="small sizes (CI)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_bench)
 
-    s = sub.add_parser("reproduce", help="reproduce a figure or table")
-    s.add_argument("name")
-    s.add_argument("--quick", action="store_true", help="small sizes (CI)")
-    s.add_argument("--out", default="results")
-    s.add_argument("--seed", type=_nonneg_int, default=0)
-    s.add_argument("--quiet", action="store_true")
+    s = command("reproduce", "reproduce a figure or table of the papers (writes NAME.json and, "
+                "with matplotlib, NAME.png)", add_help=False)
+    s.add_argument("-h", "--help", action=_ExperimentsHelp,
+                   help="show this help and the list of experiments, then exit")
+    s.add_argument("name", help="experiment name (listed by --help)")
+    s.add_argument("--quick", action="store_true", help="small sizes (CI, a few seconds)")
+    s.add_argument("--out", default="results", help="output directory")
+    s.add_argument("--seed", type=_nonneg_int, default=0, help="random seed, >= 0")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_reproduce)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+# --------------------------------------------------------------------------------------------
+# Installed copy vs working tree
+# --------------------------------------------------------------------------------------------
+
+
+def checkout_root(start: Path | None = None) -> Path | None:
+    """The nnderive checkout containing ``start`` (default: the current directory), or None."""
+    here = Path.cwd() if start is None else Path(start)
+    for d in (here, *here.parents):
+        project = d / "pyproject.toml"
+        if (project.is_file() and (d / "derivations" / "registry.py").is_file()
+                and (d / "numerics" / "cli.py").is_file()):
+            try:
+                text = project.read_text(errors="replace")
+            except OSError:
+                continue
+            if 'name = "nnderive"' in text:
+                return d.resolve()
+    return None
+
+
+def running_copy() -> Path:
+    """The directory holding the ``numerics`` package that is running."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _switch_to_checkout(argv):
+    """Re-run ``main`` from the working tree when it is not the copy that is running.
+
+    Returns the exit status, or None when the running copy is the one to use."""
+    if os.environ.get("NNDERIVE_USE_INSTALLED") == "1":
+        return None
+    root = checkout_root()
+    if root is None or root == running_copy():
+        return None
+    print(f"nnderive: using the working tree {root} (not the installed copy in "
+          f"{running_copy()}; NNDERIVE_USE_INSTALLED=1 to use that)", file=sys.stderr)
+    for mod in [m for m in sys.modules if m.split(".")[0] in ("numerics", "derivations")]:
+        del sys.modules[mod]
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    cli = importlib.import_module("numerics.cli")
+    return cli.main(argv, _switched=True)
+
+
+def main(argv: list[str] | None = None, _switched: bool = False) -> int:
+    if not _switched:
+        status = _switch_to_checkout(argv)
+        if status is not None:
+            return status
     try:
         args = parser().parse_args(argv)
         return args.func(args)
     except UsageError as exc:
+        print(f"nnderive: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `nnderive list | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # e.g. an output file that cannot be written: one line, no traceback
         print(f"nnderive: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
