@@ -1,1 +1,673 @@
-"""Family module (placeholder): registers its formulas at import time."""
+"""Circulant CNNs and channel normalization (Dai & Heckel 2019; seed 000_170dc71b0c187893.txt).
+
+Model (DH sec. 4, App. B-C).  Single-channel linear CNN ``f(x, w) = W_d ... W_1 x`` with
+``W_i = C(w_i)`` circulant, ``C(w)[i, j] = w[(i - j) mod n]`` (first column ``w_i``; kernel size
+``p`` means ``w_i[p:] = 0``), loss ``L = 1/2 |y - f|^2``.  Filters are a ``(d, n)`` array.
+
+Conventions (spec normalization.md, "Global conventions"): unitary DFT ``F_{jk} = e^{+2 pi i jk/n}
+/ sqrt(n)``, so ``F^H v = fft(v) / sqrt(n)`` (the *unitary coefficients* ``v^``) and
+``sqrt(n) F^H w = fft(w)`` (the eigenvalues of ``C(w)``).
+
+Derivations, in the paper's order:
+
+1. :func:`prove_diagonalization` / :func:`prove_product_formula`: ``C(w) = F diag(sqrt(n) F^H w)
+   F^H`` (App. B.1) and ``prod_i W_i x = n^{d/2} F (prod_i diag(F^H w_i)) F^H x`` proved by SymPy
+   for concrete small ``n`` with symbolic entries.
+2. Per-frequency forms.  With ``P_j = prod_i w^_{ij}`` (unitary coefficients of the filters),
+   the output spectrum is ``f^_j = n^{d/2} P_j x^_j`` (``circulant.output``) and the loss splits
+   into ``L = sum_j l_j``, ``l_j = 1/2 |y^_j - n^{d/2} P_j x^_j|^2`` (``circulant.loss``; eq. of
+   App. B.1).  The gradient (``circulant.grad``) is derived by real-imaginary calculus: with
+   ``P_j = a_j Q_j`` (``a`` the k-th filter's coefficient, ``Q`` the product of the others),
+   ``g = dl/d Re a + i dl/d Im a`` by ``sp.diff``, and the chain rule through
+   ``a_j = n^{-1/2} sum_m w_m e^{-i theta_j m}`` gives ``dL/dw_m = Re sum_j S_j e^{+i theta_j m}``
+   with ``S_j = g_j / sqrt(n)``: one inverse FFT per filter.
+3. Channel normalization (gamma = 1, beta = 0, eps = 0; App. C): the layerwise definition
+   ``CN(v) = (v - mean v)/sqrt(var v)`` is proved equal to ``sqrt(n) z/|z|`` with
+   ``z = W_d ... W_1 (x - mean x)`` (:func:`prove_cn_closed_form`), and
+   ``f_N = w_out z/|z|`` (sqrt(n) absorbed into ``w_out``, eq. (7)).  ``cn_loss``,
+   ``cn_grad_out`` by SymPy on the invariant form; ``cn_grad_w`` = the invariant gradient
+   ``dL/dz = c_y y + c_z z`` (:func:`derivations.vectors.grad`) pulled back through the
+   per-frequency linear map (the same real-imaginary calculus as 2).
+4. Theorem 1's constants (App. B.2): ``E|w_i|`` by integrating the radial density of ``p``
+   i.i.d. ``N(0, s^2)`` taps, ``c_2`` and ``c`` by ``solve``, and ``E|prod W_i x|^2 =
+   (p s^2)^d |x|^2`` by the expectation of ``|w^_ij|^2`` per frequency and Parseval.
+
+Every numeric constant a derivation starts from goes through :func:`derivations.knobs.knob`.
+The FFT-based emitted code is printed by :func:`emit` from ``formula.expr`` (CSE via
+:func:`derivations.codegen.print_block`) inside fixed rfft/irfft templates.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import sympy as sp
+
+from . import vectors as V
+from .knobs import cached, knob
+from .registry import Arg, Formula, register
+
+SOURCE = "000 Dai & Heckel 2019"
+
+# --------------------------------------------------------------------------------------------
+# Symbols
+# --------------------------------------------------------------------------------------------
+
+n, d = sp.symbols("n d", positive=True, integer=True)
+p = sp.Symbol("p", positive=True, integer=True)
+s = sp.Symbol("s", positive=True)            # tap standard deviation
+w_out = sp.Symbol("w_out", real=True)        # the scale w_{d+1} of eq. (7)
+theta = sp.Symbol("theta", real=True)        # 2 pi j m / n
+# unitary Fourier coefficients at one frequency j (real and imaginary parts)
+P_re, P_im = sp.symbols("P_re P_im", real=True)    # prod_i w^_ij (all layers)
+A_re, A_im = sp.symbols("A_re A_im", real=True)    # w^_kj, the differentiated layer
+Q_re, Q_im = sp.symbols("Q_re Q_im", real=True)    # prod_{i != k} w^_ij
+X_re, X_im = sp.symbols("X_re X_im", real=True)    # x^_j (centered x for CN)
+Y_re, Y_im = sp.symbols("Y_re Y_im", real=True)    # y^_j
+G_re, G_im = sp.symbols("G_re G_im", real=True)    # (dL/dz)^_j
+
+# Per-frequency "basis": real and imaginary part of a spectrum (interpreted by the emitter).
+_FREQ = "circulant_freq"
+E_re = V.vector("E_re", _FREQ, r"\mathrm{Re}")
+E_im = V.vector("E_im", _FREQ, r"\mathrm{Im}")
+# invariant vectors of the channel-normalized output
+Y = V.vector("y", "d")  # space "d" is shared with derivations.kernels (same names)
+Z = V.vector("z", "d", r"\mathbf{z}")
+
+PER_FREQ = {P_re: r"\mathrm{Re}\,P_j", P_im: r"\mathrm{Im}\,P_j", A_re: r"\mathrm{Re}\,\hat w_{kj}",
+            A_im: r"\mathrm{Im}\,\hat w_{kj}", Q_re: r"\mathrm{Re}\,Q_{kj}",
+            Q_im: r"\mathrm{Im}\,Q_{kj}", X_re: r"\mathrm{Re}\,\hat x_j", X_im: r"\mathrm{Im}\,\hat x_j",
+            Y_re: r"\mathrm{Re}\,\hat y_j", Y_im: r"\mathrm{Im}\,\hat y_j",
+            G_re: r"\mathrm{Re}\,\hat g_j", G_im: r"\mathrm{Im}\,\hat g_j", w_out: r"w_{d+1}"}
+WHERE = {
+    r"\hat v_j": "unitary DFT coefficient (F^H v)_j = fft(v)_j / sqrt(n)",
+    r"P_j": "prod_i w^_ij, product of the d filters' unitary coefficients at frequency j",
+    r"Q_{kj}": "prod_{i != k} w^_ij",
+    r"\mathrm{Re},\ \mathrm{Im}": "real and imaginary part of the per-frequency spectrum",
+}
+
+
+def _cx(re, im):
+    return re + sp.I * im
+
+
+def _split(z):
+    """Real and imaginary part of an expression in real symbols (``expand_complex``)."""
+    z = sp.expand_complex(sp.expand(z))
+    return sp.simplify(sp.re(z)), sp.simplify(sp.im(z))
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Diagonalization and product formula (symbolic proofs for concrete n)
+# --------------------------------------------------------------------------------------------
+
+
+def circulant_matrix(c) -> sp.Matrix:
+    """``C(c)[i, j] = c[(i - j) mod n]`` (first column ``c``), the model's definition."""
+    m = len(c)
+    return sp.Matrix(m, m, lambda i, j: c[(i - j) % m])
+
+
+def dft_matrix(m: int) -> sp.Matrix:
+    """Unitary DFT ``F_{jk} = e^{+2 pi i jk/m} / sqrt(m)``."""
+    return sp.Matrix(m, m, lambda j, k: sp.exp(2 * sp.pi * sp.I * j * k / m) / sp.sqrt(m))
+
+
+def _is_zero_matrix(M: sp.Matrix) -> bool:
+    return all(sp.simplify(sp.expand_complex(sp.expand(e))) == 0 for e in M)
+
+
+def prove_diagonalization(m: int) -> bool:
+    """``C(w) = F diag(sqrt(m) F^H w) F^H`` for symbolic real ``w`` of length ``m`` (exact)."""
+    w = sp.symbols(f"w0:{m}", real=True)
+    F = dft_matrix(m)
+    lam = knob("circulant.eig_sqrt_n", sp.sqrt(n)).subs(n, m) * F.H * sp.Matrix(w)
+    return _is_zero_matrix(F * sp.diag(*lam) * F.H - circulant_matrix(w))
+
+
+def prove_product_formula(m: int, depth: int) -> bool:
+    """``prod_i C(w_i) x = m^{d/2} F (prod_i diag(F^H w_i)) F^H x`` (App. B.1), exact."""
+    F = dft_matrix(m)
+    x = sp.Matrix(sp.symbols(f"x0:{m}", real=True))
+    dense = x
+    diag = sp.eye(m)
+    for i in range(depth):
+        w = sp.symbols(f"w{i}_0:{m}", real=True)
+        dense = circulant_matrix(w) * dense
+        diag = sp.diag(*(F.H * sp.Matrix(w))) * diag
+    rn = knob("circulant.eig_sqrt_n", sp.sqrt(n)).subs(n, m)
+    return _is_zero_matrix(rn**depth * F * diag * F.H * x - dense)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Per-frequency output, loss and gradient
+# --------------------------------------------------------------------------------------------
+
+
+def _eig_scale():
+    """``n^{d/2}``: d factors of the ``sqrt(n)`` in the eigenvalues ``sqrt(n) F^H w_i``."""
+    return knob("circulant.eig_sqrt_n", sp.sqrt(n)) ** d
+
+
+@cached
+def output_spectrum() -> sp.Expr:
+    """``f^_j = n^{d/2} P_j x^_j`` as ``Re * E_re + Im * E_im`` (App. B.1)."""
+    re, im = _split(_eig_scale() * _cx(P_re, P_im) * _cx(X_re, X_im))
+    return re * E_re + im * E_im
+
+
+def _spectrum(expr) -> tuple[sp.Expr, sp.Expr]:
+    parts = dict((b, c) for c, b in V.components(expr, 1))
+    return parts.get(E_re, sp.Integer(0)), parts.get(E_im, sp.Integer(0))
+
+
+@cached
+def loss_per_frequency() -> sp.Expr:
+    """``l_j = 1/2 |y^_j - f^_j|^2`` (L = sum_j l_j by Parseval; F is unitary)."""
+    f_re, f_im = _spectrum(output_spectrum())
+    half = knob("circulant.loss_half", sp.Rational(1, 2))
+    return sp.expand(half * ((Y_re - f_re) ** 2 + (Y_im - f_im) ** 2))
+
+
+def _chain_spectrum(g_re, g_im) -> tuple[sp.Expr, sp.Expr]:
+    """Pull ``(dl/dRe a, dl/dIm a)`` back to the taps: ``dL/dw_m = sum_j (g_re dRe a/dw_m +
+    g_im dIm a/dw_m)`` with ``a = n^{-1/2} sum_m w_m e^{-i theta m}``; written as
+    ``Re sum_j S_j e^{+i theta}``, ``S`` is read off at theta = 0 (Re) and pi/2 (Im)."""
+    coef = knob("circulant.unitary_norm", 1 / sp.sqrt(n)) * sp.exp(-sp.I * theta)  # d a / d w_m
+    da_re, da_im = _split(coef)
+    contrib = g_re * da_re + g_im * da_im        # = Re(S e^{i theta}) = S_re cos - S_im sin
+    s_re = sp.simplify(contrib.subs(theta, 0))
+    s_im = sp.simplify(-contrib.subs(theta, sp.pi / 2))
+    check = sp.simplify(sp.expand_trig(contrib - (s_re * sp.cos(theta) - s_im * sp.sin(theta))))
+    if check != 0:
+        raise ArithmeticError("chain rule through the DFT is not of the form Re(S e^{i theta})")
+    return s_re, s_im
+
+
+@cached
+def grad_spectrum() -> sp.Expr:
+    """``S_j`` of ``dL/dw_k = Re sum_j S_j e^{i theta_j m}`` (real-imaginary calculus)."""
+    p_re, p_im = _split(_cx(A_re, A_im) * _cx(Q_re, Q_im))
+    l_k = loss_per_frequency().subs({P_re: p_re, P_im: p_im}, simultaneous=True)
+    g_re, g_im = sp.diff(l_k, A_re), sp.diff(l_k, A_im)
+    s_re, s_im = _chain_spectrum(g_re, g_im)
+    return sp.factor(s_re) * E_re + sp.factor(s_im) * E_im
+
+
+def _paper_grad_spectrum() -> sp.Expr:
+    """DH sec. 4 as printed: ``grad_{w_k} L = X_k^T (y - X_k w_k)``, i.e. the adjoint of
+    ``w_k -> X_k w_k`` (per frequency: multiplication by n^{d/2} Q x^, adjoint = conjugate, and
+    the 1/sqrt(n) of the unitary coefficient) applied to the residual, *without* a minus sign."""
+    lam = sp.sqrt(n) ** d * _cx(Q_re, Q_im) * _cx(X_re, X_im)
+    resid = _cx(Y_re, Y_im) - lam * _cx(A_re, A_im)
+    re, im = _split(sp.conjugate(lam) * resid / sp.sqrt(n))
+    return re * E_re + im * E_im
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Channel normalization
+# --------------------------------------------------------------------------------------------
+
+
+def channel_norm(v: sp.Matrix) -> sp.Matrix:
+    """DH sec. 2 with gamma = 1, beta = 0, eps = 0: ``(v - mean v) / sqrt(var v)``, biased
+    (1/n) variance (the model's definition, applied to an explicit vector)."""
+    m = len(v)
+    mean = sum(v) / m
+    c = v - mean * sp.ones(m, 1)
+    var = sum(t**2 for t in c) / m
+    return c / sp.sqrt(var)
+
+
+def prove_centering_preserved(m: int) -> bool:
+    """A16: ``1^T C(w) = (sum w) 1^T`` for symbolic ``w`` of length ``m``."""
+    w = sp.symbols(f"w0:{m}", real=True)
+    return _is_zero_matrix(sp.ones(1, m) * circulant_matrix(w) - sum(w) * sp.ones(1, m))
+
+
+def prove_cn_closed_form() -> bool:
+    """Layerwise CN equals ``sqrt(n) z/|z|`` (A17), in any dimension, by two SymPy facts:
+
+    (a) for a centered ``v`` (``1.v = 0``): ``CN(v) = sqrt(n) v / |v|`` (mean 0, var |v|^2/n);
+    (b) ``CN(c v) = CN(v)`` for ``c > 0``, and ``W`` maps centered vectors to centered vectors
+        (:func:`prove_centering_preserved`), so by induction ``z_{i+1} = CN(W_i z_i)`` with
+        ``z_1 = x - mean(x)`` gives ``z_{d+1} = CN(W_d ... W_1 x_c) = sqrt(n) z/|z|``.
+    The invariant computation uses ``mean = (1.v)/n``, ``var = |v|^2/n - mean^2``.
+    """
+    nv, sv, tot, c = sp.symbols("n_v S_v T_v c", positive=True)  # n, |v|^2, 1.v, scale
+    mean = tot / nv
+    var = sv / nv - mean**2
+    scale_of_v = 1 / sp.sqrt(var)            # CN(v) = (v - mean 1) * scale_of_v
+    a = sp.simplify(scale_of_v.subs(tot, 0) - sp.sqrt(nv) / sp.sqrt(sv)) == 0
+    # (b): CN(c v) for centered v: |c v|^2 = c^2 |v|^2 -> same normalized vector
+    b = sp.simplify(c * scale_of_v.subs({tot: 0, sv: c**2 * sv}) - scale_of_v.subs(tot, 0)) == 0
+    return bool(a and b)
+
+
+def prove_cn_layerwise(m: int, depth: int) -> bool:
+    """Layerwise CN with symbolic filters (m = 2 or 3, small depth) equals sqrt(m) z/|z|,
+    compared on the squared entries' ratios (exact, sign-safe: both sides are positive
+    multiples of z)."""
+    x = sp.Matrix(sp.symbols(f"x0:{m}", real=True))
+    xc = x - (sum(x) / m) * sp.ones(m, 1)
+    zl, z = xc, xc
+    for i in range(depth):
+        W = circulant_matrix(sp.symbols(f"w{i}_0:{m}", real=True))
+        zl = channel_norm(W * zl)
+        z = W * z
+    nz2 = sum(t**2 for t in z)
+    # zl = k z with k = sqrt(m)/|z|  <=>  zl_i * |z| = sqrt(m) z_i; check squares and signs
+    ok = all(sp.simplify(zl[i] ** 2 * nz2 - m * z[i] ** 2) == 0 for i in range(m))
+    return bool(ok)
+
+
+@cached
+def cn_output_expr() -> sp.Expr:
+    """f_N = w_out z/|z| (eq. (7); the layerwise sqrt(n) of :func:`prove_cn_closed_form`
+    absorbed into w_out)."""
+    if not prove_cn_closed_form():
+        raise ArithmeticError("channel normalization closed form not proved")
+    return w_out / V.norm(Z) * Z
+
+
+@cached
+def cn_loss_expr() -> sp.Expr:
+    """``1/2 |y - w_out z/|z||^2`` expanded in invariants."""
+    half = knob("circulant.cn_half", sp.Rational(1, 2))
+    coef = sp.diff(cn_output_expr(), Z)      # w_out/|z|
+    sq = V.norm(Y) ** 2 - 2 * coef * V.dot(Y, Z) + coef**2 * V.norm(Z) ** 2
+    return sp.simplify(sp.expand(half * sq))
+
+
+@cached
+def cn_grad_out_expr() -> sp.Expr:
+    return sp.simplify(sp.diff(cn_loss_expr(), w_out))
+
+
+@cached
+def cn_grad_z_expr() -> sp.Expr:
+    """``dL_N/dz = c_y y + c_z z`` by the invariant calculus."""
+    return V.grad(cn_loss_expr(), Z)
+
+
+@cached
+def backprop_spectrum() -> sp.Expr:
+    """Pull-back of a gradient ``g = dL/dz`` through ``z^_j = n^{d/2} a_j Q_j x^_j``:
+    ``dL = Re sum_j conj(g^_j) dz^_j`` (Parseval), differentiated in Re a, Im a."""
+    f_re, f_im = _spectrum(output_spectrum())
+    p_re, p_im = _split(_cx(A_re, A_im) * _cx(Q_re, Q_im))
+    f_re = f_re.subs({P_re: p_re, P_im: p_im}, simultaneous=True)
+    f_im = f_im.subs({P_re: p_re, P_im: p_im}, simultaneous=True)
+    lin = G_re * f_re + G_im * f_im           # Re(conj(G) f)
+    s_re, s_im = _chain_spectrum(sp.diff(lin, A_re), sp.diff(lin, A_im))
+    return sp.factor(s_re) * E_re + sp.factor(s_im) * E_im
+
+
+@cached
+def cn_grad_w_expr() -> sp.Expr:
+    """``S_j(G) E + (c_y y + c_z z)``: the emitter forms g = c_y y + c_z z, G = g^, then S."""
+    return backprop_spectrum() + cn_grad_z_expr()
+
+
+def _paper_cn_grad_w() -> sp.Expr:
+    """DH sec. 4 / App. C.1 as printed: ``X_k^T (w_{d+1}/|X_k w_k|)(I - P_{X_k w_k}) y``:
+    the pull-back of ``g = +(w_out/|z|)(y - (y.z) z/|z|^2)`` (no minus sign, loss without
+    the 1/2)."""
+    g = w_out / V.norm(Z) * (Y - V.dot(Y, Z) / V.norm(Z) ** 2 * Z)
+    return backprop_spectrum() + sp.expand(g)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Theorem 1's constants
+# --------------------------------------------------------------------------------------------
+
+r_ = sp.Symbol("r", positive=True)
+
+
+def init_variance():
+    """Theorem 1: taps i.i.d. N(0, 1/(np)) (covariance (1/(np)) I_p, *not* Glorot)."""
+    return knob("circulant.init_var", 1 / (n * p))
+
+
+@cached
+def norm_mean_expr() -> sp.Expr:
+    """``E|w_i|`` for p i.i.d. N(0, s^2) taps: the radial density of a spherical Gaussian in
+    R^p is proportional to ``r^{p-1} e^{-r^2/(2 s^2)}`` (polar coordinates), so
+    ``E|w| = int r^p e / int r^{p-1} e``; then ``s^2 = 1/(np)``."""
+    dens = r_ ** (p - 1) * sp.exp(-r_**2 / (2 * s**2))
+    num = sp.integrate(r_ * dens, (r_, 0, sp.oo), conds="none")
+    den = sp.integrate(dens, (r_, 0, sp.oo), conds="none")
+    mean = sp.simplify(sp.gammasimp(num / den))
+    return sp.simplify(mean.subs(s, sp.sqrt(init_variance())))
+
+
+@cached
+def c2_expr() -> sp.Expr:
+    """Assumption 1: ``E|w_i| = (1 - c_2)/sqrt(n)``, solved for c_2."""
+    c2 = sp.Symbol("c_2")
+    sol = sp.solve(sp.Eq(norm_mean_expr(), (1 - c2) / sp.sqrt(n)), c2)
+    if len(sol) != 1:
+        raise ArithmeticError(f"c_2 not unique: {sol}")
+    return sp.simplify(sol[0])
+
+
+@cached
+def rate_c_expr() -> sp.Expr:
+    """Lemma 2: ``exp(-4c) = 1 - c_2``, solved for c."""
+    c = sp.Symbol("c", real=True)
+    sol = sp.solve(sp.Eq(sp.exp(-4 * c), 1 - c2_expr()), c)
+    real = [t for t in sol if t.is_real is not False]
+    if len(real) != 1:
+        raise ArithmeticError(f"c not unique: {sol}")
+    return sp.simplify(real[0])
+
+
+@cached
+def output_energy_expr() -> sp.Expr:
+    """``E|prod_i W_i x|^2`` for filters with p i.i.d. N(0, s^2) taps (A11).
+
+    Per frequency ``E|w^_ij|^2 = (1/n) sum_{m, m' < p} E[w_m w_m'] e^{-i theta (m - m')}
+    = p s^2 / n`` (``E[w_m w_m'] = s^2 delta``), the layers are independent, so
+    ``E|f^_j|^2 = n^d (p s^2/n)^d |x^_j|^2`` and Parseval sums ``|x^_j|^2`` to ``|x|^2``.
+    """
+    m, mp = sp.symbols("m mp", integer=True, nonnegative=True)
+    var = knob("circulant.energy_var", s**2)
+    e_abs2 = sp.Sum(sp.Sum(var * sp.KroneckerDelta(m, mp)
+                           * sp.exp(-sp.I * theta * (m - mp)), (mp, 0, p - 1)),
+                    (m, 0, p - 1)).doit() / n
+    e_abs2 = sp.simplify(sp.piecewise_fold(e_abs2))
+    if isinstance(e_abs2, sp.Piecewise):
+        e_abs2 = e_abs2.args[0][0]
+    per_freq = sp.simplify(_eig_scale() ** 2 * e_abs2**d)
+    return sp.powsimp(sp.simplify(per_freq * V.norm(sp.Symbol("x")) ** 2), force=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Emitted code (FFT templates around the printed per-frequency expressions)
+# --------------------------------------------------------------------------------------------
+
+_ARG_W = Arg("w", "vector", "filters, shape (..., d, n): row i is the first column of W_{i+1}",
+             space="n")
+_ARG_X = Arg("x", "vector", "input, shape (..., n)", space="n")
+_ARG_Y = Arg("y", "vector", "target, shape (..., n)", space="n")
+_ARG_P = Arg("p", "int", "kernel size: the trainable taps are w[..., :p], 1 <= p <= n")
+_ARG_WOUT = Arg("w_out", "scalar", "output scale w_{d+1} of eq. (7), shape (...)")
+
+_PRE_W = '''\
+w = _rt.vector("w", w)
+_rt.require(w.ndim >= 2, "w", f"must have shape (..., d, n) (one filter per row), got shape {w.shape}")
+'''
+_PRE_X = '''\
+x = _rt.vector("x", x)
+_rt.require(x.shape[-1] == w.shape[-1], "x", f"has length {x.shape[-1]} but the filters w have n = {w.shape[-1]}")
+'''
+_PRE_Y = '''\
+y = _rt.vector("y", y)
+_rt.require(y.shape[-1] == w.shape[-1], "y", f"has length {y.shape[-1]} but the filters w have n = {w.shape[-1]}")
+'''
+_FFT_COMMON = '''\
+n = w.shape[-1]
+d = w.shape[-2]
+_sn = numpy.sqrt(n)
+_A = numpy.fft.rfft(w, axis=-1) / _sn
+'''
+_WEIGHTS = '''\
+_wt = numpy.full(_A.shape[-1], 2.0)
+_wt[0] = 1.0
+if n % 2 == 0:
+    _wt[-1] = 1.0
+'''
+_EXCLUSIVE = '''\
+_one = numpy.ones_like(_A[..., :1, :])
+_pre = numpy.cumprod(numpy.concatenate([_one, _A[..., :-1, :]], axis=-2), axis=-2)
+_suf = numpy.cumprod(numpy.concatenate([_one, _A[..., :0:-1, :]], axis=-2), axis=-2)[..., ::-1, :]
+_Q = _pre * _suf
+'''
+_CENTER = '''\
+_xc = x - numpy.mean(x, axis=-1, keepdims=True)
+_rt.require(numpy.max(numpy.abs(_xc), axis=-1) > 0, "x", "is constant: its centered version x - mean(x) is zero, so z = 0 and the channel normalization divides by |z| = 0")
+_X = (numpy.fft.rfft(_xc, axis=-1) / _sn)[..., None, :]
+'''
+
+
+def _print(exprs, prefix):
+    from .codegen import print_block
+
+    lines, printed = print_block([sp.sympify(e) for e in exprs], prefix)
+    return ([ln.replace("math.", "_rt.math.") for ln in lines],
+            [t.replace("math.", "_rt.math.") for t in printed])
+
+
+def _spectrum_lines(expr, target: str, prefix: str) -> list[str]:
+    re, im = _spectrum(expr)
+    lines, (pr, pi) = _print([re, im], prefix)
+    return lines + [f"{target} = ({pr}) + 1j * ({pi})"]
+
+
+def _unpack(name: str, src: str) -> list[str]:
+    return [f"{name}_re = {src}.real", f"{name}_im = {src}.imag"]
+
+
+def _z_lines() -> list[str]:
+    """z = W_d ... W_1 (x - mean x) from the product formula's printed spectrum."""
+    from .registry import get
+
+    lines = ["_P = numpy.prod(_A, axis=-2, keepdims=True)"]
+    lines += _unpack("P", "_P") + _unpack("X", "_X")
+    lines += _spectrum_lines(get("circulant.output").expr, "_F", "_f")
+    lines += ["z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]",
+              "norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))",
+              "_bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn",
+              "_rt.require(norm_z > 1e-13 * _bound, \"w\", \"gives a zero product output z = "
+              "W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|\")"]
+    return lines
+
+
+def _doc(formula: Formula, returns: str) -> str:
+    args = "\n".join(f"    {a.name}: {a.meaning}" for a in formula.args)
+    return (f'"""{formula.name}: {formula.source}.\n\nAssumptions: {formula.assumptions}\n\n'
+            f"Arguments (leading axes broadcast as a batch):\n{args}\n\nReturns {returns}.  "
+            "Raises ValueError naming the argument for a length mismatch, non-finite values,\n"
+            "p outside [1, n], or a zero output where the normalization divides by |z|.\n"
+            "Emitted by `nnderive build` (FFT template around the printed SymPy expression); "
+            'do not edit.\n"""')
+
+
+def _finish_fn(formula: Formula, body: list[str], returns: str) -> str:
+    sig = ", ".join(a.name for a in formula.args)
+    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(_doc(formula, returns), "    ")
+            + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
+
+
+def emit(formula: Formula) -> str:
+    """Source of one FFT-based function of this family, printed from ``formula.expr``."""
+    q = formula.quantity
+    expr = formula.expr
+    body = _PRE_W.splitlines()
+    names = [a.name for a in formula.args]
+    if "x" in names:
+        body += _PRE_X.splitlines()
+    if "y" in names:
+        body += _PRE_Y.splitlines()
+    if "w_out" in names:
+        body.append('w_out = _rt.scalar("w_out", w_out)')
+    specs = [f'("{a.name}", {a.name}, {2 if a.name == "w" else 1 if a.kind == "vector" else 0})'
+             for a in formula.args if a.kind != "int"]
+    body.append(f"_shape = _rt.batch_shape({', '.join(specs)})")
+    body += _FFT_COMMON.splitlines()
+    if "p" in names:
+        body += ['p = _rt.integer("p", p)',
+                 '_rt.require(p <= n, "p", f"(kernel size) must be <= n = {n}, got {p}")']
+    if q == "output":
+        body += ["_X = (numpy.fft.rfft(x, axis=-1) / _sn)[..., None, :]",
+                 "_P = numpy.prod(_A, axis=-2, keepdims=True)"]
+        body += _unpack("P", "_P") + _unpack("X", "_X")
+        body += _spectrum_lines(expr, "_F", "_t")
+        body += ["_f = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]",
+                 "return _rt.finish(_f, _shape, 1)"]
+        return _finish_fn(formula, body, "f = W_d ... W_1 x, shape batch + (n,)")
+    if q == "loss":
+        body += ["_X = (numpy.fft.rfft(x, axis=-1) / _sn)[..., None, :]",
+                 "_Y = (numpy.fft.rfft(y, axis=-1) / _sn)[..., None, :]",
+                 "_P = numpy.prod(_A, axis=-2, keepdims=True)"]
+        body += _unpack("P", "_P") + _unpack("X", "_X") + _unpack("Y", "_Y")
+        body += _WEIGHTS.splitlines()
+        lines, (lj,) = _print([expr], "_t")
+        body += lines + [f"_l = {lj}", "_L = numpy.sum(_l * _wt, axis=-1)[..., 0]",
+                         "return _rt.finish(_L, _shape)"]
+        return _finish_fn(formula, body, "L = 1/2 |y - f|^2, shape batch")
+    if q in ("grad", "grad_p"):
+        body += ["_X = (numpy.fft.rfft(x, axis=-1) / _sn)[..., None, :]",
+                 "_Y = (numpy.fft.rfft(y, axis=-1) / _sn)[..., None, :]"]
+        body += _EXCLUSIVE.splitlines()
+        body += _unpack("A", "_A") + _unpack("Q", "_Q") + _unpack("X", "_X") + _unpack("Y", "_Y")
+        body += _spectrum_lines(expr, "_S", "_t")
+        body += ["_g = n * numpy.fft.irfft(_S, n, axis=-1)"]
+        if q == "grad_p":
+            body += ["return _rt.finish(_g[..., :p], _shape, 2)"]
+            return _finish_fn(formula, body, "dL/dw[..., :p] (projected GD), shape batch + (d, p)")
+        body += ["return _rt.finish(_g, _shape, 2)"]
+        return _finish_fn(formula, body, "dL/dw, shape batch + (d, n)")
+    # channel-normalized functions
+    body += _CENTER.splitlines() + _z_lines()
+    if "y" in names:
+        body += ["norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))",
+                 "dot_y_z = numpy.sum(y * z, axis=-1)"]
+    if q == "cn_output":
+        coef = sp.diff(expr, Z)
+        lines, (c,) = _print([coef], "_t")
+        body += lines + [f"_f = _rt.col({c}) * z", "return _rt.finish(_f, _shape, 1)"]
+        return _finish_fn(formula, body, "f_N = w_out z/|z|, shape batch + (n,)")
+    if q in ("cn_loss", "cn_grad_out"):
+        lines, (c,) = _print([expr], "_t")
+        body += lines + [f"return _rt.finish({c}, _shape)"]
+        what = "L_N = 1/2 |y - f_N|^2" if q == "cn_loss" else "dL_N/dw_out"
+        return _finish_fn(formula, body, f"{what}, shape batch")
+    if q == "cn_grad_w":
+        cy, cz = sp.diff(expr, Y), sp.diff(expr, Z)
+        lines, (py, pz) = _print([cy, cz], "_c")
+        body += lines + [f"_gz = _rt.col({py}) * y + _rt.col({pz}) * z",
+                         "_G = (numpy.fft.rfft(_gz, axis=-1) / _sn)[..., None, :]"]
+        body += _EXCLUSIVE.splitlines()
+        body += _unpack("A", "_A") + _unpack("Q", "_Q") + _unpack("G", "_G")
+        spec = expr - cy * Y - cz * Z
+        body += _spectrum_lines(spec, "_S", "_t")
+        body += ["_g = n * numpy.fft.irfft(_S, n, axis=-1)", "return _rt.finish(_g, _shape, 2)"]
+        return _finish_fn(formula, body, "dL_N/dw, shape batch + (d, n)")
+    raise ValueError(f"no FFT template for {formula.name}")
+
+
+def emit_constant(formula: Formula) -> str:
+    """Integer-argument constants (Theorem 1): the default emitter with ``math`` taken from the
+    runtime module (generated modules import NumPy and ``_runtime`` only)."""
+    from .codegen import emit_function
+
+    clone = Formula(formula.name, formula.source, formula.args, formula.assumptions,
+                    lambda: formula.expr, formula.lhs, formula.rank)
+    src = emit_function(clone)
+    return src.replace("math.", "_rt.math.").replace("numpy._rt.math.", "numpy.math.")
+
+
+# --------------------------------------------------------------------------------------------
+# LaTeX
+# --------------------------------------------------------------------------------------------
+
+
+def _tex(e) -> str:
+    from .latex import to_latex
+
+    return to_latex(e, {**PER_FREQ, n: "n", d: "d"})
+
+
+def _latex_spectrum(kind: str):
+    def f(expr):
+        re, im = _spectrum(expr)
+        head = {"output": r"\sqrt n\,\mathcal F^{-1}[\hat f_j],\ \hat f_j",
+                "grad": r"\Big(\textstyle\sum_j S_{j}e^{2\pi i jm/n}\Big)_{k,m},\ S_{j}"}[kind]
+        return head + " = " + _tex(re) + " + i\\left(" + _tex(im) + r"\right)"
+
+    return f
+
+
+def _latex_loss(expr):
+    return r"\sum_{j=0}^{n-1} \ell_j,\quad \ell_j = " + _tex(expr)
+
+
+def _latex_cn_grad_w(expr):
+    cy, cz = sp.diff(expr, Y), sp.diff(expr, Z)
+    re, im = _spectrum(expr - cy * Y - cz * Z)
+    return (r"\Big(\textstyle\sum_j S_{j}e^{2\pi i jm/n}\Big)_{k,m},\ S_j = " + _tex(re)
+            + " + i\\left(" + _tex(im) + r"\right),\ \hat g = \widehat{" + _tex(cy * Y + cz * Z)
+            + "}")
+
+
+# --------------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------------
+
+_ASSUME = ("single-channel linear circulant CNN f = C(w_d)...C(w_1) x, C(w)[i, j] = "
+           "w[(i - j) mod n]; unitary DFT F_{jk} = e^{2 pi i jk/n}/sqrt(n)")
+_ASSUME_CN = (_ASSUME + "; channel normalization with gamma = 1, beta = 0, eps = 0 after every "
+              "layer, sqrt(n) absorbed into w_out (eq. (7)); x not constant, z != 0")
+
+
+def _reg(name, source, args, derive, lhs, rank, latex_rhs, paper=None, reading="", emitter=emit,
+         assumptions=_ASSUME, notes=""):
+    f = register(Formula(f"circulant.{name}", f"{SOURCE}, {source}", args, assumptions, derive,
+                         lhs, rank=rank, paper=paper, paper_reading=reading, emitter=emitter,
+                         notes=notes, where=WHERE))
+    if latex_rhs is not None:
+        f.latex_rhs = latex_rhs
+    return f
+
+
+_reg("output", "App. B.1 (product formula)", (_ARG_W, _ARG_X), output_spectrum,
+     r"f(\mathbf{x},\mathbf{w}) = \prod_i \mathbf W_i\mathbf x", 1, _latex_spectrum("output"),
+     paper=lambda: _split(sp.sqrt(n) ** d * _cx(P_re, P_im) * _cx(X_re, X_im))[0] * E_re
+     + _split(sp.sqrt(n) ** d * _cx(P_re, P_im) * _cx(X_re, X_im))[1] * E_im,
+     reading="n^{d/2} F (prod_i diag(F^H w_i)) F^H x")
+_reg("loss", "App. B.1 (Fourier form of the loss)", (_ARG_W, _ARG_X, _ARG_Y), loss_per_frequency,
+     r"L(\mathbf w,\mathbf x,\mathbf y)", 0, _latex_loss,
+     paper=lambda: sp.expand(sp.Rational(1, 2) * ((Y_re - _split(sp.sqrt(n) ** d * _cx(P_re, P_im) * _cx(X_re, X_im))[0]) ** 2
+                                                  + (Y_im - _split(sp.sqrt(n) ** d * _cx(P_re, P_im) * _cx(X_re, X_im))[1]) ** 2)),
+     reading="1/2 sum_j |f_j^H y - n^{d/2} (prod_i f_j^H w_i) f_j^H x|^2 (OCR '\\|^2' read as |.|^2)")
+_reg("grad", "sec. 4 (unnormalized gradient), derived per frequency", (_ARG_W, _ARG_X, _ARG_Y),
+     grad_spectrum, r"\nabla_{\mathbf w_k} L", 1, _latex_spectrum("grad"),
+     paper=_paper_grad_spectrum, reading="grad_{w_k} L = X_k^T (y - X_k w_k), X_k = prod_{i!=k} W_i X")
+_reg("grad_p", "sec. 4 / App. B.2 (gradient on the first p taps = projected GD onto S_p)",
+     (_ARG_W, _ARG_X, _ARG_Y, _ARG_P), lambda: grad_spectrum(),
+     r"\Pi_{S_p}\nabla_{\mathbf w_k} L", 1, _latex_spectrum("grad"))
+_reg("cn_output", "App. C, eq. (7)", (_ARG_W, _ARG_WOUT, _ARG_X), cn_output_expr,
+     r"f_N(\mathbf W,\mathbf x)", 1, None, assumptions=_ASSUME_CN,
+     paper=lambda: w_out / V.norm(Z) * Z, reading="w_{d+1} prod W_i x / |prod W_i x| (x centered)")
+_reg("cn_loss", "App. C.1 (L_N with the 1/2 of sec. 4)", (_ARG_W, _ARG_WOUT, _ARG_X, _ARG_Y),
+     cn_loss_expr, r"L_N", 0, None, assumptions=_ASSUME_CN)
+_reg("cn_grad_w", "sec. 4 and App. C.1 (channel-normalized gradient)",
+     (_ARG_W, _ARG_WOUT, _ARG_X, _ARG_Y), cn_grad_w_expr, r"\nabla_{\mathbf w_k} L_N", 1,
+     _latex_cn_grad_w, assumptions=_ASSUME_CN, paper=_paper_cn_grad_w,
+     reading="X_k^T w_{d+1}/|X_k w_k| (I - X_k w_k w_k^T X_k^T/|X_k w_k|^2) y")
+_reg("cn_grad_out", "App. C.1 (derivative in the scale w_{d+1})",
+     (_ARG_W, _ARG_WOUT, _ARG_X, _ARG_Y), cn_grad_out_expr, r"\partial L_N/\partial w_{d+1}", 0,
+     None, assumptions=_ASSUME_CN)
+
+_ARG_N = Arg("n", "int", "signal length n", space="n")
+_ARG_PP = Arg("p", "int", "kernel size p (number of nonzero taps)")
+_ARG_D = Arg("d", "int", "depth d")
+_ARG_S = Arg("s", "scalar", "standard deviation of each tap", positive=True)
+_ARG_XV = Arg("x", "vector", "input x", space="d")
+V.vector("x", "d")
+
+_reg("init_norm_mean", "App. B.2, Assumption 1", (_ARG_N, _ARG_PP), norm_mean_expr,
+     r"\mathbb E\|\mathbf w_i\|", 0, None, emitter=emit_constant,
+     assumptions="first p taps i.i.d. N(0, 1/(np)), the rest 0",
+     paper=lambda: sp.sqrt(2 / (n * p)) * sp.gamma((p + 1) / 2) / sp.gamma(p / 2),
+     reading="sqrt(2/(np)) Gamma((p+1)/2)/Gamma(p/2)")
+_reg("c2", "App. B.2, Assumption 1", (_ARG_PP,), c2_expr, r"c_2", 0, None, emitter=emit_constant,
+     assumptions="E|w_i| = (1 - c_2)/sqrt(n) with taps N(0, 1/(np))",
+     paper=lambda: 1 - sp.sqrt(sp.Rational(2) / p) * sp.gamma((p + 1) / 2) / sp.gamma(p / 2),
+     reading="c_2 = 1 - sqrt(2/p) Gamma((p+1)/2)/Gamma(p/2)")
+_reg("rate_c", "App. B.2, Lemma 2", (_ARG_PP,), rate_c_expr, r"c", 0, None, emitter=emit_constant,
+     assumptions="exp(-4c) = 1 - c_2")
+_reg("output_energy", "App. B.2 (the vanishing/exploding output, spec A11)",
+     (_ARG_XV, _ARG_S, _ARG_PP, _ARG_D), output_energy_expr,
+     r"\mathbb E\|\textstyle\prod_i\mathbf W_i\mathbf x\|^2", 0, None, emitter=emit_constant,
+     assumptions="first p taps of every filter i.i.d. N(0, s^2), independent layers, p <= n")
