@@ -168,11 +168,24 @@ def relu_derivative_map() -> sp.Expr:
     return wedge_probability().subs(G.PHI, ANG)
 
 
+Z = sp.Symbol("z", real=True)
+
+
+def normal_density() -> sp.Expr:
+    """The N(0, 1) density, its normalization ``1/sqrt(2 pi)`` a knob."""
+    return knob("kernels.normal_density_norm", 1 / sp.sqrt(2 * sp.pi)) * sp.exp(-Z**2 / 2)
+
+
 @cached
+def relu_moment(k: int) -> sp.Expr:
+    """``E[sigma(z)^k]`` for ``z ~ N(0, 1)``: ``int_0^oo z^k phi(z) dz`` (``k = 2`` gives 1/2,
+    so ``c_sigma = 1/E[sigma(z)^2]`` of thesis C3-1 is 2 for ReLU).  A line integral (not the
+    plane's half-space, whose edge the ReLU integrand meets with a zero of second order)."""
+    return sp.simplify(sp.integrate(Z**k * normal_density(), (Z, 0, sp.oo)))
+
+
 def relu_second_moment() -> sp.Expr:
-    """``E[sigma(z)^2]`` for ``z ~ N(0, 1)`` (= 1/2): the cross moment at ``phi = 0``; so
-    ``c_sigma = 1/E[sigma(z)^2]`` (thesis C3-1) is 2 for ReLU."""
-    return sp.simplify(unit_cross_moment().subs(G.PHI, 0))
+    return relu_moment(2)
 
 
 # --- ch. 2's initial residual -------------------------------------------------------------
@@ -192,8 +205,7 @@ def init_residual() -> sp.Expr:
     a = sp.Symbol("a")
     mean_a = sp.Rational(1, 2) * (a.subs(a, 1) + a.subs(a, -1))
     mean_a2 = sp.Rational(1, 2) * ((a**2).subs(a, 1) + (a**2).subs(a, -1))
-    edge = knob("kernels.halfplane_edge", sp.pi / 2)
-    mean_u = mean_a * G.plane_expectation(_mass() * G.Z1, (-edge, edge))
+    mean_u = mean_a * relu_moment(1)
     second_u = mean_a2 * relu_second_moment()
     return sp.expand(V.norm(YV) ** 2 - 2 * V.total(YV) * mean_u + NPTS * second_u)
 

@@ -23,17 +23,17 @@ def h_inf(x, y):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    x = _rt.vector("x", x)
-    y = _rt.vector("y", y)
+    x = _rt.vector("x", x, finite=False)
+    y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x)
+    norm_x = _rt.norm(x, "x")
     _rt.nonzero("x", norm_x)
-    norm_y = _rt.norm(y)
+    norm_y = _rt.norm(y, "y")
     _rt.nonzero("y", norm_y)
-    dot_x_y = _rt.dot(x, y)
-    phi_x_y = _rt.angle(x, y, norm_x, norm_y, dot_x_y)
-    return _rt.finish((1/2)*dot_x_y*(numpy.pi - phi_x_y)/numpy.pi, _shape)
+    dot_x_y = _rt.dot(x, y, norm_x, norm_y)
+    _, _, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "psi")
+    return _rt.finish((1/2)*dot_x_y*psi_x_y/numpy.pi, _shape)
 
 
 def arccos1(x, y):
@@ -47,18 +47,20 @@ def arccos1(x, y):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    x = _rt.vector("x", x)
-    y = _rt.vector("y", y)
+    x = _rt.vector("x", x, finite=False)
+    y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x)
+    norm_x = _rt.norm(x, "x")
     _rt.nonzero("x", norm_x)
-    norm_y = _rt.norm(y)
+    norm_y = _rt.norm(y, "y")
     _rt.nonzero("y", norm_y)
-    dot_x_y = _rt.dot(x, y)
-    phi_x_y = _rt.angle(x, y, norm_x, norm_y, dot_x_y)
-    _t0 = numpy.cos(phi_x_y)
-    return _rt.finish((1/2)*norm_x*norm_y*(-_t0*phi_x_y + numpy.pi*_t0 + numpy.sin(phi_x_y))/numpy.pi, _shape)
+    dot_x_y = _rt.dot(x, y, norm_x, norm_y)
+    cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
+    _h0 = (1/2)*cos_x_y*psi_x_y + (1/2)*sin_x_y
+    # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.016666666666666666, 0.0005952380952380953, -1.1022927689594357e-05, 1.252605419272086e-07,))
+    return _rt.finish(_h0*norm_x*norm_y/numpy.pi, _shape)
 
 
 def g_inf(x, y):
@@ -72,19 +74,21 @@ def g_inf(x, y):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    x = _rt.vector("x", x)
-    y = _rt.vector("y", y)
+    x = _rt.vector("x", x, finite=False)
+    y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    dim_d = x.shape[-1]
-    norm_x = _rt.norm(x)
+    norm_x = _rt.norm(x, "x")
     _rt.nonzero("x", norm_x)
-    norm_y = _rt.norm(y)
+    norm_y = _rt.norm(y, "y")
     _rt.nonzero("y", norm_y)
-    dot_x_y = _rt.dot(x, y)
-    phi_x_y = _rt.angle(x, y, norm_x, norm_y, dot_x_y)
-    _t0 = numpy.cos(phi_x_y)
-    return _rt.finish((1/2)*norm_x*norm_y*(-_t0*phi_x_y + numpy.pi*_t0 + numpy.sin(phi_x_y))/(numpy.pi*dim_d), _shape)
+    dim_d = x.shape[-1]
+    dot_x_y = _rt.dot(x, y, norm_x, norm_y)
+    cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
+    _h0 = (1/2)*cos_x_y*psi_x_y + (1/2)*sin_x_y
+    # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.016666666666666666, 0.0005952380952380953, -1.1022927689594357e-05, 1.252605419272086e-07,))
+    return _rt.finish(_h0*norm_x*norm_y/(numpy.pi*dim_d), _shape)
 
 
 def v_inf(x, y):
@@ -98,22 +102,22 @@ def v_inf(x, y):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    x = _rt.vector("x", x)
-    y = _rt.vector("y", y)
+    x = _rt.vector("x", x, finite=False)
+    y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    dim_d = x.shape[-1]
-    norm_x = _rt.norm(x)
+    norm_x = _rt.norm(x, "x")
     _rt.nonzero("x", norm_x)
-    norm_y = _rt.norm(y)
+    norm_y = _rt.norm(y, "y")
     _rt.nonzero("y", norm_y)
-    dot_x_y = _rt.dot(x, y)
-    phi_x_y = _rt.angle(x, y, norm_x, norm_y, dot_x_y)
+    dim_d = x.shape[-1]
+    dot_x_y = _rt.dot(x, y, norm_x, norm_y)
+    cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
+    _h0 = -1/2*cos_x_y*psi_x_y - 1/2*sin_x_y
+    # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (-0.16666666666666666, 0.016666666666666666, -0.0005952380952380953, 1.1022927689594357e-05, -1.252605419272086e-07,))
     _t0 = numpy.pi**(-1.0)
-    _t1 = numpy.cos(phi_x_y)
-    _t2 = dim_d**(-1.0)
-    _t3 = (1/2)*_t2*norm_x*norm_y
-    return _rt.finish((1/2)*_t0*_t1*_t2*norm_x*norm_y*phi_x_y - _t0*_t3*numpy.sin(phi_x_y) - 1/2*_t0*dot_x_y*phi_x_y - _t1*_t3 + (1/2)*dot_x_y, _shape)
+    return _rt.finish(_h0*_t0*norm_x*norm_y/dim_d + (1/2)*_t0*dot_x_y*psi_x_y, _shape)
 
 
 def h_inf_gram(X):
@@ -274,8 +278,13 @@ def relu_layer_map(r_x, r_y, phi):
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("r_x", r_x, 0), ("r_y", r_y, 0), ("phi", phi, 0))
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
-    _t0 = numpy.cos(phi)
-    return _rt.finish((1/2)*r_x*r_y*(-_t0*phi + numpy.pi*_t0 + numpy.sin(phi))/numpy.pi, _shape)
+    cos_phi = numpy.cos(phi)
+    sin_phi = numpy.sin(phi)
+    psi_phi = _rt.pi_minus(phi)
+    _h0 = (1/2)*cos_phi*psi_phi + (1/2)*sin_phi
+    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.016666666666666666, 0.0005952380952380953, -1.1022927689594357e-05, 1.252605419272086e-07,))
+    return _rt.finish(_h0*r_x*r_y/numpy.pi, _shape)
 
 
 def relu_derivative_map(phi):
@@ -304,8 +313,8 @@ def init_residual(y_labels):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    y_labels = _rt.vector("y_labels", y_labels)
+    y_labels = _rt.vector("y_labels", y_labels, finite=False)
     _shape = _rt.batch_shape(("y_labels", y_labels, 1))
+    norm_y_labels = _rt.norm(y_labels, "y_labels")
     dim_n = y_labels.shape[-1]
-    norm_y_labels = _rt.norm(y_labels)
     return _rt.finish((1/2)*dim_n + norm_y_labels**2, _shape)
