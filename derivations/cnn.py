@@ -22,6 +22,7 @@ import sympy as sp
 
 from . import gaussian as G
 from . import vectors as V
+from .knobs import knob
 from .registry import Arg, Formula, register
 
 SOURCE = "004 thesis"
@@ -58,14 +59,15 @@ def bilinear(M: sp.Expr, x: sp.Symbol, y: sp.Symbol) -> sp.Expr:
 
 def loss_unnormalized() -> sp.Expr:
     """``l(w, a)`` for an unnormalized first layer ``w`` (the proof's intermediate step)."""
-    ell = (bilinear(A_matrix(W), A_, A_) - 2 * bilinear(B_matrix(W, WS), A_, AS)
-           + bilinear(A_matrix(WS), AS, AS)) / 2
+    half = knob("cnn.loss_half", sp.Rational(1, 2))  # l = 1/2 E[(f - f*)^2]
+    ell = half * (bilinear(A_matrix(W), A_, A_) - 2 * bilinear(B_matrix(W, WS), A_, AS)
+                  + bilinear(A_matrix(WS), AS, AS))
     return sp.expand(ell)
 
 
 def weight_normalize(expr: sp.Expr) -> sp.Expr:
     """Substitute ``w = v/|v|``: ``|w| = 1`` and ``theta(w, w*) = theta(v, w*)``."""
-    return expr.subs({V.norm(W): 1, V.angle(W, WS): V.angle(V_, WS)})
+    return expr.subs({V.norm(W): knob("cnn.unit_norm", 1), V.angle(W, WS): V.angle(V_, WS)})
 
 
 def population_loss() -> sp.Expr:

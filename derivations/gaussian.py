@@ -16,11 +16,10 @@ form has no such branch, see docs/errata.md.)
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import sympy as sp
 
 from . import vectors as V
+from .knobs import cached, knob
 from .registry import Arg, Formula, register
 
 SOURCE = "004 thesis, Lemma 5.6"
@@ -28,7 +27,8 @@ r = sp.Symbol("r", positive=True)
 theta = sp.Symbol("theta", real=True)
 PHI = sp.Symbol("phi", nonnegative=True)  # generic angle used inside the plane integrals
 
-#: The standard normal density of the plane in polar coordinates.
+#: The standard normal density of the plane in polar coordinates (unperturbed; the derivations
+#: below build it with :func:`density`, whose constants are knobs).
 DENSITY = r * sp.exp(-(r**2) / 2) / (2 * sp.pi)
 HALFSPACE = (-sp.pi / 2, sp.pi / 2)
 WEDGE = (PHI - sp.pi / 2, sp.pi / 2)
@@ -39,11 +39,27 @@ Z2 = r * sp.sin(theta)
 ZU = r * sp.cos(theta - PHI)
 
 
-@lru_cache(maxsize=None)
+def density() -> sp.Expr:
+    """``r exp(-r^2/(2 s)) c`` with the normalization ``c = 1/(2 pi)`` and the variance
+    ``s = 1`` as knobs (``gaussian.density_norm``, ``gaussian.density_variance``)."""
+    c = knob("gaussian.density_norm", 1 / (2 * sp.pi))
+    s = knob("gaussian.density_variance", 1)
+    return c * r * sp.exp(-(r**2) / (2 * s))
+
+
+def region_limits(region: tuple) -> tuple:
+    """The angular limits of ``region`` with the half-plane edge ``pi/2`` as a knob
+    (``gaussian.halfplane_edge``): ``{z.w > 0}`` is ``|theta| < pi/2``."""
+    edge = knob("gaussian.halfplane_edge", sp.pi / 2)
+    return tuple(sp.sympify(lim).xreplace({sp.pi / 2: edge, -sp.pi / 2: -edge})
+                 for lim in region)
+
+
+@cached
 def plane_expectation(integrand: sp.Expr, region: tuple) -> sp.Expr:
     """``E[integrand * 1{theta in region}]`` for z in the plane, by iterated polar integrals."""
-    radial = sp.integrate(sp.expand(integrand * DENSITY), (r, 0, sp.oo))
-    angular = sp.integrate(sp.expand_trig(sp.expand(radial)), (theta, *region))
+    radial = sp.integrate(sp.expand(integrand * density()), (r, 0, sp.oo))
+    angular = sp.integrate(sp.expand_trig(sp.expand(radial)), (theta, *region_limits(region)))
     return sp.simplify(angular)
 
 
@@ -98,7 +114,7 @@ def wedge_second_moment(w: sp.Symbol, u: sp.Symbol) -> sp.Expr:
 
 def g_function() -> sp.Expr:
     """``g(phi) = 2 pi E[sigma(z.w^) sigma(z.u^)]`` for unit vectors at angle ``phi``."""
-    return sp.simplify(2 * sp.pi * plane_expectation(Z1 * ZU, WEDGE))
+    return sp.simplify(knob("gaussian.g_factor", 2 * sp.pi) * plane_expectation(Z1 * ZU, WEDGE))
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ def relu_mean(w):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w)
+    w = _rt.vector("w", w, finite=False)
     _shape = _rt.batch_shape(("w", w, 1))
-    norm_w = _rt.norm(w)
+    norm_w = _rt.norm(w, "w")
     return _rt.finish((1/2)*numpy.sqrt(2)*norm_w/numpy.sqrt(numpy.pi), _shape)
 
 
@@ -39,18 +39,20 @@ def relu_cross_moment(w, u):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w)
-    u = _rt.vector("u", u)
+    w = _rt.vector("w", w, finite=False)
+    u = _rt.vector("u", u, finite=False)
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
-    norm_u = _rt.norm(u)
+    norm_u = _rt.norm(u, "u")
     _rt.nonzero("u", norm_u)
-    norm_w = _rt.norm(w)
+    norm_w = _rt.norm(w, "w")
     _rt.nonzero("w", norm_w)
-    dot_u_w = _rt.dot(u, w)
-    phi_u_w = _rt.angle(u, w, norm_u, norm_w, dot_u_w)
-    _t0 = numpy.cos(phi_u_w)
-    return _rt.finish((1/2)*norm_u*norm_w*(-_t0*phi_u_w + numpy.pi*_t0 + numpy.sin(phi_u_w))/numpy.pi, _shape)
+    dot_u_w = _rt.dot(u, w, norm_u, norm_w)
+    cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, norm_u, norm_w, dot_u_w, "cos sin psi")
+    _h0 = (1/2)*cos_u_w*psi_u_w + (1/2)*sin_u_w
+    # near phi = pi the sum above cancels like t^3 (t = psi_u_w): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.016666666666666666, 0.0005952380952380953, -1.1022927689594357e-05, 1.252605419272086e-07,))
+    return _rt.finish(_h0*norm_u*norm_w/numpy.pi, _shape)
 
 
 def halfspace_second_moment(w):
@@ -63,8 +65,10 @@ def halfspace_second_moment(w):
 
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w)
+    w = _rt.vector("w", w, finite=False)
     _shape = _rt.batch_shape(("w", w, 1))
+    norm_w = _rt.norm(w, "w")
+    _rt.nonzero("w", norm_w)
     return _rt.finish(_rt.col(1/2) * w, _shape, 1)
 
 
@@ -79,18 +83,22 @@ def wedge_second_moment(w, u):
 
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w)
-    u = _rt.vector("u", u)
+    w = _rt.vector("w", w, finite=False)
+    u = _rt.vector("u", u, finite=False)
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
-    norm_u = _rt.norm(u)
+    norm_u = _rt.norm(u, "u")
     _rt.nonzero("u", norm_u)
-    norm_w = _rt.norm(w)
+    norm_w = _rt.norm(w, "w")
     _rt.nonzero("w", norm_w)
-    dot_u_w = _rt.dot(u, w)
-    phi_u_w = _rt.angle(u, w, norm_u, norm_w, dot_u_w)
-    _t0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(_t0*(numpy.pi - phi_u_w)) * u + _rt.col(_t0*norm_u*numpy.sin(phi_u_w)/norm_w) * w, _shape, 1)
+    dot_u_w = _rt.dot(u, w, norm_u, norm_w)
+    cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, norm_u, norm_w, dot_u_w, "cos sin psi")
+    rej_w_u = _rt.rejection(w, u, norm_u, dot_u_w, cos_u_w)
+    _h0 = (1/2)*cos_u_w*sin_u_w + (1/2)*psi_u_w
+    # near phi = pi the sum above cancels like t^3 (t = psi_u_w): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.06666666666666667, 0.006349206349206349, -0.0003527336860670194, 1.282667949334616e-05, -3.2888921777810664e-07,))
+    _t0 = numpy.pi**(-1.0)
+    return _rt.finish(_rt.col(_h0*_t0) * u + _rt.col((1/2)*_t0*norm_u*sin_u_w/norm_w) * rej_w_u, _shape, 1)
 
 
 def g(phi):
@@ -106,5 +114,10 @@ def g(phi):
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
-    _t0 = numpy.cos(phi)
-    return _rt.finish(-_t0*phi + numpy.pi*_t0 + numpy.sin(phi), _shape)
+    cos_phi = numpy.cos(phi)
+    sin_phi = numpy.sin(phi)
+    psi_phi = _rt.pi_minus(phi)
+    _h0 = cos_phi*psi_phi + sin_phi
+    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    return _rt.finish(_h0, _shape)

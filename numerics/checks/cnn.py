@@ -1,7 +1,13 @@
 """Checks of the CNN family (seed 004, ch. 5, Theorems 5.1 and 5.2).
 
-* Monte Carlo: the network itself (numerics.simulators.cnn) on Gaussian patches: per-sample
-  squared error and back-propagated gradients, averaged, with standard errors.
+* Reference (independent, ~1e-10): the network's loss and back-propagated gradients averaged by
+  quadrature, patch by patch (numerics.simulators.cnn.quadrature: single-patch plane integrals
+  of the network's relu units, assembled by the independence of the patches; never A/B), at
+  random angles over [0, pi] plus the edges (0, pi, within 1e-7 of them, |cos phi| > 0.99),
+  random k, p and norms, and norm ratios up to 1e6.
+* Gradients also against Richardson-extrapolated central differences of the quadrature loss
+  (resolves ~1e-8), independent of the derived loss.
+* Monte Carlo: the network itself on Gaussian patches (sanity check; resolves ~1e-2).
 * Finite differences: every gradient against central differences of the loss it differentiates.
 * Symbolic: the weight-normalization chain rule (eq. above 5.7) links grad_v to grad_w.
 * 50-digit mpmath at angle edges, and the printed statements of eq. (5.3) and Theorem 5.2.
@@ -14,13 +20,18 @@ from ..harness import Check, CheckResult, Context, Subject
 from ..simulators import cnn as sim
 from . import register
 from .common import (EDGE_ANGLES, fd_check, mc_check, mpmath_check, paper_check,
+                     random_angles, random_norm, reference_check, richardson_gradient,
                      vector_at_angle)
 
 P, K = 4, 3  # patch dimension and number of patches in the checks
 NORM_WSTAR = 1.3  # teacher filter deliberately not unit norm
 
 
-def points(angles=(0.5, 1.4, 2.5), seed=21, k=K, nv=0.8):
+#: Monte Carlo / FD angles: random (fixed seed) plus one with |cos phi| > 0.99.
+MC_ANGLES = tuple(float(a) for a in np.random.default_rng(20).uniform(0, np.pi, 2)) + (3.05,)
+
+
+def points(angles=MC_ANGLES, seed=21, k=K, nv=0.8):
     """Parameter points (v, a, w_star, a_star) with theta(v, w*) at the given angles."""
     rng = np.random.default_rng(seed)
     out = []
@@ -41,7 +52,7 @@ def edge_points():
         (2.0,), seed=24, k=1)
 
 
-def w_points(angles=(0.5, 1.4, 2.5), seed=25):
+def w_points(angles=MC_ANGLES, seed=25):
     """Points for the unnormalized-w formulas (|w| = 1.7)."""
     return [{"w": 1.7 / 0.8 * p.pop("v"), **p} for p in points(angles, seed)]
 
@@ -60,6 +71,83 @@ def _cnn_sampler(which: int, normalized: bool):
     return sample
 
 
+def reference_points(seed=27, n_random=6, normalized=True):
+    """Random points over the whole domain: angles uniform on [0, pi] plus the reference edges,
+    k in {1, 2, 3, 5}, p in {2, 3, 4}, log-uniform norms, and large norm ratios."""
+    rng = np.random.default_rng(seed)
+    out = []
+    first = "v" if normalized else "w"
+    angles = random_angles(rng, n_random)
+    ratios = [(1e-3, 1e3), (1e3, 1e-3), (1.0, 1.0)]
+    for i, phi in enumerate(angles + [0.9, 2.2, np.pi - 1e-7]):
+        k, p = (1, 2, 3, 5)[i % 4], (2, 3, 4)[i % 3]
+        nf, ns = (random_norm(rng), random_norm(rng)) if i < len(angles) else \
+            ratios[i - len(angles)]
+        w_star = rng.standard_normal(p)
+        w_star *= ns / np.linalg.norm(w_star)
+        out.append({first: vector_at_angle(rng, w_star, phi, nf), "a": rng.standard_normal(k),
+                    "w_star": w_star, "a_star": rng.standard_normal(k)})
+    return out
+
+
+def _w_reference_points():
+    return reference_points(seed=28, normalized=False)
+
+
+def _quad(pt, normalized):
+    first = pt["v"] if normalized else pt["w"]
+    return sim.quadrature(first, pt["a"], pt["w_star"], pt["a_star"], normalized=normalized)
+
+
+def _natural(pt, normalized, what):
+    """The natural size of the output at ``pt`` (errors are judged relative to it, so that a
+    value vanishing at an edge, e.g. grad_v at phi = 0, is not judged relative to itself)."""
+    nw = 1.0 if normalized else float(np.linalg.norm(pt["w"]))
+    nv = float(np.linalg.norm(pt["v"])) if normalized else 1.0
+    na, nas = float(np.linalg.norm(pt["a"])), float(np.linalg.norm(pt["a_star"]))
+    ns = float(np.linalg.norm(pt["w_star"]))
+    if what == "loss":
+        return ((na * nw) ** 2 + (nas * ns) ** 2) / (4 * np.pi)
+    if what == "grad_a":
+        return (na * nw * nw + nas * nw * ns) / (2 * np.pi)
+    return na * (na * nw + nas * ns) / (2 * np.pi * nv)
+
+
+_QUAD = ("quadrature of the network, patch by patch (plane integrals of the relu units, "
+         "patches independent)")
+for name, which, normalized, what in (
+    ("cnn.population_loss", 0, True, "loss"),
+    ("cnn.grad_v", 1, True, "grad"),
+    ("cnn.grad_a", 2, True, "grad_a"),
+    ("cnn.population_loss_w", 0, False, "loss"),
+    ("cnn.grad_w", 1, False, "grad"),
+):
+    pts = reference_points if normalized else _w_reference_points
+    register(reference_check(
+        name, pts, (lambda pt, _w=which, _n=normalized: _quad(pt, _n)[_w]),
+        label="vs quadrature of the network", method=_QUAD,
+        floor=(lambda pt, _n=normalized, _what=what: _natural(pt, _n, _what))))
+
+
+def _fd_points():
+    return reference_points(seed=29, n_random=3)[:6]
+
+
+def _w_fd_points():
+    return reference_points(seed=30, n_random=3, normalized=False)[:6]
+
+
+for name, wrt, normalized, what in (("cnn.grad_v", "v", True, "grad"),
+                                    ("cnn.grad_a", "a", True, "grad_a"),
+                                    ("cnn.grad_w", "w", False, "grad")):
+    register(reference_check(
+        name, _fd_points if normalized else _w_fd_points,
+        richardson_gradient(lambda pt, _n=normalized: _quad(pt, _n)[0], wrt),
+        tol=1e-8, label="vs Richardson FD of the quadrature loss",
+        method="central differences h, h/2 of the quadrature loss, Richardson-extrapolated",
+        floor=(lambda pt, _n=normalized, _what=what: _natural(pt, _n, _what))))
+
+
 for name, which, pts, normalized in (
     ("cnn.population_loss", 0, points, True),
     ("cnn.grad_v", 1, points, True),
@@ -73,9 +161,15 @@ register(fd_check("cnn.grad_v", "cnn.population_loss", "v", points))
 register(fd_check("cnn.grad_a", "cnn.population_loss", "a", points))
 register(fd_check("cnn.grad_w", "cnn.population_loss_w", "w", w_points))
 
-for name in ("cnn.population_loss", "cnn.grad_v", "cnn.grad_a"):
+for name, which in (("cnn.population_loss", 0), ("cnn.grad_v", 1), ("cnn.grad_a", 2)):
     register(mpmath_check(name, edge_points))
-    register(paper_check(name, points))
+    register(paper_check(
+        name, points, reference=(lambda pt, _w=which: _quad(pt, True)[_w]),
+        method="quadrature of the network",
+        klass="OCR reading" if name == "cnn.grad_v" else None,
+        note=("the OCR of Theorem 5.2 (l.5143) drops the leading minus sign; the thesis restates "
+              "the gradient with -1/(2 pi |v|) at l.5272 (spec gaussian.md C5-12)")
+        if name == "cnn.grad_v" else ""))
 for name in ("cnn.population_loss_w", "cnn.grad_w"):
     register(mpmath_check(name, _w_edge_points))
 
@@ -92,6 +186,20 @@ register(mc_check("cnn.A", "E relu(Z^T w) relu(Z^T w)^T",
                   lambda rng, n, pt: sim.activation_gram(rng, n, pt["w"], pt["w"], pt["k"])))
 register(mc_check("cnn.B", "E relu(Z^T w) relu(Z^T w*)^T", _ab_points,
                   lambda rng, n, pt: sim.activation_gram(rng, n, pt["w"], pt["w_star"], pt["k"])))
+def _ab_reference_points():
+    return [{"w": p["v"], "w_star": p["w_star"], "k": len(p["a"])} for p in reference_points(31)]
+
+
+register(reference_check("cnn.A", lambda: [{"w": p["w"], "k": p["k"]} for p in _ab_reference_points()],
+                         lambda pt: sim.activation_gram_quad(pt["w"], pt["w"], pt["k"]),
+                         label="vs quadrature of relu(Z^T w) relu(Z^T w)^T",
+                         method="quadrature per patch (diagonal) and per independent pair"))
+register(reference_check("cnn.B", _ab_reference_points,
+                         lambda pt: sim.activation_gram_quad(pt["w"], pt["w_star"], pt["k"]),
+                         label="vs quadrature of relu(Z^T w) relu(Z^T w*)^T",
+                         method="quadrature per patch (diagonal) and per independent pair",
+                         floor=lambda pt: float(np.linalg.norm(pt["w"]) * np.linalg.norm(
+                             pt["w_star"])) / (2 * np.pi)))
 register(mpmath_check("cnn.A", lambda: [{"w": p["w"], "k": p["k"]} for p in _ab_points()]))
 register(mpmath_check("cnn.B", lambda: [
     {"w": p["v"], "w_star": p["w_star"], "k": K} for p in edge_points() if len(p["a"]) == K]))

@@ -66,3 +66,77 @@ def activation_gram(rng, n, w, u, k):
     """Per-sample ``relu(Z^T w) relu(Z^T u)^T`` (k x k), whose mean is A(w) (u = w) or B(w, u)."""
     Z = patches(rng, n, k, len(w))
     return np.einsum("ni,nj->nij", np.maximum(Z @ w, 0.0), np.maximum(Z @ u, 0.0))
+
+
+# --------------------------------------------------------------------------------------------
+# Deterministic reference: the same network averaged by quadrature, patch by patch (~1e-14)
+# --------------------------------------------------------------------------------------------
+# The patches are independent, so E[(sum_i h_i(Z_i))^2] = sum_i E[h_i^2] + sum_{i != j} E[h_i]
+# E[h_j] with h_i(z) = a_i relu(z.w) - a*_i relu(z.w*) (the student's minus the teacher's
+# contribution of patch i).  Each single-patch expectation depends on z only through its
+# projection on the plane of w and w* (the orthogonal part is independent with mean zero) and
+# is integrated by numerics.quadrature with the relu kinks as breakpoints.  Gradients are the
+# same expectations of the back-propagated per-sample gradients (as in per_sample above).
+
+def _patch_moments(w, a, w_star, a_star):
+    from .. import quadrature as Q
+
+    from .gaussian import plane_basis
+
+    e1, e2 = plane_basis(w, w_star)
+    cw, cs = Q.coordinates(w, e1, e2), Q.coordinates(w_star, e1, e2)
+    a, a_star = np.asarray(a, float), np.asarray(a_star, float)
+    k = len(a)
+
+    def f(z1, z2):
+        pw = cw[0] * z1 + cw[1] * z2
+        ps = cs[0] * z1 + cs[1] * z2
+        rw, rs = np.maximum(pw, 0.0), np.maximum(ps, 0.0)
+        h = a * rw[..., None] - a_star * rs[..., None]            # S + (k,)
+        ind = (pw > 0).astype(float)
+        z = np.stack([z1, z2], axis=-1)                            # S + (2,)
+        parts = [h * h, h, rw[..., None], h * rw[..., None], ind[..., None] * z,
+                 (h[..., :, None] * (ind[..., None] * z)[..., None, :]).reshape(z1.shape + (2 * k,))]
+        return np.concatenate(parts, axis=-1)
+
+    m = Q.plane_expectation(f, kinks=Q.relu_kinks(cw, cs))
+    Eh2, Eh, Erw, Ehrw = m[:k], m[k:2 * k], m[2 * k], m[2 * k + 1:3 * k + 1]
+    Eiz = m[3 * k + 1:3 * k + 3]
+    Ehiz = m[3 * k + 3:].reshape(k, 2)
+    return dict(Eh2=Eh2, Eh=Eh, Erw=Erw, Ehrw=Ehrw, Eiz=Eiz, Ehiz=Ehiz, e1=e1, e2=e2, a=a)
+
+
+def quadrature(v, a, w_star, a_star, normalized=True):
+    """``(loss, grad_first_layer, grad_a)`` of ``1/2 E[(f(Z, w, a) - f(Z, w*, a*))^2]`` by
+    quadrature; ``normalized`` as in :func:`samples` (first argument ``v``, ``w = v/|v|``)."""
+    v = np.asarray(v, float)
+    w = v / np.linalg.norm(v) if normalized else v
+    M = _patch_moments(w, a, np.asarray(w_star, float), a_star)
+    Eh, S = M["Eh"], float(np.sum(M["Eh"]))
+    loss = 0.5 * (float(np.sum(M["Eh2"])) + S * S - float(np.sum(Eh * Eh)))
+    rest = S - Eh                                                  # sum over the other patches
+    grad_a = M["Ehrw"] + rest * M["Erw"]
+    c = (M["a"][:, None] * (M["Ehiz"] + rest[:, None] * M["Eiz"][None, :])).sum(axis=0)
+    grad_w = c[0] * M["e1"] + c[1] * M["e2"]
+    if normalized:
+        grad_w = weight_norm_backward(v, grad_w[None, :])[0]
+    return loss, grad_w, grad_a
+
+
+def activation_gram_quad(w, u, k):
+    """``E[relu(Z^T w) relu(Z^T u)^T]`` (k x k) by quadrature: one patch on the diagonal, two
+    independent patches off it."""
+    from .. import quadrature as Q
+
+    from .gaussian import plane_basis
+
+    e1, e2 = plane_basis(w, u)
+    cw, cu = Q.coordinates(w, e1, e2), Q.coordinates(u, e1, e2)
+
+    def f(z1, z2):
+        rw = np.maximum(cw[0] * z1 + cw[1] * z2, 0.0)
+        ru = np.maximum(cu[0] * z1 + cu[1] * z2, 0.0)
+        return np.stack([rw * ru, rw, ru], axis=-1)
+
+    same, mw, mu = Q.plane_expectation(f, kinks=Q.relu_kinks(cw, cu))
+    return np.where(np.eye(k, dtype=bool), same, mw * mu)
