@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from functools import lru_cache
 from pathlib import Path
 
 import sympy as sp
@@ -58,51 +59,275 @@ def _dim_code(formula: registry.Formula, space: str) -> str:
     raise ValueError(f"{formula.name}: no argument gives the dimension of space {space}")
 
 
-def _invariant_lines(formula: registry.Formula, symbols: set[sp.Symbol]) -> list[str]:
-    """Lines computing the invariant symbols (and their dependencies) in dependency order."""
-    needed: dict[str, vectors.Meaning] = {}
-    for s in symbols:
-        m = vectors.meaning(s)
-        if m is None or m.kind in ("vector", "ones", "outer", "eye"):
-            continue
-        needed[str(s)] = m
-        if m.kind == "angle":
-            a, b = m.operands
-            for dep in (vectors.norm(sp.Symbol(a)), vectors.norm(sp.Symbol(b)),
-                        vectors.dot(sp.Symbol(a), sp.Symbol(b))):
-                needed[str(dep)] = vectors.meaning(dep)
-    order = {"dim": 0, "norm": 1, "dot": 2, "total": 3, "angle": 4}
-    lines = []
-    nonzero = {a.name for a in formula.args if a.nonzero}
-    for name, m in sorted(needed.items(), key=lambda kv: (order[kv[1].kind], kv[0])):
-        if m.kind == "dim":
-            lines.append(f"{name} = {_dim_code(formula, m.operands[0])}")
-        elif m.kind == "norm":
-            lines.append(f"{name} = _rt.norm({m.operands[0]})")
-        elif m.kind == "dot":
-            lines.append(f"{name} = _rt.dot({m.operands[0]}, {m.operands[1]})")
-        elif m.kind == "total":
-            lines.append(f"{name} = _rt.total({m.operands[0]})")
-        elif m.kind == "angle":
-            a, b = m.operands
-            lines.append(
-                f"{name} = _rt.angle({a}, {b}, norm_{a}, norm_{b}, dot_{a}_{b})"
-            )
-    # nonzero checks right after the norms are known (and before any angle is formed)
+# --------------------------------------------------------------------------------------------
+# Angle algebra: cos(phi), sin(phi), phi -> inner product, norms, one stable sine, pi - phi
+# --------------------------------------------------------------------------------------------
+
+_t = sp.Symbol("t", nonnegative=True)  # distance to an edge (phi or pi - phi)
+
+
+class Angle:
+    """The symbols standing for the terms of one angle in the rewritten expressions.
+
+    ``phi`` is an angle invariant (``vectors.angle``) or a scalar argument that appears inside
+    ``cos``/``sin``; ``cos``, ``sin``, ``psi`` (``= pi - phi``) are plain symbols whose values
+    the runtime computes without trigonometric calls (vector angles) or directly (scalar ones).
+    """
+
+    def __init__(self, phi: sp.Symbol, vectors_: tuple[str, str] | None):
+        self.phi = phi
+        base = str(phi)[4:] if vectors_ else str(phi)
+        self.vectors = vectors_
+        self.cos = sp.Symbol(f"cos_{base}", real=True)
+        self.sin = sp.Symbol(f"sin_{base}", nonnegative=True)
+        self.psi = sp.Symbol(f"psi_{base}", nonnegative=True)
+        self.psi_name = str(self.psi)
+
+    @property
+    def symbols(self):
+        return (self.phi, self.cos, self.sin, self.psi)
+
+    def edge(self, at_pi: bool) -> dict:
+        """Substitution putting the angle at distance ``_t`` from pi (or from 0)."""
+        if at_pi:
+            return {self.psi: _t, self.phi: sp.pi - _t, self.cos: -sp.cos(_t), self.sin: sp.sin(_t)}
+        return {self.phi: _t, self.psi: sp.pi - _t, self.cos: sp.cos(_t), self.sin: sp.sin(_t)}
+
+    def back(self) -> dict:
+        """Substitution undoing the rewrite (used by the tests that prove it)."""
+        return {self.cos: sp.cos(self.phi), self.sin: sp.sin(self.phi), self.psi: sp.pi - self.phi}
+
+
+def angle_rules():
+    """The rewrite rules, derived by SymPy: with ``c = x.y / (|x||y|)`` and ``phi = acos(c)``,
+    ``cos(phi) = c`` and ``sin(phi) = sqrt(1 - c^2) = sqrt((1 - c)(1 + c))`` (no cancellation
+    for ``|c| <= NEAR``); ``pi - phi = acos(-c)``.  Returned as ``{name: (lhs, rhs)}``."""
+    c = sp.Symbol("c", real=True)
+    phi = sp.acos(c)
+    return {
+        "cos": (sp.cos(phi), sp.factor(sp.cos(phi))),
+        "sin": (sp.sin(phi), sp.factor(sp.sin(phi))),
+        "psi": (sp.pi - phi, sp.acos(-c)),
+    }
+
+
+def _find_angles(formula: registry.Formula, exprs) -> list[Angle]:
+    out = {}
+    for e in exprs:
+        for s in e.free_symbols:
+            m = vectors.meaning(s)
+            if m is not None and m.kind == "angle":
+                out[s] = Angle(s, tuple(m.operands))
+        scalars = {a.name for a in formula.args if a.kind == "scalar"}
+        for f in e.atoms(sp.cos, sp.sin):
+            arg = f.args[0]
+            if isinstance(arg, sp.Symbol) and arg.name in scalars and vectors.meaning(arg) is None:
+                out.setdefault(arg, Angle(arg, None))
+    return [out[k] for k in sorted(out, key=str)]
+
+
+def _rewrite_angle(e: sp.Expr, ang: Angle) -> sp.Expr:
+    """cos(phi) -> cos symbol, sin(phi) -> sin symbol, and phi -> pi - psi when that is shorter."""
+    e = e.subs({sp.cos(ang.phi): ang.cos, sp.sin(ang.phi): ang.sin})
+    if ang.phi not in e.free_symbols:
+        return e
+    alt = e.subs(ang.phi, sp.pi - ang.psi)
+    if sp.count_ops(sp.expand(alt)) <= sp.count_ops(sp.expand(e)):
+        return sp.expand(alt) if sp.count_ops(sp.expand(alt)) < sp.count_ops(alt) else alt
+    return e
+
+
+def _generic(e: sp.Expr) -> sp.Expr:
+    """``e`` with every symbol but ``_t`` set to a fixed generic rational (distinct primes over
+    97), so that the leading order in ``_t`` is the generic one and the series is univariate."""
+    others = sorted(e.free_symbols - {_t}, key=str)
+    primes = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73]
+    return e.subs({s: sp.Rational(primes[i % len(primes)] + i // len(primes), 97)
+                   for i, s in enumerate(others)})
+
+
+@lru_cache(maxsize=None)
+def _order(e: sp.Expr, n: int = 8):
+    """Leading power of ``_t`` in the Taylor series of ``e`` at ``_t = 0`` (oo for zero), at a
+    generic value of the other symbols."""
+    e = _generic(sp.sympify(e))
+    if e == 0:
+        return sp.oo
+    s = sp.expand(sp.series(e, _t, 0, n).removeO())
+    if s == 0:
+        return n
+    return min(m[0] for m in sp.Poly(s, _t).monoms())
+
+
+@lru_cache(maxsize=None)
+def _edge_series(h: sp.Expr, edge: tuple, near_tol: float = 1e-13):
+    """If ``h`` (a sum of terms in one angle) cancels at the edge, its Taylor series there:
+    ``(threshold, start, step, coefficients)``; else ``None``.  The direct sum loses
+    ``gap = order(h) - min order(term)`` powers of ``t``, i.e. relative error ~ 4 eps t^-gap;
+    the series is used below ``t = (near_tol / 4 eps)^(1/gap)`` with enough terms for 1e-17."""
+    sub = dict(edge)
+    ht = h.subs(sub)
+    order = _order(ht)
+    terms = min(_order(a.subs(sub)) for a in sp.Add.make_args(h))
+    if order == sp.oo or order <= terms:
+        return None
+    gap = order - terms
+    below = min(0.5, (4 * 2.2e-16 / near_tol) ** (1.0 / gap))
+    series = sp.expand(sp.series(ht, _t, 0, order + 16).removeO())
+    coeffs = dict((m[0], c) for m, c in zip(sp.Poly(series, _t).monoms(), sp.Poly(series, _t).coeffs()))
+    powers = sorted(coeffs)
+    start = powers[0]
+    steps = {b - a for a, b in zip(powers, powers[1:])}
+    step = 2 if steps and all(s % 2 == 0 for s in steps) else 1
+    lead = abs(float(coeffs[start])) * below**start
+    kept = []
+    for j in range(0, 17):
+        p = start + step * j
+        c = float(coeffs.get(p, 0))
+        if p > start and abs(c) * below**p < 1e-18 * lead and c != 0:
+            break
+        kept.append(c)
+    while kept and kept[-1] == 0:
+        kept.pop()
+    return below, int(start), step, tuple(kept)
+
+
+def _edge_groups(e: sp.Expr, angles: list[Angle], counter: list) -> tuple[sp.Expr, list[str]]:
+    """Replace every pure-angle sum of ``e`` that cancels at phi = 0 or pi by a symbol whose
+    line evaluates it directly and patches the rows near the edge with its SymPy series."""
+    lines: list[str] = []
+    if not angles:
+        return e, lines
+    angle_syms = [s for a in angles for s in a.symbols]
+    groups: dict = {}
+    for term in sp.Add.make_args(sp.expand(e)):
+        indep, dep = term.as_independent(*angle_syms, as_Add=False)
+        num, rest = indep.as_coeff_Mul()
+        groups[rest] = groups.get(rest, 0) + num * dep
+    changed = False
     out = []
-    for line in lines:
-        out.append(line)
-        var = line.split(" = ")[0]
-        if var.startswith("norm_") and var[5:] in nonzero:
-            out.append(f'_rt.nonzero("{var[5:]}", {var})')
-    return out
+    for rest in sorted(groups, key=sp.default_sort_key):
+        h = sp.sympify(groups[rest])
+        own = [a for a in angles if h.free_symbols & set(a.symbols)]
+        if isinstance(h, sp.Add) and len(own) == 1 and h.free_symbols <= set(own[0].symbols):
+            a = own[0]
+            for at_pi in (True, False):
+                ser = _edge_series(h, tuple(a.edge(at_pi).items()))
+                if ser is None:
+                    continue
+                name = f"_h{counter[0]}"
+                counter[0] += 1
+                edge_var = a.psi_name if at_pi else str(a.phi)
+                below, start, step, coeffs = ser
+                where = "pi" if at_pi else "0"
+                lines.append(f"{name} = {print_expr(h)}")
+                lines.append(f"# near phi = {where} the sum above cancels like t^{_order(h.subs(a.edge(at_pi)))}"
+                             f" (t = {edge_var}): Taylor series derived by SymPy")
+                lines.append(f"{name} = _rt.taylor({name}, {edge_var}, {below!r}, {start}, {step}, "
+                             f"({', '.join(repr(c) for c in coeffs)},))")
+                h = sp.Symbol(name)
+                changed = True
+                break
+        out.append(rest * h)
+    return (sp.Add(*out) if changed else e), lines
 
 
-def _argument_lines(formula: registry.Formula) -> list[str]:
+# --------------------------------------------------------------------------------------------
+# Rejections: x-coefficient * x + y-coefficient * y with x, y nearly parallel
+# --------------------------------------------------------------------------------------------
+
+
+class Rejection:
+    def __init__(self, y: str, x: str, ang: Angle):
+        self.y, self.x, self.angle = y, x, ang
+        self.symbol = sp.Symbol(f"rej_{y}_{x}")
+        a, b = sorted((x, y))
+        self.code = (f"_rt.rejection({y}, {x}, norm_{x}, dot_{a}_{b}, {ang.cos})")
+
+
+def _dot_to_cos(e: sp.Expr, angles: list[Angle]) -> sp.Expr:
+    sub = {}
+    for a in angles:
+        if a.vectors:
+            x, y = (sp.Symbol(n) for n in a.vectors)
+            sub[vectors.dot(x, y)] = vectors.norm(x) * vectors.norm(y) * a.cos
+    return e.subs(sub)
+
+
+def _rejections(parts: list, angles: list[Angle]) -> tuple[list, list[Rejection]]:
+    """Rewrite ``alpha x + beta y`` as ``alpha' x + beta rej(y, x)`` where that removes a term
+    (``alpha' = 0``) or raises the order of the coefficients at an edge (the direct sum would
+    cancel there).  ``y = (x.y/|x|^2) x + rej(y, x)`` is exact; the runtime computes the
+    rejection without cancellation."""
+    rej = []
+    coeff = {b: c for c, b in parts}
+    for a in angles:
+        if not a.vectors:
+            continue
+        X, Y = (sp.Symbol(n) for n in a.vectors)
+        if X not in coeff or Y not in coeff:
+            continue
+        best = None
+        for x, y in ((X, Y), (Y, X)):
+            alpha, beta = _dot_to_cos(coeff[x], angles), _dot_to_cos(coeff[y], angles)
+            new = sp.factor_terms(sp.expand(alpha + beta * vectors.norm(y) * a.cos / vectors.norm(x)))
+            if new == 0:
+                best = (x, y, new, 10**6)
+                break
+            gain = 0
+            for at_pi in (True, False):
+                sub = a.edge(at_pi)
+                before = min(_order(alpha.subs(sub)), _order(beta.subs(sub)))
+                after = _order(new.subs(sub))
+                if after > before:
+                    gain = max(gain, after - before)
+            if gain and (best is None or gain > best[3]):
+                best = (x, y, new, gain)
+        if best is None:
+            continue
+        x, y, new, _ = best
+        r = Rejection(str(y), str(x), a)
+        rej.append(r)
+        beta = coeff.pop(y)
+        coeff[r.symbol] = beta
+        if new == 0:
+            coeff.pop(x)
+        else:
+            coeff[x] = new
+    order = [b for _, b in parts if b in coeff] + [r.symbol for r in rej]
+    return [(coeff[b], b) for b in order], rej
+
+
+# --------------------------------------------------------------------------------------------
+# Assembling an emitted function
+# --------------------------------------------------------------------------------------------
+
+
+class _Plan:
+    """One formula's output after the rewrites: ``[(coefficient, basis)]`` (basis None for a
+    scalar), the angles and rejections it needs."""
+
+    def __init__(self, formula: registry.Formula):
+        self.formula = formula
+        parts = vectors.components(formula.expr, formula.rank)
+        self.angles = _find_angles(formula, [c for c, _ in parts])
+        new = []
+        for c, b in parts:
+            for a in self.angles:
+                c = _rewrite_angle(c, a)
+            new.append((c, b))
+        self.rejections: list[Rejection] = []
+        if formula.rank == 1:
+            new, self.rejections = _rejections(new, self.angles)
+        self.parts = new
+
+
+def _argument_lines(formula: registry.Formula, deferred=frozenset()) -> list[str]:
     lines = []
     for a in formula.args:
         conv = {"vector": "vector", "scalar": "scalar", "int": "integer"}[a.kind]
-        lines.append(f'{a.name} = _rt.{conv}("{a.name}", {a.name})')
+        extra = ", finite=False" if a.name in deferred else ""
+        lines.append(f'{a.name} = _rt.{conv}("{a.name}", {a.name}{extra})')
         if a.positive:
             lines.append(f'_rt.positive("{a.name}", {a.name})')
     spaces: dict[str, list[str]] = {}
@@ -119,6 +344,60 @@ def _argument_lines(formula: registry.Formula) -> list[str]:
     return lines
 
 
+def _invariant_lines(formula: registry.Formula, symbols: set, angles: list[Angle],
+                     rejections: list[Rejection], used_names: set) -> list[str]:
+    """Norms of every vector argument (they validate finiteness and choose the float or the
+    extended-range path), then dims, inner products, sums, angle terms, rejections."""
+    lines = []
+    vec_args = [a for a in formula.args if a.kind == "vector"]
+    for a in sorted(vec_args, key=lambda a: a.name):
+        lines.append(f'norm_{a.name} = _rt.norm({a.name}, "{a.name}")')
+        if a.nonzero:
+            lines.append(f'_rt.nonzero("{a.name}", norm_{a.name})')
+    needed: dict[str, vectors.Meaning] = {}
+    for s in symbols:
+        m = vectors.meaning(s)
+        if m is not None and m.kind in ("dim", "dot", "total"):
+            needed[str(s)] = m
+    for a in angles:
+        if a.vectors:
+            x, y = a.vectors
+            d = vectors.dot(sp.Symbol(x), sp.Symbol(y))
+            needed[str(d)] = vectors.meaning(d)
+    order = {"dim": 0, "dot": 2, "total": 3}
+    for name, m in sorted(needed.items(), key=lambda kv: (order[kv[1].kind], kv[0])):
+        if m.kind == "dim":
+            lines.append(f"{name} = {_dim_code(formula, m.operands[0])}")
+        elif m.kind == "dot":
+            x, y = m.operands
+            lines.append(f"{name} = _rt.dot({x}, {y}, norm_{x}, norm_{y})")
+        elif m.kind == "total":
+            x = m.operands[0]
+            lines.append(f"{name} = _rt.total({x}, norm_{x})")
+    for a in angles:
+        want = [n for n, s in (("cos", a.cos), ("sin", a.sin), ("phi", a.phi), ("psi", a.psi))
+                if str(s) in used_names]
+        if a.vectors:
+            x, y = a.vectors
+            if not want:
+                continue
+            names = ", ".join(str(s) if n in want else "_"
+                              for n, s in zip(("cos", "sin", "phi", "psi"),
+                                              (a.cos, a.sin, a.phi, a.psi)))
+            lines.append(f"{names} = _rt.angle_terms({x}, {y}, norm_{x}, norm_{y}, "
+                         f"dot_{x}_{y}, \"{' '.join(want)}\")")
+        else:
+            if "cos" in want:
+                lines.append(f"{a.cos} = numpy.cos({a.phi})")
+            if "sin" in want:
+                lines.append(f"{a.sin} = numpy.sin({a.phi})")
+            if "psi" in want:
+                lines.append(f"{a.psi} = _rt.pi_minus({a.phi})")
+    for r in rejections:
+        lines.append(f"{r.symbol} = {r.code}")
+    return lines
+
+
 def _vector_code(formula: registry.Formula, x: sp.Symbol) -> str:
     m = vectors.meaning(x)
     if m.kind == "ones":
@@ -127,6 +406,8 @@ def _vector_code(formula: registry.Formula, x: sp.Symbol) -> str:
 
 
 def _basis_code(formula: registry.Formula, b: sp.Symbol) -> str:
+    if str(b).startswith("rej_"):
+        return str(b)
     m = vectors.meaning(b)
     if m.kind in ("vector", "ones"):
         return _vector_code(formula, b)
@@ -149,23 +430,60 @@ def docstring(formula: registry.Formula) -> str:
     )
 
 
+def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
+    """Validation, invariants, CSE of every coefficient of every plan, and the return line(s)."""
+    formula = plans[0].formula
+    angles = {str(a.phi): a for p in plans for a in p.angles}
+    angles = [angles[k] for k in sorted(angles)]
+    rejections = {str(r.symbol): r for p in plans for r in p.rejections}
+    rejections = [rejections[k] for k in sorted(rejections)]
+    counter = [0]
+    coeffs, group_lines = [], []
+    for p in plans:
+        for c, _ in p.parts:
+            c2, lines = _edge_groups(c, angles, counter)
+            coeffs.append(c2)
+            group_lines += lines
+    cse_lines, printed = print_block(coeffs)
+    text = "\n".join(cse_lines + printed + group_lines)
+    used = set(re.findall(r"\b\w+\b", text))
+    for r in rejections:
+        used.add(str(r.angle.cos))
+    symbols = set().union(*(c.free_symbols for c in coeffs)) if coeffs else set()
+    vec_with_norm = {a.name for a in formula.args if a.kind == "vector"}
+    body = _argument_lines(formula, deferred=vec_with_norm)
+    body += _invariant_lines(formula, symbols, angles, rejections, used)
+    body += group_lines
+    body += cse_lines
+    results = []
+    k = 0
+    for p in plans:
+        mine = printed[k:k + len(p.parts)]
+        k += len(p.parts)
+        if p.formula.rank == 0:
+            results.append((mine[0] if mine else "0.0", 0))
+        else:
+            wrap = "_rt.col" if p.formula.rank == 1 else "_rt.col2"
+            terms = [f"{wrap}({c}) * {_basis_code(p.formula, b)}" for c, (_, b) in zip(mine, p.parts)]
+            results.append((" + ".join(terms) if terms else "0.0", p.formula.rank))
+    if out_names is None:
+        expr, rank = results[0]
+        body.append(f"return _rt.finish({expr}, _shape{'' if rank == 0 else f', {rank}'})")
+    else:
+        body.append("_out = (None,) * %d if out is None else _rt.buffers(out, %d)" % (len(plans), len(plans)))
+        names = []
+        for i, ((expr, rank), name) in enumerate(zip(results, out_names)):
+            body.append(f"{name} = _rt.finish({expr}, _shape, {rank}, _out[{i}])")
+            names.append(name)
+        body.append(f"return {', '.join(names)}")
+    return body
+
+
 def emit_function(formula: registry.Formula) -> str:
     """Source of the emitted function for ``formula`` (the default invariant emitter)."""
     if formula.emitter is not None:
         return formula.emitter(formula)
-    parts = vectors.components(formula.expr, formula.rank)
-    coeffs = [c for c, _ in parts]
-    symbols = set().union(*(c.free_symbols for c in coeffs))
-    body = _argument_lines(formula)
-    body += _invariant_lines(formula, symbols)
-    cse_lines, printed = print_block(coeffs)
-    body += cse_lines
-    if formula.rank == 0:
-        body.append(f"return _rt.finish({printed[0]}, _shape)")
-    else:
-        wrap = "_rt.col" if formula.rank == 1 else "_rt.col2"
-        terms = [f"{wrap}({p}) * {_basis_code(formula, b)}" for p, (_, b) in zip(printed, parts)]
-        body.append(f"return _rt.finish({' + '.join(terms)}, _shape, {formula.rank})")
+    body = _body([_Plan(formula)])
     sig = ", ".join(a.name for a in formula.args)
     return (
         f"def {formula.quantity}({sig}):\n"
@@ -174,6 +492,67 @@ def emit_function(formula: registry.Formula) -> str:
         + textwrap.indent("\n".join(body), "    ")
         + "\n"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Fused value-and-gradients functions
+# --------------------------------------------------------------------------------------------
+
+
+def fused_groups(family: str) -> list[tuple[registry.Formula, list[registry.Formula]]]:
+    """``[(value formula, [gradient formulas])]`` of a family: a scalar formula ``X`` and the
+    formulas ``grad_<arg>`` with exactly the same arguments (default emitter only), in order."""
+    formulas = [registry.get(n) for n in registry.names(family)]
+    out = []
+    for f in formulas:
+        if f.rank != 0 or f.emitter is not None:
+            continue
+        grads = [g for g in formulas if g.emitter is None and g.rank == 1 and g.args == f.args
+                 and g.quantity.startswith("grad_") and g.quantity[5:] in {a.name for a in f.args}]
+        if grads:
+            out.append((f, grads))
+    return out
+
+
+def fused_name(value: registry.Formula) -> str:
+    return f"{value.quantity}_and_grads"
+
+
+def emit_fused(value: registry.Formula, grads: list[registry.Formula]) -> str:
+    """One function returning the value and all its gradients, sharing invariants, angle terms
+    and common subexpressions; ``out=(value_buf, grad_buf, ...)`` writes into given arrays."""
+    plans = [_Plan(value)] + [_Plan(g) for g in grads]
+    names = ["value"] + [g.quantity for g in grads]
+    body = _body(plans, out_names=names)
+    sig = ", ".join(a.name for a in value.args)
+    listing = ", ".join(f.name for f in [value] + grads)
+    doc = (
+        f'"""{listing}, fused: ({", ".join(names)}) in one call.\n\n'
+        f"Source: {value.source}.  Assumptions: {value.assumptions}\n\n"
+        "Arguments (leading axes broadcast as a batch):\n"
+        + "\n".join(f"    {a.describe()}" for a in value.args)
+        + "\n    out: optional tuple of float64 arrays to write the results into\n\n"
+        "Norms, inner products, the angle terms and common subexpressions are computed once.\n"
+        'Emitted by `nnderive build`; do not edit.\n"""'
+    )
+    return (
+        f"def {fused_name(value)}({sig}, *, out=None):\n"
+        + textwrap.indent(doc, "    ") + "\n"
+        + textwrap.indent("\n".join(body), "    ") + "\n"
+    )
+
+
+def fused(name: str):
+    """The emitted fused function for the scalar formula ``name`` (e.g. ``cnn.population_loss``
+    -> ``derivations.generated.cnn.population_loss_and_grads``)."""
+    import importlib
+
+    f = registry.get(name)
+    module = importlib.import_module(f"derivations.generated.{f.family}")
+    try:
+        return getattr(module, fused_name(f))
+    except AttributeError:
+        raise LookupError(f"{name} has no fused value-and-gradients function") from None
 
 
 def module_source(family: str) -> str:
@@ -188,9 +567,11 @@ def module_source(family: str) -> str:
         f'Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).\n"""\n'
         "import numpy\n\n"
         "from . import _runtime as _rt\n\n"
-        f"__all__ = {[f.quantity for f in formulas]!r}\n"
+        f"__all__ = {[f.quantity for f in formulas] + [fused_name(v) for v, _ in fused_groups(family)]!r}\n"
     )
     functions = "\n\n".join(emit_function(f) for f in formulas)
+    for value, grads in fused_groups(family):
+        functions += "\n\n" + emit_fused(value, grads)
     return header + "\n\n" + functions
 
 

@@ -1,34 +1,101 @@
 """Run-time helpers for the emitted code: input validation and hardened invariants (NumPy only).
 
 Hand-written (not generated).  Every emitted function in this package converts and validates
-its inputs here, computes the invariants (norms, inner products, sums, angles) here, and
+its inputs here, computes the invariants (norms, inner products, sums, angle terms) here, and
 broadcasts its result here, so that all emitted functions share one set of error messages and
 one numerically careful angle.
+
+Fast path and careful path.  The common case (moderate magnitudes, angles away from 0 and pi)
+runs plain vectorized NumPy.  Two things switch on a careful path, for the rows that need it:
+
+* **near-parallel rows** (``|cos phi| > NEAR``): the angle terms and the rejection of one vector
+  from the other are recomputed in double-double arithmetic (:func:`angle_terms`,
+  :func:`rejection`), so ``phi``, ``pi - phi``, ``sin phi`` and the rejection keep full relative
+  accuracy down to ``phi = 0`` and up to ``phi = pi``;
+* **extreme magnitudes** (a row whose norm leaves ``[SAFE_LO, SAFE_HI]``): :func:`norm` returns
+  an :class:`XF` (an array with its own exponent), and the emitted expression, unchanged, is then
+  evaluated in extended range; :func:`finish` rounds it back to float64 (raising a ``ValueError``
+  naming the argument when the true result is beyond float64).
 """
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy
 
-_KAHAN_THRESHOLD = 0.9  # |cos phi| above which arccos loses digits and Kahan's form is used
+_KAHAN_THRESHOLD = 0.9  # |cos phi| above which arccos loses digits (old helper `angle`)
+NEAR = 0.9999  # |cos phi| above which angle terms and rejections use double-double arithmetic
+SAFE_LO, SAFE_HI = 1e-60, 1e60  # norms outside this range switch to extended-range arithmetic
+_SAFE_LO, _SAFE_HI = 1e-280, 1e280  # squared norms: recomputed scaled (old helper `angle`)
+PI_HI, PI_LO = math.pi, 1.2246467991473532e-16  # pi = PI_HI + PI_LO to ~1e-32
 
 
-def _array(name, x):
-    try:
-        arr = numpy.asarray(x, dtype=numpy.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number or array, got {type(x).__name__}") from None
+class InputError(TypeError, ValueError):
+    """An argument of the wrong type (complex, string, None, ...): both a TypeError and a
+    ValueError, so ``except ValueError`` (the documented contract) catches it."""
+
+
+# --------------------------------------------------------------------------------------------
+# Conversion and validation
+# --------------------------------------------------------------------------------------------
+
+
+def _reject_kind(name, arr):
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise InputError(f"{name} must be real, got a complex value (imaginary parts are not dropped)")
+    if kind in "USa":
+        raise InputError(f"{name} must be a number or an array of numbers, got text")
+    if kind == "b":
+        raise InputError(f"{name} must be a number or an array of numbers, got booleans")
+    if kind in "mMV":
+        raise InputError(f"{name} must be a number or an array of numbers, got dtype {arr.dtype}")
+
+
+def _array(name, x, finite=True):
+    if x is None:
+        raise InputError(f"{name} is missing (got None); it must be a real number or array")
+    if isinstance(x, (str, bytes)):
+        raise InputError(f"{name} must be a number or an array of numbers, got text {x!r}")
+    if isinstance(x, numpy.ndarray) and x.dtype == numpy.float64:
+        arr = x
+    else:
+        try:
+            raw = numpy.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{name} must be a real number or array ({exc})") from None
+        _reject_kind(name, raw)
+        if raw.dtype.kind == "O":
+            for t in raw.ravel():
+                if t is None or isinstance(t, (str, bytes, complex, numpy.complexfloating, bool)):
+                    raise InputError(f"{name} must contain real numbers only, got {t!r}")
+                if not isinstance(t, numbers.Real) and not hasattr(t, "__float__"):
+                    raise InputError(f"{name} must contain real numbers only, got {type(t).__name__}")
+        try:
+            with numpy.errstate(over="ignore"):
+                arr = numpy.asarray(raw, dtype=numpy.float64)
+        except OverflowError:
+            raise ValueError(f"{name} is too large for float64") from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{name} must be a real number or array ({exc})") from None
     # one reduction instead of an elementwise test; the full test only if the sum is not
     # finite (NaN/inf entries, or a sum of finite entries that overflowed)
-    if not numpy.isfinite(arr.sum()) and not numpy.all(numpy.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (got NaN or inf)")
+    if finite and not numpy.isfinite(arr.sum()):
+        _check_finite(name, arr)
     return arr
 
 
-def vector(name, x):
-    """``x`` as a float64 array with the vector on the last axis; rejects NaN/inf and 0-d."""
-    arr = _array(name, x)
+def _check_finite(name, arr):
+    if not numpy.all(numpy.isfinite(arr)):
+        bad = numpy.asarray(arr)[~numpy.isfinite(arr)].ravel()[0]
+        raise ValueError(f"{name} must be finite (got {bad}; float64 inputs beyond 1.8e308 are inf)")
+
+
+def vector(name, x, finite=True):
+    """``x`` as a float64 array with the vector on the last axis; rejects NaN/inf and 0-d.
+    ``finite=False`` defers the NaN/inf test to ``norm(x, name)`` (same message, one pass less)."""
+    arr = _array(name, x, finite)
     if arr.ndim == 0:
         raise ValueError(f"{name} must be a vector (array with the vector on the last axis)")
     if arr.shape[-1] == 0:
@@ -44,7 +111,7 @@ def scalar(name, x):
 def integer(name, k, minimum=1):
     """A Python integer ``>= minimum``."""
     if isinstance(k, bool) or not isinstance(k, (int, numpy.integer)):
-        raise ValueError(f"{name} must be an integer, got {k!r}")
+        raise InputError(f"{name} must be an integer, got {k!r}")
     if k < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {k}")
     return int(k)
@@ -61,20 +128,35 @@ def same_length(*named):
             )
 
 
+class Shape(tuple):
+    """The broadcast batch shape, remembering the named arguments (for error messages)."""
+
+    args = ()
+
+
+def _shape(shape, specs):
+    out = Shape(shape)
+    out.args = specs
+    return out
+
+
 def batch_shape(*specs):
     """The broadcast batch shape of ``(name, array, rank)`` arguments (rank 1 for vectors)."""
     if all(arr.ndim == rank for _, arr, rank in specs):  # fast path: one point, no batch axes
-        return ()
-    shape = ()
+        return _shape((), specs)
+    shape, seen = (), []
     for name, arr, rank in specs:
         own = arr.shape[: arr.ndim - rank]
         try:
             shape = numpy.broadcast_shapes(shape, own)
         except ValueError:
+            others = ", ".join(f"{n} {s}" for n, s in seen if len(s))
             raise ValueError(
-                f"the batch axes of {name} {own} do not broadcast with the others {shape}"
+                f"the batch axes of {name} {own} do not broadcast with those of {others} "
+                f"(batch shape so far {shape})"
             ) from None
-    return shape
+        seen.append((name, own))
+    return _shape(shape, specs)
 
 
 def require(condition, name, message):
@@ -93,24 +175,199 @@ def nonzero(name, norm_x):
         if norm_x > 0:
             return
         raise ValueError(f"{name} must be nonzero (its direction and angle are undefined)")
+    if isinstance(norm_x, XF):
+        norm_x = norm_x.m
     require(norm_x > 0, name, "must be nonzero (its direction and angle are undefined)")
 
 
-def dot(x, y):
+# --------------------------------------------------------------------------------------------
+# Extended-range arrays (the scaled form of a homogeneous formula)
+# --------------------------------------------------------------------------------------------
+
+_ZERO_E = -(2**40)  # exponent of an exact zero (smaller than any real exponent)
+
+
+class XF:
+    """``m * 2**e`` with float64 mantissas ``0.5 <= |m| < 1`` (or 0) and int64 exponents.
+
+    Arithmetic (``+ - * / **``, ``numpy.sqrt``) never overflows or underflows, so an emitted
+    expression evaluated on XF invariants gives the exact-scale answer for any finite input.
+    ``names`` are the arguments the value came from (named when a result overflows float64).
+    """
+
+    __slots__ = ("m", "e", "names")
+
+    def __init__(self, m, e=0, names=frozenset()):
+        m = numpy.asarray(m, dtype=numpy.float64)
+        f, k = numpy.frexp(m)
+        e = numpy.asarray(e, dtype=numpy.int64) + k
+        self.m = f
+        self.e = numpy.where(f == 0, _ZERO_E, e)
+        self.names = frozenset(names)
+
+    @staticmethod
+    def of(x):
+        if isinstance(x, XF):
+            return x
+        return XF(x)
+
+    def value(self):
+        """Rounded to float64 (inf where the value is beyond float64)."""
+        e = numpy.clip(self.e, -2200, 2200)
+        with numpy.errstate(over="ignore", under="ignore"):
+            return numpy.ldexp(self.m, e)
+
+    def __getitem__(self, idx):
+        return XF._raw(self.m[idx], self.e[idx], self.names)
+
+    @staticmethod
+    def _raw(m, e, names):
+        out = XF.__new__(XF)
+        out.m, out.e, out.names = m, e, names
+        return out
+
+    @property
+    def shape(self):
+        return numpy.broadcast_shapes(numpy.shape(self.m), numpy.shape(self.e))
+
+    # NumPy dispatches ufuncs (and ndarray operators) with an XF operand here
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or kwargs:
+            return NotImplemented
+        if ufunc is numpy.power:
+            base, k = inputs
+            return XF._pow(XF.of(base), k)
+        xs = [XF.of(t) for t in inputs]
+        names = frozenset().union(*(t.names for t in xs))
+        if ufunc is numpy.multiply:
+            a, b = xs
+            return XF(a.m * b.m, a.e + b.e, names)
+        if ufunc is numpy.true_divide:
+            a, b = xs
+            return XF(a.m / b.m, a.e - b.e, names)
+        if ufunc in (numpy.add, numpy.subtract):
+            a, b = xs
+            e = numpy.maximum(a.e, b.e)
+            bm = b.m if ufunc is numpy.add else -b.m
+            m = (numpy.ldexp(a.m, numpy.maximum(a.e - e, -2200))
+                 + numpy.ldexp(bm, numpy.maximum(b.e - e, -2200)))
+            return XF(m, numpy.where(e == _ZERO_E, 0, e), names)
+        if ufunc is numpy.negative:
+            return XF._raw(-xs[0].m, xs[0].e, names)
+        if ufunc is numpy.positive:
+            return xs[0]
+        if ufunc is numpy.absolute:
+            return XF._raw(numpy.abs(xs[0].m), xs[0].e, names)
+        if ufunc is numpy.sqrt:
+            return XF._pow(xs[0], 0.5)
+        if ufunc is numpy.square:
+            return XF._pow(xs[0], 2)
+        return NotImplemented
+
+    @staticmethod
+    def _pow(a, k):
+        if isinstance(k, XF) or numpy.ndim(k) != 0:
+            return NotImplemented
+        k = float(k)
+        if k == int(k):
+            k = int(k)
+            return XF(a.m**k, numpy.where(a.e == _ZERO_E, 0, a.e) * k, a.names)
+        # 2**(e k) = 2**(floor(e k)) * 2**frac(e k)
+        ek = numpy.where(a.e == _ZERO_E, 0, a.e) * k
+        whole = numpy.floor(ek)
+        with numpy.errstate(invalid="ignore", divide="ignore"):
+            m = a.m**k * numpy.exp2(ek - whole)
+        return XF(m, whole.astype(numpy.int64), a.names)
+
+    def __add__(self, o):
+        return numpy.add(self, o)
+
+    def __radd__(self, o):
+        return numpy.add(o, self)
+
+    def __sub__(self, o):
+        return numpy.subtract(self, o)
+
+    def __rsub__(self, o):
+        return numpy.subtract(o, self)
+
+    def __mul__(self, o):
+        return numpy.multiply(self, o)
+
+    def __rmul__(self, o):
+        return numpy.multiply(o, self)
+
+    def __truediv__(self, o):
+        return numpy.true_divide(self, o)
+
+    def __rtruediv__(self, o):
+        return numpy.true_divide(o, self)
+
+    def __pow__(self, k):
+        return XF._pow(self, k)
+
+    def __neg__(self):
+        return numpy.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return numpy.absolute(self)
+
+
+def _pow2_scale(x):
+    """Per-row power of two ``2**k`` with ``max|x| * 2**-k`` in [0.5, 1) (k = 0 for zero rows)."""
+    mx = numpy.max(numpy.abs(x), axis=-1)
+    _, k = numpy.frexp(mx)
+    return k.astype(numpy.int64)
+
+
+def _scaled(x, k):
+    return numpy.ldexp(x, -numpy.asarray(k)[..., None])
+
+
+# --------------------------------------------------------------------------------------------
+# Invariants
+# --------------------------------------------------------------------------------------------
+
+
+def dot(x, y, norm_x=None, norm_y=None):
+    """``x.y`` over the last axis (``matmul`` when one side is a single vector, else einsum);
+    extended range (XF) when either norm is an XF."""
+    if isinstance(norm_x, XF) or isinstance(norm_y, XF):
+        kx, ky = _pow2_scale(x), _pow2_scale(y)
+        d = numpy.einsum("...i,...i->...", _scaled(x, kx), _scaled(y, ky))
+        names = (getattr(norm_x, "names", frozenset()) | getattr(norm_y, "names", frozenset()))
+        return XF(d, kx + ky, names)
     if x.ndim == 1 and y.ndim == 1:
         return float(x @ y)
+    if y.ndim == 1 or x.ndim == 1:
+        return x @ y
     return numpy.einsum("...i,...i->...", x, y)
 
 
-_SAFE_LO, _SAFE_HI = 1e-280, 1e280  # squared norms outside this range are recomputed scaled
-
-
-def norm(x):
-    """``|x|_2`` without underflow or overflow: ``math.hypot`` for one vector; in a batch, rows
-    whose sum of squares leaves the safe range are recomputed as ``m |x/m|``, ``m = max|x_i|``."""
-    if x.ndim == 1:  # fast path, one vector: math.hypot neither underflows nor overflows
-        return math.hypot(*x.tolist())
+def norm(x, name=None):
+    """``|x|_2``.  With ``name``: also the NaN/inf test of ``x`` (a non-finite row shows in its
+    sum of squares), and rows outside ``[SAFE_LO, SAFE_HI]`` make the result an :class:`XF`
+    (extended range: no overflow, no underflow, no silent loss).  Without ``name`` (old
+    interface): a float array, rows out of range recomputed as ``m |x/m|``."""
+    if x.ndim == 1:  # one vector: math.hypot neither underflows nor overflows
+        n = math.hypot(*x.tolist())
+        if name is None or SAFE_LO <= n <= SAFE_HI:
+            return n
+        _check_finite(name, x)
+        k = _pow2_scale(x)
+        return XF(math.hypot(*_scaled(x, k).tolist()), k, {name})
     s = dot(x, x)
+    if name is not None:
+        lo, hi = s.min(initial=numpy.inf), s.max(initial=0.0)
+        if SAFE_LO**2 <= lo and hi <= SAFE_HI**2:
+            return numpy.sqrt(s)
+        _check_finite(name, x)
+        k = _pow2_scale(x)
+        xs = _scaled(x, k)
+        return XF(numpy.sqrt(numpy.einsum("...i,...i->...", xs, xs)), k, {name})
     bad = ~((s > _SAFE_LO) & (s < _SAFE_HI))
     if not numpy.any(bad):
         return numpy.sqrt(s)
@@ -119,20 +376,198 @@ def norm(x):
     return numpy.where(bad, m * numpy.sqrt(dot(x / safe, x / safe)), numpy.sqrt(s))
 
 
-def total(x):
+def total(x, norm_x=None):
+    """``1.x``, the sum of the coordinates (an XF when ``norm_x`` is one)."""
+    if isinstance(norm_x, XF):
+        k = _pow2_scale(x)
+        return XF(numpy.sum(_scaled(x, k), axis=-1), k, norm_x.names)
     if x.ndim == 1:
         return float(x.sum())
     return numpy.sum(x, axis=-1)
 
 
-def angle(x, y, norm_x, norm_y, dot_xy):
-    """The angle between ``x`` and ``y`` in ``[0, pi]``, accurate to full precision.
+# --------------------------------------------------------------------------------------------
+# Double-double arithmetic (near-parallel rows only)
+# --------------------------------------------------------------------------------------------
 
-    ``arccos`` of the cosine where ``|cos| <= 0.9``; elsewhere (near 0 and pi, where arccos
-    loses up to half the digits), and wherever ``x.y`` may have under- or overflowed, Kahan's
-    ``2 atan2(|x^ - y^|, |x^ + y^|)`` on the unit vectors.  Exactly parallel
-    vectors give exactly 0, antiparallel ones exactly pi: no NaN, no warning.
-    """
+_SPLIT = 134217729.0  # 2**27 + 1
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _split(a):
+    c = _SPLIT * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_prod(a, b):
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _dd_dot(x, y):
+    """``x.y`` over the last axis as a double-double (Ogita-Rump-Oishi Dot2)."""
+    sh, sl = _two_prod(x[..., 0], y[..., 0])
+    for j in range(1, x.shape[-1]):
+        ph, pl = _two_prod(x[..., j], y[..., j])
+        sh, e = _two_sum(sh, ph)
+        sl = sl + (e + pl)
+    return _two_sum(sh, sl)
+
+
+def _dd_div(ah, al, bh, bl):
+    q1 = ah / bh
+    ph, pl = _two_prod(q1, bh)
+    r = ((ah - ph) - pl + al - q1 * bl)
+    return _two_sum(q1, r / bh)
+
+
+def _rejection_dd(y, x):
+    """``y - (x.y / x.x) x`` for unit-scale rows, accurate to ~1e-32 of |y| (no cancellation)."""
+    dh, dl = _dd_dot(x, y)
+    nh, nl = _dd_dot(x, x)
+    kh, kl = _dd_div(dh, dl, nh, nl)
+    ph, pl = _two_prod(kh[..., None], x)
+    s, e = _two_sum(y, -ph)
+    return s + (e - pl - kl[..., None] * x), kh
+
+
+def _near_terms(x, y):
+    """cos, sin, phi, pi - phi for near-parallel row pairs (2-D arrays), by double-double."""
+    x = _scaled(x, _pow2_scale(x))
+    y = _scaled(y, _pow2_scale(y))
+    r, k = _rejection_dd(y, x)  # y = k x + r, r orthogonal to x
+    nx = numpy.sqrt(numpy.einsum("ij,ij->i", x, x))
+    ny = numpy.sqrt(numpy.einsum("ij,ij->i", y, y))
+    nr = numpy.sqrt(numpy.einsum("ij,ij->i", r, r))
+    along = k * nx  # = |y| cos(phi), signed
+    return along / ny, nr / ny, numpy.arctan2(nr, along), numpy.arctan2(nr, -along)
+
+
+# --------------------------------------------------------------------------------------------
+# Angle terms, rejection, edge series
+# --------------------------------------------------------------------------------------------
+
+
+def _ratio(dot_xy, norm_x, norm_y):
+    if isinstance(dot_xy, XF) or isinstance(norm_x, XF) or isinstance(norm_y, XF):
+        return (dot_xy / (norm_x * norm_y)).value()
+    return dot_xy / (norm_x * norm_y)
+
+
+def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi"):
+    """``(cos phi, sin phi, phi, pi - phi)`` of the angle between ``x`` and ``y`` (entries not
+    in ``need`` are ``None``), each to full relative accuracy, with no trigonometric call:
+    ``cos = x.y / (|x||y|)``, ``sin = sqrt((1 - cos)(1 + cos))``, ``phi = arccos(cos)``, and
+    on near-parallel rows (``|cos| > NEAR``) the double-double rejection (``sin = |r|/|y|``,
+    ``phi = atan2(|r|, x^.y)``, ``pi - phi = atan2(|r|, -x^.y)``).  Exactly parallel vectors
+    give exactly 0 and pi, no NaN, no warning."""
+    want = need.split()
+    c = _ratio(dot_xy, norm_x, norm_y)
+    if isinstance(c, float):  # one pair
+        if abs(c) <= NEAR:
+            s = math.sqrt((1.0 - c) * (1.0 + c)) if "sin" in want else None
+            phi = math.acos(c) if "phi" in want else None
+            psi = math.acos(-c) if "psi" in want else None
+            return (c, s, phi, psi)
+        c, s, phi, psi = (float(t[0]) for t in _near_terms(x[None, :], y[None, :]))
+        return tuple(t if n in want else None for t, n in zip((c, s, phi, psi), ("cos", "sin", "phi", "psi")))
+    near = numpy.abs(c) > NEAR
+    anynear = near.any()
+    if anynear:
+        c = numpy.where(near, 0.0, c)
+    s = numpy.sqrt((1.0 - c) * (1.0 + c)) if "sin" in want else None
+    phi = numpy.arccos(c) if "phi" in want else None
+    psi = numpy.arccos(-c) if "psi" in want else None
+    if anynear:
+        shape = near.shape
+        xs, ys = numpy.broadcast_arrays(x, y)
+        xs = xs.reshape(-1, xs.shape[-1])[near.reshape(-1)] if xs.ndim > 1 else xs[None, :]
+        ys = ys.reshape(-1, ys.shape[-1])[near.reshape(-1)] if ys.ndim > 1 else ys[None, :]
+        terms = _near_terms(xs, ys)
+        out = []
+        for t, arr in zip(terms, (c, s, phi, psi)):
+            if arr is not None:
+                arr = numpy.array(numpy.broadcast_to(arr, shape))
+                arr[near] = t
+            out.append(arr)
+        c, s, phi, psi = out
+    return (c if "cos" in want else None, s, phi, psi)
+
+
+def rejection(y, x, norm_x, dot_xy, cos_xy):
+    """``y - (x.y/|x|^2) x``: the component of ``y`` orthogonal to ``x``, without cancellation
+    (double-double on the rows with ``|cos| > NEAR``).  An XF when the invariants are."""
+    if isinstance(norm_x, XF) or isinstance(dot_xy, XF):
+        ky = _pow2_scale(y)
+        ys, xs = numpy.broadcast_arrays(_scaled(y, ky), _scaled(x, _pow2_scale(x)))
+        r = numpy.array(ys - (numpy.einsum("...i,...i->...", xs, ys)
+                              / numpy.einsum("...i,...i->...", xs, xs))[..., None] * xs)
+        near = numpy.abs(numpy.asarray(cos_xy)) > NEAR
+        if near.any():
+            flat = r.reshape(-1, r.shape[-1])
+            m = numpy.broadcast_to(near, r.shape[:-1]).reshape(-1)
+            flat[m] = _rejection_dd(ys.reshape(-1, ys.shape[-1])[m], xs.reshape(-1, xs.shape[-1])[m])[0]
+        names = getattr(norm_x, "names", frozenset()) | getattr(dot_xy, "names", frozenset())
+        return XF(r, ky[..., None], names)
+    k = dot_xy / (norm_x * norm_x)
+    if isinstance(k, float):
+        if abs(cos_xy) <= NEAR:
+            return y - k * x
+        ky, kx = _pow2_scale(y), _pow2_scale(x)
+        return numpy.ldexp(_rejection_dd(_scaled(y, ky)[None], _scaled(x, kx)[None])[0][0], ky)
+    r = y - k[..., None] * x
+    near = numpy.abs(cos_xy) > NEAR
+    if near.any():
+        r = numpy.array(r)
+        ys, xs = numpy.broadcast_arrays(y, x)
+        m = numpy.broadcast_to(near, r.shape[:-1]).reshape(-1)
+        yn = ys.reshape(-1, ys.shape[-1])[m]
+        xn = xs.reshape(-1, xs.shape[-1])[m]
+        ky, kx = _pow2_scale(yn), _pow2_scale(xn)
+        fixed = _rejection_dd(_scaled(yn, ky), _scaled(xn, kx))[0]
+        r.reshape(-1, r.shape[-1])[m] = numpy.ldexp(fixed, ky[:, None])
+    return r
+
+
+def pi_minus(phi):
+    """``pi - phi`` for a float64 angle, exact to ~1e-32 (pi carried as PI_HI + PI_LO)."""
+    return (PI_HI - phi) + PI_LO
+
+
+def taylor(h, t, below, start, step, coeffs):
+    """Replace ``h`` by ``sum_j coeffs[j] t**(start + step j)`` on the rows with ``t < below``
+    (a Taylor series derived by SymPy, used where the closed form cancels)."""
+    if isinstance(t, float) or numpy.ndim(t) == 0:
+        if not float(t) < below:
+            return h
+        return _poly(float(t), start, step, coeffs)
+    m = t < below
+    if not m.any():
+        return h
+    out = numpy.array(numpy.broadcast_to(h, m.shape), dtype=numpy.float64)
+    out[m] = _poly(t[m], start, step, coeffs)
+    return out
+
+
+def _poly(t, start, step, coeffs):
+    u = t**step
+    acc = 0.0 * t + coeffs[-1]
+    for c in coeffs[-2::-1]:
+        acc = acc * u + c
+    return acc * t**start
+
+
+def angle(x, y, norm_x, norm_y, dot_xy):
+    """The angle between ``x`` and ``y`` in ``[0, pi]`` (kept for custom emitters; the default
+    emitter uses :func:`angle_terms`)."""
     scale = norm_x * norm_y
     if isinstance(scale, float) and _SAFE_LO < scale < _SAFE_HI:  # fast path: one pair
         c = dot_xy / scale
@@ -145,7 +580,6 @@ def angle(x, y, norm_x, norm_y, dot_xy):
     with numpy.errstate(invalid="ignore", divide="ignore"):
         c = numpy.clip(dot_xy / scale, -1.0, 1.0)
     phi = numpy.atleast_1d(numpy.arccos(c))
-    # near 0 / pi, or where x.y may have under/overflowed: Kahan's form on unit vectors
     near = numpy.atleast_1d(
         ~(numpy.abs(c) <= _KAHAN_THRESHOLD) | ~((scale > _SAFE_LO) & (scale < _SAFE_HI))
     )
@@ -160,13 +594,23 @@ def angle(x, y, norm_x, norm_y, dot_xy):
     return phi.reshape(numpy.shape(c))
 
 
+# --------------------------------------------------------------------------------------------
+# Assembly
+# --------------------------------------------------------------------------------------------
+
+
 def col(c):
     """A coefficient array with one trailing axis, to multiply a vector."""
+    if isinstance(c, XF):
+        return XF._raw(numpy.asarray(c.m)[..., None], numpy.asarray(c.e)[..., None], c.names)
     return numpy.asarray(c, dtype=numpy.float64)[..., None]
 
 
 def col2(c):
     """A coefficient array with two trailing axes, to multiply a matrix."""
+    if isinstance(c, XF):
+        return XF._raw(numpy.asarray(c.m)[..., None, None], numpy.asarray(c.e)[..., None, None],
+                       c.names)
     return numpy.asarray(c, dtype=numpy.float64)[..., None, None]
 
 
@@ -174,15 +618,55 @@ def outer(x, y):
     return x[..., :, None] * y[..., None, :]
 
 
-def finish(result, shape, rank=0):
-    """Broadcast ``result`` to ``shape`` + its last ``rank`` axes (fresh float64; 0-d -> scalar)."""
-    if not shape and not rank:
-        return numpy.float64(result)
+def _overflow(shape, names=()):
+    names = sorted(names)
+    if not names and isinstance(shape, Shape) and shape.args:
+        sizes = [(float(numpy.max(numpy.abs(a))) if a.size else 0.0, n) for n, a, _ in shape.args]
+        names = [max(sizes)[1]]
+    which = " and ".join(names) if names else "an argument"
+    return ValueError(
+        f"the result overflows float64 (its true value is beyond 1.8e308): {which} too large in "
+        "magnitude for this formula"
+    )
+
+
+def buffers(out, n):
+    """Validate the ``out=`` tuple of a fused function: ``n`` float64 arrays (or None)."""
+    if not isinstance(out, (tuple, list)) or len(out) != n:
+        raise InputError(f"out must be a tuple of {n} float64 arrays (or None entries)")
+    return tuple(out)
+
+
+def finish(result, shape, rank=0, out=None):
+    """Broadcast ``result`` to ``shape`` + its last ``rank`` axes (fresh float64; 0-d -> scalar).
+
+    An :class:`XF` result is rounded to float64 here; a result beyond float64 raises a
+    ``ValueError`` naming the argument(s) responsible.  ``out``: write into this float64 array
+    (of exactly the result's shape) and return it.
+    """
+    names = ()
+    if isinstance(result, XF):
+        names = result.names
+        result = result.value()
+    if not shape and not rank and out is None:
+        value = numpy.float64(result)
+        if not math.isfinite(value):
+            raise _overflow(shape, names)
+        return value
     result = numpy.asarray(result, dtype=numpy.float64)
+    if not numpy.isfinite(result.sum()) and not numpy.all(numpy.isfinite(result)):
+        raise _overflow(shape, names)
     trailing = result.shape[result.ndim - rank :] if rank else ()
     target = tuple(shape) + tuple(trailing)
+    if out is not None:
+        if not isinstance(out, numpy.ndarray) or out.dtype != numpy.float64 or out.shape != target:
+            raise ValueError(
+                f"out must be a float64 array of shape {target}, got "
+                f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+            )
+        numpy.copyto(out, numpy.broadcast_to(result, target))
+        return out
     if result.shape == target and result.base is None and result.flags.writeable:
         return result  # already a fresh array of the right shape
-    out = numpy.broadcast_to(result, target)
-    out = numpy.array(out)
-    return out[()] if out.ndim == 0 else out
+    res = numpy.array(numpy.broadcast_to(result, target))
+    return res[()] if res.ndim == 0 else res

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``cnn`` family (cnn).
 
-Formulas: cnn.A, cnn.B, cnn.population_loss, cnn.grad_v, cnn.grad_a, cnn.population_loss_w, cnn.grad_w.
+Formulas: cnn.A, cnn.B, cnn.population_loss, cnn.grad_v, cnn.grad_a, cnn.population_loss_w, cnn.grad_w, cnn.a_opt, cnn.profile_loss, cnn.spurious_min_loss, cnn.spurious_a, cnn.spurious_threshold, cnn.spurious_cubic, cnn.init_cos_mean, cnn.init_dot_mean, cnn.gd_next_angle, cnn.gd_next_sin2, cnn.gd_next_norm_v_sq, cnn.gd_next_dot, cnn.gd_next_sum.
 Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['A', 'B', 'population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w']
+__all__ = ['A', 'B', 'population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'a_opt', 'profile_loss', 'spurious_min_loss', 'spurious_a', 'spurious_threshold', 'spurious_cubic', 'init_cos_mean', 'init_dot_mean', 'gd_next_angle', 'gd_next_sin2', 'gd_next_norm_v_sq', 'gd_next_dot', 'gd_next_sum', 'population_loss_and_grads', 'population_loss_w_and_grads']
 
 
 def A(w, k):
@@ -23,10 +23,10 @@ def A(w, k):
 
     Returns an array of the batch shape + (n, n).  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w)
+    w = _rt.vector("w", w, finite=False)
     k = _rt.integer("k", k)
     _shape = _rt.batch_shape(("w", w, 1))
-    norm_w = _rt.norm(w)
+    norm_w = _rt.norm(w, "w")
     _t0 = (1/2)*norm_w**2
     _t1 = _t0/numpy.pi
     return _rt.finish(_rt.col2(_t0 - _t1) * numpy.eye(k) + _rt.col2(_t1) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
@@ -44,20 +44,19 @@ def B(w, w_star, k):
 
     Returns an array of the batch shape + (n, n).  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w)
-    w_star = _rt.vector("w_star", w_star)
+    w = _rt.vector("w", w, finite=False)
+    w_star = _rt.vector("w_star", w_star, finite=False)
     k = _rt.integer("k", k)
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
-    norm_w = _rt.norm(w)
+    norm_w = _rt.norm(w, "w")
     _rt.nonzero("w", norm_w)
-    norm_w_star = _rt.norm(w_star)
+    norm_w_star = _rt.norm(w_star, "w_star")
     _rt.nonzero("w_star", norm_w_star)
-    dot_w_w_star = _rt.dot(w, w_star)
-    phi_w_w_star = _rt.angle(w, w_star, norm_w, norm_w_star, dot_w_w_star)
+    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
+    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
     _t0 = (1/2)*norm_w*norm_w_star/numpy.pi
-    _t1 = numpy.cos(phi_w_w_star)
-    return _rt.finish(_rt.col2(_t0*(-_t1*phi_w_w_star + numpy.pi*_t1 + numpy.sin(phi_w_w_star)) - _t0) * numpy.eye(k) + _rt.col2(_t0) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
+    return _rt.finish(_rt.col2(_t0*(-cos_w_w_star*(numpy.pi - psi_w_w_star) + numpy.pi*cos_w_w_star + sin_w_w_star) - _t0) * numpy.eye(k) + _rt.col2(_t0) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
 
 
 def population_loss(v, a, w_star, a_star):
@@ -73,31 +72,31 @@ def population_loss(v, a, w_star, a_star):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    v = _rt.vector("v", v)
-    a = _rt.vector("a", a)
-    w_star = _rt.vector("w_star", w_star)
-    a_star = _rt.vector("a_star", a_star)
+    v = _rt.vector("v", v, finite=False)
+    a = _rt.vector("a", a, finite=False)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    norm_a = _rt.norm(a)
-    norm_a_star = _rt.norm(a_star)
-    norm_v = _rt.norm(v)
+    norm_a = _rt.norm(a, "a")
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_v = _rt.norm(v, "v")
     _rt.nonzero("v", norm_v)
-    norm_w_star = _rt.norm(w_star)
+    norm_w_star = _rt.norm(w_star, "w_star")
     _rt.nonzero("w_star", norm_w_star)
-    dot_a_a_star = _rt.dot(a, a_star)
-    dot_v_w_star = _rt.dot(v, w_star)
-    sum_a = _rt.total(a)
-    sum_a_star = _rt.total(a_star)
-    phi_v_w_star = _rt.angle(v, w_star, norm_v, norm_w_star, dot_v_w_star)
+    dot_a_a_star = _rt.dot(a, a_star, norm_a, norm_a_star)
+    dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
+    sum_a = _rt.total(a, norm_a)
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
     _t0 = (1/4)*norm_a**2
     _t1 = (1/2)*norm_w_star
     _t2 = _t1*dot_a_a_star
-    _t3 = _t2*numpy.cos(phi_v_w_star)
+    _t3 = _t2*cos_v_w_star
     _t4 = (1/4)*norm_w_star**2
     _t5 = _t4*norm_a_star**2
-    return _rt.finish(_t0 - _t3 + _t5 + (-_t0 - _t1*sum_a*sum_a_star - _t2*numpy.sin(phi_v_w_star) + _t2 + _t3*phi_v_w_star + _t4*sum_a_star**2 - _t5 + (1/4)*sum_a**2)/numpy.pi, _shape)
+    return _rt.finish(_t0 - _t3 + _t5 + (-_t0 - _t1*sum_a*sum_a_star - _t2*sin_v_w_star + _t2 + _t3*(numpy.pi - psi_v_w_star) + _t4*sum_a_star**2 - _t5 + (1/4)*sum_a**2)/numpy.pi, _shape)
 
 
 def grad_v(v, a, w_star, a_star):
@@ -113,23 +112,24 @@ def grad_v(v, a, w_star, a_star):
 
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
-    v = _rt.vector("v", v)
-    a = _rt.vector("a", a)
-    w_star = _rt.vector("w_star", w_star)
-    a_star = _rt.vector("a_star", a_star)
+    v = _rt.vector("v", v, finite=False)
+    a = _rt.vector("a", a, finite=False)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    norm_v = _rt.norm(v)
+    norm_a = _rt.norm(a, "a")
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_v = _rt.norm(v, "v")
     _rt.nonzero("v", norm_v)
-    norm_w_star = _rt.norm(w_star)
+    norm_w_star = _rt.norm(w_star, "w_star")
     _rt.nonzero("w_star", norm_w_star)
-    dot_a_a_star = _rt.dot(a, a_star)
-    dot_v_w_star = _rt.dot(v, w_star)
-    phi_v_w_star = _rt.angle(v, w_star, norm_v, norm_w_star, dot_v_w_star)
-    _t0 = phi_v_w_star - numpy.pi
-    _t1 = (1/2)*dot_a_a_star/numpy.pi
-    return _rt.finish(_rt.col(-_t0*_t1*norm_w_star*numpy.cos(phi_v_w_star)/norm_v**2) * v + _rt.col(_t0*_t1/norm_v) * w_star, _shape, 1)
+    dot_a_a_star = _rt.dot(a, a_star, norm_a, norm_a_star)
+    dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
+    cos_v_w_star, _, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos psi")
+    rej_w_star_v = _rt.rejection(w_star, v, norm_v, dot_v_w_star, cos_v_w_star)
+    return _rt.finish(_rt.col(-1/2*dot_a_a_star*psi_v_w_star/(numpy.pi*norm_v)) * rej_w_star_v, _shape, 1)
 
 
 def grad_a(v, a, w_star, a_star):
@@ -145,24 +145,26 @@ def grad_a(v, a, w_star, a_star):
 
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
-    v = _rt.vector("v", v)
-    a = _rt.vector("a", a)
-    w_star = _rt.vector("w_star", w_star)
-    a_star = _rt.vector("a_star", a_star)
+    v = _rt.vector("v", v, finite=False)
+    a = _rt.vector("a", a, finite=False)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    norm_v = _rt.norm(v)
+    norm_a = _rt.norm(a, "a")
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_v = _rt.norm(v, "v")
     _rt.nonzero("v", norm_v)
-    norm_w_star = _rt.norm(w_star)
+    norm_w_star = _rt.norm(w_star, "w_star")
     _rt.nonzero("w_star", norm_w_star)
-    dot_v_w_star = _rt.dot(v, w_star)
-    sum_a = _rt.total(a)
-    sum_a_star = _rt.total(a_star)
-    phi_v_w_star = _rt.angle(v, w_star, norm_v, norm_w_star, dot_v_w_star)
-    _t0 = (1/2)/numpy.pi
-    _t1 = numpy.cos(phi_v_w_star)
-    return _rt.finish(_rt.col(_t0*(-1 + numpy.pi)) * a + _rt.col(_t0*norm_w_star*(_t1*phi_v_w_star - numpy.pi*_t1 - numpy.sin(phi_v_w_star) + 1)) * a_star + _rt.col(_t0*(-norm_w_star*sum_a_star + sum_a)) * numpy.ones(a.shape[-1]), _shape, 1)
+    dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
+    sum_a = _rt.total(a, norm_a)
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
+    _t0 = -numpy.pi
+    _t1 = (1/2)/numpy.pi
+    return _rt.finish(_rt.col(_t1*(-_t0 - 1)) * a + _rt.col(_t1*norm_w_star*(cos_v_w_star*(-_t0 - psi_v_w_star) - numpy.pi*cos_v_w_star - sin_v_w_star + 1)) * a_star + _rt.col(_t1*(-norm_w_star*sum_a_star + sum_a)) * numpy.ones(a.shape[-1]), _shape, 1)
 
 
 def population_loss_w(w, a, w_star, a_star):
@@ -178,33 +180,32 @@ def population_loss_w(w, a, w_star, a_star):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w)
-    a = _rt.vector("a", a)
-    w_star = _rt.vector("w_star", w_star)
-    a_star = _rt.vector("a_star", a_star)
+    w = _rt.vector("w", w, finite=False)
+    a = _rt.vector("a", a, finite=False)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    norm_a = _rt.norm(a)
-    norm_a_star = _rt.norm(a_star)
-    norm_w = _rt.norm(w)
+    norm_a = _rt.norm(a, "a")
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_w = _rt.norm(w, "w")
     _rt.nonzero("w", norm_w)
-    norm_w_star = _rt.norm(w_star)
+    norm_w_star = _rt.norm(w_star, "w_star")
     _rt.nonzero("w_star", norm_w_star)
-    dot_a_a_star = _rt.dot(a, a_star)
-    dot_w_w_star = _rt.dot(w, w_star)
-    sum_a = _rt.total(a)
-    sum_a_star = _rt.total(a_star)
-    phi_w_w_star = _rt.angle(w, w_star, norm_w, norm_w_star, dot_w_w_star)
-    _t0 = numpy.cos(phi_w_w_star)
-    _t1 = (1/2)*dot_a_a_star*norm_w*norm_w_star
-    _t2 = (1/4)*norm_w**2
-    _t3 = _t2*norm_a**2
-    _t4 = (1/4)*norm_w_star**2
-    _t5 = _t4*norm_a_star**2
-    _t6 = numpy.pi**(-1.0)
-    _t7 = _t1*_t6
-    return _rt.finish(-_t0*_t1 + _t0*_t7*phi_w_w_star + _t2*_t6*sum_a**2 - _t3*_t6 + _t3 + _t4*_t6*sum_a_star**2 - _t5*_t6 + _t5 - 1/2*_t6*norm_w*norm_w_star*sum_a*sum_a_star - _t7*numpy.sin(phi_w_w_star) + _t7, _shape)
+    dot_a_a_star = _rt.dot(a, a_star, norm_a, norm_a_star)
+    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
+    sum_a = _rt.total(a, norm_a)
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
+    _t0 = norm_a**2
+    _t1 = norm_w**2
+    _t2 = norm_a_star**2
+    _t3 = norm_w_star**2
+    _t4 = numpy.pi**(-1.0)
+    _t5 = (1/2)*_t4*norm_w*norm_w_star
+    _t6 = _t5*dot_a_a_star
+    return _rt.finish(-1/4*_t0*_t1*_t4 + (1/4)*_t0*_t1 + (1/4)*_t1*_t4*sum_a**2 - 1/4*_t2*_t3*_t4 + (1/4)*_t2*_t3 + (1/4)*_t3*_t4*sum_a_star**2 + (1/2)*_t4*dot_a_a_star*norm_w*norm_w_star - _t5*sum_a*sum_a_star - _t6*cos_w_w_star*psi_w_w_star - _t6*sin_w_w_star, _shape)
 
 
 def grad_w(w, a, w_star, a_star):
@@ -220,23 +221,540 @@ def grad_w(w, a, w_star, a_star):
 
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w)
-    a = _rt.vector("a", a)
-    w_star = _rt.vector("w_star", w_star)
-    a_star = _rt.vector("a_star", a_star)
+    w = _rt.vector("w", w, finite=False)
+    a = _rt.vector("a", a, finite=False)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    norm_a = _rt.norm(a)
-    norm_w = _rt.norm(w)
+    norm_a = _rt.norm(a, "a")
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_w = _rt.norm(w, "w")
     _rt.nonzero("w", norm_w)
-    norm_w_star = _rt.norm(w_star)
+    norm_w_star = _rt.norm(w_star, "w_star")
     _rt.nonzero("w_star", norm_w_star)
-    dot_a_a_star = _rt.dot(a, a_star)
-    dot_w_w_star = _rt.dot(w, w_star)
-    sum_a = _rt.total(a)
-    sum_a_star = _rt.total(a_star)
-    phi_w_w_star = _rt.angle(w, w_star, norm_w, norm_w_star, dot_w_w_star)
+    dot_a_a_star = _rt.dot(a, a_star, norm_a, norm_a_star)
+    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
+    sum_a = _rt.total(a, norm_a)
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    _, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "sin psi")
     _t0 = norm_a**2
     _t1 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(_t1*(-_t0*norm_w + numpy.pi*_t0*norm_w - dot_a_a_star*norm_w_star*numpy.sin(phi_w_w_star) + dot_a_a_star*norm_w_star + norm_w*sum_a**2 - norm_w_star*sum_a*sum_a_star)/norm_w) * w + _rt.col(_t1*dot_a_a_star*(phi_w_w_star - numpy.pi)) * w_star, _shape, 1)
+    return _rt.finish(_rt.col(_t1*(-_t0*norm_w + numpy.pi*_t0*norm_w - dot_a_a_star*norm_w_star*sin_w_w_star + dot_a_a_star*norm_w_star + norm_w*sum_a**2 - norm_w_star*sum_a*sum_a_star)/norm_w) * w + _rt.col(-_t1*dot_a_a_star*psi_w_w_star) * w_star, _shape, 1)
+
+
+def a_opt(phi, w_star, a_star):
+    """cnn.a_opt: 004 thesis, proof of Lemma 5.1 (l.5755), any fixed angle.
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
+
+    Arguments (leading axes broadcast as a batch):
+        phi: (...) - angle theta(v, w*) in [0, pi]
+        w_star: (..., p) (nonzero) - teacher filter (not normalized)
+        a_star: (..., k) - teacher second layer
+
+    Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
+    """
+    phi = _rt.scalar("phi", phi)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
+    _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_w_star = _rt.norm(w_star, "w_star")
+    _rt.nonzero("w_star", norm_w_star)
+    dim_k = a_star.shape[-1]
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    cos_phi = numpy.cos(phi)
+    sin_phi = numpy.sin(phi)
+    psi_phi = _rt.pi_minus(phi)
+    _h0 = -cos_phi*psi_phi - sin_phi
+    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
+    _t0 = norm_w_star*sum_a_star/(-dim_k + numpy.pi*dim_k - 2*numpy.pi + 1 + numpy.pi**2)
+    return _rt.finish(_rt.col(norm_w_star*(cos_phi*psi_phi + sin_phi - 1)/(-1 + numpy.pi)) * a_star + _rt.col(_h0*_t0 + numpy.pi*_t0) * numpy.ones(a_star.shape[-1]), _shape, 1)
+
+
+def profile_loss(phi, w_star, a_star):
+    """cnn.profile_loss: 004 thesis, ch. 5 (derived; explains Thm 5.5 and Table 5.1).
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
+
+    Arguments (leading axes broadcast as a batch):
+        phi: (...) - angle theta(v, w*) in [0, pi]
+        w_star: (..., p) (nonzero) - teacher filter (not normalized)
+        a_star: (..., k) - teacher second layer
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    phi = _rt.scalar("phi", phi)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
+    _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_w_star = _rt.norm(w_star, "w_star")
+    _rt.nonzero("w_star", norm_w_star)
+    dim_k = a_star.shape[-1]
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    cos_phi = numpy.cos(phi)
+    sin_phi = numpy.sin(phi)
+    psi_phi = _rt.pi_minus(phi)
+    _h0 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi - 2*cos_phi*psi_phi + sin_phi**2 - 2*sin_phi
+    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 1, (-0.6666666666666666, 0.0, 0.06666666666666667, 0.1111111111111111, -0.002380952380952381, -0.022222222222222223, 4.409171075837743e-05, 0.0019047619047619048, -5.010421677088344e-07, -9.406231628453851e-05,))
+    _h1 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi + sin_phi**2
+    # near phi = pi the sum above cancels like t^6 (t = psi_phi): Taylor series derived by SymPy
+    _h1 = _rt.taylor(_h1, psi_phi, 0.3062814313608786, 6, 2, (0.1111111111111111, -0.022222222222222223, 0.0019047619047619048, -9.406231628453851e-05, 3.053971307939562e-06, -7.047626095245143e-08, 1.2181082139929877e-09, -1.637792556629227e-11,))
+    _h2 = -2*cos_phi*psi_phi - 2*sin_phi
+    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
+    _h2 = _rt.taylor(_h2, psi_phi, 0.0938083151964686, 3, 2, (-0.6666666666666666, 0.06666666666666667, -0.002380952380952381, 4.409171075837743e-05, -5.010421677088344e-07,))
+    _h3 = -cos_phi**2*psi_phi**2 - 2*cos_phi*psi_phi*sin_phi + 2*cos_phi*psi_phi - sin_phi**2 + 2*sin_phi
+    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
+    _h3 = _rt.taylor(_h3, psi_phi, 0.0938083151964686, 3, 1, (0.6666666666666666, 0.0, -0.06666666666666667, -0.1111111111111111, 0.002380952380952381, 0.022222222222222223, -4.409171075837743e-05, -0.0019047619047619048, 5.010421677088344e-07, 9.406231628453851e-05,))
+    _t0 = 4*numpy.pi
+    _t1 = numpy.pi**2
+    _t2 = numpy.pi**3
+    _t3 = _t1*dim_k
+    _t4 = norm_w_star**2/(-_t0*dim_k + _t0 - 8*_t1 + 4*_t2 + 4*_t3)
+    _t5 = _t4*norm_a_star**2
+    _t6 = _t4*sum_a_star**2
+    _t7 = numpy.pi*_t5
+    return _rt.finish(_h0*_t5 + _h1*_t6 + numpy.pi*_h2*_t6 + _h3*_t5*dim_k - 3*_t1*_t5 + _t1*_t6 + _t2*_t5 + _t3*_t5 - 2*_t7*dim_k + _t7*(-cos_phi**2*psi_phi**2 - 2*cos_phi*psi_phi*sin_phi + 2*cos_phi*psi_phi - sin_phi**2 + 2*sin_phi + 2), _shape)
+
+
+def spurious_min_loss(w_star, a_star):
+    """cnn.spurious_min_loss: 004 thesis, Lemma 5.1 / Theorem 5.5 (l.5289, l.6060).
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
+
+    Arguments (leading axes broadcast as a batch):
+        w_star: (..., p) (nonzero) - teacher filter (not normalized)
+        a_star: (..., k) - teacher second layer
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
+    _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_w_star = _rt.norm(w_star, "w_star")
+    _rt.nonzero("w_star", norm_w_star)
+    dim_k = a_star.shape[-1]
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    _t0 = norm_a_star**2
+    _t1 = 2*_t0
+    _t2 = numpy.pi*_t0
+    return _rt.finish((1/4)*norm_w_star**2*(numpy.pi**2*_t0 - _t1*dim_k + _t1 + _t2*dim_k - 3*_t2 + numpy.pi*sum_a_star**2)/((-1 + numpy.pi)*(dim_k - 1 + numpy.pi)), _shape)
+
+
+def spurious_a(w_star, a_star):
+    """cnn.spurious_a: 004 thesis, Lemma 5.1 (l.5260).
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
+
+    Arguments (leading axes broadcast as a batch):
+        w_star: (..., p) (nonzero) - teacher filter (not normalized)
+        a_star: (..., k) - teacher second layer
+
+    Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
+    """
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
+    _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_w_star = _rt.norm(w_star, "w_star")
+    _rt.nonzero("w_star", norm_w_star)
+    dim_k = a_star.shape[-1]
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    _t0 = norm_w_star/(1 - numpy.pi)
+    return _rt.finish(_rt.col(_t0) * a_star + _rt.col(-numpy.pi*_t0*sum_a_star/(dim_k - 1 + numpy.pi)) * numpy.ones(a_star.shape[-1]), _shape, 1)
+
+
+def spurious_threshold(k):
+    """cnn.spurious_threshold: 004 thesis, Theorem 5.5 / Table 5.1 (derived criterion).
+
+    Assumptions: the phi = pi stationary point is a local minimum iff (1^T a*)^2/|a*|^2 < r_c(k)
+
+    Arguments (leading axes broadcast as a batch):
+        k: int - number of patches
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    k = _rt.integer("k", k)
+    _shape = _rt.batch_shape()
+    dim_k = k
+    return _rt.finish((dim_k - 1 + numpy.pi)/numpy.pi, _shape)
+
+
+def spurious_cubic(w_star, a_star):
+    """cnn.spurious_cubic: 004 thesis, ch. 5 (derived): l_min(pi - eps) - l_min(pi) = c eps^3.
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
+
+    Arguments (leading axes broadcast as a batch):
+        w_star: (..., p) (nonzero) - teacher filter (not normalized)
+        a_star: (..., k) - teacher second layer
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
+    _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_w_star = _rt.norm(w_star, "w_star")
+    _rt.nonzero("w_star", norm_w_star)
+    dim_k = a_star.shape[-1]
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    _t0 = norm_a_star**2
+    return _rt.finish((1/6)*norm_w_star**2*(-_t0*dim_k - numpy.pi*_t0 + _t0 + numpy.pi*sum_a_star**2)/(numpy.pi*(1 - numpy.pi)*(dim_k - 1 + numpy.pi)), _shape)
+
+
+def init_cos_mean(p):
+    """cnn.init_cos_mean: 004 thesis, Theorem 5.4 (l.5190), initialization.
+
+    Assumptions: v ~ Unif(S^{p-1}), sign chosen so that phi0 < pi/2
+
+    Arguments (leading axes broadcast as a batch):
+        p: int - filter dimension
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    import math
+
+    p = _rt.integer("p", p)
+    _shape = _rt.batch_shape()
+    dim_p = p
+    _t0 = (1/2)*dim_p
+    return _rt.finish(math.gamma(_t0)/(numpy.sqrt(numpy.pi)*math.gamma(_t0 + 1/2)), _shape)
+
+
+def init_dot_mean(w_star, a_star):
+    """cnn.init_dot_mean: 004 thesis, Theorem 5.4 (l.5190), initialization.
+
+    Assumptions: a0 ~ Unif(B(0, |1^T a*| |w*| / sqrt(k))), sign chosen so that a0.a* > 0
+
+    Arguments (leading axes broadcast as a batch):
+        w_star: (..., p) (nonzero) - teacher filter (not normalized)
+        a_star: (..., k) - teacher second layer
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    import math
+
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
+    _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_w_star = _rt.norm(w_star, "w_star")
+    _rt.nonzero("w_star", norm_w_star)
+    dim_k = a_star.shape[-1]
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    _t0 = (1/2)*dim_k
+    return _rt.finish(norm_a_star*norm_w_star*abs(sum_a_star)*math.gamma(_t0 + 1)/(numpy.sqrt(numpy.pi)*numpy.sqrt(dim_k)*math.gamma(_t0 + 3/2)), _shape)
+
+
+def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """cnn.gd_next_angle: 004 thesis, C5-17; sharpens Lemmas 5.2, 5.5, eq. (5.9).
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
+
+    Arguments (leading axes broadcast as a batch):
+        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        v_norm: (...) (> 0) - |v^t|
+        a_dot: (...) - (a^t)^T a*
+        a_sum: (...) - 1^T a^t
+        ws_norm: (...) (> 0) - |w*|
+        as_norm: (...) - |a*|
+        as_sum: (...) - 1^T a*
+        k: int - number of patches
+        eta: (...) (> 0) - step size
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    phi = _rt.scalar("phi", phi)
+    v_norm = _rt.scalar("v_norm", v_norm)
+    _rt.positive("v_norm", v_norm)
+    a_dot = _rt.scalar("a_dot", a_dot)
+    a_sum = _rt.scalar("a_sum", a_sum)
+    ws_norm = _rt.scalar("ws_norm", ws_norm)
+    _rt.positive("ws_norm", ws_norm)
+    as_norm = _rt.scalar("as_norm", as_norm)
+    as_sum = _rt.scalar("as_sum", as_sum)
+    k = _rt.integer("k", k)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
+    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    sin_phi = numpy.sin(phi)
+    psi_phi = _rt.pi_minus(phi)
+    _t0 = abs(psi_phi + numpy.arctan((1/2)*a_dot*eta*psi_phi*sin_phi*ws_norm/(numpy.pi*v_norm**2)) - numpy.pi)
+    return _rt.finish(numpy.select([numpy.greater(_t0, numpy.pi),True], [-_t0 + 2*numpy.pi,_t0], default=numpy.nan), _shape)
+
+
+def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """cnn.gd_next_sin2: 004 thesis, C5-17; eq. (5.9), l.5780-5830.
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
+
+    Arguments (leading axes broadcast as a batch):
+        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        v_norm: (...) (> 0) - |v^t|
+        a_dot: (...) - (a^t)^T a*
+        a_sum: (...) - 1^T a^t
+        ws_norm: (...) (> 0) - |w*|
+        as_norm: (...) - |a*|
+        as_sum: (...) - 1^T a*
+        k: int - number of patches
+        eta: (...) (> 0) - step size
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    phi = _rt.scalar("phi", phi)
+    v_norm = _rt.scalar("v_norm", v_norm)
+    _rt.positive("v_norm", v_norm)
+    a_dot = _rt.scalar("a_dot", a_dot)
+    a_sum = _rt.scalar("a_sum", a_sum)
+    ws_norm = _rt.scalar("ws_norm", ws_norm)
+    _rt.positive("ws_norm", ws_norm)
+    as_norm = _rt.scalar("as_norm", as_norm)
+    as_sum = _rt.scalar("as_sum", as_sum)
+    k = _rt.integer("k", k)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
+    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    cos_phi = numpy.cos(phi)
+    sin_phi = numpy.sin(phi)
+    psi_phi = _rt.pi_minus(phi)
+    _t0 = sin_phi**2
+    _t1 = 2*numpy.pi
+    _t2 = a_dot*cos_phi*eta*ws_norm
+    _t3 = numpy.pi - psi_phi
+    _t4 = numpy.pi**2
+    _t5 = _t0*a_dot**2*eta**2*ws_norm**2
+    return _rt.finish(_t0*(_t1*v_norm**2 + _t2*_t3 - numpy.pi*_t2)**2/(-_t1*_t3*_t5 + _t3**2*_t5 + _t4*_t5 + 4*_t4*v_norm**4), _shape)
+
+
+def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """cnn.gd_next_norm_v_sq: 004 thesis, C5-17.
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
+
+    Arguments (leading axes broadcast as a batch):
+        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        v_norm: (...) (> 0) - |v^t|
+        a_dot: (...) - (a^t)^T a*
+        a_sum: (...) - 1^T a^t
+        ws_norm: (...) (> 0) - |w*|
+        as_norm: (...) - |a*|
+        as_sum: (...) - 1^T a*
+        k: int - number of patches
+        eta: (...) (> 0) - step size
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    phi = _rt.scalar("phi", phi)
+    v_norm = _rt.scalar("v_norm", v_norm)
+    _rt.positive("v_norm", v_norm)
+    a_dot = _rt.scalar("a_dot", a_dot)
+    a_sum = _rt.scalar("a_sum", a_sum)
+    ws_norm = _rt.scalar("ws_norm", ws_norm)
+    _rt.positive("ws_norm", ws_norm)
+    as_norm = _rt.scalar("as_norm", as_norm)
+    as_sum = _rt.scalar("as_sum", as_sum)
+    k = _rt.integer("k", k)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
+    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    sin_phi = numpy.sin(phi)
+    psi_phi = _rt.pi_minus(phi)
+    _t0 = v_norm**2
+    return _rt.finish(_t0 + (1/4)*a_dot**2*eta**2*psi_phi**2*sin_phi**2*ws_norm**2/(numpy.pi**2*_t0), _shape)
+
+
+def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """cnn.gd_next_dot: 004 thesis, eq. (5.4), l.5302.
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
+
+    Arguments (leading axes broadcast as a batch):
+        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        v_norm: (...) (> 0) - |v^t|
+        a_dot: (...) - (a^t)^T a*
+        a_sum: (...) - 1^T a^t
+        ws_norm: (...) (> 0) - |w*|
+        as_norm: (...) - |a*|
+        as_sum: (...) - 1^T a*
+        k: int - number of patches
+        eta: (...) (> 0) - step size
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    phi = _rt.scalar("phi", phi)
+    v_norm = _rt.scalar("v_norm", v_norm)
+    _rt.positive("v_norm", v_norm)
+    a_dot = _rt.scalar("a_dot", a_dot)
+    a_sum = _rt.scalar("a_sum", a_sum)
+    ws_norm = _rt.scalar("ws_norm", ws_norm)
+    _rt.positive("ws_norm", ws_norm)
+    as_norm = _rt.scalar("as_norm", as_norm)
+    as_sum = _rt.scalar("as_sum", as_sum)
+    k = _rt.integer("k", k)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
+    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    cos_phi = numpy.cos(phi)
+    sin_phi = numpy.sin(phi)
+    psi_phi = _rt.pi_minus(phi)
+    _t0 = numpy.pi**(-1.0)
+    _t1 = as_norm**2
+    _t2 = (1/2)*_t1*ws_norm
+    return _rt.finish(a_dot + eta*((1/2)*_t0*_t1*sin_phi*ws_norm - _t0*_t2*cos_phi*(numpy.pi - psi_phi) - _t0*_t2 + (1/2)*_t0*a_dot - 1/2*_t0*a_sum*as_sum + (1/2)*_t0*as_sum**2*ws_norm + (1/2)*_t1*cos_phi*ws_norm - 1/2*a_dot), _shape)
+
+
+def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """cnn.gd_next_sum: 004 thesis, Lemma 5.4, l.5317.
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
+
+    Arguments (leading axes broadcast as a batch):
+        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        v_norm: (...) (> 0) - |v^t|
+        a_dot: (...) - (a^t)^T a*
+        a_sum: (...) - 1^T a^t
+        ws_norm: (...) (> 0) - |w*|
+        as_norm: (...) - |a*|
+        as_sum: (...) - 1^T a*
+        k: int - number of patches
+        eta: (...) (> 0) - step size
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    phi = _rt.scalar("phi", phi)
+    v_norm = _rt.scalar("v_norm", v_norm)
+    _rt.positive("v_norm", v_norm)
+    a_dot = _rt.scalar("a_dot", a_dot)
+    a_sum = _rt.scalar("a_sum", a_sum)
+    ws_norm = _rt.scalar("ws_norm", ws_norm)
+    _rt.positive("ws_norm", ws_norm)
+    as_norm = _rt.scalar("as_norm", as_norm)
+    as_sum = _rt.scalar("as_sum", as_sum)
+    k = _rt.integer("k", k)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
+    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    dim_k = k
+    cos_phi = numpy.cos(phi)
+    sin_phi = numpy.sin(phi)
+    psi_phi = _rt.pi_minus(phi)
+    _t0 = (1/2)*a_sum
+    _t1 = numpy.pi**(-1.0)
+    _t2 = (1/2)*as_sum*ws_norm
+    return _rt.finish(a_sum + eta*(-_t0*_t1*dim_k - _t0 - _t1*_t2*cos_phi*(numpy.pi - psi_phi) - _t1*_t2 + (1/2)*_t1*a_sum + (1/2)*_t1*as_sum*dim_k*ws_norm + (1/2)*_t1*as_sum*sin_phi*ws_norm + (1/2)*as_sum*cos_phi*ws_norm), _shape)
+
+
+def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
+    """cnn.population_loss, cnn.grad_v, cnn.grad_a, fused: (value, grad_v, grad_a) in one call.
+
+    Source: 004 thesis, Theorem 5.1, eq. (5.3).  Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
+
+    Arguments (leading axes broadcast as a batch):
+        v: (..., p) (nonzero) - first-layer weights before weight normalization (w = v/|v|)
+        a: (..., k) - second-layer weights
+        w_star: (..., p) (nonzero) - teacher filter (not normalized)
+        a_star: (..., k) - teacher second layer
+        out: optional tuple of float64 arrays to write the results into
+
+    Norms, inner products, the angle terms and common subexpressions are computed once.
+    Emitted by `nnderive build`; do not edit.
+    """
+    v = _rt.vector("v", v, finite=False)
+    a = _rt.vector("a", a, finite=False)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
+    _rt.same_length(("v", v), ("w_star", w_star))
+    _rt.same_length(("a", a), ("a_star", a_star))
+    _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    norm_a = _rt.norm(a, "a")
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_v = _rt.norm(v, "v")
+    _rt.nonzero("v", norm_v)
+    norm_w_star = _rt.norm(w_star, "w_star")
+    _rt.nonzero("w_star", norm_w_star)
+    dot_a_a_star = _rt.dot(a, a_star, norm_a, norm_a_star)
+    dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
+    sum_a = _rt.total(a, norm_a)
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
+    rej_w_star_v = _rt.rejection(w_star, v, norm_v, dot_v_w_star, cos_v_w_star)
+    _t0 = (1/4)*norm_a**2
+    _t1 = (1/2)*norm_w_star
+    _t2 = _t1*dot_a_a_star
+    _t3 = (1/4)*norm_w_star**2
+    _t4 = _t3*norm_a_star**2
+    _t5 = numpy.pi**(-1.0)
+    _t6 = norm_w_star*sum_a_star
+    _t7 = -numpy.pi
+    _t8 = cos_v_w_star*(-_t7 - psi_v_w_star)
+    _t9 = (1/2)*_t5
+    _out = (None,) * 3 if out is None else _rt.buffers(out, 3)
+    value = _rt.finish(_t0 - _t2*cos_v_w_star + _t4 + _t5*(-_t0 + _t2*_t8 - _t2*sin_v_w_star + _t2 + _t3*sum_a_star**2 - _t4 - 1/2*_t6*sum_a + (1/4)*sum_a**2), _shape, 0, _out[0])
+    grad_v = _rt.finish(_rt.col(-_t9*dot_a_a_star*psi_v_w_star/norm_v) * rej_w_star_v, _shape, 1, _out[1])
+    grad_a = _rt.finish(_rt.col(_t9*(-_t7 - 1)) * a + _rt.col(_t1*_t5*(_t8 - numpy.pi*cos_v_w_star - sin_v_w_star + 1)) * a_star + _rt.col(_t9*(-_t6 + sum_a)) * numpy.ones(a.shape[-1]), _shape, 1, _out[2])
+    return value, grad_v, grad_a
+
+
+def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
+    """cnn.population_loss_w, cnn.grad_w, fused: (value, grad_w) in one call.
+
+    Source: 004 thesis, proof of Theorem 5.1 (unnormalized w).  Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w unnormalized
+
+    Arguments (leading axes broadcast as a batch):
+        w: (..., p) (nonzero) - first-layer weights (unnormalized)
+        a: (..., k) - second-layer weights
+        w_star: (..., p) (nonzero) - teacher filter (not normalized)
+        a_star: (..., k) - teacher second layer
+        out: optional tuple of float64 arrays to write the results into
+
+    Norms, inner products, the angle terms and common subexpressions are computed once.
+    Emitted by `nnderive build`; do not edit.
+    """
+    w = _rt.vector("w", w, finite=False)
+    a = _rt.vector("a", a, finite=False)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    a_star = _rt.vector("a_star", a_star, finite=False)
+    _rt.same_length(("w", w), ("w_star", w_star))
+    _rt.same_length(("a", a), ("a_star", a_star))
+    _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    norm_a = _rt.norm(a, "a")
+    norm_a_star = _rt.norm(a_star, "a_star")
+    norm_w = _rt.norm(w, "w")
+    _rt.nonzero("w", norm_w)
+    norm_w_star = _rt.norm(w_star, "w_star")
+    _rt.nonzero("w_star", norm_w_star)
+    dot_a_a_star = _rt.dot(a, a_star, norm_a, norm_a_star)
+    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
+    sum_a = _rt.total(a, norm_a)
+    sum_a_star = _rt.total(a_star, norm_a_star)
+    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
+    _t0 = norm_a**2
+    _t1 = norm_w**2
+    _t2 = norm_a_star**2
+    _t3 = norm_w_star**2
+    _t4 = numpy.pi**(-1.0)
+    _t5 = dot_a_a_star*norm_w_star
+    _t6 = _t5*sin_w_w_star
+    _t7 = (1/2)*_t4
+    _t8 = _t7*norm_w
+    _t9 = norm_w_star*sum_a*sum_a_star
+    _t10 = _t7*psi_w_w_star
+    _t11 = sum_a**2
+    _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
+    value = _rt.finish(-1/4*_t0*_t1*_t4 + (1/4)*_t0*_t1 + (1/4)*_t1*_t11*_t4 - _t10*_t5*cos_w_w_star*norm_w - 1/4*_t2*_t3*_t4 + (1/4)*_t2*_t3 + (1/4)*_t3*_t4*sum_a_star**2 + (1/2)*_t4*dot_a_a_star*norm_w*norm_w_star - _t6*_t8 - _t8*_t9, _shape, 0, _out[0])
+    grad_w = _rt.finish(_rt.col(_t7*(-_t0*norm_w + numpy.pi*_t0*norm_w + _t11*norm_w - _t6 - _t9 + dot_a_a_star*norm_w_star)/norm_w) * w + _rt.col(-_t10*dot_a_a_star) * w_star, _shape, 1, _out[1])
+    return value, grad_w
