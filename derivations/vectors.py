@@ -293,7 +293,7 @@ def grad(F: sp.Expr, x: sp.Symbol, simplify=sp.simplify) -> sp.Expr:
             continue
         alg = _algebraic(inv, sq, dots)
         for var in alg.free_symbols:
-            if var is sq.get(xn):
+            if var == sq.get(xn):  # ==, not is: SymPy's LRU cache may hold an equal copy
                 direction, factor = x, 2
             elif var in vecs_of:
                 direction, factor = vecs_of[var], 1
