@@ -307,6 +307,27 @@ def _latex_roles(expr) -> str:
     return r"\operatorname{diag}(\operatorname{sign}\mathbf{x})\left(" + _latex(expr) + r"\right)"
 
 
+#: The "where" list of the printed formulas (derivations.latex.where_list); plain text.
+_WHERE = {
+    R_quad: (r"R_{\mathrm{quad}}", "1 on the quadratic piece 0 <= u <= tau ((7.6), (7.8)), else 0"),
+    R_spline: (r"R_{\mathrm{spline}}", "1 on the spline piece tau < u <= 2 tau ((7.7), (7.9)), else 0"),
+    S_conv: (r"S_{\mathrm{conv}}", "sum over the converged coordinates j < i of L (|x_j| - 4 tau)^2"),
+    S_tail: (r"S_{\mathrm{tail}}", "sum over the tail coordinates j > i + 1 of L x_j^2"),
+    u: "|x_i|, the active coordinate (i = the first j with |x_j| < 2 tau)",
+    v: "|x_{i+1}|, the next coordinate (0 when i = d)",
+    y_j: "|x_j|, a converged (j < i) or tail (j > i + 1) coordinate",
+    k: "i - 1, the number of converged coordinates",
+    E_conv: "indicator vector of the converged coordinates j < i",
+    E_act: "the i-th unit vector (active coordinate)",
+    E_next: "the (i+1)-th unit vector (next coordinate)",
+    E_tail: "indicator vector of the tail coordinates j > i + 1",
+    H_conv: (r"P_{\mathrm{conv}}", "diagonal projection onto the converged coordinates j < i"),
+    H_tail: (r"P_{\mathrm{tail}}", "diagonal projection onto the tail coordinates j > i + 1"),
+    H_aa: "the (i, i) matrix unit",
+    H_an: "the symmetric (i, i+1) matrix unit",
+    H_nn: "the (i+1, i+1) matrix unit",
+}
+
 _ARGS = (
     Arg("x", "vector", "the point, d >= 2", space="d"),
     Arg("L", "scalar", "curvature of the stable directions (L >= gamma)"),
@@ -318,18 +339,18 @@ _ASSUME = ("L >= gamma > 0, tau > 0 (thesis: L = e, gamma = 1, tau = e); x in th
 
 _f = register(Formula(
     "saddle.f", f"{SOURCE}, tube (7.6)-(7.10) mirrored to the octopus (7.12)-(7.18)", _ARGS,
-    _ASSUME, tube_template, r"f(\mathbf{x})", rank=0, emitter=emit,
+    _ASSUME, tube_template, r"f(\mathbf{x})", rank=0, emitter=emit, where=_WHERE,
     notes="Region selection: the active coordinate is the first with |x_j| < 2 tau.",
 ))
 _f.latex_rhs = _latex_f
 _g = register(Formula(
     "saddle.grad", f"{SOURCE}, gradient of the octopus (7.12)-(7.18)", _ARGS, _ASSUME,
-    gradient_template, r"\nabla f(\mathbf{x})", rank=1, emitter=emit,
+    gradient_template, r"\nabla f(\mathbf{x})", rank=1, emitter=emit, where=_WHERE,
 ))
 _g.latex_rhs = _latex_roles
 _h = register(Formula(
     "saddle.hessian", f"{SOURCE}, Hessian of the octopus (7.12)-(7.18)", _ARGS, _ASSUME,
-    hessian_template, r"\nabla^2 f(\mathbf{x})", rank=2, emitter=emit,
+    hessian_template, r"\nabla^2 f(\mathbf{x})", rank=2, emitter=emit, where=_WHERE,
     notes="Off-diagonal (active, next) entries carry sign(x_i) sign(x_{i+1}).",
 ))
 _h.latex_rhs = lambda expr: _latex(expr)
