@@ -1,1 +1,308 @@
-"""Family module (placeholder): registers its formulas at import time."""
+"""Weight normalization (seed 002: Dukler, Gu & Montufar, ICML 2020), sections 2-4.
+
+Reparametrization (2.1): ``w = g v / |v|``.  Network (1.2): ``f(x) = m^{-1/2} sum_k c_k
+sigma(g_k v_k.x / |v_k|)``; initialization (2.4): ``v_k ~ N(0, alpha^2 I)``, ``g_k = |v_k|/alpha``.
+
+Derivation, in the order of the paper:
+
+1. Chain rule (sec. 2, "Properties of WN"): for a function of ``w`` with gradient ``q = grad_w``
+   at the point, only the linear part ``q.w(v, g) = g (q.v)/|v|`` matters; SymPy differentiates
+   it through the invariants (:func:`derivations.vectors.grad`) to ``grad_v`` and ``d/dg``.
+   ``<grad_v, v> = 0`` and one GD step ``|v - eta grad_v|^2 = |v|^2 + eta^2 |grad_v|^2`` (2.3)
+   follow by SymPy algebra on the derived components.
+2. Output gradients (sec. 3): the neuron ``c sigma(g v.x/|v|)/sqrt(m)`` on its active side
+   (``g v.x >= 0``) is linear in ``w``, so step 1 with ``q = c x/sqrt(m)`` gives ``df/dv`` and
+   ``df/dg`` (zero on the inactive side; ``sigma'(0) := 0`` is immaterial).
+3. Per-neuron Gram terms: ``m alpha^2 <df(x)/dv, df(y)/dv>`` (V, eq. 3.3), ``m df(x)/dg df(y)/dg``
+   (G, eq. 3.4) and ``m <df(x)/dw, df(y)/dw>`` (H, eq. 3.6), by SymPy from step 2; the Grams are
+   their means over neurons.  Proposition 1 and Observation 1 are SymPy identities at
+   ``g = |v|/alpha`` (proved in the checks).
+4. ``N = S S^T`` with ``S = dw/d(v, g)`` (sec. 4, natural gradient): the block of one neuron,
+   from the derived Jacobian; the printed ``S_k`` has ``|v|`` where ``|v|^2`` belongs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from . import vectors as V
+from .registry import Arg, Formula, register
+
+try:
+    from .knobs import cached, knob
+except ImportError:  # pragma: no cover
+    import functools
+
+    def knob(name, value):
+        return value
+
+    cached = functools.lru_cache(maxsize=None)
+
+SOURCE = "002 WN (Dukler, Gu & Montufar)"
+
+VV = V.vector("v", "p")
+Q = V.vector("grad_w", "p", r"\nabla_{\mathbf{w}}f")
+XP = V.vector("x_p", "p", r"\mathbf{x}")
+YP = V.vector("y_p", "p", r"\mathbf{y}")
+G_ = sp.Symbol("g", real=True)
+ETA = sp.Symbol("eta", positive=True)
+ALPHA = sp.Symbol("alpha", positive=True)
+C_ = sp.Symbol("c", real=True)
+M_ = sp.Symbol("m", positive=True)
+OUTER_VV = V.outer(VV, VV)
+EYE = V.eye("p")
+
+
+# --- 1. the reparametrization ---------------------------------------------------------------
+
+
+def reparam_linear(q: sp.Symbol) -> sp.Expr:
+    """``q.w(v, g)`` with ``w = g v/|v|`` (eq. 2.1); its constants (the scale 1 and the power 1
+    of ``|v|``) are knobs."""
+    scale = knob("wn.reparam_scale", 1)
+    power = knob("wn.norm_power", 1)
+    return scale * G_ * V.dot(q, VV) / V.norm(VV) ** power
+
+
+@cached
+def grad_v() -> sp.Expr:
+    """``grad_v F = (dw/dv)^T grad_w F`` by SymPy through the invariants."""
+    return V.grad(reparam_linear(Q), VV)
+
+
+@cached
+def grad_g() -> sp.Expr:
+    """``dF/dg = (dw/dg).grad_w F``: a scalar."""
+    return sp.simplify(sp.diff(reparam_linear(Q), G_))
+
+
+def components(expr, basis=(Q, VV)):
+    return {b: sp.simplify(sp.diff(expr, b)) for b in basis}
+
+
+def _dot(e1, e2, basis):
+    """Inner product of two linear combinations of the ``basis`` vectors (invariants)."""
+    c1, c2 = components(e1, basis), components(e2, basis)
+    return sp.simplify(sum(c1[a] * c2[b] * V.dot(a, b) for a in basis for b in basis))
+
+
+def orthogonality() -> sp.Expr:
+    """``<grad_v, v>`` (simplifies to 0)."""
+    return sp.simplify(_dot(grad_v(), VV, (Q, VV)))
+
+
+@cached
+def norm_after_gd_step() -> sp.Expr:
+    """``|v - eta grad_v|^2`` expanded through the invariants (eq. 2.3)."""
+    step = VV - ETA * grad_v()
+    return sp.simplify(sp.expand(_dot(step, step, (Q, VV))))
+
+
+def paper_norm_after_gd_step() -> sp.Expr:
+    return V.norm(VV) ** 2 + ETA**2 * _dot(grad_v(), grad_v(), (Q, VV))
+
+
+def paper_grad_v() -> sp.Expr:
+    nv = V.norm(VV)
+    return G_ / nv * (Q - V.dot(VV, Q) / nv**2 * VV)
+
+
+def paper_grad_g_vector() -> sp.Expr:
+    """The printed ``df/dg = (grad_w f)^v = v v^T grad_w f / |v|^2`` (a vector)."""
+    return V.dot(VV, Q) / V.norm(VV) ** 2 * VV
+
+
+# --- 2. output gradients of one neuron (sec. 3) -----------------------------------------------
+
+
+def _active(expr: sp.Expr) -> sp.Expr:
+    """``expr`` on the active side ``g v.x >= 0`` of the ReLU, 0 elsewhere."""
+    return sp.Piecewise((expr, G_ * V.dot(VV, XP) >= 0), (0, True))
+
+
+@cached
+def df_dv() -> sp.Expr:
+    """``d f(x)/d v_k`` for the neuron ``c sigma(g v.x/|v|)/sqrt(m)``: on the active side the
+    neuron is ``(c/sqrt(m)) x.w``, so the chain rule of step 1 with ``q = c x/sqrt(m)``."""
+    lin = C_ / sp.sqrt(M_) * reparam_linear(XP)
+    g = V.grad(lin, VV)
+    return sum(_active(c) * b for b, c in components(g, (XP, VV)).items())
+
+
+@cached
+def df_dg() -> sp.Expr:
+    lin = C_ / sp.sqrt(M_) * reparam_linear(XP)
+    return _active(sp.simplify(sp.diff(lin, G_)))
+
+
+# --- 3. per-neuron Gram terms ------------------------------------------------------------------
+
+
+def _active_xy(expr):
+    """``expr 1{v.x >= 0} 1{v.y >= 0}`` (nested, so that the emitted conditions broadcast)."""
+    inner = sp.Piecewise((expr, V.dot(VV, YP) >= 0), (0, True))
+    return sp.Piecewise((inner, V.dot(VV, XP) >= 0), (0, True))
+
+
+def _linear_part(pw: sp.Expr) -> sp.Expr:
+    """The active-side expression of (nested) ``Piecewise((e, cond), (0, True))``."""
+    while isinstance(pw, sp.Piecewise):
+        pw = pw.args[0][0]
+    return pw
+
+
+@cached
+def v_term() -> sp.Expr:
+    """``m alpha^2 <df(x)/dv, df(y)/dv>`` (one neuron's term of V, eq. 3.3; ``c^2 = 1``, ``g > 0``)."""
+    gx = sum(_linear_part(c) * b for b, c in components(df_dv(), (XP, VV)).items())
+    gy = gx.subs(XP, YP).subs(V.dot(VV, XP), V.dot(VV, YP))
+    val = M_ * ALPHA**2 * _dot(gx, gy, (XP, YP, VV))
+    return _active_xy(sp.simplify(val.subs(C_**2, 1)))
+
+
+@cached
+def g_term() -> sp.Expr:
+    """``m df(x)/dg df(y)/dg`` (one neuron's term of G, eq. 3.4)."""
+    ax = _linear_part(df_dg())
+    ay = ax.subs(V.dot(VV, XP), V.dot(VV, YP))
+    return _active_xy(sp.simplify((M_ * ax * ay).subs(C_**2, 1)))
+
+
+@cached
+def h_term() -> sp.Expr:
+    """``m <df(x)/dw, df(y)/dw>`` for the unnormalized neuron ``c sigma(w.x)/sqrt(m)`` at
+    ``w = v/alpha`` (H, eq. 3.6): ``grad_w (c w.x/sqrt(m)) = c x/sqrt(m)`` on the active side."""
+    gx = V.grad(C_ / sp.sqrt(M_) * V.dot(VV, XP) / ALPHA, VV) * ALPHA  # d/dw = alpha d/dv
+    gy = gx.subs(XP, YP)
+    return _active_xy(sp.simplify((M_ * _dot(gx, gy, (XP, YP))).subs(C_**2, 1)))
+
+
+def at_init(expr: sp.Expr) -> sp.Expr:
+    """Substitute the initialization (2.4): ``g = |v|/alpha``."""
+    return expr.subs(G_, V.norm(VV) / ALPHA)
+
+
+# --- 4. natural-gradient metric block (sec. 4) ----------------------------------------------
+
+
+@cached
+def n_block() -> sp.Expr:
+    """``S_k S_k^T`` with ``S_k = [dw/dv, dw/dg]`` (d x (d+1)); ``dw/dv`` is read off the derived
+    ``grad_v`` (``grad_v = (dw/dv)^T q`` for every ``q``: the coefficient of ``q`` times ``I``
+    plus the coefficient of ``v`` times ``v q^T``) and ``dw/dg = v/|v|``.  With
+    ``P = v v^T/|v|^2``: ``S S^T = a^2 (I - P)^2 + v v^T/|v|^2`` where ``dw/dv = a (I - P)``."""
+    c = components(grad_v(), (Q, VV))
+    a = c[Q]  # coefficient of q: dw/dv = a I + b v v^T
+    b_vv = sp.simplify(c[VV] / V.dot(VV, Q)) if c[VV] != 0 else 0
+    # (a I + b vv^T)(a I + b vv^T) = a^2 I + (2 a b + b^2 |v|^2) v v^T
+    nv2 = V.norm(VV) ** 2
+    dv_part = a**2 * EYE + sp.simplify(2 * a * b_vv + b_vv**2 * nv2) * OUTER_VV
+    dg_part = OUTER_VV / nv2  # (v/|v|)(v/|v|)^T
+    return sp.expand(dv_part + dg_part)
+
+
+def paper_n_block() -> sp.Expr:
+    """The printed ``S_k = [g/|v| (I - v v^T/|v|), v/|v|]`` (|v| where |v|^2 belongs), squared."""
+    nv = V.norm(VV)
+    a = G_ / nv
+    b = -a / nv  # the printed projector's v v^T coefficient times a
+    return sp.expand(a**2 * EYE + (2 * a * b + b**2 * nv**2) * OUTER_VV + OUTER_VV / nv**2)
+
+
+# --------------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------------
+
+_ARGS = (Arg("v", "vector", "direction parameter v (w = g v/|v|)", "p", nonzero=True),
+         Arg("g", "scalar", "length parameter g"),
+         Arg("grad_w", "vector", "gradient of the function with respect to w at w(v, g)", "p"))
+_RE = "w = g v/|v| (eq. 2.1)"
+
+register(Formula(
+    "wn.grad_v", f"{SOURCE}, sec. 2 'Properties of WN'", _ARGS, _RE, grad_v, rank=1,
+    lhs=r"\nabla_{\mathbf{v}}f", paper=paper_grad_v,
+    paper_reading="grad_v f = g/|v| (grad_w f)^{v perp}, x^{v perp} = (I - v v^T/|v|^2) x",
+))
+register(Formula(
+    "wn.grad_g", f"{SOURCE}, sec. 2 'Properties of WN'", _ARGS, _RE, grad_g,
+    lhs=r"\frac{\partial f}{\partial g}",
+    paper_reading="df/dg = (grad_w f)^v = v v^T grad_w f/|v|^2: a VECTOR for a scalar g",
+))
+register(Formula(
+    "wn.norm_after_gd_step", f"{SOURCE}, eq. (2.3)",
+    _ARGS + (Arg("eta", "scalar", "step size", positive=True),),
+    _RE + "; v(s+1) = v(s) - eta grad_v", norm_after_gd_step,
+    lhs=r"\|\mathbf{v}-\eta\nabla_{\mathbf{v}}f\|^2", paper=paper_norm_after_gd_step,
+    paper_reading="eq. (2.3): |v(s+1)|^2 = |v(s)|^2 + eta^2 |grad_v f|^2 (grad_v L meant)",
+))
+
+_NEURON = (Arg("v", "vector", "neuron direction v_k", "p", nonzero=True),
+           Arg("g", "scalar", "neuron length g_k"),
+           Arg("c", "scalar", "output weight c_k in {-1, 1}"),
+           Arg("x_p", "vector", "data point x_i", "p"),
+           Arg("m", "scalar", "width m", positive=True))
+_NET = "f(x) = m^{-1/2} sum_k c_k relu(g_k v_k.x/|v_k|) (eq. 1.2); relu'(0) := 0"
+
+register(Formula(
+    "wn.df_dv", f"{SOURCE}, sec. 3 (gradient of f_i w.r.t. v_k)", _NEURON, _NET, df_dv, rank=1,
+    lhs=r"\frac{\partial f(\mathbf{x})}{\partial\mathbf{v}_k}",
+))
+register(Formula(
+    "wn.df_dg", f"{SOURCE}, sec. 3 (gradient of f_i w.r.t. g_k)", _NEURON, _NET, df_dg,
+    lhs=r"\frac{\partial f(\mathbf{x})}{\partial g_k}",
+))
+
+_TERM = (Arg("v", "vector", "neuron direction v_k", "p", nonzero=True),
+         Arg("g", "scalar", "neuron length g_k > 0", positive=True),
+         Arg("x_p", "vector", "data point x_i", "p"),
+         Arg("y_p", "vector", "data point x_j", "p"),
+         Arg("alpha", "scalar", "initialization scale alpha", positive=True))
+_T = _NET + "; c_k^2 = 1; the Gram matrix is the mean of the term over the m neurons"
+register(Formula(
+    "wn.v_term", f"{SOURCE}, eq. (3.3) (one neuron's term of V)", _TERM, _T, v_term,
+    lhs=r"m\alpha^2\left\langle\frac{\partial f(\mathbf{x})}{\partial\mathbf{v}_k},"
+        r"\frac{\partial f(\mathbf{y})}{\partial\mathbf{v}_k}\right\rangle",
+))
+register(Formula(
+    "wn.g_term", f"{SOURCE}, eq. (3.4) (one neuron's term of G)", _TERM, _T, g_term,
+    lhs=r"m\frac{\partial f(\mathbf{x})}{\partial g_k}\frac{\partial f(\mathbf{y})}{\partial g_k}",
+))
+register(Formula(
+    "wn.h_term", f"{SOURCE}, eq. (3.6) (one neuron's term of the NTK H at w_k = v_k/alpha)",
+    _TERM, _T + "; unnormalized neuron c relu(w.x)/sqrt(m), w = v/alpha", h_term,
+    lhs=r"m\left\langle\frac{\partial f(\mathbf{x})}{\partial\mathbf{w}_k},"
+        r"\frac{\partial f(\mathbf{y})}{\partial\mathbf{w}_k}\right\rangle",
+))
+register(Formula(
+    "wn.n_block", f"{SOURCE}, sec. 4 'Connection with natural gradient' (S_k S_k^T)",
+    _ARGS[:2], _RE + "; S_k = d w_k / d(v_k, g_k) in R^{d x (d+1)}", n_block, rank=2,
+    lhs=r"\mathbf{S}_k\mathbf{S}_k^\top", paper=paper_n_block,
+    paper_reading="S_k = [g/|v| (I - v v^T/|v|_2), v/|v|_2] as printed; Lambda = J S^T S J^T",
+))
+
+
+# --------------------------------------------------------------------------------------------
+# Public numeric API: Gram matrices of a finite WN network (emitted terms, no SymPy)
+# --------------------------------------------------------------------------------------------
+
+
+def grams(Vk, g, X, alpha):
+    """``(V, G, H)`` of eqs. (3.3), (3.4), (3.6) for neurons ``Vk`` (m, d), lengths ``g`` (m,),
+    data ``X`` (n, d): means over neurons of the emitted per-neuron terms.  ``Lambda = V/alpha^2
+    + G`` (3.5)."""
+    from .generated import wn as gen
+
+    Vk = np.asarray(Vk, float)
+    X = np.asarray(X, float)
+    g = np.asarray(g, float)
+    if Vk.ndim != 2 or X.ndim != 2 or Vk.shape[1] != X.shape[1]:
+        raise ValueError("X must have shape (n, d) and Vk shape (m, d) with the same d")
+    if g.shape != (Vk.shape[0],):
+        raise ValueError(f"g must have shape ({Vk.shape[0]},), got {g.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("X must contain at least one data point")
+    a = Vk[:, None, None, :]
+    gg = g[:, None, None]
+    xi, xj = X[None, :, None, :], X[None, None, :, :]
+    return tuple(getattr(gen, t)(a, gg, xi, xj, alpha).mean(axis=0)
+                 for t in ("v_term", "g_term", "h_term"))

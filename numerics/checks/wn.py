@@ -1,1 +1,366 @@
-"""Checks of the wn family (placeholder): registers its checks at import time."""
+"""Checks of the wn family (seed 002: Dukler, Gu & Montufar, secs. 2-4).
+
+* High-precision finite differences of the MODEL (mpmath, 40 digits): ``F(w(v, g))`` with
+  ``F(w) = q.w`` (so ``grad_w F = q`` at every point) for the reparametrization gradients, and the
+  neuron ``c relu(g v.x/|v|)/sqrt(m)`` for the output gradients; one exact GD step at 40 digits
+  for eq. (2.3).
+* Dense Jacobian products of the simulated network (numerics.simulators.wn, hand-written
+  back-propagation) for the per-neuron Gram terms of V, G, H (eqs. 3.3, 3.4, 3.6), and one tiny
+  GD step of the whole network for the evolution (3.5).
+* SymPy proofs: <grad_v, v> = 0, Proposition 1 (V(0) + G(0) = H(0)), Observation 1.
+* The printed statements: grad_v (agrees), eq. (2.3) (agrees), df/dg (printed as a vector,
+  an erratum with FD evidence), S_k (|v| for |v|^2: an erratum with dense evidence).
+"""
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+
+from ..harness import Check, CheckResult
+from ..simulators import wn as sim
+from . import register
+from .common import mpmath_check, paper_check
+
+DPS = 40
+TOL = 1e-12
+
+
+def _mp(x):
+    return [mpmath.mpf(float(t)) for t in np.ravel(x)]
+
+
+def _mp_grad(F, x0):
+    """Gradient of ``F(list of mpf)`` at ``x0`` by mpmath's high-precision differences."""
+    with mpmath.workdps(DPS):
+        x = _mp(x0)
+        out = []
+        for j in range(len(x)):
+            def fj(t, j=j):
+                y = list(x)
+                y[j] = y[j] + t
+                return F(y)
+            out.append(float(mpmath.diff(fj, 0)))
+    return np.array(out)
+
+
+def _w_dot_q(v, g, q):
+    nv = mpmath.sqrt(mpmath.fsum(t * t for t in v))
+    return g * mpmath.fsum(a * b for a, b in zip(q, v)) / nv
+
+
+def reparam_points():
+    rng = np.random.default_rng(61)
+    out = []
+    for d, g, nv in ((3, 1.3, 1.0), (5, -0.7, 2.5), (7, 0.4, 1e-3), (4, 2.0, 1e3)):
+        v = rng.standard_normal(d)
+        v *= nv / np.linalg.norm(v)
+        out.append({"v": v, "g": np.float64(g), "grad_w": rng.standard_normal(d)})
+    v = rng.standard_normal(4)
+    out.append({"v": v, "g": np.float64(1.1), "grad_w": 2.0 * v})  # grad_w parallel to v
+    return out
+
+
+def _ref_grad_v(pt):
+    with mpmath.workdps(DPS):
+        g, q = mpmath.mpf(float(pt["g"])), _mp(pt["grad_w"])
+    return _mp_grad(lambda v: _w_dot_q(v, g, q), pt["v"])
+
+
+def _ref_grad_g(pt):
+    with mpmath.workdps(DPS):
+        v, q = _mp(pt["v"]), _mp(pt["grad_w"])
+        return float(mpmath.diff(lambda g: _w_dot_q(v, g, q), mpmath.mpf(float(pt["g"]))))
+
+
+def _ref_norm_after_step(pt):
+    gv = _ref_grad_v(pt)  # model gradient at 40 digits, rounded: |v1|^2 error ~1e-16
+    with mpmath.workdps(DPS):
+        v = _mp(pt["v"])
+        eta = mpmath.mpf(float(pt["eta"]))
+        g, q = mpmath.mpf(float(pt["g"])), _mp(pt["grad_w"])
+        gvm = [mpmath.diff(lambda t, j=j: _w_dot_q([vi + (t if i == j else 0) for i, vi in
+                                                     enumerate(v)], g, q), 0)
+               for j in range(len(v))]
+        v1 = [a - eta * b for a, b in zip(v, gvm)]
+        return float(mpmath.fsum(t * t for t in v1))
+
+
+def step_points():
+    return [{**p, "eta": np.float64(e)} for p, e in zip(reparam_points(), (0.1, 0.5, 1e-4, 3.0, 0.2))]
+
+
+def _rel_check(name, label, points, reference, tol=TOL, method="", scale=None):
+    from .common import call
+
+    def run(subject, ctx):
+        worst = (-1.0, None, None)
+        for pt in points():
+            got = np.asarray(call(subject.fn, subject.formula, pt), float)
+            ref = np.asarray(reference(pt), float)
+            sc = scale(pt) if scale else max(float(np.max(np.abs(ref))), 1e-300)
+            err = float(np.max(np.abs(got - ref))) / sc if np.all(np.isfinite(got)) else math.inf
+            if not err <= worst[0]:
+                worst = (err, got, ref)
+        err, got, ref = worst
+        return CheckResult(name, "reference", label, float(np.ravel(got)[0]),
+                           float(np.ravel(ref)[0]), err, "rel", err <= tol,
+                           detail=f"{method}; {len(points())} points; tol {tol:.0e}",
+                           resolution=tol)
+
+    return Check(name, "reference", label, run)
+
+
+register(_rel_check("wn.grad_v", "40-digit FD of q.w(v, g)", reparam_points, _ref_grad_v,
+                    method="mpmath.diff of the model g q.v/|v|; error / (|g||q|/|v|)",
+                    scale=lambda pt: abs(float(pt["g"])) * np.linalg.norm(pt["grad_w"])
+                    / np.linalg.norm(pt["v"])))
+register(_rel_check("wn.grad_g", "40-digit FD of q.w(v, g)", reparam_points, _ref_grad_g,
+                    method="mpmath.diff in g"))
+register(_rel_check("wn.norm_after_gd_step", "one exact GD step at 40 digits", step_points,
+                    _ref_norm_after_step, method="v - eta grad_v with the FD gradient"))
+for _n in ("wn.grad_v", "wn.grad_g", "wn.norm_after_gd_step"):
+    register(mpmath_check(_n, reparam_points if _n != "wn.norm_after_gd_step" else step_points))
+register(paper_check("wn.grad_v", reparam_points, reference=_ref_grad_v))
+register(paper_check("wn.norm_after_gd_step", step_points, reference=_ref_norm_after_step))
+
+
+def _orthogonality(subject, ctx) -> CheckResult:
+    """<grad_v, v> = 0 by SymPy from the formula's own components (a proof, on the expression
+    under test)."""
+    import sympy as sp
+
+    from derivations import wn
+
+    e = subject.formula.expr
+    val = sp.simplify(wn._dot(e, wn.VV, (wn.Q, wn.VV)))
+    ok = val == 0
+    return CheckResult("wn.grad_v", "symbolic", "<grad_v, v> = 0", str(val)[:40], "0",
+                       0.0 if ok else 1.0, "proof", ok, resolution=0.0,
+                       detail="SymPy: (coefficients of grad_w, v) . (v.grad_w, |v|^2) simplifies to 0")
+
+
+register(Check("wn.grad_v", "symbolic", "<grad_v, v> = 0", _orthogonality))
+
+
+def _grad_g_paper(subject, ctx) -> CheckResult:
+    """The printed df/dg = (grad_w f)^v is a vector; the derivative in the scalar g is a scalar.
+
+    Evidence: the 40-digit FD of the model sides with the derived scalar; the printed vector's
+    signed length (v/|v|).(grad_w f)^v equals it, so the intended quantity is the length."""
+    from derivations import precision
+    import derivations
+
+    f = derivations.get("wn.grad_g")
+    worst_d, worst_len = 0.0, 0.0
+    for pt in reparam_points():
+        ref = _ref_grad_g(pt)
+        der = float(np.ravel(subject.fn(pt["v"], pt["g"], pt["grad_w"]))[0])
+        v, q = pt["v"], pt["grad_w"]
+        printed = (v @ q) / (v @ v) * v  # the printed projection (a vector)
+        length = printed @ v / np.linalg.norm(v)
+        worst_d = max(worst_d, abs(der - ref) / max(abs(ref), 1e-300))
+        worst_len = max(worst_len, abs(length - ref) / max(abs(ref), 1e-300))
+    ok = worst_d < 1e-8
+    return CheckResult(
+        "wn.grad_g", "paper", "printed vs derived (evidence: 40-digit FD)", "vector (p,)",
+        "scalar", worst_d, "rel", ok, erratum=ok, erratum_class="printed error" if ok else "",
+        detail=(f"printed error (notation): (grad_w f)^v is a vector of shape (p,), df/dg of the "
+                f"scalar g is a scalar; FD sides with the derived v.grad_w/|v| (rel err "
+                f"{worst_d:.1e}); the printed vector's signed length v^T(grad_w f)^v/|v| matches "
+                f"the FD too ({worst_len:.1e})"))
+
+
+register(Check("wn.grad_g", "paper", "printed vs derived (evidence: 40-digit FD)", _grad_g_paper,
+               independent=False))
+
+
+# --- output gradients of one neuron -------------------------------------------------------------
+
+
+def neuron_points():
+    rng = np.random.default_rng(62)
+    out = []
+    for d, g, c, m, sign in ((4, 1.3, 1.0, 50.0, 1), (6, 0.6, -1.0, 7.0, 1), (5, -0.8, 1.0, 3.0, 1),
+                             (3, 1.1, -1.0, 100.0, -1), (5, -0.9, 1.0, 2.0, -1)):
+        v = rng.standard_normal(d)
+        x = rng.standard_normal(d)
+        if np.sign(g * (v @ x)) != sign:
+            x = -x
+        out.append({"v": v, "g": np.float64(g), "c": np.float64(c), "x_p": x, "m": np.float64(m)})
+    return out
+
+
+def _neuron(v, g, c, x, m):
+    nv = mpmath.sqrt(mpmath.fsum(t * t for t in v))
+    s = g * mpmath.fsum(a * b for a, b in zip(v, x)) / nv
+    return c * (s if s > 0 else 0) / mpmath.sqrt(m)
+
+
+def _ref_df_dv(pt):
+    with mpmath.workdps(DPS):
+        g, c, x, m = (mpmath.mpf(float(pt["g"])), mpmath.mpf(float(pt["c"])), _mp(pt["x_p"]),
+                      mpmath.mpf(float(pt["m"])))
+    return _mp_grad(lambda v: _neuron(v, g, c, x, m), pt["v"])
+
+
+def _ref_df_dg(pt):
+    with mpmath.workdps(DPS):
+        v, c, x, m = (_mp(pt["v"]), mpmath.mpf(float(pt["c"])), _mp(pt["x_p"]),
+                      mpmath.mpf(float(pt["m"])))
+        return float(mpmath.diff(lambda g: _neuron(v, g, c, x, m), mpmath.mpf(float(pt["g"]))))
+
+
+def _abs_check(name, label, points, reference, method):
+    """Like :func:`_rel_check` but on the scale of |x|/|v| (gradients vanish on the inactive side)."""
+    from .common import call
+
+    def run(subject, ctx):
+        worst = -1.0
+        for pt in points():
+            got = np.asarray(call(subject.fn, subject.formula, pt), float)
+            ref = np.asarray(reference(pt), float)
+            sc = float(np.linalg.norm(pt["x_p"]) * max(1.0, abs(float(pt["g"])))
+                       / np.linalg.norm(pt["v"]) / math.sqrt(float(pt["m"])))
+            worst = max(worst, float(np.max(np.abs(got - ref))) / sc)
+        return CheckResult(name, "reference", label, worst, 0.0, worst, "rel", worst <= TOL,
+                           detail=f"{method}; active and inactive sides, g < 0; tol {TOL:.0e}",
+                           resolution=TOL)
+
+    return Check(name, "reference", label, run)
+
+
+register(_abs_check("wn.df_dv", "40-digit FD of the neuron", neuron_points, _ref_df_dv,
+                    "mpmath.diff of c relu(g v.x/|v|)/sqrt(m) in v"))
+register(_abs_check("wn.df_dg", "40-digit FD of the neuron", neuron_points, _ref_df_dg,
+                    "mpmath.diff in g"))
+
+
+# --- per-neuron Gram terms vs the simulated network's Jacobians ------------------------------
+
+
+def term_points():
+    rng = np.random.default_rng(63)
+    out = []
+    for d, alpha, g in ((4, 0.6, 1.4), (7, 2.0, 0.3), (5, 1.0, 1.0)):
+        for _ in range(3):
+            v = rng.standard_normal(d)
+            x, y = rng.standard_normal(d), rng.standard_normal(d)
+            out.append({"v": v, "g": np.float64(g), "x_p": x, "y_p": y,
+                        "alpha": np.float64(alpha)})
+    return out
+
+
+def _dense_term(which):
+    def ref(pt):
+        net = sim.WNNet(pt["v"][None, :], np.array([float(pt["g"])]), np.array([1.0]),
+                        float(pt["alpha"]))
+        X = np.stack([pt["x_p"], pt["y_p"]])
+        jv, jg, jw = sim.jacobians(net, X)
+        if which == "v":
+            return net.alpha**2 * float(jv[0, 0] @ jv[1, 0])
+        if which == "g":
+            return float(jg[0, 0] * jg[1, 0])
+        return float(jw[0, 0] @ jw[1, 0])
+
+    return ref
+
+
+for _q in ("v", "g", "h"):
+    register(Check(f"wn.{_q}_term", "reference", "dense Jacobians of the simulated network",
+                   _rel_check(f"wn.{_q}_term", "dense Jacobians of the simulated network",
+                              term_points, _dense_term(_q), tol=1e-13,
+                              method="hand-written back-propagation, m = 1").run))
+
+
+def _prop1(subject, ctx) -> CheckResult:
+    """Proposition 1 and Observation 1 by SymPy on the derived terms at g = |v|/alpha."""
+    import sympy as sp
+
+    from derivations import wn
+
+    v, g, h = (wn._linear_part(t) for t in (wn.v_term(), wn.g_term(), wn.h_term()))
+    if subject.formula.name == "wn.v_term":
+        v = wn._linear_part(subject.formula.expr)
+    if subject.formula.name == "wn.g_term":
+        g = wn._linear_part(subject.formula.expr)
+    res = sp.simplify(wn.at_init(v + g - h))
+    free = [sp.simplify(wn.at_init(t)).has(wn.ALPHA) for t in (v, g)]
+    ok = res == 0 and not any(free)
+    return CheckResult(subject.formula.name, "symbolic", "Prop. 1: V(0)+G(0)=H(0); Obs. 1",
+                       str(res)[:40], "0", 0.0 if ok else 1.0, "proof", ok, resolution=0.0,
+                       detail=("SymPy: at g = |v|/alpha the V and G terms add to the H term "
+                               "(same indicators) and contain no alpha" if ok else
+                               f"residual {res}; alpha present {free}"))
+
+
+for _n in ("wn.v_term", "wn.g_term"):
+    register(Check(_n, "symbolic", "Prop. 1: V(0)+G(0)=H(0); Obs. 1", _prop1))
+
+
+def _evolution(subject, ctx) -> CheckResult:
+    """Eq. (3.5): one tiny GD step of the simulated network, (f(s+1) - f(s))/eta vs
+    -(V/alpha^2 + G)(f - y) with V, G the means of the emitted terms (the formula under test)."""
+    import derivations
+
+    rng = np.random.default_rng(64)
+    n, d, m, alpha = 5, 6, 300, 0.7
+    X = sim.unit_data(rng, n, d)
+    y = rng.standard_normal(n)
+    net = sim.init(rng, m, d, alpha)
+    net.v += 0.05 * rng.standard_normal(net.v.shape)  # a generic (non-init) state
+    net.g *= 1.1
+    eta = 1e-7
+    r = sim.forward(net, X) - y
+    gv, gg = sim.gradients(net, X, y)
+    nxt = net.copy()
+    nxt.v -= eta * gv
+    nxt.g -= eta * gg
+    df = (sim.forward(nxt, X) - sim.forward(net, X)) / eta
+    terms = {}
+    for t in ("v_term", "g_term"):
+        fn = subject.fn if subject.formula.name == f"wn.{t}" else derivations.get(f"wn.{t}").numpy
+        terms[t] = fn(net.v[:, None, None, :], net.g[:, None, None], X[None, :, None, :],
+                      X[None, None, :, :], alpha).mean(axis=0)
+    lam = terms["v_term"] / alpha**2 + terms["g_term"]
+    pred = -lam @ r
+    err = float(np.max(np.abs(df - pred)) / np.max(np.abs(pred)))
+    return CheckResult(subject.formula.name, "simulation", "eq. (3.5): one GD step of the network",
+                       float(df[0]), float(pred[0]), err, "rel", err <= 1e-5, resolution=1e-5,
+                       detail=f"n={n}, d={d}, m={m}, alpha={alpha}, eta={eta:g}: O(eta) step error")
+
+
+for _n in ("wn.v_term", "wn.g_term"):
+    register(Check(_n, "simulation", "eq. (3.5): one GD step of the network", _evolution))
+
+
+# --- S_k S_k^T ------------------------------------------------------------------------------------
+
+
+def block_points():
+    rng = np.random.default_rng(65)
+    return [{"v": rng.standard_normal(d) * s, "g": np.float64(g)}
+            for d, s, g in ((3, 1.0, 1.3), (5, 2.5, 0.7), (4, 0.4, 2.0))]
+
+
+def _dense_block(pt):
+    """S = d w/d(v, g) by 40-digit FD of the map (v, g) -> g v/|v|, then S S^T."""
+    v0, g0 = pt["v"], float(pt["g"])
+    d = len(v0)
+    S = np.empty((d, d + 1))
+    for i in range(d):
+        def wi(vg, i=i):
+            v, g = vg[:d], vg[d]
+            nv = mpmath.sqrt(mpmath.fsum(t * t for t in v))
+            return g * v[i] / nv
+        S[i] = _mp_grad(wi, np.concatenate([v0, [g0]]))
+    return S @ S.T
+
+
+register(_rel_check("wn.n_block", "dense S S^T (40-digit FD Jacobian of w(v, g))", block_points,
+                    _dense_block, method="mpmath.diff of g v/|v|"))
+register(mpmath_check("wn.n_block", block_points))
+register(paper_check("wn.n_block", block_points, reference=_dense_block, klass="printed error",
+                     note="the printed S_k projector I - v v^T/|v| needs |v|^2 "
+                          "(and 'tS_m' reads S_m); Lambda = J S S^T J^T"))
