@@ -368,3 +368,124 @@ def mu_0(X) -> float:
 def lambda_min(name: str, X):
     return np.linalg.eigvalsh(gram(name, X))[..., 0]
 
+
+
+# --------------------------------------------------------------------------------------------
+# Thesis ch. 3: deep-network Gram recursions (Definitions 3.1, 3.2), numerically
+# --------------------------------------------------------------------------------------------
+
+ACTIVATIONS = ("relu", "softplus")
+
+
+def _softplus(s):
+    return np.logaddexp(0.0, s)
+
+
+def _sigmoid(s):
+    return 0.5 * (1.0 + np.tanh(0.5 * s))
+
+
+@functools.lru_cache(maxsize=None)
+def _hermite(n: int = 64):
+    """Gauss-Hermite rule for E[f(z)], z ~ N(0, 1) (probabilists' weight)."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w / np.sqrt(2 * np.pi)
+
+
+def _pair_stats(K):
+    """``(r_i, r_j, phi_ij)`` of the centred Gaussian pair with covariance from Gram ``K``."""
+    r = np.sqrt(np.clip(np.diag(K), 0.0, None))
+    rr = np.outer(r, r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.where(rr > 0, K / np.where(rr > 0, rr, 1.0), 1.0)
+    phi = np.arccos(np.clip(c, -1.0, 1.0))
+    np.fill_diagonal(phi, 0.0)
+    return r, phi
+
+
+def _expect_pair(K, which, activation, n_gh=64):
+    """``E[s(u) s(v)]`` over ``(u, v) ~ N(0, [[K_ii, K_ij], [K_ij, K_jj]])`` for every pair, with
+    ``s = sigma`` (``which = "value"``) or ``sigma'`` (``"derivative"``)."""
+    from .generated import kernels as gen
+
+    r, phi = _pair_stats(K)
+    if activation == "relu":
+        if which == "value":
+            return gen.relu_layer_map(r[:, None], r[None, :], phi)
+        return np.broadcast_to(gen.relu_derivative_map(phi), K.shape).copy()
+    f = _softplus if which == "value" else _sigmoid
+    z, w = _hermite(n_gh)
+    # u = r_i z1, v = r_j (cos(phi) z1 + sin(phi) z2), tensor Gauss-Hermite in (z1, z2)
+    fu = f(r[:, None] * z[None, :])  # (n, q)
+    out = np.empty(K.shape)
+    for i in range(K.shape[0]):
+        arg = r[:, None, None] * (np.cos(phi[i])[:, None, None] * z[None, :, None]
+                                  + np.sin(phi[i])[:, None, None] * z[None, None, :])
+        fv = f(arg)  # (n, q1, q2)
+        out[i] = np.einsum("a,b,a,jab->j", w, w, fu[i], fv)
+    return out
+
+
+def _expect_single(K, activation, n_gh=64):
+    """``E[sigma(u)]``, ``u ~ N(0, K_ii)``."""
+    r = np.sqrt(np.clip(np.diag(K), 0.0, None))
+    if activation == "relu":
+        from .generated import kernels as gen
+
+        # E relu(u) = r E relu(z), and for independent z1, z2 (phi = pi/2) the derived layer
+        # map gives E[relu(z1) relu(z2)] = (E relu(z))^2
+        return r * np.sqrt(gen.relu_layer_map(1.0, 1.0, np.pi / 2))
+    z, w = _hermite(n_gh)
+    return _softplus(r[:, None] * z[None, :]) @ w
+
+
+def c_sigma(activation: str = "relu") -> float:
+    """``c_sigma = 1 / E[sigma(z)^2]`` (thesis C3-1): 2 for ReLU, 1.0855 for softplus."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return float(1.0 / _expect_pair(np.ones((1, 1)), "value", activation)[0, 0])
+
+
+def deep_kernel(X, depth: int, arch: str = "fc", activation: str = "relu", c_res: float = 1.0):
+    """Thesis Definitions 3.1 (``arch="fc"``) and 3.2 (``"resnet"``), with the final layer's
+    covariance built from ``K^(H-1)`` (the index correction of spec C3-2/C3-3).
+
+    Returns ``{"K": [K^(0), ..., K^(H-1)], "b": [b^(1), ...] (resnet), "K_H": K^(H)}``: the
+    layer Grams (limits of ``<x_i^(h), x_j^(h)>``) and the Gram of the last layer's weights
+    that drives GD.  ReLU uses the derived closed-form layer maps; softplus Gauss-Hermite
+    quadrature (64 x 64 nodes)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError("X must have shape (n, d) with n >= 1 data points")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X must be finite")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+    if arch not in ("fc", "resnet"):
+        raise ValueError(f"arch must be 'fc' or 'resnet', got {arch!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if not (np.isfinite(c_res) and c_res > 0):
+        raise ValueError(f"c_res must be > 0, got {c_res!r}")
+    cs = c_sigma(activation)
+    H = int(depth)
+    Ks = [X @ X.T]
+    bs = []
+    for h in range(1, H):
+        prev = Ks[-1]
+        if arch == "fc" or h == 1:
+            Ks.append(cs * _expect_pair(prev, "value", activation))
+            if arch == "resnet":
+                bs.append(np.sqrt(cs) * _expect_single(Ks[0], activation))
+        else:
+            e = _expect_single(prev, activation)  # E sigma(u), u ~ N(0, K_ii^(h-1))
+            b = bs[-1]
+            Ks.append(prev + c_res / H * (np.outer(b, e) + np.outer(e, b))
+                      + (c_res / H) ** 2 * _expect_pair(prev, "value", activation))
+            bs.append(b + c_res / H * e)
+    last = Ks[-1]
+    factor = cs if arch == "fc" else (c_res / H) ** 2
+    if arch == "resnet" and H == 1:
+        factor = cs
+    K_H = factor * last * _expect_pair(last, "derivative", activation)
+    return {"K": Ks, "b": bs, "K_H": K_H}

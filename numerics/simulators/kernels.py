@@ -207,3 +207,46 @@ def init_residual_reference(y):
     m2 = float(Q.line_expectation(lambda z: relu(z) ** 2, kinks=(0.0,)))
     y = np.asarray(y, float)
     return float(y @ y - 2 * np.sum(y) * ea * m1 + len(y) * ea2 * m2)
+
+
+# --------------------------------------------------------------------------------------------
+# Thesis ch. 3: finite-width deep networks (Definitions 3.1, 3.2 are their width -> oo limits)
+# --------------------------------------------------------------------------------------------
+
+
+def _act(name):
+    if name == "relu":
+        return relu, lambda s: (s > 0).astype(float)
+    return (lambda s: np.logaddexp(0.0, s)), (lambda s: 0.5 * (1.0 + np.tanh(0.5 * s)))
+
+
+def c_sigma_quadrature(activation):
+    """``1 / E sigma(z)^2`` by 1-D Gauss-Legendre (kink at 0 for ReLU)."""
+    f, _ = _act(activation)
+    return 1.0 / float(Q.line_expectation(lambda z: f(z) ** 2, kinks=(0.0,)))
+
+
+def deep_network(rng, X, depth, m, arch="fc", activation="relu", c_res=1.0):
+    """One random network of width ``m``: layer Grams ``<x_i^(h), x_j^(h)>``, the means
+    ``b^(h) = 1^T x^(h)/sqrt(m)`` and the Gram of the last layer's weight gradients
+    ``<df(x_i)/dW^(H), df(x_j)/dW^(H)>`` (``f = a^T x^(H)``, ``a_r ~ U{-1, 1}``)."""
+    f, fp = _act(activation)
+    cs = c_sigma_quadrature(activation)
+    H = depth
+    x = X.T  # (d, n)
+    grams, means = [X @ X.T], []
+    for h in range(1, H + 1):
+        W = rng.standard_normal((m, x.shape[0]))
+        pre = W @ x
+        if h == H:  # gradient Gram of W^(H); f = a^T x^(H), a_r = +-1 so a_r^2 = 1
+            scale = cs / m if (arch == "fc" or H == 1) else (c_res / H) ** 2 / m
+            D = fp(pre)
+            last = scale * (D.T @ D) * (x.T @ x)
+            break
+        if arch == "fc" or h == 1:
+            x = math.sqrt(cs / m) * f(pre)
+        else:
+            x = x + c_res / (H * math.sqrt(m)) * f(pre)
+        grams.append(x.T @ x)
+        means.append(x.sum(axis=0) / math.sqrt(m))
+    return {"K": grams, "b": means, "K_H": last}
