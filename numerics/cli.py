@@ -101,12 +101,15 @@ def _writable_dir(text: str, option: str) -> Path:
 
 
 def _clip(text: str, width: int) -> str:
-    """``text`` shortened to ``width`` at a word boundary (never mid-word)."""
+    """``text`` shortened to about ``width`` at a word boundary; never mid-word (a first word
+    longer than ``width`` is kept whole)."""
     text = str(text)
     if len(text) <= width:
         return text
-    cut = text[: width - 4].rsplit(" ", 1)[0] if " " in text[: width - 4] else text[: width - 4]
-    return cut + " ..."
+    head = text[: width - 3]
+    if " " not in head:
+        return text
+    return head.rsplit(" ", 1)[0] + " ..."
 
 
 def _int_at_least(minimum: int):

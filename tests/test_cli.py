@@ -1,11 +1,15 @@
 """The command line: output, exit codes, one-line errors, LaTeX that pdflatex compiles."""
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from numerics import cli, experiments
 from numerics.cli import main
 
 from .conftest import pdflatex_or_skip
@@ -84,3 +88,112 @@ def test_docs_catalogue_compiles(tmp_path):
     res = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", "catalogue.tex"],
                          cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-3000:]
+    log = (tmp_path / "catalogue.log").read_text(errors="replace")
+    assert "Overfull" not in log, re.findall(r"Overfull[^\n]*", log)
+
+
+# --------------------------------------------------------------------------------------------
+# Help, tables
+# --------------------------------------------------------------------------------------------
+
+
+def test_reproduce_help_lists_the_experiments(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for name in experiments.names():
+        assert re.search(rf"^  {name} ", out, re.M), name
+    assert "(default: results)" in out
+
+
+def _subparsers():
+    p = cli.parser()
+    action = next(a for a in p._actions if a.__class__.__name__ == "_SubParsersAction")
+    return action.choices
+
+
+@pytest.mark.parametrize("command", list(_subparsers()))
+def test_every_option_has_help_and_its_default(command):
+    sub = _subparsers()[command]
+    text = sub.format_help()
+    for action in sub._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"{command} {action.option_strings or action.dest} has no help"
+        if action.option_strings and action.default not in (None, False):
+            flag = action.option_strings[-1]
+            block = text[text.index(flag):]
+            assert "default" in block[:400], f"{command} {flag} does not state its default"
+
+
+def test_list_columns_are_aligned(capsys):
+    assert main(["list"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")]
+    # the source column starts at one offset on every formula's first line
+    starts = {re.search(r"\)\s{2,}\S", row).end() - 1 for row in rows if re.search(r"\)\s{2,}\S", row)}
+    assert len(starts) == 1, starts
+
+
+@pytest.mark.parametrize("text,width", [
+    ("finite differences of the simulated loss vs derived gradient", 30),
+    ("a b c d e f g", 8), ("averylongsinglewordwithoutspaces", 10), ("short", 48)])
+def test_clip_never_cuts_mid_word(text, width):
+    out = cli._clip(text, width)
+    if out != text:
+        assert len(out) <= width and out.endswith(" ...")
+        assert text.startswith(out[:-4] + " ")
+
+
+# --------------------------------------------------------------------------------------------
+# Installed copy vs working tree
+# --------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _copy_tree(dst: Path) -> Path:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for pkg in ("derivations", "numerics"):
+        shutil.copytree(ROOT / pkg, dst / pkg, ignore=ignore)
+    return dst
+
+
+def test_commands_act_on_the_working_tree_not_the_installed_copy(tmp_path):
+    """After a non-editable `pip install .`, `nnderive check` inside the checkout must check the
+    checkout: a stale edit of a generated module there is reported (exit 1), and `build` writes
+    into the checkout, not into site-packages."""
+    site = _copy_tree(tmp_path / "site")           # the installed copy
+    checkout = _copy_tree(tmp_path / "checkout")   # the user's working tree
+    shutil.copy(ROOT / "pyproject.toml", checkout / "pyproject.toml")
+    generated = checkout / "derivations" / "generated" / "gaussian.py"
+    fresh = generated.read_text()
+    generated.write_text(fresh + "\n# a stale hand edit\n")
+    runner = tmp_path / "bin" / "nnderive_entry.py"  # like the console script: cwd not on path
+    runner.parent.mkdir()
+    runner.write_text("import sys\nfrom numerics.cli import main\nsys.exit(main())\n")
+    env = {k: v for k, v in os.environ.items() if k != "NNDERIVE_USE_INSTALLED"}
+    env["PYTHONPATH"] = str(site)
+
+    def run(*argv, **extra):
+        return subprocess.run([sys.executable, str(runner), *argv], cwd=checkout / "numerics",
+                              capture_output=True, text=True, timeout=300, env={**env, **extra})
+
+    res = run("check", "--quiet", "--samples", "2000", "gaussian.g")
+    assert "using the working tree" in res.stderr and str(checkout) in res.stderr
+    assert res.returncode == 1 and "stale" in res.stdout, res.stdout[-2000:] + res.stderr[-2000:]
+    # the installed copy on request: fresh there
+    res = run("check", "--quiet", "--samples", "2000", "gaussian.g", NNDERIVE_USE_INSTALLED="1")
+    assert "using the working tree" not in res.stderr
+    assert "stale" not in res.stdout, res.stdout[-2000:]
+    # build rewrites the checkout's module, the installed one is untouched
+    site_module = (site / "derivations" / "generated" / "gaussian.py").read_text()
+    res = run("build", "gaussian")
+    assert res.returncode == 0, res.stderr
+    assert generated.read_text() == fresh
+    assert (site / "derivations" / "generated" / "gaussian.py").read_text() == site_module
+
+
+def test_checkout_root_detection(tmp_path):
+    assert cli.checkout_root(ROOT / "tests") == ROOT
+    assert cli.checkout_root(tmp_path) is None
