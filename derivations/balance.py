@@ -1,1 +1,426 @@
-"""Family module (placeholder): registers its formulas at import time."""
+"""Auto-balancing of gradient descent for homogeneous models (thesis ch. 4, seed 004).
+
+Derived here (never transcribed):
+
+* :func:`euler_identity_proof` -- Theorem 4.1's pointwise identity
+  ``<W^(h)[i,:], dL/dW^(h)[i,:]> = <W^(h+1)[:,i], dL/dW^(h+1)[:,i]>`` proved by ``sp.diff`` of a
+  componentwise bias-free network whose activation is homogeneous, ``sigma(z) = s z`` on the
+  active side of each unit with an arbitrary slope symbol per unit (ReLU: s in {0, 1}; leaky
+  ReLU: s in {c, 1}; linear: s = 1), for any differentiable loss (a generic function).
+  Summing over i gives Corollary 4.1; Theorems 4.2 (linear layers, a matrix identity) and 4.3
+  (shared weights) are proved the same way (:func:`linear_matrix_proof`,
+  :func:`shared_weight_proof`).
+* ``balance.gd_neuron_drift`` -- one GD step changes ``|W^(h)[i,:]|^2 - |W^(h+1)[:,i]|^2`` by
+  exactly ``eta^2 (|g_in|^2 - |g_out|^2)``: expand ``|w - eta g|^2`` and use the Euler identity
+  (the O(eta) terms cancel); the O(eta^2) drift constant of gradient descent.
+* ``balance.mf_balance_step`` -- Claim 4.1: for ``f = 1/2 |U V^T - M*|_F^2`` one GD step changes
+  ``U^T U - V^T V`` by ``eta^2 (V^T R^T R V - U^T R R^T U)``, R = U V^T - M*: the GD step is
+  expanded componentwise (``sp.diff`` of f) for small sizes and the coefficients of candidate
+  matrix products identified by solving the coefficient equations (the first-order ones vanish).
+* ``balance.mf_hessian`` -- (4.12): d^2/dt^2 f(U + t dU, V + t dV) identified the same way.
+* ``balance.mf_alpha_next`` .. ``mf_xi_next`` -- (4.23)-(4.24): one GD step of rank-1
+  factorization written in the signal/complement coordinates, derived from the explicit
+  update of u = alpha u* + alpha_perp e, v = beta v* + beta_perp f.
+"""
+from __future__ import annotations
+
+import itertools
+import textwrap
+
+import sympy as sp
+
+from . import vectors as V
+from .knobs import cached, knob
+from .registry import Arg, Formula, register
+
+SOURCE = "004 thesis, ch. 4"
+
+eta = sp.Symbol("eta", positive=True)
+sigma1 = sp.Symbol("sigma1", positive=True)
+al, alp, be, bep = sp.symbols("alpha alpha_perp beta beta_perp", real=True)
+
+
+def mf_half():
+    return knob("balance.mf_half", sp.Rational(1, 2))
+
+
+# --------------------------------------------------------------------------------------------
+# Theorem 4.1 / Cor 4.1 / Thm 4.2 / Thm 4.3: symbolic proofs on componentwise networks
+# --------------------------------------------------------------------------------------------
+
+
+class ell(sp.Function):
+    """A generic differentiable loss of the network output."""
+
+
+def _mlp(widths, slopes_on=True, linear_layers=()):
+    """Bias-free MLP with homogeneous activation sigma(z) = s z per unit (slope symbols)."""
+    x = sp.Matrix(widths[0], 1, lambda i, j: sp.Symbol(f"x{i}"))
+    Ws, slopes = [], []
+    h = x
+    for L_, (a, b) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+        W = sp.Matrix(b, a, lambda i, j, L_=L_: sp.Symbol(f"W{L_}_{i}{j}"))
+        Ws.append(W)
+        h = W * h
+        if L_ < len(widths) - 1:
+            if L_ in linear_layers:
+                s = [sp.Integer(1)] * b
+            else:
+                s = [sp.Symbol(f"s{L_}_{i}") for i in range(b)]
+            slopes.append(s)
+            h = sp.Matrix(b, 1, lambda i, j: s[i] * h[i])
+    return x, Ws, h
+
+
+def _loss(out):
+    return ell(*list(out))
+
+
+def euler_identity_proof(widths=(3, 3, 2, 2)) -> list[str]:
+    """For every hidden unit (h, i): <W^h[i,:], dL/dW^h[i,:]> - <W^{h+1}[:,i], dL/dW^{h+1}[:,i]>
+    simplifies to 0.  Returns the failing units (empty = proved)."""
+    x, Ws, out = _mlp(widths)
+    Lf = _loss(out)
+    bad = []
+    for h in range(len(Ws) - 1):
+        for i in range(Ws[h].rows):
+            lhs = sum(Ws[h][i, j] * sp.diff(Lf, Ws[h][i, j]) for j in range(Ws[h].cols))
+            rhs = sum(Ws[h + 1][k, i] * sp.diff(Lf, Ws[h + 1][k, i]) for k in range(Ws[h + 1].rows))
+            if sp.expand(lhs - rhs) != 0:
+                bad.append(f"unit ({h + 1}, {i})")
+    return bad
+
+
+def linear_matrix_proof(widths=(2, 3, 2, 2)) -> list[str]:
+    """Thm 4.2: with sigma = id after layer h, W^h G^hT + G^h W^hT = W^{h+1 T} G^{h+1} +
+    G^{h+1 T} W^{h+1} (the gradient-flow derivative of W^h W^hT - W^{h+1 T} W^{h+1})."""
+    bad = []
+    for h in range(len(widths) - 2):
+        x, Ws, out = _mlp(widths, linear_layers=(h + 1,))
+        Lf = _loss(out)
+        G = [W.applyfunc(lambda w: sp.diff(Lf, w)) for W in Ws]
+        D = (Ws[h] * G[h].T + G[h] * Ws[h].T) - (Ws[h + 1].T * G[h + 1] + G[h + 1].T * Ws[h + 1])
+        if any(sp.expand(e) != 0 for e in D):
+            bad.append(f"layers {h + 1}, {h + 2}")
+    return bad
+
+
+def shared_weight_proof(n=4, k=2) -> list[str]:
+    """Thm 4.3 for a 1-D convolution (circular, shared taps v^h) between homogeneous units:
+    <v^h, dL/dv^h> is the same for every layer."""
+    x = [sp.Symbol(f"x{i}") for i in range(n)]
+    vs = [[sp.Symbol(f"v{L_}_{j}") for j in range(k)] for L_ in range(3)]
+    h = x
+    for L_, v in enumerate(vs):
+        z = [sum(v[j] * h[(i + j) % n] for j in range(k)) for i in range(n)]
+        h = [sp.Symbol(f"s{L_}_{i}") * z[i] for i in range(n)] if L_ < 2 else z
+    Lf = ell(*h)
+    vals = [sp.expand(sum(t * sp.diff(Lf, t) for t in v)) for v in vs]
+    return [f"layers {a + 1}, {a + 2}" for a in range(2) if sp.expand(vals[a] - vals[a + 1]) != 0]
+
+
+# --------------------------------------------------------------------------------------------
+# GD drift of the neuron balance (the O(eta^2) constant)
+# --------------------------------------------------------------------------------------------
+
+w_in = V.vector("w_in", "fan_in", r"\mathbf{w}_{\mathrm{in}}")
+g_in = V.vector("g_in", "fan_in", r"\mathbf{g}_{\mathrm{in}}")
+w_out = V.vector("w_out", "fan_out", r"\mathbf{w}_{\mathrm{out}}")
+g_out = V.vector("g_out", "fan_out", r"\mathbf{g}_{\mathrm{out}}")
+
+
+@cached
+def gd_neuron_drift():
+    """Change of |w_in|^2 - |w_out|^2 in one GD step (w <- w - eta g), with the Euler identity
+    <w_in, g_in> = <w_out, g_out> (proved by :func:`euler_identity_proof`) substituted."""
+    step = knob("balance.gd_step", 1) * eta
+
+    def sq_after(w, g):  # |w - step g|^2 in invariants
+        return V.norm(w) ** 2 - 2 * step * V.dot(w, g) + step ** 2 * V.norm(g) ** 2
+
+    change = (sq_after(w_in, g_in) - sq_after(w_out, g_out)) - (V.norm(w_in) ** 2 - V.norm(w_out) ** 2)
+    if euler_identity_proof((2, 2, 2)):
+        raise ArithmeticError("Euler identity not proved")
+    return sp.factor(sp.expand(change.subs(V.dot(w_out, g_out), V.dot(w_in, g_in))))
+
+
+# --------------------------------------------------------------------------------------------
+# Matrix factorization: identification of matrix-product coefficients
+# --------------------------------------------------------------------------------------------
+
+
+def _mf_mats(d1, d2, r):
+    U = sp.Matrix(d1, r, lambda i, j: sp.Symbol(f"U{i}{j}"))
+    Vm = sp.Matrix(d2, r, lambda i, j: sp.Symbol(f"V{i}{j}"))
+    M = sp.Matrix(d1, d2, lambda i, j: sp.Symbol(f"M{i}{j}"))
+    return U, Vm, M
+
+
+def _mf_loss(U, Vm, M):
+    R = U * Vm.T - M
+    return mf_half() * sum(e ** 2 for e in R)
+
+
+def _identify(target: sp.Matrix, candidates: list[sp.Matrix], entries) -> list[sp.Expr]:
+    """Coefficients c with target = sum c_k candidates_k identically in ``entries``."""
+    cs = sp.symbols(f"c0:{len(candidates)}")
+    eqs = []
+    for idx in range(len(target)):
+        diff = sp.expand(target[idx] - sum(c * K[idx] for c, K in zip(cs, candidates)))
+        eqs += sp.Poly(diff, *entries).coeffs()
+    sol = sp.solve(eqs, cs, dict=True)
+    if len(sol) != 1 or any(c not in sol[0] for c in cs):
+        raise ArithmeticError("matrix form not identified uniquely")
+    return [sp.factor(sol[0][c]) for c in cs]
+
+
+# Role symbols of the matrix-factorization emitters (plain symbols: rank-0 style roles).
+_SP = "balance_roles"
+P_VRRV = V.vector("P_VRRV", _SP, r"V^\top R^\top R V")
+P_URRU = V.vector("P_URRU", _SP, r"U^\top R R^\top U")
+P_URV = V.vector("P_URV", _SP, r"(U^\top R V + V^\top R^\top U)")
+MF_STEP_ROLES = (P_VRRV, P_URRU, P_URV)
+
+
+@cached
+def mf_balance_step():
+    """(U'^T U' - V'^T V') - (U^T U - V^T V) after one GD step, identified as a combination of
+    V^T R^T R V, U^T R R^T U and the first-order U^T R V + V^T R^T U (coefficient 0)."""
+    d1, d2, r = 2, 2, 2
+    U, Vm, M = _mf_mats(d1, d2, r)
+    f = _mf_loss(U, Vm, M)
+    GU = U.applyfunc(lambda e: sp.diff(f, e))
+    GV = Vm.applyfunc(lambda e: sp.diff(f, e))
+    step = knob("balance.gd_step", 1) * eta
+    U1, V1 = U - step * GU, Vm - step * GV
+    target = (U1.T * U1 - V1.T * V1) - (U.T * U - Vm.T * Vm)
+    R = U * Vm.T - M
+    cands = [Vm.T * R.T * R * Vm, U.T * R * R.T * U, U.T * R * Vm + Vm.T * R.T * U]
+    entries = list(U) + list(Vm) + list(M)
+    cs = _identify(target, cands, entries)
+    return V.combine(dict(zip(MF_STEP_ROLES, cs)))
+
+
+T1, T2, T3 = sp.symbols("T1 T2 T3", real=True)   # <R, dU dV^T>, |U dV^T + dU V^T|^2, <R, R>
+
+
+@cached
+def mf_hessian():
+    """[nabla^2 f](D, D) = d^2/dt^2 f(U + t dU, V + t dV) at t = 0, identified over the
+    candidate invariants T1 = <R, dU dV^T>, T2 = |U dV^T + dU V^T|_F^2, T3 = |R|_F^2."""
+    d1, d2, r = 2, 2, 1
+    U, Vm, M = _mf_mats(d1, d2, r)
+    dU = sp.Matrix(d1, r, lambda i, j: sp.Symbol(f"dU{i}{j}"))
+    dV = sp.Matrix(d2, r, lambda i, j: sp.Symbol(f"dV{i}{j}"))
+    tt = sp.Symbol("tt")
+    f = _mf_loss(U + tt * dU, Vm + tt * dV, M)
+    target = sp.Matrix([[sp.diff(f, tt, 2).subs(tt, 0)]])
+    R = U * Vm.T - M
+    A = U * dV.T + dU * Vm.T
+    cands = [sp.Matrix([[sum(R[i] * (dU * dV.T)[i] for i in range(len(R)))]]),
+             sp.Matrix([[sum(e ** 2 for e in A)]]),
+             sp.Matrix([[sum(e ** 2 for e in R)]])]
+    entries = list(U) + list(Vm) + list(M) + list(dU) + list(dV)
+    c1, c2, c3 = _identify(target, cands, entries)
+    return c1 * T1 + c2 * T2 + c3 * T3
+
+
+# --------------------------------------------------------------------------------------------
+# Rank-1 recursions (4.23)-(4.24)
+# --------------------------------------------------------------------------------------------
+
+
+@cached
+def _rank1_step():
+    """One GD step of f = 1/2 |u v^T - sigma1 u* v*^T|^2 with u = alpha u* + alpha_perp e,
+    v = beta v* + beta_perp f (orthonormal u*, e and v*, f: 2-D coordinates suffice)."""
+    u = sp.Matrix([al, alp])
+    v = sp.Matrix([be, bep])
+    us, vs = sp.Matrix([1, 0]), sp.Matrix([1, 0])
+    comps = list(u) + list(v)
+    R = u * v.T - sigma1 * us * vs.T
+    f = mf_half() * sum(e ** 2 for e in R)
+    gu = sp.Matrix([sp.diff(f, c) for c in u])
+    gv = sp.Matrix([sp.diff(f, c) for c in v])
+    step = knob("balance.gd_step", 1) * eta
+    u1, v1 = u - step * gu, v - step * gv
+    del comps
+    return u1, v1
+
+
+def _alpha_next():
+    u1, _ = _rank1_step()
+    return sp.expand(u1[0])
+
+
+def _alpha_perp_next():
+    u1, _ = _rank1_step()
+    # |component along e| with alpha_perp >= 0: |1 - eta(beta^2 + beta_perp^2)| alpha_perp
+    c = sp.factor(u1[1] / alp)
+    return sp.Abs(sp.collect(sp.expand(c), eta)) * alp
+
+
+def _h_next():
+    u1, v1 = _rank1_step()
+    return sp.expand(u1[0] * v1[0] - sigma1)
+
+
+def _xi_next():
+    u1, v1 = _rank1_step()
+    return sp.expand(u1[1] ** 2 + v1[1] ** 2)
+
+
+def _paper_alpha():
+    return (1 - eta * (be ** 2 + bep ** 2)) * al + eta * sigma1 * be
+
+
+def _paper_alpha_perp():
+    return sp.Abs(1 - eta * (be ** 2 + bep ** 2)) * alp
+
+
+def _paper_h():
+    h = al * be - sigma1
+    xi = alp ** 2 + bep ** 2
+    return ((1 - eta * (al ** 2 + be ** 2) + eta ** 2 * (al * be * h + al ** 2 * bep ** 2
+             + be ** 2 * alp ** 2 + alp ** 2 * bep ** 2)) * h - eta * al * be * xi
+            + eta ** 2 * sigma1 * alp ** 2 * bep ** 2)
+
+
+def _paper_xi():
+    return ((1 - eta * (be ** 2 + bep ** 2)) ** 2 * alp ** 2
+            + (1 - eta * (al ** 2 + alp ** 2)) ** 2 * bep ** 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Emitters for the matrix formulas
+# --------------------------------------------------------------------------------------------
+
+_MF_PRELUDE = '''\
+U = _rt.vector("U", U)
+V = _rt.vector("V", V)
+M = _rt.vector("M", M)
+eta = _rt.scalar("eta", eta)
+_rt.require(U.ndim == 2, "U", f"must be a (d1, r) matrix, got shape {U.shape}")
+_rt.require(V.ndim == 2 and V.shape[1] == U.shape[1], "V",
+            f"must be a (d2, r) matrix with r = {U.shape[1]}, got shape {V.shape}")
+_rt.require(M.shape == (U.shape[0], V.shape[0]), "M",
+            f"must have shape (d1, d2) = {(U.shape[0], V.shape[0])}, got {M.shape}")
+_rt.require(eta.ndim == 0, "eta", "must be a scalar")
+R = U @ V.T - M
+'''
+
+
+def _print_scalar(expr) -> str:
+    from .codegen import print_block
+
+    lines, (val,) = print_block([sp.sympify(expr)], "_c")
+    sub = dict(ln.split(" = ", 1) for ln in lines)
+    for k in sorted(sub, key=len, reverse=True):
+        val = val.replace(k, f"({sub[k]})")
+    return val
+
+
+def emit_mf_step(formula: Formula) -> str:
+    parts = {b: c for c, b in V.components(formula.expr, 1)}
+    unknown = set(parts) - set(MF_STEP_ROLES)
+    if unknown:
+        raise ValueError(f"{formula.name}: unexpected roles {sorted(map(str, unknown))}")
+    code = {"P_VRRV": "V.T @ R.T @ R @ V", "P_URRU": "U.T @ R @ R.T @ U",
+            "P_URV": "(U.T @ R @ V + V.T @ R.T @ U)"}
+    terms = [f"({_print_scalar(c)}) * ({code[str(b)]})" for b, c in
+             sorted(parts.items(), key=lambda kv: str(kv[0]))]
+    body = _MF_PRELUDE.splitlines() + [
+        f"_out = {' + '.join(terms) if terms else 'numpy.zeros((U.shape[1], U.shape[1]))'}",
+        "return numpy.array(_out, dtype=numpy.float64)"]
+    return _wrap(formula, body, "an (r, r) array: the change of U^T U - V^T V in one GD step")
+
+
+def emit_mf_hessian(formula: Formula) -> str:
+    pre = _MF_PRELUDE.replace('eta = _rt.scalar("eta", eta)\n', "").replace(
+        '_rt.require(eta.ndim == 0, "eta", "must be a scalar")\n', "")
+    body = pre.splitlines() + [
+        'dU = _rt.vector("dU", dU)',
+        'dV = _rt.vector("dV", dV)',
+        '_rt.require(dU.shape == U.shape, "dU", f"must have the shape of U {U.shape}, got {dU.shape}")',
+        '_rt.require(dV.shape == V.shape, "dV", f"must have the shape of V {V.shape}, got {dV.shape}")',
+        "T1 = numpy.sum(R * (dU @ dV.T))",
+        "T2 = numpy.sum((U @ dV.T + dU @ V.T) ** 2)",
+        "T3 = numpy.sum(R * R)",
+        f"return numpy.float64({_print_scalar(formula.expr)})",
+    ]
+    return _wrap(formula, body, "a float: the quadratic form of the Hessian at (dU, dV)")
+
+
+def _wrap(formula, body, returns):
+    sig = ", ".join(a.name for a in formula.args)
+    doc = (f'"""{formula.name}: {formula.source}.\n\n'
+           "f(U, V) = 1/2 |U V^T - M|_F^2; R = U V^T - M.  Coefficients printed from the SymPy\n"
+           "derivation in derivations/balance.py.\n\nArguments (no batch axes):\n"
+           + "\n".join(f"    {a.name}: {a.meaning}" for a in formula.args)
+           + f"\n\nReturns {returns}.  Raises ValueError naming the argument for shapes that do\n"
+           "not chain or non-finite entries.  Emitted by `nnderive build`; do not edit.\n"
+           '"""')
+    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(doc, "    ") + "\n"
+            + textwrap.indent("\n".join(body), "    ") + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------------
+
+_RANK1_ARGS = (
+    Arg("alpha", "scalar", "u_t^T u* (signal strength of u)"),
+    Arg("alpha_perp", "scalar", "|(I - u* u*^T) u_t| (>= 0)"),
+    Arg("beta", "scalar", "v_t^T v*"),
+    Arg("beta_perp", "scalar", "|(I - v* v*^T) v_t| (>= 0)"),
+    Arg("sigma1", "scalar", "singular value of M* = sigma1 u* v*^T", positive=True),
+    Arg("eta", "scalar", "step size", positive=True),
+)
+_RANK1_ASSUME = "f = 1/2 |u v^T - sigma1 u* v*^T|_F^2, |u*| = |v*| = 1, GD with constant step eta"
+for _q, _fn, _paper, _lhs in (
+        ("mf_alpha_next", _alpha_next, _paper_alpha, r"\alpha_{t+1}"),
+        ("mf_alpha_perp_next", _alpha_perp_next, _paper_alpha_perp, r"\alpha_{t+1,\perp}"),
+        ("mf_h_next", _h_next, _paper_h, r"h_{t+1}"),
+        ("mf_xi_next", _xi_next, _paper_xi, r"\xi_{t+1}")):
+    register(Formula(
+        f"balance.{_q}", f"{SOURCE}, rank-1 GD recursions (4.23)-(4.24)", _RANK1_ARGS,
+        _RANK1_ASSUME, _fn, _lhs, paper=_paper,
+        paper_reading="(4.23)/(4.24) as printed, in the state at step t (alpha = alpha_t, ...)",
+        validate=('_rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")',
+                  '_rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")'),
+    ))
+
+_MF_ARGS = (Arg("U", "vector", "(d1, r) left factor", space="r"),
+            Arg("V", "vector", "(d2, r) right factor", space="r"),
+            Arg("M", "vector", "(d1, d2) target M*", space="d2"))
+_f = register(Formula(
+    "balance.mf_balance_step", f"{SOURCE}, Claim 4.1 proof (l.4370)",
+    _MF_ARGS + (Arg("eta", "scalar", "step size"),),
+    "f = 1/2 |U V^T - M*|_F^2; one GD step U <- U - eta R V, V <- V - eta R^T U",
+    mf_balance_step, r"\Delta(U^\top U - V^\top V)", rank=1, emitter=emit_mf_step,
+    paper=lambda: eta ** 2 * P_VRRV - eta ** 2 * P_URRU,
+    paper_reading="eta_t^2 (V_t^T R_t^T R_t V_t - U_t^T R_t R_t^T U_t)",
+    where={"R": "U V^T - M*"},
+))
+_f.latex_rhs = lambda e: sp.latex(e, symbol_names={b: V.meaning(b).latex for b in MF_STEP_ROLES})
+_h = register(Formula(
+    "balance.mf_hessian", f"{SOURCE}, eq. (4.12)",
+    _MF_ARGS + (Arg("dU", "vector", "(d1, r) direction for U", space="r"),
+                Arg("dV", "vector", "(d2, r) direction for V", space="r")),
+    "f = 1/2 |U V^T - M*|_F^2", mf_hessian, r"[\nabla^2 f](\Delta,\Delta)", emitter=emit_mf_hessian,
+    paper=lambda: 2 * T1 + T2, paper_reading="2<U V^T - M*, dU dV^T> + |U dV^T + dU V^T|_F^2",
+    where={"T_1": "<R, dU dV^T>", "T_2": "|U dV^T + dU V^T|_F^2", "T_3": "|R|_F^2"},
+))
+register(Formula(
+    "balance.gd_neuron_drift", f"{SOURCE}, Thm 4.1 (eq. 4.6) under GD",
+    (Arg("w_in", "vector", "W^(h)[i, :], incoming weights of unit i", space="fan_in"),
+     Arg("g_in", "vector", "dL/dW^(h)[i, :]", space="fan_in"),
+     Arg("w_out", "vector", "W^(h+1)[:, i], outgoing weights of unit i", space="fan_out"),
+     Arg("g_out", "vector", "dL/dW^(h+1)[:, i]", space="fan_out"),
+     Arg("eta", "scalar", "step size")),
+    "homogeneous activation (ReLU, leaky ReLU, linear), no biases, any differentiable loss; "
+    "one GD step w <- w - eta g", gd_neuron_drift,
+    r"\Delta\left(\|W^{(h)}[i,:]\|^2-\|W^{(h+1)}[:,i]\|^2\right)",
+    notes="The O(eta) terms cancel by the Euler identity (Thm 4.1): the drift per step is "
+          "exactly eta^2 (|g_in|^2 - |g_out|^2).",
+))
