@@ -33,7 +33,7 @@ def h_inf(x, y):
     _rt.nonzero("y", norm_y)
     dot_x_y = _rt.dot(x, y, norm_x, norm_y)
     _, _, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "psi")
-    return _rt.finish((1/2)*dot_x_y*psi_x_y/numpy.pi, _shape)
+    return _rt.finish(dot_x_y*psi_x_y*((1/2)/numpy.pi), _shape)
 
 
 def arccos1(x, y):
@@ -57,10 +57,10 @@ def arccos1(x, y):
     _rt.nonzero("y", norm_y)
     dot_x_y = _rt.dot(x, y, norm_x, norm_y)
     cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
-    _h0 = (1/2)*cos_x_y*psi_x_y + (1/2)*sin_x_y
+    _h0 = cos_x_y*psi_x_y + sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.016666666666666666, 0.0005952380952380953, -1.1022927689594357e-05, 1.252605419272086e-07,))
-    return _rt.finish(_h0*norm_x*norm_y/numpy.pi, _shape)
+    _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    return _rt.finish(_h0*norm_x*norm_y*((1/2)/numpy.pi), _shape)
 
 
 def g_inf(x, y):
@@ -85,10 +85,10 @@ def g_inf(x, y):
     dim_d = x.shape[-1]
     dot_x_y = _rt.dot(x, y, norm_x, norm_y)
     cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
-    _h0 = (1/2)*cos_x_y*psi_x_y + (1/2)*sin_x_y
+    _h0 = cos_x_y*psi_x_y + sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.016666666666666666, 0.0005952380952380953, -1.1022927689594357e-05, 1.252605419272086e-07,))
-    return _rt.finish(_h0*norm_x*norm_y/(numpy.pi*dim_d), _shape)
+    _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    return _rt.finish(_h0*norm_x*norm_y/dim_d*((1/2)/numpy.pi), _shape)
 
 
 def v_inf(x, y):
@@ -113,11 +113,11 @@ def v_inf(x, y):
     dim_d = x.shape[-1]
     dot_x_y = _rt.dot(x, y, norm_x, norm_y)
     cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
-    _h0 = -1/2*cos_x_y*psi_x_y - 1/2*sin_x_y
+    _h0 = -cos_x_y*psi_x_y - sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (-0.16666666666666666, 0.016666666666666666, -0.0005952380952380953, 1.1022927689594357e-05, -1.252605419272086e-07,))
-    _t0 = numpy.pi**(-1.0)
-    return _rt.finish(_h0*_t0*norm_x*norm_y/dim_d + (1/2)*_t0*dot_x_y*psi_x_y, _shape)
+    _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
+    _t0 = (1/2)/numpy.pi
+    return _rt.finish(_h0*_t0*norm_x*norm_y/dim_d + _t0*dot_x_y*psi_x_y, _shape)
 
 
 def h_inf_gram(X):
@@ -151,7 +151,7 @@ def h_inf_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    return numpy.broadcast_to(numpy.asarray((1/2)*dot_x_y*(numpy.pi - phi_x_y)/numpy.pi, dtype=numpy.float64), dot_x_y.shape).copy()
+    return numpy.broadcast_to(numpy.asarray(dot_x_y*(numpy.pi - phi_x_y)*((1/2)/numpy.pi), dtype=numpy.float64), dot_x_y.shape).copy()
 
 
 def arccos1_gram(X):
@@ -185,7 +185,7 @@ def arccos1_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    return numpy.broadcast_to(numpy.asarray((1/2)*norm_x*norm_y*(-_c*phi_x_y + numpy.pi*_c + _s)/numpy.pi, dtype=numpy.float64), dot_x_y.shape).copy()
+    return numpy.broadcast_to(numpy.asarray(norm_x*norm_y*(-_c*phi_x_y + _c*(numpy.pi) + _s)*((1/2)/numpy.pi), dtype=numpy.float64), dot_x_y.shape).copy()
 
 
 def g_inf_gram(X):
@@ -219,7 +219,7 @@ def g_inf_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    return numpy.broadcast_to(numpy.asarray((1/2)*norm_x*norm_y*(-_c*phi_x_y + numpy.pi*_c + _s)/(numpy.pi*dim_d), dtype=numpy.float64), dot_x_y.shape).copy()
+    return numpy.broadcast_to(numpy.asarray(norm_x*norm_y*(-_c*phi_x_y + _c*(numpy.pi) + _s)/dim_d*((1/2)/numpy.pi), dtype=numpy.float64), dot_x_y.shape).copy()
 
 
 def v_inf_gram(X):
@@ -255,8 +255,8 @@ def v_inf_gram(X):
         _s[_near] = 0.5 * _dm * _dp
     _t0 = numpy.pi**(-1.0)
     _t1 = dim_d**(-1.0)
-    _t2 = (1/2)*_t1*norm_x*norm_y
-    return numpy.broadcast_to(numpy.asarray((1/2)*_c*_t0*_t1*norm_x*norm_y*phi_x_y - _c*_t2 - _s*_t0*_t2 - 1/2*_t0*dot_x_y*phi_x_y + (1/2)*dot_x_y, dtype=numpy.float64), dot_x_y.shape).copy()
+    _t2 = _t1*norm_x*norm_y*(1/2)
+    return numpy.broadcast_to(numpy.asarray(_c*_t0*_t1*norm_x*norm_y*phi_x_y*(1/2) - _c*_t2 - _s*_t0*_t2 + _t0*dot_x_y*phi_x_y*(-1/2) + dot_x_y*(1/2), dtype=numpy.float64), dot_x_y.shape).copy()
 
 
 def relu_layer_map(r_x, r_y, phi):
@@ -281,10 +281,10 @@ def relu_layer_map(r_x, r_y, phi):
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _h0 = (1/2)*cos_phi*psi_phi + (1/2)*sin_phi
+    _h0 = cos_phi*psi_phi + sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.016666666666666666, 0.0005952380952380953, -1.1022927689594357e-05, 1.252605419272086e-07,))
-    return _rt.finish(_h0*r_x*r_y/numpy.pi, _shape)
+    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    return _rt.finish(_h0*r_x*r_y*((1/2)/numpy.pi), _shape)
 
 
 def relu_derivative_map(phi):
@@ -300,7 +300,7 @@ def relu_derivative_map(phi):
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
-    return _rt.finish((1/2)*(numpy.pi - phi)/numpy.pi, _shape)
+    return _rt.finish((numpy.pi - phi)*((1/2)/numpy.pi), _shape)
 
 
 def init_residual(y_labels):
@@ -317,4 +317,4 @@ def init_residual(y_labels):
     _shape = _rt.batch_shape(("y_labels", y_labels, 1))
     norm_y_labels = _rt.norm(y_labels, "y_labels")
     dim_n = y_labels.shape[-1]
-    return _rt.finish((1/2)*dim_n + norm_y_labels**2, _shape)
+    return _rt.finish(dim_n*(1/2) + norm_y_labels**2, _shape)
