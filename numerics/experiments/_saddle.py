@@ -11,13 +11,13 @@ For each L, 20 starts ``x0 ~ U[-1, 1]^d`` (gamma = 1, tau = e, eta = 1/(4L)):
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
 from ..simulators.saddle import Octopus
+from ._plotting import axis, save
 from ..simulators.saddle_gd import default_eta, gd_exact, pgd, pgd_defaults
 
 LS = (1.0, 1.5, 2.0, math.e, 3.0)
@@ -104,37 +104,25 @@ def run(name: str, d: int, out_dir: Path, quick: bool, seed: int, progress=None)
            "readings": {"eta": "1/(4L)", "t_thres": 1, "g_thres": "gamma e / 100", "r": "e / 100",
                         "L values": "not in the OCR; {1, 1.5, 2, e, 3}"},
            "results": results}
-    try:
-        _plot(out, out_dir / f"{name}.png")
-        out["png"] = f"{name}.png"
-    except ImportError:
-        out["png"] = None
-        out["png_note"] = "matplotlib not installed (pip install nnderive[plots]); PNG skipped"
-    (out_dir / f"{name}.json").write_text(json.dumps(out, indent=1))
-    return out
+    title = (f"Fig. 7.{3 if d == 5 else 4}: GD vs perturbed GD on the octopus"
+             if d in (5, 10) else "GD vs perturbed GD on the octopus")
+    params = {"d": d, "gamma": GAMMA, "tau": TAU, "eta": "1/(4L)", "starts": starts,
+              "seed": seed}
+    if quick:
+        params["quick"] = True
+    return save(out_dir, name, out, _draw, title=title, params=params, ncols=len(LS),
+                figsize=(3.6 * len(LS), 3.7))
 
 
-def _plot(out: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    res = out["results"]
-    fig, axes = plt.subplots(1, len(res), figsize=(4 * len(res), 3.4), sharey=False)
-    for ax, r in zip(np.atleast_1d(axes), res):
+def _draw(axes, out: dict) -> None:
+    for ax, r in zip(axes, out["results"]):
         g = np.array(r["gd"]["curve_first_start"])
         p = np.array(r["pgd"]["curve_first_start"])
-        ax.plot(g[:, 0] + 1, g[:, 1], label="GD")
-        ax.plot(p[:, 0] + 1, p[:, 1], label="PGD")
-        ax.set_xscale("log")
-        ax.set_title(f"d = {out['d']}, L = {r['L']:.3g}")
-        ax.set_xlabel("iteration + 1")
-        ax.set_ylabel("f")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        ax.plot(g[:, 0] + 1, g[:, 1], label="GD (exact)")
+        ax.plot(p[:, 0] + 1, p[:, 1], label="perturbed GD")
+        ax.set_title(f"$L = {r['L']:.3g}$, $\\eta = {r['eta']:.3g}$", fontsize="medium")
+        axis(ax, x=r"iteration $t + 1$ (steps)", y=r"objective $f(\mathbf{x}_t)$", log_x=True,
+             legend=True)
 
 
 def report(result: dict) -> str:

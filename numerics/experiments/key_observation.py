@@ -14,11 +14,12 @@ the pieces above (float64 is exact enough here: the pending coordinate never dro
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
+
+from ._plotting import axis, save
 
 NAME = "key_observation"
 DESCRIPTION = "Key observation (7.3): t2 >= ((L+gamma)/gamma) t1 for GD on two consecutive saddles"
@@ -76,30 +77,20 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
                 "median_t1": float(np.median(t1)), "median_t2": float(np.median(t2)),
             })
     out = {"name": NAME, "gamma": GAMMA, "seed": seed, "quick": quick, "results": rows}
-    try:
-        import matplotlib
+    params = {"gamma": GAMMA, "eta": "1/(4L), 1/(40L)", "starts": n, "seed": seed}
+    return save(out_dir, NAME, out, _draw, params=params,
+                title=r"Key observation (7.3): $t_2 \geq ((L+\gamma)/\gamma)\, t_1$ for GD")
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        for lab, mk in (("1/(4L)", "o"), ("1/(40L)", "s")):
-            rs = [r for r in rows if r["eta"] == lab]
-            ax.plot([r["L"] for r in rs], [r["min_ratio_t2_t1"] for r in rs], mk + "-",
-                    label=f"min t2/t1, eta = {lab}")
-        ax.plot(LS, [(L + GAMMA) / GAMMA for L in LS], "k--", label="(L+gamma)/gamma")
-        ax.set_xlabel("L")
-        ax.set_ylabel("t2 / t1")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out_dir / f"{NAME}.png", dpi=110)
-        plt.close(fig)
-        out["png"] = f"{NAME}.png"
-    except ImportError:
-        out["png"] = None
-        out["png_note"] = "matplotlib not installed (pip install nnderive[plots]); PNG skipped"
-    (out_dir / f"{NAME}.json").write_text(json.dumps(out, indent=1))
-    return out
+def _draw(ax, out: dict) -> None:
+    rows = out["results"]
+    for lab, mk in (("1/(4L)", "o"), ("1/(40L)", "s")):
+        rs = [r for r in rows if r["eta"] == lab]
+        ax.plot([r["L"] for r in rs], [r["min_ratio_t2_t1"] for r in rs], mk + "-",
+                label=f"min $t_2/t_1$ over starts, $\\eta = {lab}$")
+    ax.plot(LS, [(L + GAMMA) / GAMMA for L in LS], "k--", label=r"bound $(L+\gamma)/\gamma$")
+    axis(ax, x=r"curvature $L$ of the stable direction", y=r"escape-time ratio $t_2/t_1$",
+         legend=True)
 
 
 def report(result: dict) -> str:
