@@ -237,6 +237,7 @@ def gram_emitter(formula: Formula) -> str:
     known = {"norm_x", "norm_y", "dot_x_y", "phi_x_y", "dim_d"}
     if not names <= known:
         raise ValueError(f"{formula.name}: gram emitter cannot print {names - known}")
+    uses_sin = "_s" in {str(t) for t in expr.free_symbols}
     body = [
         'X = _rt.vector("X", X)',
         '_rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")',
@@ -248,22 +249,28 @@ def gram_emitter(formula: Formula) -> str:
         "norm_x = _n[..., :, None]",
         "norm_y = _n[..., None, :]",
         "dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))",
-        "_xh = X / _n[..., None]",
-        "_c = numpy.clip(numpy.matmul(_xh, numpy.swapaxes(_xh, -1, -2)), -1.0, 1.0)",
+        "_c = dot_x_y / (norm_x * norm_y)",
+        "numpy.clip(_c, -1.0, 1.0, out=_c)",
         "phi_x_y = numpy.arccos(_c)",
-        "_s = numpy.sqrt(1.0 - _c * _c)",
+    ]
+    if uses_sin:
+        body.append("_s = numpy.sqrt(1.0 - _c * _c)")
+    body += [
         "_near = numpy.nonzero(numpy.abs(_c) > 0.9)",
         "if _near[0].size:",
+        "    _xh = X / _n[..., None]",
         "    _a = _xh[_near[:-1]]",
         "    _b = _xh[_near[:-2] + (_near[-1],)]",
         "    _dm = numpy.linalg.norm(_a - _b, axis=-1)",
         "    _dp = numpy.linalg.norm(_a + _b, axis=-1)",
         "    phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)",
-        "    _s[_near] = 0.5 * _dm * _dp",
     ]
+    if uses_sin:
+        body.append("    _s[_near] = 0.5 * _dm * _dp")
     body += lines
-    body.append(f"return numpy.broadcast_to(numpy.asarray({printed}, dtype=numpy.float64), "
-                "dot_x_y.shape).copy()")
+    body.append(f"_r = numpy.asarray({printed}, dtype=numpy.float64)")
+    body.append("return _r if _r.shape == dot_x_y.shape else "
+                "numpy.broadcast_to(_r, dot_x_y.shape).copy()")
     import textwrap
 
     doc = (f'"""{formula.name}: {formula.source}.\n\nAssumptions: {formula.assumptions}\n\n'

@@ -33,7 +33,8 @@ def h_inf(x, y):
     _rt.nonzero("y", norm_y)
     dot_x_y = _rt.dot(x, y, norm_x, norm_y)
     _, _, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "psi")
-    return _rt.finish(dot_x_y*psi_x_y*((1/2)/numpy.pi), _shape)
+    _c0 = (1/2)/numpy.pi
+    return _rt.finish(dot_x_y*psi_x_y*(_c0), _shape)
 
 
 def arccos1(x, y):
@@ -60,7 +61,8 @@ def arccos1(x, y):
     _h0 = cos_x_y*psi_x_y + sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
-    return _rt.finish(_h0*norm_x*norm_y*((1/2)/numpy.pi), _shape)
+    _c0 = (1/2)/numpy.pi
+    return _rt.finish(_h0*norm_x*norm_y*(_c0), _shape)
 
 
 def g_inf(x, y):
@@ -88,7 +90,8 @@ def g_inf(x, y):
     _h0 = cos_x_y*psi_x_y + sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
-    return _rt.finish(_h0*norm_x*norm_y/dim_d*((1/2)/numpy.pi), _shape)
+    _c0 = (1/2)/numpy.pi
+    return _rt.finish(_h0*norm_x*norm_y/dim_d*(_c0), _shape)
 
 
 def v_inf(x, y):
@@ -116,8 +119,8 @@ def v_inf(x, y):
     _h0 = -cos_x_y*psi_x_y - sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
-    _t0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*_t0*norm_x*norm_y/dim_d + _t0*dot_x_y*psi_x_y, _shape)
+    _c0 = (1/2)/numpy.pi
+    return _rt.finish(_h0*norm_x*norm_y/dim_d*(_c0) + dot_x_y*psi_x_y*(_c0), _shape)
 
 
 def h_inf_gram(X):
@@ -139,19 +142,19 @@ def h_inf_gram(X):
     norm_x = _n[..., :, None]
     norm_y = _n[..., None, :]
     dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))
-    _xh = X / _n[..., None]
-    _c = numpy.clip(numpy.matmul(_xh, numpy.swapaxes(_xh, -1, -2)), -1.0, 1.0)
+    _c = dot_x_y / (norm_x * norm_y)
+    numpy.clip(_c, -1.0, 1.0, out=_c)
     phi_x_y = numpy.arccos(_c)
-    _s = numpy.sqrt(1.0 - _c * _c)
     _near = numpy.nonzero(numpy.abs(_c) > 0.9)
     if _near[0].size:
+        _xh = X / _n[..., None]
         _a = _xh[_near[:-1]]
         _b = _xh[_near[:-2] + (_near[-1],)]
         _dm = numpy.linalg.norm(_a - _b, axis=-1)
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
-        _s[_near] = 0.5 * _dm * _dp
-    return numpy.broadcast_to(numpy.asarray(dot_x_y*(numpy.pi - phi_x_y)*((1/2)/numpy.pi), dtype=numpy.float64), dot_x_y.shape).copy()
+    _r = numpy.asarray(dot_x_y*(numpy.pi - phi_x_y)*((1/2)/numpy.pi), dtype=numpy.float64)
+    return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
 def arccos1_gram(X):
@@ -173,19 +176,21 @@ def arccos1_gram(X):
     norm_x = _n[..., :, None]
     norm_y = _n[..., None, :]
     dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))
-    _xh = X / _n[..., None]
-    _c = numpy.clip(numpy.matmul(_xh, numpy.swapaxes(_xh, -1, -2)), -1.0, 1.0)
+    _c = dot_x_y / (norm_x * norm_y)
+    numpy.clip(_c, -1.0, 1.0, out=_c)
     phi_x_y = numpy.arccos(_c)
     _s = numpy.sqrt(1.0 - _c * _c)
     _near = numpy.nonzero(numpy.abs(_c) > 0.9)
     if _near[0].size:
+        _xh = X / _n[..., None]
         _a = _xh[_near[:-1]]
         _b = _xh[_near[:-2] + (_near[-1],)]
         _dm = numpy.linalg.norm(_a - _b, axis=-1)
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    return numpy.broadcast_to(numpy.asarray(norm_x*norm_y*(-_c*phi_x_y + _c*(numpy.pi) + _s)*((1/2)/numpy.pi), dtype=numpy.float64), dot_x_y.shape).copy()
+    _r = numpy.asarray(norm_x*norm_y*(phi_x_y*(-_c) + numpy.pi*_c + _s)*((1/2)/numpy.pi), dtype=numpy.float64)
+    return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
 def g_inf_gram(X):
@@ -207,19 +212,21 @@ def g_inf_gram(X):
     norm_x = _n[..., :, None]
     norm_y = _n[..., None, :]
     dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))
-    _xh = X / _n[..., None]
-    _c = numpy.clip(numpy.matmul(_xh, numpy.swapaxes(_xh, -1, -2)), -1.0, 1.0)
+    _c = dot_x_y / (norm_x * norm_y)
+    numpy.clip(_c, -1.0, 1.0, out=_c)
     phi_x_y = numpy.arccos(_c)
     _s = numpy.sqrt(1.0 - _c * _c)
     _near = numpy.nonzero(numpy.abs(_c) > 0.9)
     if _near[0].size:
+        _xh = X / _n[..., None]
         _a = _xh[_near[:-1]]
         _b = _xh[_near[:-2] + (_near[-1],)]
         _dm = numpy.linalg.norm(_a - _b, axis=-1)
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    return numpy.broadcast_to(numpy.asarray(norm_x*norm_y*(-_c*phi_x_y + _c*(numpy.pi) + _s)/dim_d*((1/2)/numpy.pi), dtype=numpy.float64), dot_x_y.shape).copy()
+    _r = numpy.asarray(norm_x*norm_y*(phi_x_y*(-_c) + numpy.pi*_c + _s)/dim_d*((1/2)/numpy.pi), dtype=numpy.float64)
+    return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
 def v_inf_gram(X):
@@ -241,12 +248,13 @@ def v_inf_gram(X):
     norm_x = _n[..., :, None]
     norm_y = _n[..., None, :]
     dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))
-    _xh = X / _n[..., None]
-    _c = numpy.clip(numpy.matmul(_xh, numpy.swapaxes(_xh, -1, -2)), -1.0, 1.0)
+    _c = dot_x_y / (norm_x * norm_y)
+    numpy.clip(_c, -1.0, 1.0, out=_c)
     phi_x_y = numpy.arccos(_c)
     _s = numpy.sqrt(1.0 - _c * _c)
     _near = numpy.nonzero(numpy.abs(_c) > 0.9)
     if _near[0].size:
+        _xh = X / _n[..., None]
         _a = _xh[_near[:-1]]
         _b = _xh[_near[:-2] + (_near[-1],)]
         _dm = numpy.linalg.norm(_a - _b, axis=-1)
@@ -256,7 +264,8 @@ def v_inf_gram(X):
     _t0 = numpy.pi**(-1.0)
     _t1 = dim_d**(-1.0)
     _t2 = _t1*norm_x*norm_y*(1/2)
-    return numpy.broadcast_to(numpy.asarray(_c*_t0*_t1*norm_x*norm_y*phi_x_y*(1/2) - _c*_t2 - _s*_t0*_t2 + _t0*dot_x_y*phi_x_y*(-1/2) + dot_x_y*(1/2), dtype=numpy.float64), dot_x_y.shape).copy()
+    _r = numpy.asarray(_t0*_t1*norm_x*norm_y*phi_x_y*((1/2)*_c) + _t2*(-_c) - _s*_t0*_t2 + _t0*dot_x_y*phi_x_y*(-1/2) + dot_x_y*(1/2), dtype=numpy.float64)
+    return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
 def relu_layer_map(r_x, r_y, phi):
@@ -284,7 +293,8 @@ def relu_layer_map(r_x, r_y, phi):
     _h0 = cos_phi*psi_phi + sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
-    return _rt.finish(_h0*r_x*r_y*((1/2)/numpy.pi), _shape)
+    _c0 = (1/2)/numpy.pi
+    return _rt.finish(_h0*r_x*r_y*(_c0), _shape)
 
 
 def relu_derivative_map(phi):
@@ -300,7 +310,8 @@ def relu_derivative_map(phi):
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
-    return _rt.finish((numpy.pi - phi)*((1/2)/numpy.pi), _shape)
+    _c0 = (1/2)/numpy.pi
+    return _rt.finish(phi*(-_c0) + 1/2, _shape)
 
 
 def init_residual(y_labels):
