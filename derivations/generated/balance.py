@@ -38,8 +38,7 @@ def mf_alpha_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("alpha_perp", alpha_perp, 0), ("beta", beta, 0), ("beta_perp", beta_perp, 0), ("sigma1", sigma1, 0), ("eta", eta, 0))
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
-    _t0 = alpha*eta
-    return _rt.finish(-_t0*beta**2 - _t0*beta_perp**2 + alpha + beta*eta*sigma1, _shape)
+    return _rt.finish(alpha*(eta*(-beta**2 - beta_perp**2) + 1) + beta*eta*sigma1, _shape)
 
 
 def mf_alpha_perp_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -68,7 +67,7 @@ def mf_alpha_perp_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("alpha_perp", alpha_perp, 0), ("beta", beta, 0), ("beta_perp", beta_perp, 0), ("sigma1", sigma1, 0), ("eta", eta, 0))
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
-    return _rt.finish(alpha_perp*abs(eta*(beta**2 + beta_perp**2) - 1), _shape)
+    return _rt.finish(alpha_perp*abs(beta**2*eta + beta_perp**2*eta - 1), _shape)
 
 
 def mf_h_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -97,23 +96,11 @@ def mf_h_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("alpha_perp", alpha_perp, 0), ("beta", beta, 0), ("beta_perp", beta_perp, 0), ("sigma1", sigma1, 0), ("eta", eta, 0))
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
-    _t0 = alpha*beta
-    _t1 = alpha**2
-    _t2 = eta*sigma1
-    _t3 = beta**2
-    _t4 = beta**3
-    _t5 = alpha**3
-    _t6 = _t5*beta
-    _t7 = alpha_perp**2
-    _t8 = _t0*eta
-    _t9 = beta_perp**2
-    _t10 = eta**2
-    _t11 = _t0*_t10
-    _t12 = _t10*_t4
-    _t13 = _t10*_t9
-    _t14 = _t1*sigma1
-    _t15 = _t10*_t3
-    return _rt.finish(_t0 + _t1*_t2 + _t11*_t7*_t9 + _t11*sigma1**2 + _t12*_t5 + _t12*_t7*alpha - _t13*_t14 + _t13*_t6 + _t14*_t15*(-2) - _t15*_t7*sigma1 + _t2*_t3 - _t4*alpha*eta - _t6*eta - _t7*_t8 - _t8*_t9 - sigma1, _shape)
+    _t0 = beta**2
+    _t1 = alpha_perp**2
+    _t2 = beta_perp**2
+    _t3 = _t0 + _t2
+    return _rt.finish(alpha*beta + eta*(_t0*sigma1*(-_t1*eta + 1) + alpha*(alpha*sigma1*(-_t2*eta + 1) + beta*(-_t1 - _t3 - alpha**2 + eta*(_t1*_t3 + alpha*(_t3*alpha + beta*sigma1*(-2)) + sigma1**2)))) - sigma1, _shape)
 
 
 def mf_xi_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -142,15 +129,12 @@ def mf_xi_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("alpha_perp", alpha_perp, 0), ("beta", beta, 0), ("beta_perp", beta_perp, 0), ("sigma1", sigma1, 0), ("eta", eta, 0))
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
-    _t0 = alpha_perp**2
+    _t0 = alpha**2
     _t1 = beta_perp**2
-    _t2 = _t1*eta
-    _t3 = alpha**2*(2)
-    _t4 = _t0*beta**2*(2)
-    _t5 = eta**2
-    _t6 = _t1*_t5
-    _t7 = _t0*_t5
-    return _rt.finish(_t0*_t2*(-4) + _t0*_t3*_t6 + _t0 + _t1 - _t2*_t3 + _t4*_t6 - _t4*eta + _t6*alpha**4 + _t6*alpha_perp**4 + _t7*beta**4 + _t7*beta_perp**4, _shape)
+    _t2 = alpha_perp**2
+    _t3 = beta**2
+    _t4 = _t1 + _t2
+    return _rt.finish(_t4 + eta*(_t0*_t1*(_t0*eta - 2) + _t2*(_t1*(eta*(_t0*(2) + _t3*(2) + _t4) - 4) + _t3*(_t3*eta - 2))), _shape)
 
 
 def mf_balance_step(U, V, M, eta):
@@ -232,9 +216,9 @@ def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    w_in = _rt.vector("w_in", w_in, finite=False)
+    w_in = _rt.vector("w_in", w_in)
     g_in = _rt.vector("g_in", g_in, finite=False)
-    w_out = _rt.vector("w_out", w_out, finite=False)
+    w_out = _rt.vector("w_out", w_out)
     g_out = _rt.vector("g_out", g_out, finite=False)
     eta = _rt.scalar("eta", eta)
     _rt.same_length(("w_in", w_in), ("g_in", g_in))
@@ -242,6 +226,4 @@ def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):
     _shape = _rt.batch_shape(("w_in", w_in, 1), ("g_in", g_in, 1), ("w_out", w_out, 1), ("g_out", g_out, 1), ("eta", eta, 0))
     norm_g_in = _rt.norm(g_in, "g_in")
     norm_g_out = _rt.norm(g_out, "g_out")
-    norm_w_in = _rt.norm(w_in, "w_in")
-    norm_w_out = _rt.norm(w_out, "w_out")
-    return _rt.finish(eta**2*(norm_g_in - norm_g_out)*(norm_g_in + norm_g_out), _shape)
+    return _rt.finish(eta**2*(norm_g_in**2 - norm_g_out**2), _shape)

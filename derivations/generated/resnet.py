@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``resnet`` family (resnet).
 
-Formulas: resnet.output, resnet.grad_W1, resnet.grad_W, resnet.grad_alpha, resnet.grad_a.
+Formulas: resnet.output, resnet.grad_W1, resnet.grad_W, resnet.grad_alpha, resnet.grad_a, resnet.gram_H_inf, resnet.first_layer_norm_var, resnet.lemma5_C2, resnet.layer_norm_lower, resnet.lemma4_g.
 Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['output', 'grad_W1', 'grad_W', 'grad_alpha', 'grad_a']
+__all__ = ['output', 'grad_W1', 'grad_W', 'grad_alpha', 'grad_a', 'gram_H_inf', 'first_layer_norm_var', 'lemma5_C2', 'layer_norm_lower', 'lemma4_g']
 
 
 def output(X, y, W1, W, alpha, a):
@@ -50,7 +50,7 @@ def output(X, y, W1, W, alpha, a):
     _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
     # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
     _z = [X @ W1.T]
-    _xs = [(numpy.sqrt(2)/numpy.sqrt(m)) * numpy.maximum(_z[0], 0.0)]
+    _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
         alpha_h = alpha[_h - 2]
         _z.append(_xs[-1] @ W[_h - 2].T)
@@ -97,7 +97,7 @@ def grad_W1(X, y, W1, W, alpha, a):
     _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
     # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
     _z = [X @ W1.T]
-    _xs = [(numpy.sqrt(2)/numpy.sqrt(m)) * numpy.maximum(_z[0], 0.0)]
+    _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
         alpha_h = alpha[_h - 2]
         _z.append(_xs[-1] @ W[_h - 2].T)
@@ -113,7 +113,7 @@ def grad_W1(X, y, W1, W, alpha, a):
         _gW[_h - 2] = (0) * (_delta.T @ _xs[_h - 2])
         _ga[_h - 2] = (0) * numpy.sum(_g * numpy.maximum(_z[_h - 1], 0.0))
         _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[_h - 2])
-    return numpy.array((numpy.sqrt(2)/numpy.sqrt(m)) * (((_z[0] > 0) * _g).T @ X))
+    return numpy.array((1/numpy.sqrt(m)*(numpy.sqrt(2))) * (((_z[0] > 0) * _g).T @ X))
 
 
 def grad_W(X, y, W1, W, alpha, a):
@@ -154,7 +154,7 @@ def grad_W(X, y, W1, W, alpha, a):
     _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
     # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
     _z = [X @ W1.T]
-    _xs = [(numpy.sqrt(2)/numpy.sqrt(m)) * numpy.maximum(_z[0], 0.0)]
+    _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
         alpha_h = alpha[_h - 2]
         _z.append(_xs[-1] @ W[_h - 2].T)
@@ -211,7 +211,7 @@ def grad_alpha(X, y, W1, W, alpha, a):
     _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
     # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
     _z = [X @ W1.T]
-    _xs = [(numpy.sqrt(2)/numpy.sqrt(m)) * numpy.maximum(_z[0], 0.0)]
+    _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
         alpha_h = alpha[_h - 2]
         _z.append(_xs[-1] @ W[_h - 2].T)
@@ -268,7 +268,7 @@ def grad_a(X, y, W1, W, alpha, a):
     _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
     # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
     _z = [X @ W1.T]
-    _xs = [(numpy.sqrt(2)/numpy.sqrt(m)) * numpy.maximum(_z[0], 0.0)]
+    _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
         alpha_h = alpha[_h - 2]
         _z.append(_xs[-1] @ W[_h - 2].T)
@@ -276,3 +276,118 @@ def grad_a(X, y, W1, W, alpha, a):
     u = (1) * (_xs[-1] @ a)
     _r = u - y
     return numpy.array((1) * (_r @ _xs[-1]))
+
+
+def gram_H_inf(x_i, x_j, alpha_H, H):
+    """resnet.gram_H_inf: 003 Zhang et al. supplement, eq. (2) in the infinite-width limit (spec C4).
+
+    Assumptions: ReLU; w_r ~ N(0, I), a_r ~ N(0, 1) independent of x^(H-1); expectation conditional on x^(H-1)
+
+    Arguments (leading axes broadcast as a batch):
+        x_i: (..., d) - x_i^(H-1)
+        x_j: (..., d) - x_j^(H-1)
+        alpha_H: (...) (> 0) - alpha_H
+        H: int - depth H
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    x_i = _rt.vector("x_i", x_i, finite=False)
+    x_j = _rt.vector("x_j", x_j, finite=False)
+    alpha_H = _rt.scalar("alpha_H", alpha_H)
+    _rt.positive("alpha_H", alpha_H)
+    H = _rt.integer("H", H)
+    _rt.same_length(("x_i", x_i), ("x_j", x_j))
+    _shape = _rt.batch_shape(("x_i", x_i, 1), ("x_j", x_j, 1), ("alpha_H", alpha_H, 0))
+    norm_x_i = _rt.norm(x_i, "x_i")
+    norm_x_j = _rt.norm(x_j, "x_j")
+    dot_x_i_x_j = _rt.dot(x_i, x_j, norm_x_i, norm_x_j)
+    _, _, _, psi_x_i_x_j = _rt.angle_terms(x_i, x_j, norm_x_i, norm_x_j, dot_x_i_x_j, "psi")
+    _c0 = (1/2)/numpy.pi
+    return _rt.finish(alpha_H**2*dot_x_i_x_j*psi_x_i_x_j/H**2*(_c0), _shape)
+
+
+def first_layer_norm_var(m):
+    """resnet.first_layer_norm_var: 003 Zhang et al. supplement, Lemma 5 proof (spec C9).
+
+    Assumptions: ReLU, W^(1) entries N(0, 1), |x| = 1
+
+    Arguments (leading axes broadcast as a batch):
+        m: (...) (> 0) - width m
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    m = _rt.scalar("m", m)
+    _rt.positive("m", m)
+    _shape = _rt.batch_shape(("m", m, 0))
+    return _rt.finish(m**(-1.0)*(5), _shape)
+
+
+def lemma5_C2(sigma0, L, c_sigma):
+    """resnet.lemma5_C2: 003 Zhang et al. supplement, Lemma 5 proof, C_2 (spec C10).
+
+    Assumptions: sigma L-Lipschitz; X ~ N(0, 1)
+
+    Arguments (leading axes broadcast as a batch):
+        sigma0: (...) - |sigma(0)|
+        L: (...) - Lipschitz constant of sigma
+        c_sigma: (...) - 1/E[sigma(X)^2]
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    sigma0 = _rt.scalar("sigma0", sigma0)
+    L = _rt.scalar("L", L)
+    c_sigma = _rt.scalar("c_sigma", c_sigma)
+    _shape = _rt.batch_shape(("sigma0", sigma0, 0), ("L", L, 0), ("c_sigma", c_sigma, 0))
+    _c0 = 4*numpy.sqrt(2)/numpy.sqrt(numpy.pi)
+    _c1 = 8*numpy.sqrt(2)/numpy.sqrt(numpy.pi)
+    return _rt.finish(c_sigma**2*(L*(L*(L*(L*(3) + sigma0*(_c1)) + sigma0**2*(6)) + sigma0**3*(_c0)) + sigma0**4), _shape)
+
+
+def layer_norm_lower(a, H):
+    """resnet.layer_norm_lower: 003 Zhang et al. supplement, Lemma 5 proof, lower bound (spec C12).
+
+    Assumptions: |x^(1)| >= 1/2 and |x^(h)| >= (1 - a/H) |x^(h-1)| for h = 2..H
+
+    Arguments (leading axes broadcast as a batch):
+        a: (...) (> 0) - a = c_{w,0} L (per-layer growth constant), a < H
+        H: int - depth H
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    a = _rt.scalar("a", a)
+    _rt.positive("a", a)
+    H = _rt.integer("H", H)
+    _shape = _rt.batch_shape(("a", a, 0))
+    _rt.require(a < H, "a", "must be < H (the per-layer factor 1 - a/H must be positive)")
+    return _rt.finish(H*H**(-H)*(H - a)**(H - 1)*(1/2), _shape)
+
+
+def lemma4_g(g1, b, q, H, h):
+    """resnet.lemma4_g: 003 Zhang et al. supplement, Lemma 4 proof recursion (spec C13).
+
+    Assumptions: the recursion of the Lemma 4 proof, with its 1/H factors
+
+    Arguments (leading axes broadcast as a batch):
+        g1: (...) (> 0) - g(1) = sqrt(c_sigma) L R
+        b: (...) (> 0) - b = 2 alpha c_{w,0} L
+        q: (...) (> 0) - q = alpha L c_{x,0} R
+        H: int - depth H
+        h: int - layer h
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    g1 = _rt.scalar("g1", g1)
+    _rt.positive("g1", g1)
+    b = _rt.scalar("b", b)
+    _rt.positive("b", b)
+    q = _rt.scalar("q", q)
+    _rt.positive("q", q)
+    H = _rt.integer("H", H)
+    h = _rt.integer("h", h)
+    _shape = _rt.batch_shape(("g1", g1, 0), ("b", b, 0), ("q", q, 0))
+    _t0 = (H + b)**h
+    _t1 = H**h
+    _t2 = _t1*b
+    _t3 = (H*_t2 + _t1*b**2)**(-1.0)
+    _t4 = H*_t3
+    return _rt.finish(_t0*_t4*b*g1 + q*(H*_t0*_t3 - _t1*_t4 - _t2*_t3), _shape)

@@ -38,9 +38,9 @@ import textwrap
 
 import sympy as sp
 
-from . import vectors as V
-from .knobs import cached, knob
-from .registry import Arg, Formula, register
+from .. import vectors as V
+from ..knobs import cached, knob
+from ..registry import Arg, Formula, register
 
 SOURCE = "003 Zhang et al. supplement"
 
@@ -310,7 +310,7 @@ u = COEF_OUT * (_xs[-1] @ a)
 
 
 def _print(exprs, prefix):
-    from .codegen import print_block
+    from ..codegen import print_block
 
     return print_block([sp.sympify(e) for e in exprs], prefix)
 

@@ -1,0 +1,68 @@
+"""balance family (thesis ch. 4): derivations, emitted code vs exact GD steps, proofs, checks."""
+import numpy as np
+import pytest
+import sympy as sp
+
+import derivations as D
+from derivations import balance as Bd
+from numerics import harness
+from numerics.simulators import balance as B
+
+
+def test_theorems_proved_symbolically():
+    assert Bd.euler_identity_proof() == []
+    assert Bd.linear_matrix_proof() == []
+    assert Bd.shared_weight_proof() == []
+
+
+def test_first_order_term_of_claim_4_1_vanishes():
+    e = D.get("balance.mf_balance_step").expr
+    eta = sp.Symbol("eta", positive=True)
+    assert Bd.P_URV not in e.free_symbols
+    assert sp.simplify(sp.diff(e, Bd.P_VRRV) - eta ** 2) == 0
+
+
+@pytest.mark.parametrize("kind", ["relu", "leaky", "linear"])
+def test_backprop_matches_complex_step(kind):
+    rng = np.random.default_rng(1)
+    Ws, X, Y = B.random_net(rng, (3, 4, 5, 2), 6)
+    for g, c in zip(B.grads(Ws, X, Y, kind), B.complex_step_grads(Ws, X, Y, kind)):
+        np.testing.assert_allclose(g, c, atol=1e-13)
+
+
+def test_drift_formula_equals_gd_step():
+    rng = np.random.default_rng(2)
+    Ws, X, Y = B.random_net(rng, (4, 6, 3), 5)
+    G = B.grads(Ws, X, Y, "relu")
+    W1, _ = B.gd_step(Ws, X, Y, 0.1, "relu")
+    f = D.get("balance.gd_neuron_drift").numpy
+    got = f(Ws[0], G[0], Ws[1].T, G[1].T, 0.1)  # all units at once (batch over rows)
+    want = B.neuron_balance(W1)[0] - B.neuron_balance(Ws)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+
+
+def test_mf_formulas():
+    rng = np.random.default_rng(3)
+    U, V, M = rng.standard_normal((4, 2)), rng.standard_normal((3, 2)), rng.standard_normal((4, 3))
+    U1, V1 = B.mf_step(U, V, M, 0.2)
+    want = (U1.T @ U1 - V1.T @ V1) - (U.T @ U - V.T @ V)
+    np.testing.assert_allclose(D.get("balance.mf_balance_step").numpy(U, V, M, 0.2), want, atol=1e-13)
+    with pytest.raises(ValueError, match=r"\bV\b"):
+        D.get("balance.mf_balance_step").numpy(U, np.ones((3, 3)), M, 0.2)
+    with pytest.raises(ValueError, match=r"\bM\b"):
+        D.get("balance.mf_hessian").numpy(U, V, np.ones((3, 3)), U, V)
+    with pytest.raises(ValueError, match=r"\bU\b"):
+        D.get("balance.mf_balance_step").numpy(np.full((4, 2), np.nan), V, M, 0.2)
+
+
+def test_rank1_edges():
+    f = D.get("balance.mf_alpha_perp_next").numpy
+    assert f(0.5, 0.3, 0.4, 0.2, 1.0, 100.0) > 0  # |1 - eta |v|^2| branch
+    with pytest.raises(ValueError, match="alpha_perp"):
+        f(0.5, -0.3, 0.4, 0.2, 1.0, 0.1)
+
+
+def test_family_checks_pass():
+    rows = harness.run(D.names("balance"), harness.Context(samples=20_000))
+    bad = [r for r in rows if not r.passed]
+    assert not bad, [(r.formula, r.label, r.detail) for r in bad]
