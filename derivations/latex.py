@@ -505,10 +505,10 @@ _MATH_TOKENS = [  # (pattern, groups -> math) applied to plain text before escap
     (r"(?<=\s)~(?=\s)", lambda g: r"\sim"),
     (r"\|([A-Za-z][\w*]{0,5})\|", lambda g: rf"\|{_sym(g[0])}\|"),          # |v|
     (r"\b([A-Za-z])\^T\b", lambda g: rf"{g[0]}^\top"),                       # z^T
-    (r"(?:\b([A-Za-z])|([\])]))\^([0-9*A-Za-z](?![A-Za-z])|\{[^}]*\}|\([^)]{1,12}\))",
+    (r"(?:\b([A-Za-z])|([\])]))\^([0-9*A-Za-z](?![A-Za-z])|\{(?:[^{}]|\{[^{}]*\})*\}|\([^()]{1,12}\))",
      lambda g: _exp((g[0] or g[1], g[2]))),                                   # x^2, [..]^d
     (r"\bsum_([a-z])\b", lambda g: rf"\sum_{{{g[0]}}}"),                        # sum_i
-    (r"\b([A-Za-z])_([A-Za-z0-9]{1,3}|\{[^}]*\})(?![\w])",                     # x_i, w_{t+1}
+    (r"\b([A-Za-z])_([A-Za-z0-9]{1,3}|\{[^{}]*\})(?![\w])",                    # x_i, w_{t+1}
      lambda g: rf"{g[0]}_{{{_escape_math(g[1].strip('{}'))}}}"),
     (r"\b([A-Za-z])\*(?!\*)", lambda g: rf"{g[0]}^*"),                        # w*
     (r"\b(" + "|".join(_GREEK) + r")\b", lambda g: "\\" + g[0]),             # gamma
@@ -521,10 +521,23 @@ def _sym(name: str) -> str:
     return _escape_math(name)
 
 
+def _balanced(text: str) -> bool:
+    depth = 0
+    for c in text:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def _escape_math(text: str) -> str:
-    """Plain text set inside math mode (identifiers with underscores, digits, operators)."""
-    text = re.sub(r"\b(" + "|".join(_GREEK) + r")\b", r"\\\1 ", text)
-    return text.replace("_", r"\_") if "\\" not in text else text.replace(r"_", r"\_")
+    """Plain text set inside math mode: Greek names as symbols, ``_`` as a literal underscore,
+    braces kept only when balanced; other math specials (``^ $ & # % ~ \\``) escaped."""
+    text = "".join({"\\": r"\backslash ", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
+                    "~": r"\sim ", "^": r"\hat{}", "_": r"\_"}.get(c, c) for c in text)
+    if not _balanced(text):
+        text = text.replace("{", r"\{").replace("}", r"\}")
+    return re.sub(r"\b(" + "|".join(_GREEK) + r")\b", r"\\\1 ", text)
 
 
 def escape(text: str) -> str:

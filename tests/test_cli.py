@@ -166,32 +166,38 @@ def test_commands_act_on_the_working_tree_not_the_installed_copy(tmp_path):
     site = _copy_tree(tmp_path / "site")           # the installed copy
     checkout = _copy_tree(tmp_path / "checkout")   # the user's working tree
     shutil.copy(ROOT / "pyproject.toml", checkout / "pyproject.toml")
-    generated = checkout / "derivations" / "generated" / "gaussian.py"
-    fresh = generated.read_text()
-    generated.write_text(fresh + "\n# a stale hand edit\n")
     runner = tmp_path / "bin" / "nnderive_entry.py"  # like the console script: cwd not on path
     runner.parent.mkdir()
     runner.write_text("import sys\nfrom numerics.cli import main\nsys.exit(main())\n")
     env = {k: v for k, v in os.environ.items() if k != "NNDERIVE_USE_INSTALLED"}
     env["PYTHONPATH"] = str(site)
+    site_module = site / "derivations" / "generated" / "gaussian.py"
+    generated = checkout / "derivations" / "generated" / "gaussian.py"
 
     def run(*argv, **extra):
         return subprocess.run([sys.executable, str(runner), *argv], cwd=checkout / "numerics",
                               capture_output=True, text=True, timeout=300, env={**env, **extra})
 
-    res = run("check", "--quiet", "--samples", "2000", "gaussian.g")
+    # build acts on the copy in use: the installed one on request, else the checkout
+    generated.write_text(generated.read_text() + "\n# checkout marker\n")
+    res = run("build", "gaussian", NNDERIVE_USE_INSTALLED="1")
+    assert res.returncode == 0, res.stderr
+    assert "using the working tree" not in res.stderr
+    assert generated.read_text().endswith("# checkout marker\n")
+    installed = site_module.read_text()
+    res = run("build", "gaussian")
+    assert res.returncode == 0, res.stderr
     assert "using the working tree" in res.stderr and str(checkout) in res.stderr
+    assert not generated.read_text().endswith("# checkout marker\n")
+    assert site_module.read_text() == installed
+    # a stale hand edit of the checkout's generated code is caught although the installed
+    # copy is fresh
+    generated.write_text(generated.read_text() + "\n# a stale hand edit\n")
+    res = run("check", "--quiet", "--samples", "2000", "gaussian.g")
     assert res.returncode == 1 and "stale" in res.stdout, res.stdout[-2000:] + res.stderr[-2000:]
-    # the installed copy on request: fresh there
     res = run("check", "--quiet", "--samples", "2000", "gaussian.g", NNDERIVE_USE_INSTALLED="1")
     assert "using the working tree" not in res.stderr
     assert "stale" not in res.stdout, res.stdout[-2000:]
-    # build rewrites the checkout's module, the installed one is untouched
-    site_module = (site / "derivations" / "generated" / "gaussian.py").read_text()
-    res = run("build", "gaussian")
-    assert res.returncode == 0, res.stderr
-    assert generated.read_text() == fresh
-    assert (site / "derivations" / "generated" / "gaussian.py").read_text() == site_module
 
 
 def test_checkout_root_detection(tmp_path):

@@ -114,6 +114,26 @@ def test_escape(text, must, must_not):
     assert not re.search(r"(?<!\\)[\^_<>|~]", plain.replace(r"\_", "").replace(r"\^{}", "")), out
 
 
+NASTY = ["which implies 1/2 e^{-c_{w,0} L} <= |x^h|", "a^{ and }", "x^{", "}{", "w_{t", "|||",
+         "^^__~~", "\\end{document}", "$x$ & y % z # w", "e^(-(t)) x^T_i", "{[(<>)]}",
+         "ratio >= 1 -> inf, 1e-300 <= x", "naïve – “quoted” — ±∞ ≥ ≤ →", "gamma_{min}^2",
+         "sum_i a_i^2 ~ N(0, 1)", "|v|| w*|", "x^2^3", "_leading", "trailing_", "a__b"]
+
+
+def test_escape_never_breaks_compilation(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    alphabet = "ab xyz01_^{}()[]|<>=~*$&%#\\-+/.,;:'\"gamma tau phi pi sum_i inf ->"
+    texts = NASTY + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+                     for _ in range(300)]
+    body = "\n\n".join(L.escape(t) for t in texts)
+    log, pdf = compile_tex(tmp_path, L.document(body, "escape ^ _ | < > test"))
+    assert "Missing character" not in log
+    text = pdf_text(pdf)
+    assert "¿" not in text and "¡" not in text
+
+
 def test_tt_breaks_long_identifiers():
     out = L.tt("cnn.gd_next_norm_v_sq")
     assert out.startswith(r"\texttt{") and r"\allowbreak" in out and "_" not in out.replace(r"\_", "")
