@@ -36,6 +36,22 @@ class _Printer(NumPyPrinter):
     def __init__(self):
         super().__init__({"fully_qualified_modules": True, "inline": True})
 
+    def _print_Mul(self, expr):
+        """Constant factors (numbers, pi, sqrt(2)) grouped in one parenthesized scalar, so an
+        array is multiplied once by it instead of once per factor."""
+        def scalar(a):
+            return all(str(s).startswith("_c") for s in a.free_symbols)
+
+        const = [a for a in expr.args if scalar(a)]
+        rest = [a for a in expr.args if not scalar(a)]
+        if not const or not rest or (len(const) == 1 and const[0] in (1, -1)):
+            return super()._print_Mul(expr)
+        c = sp.Mul(*const)
+        if c == -1:
+            return "-" + self.parenthesize(sp.Mul(*rest), 50)
+        body = super()._print_Mul(sp.Mul(*rest)) if len(rest) > 1 else self.parenthesize(rest[0], 50)
+        return f"{body}*({super()._print_Mul(c) if isinstance(c, sp.Mul) else self._print(c)})"
+
 
 def print_expr(expr: sp.Expr) -> str:
     return _Printer().doprint(expr)
@@ -132,9 +148,10 @@ def _rewrite_angle(e: sp.Expr, ang: Angle) -> sp.Expr:
     if ang.phi not in e.free_symbols:
         return e
     alt = e.subs(ang.phi, sp.pi - ang.psi)
-    if sp.count_ops(sp.expand(alt)) <= sp.count_ops(sp.expand(e)):
-        return sp.expand(alt) if sp.count_ops(sp.expand(alt)) < sp.count_ops(alt) else alt
-    return e
+    # expand the sums that contain the angle, so that (pi - psi) cos - pi cos becomes -psi cos
+    alt = alt.replace(lambda n: n.is_Add and n.has(ang.psi), sp.expand)
+    e2 = e.replace(lambda n: n.is_Add and n.has(ang.phi), sp.expand)
+    return alt if sp.count_ops(alt) <= sp.count_ops(e2) else e2
 
 
 def _generic(e: sp.Expr) -> sp.Expr:
@@ -211,8 +228,9 @@ def _edge_groups(e: sp.Expr, angles: list[Angle], counter: list) -> tuple[sp.Exp
         own = [a for a in angles if h.free_symbols & set(a.symbols)]
         if isinstance(h, sp.Add) and len(own) == 1 and h.free_symbols <= set(own[0].symbols):
             a = own[0]
+            content, prim = h.as_content_primitive()
             for at_pi in (True, False):
-                ser = _edge_series(h, tuple(a.edge(at_pi).items()))
+                ser = _edge_series(prim, tuple(a.edge(at_pi).items()))
                 if ser is None:
                     continue
                 name = f"_h{counter[0]}"
@@ -220,12 +238,12 @@ def _edge_groups(e: sp.Expr, angles: list[Angle], counter: list) -> tuple[sp.Exp
                 edge_var = a.psi_name if at_pi else str(a.phi)
                 below, start, step, coeffs = ser
                 where = "pi" if at_pi else "0"
-                lines.append(f"{name} = {print_expr(h)}")
-                lines.append(f"# near phi = {where} the sum above cancels like t^{_order(h.subs(a.edge(at_pi)))}"
+                lines.append(f"{name} = {print_expr(prim)}")
+                lines.append(f"# near phi = {where} the sum above cancels like t^{_order(prim.subs(a.edge(at_pi)))}"
                              f" (t = {edge_var}): Taylor series derived by SymPy")
                 lines.append(f"{name} = _rt.taylor({name}, {edge_var}, {below!r}, {start}, {step}, "
                              f"({', '.join(repr(c) for c in coeffs)},))")
-                h = sp.Symbol(name)
+                h = sp.Symbol(name) * content
                 changed = True
                 break
         out.append(rest * h)
@@ -303,6 +321,49 @@ def _rejections(parts: list, angles: list[Angle]) -> tuple[list, list[Rejection]
 # --------------------------------------------------------------------------------------------
 
 
+def _fold_constants(e: sp.Expr, consts: dict) -> sp.Expr:
+    """Collect the terms of ``e`` by monomial and name every irrational constant coefficient
+    (``(pi - 1)/(4 pi)``...) ``_c<i>``, computed once as a Python float: each monomial is then
+    multiplied by one number, not by each factor of it."""
+    if not e.free_symbols:
+        return e
+    terms: dict = {}
+    for term in sp.Add.make_args(sp.expand(e)):
+        const, mono = term.as_independent(*term.free_symbols, as_Add=False)
+        terms[mono] = terms.get(mono, 0) + const
+    out = []
+    for mono in sorted(terms, key=sp.default_sort_key):
+        c = sp.nsimplify(terms[mono]) if terms[mono].is_Rational else sp.simplify(terms[mono])
+        if c == 0:
+            continue
+        if not c.is_Rational:
+            neg = c.could_extract_minus_sign()
+            key = -c if neg else c
+            if key not in consts:
+                consts[key] = sp.Symbol(f"_c{len(consts)}")
+            c = -consts[key] if neg else consts[key]
+        out.append(c * mono)
+    return _horner(out)
+
+
+def _horner(terms: list) -> sp.Expr:
+    """Greedy multivariate Horner form of a sum of monomials: factor out the symbol that the
+    most terms share (``x*(...) + rest``), recursively; fewer array multiplications."""
+    if len(terms) <= 1:
+        return sp.Add(*terms)
+    count: dict = {}
+    for t in terms:
+        for b, k in t.as_powers_dict().items():
+            if isinstance(b, sp.Symbol) and not str(b).startswith("_c") and k.is_Integer and k > 0:
+                count[b] = count.get(b, 0) + 1
+    if not count or max(count.values()) < 2:
+        return sp.Add(*terms)
+    best = max(sorted(count, key=sp.default_sort_key), key=lambda b: count[b])
+    inner = [t / best for t in terms if t.as_powers_dict().get(best, 0) > 0]
+    rest = [t for t in terms if not t.as_powers_dict().get(best, 0) > 0]
+    return best * _horner(inner) + _horner(rest)
+
+
 class _Plan:
     """One formula's output after the rewrites: ``[(coefficient, basis)]`` (basis None for a
     scalar), the angles and rejections it needs."""
@@ -320,6 +381,33 @@ class _Plan:
         if formula.rank == 1:
             new, self.rejections = _rejections(new, self.angles)
         self.parts = new
+
+    def squared_norms(self, others: list["_Plan"]) -> dict:
+        """``{norm symbol: squared-norm symbol}`` for the vectors whose norm enters every
+        coefficient (of this plan and ``others``) in even powers only, and is not needed for
+        an angle or a rejection: then ``x.x`` is used directly (no sqrt, no squaring)."""
+        plans = [self] + others
+        busy = {n for p in plans for a in p.angles if a.vectors for n in a.vectors}
+        busy |= {n for p in plans for r in p.rejections for n in (r.x, r.y)}
+        out = {}
+        for a in self.formula.args:
+            if a.kind != "vector" or a.name in busy:
+                continue
+            nx = vectors.norm(sp.Symbol(a.name))
+            sq = sp.Symbol(f"sqnorm_{a.name}", positive=True)
+            ok, seen = True, False
+            for p in plans:
+                for c, _ in p.parts:
+                    if nx not in c.free_symbols:
+                        continue
+                    seen = True
+                    if nx in c.subs(nx, sp.sqrt(sq)).free_symbols or sp.sqrt(sq) in c.subs(nx, sp.sqrt(sq)).atoms(sp.Pow) \
+                            or any(isinstance(t, sp.Pow) and t.base == sq and not t.exp.is_Integer
+                                   for t in c.subs(nx, sp.sqrt(sq)).atoms(sp.Pow)):
+                        ok = False
+            if ok and seen:
+                out[nx] = sq
+        return out
 
 
 def _argument_lines(formula: registry.Formula, deferred=frozenset()) -> list[str]:
@@ -344,16 +432,32 @@ def _argument_lines(formula: registry.Formula, deferred=frozenset()) -> list[str
     return lines
 
 
+def _normed(formula: registry.Formula, symbols: set, angles: list, rejections: list) -> list:
+    """Vector arguments whose norm is computed: those whose norm the expression uses, those in
+    an angle or a rejection, and nonzero ones.  (The norm also tests finiteness and chooses the
+    float or the extended-range path; the others are tested by ``_rt.vector`` and their inner
+    products and sums check their own range.)"""
+    names = {str(s)[5:] for s in symbols if vectors.meaning(s) is not None
+             and vectors.meaning(s).kind == "norm"}
+    names |= {n for a in angles if a.vectors for n in a.vectors}
+    names |= {n for r in rejections for n in (r.x, r.y)}
+    return [a for a in formula.args if a.kind == "vector" and (a.name in names or a.nonzero)]
+
+
 def _invariant_lines(formula: registry.Formula, symbols: set, angles: list[Angle],
                      rejections: list[Rejection], used_names: set) -> list[str]:
     """Norms of every vector argument (they validate finiteness and choose the float or the
     extended-range path), then dims, inner products, sums, angle terms, rejections."""
     lines = []
-    vec_args = [a for a in formula.args if a.kind == "vector"]
-    for a in sorted(vec_args, key=lambda a: a.name):
+    for a in sorted(_normed(formula, symbols, angles, rejections), key=lambda a: a.name):
         lines.append(f'norm_{a.name} = _rt.norm({a.name}, "{a.name}")')
         if a.nonzero:
             lines.append(f'_rt.nonzero("{a.name}", norm_{a.name})')
+    normed = {a.name for a in _normed(formula, symbols, angles, rejections)}
+
+    def nrm(x):
+        return f"norm_{x}" if x in normed else "None"
+
     needed: dict[str, vectors.Meaning] = {}
     for s in symbols:
         m = vectors.meaning(s)
@@ -370,10 +474,10 @@ def _invariant_lines(formula: registry.Formula, symbols: set, angles: list[Angle
             lines.append(f"{name} = {_dim_code(formula, m.operands[0])}")
         elif m.kind == "dot":
             x, y = m.operands
-            lines.append(f"{name} = _rt.dot({x}, {y}, norm_{x}, norm_{y})")
+            lines.append(f"{name} = _rt.dot({x}, {y}, {nrm(x)}, {nrm(y)})")
         elif m.kind == "total":
             x = m.operands[0]
-            lines.append(f"{name} = _rt.total({x}, norm_{x})")
+            lines.append(f"{name} = _rt.total({x}, {nrm(x)})")
     for a in angles:
         want = [n for n, s in (("cos", a.cos), ("sin", a.sin), ("phi", a.phi), ("psi", a.psi))
                 if str(s) in used_names]
@@ -439,21 +543,36 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
     rejections = [rejections[k] for k in sorted(rejections)]
     counter = [0]
     coeffs, group_lines = [], []
+    squares = plans[0].squared_norms(plans[1:])
+    for p in plans:
+        p.parts = [(c.subs({n: sp.sqrt(q) for n, q in squares.items()}), b) for c, b in p.parts]
     for p in plans:
         for c, _ in p.parts:
             c2, lines = _edge_groups(c, angles, counter)
             coeffs.append(c2)
             group_lines += lines
+    consts: dict = {}
+    coeffs = [_fold_constants(c, consts) for c in coeffs]
+    const_lines = [f"{sym} = {print_expr(val)}" for val, sym in consts.items()]
     cse_lines, printed = print_block(coeffs)
     text = "\n".join(cse_lines + printed + group_lines)
     used = set(re.findall(r"\b\w+\b", text))
     for r in rejections:
         used.add(str(r.angle.cos))
     symbols = set().union(*(c.free_symbols for c in coeffs)) if coeffs else set()
-    vec_with_norm = {a.name for a in formula.args if a.kind == "vector"}
+    vec_with_norm = {a.name for a in _normed(formula, symbols, angles, rejections)}
     body = _argument_lines(formula, deferred=vec_with_norm)
-    body += _invariant_lines(formula, symbols, angles, rejections, used)
+    inv = _invariant_lines(formula, symbols | set(squares), angles, rejections, used)
+    for n, q in squares.items():
+        x = str(n)[5:]
+        inv = [ln.replace(f'{n} = _rt.norm({x}, "{x}")', f'{q} = _rt.sqnorm({x}, "{x}")')
+               .replace(f'_rt.nonzero("{x}", {n})', f'_rt.nonzero("{x}", {q})') for ln in inv]
+        # inner products and sums only look at whether the norm is an XF (extended range)
+        inv = [re.sub(rf"\b{n}\b", str(q), ln) if ln.startswith(("dot_", "sum_")) else ln
+               for ln in inv]
+    body += inv
     body += group_lines
+    body += const_lines
     body += cse_lines
     results = []
     k = 0
@@ -464,7 +583,13 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
             results.append((mine[0] if mine else "0.0", 0))
         else:
             wrap = "_rt.col" if p.formula.rank == 1 else "_rt.col2"
-            terms = [f"{wrap}({c}) * {_basis_code(p.formula, b)}" for c, (_, b) in zip(mine, p.parts)]
+            terms = []
+            for c, (_, b) in zip(mine, p.parts):
+                m = vectors.meaning(b)
+                if p.formula.rank == 1 and m is not None and m.kind == "ones" and len(p.parts) > 1:
+                    terms.append(f"{wrap}({c})")  # times the all-ones vector: broadcasts
+                else:
+                    terms.append(f"{wrap}({c}) * {_basis_code(p.formula, b)}")
             results.append((" + ".join(terms) if terms else "0.0", p.formula.rank))
     if out_names is None:
         expr, rank = results[0]

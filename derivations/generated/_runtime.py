@@ -341,10 +341,22 @@ def dot(x, y, norm_x=None, norm_y=None):
         names = (getattr(norm_x, "names", frozenset()) | getattr(norm_y, "names", frozenset()))
         return XF(d, kx + ky, names)
     if x.ndim == 1 and y.ndim == 1:
-        return float(x @ y)
-    if y.ndim == 1 or x.ndim == 1:
-        return x @ y
-    return numpy.einsum("...i,...i->...", x, y)
+        d = float(x @ y)
+    elif y.ndim == 1 or x.ndim == 1:
+        d = x @ y
+    else:
+        d = numpy.einsum("...i,...i->...", x, y)
+    if (norm_x is None or norm_y is None) and not _in_range(d):  # a norm not computed: own check
+        return dot(x, y, XF(1.0), XF(1.0))
+    return d
+
+
+def _in_range(d):
+    """Whether an inner product or a sum stays where products of a few of them cannot
+    overflow (|d| <= SAFE_HI^2); two reductions, no temporaries."""
+    if isinstance(d, float):
+        return abs(d) <= SAFE_HI**2
+    return d.size == 0 or (d.max() <= SAFE_HI**2 and d.min() >= -SAFE_HI**2)
 
 
 def norm(x, name=None):
@@ -363,7 +375,7 @@ def norm(x, name=None):
     if name is not None:
         lo, hi = s.min(initial=numpy.inf), s.max(initial=0.0)
         if SAFE_LO**2 <= lo and hi <= SAFE_HI**2:
-            return numpy.sqrt(s)
+            return numpy.sqrt(s, out=s) if s.ndim else numpy.sqrt(s)
         _check_finite(name, x)
         k = _pow2_scale(x)
         xs = _scaled(x, k)
@@ -376,14 +388,28 @@ def norm(x, name=None):
     return numpy.where(bad, m * numpy.sqrt(dot(x / safe, x / safe)), numpy.sqrt(s))
 
 
+def sqnorm(x, name):
+    """``|x|^2`` (``x.x``), with the checks of :func:`norm` (an XF for extreme rows)."""
+    if x.ndim == 1:
+        n = norm(x, name)
+        return n * n
+    s = dot(x, x, 1.0, 1.0)
+    lo, hi = s.min(initial=numpy.inf), s.max(initial=0.0)
+    if SAFE_LO**2 <= lo and hi <= SAFE_HI**2:
+        return s
+    n = norm(x, name)
+    return n * n
+
+
 def total(x, norm_x=None):
     """``1.x``, the sum of the coordinates (an XF when ``norm_x`` is one)."""
     if isinstance(norm_x, XF):
         k = _pow2_scale(x)
         return XF(numpy.sum(_scaled(x, k), axis=-1), k, norm_x.names)
-    if x.ndim == 1:
-        return float(x.sum())
-    return numpy.sum(x, axis=-1)
+    t = float(x.sum()) if x.ndim == 1 else numpy.sum(x, axis=-1)
+    if norm_x is None and not _in_range(t):
+        return total(x, XF(1.0))
+    return t
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,7 +485,10 @@ def _near_terms(x, y):
 def _ratio(dot_xy, norm_x, norm_y):
     if isinstance(dot_xy, XF) or isinstance(norm_x, XF) or isinstance(norm_y, XF):
         return (dot_xy / (norm_x * norm_y)).value()
-    return dot_xy / (norm_x * norm_y)
+    c = norm_x * norm_y
+    if isinstance(c, numpy.ndarray) and c.shape == numpy.shape(dot_xy):
+        return numpy.divide(dot_xy, c, out=c)
+    return dot_xy / c
 
 
 def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi"):
@@ -479,13 +508,23 @@ def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi"):
             return (c, s, phi, psi)
         c, s, phi, psi = (float(t[0]) for t in _near_terms(x[None, :], y[None, :]))
         return tuple(t if n in want else None for t, n in zip((c, s, phi, psi), ("cos", "sin", "phi", "psi")))
-    near = numpy.abs(c) > NEAR
-    anynear = near.any()
+    if not isinstance(c, numpy.ndarray) or c.base is not None or not c.flags.writeable:
+        c = numpy.array(c, dtype=numpy.float64)
+    # two reductions (no temporaries) decide whether any row is near-parallel
+    anynear = c.size > 0 and (c.max() > NEAR or c.min() < -NEAR)
     if anynear:
-        c = numpy.where(near, 0.0, c)
-    s = numpy.sqrt((1.0 - c) * (1.0 + c)) if "sin" in want else None
-    phi = numpy.arccos(c) if "phi" in want else None
-    psi = numpy.arccos(-c) if "psi" in want else None
+        near = numpy.abs(c) > NEAR
+        c[near] = 0.0
+    s = phi = psi = None
+    if "sin" in want:  # sqrt((1 - c)(1 + c)): 1 - c is exact, no cancellation
+        s = 1.0 - c
+        s *= c + 1.0
+        numpy.sqrt(s, out=s)
+    if "phi" in want:
+        phi = numpy.arccos(c)
+    if "psi" in want:
+        psi = numpy.negative(c)
+        numpy.arccos(psi, out=psi)
     if anynear:
         shape = near.shape
         xs, ys = numpy.broadcast_arrays(x, y)
@@ -495,8 +534,9 @@ def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi"):
         out = []
         for t, arr in zip(terms, (c, s, phi, psi)):
             if arr is not None:
-                arr = numpy.array(numpy.broadcast_to(arr, shape))
-                arr[near] = t
+                if arr.shape != shape:
+                    arr = numpy.array(numpy.broadcast_to(arr, shape))
+                arr[near] = t  # fresh arrays of the batch shape: patched in place
             out.append(arr)
         c, s, phi, psi = out
     return (c if "cos" in want else None, s, phi, psi)
@@ -523,10 +563,14 @@ def rejection(y, x, norm_x, dot_xy, cos_xy):
             return y - k * x
         ky, kx = _pow2_scale(y), _pow2_scale(x)
         return numpy.ldexp(_rejection_dd(_scaled(y, ky)[None], _scaled(x, kx)[None])[0][0], ky)
-    r = y - k[..., None] * x
-    near = numpy.abs(cos_xy) > NEAR
-    if near.any():
-        r = numpy.array(r)
+    r = k[..., None] * x
+    if r.shape == y.shape:
+        numpy.subtract(y, r, out=r)
+    else:
+        r = y - r
+    c = numpy.asarray(cos_xy)
+    if c.size and (c.max() > NEAR or c.min() < -NEAR):  # two reductions; rarely true
+        near = numpy.abs(c) > NEAR
         ys, xs = numpy.broadcast_arrays(y, x)
         m = numpy.broadcast_to(near, r.shape[:-1]).reshape(-1)
         yn = ys.reshape(-1, ys.shape[-1])[m]
@@ -549,9 +593,9 @@ def taylor(h, t, below, start, step, coeffs):
         if not float(t) < below:
             return h
         return _poly(float(t), start, step, coeffs)
-    m = t < below
-    if not m.any():
+    if t.size == 0 or not t.min() < below:  # one reduction: usually no row is near the edge
         return h
+    m = t < below
     out = numpy.array(numpy.broadcast_to(h, m.shape), dtype=numpy.float64)
     out[m] = _poly(t[m], start, step, coeffs)
     return out

@@ -25,7 +25,8 @@ def relu_mean(w):
     w = _rt.vector("w", w, finite=False)
     _shape = _rt.batch_shape(("w", w, 1))
     norm_w = _rt.norm(w, "w")
-    return _rt.finish((1/2)*numpy.sqrt(2)*norm_w/numpy.sqrt(numpy.pi), _shape)
+    _c0 = (1/2)*numpy.sqrt(2)/numpy.sqrt(numpy.pi)
+    return _rt.finish(norm_w*(_c0), _shape)
 
 
 def relu_cross_moment(w, u):
@@ -49,10 +50,11 @@ def relu_cross_moment(w, u):
     _rt.nonzero("w", norm_w)
     dot_u_w = _rt.dot(u, w, norm_u, norm_w)
     cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, norm_u, norm_w, dot_u_w, "cos sin psi")
-    _h0 = (1/2)*cos_u_w*psi_u_w + (1/2)*sin_u_w
+    _h0 = cos_u_w*psi_u_w + sin_u_w
     # near phi = pi the sum above cancels like t^3 (t = psi_u_w): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.016666666666666666, 0.0005952380952380953, -1.1022927689594357e-05, 1.252605419272086e-07,))
-    return _rt.finish(_h0*norm_u*norm_w/numpy.pi, _shape)
+    _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    _c0 = (1/2)/numpy.pi
+    return _rt.finish(_h0*norm_u*norm_w*(_c0), _shape)
 
 
 def halfspace_second_moment(w):
@@ -94,11 +96,11 @@ def wedge_second_moment(w, u):
     dot_u_w = _rt.dot(u, w, norm_u, norm_w)
     cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, norm_u, norm_w, dot_u_w, "cos sin psi")
     rej_w_u = _rt.rejection(w, u, norm_u, dot_u_w, cos_u_w)
-    _h0 = (1/2)*cos_u_w*sin_u_w + (1/2)*psi_u_w
+    _h0 = cos_u_w*sin_u_w + psi_u_w
     # near phi = pi the sum above cancels like t^3 (t = psi_u_w): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.06666666666666667, 0.006349206349206349, -0.0003527336860670194, 1.282667949334616e-05, -3.2888921777810664e-07,))
-    _t0 = numpy.pi**(-1.0)
-    return _rt.finish(_rt.col(_h0*_t0) * u + _rt.col((1/2)*_t0*norm_u*sin_u_w/norm_w) * rej_w_u, _shape, 1)
+    _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.6666666666666666, -0.13333333333333333, 0.012698412698412698, -0.0007054673721340388, 2.565335898669232e-05, -6.577784355562133e-07,))
+    _c0 = (1/2)/numpy.pi
+    return _rt.finish(_rt.col(_h0*(_c0)) * u + _rt.col(norm_u*sin_u_w/norm_w*(_c0)) * rej_w_u, _shape, 1)
 
 
 def g(phi):

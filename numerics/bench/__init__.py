@@ -3,12 +3,25 @@
 One module per formula family, ``numerics/bench/<family>.py``, each exporting
 ``run(quick: bool = False) -> list[BenchRow]``.  Modules are discovered automatically (names
 starting with ``_`` are helpers), so a new family only adds its file.
+
+Shared tools for the family modules:
+
+* :func:`interleaved` - the honest timer: candidates are called in alternating rounds (the order
+  rotates every round, so load drifts hit every candidate alike), each round on fresh random
+  inputs if a ``points`` factory is given; reports the median and the spread (quartiles) of
+  every candidate, and :func:`ratio_row` turns two of them into a :class:`BenchRow`.
+* :func:`write_json`, :func:`plot` - the table as JSON and a PNG of time per point vs N
+  (``python -m numerics.bench --json out.json --plot out.png``).
 """
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
-from dataclasses import dataclass
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 
 @dataclass
@@ -19,6 +32,76 @@ class BenchRow:
     unit: str
     ok: bool
     detail: str = ""
+    data: dict = field(default_factory=dict)  # extra numbers for the JSON (curves, timings)
+
+
+@dataclass
+class Timing:
+    """Seconds per call of one candidate over the rounds: median and quartiles."""
+
+    median: float
+    q1: float
+    q3: float
+    rounds: int
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range relative to the median."""
+        return (self.q3 - self.q1) / self.median if self.median > 0 else 0.0
+
+
+def _quartiles(xs: list[float]) -> tuple[float, float, float]:
+    xs = sorted(xs)
+    if len(xs) < 4:
+        return xs[0], statistics.median(xs), xs[-1]
+    q = statistics.quantiles(xs, n=4)
+    return q[0], q[1], q[2]
+
+
+def interleaved(candidates: dict[str, Callable], rounds: int = 15, number: int = 1,
+                points: Callable[[int], tuple] | None = None, warmup: int = 1,
+                clock: Callable[[], float] = time.process_time) -> dict[str, Timing]:
+    """Time ``candidates`` (name -> function) in alternating rounds.
+
+    Every round calls each candidate ``number`` times (order rotated round by round); with
+    ``points``, round ``r`` first draws ``args = points(r)`` and every candidate gets the same
+    ``args`` (random points, shared), else the functions take no arguments.  Returns the median
+    and quartiles of the per-call time of each candidate.  ``clock`` defaults to the process's
+    CPU time (all threads), which other jobs on a shared machine do not inflate; pass
+    ``time.perf_counter`` for wall time.
+    """
+    names = list(candidates)
+    for _ in range(warmup):
+        args = points(-1) if points else ()
+        for n in names:
+            candidates[n](*args)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        args = points(r) if points else ()
+        order = names[r % len(names):] + names[: r % len(names)]
+        for n in order:
+            fn = candidates[n]
+            t0 = clock()
+            for _ in range(number):
+                fn(*args)
+            times[n].append((clock() - t0) / number)
+    out = {}
+    for n, ts in times.items():
+        q1, med, q3 = _quartiles(ts)
+        out[n] = Timing(med, q1, q3, len(ts))
+    return out
+
+
+def ratio_row(name: str, t: dict[str, Timing], num: str, den: str, target: float,
+              better: str = "<=", unit: str = "x", detail: str = "") -> BenchRow:
+    """A row for ``t[num].median / t[den].median`` against ``target`` (``<=`` or ``>=``)."""
+    a, b = t[num], t[den]
+    value = a.median / b.median
+    ok = value <= target if better == "<=" else value >= target
+    text = (f"{num} {a.median * 1e3:.3f} ms (IQR {a.spread:.0%}), {den} {b.median * 1e3:.3f} ms "
+            f"(IQR {b.spread:.0%}), CPU time, median of {a.rounds} interleaved rounds")
+    return BenchRow(name, value, f"{better} {target:g}", unit, ok, (detail + "; " if detail else "") + text,
+                    {num: asdict(a), den: asdict(b)})
 
 
 def families() -> list[str]:
@@ -37,3 +120,64 @@ def run(quick: bool = False, progress=None, only: list[str] | None = None) -> li
             progress(f"bench {fam}")
         rows.extend(importlib.import_module(f"{__name__}.{fam}").run(quick=quick))
     return rows
+
+
+def table(rows: list[BenchRow]) -> str:
+    width = max(len(r.name) for r in rows)
+    return "\n".join(
+        f"{r.name:<{width}}  {r.value:>10.4g} {r.unit:<9} target {r.target:<9} "
+        f"{'ok' if r.ok else 'MISSED'}  {r.detail}" for r in rows)
+
+
+def write_json(rows: list[BenchRow], path) -> None:
+    with open(path, "w") as fh:
+        json.dump([asdict(r) for r in rows], fh, indent=2, default=float)
+
+
+def plot(rows: list[BenchRow], path) -> bool:
+    """PNG of time per point vs N for every row carrying a scaling curve (``data["curve"]``:
+    ``{"N": [...], "<label>": [seconds per point, ...]}``).  False if matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    curves = [r for r in rows if "curve" in r.data]
+    if not curves:
+        return False
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.5), squeeze=False)
+    for ax, r in zip(axes[0], curves):
+        c = r.data["curve"]
+        for label, ys in c.items():
+            if label != "N":
+                ax.loglog(c["N"], [y * 1e9 for y in ys], marker="o", label=label)
+        ax.set_xlabel(r"batch size $N$ (points)")
+        ax.set_ylabel(r"time per point (ns)")
+        ax.set_title(r.data.get("title", r.name), fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m numerics.bench",
+                                description="benchmarks: table, JSON and a PNG of time per point vs N")
+    p.add_argument("families", nargs="*", metavar="FAMILY", help="benchmark families (default: all)")
+    p.add_argument("--quick", action="store_true", help="small sizes (tests)")
+    p.add_argument("--json", metavar="FILE", help="write the rows as JSON to FILE")
+    p.add_argument("--plot", metavar="FILE", help="write a PNG of time per point vs N to FILE")
+    args = p.parse_args(argv)
+    rows = run(quick=args.quick, only=args.families or None)
+    print(table(rows))
+    if args.json:
+        write_json(rows, args.json)
+    if args.plot and not plot(rows, args.plot):
+        print("no plot written (matplotlib missing or no scaling rows)")
+    return 0 if all(r.ok for r in rows) else 1
