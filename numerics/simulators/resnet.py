@@ -169,3 +169,37 @@ def init(rng, n_in: int, m: int, H: int) -> Params:
 def unit_inputs(rng, n: int, d: int) -> np.ndarray:
     X = rng.standard_normal((n, d))
     return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def output_jacobian(X, p: Params, residual_scale=True) -> tuple[np.ndarray, list[slice]]:
+    """J[i, :] = du_i/dtheta (flattened W1, W, alpha, a) by backprop with residual e_i; also the
+    slices of the parameter groups (W1, W^(2), ..., W^(H), alpha, a)."""
+    n = X.shape[0]
+    u = forward(X, p, residual_scale=residual_scale)[2]
+    rows = []
+    for i in range(n):
+        g, _ = backprop(X[i:i + 1], u[i:i + 1] - 1.0, p, residual_scale=residual_scale)
+        rows.append(g.flat())
+    m, d = p.W1.shape
+    H = p.W.shape[0] + 1
+    sl, o = [slice(0, m * d)], m * d
+    for _ in range(H - 1):
+        sl.append(slice(o, o + m * m))
+        o += m * m
+    sl += [slice(o, o + H - 1), slice(o + H - 1, o + H - 1 + m)]
+    return np.array(rows), sl
+
+
+def gd(X, y, p: Params, eta: float, steps: int, record=None, residual_scale=True):
+    """Plain GD on all parameters; ``record(k, p, u)`` is called before every step and at the end."""
+    p = p.copy()
+    m, d = p.W1.shape
+    H = p.W.shape[0] + 1
+    for k in range(steps + 1):
+        g, u = backprop(X, y, p, residual_scale=residual_scale)
+        if record is not None:
+            record(k, p, u)
+        if k == steps:
+            break
+        p = Params.unflat(p.flat() - eta * g.flat(), m, d, H)
+    return p
