@@ -1,1 +1,241 @@
-"""Checks of the filter family (placeholder): registers its checks at import time."""
+"""Checks of the ch. 6 filter family (seed 004; derivations/filter.py).
+
+* Reference (independent, ~1e-14): polar quadrature of the model's integrands in the plane of
+  ``w`` and ``w*`` (numerics.simulators.filter.plane_moments): the loss, the expected
+  gradient, and the p x p matrices ``E[z z^T 1{region}]`` (in-plane 2x2 block by quadrature
+  plus ``P(region)`` on the orthogonal complement); eigenvalues of those matrices by LAPACK;
+  ``gamma``/``L`` as min/max over a grid of angles ``theta <= phi``; ``beta`` as the ratio at
+  ``phi = 1e-5``.
+* Monte Carlo of the network on Gaussian inputs; finite differences of the loss.
+* The k-patch gradient decomposition (C6-8) per sample on overlapping 1-D patches.
+* Paper: "gamma = L for rotation-invariant inputs" (l.6207), "beta <= p" / "beta = p"
+  (l.6216, Thm 6.8), and the Thm 6.7 plane matrix (missing angle density).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..harness import Check, CheckResult, mc_result
+from ..simulators import filter as F
+from . import register
+from .common import fd_check, mc_check, mpmath_check, vector_at_angle
+from .cnn_dynamics import paper_ref_check, reference_check
+
+ANGLES = (0.0, 1e-7, 0.05, 0.8, math.pi / 2, 2.2, math.pi - 0.05, math.pi - 1e-7, math.pi)
+
+
+def points(angles=ANGLES, seed=61):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, phi in enumerate(angles):
+        p = (2, 3, 5)[i % 3]
+        w_star = rng.standard_normal(p)
+        w_star *= (0.5, 1.0, 2.5)[i % 3] / np.linalg.norm(w_star)
+        out.append({"w": vector_at_angle(rng, w_star, phi, (1.3, 0.4, 3.0)[i % 3]),
+                    "w_star": w_star})
+    return out
+
+
+def mc_points():
+    return points((0.6, 1.7, 2.8), seed=62)
+
+
+def phi_points():
+    return [{"phi": a} for a in ANGLES + (0.3, 1.2, 2.7)]
+
+
+def _ref(key):
+    return lambda pt: F.plane_moments(pt["w"], pt["w_star"])[key]
+
+
+def _scale(pt):
+    return float(np.linalg.norm(pt["w"]) * np.linalg.norm(pt["w_star"])
+                 + np.linalg.norm(pt["w"]) ** 2)
+
+
+register(reference_check("filter.population_loss", points, _ref("loss"),
+                         label="polar quadrature of 1/2 (relu(w.z) - relu(w*.z))^2",
+                         floor=_scale))
+register(reference_check("filter.population_grad", points, _ref("grad"),
+                         label="polar quadrature of the per-sample gradient",
+                         floor=lambda pt: math.sqrt(_scale(pt))))
+register(reference_check("filter.A_plus", points, _ref("A_plus"), floor=0.5,
+                         label="quadrature of z z^T 1{++} in the plane + P(++) off it"))
+register(reference_check("filter.A_minus", points, _ref("A_minus"), floor=0.5,
+                         label="quadrature of z z^T 1{+-} in the plane + P(+-) off it"))
+register(fd_check("filter.population_grad", "filter.population_loss", "w", mc_points))
+for _n in ("filter.population_loss", "filter.population_grad", "filter.A_plus",
+           "filter.A_minus"):
+    if _n in ("filter.population_loss", "filter.population_grad"):
+        register(mpmath_check(_n, points))
+
+
+def _mc(which):
+    def sampler(rng, n, pt):
+        return F.sample(rng, n, pt["w"], pt["w_star"])[which]
+    return sampler
+
+
+register(mc_check("filter.population_loss", "network on Gaussian z", mc_points, _mc(0)))
+register(mc_check("filter.population_grad", "network on Gaussian z", mc_points, _mc(1)))
+register(mc_check("filter.A_plus", "z z^T 1{++} on Gaussian z", mc_points, _mc(2),
+                  samples_scale=0.25))
+register(mc_check("filter.A_minus", "z z^T 1{+-} on Gaussian z", mc_points, _mc(3),
+                  samples_scale=0.25))
+
+
+# --- eigenvalues, gamma, L, beta -------------------------------------------------------------
+
+_W_STAR = np.array([0.8, -0.3, 0.5, 0.1, 1.2])
+
+
+def _mats(theta):
+    w = vector_at_angle(np.random.default_rng(7), _W_STAR, float(theta), 1.0)
+    m = F.plane_moments(w, _W_STAR)
+    return m["A_plus"], m["A_minus"]
+
+
+def _eig(which, pick):
+    def ref(pt):
+        e = np.linalg.eigvalsh(_mats(pt["phi"])[which])
+        return e[0] if pick == "min" else e[-1]
+    return ref
+
+
+def _grid_ref(pick):
+    def ref(pt):
+        thetas = np.append(np.linspace(0.0, pt["phi"], 25), pt["phi"])
+        vals = [np.linalg.eigvalsh(_mats(t)[0]) for t in thetas]
+        return min(v[0] for v in vals) if pick == "min" else max(v[-1] for v in vals)
+    return ref
+
+
+register(reference_check("filter.lambda_min_plus", phi_points, _eig(0, "min"),
+                         label="LAPACK eigenvalues of the quadrature A_plus (p = 5)", floor=0.01))
+register(reference_check("filter.lambda_max_plus", phi_points, _eig(0, "max"),
+                         label="LAPACK eigenvalues of the quadrature A_plus (p = 5)", floor=0.01))
+register(reference_check("filter.lambda_max_minus", phi_points, _eig(1, "max"),
+                         label="LAPACK eigenvalues of the quadrature A_minus (p = 5)", floor=0.01))
+register(reference_check("filter.gamma", phi_points, _grid_ref("min"), floor=0.01,
+                         label="min over a theta-grid <= phi of lambda_min(quadrature A_plus)"))
+register(reference_check("filter.L", phi_points, _grid_ref("max"), floor=0.01,
+                         label="max over a theta-grid <= phi of lambda_max(quadrature A_plus)"))
+register(paper_ref_check(
+    "filter.L", lambda: [p for p in phi_points() if 0.01 < p["phi"] < math.pi - 0.01],
+    _grid_ref("max"), klass="printed error",
+    note="l.6207 claims gamma(phi) = L(phi) for rotation-invariant input; for N(0, I) "
+         "gamma = (pi - phi - sin phi)/(2 pi) < L = 1/2 (or (pi - phi + sin phi)/(2 pi)) for "
+         "0 < phi < pi, e.g. phi = 1.3: 0.1397 vs 0.5"))
+
+
+def _beta_ref(pt):
+    phi = 1e-5
+    return np.linalg.eigvalsh(_mats(phi)[1])[-1] / phi
+
+
+def _beta_points():
+    return [{"p": p} for p in (2, 5, 10)]
+
+
+register(reference_check("filter.beta", _beta_points, _beta_ref, tol=1e-9,
+                         label="lambda_max(quadrature A_minus(phi))/phi at phi = 1e-5"))
+register(paper_ref_check(
+    "filter.beta", _beta_points, _beta_ref, klass="loose-but-valid bound",
+    note="Thm 6.8 'beta <= p' holds (tight beta = 1/pi = 0.3183) but is loose by pi p; the "
+         "intro's 'beta = p' (l.6216) as an equality is wrong"))
+for _n in ("filter.lambda_min_plus", "filter.lambda_max_plus", "filter.lambda_max_minus",
+           "filter.gamma", "filter.L"):
+    register(mpmath_check(_n, phi_points))
+register(mpmath_check("filter.beta", _beta_points))
+
+
+def _beta_bound(subject, ctx):
+    """Assumption 6.1 with the derived beta: max_{theta <= phi} lambda_max(A_minus) <= beta phi
+    on a grid of phi in (0, pi/2] (quadrature matrices); worst ratio reported."""
+    from .common import call
+
+    beta = float(call(subject.fn, subject.formula, {"p": 5}))
+    grid = np.linspace(1e-3, math.pi / 2, 40)
+    ratio = max(np.linalg.eigvalsh(_mats(t)[1])[-1] / t for t in grid)
+    return CheckResult("filter.beta", "simulation", "Assumption 6.1 holds with the derived beta",
+                       ratio, beta, ratio / beta, "ratio", ratio <= beta * (1 + 1e-12),
+                       detail=f"max over 40 phi in (0, pi/2] of lambda_max(A_-)/phi = {ratio:.7f}"
+                              f" <= beta = {beta:.7f}; the thesis's beta = 1 (Thm 6.7) and "
+                              f"beta <= p are valid but loose by {1 / beta:.3f} and {5 / beta:.2f}")
+
+
+register(Check("filter.beta", "simulation", "Assumption 6.1 holds with the derived beta",
+               _beta_bound))
+
+
+def _thm67_circle(subject, ctx):
+    """Thm 6.7's plane matrix for unit-norm rotation-invariant input (the unit circle): the
+    largest eigenvalue of E[z z^T 1{w.z>0, w*.z<=0}] by quadrature over the angle, vs the
+    printed (phi + sin phi)/2."""
+    from scipy import integrate
+
+    rows = []
+    for phi in (0.5, 1.1):
+        ws = np.array([1.0, 0.0])
+        w = np.array([math.cos(phi), math.sin(phi)])
+        M = np.zeros((2, 2))
+        for i in range(2):
+            for j in range(2):
+                f = lambda t: (np.cos(t), np.sin(t))[i] * (np.cos(t), np.sin(t))[j] / (2 * math.pi)  # noqa: E731
+                lo, hi = phi - math.pi / 2, math.pi / 2  # w.z > 0
+                # w*.z <= 0 <=> cos t <= 0: t in [pi/2, 3pi/2]; intersect with w.z > 0
+                M[i, j] = integrate.quad(f, math.pi / 2, phi + math.pi / 2, epsabs=1e-14)[0]
+                del lo, hi
+        lam = np.linalg.eigvalsh(M)[-1]
+        printed = (phi + math.sin(phi)) / 2
+        rows.append((phi, lam, printed))
+    worst = max(abs(p / l - 1) for _, l, p in rows)
+    return CheckResult(
+        "filter.lambda_max_minus", "paper", "Thm 6.7 plane matrix (unit circle)",
+        rows[-1][2], rows[-1][1], worst, "rel", True, erratum=True,
+        detail=("[printed error] Thm 6.7 (l.6580) gives eigenvalues (phi +- sin phi)/2; "
+                "quadrature on the unit circle gives " + ", ".join(
+                    f"phi={a}: {l:.6f} vs printed {p:.6f} (ratio {p / l:.4f} = 2 pi)"
+                    for a, l, p in rows) + "; the 1/(2 pi) angle density is missing, so "
+                "beta = 1 is a loose-but-valid bound (tight 1/(2 pi) on the circle)"))
+
+
+register(Check("filter.lambda_max_minus", "paper", "Thm 6.7 plane matrix (unit circle)",
+               _thm67_circle, independent=False))
+
+
+# --- the k-patch gradient decomposition (C6-8, proof of Thm 6.3) ----------------------------
+
+def _decomposition(subject, ctx):
+    """Per sample on overlapping 1-D patches (stride 1, size 3, k = 6, Laplace input): the
+    network's gradient vs (1/k^2)[S_{++,++}(w - w*) + (S_{++,+-} + S_{+-,++} + S_{+-,+-}) w
+    - (S_{++,-+} + S_{+-,++} + S_{+-,-+}) w*] (and vs the printed form without 1/k^2)."""
+    rng = ctx.rng("filter/decomposition")
+    x = rng.laplace(size=(200, 8))
+    Z = F.patches_1d(x, 3)
+    k = Z.shape[1]
+    w, w_star = np.array([0.7, -0.2, 0.4]), np.array([0.5, 0.3, -0.6])
+    g = F.conv_per_sample_grad(Z, w, w_star)
+    pw, ps = Z @ w > 0, Z @ w_star > 0
+    R = {"++": pw & ps, "+-": pw & ~ps, "-+": ~pw & ps}
+
+    def S(a, b):
+        return np.einsum("nip,ni,njq,nj->npq", Z, R[a].astype(float), Z, R[b].astype(float))
+
+    body = (np.einsum("npq,q->np", S("++", "++"), w - w_star)
+            + np.einsum("npq,q->np", S("++", "+-") + S("+-", "++") + S("+-", "+-"), w)
+            - np.einsum("npq,q->np", S("++", "-+") + S("+-", "++") + S("+-", "-+"), w_star))
+    err = float(np.max(np.abs(g - body / k**2)) / np.max(np.abs(g)))
+    printed = float(np.max(np.abs(g - body)) / np.max(np.abs(g)))
+    return CheckResult(
+        "filter.population_grad", "simulation", "k-patch decomposition (C6-8), per sample",
+        err, 0.0, err, "rel", err < 1e-12, erratum=True,
+        detail=(f"200 samples, k={k} overlapping patches: with 1/k^2 max rel. error {err:.1e}; "
+                f"[printed error] the printed form (no 1/k^2, sums to (d, d)) is off by "
+                f"{printed:.3g} relative (a factor k^2 = {k * k})"))
+
+
+register(Check("filter.population_grad", "simulation", "k-patch decomposition (C6-8), per sample",
+               _decomposition, independent=False))
