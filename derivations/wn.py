@@ -182,6 +182,26 @@ def at_init(expr: sp.Expr) -> sp.Expr:
     return expr.subs(G_, V.norm(VV) / ALPHA)
 
 
+# --- Lemma 4.1 proof sketch: theta_i and phi_i --------------------------------------------
+
+
+@cached
+def grad_theta() -> sp.Expr:
+    """``grad_v theta_i`` for ``theta_i(v) = sigma(v.x_i)/|v|`` (the intended reading of the
+    printed ``sigma(x_i^v)``): on the active side ``theta = v.x/|v|``, differentiated by SymPy."""
+    lin = knob("wn.reparam_scale", 1) * V.dot(VV, XP) / V.norm(VV) ** knob("wn.norm_power", 1)
+    g = V.grad(lin, VV)
+    return sum(sp.Piecewise((c, V.dot(VV, XP) >= 0), (0, True)) * b
+               for b, c in components(g, (XP, VV)).items())
+
+
+def paper_grad_theta() -> sp.Expr:
+    """The printed claim "phi_i corresponds to d theta_i/dv": ``phi_i = x^{v perp} 1{x.v >= 0}``."""
+    nv2 = V.norm(VV) ** 2
+    return sum(sp.Piecewise((c, V.dot(VV, XP) >= 0), (0, True)) * b
+               for b, c in ((XP, sp.Integer(1)), (VV, -V.dot(VV, XP) / nv2)))
+
+
 # --- 4. natural-gradient metric block (sec. 4) ----------------------------------------------
 
 
@@ -272,6 +292,14 @@ register(Formula(
     _TERM, _T + "; unnormalized neuron c relu(w.x)/sqrt(m), w = v/alpha", h_term,
     lhs=r"m\left\langle\frac{\partial f(\mathbf{x})}{\partial\mathbf{w}_k},"
         r"\frac{\partial f(\mathbf{y})}{\partial\mathbf{w}_k}\right\rangle",
+))
+register(Formula(
+    "wn.grad_theta", f"{SOURCE}, sec. 4 proof sketch of Lemma 4.1 (theta_i, phi_i)",
+    (Arg("v", "vector", "direction v", "p", nonzero=True),
+     Arg("x_p", "vector", "data point x_i", "p")),
+    "theta_i(v) = relu(v.x_i)/|v| (the printed sigma(x_i^v) applies sigma to a vector)",
+    grad_theta, rank=1, lhs=r"\nabla_{\mathbf{v}}\theta_i(\mathbf{v})", paper=paper_grad_theta,
+    paper_reading="'each phi_i corresponds to d theta_i/dv', phi_i(v) = x_i^{v perp} 1{x_i.v >= 0}",
 ))
 register(Formula(
     "wn.n_block", f"{SOURCE}, sec. 4 'Connection with natural gradient' (S_k S_k^T)",

@@ -324,8 +324,8 @@ def init_residual(y_labels):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    y_labels = _rt.vector("y_labels", y_labels, finite=False)
+    y_labels = _rt.vector("y_labels", y_labels)
     _shape = _rt.batch_shape(("y_labels", y_labels, 1))
-    norm_y_labels = _rt.norm(y_labels, "y_labels")
+    sqnorm_y_labels = _rt.sqnorm(y_labels, "y_labels")
     dim_n = y_labels.shape[-1]
-    return _rt.finish(dim_n*(1/2) + norm_y_labels**2, _shape)
+    return _rt.finish(dim_n*(1/2) + sqnorm_y_labels, _shape)

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``wn`` family (wn).
 
-Formulas: wn.grad_v, wn.grad_g, wn.norm_after_gd_step, wn.df_dv, wn.df_dg, wn.v_term, wn.g_term, wn.h_term, wn.n_block.
+Formulas: wn.grad_v, wn.grad_g, wn.norm_after_gd_step, wn.df_dv, wn.df_dg, wn.v_term, wn.g_term, wn.h_term, wn.grad_theta, wn.n_block.
 Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'h_term', 'n_block', 'grad_g_and_grads']
+__all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'h_term', 'grad_theta', 'n_block', 'grad_g_and_grads']
 
 
 def grad_v(v, g, grad_w):
@@ -73,17 +73,16 @@ def norm_after_gd_step(v, g, grad_w, eta):
     """
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
-    grad_w = _rt.vector("grad_w", grad_w, finite=False)
+    grad_w = _rt.vector("grad_w", grad_w)
     eta = _rt.scalar("eta", eta)
     _rt.positive("eta", eta)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1), ("eta", eta, 0))
-    norm_grad_w = _rt.norm(grad_w, "grad_w")
-    norm_v = _rt.norm(v, "v")
-    _rt.nonzero("v", norm_v)
-    dot_grad_w_v = _rt.dot(grad_w, v, norm_grad_w, norm_v)
-    _t0 = eta**2*g**2
-    return _rt.finish((-_t0*dot_grad_w_v**2 + _t0*norm_grad_w**2*norm_v**2 + norm_v**6)/norm_v**4, _shape)
+    sqnorm_grad_w = _rt.sqnorm(grad_w, "grad_w")
+    sqnorm_v = _rt.sqnorm(v, "v")
+    _rt.nonzero("v", sqnorm_v)
+    dot_grad_w_v = _rt.dot(grad_w, v, sqnorm_grad_w, sqnorm_v)
+    return _rt.finish(eta**2*g**2*(-dot_grad_w_v**2/sqnorm_v**2 + sqnorm_grad_w/sqnorm_v) + sqnorm_v, _shape)
 
 
 def df_dv(v, g, c, x_p, m):
@@ -168,12 +167,14 @@ def v_term(v, g, x_p, y_p, alpha):
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
-    norm_v = _rt.norm(v, "v")
-    _rt.nonzero("v", norm_v)
-    dot_v_x_p = _rt.dot(v, x_p, norm_v, None)
-    dot_v_y_p = _rt.dot(v, y_p, norm_v, None)
+    sqnorm_v = _rt.sqnorm(v, "v")
+    _rt.nonzero("v", sqnorm_v)
+    dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None)
+    dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None)
     dot_x_p_y_p = _rt.dot(x_p, y_p, None, None)
-    return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [alpha**2*g**2*(-dot_v_x_p*dot_v_y_p + dot_x_p_y_p*norm_v**2)/norm_v**4,0], default=numpy.nan),0], default=numpy.nan), _shape)
+    _t0 = alpha**2
+    _t1 = g**2
+    return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [-_t0*_t1*dot_v_x_p*dot_v_y_p/sqnorm_v**2 + _t0*_t1*dot_x_p_y_p/sqnorm_v,0], default=numpy.nan),0], default=numpy.nan), _shape)
 
 
 def g_term(v, g, x_p, y_p, alpha):
@@ -199,11 +200,11 @@ def g_term(v, g, x_p, y_p, alpha):
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
-    norm_v = _rt.norm(v, "v")
-    _rt.nonzero("v", norm_v)
-    dot_v_x_p = _rt.dot(v, x_p, norm_v, None)
-    dot_v_y_p = _rt.dot(v, y_p, norm_v, None)
-    return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [dot_v_x_p*dot_v_y_p/norm_v**2,0], default=numpy.nan),0], default=numpy.nan), _shape)
+    sqnorm_v = _rt.sqnorm(v, "v")
+    _rt.nonzero("v", sqnorm_v)
+    dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None)
+    dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None)
+    return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [dot_v_x_p*dot_v_y_p/sqnorm_v,0], default=numpy.nan),0], default=numpy.nan), _shape)
 
 
 def h_term(v, g, x_p, y_p, alpha):
@@ -237,6 +238,28 @@ def h_term(v, g, x_p, y_p, alpha):
     return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [dot_x_p_y_p,0], default=numpy.nan),0], default=numpy.nan), _shape)
 
 
+def grad_theta(v, x_p):
+    """wn.grad_theta: 002 WN (Dukler, Gu & Montufar), sec. 4 proof sketch of Lemma 4.1 (theta_i, phi_i).
+
+    Assumptions: theta_i(v) = relu(v.x_i)/|v| (the printed sigma(x_i^v) applies sigma to a vector)
+
+    Arguments (leading axes broadcast as a batch):
+        v: (..., p) (nonzero) - direction v
+        x_p: (..., p) - data point x_i
+
+    Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
+    """
+    v = _rt.vector("v", v, finite=False)
+    x_p = _rt.vector("x_p", x_p)
+    _rt.same_length(("v", v), ("x_p", x_p))
+    _shape = _rt.batch_shape(("v", v, 1), ("x_p", x_p, 1))
+    norm_v = _rt.norm(v, "v")
+    _rt.nonzero("v", norm_v)
+    dot_v_x_p = _rt.dot(v, x_p, norm_v, None)
+    _t0 = numpy.greater_equal(dot_v_x_p, 0)
+    return _rt.finish(_rt.col(numpy.select([_t0,True], [-dot_v_x_p/norm_v**3,0], default=numpy.nan)) * v + _rt.col(numpy.select([_t0,True], [norm_v**(-1.0),0], default=numpy.nan)) * x_p, _shape, 1)
+
+
 def n_block(v, g):
     """wn.n_block: 002 WN (Dukler, Gu & Montufar), sec. 4 'Connection with natural gradient' (S_k S_k^T).
 
@@ -251,11 +274,11 @@ def n_block(v, g):
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0))
-    norm_v = _rt.norm(v, "v")
-    _rt.nonzero("v", norm_v)
+    sqnorm_v = _rt.sqnorm(v, "v")
+    _rt.nonzero("v", sqnorm_v)
     _t0 = g**2
-    _t1 = norm_v**(-2.0)
-    return _rt.finish(_rt.col2(_t0*_t1) * numpy.eye(v.shape[-1]) + _rt.col2(-_t0/norm_v**4 + _t1) * _rt.outer(v, v), _shape, 2)
+    _t1 = sqnorm_v**(-1.0)
+    return _rt.finish(_rt.col2(_t0*_t1) * numpy.eye(v.shape[-1]) + _rt.col2(-_t0/sqnorm_v**2 + _t1) * _rt.outer(v, v), _shape, 2)
 
 
 def grad_g_and_grads(v, g, grad_w, *, out=None):

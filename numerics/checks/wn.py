@@ -364,3 +364,39 @@ register(mpmath_check("wn.n_block", block_points))
 register(paper_check("wn.n_block", block_points, reference=_dense_block, klass="printed error",
                      note="the printed S_k projector I - v v^T/|v| needs |v|^2 "
                           "(and 'tS_m' reads S_m); Lambda = J S S^T J^T"))
+
+
+# --- grad theta_i (Lemma 4.1 proof sketch) ------------------------------------------------------
+
+
+def theta_points():
+    rng = np.random.default_rng(66)
+    out = []
+    for d, nv, sign in ((4, 0.5, 1), (6, 2.5, 1), (5, 0.3, -1)):
+        v = rng.standard_normal(d)
+        v *= nv / np.linalg.norm(v)
+        x = rng.standard_normal(d)
+        if np.sign(v @ x) != sign:
+            x = -x
+        out.append({"v": v, "x_p": x})
+    return out
+
+
+def _ref_grad_theta(pt):
+    with mpmath.workdps(DPS):
+        x = _mp(pt["x_p"])
+
+    def theta(v):
+        s = mpmath.fsum(a * b for a, b in zip(v, x))
+        return (s if s > 0 else 0) / mpmath.sqrt(mpmath.fsum(t * t for t in v))
+
+    return _mp_grad(theta, pt["v"])
+
+
+register(_rel_check("wn.grad_theta", "40-digit FD of relu(v.x)/|v|", theta_points, _ref_grad_theta,
+                    method="mpmath.diff", scale=lambda pt: float(np.linalg.norm(pt["x_p"])
+                                                                 / np.linalg.norm(pt["v"]))))
+register(paper_check("wn.grad_theta", lambda: theta_points()[:2], reference=_ref_grad_theta,
+                     klass="printed error",
+                     note="grad_v theta_i = phi_i/|v|, not phi_i (and theta_i = relu(v.x_i)/|v|: "
+                          "the printed sigma(x_i^v) applies sigma to a vector)"))
