@@ -23,6 +23,7 @@ from pathlib import Path
 
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from . import registry, vectors
 
@@ -44,13 +45,17 @@ class _Printer(NumPyPrinter):
 
         const = [a for a in expr.args if scalar(a)]
         rest = [a for a in expr.args if not scalar(a)]
-        if not const or not rest or (len(const) == 1 and const[0] in (1, -1)):
+        if not const or not rest or sp.Mul(*const).is_Rational:
             return super()._print_Mul(expr)
         c = sp.Mul(*const)
-        if c == -1:
-            return "-" + self.parenthesize(sp.Mul(*rest), 50)
-        body = super()._print_Mul(sp.Mul(*rest)) if len(rest) > 1 else self.parenthesize(rest[0], 50)
-        return f"{body}*({super()._print_Mul(c) if isinstance(c, sp.Mul) else self._print(c)})"
+        r = sp.Mul(*rest)
+        body = super()._print_Mul(r) if r.is_Mul else self.parenthesize(r, PRECEDENCE["Mul"])
+        if isinstance(c, sp.Symbol):
+            return f"{body}*{c}"
+        neg = c.could_extract_minus_sign()
+        cc = -c if neg else c
+        cs = super()._print_Mul(cc) if cc.is_Mul else self._print(cc)
+        return f"{'-' if neg else ''}{body}*({cs})"
 
 
 def print_expr(expr: sp.Expr) -> str:
@@ -325,8 +330,8 @@ def _fold_constants(e: sp.Expr, consts: dict) -> sp.Expr:
     """Collect the terms of ``e`` by monomial and name every irrational constant coefficient
     (``(pi - 1)/(4 pi)``...) ``_c<i>``, computed once as a Python float: each monomial is then
     multiplied by one number, not by each factor of it."""
-    if not e.free_symbols:
-        return e
+    if not e.free_symbols or not any(vectors.meaning(s) is not None for s in e.free_symbols):
+        return e  # scalar-argument formulas keep their derived (e.g. (x - tau)) form
     terms: dict = {}
     for term in sp.Add.make_args(sp.expand(e)):
         const, mono = term.as_independent(*term.free_symbols, as_Add=False)
@@ -343,7 +348,8 @@ def _fold_constants(e: sp.Expr, consts: dict) -> sp.Expr:
                 consts[key] = sp.Symbol(f"_c{len(consts)}")
             c = -consts[key] if neg else consts[key]
         out.append(c * mono)
-    return _horner(out)
+    folded = _horner(out)
+    return folded if sp.count_ops(folded) <= sp.count_ops(e) + 2 else e
 
 
 def _horner(terms: list) -> sp.Expr:

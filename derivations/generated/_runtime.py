@@ -371,7 +371,7 @@ def norm(x, name=None):
         _check_finite(name, x)
         k = _pow2_scale(x)
         return XF(math.hypot(*_scaled(x, k).tolist()), k, {name})
-    s = dot(x, x)
+    s = numpy.einsum("...i,...i->...", x, x)
     if name is not None:
         lo, hi = s.min(initial=numpy.inf), s.max(initial=0.0)
         if SAFE_LO**2 <= lo and hi <= SAFE_HI**2:
@@ -579,6 +579,13 @@ def rejection(y, x, norm_x, dot_xy, cos_xy):
         fixed = _rejection_dd(_scaled(yn, ky), _scaled(xn, kx))[0]
         r.reshape(-1, r.shape[-1])[m] = numpy.ldexp(fixed, ky[:, None])
     return r
+
+
+def ldexp(x, k):
+    """``x * 2**k`` (exact unless the result leaves float64; then inf or 0, without a warning:
+    ``finish`` reports an overflow naming the argument)."""
+    with numpy.errstate(over="ignore", under="ignore"):
+        return numpy.ldexp(x, k)
 
 
 def pi_minus(phi):

@@ -27,9 +27,9 @@ def A(w, k):
     k = _rt.integer("k", k)
     _shape = _rt.batch_shape(("w", w, 1))
     sqnorm_w = _rt.sqnorm(w, "w")
-    _c0 = (1/2)*(-1 + numpy.pi)/numpy.pi
-    _c1 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col2(sqnorm_w*(_c0)) * numpy.eye(k) + _rt.col2(sqnorm_w*(_c1)) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
+    _t0 = (1/2)*sqnorm_w
+    _t1 = _t0*(numpy.pi**(-1.0))
+    return _rt.finish(_rt.col2(_t0 - _t1) * numpy.eye(k) + _rt.col2(_t1) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
 
 
 def B(w, w_star, k):
@@ -57,7 +57,7 @@ def B(w, w_star, k):
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
     _c0 = (1/2)/numpy.pi
     _t0 = norm_w*norm_w_star
-    return _rt.finish(_rt.col2(_t0*(cos_w_w_star*psi_w_w_star*(_c0) + sin_w_w_star*(_c0) - _c0)) * numpy.eye(k) + _rt.col2(_t0*(_c0)) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
+    return _rt.finish(_rt.col2(_t0*(cos_w_w_star*psi_w_w_star*_c0 + sin_w_w_star*_c0 - _c0)) * numpy.eye(k) + _rt.col2(_t0*_c0) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
 
 
 def population_loss(v, a, w_star, a_star):
@@ -94,7 +94,7 @@ def population_loss(v, a, w_star, a_star):
     _c0 = (1/4)*(-1 + numpy.pi)/numpy.pi
     _c1 = (1/4)/numpy.pi
     _c2 = (1/2)/numpy.pi
-    return _rt.finish(sqnorm_a*(_c0) + sum_a**2*(_c1) + norm_w_star*(sum_a*sum_a_star*(-_c2) + dot_a_a_star*(cos_v_w_star*psi_v_w_star*(-_c2) + sin_v_w_star*(-_c2) + _c2) + norm_w_star*(sqnorm_a_star*(_c0) + sum_a_star**2*(_c1))), _shape)
+    return _rt.finish(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(-sum_a*sum_a_star*(_c2) + dot_a_a_star*(-cos_v_w_star*psi_v_w_star*(_c2) - sin_v_w_star*(_c2) + _c2) + norm_w_star*(sqnorm_a_star*_c0 + sum_a_star**2*_c1)), _shape)
 
 
 def grad_v(v, a, w_star, a_star):
@@ -126,7 +126,7 @@ def grad_v(v, a, w_star, a_star):
     cos_v_w_star, _, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos psi")
     rej_w_star_v = _rt.rejection(w_star, v, norm_v, dot_v_w_star, cos_v_w_star)
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(dot_a_a_star*psi_v_w_star/norm_v*(-_c0)) * rej_w_star_v, _shape, 1)
+    return _rt.finish(_rt.col(-dot_a_a_star*psi_v_w_star/norm_v*(_c0)) * rej_w_star_v, _shape, 1)
 
 
 def grad_a(v, a, w_star, a_star):
@@ -158,7 +158,7 @@ def grad_a(v, a, w_star, a_star):
     sum_a_star = _rt.total(a_star, None)
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col((1/2)*(-1 + numpy.pi)/numpy.pi) * a + _rt.col(norm_w_star*(cos_v_w_star*psi_v_w_star*(-_c0) + sin_v_w_star*(-_c0) + _c0)) * a_star + _rt.col(norm_w_star*sum_a_star*(-_c0) + sum_a*(_c0)), _shape, 1)
+    return _rt.finish(_rt.col((1/2)*(-1 + numpy.pi)/numpy.pi) * a + _rt.col(norm_w_star*(-cos_v_w_star*psi_v_w_star*(_c0) - sin_v_w_star*(_c0) + _c0)) * a_star + _rt.col(-norm_w_star*sum_a_star*(_c0) + sum_a*_c0), _shape, 1)
 
 
 def population_loss_w(w, a, w_star, a_star):
@@ -195,7 +195,7 @@ def population_loss_w(w, a, w_star, a_star):
     _c0 = (1/4)*(-1 + numpy.pi)/numpy.pi
     _c1 = (1/4)/numpy.pi
     _c2 = (1/2)/numpy.pi
-    return _rt.finish(norm_w*(norm_w*(sqnorm_a*(_c0) + sum_a**2*(_c1)) + norm_w_star*(sum_a*sum_a_star*(-_c2) + dot_a_a_star*(cos_w_w_star*psi_w_w_star*(-_c2) + sin_w_w_star*(-_c2) + _c2))) + norm_w_star**2*(sqnorm_a_star*(_c0) + sum_a_star**2*(_c1)), _shape)
+    return _rt.finish(norm_w*(norm_w*(sqnorm_a*_c0 + sum_a**2*_c1) + norm_w_star*(-sum_a*sum_a_star*(_c2) + dot_a_a_star*(-cos_w_w_star*psi_w_w_star*(_c2) - sin_w_w_star*(_c2) + _c2))) + norm_w_star**2*(sqnorm_a_star*_c0 + sum_a_star**2*_c1), _shape)
 
 
 def grad_w(w, a, w_star, a_star):
@@ -231,8 +231,8 @@ def grad_w(w, a, w_star, a_star):
     _c0 = (1/2)*(-1 + numpy.pi)/numpy.pi
     _c1 = (1/2)/numpy.pi
     _t0 = norm_w**(-1.0)
-    _t1 = _t0*(_c1)
-    return _rt.finish(_rt.col(sqnorm_a*(_c0) + sum_a**2*(_c1) + norm_w_star*(-_t1*sum_a*sum_a_star + dot_a_a_star*(_t0*(_c1) - _t1*sin_w_w_star))) * w + _rt.col(dot_a_a_star*psi_w_w_star*(-_c1)) * w_star, _shape, 1)
+    _t1 = _t0*_c1
+    return _rt.finish(_rt.col(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(-_t1*sum_a*sum_a_star + dot_a_a_star*(_t0*_c1 - _t1*sin_w_w_star))) * w + _rt.col(-dot_a_a_star*psi_w_w_star*(_c1)) * w_star, _shape, 1)
 
 
 def a_opt(phi, w_star, a_star):
@@ -266,7 +266,7 @@ def a_opt(phi, w_star, a_star):
     _c1 = (-1 + numpy.pi)**(-1.0)
     _c2 = numpy.pi
     _t0 = (-dim_k + dim_k*(numpy.pi) - 2*numpy.pi + 1 + numpy.pi**2)**(-1.0)
-    return _rt.finish(_rt.col(norm_w_star*(_c0 + cos_phi*psi_phi*(_c1) + sin_phi*(_c1))) * a_star + _rt.col(norm_w_star*sum_a_star*(_t0*(_c2) + _h0*_t0)), _shape, 1)
+    return _rt.finish(_rt.col(norm_w_star*(_c0 + cos_phi*psi_phi*_c1 + sin_phi*_c1)) * a_star + _rt.col(norm_w_star*sum_a_star*(_t0*_c2 + _h0*_t0)), _shape, 1)
 
 
 def profile_loss(phi, w_star, a_star):
@@ -294,16 +294,16 @@ def profile_loss(phi, w_star, a_star):
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _h0 = cos_phi**2*psi_phi**2 + cos_phi*psi_phi*sin_phi*(2) + cos_phi*psi_phi*(-2) + sin_phi**2 + sin_phi*(-2)
+    _h0 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi - 2*cos_phi*psi_phi + sin_phi**2 - 2*sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 1, (-0.6666666666666666, 0.0, 0.06666666666666667, 0.1111111111111111, -0.002380952380952381, -0.022222222222222223, 4.409171075837743e-05, 0.0019047619047619048, -5.010421677088344e-07, -9.406231628453851e-05,))
-    _h1 = cos_phi**2*psi_phi**2 + cos_phi*psi_phi*sin_phi*(2) + sin_phi**2
+    _h1 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi + sin_phi**2
     # near phi = pi the sum above cancels like t^6 (t = psi_phi): Taylor series derived by SymPy
     _h1 = _rt.taylor(_h1, psi_phi, 0.3062814313608786, 6, 2, (0.1111111111111111, -0.022222222222222223, 0.0019047619047619048, -9.406231628453851e-05, 3.053971307939562e-06, -7.047626095245143e-08, 1.2181082139929877e-09, -1.637792556629227e-11,))
     _h2 = -cos_phi*psi_phi - sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h2 = _rt.taylor(_h2, psi_phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
-    _h3 = -cos_phi**2*psi_phi**2 + cos_phi*psi_phi*sin_phi*(-2) + cos_phi*psi_phi*(2) - sin_phi**2 + sin_phi*(2)
+    _h3 = -cos_phi**2*psi_phi**2 - 2*cos_phi*psi_phi*sin_phi + 2*cos_phi*psi_phi - sin_phi**2 + 2*sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h3 = _rt.taylor(_h3, psi_phi, 0.0938083151964686, 3, 1, (0.6666666666666666, 0.0, -0.06666666666666667, -0.1111111111111111, 0.002380952380952381, 0.022222222222222223, -4.409171075837743e-05, -0.0019047619047619048, 5.010421677088344e-07, 9.406231628453851e-05,))
     _c0 = numpy.pi*(-3*numpy.pi + 2 + numpy.pi**2)
@@ -313,11 +313,11 @@ def profile_loss(phi, w_star, a_star):
     _c4 = numpy.pi
     _t0 = 4*numpy.pi
     _t1 = numpy.pi**2
-    _t2 = (-_t0*dim_k + _t0 + _t1*dim_k*(4) + _t1*(-8) + 4*numpy.pi**3)**(-1.0)
-    _t3 = _t2*(_c2)
-    _t4 = _t2*(_c4)
+    _t2 = (-_t0*dim_k + _t0 + 4*_t1*dim_k - 8*_t1 + 4*numpy.pi**3)**(-1.0)
+    _t3 = _t2*_c2
+    _t4 = _t2*_c4
     _t5 = cos_phi*psi_phi
-    return _rt.finish(sqnorm_w_star*(sqnorm_a_star*(_t2*(_c0) + _h0*_t2 + _t5*(_t2*(_c2) - _t3*sin_phi - _t4*_t5) + dim_k*(_t2*(_c3) + _h3*_t2) + sin_phi*(_t3 - _t4*sin_phi)) + sum_a_star**2*(_t2*(_c1) + _h1*_t2 + _h2*_t3)), _shape)
+    return _rt.finish(sqnorm_w_star*(sqnorm_a_star*(_t2*_c0 + _h0*_t2 + _t5*(_t2*_c2 - _t3*sin_phi - _t4*_t5) + dim_k*(_t2*_c3 + _h3*_t2) + sin_phi*(_t3 - _t4*sin_phi)) + sum_a_star**2*(_t2*_c1 + _h1*_t2 + _h2*_t3)), _shape)
 
 
 def spurious_min_loss(w_star, a_star):
@@ -342,9 +342,9 @@ def spurious_min_loss(w_star, a_star):
     _c0 = -3*numpy.pi + 2 + numpy.pi**2
     _c1 = numpy.pi
     _c2 = 2 - numpy.pi
-    _t0 = dim_k*(4)
-    _t1 = (-_t0 + _t0*(numpy.pi) - 8*numpy.pi + 4 + 4*numpy.pi**2)**(-1.0)
-    return _rt.finish(sqnorm_w_star*(_t1*sum_a_star**2*(_c1) + sqnorm_a_star*(_t1*(_c0) + _t1*dim_k*(-_c2))), _shape)
+    _t0 = 2*sqnorm_a_star
+    _t1 = sqnorm_a_star*(numpy.pi)
+    return _rt.finish(sqnorm_w_star*(-_t0*dim_k + _t0 + _t1*dim_k - 3*_t1 + sqnorm_a_star*(numpy.pi**2) + sum_a_star**2*(numpy.pi))/(dim_k - 1 + numpy.pi)*((1/4)/(-1 + numpy.pi)), _shape)
 
 
 def spurious_a(w_star, a_star):
@@ -367,7 +367,7 @@ def spurious_a(w_star, a_star):
     sum_a_star = _rt.total(a_star, None)
     _c0 = (1 - numpy.pi)**(-1.0)
     _c1 = numpy.pi
-    return _rt.finish(_rt.col(norm_w_star*(_c0)) * a_star + _rt.col(norm_w_star*sum_a_star/(dim_k*(-numpy.pi) + dim_k - numpy.pi**2 - 1 + 2*numpy.pi)*(-_c1)), _shape, 1)
+    return _rt.finish(_rt.col(norm_w_star*_c0) * a_star + _rt.col(-norm_w_star*sum_a_star/(dim_k - 1 + numpy.pi)*(numpy.pi/(1 - numpy.pi))), _shape, 1)
 
 
 def spurious_threshold(k):
@@ -385,7 +385,7 @@ def spurious_threshold(k):
     dim_k = k
     _c0 = (-1 + numpy.pi)/numpy.pi
     _c1 = numpy.pi**(-1.0)
-    return _rt.finish(_c0 + dim_k*(_c1), _shape)
+    return _rt.finish(_c0 + dim_k*_c1, _shape)
 
 
 def spurious_cubic(w_star, a_star):
@@ -409,9 +409,7 @@ def spurious_cubic(w_star, a_star):
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
     _c0 = 1 - numpy.pi
     _c1 = numpy.pi
-    _t0 = numpy.pi**2
-    _t1 = (_t0*dim_k*(-6) + _t0*(12) + dim_k*(6*numpy.pi) - 6*numpy.pi**3 - 6*numpy.pi)**(-1.0)
-    return _rt.finish(sqnorm_w_star*(_t1*sum_a_star**2*(_c1) + sqnorm_a_star*(_t1*(_c0) - _t1*dim_k)), _shape)
+    return _rt.finish(sqnorm_w_star*(-dim_k*sqnorm_a_star - sqnorm_a_star*(numpy.pi) + sqnorm_a_star + sum_a_star**2*(numpy.pi))/(dim_k - 1 + numpy.pi)*((1/6)/(numpy.pi*(1 - numpy.pi))), _shape)
 
 
 def init_cos_mean(p):
@@ -430,8 +428,8 @@ def init_cos_mean(p):
     _shape = _rt.batch_shape()
     dim_p = p
     _c0 = 1/numpy.sqrt(numpy.pi)
-    _t0 = dim_p*(1/2)
-    return _rt.finish(math.gamma(_t0)/math.gamma(_t0 + 1/2)*(_c0), _shape)
+    _t0 = (1/2)*dim_p
+    return _rt.finish(math.gamma(_t0)/math.gamma(_t0 + 1/2)*_c0, _shape)
 
 
 def init_dot_mean(w_star, a_star):
@@ -456,8 +454,8 @@ def init_dot_mean(w_star, a_star):
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, norm_a_star)
     _c0 = 1/numpy.sqrt(numpy.pi)
-    _t0 = dim_k*(1/2)
-    return _rt.finish(norm_a_star*norm_w_star*abs(sum_a_star)*math.gamma(_t0 + 1)/(numpy.sqrt(dim_k)*math.gamma(_t0 + 3/2))*(_c0), _shape)
+    _t0 = (1/2)*dim_k
+    return _rt.finish(norm_a_star*norm_w_star*abs(sum_a_star)*math.gamma(_t0 + 1)/(numpy.sqrt(dim_k)*math.gamma(_t0 + 3/2))*_c0, _shape)
 
 
 def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -533,12 +531,8 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _c0 = 4*numpy.pi**2
-    _c1 = 4*numpy.pi
     _t0 = sin_phi**2
-    _t1 = v_norm**4
-    _t2 = (_t0*a_dot**2*eta**2*psi_phi**2*ws_norm**2 + _t1*(4*numpy.pi**2))**(-1.0)
-    return _rt.finish(_t0*(_t1*_t2*(_c0) + a_dot*cos_phi*eta*psi_phi*ws_norm*(_t2*v_norm**2*(-_c1) + _t2*a_dot*cos_phi*eta*psi_phi*ws_norm)), _shape)
+    return _rt.finish(_t0*(-a_dot*cos_phi*eta*psi_phi*ws_norm + v_norm**2*(2*numpy.pi))**2/(_t0*a_dot**2*eta**2*psi_phi**2*ws_norm**2 + v_norm**4*(4*numpy.pi**2)), _shape)
 
 
 def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -575,9 +569,8 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _c0 = (1/4)/numpy.pi**2
-    _t0 = v_norm**2
-    return _rt.finish(a_dot**2*eta**2*psi_phi**2*sin_phi**2*ws_norm**2/_t0*(_c0) + _t0, _shape)
+    _t0 = numpy.pi**2
+    return _rt.finish((1/4)*(4*_t0*v_norm**4 + a_dot**2*eta**2*psi_phi**2*sin_phi**2*ws_norm**2)/(_t0*v_norm**2), _shape)
 
 
 def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -615,9 +608,13 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _c0 = (1/2)*(1 - numpy.pi)/numpy.pi
-    _c1 = (1/2)/numpy.pi
-    return _rt.finish(a_dot + eta*(a_dot*(_c0) + a_sum*as_sum*(-_c1) + ws_norm*(as_sum**2*(_c1) + as_norm**2*(cos_phi*psi_phi*(_c1) + sin_phi*(_c1) - _c1))), _shape)
+    _t0 = (1/2)*eta
+    _t1 = _t0*a_dot
+    _t2 = numpy.pi**(-1.0)
+    _t3 = _t0*_t2
+    _t4 = _t3*ws_norm
+    _t5 = _t4*as_norm**2
+    return _rt.finish(_t1*_t2 - _t1 - _t3*a_sum*as_sum + _t4*as_sum**2 + _t5*cos_phi*psi_phi + _t5*sin_phi - _t5 + a_dot, _shape)
 
 
 def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -658,8 +655,8 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     psi_phi = _rt.pi_minus(phi)
     _c0 = (1/2)*(1 - numpy.pi)/numpy.pi
     _c1 = (1/2)/numpy.pi
-    _t0 = dim_k*(_c1)
-    return _rt.finish(a_sum + eta*(a_sum*(_c0 - _t0) + as_sum*ws_norm*(cos_phi*psi_phi*(_c1) + sin_phi*(_c1) - _c1 + _t0)), _shape)
+    _t0 = dim_k*_c1
+    return _rt.finish(a_sum + eta*(a_sum*(_c0 - _t0) + as_sum*ws_norm*(cos_phi*psi_phi*_c1 + sin_phi*_c1 - _c1 + _t0)), _shape)
 
 
 def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
@@ -699,12 +696,12 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     _c0 = (1/4)*(-1 + numpy.pi)/numpy.pi
     _c1 = (1/4)/numpy.pi
     _c2 = (1/2)/numpy.pi
-    _t0 = psi_v_w_star*(_c2)
-    _t1 = sin_v_w_star*(-_c2) + _c2 - _t0*cos_v_w_star
+    _t0 = psi_v_w_star*_c2
+    _t1 = -sin_v_w_star*(_c2) + _c2 - _t0*cos_v_w_star
     _out = (None,) * 3 if out is None else _rt.buffers(out, 3)
-    value = _rt.finish(sqnorm_a*(_c0) + sum_a**2*(_c1) + norm_w_star*(sum_a*sum_a_star*(-_c2) + _t1*dot_a_a_star + norm_w_star*(sqnorm_a_star*(_c0) + sum_a_star**2*(_c1))), _shape, 0, _out[0])
+    value = _rt.finish(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(-sum_a*sum_a_star*(_c2) + _t1*dot_a_a_star + norm_w_star*(sqnorm_a_star*_c0 + sum_a_star**2*_c1)), _shape, 0, _out[0])
     grad_v = _rt.finish(_rt.col(-_t0*dot_a_a_star/norm_v) * rej_w_star_v, _shape, 1, _out[1])
-    grad_a = _rt.finish(_rt.col((1/2)*(-1 + numpy.pi)/numpy.pi) * a + _rt.col(_t1*norm_w_star) * a_star + _rt.col(norm_w_star*sum_a_star*(-_c2) + sum_a*(_c2)), _shape, 1, _out[2])
+    grad_a = _rt.finish(_rt.col((1/2)*(-1 + numpy.pi)/numpy.pi) * a + _rt.col(_t1*norm_w_star) * a_star + _rt.col(-norm_w_star*sum_a_star*(_c2) + sum_a*_c2), _shape, 1, _out[2])
     return value, grad_v, grad_a
 
 
@@ -747,10 +744,10 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     _c3 = (1/2)*(-1 + numpy.pi)/numpy.pi
     _t0 = sum_a**2
     _t1 = sum_a*sum_a_star
-    _t2 = sin_w_w_star*(_c2)
-    _t3 = psi_w_w_star*(_c2)
+    _t2 = sin_w_w_star*_c2
+    _t3 = psi_w_w_star*_c2
     _t4 = norm_w**(-1.0)
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
-    value = _rt.finish(norm_w*(norm_w*(sqnorm_a*(_c0) + _t0*(_c1)) + norm_w_star*(_t1*(-_c2) + dot_a_a_star*(_c2 - _t2 - _t3*cos_w_w_star))) + norm_w_star**2*(sqnorm_a_star*(_c0) + sum_a_star**2*(_c1)), _shape, 0, _out[0])
-    grad_w = _rt.finish(_rt.col(_t0*(_c2) + sqnorm_a*(_c3) + norm_w_star*(_t1*_t4*(-_c2) + dot_a_a_star*(_t4*(_c2) - _t2*_t4))) * w + _rt.col(-_t3*dot_a_a_star) * w_star, _shape, 1, _out[1])
+    value = _rt.finish(norm_w*(norm_w*(sqnorm_a*_c0 + _t0*_c1) + norm_w_star*(-_t1*(_c2) + dot_a_a_star*(_c2 - _t2 - _t3*cos_w_w_star))) + norm_w_star**2*(sqnorm_a_star*_c0 + sum_a_star**2*_c1), _shape, 0, _out[0])
+    grad_w = _rt.finish(_rt.col(_t0*_c2 + sqnorm_a*_c3 + norm_w_star*(-_t1*_t4*(_c2) + dot_a_a_star*(_t4*_c2 - _t2*_t4))) * w + _rt.col(-_t3*dot_a_a_star) * w_star, _shape, 1, _out[1])
     return value, grad_w

@@ -26,7 +26,7 @@ def relu_mean(w):
     _shape = _rt.batch_shape(("w", w, 1))
     norm_w = _rt.norm(w, "w")
     _c0 = (1/2)*numpy.sqrt(2)/numpy.sqrt(numpy.pi)
-    return _rt.finish(norm_w*(_c0), _shape)
+    return _rt.finish(norm_w*_c0, _shape)
 
 
 def relu_cross_moment(w, u):
@@ -54,7 +54,7 @@ def relu_cross_moment(w, u):
     # near phi = pi the sum above cancels like t^3 (t = psi_u_w): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*norm_u*norm_w*(_c0), _shape)
+    return _rt.finish(_h0*norm_u*norm_w*_c0, _shape)
 
 
 def halfspace_second_moment(w):
@@ -100,7 +100,7 @@ def wedge_second_moment(w, u):
     # near phi = pi the sum above cancels like t^3 (t = psi_u_w): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.6666666666666666, -0.13333333333333333, 0.012698412698412698, -0.0007054673721340388, 2.565335898669232e-05, -6.577784355562133e-07,))
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(_h0*(_c0)) * u + _rt.col(norm_u*sin_u_w/norm_w*(_c0)) * rej_w_u, _shape, 1)
+    return _rt.finish(_rt.col(_h0*((1/2)/numpy.pi)) * u + _rt.col(norm_u*sin_u_w/norm_w*_c0) * rej_w_u, _shape, 1)
 
 
 def g(phi):
