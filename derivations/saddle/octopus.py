@@ -233,15 +233,48 @@ def _docstring(formula: Formula, returns: str) -> str:
     )
 
 
+def homogeneity_degree(expr: sp.Expr) -> int | None:
+    """``deg`` with ``expr(s u, s v, s y_j, s tau, s^2 S_conv, s^2 S_tail) = s^deg expr`` (L and
+    gamma fixed), checked by SymPy together with ``CONV_TERM`` and ``TAIL_TERM`` being of
+    degree 2; ``None`` if the expression is not homogeneous (then no scaling is emitted)."""
+    s = sp.Symbol("s", positive=True)
+    sub = {u: s * u, v: s * v, y_j: s * y_j, tau: s * tau, S_conv: s**2 * S_conv,
+           S_tail: s**2 * S_tail}
+    for term in (CONV_TERM, TAIL_TERM):
+        if sp.expand(term.subs(sub, simultaneous=True) - s**2 * term) != 0:
+            return None
+    scaled = sp.expand(sp.sympify(expr).subs(sub, simultaneous=True))
+    for deg in (2, 1, 0):
+        if sp.expand(scaled - s**deg * sp.expand(expr)) == 0:
+            return deg
+    return None
+
+
+_SCALE = """\
+# F is homogeneous: F(s x; L, gamma, s tau) = s^{deg} F(x; L, gamma, tau) (degree derived by
+# SymPy at build time).  Evaluate at tau in [0.5, 1) and scale back by an exact power of two, so
+# that no tau (1e-300 .. 1e300) under- or overflows inside the polynomial pieces.
+_e = numpy.frexp(tau)[1]
+x = numpy.ldexp(x, _e * -1)
+tau = numpy.ldexp(tau, _e * -1)"""
+
+
 def emit(formula: Formula) -> str:
     """Source of ``f``, ``grad`` or ``hessian`` (dispatch on ``formula.rank``), built from
     ``formula.expr`` (the template or its role-basis derivatives)."""
     expr = formula.expr
-    body = _PRELUDE.splitlines() + _sums_lines()
+    deg = homogeneity_degree(expr)
+    head, regions = _PRELUDE.split("# Region (7.12)")
+    body = head.splitlines()
+    if deg is not None:
+        body += _SCALE.replace("{deg}", str(deg)).splitlines()
+    body += ("# Region (7.12)" + regions).splitlines() + _sums_lines()
     if formula.rank == 0:
         lines, (val,) = _print([expr], "_t")
-        body += lines + [f"_f = numpy.broadcast_to({val}, _shape + (1,))[..., 0]",
-                         "return _rt.finish(_f, _shape)"]
+        body += lines + [f"_f = numpy.broadcast_to({val}, _shape + (1,))[..., 0]"]
+        if deg:
+            body.append(f"_f = _rt.ldexp(_f, {deg} * _e[..., 0])")
+        body.append("return _rt.finish(_f, _shape)")
         returns = "an array of the batch shape"
     else:
         basis = GRAD_BASIS if formula.rank == 1 else HESS_BASIS
@@ -257,8 +290,11 @@ def emit(formula: Formula) -> str:
             body += [
                 f"_g = (numpy.where(_conv, {c['e_conv']}, 0.0) + numpy.where(_act, {c['e_act']}, 0.0)",
                 f"      + numpy.where(_next, {c['e_next']}, 0.0) + numpy.where(_tail, {c['e_tail']}, 0.0))",
-                "return _rt.finish(numpy.sign(x) * _g, _shape, 1)",
+                "_g = numpy.sign(x) * _g",
             ]
+            if deg:
+                body.append(f"_g = _rt.ldexp(_g, {deg} * _e)")
+            body.append("return _rt.finish(_g, _shape, 1)")
             returns = "an array of shape batch + (d,)"
         else:
             body += [
@@ -272,8 +308,10 @@ def emit(formula: Formula) -> str:
                 f"_c = numpy.broadcast_to({c['H_an']}, _shape + (1,))[..., None]",
                 "_H = _c * (_ea[..., :, None] * _en[..., None, :] + _en[..., :, None] * _ea[..., None, :])",
                 "_H = _H + _diag[..., :, None] * numpy.eye(_d)",
-                "return _rt.finish(_H, _shape, 2)",
             ]
+            if deg:
+                body.append(f"_H = _rt.ldexp(_H, {deg} * _e[..., None])")
+            body.append("return _rt.finish(_H, _shape, 2)")
             returns = "an array of shape batch + (d, d)"
     sig = ", ".join(a.name for a in formula.args)
     return (f"def {formula.quantity}({sig}):\n"
