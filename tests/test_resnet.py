@@ -121,3 +121,22 @@ def test_knob_mutants_of_the_gradient_are_caught():
         fn = codegen.compile_function(harness.mutated_formula(f, m.expr))
         sub = harness.Subject(harness.mutated_formula(f, m.expr), fn)
         assert any(not r.passed for c in indep for r in harness.run_check(c, sub, ctx)), m.label
+
+
+def test_simulator_bad_input():
+    rng = np.random.default_rng(0)
+    for kw, name in ((dict(n_in=3, m=4, H=0), "H"), (dict(n_in=3, m=0, H=2), "m")):
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            S.init(rng, **kw)
+    X, y, p = _setup()
+    p.W = p.W[:, :, :4]
+    with pytest.raises(ValueError, match=r"\bW\b"):
+        S.backprop(X, y, p)
+
+
+def test_cli_bad_input_one_line_exit_2():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "numerics.cli", "reproduce", "zr_thm9", "--quick"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1

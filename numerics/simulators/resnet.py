@@ -141,6 +141,7 @@ def backprop(X, y, p: Params, residual_scale=True, cs=None) -> tuple[Params, np.
     """Hand-written ReLU backprop (for the experiments; checked against the complex step in
     the tests).  Returns (gradient, u)."""
     cs = c_sigma() if cs is None else cs
+    check_params(X, y, p)
     xs, zs, u = forward(X, p, cs=cs, residual_scale=residual_scale)
     m = p.W1.shape[0]
     H = p.W.shape[0] + 1
@@ -162,6 +163,9 @@ def backprop(X, y, p: Params, residual_scale=True, cs=None) -> tuple[Params, np.
 
 def init(rng, n_in: int, m: int, H: int) -> Params:
     """Gaussian initialization of Lemma 5: N(0, 1) weights, alpha_h = 1, a ~ N(0, 1)."""
+    for name, v in (("n_in", n_in), ("m", m), ("H", H)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
     return Params(rng.standard_normal((m, n_in)), rng.standard_normal((H - 1, m, m)),
                   np.ones(H - 1), rng.standard_normal(m))
 
