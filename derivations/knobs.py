@@ -57,6 +57,8 @@ class _Cached:
     def __init__(self, fn: Callable):
         self.fn = fn
         self.store: dict = {}
+        #: stores of earlier perturbation states (frozenset of (name, rel)) -> {key: value}
+        self.states: dict = {}
         functools.update_wrapper(self, fn)
         _CACHES.append(self)
 
@@ -110,8 +112,9 @@ def _fresh_state(perturb: dict):
     saved_exprs = {n: (f._expr, f._paper_expr) for n, f in registry._REGISTRY.items()}
     lru = _family_lru_caches()
     _PERTURB = dict(perturb)
-    for c in _CACHES:
-        c.store = {}
+    state = frozenset(_PERTURB.items())
+    for c in _CACHES:  # re-use what was derived under the same perturbation before
+        c.store = c.states.setdefault(state, {}) if state else {}
     for f in registry._REGISTRY.values():
         f._expr = f._paper_expr = None
     for c in lru:
