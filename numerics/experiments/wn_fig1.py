@@ -50,7 +50,8 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
         "params": {"n": n, "d": d, "m": m, "alpha": alpha, "eta": eta, "steps": steps, "dt": dt},
         "gd": {"max_identity_error_2_3": max(errs), "min_norm_ratio": float(growth.min()),
                "median_norm_ratio": float(np.median(growth)), "max_norm_ratio": float(growth.max()),
-               "monotone": bool(np.all(np.diff(norms_gd, axis=0) >= -1e-15)),
+               # non-decreasing up to rounding (once converged eta^2 |grad|^2 < eps |v|^2)
+               "monotone": bool(np.all(np.diff(norms_gd, axis=0) >= -4e-16 * norms_gd[1:])),
                "residual_first_last": [float(res_gd[0]), float(res_gd[-1])]},
         "gf": {"max_rel_norm_change": float(gf_change.max()),
                "median_rel_norm_change": float(np.median(gf_change[-1])),
@@ -97,4 +98,5 @@ def report(result: dict) -> str:
             f"{g['max_identity_error_2_3']:.1e} relative per step.  Gradient flow: max relative "
             f"change of |v_k| {f['max_rel_norm_change']:.1e} (median {f['median_rel_norm_change']:.1e}; "
             "RK4 error at activation-pattern kinks).  Paper (Fig. 1): GD grows, GF constant - "
-            "reproduced.")
+            + ("reproduced." if g["monotone"] and g["median_norm_ratio"] > 1 + 100 * f[
+                "median_rel_norm_change"] else "NOT reproduced."))
