@@ -48,3 +48,56 @@ def test_components_roundtrip_and_linearity():
 
     with pytest.raises(ValueError):
         V.components(X * Y, 1)
+
+
+# --- the emitter's trig-free angle algebra (issue 7): rules derived and proved by SymPy ---------
+
+def test_angle_rewrite_rules_are_identities():
+    from derivations import codegen
+
+    c = sp.Symbol("c", real=True)
+    rules = codegen.angle_rules()
+    assert sp.simplify(rules["cos"][0] - c) == 0
+    assert sp.simplify(rules["sin"][0] - sp.sqrt(1 - c**2)) == 0
+    assert sp.simplify(rules["sin"][1] ** 2 - (1 - c) * (1 + c)) == 0
+    # pi - acos(c) = acos(-c) on [-1, 1]
+    assert all(abs(float((rules["psi"][0] - rules["psi"][1]).subs(c, t))) < 1e-15
+               for t in (-1, -0.3, 0, 0.7, 1))
+
+
+def test_rejection_identities():
+    """y = (x.y/|x|^2) x + r with r orthogonal to x, |r| = |y| sin(phi): component-wise."""
+    x = sp.Matrix(sp.symbols("x0:3", real=True))
+    y = sp.Matrix(sp.symbols("y0:3", real=True))
+    r = y - (x.dot(y) / x.dot(x)) * x
+    assert sp.simplify(r.dot(x)) == 0
+    cos = x.dot(y) / sp.sqrt(x.dot(x) * y.dot(y))
+    assert sp.simplify(r.dot(r) - y.dot(y) * (1 - cos**2)) == 0
+
+
+def test_rewritten_coefficients_equal_the_derived_ones():
+    """Undo the rewrite (cos, sin, psi -> cos(phi), sin(phi), pi - phi; rejections -> the
+    vectors): the emitted coefficients are the derived expression, exactly."""
+    import derivations as D
+    from derivations import codegen
+
+    for name in ("gaussian.relu_cross_moment", "gaussian.wedge_second_moment", "cnn.grad_v",
+                 "cnn.population_loss", "cnn.grad_a", "gaussian.g"):
+        f = D.get(name)
+        plan = codegen._Plan(f)
+        back = {}
+        for a in plan.angles:
+            back.update(a.back())
+        total = 0
+        for c, b in plan.parts:
+            c = c.subs(back)
+            if b is None:
+                total += c
+                continue
+            rej = [r for r in plan.rejections if r.symbol == b]
+            if rej:
+                r = rej[0]
+                X, Y = sp.Symbol(r.x), sp.Symbol(r.y)
+                b = Y - V.norm(Y) * sp.cos(r.angle.phi) / V.norm(X) * X
+            total += c * b
+        assert sp.simplify(sp.expand(total - f.expr)) == 0, name
