@@ -38,7 +38,8 @@ def mf_alpha_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("alpha_perp", alpha_perp, 0), ("beta", beta, 0), ("beta_perp", beta_perp, 0), ("sigma1", sigma1, 0), ("eta", eta, 0))
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
-    return _rt.finish(alpha*(eta*(-beta**2 - beta_perp**2) + 1) + beta*eta*sigma1, _shape)
+    _t0 = alpha*eta
+    return _rt.finish(-_t0*beta**2 - _t0*beta_perp**2 + alpha + beta*eta*sigma1, _shape)
 
 
 def mf_alpha_perp_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -67,7 +68,7 @@ def mf_alpha_perp_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("alpha_perp", alpha_perp, 0), ("beta", beta, 0), ("beta_perp", beta_perp, 0), ("sigma1", sigma1, 0), ("eta", eta, 0))
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
-    return _rt.finish(alpha_perp*abs(beta**2*eta + beta_perp**2*eta - 1), _shape)
+    return _rt.finish(alpha_perp*abs(eta*(beta**2 + beta_perp**2) - 1), _shape)
 
 
 def mf_h_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -96,11 +97,23 @@ def mf_h_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("alpha_perp", alpha_perp, 0), ("beta", beta, 0), ("beta_perp", beta_perp, 0), ("sigma1", sigma1, 0), ("eta", eta, 0))
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
-    _t0 = beta**2
-    _t1 = alpha_perp**2
-    _t2 = beta_perp**2
-    _t3 = _t0 + _t2
-    return _rt.finish(alpha*beta + eta*(_t0*sigma1*(-_t1*eta + 1) + alpha*(alpha*sigma1*(-_t2*eta + 1) + beta*(-_t1 - _t3 - alpha**2 + eta*(_t1*_t3 + alpha*(_t3*alpha + beta*sigma1*(-2)) + sigma1**2)))) - sigma1, _shape)
+    _t0 = alpha*beta
+    _t1 = alpha**2
+    _t2 = eta*sigma1
+    _t3 = beta**2
+    _t4 = beta**3
+    _t5 = alpha**3
+    _t6 = _t5*beta
+    _t7 = alpha_perp**2
+    _t8 = _t0*eta
+    _t9 = beta_perp**2
+    _t10 = eta**2
+    _t11 = _t0*_t10
+    _t12 = _t10*_t4
+    _t13 = _t10*_t9
+    _t14 = _t1*sigma1
+    _t15 = _t10*_t3
+    return _rt.finish(_t0 + _t1*_t2 + _t11*_t7*_t9 + _t11*sigma1**2 + _t12*_t5 + _t12*_t7*alpha - _t13*_t14 + _t13*_t6 - 2*_t14*_t15 - _t15*_t7*sigma1 + _t2*_t3 - _t4*alpha*eta - _t6*eta - _t7*_t8 - _t8*_t9 - sigma1, _shape)
 
 
 def mf_xi_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -129,12 +142,15 @@ def mf_xi_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("alpha_perp", alpha_perp, 0), ("beta", beta, 0), ("beta_perp", beta_perp, 0), ("sigma1", sigma1, 0), ("eta", eta, 0))
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
-    _t0 = alpha**2
+    _t0 = alpha_perp**2
     _t1 = beta_perp**2
-    _t2 = alpha_perp**2
-    _t3 = beta**2
-    _t4 = _t1 + _t2
-    return _rt.finish(_t4 + eta*(_t0*_t1*(_t0*eta - 2) + _t2*(_t1*(eta*(_t0*(2) + _t3*(2) + _t4) - 4) + _t3*(_t3*eta - 2))), _shape)
+    _t2 = _t1*eta
+    _t3 = 2*alpha**2
+    _t4 = 2*_t0*beta**2
+    _t5 = eta**2
+    _t6 = _t1*_t5
+    _t7 = _t0*_t5
+    return _rt.finish(-4*_t0*_t2 + _t0*_t3*_t6 + _t0 + _t1 - _t2*_t3 + _t4*_t6 - _t4*eta + _t6*alpha**4 + _t6*alpha_perp**4 + _t7*beta**4 + _t7*beta_perp**4, _shape)
 
 
 def mf_balance_step(U, V, M, eta):
@@ -199,7 +215,7 @@ def mf_hessian(U, V, M, dU, dV):
     T1 = numpy.sum(R * (dU @ dV.T))
     T2 = numpy.sum((U @ dV.T + dU @ V.T) ** 2)
     T3 = numpy.sum(R * R)
-    return numpy.float64(T1*(2) + T2)
+    return numpy.float64(2*T1 + T2)
 
 
 def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):

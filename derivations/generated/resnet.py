@@ -303,7 +303,7 @@ def gram_H_inf(x_i, x_j, alpha_H, H):
     dot_x_i_x_j = _rt.dot(x_i, x_j, norm_x_i, norm_x_j)
     _, _, _, psi_x_i_x_j = _rt.angle_terms(x_i, x_j, norm_x_i, norm_x_j, dot_x_i_x_j, "psi")
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(alpha_H**2*dot_x_i_x_j*psi_x_i_x_j/H**2*(_c0), _shape)
+    return _rt.finish(alpha_H**2*dot_x_i_x_j*psi_x_i_x_j/H**2*_c0, _shape)
 
 
 def first_layer_norm_var(m):
@@ -319,7 +319,7 @@ def first_layer_norm_var(m):
     m = _rt.scalar("m", m)
     _rt.positive("m", m)
     _shape = _rt.batch_shape(("m", m, 0))
-    return _rt.finish(m**(-1.0)*(5), _shape)
+    return _rt.finish(5/m, _shape)
 
 
 def lemma5_C2(sigma0, L, c_sigma):
@@ -338,9 +338,9 @@ def lemma5_C2(sigma0, L, c_sigma):
     L = _rt.scalar("L", L)
     c_sigma = _rt.scalar("c_sigma", c_sigma)
     _shape = _rt.batch_shape(("sigma0", sigma0, 0), ("L", L, 0), ("c_sigma", c_sigma, 0))
-    _c0 = 4*numpy.sqrt(2)/numpy.sqrt(numpy.pi)
-    _c1 = 8*numpy.sqrt(2)/numpy.sqrt(numpy.pi)
-    return _rt.finish(c_sigma**2*(L*(L*(L*(L*(3) + sigma0*(_c1)) + sigma0**2*(6)) + sigma0**3*(_c0)) + sigma0**4), _shape)
+    _t0 = c_sigma**2
+    _t1 = _t0*(numpy.sqrt(2)/numpy.sqrt(numpy.pi))
+    return _rt.finish(3*L**4*_t0 + 8*L**3*_t1*sigma0 + 6*L**2*_t0*sigma0**2 + 4*L*_t1*sigma0**3 + _t0*sigma0**4, _shape)
 
 
 def layer_norm_lower(a, H):
@@ -359,7 +359,8 @@ def layer_norm_lower(a, H):
     H = _rt.integer("H", H)
     _shape = _rt.batch_shape(("a", a, 0))
     _rt.require(a < H, "a", "must be < H (the per-layer factor 1 - a/H must be positive)")
-    return _rt.finish(H*H**(-H)*(H - a)**(H - 1)*(1/2), _shape)
+    _t0 = H - 1
+    return _rt.finish((1/2)*H**(-_t0)*(H - a)**_t0, _shape)
 
 
 def lemma4_g(g1, b, q, H, h):
@@ -385,9 +386,6 @@ def lemma4_g(g1, b, q, H, h):
     H = _rt.integer("H", H)
     h = _rt.integer("h", h)
     _shape = _rt.batch_shape(("g1", g1, 0), ("b", b, 0), ("q", q, 0))
-    _t0 = (H + b)**h
-    _t1 = H**h
-    _t2 = _t1*b
-    _t3 = (H*_t2 + _t1*b**2)**(-1.0)
-    _t4 = H*_t3
-    return _rt.finish(_t0*_t4*b*g1 + q*(H*_t0*_t3 - _t1*_t4 - _t2*_t3), _shape)
+    _t0 = H**h
+    _t1 = H + b
+    return _rt.finish((H*_t1**h*(b*g1 + q) - _t0*_t1*q)/(_t0*_t1*b), _shape)

@@ -231,3 +231,29 @@ register(_proof("Thm 4.3 shared weights, 1-D conv (sp.diff)",
 register(Check("balance.gd_neuron_drift", "simulation", "Euler identity on networks", _euler_numeric))
 register(Check("balance.gd_neuron_drift", "simulation", "Thm 4.3 on conv nets", _conv_numeric))
 register(Check("balance.gd_neuron_drift", "simulation", "Cor 4.1 drift order", _step_order))
+
+
+def _flow_limit(subject: Subject, ctx: Context):
+    """Gradient flow conserves |W^h|^2 - |W^{h+1}|^2 (Cor 4.1): GD to time T = 0.5 with step eta
+    drifts by sum eta^2 (...) = O(eta), so the drift falls 10x when eta falls 10x."""
+    widths, kind = (4, 6, 5, 2), "leaky"
+    rng = np.random.default_rng(9)
+    Ws0, X, Y = B.random_net(rng, widths, 6)
+    drifts = []
+    for eta in (1e-2, 1e-3):
+        Ws = [W.copy() for W in Ws0]
+        start = B.layer_norms(Ws)
+        for _ in range(int(round(0.5 / eta))):
+            Ws, _ = B.gd_step(Ws, X, Y, eta, kind)
+        end = B.layer_norms(Ws)
+        drifts.append(float(np.max(np.abs((end[:-1] - end[1:]) - (start[:-1] - start[1:])))))
+    ratio = drifts[0] / drifts[1]
+    return CheckResult("balance.gd_neuron_drift", "simulation",
+                       "Cor 4.1 gradient-flow limit: drift to T = 0.5 is O(eta)", ratio, 10.0,
+                       ratio, "ratio", 7 < ratio < 13,
+                       detail=f"leaky-ReLU net {widths}: max layer drift {drifts[0]:.3g} (eta = 1e-2),"
+                              f" {drifts[1]:.3g} (eta = 1e-3); ratio {ratio:.2f} (-> conserved as eta -> 0)")
+
+
+register(Check("balance.gd_neuron_drift", "simulation", "Cor 4.1 gradient-flow limit", _flow_limit,
+               independent=False))
