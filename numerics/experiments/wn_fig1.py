@@ -76,11 +76,13 @@ def _plot(out, path):
 
     c, p = out["curves"], out["params"]
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    ax[0].plot(c["s"], c["gd_norms"])
+    gd = np.asarray(c["gd_norms"])
+    gf = np.asarray(c["gf_norms"])
+    ax[0].plot(c["s"], gd / gd[0] - 1)
     ax[0].set_title(r"GD, $\eta$ = %g: $\|v_k(s)\|$ grows by (2.3)" % p["eta"])
     ax[0].set_xlabel(r"step $s$")
-    ax[0].set_ylabel(r"$\|\mathbf{v}_k\|_2$")
-    ax[1].plot(c["t_over_eta"], c["gf_norms"])
+    ax[0].set_ylabel(r"$\|\mathbf{v}_k\|_2/\|\mathbf{v}_k(0)\|_2 - 1$")
+    ax[1].plot(c["t_over_eta"], gf / gf[0] - 1)
     ax[1].set_title(r"gradient flow (RK4, dt = %g): constant" % p["dt"])
     ax[1].set_xlabel(r"$t/\eta$")
     fig.suptitle(f"WN net (1.2), init (2.4): n = {p['n']}, d = {p['d']}, m = {p['m']}, "
