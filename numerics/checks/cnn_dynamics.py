@@ -393,3 +393,166 @@ def _mc_init_dot(subject, ctx):
 
 register(Check("cnn.init_cos_mean", "monte_carlo", "Theorem 5.4 sampler", _mc_init_cos))
 register(Check("cnn.init_dot_mean", "monte_carlo", "Theorem 5.4 sampler", _mc_init_dot))
+
+
+# --------------------------------------------------------------------------------------------
+# The inequality lemmas as claims: violations counted along population-GD trajectories
+# --------------------------------------------------------------------------------------------
+
+_CLAIM_CACHE: dict = {}
+
+
+def claim_trajectories():
+    """Population-GD trajectories (reduced state, emitted one-step identities, themselves
+    checked to 1e-12 above): p = 6, k in {5, 20}, |w*| in {0.5, 1, 2}, eta in {0.05, 0.2, 0.5};
+    Theorem 5.4 initialization with favourable signs (and a quarter with flipped v).
+    Returns per-step arrays (shape (T, N)) and per-run constants."""
+    if "traj" in _CLAIM_CACHE:
+        return _CLAIM_CACHE["traj"]
+    from derivations.generated import cnn
+
+    rng = np.random.default_rng(71)
+    cols = {key: [] for key in ("phi", "nv", "dot", "sm")}
+    const = {key: [] for key in ("nws", "nas", "sas", "k", "eta")}
+    T = 300
+    out = []
+    for k in (5, 20):
+        for nws in (0.5, 1.0, 2.0):
+            for eta in (0.05, 0.2, 0.5):  # all stable: eta < 4 pi/(k + pi - 1)
+                n = 40
+                a_star = rng.standard_normal(k) + 0.3
+                w_star = np.eye(6)[0] * nws
+                v, a = S.init(rng, n, 6, w_star, a_star)
+                v[: n // 4] *= -1
+                phi = np.arccos(np.clip(v[:, 0] / np.linalg.norm(v, axis=1), -1, 1))
+                st = [phi, np.linalg.norm(v, axis=1), a @ a_star, a.sum(1)]
+                hist = [np.array(st)]
+                for _ in range(T):
+                    args = (*st, nws, np.linalg.norm(a_star), a_star.sum(), k, eta)
+                    st = [cnn.gd_next_angle(*args), np.sqrt(cnn.gd_next_norm_v_sq(*args)),
+                          cnn.gd_next_dot(*args), cnn.gd_next_sum(*args)]
+                    hist.append(np.array(st))
+                out.append({"h": np.array(hist), "nws": nws, "nas": np.linalg.norm(a_star),
+                            "sas": a_star.sum(), "k": k, "eta": eta})
+    del cols, const
+    _CLAIM_CACHE["traj"] = out
+    return out
+
+
+def _g(phi):
+    return (np.pi - phi) * np.cos(phi) + np.sin(phi)
+
+
+def _claim_row(formula, label, thesis_bad, fixed_bad, applicable, note, klass):
+    ok = fixed_bad == 0
+    return CheckResult(
+        formula, "claim", label, f"{thesis_bad} / {fixed_bad}", "0", float(fixed_bad), "count",
+        ok, erratum=thesis_bad > 0,
+        detail=(f"{applicable} applicable steps; violations of the printed statement: "
+                f"{thesis_bad}; of the corrected one: {fixed_bad}. "
+                + (f"[{klass}] " if thesis_bad else "") + note))
+
+
+def _lemma52(subject, ctx):
+    """Lemma 5.2 (l.5278): a.a* > 0 => phi^{t+1} <= phi^t; needs eta*lambda <= 2 (C5-18)."""
+    thesis = fixed = app = 0
+    for tr in claim_trajectories():
+        h = tr["h"]
+        phi, nv, dot = h[:-1, 0], h[:-1, 1], h[:-1, 2]
+        lam = tr["nws"] * (np.pi - phi) * dot / (2 * np.pi * nv**2)
+        hyp = (dot > 0) & (phi > 1e-12)
+        bad = hyp & (h[1:, 0] > phi + 1e-13)
+        app += int(hyp.sum())
+        thesis += int(bad.sum())
+        fixed += int((bad & (tr["eta"] * lam <= 2)).sum())
+    return _claim_row("cnn.gd_next_angle", "Lemma 5.2 (angle decreases)", thesis, fixed, app,
+                      "Corrected: add eta*lambda^t <= 2 (overshoot past phi = 0 otherwise).",
+                      "printed error")
+
+
+def _lemma55(subject, ctx):
+    """Lemma 5.5 (l.5347): eta lambda <= cos(phi) => sin^2 phi' <= (1 - eta cos(phi) lambda)
+    sin^2 phi (C5-21)."""
+    bad = app = 0
+    for tr in claim_trajectories():
+        h = tr["h"]
+        phi, nv, dot = h[:-1, 0], h[:-1, 1], h[:-1, 2]
+        lam = tr["nws"] * (np.pi - phi) * dot / (2 * np.pi * nv**2)
+        s2 = np.sin(phi) ** 2
+        hyp = (tr["eta"] * lam <= np.cos(phi)) & (lam > 0) & (s2 > 1e-20)
+        app += int(hyp.sum())
+        bad += int((hyp & (np.sin(h[1:, 0]) ** 2 > (1 - tr["eta"] * np.cos(phi) * lam) * s2
+                           * (1 + 1e-12))).sum())
+    return _claim_row("cnn.gd_next_sin2", "Lemma 5.5 (angle contraction)", bad, bad, app,
+                      "Holds as printed.", "none")
+
+
+def _lemma53_57_cor51_58(subject, ctx):
+    rows = []
+    c53 = a53 = c57 = a57 = c51 = a51 = t58 = f58 = a58 = 0
+    for tr in claim_trajectories():
+        h, nws, nas, sas, eta = tr["h"], tr["nws"], tr["nas"], tr["sas"], tr["eta"]
+        phi, dot, sm = h[:-1, 0], h[:-1, 2], h[:-1, 3]
+        nxt = h[1:, 2]
+        g = _g(phi)
+        # Lemma 5.3: a.a* > 0, 1'a* 1'a <= (1'a*)^2, phi < pi/2, eta < 2  =>  a'.a* > 0
+        hyp = (dot > 0) & (sas * sm <= sas**2) & (phi < np.pi / 2) & (eta < 2)
+        a53 += int(hyp.sum())
+        c53 += int((hyp & (nxt <= 0)).sum())
+        if nws == 1.0:
+            # Lemma 5.7 (|w*| = 1)
+            lo = np.minimum(dot + eta / (2 * np.pi) * ((g - 1) * nas**2 - (np.pi - 1) * dot),
+                            (g - 1) / (np.pi - 1) * nas**2)
+            hyp7 = (sas * sm <= sas**2) & (phi < np.pi / 2) & (eta < 2)
+            a57 += int(hyp7.sum())
+            c57 += int((hyp7 & (nxt < lo - 1e-12)).sum())
+            # Corollary 5.1 along runs that start under Thm 5.3's conditions
+            start = (h[0, 2] > 0) & (h[0, 0] < np.pi / 2) & (np.abs(h[0, 3]) <= abs(sas)) & (eta < 2)
+            bound = np.minimum(h[0, 2], (_g(h[0, 0]) - 1) / (np.pi - 1) * nas**2)
+            a51 += int(start.sum()) * h.shape[0]
+            c51 += int((start[None, :] & (h[:, 2] < bound[None, :] - 1e-12)).sum())
+        # Lemma 5.8: a.a* <= (|a*|^2 + (1'a*)^2) |w*|^2 (printed) / |w*| (corrected)
+        start = (h[0, 2] > 0) & (h[0, 0] < np.pi / 2) & (eta < 2)
+        a58 += int(start.sum()) * h.shape[0]
+        t58 += int((start[None, :] & (h[:, 2] > (nas**2 + sas**2) * nws**2 + 1e-12)).sum())
+        f58 += int((start[None, :] & (h[:, 2] > (nas**2 + sas**2) * nws + 1e-12)).sum())
+    rows.append(_claim_row("cnn.gd_next_dot", "Lemma 5.3 (a.a* stays positive)", c53, c53, a53,
+                           "Holds as printed (any eta <= 2 pi/(pi - 1) suffices).", "none"))
+    rows.append(_claim_row("cnn.gd_next_dot", "Lemma 5.7 (a.a* lower bound, |w*| = 1)", c57, c57,
+                           a57, "Holds as printed.", "none"))
+    rows.append(_claim_row("cnn.gd_next_dot", "Corollary 5.1 (a.a* >= min{...}, |w*| = 1)", c51,
+                           c51, a51, "Holds as printed.", "none"))
+    rows.append(_claim_row("cnn.gd_next_dot", "Lemma 5.8 (a.a* upper bound)", t58, f58, a58,
+                           "Corrected: |w*|^1 instead of |w*|^2 (a -> |w*| a*); the printed "
+                           "form fails for |w*| < 1.", "printed error"))
+    return rows
+
+
+def _lemma54(subject, ctx):
+    """Lemma 5.4 (l.5317): 1'a* 1'a <= (1'a*)^2 is invariant for eta < 2 pi/(k + pi - 1);
+    for general |w*| the right side is |w*| (1'a*)^2 (C5-20)."""
+    thesis = fixed = app = 0
+    for tr in claim_trajectories():
+        h, nws, sas, k, eta = tr["h"], tr["nws"], tr["sas"], tr["k"], tr["eta"]
+        if not eta < 2 * np.pi / (k + np.pi - 1):
+            continue
+        sm, nxt = h[:-1, 3], h[1:, 3]
+        hyp_t = sas * sm <= sas**2
+        hyp_f = sas * sm <= nws * sas**2
+        app += int(hyp_t.sum())
+        thesis += int((hyp_t & (sas * nxt > sas**2 * (1 + 1e-12))).sum())
+        fixed += int((hyp_f & (sas * nxt > nws * sas**2 * (1 + 1e-12))).sum())
+    return _claim_row("cnn.gd_next_sum", "Lemma 5.4 (1'a invariant)", thesis, fixed, app,
+                      "Corrected: right side |w*| (1'a*)^2 for general |w*| (printed form "
+                      "fails for |w*| > 1; the thesis assumes |w*| = 1 'WLOG').",
+                      "loose-but-valid bound" if thesis == 0 else "printed error")
+
+
+register(Check("cnn.gd_next_angle", "claim", "Lemma 5.2 (angle decreases)", _lemma52,
+               independent=False))
+register(Check("cnn.gd_next_sin2", "claim", "Lemma 5.5 (angle contraction)", _lemma55,
+               independent=False))
+register(Check("cnn.gd_next_dot", "claim", "Lemmas 5.3, 5.7, 5.8, Corollary 5.1",
+               _lemma53_57_cor51_58, independent=False))
+register(Check("cnn.gd_next_sum", "claim", "Lemma 5.4 (1'a invariant)", _lemma54,
+               independent=False))
