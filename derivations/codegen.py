@@ -456,9 +456,8 @@ def _invariant_lines(formula: registry.Formula, symbols: set, angles: list[Angle
     extended-range path), then dims, inner products, sums, angle terms, rejections."""
     lines = []
     for a in sorted(_normed(formula, symbols, angles, rejections), key=lambda a: a.name):
-        lines.append(f'norm_{a.name} = _rt.norm({a.name}, "{a.name}")')
-        if a.nonzero:
-            lines.append(f'_rt.nonzero("{a.name}", norm_{a.name})')
+        nz = ", nonzero=True" if a.nonzero else ""
+        lines.append(f'norm_{a.name} = _rt.norm({a.name}, "{a.name}"{nz})')
     normed = {a.name for a in _normed(formula, symbols, angles, rejections)}
 
     def nrm(x):
@@ -571,8 +570,8 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
     inv = _invariant_lines(formula, symbols | set(squares), angles, rejections, used)
     for n, q in squares.items():
         x = str(n)[5:]
-        inv = [ln.replace(f'{n} = _rt.norm({x}, "{x}")', f'{q} = _rt.sqnorm({x}, "{x}")')
-               .replace(f'_rt.nonzero("{x}", {n})', f'_rt.nonzero("{x}", {q})') for ln in inv]
+        inv = [ln.replace(f'{n} = _rt.norm({x}, "{x}"', f'{q} = _rt.sqnorm({x}, "{x}"')
+               for ln in inv]
         # inner products and sums only look at whether the norm is an XF (extended range)
         inv = [re.sub(rf"\b{n}\b", str(q), ln) if ln.startswith(("dot_", "sum_")) else ln
                for ln in inv]

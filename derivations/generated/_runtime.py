@@ -169,6 +169,10 @@ def positive(name, x):
     require(x > 0, name, "must be > 0")
 
 
+def _nonzero_error(name):
+    raise ValueError(f"{name} must be nonzero (its direction and angle are undefined)")
+
+
 def nonzero(name, norm_x):
     """A zero vector has no direction: its angle (or normalization) is undefined."""
     if isinstance(norm_x, float):
@@ -359,7 +363,7 @@ def _in_range(d):
     return d.size == 0 or (d.max() <= SAFE_HI**2 and d.min() >= -SAFE_HI**2)
 
 
-def norm(x, name=None):
+def norm(x, name=None, nonzero=False):
     """``|x|_2``.  With ``name``: also the NaN/inf test of ``x`` (a non-finite row shows in its
     sum of squares), and rows outside ``[SAFE_LO, SAFE_HI]`` make the result an :class:`XF`
     (extended range: no overflow, no underflow, no silent loss).  Without ``name`` (old
@@ -369,17 +373,22 @@ def norm(x, name=None):
         if name is None or SAFE_LO <= n <= SAFE_HI:
             return n
         _check_finite(name, x)
+        if nonzero and n == 0:
+            _nonzero_error(name)
         k = _pow2_scale(x)
         return XF(math.hypot(*_scaled(x, k).tolist()), k, {name})
     s = numpy.einsum("...i,...i->...", x, x)
     if name is not None:
         lo, hi = s.min(initial=numpy.inf), s.max(initial=0.0)
-        if SAFE_LO**2 <= lo and hi <= SAFE_HI**2:
+        if SAFE_LO**2 <= lo and hi <= SAFE_HI**2:  # (so no row is zero: nonzero holds)
             return numpy.sqrt(s, out=s) if s.ndim else numpy.sqrt(s)
         _check_finite(name, x)
         k = _pow2_scale(x)
         xs = _scaled(x, k)
-        return XF(numpy.sqrt(numpy.einsum("...i,...i->...", xs, xs)), k, {name})
+        n = numpy.sqrt(numpy.einsum("...i,...i->...", xs, xs))  # >= 0.5 unless the row is 0
+        if nonzero and not n.min(initial=1.0) > 0:
+            _nonzero_error(name)
+        return XF(n, k, {name})
     bad = ~((s > _SAFE_LO) & (s < _SAFE_HI))
     if not numpy.any(bad):
         return numpy.sqrt(s)
@@ -388,16 +397,16 @@ def norm(x, name=None):
     return numpy.where(bad, m * numpy.sqrt(dot(x / safe, x / safe)), numpy.sqrt(s))
 
 
-def sqnorm(x, name):
+def sqnorm(x, name, nonzero=False):
     """``|x|^2`` (``x.x``), with the checks of :func:`norm` (an XF for extreme rows)."""
     if x.ndim == 1:
-        n = norm(x, name)
+        n = norm(x, name, nonzero)
         return n * n
-    s = dot(x, x, 1.0, 1.0)
+    s = numpy.einsum("...i,...i->...", x, x)
     lo, hi = s.min(initial=numpy.inf), s.max(initial=0.0)
     if SAFE_LO**2 <= lo and hi <= SAFE_HI**2:
         return s
-    n = norm(x, name)
+    n = norm(x, name, nonzero)
     return n * n
 
 

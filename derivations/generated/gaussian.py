@@ -44,10 +44,8 @@ def relu_cross_moment(w, u):
     u = _rt.vector("u", u, finite=False)
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
-    norm_u = _rt.norm(u, "u")
-    _rt.nonzero("u", norm_u)
-    norm_w = _rt.norm(w, "w")
-    _rt.nonzero("w", norm_w)
+    norm_u = _rt.norm(u, "u", nonzero=True)
+    norm_w = _rt.norm(w, "w", nonzero=True)
     dot_u_w = _rt.dot(u, w, norm_u, norm_w)
     cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, norm_u, norm_w, dot_u_w, "cos sin psi")
     _h0 = cos_u_w*psi_u_w + sin_u_w
@@ -69,8 +67,7 @@ def halfspace_second_moment(w):
     """
     w = _rt.vector("w", w, finite=False)
     _shape = _rt.batch_shape(("w", w, 1))
-    norm_w = _rt.norm(w, "w")
-    _rt.nonzero("w", norm_w)
+    norm_w = _rt.norm(w, "w", nonzero=True)
     return _rt.finish(_rt.col(1/2) * w, _shape, 1)
 
 
@@ -89,10 +86,8 @@ def wedge_second_moment(w, u):
     u = _rt.vector("u", u, finite=False)
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
-    norm_u = _rt.norm(u, "u")
-    _rt.nonzero("u", norm_u)
-    norm_w = _rt.norm(w, "w")
-    _rt.nonzero("w", norm_w)
+    norm_u = _rt.norm(u, "u", nonzero=True)
+    norm_w = _rt.norm(w, "w", nonzero=True)
     dot_u_w = _rt.dot(u, w, norm_u, norm_w)
     cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, norm_u, norm_w, dot_u_w, "cos sin psi")
     rej_w_u = _rt.rejection(w, u, norm_u, dot_u_w, cos_u_w)
