@@ -27,14 +27,12 @@ def h_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x, "x")
-    _rt.nonzero("x", norm_x)
-    norm_y = _rt.norm(y, "y")
-    _rt.nonzero("y", norm_y)
+    norm_x = _rt.norm(x, "x", nonzero=True)
+    norm_y = _rt.norm(y, "y", nonzero=True)
     dot_x_y = _rt.dot(x, y, norm_x, norm_y)
     _, _, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "psi")
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(dot_x_y*psi_x_y*(_c0), _shape)
+    return _rt.finish(dot_x_y*psi_x_y*_c0, _shape)
 
 
 def arccos1(x, y):
@@ -52,17 +50,15 @@ def arccos1(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x, "x")
-    _rt.nonzero("x", norm_x)
-    norm_y = _rt.norm(y, "y")
-    _rt.nonzero("y", norm_y)
+    norm_x = _rt.norm(x, "x", nonzero=True)
+    norm_y = _rt.norm(y, "y", nonzero=True)
     dot_x_y = _rt.dot(x, y, norm_x, norm_y)
     cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
     _h0 = cos_x_y*psi_x_y + sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*norm_x*norm_y*(_c0), _shape)
+    return _rt.finish(_h0*norm_x*norm_y*_c0, _shape)
 
 
 def g_inf(x, y):
@@ -80,10 +76,8 @@ def g_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x, "x")
-    _rt.nonzero("x", norm_x)
-    norm_y = _rt.norm(y, "y")
-    _rt.nonzero("y", norm_y)
+    norm_x = _rt.norm(x, "x", nonzero=True)
+    norm_y = _rt.norm(y, "y", nonzero=True)
     dim_d = x.shape[-1]
     dot_x_y = _rt.dot(x, y, norm_x, norm_y)
     cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
@@ -91,7 +85,7 @@ def g_inf(x, y):
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*norm_x*norm_y/dim_d*(_c0), _shape)
+    return _rt.finish(_h0*norm_x*norm_y/dim_d*_c0, _shape)
 
 
 def v_inf(x, y):
@@ -109,10 +103,8 @@ def v_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x, "x")
-    _rt.nonzero("x", norm_x)
-    norm_y = _rt.norm(y, "y")
-    _rt.nonzero("y", norm_y)
+    norm_x = _rt.norm(x, "x", nonzero=True)
+    norm_y = _rt.norm(y, "y", nonzero=True)
     dim_d = x.shape[-1]
     dot_x_y = _rt.dot(x, y, norm_x, norm_y)
     cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
@@ -120,7 +112,7 @@ def v_inf(x, y):
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*norm_x*norm_y/dim_d*(_c0) + dot_x_y*psi_x_y*(_c0), _shape)
+    return _rt.finish(_h0*norm_x*norm_y/dim_d*_c0 + dot_x_y*psi_x_y*_c0, _shape)
 
 
 def h_inf_gram(X):
@@ -189,7 +181,7 @@ def arccos1_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    _r = numpy.asarray(norm_x*norm_y*(phi_x_y*(-_c) + numpy.pi*_c + _s)*((1/2)/numpy.pi), dtype=numpy.float64)
+    _r = numpy.asarray(norm_x*norm_y*(-phi_x_y*(_c) + numpy.pi*_c + _s)*((1/2)/numpy.pi), dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
@@ -225,7 +217,7 @@ def g_inf_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    _r = numpy.asarray(norm_x*norm_y*(phi_x_y*(-_c) + numpy.pi*_c + _s)/dim_d*((1/2)/numpy.pi), dtype=numpy.float64)
+    _r = numpy.asarray(norm_x*norm_y*(-phi_x_y*(_c) + numpy.pi*_c + _s)/dim_d*((1/2)/numpy.pi), dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
@@ -263,8 +255,8 @@ def v_inf_gram(X):
         _s[_near] = 0.5 * _dm * _dp
     _t0 = numpy.pi**(-1.0)
     _t1 = dim_d**(-1.0)
-    _t2 = _t1*norm_x*norm_y*(1/2)
-    _r = numpy.asarray(_t0*_t1*norm_x*norm_y*phi_x_y*((1/2)*_c) + _t2*(-_c) - _s*_t0*_t2 + _t0*dot_x_y*phi_x_y*(-1/2) + dot_x_y*(1/2), dtype=numpy.float64)
+    _t2 = (1/2)*_t1*norm_x*norm_y
+    _r = numpy.asarray(_t0*_t1*norm_x*norm_y*phi_x_y*((1/2)*_c) - _t2*(_c) - _s*_t0*_t2 - 1/2*_t0*dot_x_y*phi_x_y + (1/2)*dot_x_y, dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
@@ -293,8 +285,7 @@ def relu_layer_map(r_x, r_y, phi):
     _h0 = cos_phi*psi_phi + sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
-    _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*r_x*r_y*(_c0), _shape)
+    return _rt.finish(_h0*r_x*r_y*((1/2)/numpy.pi), _shape)
 
 
 def relu_derivative_map(phi):
@@ -310,8 +301,7 @@ def relu_derivative_map(phi):
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
-    _c0 = (1/2)/numpy.pi
-    return _rt.finish(phi*(-_c0) + 1/2, _shape)
+    return _rt.finish((numpy.pi - phi)*((1/2)/numpy.pi), _shape)
 
 
 def init_residual(y_labels):
@@ -328,4 +318,4 @@ def init_residual(y_labels):
     _shape = _rt.batch_shape(("y_labels", y_labels, 1))
     sqnorm_y_labels = _rt.sqnorm(y_labels, "y_labels")
     dim_n = y_labels.shape[-1]
-    return _rt.finish(dim_n*(1/2) + sqnorm_y_labels, _shape)
+    return _rt.finish((1/2)*dim_n + sqnorm_y_labels, _shape)

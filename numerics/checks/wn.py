@@ -400,3 +400,12 @@ register(paper_check("wn.grad_theta", lambda: theta_points()[:2], reference=_ref
                      klass="printed error",
                      note="grad_v theta_i = phi_i/|v|, not phi_i (and theta_i = relu(v.x_i)/|v|: "
                           "the printed sigma(x_i^v) applies sigma to a vector)"))
+
+
+# --- emission fidelity of the remaining formulas (50 digits) ---------------------------------
+
+register(mpmath_check("wn.df_dv", neuron_points))
+register(mpmath_check("wn.df_dg", neuron_points))
+for _n in ("wn.v_term", "wn.g_term", "wn.h_term"):
+    register(mpmath_check(_n, term_points))
+register(mpmath_check("wn.grad_theta", theta_points))
