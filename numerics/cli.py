@@ -226,20 +226,24 @@ def _freshness_rows(families):
 
 
 def _print_rows(rows) -> None:
-    head = ("formula", "kind", "check", "value", "reference", "stat", "result")
+    head = ("formula", "kind", "check", "value", "reference", "stat", "resolves", "result")
     table = []
     for r in rows:
         value = f"{r.value:.6g}" if isinstance(r.value, float) else str(r.value)
         ref = f"{r.reference:.6g}" if isinstance(r.reference, float) else str(r.reference)
         stat = f"{r.stat_name}={r.stat:.2g}" if r.stat_name not in ("proof", "diff") else r.stat_name
+        res = getattr(r, "resolution", None)
+        res = ("exact" if res == 0 else f"{res:.0e}") if isinstance(res, (int, float)) else "-"
         result = "ERRATUM" if r.erratum else ("pass" if r.passed else "FAIL")
+        if r.erratum and getattr(r, "erratum_class", None):
+            result += f" ({r.erratum_class})"
         table.append((r.formula, r.kind, _clip(r.label, 48), _clip(value, 16), _clip(ref, 16),
-                      stat, result))
+                      stat, res, result))
     widths = [max(len(str(row[i])) for row in table + [head]) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    print(fmt.format(*head))
+    print(fmt.format(*head).rstrip())
     for row in table:
-        print(fmt.format(*row))
+        print(fmt.format(*row).rstrip())
 
 
 def cmd_check(args) -> int:

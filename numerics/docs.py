@@ -38,7 +38,9 @@ def _resolution(r) -> str:
     res = getattr(r, "resolution", None)
     if res is None:
         return "-"
-    return f"{res:.0e}" if isinstance(res, (int, float)) else str(res)
+    if isinstance(res, (int, float)):
+        return "exact (proof)" if res == 0 else f"{res:.0e}"
+    return str(res)
 
 
 def _klass(r) -> str:
