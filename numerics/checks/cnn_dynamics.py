@@ -412,29 +412,31 @@ def claim_trajectories():
     from derivations.generated import cnn
 
     rng = np.random.default_rng(71)
-    cols = {key: [] for key in ("phi", "nv", "dot", "sm")}
-    const = {key: [] for key in ("nws", "nas", "sas", "k", "eta")}
-    T = 300
+    T, n = 300, 40
     out = []
-    for k in (5, 20):
+    for k in (5, 20):  # all |w*|, eta and teachers of one k in one batch
+        cfg, init = [], []
         for nws in (0.5, 1.0, 2.0):
             for eta in (0.05, 0.2, 0.5):  # all stable: eta < 4 pi/(k + pi - 1)
-                n = 40
                 a_star = rng.standard_normal(k) + 0.3
                 w_star = np.eye(6)[0] * nws
                 v, a = S.init(rng, n, 6, w_star, a_star)
                 v[: n // 4] *= -1
                 phi = np.arccos(np.clip(v[:, 0] / np.linalg.norm(v, axis=1), -1, 1))
-                st = [phi, np.linalg.norm(v, axis=1), a @ a_star, a.sum(1)]
-                hist = [np.array(st)]
-                for _ in range(T):
-                    args = (*st, nws, np.linalg.norm(a_star), a_star.sum(), k, eta)
-                    st = [cnn.gd_next_angle(*args), np.sqrt(cnn.gd_next_norm_v_sq(*args)),
-                          cnn.gd_next_dot(*args), cnn.gd_next_sum(*args)]
-                    hist.append(np.array(st))
-                out.append({"h": np.array(hist), "nws": nws, "nas": np.linalg.norm(a_star),
-                            "sas": a_star.sum(), "k": k, "eta": eta})
-    del cols, const
+                init.append([phi, np.linalg.norm(v, axis=1), a @ a_star, a.sum(1)])
+                cfg.append((nws, np.linalg.norm(a_star), a_star.sum(), eta))
+        st = [np.concatenate([c[i] for c in init]) for i in range(4)]
+        par = [np.repeat([c[i] for c in cfg], n) for i in range(4)]
+        hist = [np.array(st)]
+        for _ in range(T):
+            args = (*st, par[0], par[1], par[2], k, par[3])
+            st = [cnn.gd_next_angle(*args), np.sqrt(cnn.gd_next_norm_v_sq(*args)),
+                  cnn.gd_next_dot(*args), cnn.gd_next_sum(*args)]
+            hist.append(np.array(st))
+        hist = np.array(hist)
+        for j, (nws, nas, sas, eta) in enumerate(cfg):
+            out.append({"h": hist[:, :, j * n:(j + 1) * n], "nws": nws, "nas": nas, "sas": sas,
+                        "k": k, "eta": eta})
     _CLAIM_CACHE["traj"] = out
     return out
 
