@@ -210,6 +210,12 @@ def f(x, L, gamma, tau):
     L = numpy.broadcast_to(L, _shape)[..., None]
     gamma = numpy.broadcast_to(gamma, _shape)[..., None]
     tau = numpy.broadcast_to(tau, _shape)[..., None]
+    # F is homogeneous: F(s x; L, gamma, s tau) = s^2 F(x; L, gamma, tau) (degree derived by
+    # SymPy at build time).  Evaluate at tau in [0.5, 1) and scale back by an exact power of two, so
+    # that no tau (1e-300 .. 1e300) under- or overflows inside the polynomial pieces.
+    _e = numpy.frexp(tau)[1]
+    x = numpy.ldexp(x, _e * -1)
+    tau = numpy.ldexp(tau, _e * -1)
     # Region (7.12)/(7.13): the active coordinate is the first with |x_j| < 2 tau (d if none);
     # at |x_j| = 2 tau both adjacent formulas hold (C2), and this choice is valid whenever x in D.
     y_j = numpy.abs(x)
@@ -240,6 +246,7 @@ def f(x, L, gamma, tau):
     _t4 = _t2**3
     _t5 = L + gamma
     _f = numpy.broadcast_to(R_quad*(L*_t1 - gamma*u**2) + R_spline*(-_t0*gamma + _t1*(L - 6*_t2**5*_t5/tau**5 + 15*_t3*_t5/tau**4 - 10*_t4*_t5/tau**3) - _t2**2*gamma - 2*_t2*gamma*tau - 2/3*_t4*(7*L - 5*gamma)/tau + (1/2)*_t3*(5*L - 3*gamma)/_t0) + S_conv + S_tail - 1/6*_t0*k*(37*L + 13*gamma), _shape + (1,))[..., 0]
+    _f = _rt.ldexp(_f, 2 * _e[..., 0])
     return _rt.finish(_f, _shape)
 
 
@@ -272,6 +279,12 @@ def grad(x, L, gamma, tau):
     L = numpy.broadcast_to(L, _shape)[..., None]
     gamma = numpy.broadcast_to(gamma, _shape)[..., None]
     tau = numpy.broadcast_to(tau, _shape)[..., None]
+    # F is homogeneous: F(s x; L, gamma, s tau) = s^1 F(x; L, gamma, tau) (degree derived by
+    # SymPy at build time).  Evaluate at tau in [0.5, 1) and scale back by an exact power of two, so
+    # that no tau (1e-300 .. 1e300) under- or overflows inside the polynomial pieces.
+    _e = numpy.frexp(tau)[1]
+    x = numpy.ldexp(x, _e * -1)
+    tau = numpy.ldexp(tau, _e * -1)
     # Region (7.12)/(7.13): the active coordinate is the first with |x_j| < 2 tau (d if none);
     # at |x_j| = 2 tau both adjacent formulas hold (C2), and this choice is valid whenever x in D.
     y_j = numpy.abs(x)
@@ -308,7 +321,9 @@ def grad(x, L, gamma, tau):
     _t10 = 2*v
     _g = (numpy.where(_conv, L*(-8*tau + 2*y_j), 0.0) + numpy.where(_act, -2*R_quad*gamma*u + R_spline*(-_t0*gamma + 2*_t2*(5*L - 3*gamma)/tau**2 - 2*_t3*(7*L - 5*gamma)/tau - gamma*(-_t0 + 2*u) + v**2*(60*_t2*_t6*_t8 - _t3*_t7*_t9 - _t4*_t5*_t7)), 0.0)
           + numpy.where(_next, L*R_quad*_t10 + R_spline*_t10*(L - 6*_t1**5*_t4*_t6 - 10*_t2*_t6*_t9 + 15*_t5*_t6*_t8), 0.0) + numpy.where(_tail, 2*L*y_j, 0.0))
-    return _rt.finish(numpy.sign(x) * _g, _shape, 1)
+    _g = numpy.sign(x) * _g
+    _g = _rt.ldexp(_g, 1 * _e)
+    return _rt.finish(_g, _shape, 1)
 
 
 def hessian(x, L, gamma, tau):
@@ -340,6 +355,12 @@ def hessian(x, L, gamma, tau):
     L = numpy.broadcast_to(L, _shape)[..., None]
     gamma = numpy.broadcast_to(gamma, _shape)[..., None]
     tau = numpy.broadcast_to(tau, _shape)[..., None]
+    # F is homogeneous: F(s x; L, gamma, s tau) = s^0 F(x; L, gamma, tau) (degree derived by
+    # SymPy at build time).  Evaluate at tau in [0.5, 1) and scale back by an exact power of two, so
+    # that no tau (1e-300 .. 1e300) under- or overflows inside the polynomial pieces.
+    _e = numpy.frexp(tau)[1]
+    x = numpy.ldexp(x, _e * -1)
+    tau = numpy.ldexp(tau, _e * -1)
     # Region (7.12)/(7.13): the active coordinate is the first with |x_j| < 2 tau (d if none);
     # at |x_j| = 2 tau both adjacent formulas hold (C2), and this choice is valid whenever x in D.
     y_j = numpy.abs(x)
