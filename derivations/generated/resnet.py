@@ -110,8 +110,6 @@ def grad_W1(X, y, W1, W, alpha, a):
     for _h in range(H, 1, -1):
         alpha_h = alpha[_h - 2]
         _delta = (_z[_h - 1] > 0) * _g
-        _gW[_h - 2] = (0) * (_delta.T @ _xs[_h - 2])
-        _ga[_h - 2] = (0) * numpy.sum(_g * numpy.maximum(_z[_h - 1], 0.0))
         _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[_h - 2])
     return numpy.array((1/numpy.sqrt(m)*(numpy.sqrt(2))) * (((_z[0] > 0) * _g).T @ X))
 
@@ -168,7 +166,6 @@ def grad_W(X, y, W1, W, alpha, a):
         alpha_h = alpha[_h - 2]
         _delta = (_z[_h - 1] > 0) * _g
         _gW[_h - 2] = (alpha_h/(H*numpy.sqrt(m))) * (_delta.T @ _xs[_h - 2])
-        _ga[_h - 2] = (0) * numpy.sum(_g * numpy.maximum(_z[_h - 1], 0.0))
         _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[_h - 2])
     return _gW
 
@@ -224,7 +221,6 @@ def grad_alpha(X, y, W1, W, alpha, a):
     for _h in range(H, 1, -1):
         alpha_h = alpha[_h - 2]
         _delta = (_z[_h - 1] > 0) * _g
-        _gW[_h - 2] = (0) * (_delta.T @ _xs[_h - 2])
         _ga[_h - 2] = (1/(H*numpy.sqrt(m))) * numpy.sum(_g * numpy.maximum(_z[_h - 1], 0.0))
         _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[_h - 2])
     return _ga

@@ -363,19 +363,22 @@ def emit(formula: Formula) -> str:
                 f"        _v = ({c['E_skip']}) * _v + ({c['E_jw']}) * (_d @ W[_l - 2])",
                 "    alpha_h = alpha[_h - 2]",
                 "    _delta = (_z[_h - 1] > 0) * _v",
-                f"    _gW[_h - 2] = ({c['E_gW']}) * (_delta.T @ _xs[_h - 2])",
-                f"    _ga[_h - 2] = ({c['E_galpha']}) * numpy.sum(_v * numpy.maximum(_z[_h - 1], 0.0))",
             ]
-            body += ["_g1 = _g"]
+            body += [ln for ln, role in (
+                (f"    _gW[_h - 2] = ({c['E_gW']}) * (_delta.T @ _xs[_h - 2])", "E_gW"),
+                (f"    _ga[_h - 2] = ({c['E_galpha']}) * numpy.sum(_v * numpy.maximum(_z[_h - 1], 0.0))",
+                 "E_galpha")) if c[role] != "0"]
         else:
             body += [
                 "for _h in range(H, 1, -1):",
                 "    alpha_h = alpha[_h - 2]",
                 "    _delta = (_z[_h - 1] > 0) * _g",
-                f"    _gW[_h - 2] = ({c['E_gW']}) * (_delta.T @ _xs[_h - 2])",
-                f"    _ga[_h - 2] = ({c['E_galpha']}) * numpy.sum(_g * numpy.maximum(_z[_h - 1], 0.0))",
-                f"    _g = ({c['E_skip']}) * _g + ({c['E_jw']}) * (_delta @ W[_h - 2])",
             ]
+            body += [ln for ln, role in (
+                (f"    _gW[_h - 2] = ({c['E_gW']}) * (_delta.T @ _xs[_h - 2])", "E_gW"),
+                (f"    _ga[_h - 2] = ({c['E_galpha']}) * numpy.sum(_g * numpy.maximum(_z[_h - 1], 0.0))",
+                 "E_galpha")) if c[role] != "0"]
+            body += [f"    _g = ({c['E_skip']}) * _g + ({c['E_jw']}) * (_delta @ W[_h - 2])"]
         if transpose:
             body += ["_gW = numpy.swapaxes(_gW, -1, -2)"]
         if q == "grad_W1":
