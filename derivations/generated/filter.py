@@ -27,17 +27,15 @@ def population_loss(w, w_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
-    norm_w = _rt.norm(w, "w")
-    _rt.nonzero("w", norm_w)
-    norm_w_star = _rt.norm(w_star, "w_star")
-    _rt.nonzero("w_star", norm_w_star)
+    norm_w = _rt.norm(w, "w", nonzero=True)
+    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
     _h0 = -cos_w_w_star*psi_w_w_star - sin_w_w_star
     # near phi = pi the sum above cancels like t^3 (t = psi_w_w_star): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_w_w_star, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(norm_w*(_h0*norm_w_star*(_c0) + norm_w*(1/4)) + norm_w_star**2*(1/4), _shape)
+    return _rt.finish(norm_w*(_h0*norm_w_star*_c0 + (1/4)*norm_w) + (1/4)*norm_w_star**2, _shape)
 
 
 def population_grad(w, w_star):
@@ -55,14 +53,12 @@ def population_grad(w, w_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
-    norm_w = _rt.norm(w, "w")
-    _rt.nonzero("w", norm_w)
-    norm_w_star = _rt.norm(w_star, "w_star")
-    _rt.nonzero("w_star", norm_w_star)
+    norm_w = _rt.norm(w, "w", nonzero=True)
+    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     _, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "sin psi")
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(norm_w_star*sin_w_w_star/norm_w*(-_c0) + 1/2) * w + _rt.col(psi_w_w_star*(-_c0)) * w_star, _shape, 1)
+    return _rt.finish(_rt.col(-norm_w_star*sin_w_w_star/norm_w*(_c0) + 1/2) * w + _rt.col(-psi_w_w_star*((1/2)/numpy.pi)) * w_star, _shape, 1)
 
 
 def A_plus(w, w_star):
@@ -103,8 +99,8 @@ def A_plus(w, w_star):
     e_perp = numpy.where(small, fb, u / numpy.where(small[..., 0], 1.0, nu)[..., None])
     p = w.shape[-1]
     _t0 = numpy.pi**(-1.0)
-    _t1 = _t0*numpy.sin(phi*(2))*(1/4)
-    _t2 = _t0*(1/2)
+    _t1 = (1/4)*_t0*numpy.sin(2*phi)
+    _t2 = (1/2)*_t0
     _t3 = _t2*numpy.sin(phi)**2
     _m = (_rt.col2(_t1) * _rt.outer(e_w, e_w) + _rt.col2(_t3) * _rt.outer(e_w, e_perp) + _rt.col2(_t3) * _rt.outer(e_perp, e_w) + _rt.col2(-_t1) * _rt.outer(e_perp, e_perp) + _rt.col2(_t2*(numpy.pi - phi)) * numpy.eye(p))
     return _rt.finish(_m, _shape, 2)
@@ -148,8 +144,8 @@ def A_minus(w, w_star):
     e_perp = numpy.where(small, fb, u / numpy.where(small[..., 0], 1.0, nu)[..., None])
     p = w.shape[-1]
     _t0 = numpy.pi**(-1.0)
-    _t1 = _t0*numpy.sin(phi*(2))*(1/4)
-    _t2 = _t0*(1/2)
+    _t1 = (1/4)*_t0*numpy.sin(2*phi)
+    _t2 = (1/2)*_t0
     _t3 = -_t2*numpy.sin(phi)**2
     _m = (_rt.col2(-_t1) * _rt.outer(e_w, e_w) + _rt.col2(_t3) * _rt.outer(e_w, e_perp) + _rt.col2(_t3) * _rt.outer(e_perp, e_w) + _rt.col2(_t1) * _rt.outer(e_perp, e_perp) + _rt.col2(_t2*phi) * numpy.eye(p))
     return _rt.finish(_m, _shape, 2)
@@ -173,8 +169,7 @@ def lambda_min_plus(phi):
     _h0 = psi_phi - sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
-    _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*(_c0), _shape)
+    return _rt.finish(_h0*((1/2)/numpy.pi), _shape)
 
 
 def lambda_max_plus(phi):
@@ -192,8 +187,7 @@ def lambda_max_plus(phi):
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _c0 = (1/2)/numpy.pi
-    return _rt.finish(psi_phi*(_c0) + sin_phi*(_c0), _shape)
+    return _rt.finish((psi_phi + sin_phi)*((1/2)/numpy.pi), _shape)
 
 
 def lambda_max_minus(phi):
@@ -210,8 +204,7 @@ def lambda_max_minus(phi):
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
     sin_phi = numpy.sin(phi)
-    _c0 = (1/2)/numpy.pi
-    return _rt.finish(phi*(_c0) + sin_phi*(_c0), _shape)
+    return _rt.finish((phi + sin_phi)*((1/2)/numpy.pi), _shape)
 
 
 def gamma(phi):
@@ -232,8 +225,7 @@ def gamma(phi):
     _h0 = psi_phi - sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
-    _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*(_c0), _shape)
+    return _rt.finish(_h0*((1/2)/numpy.pi), _shape)
 
 
 def L(phi):
