@@ -214,6 +214,39 @@ def paper_init_residual() -> sp.Expr:
     return V.norm(YV) ** 2 + NPTS
 
 
+# --- anti-concentration (thesis Lemma 2.2 proof; WN App. B, reconstructed) -------------------
+
+R_ = sp.Symbol("r", positive=True)
+ALPHA_ = sp.Symbol("alpha", positive=True)
+
+
+@cached
+def anticoncentration() -> sp.Expr:
+    """``P(|v.x| <= r |x|)`` for ``v ~ N(0, alpha^2 I)``: ``v.x/|x| ~ N(0, alpha^2)``, so the
+    N(0, 1) line integral over ``|z| <= r/alpha`` (the probability that a neuron's activation
+    pattern on ``x`` can flip when ``v`` moves by at most ``r``)."""
+    return sp.simplify(sp.integrate(normal_density(), (Z, -R_ / ALPHA_, R_ / ALPHA_)))
+
+
+def erf_emitter(formula: Formula) -> str:
+    """The default invariant emitter, with ``math.erf`` (which NumPy lacks) vectorized."""
+    import copy
+
+    from . import codegen
+
+    plain = copy.copy(formula)
+    plain.emitter = None
+    src = codegen.emit_function(plain).replace("math.erf(", "_erf(")
+    head, doc, body = src.split('"""', 2)
+    return (head + '"""' + doc + '"""\n    import math\n\n'
+            "    _erf = numpy.vectorize(math.erf, otypes=[numpy.float64])" + body)
+
+
+def paper_anticoncentration() -> sp.Expr:
+    """Thesis Lemma 2.2 proof (alpha = 1) and WN B19: the bound ``2 r / (alpha sqrt(2 pi))``."""
+    return 2 * R_ / (ALPHA_ * sp.sqrt(2 * sp.pi))
+
+
 # --------------------------------------------------------------------------------------------
 # Gram-matrix emitter: the same expression over all pairs of rows of a data matrix
 # --------------------------------------------------------------------------------------------
@@ -333,6 +366,17 @@ register(Formula(
     "(u, v) centred Gaussian with correlation cos(phi); sigma'(s) = 1{s >= 0}",
     relu_derivative_map, lhs=r"\mathbb{E}_{(u,v)\sim N(0,A)}[\sigma'(u)\sigma'(v)]",
     validate=('_rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")',),
+))
+register(Formula(
+    "kernels.anticoncentration", f"{SOURCE_T}, ch. 2, proof of Lemma 2.2; {SOURCE_WN}, App. B "
+    "(Lemma B.3, math not in the seed: reconstructed)",
+    (Arg("r", "scalar", "radius R of the weight perturbation", positive=True),
+     Arg("alpha", "scalar", "standard deviation of the weights (1 in the thesis)", positive=True)),
+    "v ~ N(0, alpha^2 I_d), any nonzero x; the event |v.x| <= r |x|", anticoncentration,
+    emitter=erf_emitter,
+    lhs=r"P\left(|\mathbf{v}^\top\mathbf{x}|\le r\|\mathbf{x}\|\right)",
+    paper=paper_anticoncentration,
+    paper_reading="P(|z| < R) <= 2R/sqrt(2 pi) (thesis), 2R/(alpha sqrt(2 pi)) (spec B19): a bound",
 ))
 register(Formula(
     "kernels.init_residual", f"{SOURCE_T}, ch. 2, proof of Theorem 2.2 (l.609)",

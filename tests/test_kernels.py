@@ -118,6 +118,17 @@ def test_pairwise_bad_input(x, y, arg):
             getattr(gen, n)(x, y)
 
 
+def test_anticoncentration_is_erf_and_vectorizes():
+    import math
+
+    r = np.array([0.1, 0.5, 2.0])
+    np.testing.assert_allclose(gen.anticoncentration(r, 1.0), [math.erf(t / math.sqrt(2)) for t in r],
+                               rtol=1e-15)
+    assert gen.anticoncentration(r[:, None], np.array([1.0, 2.0])).shape == (3, 2)
+    with pytest.raises(ValueError, match="alpha"):
+        gen.anticoncentration(0.1, 0.0)
+
+
 def test_layer_maps_reject_bad_angles():
     with pytest.raises(ValueError, match="phi"):
         gen.relu_derivative_map(4.0)
@@ -131,7 +142,8 @@ def test_checks_pass_and_find_the_erratum():
     failed = [r for r in rows if not r.passed]
     assert not failed, failed
     errata = [r for r in rows if r.erratum]
-    assert [r.formula for r in errata] == ["kernels.init_residual"]
+    assert sorted(r.formula for r in errata) == ["kernels.anticoncentration",
+                                                 "kernels.init_residual"]
     indep = {r.formula for r in rows if r.kind == "reference" and r.stat < 1e-12}
     assert indep >= {f"kernels.{n}" for n in NAMES}
 

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``kernels`` family (kernels).
 
-Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.init_residual.
+Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.anticoncentration, kernels.init_residual.
 Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['h_inf', 'arccos1', 'g_inf', 'v_inf', 'h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram', 'relu_layer_map', 'relu_derivative_map', 'init_residual']
+__all__ = ['h_inf', 'arccos1', 'g_inf', 'v_inf', 'h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram', 'relu_layer_map', 'relu_derivative_map', 'anticoncentration', 'init_residual']
 
 
 def h_inf(x, y):
@@ -302,6 +302,28 @@ def relu_derivative_map(phi):
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
     return _rt.finish((numpy.pi - phi)*((1/2)/numpy.pi), _shape)
+
+
+def anticoncentration(r, alpha):
+    """kernels.anticoncentration: 004 thesis, ch. 2, proof of Lemma 2.2; 002 WN (Dukler, Gu & Montufar), App. B (Lemma B.3, math not in the seed: reconstructed).
+
+    Assumptions: v ~ N(0, alpha^2 I_d), any nonzero x; the event |v.x| <= r |x|
+
+    Arguments (leading axes broadcast as a batch):
+        r: (...) (> 0) - radius R of the weight perturbation
+        alpha: (...) (> 0) - standard deviation of the weights (1 in the thesis)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    import math
+
+    _erf = numpy.vectorize(math.erf, otypes=[numpy.float64])
+    r = _rt.scalar("r", r)
+    _rt.positive("r", r)
+    alpha = _rt.scalar("alpha", alpha)
+    _rt.positive("alpha", alpha)
+    _shape = _rt.batch_shape(("r", r, 0), ("alpha", alpha, 0))
+    return _rt.finish(_erf(r/alpha*((1/2)*numpy.sqrt(2))), _shape)
 
 
 def init_residual(y_labels):

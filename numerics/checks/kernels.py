@@ -292,3 +292,27 @@ if _PAPER_HAS_REFERENCE:
 else:
     register(Check("kernels.init_residual", "paper", "printed vs derived (evidence: quadrature)",
                    _init_residual_paper, independent=False))
+
+
+# --- anti-concentration (thesis Lemma 2.2; WN B19) -------------------------------------------
+
+
+def anti_points():
+    return [{"r": np.float64(r), "alpha": np.float64(a)}
+            for r, a in ((0.1, 1.0), (0.05, 0.3), (1.0, 1.0), (3.0, 0.5), (1e-4, 2.0))]
+
+
+register(reference_check(
+    "kernels.anticoncentration", anti_points,
+    lambda pt: sim.anticoncentration_reference(float(pt["r"]), float(pt["alpha"])),
+    tol=TOL, label="1-D quadrature of the Gaussian density", method="SciPy quad of the density"))
+register(mc_check("kernels.anticoncentration", "MC of 1{|v.x| <= r|x|}", lambda: anti_points()[:3],
+                  lambda rng, n, pt: sim.anticoncentration_samples(rng, n, float(pt["r"]),
+                                                                   float(pt["alpha"]))))
+register(mpmath_check("kernels.anticoncentration", anti_points))
+if _PAPER_HAS_REFERENCE:
+    register(paper_check(
+        "kernels.anticoncentration", lambda: anti_points()[:4],
+        reference=lambda pt: sim.anticoncentration_reference(float(pt["r"]), float(pt["alpha"])),
+        klass="loose-but-valid bound",
+        note="erf(r/(alpha sqrt 2)) <= 2r/(alpha sqrt(2 pi)), tight only as r -> 0"))

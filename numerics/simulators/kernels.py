@@ -250,3 +250,20 @@ def deep_network(rng, X, depth, m, arch="fc", activation="relu", c_res=1.0):
         grams.append(x.T @ x)
         means.append(x.sum(axis=0) / math.sqrt(m))
     return {"K": grams, "b": means, "K_H": last}
+
+
+def anticoncentration_samples(rng, n, r, alpha, d=7):
+    """``1{|v.x| <= r |x|}`` for ``v ~ N(0, alpha^2 I_d)`` and a fixed ``x``."""
+    x = np.arange(1.0, d + 1.0)
+    v = alpha * rng.standard_normal((n, d))
+    return (np.abs(v @ x) <= r * np.linalg.norm(x)).astype(float)
+
+
+def anticoncentration_reference(r, alpha):
+    """The N(0, alpha^2) density integrated over ``[-r, r]`` by adaptive quadrature (SciPy)."""
+    from scipy import integrate
+
+    val, _ = integrate.quad(lambda t: math.exp(-t * t / (2 * alpha * alpha))
+                            / (alpha * math.sqrt(2 * math.pi)), -r, r, epsabs=0.0, epsrel=2e-14,
+                            limit=200)
+    return float(val)
