@@ -239,3 +239,52 @@ def _decomposition(subject, ctx):
 
 register(Check("filter.population_grad", "simulation", "k-patch decomposition (C6-8), per sample",
                _decomposition, independent=False))
+
+
+# --- 50 digits for the plane matrices (their basis e_w, e_perp is built in the emitted code) ---
+
+def _mp_matrix_check(name):
+    def run(subject, ctx):
+        import mpmath
+        import sympy as sp
+
+        from derivations import filter as DF
+        from derivations import vectors as V
+
+        parts = {b: c for c, b in V.components(subject.formula.expr, 2)}
+        bases = (V.outer(DF.EW, DF.EW), V.outer(DF.EW, DF.EP), V.outer(DF.EP, DF.EW),
+                 V.outer(DF.EP, DF.EP), DF.I_P)
+        fns = [sp.lambdify(DF.PHI, parts.get(b, sp.Integer(0)), "mpmath") for b in bases]
+        worst = 0.0
+        with mpmath.workdps(50):
+            for pt in points():
+                w = [mpmath.mpf(float(x)) for x in pt["w"]]
+                s = [mpmath.mpf(float(x)) for x in pt["w_star"]]
+                nw = mpmath.sqrt(mpmath.fsum(x * x for x in w))
+                ns = mpmath.sqrt(mpmath.fsum(x * x for x in s))
+                ew = [x / nw for x in w]
+                sh = [x / ns for x in s]
+                c = mpmath.fsum(a * b for a, b in zip(ew, sh))
+                u = [b - c * a for a, b in zip(ew, sh)]
+                nu = mpmath.sqrt(mpmath.fsum(x * x for x in u))
+                phi = mpmath.atan2(nu, c)
+                got = np.asarray(subject.fn(pt["w"], pt["w_star"]), float)
+                if nu == 0:  # basis-independent only if the e_perp coefficients vanish
+                    continue
+                ep = [x / nu for x in u]
+                co = [f(phi) for f in fns]
+                p = len(w)
+                ref = np.array([[float(co[0] * ew[i] * ew[j] + co[1] * ew[i] * ep[j]
+                                       + co[2] * ep[i] * ew[j] + co[3] * ep[i] * ep[j]
+                                       + (co[4] if i == j else 0)) for j in range(p)]
+                                for i in range(p)])
+                worst = max(worst, float(np.max(np.abs(got - ref))) / 0.5)
+        return CheckResult(name, "mpmath", "float64 vs 50 digits", worst, 0.0, worst, "rel",
+                           worst <= 1e-12,
+                           detail=f"{len(points())} points incl. angle edges; e_w, e_perp and "
+                                  "the coefficients at 50 digits; error relative to 1/2")
+    return Check(name, "mpmath", "float64 vs 50 digits", run, independent=False)
+
+
+register(_mp_matrix_check("filter.A_plus"))
+register(_mp_matrix_check("filter.A_minus"))
