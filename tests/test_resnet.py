@@ -140,3 +140,19 @@ def test_cli_bad_input_one_line_exit_2():
     r = subprocess.run([sys.executable, "-m", "numerics.cli", "reproduce", "zr_thm9", "--quick"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_batch_of_networks_matches_loop():
+    nets = [_setup(3, 4, 5, 3, seed=s) for s in range(4)]
+    X = np.stack([t[0] for t in nets])
+    y = np.stack([t[1] for t in nets])
+    W1 = np.stack([t[2].W1 for t in nets])
+    W = np.stack([t[2].W for t in nets])
+    al = np.stack([t[2].alpha for t in nets])
+    a = nets[0][2].a  # shared across the batch (broadcasts)
+    for q in ("output",) + GRADS:
+        f = D.get(f"resnet.{q}").numpy
+        batched = f(X, y, W1, W, al, a)
+        loop = np.stack([f(X[i], y[i], W1[i], W[i], al[i], a) for i in range(4)])
+        assert batched.shape[0] == 4
+        np.testing.assert_allclose(batched, loop, rtol=1e-13, atol=1e-15)

@@ -19,7 +19,7 @@ def output(X, y, W1, W, alpha, a):
     alpha_h/(H sqrt m) relu(W^(h) x^(h-1)), u = a^T x^(H), L = 1/2 |y - u|^2); the
     coefficients below are printed from the SymPy derivation (derivations/resnet.py).
 
-    Arguments (no batch axes):
+    Arguments (leading axes broadcast as a batch of networks):
         X: (n, d) inputs x_i (rows; the paper uses |x_i| = 1)
         y: (n,) targets
         W1: (m, d) first-layer weights W^(1)
@@ -36,27 +36,30 @@ def output(X, y, W1, W, alpha, a):
     W = _rt.scalar("W", W)  # may be empty (H = 1)
     alpha = _rt.scalar("alpha", alpha)
     a = _rt.vector("a", a)
-    _rt.require(X.ndim == 2, "X", f"must be an (n, d) matrix of inputs, got shape {X.shape}")
-    _rt.require(y.ndim == 1 and y.shape[0] == X.shape[0], "y",
-                f"must have shape (n,) = ({X.shape[0]},), got {y.shape}")
-    _rt.require(W1.ndim == 2 and W1.shape[1] == X.shape[1], "W1",
-                f"must be an (m, d) matrix with d = {X.shape[1]}, got shape {W1.shape}")
-    m = W1.shape[0]
+    _rt.require(X.ndim >= 2, "X", f"must be an (n, d) matrix of inputs (plus batch axes), got shape {X.shape}")
+    n, d = X.shape[-2:]
+    _rt.require(y.ndim >= 1 and y.shape[-1] == n, "y", f"must have shape (..., n) with n = {n}, got {y.shape}")
+    _rt.require(W1.ndim >= 2 and W1.shape[-1] == d, "W1",
+                f"must be an (m, d) matrix with d = {d} (plus batch axes), got shape {W1.shape}")
+    m = W1.shape[-2]
     _rt.require(m >= 1, "W1", "must have m >= 1 rows")
-    _rt.require(W.ndim == 3 and W.shape[1:] == (m, m), "W",
-                f"must have shape (H - 1, m, m) with m = {m}, got {W.shape}")
-    H = W.shape[0] + 1
-    _rt.require(alpha.shape == (H - 1,), "alpha", f"must have shape (H - 1,) = ({H - 1},), got {alpha.shape}")
-    _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
-    # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
-    _z = [X @ W1.T]
+    _rt.require(W.ndim >= 3 and W.shape[-2:] == (m, m), "W",
+                f"must have shape (..., H - 1, m, m) with m = {m}, got {W.shape}")
+    H = W.shape[-3] + 1
+    _rt.require(alpha.ndim >= 1 and alpha.shape[-1] == H - 1, "alpha",
+                f"must have shape (..., H - 1) with H - 1 = {H - 1}, got {alpha.shape}")
+    _rt.require(a.ndim >= 1 and a.shape[-1] == m, "a", f"must have shape (..., m) with m = {m}, got {a.shape}")
+    _shape = _rt.batch_shape(("X", X, 2), ("y", y, 1), ("W1", W1, 2), ("W", W, 3), ("alpha", alpha, 1),
+                             ("a", a, 1))
+    # forward pass (C0): keep pre-activations z^(h) and activations x^(h), each (..., n, m)
+    _z = [X @ numpy.swapaxes(W1, -1, -2)]
     _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
-        alpha_h = alpha[_h - 2]
-        _z.append(_xs[-1] @ W[_h - 2].T)
+        alpha_h = alpha[..., _h - 2, None, None]
+        _z.append(_xs[-1] @ numpy.swapaxes(W[..., _h - 2, :, :], -1, -2))
         _xs.append(_xs[-1] + (alpha_h/(H*numpy.sqrt(m))) * numpy.maximum(_z[-1], 0.0))
-    u = (1) * (_xs[-1] @ a)
-    return numpy.array(u)
+    u = (_xs[-1] @ ((1) * a)[..., :, None])[..., 0]
+    return _rt.finish(u, _shape, 1)
 
 
 def grad_W1(X, y, W1, W, alpha, a):
@@ -66,7 +69,7 @@ def grad_W1(X, y, W1, W, alpha, a):
     alpha_h/(H sqrt m) relu(W^(h) x^(h-1)), u = a^T x^(H), L = 1/2 |y - u|^2); the
     coefficients below are printed from the SymPy derivation (derivations/resnet.py).
 
-    Arguments (no batch axes):
+    Arguments (leading axes broadcast as a batch of networks):
         X: (n, d) inputs x_i (rows; the paper uses |x_i| = 1)
         y: (n,) targets
         W1: (m, d) first-layer weights W^(1)
@@ -83,35 +86,39 @@ def grad_W1(X, y, W1, W, alpha, a):
     W = _rt.scalar("W", W)  # may be empty (H = 1)
     alpha = _rt.scalar("alpha", alpha)
     a = _rt.vector("a", a)
-    _rt.require(X.ndim == 2, "X", f"must be an (n, d) matrix of inputs, got shape {X.shape}")
-    _rt.require(y.ndim == 1 and y.shape[0] == X.shape[0], "y",
-                f"must have shape (n,) = ({X.shape[0]},), got {y.shape}")
-    _rt.require(W1.ndim == 2 and W1.shape[1] == X.shape[1], "W1",
-                f"must be an (m, d) matrix with d = {X.shape[1]}, got shape {W1.shape}")
-    m = W1.shape[0]
+    _rt.require(X.ndim >= 2, "X", f"must be an (n, d) matrix of inputs (plus batch axes), got shape {X.shape}")
+    n, d = X.shape[-2:]
+    _rt.require(y.ndim >= 1 and y.shape[-1] == n, "y", f"must have shape (..., n) with n = {n}, got {y.shape}")
+    _rt.require(W1.ndim >= 2 and W1.shape[-1] == d, "W1",
+                f"must be an (m, d) matrix with d = {d} (plus batch axes), got shape {W1.shape}")
+    m = W1.shape[-2]
     _rt.require(m >= 1, "W1", "must have m >= 1 rows")
-    _rt.require(W.ndim == 3 and W.shape[1:] == (m, m), "W",
-                f"must have shape (H - 1, m, m) with m = {m}, got {W.shape}")
-    H = W.shape[0] + 1
-    _rt.require(alpha.shape == (H - 1,), "alpha", f"must have shape (H - 1,) = ({H - 1},), got {alpha.shape}")
-    _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
-    # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
-    _z = [X @ W1.T]
+    _rt.require(W.ndim >= 3 and W.shape[-2:] == (m, m), "W",
+                f"must have shape (..., H - 1, m, m) with m = {m}, got {W.shape}")
+    H = W.shape[-3] + 1
+    _rt.require(alpha.ndim >= 1 and alpha.shape[-1] == H - 1, "alpha",
+                f"must have shape (..., H - 1) with H - 1 = {H - 1}, got {alpha.shape}")
+    _rt.require(a.ndim >= 1 and a.shape[-1] == m, "a", f"must have shape (..., m) with m = {m}, got {a.shape}")
+    _shape = _rt.batch_shape(("X", X, 2), ("y", y, 1), ("W1", W1, 2), ("W", W, 3), ("alpha", alpha, 1),
+                             ("a", a, 1))
+    # forward pass (C0): keep pre-activations z^(h) and activations x^(h), each (..., n, m)
+    _z = [X @ numpy.swapaxes(W1, -1, -2)]
     _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
-        alpha_h = alpha[_h - 2]
-        _z.append(_xs[-1] @ W[_h - 2].T)
+        alpha_h = alpha[..., _h - 2, None, None]
+        _z.append(_xs[-1] @ numpy.swapaxes(W[..., _h - 2, :, :], -1, -2))
         _xs.append(_xs[-1] + (alpha_h/(H*numpy.sqrt(m))) * numpy.maximum(_z[-1], 0.0))
-    u = (1) * (_xs[-1] @ a)
+    u = (_xs[-1] @ ((1) * a)[..., :, None])[..., 0]
     _r = u - y
-    _g = _r[:, None] * ((1) * a)[None, :]
-    _gW = numpy.zeros((H - 1, m, m))
-    _ga = numpy.zeros(H - 1)
+    _g = _r[..., :, None] * ((1) * a)[..., None, :]
+    _gW = numpy.zeros(tuple(_shape) + (H - 1, m, m))
+    _ga = numpy.zeros(tuple(_shape) + (H - 1,))
     for _h in range(H, 1, -1):
-        alpha_h = alpha[_h - 2]
-        _delta = (_z[_h - 1] > 0) * _g
-        _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[_h - 2])
-    return numpy.array((1/numpy.sqrt(m)*(numpy.sqrt(2))) * (((_z[0] > 0) * _g).T @ X))
+        alpha_h = alpha[..., _h - 2, None, None]
+        _G = _g
+        _delta = (_z[_h - 1] > 0) * _G
+        _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[..., _h - 2, :, :])
+    return _rt.finish((1/numpy.sqrt(m)*(numpy.sqrt(2))) * (numpy.swapaxes((_z[0] > 0) * _g, -1, -2) @ X), _shape, 2)
 
 
 def grad_W(X, y, W1, W, alpha, a):
@@ -121,7 +128,7 @@ def grad_W(X, y, W1, W, alpha, a):
     alpha_h/(H sqrt m) relu(W^(h) x^(h-1)), u = a^T x^(H), L = 1/2 |y - u|^2); the
     coefficients below are printed from the SymPy derivation (derivations/resnet.py).
 
-    Arguments (no batch axes):
+    Arguments (leading axes broadcast as a batch of networks):
         X: (n, d) inputs x_i (rows; the paper uses |x_i| = 1)
         y: (n,) targets
         W1: (m, d) first-layer weights W^(1)
@@ -138,36 +145,40 @@ def grad_W(X, y, W1, W, alpha, a):
     W = _rt.scalar("W", W)  # may be empty (H = 1)
     alpha = _rt.scalar("alpha", alpha)
     a = _rt.vector("a", a)
-    _rt.require(X.ndim == 2, "X", f"must be an (n, d) matrix of inputs, got shape {X.shape}")
-    _rt.require(y.ndim == 1 and y.shape[0] == X.shape[0], "y",
-                f"must have shape (n,) = ({X.shape[0]},), got {y.shape}")
-    _rt.require(W1.ndim == 2 and W1.shape[1] == X.shape[1], "W1",
-                f"must be an (m, d) matrix with d = {X.shape[1]}, got shape {W1.shape}")
-    m = W1.shape[0]
+    _rt.require(X.ndim >= 2, "X", f"must be an (n, d) matrix of inputs (plus batch axes), got shape {X.shape}")
+    n, d = X.shape[-2:]
+    _rt.require(y.ndim >= 1 and y.shape[-1] == n, "y", f"must have shape (..., n) with n = {n}, got {y.shape}")
+    _rt.require(W1.ndim >= 2 and W1.shape[-1] == d, "W1",
+                f"must be an (m, d) matrix with d = {d} (plus batch axes), got shape {W1.shape}")
+    m = W1.shape[-2]
     _rt.require(m >= 1, "W1", "must have m >= 1 rows")
-    _rt.require(W.ndim == 3 and W.shape[1:] == (m, m), "W",
-                f"must have shape (H - 1, m, m) with m = {m}, got {W.shape}")
-    H = W.shape[0] + 1
-    _rt.require(alpha.shape == (H - 1,), "alpha", f"must have shape (H - 1,) = ({H - 1},), got {alpha.shape}")
-    _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
-    # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
-    _z = [X @ W1.T]
+    _rt.require(W.ndim >= 3 and W.shape[-2:] == (m, m), "W",
+                f"must have shape (..., H - 1, m, m) with m = {m}, got {W.shape}")
+    H = W.shape[-3] + 1
+    _rt.require(alpha.ndim >= 1 and alpha.shape[-1] == H - 1, "alpha",
+                f"must have shape (..., H - 1) with H - 1 = {H - 1}, got {alpha.shape}")
+    _rt.require(a.ndim >= 1 and a.shape[-1] == m, "a", f"must have shape (..., m) with m = {m}, got {a.shape}")
+    _shape = _rt.batch_shape(("X", X, 2), ("y", y, 1), ("W1", W1, 2), ("W", W, 3), ("alpha", alpha, 1),
+                             ("a", a, 1))
+    # forward pass (C0): keep pre-activations z^(h) and activations x^(h), each (..., n, m)
+    _z = [X @ numpy.swapaxes(W1, -1, -2)]
     _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
-        alpha_h = alpha[_h - 2]
-        _z.append(_xs[-1] @ W[_h - 2].T)
+        alpha_h = alpha[..., _h - 2, None, None]
+        _z.append(_xs[-1] @ numpy.swapaxes(W[..., _h - 2, :, :], -1, -2))
         _xs.append(_xs[-1] + (alpha_h/(H*numpy.sqrt(m))) * numpy.maximum(_z[-1], 0.0))
-    u = (1) * (_xs[-1] @ a)
+    u = (_xs[-1] @ ((1) * a)[..., :, None])[..., 0]
     _r = u - y
-    _g = _r[:, None] * ((1) * a)[None, :]
-    _gW = numpy.zeros((H - 1, m, m))
-    _ga = numpy.zeros(H - 1)
+    _g = _r[..., :, None] * ((1) * a)[..., None, :]
+    _gW = numpy.zeros(tuple(_shape) + (H - 1, m, m))
+    _ga = numpy.zeros(tuple(_shape) + (H - 1,))
     for _h in range(H, 1, -1):
-        alpha_h = alpha[_h - 2]
-        _delta = (_z[_h - 1] > 0) * _g
-        _gW[_h - 2] = (alpha_h/(H*numpy.sqrt(m))) * (_delta.T @ _xs[_h - 2])
-        _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[_h - 2])
-    return _gW
+        alpha_h = alpha[..., _h - 2, None, None]
+        _G = _g
+        _delta = (_z[_h - 1] > 0) * _G
+        _gW[..., _h - 2, :, :] = (alpha_h/(H*numpy.sqrt(m))) * (numpy.swapaxes(_delta, -1, -2) @ _xs[_h - 2])
+        _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[..., _h - 2, :, :])
+    return _rt.finish(_gW, _shape, 3)
 
 
 def grad_alpha(X, y, W1, W, alpha, a):
@@ -177,7 +188,7 @@ def grad_alpha(X, y, W1, W, alpha, a):
     alpha_h/(H sqrt m) relu(W^(h) x^(h-1)), u = a^T x^(H), L = 1/2 |y - u|^2); the
     coefficients below are printed from the SymPy derivation (derivations/resnet.py).
 
-    Arguments (no batch axes):
+    Arguments (leading axes broadcast as a batch of networks):
         X: (n, d) inputs x_i (rows; the paper uses |x_i| = 1)
         y: (n,) targets
         W1: (m, d) first-layer weights W^(1)
@@ -194,36 +205,40 @@ def grad_alpha(X, y, W1, W, alpha, a):
     W = _rt.scalar("W", W)  # may be empty (H = 1)
     alpha = _rt.scalar("alpha", alpha)
     a = _rt.vector("a", a)
-    _rt.require(X.ndim == 2, "X", f"must be an (n, d) matrix of inputs, got shape {X.shape}")
-    _rt.require(y.ndim == 1 and y.shape[0] == X.shape[0], "y",
-                f"must have shape (n,) = ({X.shape[0]},), got {y.shape}")
-    _rt.require(W1.ndim == 2 and W1.shape[1] == X.shape[1], "W1",
-                f"must be an (m, d) matrix with d = {X.shape[1]}, got shape {W1.shape}")
-    m = W1.shape[0]
+    _rt.require(X.ndim >= 2, "X", f"must be an (n, d) matrix of inputs (plus batch axes), got shape {X.shape}")
+    n, d = X.shape[-2:]
+    _rt.require(y.ndim >= 1 and y.shape[-1] == n, "y", f"must have shape (..., n) with n = {n}, got {y.shape}")
+    _rt.require(W1.ndim >= 2 and W1.shape[-1] == d, "W1",
+                f"must be an (m, d) matrix with d = {d} (plus batch axes), got shape {W1.shape}")
+    m = W1.shape[-2]
     _rt.require(m >= 1, "W1", "must have m >= 1 rows")
-    _rt.require(W.ndim == 3 and W.shape[1:] == (m, m), "W",
-                f"must have shape (H - 1, m, m) with m = {m}, got {W.shape}")
-    H = W.shape[0] + 1
-    _rt.require(alpha.shape == (H - 1,), "alpha", f"must have shape (H - 1,) = ({H - 1},), got {alpha.shape}")
-    _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
-    # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
-    _z = [X @ W1.T]
+    _rt.require(W.ndim >= 3 and W.shape[-2:] == (m, m), "W",
+                f"must have shape (..., H - 1, m, m) with m = {m}, got {W.shape}")
+    H = W.shape[-3] + 1
+    _rt.require(alpha.ndim >= 1 and alpha.shape[-1] == H - 1, "alpha",
+                f"must have shape (..., H - 1) with H - 1 = {H - 1}, got {alpha.shape}")
+    _rt.require(a.ndim >= 1 and a.shape[-1] == m, "a", f"must have shape (..., m) with m = {m}, got {a.shape}")
+    _shape = _rt.batch_shape(("X", X, 2), ("y", y, 1), ("W1", W1, 2), ("W", W, 3), ("alpha", alpha, 1),
+                             ("a", a, 1))
+    # forward pass (C0): keep pre-activations z^(h) and activations x^(h), each (..., n, m)
+    _z = [X @ numpy.swapaxes(W1, -1, -2)]
     _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
-        alpha_h = alpha[_h - 2]
-        _z.append(_xs[-1] @ W[_h - 2].T)
+        alpha_h = alpha[..., _h - 2, None, None]
+        _z.append(_xs[-1] @ numpy.swapaxes(W[..., _h - 2, :, :], -1, -2))
         _xs.append(_xs[-1] + (alpha_h/(H*numpy.sqrt(m))) * numpy.maximum(_z[-1], 0.0))
-    u = (1) * (_xs[-1] @ a)
+    u = (_xs[-1] @ ((1) * a)[..., :, None])[..., 0]
     _r = u - y
-    _g = _r[:, None] * ((1) * a)[None, :]
-    _gW = numpy.zeros((H - 1, m, m))
-    _ga = numpy.zeros(H - 1)
+    _g = _r[..., :, None] * ((1) * a)[..., None, :]
+    _gW = numpy.zeros(tuple(_shape) + (H - 1, m, m))
+    _ga = numpy.zeros(tuple(_shape) + (H - 1,))
     for _h in range(H, 1, -1):
-        alpha_h = alpha[_h - 2]
-        _delta = (_z[_h - 1] > 0) * _g
-        _ga[_h - 2] = (1/(H*numpy.sqrt(m))) * numpy.sum(_g * numpy.maximum(_z[_h - 1], 0.0))
-        _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[_h - 2])
-    return _ga
+        alpha_h = alpha[..., _h - 2, None, None]
+        _G = _g
+        _delta = (_z[_h - 1] > 0) * _G
+        _ga[..., _h - 2] = numpy.sum((1/(H*numpy.sqrt(m))) * _G * numpy.maximum(_z[_h - 1], 0.0), axis=(-2, -1))
+        _g = (1) * _g + (alpha_h/(H*numpy.sqrt(m))) * (_delta @ W[..., _h - 2, :, :])
+    return _rt.finish(_ga, _shape, 1)
 
 
 def grad_a(X, y, W1, W, alpha, a):
@@ -233,7 +248,7 @@ def grad_a(X, y, W1, W, alpha, a):
     alpha_h/(H sqrt m) relu(W^(h) x^(h-1)), u = a^T x^(H), L = 1/2 |y - u|^2); the
     coefficients below are printed from the SymPy derivation (derivations/resnet.py).
 
-    Arguments (no batch axes):
+    Arguments (leading axes broadcast as a batch of networks):
         X: (n, d) inputs x_i (rows; the paper uses |x_i| = 1)
         y: (n,) targets
         W1: (m, d) first-layer weights W^(1)
@@ -250,28 +265,31 @@ def grad_a(X, y, W1, W, alpha, a):
     W = _rt.scalar("W", W)  # may be empty (H = 1)
     alpha = _rt.scalar("alpha", alpha)
     a = _rt.vector("a", a)
-    _rt.require(X.ndim == 2, "X", f"must be an (n, d) matrix of inputs, got shape {X.shape}")
-    _rt.require(y.ndim == 1 and y.shape[0] == X.shape[0], "y",
-                f"must have shape (n,) = ({X.shape[0]},), got {y.shape}")
-    _rt.require(W1.ndim == 2 and W1.shape[1] == X.shape[1], "W1",
-                f"must be an (m, d) matrix with d = {X.shape[1]}, got shape {W1.shape}")
-    m = W1.shape[0]
+    _rt.require(X.ndim >= 2, "X", f"must be an (n, d) matrix of inputs (plus batch axes), got shape {X.shape}")
+    n, d = X.shape[-2:]
+    _rt.require(y.ndim >= 1 and y.shape[-1] == n, "y", f"must have shape (..., n) with n = {n}, got {y.shape}")
+    _rt.require(W1.ndim >= 2 and W1.shape[-1] == d, "W1",
+                f"must be an (m, d) matrix with d = {d} (plus batch axes), got shape {W1.shape}")
+    m = W1.shape[-2]
     _rt.require(m >= 1, "W1", "must have m >= 1 rows")
-    _rt.require(W.ndim == 3 and W.shape[1:] == (m, m), "W",
-                f"must have shape (H - 1, m, m) with m = {m}, got {W.shape}")
-    H = W.shape[0] + 1
-    _rt.require(alpha.shape == (H - 1,), "alpha", f"must have shape (H - 1,) = ({H - 1},), got {alpha.shape}")
-    _rt.require(a.shape == (m,), "a", f"must have shape (m,) = ({m},), got {a.shape}")
-    # forward pass (C0): keep pre-activations z^(h) and activations x^(h)
-    _z = [X @ W1.T]
+    _rt.require(W.ndim >= 3 and W.shape[-2:] == (m, m), "W",
+                f"must have shape (..., H - 1, m, m) with m = {m}, got {W.shape}")
+    H = W.shape[-3] + 1
+    _rt.require(alpha.ndim >= 1 and alpha.shape[-1] == H - 1, "alpha",
+                f"must have shape (..., H - 1) with H - 1 = {H - 1}, got {alpha.shape}")
+    _rt.require(a.ndim >= 1 and a.shape[-1] == m, "a", f"must have shape (..., m) with m = {m}, got {a.shape}")
+    _shape = _rt.batch_shape(("X", X, 2), ("y", y, 1), ("W1", W1, 2), ("W", W, 3), ("alpha", alpha, 1),
+                             ("a", a, 1))
+    # forward pass (C0): keep pre-activations z^(h) and activations x^(h), each (..., n, m)
+    _z = [X @ numpy.swapaxes(W1, -1, -2)]
     _xs = [(1/numpy.sqrt(m)*(numpy.sqrt(2))) * numpy.maximum(_z[0], 0.0)]
     for _h in range(2, H + 1):
-        alpha_h = alpha[_h - 2]
-        _z.append(_xs[-1] @ W[_h - 2].T)
+        alpha_h = alpha[..., _h - 2, None, None]
+        _z.append(_xs[-1] @ numpy.swapaxes(W[..., _h - 2, :, :], -1, -2))
         _xs.append(_xs[-1] + (alpha_h/(H*numpy.sqrt(m))) * numpy.maximum(_z[-1], 0.0))
-    u = (1) * (_xs[-1] @ a)
+    u = (_xs[-1] @ ((1) * a)[..., :, None])[..., 0]
     _r = u - y
-    return numpy.array((1) * (_r @ _xs[-1]))
+    return _rt.finish(numpy.sum((1) * _r[..., :, None] * _xs[-1], axis=-2), _shape, 1)
 
 
 def gram_H_inf(x_i, x_j, alpha_H, H):
