@@ -321,10 +321,15 @@ def _swap_mutants(formula) -> list[Mutant]:
     return out
 
 
-def mutants(formula) -> list[Mutant]:
-    """Every mutant of ``formula``: coarse and subtle expression mutants, knob mutants (the
-    derivation re-run with a perturbed input constant) and argument swaps."""
-    return _expr_mutants(formula) + _knob_mutants(formula) + _swap_mutants(formula)
+def mutants(formula, kinds=None) -> list[Mutant]:
+    """Every mutant of ``formula`` (of the given ``kinds`` only, if given): coarse and subtle
+    expression mutants, knob mutants (the derivation re-run with a perturbed input constant)
+    and argument swaps."""
+    out = _expr_mutants(formula)
+    if kinds is None or "knob" in kinds:
+        out += _knob_mutants(formula)
+    out += _swap_mutants(formula)
+    return [m for m in out if kinds is None or m.kind in kinds]
 
 
 def _equivalence_proof(formula, m: Mutant) -> str:
@@ -350,7 +355,7 @@ def _order(check: Check) -> int:
     return 1 if check.kind == "monte_carlo" else 0
 
 
-def run_mutants(names: Iterable[str], ctx: Context, progress=None) -> list[Mutant]:
+def run_mutants(names: Iterable[str], ctx: Context, progress=None, kinds=None) -> list[Mutant]:
     """For every formula, build each mutant (compiling re-derived expressions) and run the
     formula's independent checks on it; ``caught_by`` lists the checks that failed.
 
@@ -367,7 +372,7 @@ def run_mutants(names: Iterable[str], ctx: Context, progress=None) -> list[Mutan
         indep = sorted((c for c in checks.for_formula(name)
                         if c.independent and c.kind not in NOT_INDEPENDENT), key=_order)
         base_fn = f.numpy
-        for m in mutants(f):
+        for m in mutants(f, kinds):
             if progress:
                 progress(f"{name}: mutant {m.label}")
             if m.fn is not None:

@@ -68,8 +68,8 @@ def p(x, L, gamma, tau):
     _shape = _rt.batch_shape(("x", x, 0), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
     _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
     _t0 = 2*gamma
-    _t1 = -tau + x
-    return _rt.finish(-_t0*_t1 - _t0*tau + 2*_t1**3*(5*L - 3*gamma)/tau**2 - 2*_t1**2*(7*L - 5*gamma)/tau, _shape)
+    _t1 = x - tau
+    return _rt.finish(2*_t1**3*(5*L - 3*gamma)/tau**2 - _t0*_t1 - _t0*tau - 2*_t1**2*(7*L - 5*gamma)/tau, _shape)
 
 
 def g1(x, L, gamma, tau):
@@ -95,8 +95,8 @@ def g1(x, L, gamma, tau):
     _shape = _rt.batch_shape(("x", x, 0), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
     _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
     _t0 = tau**2
-    _t1 = -tau + x
-    return _rt.finish(-_t0*gamma - 2/3*_t1**3*(7*L - 5*gamma)/tau - _t1**2*gamma - 2*_t1*gamma*tau + (1/2)*_t1**4*(5*L - 3*gamma)/_t0, _shape)
+    _t1 = x - tau
+    return _rt.finish((1/2)*_t1**4*(5*L - 3*gamma)/_t0 - _t0*gamma - 2/3*_t1**3*(7*L - 5*gamma)/tau - _t1**2*gamma - 2*_t1*gamma*tau, _shape)
 
 
 def g2(x, L, gamma, tau):
@@ -122,7 +122,7 @@ def g2(x, L, gamma, tau):
     _shape = _rt.batch_shape(("x", x, 0), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
     _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
     _t0 = L + gamma
-    _t1 = -tau + x
+    _t1 = x - tau
     return _rt.finish(L - 6*_t0*_t1**5/tau**5 + 15*_t0*_t1**4/tau**4 - 10*_t0*_t1**3/tau**3, _shape)
 
 
@@ -151,11 +151,11 @@ def g(x, y, L, gamma, tau):
     _shape = _rt.batch_shape(("x", x, 0), ("y", y, 0), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
     _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
     _t0 = tau**2
-    _t1 = -tau + x
+    _t1 = x - tau
     _t2 = _t1**4
     _t3 = _t1**3
     _t4 = L + gamma
-    return _rt.finish(-_t0*gamma - _t1**2*gamma - 2*_t1*gamma*tau - 2/3*_t3*(7*L - 5*gamma)/tau + y**2*(L - 6*_t1**5*_t4/tau**5 + 15*_t2*_t4/tau**4 - 10*_t3*_t4/tau**3) + (1/2)*_t2*(5*L - 3*gamma)/_t0, _shape)
+    return _rt.finish(y**2*(L - 6*_t1**5*_t4/tau**5 + 15*_t2*_t4/tau**4 - 10*_t3*_t4/tau**3) + (1/2)*_t2*(5*L - 3*gamma)/_t0 - _t0*gamma - _t1**2*gamma - 2*_t1*gamma*tau - 2/3*_t3*(7*L - 5*gamma)/tau, _shape)
 
 
 def nu(L, gamma, tau):
@@ -237,15 +237,15 @@ def f(x, L, gamma, tau):
     k = _a.astype(numpy.float64)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    S_conv = numpy.sum(numpy.where(_conv, L*(-4*tau + y_j)**2, 0.0), axis=-1, keepdims=True)
+    S_conv = numpy.sum(numpy.where(_conv, L*(y_j - 4*tau)**2, 0.0), axis=-1, keepdims=True)
     S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
     _t0 = tau**2
     _t1 = v**2
-    _t2 = -tau + u
+    _t2 = u - tau
     _t3 = _t2**4
     _t4 = _t2**3
     _t5 = L + gamma
-    _f = numpy.broadcast_to(R_quad*(L*_t1 - gamma*u**2) + R_spline*(-_t0*gamma + _t1*(L - 6*_t2**5*_t5/tau**5 + 15*_t3*_t5/tau**4 - 10*_t4*_t5/tau**3) - _t2**2*gamma - 2*_t2*gamma*tau - 2/3*_t4*(7*L - 5*gamma)/tau + (1/2)*_t3*(5*L - 3*gamma)/_t0) + S_conv + S_tail - 1/6*_t0*k*(37*L + 13*gamma), _shape + (1,))[..., 0]
+    _f = numpy.broadcast_to(R_quad*(L*_t1 - gamma*u**2) + R_spline*(_t1*(L - 6*_t2**5*_t5/tau**5 + 15*_t3*_t5/tau**4 - 10*_t4*_t5/tau**3) + (1/2)*_t3*(5*L - 3*gamma)/_t0 - _t0*gamma - _t2**2*gamma - 2*_t2*gamma*tau - 2/3*_t4*(7*L - 5*gamma)/tau) + S_conv + S_tail - 1/6*_t0*k*(37*L + 13*gamma), _shape + (1,))[..., 0]
     _f = _rt.ldexp(_f, 2 * _e[..., 0])
     return _rt.finish(_f, _shape)
 
@@ -306,10 +306,10 @@ def grad(x, L, gamma, tau):
     k = _a.astype(numpy.float64)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    S_conv = numpy.sum(numpy.where(_conv, L*(-4*tau + y_j)**2, 0.0), axis=-1, keepdims=True)
+    S_conv = numpy.sum(numpy.where(_conv, L*(y_j - 4*tau)**2, 0.0), axis=-1, keepdims=True)
     S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
     _t0 = 2*tau
-    _t1 = -tau + u
+    _t1 = u - tau
     _t2 = _t1**3
     _t3 = _t1**2
     _t4 = tau**(-5.0)
@@ -319,7 +319,7 @@ def grad(x, L, gamma, tau):
     _t8 = tau**(-4.0)
     _t9 = tau**(-3.0)
     _t10 = 2*v
-    _g = (numpy.where(_conv, L*(-8*tau + 2*y_j), 0.0) + numpy.where(_act, -2*R_quad*gamma*u + R_spline*(-_t0*gamma + 2*_t2*(5*L - 3*gamma)/tau**2 - 2*_t3*(7*L - 5*gamma)/tau - gamma*(-_t0 + 2*u) + v**2*(60*_t2*_t6*_t8 - _t3*_t7*_t9 - _t4*_t5*_t7)), 0.0)
+    _g = (numpy.where(_conv, L*(2*y_j - 8*tau), 0.0) + numpy.where(_act, R_spline*(2*_t2*(5*L - 3*gamma)/tau**2 + v**2*(60*_t2*_t6*_t8 - _t3*_t7*_t9 - _t4*_t5*_t7) - _t0*gamma - 2*_t3*(7*L - 5*gamma)/tau - gamma*(2*u - _t0)) - 2*R_quad*gamma*u, 0.0)
           + numpy.where(_next, L*R_quad*_t10 + R_spline*_t10*(L - 6*_t1**5*_t4*_t6 - 10*_t2*_t6*_t9 + 15*_t5*_t6*_t8), 0.0) + numpy.where(_tail, 2*L*y_j, 0.0))
     _g = numpy.sign(x) * _g
     _g = _rt.ldexp(_g, 1 * _e)
@@ -382,7 +382,7 @@ def hessian(x, L, gamma, tau):
     k = _a.astype(numpy.float64)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    S_conv = numpy.sum(numpy.where(_conv, L*(-4*tau + y_j)**2, 0.0), axis=-1, keepdims=True)
+    S_conv = numpy.sum(numpy.where(_conv, L*(y_j - 4*tau)**2, 0.0), axis=-1, keepdims=True)
     S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
     _t0 = 2*L
     _t1 = tau - u
@@ -395,7 +395,7 @@ def hessian(x, L, gamma, tau):
     _t8 = 2*R_spline
     # diagonal: F is even in each coordinate, so no sign factor
     _diag = (numpy.where(_conv, _t0, 0.0) + numpy.where(_tail, _t0, 0.0)
-             + numpy.where(_act, -2*R_quad*gamma - _t8*(-30*_t1*_t7*v**2*(3*_t2 + 2*_t5 + 1) - _t3*(7*L - 5*gamma) - 3*_t5*(5*L - 3*gamma) + gamma), 0.0) + numpy.where(_next, R_quad*_t0 + _t8*(L + 6*_t1**5*_t6/tau**5 + 15*_t1**4*_t6/tau**4 + 10*_t1**3*_t7), 0.0))
+             + numpy.where(_act, -2*R_quad*gamma - _t8*(gamma - 30*_t1*_t7*v**2*(3*_t2 + 2*_t5 + 1) - _t3*(7*L - 5*gamma) - 3*_t5*(5*L - 3*gamma)), 0.0) + numpy.where(_next, R_quad*_t0 + _t8*(L + 6*_t1**5*_t6/tau**5 + 15*_t1**4*_t6/tau**4 + 10*_t1**3*_t7), 0.0))
     _diag = numpy.broadcast_to(_diag, _shape + (_d,))
     _s = numpy.sign(x)
     _ea = numpy.where(_act, _s, 0.0)
@@ -428,4 +428,4 @@ def escape_ratio(L, gamma, eta):
     _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
     _rt.require(2 * eta * L < 1, 'eta', 'must be < 1/(2L) (else pending coordinates are zeroed and GD never escapes)')
     _t0 = 2*eta
-    return _rt.finish(-numpy.log(-L*_t0 + 1)/numpy.log(_t0*gamma + 1) + 1, _shape)
+    return _rt.finish(1 - numpy.log1p(-L*_t0)/numpy.log1p(_t0*gamma), _shape)
