@@ -300,13 +300,15 @@ U = _rt.vector("U", U)
 V = _rt.vector("V", V)
 M = _rt.vector("M", M)
 eta = _rt.scalar("eta", eta)
-_rt.require(U.ndim == 2, "U", f"must be a (d1, r) matrix, got shape {U.shape}")
-_rt.require(V.ndim == 2 and V.shape[1] == U.shape[1], "V",
-            f"must be a (d2, r) matrix with r = {U.shape[1]}, got shape {V.shape}")
-_rt.require(M.shape == (U.shape[0], V.shape[0]), "M",
-            f"must have shape (d1, d2) = {(U.shape[0], V.shape[0])}, got {M.shape}")
-_rt.require(eta.ndim == 0, "eta", "must be a scalar")
-R = U @ V.T - M
+_rt.require(U.ndim >= 2, "U", f"must be a (d1, r) matrix (plus batch axes), got shape {U.shape}")
+_rt.require(V.ndim >= 2 and V.shape[-1] == U.shape[-1], "V",
+            f"must be a (d2, r) matrix with r = {U.shape[-1]}, got shape {V.shape}")
+_rt.require(M.ndim >= 2 and M.shape[-2:] == (U.shape[-2], V.shape[-2]), "M",
+            f"must have shape (..., d1, d2) = (..., {U.shape[-2]}, {V.shape[-2]}), got {M.shape}")
+_shape = _rt.batch_shape(("U", U, 2), ("V", V, 2), ("M", M, 2), ("eta", eta, 0))
+eta = eta[..., None, None]
+_T = lambda A: numpy.swapaxes(A, -1, -2)  # noqa: E731
+R = U @ _T(V) - M
 '''
 
 
@@ -325,28 +327,29 @@ def emit_mf_step(formula: Formula) -> str:
     unknown = set(parts) - set(MF_STEP_ROLES)
     if unknown:
         raise ValueError(f"{formula.name}: unexpected roles {sorted(map(str, unknown))}")
-    code = {"P_VRRV": "V.T @ R.T @ R @ V", "P_URRU": "U.T @ R @ R.T @ U",
-            "P_URV": "(U.T @ R @ V + V.T @ R.T @ U)"}
+    code = {"P_VRRV": "_T(V) @ _T(R) @ R @ V", "P_URRU": "_T(U) @ R @ _T(R) @ U",
+            "P_URV": "(_T(U) @ R @ V + _T(V) @ _T(R) @ U)"}
     terms = [f"({_print_scalar(c)}) * ({code[str(b)]})" for b, c in
              sorted(parts.items(), key=lambda kv: str(kv[0]))]
     body = _MF_PRELUDE.splitlines() + [
-        f"_out = {' + '.join(terms) if terms else 'numpy.zeros((U.shape[1], U.shape[1]))'}",
-        "return numpy.array(_out, dtype=numpy.float64)"]
+        f"_out = {' + '.join(terms) if terms else 'numpy.zeros(U.shape[-1:] * 2)'}",
+        "return _rt.finish(_out, _shape, 2)"]
     return _wrap(formula, body, "an (r, r) array: the change of U^T U - V^T V in one GD step")
 
 
 def emit_mf_hessian(formula: Formula) -> str:
-    pre = _MF_PRELUDE.replace('eta = _rt.scalar("eta", eta)\n', "").replace(
-        '_rt.require(eta.ndim == 0, "eta", "must be a scalar")\n', "")
+    pre = (_MF_PRELUDE.replace('eta = _rt.scalar("eta", eta)\n', "")
+           .replace(', ("eta", eta, 0))', ', ("dU", _rt.vector("dU", dU), 2), ("dV", _rt.vector("dV", dV), 2))')
+           .replace("eta = eta[..., None, None]\n", ""))
     body = pre.splitlines() + [
         'dU = _rt.vector("dU", dU)',
         'dV = _rt.vector("dV", dV)',
-        '_rt.require(dU.shape == U.shape, "dU", f"must have the shape of U {U.shape}, got {dU.shape}")',
-        '_rt.require(dV.shape == V.shape, "dV", f"must have the shape of V {V.shape}, got {dV.shape}")',
-        "T1 = numpy.sum(R * (dU @ dV.T))",
-        "T2 = numpy.sum((U @ dV.T + dU @ V.T) ** 2)",
-        "T3 = numpy.sum(R * R)",
-        f"return numpy.float64({_print_scalar(formula.expr)})",
+        '_rt.require(dU.shape[-2:] == U.shape[-2:], "dU", f"must have the shape of U {U.shape[-2:]}, got {dU.shape}")',
+        '_rt.require(dV.shape[-2:] == V.shape[-2:], "dV", f"must have the shape of V {V.shape[-2:]}, got {dV.shape}")',
+        "T1 = numpy.sum(R * (dU @ _T(dV)), axis=(-2, -1))",
+        "T2 = numpy.sum((U @ _T(dV) + dU @ _T(V)) ** 2, axis=(-2, -1))",
+        "T3 = numpy.sum(R * R, axis=(-2, -1))",
+        f"return _rt.finish({_print_scalar(formula.expr)}, _shape)",
     ]
     return _wrap(formula, body, "a float: the quadratic form of the Hessian at (dU, dV)")
 
@@ -355,7 +358,7 @@ def _wrap(formula, body, returns):
     sig = ", ".join(a.name for a in formula.args)
     doc = (f'"""{formula.name}: {formula.source}.\n\n'
            "f(U, V) = 1/2 |U V^T - M|_F^2; R = U V^T - M.  Coefficients printed from the SymPy\n"
-           "derivation in derivations/balance.py.\n\nArguments (no batch axes):\n"
+           "derivation in derivations/balance.py.\n\nArguments (leading axes broadcast as a batch):\n"
            + "\n".join(f"    {a.name}: {a.meaning}" for a in formula.args)
            + f"\n\nReturns {returns}.  Raises ValueError naming the argument for shapes that do\n"
            "not chain or non-finite entries.  Emitted by `nnderive build`; do not edit.\n"

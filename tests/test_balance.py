@@ -66,3 +66,16 @@ def test_family_checks_pass():
     rows = harness.run(D.names("balance"), harness.Context(samples=20_000))
     bad = [r for r in rows if not r.passed]
     assert not bad, [(r.formula, r.label, r.detail) for r in bad]
+
+
+def test_mf_batch_matches_loop():
+    rng = np.random.default_rng(4)
+    U, V, M = rng.standard_normal((5, 4, 2)), rng.standard_normal((5, 3, 2)), rng.standard_normal((4, 3))
+    dU, dV = rng.standard_normal((5, 4, 2)), rng.standard_normal((5, 3, 2))
+    eta = rng.uniform(0.01, 0.2, 5)
+    f = D.get("balance.mf_balance_step").numpy
+    h = D.get("balance.mf_hessian").numpy
+    np.testing.assert_allclose(f(U, V, M, eta), np.stack([f(U[i], V[i], M, eta[i]) for i in range(5)]),
+                               rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(h(U, V, M, dU, dV), [h(U[i], V[i], M, dU[i], dV[i]) for i in range(5)],
+                               rtol=1e-13)

@@ -39,7 +39,7 @@ def mf_alpha_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
     _t0 = alpha*eta
-    return _rt.finish(-_t0*beta**2 - _t0*beta_perp**2 + alpha + beta*eta*sigma1, _shape)
+    return _rt.finish(alpha + beta*eta*sigma1 - _t0*beta**2 - _t0*beta_perp**2, _shape)
 
 
 def mf_alpha_perp_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -150,7 +150,7 @@ def mf_xi_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _t5 = eta**2
     _t6 = _t1*_t5
     _t7 = _t0*_t5
-    return _rt.finish(-4*_t0*_t2 + _t0*_t3*_t6 + _t0 + _t1 - _t2*_t3 + _t4*_t6 - _t4*eta + _t6*alpha**4 + _t6*alpha_perp**4 + _t7*beta**4 + _t7*beta_perp**4, _shape)
+    return _rt.finish(_t0*_t3*_t6 + _t0 + _t1 + _t4*_t6 + _t6*alpha**4 + _t6*alpha_perp**4 + _t7*beta**4 + _t7*beta_perp**4 - 4*_t0*_t2 - _t2*_t3 - _t4*eta, _shape)
 
 
 def mf_balance_step(U, V, M, eta):
@@ -159,7 +159,7 @@ def mf_balance_step(U, V, M, eta):
     f(U, V) = 1/2 |U V^T - M|_F^2; R = U V^T - M.  Coefficients printed from the SymPy
     derivation in derivations/balance.py.
 
-    Arguments (no batch axes):
+    Arguments (leading axes broadcast as a batch):
         U: (d1, r) left factor
         V: (d2, r) right factor
         M: (d1, d2) target M*
@@ -172,15 +172,17 @@ def mf_balance_step(U, V, M, eta):
     V = _rt.vector("V", V)
     M = _rt.vector("M", M)
     eta = _rt.scalar("eta", eta)
-    _rt.require(U.ndim == 2, "U", f"must be a (d1, r) matrix, got shape {U.shape}")
-    _rt.require(V.ndim == 2 and V.shape[1] == U.shape[1], "V",
-                f"must be a (d2, r) matrix with r = {U.shape[1]}, got shape {V.shape}")
-    _rt.require(M.shape == (U.shape[0], V.shape[0]), "M",
-                f"must have shape (d1, d2) = {(U.shape[0], V.shape[0])}, got {M.shape}")
-    _rt.require(eta.ndim == 0, "eta", "must be a scalar")
-    R = U @ V.T - M
-    _out = (-eta**2) * (U.T @ R @ R.T @ U) + (eta**2) * (V.T @ R.T @ R @ V)
-    return numpy.array(_out, dtype=numpy.float64)
+    _rt.require(U.ndim >= 2, "U", f"must be a (d1, r) matrix (plus batch axes), got shape {U.shape}")
+    _rt.require(V.ndim >= 2 and V.shape[-1] == U.shape[-1], "V",
+                f"must be a (d2, r) matrix with r = {U.shape[-1]}, got shape {V.shape}")
+    _rt.require(M.ndim >= 2 and M.shape[-2:] == (U.shape[-2], V.shape[-2]), "M",
+                f"must have shape (..., d1, d2) = (..., {U.shape[-2]}, {V.shape[-2]}), got {M.shape}")
+    _shape = _rt.batch_shape(("U", U, 2), ("V", V, 2), ("M", M, 2), ("eta", eta, 0))
+    eta = eta[..., None, None]
+    _T = lambda A: numpy.swapaxes(A, -1, -2)  # noqa: E731
+    R = U @ _T(V) - M
+    _out = (-eta**2) * (_T(U) @ R @ _T(R) @ U) + (eta**2) * (_T(V) @ _T(R) @ R @ V)
+    return _rt.finish(_out, _shape, 2)
 
 
 def mf_hessian(U, V, M, dU, dV):
@@ -189,7 +191,7 @@ def mf_hessian(U, V, M, dU, dV):
     f(U, V) = 1/2 |U V^T - M|_F^2; R = U V^T - M.  Coefficients printed from the SymPy
     derivation in derivations/balance.py.
 
-    Arguments (no batch axes):
+    Arguments (leading axes broadcast as a batch):
         U: (d1, r) left factor
         V: (d2, r) right factor
         M: (d1, d2) target M*
@@ -202,20 +204,22 @@ def mf_hessian(U, V, M, dU, dV):
     U = _rt.vector("U", U)
     V = _rt.vector("V", V)
     M = _rt.vector("M", M)
-    _rt.require(U.ndim == 2, "U", f"must be a (d1, r) matrix, got shape {U.shape}")
-    _rt.require(V.ndim == 2 and V.shape[1] == U.shape[1], "V",
-                f"must be a (d2, r) matrix with r = {U.shape[1]}, got shape {V.shape}")
-    _rt.require(M.shape == (U.shape[0], V.shape[0]), "M",
-                f"must have shape (d1, d2) = {(U.shape[0], V.shape[0])}, got {M.shape}")
-    R = U @ V.T - M
+    _rt.require(U.ndim >= 2, "U", f"must be a (d1, r) matrix (plus batch axes), got shape {U.shape}")
+    _rt.require(V.ndim >= 2 and V.shape[-1] == U.shape[-1], "V",
+                f"must be a (d2, r) matrix with r = {U.shape[-1]}, got shape {V.shape}")
+    _rt.require(M.ndim >= 2 and M.shape[-2:] == (U.shape[-2], V.shape[-2]), "M",
+                f"must have shape (..., d1, d2) = (..., {U.shape[-2]}, {V.shape[-2]}), got {M.shape}")
+    _shape = _rt.batch_shape(("U", U, 2), ("V", V, 2), ("M", M, 2), ("dU", _rt.vector("dU", dU), 2), ("dV", _rt.vector("dV", dV), 2))
+    _T = lambda A: numpy.swapaxes(A, -1, -2)  # noqa: E731
+    R = U @ _T(V) - M
     dU = _rt.vector("dU", dU)
     dV = _rt.vector("dV", dV)
-    _rt.require(dU.shape == U.shape, "dU", f"must have the shape of U {U.shape}, got {dU.shape}")
-    _rt.require(dV.shape == V.shape, "dV", f"must have the shape of V {V.shape}, got {dV.shape}")
-    T1 = numpy.sum(R * (dU @ dV.T))
-    T2 = numpy.sum((U @ dV.T + dU @ V.T) ** 2)
-    T3 = numpy.sum(R * R)
-    return numpy.float64(2*T1 + T2)
+    _rt.require(dU.shape[-2:] == U.shape[-2:], "dU", f"must have the shape of U {U.shape[-2:]}, got {dU.shape}")
+    _rt.require(dV.shape[-2:] == V.shape[-2:], "dV", f"must have the shape of V {V.shape[-2:]}, got {dV.shape}")
+    T1 = numpy.sum(R * (dU @ _T(dV)), axis=(-2, -1))
+    T2 = numpy.sum((U @ _T(dV) + dU @ _T(V)) ** 2, axis=(-2, -1))
+    T3 = numpy.sum(R * R, axis=(-2, -1))
+    return _rt.finish(2*T1 + T2, _shape)
 
 
 def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):
