@@ -23,7 +23,7 @@ from pathlib import Path
 
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence
 
 from . import registry, vectors
 
@@ -36,6 +36,23 @@ class _Printer(NumPyPrinter):
 
     def __init__(self):
         super().__init__({"fully_qualified_modules": True, "inline": True})
+
+    def _print_Add(self, expr, order=None):
+        """Positive terms first (``1 - c*psi - s``, not ``-c*psi - s + 1``): no negation pass."""
+        terms = self._as_ordered_terms(expr, order=order)
+        neg = [t.could_extract_minus_sign() for t in terms]
+        if neg[0] and not all(neg):
+            terms = [t for t, n in zip(terms, neg) if not n] + [t for t, n in zip(terms, neg) if n]
+        prec = precedence(expr)
+        out = []
+        for term in terms:
+            t = self._print(term)
+            sign = "+"
+            if t.startswith("-"):
+                sign, t = "-", t[1:]
+            out.extend([sign, f"({t})" if precedence(term) < prec else t])
+        sign = out.pop(0)
+        return ("" if sign == "+" else sign) + " ".join(out)
 
     def _print_Mul(self, expr):
         """Constant factors (numbers, pi, sqrt(2)) grouped in one parenthesized scalar, so an
@@ -55,7 +72,7 @@ class _Printer(NumPyPrinter):
         neg = c.could_extract_minus_sign()
         cc = -c if neg else c
         cs = super()._print_Mul(cc) if cc.is_Mul else self._print(cc)
-        return f"{'-' if neg else ''}{body}*({cs})"
+        return f"{body}*({'-' if neg else ''}{cs})"  # the sign stays with the scalar
 
 
 def print_expr(expr: sp.Expr) -> str:
@@ -352,6 +369,18 @@ def _fold_constants(e: sp.Expr, consts: dict) -> sp.Expr:
     return folded if sp.count_ops(folded) <= sp.count_ops(e) + 2 else e
 
 
+def _common_constant(terms: list) -> sp.Expr:
+    """``c * (sum of terms / c)`` when every term carries the same named constant ``_c<i>``."""
+    shared = None
+    for t in terms:
+        cs = {b for b in t.as_powers_dict() if isinstance(b, sp.Symbol) and str(b).startswith("_c")}
+        shared = cs if shared is None else shared & cs
+    if len(terms) > 1 and shared:
+        c = sorted(shared, key=str)[0]
+        return c * sp.Add(*[t / c for t in terms], evaluate=False)
+    return sp.Add(*terms)
+
+
 def _horner(terms: list) -> sp.Expr:
     """Greedy multivariate Horner form of a sum of monomials: factor out the symbol that the
     most terms share (``x*(...) + rest``), recursively; fewer array multiplications."""
@@ -363,7 +392,7 @@ def _horner(terms: list) -> sp.Expr:
             if isinstance(b, sp.Symbol) and not str(b).startswith("_c") and k.is_Integer and k > 0:
                 count[b] = count.get(b, 0) + 1
     if not count or max(count.values()) < 2:
-        return sp.Add(*terms)
+        return _common_constant(terms)
     best = max(sorted(count, key=sp.default_sort_key), key=lambda b: count[b])
     inner = [t / best for t in terms if t.as_powers_dict().get(best, 0) > 0]
     rest = [t for t in terms if not t.as_powers_dict().get(best, 0) > 0]
@@ -565,7 +594,7 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
     for r in rejections:
         used.add(str(r.angle.cos))
     symbols = set().union(*(c.free_symbols for c in coeffs)) if coeffs else set()
-    vec_with_norm = {a.name for a in _normed(formula, symbols, angles, rejections)}
+    vec_with_norm = {a.name for a in _normed(formula, symbols | set(squares), angles, rejections)}
     body = _argument_lines(formula, deferred=vec_with_norm)
     inv = _invariant_lines(formula, symbols | set(squares), angles, rejections, used)
     for n, q in squares.items():

@@ -23,7 +23,7 @@ def A(w, k):
 
     Returns an array of the batch shape + (n, n).  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w)
+    w = _rt.vector("w", w, finite=False)
     k = _rt.integer("k", k)
     _shape = _rt.batch_shape(("w", w, 1))
     sqnorm_w = _rt.sqnorm(w, "w")
@@ -54,8 +54,8 @@ def B(w, w_star, k):
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
     _c0 = (1/2)/numpy.pi
-    _t0 = norm_w*norm_w_star
-    return _rt.finish(_rt.col2(_t0*(cos_w_w_star*psi_w_w_star*_c0 + sin_w_w_star*_c0 - _c0)) * numpy.eye(k) + _rt.col2(_t0*_c0) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
+    _t0 = norm_w*norm_w_star*_c0
+    return _rt.finish(_rt.col2(_t0*(cos_w_w_star*psi_w_w_star + sin_w_w_star - 1)) * numpy.eye(k) + _rt.col2(_t0) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
 
 
 def population_loss(v, a, w_star, a_star):
@@ -72,9 +72,9 @@ def population_loss(v, a, w_star, a_star):
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     v = _rt.vector("v", v, finite=False)
-    a = _rt.vector("a", a)
+    a = _rt.vector("a", a, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
@@ -87,10 +87,10 @@ def population_loss(v, a, w_star, a_star):
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
-    _c0 = (1/4)*(-1 + numpy.pi)/numpy.pi
+    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/4)/numpy.pi
     _c2 = (1/2)/numpy.pi
-    return _rt.finish(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(-sum_a*sum_a_star*(_c2) + dot_a_a_star*(-cos_v_w_star*psi_v_w_star*(_c2) - sin_v_w_star*(_c2) + _c2) + norm_w_star*(sqnorm_a_star*_c0 + sum_a_star**2*_c1)), _shape)
+    return _rt.finish(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(dot_a_a_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c2 + sum_a*sum_a_star*(-_c2) + norm_w_star*(sqnorm_a_star*_c0 + sum_a_star**2*_c1)), _shape)
 
 
 def grad_v(v, a, w_star, a_star):
@@ -120,7 +120,7 @@ def grad_v(v, a, w_star, a_star):
     cos_v_w_star, _, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos psi")
     rej_w_star_v = _rt.rejection(w_star, v, norm_v, dot_v_w_star, cos_v_w_star)
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(-dot_a_a_star*psi_v_w_star/norm_v*(_c0)) * rej_w_star_v, _shape, 1)
+    return _rt.finish(_rt.col(dot_a_a_star*psi_v_w_star/norm_v*(-_c0)) * rej_w_star_v, _shape, 1)
 
 
 def grad_a(v, a, w_star, a_star):
@@ -150,7 +150,7 @@ def grad_a(v, a, w_star, a_star):
     sum_a_star = _rt.total(a_star, None)
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col((1/2)*(-1 + numpy.pi)/numpy.pi) * a + _rt.col(norm_w_star*(-cos_v_w_star*psi_v_w_star*(_c0) - sin_v_w_star*(_c0) + _c0)) * a_star + _rt.col(-norm_w_star*sum_a_star*(_c0) + sum_a*_c0), _shape, 1)
+    return _rt.finish(_rt.col((1/2)*(numpy.pi - 1)/numpy.pi) * a + _rt.col(norm_w_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c0) * a_star + _rt.col((sum_a - norm_w_star*sum_a_star)*_c0), _shape, 1)
 
 
 def population_loss_w(w, a, w_star, a_star):
@@ -167,9 +167,9 @@ def population_loss_w(w, a, w_star, a_star):
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     w = _rt.vector("w", w, finite=False)
-    a = _rt.vector("a", a)
+    a = _rt.vector("a", a, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
@@ -182,10 +182,10 @@ def population_loss_w(w, a, w_star, a_star):
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
-    _c0 = (1/4)*(-1 + numpy.pi)/numpy.pi
+    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/4)/numpy.pi
     _c2 = (1/2)/numpy.pi
-    return _rt.finish(norm_w*(norm_w*(sqnorm_a*_c0 + sum_a**2*_c1) + norm_w_star*(-sum_a*sum_a_star*(_c2) + dot_a_a_star*(-cos_w_w_star*psi_w_w_star*(_c2) - sin_w_w_star*(_c2) + _c2))) + norm_w_star**2*(sqnorm_a_star*_c0 + sum_a_star**2*_c1), _shape)
+    return _rt.finish(norm_w*(norm_w*(sqnorm_a*_c0 + sum_a**2*_c1) + norm_w_star*(dot_a_a_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star)*_c2 + sum_a*sum_a_star*(-_c2))) + norm_w_star**2*(sqnorm_a_star*_c0 + sum_a_star**2*_c1), _shape)
 
 
 def grad_w(w, a, w_star, a_star):
@@ -202,7 +202,7 @@ def grad_w(w, a, w_star, a_star):
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
     w = _rt.vector("w", w, finite=False)
-    a = _rt.vector("a", a)
+    a = _rt.vector("a", a, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star)
     _rt.same_length(("w", w), ("w_star", w_star))
@@ -216,11 +216,11 @@ def grad_w(w, a, w_star, a_star):
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, None)
     _, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "sin psi")
-    _c0 = (1/2)*(-1 + numpy.pi)/numpy.pi
+    _c0 = (1/2)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/2)/numpy.pi
     _t0 = norm_w**(-1.0)
-    _t1 = _t0*_c1
-    return _rt.finish(_rt.col(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(-_t1*sum_a*sum_a_star + dot_a_a_star*(_t0*_c1 - _t1*sin_w_w_star))) * w + _rt.col(-dot_a_a_star*psi_w_w_star*(_c1)) * w_star, _shape, 1)
+    _t1 = dot_a_a_star*_c1
+    return _rt.finish(_rt.col(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(_t1*(_t0 - _t0*sin_w_w_star) + _t0*sum_a*sum_a_star*(-_c1))) * w + _rt.col(-_t1*psi_w_w_star) * w_star, _shape, 1)
 
 
 def a_opt(phi, w_star, a_star):
@@ -250,9 +250,9 @@ def a_opt(phi, w_star, a_star):
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     _c0 = (1 - numpy.pi)**(-1.0)
-    _c1 = (-1 + numpy.pi)**(-1.0)
+    _c1 = (numpy.pi - 1)**(-1.0)
     _c2 = numpy.pi
-    _t0 = (-dim_k + dim_k*(numpy.pi) - 2*numpy.pi + 1 + numpy.pi**2)**(-1.0)
+    _t0 = (dim_k*(numpy.pi) + 1 + numpy.pi**2 - dim_k - 2*numpy.pi)**(-1.0)
     return _rt.finish(_rt.col(norm_w_star*(_c0 + cos_phi*psi_phi*_c1 + sin_phi*_c1)) * a_star + _rt.col(norm_w_star*sum_a_star*(_t0*_c2 + _h0*_t0)), _shape, 1)
 
 
@@ -270,7 +270,7 @@ def profile_loss(phi, w_star, a_star):
     """
     phi = _rt.scalar("phi", phi)
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
@@ -289,17 +289,17 @@ def profile_loss(phi, w_star, a_star):
     _h2 = -cos_phi*psi_phi - sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h2 = _rt.taylor(_h2, psi_phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
-    _h3 = -cos_phi**2*psi_phi**2 - 2*cos_phi*psi_phi*sin_phi + 2*cos_phi*psi_phi - sin_phi**2 + 2*sin_phi
+    _h3 = 2*cos_phi*psi_phi + 2*sin_phi - cos_phi**2*psi_phi**2 - 2*cos_phi*psi_phi*sin_phi - sin_phi**2
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h3 = _rt.taylor(_h3, psi_phi, 0.0938083151964686, 3, 1, (0.6666666666666666, 0.0, -0.06666666666666667, -0.1111111111111111, 0.002380952380952381, 0.022222222222222223, -4.409171075837743e-05, -0.0019047619047619048, 5.010421677088344e-07, 9.406231628453851e-05,))
-    _c0 = numpy.pi*(-3*numpy.pi + 2 + numpy.pi**2)
+    _c0 = numpy.pi*(2 + numpy.pi**2 - 3*numpy.pi)
     _c1 = numpy.pi**2
     _c2 = 2*numpy.pi
-    _c3 = numpy.pi*(-2 + numpy.pi)
+    _c3 = numpy.pi*(numpy.pi - 2)
     _c4 = numpy.pi
     _t0 = 4*numpy.pi
     _t1 = numpy.pi**2
-    _t2 = (-_t0*dim_k + _t0 + 4*_t1*dim_k - 8*_t1 + 4*numpy.pi**3)**(-1.0)
+    _t2 = (_t0 + 4*_t1*dim_k + 4*numpy.pi**3 - _t0*dim_k - 8*_t1)**(-1.0)
     _t3 = _t2*_c2
     _t4 = _t2*_c4
     _t5 = cos_phi*psi_phi
@@ -318,18 +318,18 @@ def spurious_min_loss(w_star, a_star):
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
-    _c0 = -3*numpy.pi + 2 + numpy.pi**2
+    _c0 = 2 + numpy.pi**2 - 3*numpy.pi
     _c1 = numpy.pi
     _c2 = 2 - numpy.pi
     _t0 = 2*sqnorm_a_star
     _t1 = sqnorm_a_star*(numpy.pi)
-    return _rt.finish(sqnorm_w_star*(-_t0*dim_k + _t0 + _t1*dim_k - 3*_t1 + sqnorm_a_star*(numpy.pi**2) + sum_a_star**2*(numpy.pi))/(dim_k - 1 + numpy.pi)*((1/4)/(-1 + numpy.pi)), _shape)
+    return _rt.finish(sqnorm_w_star*(_t0 + _t1*dim_k + sqnorm_a_star*(numpy.pi**2) + sum_a_star**2*(numpy.pi) - _t0*dim_k - 3*_t1)/(dim_k - 1 + numpy.pi)*((1/4)/(numpy.pi - 1)), _shape)
 
 
 def spurious_a(w_star, a_star):
@@ -351,7 +351,7 @@ def spurious_a(w_star, a_star):
     sum_a_star = _rt.total(a_star, None)
     _c0 = (1 - numpy.pi)**(-1.0)
     _c1 = numpy.pi
-    return _rt.finish(_rt.col(norm_w_star*_c0) * a_star + _rt.col(-norm_w_star*sum_a_star/(dim_k - 1 + numpy.pi)*(numpy.pi/(1 - numpy.pi))), _shape, 1)
+    return _rt.finish(_rt.col(norm_w_star*_c0) * a_star + _rt.col(norm_w_star*sum_a_star/(dim_k - 1 + numpy.pi)*(-numpy.pi/(1 - numpy.pi))), _shape, 1)
 
 
 def spurious_threshold(k):
@@ -367,7 +367,7 @@ def spurious_threshold(k):
     k = _rt.integer("k", k)
     _shape = _rt.batch_shape()
     dim_k = k
-    _c0 = (-1 + numpy.pi)/numpy.pi
+    _c0 = (numpy.pi - 1)/numpy.pi
     _c1 = numpy.pi**(-1.0)
     return _rt.finish(_c0 + dim_k*_c1, _shape)
 
@@ -384,7 +384,7 @@ def spurious_cubic(w_star, a_star):
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
@@ -392,7 +392,7 @@ def spurious_cubic(w_star, a_star):
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
     _c0 = 1 - numpy.pi
     _c1 = numpy.pi
-    return _rt.finish(sqnorm_w_star*(-dim_k*sqnorm_a_star - sqnorm_a_star*(numpy.pi) + sqnorm_a_star + sum_a_star**2*(numpy.pi))/(dim_k - 1 + numpy.pi)*((1/6)/(numpy.pi*(1 - numpy.pi))), _shape)
+    return _rt.finish(sqnorm_w_star*(sqnorm_a_star + sum_a_star**2*(numpy.pi) - dim_k*sqnorm_a_star + sqnorm_a_star*(-numpy.pi))/(dim_k - 1 + numpy.pi)*((1/6)/(numpy.pi*(1 - numpy.pi))), _shape)
 
 
 def init_cos_mean(p):
@@ -475,7 +475,7 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _t0 = abs(psi_phi + numpy.arctan(a_dot*eta*psi_phi*sin_phi*ws_norm/v_norm**2*((1/2)/numpy.pi)) - numpy.pi)
-    return _rt.finish(numpy.select([numpy.greater(_t0, numpy.pi),True], [-_t0 + 2*numpy.pi,_t0], default=numpy.nan), _shape)
+    return _rt.finish(numpy.select([numpy.greater(_t0, numpy.pi),True], [2*numpy.pi - _t0,_t0], default=numpy.nan), _shape)
 
 
 def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -514,7 +514,7 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _t0 = sin_phi**2
-    return _rt.finish(_t0*(-a_dot*cos_phi*eta*psi_phi*ws_norm + v_norm**2*(2*numpy.pi))**2/(_t0*a_dot**2*eta**2*psi_phi**2*ws_norm**2 + v_norm**4*(4*numpy.pi**2)), _shape)
+    return _rt.finish(_t0*(v_norm**2*(2*numpy.pi) - a_dot*cos_phi*eta*psi_phi*ws_norm)**2/(_t0*a_dot**2*eta**2*psi_phi**2*ws_norm**2 + v_norm**4*(4*numpy.pi**2)), _shape)
 
 
 def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -637,8 +637,7 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     psi_phi = _rt.pi_minus(phi)
     _c0 = (1/2)*(1 - numpy.pi)/numpy.pi
     _c1 = (1/2)/numpy.pi
-    _t0 = dim_k*_c1
-    return _rt.finish(a_sum + eta*(a_sum*(_c0 - _t0) + as_sum*ws_norm*(cos_phi*psi_phi*_c1 + sin_phi*_c1 - _c1 + _t0)), _shape)
+    return _rt.finish(a_sum + eta*(as_sum*ws_norm*(cos_phi*psi_phi + dim_k + sin_phi - 1)*_c1 + a_sum*(_c0 + dim_k*(-_c1))), _shape)
 
 
 def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
@@ -657,9 +656,9 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     Emitted by `nnderive build`; do not edit.
     """
     v = _rt.vector("v", v, finite=False)
-    a = _rt.vector("a", a)
+    a = _rt.vector("a", a, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
@@ -673,15 +672,14 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
     rej_w_star_v = _rt.rejection(w_star, v, norm_v, dot_v_w_star, cos_v_w_star)
-    _c0 = (1/4)*(-1 + numpy.pi)/numpy.pi
+    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/4)/numpy.pi
     _c2 = (1/2)/numpy.pi
-    _t0 = psi_v_w_star*_c2
-    _t1 = -sin_v_w_star*(_c2) + _c2 - _t0*cos_v_w_star
+    _t0 = (1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c2
     _out = (None,) * 3 if out is None else _rt.buffers(out, 3)
-    value = _rt.finish(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(-sum_a*sum_a_star*(_c2) + _t1*dot_a_a_star + norm_w_star*(sqnorm_a_star*_c0 + sum_a_star**2*_c1)), _shape, 0, _out[0])
-    grad_v = _rt.finish(_rt.col(-_t0*dot_a_a_star/norm_v) * rej_w_star_v, _shape, 1, _out[1])
-    grad_a = _rt.finish(_rt.col((1/2)*(-1 + numpy.pi)/numpy.pi) * a + _rt.col(_t1*norm_w_star) * a_star + _rt.col(-norm_w_star*sum_a_star*(_c2) + sum_a*_c2), _shape, 1, _out[2])
+    value = _rt.finish(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(_t0*dot_a_a_star + norm_w_star*(sqnorm_a_star*_c0 + sum_a_star**2*_c1) + sum_a*sum_a_star*(-_c2)), _shape, 0, _out[0])
+    grad_v = _rt.finish(_rt.col(dot_a_a_star*psi_v_w_star/norm_v*(-_c2)) * rej_w_star_v, _shape, 1, _out[1])
+    grad_a = _rt.finish(_rt.col((1/2)*(numpy.pi - 1)/numpy.pi) * a + _rt.col(_t0*norm_w_star) * a_star + _rt.col((sum_a - norm_w_star*sum_a_star)*_c2), _shape, 1, _out[2])
     return value, grad_v, grad_a
 
 
@@ -701,9 +699,9 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     Emitted by `nnderive build`; do not edit.
     """
     w = _rt.vector("w", w, finite=False)
-    a = _rt.vector("a", a)
+    a = _rt.vector("a", a, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
@@ -716,16 +714,15 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
-    _c0 = (1/4)*(-1 + numpy.pi)/numpy.pi
+    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/4)/numpy.pi
     _c2 = (1/2)/numpy.pi
-    _c3 = (1/2)*(-1 + numpy.pi)/numpy.pi
+    _c3 = (1/2)*(numpy.pi - 1)/numpy.pi
     _t0 = sum_a**2
-    _t1 = sum_a*sum_a_star
-    _t2 = sin_w_w_star*_c2
-    _t3 = psi_w_w_star*_c2
-    _t4 = norm_w**(-1.0)
+    _t1 = sum_a*sum_a_star*_c2
+    _t2 = dot_a_a_star*_c2
+    _t3 = norm_w**(-1.0)
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
-    value = _rt.finish(norm_w*(norm_w*(sqnorm_a*_c0 + _t0*_c1) + norm_w_star*(-_t1*(_c2) + dot_a_a_star*(_c2 - _t2 - _t3*cos_w_w_star))) + norm_w_star**2*(sqnorm_a_star*_c0 + sum_a_star**2*_c1), _shape, 0, _out[0])
-    grad_w = _rt.finish(_rt.col(_t0*_c2 + sqnorm_a*_c3 + norm_w_star*(-_t1*_t4*(_c2) + dot_a_a_star*(_t4*_c2 - _t2*_t4))) * w + _rt.col(-_t3*dot_a_a_star) * w_star, _shape, 1, _out[1])
+    value = _rt.finish(norm_w*(norm_w*(sqnorm_a*_c0 + _t0*_c1) + norm_w_star*(_t2*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star) - _t1)) + norm_w_star**2*(sqnorm_a_star*_c0 + sum_a_star**2*_c1), _shape, 0, _out[0])
+    grad_w = _rt.finish(_rt.col(_t0*_c2 + sqnorm_a*_c3 + norm_w_star*(_t2*(_t3 - _t3*sin_w_w_star) - _t1*_t3)) * w + _rt.col(-_t2*psi_w_w_star) * w_star, _shape, 1, _out[1])
     return value, grad_w

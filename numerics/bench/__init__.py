@@ -93,13 +93,13 @@ def interleaved(candidates: dict[str, Callable], rounds: int = 15, number: int =
 
 
 def ratio_row(name: str, t: dict[str, Timing], num: str, den: str, target: float,
-              better: str = "<=", unit: str = "x", detail: str = "") -> BenchRow:
+              better: str = "<=", unit: str = "x", detail: str = "", clock: str = "CPU time") -> BenchRow:
     """A row for ``t[num].median / t[den].median`` against ``target`` (``<=`` or ``>=``)."""
     a, b = t[num], t[den]
     value = a.median / b.median
     ok = value <= target if better == "<=" else value >= target
     text = (f"{num} {a.median * 1e3:.3f} ms (IQR {a.spread:.0%}), {den} {b.median * 1e3:.3f} ms "
-            f"(IQR {b.spread:.0%}), CPU time, median of {a.rounds} interleaved rounds")
+            f"(IQR {b.spread:.0%}), {clock}, median of {a.rounds} interleaved rounds")
     return BenchRow(name, value, f"{better} {target:g}", unit, ok, (detail + "; " if detail else "") + text,
                     {num: asdict(a), den: asdict(b)})
 

@@ -128,7 +128,7 @@ def nt_rows(quick: bool) -> list[BenchRow]:
                             rounds=5 if quick else 15, clock=__import__("time").perf_counter)
             rows.append(ratio_row(f"gaussian.relu_cross_moment vs neural-tangents (p={p}, N={n:,})", t,
                                   "emitted", "neural-tangents", 1.0,
-                                  detail=f"values agree to {agree:.1e}; wall time (JAX runs its own threads)"))
+                                  detail=f"values agree to {agree:.1e}", clock="wall time (JAX runs its own threads)"))
     return rows
 
 
