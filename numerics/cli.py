@@ -204,6 +204,9 @@ def cmd_build(args) -> int:
     for fam in args.families:
         if fam not in known:
             raise UsageError(f"unknown family {fam!r}; known: {', '.join(known)}")
+    if checkout_root(running_copy()) is None:  # not a checkout: say where the files go
+        print(f"nnderive: note: not inside a checkout; writing into the installed copy at "
+              f"{running_copy()}", file=sys.stderr)
     for path in codegen.build(write=True, families=args.families or None):
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0
