@@ -174,8 +174,8 @@ def scaling_row(quick: bool, p: int = 4) -> BenchRow:
     return BenchRow(f"gaussian.relu_cross_moment scaling (p={p}): emitted / ufunc floor at N={ns[-1]:.0e}",
                     ratio, "<= 1.5", "x", ratio <= 1.5,
                     "time per point emitted / hand-written / floor: " + detail,
-                    {"curve": curve, "title": f"relu_cross_moment, p = {p}: time per point vs N "
-                                              "(CPU time, median of interleaved rounds)"})
+                    {"curve": curve, "title": f"gaussian.relu_cross_moment, p = {p}: time per point vs N\n"
+                                              "(CPU time, median of interleaved rounds, random points)"})
 
 
 def run(quick: bool = False) -> list[BenchRow]:
