@@ -522,9 +522,9 @@ def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi"):
         c = numpy.array(c, dtype=numpy.float64)
     # two reductions (no temporaries) decide whether any row is near-parallel
     anynear = c.size > 0 and (c.max() > NEAR or c.min() < -NEAR)
-    if anynear:
-        near = numpy.abs(c) > NEAR
-        c[near] = 0.0
+    if anynear:  # integer indices of the few near rows: the patching below costs ~nothing
+        idx = numpy.flatnonzero(numpy.abs(c) > NEAR)
+        c.reshape(-1)[idx] = 0.0
     s = phi = psi = None
     if "sin" in want:  # sqrt((1 - c)(1 + c)): 1 - c is exact, no cancellation
         s = 1.0 - c
@@ -536,17 +536,16 @@ def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi"):
         psi = numpy.negative(c)
         numpy.arccos(psi, out=psi)
     if anynear:
-        shape = near.shape
-        xs, ys = numpy.broadcast_arrays(x, y)
-        xs = xs.reshape(-1, xs.shape[-1])[near.reshape(-1)] if xs.ndim > 1 else xs[None, :]
-        ys = ys.reshape(-1, ys.shape[-1])[near.reshape(-1)] if ys.ndim > 1 else ys[None, :]
-        terms = _near_terms(xs, ys)
+        shape = c.shape
+        p = numpy.shape(x)[-1]
+        where = numpy.unravel_index(idx, shape)  # no copy of the (broadcast) operands
+        terms = _near_terms(*(numpy.broadcast_to(v, shape + (p,))[where] for v in (x, y)))
         out = []
         for t, arr in zip(terms, (c, s, phi, psi)):
             if arr is not None:
                 if arr.shape != shape:
                     arr = numpy.array(numpy.broadcast_to(arr, shape))
-                arr[near] = t  # fresh arrays of the batch shape: patched in place
+                arr.reshape(-1)[idx] = t  # fresh arrays of the batch shape: patched in place
             out.append(arr)
         c, s, phi, psi = out
     return (c if "cos" in want else None, s, phi, psi)
@@ -580,14 +579,14 @@ def rejection(y, x, norm_x, dot_xy, cos_xy):
         r = y - r
     c = numpy.asarray(cos_xy)
     if c.size and (c.max() > NEAR or c.min() < -NEAR):  # two reductions; rarely true
-        near = numpy.abs(c) > NEAR
-        ys, xs = numpy.broadcast_arrays(y, x)
-        m = numpy.broadcast_to(near, r.shape[:-1]).reshape(-1)
-        yn = ys.reshape(-1, ys.shape[-1])[m]
-        xn = xs.reshape(-1, xs.shape[-1])[m]
+        shape = r.shape[:-1]
+        idx = numpy.flatnonzero(numpy.broadcast_to(numpy.abs(c) > NEAR, shape))
+        where = numpy.unravel_index(idx, shape)
+        yn = numpy.broadcast_to(y, r.shape)[where]
+        xn = numpy.broadcast_to(x, r.shape)[where]
         ky, kx = _pow2_scale(yn), _pow2_scale(xn)
         fixed = _rejection_dd(_scaled(yn, ky), _scaled(xn, kx))[0]
-        r.reshape(-1, r.shape[-1])[m] = numpy.ldexp(fixed, ky[:, None])
+        r[where] = numpy.ldexp(fixed, ky[:, None])
     return r
 
 
