@@ -412,7 +412,7 @@ _h = register(Formula(
                 Arg("dV", "vector", "(d2, r) direction for V", space="r")),
     "f = 1/2 |U V^T - M*|_F^2", mf_hessian, r"[\nabla^2 f](\Delta,\Delta)", emitter=emit_mf_hessian,
     paper=lambda: 2 * T1 + T2, paper_reading="2<U V^T - M*, dU dV^T> + |U dV^T + dU V^T|_F^2",
-    where={"T_1": "<R, dU dV^T>", "T_2": "|U dV^T + dU V^T|_F^2", "T_3": "|R|_F^2"},
+    where={T1: "<R, dU dV^T>", T2: "|U dV^T + dU V^T|_F^2", T3: "|R|_F^2"},
 ))
 register(Formula(
     "balance.gd_neuron_drift", f"{SOURCE}, Thm 4.1 (eq. 4.6) under GD",

@@ -459,7 +459,9 @@ _ARGS = (
 _ASSUME = ("ReLU activation (sigma'(0) := 0), c_sigma = 1/E[relu(X)^2] = 2, loss "
            "1/2 sum_i (y_i - u_i)^2, architecture of spec C0 (reconstructed)")
 _WHERE = {"g^{(h)}": "dL/dx^(h) (backprop vector), g^(H) = (dL/du) a",
-          "J^{(h)}": "diag(sigma'(W^(h) x^(h-1)))"}
+          "J^{(h)}": "diag(sigma'(W^(h) x^(h-1)))",
+          H: "depth (number of layers)", m: "width (units per layer)",
+          alpha_h: "residual scale of layer h", u: "network output u_i", y: "target y_i"}
 
 
 def _latex_roles(expr) -> str:
