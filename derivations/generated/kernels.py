@@ -112,7 +112,7 @@ def v_inf(x, y):
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*norm_x*norm_y/dim_d*_c0 + dot_x_y*psi_x_y*_c0, _shape)
+    return _rt.finish((_h0*norm_x*norm_y/dim_d + dot_x_y*psi_x_y)*_c0, _shape)
 
 
 def h_inf_gram(X):
@@ -181,7 +181,7 @@ def arccos1_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    _r = numpy.asarray(norm_x*norm_y*(-phi_x_y*(_c) + numpy.pi*_c + _s)*((1/2)/numpy.pi), dtype=numpy.float64)
+    _r = numpy.asarray(norm_x*norm_y*(numpy.pi*_c + _s + phi_x_y*(-_c))*((1/2)/numpy.pi), dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
@@ -217,7 +217,7 @@ def g_inf_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    _r = numpy.asarray(norm_x*norm_y*(-phi_x_y*(_c) + numpy.pi*_c + _s)/dim_d*((1/2)/numpy.pi), dtype=numpy.float64)
+    _r = numpy.asarray(norm_x*norm_y*(numpy.pi*_c + _s + phi_x_y*(-_c))/dim_d*((1/2)/numpy.pi), dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
@@ -256,7 +256,7 @@ def v_inf_gram(X):
     _t0 = numpy.pi**(-1.0)
     _t1 = dim_d**(-1.0)
     _t2 = (1/2)*_t1*norm_x*norm_y
-    _r = numpy.asarray(_t0*_t1*norm_x*norm_y*phi_x_y*((1/2)*_c) - _t2*(_c) - _s*_t0*_t2 - 1/2*_t0*dot_x_y*phi_x_y + (1/2)*dot_x_y, dtype=numpy.float64)
+    _r = numpy.asarray(_t0*_t1*norm_x*norm_y*phi_x_y*((1/2)*_c) + _t2*(-_c) - _s*_t0*_t2 - 1/2*_t0*dot_x_y*phi_x_y + (1/2)*dot_x_y, dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
@@ -336,7 +336,7 @@ def init_residual(y_labels):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    y_labels = _rt.vector("y_labels", y_labels)
+    y_labels = _rt.vector("y_labels", y_labels, finite=False)
     _shape = _rt.batch_shape(("y_labels", y_labels, 1))
     sqnorm_y_labels = _rt.sqnorm(y_labels, "y_labels")
     dim_n = y_labels.shape[-1]

@@ -71,7 +71,7 @@ def norm_after_gd_step(v, g, grad_w, eta):
     """
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
-    grad_w = _rt.vector("grad_w", grad_w)
+    grad_w = _rt.vector("grad_w", grad_w, finite=False)
     eta = _rt.scalar("eta", eta)
     _rt.positive("eta", eta)
     _rt.same_length(("v", v), ("grad_w", grad_w))
@@ -79,7 +79,7 @@ def norm_after_gd_step(v, g, grad_w, eta):
     sqnorm_grad_w = _rt.sqnorm(grad_w, "grad_w")
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, sqnorm_grad_w, sqnorm_v)
-    return _rt.finish(eta**2*g**2*(-dot_grad_w_v**2/sqnorm_v**2 + sqnorm_grad_w/sqnorm_v) + sqnorm_v, _shape)
+    return _rt.finish(eta**2*g**2*(sqnorm_grad_w/sqnorm_v - dot_grad_w_v**2/sqnorm_v**2) + sqnorm_v, _shape)
 
 
 def df_dv(v, g, c, x_p, m):
@@ -166,7 +166,7 @@ def v_term(v, g, x_p, y_p, alpha):
     dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None)
     dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None)
     dot_x_p_y_p = _rt.dot(x_p, y_p, None, None)
-    return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [alpha**2*g**2*(-dot_v_x_p*dot_v_y_p + dot_x_p_y_p*sqnorm_v)/sqnorm_v**2,0], default=numpy.nan),0], default=numpy.nan), _shape)
+    return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [alpha**2*g**2*(dot_x_p_y_p*sqnorm_v - dot_v_x_p*dot_v_y_p)/sqnorm_v**2,0], default=numpy.nan),0], default=numpy.nan), _shape)
 
 
 def g_term(v, g, x_p, y_p, alpha):
@@ -266,7 +266,7 @@ def n_block(v, g):
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     _t0 = g**2
     _t1 = sqnorm_v**(-1.0)
-    return _rt.finish(_rt.col2(_t0*_t1) * numpy.eye(v.shape[-1]) + _rt.col2(-_t0/sqnorm_v**2 + _t1) * _rt.outer(v, v), _shape, 2)
+    return _rt.finish(_rt.col2(_t0*_t1) * numpy.eye(v.shape[-1]) + _rt.col2(_t1 - _t0/sqnorm_v**2) * _rt.outer(v, v), _shape, 2)
 
 
 def grad_g_and_grads(v, g, grad_w, *, out=None):
