@@ -48,7 +48,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
                          bound_final_ratio=float(bound[-1] / bound[0])))
     out = dict(name=NAME, quick=quick, seed=seed, n=n, d=d, steps=steps, runs=runs)
     return save(out_dir, NAME, out, _draw, title="ZR Thm 1: GD loss vs the linear-rate bound",
-                params={"n": n, "d": d, "steps": steps, "eta": "0.5/lambda_max(JJ^T)", "seed": seed})
+                params={"n": n, "d": d, "steps": steps, "eta": r"0.5/\lambda_{\max}(JJ^\top)", "seed": seed})
 
 
 def _draw(ax, out):
