@@ -61,8 +61,13 @@ def radial_rule(n: int = N_R) -> tuple[np.ndarray, np.ndarray]:
     return nodes, mu0 * vecs[0, :] ** 2
 
 
-def _sectors(kinks, lo: float, hi: float, max_len: float) -> list[tuple[float, float]]:
-    pts = sorted({lo, hi} | {lo + ((float(k) - lo) % (hi - lo)) for k in kinks})
+def _sectors(kinks, lo: float, hi: float, max_len: float, wrap: bool = True):
+    """Sub-intervals of ``[lo, hi]`` split at ``kinks`` (wrapped into the interval when ``wrap``,
+    for angles; kinks already inside are kept exactly) and at most ``max_len`` long."""
+    inside = {float(k) for k in kinks if lo <= float(k) <= hi}
+    if wrap:
+        inside |= {lo + ((float(k) - lo) % (hi - lo)) for k in kinks if not lo <= float(k) <= hi}
+    pts = sorted({lo, hi} | inside)
     out = []
     for s, t in zip(pts[:-1], pts[1:]):
         if t - s <= 1e-15:
@@ -108,7 +113,7 @@ def line_expectation(f, kinks=(), n: int = 24, cutoff: float = 40.0, max_len: fl
     x, w = _legendre(n)
     zs, ws = [], []
     inner = [k for k in kinks if -cutoff < k < cutoff]
-    for s, t in _sectors(inner, -cutoff, cutoff, max_len):
+    for s, t in _sectors(inner, -cutoff, cutoff, max_len, wrap=False):
         zs.append(0.5 * (t - s) * x + 0.5 * (t + s))
         ws.append(0.5 * (t - s) * w)
     z, wz = np.concatenate(zs), np.concatenate(ws)
@@ -129,6 +134,7 @@ def plane_basis(*vectors) -> tuple[np.ndarray, np.ndarray]:
     M = np.column_stack(vs + [np.eye(p)[:, i] for i in range(p)])
     q, rr = np.linalg.qr(M)
     cols = [i for i in range(q.shape[1]) if abs(rr[i, i]) > 1e-300][:2]
+    cols += [i for i in range(q.shape[1]) if i not in cols][: 2 - len(cols)]  # all parallel
     e1, e2 = q[:, cols[0]], q[:, cols[1]]
     s = 1.0 if vs[0] @ e1 >= 0 else -1.0
     return s * e1, e2

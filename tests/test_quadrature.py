@@ -57,3 +57,14 @@ def test_plane_basis_nearly_parallel():
     assert np.allclose(e1, np.array([1.0, 2, 3]) / math.sqrt(14))
     with pytest.raises(ValueError):
         Q.plane_basis(np.array([1.0]))
+
+
+def test_plane_basis_parallel_in_two_dimensions():
+    e1, e2 = Q.plane_basis(np.array([3.0, 4.0]), np.array([-6.0, -8.0]))
+    assert np.allclose(e1, [0.6, 0.8]) and abs(e1 @ e2) < 1e-15
+
+
+def test_line_breakpoints_kept_exactly():
+    k = 1e-9  # a kink a hair from 0: the piece [0, k] must not be lost to rounding
+    got = Q.line_expectation(lambda z: (z > 0) & (z < k), [0.0, k])
+    assert abs(got - k / math.sqrt(2 * math.pi)) <= 1e-15 * k
