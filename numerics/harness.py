@@ -415,7 +415,7 @@ def _second_order(formula, ms: list[Mutant]) -> None:
 
     small = min(KNOB_RELS)
     for m in ms:
-        if m.kind != "knob" or m.caught or not m.label.endswith(f"(1 + {small:g})"):
+        if m.kind != "knob" or m.caught or f"(1 + {small:g})" not in m.label:
             continue
         k = m.label.split(" ")[1]
         twins = [t for t in ms if t.kind == "knob" and t.label.startswith(f"knob {k} ")
