@@ -58,8 +58,9 @@ def _draw(ax, out):
     for g, name in enumerate(out["groups"]):
         line, = ax.plot(k, mx[:, g], label=f"${name}$")
         ax.plot(k, mn[:, g], ":", color=line.get_color())
-    axis(ax, x=r"iteration $k$", y=r"$\max_i / \min_i\ \|\partial u_i/\partial\xi\|_2$",
-         log_y=True, legend=len(out["groups"]) <= 8)
+    axis(ax, x=r"iteration $k$", y=r"$\max_i$ (solid) / $\min_i$ (dotted) $\|\partial u_i/\partial\xi\|_2$",
+         log_y=True)
+    ax.legend(fontsize="x-small", ncol=2)
 
 
 def report(result: dict) -> str:
