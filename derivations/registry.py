@@ -77,9 +77,10 @@ class Formula:
         is the invariant-coordinate emitter of :mod:`derivations.codegen`.
     validate : extra lines of emitted code enforcing domain requirements (use ``_rt.require``).
     where : symbols of the LaTeX that the symbol table of :mod:`derivations.vectors` does not
-        define, ``{symbol or LaTeX string: "meaning"}`` (e.g. ``{R_quad: "1 on
-        the quadratic region, else 0"}``); the "where" list under every printed formula is built
-        from both (:func:`derivations.latex.where_list`).
+        define, ``{symbol or LaTeX string: "meaning in plain text"}`` (e.g. ``{R_quad: "1 on
+        the quadratic region, else 0"}``), or ``{symbol: (latex, meaning)}`` for a symbol the
+        formula prints under a custom name; the "where" list under every printed formula is
+        built from both (:func:`derivations.latex.where_list`).
     """
 
     def __init__(
