@@ -159,6 +159,17 @@ class Formula:
                 f"{self.name} has no emitted code yet; run `nnderive build`"
             ) from None
 
+    @property
+    def fused(self) -> Callable:
+        """The emitted fused function returning this scalar formula and all its gradients in one
+        call, sharing subexpressions (``cnn.population_loss`` ->
+        ``derivations.generated.cnn.population_loss_and_grads``; accepts ``out=`` buffers)."""
+        module = importlib.import_module(f"derivations.generated.{self.family}")
+        try:
+            return getattr(module, f"{self.quantity}_and_grads")
+        except AttributeError:
+            raise LookupError(f"{self.name} has no fused value-and-gradients function") from None
+
     def code(self) -> str:
         """Stand-alone NumPy source of the emitted function (with its runtime helpers)."""
         from .codegen import standalone_source

@@ -303,11 +303,19 @@ def cmd_docs(args) -> int:
 def cmd_bench(args) -> int:
     from . import bench
 
+    if args.plot is not None:  # validate before the (long) benchmark run
+        target = Path(args.plot)
+        if target.is_dir() or not target.parent.resolve().is_dir():
+            raise UsageError(f"--plot {args.plot!r}: not a writable file path")
     try:
         rows = bench.run(quick=args.quick, progress=_progress(not args.quiet),
                          only=args.families or None)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.plot:
+        if not bench.plot(rows, args.plot):
+            print("nnderive: no plot written (matplotlib is not installed, or no scaling rows)",
+                  file=sys.stderr)
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], indent=2))
     else:
@@ -398,6 +406,8 @@ def parser() -> argparse.ArgumentParser:
                    help="benchmark families to run (default: all)")
     s.add_argument("--quick", action="store_true", help="small sizes (CI)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--plot", metavar="PNG", default=None,
+                   help="also write a PNG of time per point vs N (needs matplotlib; default: none)")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_bench)
 
