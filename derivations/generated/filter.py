@@ -58,7 +58,7 @@ def population_grad(w, w_star):
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     _, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "sin psi")
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(-norm_w_star*sin_w_w_star/norm_w*(_c0) + 1/2) * w + _rt.col(-psi_w_w_star*((1/2)/numpy.pi)) * w_star, _shape, 1)
+    return _rt.finish(_rt.col(1/2 + norm_w_star*sin_w_w_star/norm_w*(-_c0)) * w + _rt.col(psi_w_w_star*(-(1/2)/numpy.pi)) * w_star, _shape, 1)
 
 
 def A_plus(w, w_star):
