@@ -41,7 +41,7 @@ def output(w, x):
     X_re = _X.real
     X_im = _X.imag
     _t0 = n**((1/2)*d)
-    _F = (_t0*(-P_im*X_im + P_re*X_re)) + 1j * (_t0*(P_im*X_re + P_re*X_im))
+    _F = (_t0*(P_re*X_re - P_im*X_im)) + 1j * (_t0*(P_im*X_re + P_re*X_im))
     _f = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]
     return _rt.finish(_f, _shape, 1)
 
@@ -92,7 +92,7 @@ def loss(w, x, y):
     _t5 = P_im**2*_t4
     _t6 = X_re**2
     _t7 = P_re**2*_t4
-    _l = -X_im*Y_im*_t2 + X_im*Y_re*_t1 - X_re*Y_im*_t1 - X_re*Y_re*_t2 + (1/2)*Y_im**2 + (1/2)*Y_re**2 + _t3*_t5 + _t3*_t7 + _t5*_t6 + _t6*_t7
+    _l = X_im*Y_re*_t1 + (1/2)*Y_im**2 + (1/2)*Y_re**2 + _t3*_t5 + _t3*_t7 + _t5*_t6 + _t6*_t7 - X_im*Y_im*_t2 - X_re*Y_im*_t1 - X_re*Y_re*_t2
     _L = numpy.sum(_l * _wt, axis=-1)[..., 0]
     return _rt.finish(_L, _shape)
 
@@ -155,7 +155,7 @@ def grad(w, x, y):
     _t16 = A_im*_t10
     _t17 = _t16*_t9
     _t18 = _t14*_t16
-    _S = (_t0*(-Y_im*_t4 - Y_im*_t6 + Y_re*_t3 - Y_re*_t7 + _t12*_t13 + _t12*_t8 + _t13*_t15 + _t15*_t8)) + 1j * (_t0*(Y_im*_t3 - Y_im*_t7 + Y_re*_t4 + Y_re*_t6 + _t13*_t17 + _t13*_t18 + _t17*_t8 + _t18*_t8))
+    _S = (_t0*(Y_re*_t3 + _t12*_t13 + _t12*_t8 + _t13*_t15 + _t15*_t8 - Y_im*_t4 - Y_im*_t6 - Y_re*_t7)) + 1j * (_t0*(Y_im*_t3 - Y_im*_t7 + Y_re*_t4 + Y_re*_t6 + _t13*_t17 + _t13*_t18 + _t17*_t8 + _t18*_t8))
     _g = n * numpy.fft.irfft(_S, n, axis=-1)
     return _rt.finish(_g, _shape, 2)
 
@@ -221,7 +221,7 @@ def grad_p(w, x, y, p):
     _t16 = A_im*_t10
     _t17 = _t16*_t9
     _t18 = _t14*_t16
-    _S = (_t0*(-Y_im*_t4 - Y_im*_t6 + Y_re*_t3 - Y_re*_t7 + _t12*_t13 + _t12*_t8 + _t13*_t15 + _t15*_t8)) + 1j * (_t0*(Y_im*_t3 - Y_im*_t7 + Y_re*_t4 + Y_re*_t6 + _t13*_t17 + _t13*_t18 + _t17*_t8 + _t18*_t8))
+    _S = (_t0*(Y_re*_t3 + _t12*_t13 + _t12*_t8 + _t13*_t15 + _t15*_t8 - Y_im*_t4 - Y_im*_t6 - Y_re*_t7)) + 1j * (_t0*(Y_im*_t3 - Y_im*_t7 + Y_re*_t4 + Y_re*_t6 + _t13*_t17 + _t13*_t18 + _t17*_t8 + _t18*_t8))
     _g = n * numpy.fft.irfft(_S, n, axis=-1)
     return _rt.finish(_g[..., :p], _shape, 2)
 
@@ -259,7 +259,7 @@ def cn_output(w, w_out, x):
     X_re = _X.real
     X_im = _X.imag
     _f0 = n**((1/2)*d)
-    _F = (_f0*(-P_im*X_im + P_re*X_re)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
+    _F = (_f0*(P_re*X_re - P_im*X_im)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
     z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
     _bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn
@@ -304,14 +304,14 @@ def cn_loss(w, w_out, x, y):
     X_re = _X.real
     X_im = _X.imag
     _f0 = n**((1/2)*d)
-    _F = (_f0*(-P_im*X_im + P_re*X_re)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
+    _F = (_f0*(P_re*X_re - P_im*X_im)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
     z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
     _bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
     norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))
     dot_y_z = numpy.sum(y * z, axis=-1)
-    return _rt.finish((-dot_y_z*w_out + (1/2)*norm_z*(norm_y**2 + w_out**2))/norm_z, _shape)
+    return _rt.finish(((1/2)*norm_z*(norm_y**2 + w_out**2) - dot_y_z*w_out)/norm_z, _shape)
 
 
 def cn_grad_w(w, w_out, x, y):
@@ -350,7 +350,7 @@ def cn_grad_w(w, w_out, x, y):
     X_re = _X.real
     X_im = _X.imag
     _f0 = n**((1/2)*d)
-    _F = (_f0*(-P_im*X_im + P_re*X_re)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
+    _F = (_f0*(P_re*X_re - P_im*X_im)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
     z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
     _bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn
@@ -373,7 +373,7 @@ def cn_grad_w(w, w_out, x, y):
     _t1 = G_im*Q_im
     _t2 = Q_re*X_im
     _t3 = G_re*X_re
-    _S = (_t0*(G_im*_t2 - G_re*Q_im*X_im + Q_re*_t3 + X_re*_t1)) + 1j * (-_t0*(-G_im*Q_re*X_re + G_re*_t2 + Q_im*_t3 + X_im*_t1))
+    _S = (_t0*(G_im*_t2 - G_re*Q_im*X_im + Q_re*_t3 + X_re*_t1)) + 1j * (-_t0*(G_re*_t2 + Q_im*_t3 + X_im*_t1 - G_im*Q_re*X_re))
     _g = n * numpy.fft.irfft(_S, n, axis=-1)
     return _rt.finish(_g, _shape, 2)
 
@@ -414,14 +414,14 @@ def cn_grad_out(w, w_out, x, y):
     X_re = _X.real
     X_im = _X.imag
     _f0 = n**((1/2)*d)
-    _F = (_f0*(-P_im*X_im + P_re*X_re)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
+    _F = (_f0*(P_re*X_re - P_im*X_im)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
     z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
     _bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
     norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))
     dot_y_z = numpy.sum(y * z, axis=-1)
-    return _rt.finish(-dot_y_z/norm_z + w_out, _shape)
+    return _rt.finish(w_out - dot_y_z/norm_z, _shape)
 
 
 def init_norm_mean(n, p):
@@ -439,7 +439,7 @@ def init_norm_mean(n, p):
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
     _t0 = (1/2)*p
-    return _rt.finish((1/2)*numpy.sqrt(2)*numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/(numpy.sqrt(n)*_rt.math.gamma(_t0 + 1)), _shape)
+    return _rt.finish(numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/(numpy.sqrt(n)*_rt.math.gamma(_t0 + 1))*((1/2)*numpy.sqrt(2)), _shape)
 
 
 def c2(p):
@@ -455,7 +455,7 @@ def c2(p):
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
     _t0 = (1/2)*p
-    return _rt.finish(-1/2*numpy.sqrt(2)*numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/_rt.math.gamma(_t0 + 1) + 1, _shape)
+    return _rt.finish(1 + numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/_rt.math.gamma(_t0 + 1)*(-(1/2)*numpy.sqrt(2)), _shape)
 
 
 def rate_c(p):
@@ -471,7 +471,7 @@ def rate_c(p):
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
     _t0 = (1/2)*p
-    return _rt.finish(-1/8*numpy.log(p) - 1/4*numpy.log(_rt.math.gamma(_t0 + 1/2)) + (1/4)*numpy.log(_rt.math.gamma(_t0 + 1)) + (1/8)*numpy.log(2), _shape)
+    return _rt.finish((1/4)*numpy.log(_rt.math.gamma(_t0 + 1)) + (1/8)*numpy.log(2) - 1/8*numpy.log(p) - 1/4*numpy.log(_rt.math.gamma(_t0 + 1/2)), _shape)
 
 
 def output_energy(x, s, p, d):
@@ -493,5 +493,5 @@ def output_energy(x, s, p, d):
     p = _rt.integer("p", p)
     d = _rt.integer("d", d)
     _shape = _rt.batch_shape(("x", x, 1), ("s", s, 0))
-    norm_x = _rt.norm(x, "x")
-    return _rt.finish(norm_x**2*(p*s**2)**d, _shape)
+    sqnorm_x = _rt.sqnorm(x, "x")
+    return _rt.finish(sqnorm_x*(p*s**2)**d, _shape)
