@@ -456,7 +456,7 @@ def _z_lines() -> list[str]:
     lines += _spectrum_lines(get("circulant.output").expr, "_F", "_f")
     lines += ["z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]",
               "norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))",
-              "_bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn",
+              "_bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))",
               "_rt.require(norm_z > 1e-13 * _bound, \"w\", \"gives a zero product output z = "
               "W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|\")"]
     return lines

@@ -262,7 +262,7 @@ def cn_output(w, w_out, x):
     _F = (_f0*(P_re*X_re - P_im*X_im)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
     z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
-    _bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn
+    _bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
     _f = _rt.col(w_out/norm_z) * z
     return _rt.finish(_f, _shape, 1)
@@ -307,7 +307,7 @@ def cn_loss(w, w_out, x, y):
     _F = (_f0*(P_re*X_re - P_im*X_im)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
     z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
-    _bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn
+    _bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
     norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))
     dot_y_z = numpy.sum(y * z, axis=-1)
@@ -353,7 +353,7 @@ def cn_grad_w(w, w_out, x, y):
     _F = (_f0*(P_re*X_re - P_im*X_im)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
     z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
-    _bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn
+    _bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
     norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))
     dot_y_z = numpy.sum(y * z, axis=-1)
@@ -417,7 +417,7 @@ def cn_grad_out(w, w_out, x, y):
     _F = (_f0*(P_re*X_re - P_im*X_im)) + 1j * (_f0*(P_im*X_re + P_re*X_im))
     z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
-    _bound = numpy.max(numpy.abs(_F), axis=(-2, -1)) * _sn
+    _bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
     norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))
     dot_y_z = numpy.sum(y * z, axis=-1)

@@ -1,0 +1,126 @@
+"""Circulant family (Dai & Heckel): checks pass, knob mutants are caught by independent checks,
+bad input raises ValueError naming the argument, batches broadcast, simulator backprop vs FD."""
+import numpy as np
+import pytest
+
+import derivations as D
+from derivations import codegen, knobs
+from numerics import checks, harness
+from numerics.simulators import circulant as S
+from derivations.generated import circulant as G
+
+FAST = ["circulant.output", "circulant.loss", "circulant.grad", "circulant.grad_p",
+        "circulant.cn_output", "circulant.cn_loss", "circulant.cn_grad_w", "circulant.cn_grad_out",
+        "circulant.init_norm_mean", "circulant.c2", "circulant.rate_c", "circulant.output_energy"]
+CTX = harness.Context(samples=40_000, quick=True)
+
+
+def test_generated_module_fresh():
+    path, src = next(iter(codegen.build(write=False, families=["circulant"]).items()))
+    assert path.read_text() == src
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_checks_pass(name):
+    f = D.get(name)
+    for c in checks.for_formula(name):
+        for r in harness.run_check(c, harness.Subject(f, f.numpy), CTX):
+            assert r.passed, (c.label, r.detail)
+
+
+def _indep_fail(name):
+    f = D.get(name)
+    fn = codegen.compile_function(f)
+    subj = harness.Subject(f, fn)
+    return [c.label for c in checks.for_formula(name) if c.independent
+            and not all(r.passed for r in harness.run_check(c, subj, CTX))]
+
+
+@pytest.mark.parametrize("name,knob", [
+    ("circulant.loss", "circulant.loss_half"), ("circulant.loss", "circulant.eig_sqrt_n"),
+    ("circulant.grad", "circulant.loss_half"), ("circulant.grad", "circulant.eig_sqrt_n"),
+    ("circulant.grad", "circulant.unitary_norm"), ("circulant.output", "circulant.eig_sqrt_n"),
+    ("circulant.cn_loss", "circulant.cn_half"), ("circulant.cn_grad_w", "circulant.cn_half"),
+    ("circulant.cn_grad_w", "circulant.unitary_norm"), ("circulant.init_norm_mean", "circulant.init_var"),
+    ("circulant.output_energy", "circulant.energy_var")])
+@pytest.mark.parametrize("rel", [1e-6])
+def test_knob_mutants_caught(name, knob, rel):
+    f = D.get(name)
+    assert knob in knobs.used_by(f)
+    with knobs.perturbed(knob, rel):
+        failing = _indep_fail(name)
+    assert failing, f"{name} with {knob} x (1 + {rel}) not caught"
+
+
+@pytest.mark.parametrize("name", ["circulant.grad", "circulant.cn_grad_w", "circulant.loss"])
+def test_sign_and_factor_mutants_caught(name):
+    f = D.get(name)
+    # for cn_grad_w, -expr negates both g_z = c_y y + c_z z and the (linear) pull-back S(G):
+    # an equivalent mutant (same code result), so only the factor-2 mutant (4x) is meaningful
+    muts = (2 * f.expr,) if name == "circulant.cn_grad_w" else (-f.expr, 2 * f.expr)
+    for expr in muts:
+        clone = harness_clone(f, expr)
+        subj = harness.Subject(clone, codegen.compile_function(clone))
+        assert any(not all(r.passed for r in harness.run_check(c, subj, CTX))
+                   for c in checks.for_formula(name) if c.independent)
+
+
+def harness_clone(f, expr):
+    import copy
+
+    c = copy.copy(f)
+    c._expr = expr
+    return c
+
+
+def test_bad_input():
+    rng = np.random.default_rng(0)
+    w, x, y = rng.standard_normal((3, 8)), rng.standard_normal(8), rng.standard_normal(8)
+    with pytest.raises(ValueError, match="^x "):
+        G.loss(w, x[:7], y)
+    with pytest.raises(ValueError, match="^y "):
+        G.grad(w, x, y[:5])
+    with pytest.raises(ValueError, match="^p "):
+        G.grad_p(w, x, y, 9)
+    with pytest.raises(ValueError, match="w"):
+        G.loss(np.full((3, 8), np.nan), x, y)
+    with pytest.raises(ValueError, match="x"):
+        G.cn_output(w, 1.0, np.ones(8))           # constant x: zero centered input
+    w0 = np.zeros((3, 8))
+    w0[:, 0] = 1.0
+    w0[1] = np.ones(8)                            # C(1) kills centered vectors: z = 0
+    with pytest.raises(ValueError, match="^w "):
+        G.cn_grad_w(w0, 1.0, x, y)
+    with pytest.raises(ValueError, match="w_out"):
+        G.cn_loss(w, np.inf, x, y)
+
+
+def test_batch_broadcast():
+    rng = np.random.default_rng(1)
+    w, x, y = rng.standard_normal((4, 2, 6)), rng.standard_normal((4, 6)), rng.standard_normal(6)
+    g = G.grad(w, x, y)
+    assert g.shape == (4, 2, 6)
+    for b in range(4):
+        np.testing.assert_allclose(g[b], S.grad(w[b], x[b], y), rtol=1e-12, atol=1e-12)
+    wo = rng.uniform(1, 2, 4)
+    gc = G.cn_grad_w(w, wo, x, y)
+    for b in range(4):
+        np.testing.assert_allclose(gc[b], S.cn_grad(w[b], wo[b], x[b], y)[0], rtol=1e-11, atol=1e-12)
+
+
+def test_simulator_convnet_backprop_vs_fd():
+    rng = np.random.default_rng(2)
+    for norm in ("learned", "fixed", "none"):
+        net = S.ConvNet(16, 2, 3, 3, norm=norm)
+        prm = net.init(rng)
+        x, y = rng.uniform(0, 1, 16), rng.standard_normal(16)
+        L, g = net.loss_grad(prm, x, y)
+        for key in ("K0", "K2", "a") + (("g1", "b0") if norm == "learned" else ()):
+            idx = (0,) * prm[key].ndim
+            h = 1e-6
+            pp = {k: v.copy() for k, v in prm.items()}
+            pm = {k: v.copy() for k, v in prm.items()}
+            pp[key][idx] += h
+            pm[key][idx] -= h
+            fd = (net.loss_grad(pp, x, y)[0] - net.loss_grad(pm, x, y)[0]) / (2 * h)
+            assert abs(fd - g[key][idx]) <= 1e-6 * max(1.0, abs(fd)), (norm, key, fd, g[key][idx])
