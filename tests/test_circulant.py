@@ -124,3 +124,15 @@ def test_simulator_convnet_backprop_vs_fd():
             pm[key][idx] -= h
             fd = (net.loss_grad(pp, x, y)[0] - net.loss_grad(pm, x, y)[0]) / (2 * h)
             assert abs(fd - g[key][idx]) <= 1e-6 * max(1.0, abs(fd)), (norm, key, fd, g[key][idx])
+
+
+def test_dh_depth_quick(tmp_path):
+    from numerics.experiments import dh_depth
+
+    r = dh_depth.run(tmp_path, quick=True)
+    u = r["rows"]["N(0,1/(np))"]["unnormalized"]
+    c = r["rows"]["N(0,1/(np))"]["cn"]
+    assert u[-1] < 1e-4 * u[0]                 # vanishing without normalization
+    assert max(c) < 2 * min(c)                 # CN: independent of depth
+    assert (tmp_path / "dh_depth.json").exists()
+    assert "unnormalized" in dh_depth.report(r)
