@@ -136,3 +136,11 @@ def test_dh_depth_quick(tmp_path):
     assert max(c) < 2 * min(c)                 # CN: independent of depth
     assert (tmp_path / "dh_depth.json").exists()
     assert "unnormalized" in dh_depth.report(r)
+
+
+def test_dh_fig4_quick(tmp_path):
+    from numerics.experiments import dh_fig4
+
+    r = dh_fig4.run(tmp_path, quick=True)
+    assert r["without"]["kurtosis"] > r["with_cn"]["kurtosis"]   # heavier tails without CN
+    assert "kurtosis" in dh_fig4.report(r)
