@@ -214,7 +214,7 @@ def names(family: str | None = None) -> list[str]:
     it is not a string)."""
     _load()
     if family is None:
-        return list(_REGISTRY)
+        return sorted(_REGISTRY, key=lambda n: _family_rank(n.split(".")[0]))  # stable
     if not isinstance(family, str):
         raise TypeError(f"family must be a string such as 'cnn', got {type(family).__name__} "
                         f"{family!r}")
@@ -229,9 +229,20 @@ def _declared_families() -> set[str]:
     return {m.rsplit(".", 1)[1] for m in FAMILY_MODULES} | set(families())
 
 
+def _family_rank(family: str) -> int:
+    """Catalogue position of ``family``: the first of :data:`FAMILY_MODULES` named after it
+    (``derivations.cnn`` and ``derivations.cnn_dynamics`` both rank as ``cnn``), whatever order
+    the modules happened to be imported in."""
+    for i, mod in enumerate(FAMILY_MODULES):
+        base = mod.rsplit(".", 1)[-1]
+        if base == family or base.startswith(family + "_"):
+            return i
+    return len(FAMILY_MODULES)
+
+
 def families() -> list[str]:
-    _load()
-    return list(dict.fromkeys(n.split(".")[0] for n in _REGISTRY))
+    """The families with registered formulas, in catalogue order (:data:`FAMILY_MODULES`)."""
+    return list(dict.fromkeys(n.split(".")[0] for n in names()))
 
 
 def get(name: str) -> Formula:
