@@ -83,7 +83,18 @@ WHERE = {
     r"P_j": "prod_i w^_ij, product of the d filters' unitary coefficients at frequency j",
     r"Q_{kj}": "prod_{i != k} w^_ij",
     r"\mathrm{Re},\ \mathrm{Im}": "real and imaginary part of the per-frequency spectrum",
+    n: "signal length (number of frequencies j = 0, ..., n-1)",
+    d: "number of circulant layers",
 }
+_MEANING = {P_re: "P_j", P_im: "P_j", A_re: "w^_kj, the unitary DFT coefficient of the layer k",
+            A_im: "w^_kj, the unitary DFT coefficient of the layer k",
+            Q_re: "Q_kj", Q_im: "Q_kj", X_re: "x^_j, the unitary DFT of the input (centred for CN)",
+            X_im: "x^_j, the unitary DFT of the input (centred for CN)",
+            Y_re: "y^_j, the unitary DFT of the target", Y_im: "y^_j, the unitary DFT of the target",
+            G_re: "g^_j, the unitary DFT of dL/dz", G_im: "g^_j, the unitary DFT of dL/dz"}
+# each per-frequency symbol under its printed name (the "where" list of the LaTeX output)
+WHERE.update({s: (PER_FREQ[s], ("real" if str(s).endswith("_re") else "imaginary")
+                  + " part of " + what) for s, what in _MEANING.items()})
 
 
 def _cx(re, im):

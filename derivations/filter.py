@@ -265,11 +265,13 @@ register(Formula(
     "filter.A_plus", f"{SOURCE}, l.6167, A_{{w,w*}} (C6-3)",
     _WARGS, "z ~ N(0, I_p), p >= 2", A_plus, rank=2, emitter=_emit_plane_matrix,
     lhs=r"A_{\mathbf w,\mathbf w^*}=\mathbb{E}[\mathbf z\mathbf z^\top\mathbb 1\{\mathbf w^\top\mathbf z>0,\mathbf w^{*\top}\mathbf z>0\}]",
+    where={"phi": (r"\phi", "the angle between w and w* in [0, pi]")},
 ))
 register(Formula(
     "filter.A_minus", f"{SOURCE}, l.6167, A_{{w,-w*}} (C6-3)",
     _WARGS, "z ~ N(0, I_p), p >= 2", A_minus, rank=2, emitter=_emit_plane_matrix,
     lhs=r"A_{\mathbf w,-\mathbf w^*}=\mathbb{E}[\mathbf z\mathbf z^\top\mathbb 1\{\mathbf w^\top\mathbf z>0,\mathbf w^{*\top}\mathbf z\le0\}]",
+    where={"phi": (r"\phi", "the angle between w and w* in [0, pi]")},
 ))
 register(Formula(
     "filter.lambda_min_plus", f"{SOURCE}, Definition 6.1 (C6-4)",

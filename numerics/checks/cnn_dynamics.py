@@ -449,7 +449,8 @@ def _claim_row(formula, label, thesis_bad, fixed_bad, applicable, note, klass):
     ok = fixed_bad == 0
     return CheckResult(
         formula, "claim", label, f"{thesis_bad} / {fixed_bad}", "0", float(fixed_bad), "count",
-        ok, erratum=thesis_bad > 0,
+        ok, erratum=thesis_bad > 0, erratum_class=klass if thesis_bad > 0 else "",
+        resolution=0.0,  # a count of violations: one violating step fails it
         detail=(f"{applicable} applicable steps; violations of the printed statement: "
                 f"{thesis_bad}; of the corrected one: {fixed_bad}. "
                 + (f"[{klass}] " if thesis_bad else "") + note))
