@@ -79,7 +79,7 @@ def _local_paper_check(name, points, reference, klass=None, note=""):
         ok = d_err <= 1e-8 and p_err > 1e-4
         return CheckResult(
             name, "paper", "printed vs derived", "differs", "model", p_err, "rel", ok,
-            erratum=ok,
+            erratum=ok, erratum_class=klass if ok else "",
             detail=(f"[{klass}] printed off the model reference by {p_err:.3g}, derived by "
                     f"{d_err:.1e}; {note}" if ok else
                     f"UNRESOLVED: printed {p_err:.3g}, derived {d_err:.3g} from the reference"))

@@ -194,7 +194,7 @@ def _thm67_circle(subject, ctx):
     worst = max(abs(p / l - 1) for _, l, p in rows)
     return CheckResult(
         "filter.lambda_max_minus", "paper", "Thm 6.7 plane matrix (unit circle)",
-        rows[-1][2], rows[-1][1], worst, "rel", True, erratum=True,
+        rows[-1][2], rows[-1][1], worst, "rel", True, erratum=True, erratum_class="printed error",
         detail=("[printed error] Thm 6.7 (l.6580) gives eigenvalues (phi +- sin phi)/2; "
                 "quadrature on the unit circle gives " + ", ".join(
                     f"phi={a}: {l:.6f} vs printed {p:.6f} (ratio {p / l:.4f} = 2 pi)"
@@ -231,7 +231,7 @@ def _decomposition(subject, ctx):
     printed = float(np.max(np.abs(g - body)) / np.max(np.abs(g)))
     return CheckResult(
         "filter.population_grad", "simulation", "k-patch decomposition (C6-8), per sample",
-        err, 0.0, err, "rel", err < 1e-12, erratum=True,
+        err, 0.0, err, "rel", err < 1e-12, erratum=True, erratum_class="printed error",
         detail=(f"200 samples, k={k} overlapping patches: with 1/k^2 max rel. error {err:.1e}; "
                 f"[printed error] the printed form (no 1/k^2, sums to (d, d)) is off by "
                 f"{printed:.3g} relative (a factor k^2 = {k * k})"))

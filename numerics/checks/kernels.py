@@ -276,6 +276,7 @@ def _init_residual_paper(subject, ctx) -> CheckResult:
     return CheckResult(
         "kernels.init_residual", "paper", "printed vs derived (evidence: quadrature)", r[2], r[3],
         p_err, "rel", erratum or agree, erratum=erratum,
+        erratum_class="printed error" if erratum else "",
         detail=(f"printed error: sum(y_i^2 + 1) gives {r[2]:.6g}, derived sum(y_i^2 + 1/2) "
                 f"{r[3]:.6g}, quadrature reference {r[4]:.6g} (derived within {d_err:.1e}, "
                 f"printed off by >= {p_err:.2g}); class: printed error (E sigma(z)^2 = 1/2, "
