@@ -685,7 +685,7 @@ def difference(formula) -> sp.Expr | None:
     """``derived - printed`` simplified (``None`` without a printed form)."""
     if formula.paper is None:
         return None
-    return sp.simplify(sp.expand(formula.expr - formula.paper))
+    return sp.simplify(sp.expand(vectors.cos_form(formula.expr - formula.paper)))
 
 
 def formula_body(formula, level: str = "section*") -> str:

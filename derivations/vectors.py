@@ -305,6 +305,20 @@ def grad(F: sp.Expr, x: sp.Symbol, simplify=sp.simplify) -> sp.Expr:
     return combine({b: _abs_sin_to_sin(simplify(_abs_sin_to_sin(c))) for b, c in parts.items()})
 
 
+def cos_form(expr: sp.Expr) -> sp.Expr:
+    """Rewrite each inner product ``x.y`` whose angle symbol also occurs in ``expr`` as
+    ``|x||y| cos(phi)``, so that two forms of one formula (derived and printed) can cancel."""
+    subs = {}
+    for s in expr.free_symbols:
+        m = meaning(s)
+        if m is not None and m.kind == "dot":
+            a, b = (sp.Symbol(t) for t in m.operands)
+            phi = angle(a, b)
+            if any(str(t) == str(phi) for t in expr.free_symbols):
+                subs[s] = norm(a) * norm(b) * sp.cos(phi)
+    return expr.subs(subs)
+
+
 def latex_names() -> dict[sp.Symbol, str]:
     """LaTeX for every known symbol, for ``sympy.latex(..., symbol_names=...)``."""
     return {s: m.latex for s, m in _TABLE.items()}

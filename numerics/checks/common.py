@@ -375,17 +375,7 @@ def paper_check(name: str, points: Callable[[], list[dict]],
 
 
 def _cos_form(expr):
-    """Rewrite inner products of vectors that have an angle symbol as ``|x||y| cos(phi)``."""
-    import sympy as sp
-
+    """Inner products rewritten as ``|x||y| cos(phi)`` (:func:`derivations.vectors.cos_form`)."""
     from derivations import vectors
 
-    subs = {}
-    for s in expr.free_symbols:
-        m = vectors.meaning(s)
-        if m is not None and m.kind == "dot":
-            a, b = (sp.Symbol(t) for t in m.operands)
-            phi = vectors.angle(a, b)
-            if any(str(t) == str(phi) for t in expr.free_symbols):
-                subs[s] = vectors.norm(a) * vectors.norm(b) * sp.cos(phi)
-    return expr.subs(subs)
+    return vectors.cos_form(expr)
