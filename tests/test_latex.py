@@ -174,7 +174,8 @@ def test_where_list_of_the_issue(name, needed):
 
 def test_document_shows_derived_printed_and_difference():
     doc = L.formula_document(D.get("cnn.grad_v"))  # printed form differs (sign erratum)
-    assert "Derived" in doc and "As printed" in doc and r"\Delta &=" in doc
+    assert "Derived" in doc and "As printed" in doc
+    assert r"\Delta &=" in doc or r"\Delta =" in doc  # split across lines only when too wide
     doc = L.formula_document(D.get("gaussian.g"))  # printed form agrees
     assert "the two forms agree" in doc
 
