@@ -116,6 +116,9 @@ def run(quick: bool = False) -> list[BenchRow]:
                                   f"{min(th) * 1e3:.1f} ms (both with the exact-angle "
                                   "pass on |cos| > 0.9 pairs; interleaved best-of)")))
     try:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # float64, like ours (before any kernel call)
         import neural_tangents as nt  # noqa: F401
         from neural_tangents import stax
     except ImportError:
@@ -123,8 +126,10 @@ def run(quick: bool = False) -> list[BenchRow]:
                              detail="neural-tangents not installed (pip install nnderive[bench]); "
                                     "skipped"))
         return rows
-    _, _, kfn = stax.serial(stax.Dense(1, W_std=1.0, b_std=0.0), stax.Relu(),
-                            stax.Dense(1, W_std=1.0, b_std=0.0))
+    # NT's NTK parametrization divides the first layer's variance by the fan-in d: W_std =
+    # sqrt(d) makes w ~ N(0, I_d) as in E_w[relu(w.x) relu(w.y)]
+    _, _, kfn = stax.serial(stax.Dense(1, W_std=float(np.sqrt(X.shape[1])), b_std=0.0),
+                            stax.Relu(), stax.Dense(1, W_std=1.0, b_std=0.0))
     nngp = np.asarray(kfn(X, X, "nngp"))
     ours = K.gram("arccos1", X)
     err = float(np.max(np.abs(nngp - ours)) / np.max(np.abs(ours)))
