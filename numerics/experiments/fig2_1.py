@@ -86,11 +86,12 @@ def _plot(out, path):
     ax[1].set_ylabel("fraction of pattern changes")
     ax[2].set_ylabel(r"$\max_r\|w_r(k)-w_r(0)\|_2$")
     for a in ax:
-        a.set_xlabel("iteration k")
+        a.set_xlabel(r"iteration $k$")
         a.legend(fontsize=7)
     p = out["params"]
-    fig.suptitle(f"Two-layer ReLU, n = {p['n']} points on S^{p['d'] - 1}, labels N(0,1), "
-                 f"GD with eta = 1/||H_inf|| = {p['eta']:.3g}", fontsize=9)
+    fig.suptitle(f"Two-layer ReLU, $n = {p['n']}$ points on $S^{{{p['d'] - 1}}}$, labels "
+                 rf"$\mathcal{{N}}(0,1)$, GD with $\eta = 1/\|H^\infty\| = {p['eta']:.3g}$, "
+                 f"seed {out.get('seed', 0)}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -83,10 +83,11 @@ def _plot(out, path):
     ax[0].set_xlabel(r"step $s$")
     ax[0].set_ylabel(r"$\|\mathbf{v}_k\|_2/\|\mathbf{v}_k(0)\|_2 - 1$")
     ax[1].plot(c["t_over_eta"], gf / gf[0] - 1)
-    ax[1].set_title(r"gradient flow (RK4, dt = %g): constant" % p["dt"])
+    ax[1].set_title(r"gradient flow (RK4, $\Delta t$ = %g): constant" % p["dt"])
     ax[1].set_xlabel(r"$t/\eta$")
-    fig.suptitle(f"WN net (1.2), init (2.4): n = {p['n']}, d = {p['d']}, m = {p['m']}, "
-                 f"alpha = {p['alpha']}; 6 neurons shown", fontsize=9)
+    fig.suptitle(f"WN net (1.2), init (2.4): $n = {p['n']}$, $d = {p['d']}$, $m = {p['m']}$, "
+                 rf"$\alpha = {p['alpha']}$, seed {out.get('seed', 0)}; 6 neurons shown",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -85,13 +85,15 @@ def _plot(out, path):
         ax.semilogy(r["bounds"]["thm42"], ":", label="Thm 4.2")
         ax.semilogy(r["bounds"]["prop2"], "-.", label="Prop. 2")
         ax.set_title(r"$\alpha$ = %g, $\eta$ = %.3g" % (r["alpha"], r["eta"]), fontsize=9)
-        ax.set_xlabel("GD step s")
+        ax.set_xlabel(r"GD step $s$")
         ax.set_ylim(1e-20, None)
     axes[0].set_ylabel(r"$\|f(s)-y\|_2^2$")
     axes[0].legend(fontsize=7)
     p = out["params"]
-    fig.suptitle(f"n = {p['n']}, d = {p['d']}, m = {p['m']}; lambda_0 = {out['lambda_0']:.3g}, "
-                 f"mu_0 = {out['mu_0']:.3g}; eta = 0.5/||V_inf/alpha^2 + G_inf||", fontsize=9)
+    fig.suptitle(f"$n = {p['n']}$, $d = {p['d']}$, $m = {p['m']}$; "
+                 rf"$\lambda_0 = {out['lambda_0']:.3g}$, $\mu_0 = {out['mu_0']:.3g}$; "
+                 r"$\eta = 0.5/\|V^\infty/\alpha^2 + G^\infty\|$, seed "
+                 f"{out.get('seed', 0)}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
