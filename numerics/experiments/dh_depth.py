@@ -4,7 +4,17 @@ Linear circulant CNN, n = 64, p = 9; taps N(0, 1/(np)) (Theorem 1), N(0, 1) and 
 median over draws of mean_k |grad_k L| on the first p taps, without normalization
 (``circulant.grad_p``) and with channel normalization (``circulant.cn_grad_w``, w_out = 1).
 Expected: unnormalized gradients vanish (1/(np)) or explode (1) exponentially in d; CN
-gradients do not depend on d.  (GD steps to a fixed loss vs d: not implemented yet.)
+gradients do not depend on d.
+
+Second part (new keys ``gd_*``): GD steps to reach L <= frac * 1/2 |y|^2 vs d, same inits, on a
+representable target y = C(h) x (h with p random taps, |y| = sqrt(n), x ~ N(0, I) centered;
+its own RNG stream, seed + 100, so the first part is unchanged).  Unnormalized: projected GD on
+the first p taps (``grad_p``); CN: GD on the first p taps and on w_out (init 1) with
+``cn_grad_w`` / ``cn_grad_out`` (gamma = 1, beta = 0, eps = 0).  For each (init, depth,
+normalization) the step size is the best of a grid (fewest median steps); a draw that does not
+reach the level within ``gd_max_steps`` counts as inf, one whose loss exceeds 1e12 as diverged.
+Expected (Thm 1): without normalization the count grows with d (N(0, 1/(np)): not reached at
+moderate d) or GD diverges (N(0, 1)); with CN it stays moderate.
 """
 from __future__ import annotations
 
@@ -40,6 +50,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
             un.append(float(np.median(np.linalg.norm(g, axis=-1).mean(axis=-1))))
             cn.append(float(np.median(np.linalg.norm(gc, axis=-1).mean(axis=-1))))
         res["rows"][name] = {"unnormalized": un, "cn": cn}
+    res.update(gd_steps(seed, quick))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{NAME}.json").write_text(json.dumps(res, indent=2))
@@ -49,7 +60,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
         for name, r in res["rows"].items():
             ax.semilogy(depths, r["unnormalized"], "o-", label=f"{name}, no norm")
             ax.semilogy(depths, r["cn"], "s--", label=f"{name}, CN")
@@ -57,12 +68,96 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
         ax.set_ylabel(r"median mean$_k\,\|\nabla_{w_k}L\|$ (first $p$ taps)")
         ax.set_title(f"Gradient norm at init, n={n}, p={p}, {draws} draws")
         ax.legend(fontsize=7)
+        for name, r in res["gd_rows"].items():
+            for kind, mk in (("unnormalized", "o-"), ("cn", "s--")):
+                v = [np.nan if s is None else s for s in r[kind]["median_steps"]]
+                ax2.semilogy(res["gd_depths"], v, mk,
+                             label=f"{name}, {'no norm' if kind == 'unnormalized' else 'CN'}")
+        ax2.set_xlabel(r"depth $d$")
+        ax2.set_ylabel(r"median GD steps to $L \leq %g\cdot\frac{1}{2}\|y\|^2$"
+                       % res["gd_level_fraction"])
+        ax2.set_title(f"GD steps (missing: not reached in {res['gd_max_steps']} / diverged)",
+                      fontsize=9)
+        ax2.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out_dir / f"{NAME}.png", dpi=120)
         plt.close(fig)
     except ImportError:
         pass
     return res
+
+
+def _gd_count(G, x, y, w, level, eta, max_steps, p, cn):
+    """Steps until L <= level per draw (inf: not reached, -1: diverged)."""
+    w = w.copy()
+    w0 = w.copy()
+    wo = np.ones(w.shape[0])
+    out = np.full(w.shape[0], np.inf)
+    alive = np.ones(w.shape[0], bool)
+    with np.errstate(all="ignore"):
+        for t in range(max_steps + 1):
+            L = G.cn_loss(w, wo, x, y) if cn else G.loss(w, x, y)
+            hit = alive & (L <= level)
+            out[hit] = t
+            bad = alive & ~(L < 1e12)
+            out[bad] = -1
+            alive &= ~hit & ~bad
+            if not alive.any() or t == max_steps:
+                break
+            w[~alive] = w0[~alive]          # frozen rows stay finite for the batched call
+            wo[~alive] = 1.0
+            if cn:
+                g = G.cn_grad_w(w, wo, x, y)[..., :p]
+                go = G.cn_grad_out(w, wo, x, y)
+                w[..., :p] -= eta * g
+                wo = wo - eta * go
+            else:
+                w[..., :p] -= eta * G.grad_p(w, x, y, p)
+    return out
+
+
+def gd_steps(seed: int, quick: bool) -> dict:
+    """The GD-steps-vs-depth part (keys ``gd_*``)."""
+    from derivations.generated import circulant as G
+    from numerics.simulators import circulant as S
+
+    n, p, frac = 64, 9, 0.5
+    depths = [2, 6, 10] if quick else [2, 4, 6, 8, 10, 14]
+    draws = 3 if quick else 10
+    max_steps = 1000 if quick else 2000
+    etas = [1e-3, 1e-2] if quick else [1e-3, 1e-2, 1e-1]
+    rng = np.random.default_rng(seed + 100)
+    x = rng.standard_normal(n)
+    x -= x.mean()
+    h = np.zeros(n)
+    h[:p] = rng.standard_normal(p)
+    y = S.circulant(h) @ x
+    y *= np.sqrt(n) / np.linalg.norm(y)
+    level = frac * 0.5 * float(y @ y)
+    rows = {}
+    for name, sd in INITS.items():
+        rows[name] = {}
+        for kind in ("unnormalized", "cn"):
+            med, best, div = [], [], []
+            for d in depths:
+                w = np.zeros((draws, d, n))
+                w[:, :, :p] = rng.standard_normal((draws, d, p)) * sd(n, p)
+                cands = []
+                for eta in etas:
+                    c = _gd_count(G, x, y, w, level, eta, max_steps, p, kind == "cn")
+                    m = float(np.median(np.where(c < 0, np.inf, c)))
+                    cands.append((m, eta, float(np.mean(c < 0))))
+                m, eta, dv = min(cands, key=lambda r: (r[0], r[1]))
+                med.append(m if np.isfinite(m) else None)   # None: not reached
+                best.append(eta)
+                div.append(dv)
+            rows[name][kind] = {"median_steps": med, "eta": best, "diverged_fraction": div}
+    return {"gd_depths": depths, "gd_draws": draws, "gd_max_steps": max_steps, "gd_etas": etas,
+            "gd_level_fraction": frac, "gd_level": level, "gd_rows": rows}
+
+
+def _steps_text(v):
+    return ", ".join("-" if s is None else f"{s:.0f}" for s in v)
 
 
 def report(result: dict) -> str:
@@ -73,4 +168,14 @@ def report(result: dict) -> str:
                      f"{', '.join(f'{v:.3g}' for v in c)}")
     lines.append("paper/spec DH-E6 (d = 2, 6, 10): 1/(np): 2.6, 3.6e-4, 4.9e-8 / CN ~350; "
                  "N(0,1): 1.5e3, 4.3e6, 9.6e9 / CN ~15; 1/p: 55, 26, 11 / CN ~44 (the spec's CN column is ~13-16x ours: consistent with w_out = sqrt(n) and a loss without 1/2; ours uses w_out = 1 and L = 1/2|.|^2)")
+    if "gd_rows" in result:
+        lines.append(f"GD steps to L <= {result['gd_level_fraction']} * 1/2|y|^2 (median of "
+                     f"{result['gd_draws']} draws, best eta of {result['gd_etas']}, '-' = not "
+                     f"reached in {result['gd_max_steps']} or diverged); depths "
+                     f"{result['gd_depths']}")
+        for name, r in result["gd_rows"].items():
+            u, c = r["unnormalized"], r["cn"]
+            lines.append(f"{name:12s} unnormalized {_steps_text(u['median_steps'])} "
+                         f"(diverged {', '.join(f'{v:.2g}' for v in u['diverged_fraction'])}) | "
+                         f"CN {_steps_text(c['median_steps'])}")
     return "\n".join(lines)

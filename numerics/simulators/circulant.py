@@ -276,3 +276,30 @@ class ConvNet:
             dK, g = _conv_back(z, params[f"K{l}"], gu)
             grads[f"K{l}"] = dK
         return L, grads
+
+
+# --------------------------------------------------------------------------------------------
+# Plain gradient descent on a ConvNet (DH Fig. 2 / Fig. 5 experiments)
+# --------------------------------------------------------------------------------------------
+
+
+def train_gd(net, params, x, y, lr, steps):
+    """Fixed-step GD on ``net.loss_grad`` (all parameters; gamma/beta move only for
+    ``norm="learned"``, their gradients are zero otherwise).  Returns (params, losses
+    (steps + 1,), per-layer filter-gradient norms (steps + 1, depth)); stops early (padding
+    with NaN) if the loss becomes non-finite."""
+    params = {k: np.array(v, float) for k, v in params.items()}
+    losses = np.full(steps + 1, np.nan)
+    gnorms = np.full((steps + 1, net.d), np.nan)
+    for t in range(steps + 1):
+        with np.errstate(all="ignore"):
+            L, g = net.loss_grad(params, x, y)
+        if not np.isfinite(L):
+            break
+        losses[t] = L
+        gnorms[t] = [np.linalg.norm(g[f"K{l}"]) for l in range(net.d)]
+        if t == steps:
+            break
+        for k in params:
+            params[k] = params[k] - lr * g[k]
+    return params, losses, gnorms
