@@ -24,7 +24,6 @@ Derived here (never transcribed):
 """
 from __future__ import annotations
 
-import itertools
 import textwrap
 
 import sympy as sp

@@ -37,16 +37,7 @@ from . import gaussian as G
 from . import vectors as V
 from .registry import Arg, Formula, register
 
-try:  # the mutation knobs (issue 6); a plain identity until they exist
-    from .knobs import cached, knob
-except ImportError:  # pragma: no cover - depends on the state of the shared tree
-    from functools import lru_cache as _lru
-
-    def knob(name, value):
-        return value
-
-    def cached(fn):
-        return _lru(maxsize=None)(fn)
+from .knobs import cached, knob
 
 SOURCE = "004 thesis"
 PHI = G.PHI  # the fixed angle between v and w* (a scalar argument of the emitted functions)

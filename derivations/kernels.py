@@ -39,13 +39,7 @@ from . import gaussian as G
 from . import vectors as V
 from .registry import Arg, Formula, register
 
-try:  # the validation API (issue 6); a plain pass-through until it lands
-    from .knobs import cached, knob
-except ImportError:  # pragma: no cover - only before derivations/knobs.py exists
-    def knob(name, value):
-        return value
-
-    cached = functools.lru_cache(maxsize=None)
+from .knobs import cached, knob
 
 SOURCE_T = "004 thesis"
 SOURCE_WN = "002 WN (Dukler, Gu & Montufar)"

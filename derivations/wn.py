@@ -28,15 +28,7 @@ import sympy as sp
 from . import vectors as V
 from .registry import Arg, Formula, register
 
-try:
-    from .knobs import cached, knob
-except ImportError:  # pragma: no cover
-    import functools
-
-    def knob(name, value):
-        return value
-
-    cached = functools.lru_cache(maxsize=None)
+from .knobs import cached, knob
 
 SOURCE = "002 WN (Dukler, Gu & Montufar)"
 

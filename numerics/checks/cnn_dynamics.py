@@ -32,69 +32,13 @@ from .common import call, mpmath_check, vector_at_angle
 REF_TOL = 1e-10
 
 
-def _local_reference_check(name, points, reference, tol=REF_TOL, label="model reference",
-                    method="quadrature", floor=1e-12):
-    """Formula vs an independent model reference at every point (contract of issue 6); the
-    error is relative to ``max(max|reference|, floor)`` (``floor`` for exact zeros)."""
-
-    def run(subject, ctx):
-        worst = None
-        pts = points()
-        for pt in pts:
-            got = np.asarray(call(subject.fn, subject.formula, pt), float)
-            ref = np.asarray(reference(pt), float)
-            res = error_result(name, "reference", label, got, ref, tol,
-                               scale=max(float(np.max(np.abs(ref))), floor))
-            if worst is None or (not res.passed and worst.passed) or (
-                    res.passed == worst.passed and res.stat > worst.stat):
-                worst = res
-        worst.detail = (f"{len(pts)} points; {method}; tol {tol:.0e}; resolution ~{tol:.0e} "
-                        "relative")
-        return worst
-
-    return Check(name, "reference", label, run)
+from .common import paper_check as _shared_paper_check
+from .common import reference_check
 
 
-def _local_paper_check(name, points, reference, klass=None, note=""):
-    """Printed vs derived; a disagreement is an erratum only if the model reference sides with
-    the derivation (derived within 1e-8, printed off by more than 1e-4)."""
-
-    def run(subject, ctx):
-        from derivations import precision
-
-        f = subject.formula
-        d_err, p_err = 0.0, 0.0
-        pts = points()
-        for pt in pts:
-            ref = np.asarray(reference(pt), float)
-            sc = max(float(np.max(np.abs(ref))), 1e-3)
-            pv, _ = precision.evaluate(f, pt, expr=f.paper)
-            dv = np.asarray(call(subject.fn, f, pt), float)
-            d_err = max(d_err, float(np.max(np.abs(dv - ref))) / sc)
-            p_err = max(p_err, float(np.max(np.abs(pv - ref))) / sc)
-        if p_err <= 1e-8 and d_err <= 1e-8:
-            return CheckResult(name, "paper", "printed vs derived", "agrees", "model", p_err,
-                               "rel", True, detail=f"printed and derived both match the model "
-                               f"reference to {max(p_err, d_err):.1e} ({len(pts)} points)")
-        ok = d_err <= 1e-8 and p_err > 1e-4
-        return CheckResult(
-            name, "paper", "printed vs derived", "differs", "model", p_err, "rel", ok,
-            erratum=ok, erratum_class=klass if ok else "",
-            detail=(f"[{klass}] printed off the model reference by {p_err:.3g}, derived by "
-                    f"{d_err:.1e}; {note}" if ok else
-                    f"UNRESOLVED: printed {p_err:.3g}, derived {d_err:.3g} from the reference"))
-
-    return Check(name, "paper", "printed vs derived (model evidence)", run, independent=False)
-
-
-try:  # the shared builders of issue 6 (same contract), when present
-    from .common import paper_check as _shared_paper_check
-    from .common import reference_check
-
-    def paper_ref_check(name, points, reference, klass=None, note=""):
-        return _shared_paper_check(name, points, reference=reference, klass=klass, note=note)
-except ImportError:  # pragma: no cover - older tree
-    reference_check, paper_ref_check = _local_reference_check, _local_paper_check
+def paper_ref_check(name, points, reference, klass=None, note=""):
+    """The evidence-gated paper check of :mod:`numerics.checks.common` with a model reference."""
+    return _shared_paper_check(name, points, reference=reference, klass=klass, note=note)
 
 
 # --------------------------------------------------------------------------------------------
