@@ -87,6 +87,25 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
     return res
 
 
+def _rows(fn, w, wo, *rest):
+    """``fn(w, [wo,] *rest)`` batched over the draws (``wo``: per-draw w_out or None); if the
+    emitted code refuses the batch (ValueError: overflow in a diverging row), row by row with
+    NaN for the refused rows."""
+    head = (lambda i: (w, wo)) if wo is not None else (lambda i: (w,))
+    try:
+        return fn(*head(None), *rest)
+    except ValueError:
+        out = []
+        for i in range(w.shape[0]):
+            try:
+                args = (w[i], wo[i]) if wo is not None else (w[i],)
+                out.append(np.asarray(fn(*args, *rest), float))
+            except ValueError:
+                out.append(None)
+        shape = next((o.shape for o in out if o is not None), ())
+        return np.stack([np.full(shape, np.nan) if o is None else o for o in out])
+
+
 def _gd_count(G, x, y, w, level, eta, max_steps, p, cn):
     """Steps until L <= level per draw (inf: not reached, -1: diverged)."""
     w = w.copy()
@@ -96,7 +115,7 @@ def _gd_count(G, x, y, w, level, eta, max_steps, p, cn):
     alive = np.ones(w.shape[0], bool)
     with np.errstate(all="ignore"):
         for t in range(max_steps + 1):
-            L = G.cn_loss(w, wo, x, y) if cn else G.loss(w, x, y)
+            L = _rows(G.cn_loss, w, wo, x, y) if cn else _rows(G.loss, w, None, x, y)
             hit = alive & (L <= level)
             out[hit] = t
             bad = alive & ~(L < 1e12)
@@ -107,12 +126,12 @@ def _gd_count(G, x, y, w, level, eta, max_steps, p, cn):
             w[~alive] = w0[~alive]          # frozen rows stay finite for the batched call
             wo[~alive] = 1.0
             if cn:
-                g = G.cn_grad_w(w, wo, x, y)[..., :p]
-                go = G.cn_grad_out(w, wo, x, y)
-                w[..., :p] -= eta * g
-                wo = wo - eta * go
+                g = _rows(G.cn_grad_w, w, wo, x, y)[..., :p]
+                go = _rows(G.cn_grad_out, w, wo, x, y)
+                w[..., :p] -= eta * np.nan_to_num(g)
+                wo = wo - eta * np.nan_to_num(go)
             else:
-                w[..., :p] -= eta * G.grad_p(w, x, y, p)
+                w[..., :p] -= eta * np.nan_to_num(_rows(G.grad_p, w, None, x, y, p))
     return out
 
 
