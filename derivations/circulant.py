@@ -655,7 +655,28 @@ _reg("cn_loss", "App. C.1 (L_N with the 1/2 of sec. 4)", (_ARG_W, _ARG_WOUT, _AR
 _reg("cn_grad_w", "sec. 4 and App. C.1 (channel-normalized gradient)",
      (_ARG_W, _ARG_WOUT, _ARG_X, _ARG_Y), cn_grad_w_expr, r"\nabla_{\mathbf w_k} L_N", 1,
      _latex_cn_grad_w, assumptions=_ASSUME_CN, paper=_paper_cn_grad_w,
-     reading="X_k^T w_{d+1}/|X_k w_k| (I - X_k w_k w_k^T X_k^T/|X_k w_k|^2) y")
+     reading="X_k^T w_{d+1}/|X_k w_k| (I - X_k w_k w_k^T X_k^T/|X_k w_k|^2) y"
+     ).equivalence = lambda mutant: _same_program(mutant)
+
+
+def _same_program(mutant: sp.Expr) -> str:
+    """``cn_grad_w``'s expression is a program: ``g = c_y y + c_z z`` is formed, ``G = fft(g)``,
+    and the spectral part ``S(G)`` (linear in G) is pulled back.  A mutant computes the same
+    gradient iff its (c_y, c_z) is ``s`` times the derived one and its spectral part is ``S`` with
+    G scaled by 1/s (then ``S'(sG) = S(G)``).  Returns the proof, or ''."""
+    f = cn_grad_w_expr()
+    cy, cz = sp.diff(f, Y), sp.diff(f, Z)
+    my, mz = sp.diff(mutant, Y), sp.diff(mutant, Z)
+    if cy == 0 or sp.simplify(my * cz - mz * cy) != 0:
+        return ""
+    s = sp.simplify(my / cy)
+    spec, mspec = f - cy * Y - cz * Z, mutant - my * Y - mz * Z
+    G = {G_re: s * G_re, G_im: s * G_im}
+    if s != 0 and sp.simplify(mspec.subs(G, simultaneous=True) - spec) == 0:
+        return (f"same program: (c_y, c_z) scaled by {s} and the spectral part, linear in G, "
+                f"by 1/{s} (SymPy)")
+    return ""
+
 _reg("cn_grad_out", "App. C.1 (derivative in the scale w_{d+1})",
      (_ARG_W, _ARG_WOUT, _ARG_X, _ARG_Y), cn_grad_out_expr, r"\partial L_N/\partial w_{d+1}", 0,
      None, assumptions=_ASSUME_CN)
