@@ -127,13 +127,15 @@ def lambda_max_minus() -> sp.Expr:
 
 
 def _grid_nonpositive(expr: sp.Expr, lo, hi, points: int = 4000) -> bool:
-    """``expr(phi) <= 0`` at ``points + 1`` equispaced angles of ``[lo, hi]``, at 30 digits."""
+    """``expr(phi) <= 0`` at the midpoints of ``points`` equal cells of ``[lo, hi]`` (the ends,
+    where a quotient may be 0/0, follow by continuity), at 30 digits."""
     import mpmath
 
     f = sp.lambdify(PHI, expr, "mpmath")
     with mpmath.workdps(30):
-        return all(f(float(lo) + (float(hi) - float(lo)) * i / points) <= 1e-25
-                   for i in range(points + 1))
+        a, b = mpmath.mpf(float(lo)), mpmath.mpf(float(hi))
+        return all(f(a + (b - a) * (i + mpmath.mpf(1) / 2) / points) <= 1e-25
+                   for i in range(points))
 
 
 def _nonpositive(expr: sp.Expr, lo, hi) -> bool:
