@@ -731,7 +731,26 @@ def module_source(family: str) -> str:
     functions = "\n\n".join(emit_function(f) for f in formulas)
     for value, grads in fused_groups(family):
         functions += "\n\n" + emit_fused(value, grads)
+    extra = _extra_fused(family, formulas)
+    if extra:
+        header = header[:-2] + "".join(f", {n!r}" for n, _ in extra) + "]\n"  # extend __all__
+        for _, src in extra:
+            functions += "\n\n" + src
     return header + "\n\n" + functions
+
+
+def _extra_fused(family: str, formulas) -> list[tuple[str, str]]:
+    """Fused functions a family with its own emitter adds: ``fused_functions(family)`` of the
+    module defining a formula's ``emitter`` -> ``[(name, source)]`` (none for most families)."""
+    import sys
+
+    mods = {f.emitter.__module__ for f in formulas if f.emitter is not None}
+    out = []
+    for m in sorted(mods):
+        hook = getattr(sys.modules.get(m), "fused_functions", None)
+        if hook is not None:
+            out += hook(family)
+    return out
 
 
 def build(write: bool = True, families: list[str] | None = None) -> dict[Path, str]:

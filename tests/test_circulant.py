@@ -144,3 +144,43 @@ def test_dh_fig4_quick(tmp_path):
     r = dh_fig4.run(tmp_path, quick=True)
     assert r["without"]["kurtosis"] > r["with_cn"]["kurtosis"]   # heavier tails without CN
     assert "kurtosis" in dh_fig4.report(r)
+
+
+def _rel(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+@pytest.mark.parametrize("n,d,batch", [(8, 3, ()), (7, 2, ()), (16, 4, (3,)), (9, 1, (2, 1))])
+def test_fused_loss_and_grads_equals_separate(n, d, batch):
+    rng = np.random.default_rng(n * 10 + d)
+    w = rng.standard_normal(batch + (d, n))
+    x, y = rng.standard_normal(batch[:1] + (n,)), rng.standard_normal((n,))
+    L, g = G.loss_and_grads(w, x, y)
+    assert D.get("circulant.loss").fused is G.loss_and_grads
+    assert np.shape(L) == np.shape(G.loss(w, x, y)) and g.shape == G.grad(w, x, y).shape
+    assert _rel(L, G.loss(w, x, y)) <= 1e-14
+    assert _rel(g, G.grad(w, x, y)) <= 1e-14
+
+
+def test_fused_loss_and_grads_out_buffers():
+    rng = np.random.default_rng(1)
+    w, x, y = rng.standard_normal((2, 3, 8)), rng.standard_normal(8), rng.standard_normal(8)
+    bl, bg = np.empty(2), np.empty((2, 3, 8))
+    L, g = G.loss_and_grads(w, x, y, out=(bl, bg))
+    assert L is bl and g is bg
+    assert _rel(bl, G.loss(w, x, y)) <= 1e-14 and _rel(bg, G.grad(w, x, y)) <= 1e-14
+
+
+def test_fused_loss_and_grads_bad_input():
+    w, x, y = np.ones((2, 8)), np.arange(8.0), np.arange(8.0)
+    with pytest.raises(ValueError, match="^x "):
+        G.loss_and_grads(w, x[:5], y)
+    with pytest.raises(ValueError, match="^y "):
+        G.loss_and_grads(w, x, y[:5])
+    with pytest.raises(ValueError, match="^w "):
+        G.loss_and_grads(np.ones(8), x, y)
+    with pytest.raises(ValueError, match="^x "):
+        G.loss_and_grads(w, np.r_[x[:7], np.nan], y)
+    with pytest.raises(ValueError, match="^w "):
+        G.loss_and_grads(np.full((2, 8), np.inf), x, y)

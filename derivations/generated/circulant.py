@@ -9,7 +9,7 @@ import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['output', 'loss', 'grad', 'grad_p', 'cn_output', 'cn_loss', 'cn_grad_w', 'cn_grad_out', 'init_norm_mean', 'c2', 'rate_c', 'output_energy']
+__all__ = ['output', 'loss', 'grad', 'grad_p', 'cn_output', 'cn_loss', 'cn_grad_w', 'cn_grad_out', 'init_norm_mean', 'c2', 'rate_c', 'output_energy', 'loss_and_grads']
 
 
 def output(w, x):
@@ -495,3 +495,75 @@ def output_energy(x, s, p, d):
     _shape = _rt.batch_shape(("x", x, 1), ("s", s, 0))
     sqnorm_x = _rt.sqnorm(x, "x")
     return _rt.finish(sqnorm_x*(p*s**2)**d, _shape)
+
+
+def loss_and_grads(w, x, y, *, out=None):
+    """circulant.loss: 000 Dai & Heckel 2019, App. B.1 (Fourier form of the loss).
+
+    Assumptions: single-channel linear circulant CNN f = C(w_d)...C(w_1) x, C(w)[i, j] = w[(i - j) mod n]; unitary DFT F_{jk} = e^{2 pi i jk/n}/sqrt(n)
+
+    Arguments (leading axes broadcast as a batch):
+        w: filters, shape (..., d, n): row i is the first column of W_{i+1}
+        x: input, shape (..., n)
+        y: target, shape (..., n)
+
+    Returns (L = 1/2 |y - f|^2 of shape batch, dL/dw of shape batch + (d, n)), fused with circulant.grad: one validation, one rfft of w, x, y, shared subexpressions; out: optional (value_buf, grad_buf) float64 arrays.  Raises ValueError naming the argument for a length mismatch, non-finite values,
+    p outside [1, n], or a zero output where the normalization divides by |z|.
+    Emitted by `nnderive build` (FFT template around the printed SymPy expression); do not edit.
+    """
+    w = _rt.vector("w", w)
+    _rt.require(w.ndim >= 2, "w", f"must have shape (..., d, n) (one filter per row), got shape {w.shape}")
+    x = _rt.vector("x", x)
+    _rt.require(x.shape[-1] == w.shape[-1], "x", f"has length {x.shape[-1]} but the filters w have n = {w.shape[-1]}")
+    y = _rt.vector("y", y)
+    _rt.require(y.shape[-1] == w.shape[-1], "y", f"has length {y.shape[-1]} but the filters w have n = {w.shape[-1]}")
+    _shape = _rt.batch_shape(("w", w, 2), ("x", x, 1), ("y", y, 1))
+    n = w.shape[-1]
+    d = w.shape[-2]
+    _sn = numpy.sqrt(n)
+    _A = numpy.fft.rfft(w, axis=-1, norm="ortho")
+    _X = numpy.fft.rfft(x, axis=-1, norm="ortho")[..., None, :]
+    _Y = numpy.fft.rfft(y, axis=-1, norm="ortho")[..., None, :]
+    _Q = numpy.empty_like(_A)
+    _acc = numpy.ones_like(_A[..., 0, :])
+    for _k in range(d):
+        _Q[..., _k, :] = _acc
+        _acc = _acc * _A[..., _k, :]
+    _P = _acc[..., None, :]
+    _acc = numpy.ones_like(_A[..., 0, :])
+    for _k in range(d - 1, -1, -1):
+        _Q[..., _k, :] *= _acc
+        _acc = _acc * _A[..., _k, :]
+    P_re = _P.real
+    P_im = _P.imag
+    A_re = _A.real
+    A_im = _A.imag
+    Q_re = _Q.real
+    Q_im = _Q.imag
+    X_re = _X.real
+    X_im = _X.imag
+    Y_re = _Y.real
+    Y_im = _Y.imag
+    _wt = numpy.full(_A.shape[-1], 2.0)
+    _wt[0] = 1.0
+    if n % 2 == 0:
+        _wt[-1] = 1.0
+    _t0 = (1/2)*d
+    _t1 = n**_t0
+    _t2 = X_im*Y_re - X_re*Y_im
+    _t3 = X_im**2 + X_re**2
+    _t4 = (1/2)*_t3*n**d
+    _t5 = X_im*Y_im + X_re*Y_re
+    _t6 = n**(_t0 - 1/2)
+    _t7 = Q_im*_t6
+    _t8 = Q_re*_t6
+    _t9 = _t3*n**(d - 1/2)*(Q_im**2 + Q_re**2)
+    _l = P_im**2*_t4 + P_im*_t1*_t2 + P_re**2*_t4 - P_re*_t1*_t5 + (1/2)*(Y_im**2 + Y_re**2)
+    _S = numpy.empty(numpy.broadcast_shapes(_Q.shape, _X.shape, _Y.shape), complex)
+    _S.real = A_re*_t9 + _t2*_t7 - _t5*_t8
+    _S.imag = A_im*_t9 + _t2*_t8 + _t5*_t7
+    _g = n * numpy.fft.irfft(_S, n, axis=-1)
+    _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
+    value = _rt.finish(numpy.sum(_l * _wt, axis=-1)[..., 0], _shape, 0, _out[0])
+    grad = _rt.finish(_g, _shape, 2, _out[1])
+    return value, grad
