@@ -91,6 +91,10 @@ def in_terms_of_g(expr: sp.Expr) -> sp.Expr:
     substitute ``g(phi)`` back: a compact form without cancelling trigonometric terms.  If
     ``phi`` enters otherwise (e.g. a perturbed upstream derivation), ``expr`` is only
     simplified."""
+    from . import knobs
+
+    if knobs.current():  # a mutant of the derivation: the form is irrelevant, and simplify()
+        return expr       # of a perturbed expression runs for minutes
     e = sp.simplify(sp.expand(expr).subs(sp.sin(PHI), GSYM - (sp.pi - PHI) * sp.cos(PHI)))
     if PHI in e.free_symbols:
         return sp.simplify(expr)
