@@ -30,9 +30,10 @@ import numpy as np
 SYMBOLS = {"gamma": r"\gamma", "tau": r"\tau", "eta": r"\eta", "phi": r"\phi", "theta": r"\theta",
            "sigma": r"\sigma", "lambda": r"\lambda", "alpha": r"\alpha", "beta": r"\beta",
            "mu": r"\mu", "nu": r"\nu", "rho": r"\rho", "epsilon": r"\epsilon", "delta": r"\delta",
-           "kappa": r"\kappa", "omega": r"\omega"}
+           "kappa": r"\kappa", "omega": r"\omega", "dt": r"\Delta t", "alphas": r"\alpha"}
 #: Parameters printed as words, not symbols.
-WORDS = {"seed", "starts", "samples", "quick", "runs", "trials"}
+WORDS = {"seed", "starts", "samples", "quick", "runs", "trials", "steps", "epochs", "iterations",
+         "widths", "rounds"}
 
 _NAMED_VALUES = {math.e: "e", math.pi: r"\pi"}
 

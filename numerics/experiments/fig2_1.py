@@ -9,11 +9,12 @@ widths m: the training loss, the fraction of activation patterns that changed,
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
+
+from ._plotting import axis, save
 
 NAME = "fig2_1"
 DESCRIPTION = "Thesis Fig. 2.1: loss, pattern changes, max weight movement vs iteration for several m"
@@ -62,39 +63,21 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
     out = {"name": NAME, "quick": quick, "seed": seed,
            "params": {"n": n, "d": d, "widths": list(widths), "epochs": epochs, "eta": eta},
            "lambda_0_H_inf": float(ev[0]), "lambda_max_H_inf": float(ev[-1]), "runs": runs}
-    try:
-        _plot(out, out_dir / f"{NAME}.png")
-        out["png"] = f"{NAME}.png"
-    except ImportError:
-        out["png"] = None
-    (out_dir / f"{NAME}.json").write_text(json.dumps(out, indent=1))
-    return out
+    p = out["params"]
+    title = (f"Thesis Fig. 2.1: two-layer ReLU, points on $S^{{{p['d'] - 1}}}$, labels "
+             r"$\mathcal{N}(0,1)$, GD with $\eta = 1/\|H^\infty\|$")
+    return save(out_dir, NAME, out, _draw, title=title, params={**p, "seed": seed}, ncols=3,
+                figsize=(12, 3.9))
 
 
-def _plot(out, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 3, figsize=(12, 3.5))
+def _draw(ax, out):
     for r in out["runs"]:
         ax[0].semilogy(r["loss"], label=f"m = {r['m']}")
         ax[1].plot(r["pattern_change"], label=f"m = {r['m']}")
         ax[2].plot(r["max_movement"], label=f"m = {r['m']}")
-    ax[0].set_ylabel(r"training loss $\frac{1}{2}\|u(k)-y\|^2$")
-    ax[1].set_ylabel("fraction of pattern changes")
-    ax[2].set_ylabel(r"$\max_r\|w_r(k)-w_r(0)\|_2$")
-    for a in ax:
-        a.set_xlabel(r"iteration $k$")
-        a.legend(fontsize=7)
-    p = out["params"]
-    fig.suptitle(f"Two-layer ReLU, $n = {p['n']}$ points on $S^{{{p['d'] - 1}}}$, labels "
-                 rf"$\mathcal{{N}}(0,1)$, GD with $\eta = 1/\|H^\infty\| = {p['eta']:.3g}$, "
-                 f"seed {out.get('seed', 0)}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    for a, y in zip(ax, (r"training loss $\frac{1}{2}\|u(k)-y\|^2$", "fraction of pattern changes",
+                         r"$\max_r\|w_r(k)-w_r(0)\|_2$")):
+        axis(a, x=r"iteration $k$", y=y, legend=True)
 
 
 def report(result: dict) -> str:

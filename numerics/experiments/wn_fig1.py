@@ -7,12 +7,12 @@ identity |v(s+1)|^2 - |v(s)|^2 - eta^2 |grad_v L|^2 is measured (float64 roundin
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..simulators import wn as sim
+from ._plotting import axis, save
 
 NAME = "wn_fig1"
 DESCRIPTION = "WN Fig. 1: |v_k(s)| under GD (growth by eq. 2.3) vs gradient flow (RK4, constant)"
@@ -59,38 +59,22 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
         "curves": {"s": list(range(steps + 1)), "gd_norms": norms_gd[:, :6].tolist(),
                    "t_over_eta": (ts / eta).tolist(), "gf_norms": norms_gf[:, :6].tolist()},
     }
-    try:
-        _plot(out, out_dir / f"{NAME}.png")
-        out["png"] = f"{NAME}.png"
-    except ImportError:
-        out["png"] = None
-    (out_dir / f"{NAME}.json").write_text(json.dumps(out, indent=1))
-    return out
+    title = "WN Fig. 1: init (2.4), GD grows $\\|v_k\\|$ by (2.3), gradient flow keeps it; 6 neurons"
+    return save(out_dir, NAME, out, _draw, title=title, params={**out["params"], "seed": seed},
+                ncols=2, figsize=(9, 3.9))
 
 
-def _plot(out, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _draw(ax, out):
     c, p = out["curves"], out["params"]
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
     gd = np.asarray(c["gd_norms"])
     gf = np.asarray(c["gf_norms"])
     ax[0].plot(c["s"], gd / gd[0] - 1)
     ax[0].set_title(r"GD, $\eta$ = %g: $\|v_k(s)\|$ grows by (2.3)" % p["eta"])
-    ax[0].set_xlabel(r"step $s$")
-    ax[0].set_ylabel(r"$\|\mathbf{v}_k\|_2/\|\mathbf{v}_k(0)\|_2 - 1$")
+    axis(ax[0], x=r"step $s$", y=r"$\|\mathbf{v}_k\|_2/\|\mathbf{v}_k(0)\|_2 - 1$")
     ax[1].plot(c["t_over_eta"], gf / gf[0] - 1)
     ax[1].set_title(r"gradient flow (RK4, $\Delta t$ = %g): constant" % p["dt"])
-    ax[1].set_xlabel(r"$t/\eta$")
-    fig.suptitle(f"WN net (1.2), init (2.4): $n = {p['n']}$, $d = {p['d']}$, $m = {p['m']}$, "
-                 rf"$\alpha = {p['alpha']}$, seed {out.get('seed', 0)}; 6 neurons shown",
-                 fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    axis(ax[1], x=r"$t/\eta$", y=r"$\|\mathbf{v}_k\|_2/\|\mathbf{v}_k(0)\|_2 - 1$")
+    ax[1].sharey(ax[0])
 
 
 def report(result: dict) -> str:

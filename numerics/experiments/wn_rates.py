@@ -10,12 +10,12 @@ three are evaluated for every alpha (Prop. 2's is the smallest rate, the others 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..simulators import wn as sim
+from ._plotting import axis, save
 
 NAME = "wn_rates"
 DESCRIPTION = "WN Thm 4.1/4.2, Prop. 2: |f(s) - y|^2 under GD vs the rates from lambda_0, mu_0"
@@ -62,41 +62,22 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
     out = {"name": NAME, "quick": quick, "seed": seed,
            "params": {"n": n, "d": d, "m": m, "steps": steps, "alphas": list(ALPHAS)},
            "lambda_0": lam0, "mu_0": mu0, "results": results}
-    try:
-        _plot(out, out_dir / f"{NAME}.png")
-        out["png"] = f"{NAME}.png"
-    except ImportError:
-        out["png"] = None
-    (out_dir / f"{NAME}.json").write_text(json.dumps(out, indent=1))
-    return out
+    title = (r"WN Thms 4.1, 4.2, Prop. 2: $\|f(s)-y\|^2$ under GD vs the rates; "
+             rf"$\lambda_0 = {lam0:.3g}$, $\mu_0 = {mu0:.3g}$, "
+             r"$\eta = 0.5/\|V^\infty/\alpha^2 + G^\infty\|$")
+    return save(out_dir, NAME, out, _draw, title=title, params={**out["params"], "seed": seed},
+                ncols=len(results), figsize=(3.6 * len(results), 3.9))
 
 
-def _plot(out, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    res = out["results"]
-    fig, axes = plt.subplots(1, len(res), figsize=(3.6 * len(res), 3.4), sharey=True)
-    for ax, r in zip(axes, res):
+def _draw(axes, out):
+    for ax, r in zip(axes, out["results"]):
         ax.semilogy(r["residual"], "k", label=r"$\|f(s)-y\|^2$")
         ax.semilogy(r["bounds"]["thm41"], "--", label="Thm 4.1")
         ax.semilogy(r["bounds"]["thm42"], ":", label="Thm 4.2")
         ax.semilogy(r["bounds"]["prop2"], "-.", label="Prop. 2")
         ax.set_title(r"$\alpha$ = %g, $\eta$ = %.3g" % (r["alpha"], r["eta"]), fontsize=9)
-        ax.set_xlabel(r"GD step $s$")
         ax.set_ylim(1e-20, None)
-    axes[0].set_ylabel(r"$\|f(s)-y\|_2^2$")
-    axes[0].legend(fontsize=7)
-    p = out["params"]
-    fig.suptitle(f"$n = {p['n']}$, $d = {p['d']}$, $m = {p['m']}$; "
-                 rf"$\lambda_0 = {out['lambda_0']:.3g}$, $\mu_0 = {out['mu_0']:.3g}$; "
-                 r"$\eta = 0.5/\|V^\infty/\alpha^2 + G^\infty\|$, seed "
-                 f"{out.get('seed', 0)}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        axis(ax, x=r"GD step $s$", y=r"$\|f(s)-y\|_2^2$", legend=ax is axes[0])
 
 
 def report(result: dict) -> str:
