@@ -184,3 +184,47 @@ def test_fused_loss_and_grads_bad_input():
         G.loss_and_grads(w, np.r_[x[:7], np.nan], y)
     with pytest.raises(ValueError, match="^w "):
         G.loss_and_grads(np.full((2, 8), np.inf), x, y)
+
+
+@pytest.mark.parametrize("n,d", [(64, 5), (63, 3), (128, 8)])
+def test_fused_loss_and_grads_equals_dense_model(n, d):
+    """The fused function (gradient spectra as conj(Q_k) R) against the dense circulant model
+    with reverse mode (numerics.simulators.circulant: no FFT, no derived formula)."""
+    rng = np.random.default_rng(n + d)
+    w = rng.standard_normal((d, n)) / np.sqrt(n)
+    x, y = rng.standard_normal(n), rng.standard_normal(n)
+    L, g = G.loss_and_grads(w, x, y)
+    assert _rel(L, S.loss(w, x, y)) <= 1e-12
+    assert _rel(g, S.grad(w, x, y)) <= 1e-12
+
+
+def test_fused_loss_and_grads_reuses_work_without_aliasing():
+    """Work buffers are reused across calls of one shape; returned arrays never alias them,
+    so a later call does not change an earlier result."""
+    rng = np.random.default_rng(3)
+    w1, w2 = rng.standard_normal((2, 4, 32))
+    x, y = rng.standard_normal(32), rng.standard_normal(32)
+    L1, g1 = G.loss_and_grads(w1, x, y)
+    g1_copy = g1.copy()
+    work = G._loss_and_grads_work[(w1.shape, x.shape, y.shape)]
+    L2, g2 = G.loss_and_grads(w2, x, y)
+    assert G._loss_and_grads_work[(w1.shape, x.shape, y.shape)] is work   # reused
+    assert np.array_equal(g1, g1_copy) and not np.shares_memory(g1, g2)
+    assert not any(np.shares_memory(g2, b) for b in work)
+    assert _rel(g2, G.grad(w2, x, y)) <= 1e-14 and _rel(L2, G.loss(w2, x, y)) <= 1e-14
+
+
+def test_fused_loss_and_grads_threads():
+    """Concurrent calls of one shape (the work-buffer cache is take-out / put-back) give the
+    same results as serial calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    ws = rng.standard_normal((16, 6, 256)) / 16
+    x, y = rng.standard_normal(256), rng.standard_normal(256)
+    serial = [G.loss_and_grads(w, x, y) for w in ws]
+    with ThreadPoolExecutor(4) as ex:
+        for _ in range(5):
+            par = list(ex.map(lambda w: G.loss_and_grads(w, x, y), ws))
+            for (L0, g0), (L1, g1) in zip(serial, par):
+                assert L0 == L1 and np.array_equal(g0, g1)
