@@ -129,3 +129,49 @@ def test_reference_catches_subtle_perturbation():
              if c.kind == "reference"][0]
     rows = harness.run_check(check, sub, harness.Context(samples=1000))
     assert not all(r.passed for r in rows)
+
+
+DYNAMICS = ("a_opt", "profile_loss", "spurious_min_loss", "spurious_a", "spurious_threshold",
+            "spurious_cubic", "init_cos_mean", "init_dot_mean", "gd_next_angle", "gd_next_sin2",
+            "gd_next_norm_v_sq", "gd_next_dot", "gd_next_sum")
+
+
+def test_cubic_reference_is_50_digit_model_to_1e_12():
+    """The spurious_cubic reference (mpmath model + Richardson in eps) resolves ~1e-14: its own
+    error estimate and its distance to the emitted formula are both far below 1e-10."""
+    import inspect
+
+    src = inspect.getsource(S)  # the model does not import the formulas it validates
+    assert "import derivations" not in src and "from derivations" not in src
+    for pt in CK.cubic_points()[1:4] + CK.cubic_points()[-3:-1]:
+        ref, err = CK.ref_cubic_mp(pt)
+        scale = max(abs(ref), CK.cubic_floor(pt))
+        assert err < 1e-12 * scale
+        assert abs(cnn.spurious_cubic(pt["w_star"], pt["a_star"]) - ref) < 1e-12 * scale
+
+
+def test_subtle_mutants_of_dynamics_caught_by_independent_checks():
+    """x (1 + 1e-6) of every ch. 5 dynamics formula and each Piecewise branch x (1 + 1e-3) of
+    gd_next_angle (incl. the fold past phi = pi) fail an independent check (the full set,
+    knobs and swaps included: `nnderive check cnn.a_opt ... --mutants`)."""
+    from numerics import harness
+
+    names = [f"cnn.{n}" for n in DYNAMICS]
+    ms = harness.run_mutants(names, harness.Context(samples=20000, seed=1),
+                             kinds={"relative", "branch"})
+    assert len(ms) == len(names) + 2
+    for m in ms:
+        assert m.caught and not m.equivalent, (m.formula, m.label)
+        assert m.caught_by[0].startswith(("reference", "simulation")), (m.label, m.caught_by)
+
+
+def test_theorem_5_5_induction_sign_erratum():
+    """Thm 5.5's proof (l.6048): the printed hypothesis a.a* > 0 fails the induction along
+    exact GD; the corrected a.a* < 0 holds at every step (spec C5-25)."""
+    step, traj = CK.thm55_evidence()
+    assert step[+1][0] > 100 and step[+1][1] > 0 and step[+1][2] > 0
+    assert step[-1][0] > 100 and step[-1][1] == 0 and step[-1][2] == 0
+    assert traj["printed"] == 0 and traj["corrected"] == traj["steps"] > 0
+    assert traj["phi_down"] == 0
+    row = CK._thm55(None, None)
+    assert row.passed and row.erratum and row.erratum_class == "printed error"

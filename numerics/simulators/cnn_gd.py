@@ -20,6 +20,7 @@ Also: :func:`init`, the initialization of Theorem 5.4 (l.5190).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -142,3 +143,64 @@ def init(rng: np.random.Generator, n: int, p: int, w_star, a_star, signs: str = 
     elif signs != "single":
         raise ValueError(f"signs must be 'favourable' or 'single', got {signs!r}")
     return v, a
+
+
+# --------------------------------------------------------------------------------------------
+# High-precision model: the profile loss min_a l(phi, a) in mpmath (spurious_cubic's reference)
+# --------------------------------------------------------------------------------------------
+
+
+def _mp_plane_moment(f, kinks, degree):
+    """``E f(z)`` for ``z ~ N(0, I_2)`` and ``f`` positively homogeneous of ``degree`` (a
+    product of ReLUs of projections), in mpmath: in polar coordinates ``z = rho (cos t, sin
+    t)`` it is ``(1/2pi) int_0^2pi f(cos t, sin t) dt * int_0^inf rho^(degree+1)
+    exp(-rho^2/2) drho``; both integrals by :func:`mpmath.quad` (the angular one split at the
+    ReLU kinks, where the integrand is not smooth)."""
+    import mpmath as mp
+
+    two_pi = 2 * mp.pi
+    cuts = sorted({mp.mpf(0), two_pi, *[k % two_pi for k in kinks]})
+    ang = mp.quad(lambda t: f(mp.cos(t), mp.sin(t)), cuts, method="gauss-legendre")
+    return ang * _mp_radial_moment(degree, mp.mp.dps) / two_pi
+
+
+@functools.lru_cache(maxsize=None)
+def _mp_radial_moment(degree: int, dps: int):
+    """``int_0^inf rho^(degree+1) exp(-rho^2/2) drho`` by mpmath quadrature at ``dps``."""
+    import mpmath as mp
+
+    with mp.workdps(dps):
+        return mp.quad(lambda r: r ** (degree + 1) * mp.exp(-r * r / 2), [0, 1, 4, mp.inf])
+
+
+def profile_loss_mp(phi, ws_norm, a_star, dps: int = 50):
+    """``min_a l(w, a)`` for a unit ``w`` at angle ``phi`` from ``w*`` (``|w*| = ws_norm``),
+    from the network at ``dps`` digits: the single-patch ReLU moments by mpmath quadrature in
+    the plane of ``(w, w*)`` (``w* = |w*| e1``, ``w = cos(phi) e1 + sin(phi) e2``), the k x k
+    Gram matrices of independent patches, the dense solve ``A a = B a*`` and the loss there.
+    ``phi`` may be an mpmath number (so that ``pi - eps`` is exact to ``dps`` digits).  No
+    closed form is used; returns an ``mpmath.mpf``."""
+    import mpmath as mp
+
+    with mp.workdps(dps):
+        phi, ns = mp.mpf(phi), mp.mpf(ws_norm)
+        c, s = mp.cos(phi), mp.sin(phi)
+        relu = lambda x: x if x > 0 else mp.mpf(0)  # noqa: E731
+        pw = lambda x, y: relu(c * x + s * y)  # noqa: E731  relu(z.w)
+        ps = lambda x, y: relu(ns * x)  # noqa: E731  relu(z.w*)
+        kw, ks = (phi + mp.pi / 2, phi - mp.pi / 2), (mp.pi / 2, -mp.pi / 2)
+        m_w = _mp_plane_moment(pw, kw, 1)
+        m_s = _mp_plane_moment(ps, ks, 1)
+        q_ww = _mp_plane_moment(lambda x, y: pw(x, y) ** 2, kw, 2)
+        q_ws = _mp_plane_moment(lambda x, y: pw(x, y) * ps(x, y), kw + ks, 2)
+        q_ss = _mp_plane_moment(lambda x, y: ps(x, y) ** 2, ks, 2)
+        k = len(a_star)
+        ast = mp.matrix([mp.mpf(float(x)) for x in a_star])
+
+        def gram(diag, off):
+            return mp.matrix([[diag if i == j else off for j in range(k)] for i in range(k)])
+
+        A, B, As = gram(q_ww, m_w**2), gram(q_ws, m_w * m_s), gram(q_ss, m_s**2)
+        a = mp.lu_solve(A, B * ast)
+        quad = lambda x, M, y: (x.T * M * y)[0]  # noqa: E731
+        return (quad(a, A, a) - 2 * quad(a, B, ast) + quad(ast, As, ast)) / 2
