@@ -278,11 +278,19 @@ def _edge_groups(e: sp.Expr, angles: list[Angle], counter: list) -> tuple[sp.Exp
 
 
 class Rejection:
-    def __init__(self, y: str, x: str, ang: Angle):
+    """``rej(y, x) = y - (x.y/|x|^2) x``.  ``alpha``: the coefficient of ``x`` before the rewrite
+    when the rewrite keeps a term along ``x`` (``pair``); such a sum is emitted as
+    ``_rt.rejection_pair``: the direct ``alpha x + beta y`` on rows away from parallel, the
+    rejection form only on the near-parallel rows."""
+
+    def __init__(self, y: str, x: str, ang: Angle, alpha=None):
         self.y, self.x, self.angle = y, x, ang
         self.symbol = sp.Symbol(f"rej_{y}_{x}")
+        self.alpha = alpha
+        self.pair = alpha is not None
         a, b = sorted((x, y))
-        self.code = (f"_rt.rejection({y}, {x}, norm_{x}, dot_{a}_{b}, {ang.cos})")
+        self.dot = f"dot_{a}_{b}"
+        self.code = (f"_rt.rejection({y}, {x}, norm_{x}, {self.dot}, {ang.cos})")
 
 
 def _dot_to_cos(e: sp.Expr, angles: list[Angle]) -> sp.Expr:
@@ -326,7 +334,7 @@ def _rejections(parts: list, angles: list[Angle]) -> tuple[list, list[Rejection]
         if best is None:
             continue
         x, y, new, _ = best
-        r = Rejection(str(y), str(x), a)
+        r = Rejection(str(y), str(x), a, None if new == 0 else coeff[x])
         rej.append(r)
         beta = coeff.pop(y)
         coeff[r.symbol] = beta
@@ -343,14 +351,18 @@ def _rejections(parts: list, angles: list[Angle]) -> tuple[list, list[Rejection]
 # --------------------------------------------------------------------------------------------
 
 
-def _fold_constants(e: sp.Expr, consts: dict) -> sp.Expr:
+def _fold_constants(e: sp.Expr, consts: dict, products: dict | None = None) -> sp.Expr:
     """Collect the terms of ``e`` by monomial and name every irrational constant coefficient
     (``(pi - 1)/(4 pi)``...) ``_c<i>``, computed once as a Python float: each monomial is then
-    multiplied by one number, not by each factor of it."""
-    if not e.free_symbols or not any(vectors.meaning(s) is not None for s in e.free_symbols):
+    multiplied by one number, not by each factor of it.  ``products``: ``{|x||y|: nn_x_y}``, the
+    norm products shared with the angle (substituted in every monomial)."""
+    products = products or {}
+    e = e.subs(products)
+    if not e.free_symbols or not any(vectors.meaning(s) is not None or s in products.values()
+                                     for s in e.free_symbols):
         return e  # scalar-argument formulas keep their derived (e.g. (x - tau)) form
     terms: dict = {}
-    for term in sp.Add.make_args(sp.expand(e)):
+    for term in sp.Add.make_args(sp.expand(e).subs(products)):
         const, mono = term.as_independent(*term.free_symbols, as_Add=False)
         terms[mono] = terms.get(mono, 0) + const
     out = []
@@ -445,7 +457,24 @@ class _Plan:
         return out
 
 
+_RANGE_IDIOM = re.compile(r'^_rt\.require\(\((\w+) >= ([^()&]+)\) & \(\1 <= ([^()&]+)\), ("\w+"), (".*")\)$')
+
+
+def _validate_lines(formula: registry.Formula) -> list[str]:
+    """``formula.validate``, with the interval idiom ``_rt.require((x >= lo) & (x <= hi), ...)``
+    printed as ``_rt.within(x, lo, hi, ...)`` (two reductions instead of three elementwise
+    passes and a reduction; same message, NaN still fails)."""
+    out = []
+    for line in formula.validate:
+        m = _RANGE_IDIOM.match(line)
+        out.append(f"_rt.within({m[1]}, {m[2]}, {m[3]}, {m[4]}, {m[5]})" if m else line)
+    return out
+
+
 def _argument_lines(formula: registry.Formula, deferred=frozenset()) -> list[str]:
+    """Conversion and validation of the arguments.  ``deferred``: vector arguments whose NaN/inf
+    test is left to a reduction over them (their norm, an inner product or a sum, whose range
+    check runs the naming scan only when it fails): no separate pass over them here."""
     lines = []
     for a in formula.args:
         conv = {"vector": "vector", "scalar": "scalar", "int": "integer"}[a.kind]
@@ -463,77 +492,123 @@ def _argument_lines(formula: registry.Formula, deferred=frozenset()) -> list[str
     specs = [f'("{a.name}", {a.name}, {1 if a.kind == "vector" else 0})'
              for a in formula.args if a.kind != "int"]
     lines.append(f"_shape = _rt.batch_shape({', '.join(specs)})")
-    lines.extend(formula.validate)
+    lines.extend(_validate_lines(formula))
     return lines
 
 
-def _normed(formula: registry.Formula, symbols: set, angles: list, rejections: list) -> list:
-    """Vector arguments whose norm is computed: those whose norm the expression uses, those in
-    an angle or a rejection, and nonzero ones.  (The norm also tests finiteness and chooses the
-    float or the extended-range path; the others are tested by ``_rt.vector`` and their inner
-    products and sums check their own range.)"""
-    names = {str(s)[5:] for s in symbols if vectors.meaning(s) is not None
-             and vectors.meaning(s).kind == "norm"}
-    names |= {n for a in angles if a.vectors for n in a.vectors}
-    names |= {n for r in rejections for n in (r.x, r.y)}
-    return [a for a in formula.args if a.kind == "vector" and (a.name in names or a.nonzero)]
+class _Invariants:
+    """Which invariants an emitted body computes, and how (decided from the names its printed
+    coefficients use):
 
+    * ``norm_x`` (``_rt.norm``) where the coefficients use ``|x|``; ``sqnorm_x`` (``_rt.sqnorm``,
+      no square root) where they use ``|x|^2`` only, or where ``x`` enters an angle only through
+      the product ``nn_x_y = |x||y|`` (then ``nn_x_y = sqrt(|x|^2 |y|^2)``: one square root);
+    * every vector argument is tested for NaN/inf once: by its norm, by an inner product or a
+      sum over it (names passed), by ``_rt.check_nonzero``, or else by ``_rt.vector``;
+    * nonzero arguments whose norm is not needed: ``_rt.check_nonzero`` (no norm computed).
+    """
 
-def _invariant_lines(formula: registry.Formula, symbols: set, angles: list[Angle],
-                     rejections: list[Rejection], used_names: set) -> list[str]:
-    """Norms of every vector argument (they validate finiteness and choose the float or the
-    extended-range path), then dims, inner products, sums, angle terms, rejections."""
-    lines = []
-    for a in sorted(_normed(formula, symbols, angles, rejections), key=lambda a: a.name):
-        nz = ", nonzero=True" if a.nonzero else ""
-        lines.append(f'norm_{a.name} = _rt.norm({a.name}, "{a.name}"{nz})')
-    normed = {a.name for a in _normed(formula, symbols, angles, rejections)}
-
-    def nrm(x):
-        return f"norm_{x}" if x in normed else "None"
-
-    needed: dict[str, vectors.Meaning] = {}
-    for s in symbols:
-        m = vectors.meaning(s)
-        if m is not None and m.kind in ("dim", "dot", "total"):
-            needed[str(s)] = m
-    for a in angles:
-        if a.vectors:
+    def __init__(self, formula, used: set, angles: list, rejections: list, symbols: set):
+        self.formula = formula
+        by_name = {str(s): s for s in symbols}
+        vec = [a for a in formula.args if a.kind == "vector"]
+        self.norm = {a.name for a in vec if f"norm_{a.name}" in used}
+        self.sq = {a.name for a in vec if f"sqnorm_{a.name}" in used}
+        self.angles = [a for a in angles if a.vectors]
+        grown = True
+        while grown:  # an angle takes the norms of both operands when it needs one of them
+            grown = False
+            for a in self.angles:
+                pair = set(a.vectors)
+                if pair & self.norm and not pair <= self.norm:
+                    self.norm |= pair
+                    grown = True
+        for a in self.angles:
             x, y = a.vectors
-            d = vectors.dot(sp.Symbol(x), sp.Symbol(y))
-            needed[str(d)] = vectors.meaning(d)
-    order = {"dim": 0, "dot": 2, "total": 3}
-    for name, m in sorted(needed.items(), key=lambda kv: (order[kv[1].kind], kv[0])):
-        if m.kind == "dim":
+            if x not in self.norm:
+                self.sq |= {x, y}
+        for r in rejections:  # |x|^2 of the rejection's base
+            if r.x not in self.norm:
+                self.sq.add(r.x)
+        self.check = {a.name for a in vec if a.nonzero and a.name not in self.norm | self.sq}
+        self.dims, self.dots, self.totals = {}, {}, {}
+        for name in sorted(used & set(by_name)):
+            m = vectors.meaning(by_name[name])
+            if m is None:
+                continue
+            if m.kind == "dim":
+                self.dims[name] = m
+            elif m.kind == "dot":
+                self.dots[name] = m
+            elif m.kind == "total":
+                self.totals[name] = m
+        for a in self.angles:
+            d = vectors.dot(sp.Symbol(a.vectors[0]), sp.Symbol(a.vectors[1]))
+            self.dots[str(d)] = vectors.meaning(d)
+        self.tested = self.norm | self.sq | self.check
+        for m in list(self.dots.values()) + list(self.totals.values()):
+            self.tested |= set(m.operands)
+
+    def size(self, x: str) -> str:
+        """The name of the computed norm (or squared norm) of ``x``, or ``None``."""
+        return f"norm_{x}" if x in self.norm else (f"sqnorm_{x}" if x in self.sq else "None")
+
+    def sq_code(self, x: str) -> str:
+        return f"sqnorm_{x}" if x in self.sq else f"norm_{x}*norm_{x}"
+
+    def lines(self, angles: list, rejections: list, used: set) -> list[str]:
+        formula = self.formula
+        lines = []
+        nonzero = {a.name for a in formula.args if a.nonzero}
+        for a in sorted((a for a in formula.args if a.kind == "vector"), key=lambda a: a.name):
+            nz = ", nonzero=True" if a.name in nonzero else ""
+            if a.name in self.sq:
+                lines.append(f'sqnorm_{a.name} = _rt.sqnorm({a.name}, "{a.name}"{nz})')
+            if a.name in self.norm:
+                lines.append(f'norm_{a.name} = _rt.norm({a.name}, "{a.name}"{nz})')
+            if a.name in self.check:
+                lines.append(f'_rt.check_nonzero({a.name}, "{a.name}")')
+        for name, m in sorted(self.dims.items()):
             lines.append(f"{name} = {_dim_code(formula, m.operands[0])}")
-        elif m.kind == "dot":
+        for name, m in sorted(self.dots.items()):
             x, y = m.operands
-            lines.append(f"{name} = _rt.dot({x}, {y}, {nrm(x)}, {nrm(y)})")
-        elif m.kind == "total":
+            nx, ny = self.size(x), self.size(y)
+            names = f', names=("{x}", "{y}")' if "None" in (nx, ny) else ""
+            lines.append(f"{name} = _rt.dot({x}, {y}, {nx}, {ny}{names})")
+        for name, m in sorted(self.totals.items()):
             x = m.operands[0]
-            lines.append(f"{name} = _rt.total({x}, {nrm(x)})")
-    for a in angles:
-        want = [n for n, s in (("cos", a.cos), ("sin", a.sin), ("phi", a.phi), ("psi", a.psi))
-                if str(s) in used_names]
-        if a.vectors:
-            x, y = a.vectors
+            nx = self.size(x)
+            lines.append(f"{name} = _rt.total({x}, {nx}" + (f', name="{x}")' if nx == "None" else ")"))
+        for a in angles:
+            base = str(a.cos)[4:]
+            if a.vectors:
+                x, y = a.vectors
+                if x in self.norm:
+                    lines.append(f"nn_{base} = norm_{x}*norm_{y}")
+                else:
+                    lines.append(f"nn_{base} = numpy.sqrt(sqnorm_{x}*sqnorm_{y})")
+            want = [n for n, sym in (("cos", a.cos), ("sin", a.sin), ("phi", a.phi), ("psi", a.psi))
+                    if str(sym) in used]
             if not want:
                 continue
-            names = ", ".join(str(s) if n in want else "_"
-                              for n, s in zip(("cos", "sin", "phi", "psi"),
-                                              (a.cos, a.sin, a.phi, a.psi)))
-            lines.append(f"{names} = _rt.angle_terms({x}, {y}, norm_{x}, norm_{y}, "
-                         f"dot_{x}_{y}, \"{' '.join(want)}\")")
-        else:
-            if "cos" in want:
-                lines.append(f"{a.cos} = numpy.cos({a.phi})")
-            if "sin" in want:
-                lines.append(f"{a.sin} = numpy.sin({a.phi})")
-            if "psi" in want:
-                lines.append(f"{a.psi} = _rt.pi_minus({a.phi})")
-    for r in rejections:
-        lines.append(f"{r.symbol} = {r.code}")
-    return lines
+            if a.vectors:
+                names = ", ".join(str(sym) if n in want else "_"
+                                  for n, sym in zip(("cos", "sin", "phi", "psi"),
+                                                    (a.cos, a.sin, a.phi, a.psi)))
+                lines.append(f"{names} = _rt.angle_terms({x}, {y}, None, None, dot_{x}_{y}, "
+                             f"\"{' '.join(want)}\", norm_xy=nn_{base})")
+            else:
+                if "cos" in want:
+                    lines.append(f"{a.cos} = numpy.cos({a.phi})")
+                if "sin" in want:
+                    lines.append(f"{a.sin} = numpy.sin({a.phi})")
+                if "psi" in want:
+                    lines.append(f"{a.psi} = _rt.pi_minus({a.phi})")
+        for r in rejections:
+            if not r.pair:
+                lines.append(f"{r.symbol} = _rt.rejection({r.y}, {r.x}, {self.sq_code(r.x)}, "
+                             f"{r.dot}, {r.angle.cos})")
+        return lines
 
 
 def _vector_code(formula: registry.Formula, x: sp.Symbol) -> str:
@@ -568,6 +643,48 @@ def docstring(formula: registry.Formula) -> str:
     )
 
 
+def _is_simple(code: str) -> bool:
+    """A printed coefficient that is a name or a number (no need to name it ``_k<i>``)."""
+    return re.fullmatch(r"[A-Za-z_]\w*|-?[\d.]+(e-?\d+)?|\(?-?[\d.]+/[\d.]+\)?", code) is not None
+
+
+def _dead_code(lines: list[str], keep=frozenset()) -> list[str]:
+    """Drop the assignments of named constants and dimensions that no later line reads, then
+    ``del`` every other local array right after its last use: the emitted body is straight-line
+    code over batch-sized temporaries, and a smaller peak of live arrays is fewer fresh pages
+    for the allocator to fault in (a large part of the time of a NumPy expression at N = 1e5).
+    ``keep``: names never deleted (the arguments)."""
+    out = list(lines)
+    changed = True
+    while changed:
+        changed = False
+        for i, line in enumerate(out):
+            m = re.match(r"(_c\d+|dim_\w+|nn_\w+) = ", line)
+            if m and not any(re.search(rf"\b{m[1]}\b", later) for later in out[i + 1:]):
+                del out[i]
+                changed = True
+                break
+    words = [set(re.findall(r"\b[A-Za-z_]\w*\b", ln.split("#")[0])) for ln in out]
+    assigned = set()
+    for ln in out:
+        m = re.match(r"([\w, ]+?) = ", ln)
+        if m and not ln.startswith("#"):
+            assigned |= {t.strip() for t in m[1].split(",")}
+    local = {n for n in assigned if n not in keep and n != "_" and n not in ("_shape", "_out")
+             and not re.fullmatch(r"_c\d+|dim_\w+", n)}
+    last = {}
+    for i, w in enumerate(words):
+        for n in w & local:
+            last[n] = i
+    result = []
+    for i, ln in enumerate(out):
+        result.append(ln)
+        dead = sorted(n for n, j in last.items() if j == i)
+        if dead and not re.match(r"(return|\w+ = _rt\.finish)", ln) and i < len(out) - 1:
+            result.append(f"del {', '.join(dead)}")
+    return result
+
+
 def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
     """Validation, invariants, CSE of every coefficient of every plan, and the return line(s)."""
     formula = plans[0].formula
@@ -576,66 +693,145 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
     rejections = {str(r.symbol): r for p in plans for r in p.rejections}
     rejections = [rejections[k] for k in sorted(rejections)]
     counter = [0]
-    coeffs, group_lines = [], []
     squares = plans[0].squared_norms(plans[1:])
-    for p in plans:
-        p.parts = [(c.subs({n: sp.sqrt(q) for n, q in squares.items()}), b) for c, b in p.parts]
-    for p in plans:
-        for c, _ in p.parts:
-            c2, lines = _edge_groups(c, angles, counter)
-            coeffs.append(c2)
-            group_lines += lines
+    products = {}  # |x||y| -> nn_x_y: computed once, shared by the angle and the coefficients
+    for a in angles:
+        if a.vectors:
+            x, y = (sp.Symbol(n) for n in a.vectors)
+            products[vectors.norm(x) * vectors.norm(y)] = sp.Symbol(f"nn_{str(a.cos)[4:]}", positive=True)
+    root = {n: sp.sqrt(q) for n, q in squares.items()}
+    # every coefficient to print: (plan index, basis or ("alpha", rejection)), expression
+    jobs = []
+    for i, p in enumerate(plans):
+        for c, b in p.parts:
+            jobs.append(((i, b), c))
+        for r in p.rejections:
+            if r.pair:
+                jobs.append(((i, ("alpha", str(r.symbol))), r.alpha))
+    coeffs, group_lines = [], []
+    for _, c in jobs:
+        c2, lines = _edge_groups(c.subs(root), angles, counter)
+        coeffs.append(c2)
+        group_lines += lines
     consts: dict = {}
-    coeffs = [_fold_constants(c, consts) for c in coeffs]
+    coeffs = [_fold_constants(c, consts, products) for c in coeffs]
     const_lines = [f"{sym} = {print_expr(val)}" for val, sym in consts.items()]
     cse_lines, printed = print_block(coeffs)
+    code = dict(zip([k for k, _ in jobs], printed))
     text = "\n".join(cse_lines + printed + group_lines)
     used = set(re.findall(r"\b\w+\b", text))
     for r in rejections:
         used.add(str(r.angle.cos))
     symbols = set().union(*(c.free_symbols for c in coeffs)) if coeffs else set()
-    vec_with_norm = {a.name for a in _normed(formula, symbols | set(squares), angles, rejections)}
-    body = _argument_lines(formula, deferred=vec_with_norm)
-    inv = _invariant_lines(formula, symbols | set(squares), angles, rejections, used)
-    for n, q in squares.items():
-        x = str(n)[5:]
-        inv = [ln.replace(f'{n} = _rt.norm({x}, "{x}"', f'{q} = _rt.sqnorm({x}, "{x}"')
-               for ln in inv]
-        # inner products and sums only look at whether the norm is an XF (extended range)
-        inv = [re.sub(rf"\b{n}\b", str(q), ln) if ln.startswith(("dot_", "sum_")) else ln
-               for ln in inv]
-    body += inv
+    inv = _Invariants(formula, used, angles, rejections, symbols)
+    body = _argument_lines(formula, deferred=inv.tested)
+    body += inv.lines(angles, rejections, used)
     body += group_lines
     body += const_lines
     body += cse_lines
+
+    named = [0]
+
+    def name(c: str) -> str:
+        """``c`` as a local (``_k<i>``) unless it is a name or a number already."""
+        if _is_simple(c):
+            return c
+        k = f"_k{named[0]}"
+        named[0] += 1
+        body.append(f"{k} = {c}")
+        return k
+
     results = []
-    k = 0
-    for p in plans:
-        mine = printed[k:k + len(p.parts)]
-        k += len(p.parts)
-        if p.formula.rank == 0:
-            results.append((mine[0] if mine else "0.0", 0))
+    for i, p in enumerate(plans):
+        f = p.formula
+        if f.rank == 0:
+            results.append((code[(i, None)] if p.parts else "0.0", 0, None))
+            continue
+        pairs = {str(r.symbol): r for r in p.rejections if r.pair}
+        paired_x = {sp.Symbol(r.x) for r in pairs.values()}
+        ks = {b: name(code[(i, b)]) for _, b in p.parts}
+        kalpha = {s_: name(code[(i, ("alpha", s_))]) for s_ in pairs}
+        terms, coef_names, sizes, static = [], [], [], True
+        eye = ones2 = None
+
+        def size_of(x: str):
+            s_ = inv.size(x)
+            if s_ == "None":
+                return False
+            sizes.append(s_)
+            return True
+
+        bounded = True
+        for _, b in p.parts:
+            k = ks[b]
+            if b in paired_x:
+                continue  # emitted with its rejection below
+            if str(b) in pairs:
+                r = pairs[str(b)]
+                x = sp.Symbol(r.x)
+                size = f"norm_x=norm_{r.x}" if r.x in inv.norm else f"sqnorm_x=sqnorm_{r.x}"
+                terms.append(f"_rt.rejection_pair({r.x}, {kalpha[str(b)]}, {r.y}, {k}, {ks[x]}, "
+                             f"{r.dot}, {r.angle.cos}, {size})")
+                coef_names += [kalpha[str(b)], k, ks[x]]
+                bounded &= size_of(r.x) & size_of(r.y)
+                static = False
+                continue
+            coef_names.append(k)
+            if not re.fullmatch(r"[-\d.()/e]+", k):
+                static = False
+            if str(b).startswith("rej_"):
+                r = next(r for r in rejections if str(r.symbol) == str(b))
+                terms.append(f"{_wrap(f)}({k}) * {b}")
+                bounded &= size_of(r.x) & size_of(r.y)
+                continue
+            m = vectors.meaning(b)
+            if f.rank == 2 and m.kind == "eye":
+                eye = (k, _dim_code(f, m.operands[0]))
+                continue
+            if f.rank == 2 and m.kind == "outer" and all(
+                    vectors.meaning(sp.Symbol(o)).kind == "ones" for o in m.operands):
+                ones2 = (k, _dim_code(f, vectors.space_of(sp.Symbol(m.operands[0]))))
+                continue
+            if f.rank == 1 and m.kind == "ones" and len(p.parts) > 1:
+                terms.append(f"_rt.col({k})")  # times the all-ones vector: broadcasts
+                continue
+            if m.kind == "vector":
+                bounded &= size_of(m.operands[0])
+            elif m.kind == "outer":
+                for o in m.operands:
+                    if vectors.meaning(sp.Symbol(o)).kind == "vector":
+                        bounded &= size_of(vectors.meaning(sp.Symbol(o)).operands[0])
+            terms.append(f"{_wrap(f)}({k}) * {_basis_code(f, b)}")
+        if ones2 is not None:
+            terms.insert(0, f"_rt.filled({ones2[0]}, {ones2[1]})")
+        expr = " + ".join(terms)
+        if eye is not None:
+            expr = f"_rt.add_diagonal({expr or f'_rt.filled(0.0, {eye[1]})'}, {eye[0]})"
+        if static and coef_names and sum(abs(float(sp.sympify(k.replace('numpy.', '')))) for k in coef_names) <= 1:
+            checked = "True"  # constant coefficients summing to <= 1 times finite arguments
+        elif bounded:
+            checked = f"(({', '.join(coef_names)},), ({', '.join(sorted(set(sizes)))}{',' if sizes else ''}))"
         else:
-            wrap = "_rt.col" if p.formula.rank == 1 else "_rt.col2"
-            terms = []
-            for c, (_, b) in zip(mine, p.parts):
-                m = vectors.meaning(b)
-                if p.formula.rank == 1 and m is not None and m.kind == "ones" and len(p.parts) > 1:
-                    terms.append(f"{wrap}({c})")  # times the all-ones vector: broadcasts
-                else:
-                    terms.append(f"{wrap}({c}) * {_basis_code(p.formula, b)}")
-            results.append((" + ".join(terms) if terms else "0.0", p.formula.rank))
+            checked = None
+        results.append((expr or "0.0", f.rank, checked))
     if out_names is None:
-        expr, rank = results[0]
-        body.append(f"return _rt.finish({expr}, _shape{'' if rank == 0 else f', {rank}'})")
+        expr, rank, checked = results[0]
+        extra = "" if rank == 0 else f", {rank}"
+        extra += f", checked={checked}" if checked else ""
+        body.append(f"return _rt.finish({expr}, _shape{extra})")
     else:
         body.append("_out = (None,) * %d if out is None else _rt.buffers(out, %d)" % (len(plans), len(plans)))
         names = []
-        for i, ((expr, rank), name) in enumerate(zip(results, out_names)):
-            body.append(f"{name} = _rt.finish({expr}, _shape, {rank}, _out[{i}])")
-            names.append(name)
+        for i, ((expr, rank, checked), nm) in enumerate(zip(results, out_names)):
+            extra = f", checked={checked}" if checked else ""
+            body.append(f"{nm} = _rt.finish({expr}, _shape, {rank}, _out[{i}]{extra})")
+            names.append(nm)
         body.append(f"return {', '.join(names)}")
-    return body
+    return _dead_code(body, keep={a.name for a in formula.args} | {"out"})
+
+
+def _wrap(formula: registry.Formula) -> str:
+    return "_rt.col" if formula.rank == 1 else "_rt.col2"
 
 
 def emit_function(formula: registry.Formula) -> str:

@@ -73,6 +73,21 @@ def test_broadcasting_over_several_batch_axes():
     assert out.shape == (3, 4, 4)
 
 
+@pytest.mark.parametrize("n", [3, 5])  # n = 5 = p: a wrong matmul orientation would not even fail
+def test_single_vector_against_a_batch_of_the_other(n):
+    """One v against a batch of w_star (and the reverse): the inner product of a single vector
+    with a batch must not be taken as a matrix product of the wrong orientation."""
+    rng = np.random.default_rng(8)
+    v, a, ws, as_ = _pt(rng)
+    WS, V = rng.standard_normal((n, 5)), rng.standard_normal((n, 5))
+    for name in ("cnn.population_loss", "cnn.grad_v", "cnn.grad_a"):
+        f = D.get(name).numpy
+        np.testing.assert_allclose(f(v, a, WS, as_), np.stack([f(v, a, w, as_) for w in WS]),
+                                   rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(f(V, a, ws, as_), np.stack([f(x, a, ws, as_) for x in V]),
+                                   rtol=1e-13, atol=1e-15)
+
+
 def test_scalar_returns_numpy_float():
     rng = np.random.default_rng(5)
     out = D.get("cnn.population_loss").numpy(*_pt(rng))

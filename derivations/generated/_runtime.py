@@ -80,8 +80,9 @@ def _array(name, x, finite=True):
         except (TypeError, ValueError) as exc:
             raise InputError(f"{name} must be a real number or array ({exc})") from None
     # one reduction instead of an elementwise test; the full test only if the sum is not
-    # finite (NaN/inf entries, or a sum of finite entries that overflowed)
-    if finite and not numpy.isfinite(arr.sum()):
+    # finite (NaN/inf entries, or a sum of finite entries that overflowed).  A single vector
+    # is tested here even when a reduction over it would do it (a few entries: no cost)
+    if (finite or arr.ndim <= 1) and not numpy.isfinite(arr.sum()):
         _check_finite(name, arr)
     return arr
 
@@ -162,6 +163,17 @@ def batch_shape(*specs):
 def require(condition, name, message):
     """Raise ``ValueError(f"{name} {message}")`` unless ``condition`` holds everywhere."""
     if not numpy.all(condition):
+        raise ValueError(f"{name} {message}")
+
+
+def within(x, lo, hi, name, message):
+    """Raise ``ValueError(f"{name} {message}")`` unless ``lo <= x <= hi`` everywhere (two
+    reductions, no boolean temporaries; NaN fails)."""
+    if isinstance(x, numpy.ndarray) and x.ndim:
+        ok = x.size == 0 or (x.min() >= lo and x.max() <= hi)
+    else:
+        ok = lo <= x <= hi
+    if not ok:
         raise ValueError(f"{name} {message}")
 
 
@@ -336,23 +348,54 @@ def _scaled(x, k):
 # --------------------------------------------------------------------------------------------
 
 
-def dot(x, y, norm_x=None, norm_y=None):
+def dot(x, y, norm_x=None, norm_y=None, names=None):
     """``x.y`` over the last axis (``matmul`` when one side is a single vector, else einsum);
-    extended range (XF) when either norm is an XF."""
+    extended range (XF) when either norm is an XF.
+
+    When a norm is not given (not computed), the inner product checks its own range, and with
+    ``names=(name_x, name_y)`` it also stands for the finiteness test of the arguments whose norm
+    is missing: a NaN/inf entry makes its row's inner product NaN or inf (NaN and inf propagate
+    through products and sums; inf * 0 and inf - inf are NaN), so the full entry-by-entry scan,
+    which names the argument, runs only when the range check fails."""
     if isinstance(norm_x, XF) or isinstance(norm_y, XF):
         kx, ky = _pow2_scale(x), _pow2_scale(y)
         d = numpy.einsum("...i,...i->...", _scaled(x, kx), _scaled(y, ky))
-        names = (getattr(norm_x, "names", frozenset()) | getattr(norm_y, "names", frozenset()))
-        return XF(d, kx + ky, names)
+        names_ = (getattr(norm_x, "names", frozenset()) | getattr(norm_y, "names", frozenset()))
+        return XF(d, kx + ky, names_)
     if x.ndim == 1 and y.ndim == 1:
         d = float(x @ y)
-    elif y.ndim == 1 or x.ndim == 1:
-        d = x @ y
+    elif y.ndim == 1:
+        d = _matvec(x, y)
+    elif x.ndim == 1:
+        d = _matvec(y, x)
     else:
         d = numpy.einsum("...i,...i->...", x, y)
     if (norm_x is None or norm_y is None) and not _in_range(d):  # a norm not computed: own check
+        if names is not None:
+            for name, arr, n in ((names[0], x, norm_x), (names[1], y, norm_y)):
+                if n is None:
+                    _check_finite(name, arr)
         return dot(x, y, XF(1.0), XF(1.0))
     return d
+
+
+_BLAS_CHUNK = 2**18  # entries per matrix-vector call: OpenBLAS stays single-threaded below 2^19
+
+
+def _matvec(x, v):
+    """``x @ v`` for a batch of rows ``x`` (..., p) and one vector ``v`` (p,): BLAS
+    matrix-vector products (much faster than a reduction over a short last axis), in blocks of
+    at most 2^18 entries, below OpenBLAS's threading threshold (on a loaded machine a threaded
+    call of a few MB can wait milliseconds for its second thread)."""
+    if x.size <= _BLAS_CHUNK:
+        return x @ v
+    p = x.shape[-1]
+    rows = x.reshape(-1, p)
+    out = numpy.empty(rows.shape[0])
+    step = max(1, _BLAS_CHUNK // p)
+    for i in range(0, rows.shape[0], step):
+        numpy.matmul(rows[i:i + step], v, out=out[i:i + step])
+    return out.reshape(x.shape[:-1])
 
 
 def _in_range(d):
@@ -410,16 +453,35 @@ def sqnorm(x, name, nonzero=False):
     return n * n
 
 
-def total(x, norm_x=None):
-    """``1.x``, the sum of the coordinates (an XF when ``norm_x`` is one)."""
+def total(x, norm_x=None, name=None):
+    """``1.x``, the sum of the coordinates (an XF when ``norm_x`` is one).  Without a norm it
+    checks its own range and, with ``name``, stands for the finiteness test of ``x`` (a NaN/inf
+    entry makes its row sum NaN or inf; the full scan naming ``x`` runs only then)."""
     if isinstance(norm_x, XF):
         k = _pow2_scale(x)
         return XF(numpy.sum(_scaled(x, k), axis=-1), k, norm_x.names)
     # x @ ones (BLAS matrix-vector product) is ~10x faster than numpy.sum over a short last axis
-    t = float(x.sum()) if x.ndim == 1 else x @ numpy.ones(x.shape[-1])
+    t = float(x.sum()) if x.ndim == 1 else _matvec(x, numpy.ones(x.shape[-1]))
     if norm_x is None and not _in_range(t):
+        if name is not None:
+            _check_finite(name, x)
         return total(x, XF(1.0))
     return t
+
+
+def check_nonzero(x, name):
+    """Validate ``x`` (finite entries, no zero vector) where its norm is not needed.  The row sums
+    (one BLAS pass) are finite iff the entries are (a non-finite entry makes its row sum NaN or
+    inf; a sum that overflows only sends us to the full scan), and a row with a nonzero sum is
+    nonzero; only the rows summing to exactly 0 are looked at entry by entry."""
+    s = numpy.asarray(x.sum() if x.ndim == 1 else _matvec(x, numpy.ones(x.shape[-1])))
+    if not numpy.isfinite(s.max(initial=0.0) - s.min(initial=0.0)):
+        _check_finite(name, x)
+    zero = s == 0
+    if zero.any():
+        rows = x.reshape(-1, x.shape[-1])[zero.reshape(-1)]
+        if not rows.any(axis=-1).all():
+            _nonzero_error(name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,7 +554,11 @@ def _near_terms(x, y):
 # --------------------------------------------------------------------------------------------
 
 
-def _ratio(dot_xy, norm_x, norm_y):
+def _ratio(dot_xy, norm_x, norm_y, norm_xy=None):
+    if norm_xy is not None:  # |x||y| given (shared with the formula): not overwritten
+        if isinstance(dot_xy, XF) or isinstance(norm_xy, XF):
+            return (dot_xy / norm_xy).value()
+        return dot_xy / norm_xy
     if isinstance(dot_xy, XF) or isinstance(norm_x, XF) or isinstance(norm_y, XF):
         return (dot_xy / (norm_x * norm_y)).value()
     c = norm_x * norm_y
@@ -501,15 +567,16 @@ def _ratio(dot_xy, norm_x, norm_y):
     return dot_xy / c
 
 
-def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi"):
+def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi", norm_xy=None):
     """``(cos phi, sin phi, phi, pi - phi)`` of the angle between ``x`` and ``y`` (entries not
     in ``need`` are ``None``), each to full relative accuracy, with no trigonometric call:
     ``cos = x.y / (|x||y|)``, ``sin = sqrt((1 - cos)(1 + cos))``, ``phi = arccos(cos)``, and
     on near-parallel rows (``|cos| > NEAR``) the double-double rejection (``sin = |r|/|y|``,
     ``phi = atan2(|r|, x^.y)``, ``pi - phi = atan2(|r|, -x^.y)``).  Exactly parallel vectors
-    give exactly 0 and pi, no NaN, no warning."""
+    give exactly 0 and pi, no NaN, no warning.  ``norm_xy``: the product ``|x||y|`` when the
+    caller has it (then ``norm_x``, ``norm_y`` may be None)."""
     want = need.split()
-    c = _ratio(dot_xy, norm_x, norm_y)
+    c = _ratio(dot_xy, norm_x, norm_y, norm_xy)
     if isinstance(c, float):  # one pair
         if abs(c) <= NEAR:
             s = math.sqrt((1.0 - c) * (1.0 + c)) if "sin" in want else None
@@ -551,10 +618,11 @@ def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi"):
     return (c if "cos" in want else None, s, phi, psi)
 
 
-def rejection(y, x, norm_x, dot_xy, cos_xy):
+def rejection(y, x, sqnorm_x, dot_xy, cos_xy):
     """``y - (x.y/|x|^2) x``: the component of ``y`` orthogonal to ``x``, without cancellation
-    (double-double on the rows with ``|cos| > NEAR``).  An XF when the invariants are."""
-    if isinstance(norm_x, XF) or isinstance(dot_xy, XF):
+    (double-double on the rows with ``|cos| > NEAR``).  ``sqnorm_x = |x|^2``.  An XF when the
+    invariants are."""
+    if isinstance(sqnorm_x, XF) or isinstance(dot_xy, XF):
         ky = _pow2_scale(y)
         ys, xs = numpy.broadcast_arrays(_scaled(y, ky), _scaled(x, _pow2_scale(x)))
         r = numpy.array(ys - (numpy.einsum("...i,...i->...", xs, ys)
@@ -564,9 +632,9 @@ def rejection(y, x, norm_x, dot_xy, cos_xy):
             flat = r.reshape(-1, r.shape[-1])
             m = numpy.broadcast_to(near, r.shape[:-1]).reshape(-1)
             flat[m] = _rejection_dd(ys.reshape(-1, ys.shape[-1])[m], xs.reshape(-1, xs.shape[-1])[m])[0]
-        names = getattr(norm_x, "names", frozenset()) | getattr(dot_xy, "names", frozenset())
+        names = getattr(sqnorm_x, "names", frozenset()) | getattr(dot_xy, "names", frozenset())
         return XF(r, ky[..., None], names)
-    k = dot_xy / (norm_x * norm_x)
+    k = dot_xy / sqnorm_x
     if isinstance(k, float):
         if abs(cos_xy) <= NEAR:
             return y - k * x
@@ -582,12 +650,49 @@ def rejection(y, x, norm_x, dot_xy, cos_xy):
         shape = r.shape[:-1]
         idx = numpy.flatnonzero(numpy.broadcast_to(numpy.abs(c) > NEAR, shape))
         where = numpy.unravel_index(idx, shape)
-        yn = numpy.broadcast_to(y, r.shape)[where]
-        xn = numpy.broadcast_to(x, r.shape)[where]
-        ky, kx = _pow2_scale(yn), _pow2_scale(xn)
-        fixed = _rejection_dd(_scaled(yn, ky), _scaled(xn, kx))[0]
-        r[where] = numpy.ldexp(fixed, ky[:, None])
+        r[where] = _near_rejection(numpy.broadcast_to(y, r.shape)[where],
+                                   numpy.broadcast_to(x, r.shape)[where])
     return r
+
+
+def _near_rejection(yn, xn):
+    """``rej(y, x)`` of near-parallel row pairs (2-D arrays), in double-double arithmetic."""
+    ky, kx = _pow2_scale(yn), _pow2_scale(xn)
+    return numpy.ldexp(_rejection_dd(_scaled(yn, ky), _scaled(xn, kx))[0], ky[:, None])
+
+
+def rejection_pair(x, alpha, y, beta, alpha_rej, dot_xy, cos_xy, norm_x=None, sqnorm_x=None):
+    """``alpha x + beta y``, a vector sum whose two terms nearly cancel when ``x`` and ``y`` are
+    nearly parallel.  The rows with ``|cos| <= NEAR`` (at least 0.014 rad from parallel: the
+    sum loses at most a factor 1/sin(phi) < 71 there, as the float64 rejection does) take the
+    direct sum, two products as hand-written code would; the near-parallel rows take the equal
+    ``alpha_rej x + beta rej(y, x)`` (``alpha_rej = alpha + beta x.y/|x|^2``, derived by SymPy),
+    with the rejection in double-double arithmetic (as in :func:`rejection`).  ``|x|`` or
+    ``|x|^2`` is used only by the extended-range path."""
+    if any(isinstance(t, XF) for t in (alpha, beta, alpha_rej, norm_x, sqnorm_x, dot_xy)):
+        sq = sqnorm_x if sqnorm_x is not None else norm_x * norm_x
+        return col(alpha_rej) * x + col(beta) * rejection(y, x, sq, dot_xy, cos_xy)
+    if isinstance(cos_xy, float):  # one pair (other arguments may still carry batch axes)
+        if abs(cos_xy) <= NEAR:
+            return col(alpha) * x + col(beta) * y
+        return col(alpha_rej) * x + col(beta) * _near_rejection(y[None], x[None])[0]
+    out = col(alpha) * x
+    term = col(beta) * y
+    if term.shape == out.shape:
+        out += term
+    else:
+        out = out + term
+    c = numpy.asarray(cos_xy)
+    if c.size and (c.max() > NEAR or c.min() < -NEAR):  # two reductions; rarely true
+        shape = out.shape[:-1]
+        idx = numpy.flatnonzero(numpy.broadcast_to(numpy.abs(c) > NEAR, shape))
+        where = numpy.unravel_index(idx, shape)
+        xn = numpy.broadcast_to(x, out.shape)[where]
+        yn = numpy.broadcast_to(y, out.shape)[where]
+        a = numpy.broadcast_to(alpha_rej, shape)[where][:, None]
+        b = numpy.broadcast_to(beta, shape)[where][:, None]
+        out[where] = a * xn + b * _near_rejection(yn, xn)
+    return out
 
 
 def ldexp(x, k):
@@ -611,9 +716,16 @@ def taylor(h, t, below, start, step, coeffs):
         return _poly(float(t), start, step, coeffs)
     if t.size == 0 or not t.min() < below:  # one reduction: usually no row is near the edge
         return h
-    m = t < below
-    out = numpy.array(numpy.broadcast_to(h, m.shape), dtype=numpy.float64)
-    out[m] = _poly(t[m], start, step, coeffs)
+    idx = numpy.flatnonzero(t < below)  # integer indices of the (few) rows near the edge
+    shape = numpy.broadcast_shapes(numpy.shape(h), t.shape)
+    if isinstance(h, numpy.ndarray) and h.shape == shape and h.base is None and h.flags.writeable:
+        out = h  # the emitted code's own fresh array (``_h<i> = <sum>`` just above): in place
+    else:
+        out = numpy.array(numpy.broadcast_to(h, shape), dtype=numpy.float64)
+    tt = numpy.broadcast_to(t, shape).reshape(-1)
+    if t.shape != shape:
+        idx = numpy.flatnonzero(numpy.broadcast_to(t < below, shape))
+    out.reshape(-1)[idx] = _poly(tt[idx], start, step, coeffs)
     return out
 
 
@@ -678,6 +790,34 @@ def outer(x, y):
     return x[..., :, None] * y[..., None, :]
 
 
+def filled(c, n):
+    """``c`` times the all-ones ``(n, n)`` matrix, per batch row: a fresh contiguous array
+    (``repeat`` writes it in one pass; a broadcast multiply loops over rows of length n)."""
+    if isinstance(c, XF):
+        return col2(c) * numpy.ones((n, n))
+    c = numpy.asarray(c, dtype=numpy.float64)
+    m = numpy.repeat(c.reshape(-1), n * n)
+    try:  # reshaped in place: stays a base array, so finish() need not copy it
+        m.shape = c.shape + (n, n)
+    except (AttributeError, ValueError):  # (if NumPy ever forbids setting the shape)
+        m = m.reshape(c.shape + (n, n)).copy()
+    return m
+
+
+def add_diagonal(m, d):
+    """``m + d I`` for a fresh array ``m`` of matrices (written in place: one strided pass over
+    the diagonals instead of a full ``d * eye(n)`` product and sum)."""
+    n = m.shape[-1]
+    if isinstance(m, XF) or isinstance(d, XF):
+        return m + col2(d) * numpy.eye(n)
+    d = numpy.asarray(d, dtype=numpy.float64)
+    batch = numpy.broadcast_shapes(m.shape[:-2], d.shape)
+    if m.shape[:-2] != batch or not m.flags.c_contiguous or not m.flags.writeable:
+        m = numpy.array(numpy.broadcast_to(m, batch + (n, n)))
+    m.reshape(-1, n * n)[:, :: n + 1] += numpy.broadcast_to(d, batch).reshape(-1, 1)
+    return m
+
+
 def _overflow(shape, names=()):
     names = sorted(names)
     if not names and isinstance(shape, Shape) and shape.args:
@@ -685,8 +825,8 @@ def _overflow(shape, names=()):
         names = [max(sizes)[1]]
     which = " and ".join(names) if names else "an argument"
     return ValueError(
-        f"the result overflows float64 (its true value is beyond 1.8e308): {which} too large in "
-        "magnitude for this formula"
+        f"the result overflows float64 (its true value is beyond 1.8e308): {which} too large "
+        "(or, where the formula divides by it, too small) in magnitude for this formula"
     )
 
 
@@ -697,25 +837,73 @@ def buffers(out, n):
     return tuple(out)
 
 
-def finish(result, shape, rank=0, out=None):
+COEFF_BOUND = 1e150  # |coefficient| below which a term of bounded basis vectors cannot overflow
+
+
+def _bounded(checked):
+    """Whether the emitter's evidence ``checked`` shows the assembled result is finite without
+    scanning it: ``True`` (proved when emitting: constant coefficients of sum <= 1 times finite
+    arguments), or ``(coefficients, norms)``: every coefficient a float (array) with
+    ``|c| <= COEFF_BOUND`` (NaN fails), and every norm of a basis vector a plain float (array),
+    i.e. within ``[SAFE_LO, SAFE_HI]`` (an XF means extreme rows: scan).  Entries of the bases
+    are then <= 1e60 (outer products 1e120), so no term and no sum of a few terms overflows."""
+    if checked is True:
+        return True
+    if not checked:
+        return False
+    coeffs, norms = checked
+    for n in norms:
+        if isinstance(n, XF):
+            return False
+    for c in coeffs:
+        if isinstance(c, XF):
+            return False
+        if isinstance(c, numpy.ndarray) and c.ndim:
+            if c.size and not (c.max() <= COEFF_BOUND and c.min() >= -COEFF_BOUND):
+                return False
+        elif not abs(c) <= COEFF_BOUND:
+            return False
+    return True
+
+
+def _failure(shape, names=()):
+    """The error for a non-finite result: a non-finite argument if there is one (the emitted code
+    leaves the NaN/inf test of some arguments to their inner products, sums and this final
+    check), else an overflow naming the argument(s) responsible."""
+    if isinstance(shape, Shape):
+        for name, arr, _ in shape.args:
+            if not numpy.all(numpy.isfinite(arr)):
+                bad = numpy.asarray(arr)[~numpy.isfinite(arr)].ravel()[0]
+                return ValueError(f"{name} must be finite (got {bad}; float64 inputs beyond "
+                                  "1.8e308 are inf)")
+    return _overflow(shape, names)
+
+
+def finish(result, shape, rank=0, out=None, checked=None):
     """Broadcast ``result`` to ``shape`` + its last ``rank`` axes (fresh float64; 0-d -> scalar).
 
     An :class:`XF` result is rounded to float64 here; a result beyond float64 raises a
-    ``ValueError`` naming the argument(s) responsible.  ``out``: write into this float64 array
-    (of exactly the result's shape) and return it.
+    ``ValueError`` naming the argument(s) responsible.  The scan for NaN/inf is skipped when
+    ``checked`` shows the result is finite (see :func:`_bounded`: vector and matrix results
+    are then checked through their per-row coefficients, not entry by entry).  ``out``: write
+    into this float64 array (of exactly the result's shape) and return it.
     """
     names = ()
-    if isinstance(result, XF):
+    if isinstance(result, XF):  # extended range (rare): rounded, then tested entry by entry
         names = result.names
         result = result.value()
+        if not numpy.all(numpy.isfinite(result)):
+            raise _failure(shape, names)
+        checked = True
     if not shape and not rank and out is None:
         value = numpy.float64(result)
         if not math.isfinite(value):
-            raise _overflow(shape, names)
+            raise _failure(shape, names)
         return value
     result = numpy.asarray(result, dtype=numpy.float64)
-    if not numpy.isfinite(result.sum()) and not numpy.all(numpy.isfinite(result)):
-        raise _overflow(shape, names)
+    if not (checked is not None and _bounded(checked)) and not numpy.isfinite(result.sum()) \
+            and not numpy.all(numpy.isfinite(result)):
+        raise _failure(shape, names)
     trailing = result.shape[result.ndim - rank :] if rank else ()
     target = tuple(shape) + tuple(trailing)
     if out is not None:

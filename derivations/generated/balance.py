@@ -113,6 +113,7 @@ def mf_h_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _t13 = _t10*_t9
     _t14 = _t1*sigma1
     _t15 = _t10*_t3
+    del _t10
     return _rt.finish(_t0 + _t1*_t2 + _t11*_t7*_t9 + _t11*sigma1**2 + _t12*_t5 + _t12*_t7*alpha - _t13*_t14 + _t13*_t6 - 2*_t14*_t15 - _t15*_t7*sigma1 + _t2*_t3 - _t4*alpha*eta - _t6*eta - _t7*_t8 - _t8*_t9 - sigma1, _shape)
 
 
@@ -150,6 +151,7 @@ def mf_xi_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _t5 = eta**2
     _t6 = _t1*_t5
     _t7 = _t0*_t5
+    del _t5
     return _rt.finish(_t0*_t3*_t6 + _t0 + _t1 + _t4*_t6 + _t6*alpha**4 + _t6*alpha_perp**4 + _t7*beta**4 + _t7*beta_perp**4 - 4*_t0*_t2 - _t2*_t3 - _t4*eta, _shape)
 
 

@@ -28,8 +28,11 @@ def A(w, k):
     _shape = _rt.batch_shape(("w", w, 1))
     sqnorm_w = _rt.sqnorm(w, "w")
     _t0 = (1/2)*sqnorm_w
+    del sqnorm_w
     _t1 = _t0*(numpy.pi**(-1.0))
-    return _rt.finish(_rt.col2(_t0 - _t1) * numpy.eye(k) + _rt.col2(_t1) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
+    _k0 = _t0 - _t1
+    del _t0
+    return _rt.finish(_rt.add_diagonal(_rt.filled(_t1, k), _k0), _shape, 2, checked=((_k0, _t1,), ()))
 
 
 def B(w, w_star, k):
@@ -49,13 +52,19 @@ def B(w, w_star, k):
     k = _rt.integer("k", k)
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
-    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
-    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
+    sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
+    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
+    dot_w_w_star = _rt.dot(w, w_star, sqnorm_w, sqnorm_w_star)
+    nn_w_w_star = numpy.sqrt(sqnorm_w*sqnorm_w_star)
+    del sqnorm_w, sqnorm_w_star
+    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
+    del dot_w_w_star
     _c0 = (1/2)/numpy.pi
-    _t0 = norm_w*norm_w_star*_c0
-    return _rt.finish(_rt.col2(_t0*(cos_w_w_star*psi_w_w_star + sin_w_w_star - 1)) * numpy.eye(k) + _rt.col2(_t0) * _rt.outer(numpy.ones(k), numpy.ones(k)), _shape, 2)
+    _t0 = nn_w_w_star*_c0
+    del nn_w_w_star
+    _k0 = _t0*(cos_w_w_star*psi_w_w_star + sin_w_w_star - 1)
+    del cos_w_w_star, psi_w_w_star, sin_w_w_star
+    return _rt.finish(_rt.add_diagonal(_rt.filled(_t0, k), _k0), _shape, 2, checked=((_k0, _t0,), ()))
 
 
 def population_loss(v, a, w_star, a_star):
@@ -86,7 +95,10 @@ def population_loss(v, a, w_star, a_star):
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
-    cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
+    nn_v_w_star = norm_v*norm_w_star
+    del norm_v
+    cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
+    del dot_v_w_star, nn_v_w_star
     _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/4)/numpy.pi
     _c2 = (1/2)/numpy.pi
@@ -107,20 +119,25 @@ def grad_v(v, a, w_star, a_star):
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
     v = _rt.vector("v", v, finite=False)
-    a = _rt.vector("a", a)
+    a = _rt.vector("a", a, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     norm_v = _rt.norm(v, "v", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
-    dot_a_a_star = _rt.dot(a, a_star, None, None)
+    dot_a_a_star = _rt.dot(a, a_star, None, None, names=("a", "a_star"))
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
-    cos_v_w_star, _, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos psi")
-    rej_w_star_v = _rt.rejection(w_star, v, norm_v, dot_v_w_star, cos_v_w_star)
+    nn_v_w_star = norm_v*norm_w_star
+    cos_v_w_star, _, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos psi", norm_xy=nn_v_w_star)
+    del nn_v_w_star
+    rej_w_star_v = _rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star)
+    del cos_v_w_star, dot_v_w_star
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(dot_a_a_star*psi_v_w_star/norm_v*(-_c0)) * rej_w_star_v, _shape, 1)
+    _k0 = dot_a_a_star*psi_v_w_star/norm_v*(-_c0)
+    del dot_a_a_star, psi_v_w_star
+    return _rt.finish(_rt.col(_k0) * rej_w_star_v, _shape, 1, checked=((_k0,), (norm_v, norm_w_star,)))
 
 
 def grad_a(v, a, w_star, a_star):
@@ -137,20 +154,28 @@ def grad_a(v, a, w_star, a_star):
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
     v = _rt.vector("v", v, finite=False)
-    a = _rt.vector("a", a)
+    a = _rt.vector("a", a, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     norm_v = _rt.norm(v, "v", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
-    sum_a = _rt.total(a, None)
-    sum_a_star = _rt.total(a_star, None)
-    cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
+    sum_a = _rt.total(a, None, name="a")
+    sum_a_star = _rt.total(a_star, None, name="a_star")
+    nn_v_w_star = norm_v*norm_w_star
+    del norm_v
+    cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
+    del dot_v_w_star, nn_v_w_star
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col((1/2)*(numpy.pi - 1)/numpy.pi) * a + _rt.col(norm_w_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c0) * a_star + _rt.col((sum_a - norm_w_star*sum_a_star)*_c0), _shape, 1)
+    _k0 = (1/2)*(numpy.pi - 1)/numpy.pi
+    _k1 = norm_w_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c0
+    del cos_v_w_star, psi_v_w_star, sin_v_w_star
+    _k2 = (sum_a - norm_w_star*sum_a_star)*_c0
+    del norm_w_star, sum_a, sum_a_star
+    return _rt.finish(_rt.col(_k0) * a + _rt.col(_k1) * a_star + _rt.col(_k2), _shape, 1)
 
 
 def population_loss_w(w, a, w_star, a_star):
@@ -181,11 +206,13 @@ def population_loss_w(w, a, w_star, a_star):
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
-    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
-    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
-    _c1 = (1/4)/numpy.pi
-    _c2 = (1/2)/numpy.pi
-    return _rt.finish(norm_w*(norm_w*(sqnorm_a*_c0 + sum_a**2*_c1) + norm_w_star*(dot_a_a_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star)*_c2 + sum_a*sum_a_star*(-_c2))) + norm_w_star**2*(sqnorm_a_star*_c0 + sum_a_star**2*_c1), _shape)
+    nn_w_w_star = norm_w*norm_w_star
+    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
+    del dot_w_w_star
+    _c0 = (1/2)/numpy.pi
+    _c1 = (1/4)*(numpy.pi - 1)/numpy.pi
+    _c2 = (1/4)/numpy.pi
+    return _rt.finish(nn_w_w_star*(dot_a_a_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star)*_c0 + sum_a*sum_a_star*(-_c0)) + norm_w**2*(sqnorm_a*_c1 + sum_a**2*_c2) + norm_w_star**2*(sqnorm_a_star*_c1 + sum_a_star**2*_c2), _shape)
 
 
 def grad_w(w, a, w_star, a_star):
@@ -204,23 +231,30 @@ def grad_w(w, a, w_star, a_star):
     w = _rt.vector("w", w, finite=False)
     a = _rt.vector("a", a, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     sqnorm_a = _rt.sqnorm(a, "a")
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
-    dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, None)
+    dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, None, names=("a", "a_star"))
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
-    sum_a_star = _rt.total(a_star, None)
-    _, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "sin psi")
+    sum_a_star = _rt.total(a_star, None, name="a_star")
+    nn_w_w_star = norm_w*norm_w_star
+    _, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "sin psi", norm_xy=nn_w_w_star)
+    del dot_w_w_star, nn_w_w_star
     _c0 = (1/2)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/2)/numpy.pi
     _t0 = norm_w**(-1.0)
     _t1 = dot_a_a_star*_c1
-    return _rt.finish(_rt.col(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(_t1*(_t0 - _t0*sin_w_w_star) + _t0*sum_a*sum_a_star*(-_c1))) * w + _rt.col(-_t1*psi_w_w_star) * w_star, _shape, 1)
+    del dot_a_a_star
+    _k0 = sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(_t1*(_t0 - _t0*sin_w_w_star) + _t0*sum_a*sum_a_star*(-_c1))
+    del _t0, sin_w_w_star, sqnorm_a, sum_a, sum_a_star
+    _k1 = -_t1*psi_w_w_star
+    del _t1, psi_w_w_star
+    return _rt.finish(_rt.col(_k0) * w + _rt.col(_k1) * w_star, _shape, 1, checked=((_k0, _k1,), (norm_w, norm_w_star,)))
 
 
 def a_opt(phi, w_star, a_star):
@@ -237,12 +271,12 @@ def a_opt(phi, w_star, a_star):
     """
     phi = _rt.scalar("phi", phi)
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
-    sum_a_star = _rt.total(a_star, None)
+    sum_a_star = _rt.total(a_star, None, name="a_star")
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
@@ -253,7 +287,11 @@ def a_opt(phi, w_star, a_star):
     _c1 = (numpy.pi - 1)**(-1.0)
     _c2 = numpy.pi
     _t0 = (dim_k*(numpy.pi) + 1 + numpy.pi**2 - dim_k - 2*numpy.pi)**(-1.0)
-    return _rt.finish(_rt.col(norm_w_star*(_c0 + cos_phi*psi_phi*_c1 + sin_phi*_c1)) * a_star + _rt.col(norm_w_star*sum_a_star*(_t0*_c2 + _h0*_t0)), _shape, 1)
+    _k0 = norm_w_star*(_c0 + cos_phi*psi_phi*_c1 + sin_phi*_c1)
+    del cos_phi, psi_phi, sin_phi
+    _k1 = norm_w_star*sum_a_star*(_t0*_c2 + _h0*_t0)
+    del _h0, _t0, norm_w_star, sum_a_star
+    return _rt.finish(_rt.col(_k0) * a_star + _rt.col(_k1), _shape, 1)
 
 
 def profile_loss(phi, w_star, a_star):
@@ -272,7 +310,7 @@ def profile_loss(phi, w_star, a_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -300,9 +338,11 @@ def profile_loss(phi, w_star, a_star):
     _t0 = 4*numpy.pi
     _t1 = numpy.pi**2
     _t2 = (_t0 + 4*_t1*dim_k + 4*numpy.pi**3 - _t0*dim_k - 8*_t1)**(-1.0)
+    del _t0, _t1
     _t3 = _t2*_c2
     _t4 = _t2*_c4
     _t5 = cos_phi*psi_phi
+    del cos_phi, psi_phi
     return _rt.finish(sqnorm_w_star*(sqnorm_a_star*(_t2*_c0 + _h0*_t2 + _t5*(_t2*_c2 - _t3*sin_phi - _t4*_t5) + dim_k*(_t2*_c3 + _h3*_t2) + sin_phi*(_t3 - _t4*sin_phi)) + sum_a_star**2*(_t2*_c1 + _h1*_t2 + _h2*_t3)), _shape)
 
 
@@ -324,9 +364,6 @@ def spurious_min_loss(w_star, a_star):
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
-    _c0 = 2 + numpy.pi**2 - 3*numpy.pi
-    _c1 = numpy.pi
-    _c2 = 2 - numpy.pi
     _t0 = 2*sqnorm_a_star
     _t1 = sqnorm_a_star*(numpy.pi)
     return _rt.finish(sqnorm_w_star*(_t0 + _t1*dim_k + sqnorm_a_star*(numpy.pi**2) + sum_a_star**2*(numpy.pi) - _t0*dim_k - 3*_t1)/(dim_k - 1 + numpy.pi)*((1/4)/(numpy.pi - 1)), _shape)
@@ -344,14 +381,16 @@ def spurious_a(w_star, a_star):
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
     w_star = _rt.vector("w_star", w_star, finite=False)
-    a_star = _rt.vector("a_star", a_star)
+    a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
-    sum_a_star = _rt.total(a_star, None)
+    sum_a_star = _rt.total(a_star, None, name="a_star")
     _c0 = (1 - numpy.pi)**(-1.0)
-    _c1 = numpy.pi
-    return _rt.finish(_rt.col(norm_w_star*_c0) * a_star + _rt.col(norm_w_star*sum_a_star/(dim_k - 1 + numpy.pi)*(-numpy.pi/(1 - numpy.pi))), _shape, 1)
+    _k0 = norm_w_star*_c0
+    _k1 = norm_w_star*sum_a_star/(dim_k - 1 + numpy.pi)*(-numpy.pi/(1 - numpy.pi))
+    del norm_w_star, sum_a_star
+    return _rt.finish(_rt.col(_k0) * a_star + _rt.col(_k1), _shape, 1)
 
 
 def spurious_threshold(k):
@@ -390,8 +429,6 @@ def spurious_cubic(w_star, a_star):
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
-    _c0 = 1 - numpy.pi
-    _c1 = numpy.pi
     return _rt.finish(sqnorm_w_star*(sqnorm_a_star + sum_a_star**2*(numpy.pi) - dim_k*sqnorm_a_star + sqnorm_a_star*(-numpy.pi))/(dim_k - 1 + numpy.pi)*((1/6)/(numpy.pi*(1 - numpy.pi))), _shape)
 
 
@@ -471,10 +508,11 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     eta = _rt.scalar("eta", eta)
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _t0 = abs(psi_phi + numpy.arctan(a_dot*eta*psi_phi*sin_phi*ws_norm/v_norm**2*((1/2)/numpy.pi)) - numpy.pi)
+    del psi_phi, sin_phi
     return _rt.finish(numpy.select([numpy.greater(_t0, numpy.pi),True], [2*numpy.pi - _t0,_t0], default=numpy.nan), _shape)
 
 
@@ -509,11 +547,12 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     eta = _rt.scalar("eta", eta)
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _t0 = sin_phi**2
+    del sin_phi
     return _rt.finish(_t0*(v_norm**2*(2*numpy.pi) - a_dot*cos_phi*eta*psi_phi*ws_norm)**2/(_t0*a_dot**2*eta**2*psi_phi**2*ws_norm**2 + v_norm**4*(4*numpy.pi**2)), _shape)
 
 
@@ -548,7 +587,7 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
     eta = _rt.scalar("eta", eta)
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _t0 = numpy.pi**2
@@ -586,7 +625,7 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     eta = _rt.scalar("eta", eta)
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
@@ -594,6 +633,7 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _t1 = _t0*a_dot
     _t2 = numpy.pi**(-1.0)
     _t3 = _t0*_t2
+    del _t0
     _t4 = _t3*ws_norm
     _t5 = _t4*as_norm**2
     return _rt.finish(_t1*_t2 - _t1 - _t3*a_sum*as_sum + _t4*as_sum**2 + _t5*cos_phi*psi_phi + _t5*sin_phi - _t5 + a_dot, _shape)
@@ -630,7 +670,7 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     eta = _rt.scalar("eta", eta)
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     dim_k = k
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
@@ -670,16 +710,25 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
-    cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, norm_v, norm_w_star, dot_v_w_star, "cos sin psi")
-    rej_w_star_v = _rt.rejection(w_star, v, norm_v, dot_v_w_star, cos_v_w_star)
+    nn_v_w_star = norm_v*norm_w_star
+    cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
+    del nn_v_w_star
+    rej_w_star_v = _rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star)
+    del dot_v_w_star
     _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/4)/numpy.pi
     _c2 = (1/2)/numpy.pi
     _t0 = (1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c2
+    del cos_v_w_star, sin_v_w_star
+    _k0 = dot_a_a_star*psi_v_w_star/norm_v*(-_c2)
+    del psi_v_w_star
+    _k1 = (1/2)*(numpy.pi - 1)/numpy.pi
+    _k2 = _t0*norm_w_star
+    _k3 = (sum_a - norm_w_star*sum_a_star)*_c2
     _out = (None,) * 3 if out is None else _rt.buffers(out, 3)
     value = _rt.finish(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(_t0*dot_a_a_star + norm_w_star*(sqnorm_a_star*_c0 + sum_a_star**2*_c1) + sum_a*sum_a_star*(-_c2)), _shape, 0, _out[0])
-    grad_v = _rt.finish(_rt.col(dot_a_a_star*psi_v_w_star/norm_v*(-_c2)) * rej_w_star_v, _shape, 1, _out[1])
-    grad_a = _rt.finish(_rt.col((1/2)*(numpy.pi - 1)/numpy.pi) * a + _rt.col(_t0*norm_w_star) * a_star + _rt.col((sum_a - norm_w_star*sum_a_star)*_c2), _shape, 1, _out[2])
+    grad_v = _rt.finish(_rt.col(_k0) * rej_w_star_v, _shape, 1, _out[1], checked=((_k0,), (norm_v, norm_w_star,)))
+    grad_a = _rt.finish(_rt.col(_k1) * a + _rt.col(_k2) * a_star + _rt.col(_k3), _shape, 1, _out[2], checked=((_k1, _k2, _k3,), (sqnorm_a, sqnorm_a_star,)))
     return value, grad_v, grad_a
 
 
@@ -713,16 +762,23 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
-    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
-    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
-    _c1 = (1/4)/numpy.pi
-    _c2 = (1/2)/numpy.pi
+    nn_w_w_star = norm_w*norm_w_star
+    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
+    del dot_w_w_star
+    _c0 = (1/2)/numpy.pi
+    _c1 = (1/4)*(numpy.pi - 1)/numpy.pi
+    _c2 = (1/4)/numpy.pi
     _c3 = (1/2)*(numpy.pi - 1)/numpy.pi
     _t0 = sum_a**2
-    _t1 = sum_a*sum_a_star*_c2
-    _t2 = dot_a_a_star*_c2
+    _t1 = sum_a*sum_a_star*_c0
+    del sum_a
+    _t2 = dot_a_a_star*_c0
+    del dot_a_a_star
     _t3 = norm_w**(-1.0)
+    _k0 = _t0*_c0 + sqnorm_a*_c3 + norm_w_star*(_t2*(_t3 - _t3*sin_w_w_star) - _t1*_t3)
+    del _t3
+    _k1 = -_t2*psi_w_w_star
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
-    value = _rt.finish(norm_w*(norm_w*(sqnorm_a*_c0 + _t0*_c1) + norm_w_star*(_t2*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star) - _t1)) + norm_w_star**2*(sqnorm_a_star*_c0 + sum_a_star**2*_c1), _shape, 0, _out[0])
-    grad_w = _rt.finish(_rt.col(_t0*_c2 + sqnorm_a*_c3 + norm_w_star*(_t2*(_t3 - _t3*sin_w_w_star) - _t1*_t3)) * w + _rt.col(-_t2*psi_w_w_star) * w_star, _shape, 1, _out[1])
+    value = _rt.finish(nn_w_w_star*(_t2*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star) - _t1) + norm_w**2*(sqnorm_a*_c1 + _t0*_c2) + norm_w_star**2*(sqnorm_a_star*_c1 + sum_a_star**2*_c2), _shape, 0, _out[0])
+    grad_w = _rt.finish(_rt.col(_k0) * w + _rt.col(_k1) * w_star, _shape, 1, _out[1], checked=((_k0, _k1,), (norm_w, norm_w_star,)))
     return value, grad_w

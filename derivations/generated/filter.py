@@ -30,12 +30,16 @@ def population_loss(w, w_star):
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
-    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "cos sin psi")
+    nn_w_w_star = norm_w*norm_w_star
+    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
+    del dot_w_w_star
     _h0 = -cos_w_w_star*psi_w_w_star - sin_w_w_star
+    del cos_w_w_star, sin_w_w_star
     # near phi = pi the sum above cancels like t^3 (t = psi_w_w_star): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_w_w_star, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
+    del psi_w_w_star
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(norm_w*(_h0*norm_w_star*_c0 + (1/4)*norm_w) + (1/4)*norm_w_star**2, _shape)
+    return _rt.finish(_h0*nn_w_w_star*_c0 + (1/4)*norm_w**2 + (1/4)*norm_w_star**2, _shape)
 
 
 def population_grad(w, w_star):
@@ -56,9 +60,15 @@ def population_grad(w, w_star):
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
-    _, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, norm_w, norm_w_star, dot_w_w_star, "sin psi")
+    nn_w_w_star = norm_w*norm_w_star
+    _, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "sin psi", norm_xy=nn_w_w_star)
+    del dot_w_w_star, nn_w_w_star
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(1/2 + norm_w_star*sin_w_w_star/norm_w*(-_c0)) * w + _rt.col(psi_w_w_star*(-(1/2)/numpy.pi)) * w_star, _shape, 1)
+    _k0 = 1/2 + norm_w_star*sin_w_w_star/norm_w*(-_c0)
+    del sin_w_w_star
+    _k1 = psi_w_w_star*(-(1/2)/numpy.pi)
+    del psi_w_w_star
+    return _rt.finish(_rt.col(_k0) * w + _rt.col(_k1) * w_star, _shape, 1, checked=((_k0, _k1,), (norm_w, norm_w_star,)))
 
 
 def A_plus(w, w_star):
@@ -163,12 +173,14 @@ def lambda_min_plus(phi):
     """
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _h0 = psi_phi - sin_phi
+    del sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
+    del psi_phi
     return _rt.finish(_h0*((1/2)/numpy.pi), _shape)
 
 
@@ -184,7 +196,7 @@ def lambda_max_plus(phi):
     """
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     return _rt.finish((psi_phi + sin_phi)*((1/2)/numpy.pi), _shape)
@@ -202,7 +214,7 @@ def lambda_max_minus(phi):
     """
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     sin_phi = numpy.sin(phi)
     return _rt.finish((phi + sin_phi)*((1/2)/numpy.pi), _shape)
 
@@ -219,12 +231,14 @@ def gamma(phi):
     """
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _h0 = psi_phi - sin_phi
+    del sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
+    del psi_phi
     return _rt.finish(_h0*((1/2)/numpy.pi), _shape)
 
 
@@ -240,7 +254,7 @@ def L(phi):
     """
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     return _rt.finish(1/2, _shape)
 
 

@@ -44,15 +44,20 @@ def relu_cross_moment(w, u):
     u = _rt.vector("u", u, finite=False)
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
-    norm_u = _rt.norm(u, "u", nonzero=True)
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    dot_u_w = _rt.dot(u, w, norm_u, norm_w)
-    cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, norm_u, norm_w, dot_u_w, "cos sin psi")
+    sqnorm_u = _rt.sqnorm(u, "u", nonzero=True)
+    sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
+    dot_u_w = _rt.dot(u, w, sqnorm_u, sqnorm_w)
+    nn_u_w = numpy.sqrt(sqnorm_u*sqnorm_w)
+    del sqnorm_u, sqnorm_w
+    cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, None, None, dot_u_w, "cos sin psi", norm_xy=nn_u_w)
+    del dot_u_w
     _h0 = cos_u_w*psi_u_w + sin_u_w
+    del cos_u_w, sin_u_w
     # near phi = pi the sum above cancels like t^3 (t = psi_u_w): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    del psi_u_w
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*norm_u*norm_w*_c0, _shape)
+    return _rt.finish(_h0*nn_u_w*_c0, _shape)
 
 
 def halfspace_second_moment(w):
@@ -67,8 +72,8 @@ def halfspace_second_moment(w):
     """
     w = _rt.vector("w", w, finite=False)
     _shape = _rt.batch_shape(("w", w, 1))
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    return _rt.finish(_rt.col(1/2) * w, _shape, 1)
+    _rt.check_nonzero(w, "w")
+    return _rt.finish(_rt.col(1/2) * w, _shape, 1, checked=True)
 
 
 def wedge_second_moment(w, u):
@@ -89,13 +94,21 @@ def wedge_second_moment(w, u):
     norm_u = _rt.norm(u, "u", nonzero=True)
     norm_w = _rt.norm(w, "w", nonzero=True)
     dot_u_w = _rt.dot(u, w, norm_u, norm_w)
-    cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, norm_u, norm_w, dot_u_w, "cos sin psi")
-    rej_w_u = _rt.rejection(w, u, norm_u, dot_u_w, cos_u_w)
+    nn_u_w = norm_u*norm_w
+    cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, None, None, dot_u_w, "cos sin psi", norm_xy=nn_u_w)
+    del nn_u_w
     _h0 = cos_u_w*sin_u_w + psi_u_w
     # near phi = pi the sum above cancels like t^3 (t = psi_u_w): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.6666666666666666, -0.13333333333333333, 0.012698412698412698, -0.0007054673721340388, 2.565335898669232e-05, -6.577784355562133e-07,))
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_rt.col(_h0*((1/2)/numpy.pi)) * u + _rt.col(norm_u*sin_u_w/norm_w*_c0) * rej_w_u, _shape, 1)
+    _t0 = (1/2)/numpy.pi
+    _k0 = _h0*_t0
+    del _h0
+    _k1 = norm_u*sin_u_w/norm_w*_c0
+    del sin_u_w
+    _k2 = _t0*psi_u_w
+    del _t0, psi_u_w
+    return _rt.finish(_rt.rejection_pair(u, _k2, w, _k1, _k0, dot_u_w, cos_u_w, norm_x=norm_u), _shape, 1, checked=((_k2, _k1, _k0,), (norm_u, norm_w,)))
 
 
 def g(phi):
@@ -110,11 +123,13 @@ def g(phi):
     """
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _h0 = cos_phi*psi_phi + sin_phi
+    del cos_phi, sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    del psi_phi
     return _rt.finish(_h0, _shape)

@@ -27,10 +27,13 @@ def h_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x, "x", nonzero=True)
-    norm_y = _rt.norm(y, "y", nonzero=True)
-    dot_x_y = _rt.dot(x, y, norm_x, norm_y)
-    _, _, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "psi")
+    sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
+    sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
+    dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
+    nn_x_y = numpy.sqrt(sqnorm_x*sqnorm_y)
+    del sqnorm_x, sqnorm_y
+    _, _, _, psi_x_y = _rt.angle_terms(x, y, None, None, dot_x_y, "psi", norm_xy=nn_x_y)
+    del nn_x_y
     _c0 = (1/2)/numpy.pi
     return _rt.finish(dot_x_y*psi_x_y*_c0, _shape)
 
@@ -50,15 +53,20 @@ def arccos1(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x, "x", nonzero=True)
-    norm_y = _rt.norm(y, "y", nonzero=True)
-    dot_x_y = _rt.dot(x, y, norm_x, norm_y)
-    cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
+    sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
+    sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
+    dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
+    nn_x_y = numpy.sqrt(sqnorm_x*sqnorm_y)
+    del sqnorm_x, sqnorm_y
+    cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, None, None, dot_x_y, "cos sin psi", norm_xy=nn_x_y)
+    del dot_x_y
     _h0 = cos_x_y*psi_x_y + sin_x_y
+    del cos_x_y, sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    del psi_x_y
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*norm_x*norm_y*_c0, _shape)
+    return _rt.finish(_h0*nn_x_y*_c0, _shape)
 
 
 def g_inf(x, y):
@@ -76,16 +84,21 @@ def g_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x, "x", nonzero=True)
-    norm_y = _rt.norm(y, "y", nonzero=True)
+    sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
+    sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dim_d = x.shape[-1]
-    dot_x_y = _rt.dot(x, y, norm_x, norm_y)
-    cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
+    dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
+    nn_x_y = numpy.sqrt(sqnorm_x*sqnorm_y)
+    del sqnorm_x, sqnorm_y
+    cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, None, None, dot_x_y, "cos sin psi", norm_xy=nn_x_y)
+    del dot_x_y
     _h0 = cos_x_y*psi_x_y + sin_x_y
+    del cos_x_y, sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    del psi_x_y
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*norm_x*norm_y/dim_d*_c0, _shape)
+    return _rt.finish(_h0*nn_x_y/dim_d*_c0, _shape)
 
 
 def v_inf(x, y):
@@ -103,16 +116,19 @@ def v_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
-    norm_x = _rt.norm(x, "x", nonzero=True)
-    norm_y = _rt.norm(y, "y", nonzero=True)
+    sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
+    sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dim_d = x.shape[-1]
-    dot_x_y = _rt.dot(x, y, norm_x, norm_y)
-    cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, norm_x, norm_y, dot_x_y, "cos sin psi")
+    dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
+    nn_x_y = numpy.sqrt(sqnorm_x*sqnorm_y)
+    del sqnorm_x, sqnorm_y
+    cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, None, None, dot_x_y, "cos sin psi", norm_xy=nn_x_y)
     _h0 = -cos_x_y*psi_x_y - sin_x_y
+    del cos_x_y, sin_x_y
     # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     _c0 = (1/2)/numpy.pi
-    return _rt.finish((_h0*norm_x*norm_y/dim_d + dot_x_y*psi_x_y)*_c0, _shape)
+    return _rt.finish((_h0*nn_x_y/dim_d + dot_x_y*psi_x_y)*_c0, _shape)
 
 
 def h_inf_gram(X):
@@ -278,13 +294,15 @@ def relu_layer_map(r_x, r_y, phi):
     _rt.positive("r_y", r_y)
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("r_x", r_x, 0), ("r_y", r_y, 0), ("phi", phi, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _h0 = cos_phi*psi_phi + sin_phi
+    del cos_phi, sin_phi
     # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
     _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    del psi_phi
     return _rt.finish(_h0*r_x*r_y*((1/2)/numpy.pi), _shape)
 
 
@@ -300,7 +318,7 @@ def relu_derivative_map(phi):
     """
     phi = _rt.scalar("phi", phi)
     _shape = _rt.batch_shape(("phi", phi, 0))
-    _rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     return _rt.finish((numpy.pi - phi)*((1/2)/numpy.pi), _shape)
 
 

@@ -312,10 +312,13 @@ def gram_H_inf(x_i, x_j, alpha_H, H):
     H = _rt.integer("H", H)
     _rt.same_length(("x_i", x_i), ("x_j", x_j))
     _shape = _rt.batch_shape(("x_i", x_i, 1), ("x_j", x_j, 1), ("alpha_H", alpha_H, 0))
-    norm_x_i = _rt.norm(x_i, "x_i")
-    norm_x_j = _rt.norm(x_j, "x_j")
-    dot_x_i_x_j = _rt.dot(x_i, x_j, norm_x_i, norm_x_j)
-    _, _, _, psi_x_i_x_j = _rt.angle_terms(x_i, x_j, norm_x_i, norm_x_j, dot_x_i_x_j, "psi")
+    sqnorm_x_i = _rt.sqnorm(x_i, "x_i")
+    sqnorm_x_j = _rt.sqnorm(x_j, "x_j")
+    dot_x_i_x_j = _rt.dot(x_i, x_j, sqnorm_x_i, sqnorm_x_j)
+    nn_x_i_x_j = numpy.sqrt(sqnorm_x_i*sqnorm_x_j)
+    del sqnorm_x_i, sqnorm_x_j
+    _, _, _, psi_x_i_x_j = _rt.angle_terms(x_i, x_j, None, None, dot_x_i_x_j, "psi", norm_xy=nn_x_i_x_j)
+    del nn_x_i_x_j
     _c0 = (1/2)/numpy.pi
     return _rt.finish(alpha_H**2*dot_x_i_x_j*psi_x_i_x_j/H**2*_c0, _shape)
 

@@ -26,12 +26,15 @@ def grad_v(v, g, grad_w):
     """
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
-    grad_w = _rt.vector("grad_w", grad_w)
+    grad_w = _rt.vector("grad_w", grad_w, finite=False)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     norm_v = _rt.norm(v, "v", nonzero=True)
-    dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v)
-    return _rt.finish(_rt.col(g/norm_v) * grad_w + _rt.col(-dot_grad_w_v*g/norm_v**3) * v, _shape, 1)
+    dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
+    _k0 = g/norm_v
+    _k1 = -dot_grad_w_v*g/norm_v**3
+    del dot_grad_w_v, norm_v
+    return _rt.finish(_rt.col(_k0) * grad_w + _rt.col(_k1) * v, _shape, 1)
 
 
 def grad_g(v, g, grad_w):
@@ -48,11 +51,11 @@ def grad_g(v, g, grad_w):
     """
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
-    grad_w = _rt.vector("grad_w", grad_w)
+    grad_w = _rt.vector("grad_w", grad_w, finite=False)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     norm_v = _rt.norm(v, "v", nonzero=True)
-    dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v)
+    dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
     return _rt.finish(dot_grad_w_v/norm_v, _shape)
 
 
@@ -99,17 +102,22 @@ def df_dv(v, g, c, x_p, m):
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
     c = _rt.scalar("c", c)
-    x_p = _rt.vector("x_p", x_p)
+    x_p = _rt.vector("x_p", x_p, finite=False)
     m = _rt.scalar("m", m)
     _rt.positive("m", m)
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
     norm_v = _rt.norm(v, "v", nonzero=True)
-    dot_v_x_p = _rt.dot(v, x_p, norm_v, None)
+    dot_v_x_p = _rt.dot(v, x_p, norm_v, None, names=("v", "x_p"))
     _t0 = dot_v_x_p*g
+    del dot_v_x_p
     _t1 = c/numpy.sqrt(m)
     _t2 = numpy.greater_equal(_t0, 0)
-    return _rt.finish(_rt.col(numpy.select([_t2,True], [-_t0*_t1/norm_v**3,0], default=numpy.nan)) * v + _rt.col(numpy.select([_t2,True], [_t1*g/norm_v,0], default=numpy.nan)) * x_p, _shape, 1)
+    _k0 = numpy.select([_t2,True], [-_t0*_t1/norm_v**3,0], default=numpy.nan)
+    del _t0
+    _k1 = numpy.select([_t2,True], [_t1*g/norm_v,0], default=numpy.nan)
+    del _t1, _t2, norm_v
+    return _rt.finish(_rt.col(_k0) * v + _rt.col(_k1) * x_p, _shape, 1)
 
 
 def df_dg(v, g, c, x_p, m):
@@ -129,13 +137,13 @@ def df_dg(v, g, c, x_p, m):
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
     c = _rt.scalar("c", c)
-    x_p = _rt.vector("x_p", x_p)
+    x_p = _rt.vector("x_p", x_p, finite=False)
     m = _rt.scalar("m", m)
     _rt.positive("m", m)
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
     norm_v = _rt.norm(v, "v", nonzero=True)
-    dot_v_x_p = _rt.dot(v, x_p, norm_v, None)
+    dot_v_x_p = _rt.dot(v, x_p, norm_v, None, names=("v", "x_p"))
     return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p*g, 0),True], [c*dot_v_x_p/(numpy.sqrt(m)*norm_v),0], default=numpy.nan), _shape)
 
 
@@ -156,16 +164,16 @@ def v_term(v, g, x_p, y_p, alpha):
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
     _rt.positive("g", g)
-    x_p = _rt.vector("x_p", x_p)
-    y_p = _rt.vector("y_p", y_p)
+    x_p = _rt.vector("x_p", x_p, finite=False)
+    y_p = _rt.vector("y_p", y_p, finite=False)
     alpha = _rt.scalar("alpha", alpha)
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
-    dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None)
-    dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None)
-    dot_x_p_y_p = _rt.dot(x_p, y_p, None, None)
+    dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None, names=("v", "x_p"))
+    dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None, names=("v", "y_p"))
+    dot_x_p_y_p = _rt.dot(x_p, y_p, None, None, names=("x_p", "y_p"))
     return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [alpha**2*g**2*(dot_x_p_y_p*sqnorm_v - dot_v_x_p*dot_v_y_p)/sqnorm_v**2,0], default=numpy.nan),0], default=numpy.nan), _shape)
 
 
@@ -186,15 +194,15 @@ def g_term(v, g, x_p, y_p, alpha):
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
     _rt.positive("g", g)
-    x_p = _rt.vector("x_p", x_p)
-    y_p = _rt.vector("y_p", y_p)
+    x_p = _rt.vector("x_p", x_p, finite=False)
+    y_p = _rt.vector("y_p", y_p, finite=False)
     alpha = _rt.scalar("alpha", alpha)
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
-    dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None)
-    dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None)
+    dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None, names=("v", "x_p"))
+    dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None, names=("v", "y_p"))
     return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [dot_v_x_p*dot_v_y_p/sqnorm_v,0], default=numpy.nan),0], default=numpy.nan), _shape)
 
 
@@ -215,16 +223,16 @@ def h_term(v, g, x_p, y_p, alpha):
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
     _rt.positive("g", g)
-    x_p = _rt.vector("x_p", x_p)
-    y_p = _rt.vector("y_p", y_p)
+    x_p = _rt.vector("x_p", x_p, finite=False)
+    y_p = _rt.vector("y_p", y_p, finite=False)
     alpha = _rt.scalar("alpha", alpha)
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
-    norm_v = _rt.norm(v, "v", nonzero=True)
-    dot_v_x_p = _rt.dot(v, x_p, norm_v, None)
-    dot_v_y_p = _rt.dot(v, y_p, norm_v, None)
-    dot_x_p_y_p = _rt.dot(x_p, y_p, None, None)
+    _rt.check_nonzero(v, "v")
+    dot_v_x_p = _rt.dot(v, x_p, None, None, names=("v", "x_p"))
+    dot_v_y_p = _rt.dot(v, y_p, None, None, names=("v", "y_p"))
+    dot_x_p_y_p = _rt.dot(x_p, y_p, None, None, names=("x_p", "y_p"))
     return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p, 0),True], [numpy.select([numpy.greater_equal(dot_v_y_p, 0),True], [dot_x_p_y_p,0], default=numpy.nan),0], default=numpy.nan), _shape)
 
 
@@ -240,13 +248,17 @@ def grad_theta(v, x_p):
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
     v = _rt.vector("v", v, finite=False)
-    x_p = _rt.vector("x_p", x_p)
+    x_p = _rt.vector("x_p", x_p, finite=False)
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("x_p", x_p, 1))
     norm_v = _rt.norm(v, "v", nonzero=True)
-    dot_v_x_p = _rt.dot(v, x_p, norm_v, None)
+    dot_v_x_p = _rt.dot(v, x_p, norm_v, None, names=("v", "x_p"))
     _t0 = numpy.greater_equal(dot_v_x_p, 0)
-    return _rt.finish(_rt.col(numpy.select([_t0,True], [-dot_v_x_p/norm_v**3,0], default=numpy.nan)) * v + _rt.col(numpy.select([_t0,True], [norm_v**(-1.0),0], default=numpy.nan)) * x_p, _shape, 1)
+    _k0 = numpy.select([_t0,True], [-dot_v_x_p/norm_v**3,0], default=numpy.nan)
+    del dot_v_x_p
+    _k1 = numpy.select([_t0,True], [norm_v**(-1.0),0], default=numpy.nan)
+    del _t0, norm_v
+    return _rt.finish(_rt.col(_k0) * v + _rt.col(_k1) * x_p, _shape, 1)
 
 
 def n_block(v, g):
@@ -266,7 +278,10 @@ def n_block(v, g):
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     _t0 = g**2
     _t1 = sqnorm_v**(-1.0)
-    return _rt.finish(_rt.col2(_t0*_t1) * numpy.eye(v.shape[-1]) + _rt.col2(_t1 - _t0/sqnorm_v**2) * _rt.outer(v, v), _shape, 2)
+    _k0 = _t0*_t1
+    _k1 = _t1 - _t0/sqnorm_v**2
+    del _t0, _t1
+    return _rt.finish(_rt.add_diagonal(_rt.col2(_k1) * _rt.outer(v, v), _k0), _shape, 2, checked=((_k0, _k1,), (sqnorm_v,)))
 
 
 def grad_g_and_grads(v, g, grad_w, *, out=None):
@@ -285,13 +300,16 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
     """
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
-    grad_w = _rt.vector("grad_w", grad_w)
+    grad_w = _rt.vector("grad_w", grad_w, finite=False)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     norm_v = _rt.norm(v, "v", nonzero=True)
-    dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v)
+    dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
     _t0 = norm_v**(-1.0)
+    _k0 = _t0*g
+    _k1 = -dot_grad_w_v*g/norm_v**3
+    del norm_v
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
     value = _rt.finish(_t0*dot_grad_w_v, _shape, 0, _out[0])
-    grad_v = _rt.finish(_rt.col(_t0*g) * grad_w + _rt.col(-dot_grad_w_v*g/norm_v**3) * v, _shape, 1, _out[1])
+    grad_v = _rt.finish(_rt.col(_k0) * grad_w + _rt.col(_k1) * v, _shape, 1, _out[1])
     return value, grad_v
