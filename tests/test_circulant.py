@@ -126,6 +126,37 @@ def test_simulator_convnet_backprop_vs_fd():
             assert abs(fd - g[key][idx]) <= 1e-6 * max(1.0, abs(fd)), (norm, key, fd, g[key][idx])
 
 
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("norm", ["learned", "fixed", "none"])
+def test_simulator_convnet_full_gradients_vs_fd(norm, relu):
+    """Every entry of the first and a middle layer's filter gradient (the gather-index
+    convolution and its transpose) against central differences of the loss."""
+    rng = np.random.default_rng(7)
+    net = S.ConvNet(12, 2, 3, 4, norm=norm, relu=relu)
+    prm = net.init(rng)
+    x, y = rng.uniform(0, 1, 12), rng.standard_normal(12)
+    _, g = net.loss_grad(prm, x, y)
+    h = 1e-6
+    for key in ("K0", "K1"):
+        fd = np.empty_like(prm[key])
+        for idx in np.ndindex(prm[key].shape):
+            pp = {k: v.copy() for k, v in prm.items()}
+            pm = {k: v.copy() for k, v in prm.items()}
+            pp[key][idx] += h
+            pm[key][idx] -= h
+            fd[idx] = (net.loss_grad(pp, x, y)[0] - net.loss_grad(pm, x, y)[0]) / (2 * h)
+        assert np.max(np.abs(fd - g[key])) <= 1e-6 * max(1.0, np.max(np.abs(fd))), (key, fd, g[key])
+
+
+def test_simulator_conv_matches_dense_circulant():
+    """The gather-index convolution equals sums of dense circulant matrices C(K[o, c])."""
+    rng = np.random.default_rng(8)
+    z, K = rng.standard_normal((3, 10)), rng.standard_normal((2, 3, 4))
+    pad = np.concatenate([K, np.zeros((2, 3, 6))], axis=-1)
+    dense = np.array([sum(S.circulant(pad[o, c]) @ z[c] for c in range(3)) for o in range(2)])
+    np.testing.assert_allclose(S._conv(z, K), dense, rtol=1e-13, atol=1e-13)
+
+
 def test_dh_depth_quick(tmp_path):
     from numerics.experiments import dh_depth
 

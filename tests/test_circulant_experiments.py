@@ -30,11 +30,16 @@ def test_dh_fig5_quick(tmp_path):
     # without normalization: stalls at 1/2|y|^2 (output ~ 0) with vanishing gradients
     assert v["none"]["final_loss"] == pytest.approx(L0, rel=1e-6)
     assert v["none"]["grad_norm_final_mean"] < 1e-6
-    # with CN (learned or fixed) it trains: final error at most 75% of the unnormalized one
-    # (measured: 21.6 and 21.8 vs 32.0 after 300 steps)
+    # with CN (learned or fixed) it trains: final error at most 25% of the unnormalized one
+    # (measured: 5.00 and 5.70 vs 32.0 after 1000 steps at eta = 1e-4; the full run's 10000
+    # steps reach ~0, see docs/circulant.md), decreasing on the whole (no oscillation)
     for norm in ("learned", "fixed"):
-        assert v[norm]["final_loss"] < 0.75 * v["none"]["final_loss"]
+        L = np.asarray(v[norm]["loss"])
+        assert v[norm]["final_loss"] < 0.25 * v["none"]["final_loss"]
         assert v[norm]["grad_norm_init_mean"] > 1e6 * v["none"]["grad_norm_init_mean"]
+        assert np.all(L[100::100] <= L[:-100:100])
+    assert data["steps"] == 1000 and data["eta"] == 1e-4 and len(data["y"]) == 64
+    assert len(data["variants"]["fixed"]["fit"]) == 64
     assert "final loss" in dh_fig5.report(r)
 
 
@@ -47,8 +52,8 @@ def test_dh_fig2_quick(tmp_path):
     # no normalization: the error does not move from ~1/2|y|^2 = 64, gradients ~1e-3
     assert v["none"]["final_loss"] > 0.99 * r["half_norm_y2"]
     assert v["none"]["grad_norm_final_mean"] < 1e-2
-    # both CN variants fit the step function: error below 10% (measured 3.9 learned,
-    # 0.085 fixed, of 64)
+    # both CN variants fit the step function: error below 10% (measured 3.66 learned,
+    # 0.29 fixed, of 64)
     for norm in ("learned", "fixed"):
         assert v[norm]["final_loss"] < 0.1 * r["half_norm_y2"]
         assert np.all(np.isfinite(v[norm]["loss"]))
@@ -100,3 +105,14 @@ def test_dh_fig4_quick_panels_c_d(tmp_path):
     if HAVE_MPL:
         assert [a["title"][:3] for a in data["figure"]["axes"]] == ["(a)", "(b)", "(c)", "(d)"]
     assert "(c, d) ReLU CNN" in dh_fig4.report(r)
+
+
+def test_dh_fig5_fixed_cn_reaches_near_zero():
+    """The finding of Fig. 5 at the default step size: fixed CN drives the training error to
+    ~0 (1/2|y|^2 = 32; measured 0.119 after 3000 steps, init draw 1), where the unnormalized
+    network does not move.  3000 steps of the 1-channel simulator (~1.5 s)."""
+    from numerics.experiments import dh_fig5
+
+    x, y = dh_fig5.problem(64, 9, 0)
+    L = dh_fig5._train("fixed", 64, 10, 9, x, y, 1e-4, 3000, 1)[2]
+    assert L[-1] < 0.01 * 0.5 * float(y @ y)

@@ -186,20 +186,30 @@ def mp_loss(w, x, y, dps=50):
 # --------------------------------------------------------------------------------------------
 
 
+def _taps(n, q, sign):
+    """Index array ``(n, q)``: ``[i, t] -> (i + sign * t) mod n`` (cached per shape)."""
+    key = (n, q, sign)
+    if key not in _TAPS:
+        _TAPS[key] = (np.arange(n)[:, None] + sign * np.arange(q)[None, :]) % n
+    return _TAPS[key]
+
+
+_TAPS: dict = {}
+
+
 def _conv(z, K):
     """Circular multi-channel convolution: z (cin, n), K (cout, cin, q) -> (cout, n);
     out[o, i] = sum_{c, t} K[o, c, t] z[c, (i - t) mod n] (taps 0..q-1, like C(w))."""
-    q = K.shape[-1]
-    shifted = np.stack([np.roll(z, t, axis=-1) for t in range(q)], axis=-1)  # (cin, n, q)
+    shifted = z[:, _taps(z.shape[-1], K.shape[-1], -1)]            # (cin, n, q)
     return np.einsum("oct,cit->oi", K, shifted)
 
 
 def _conv_back(z, K, g):
-    """Gradients of <g, conv(z, K)> w.r.t. K and z."""
-    q = K.shape[-1]
-    shifted = np.stack([np.roll(z, t, axis=-1) for t in range(q)], axis=-1)
-    dK = np.einsum("oi,cit->oct", g, shifted)
-    dz = sum(np.roll(np.einsum("oc,oi->ci", K[:, :, t], g), -t, axis=-1) for t in range(q))
+    """Gradients of <g, conv(z, K)> w.r.t. K and z: dK[o, c, t] = sum_i g[o, i] z[c, i - t],
+    dz[c, j] = sum_{o, t} K[o, c, t] g[o, j + t] (indices mod n)."""
+    n, q = z.shape[-1], K.shape[-1]
+    dK = np.einsum("oi,cit->oct", g, z[:, _taps(n, q, -1)])
+    dz = np.einsum("oct,ojt->cj", K, g[:, _taps(n, q, +1)])
     return dK, dz
 
 
