@@ -78,6 +78,19 @@ def axis(ax, x: str, y: str, log_x: bool = False, log_y: bool = False, legend: b
     return ax
 
 
+def per_layer_panels(axes, t, series: dict, depth: int, y: str, titles: dict | None = None):
+    """One log-scale panel per entry of ``series`` (name -> array (steps, depth)), one line per
+    layer (e.g. per-layer gradient norms of several normalization variants); the first panel
+    carries the layer legend."""
+    for ax, (key, G) in zip(axes, series.items()):
+        G = np.asarray(G)
+        for layer in range(depth):
+            ax.semilogy(t, G[:, layer], lw=0.8, label=f"layer {layer + 1}")
+        ax.set_title((titles or {}).get(key, key), fontsize=9)
+        axis(ax, r"GD step $t$", y, log_y=True)
+    axes[0].legend(fontsize=6, ncol=2)
+
+
 def jsonable(x):
     """``x`` with NumPy scalars/arrays and non-finite floats made JSON-safe."""
     if isinstance(x, dict):

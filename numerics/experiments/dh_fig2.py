@@ -17,11 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ._plotting import axis, save
+from ._plotting import axis, per_layer_panels, save
 
 NAME = "dh_fig2"
 DESCRIPTION = "DH Fig. 2 (DH-E2): ReLU CNN n=256, 4 ch, 12 layers, step function, learned/fixed/no CN"
 VARIANTS = ("learned", "fixed", "none")
+
+
+TITLES = {"learned": "learned normalization", "fixed": "fixed normalization",
+          "none": "no normalization"}
 
 
 def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dict:
@@ -52,14 +56,8 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
             axes[0].semilogy(t, out["variants"][norm]["loss"], label=norm)
         axis(axes[0], r"GD step $t$", r"training error $\frac{1}{2}\|y - f\|^2$", log_y=True,
              legend=True)
-        for ax, norm in zip(axes[1:], VARIANTS):
-            G = np.asarray(out["variants"][norm]["grad_norms"])
-            for l in range(d):
-                ax.semilogy(t, G[:, l], lw=0.8, label=f"layer {l + 1}")
-            ax.set_title(f"{norm} normalization" if norm != "none" else "no normalization",
-                         fontsize=9)
-            axis(ax, r"GD step $t$", r"$\|\nabla_{K_l} L\|$", log_y=True)
-        axes[1].legend(fontsize=6, ncol=2)
+        per_layer_panels(axes[1:], t, {v: out["variants"][v]["grad_norms"] for v in VARIANTS}, d,
+                         r"$\|\nabla_{K_l} L\|$", TITLES)
 
     return save(out_dir, NAME, res, draw, title="DH Fig. 2: ReLU CNN fitting a step function",
                 params={"n": n, "k": k, "d": d, "kernel": q, "eta": eta, "steps": steps,

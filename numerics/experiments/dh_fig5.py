@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._plotting import axis, save
+from ._plotting import axis, per_layer_panels, save
 
 NAME = "dh_fig5"
 DESCRIPTION = "DH Fig. 5 (DH-E3): linear circulant CNN n=64, d=10, p=9, GD with learned/fixed/no CN"
@@ -59,6 +59,10 @@ def _train(norm, n, d, p, x, y, eta, steps, init_seed):
     params["a"] = np.ones(1)
     params, L, G = S.train_gd(net, params, x, y, eta, steps)
     return net, params, L, G
+
+
+TITLES = {"learned": "learned normalization", "fixed": "fixed normalization",
+          "none": "no normalization"}
 
 
 def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dict:
@@ -103,14 +107,8 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None) -> dic
         axes[2].set_title(f"final error over {len(out['variants']['none']['final_losses'])} "
                           "initializations", fontsize=9)
         axis(axes[2], "normalization", rf"$L$ after {steps} steps", log_y=True)
-        for ax, norm in zip(axes[3:], VARIANTS):
-            G = np.asarray(out["variants"][norm]["grad_norms"])
-            for l in range(d):
-                ax.semilogy(t, G[:, l], lw=0.8, label=f"layer {l + 1}")
-            ax.set_title(f"{norm} normalization" if norm != "none" else "no normalization",
-                         fontsize=9)
-            axis(ax, r"GD step $t$", r"$\|\nabla_{w_l} L\|$", log_y=True)
-        axes[3].legend(fontsize=6, ncol=2)
+        per_layer_panels(axes[3:], t, {v: out["variants"][v]["grad_norms"] for v in VARIANTS}, d,
+                         r"$\|\nabla_{w_l} L\|$", TITLES)
 
     return save(out_dir, NAME, res, draw, title="DH Fig. 5: linear circulant CNN, GD",
                 params={"n": n, "d": d, "p": p, "eta": eta, "steps": steps,
