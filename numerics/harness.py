@@ -364,15 +364,18 @@ def _equivalence_proof(formula, m: Mutant) -> str:
             other = m.expr
         if other is None:
             return ""
+        # a formula whose expression encodes a program (e.g. an FFT pull-back) supplies its
+        # own symbolic proof that a mutant computes the same function: its expression may
+        # differ as an expression while the program it encodes does not
+        hook = getattr(formula, "equivalence", None)
+        if hook is not None:
+            proof = hook(other)
+            if proof:
+                return proof
         if _differs_somewhere(other - formula.expr):
             return ""  # a nonzero value at one point disproves equivalence (no slow simplify)
         if sp.simplify(other - formula.expr) == 0:
             return "mutant - derived simplifies to 0 (SymPy)"
-        # a formula whose expression encodes a program (e.g. an FFT pull-back) may supply its
-        # own symbolic proof that a mutant computes the same function
-        hook = getattr(formula, "equivalence", None)
-        if hook is not None:
-            return hook(other) or ""
     except Exception:
         return ""
     return ""
