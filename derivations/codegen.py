@@ -260,10 +260,13 @@ def _edge_groups(e: sp.Expr, angles: list[Angle], counter: list) -> tuple[sp.Exp
                 edge_var = a.psi_name if at_pi else str(a.phi)
                 below, start, step, coeffs = ser
                 where = "pi" if at_pi else "0"
+                fn, t_text = "taylor", edge_var
+                if at_pi and not a.vectors:  # scalar angle: t = pi - phi formed on near rows only
+                    fn, edge_var, t_text = "taylor_pi", str(a.phi), f"pi - {a.phi}"
                 lines.append(f"{name} = {print_expr(prim)}")
                 lines.append(f"# near phi = {where} the sum above cancels like t^{_order(prim.subs(a.edge(at_pi)))}"
-                             f" (t = {edge_var}): Taylor series derived by SymPy")
-                lines.append(f"{name} = _rt.taylor({name}, {edge_var}, {below!r}, {start}, {step}, "
+                             f" (t = {t_text}): Taylor series derived by SymPy")
+                lines.append(f"{name} = _rt.{fn}({name}, {edge_var}, {below!r}, {start}, {step}, "
                              f"({', '.join(repr(c) for c in coeffs)},))")
                 h = sp.Symbol(name) * content
                 changed = True
@@ -351,20 +354,26 @@ def _rejections(parts: list, angles: list[Angle]) -> tuple[list, list[Rejection]
 # --------------------------------------------------------------------------------------------
 
 
-def _fold_constants(e: sp.Expr, consts: dict, products: dict | None = None) -> sp.Expr:
+def _fold_constants(e: sp.Expr, consts: dict, products: dict | None = None, post=None) -> sp.Expr:
     """Collect the terms of ``e`` by monomial and name every irrational constant coefficient
     (``(pi - 1)/(4 pi)``...) ``_c<i>``, computed once as a Python float: each monomial is then
     multiplied by one number, not by each factor of it.  ``products``: ``{|x||y|: nn_x_y}``, the
-    norm products shared with the angle (substituted in every monomial)."""
+    norm products shared with the angle (substituted in every monomial); ``post``: a rewrite of
+    every monomial after squares are completed (``|x|^2 -> x.x``)."""
     products = products or {}
-    e = e.subs(products)
-    if not e.free_symbols or not any(vectors.meaning(s) is not None or s in products.values()
-                                     for s in e.free_symbols):
-        return e  # scalar-argument formulas keep their derived (e.g. (x - tau)) form
+    if not e.free_symbols or not any(vectors.meaning(s) is not None for s in e.free_symbols):
+        return e.subs(products)  # scalar-argument formulas keep their derived (e.g. (x - tau)) form
     terms: dict = {}
-    for term in sp.Add.make_args(sp.expand(e).subs(products)):
+    for term in sp.Add.make_args(sp.expand(e)):
         const, mono = term.as_independent(*term.free_symbols, as_Add=False)
         terms[mono] = terms.get(mono, 0) + const
+    terms = _complete_squares(terms)
+    merged: dict = {}
+    for mono, const in terms.items():
+        mono = (post(mono) if post else mono).subs(products)
+        merged[mono] = merged.get(mono, 0) + const
+    terms = merged
+    e = (post(e) if post else e).subs(products)
     out = []
     for mono in sorted(terms, key=sp.default_sort_key):
         c = sp.nsimplify(terms[mono]) if terms[mono].is_Rational else sp.simplify(terms[mono])
@@ -381,16 +390,61 @@ def _fold_constants(e: sp.Expr, consts: dict, products: dict | None = None) -> s
     return folded if sp.count_ops(folded) <= sp.count_ops(e) + 2 else e
 
 
+def _square_root_monomial(m: sp.Expr):
+    """``r`` with ``r**2 == m`` for a monomial with even positive exponents, else ``None``."""
+    powers = m.as_powers_dict()
+    if m == 1 or not all(k.is_Integer and k > 0 and k % 2 == 0 for k in powers.values()):
+        return None
+    return sp.Mul(*[b ** (k // 2) for b, k in powers.items()])
+
+
+def _complete_squares(terms: dict) -> dict:
+    """``{monomial: constant}`` with every ``a X^2 + g X Y + b Y^2`` (``g^2 = 4 a b``) written
+    as ``a (X + (g/2a) Y)^2``: the square of a difference, as in ``|a - |w*| a*|^2`` expanded by
+    the derivation, costs three array operations instead of seven and does not cancel."""
+    terms = dict(terms)
+    changed = True
+    while changed:
+        changed = False
+        squares = [(m, r) for m in sorted(terms, key=sp.default_sort_key)
+                   if (r := _square_root_monomial(m)) is not None]
+        for i, (m1sq, m1) in enumerate(squares):
+            for m2sq, m2 in squares[i + 1:]:
+                cross = m1 * m2
+                if cross not in terms or m1sq not in terms or m2sq not in terms:
+                    continue
+                a, b, g = terms[m1sq], terms[m2sq], terms[cross]
+                if a == 0 or sp.simplify(g**2 - 4 * a * b) != 0:
+                    continue
+                ratio = sp.nsimplify(sp.simplify(g / (2 * a)))
+                if not ratio.is_Rational:
+                    continue
+                for m in (m1sq, m2sq, cross):
+                    del terms[m]
+                sq = (m1 + ratio * m2) ** 2
+                terms[sq] = terms.get(sq, 0) + a
+                changed = True
+                break
+            if changed:
+                break
+    return terms
+
+
 def _common_constant(terms: list) -> sp.Expr:
-    """``c * (sum of terms / c)`` when every term carries the same named constant ``_c<i>``."""
-    shared = None
+    """``c * (sum of terms / c)`` for every group of two or more terms carrying the same named
+    constant ``_c<i>`` (one multiplication by ``c`` instead of one per term)."""
+    groups: dict = {}
     for t in terms:
-        cs = {b for b in t.as_powers_dict() if isinstance(b, sp.Symbol) and str(b).startswith("_c")}
-        shared = cs if shared is None else shared & cs
-    if len(terms) > 1 and shared:
-        c = sorted(shared, key=str)[0]
-        return c * sp.Add(*[t / c for t in terms], evaluate=False)
-    return sp.Add(*terms)
+        cs = sorted((b for b in t.as_powers_dict() if isinstance(b, sp.Symbol) and str(b).startswith("_c")),
+                    key=str)
+        groups.setdefault(cs[0] if cs else None, []).append(t)
+    out = []
+    for c, ts in groups.items():
+        if c is not None and len(ts) > 1:
+            out.append(c * sp.Add(*[t / c for t in ts], evaluate=False))
+        else:
+            out.extend(ts)
+    return sp.Add(*out)
 
 
 def _horner(terms: list) -> sp.Expr:
@@ -476,9 +530,11 @@ def _argument_lines(formula: registry.Formula, deferred=frozenset()) -> list[str
     test is left to a reduction over them (their norm, an inner product or a sum, whose range
     check runs the naming scan only when it fails): no separate pass over them here."""
     lines = []
+    validate = _validate_lines(formula)
+    ranged = {m[1] for ln in validate if (m := re.match(r"_rt\.within\((\w+),", ln))}
     for a in formula.args:
         conv = {"vector": "vector", "scalar": "scalar", "int": "integer"}[a.kind]
-        extra = ", finite=False" if a.name in deferred else ""
+        extra = ", finite=False" if a.name in deferred or (a.kind == "scalar" and a.name in ranged) else ""
         lines.append(f'{a.name} = _rt.{conv}("{a.name}", {a.name}{extra})')
         if a.positive:
             lines.append(f'_rt.positive("{a.name}", {a.name})')
@@ -492,7 +548,7 @@ def _argument_lines(formula: registry.Formula, deferred=frozenset()) -> list[str
     specs = [f'("{a.name}", {a.name}, {1 if a.kind == "vector" else 0})'
              for a in formula.args if a.kind != "int"]
     lines.append(f"_shape = _rt.batch_shape({', '.join(specs)})")
-    lines.extend(_validate_lines(formula))
+    lines.extend(validate)
     return lines
 
 
@@ -564,7 +620,9 @@ class _Invariants:
             nz = ", nonzero=True" if a.name in nonzero else ""
             if a.name in self.sq:
                 lines.append(f'sqnorm_{a.name} = _rt.sqnorm({a.name}, "{a.name}"{nz})')
-            if a.name in self.norm:
+            if a.name in self.norm and a.name in self.sq:
+                lines.append(f"norm_{a.name} = numpy.sqrt(sqnorm_{a.name})")
+            elif a.name in self.norm:
                 lines.append(f'norm_{a.name} = _rt.norm({a.name}, "{a.name}"{nz})')
             if a.name in self.check:
                 lines.append(f'_rt.check_nonzero({a.name}, "{a.name}")')
@@ -664,7 +722,32 @@ def _dead_code(lines: list[str], keep=frozenset()) -> list[str]:
                 del out[i]
                 changed = True
                 break
+    # a single-use elementwise call (``cos_phi = numpy.cos(phi)``) goes into its one use: its
+    # result is then a temporary that NumPy reuses in place for the next operation
+    changed = True
+    while changed:
+        changed = False
+        for i, line in enumerate(out):
+            m = re.fullmatch(r"(\w+) = ((?:numpy\.\w+|_rt\.pi_minus)\((\w+)\))", line)
+            if not m or m[1] in keep:
+                continue
+            hits = [j for j in range(i + 1, len(out))
+                    if not out[j].startswith("#") and re.search(rf"\b{m[1]}\b", out[j])]
+            if len(hits) != 1 or len(re.findall(rf"\b{m[1]}\b", out[hits[0]])) != 1:
+                continue
+            if any(re.match(rf"{m[3]}\b.* = ", out[k]) for k in range(i + 1, hits[0])):
+                continue
+            out[hits[0]] = re.sub(rf"\b{m[1]}\b", lambda _m: m[2], out[hits[0]])
+            del out[i]
+            changed = True
+            break
     words = [set(re.findall(r"\b[A-Za-z_]\w*\b", ln.split("#")[0])) for ln in out]
+    for i, ln in enumerate(out):  # a lambda's names live as long as the lambda is used
+        m = re.match(r"(\w+) = lambda", ln)
+        if m:
+            for j in range(i + 1, len(out)):
+                if m[1] in words[j]:
+                    words[j] |= words[i]
     assigned = set()
     for ln in out:
         m = re.match(r"([\w, ]+?) = ", ln)
@@ -680,9 +763,19 @@ def _dead_code(lines: list[str], keep=frozenset()) -> list[str]:
     for i, ln in enumerate(out):
         result.append(ln)
         dead = sorted(n for n, j in last.items() if j == i)
-        if dead and not re.match(r"(return|\w+ = _rt\.finish)", ln) and i < len(out) - 1:
+        if dead and not ln.startswith("return") and i < len(out) - 1:
             result.append(f"del {', '.join(dead)}")
     return result
+
+
+def _inline_groups(code: str, group_lines: list[str]) -> str:
+    """``code`` with its edge-group symbols ``_h<i>`` replaced by their expressions
+    (``_rt.taylor(<sum>, t, ...)``): for a coefficient evaluated lazily, inside a lambda."""
+    for i in range(0, len(group_lines), 3):
+        name, prim = group_lines[i].split(" = ", 1)
+        patched = group_lines[i + 2].split(" = ", 1)[1].replace(f"({name},", f"({prim},", 1)
+        code = re.sub(rf"\b{name}\b", lambda _m: patched, code)
+    return code
 
 
 def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
@@ -700,32 +793,65 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
             x, y = (sp.Symbol(n) for n in a.vectors)
             products[vectors.norm(x) * vectors.norm(y)] = sp.Symbol(f"nn_{str(a.cos)[4:]}", positive=True)
     root = {n: sp.sqrt(q) for n, q in squares.items()}
-    # every coefficient to print: (plan index, basis or ("alpha", rejection)), expression
-    jobs = []
+    # norms used both alone and squared: |x|^2 is x.x itself (computed first; |x| is its root)
+    squared = {}
+    for a in formula.args:
+        nx = vectors.norm(sp.Symbol(a.name)) if a.kind == "vector" else None
+        if nx is None or nx in squares:
+            continue
+        pows = [t.exp for p in plans for c, _ in p.parts for t in c.atoms(sp.Pow) if t.base == nx]
+        if any(k.is_Integer and k >= 2 for k in pows):
+            squared[nx] = sp.Symbol(f"sqnorm_{a.name}", positive=True)
+
+    def even_powers(c):
+        for nx, q in squared.items():
+            c = c.replace(lambda t: t.is_Pow and t.base == nx and t.exp.is_Integer and abs(t.exp) >= 2,
+                          lambda t: q ** (t.exp // 2) * (nx if t.exp % 2 else 1))
+        return c
+    # every coefficient to print: (plan index, basis or ("alpha", rejection)), expression;
+    # the coefficient of x in the rejection form of a pair is needed on near-parallel rows
+    # only: printed apart (no CSE with the others) and evaluated lazily
+    jobs, lazy_jobs = [], []
     for i, p in enumerate(plans):
+        paired_x = {sp.Symbol(r.x) for r in p.rejections if r.pair}
         for c, b in p.parts:
-            jobs.append(((i, b), c))
+            (lazy_jobs if b in paired_x else jobs).append(((i, b), c))
         for r in p.rejections:
             if r.pair:
                 jobs.append(((i, ("alpha", str(r.symbol))), r.alpha))
+    consts: dict = {}
     coeffs, group_lines = [], []
     for _, c in jobs:
         c2, lines = _edge_groups(c.subs(root), angles, counter)
-        coeffs.append(c2)
+        coeffs.append(_fold_constants(c2, consts, products, even_powers))
         group_lines += lines
-    consts: dict = {}
-    coeffs = [_fold_constants(c, consts, products) for c in coeffs]
-    const_lines = [f"{sym} = {print_expr(val)}" for val, sym in consts.items()]
     cse_lines, printed = print_block(coeffs)
     code = dict(zip([k for k, _ in jobs], printed))
-    text = "\n".join(cse_lines + printed + group_lines)
+    lazy_syms = set()
+    for key, c in lazy_jobs:
+        c2, lines = _edge_groups(c.subs(root), angles, counter)
+        c2 = _fold_constants(c2, consts, products, even_powers)
+        lazy_syms |= c2.free_symbols
+        code[key] = _inline_groups(print_expr(c2), lines)
+    const_lines = [f"{sym} = {print_expr(val)}" for val, sym in consts.items()]
+    text = "\n".join(cse_lines + printed + group_lines + [code[k] for k, _ in lazy_jobs])
     used = set(re.findall(r"\b\w+\b", text))
     for r in rejections:
         used.add(str(r.angle.cos))
-    symbols = set().union(*(c.free_symbols for c in coeffs)) if coeffs else set()
+    symbols = set().union(lazy_syms, *(c.free_symbols for c in coeffs))
     inv = _Invariants(formula, used, angles, rejections, symbols)
+    # a rejection that is the whole result of one output is scaled in place (no own line)
+    inline_rej = {}
+    for i, p in enumerate(plans):
+        if p.formula.rank == 1 and len(p.parts) == 1 and str(p.parts[0][1]).startswith("rej_"):
+            inline_rej.setdefault(str(p.parts[0][1]), []).append(i)
+    uses = {}
+    for p in plans:
+        for _, b in p.parts:
+            uses[str(b)] = uses.get(str(b), 0) + 1
+    inline_rej = {r for r, who in inline_rej.items() if uses[r] == 1}
     body = _argument_lines(formula, deferred=inv.tested)
-    body += inv.lines(angles, rejections, used)
+    body += inv.lines(angles, [r for r in rejections if str(r.symbol) not in inline_rej], used)
     body += group_lines
     body += const_lines
     body += cse_lines
@@ -749,10 +875,10 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
             continue
         pairs = {str(r.symbol): r for r in p.rejections if r.pair}
         paired_x = {sp.Symbol(r.x) for r in pairs.values()}
-        ks = {b: name(code[(i, b)]) for _, b in p.parts}
+        ks = {b: name(code[(i, b)]) for _, b in p.parts if b not in paired_x}
         kalpha = {s_: name(code[(i, ("alpha", s_))]) for s_ in pairs}
-        terms, coef_names, sizes, static = [], [], [], True
-        eye = ones2 = None
+        terms, coef_names, sizes, static = [], [], [], True  # terms: (coefficient, basis code)
+        eye = ones2 = whole = None
 
         def size_of(x: str):
             s_ = inv.size(x)
@@ -763,16 +889,19 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
 
         bounded = True
         for _, b in p.parts:
-            k = ks[b]
             if b in paired_x:
                 continue  # emitted with its rejection below
+            k = ks[b]
             if str(b) in pairs:
                 r = pairs[str(b)]
-                x = sp.Symbol(r.x)
                 size = f"norm_x=norm_{r.x}" if r.x in inv.norm else f"sqnorm_x=sqnorm_{r.x}"
-                terms.append(f"_rt.rejection_pair({r.x}, {kalpha[str(b)]}, {r.y}, {k}, {ks[x]}, "
-                             f"{r.dot}, {r.angle.cos}, {size})")
-                coef_names += [kalpha[str(b)], k, ks[x]]
+                lazy = f"_near_{r.x}" + (f"_{i}" if out_names else "")
+                body.append(f"# the coefficient of {r.x} once {r.y} is split along {r.x} (needed on "
+                            f"near-parallel rows only)")
+                body.append(f"{lazy} = lambda: {code[(i, sp.Symbol(r.x))]}  # noqa: E731")
+                whole = (f"_rt.rejection_pair({r.x}, {kalpha[str(b)]}, {r.y}, {k}, {lazy}, "
+                         f"{r.dot}, {r.angle.cos}, {size})")
+                coef_names += [kalpha[str(b)], k]
                 bounded &= size_of(r.x) & size_of(r.y)
                 static = False
                 continue
@@ -781,8 +910,12 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
                 static = False
             if str(b).startswith("rej_"):
                 r = next(r for r in rejections if str(r.symbol) == str(b))
-                terms.append(f"{_wrap(f)}({k}) * {b}")
                 bounded &= size_of(r.x) & size_of(r.y)
+                if str(b) in inline_rej:
+                    whole = (f"_rt.rejection({r.y}, {r.x}, {inv.sq_code(r.x)}, {r.dot}, "
+                             f"{r.angle.cos}, scale={k})")
+                else:
+                    terms.append((k, str(b)))
                 continue
             m = vectors.meaning(b)
             if f.rank == 2 and m.kind == "eye":
@@ -793,7 +926,7 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
                 ones2 = (k, _dim_code(f, vectors.space_of(sp.Symbol(m.operands[0]))))
                 continue
             if f.rank == 1 and m.kind == "ones" and len(p.parts) > 1:
-                terms.append(f"_rt.col({k})")  # times the all-ones vector: broadcasts
+                terms.append((k, None))  # times the all-ones vector: broadcasts
                 continue
             if m.kind == "vector":
                 bounded &= size_of(m.operands[0])
@@ -801,12 +934,17 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
                 for o in m.operands:
                     if vectors.meaning(sp.Symbol(o)).kind == "vector":
                         bounded &= size_of(vectors.meaning(sp.Symbol(o)).operands[0])
-            terms.append(f"{_wrap(f)}({k}) * {_basis_code(f, b)}")
-        if ones2 is not None:
-            terms.insert(0, f"_rt.filled({ones2[0]}, {ones2[1]})")
-        expr = " + ".join(terms)
-        if eye is not None:
-            expr = f"_rt.add_diagonal({expr or f'_rt.filled(0.0, {eye[1]})'}, {eye[0]})"
+            terms.append((k, _basis_code(f, b)))
+        if whole is not None:
+            expr = whole
+        elif f.rank == 1 and len(terms) > 1:
+            expr = "_rt.combine(" + ", ".join(f"({k}, {b})" for k, b in terms) + ")"
+        else:
+            expr = " + ".join(f"{_wrap(f)}({k})" + ("" if b is None else f" * {b}") for k, b in terms)
+            if ones2 is not None:
+                expr = f"_rt.filled({ones2[0]}, {ones2[1]})" + (f" + {expr}" if expr else "")
+            if eye is not None:
+                expr = f"_rt.add_diagonal({expr or f'_rt.filled(0.0, {eye[1]})'}, {eye[0]})"
         if static and coef_names and sum(abs(float(sp.sympify(k.replace('numpy.', '')))) for k in coef_names) <= 1:
             checked = "True"  # constant coefficients summing to <= 1 times finite arguments
         elif bounded:

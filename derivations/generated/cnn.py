@@ -90,7 +90,8 @@ def population_loss(v, a, w_star, a_star):
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     norm_v = _rt.norm(v, "v", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
+    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
+    norm_w_star = numpy.sqrt(sqnorm_w_star)
     dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, sqnorm_a_star)
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
@@ -100,9 +101,9 @@ def population_loss(v, a, w_star, a_star):
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
     del dot_v_w_star, nn_v_w_star
     _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
-    _c1 = (1/4)/numpy.pi
-    _c2 = (1/2)/numpy.pi
-    return _rt.finish(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(dot_a_a_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c2 + sum_a*sum_a_star*(-_c2) + norm_w_star*(sqnorm_a_star*_c0 + sum_a_star**2*_c1)), _shape)
+    _c1 = (1/2)/numpy.pi
+    _c2 = (1/4)/numpy.pi
+    return _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + dot_a_a_star*norm_w_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c1 + (sum_a - norm_w_star*sum_a_star)**2*_c2, _shape)
 
 
 def grad_v(v, a, w_star, a_star):
@@ -132,12 +133,10 @@ def grad_v(v, a, w_star, a_star):
     nn_v_w_star = norm_v*norm_w_star
     cos_v_w_star, _, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos psi", norm_xy=nn_v_w_star)
     del nn_v_w_star
-    rej_w_star_v = _rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star)
-    del cos_v_w_star, dot_v_w_star
     _c0 = (1/2)/numpy.pi
     _k0 = dot_a_a_star*psi_v_w_star/norm_v*(-_c0)
     del dot_a_a_star, psi_v_w_star
-    return _rt.finish(_rt.col(_k0) * rej_w_star_v, _shape, 1, checked=((_k0,), (norm_v, norm_w_star,)))
+    return _rt.finish(_rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star, scale=_k0), _shape, 1, checked=((_k0,), (norm_v, norm_w_star,)))
 
 
 def grad_a(v, a, w_star, a_star):
@@ -175,7 +174,7 @@ def grad_a(v, a, w_star, a_star):
     del cos_v_w_star, psi_v_w_star, sin_v_w_star
     _k2 = (sum_a - norm_w_star*sum_a_star)*_c0
     del norm_w_star, sum_a, sum_a_star
-    return _rt.finish(_rt.col(_k0) * a + _rt.col(_k1) * a_star + _rt.col(_k2), _shape, 1)
+    return _rt.finish(_rt.combine((_k0, a), (_k1, a_star), (_k2, None)), _shape, 1)
 
 
 def population_loss_w(w, a, w_star, a_star):
@@ -200,8 +199,10 @@ def population_loss_w(w, a, w_star, a_star):
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
+    sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
+    norm_w = numpy.sqrt(sqnorm_w)
+    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
+    norm_w_star = numpy.sqrt(sqnorm_w_star)
     dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, sqnorm_a_star)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
@@ -212,7 +213,7 @@ def population_loss_w(w, a, w_star, a_star):
     _c0 = (1/2)/numpy.pi
     _c1 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c2 = (1/4)/numpy.pi
-    return _rt.finish(nn_w_w_star*(dot_a_a_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star)*_c0 + sum_a*sum_a_star*(-_c0)) + norm_w**2*(sqnorm_a*_c1 + sum_a**2*_c2) + norm_w_star**2*(sqnorm_a_star*_c1 + sum_a_star**2*_c2), _shape)
+    return _rt.finish(dot_a_a_star*nn_w_w_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star)*_c0 + (sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2, _shape)
 
 
 def grad_w(w, a, w_star, a_star):
@@ -254,7 +255,7 @@ def grad_w(w, a, w_star, a_star):
     del _t0, sin_w_w_star, sqnorm_a, sum_a, sum_a_star
     _k1 = -_t1*psi_w_w_star
     del _t1, psi_w_w_star
-    return _rt.finish(_rt.col(_k0) * w + _rt.col(_k1) * w_star, _shape, 1, checked=((_k0, _k1,), (norm_w, norm_w_star,)))
+    return _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, checked=((_k0, _k1,), (norm_w, norm_w_star,)))
 
 
 def a_opt(phi, w_star, a_star):
@@ -269,7 +270,7 @@ def a_opt(phi, w_star, a_star):
 
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
@@ -281,17 +282,17 @@ def a_opt(phi, w_star, a_star):
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _h0 = -cos_phi*psi_phi - sin_phi
-    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
+    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     _c0 = (1 - numpy.pi)**(-1.0)
     _c1 = (numpy.pi - 1)**(-1.0)
     _c2 = numpy.pi
     _t0 = (dim_k*(numpy.pi) + 1 + numpy.pi**2 - dim_k - 2*numpy.pi)**(-1.0)
-    _k0 = norm_w_star*(_c0 + cos_phi*psi_phi*_c1 + sin_phi*_c1)
+    _k0 = norm_w_star*(_c0 + (cos_phi*psi_phi + sin_phi)*_c1)
     del cos_phi, psi_phi, sin_phi
     _k1 = norm_w_star*sum_a_star*(_t0*_c2 + _h0*_t0)
     del _h0, _t0, norm_w_star, sum_a_star
-    return _rt.finish(_rt.col(_k0) * a_star + _rt.col(_k1), _shape, 1)
+    return _rt.finish(_rt.combine((_k0, a_star), (_k1, None)), _shape, 1)
 
 
 def profile_loss(phi, w_star, a_star):
@@ -306,7 +307,7 @@ def profile_loss(phi, w_star, a_star):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
@@ -319,17 +320,17 @@ def profile_loss(phi, w_star, a_star):
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
     _h0 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi - 2*cos_phi*psi_phi + sin_phi**2 - 2*sin_phi
-    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 1, (-0.6666666666666666, 0.0, 0.06666666666666667, 0.1111111111111111, -0.002380952380952381, -0.022222222222222223, 4.409171075837743e-05, 0.0019047619047619048, -5.010421677088344e-07, -9.406231628453851e-05,))
+    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 1, (-0.6666666666666666, 0.0, 0.06666666666666667, 0.1111111111111111, -0.002380952380952381, -0.022222222222222223, 4.409171075837743e-05, 0.0019047619047619048, -5.010421677088344e-07, -9.406231628453851e-05,))
     _h1 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi + sin_phi**2
-    # near phi = pi the sum above cancels like t^6 (t = psi_phi): Taylor series derived by SymPy
-    _h1 = _rt.taylor(_h1, psi_phi, 0.3062814313608786, 6, 2, (0.1111111111111111, -0.022222222222222223, 0.0019047619047619048, -9.406231628453851e-05, 3.053971307939562e-06, -7.047626095245143e-08, 1.2181082139929877e-09, -1.637792556629227e-11,))
+    # near phi = pi the sum above cancels like t^6 (t = pi - phi): Taylor series derived by SymPy
+    _h1 = _rt.taylor_pi(_h1, phi, 0.3062814313608786, 6, 2, (0.1111111111111111, -0.022222222222222223, 0.0019047619047619048, -9.406231628453851e-05, 3.053971307939562e-06, -7.047626095245143e-08, 1.2181082139929877e-09, -1.637792556629227e-11,))
     _h2 = -cos_phi*psi_phi - sin_phi
-    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
-    _h2 = _rt.taylor(_h2, psi_phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
+    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
+    _h2 = _rt.taylor_pi(_h2, phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     _h3 = 2*cos_phi*psi_phi + 2*sin_phi - cos_phi**2*psi_phi**2 - 2*cos_phi*psi_phi*sin_phi - sin_phi**2
-    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
-    _h3 = _rt.taylor(_h3, psi_phi, 0.0938083151964686, 3, 1, (0.6666666666666666, 0.0, -0.06666666666666667, -0.1111111111111111, 0.002380952380952381, 0.022222222222222223, -4.409171075837743e-05, -0.0019047619047619048, 5.010421677088344e-07, 9.406231628453851e-05,))
+    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
+    _h3 = _rt.taylor_pi(_h3, phi, 0.0938083151964686, 3, 1, (0.6666666666666666, 0.0, -0.06666666666666667, -0.1111111111111111, 0.002380952380952381, 0.022222222222222223, -4.409171075837743e-05, -0.0019047619047619048, 5.010421677088344e-07, 9.406231628453851e-05,))
     _c0 = numpy.pi*(2 + numpy.pi**2 - 3*numpy.pi)
     _c1 = numpy.pi**2
     _c2 = 2*numpy.pi
@@ -340,10 +341,10 @@ def profile_loss(phi, w_star, a_star):
     _t2 = (_t0 + 4*_t1*dim_k + 4*numpy.pi**3 - _t0*dim_k - 8*_t1)**(-1.0)
     del _t0, _t1
     _t3 = _t2*_c2
-    _t4 = _t2*_c4
+    _t4 = _t2*sin_phi
     _t5 = cos_phi*psi_phi
     del cos_phi, psi_phi
-    return _rt.finish(sqnorm_w_star*(sqnorm_a_star*(_t2*_c0 + _h0*_t2 + _t5*(_t2*_c2 - _t3*sin_phi - _t4*_t5) + dim_k*(_t2*_c3 + _h3*_t2) + sin_phi*(_t3 - _t4*sin_phi)) + sum_a_star**2*(_t2*_c1 + _h1*_t2 + _h2*_t3)), _shape)
+    return _rt.finish(sqnorm_w_star*(sqnorm_a_star*(_t2*_c0 + _h0*_t2 + _t5*((_t2 - _t4)*_c2 + _t2*_t5*(-_c4)) + dim_k*(_t2*_c3 + _h3*_t2) + sin_phi*(_t3 + _t4*(-_c4))) + sum_a_star**2*(_t2*_c1 + _h1*_t2 + _h2*_t3)), _shape)
 
 
 def spurious_min_loss(w_star, a_star):
@@ -390,7 +391,7 @@ def spurious_a(w_star, a_star):
     _k0 = norm_w_star*_c0
     _k1 = norm_w_star*sum_a_star/(dim_k - 1 + numpy.pi)*(-numpy.pi/(1 - numpy.pi))
     del norm_w_star, sum_a_star
-    return _rt.finish(_rt.col(_k0) * a_star + _rt.col(_k1), _shape, 1)
+    return _rt.finish(_rt.combine((_k0, a_star), (_k1, None)), _shape, 1)
 
 
 def spurious_threshold(k):
@@ -495,7 +496,7 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     v_norm = _rt.scalar("v_norm", v_norm)
     _rt.positive("v_norm", v_norm)
     a_dot = _rt.scalar("a_dot", a_dot)
@@ -509,10 +510,9 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _t0 = abs(psi_phi + numpy.arctan(a_dot*eta*psi_phi*sin_phi*ws_norm/v_norm**2*((1/2)/numpy.pi)) - numpy.pi)
-    del psi_phi, sin_phi
+    _t0 = abs(psi_phi + numpy.arctan(a_dot*eta*psi_phi*numpy.sin(phi)*ws_norm/v_norm**2*((1/2)/numpy.pi)) - numpy.pi)
+    del psi_phi
     return _rt.finish(numpy.select([numpy.greater(_t0, numpy.pi),True], [2*numpy.pi - _t0,_t0], default=numpy.nan), _shape)
 
 
@@ -534,7 +534,7 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     v_norm = _rt.scalar("v_norm", v_norm)
     _rt.positive("v_norm", v_norm)
     a_dot = _rt.scalar("a_dot", a_dot)
@@ -548,12 +548,9 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    cos_phi = numpy.cos(phi)
-    sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _t0 = sin_phi**2
-    del sin_phi
-    return _rt.finish(_t0*(v_norm**2*(2*numpy.pi) - a_dot*cos_phi*eta*psi_phi*ws_norm)**2/(_t0*a_dot**2*eta**2*psi_phi**2*ws_norm**2 + v_norm**4*(4*numpy.pi**2)), _shape)
+    _t0 = numpy.sin(phi)**2
+    return _rt.finish(_t0*(v_norm**2*(2*numpy.pi) - a_dot*numpy.cos(phi)*eta*psi_phi*ws_norm)**2/(_t0*a_dot**2*eta**2*psi_phi**2*ws_norm**2 + v_norm**4*(4*numpy.pi**2)), _shape)
 
 
 def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -574,7 +571,7 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     v_norm = _rt.scalar("v_norm", v_norm)
     _rt.positive("v_norm", v_norm)
     a_dot = _rt.scalar("a_dot", a_dot)
@@ -588,10 +585,8 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    sin_phi = numpy.sin(phi)
-    psi_phi = _rt.pi_minus(phi)
     _t0 = numpy.pi**2
-    return _rt.finish((1/4)*(4*_t0*v_norm**4 + a_dot**2*eta**2*psi_phi**2*sin_phi**2*ws_norm**2)/(_t0*v_norm**2), _shape)
+    return _rt.finish((1/4)*(4*_t0*v_norm**4 + a_dot**2*eta**2*_rt.pi_minus(phi)**2*numpy.sin(phi)**2*ws_norm**2)/(_t0*v_norm**2), _shape)
 
 
 def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -612,7 +607,7 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     v_norm = _rt.scalar("v_norm", v_norm)
     _rt.positive("v_norm", v_norm)
     a_dot = _rt.scalar("a_dot", a_dot)
@@ -626,9 +621,6 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    cos_phi = numpy.cos(phi)
-    sin_phi = numpy.sin(phi)
-    psi_phi = _rt.pi_minus(phi)
     _t0 = (1/2)*eta
     _t1 = _t0*a_dot
     _t2 = numpy.pi**(-1.0)
@@ -636,7 +628,7 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     del _t0
     _t4 = _t3*ws_norm
     _t5 = _t4*as_norm**2
-    return _rt.finish(_t1*_t2 - _t1 - _t3*a_sum*as_sum + _t4*as_sum**2 + _t5*cos_phi*psi_phi + _t5*sin_phi - _t5 + a_dot, _shape)
+    return _rt.finish(_t1*_t2 - _t1 - _t3*a_sum*as_sum + _t4*as_sum**2 + _t5*numpy.cos(phi)*_rt.pi_minus(phi) + _t5*numpy.sin(phi) - _t5 + a_dot, _shape)
 
 
 def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -657,7 +649,7 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     v_norm = _rt.scalar("v_norm", v_norm)
     _rt.positive("v_norm", v_norm)
     a_dot = _rt.scalar("a_dot", a_dot)
@@ -672,12 +664,9 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     dim_k = k
-    cos_phi = numpy.cos(phi)
-    sin_phi = numpy.sin(phi)
-    psi_phi = _rt.pi_minus(phi)
     _c0 = (1/2)*(1 - numpy.pi)/numpy.pi
     _c1 = (1/2)/numpy.pi
-    return _rt.finish(a_sum + eta*(as_sum*ws_norm*(cos_phi*psi_phi + dim_k + sin_phi - 1)*_c1 + a_sum*(_c0 + dim_k*(-_c1))), _shape)
+    return _rt.finish(a_sum + eta*(as_sum*ws_norm*(numpy.cos(phi)*_rt.pi_minus(phi) + dim_k + numpy.sin(phi) - 1)*_c1 + a_sum*(_c0 + dim_k*(-_c1))), _shape)
 
 
 def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
@@ -705,7 +694,8 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     norm_v = _rt.norm(v, "v", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
+    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
+    norm_w_star = numpy.sqrt(sqnorm_w_star)
     dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, sqnorm_a_star)
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
@@ -713,22 +703,24 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     nn_v_w_star = norm_v*norm_w_star
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
     del nn_v_w_star
-    rej_w_star_v = _rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star)
-    del dot_v_w_star
     _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
-    _c1 = (1/4)/numpy.pi
-    _c2 = (1/2)/numpy.pi
-    _t0 = (1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c2
-    del cos_v_w_star, sin_v_w_star
-    _k0 = dot_a_a_star*psi_v_w_star/norm_v*(-_c2)
+    _c1 = (1/2)/numpy.pi
+    _c2 = (1/4)/numpy.pi
+    _t0 = sum_a - norm_w_star*sum_a_star
+    del sum_a, sum_a_star
+    _t1 = norm_w_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c1
+    del sin_v_w_star
+    _k0 = dot_a_a_star*psi_v_w_star/norm_v*(-_c1)
     del psi_v_w_star
     _k1 = (1/2)*(numpy.pi - 1)/numpy.pi
-    _k2 = _t0*norm_w_star
-    _k3 = (sum_a - norm_w_star*sum_a_star)*_c2
+    _k2 = _t0*_c1
     _out = (None,) * 3 if out is None else _rt.buffers(out, 3)
-    value = _rt.finish(sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(_t0*dot_a_a_star + norm_w_star*(sqnorm_a_star*_c0 + sum_a_star**2*_c1) + sum_a*sum_a_star*(-_c2)), _shape, 0, _out[0])
-    grad_v = _rt.finish(_rt.col(_k0) * rej_w_star_v, _shape, 1, _out[1], checked=((_k0,), (norm_v, norm_w_star,)))
-    grad_a = _rt.finish(_rt.col(_k1) * a + _rt.col(_k2) * a_star + _rt.col(_k3), _shape, 1, _out[2], checked=((_k1, _k2, _k3,), (sqnorm_a, sqnorm_a_star,)))
+    value = _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + _t0**2*_c2 + _t1*dot_a_a_star, _shape, 0, _out[0])
+    del _t0, dot_a_a_star, sqnorm_w_star
+    grad_v = _rt.finish(_rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star, scale=_k0), _shape, 1, _out[1], checked=((_k0,), (norm_v, norm_w_star,)))
+    del _k0, cos_v_w_star, dot_v_w_star, norm_v, norm_w_star
+    grad_a = _rt.finish(_rt.combine((_k1, a), (_t1, a_star), (_k2, None)), _shape, 1, _out[2], checked=((_k1, _t1, _k2,), (sqnorm_a, sqnorm_a_star,)))
+    del _k1, _k2, _t1, sqnorm_a, sqnorm_a_star
     return value, grad_v, grad_a
 
 
@@ -756,8 +748,10 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
+    sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
+    norm_w = numpy.sqrt(sqnorm_w)
+    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
+    norm_w_star = numpy.sqrt(sqnorm_w_star)
     dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, sqnorm_a_star)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
@@ -769,16 +763,15 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     _c1 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c2 = (1/4)/numpy.pi
     _c3 = (1/2)*(numpy.pi - 1)/numpy.pi
-    _t0 = sum_a**2
-    _t1 = sum_a*sum_a_star*_c0
-    del sum_a
-    _t2 = dot_a_a_star*_c0
+    _t0 = dot_a_a_star*_c0
     del dot_a_a_star
-    _t3 = norm_w**(-1.0)
-    _k0 = _t0*_c0 + sqnorm_a*_c3 + norm_w_star*(_t2*(_t3 - _t3*sin_w_w_star) - _t1*_t3)
-    del _t3
-    _k1 = -_t2*psi_w_w_star
+    _t1 = norm_w**(-1.0)
+    _k0 = sum_a**2*_c0 + sqnorm_a*_c3 + norm_w_star*(_t0*(_t1 - _t1*sin_w_w_star) + _t1*sum_a*sum_a_star*(-_c0))
+    del _t1
+    _k1 = -_t0*psi_w_w_star
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
-    value = _rt.finish(nn_w_w_star*(_t2*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star) - _t1) + norm_w**2*(sqnorm_a*_c1 + _t0*_c2) + norm_w_star**2*(sqnorm_a_star*_c1 + sum_a_star**2*_c2), _shape, 0, _out[0])
-    grad_w = _rt.finish(_rt.col(_k0) * w + _rt.col(_k1) * w_star, _shape, 1, _out[1], checked=((_k0, _k1,), (norm_w, norm_w_star,)))
+    value = _rt.finish((sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2 + _t0*nn_w_w_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star), _shape, 0, _out[0])
+    del _t0, cos_w_w_star, nn_w_w_star, psi_w_w_star, sin_w_w_star, sqnorm_a, sqnorm_a_star, sqnorm_w, sqnorm_w_star, sum_a, sum_a_star
+    grad_w = _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, _out[1], checked=((_k0, _k1,), (norm_w, norm_w_star,)))
+    del _k0, _k1, norm_w, norm_w_star
     return value, grad_w

@@ -27,10 +27,10 @@ def population_loss(w, w_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
-    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
-    nn_w_w_star = norm_w*norm_w_star
+    sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
+    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
+    dot_w_w_star = _rt.dot(w, w_star, sqnorm_w, sqnorm_w_star)
+    nn_w_w_star = numpy.sqrt(sqnorm_w*sqnorm_w_star)
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
     del dot_w_w_star
     _h0 = -cos_w_w_star*psi_w_w_star - sin_w_w_star
@@ -39,7 +39,7 @@ def population_loss(w, w_star):
     _h0 = _rt.taylor(_h0, psi_w_w_star, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     del psi_w_w_star
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*nn_w_w_star*_c0 + (1/4)*norm_w**2 + (1/4)*norm_w_star**2, _shape)
+    return _rt.finish(_h0*nn_w_w_star*_c0 + (1/4)*sqnorm_w + (1/4)*sqnorm_w_star, _shape)
 
 
 def population_grad(w, w_star):
@@ -68,7 +68,7 @@ def population_grad(w, w_star):
     del sin_w_w_star
     _k1 = psi_w_w_star*(-(1/2)/numpy.pi)
     del psi_w_w_star
-    return _rt.finish(_rt.col(_k0) * w + _rt.col(_k1) * w_star, _shape, 1, checked=((_k0, _k1,), (norm_w, norm_w_star,)))
+    return _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, checked=((_k0, _k1,), (norm_w, norm_w_star,)))
 
 
 def A_plus(w, w_star):
@@ -171,16 +171,12 @@ def lambda_min_plus(phi):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    sin_phi = numpy.sin(phi)
-    psi_phi = _rt.pi_minus(phi)
-    _h0 = psi_phi - sin_phi
-    del sin_phi
-    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
-    del psi_phi
+    _h0 = _rt.pi_minus(phi) - numpy.sin(phi)
+    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
     return _rt.finish(_h0*((1/2)/numpy.pi), _shape)
 
 
@@ -194,12 +190,10 @@ def lambda_max_plus(phi):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    sin_phi = numpy.sin(phi)
-    psi_phi = _rt.pi_minus(phi)
-    return _rt.finish((psi_phi + sin_phi)*((1/2)/numpy.pi), _shape)
+    return _rt.finish((_rt.pi_minus(phi) + numpy.sin(phi))*((1/2)/numpy.pi), _shape)
 
 
 def lambda_max_minus(phi):
@@ -212,11 +206,10 @@ def lambda_max_minus(phi):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    sin_phi = numpy.sin(phi)
-    return _rt.finish((phi + sin_phi)*((1/2)/numpy.pi), _shape)
+    return _rt.finish((phi + numpy.sin(phi))*((1/2)/numpy.pi), _shape)
 
 
 def gamma(phi):
@@ -229,16 +222,12 @@ def gamma(phi):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    sin_phi = numpy.sin(phi)
-    psi_phi = _rt.pi_minus(phi)
-    _h0 = psi_phi - sin_phi
-    del sin_phi
-    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
-    del psi_phi
+    _h0 = _rt.pi_minus(phi) - numpy.sin(phi)
+    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
     return _rt.finish(_h0*((1/2)/numpy.pi), _shape)
 
 
@@ -252,7 +241,7 @@ def L(phi):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     return _rt.finish(1/2, _shape)

@@ -97,18 +97,12 @@ def wedge_second_moment(w, u):
     nn_u_w = norm_u*norm_w
     cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, None, None, dot_u_w, "cos sin psi", norm_xy=nn_u_w)
     del nn_u_w
-    _h0 = cos_u_w*sin_u_w + psi_u_w
-    # near phi = pi the sum above cancels like t^3 (t = psi_u_w): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.6666666666666666, -0.13333333333333333, 0.012698412698412698, -0.0007054673721340388, 2.565335898669232e-05, -6.577784355562133e-07,))
     _c0 = (1/2)/numpy.pi
-    _t0 = (1/2)/numpy.pi
-    _k0 = _h0*_t0
-    del _h0
-    _k1 = norm_u*sin_u_w/norm_w*_c0
-    del sin_u_w
-    _k2 = _t0*psi_u_w
-    del _t0, psi_u_w
-    return _rt.finish(_rt.rejection_pair(u, _k2, w, _k1, _k0, dot_u_w, cos_u_w, norm_x=norm_u), _shape, 1, checked=((_k2, _k1, _k0,), (norm_u, norm_w,)))
+    _k0 = norm_u*sin_u_w/norm_w*_c0
+    _k1 = psi_u_w*((1/2)/numpy.pi)
+    # the coefficient of u once w is split along u (needed on near-parallel rows only)
+    _near_u = lambda: _rt.taylor(cos_u_w*sin_u_w + psi_u_w, psi_u_w, 0.0938083151964686, 3, 2, (0.6666666666666666, -0.13333333333333333, 0.012698412698412698, -0.0007054673721340388, 2.565335898669232e-05, -6.577784355562133e-07,))*((1/2)/numpy.pi)  # noqa: E731
+    return _rt.finish(_rt.rejection_pair(u, _k1, w, _k0, _near_u, dot_u_w, cos_u_w, norm_x=norm_u), _shape, 1, checked=((_k1, _k0,), (norm_u, norm_w,)))
 
 
 def g(phi):
@@ -121,15 +115,10 @@ def g(phi):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    phi = _rt.scalar("phi", phi)
+    phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    cos_phi = numpy.cos(phi)
-    sin_phi = numpy.sin(phi)
-    psi_phi = _rt.pi_minus(phi)
-    _h0 = cos_phi*psi_phi + sin_phi
-    del cos_phi, sin_phi
-    # near phi = pi the sum above cancels like t^3 (t = psi_phi): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
-    del psi_phi
+    _h0 = numpy.cos(phi)*_rt.pi_minus(phi) + numpy.sin(phi)
+    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
     return _rt.finish(_h0, _shape)

@@ -34,7 +34,7 @@ def grad_v(v, g, grad_w):
     _k0 = g/norm_v
     _k1 = -dot_grad_w_v*g/norm_v**3
     del dot_grad_w_v, norm_v
-    return _rt.finish(_rt.col(_k0) * grad_w + _rt.col(_k1) * v, _shape, 1)
+    return _rt.finish(_rt.combine((_k0, grad_w), (_k1, v)), _shape, 1)
 
 
 def grad_g(v, g, grad_w):
@@ -117,7 +117,7 @@ def df_dv(v, g, c, x_p, m):
     del _t0
     _k1 = numpy.select([_t2,True], [_t1*g/norm_v,0], default=numpy.nan)
     del _t1, _t2, norm_v
-    return _rt.finish(_rt.col(_k0) * v + _rt.col(_k1) * x_p, _shape, 1)
+    return _rt.finish(_rt.combine((_k0, v), (_k1, x_p)), _shape, 1)
 
 
 def df_dg(v, g, c, x_p, m):
@@ -258,7 +258,7 @@ def grad_theta(v, x_p):
     del dot_v_x_p
     _k1 = numpy.select([_t0,True], [norm_v**(-1.0),0], default=numpy.nan)
     del _t0, norm_v
-    return _rt.finish(_rt.col(_k0) * v + _rt.col(_k1) * x_p, _shape, 1)
+    return _rt.finish(_rt.combine((_k0, v), (_k1, x_p)), _shape, 1)
 
 
 def n_block(v, g):
@@ -311,5 +311,7 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
     del norm_v
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
     value = _rt.finish(_t0*dot_grad_w_v, _shape, 0, _out[0])
-    grad_v = _rt.finish(_rt.col(_k0) * grad_w + _rt.col(_k1) * v, _shape, 1, _out[1])
+    del _t0, dot_grad_w_v
+    grad_v = _rt.finish(_rt.combine((_k0, grad_w), (_k1, v)), _shape, 1, _out[1])
+    del _k0, _k1
     return value, grad_v

@@ -60,7 +60,7 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
 
 def interleaved(candidates: dict[str, Callable], rounds: int = 15, number: int = 1,
                 points: Callable[[int], tuple] | None = None, warmup: int = 1,
-                clock: Callable[[], float] = time.process_time) -> dict[str, Timing]:
+                clock: Callable[[], float] = time.process_time, settle: int = 1) -> dict[str, Timing]:
     """Time ``candidates`` (name -> function) in alternating rounds.
 
     Every round calls each candidate ``number`` times (order rotated round by round); with
@@ -69,6 +69,12 @@ def interleaved(candidates: dict[str, Callable], rounds: int = 15, number: int =
     and quartiles of the per-call time of each candidate.  ``clock`` defaults to the process's
     CPU time (all threads), which other jobs on a shared machine do not inflate; pass
     ``time.perf_counter`` for wall time.
+
+    ``settle`` untimed calls precede each candidate's timed calls in every round, so that a
+    candidate is timed in its own steady state: otherwise the allocator state left by the
+    previous candidate is charged to the next one (after a candidate with large temporaries
+    returns them, glibc gives the heap top back to the OS, and the next candidate re-faults
+    those pages: at N = 1e5 that alone moved a ratio by 30%, from round to round).
     """
     names = list(candidates)
     for _ in range(warmup):
@@ -81,6 +87,8 @@ def interleaved(candidates: dict[str, Callable], rounds: int = 15, number: int =
         order = names[r % len(names):] + names[: r % len(names)]
         for n in order:
             fn = candidates[n]
+            for _ in range(settle):
+                fn(*args)
             t0 = clock()
             for _ in range(number):
                 fn(*args)
