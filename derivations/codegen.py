@@ -31,6 +31,11 @@ GENERATED_DIR = Path(__file__).resolve().parent / "generated"
 RUNTIME = GENERATED_DIR / "_runtime.py"
 
 
+def _is_const(s) -> bool:
+    """A named constant ``_c<i>`` of :func:`_fold_constants` (a Python float at run time)."""
+    return re.fullmatch(r"_c\d+", str(s)) is not None
+
+
 class _Printer(NumPyPrinter):
     """NumPy printer that writes ``numpy.`` (the generated modules ``import numpy``)."""
 
@@ -58,7 +63,7 @@ class _Printer(NumPyPrinter):
         """Constant factors (numbers, pi, sqrt(2)) grouped in one parenthesized scalar, so an
         array is multiplied once by it instead of once per factor."""
         def scalar(a):
-            return all(str(s).startswith("_c") for s in a.free_symbols)
+            return all(_is_const(s) for s in a.free_symbols)
 
         const = [a for a in expr.args if scalar(a)]
         rest = [a for a in expr.args if not scalar(a)]
@@ -435,7 +440,7 @@ def _common_constant(terms: list) -> sp.Expr:
     constant ``_c<i>`` (one multiplication by ``c`` instead of one per term)."""
     groups: dict = {}
     for t in terms:
-        cs = sorted((b for b in t.as_powers_dict() if isinstance(b, sp.Symbol) and str(b).startswith("_c")),
+        cs = sorted((b for b in t.as_powers_dict() if isinstance(b, sp.Symbol) and _is_const(b)),
                     key=str)
         groups.setdefault(cs[0] if cs else None, []).append(t)
     out = []
@@ -455,7 +460,7 @@ def _horner(terms: list) -> sp.Expr:
     count: dict = {}
     for t in terms:
         for b, k in t.as_powers_dict().items():
-            if isinstance(b, sp.Symbol) and not str(b).startswith("_c") and k.is_Integer and k > 0:
+            if isinstance(b, sp.Symbol) and not _is_const(b) and k.is_Integer and k > 0:
                 count[b] = count.get(b, 0) + 1
     if not count or max(count.values()) < 2:
         return _common_constant(terms)

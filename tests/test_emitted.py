@@ -168,3 +168,80 @@ def test_standalone_code_runs_without_the_package(tmp_path):
     assert out.returncode == 0, out.stderr
     ref = D.get("cnn.grad_v").numpy(np.ones(3), np.ones(2), np.arange(1.0, 4.0), np.ones(2))
     np.testing.assert_allclose(np.array(out.stdout.strip(" []\n").split(), float), ref, rtol=1e-7)
+
+
+# ---- run-time helpers behind the folded validation and the memory-lean assembly -------------
+
+def test_rowdot_is_numpy_sum_of_products_for_short_rows():
+    from derivations.generated import _runtime as rt
+
+    rng = np.random.default_rng(11)
+    for shape in [(70001, 4), (3, 5, 7), (9, 2)]:
+        x, y = rng.standard_normal(shape), rng.standard_normal(shape)
+        np.testing.assert_array_equal(rt.rowdot(x, y), np.sum(x * y, axis=-1))
+    x = rng.standard_normal((50, 12))  # long rows: einsum
+    np.testing.assert_allclose(rt.rowdot(x, x), np.einsum("ij,ij->i", x, x), rtol=1e-15)
+
+
+def test_nan_in_an_argument_reduced_only_by_an_inner_product_is_named():
+    """grad_v reads a and a_star only through a.a_star: the inner product stands for their
+    NaN/inf test (no separate pass), and its failed range check names the argument."""
+    rng = np.random.default_rng(12)
+    V, A = rng.standard_normal((1000, 5)), rng.standard_normal((1000, 4))
+    AS = rng.standard_normal((1000, 4))
+    for arr, name in ((A, "a"), (AS, "a_star")):
+        bad = arr.copy()
+        bad[617, 2] = np.inf
+        other = np.zeros_like(AS)  # inf * 0 is NaN: still caught
+        args = dict(v=V, a=bad if name == "a" else other, w_star=V[::-1].copy(),
+                    a_star=bad if name == "a_star" else other)
+        with pytest.raises(ValueError, match=rf"\b{name} must be finite"):
+            D.get("cnn.grad_v").numpy(**args)
+
+
+def test_check_nonzero_rows_and_halfspace():
+    f = D.get("gaussian.halfspace_second_moment").numpy
+    W = np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(f(W[[0, 2]]), W[[0, 2]] / 2)  # row sum 0, row nonzero: fine
+    with pytest.raises(ValueError, match=r"\bw must be nonzero"):
+        f(W)
+    with pytest.raises(ValueError, match=r"\bw must be finite"):
+        f(np.array([[1.0, np.nan, 0.0]] * 3))
+    np.testing.assert_array_equal(f(np.full((2, 3), 1e308)), np.full((2, 3), 5e307))
+
+
+def test_within_names_nan_as_not_finite():
+    g = D.get("gaussian.g").numpy
+    with pytest.raises(ValueError, match=r"phi must be finite"):
+        g(np.array([0.5, np.nan]))
+    with pytest.raises(ValueError, match=r"phi must lie in \[0, pi\]"):
+        g(np.array([0.5, 3.5]))
+
+
+def test_combine_and_matrix_assembly_broadcast():
+    from derivations.generated import _runtime as rt
+
+    rng = np.random.default_rng(13)
+    X, y, c = rng.standard_normal((40000, 5)), rng.standard_normal(5), rng.standard_normal(40000)
+    np.testing.assert_allclose(rt.combine((c, X), (2.0, y), (c, None)),
+                               c[:, None] * X + 2.0 * y + c[:, None], rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(rt.combine((0.5, y), (c, X)), 0.5 * y + c[:, None] * X, rtol=1e-15)
+    m = rt.add_diagonal(rt.filled(2.0, 3), c[:4])  # scalar fill, batch diagonal
+    np.testing.assert_array_equal(m, 2.0 + c[:4, None, None] * np.eye(3))
+    A = D.get("cnn.A").numpy(X[:7], 4)
+    s = np.sum(X[:7] ** 2, axis=1)
+    np.testing.assert_allclose(A, (s / (2 * np.pi))[:, None, None] * np.ones((4, 4))
+                               + (s * (np.pi - 1) / (2 * np.pi))[:, None, None] * np.eye(4), rtol=1e-15)
+
+
+def test_wedge_near_parallel_rows_take_the_rejection_form():
+    """Rows with |cos| > NEAR use the double-double rejection; the others the direct sum; a
+    batch mixing both agrees with one call per row."""
+    f = D.get("gaussian.wedge_second_moment").numpy
+    rng = np.random.default_rng(14)
+    w = rng.standard_normal(6)
+    U = np.stack([-w * 0.5 + 1e-9 * rng.standard_normal(6), rng.standard_normal(6), 0.3 * w])
+    W = np.stack([w, w, w])
+    batched = f(W, U)
+    for i in range(3):
+        np.testing.assert_allclose(batched[i], f(w, U[i]), rtol=1e-15, atol=0)

@@ -392,14 +392,15 @@ def _matvec(x, v):
     matrix-vector products (much faster than a reduction over a short last axis), in blocks of
     at most 2^18 entries, below OpenBLAS's threading threshold (on a loaded machine a threaded
     call of a few MB can wait milliseconds for its second thread)."""
-    if x.size <= _BLAS_CHUNK:
-        return x @ v
-    p = x.shape[-1]
-    rows = x.reshape(-1, p)
-    out = numpy.empty(rows.shape[0])
-    step = max(1, _BLAS_CHUNK // p)
-    for i in range(0, rows.shape[0], step):
-        numpy.matmul(rows[i:i + step], v, out=out[i:i + step])
+    with numpy.errstate(over="ignore", invalid="ignore"):  # NaN/inf are tested on the result
+        if x.size <= _BLAS_CHUNK:
+            return x @ v
+        p = x.shape[-1]
+        rows = x.reshape(-1, p)
+        out = numpy.empty(rows.shape[0])
+        step = max(1, _BLAS_CHUNK // p)
+        for i in range(0, rows.shape[0], step):
+            numpy.matmul(rows[i:i + step], v, out=out[i:i + step])
     return out.reshape(x.shape[:-1])
 
 
@@ -435,14 +436,15 @@ def rowdot(x, y):
     rows = 2**16 // p
     scratch = _scratch()
     buf = scratch[: rows * p].reshape(rows, p)
-    for i in range(0, n, rows):
-        j = min(n, i + rows)
-        b = buf[: j - i]
-        numpy.multiply(xs[i:j], ys[i:j], out=b)
-        o = out[i:j]
-        numpy.copyto(o, b[:, 0])
-        for k in range(1, p):
-            o += b[:, k]
+    with numpy.errstate(over="ignore", invalid="ignore"):  # NaN/inf: tested on the result
+        for i in range(0, n, rows):
+            j = min(n, i + rows)
+            b = buf[: j - i]
+            numpy.multiply(xs[i:j], ys[i:j], out=b)
+            o = out[i:j]
+            numpy.copyto(o, b[:, 0])
+            for k in range(1, p):
+                o += b[:, k]
     _release(scratch)
     return out.reshape(x.shape[:-1])
 

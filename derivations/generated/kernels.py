@@ -197,7 +197,7 @@ def arccos1_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    _r = numpy.asarray(norm_x*norm_y*(numpy.pi*_c + _s + phi_x_y*(-_c))*((1/2)/numpy.pi), dtype=numpy.float64)
+    _r = numpy.asarray(norm_x*norm_y*(_c*(numpy.pi) + _s - _c*phi_x_y)*((1/2)/numpy.pi), dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
@@ -233,7 +233,7 @@ def g_inf_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
-    _r = numpy.asarray(norm_x*norm_y*(numpy.pi*_c + _s + phi_x_y*(-_c))/dim_d*((1/2)/numpy.pi), dtype=numpy.float64)
+    _r = numpy.asarray(norm_x*norm_y*(_c*(numpy.pi) + _s - _c*phi_x_y)/dim_d*((1/2)/numpy.pi), dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 
@@ -272,7 +272,7 @@ def v_inf_gram(X):
     _t0 = numpy.pi**(-1.0)
     _t1 = dim_d**(-1.0)
     _t2 = (1/2)*_t1*norm_x*norm_y
-    _r = numpy.asarray(_t0*_t1*norm_x*norm_y*phi_x_y*((1/2)*_c) + _t2*(-_c) - _s*_t0*_t2 - 1/2*_t0*dot_x_y*phi_x_y + (1/2)*dot_x_y, dtype=numpy.float64)
+    _r = numpy.asarray((1/2)*_c*_t0*_t1*norm_x*norm_y*phi_x_y - _c*_t2 - _s*_t0*_t2 - 1/2*_t0*dot_x_y*phi_x_y + (1/2)*dot_x_y, dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
 
 

@@ -8,8 +8,10 @@ Shared tools for the family modules:
 
 * :func:`interleaved` - the honest timer: candidates are called in alternating rounds (the order
   rotates every round, so load drifts hit every candidate alike), each round on fresh random
-  inputs if a ``points`` factory is given; reports the median and the spread (quartiles) of
-  every candidate, and :func:`ratio_row` turns two of them into a :class:`BenchRow`.
+  inputs if a ``points`` factory is given, each candidate timed right after an untimed call of
+  its own (so the memory another candidate freed and the allocator returned to the OS is not
+  re-faulted on the next one's clock); reports the median and the spread (quartiles) of every
+  candidate, and :func:`ratio_row` turns two of them into a :class:`BenchRow`.
 * :func:`write_json`, :func:`plot` - the table as JSON and a PNG of time per point vs N
   (``python -m numerics.bench --json out.json --plot out.png``).
 """
