@@ -59,6 +59,14 @@ class _Printer(NumPyPrinter):
         sign = out.pop(0)
         return ("" if sign == "+" else sign) + " ".join(out)
 
+    def _print_Pow(self, expr, rational=False):
+        """The reciprocal of an array as ``(1/x)``: ``x**(-1.0)`` goes through NumPy's general
+        power loop (4x the time of a division); other powers as SymPy prints them."""
+        b, e = expr.as_base_exp()
+        if b.free_symbols and e == -1:
+            return f"(1/{self.parenthesize(b, PRECEDENCE['Pow'])})"
+        return super()._print_Pow(expr, rational=rational)
+
     def _print_Mul(self, expr):
         """Constant factors (numbers, pi, sqrt(2)) grouped in one parenthesized scalar, so an
         array is multiplied once by it instead of once per factor."""

@@ -248,7 +248,7 @@ def grad_w(w, a, w_star, a_star):
     del dot_w_w_star, nn_w_w_star
     _c0 = (1/2)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/2)/numpy.pi
-    _t0 = norm_w**(-1.0)
+    _t0 = (1/norm_w)
     _t1 = dot_a_a_star*_c1
     del dot_a_a_star
     _k0 = sqnorm_a*_c0 + sum_a**2*_c1 + norm_w_star*(_t1*(_t0 - _t0*sin_w_w_star) + _t0*sum_a*sum_a_star*(-_c1))
@@ -287,7 +287,7 @@ def a_opt(phi, w_star, a_star):
     _c0 = (1 - numpy.pi)**(-1.0)
     _c1 = (numpy.pi - 1)**(-1.0)
     _c2 = numpy.pi
-    _t0 = (dim_k*(numpy.pi) + 1 + numpy.pi**2 - dim_k - 2*numpy.pi)**(-1.0)
+    _t0 = (1/(dim_k*(numpy.pi) + 1 + numpy.pi**2 - dim_k - 2*numpy.pi))
     _k0 = norm_w_star*(_c0 + (cos_phi*psi_phi + sin_phi)*_c1)
     del cos_phi, psi_phi, sin_phi
     _k1 = norm_w_star*sum_a_star*(_t0*_c2 + _h0*_t0)
@@ -338,7 +338,7 @@ def profile_loss(phi, w_star, a_star):
     _c4 = numpy.pi
     _t0 = 4*numpy.pi
     _t1 = numpy.pi**2
-    _t2 = (_t0 + 4*_t1*dim_k + 4*numpy.pi**3 - _t0*dim_k - 8*_t1)**(-1.0)
+    _t2 = (1/(_t0 + 4*_t1*dim_k + 4*numpy.pi**3 - _t0*dim_k - 8*_t1))
     del _t0, _t1
     _t3 = _t2*_c2
     _t4 = _t2*sin_phi
@@ -765,7 +765,7 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     _c3 = (1/2)*(numpy.pi - 1)/numpy.pi
     _t0 = dot_a_a_star*_c0
     del dot_a_a_star
-    _t1 = norm_w**(-1.0)
+    _t1 = (1/norm_w)
     _k0 = sum_a**2*_c0 + sqnorm_a*_c3 + norm_w_star*(_t0*(_t1 - _t1*sin_w_w_star) + _t1*sum_a*sum_a_star*(-_c0))
     del _t1
     _k1 = -_t0*psi_w_w_star

@@ -270,7 +270,7 @@ def v_inf_gram(X):
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
     _t0 = numpy.pi**(-1.0)
-    _t1 = dim_d**(-1.0)
+    _t1 = (1/dim_d)
     _t2 = (1/2)*_t1*norm_x*norm_y
     _r = numpy.asarray((1/2)*_c*_t0*_t1*norm_x*norm_y*phi_x_y - _c*_t2 - _s*_t0*_t2 - 1/2*_t0*dot_x_y*phi_x_y + (1/2)*dot_x_y, dtype=numpy.float64)
     return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()

@@ -256,7 +256,7 @@ def grad_theta(v, x_p):
     _t0 = numpy.greater_equal(dot_v_x_p, 0)
     _k0 = numpy.select([_t0,True], [-dot_v_x_p/norm_v**3,0], default=numpy.nan)
     del dot_v_x_p
-    _k1 = numpy.select([_t0,True], [norm_v**(-1.0),0], default=numpy.nan)
+    _k1 = numpy.select([_t0,True], [(1/norm_v),0], default=numpy.nan)
     del _t0, norm_v
     return _rt.finish(_rt.combine((_k0, v), (_k1, x_p)), _shape, 1)
 
@@ -277,7 +277,7 @@ def n_block(v, g):
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0))
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     _t0 = g**2
-    _t1 = sqnorm_v**(-1.0)
+    _t1 = (1/sqnorm_v)
     _k0 = _t0*_t1
     _k1 = _t1 - _t0/sqnorm_v**2
     del _t0, _t1
@@ -305,7 +305,7 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
-    _t0 = norm_v**(-1.0)
+    _t0 = (1/norm_v)
     _k0 = _t0*g
     _k1 = -dot_grad_w_v*g/norm_v**3
     del norm_v
