@@ -5,7 +5,8 @@
    weight vectors, ``A A^T / N``.  ``N`` for a 1% standard error of the median entry is measured
    on a pilot batch; the MC time is measured on ``N_pilot`` draws and scaled linearly to ``N``
    (stated in the row).
-2. The emitted Gram vs a careful hand-written NumPy Gram of the same kernel (interleaved best-of).
+2. The emitted Gram vs a careful hand-written NumPy Gram of the same kernel (shared interleaved
+   timer: median CPU time of alternating rounds).
 3. neural-tangents' analytic kernel (ReLU NTK / NNGP) when importable, else a one-line notice.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 
 import numpy as np
 
-from . import BenchRow
+from . import BenchRow, interleaved, ratio_row
 
 
 def _best(fn, repeat=5):
@@ -74,11 +75,9 @@ def run(quick: bool = False) -> list[BenchRow]:
         closed = K.gram(which, X)
         hand = hand_arccos1_gram if which == "arccos1" else hand_h_inf_gram
         np.testing.assert_allclose(closed, hand(X), atol=1e-12)
-        te, th = [], []
-        for _ in range(5 if quick else 9):  # interleaved, best of
-            te.append(_best(lambda: K.gram(which, X), 1))
-            th.append(_best(lambda: hand(X), 1))
-        t_closed = min(te)
+        t = interleaved({"emitted": lambda: K.gram(which, X), "hand-written": lambda: hand(X)},
+                        rounds=5 if quick else 11)
+        t_closed = _best(lambda: K.gram(which, X), 3)  # wall time, best of 3: like the MC pilot
         # pilot: per-sample standard deviation of every entry (on a 200-point subset)
         sub = X[:200]
         Wp = rng.standard_normal((4000, d))
@@ -109,12 +108,9 @@ def run(quick: bool = False) -> list[BenchRow]:
                     f"for 1% SE of the median entry (measured {n_pilot} draws in "
                     f"{t_pilot:.2f} s, scaled); MC at N={n_pilot} deviates "
                     f"{np.median(np.abs(est - closed)[np.triu_indices(n, 1)]):.2g} (median)")))
-        ratio = min(te) / min(th)
-        rows.append(BenchRow(
-            f"kernels.{which}_gram: emitted / hand-written NumPy", ratio, "<= 1.1", "x",
-            ratio <= 1.1, detail=(f"n = {n}, d = {d}: {min(te) * 1e3:.1f} ms vs "
-                                  f"{min(th) * 1e3:.1f} ms (both with the exact-angle "
-                                  "pass on |cos| > 0.9 pairs; interleaved best-of)")))
+        rows.append(ratio_row(f"kernels.{which}_gram: emitted / hand-written NumPy (n = {n}, d = {d})", t,
+                              "emitted", "hand-written", 1.1,
+                              detail="both with the exact-angle pass on |cos| > 0.9 pairs"))
     try:
         import jax
 
