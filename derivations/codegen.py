@@ -61,11 +61,24 @@ class _Printer(NumPyPrinter):
 
     def _print_Pow(self, expr, rational=False):
         """The reciprocal of an array as ``(1/x)``: ``x**(-1.0)`` goes through NumPy's general
-        power loop (4x the time of a division); other powers as SymPy prints them."""
+        power loop (4x the time of a division); an even power of a sum with its sign chosen so
+        that the sum starts with a product (see :meth:`_flip`); other powers as SymPy prints
+        them."""
         b, e = expr.as_base_exp()
         if b.free_symbols and e == -1:
             return f"(1/{self.parenthesize(b, PRECEDENCE['Pow'])})"
+        if b.is_Add and e.is_Integer and e % 2 == 0 and self._flip(b):
+            return super()._print_Pow(sp.Pow(sp.expand(-b), e, evaluate=False), rational=rational)
         return super()._print_Pow(expr, rational=rational)
+
+    def _flip(self, a: sp.Expr) -> bool:
+        """Whether ``-a`` prints better than ``a`` for NumPy: ``x - y*z`` allocates a second
+        array (NumPy reuses a temporary in place only as the left operand of ``-``), while
+        ``y*z - x`` computes the product and subtracts into it."""
+        def lead(e):
+            first = re.split(r" [+-] ", self._print(e).lstrip("-"), maxsplit=1)[0]
+            return any(ch in first for ch in "*/(")
+        return not lead(a) and lead(sp.expand(-a))
 
     def _print_Mul(self, expr):
         """Constant factors (numbers, pi, sqrt(2)) grouped in one parenthesized scalar, so an
@@ -78,6 +91,10 @@ class _Printer(NumPyPrinter):
         if not const or not rest or sp.Mul(*const).is_Rational:
             return super()._print_Mul(expr)
         c = sp.Mul(*const)
+        sums = [a for a in rest if a.is_Add]
+        if len(sums) == 1 and self._flip(sums[0]):  # the sign goes into the scalar: no extra pass
+            rest = [sp.expand(-a) if a is sums[0] else a for a in rest]
+            c = -c
         r = sp.Mul(*rest)
         body = super()._print_Mul(r) if r.is_Mul else self.parenthesize(r, PRECEDENCE["Mul"])
         if isinstance(c, sp.Symbol):

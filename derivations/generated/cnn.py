@@ -103,7 +103,7 @@ def population_loss(v, a, w_star, a_star):
     _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/2)/numpy.pi
     _c2 = (1/4)/numpy.pi
-    return _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + dot_a_a_star*norm_w_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c1 + (sum_a - norm_w_star*sum_a_star)**2*_c2, _shape)
+    return _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + dot_a_a_star*norm_w_star*(cos_v_w_star*psi_v_w_star + sin_v_w_star - 1)*(-_c1) + (norm_w_star*sum_a_star - sum_a)**2*_c2, _shape)
 
 
 def grad_v(v, a, w_star, a_star):
@@ -170,9 +170,9 @@ def grad_a(v, a, w_star, a_star):
     del dot_v_w_star, nn_v_w_star
     _c0 = (1/2)/numpy.pi
     _k0 = (1/2)*(numpy.pi - 1)/numpy.pi
-    _k1 = norm_w_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c0
+    _k1 = norm_w_star*(cos_v_w_star*psi_v_w_star + sin_v_w_star - 1)*(-_c0)
     del cos_v_w_star, psi_v_w_star, sin_v_w_star
-    _k2 = (sum_a - norm_w_star*sum_a_star)*_c0
+    _k2 = (norm_w_star*sum_a_star - sum_a)*(-_c0)
     del norm_w_star, sum_a, sum_a_star
     return _rt.finish(_rt.combine((_k0, a), (_k1, a_star), (_k2, None)), _shape, 1)
 
@@ -213,7 +213,7 @@ def population_loss_w(w, a, w_star, a_star):
     _c0 = (1/2)/numpy.pi
     _c1 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c2 = (1/4)/numpy.pi
-    return _rt.finish(dot_a_a_star*nn_w_w_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star)*_c0 + (sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2, _shape)
+    return _rt.finish(dot_a_a_star*nn_w_w_star*(cos_w_w_star*psi_w_w_star + sin_w_w_star - 1)*(-_c0) + (sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2, _shape)
 
 
 def grad_w(w, a, w_star, a_star):
@@ -367,7 +367,7 @@ def spurious_min_loss(w_star, a_star):
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
     _t0 = 2*sqnorm_a_star
     _t1 = sqnorm_a_star*(numpy.pi)
-    return _rt.finish(sqnorm_w_star*(_t0 + _t1*dim_k + sqnorm_a_star*(numpy.pi**2) + sum_a_star**2*(numpy.pi) - _t0*dim_k - 3*_t1)/(dim_k - 1 + numpy.pi)*((1/4)/(numpy.pi - 1)), _shape)
+    return _rt.finish(sqnorm_w_star*(_t0*dim_k - _t0 - _t1*dim_k + 3*_t1 + sqnorm_a_star*(-numpy.pi**2) + sum_a_star**2*(-numpy.pi))/(dim_k - 1 + numpy.pi)*(-(1/4)/(numpy.pi - 1)), _shape)
 
 
 def spurious_a(w_star, a_star):
@@ -430,7 +430,7 @@ def spurious_cubic(w_star, a_star):
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
-    return _rt.finish(sqnorm_w_star*(sqnorm_a_star + sum_a_star**2*(numpy.pi) - dim_k*sqnorm_a_star + sqnorm_a_star*(-numpy.pi))/(dim_k - 1 + numpy.pi)*((1/6)/(numpy.pi*(1 - numpy.pi))), _shape)
+    return _rt.finish(sqnorm_w_star*(dim_k*sqnorm_a_star - sqnorm_a_star + sqnorm_a_star*(numpy.pi) + sum_a_star**2*(-numpy.pi))/(dim_k - 1 + numpy.pi)*(-(1/6)/(numpy.pi*(1 - numpy.pi))), _shape)
 
 
 def init_cos_mean(p):
@@ -708,7 +708,7 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     _c2 = (1/4)/numpy.pi
     _t0 = sum_a - norm_w_star*sum_a_star
     del sum_a, sum_a_star
-    _t1 = norm_w_star*(1 - cos_v_w_star*psi_v_w_star - sin_v_w_star)*_c1
+    _t1 = norm_w_star*(cos_v_w_star*psi_v_w_star + sin_v_w_star - 1)*(-_c1)
     del sin_v_w_star
     _k0 = dot_a_a_star*psi_v_w_star/norm_v*(-_c1)
     del psi_v_w_star

@@ -237,7 +237,7 @@ def f(x, L, gamma, tau):
     k = _a.astype(numpy.float64)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    S_conv = numpy.sum(numpy.where(_conv, L*(y_j - 4*tau)**2, 0.0), axis=-1, keepdims=True)
+    S_conv = numpy.sum(numpy.where(_conv, L*(4*tau - y_j)**2, 0.0), axis=-1, keepdims=True)
     S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
     _t0 = tau**2
     _t1 = v**2
@@ -306,7 +306,7 @@ def grad(x, L, gamma, tau):
     k = _a.astype(numpy.float64)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    S_conv = numpy.sum(numpy.where(_conv, L*(y_j - 4*tau)**2, 0.0), axis=-1, keepdims=True)
+    S_conv = numpy.sum(numpy.where(_conv, L*(4*tau - y_j)**2, 0.0), axis=-1, keepdims=True)
     S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
     _t0 = 2*tau
     _t1 = u - tau
@@ -382,7 +382,7 @@ def hessian(x, L, gamma, tau):
     k = _a.astype(numpy.float64)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    S_conv = numpy.sum(numpy.where(_conv, L*(y_j - 4*tau)**2, 0.0), axis=-1, keepdims=True)
+    S_conv = numpy.sum(numpy.where(_conv, L*(4*tau - y_j)**2, 0.0), axis=-1, keepdims=True)
     S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
     _t0 = 2*L
     _t1 = tau - u
