@@ -16,11 +16,13 @@ own ``emitter`` and may use :func:`print_block` for their SymPy pieces.
 """
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
@@ -798,6 +800,39 @@ def _dead_code(lines: list[str], keep=frozenset()) -> list[str]:
     return result
 
 
+def _log_bound(e: sp.Expr, sizes: dict) -> float | None:
+    """An upper bound of ``log10 |e|`` on the emitted float path, from the ranges the run time
+    has checked before ``e`` is evaluated (``sizes``: symbol name -> log10 bound, for powers
+    of either sign where the quantity is bounded away from 0 as well, ``-x`` entries: upper
+    bound only), or ``None`` (unbounded: a division by an inner product, an unknown function).
+    Norms are in [1e-60, 1e60] on the float path (an extended-range norm makes the result an
+    XF, tested entry by entry), inner products and sums within their checked range, angle
+    terms within [-1, 1] or [0, pi], named constants their value."""
+    if not e.free_symbols:
+        v = abs(float(e))
+        return math.log10(v) if v > 0 else -300.0
+    if e.is_Symbol:
+        b = sizes.get(str(e))
+        return None if b is None else abs(b)
+    if e.is_Add:
+        parts = [_log_bound(t, sizes) for t in e.args]
+        return None if None in parts else max(parts) + math.log10(len(parts))
+    if e.is_Mul:
+        parts = [_log_bound(t, sizes) for t in e.args]
+        return None if None in parts else sum(parts)
+    if e.is_Pow:
+        b, k = e.as_base_exp()
+        if not k.is_Rational:
+            return None
+        if k > 0:
+            inner = _log_bound(b, sizes)
+            return None if inner is None else float(k) * inner
+        if b.is_Symbol and sizes.get(str(b), -1) >= 0:  # a norm: bounded away from 0 as well
+            return float(-k) * sizes[str(b)]
+        return None
+    return None
+
+
 def _inline_groups(code: str, group_lines: list[str]) -> str:
     """``code`` with its edge-group symbols ``_h<i>`` replaced by their expressions
     (``_rt.taylor(<sum>, t, ...)``): for a coefficient evaluated lazily, inside a lambda."""
@@ -857,6 +892,7 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
         group_lines += lines
     cse_lines, printed = print_block(coeffs)
     code = dict(zip([k for k, _ in jobs], printed))
+    exprs = dict(zip([k for k, _ in jobs], coeffs))
     lazy_syms = set()
     for key, c in lazy_jobs:
         c2, lines = _edge_groups(c.subs(root), angles, counter)
@@ -881,6 +917,28 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
             uses[str(b)] = uses.get(str(b), 0) + 1
     inline_rej = {r for r, who in inline_rej.items() if uses[r] == 1}
     body = _argument_lines(formula, deferred=inv.tested)
+    # log10 bounds of the invariants on the float path (for the static finiteness proof)
+    sizes = {f"norm_{x}": 60.0 for x in inv.norm} | {f"sqnorm_{x}": 120.0 for x in inv.sq}
+    sizes |= {str(v): 120.0 for v in products.values()}
+    # inner products: |x.y| <= |x||y| or their own range check, 1e120; sums: sqrt(p)|x| (p <= 1e6)
+    # or their own range check, 1e60
+    sizes |= {n: -120.0 for n in inv.dots} | {n: -63.0 for n in inv.totals}
+    sizes |= {n: -6.0 for n in inv.dims}
+    for a in angles:
+        sizes |= {str(a.cos): -0.0, str(a.sin): -0.0, str(a.psi): -0.5, str(a.phi): -0.5}
+    sizes |= {f"_h{j}": -3.0 for j in range(counter[0])}
+    sizes |= {str(sym): -math.log10(max(abs(float(val)), 1e-300)) for val, sym in consts.items()}
+    for ln in _validate_lines(formula):  # interval-checked scalar arguments: |x| <= max |bound|
+        m = re.match(r"_rt\.within\((\w+), (.+?), (.+?), \"", ln)
+        if m:
+            lo, hi = (abs(float(eval(t, {"numpy": np}))) for t in (m[2], m[3]))
+            sizes[m[1]] = -math.log10(max(lo, hi, 1e-300))
+
+    def proved(key, limit):
+        e = exprs.get(key)
+        bound = None if e is None else _log_bound(e, sizes)
+        return bound is not None and bound <= limit
+
     body += inv.lines(angles, [r for r in rejections if str(r.symbol) not in inline_rej], used)
     body += group_lines
     body += const_lines
@@ -900,21 +958,24 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
     results = []
     for i, p in enumerate(plans):
         f = p.formula
-        if f.rank == 0:
-            results.append((code[(i, None)] if p.parts else "0.0", 0, None))
+        if f.rank == 0:  # proved below 1e300: no scan of the result
+            results.append((code[(i, None)] if p.parts else "0.0", 0,
+                            "True" if p.parts and proved((i, None), 298.0) else None))
             continue
         pairs = {str(r.symbol): r for r in p.rejections if r.pair}
         paired_x = {sp.Symbol(r.x) for r in pairs.values()}
         ks = {b: name(code[(i, b)]) for _, b in p.parts if b not in paired_x}
         kalpha = {s_: name(code[(i, ("alpha", s_))]) for s_ in pairs}
-        terms, coef_names, sizes, static = [], [], [], True  # terms: (coefficient, basis code)
+        terms, coef_names, norms, static = [], [], [], True  # terms: (coefficient, basis code)
         eye = ones2 = whole = None
+        limit = 298.0 - 60.0 * f.rank - 1.0  # |coefficient| * |basis entry| (<= 1e60^rank) < 1e297
+        safe = set()  # coefficients proved bounded: no reductions at run time
 
         def size_of(x: str):
             s_ = inv.size(x)
             if s_ == "None":
                 return False
-            sizes.append(s_)
+            norms.append(s_)
             return True
 
         bounded = True
@@ -932,10 +993,14 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
                 whole = (f"_rt.rejection_pair({r.x}, {kalpha[str(b)]}, {r.y}, {k}, {lazy}, "
                          f"{r.dot}, {r.angle.cos}, {size})")
                 coef_names += [kalpha[str(b)], k]
+                safe |= {kalpha[str(b)]} if proved((i, ("alpha", str(b))), limit) else set()
+                safe |= {k} if proved((i, b), limit) else set()
                 bounded &= size_of(r.x) & size_of(r.y)
                 static = False
                 continue
             coef_names.append(k)
+            if proved((i, b), limit):
+                safe.add(k)
             if not re.fullmatch(r"[-\d.()/e]+", k):
                 static = False
             if str(b).startswith("rej_"):
@@ -978,7 +1043,10 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None) -> list[str]:
         if static and coef_names and sum(abs(float(sp.sympify(k.replace('numpy.', '')))) for k in coef_names) <= 1:
             checked = "True"  # constant coefficients summing to <= 1 times finite arguments
         elif bounded:
-            checked = f"(({', '.join(coef_names)},), ({', '.join(sorted(set(sizes)))}{',' if sizes else ''}))"
+            scan = [k for k in coef_names if k not in safe]
+            xf = sorted(set(norms))  # (an XF coefficient makes the result an XF: tested anyway)
+            checked = (f"(({', '.join(scan)}{',' if scan else ''}), "
+                       f"({', '.join(xf)}{',' if xf else ''}))")
         else:
             checked = None
         results.append((expr or "0.0", f.rank, checked))

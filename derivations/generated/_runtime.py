@@ -449,12 +449,13 @@ def rowdot(x, y):
     return out.reshape(x.shape[:-1])
 
 
-def _in_range(d):
-    """Whether an inner product or a sum stays where products of a few of them cannot
-    overflow (|d| <= SAFE_HI^2); two reductions, no temporaries."""
+def _in_range(d, hi=SAFE_HI**2):
+    """Whether an inner product (|d| <= SAFE_HI^2) or a sum (|d| <= SAFE_HI, like a norm) stays
+    where products of a few of them cannot overflow; two reductions, no temporaries.  (The
+    emitter's static finiteness proofs rely on these bounds.)"""
     if isinstance(d, float):
-        return abs(d) <= SAFE_HI**2
-    return d.size == 0 or (d.max() <= SAFE_HI**2 and d.min() >= -SAFE_HI**2)
+        return abs(d) <= hi
+    return d.size == 0 or (d.max() <= hi and d.min() >= -hi)
 
 
 def norm(x, name=None, nonzero=False):
@@ -513,7 +514,7 @@ def total(x, norm_x=None, name=None):
         return XF(numpy.sum(_scaled(x, k), axis=-1), k, norm_x.names)
     # x @ ones (BLAS matrix-vector product) is ~10x faster than numpy.sum over a short last axis
     t = float(x.sum()) if x.ndim == 1 else _matvec(x, numpy.ones(x.shape[-1]))
-    if norm_x is None and not _in_range(t):
+    if norm_x is None and not _in_range(t, SAFE_HI):
         if name is not None:
             _check_finite(name, x)
         return total(x, XF(1.0))

@@ -32,7 +32,7 @@ def A(w, k):
     _t1 = _t0*(numpy.pi**(-1.0))
     _k0 = _t0 - _t1
     del _t0
-    return _rt.finish(_rt.add_diagonal(_rt.filled(_t1, k), _k0), _shape, 2, checked=((_k0, _t1,), ()))
+    return _rt.finish(_rt.add_diagonal(_rt.filled(_t1, k), _k0), _shape, 2, checked=((), ()))
 
 
 def B(w, w_star, k):
@@ -64,7 +64,7 @@ def B(w, w_star, k):
     del nn_w_w_star
     _k0 = _t0*(cos_w_w_star*psi_w_w_star + sin_w_w_star - 1)
     del cos_w_w_star, psi_w_w_star, sin_w_w_star
-    return _rt.finish(_rt.add_diagonal(_rt.filled(_t0, k), _k0), _shape, 2, checked=((_k0, _t0,), ()))
+    return _rt.finish(_rt.add_diagonal(_rt.filled(_t0, k), _k0), _shape, 2, checked=((), ()))
 
 
 def population_loss(v, a, w_star, a_star):
@@ -103,7 +103,7 @@ def population_loss(v, a, w_star, a_star):
     _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c1 = (1/2)/numpy.pi
     _c2 = (1/4)/numpy.pi
-    return _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + dot_a_a_star*norm_w_star*(cos_v_w_star*psi_v_w_star + sin_v_w_star - 1)*(-_c1) + (norm_w_star*sum_a_star - sum_a)**2*_c2, _shape)
+    return _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + dot_a_a_star*norm_w_star*(cos_v_w_star*psi_v_w_star + sin_v_w_star - 1)*(-_c1) + (norm_w_star*sum_a_star - sum_a)**2*_c2, _shape, checked=True)
 
 
 def grad_v(v, a, w_star, a_star):
@@ -136,7 +136,7 @@ def grad_v(v, a, w_star, a_star):
     _c0 = (1/2)/numpy.pi
     _k0 = dot_a_a_star*psi_v_w_star/norm_v*(-_c0)
     del dot_a_a_star, psi_v_w_star
-    return _rt.finish(_rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star, scale=_k0), _shape, 1, checked=((_k0,), (norm_v, norm_w_star,)))
+    return _rt.finish(_rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star, scale=_k0), _shape, 1, checked=((), (norm_v, norm_w_star,)))
 
 
 def grad_a(v, a, w_star, a_star):
@@ -213,7 +213,7 @@ def population_loss_w(w, a, w_star, a_star):
     _c0 = (1/2)/numpy.pi
     _c1 = (1/4)*(numpy.pi - 1)/numpy.pi
     _c2 = (1/4)/numpy.pi
-    return _rt.finish(dot_a_a_star*nn_w_w_star*(cos_w_w_star*psi_w_w_star + sin_w_w_star - 1)*(-_c0) + (sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2, _shape)
+    return _rt.finish(dot_a_a_star*nn_w_w_star*(cos_w_w_star*psi_w_w_star + sin_w_w_star - 1)*(-_c0) + (sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2, _shape, checked=True)
 
 
 def grad_w(w, a, w_star, a_star):
@@ -255,7 +255,7 @@ def grad_w(w, a, w_star, a_star):
     del _t0, sin_w_w_star, sqnorm_a, sum_a, sum_a_star
     _k1 = -_t1*psi_w_w_star
     del _t1, psi_w_w_star
-    return _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, checked=((_k0, _k1,), (norm_w, norm_w_star,)))
+    return _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, checked=((_k0,), (norm_w, norm_w_star,)))
 
 
 def a_opt(phi, w_star, a_star):
@@ -409,7 +409,7 @@ def spurious_threshold(k):
     dim_k = k
     _c0 = (numpy.pi - 1)/numpy.pi
     _c1 = numpy.pi**(-1.0)
-    return _rt.finish(_c0 + dim_k*_c1, _shape)
+    return _rt.finish(_c0 + dim_k*_c1, _shape, checked=True)
 
 
 def spurious_cubic(w_star, a_star):
@@ -715,11 +715,11 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     _k1 = (1/2)*(numpy.pi - 1)/numpy.pi
     _k2 = _t0*_c1
     _out = (None,) * 3 if out is None else _rt.buffers(out, 3)
-    value = _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + _t0**2*_c2 + _t1*dot_a_a_star, _shape, 0, _out[0])
+    value = _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + _t0**2*_c2 + _t1*dot_a_a_star, _shape, 0, _out[0], checked=True)
     del _t0, dot_a_a_star, sqnorm_w_star
-    grad_v = _rt.finish(_rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star, scale=_k0), _shape, 1, _out[1], checked=((_k0,), (norm_v, norm_w_star,)))
+    grad_v = _rt.finish(_rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star, scale=_k0), _shape, 1, _out[1], checked=((), (norm_v, norm_w_star,)))
     del _k0, cos_v_w_star, dot_v_w_star, norm_v, norm_w_star
-    grad_a = _rt.finish(_rt.combine((_k1, a), (_t1, a_star), (_k2, None)), _shape, 1, _out[2], checked=((_k1, _t1, _k2,), (sqnorm_a, sqnorm_a_star,)))
+    grad_a = _rt.finish(_rt.combine((_k1, a), (_t1, a_star), (_k2, None)), _shape, 1, _out[2], checked=((), (sqnorm_a, sqnorm_a_star,)))
     del _k1, _k2, _t1, sqnorm_a, sqnorm_a_star
     return value, grad_v, grad_a
 
@@ -770,8 +770,8 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     del _t1
     _k1 = -_t0*psi_w_w_star
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
-    value = _rt.finish((sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2 + _t0*nn_w_w_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star), _shape, 0, _out[0])
+    value = _rt.finish((sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2 + _t0*nn_w_w_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star), _shape, 0, _out[0], checked=True)
     del _t0, cos_w_w_star, nn_w_w_star, psi_w_w_star, sin_w_w_star, sqnorm_a, sqnorm_a_star, sqnorm_w, sqnorm_w_star, sum_a, sum_a_star
-    grad_w = _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, _out[1], checked=((_k0, _k1,), (norm_w, norm_w_star,)))
+    grad_w = _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, _out[1], checked=((_k0,), (norm_w, norm_w_star,)))
     del _k0, _k1, norm_w, norm_w_star
     return value, grad_w

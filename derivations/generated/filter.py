@@ -39,7 +39,7 @@ def population_loss(w, w_star):
     _h0 = _rt.taylor(_h0, psi_w_w_star, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     del psi_w_w_star
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*nn_w_w_star*_c0 + (1/4)*sqnorm_w + (1/4)*sqnorm_w_star, _shape)
+    return _rt.finish(_h0*nn_w_w_star*_c0 + (1/4)*sqnorm_w + (1/4)*sqnorm_w_star, _shape, checked=True)
 
 
 def population_grad(w, w_star):
@@ -68,7 +68,7 @@ def population_grad(w, w_star):
     del sin_w_w_star
     _k1 = psi_w_w_star*(-(1/2)/numpy.pi)
     del psi_w_w_star
-    return _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, checked=((_k0, _k1,), (norm_w, norm_w_star,)))
+    return _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, checked=((), (norm_w, norm_w_star,)))
 
 
 def A_plus(w, w_star):
@@ -177,7 +177,7 @@ def lambda_min_plus(phi):
     _h0 = _rt.pi_minus(phi) - numpy.sin(phi)
     # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
     _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
-    return _rt.finish(_h0*((1/2)/numpy.pi), _shape)
+    return _rt.finish(_h0*((1/2)/numpy.pi), _shape, checked=True)
 
 
 def lambda_max_plus(phi):
@@ -193,7 +193,7 @@ def lambda_max_plus(phi):
     phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    return _rt.finish((_rt.pi_minus(phi) + numpy.sin(phi))*((1/2)/numpy.pi), _shape)
+    return _rt.finish((_rt.pi_minus(phi) + numpy.sin(phi))*((1/2)/numpy.pi), _shape, checked=True)
 
 
 def lambda_max_minus(phi):
@@ -209,7 +209,7 @@ def lambda_max_minus(phi):
     phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    return _rt.finish((phi + numpy.sin(phi))*((1/2)/numpy.pi), _shape)
+    return _rt.finish((phi + numpy.sin(phi))*((1/2)/numpy.pi), _shape, checked=True)
 
 
 def gamma(phi):
@@ -228,7 +228,7 @@ def gamma(phi):
     _h0 = _rt.pi_minus(phi) - numpy.sin(phi)
     # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
     _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (0.16666666666666666, -0.008333333333333333, 0.0001984126984126984, -2.7557319223985893e-06, 2.505210838544172e-08,))
-    return _rt.finish(_h0*((1/2)/numpy.pi), _shape)
+    return _rt.finish(_h0*((1/2)/numpy.pi), _shape, checked=True)
 
 
 def L(phi):
@@ -244,7 +244,7 @@ def L(phi):
     phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    return _rt.finish(1/2, _shape)
+    return _rt.finish(1/2, _shape, checked=True)
 
 
 def beta(p):
@@ -259,4 +259,4 @@ def beta(p):
     """
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
-    return _rt.finish(numpy.pi**(-1.0), _shape)
+    return _rt.finish(numpy.pi**(-1.0), _shape, checked=True)

@@ -26,7 +26,7 @@ def relu_mean(w):
     _shape = _rt.batch_shape(("w", w, 1))
     norm_w = _rt.norm(w, "w")
     _c0 = (1/2)*numpy.sqrt(2)/numpy.sqrt(numpy.pi)
-    return _rt.finish(norm_w*_c0, _shape)
+    return _rt.finish(norm_w*_c0, _shape, checked=True)
 
 
 def relu_cross_moment(w, u):
@@ -57,7 +57,7 @@ def relu_cross_moment(w, u):
     _h0 = _rt.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
     del psi_u_w
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*nn_u_w*_c0, _shape)
+    return _rt.finish(_h0*nn_u_w*_c0, _shape, checked=True)
 
 
 def halfspace_second_moment(w):
@@ -102,7 +102,7 @@ def wedge_second_moment(w, u):
     _k1 = psi_u_w*((1/2)/numpy.pi)
     # the coefficient of u once w is split along u (needed on near-parallel rows only)
     _near_u = lambda: _rt.taylor(cos_u_w*sin_u_w + psi_u_w, psi_u_w, 0.0938083151964686, 3, 2, (0.6666666666666666, -0.13333333333333333, 0.012698412698412698, -0.0007054673721340388, 2.565335898669232e-05, -6.577784355562133e-07,))*((1/2)/numpy.pi)  # noqa: E731
-    return _rt.finish(_rt.rejection_pair(u, _k1, w, _k0, _near_u, dot_u_w, cos_u_w, norm_x=norm_u), _shape, 1, checked=((_k1, _k0,), (norm_u, norm_w,)))
+    return _rt.finish(_rt.rejection_pair(u, _k1, w, _k0, _near_u, dot_u_w, cos_u_w, norm_x=norm_u), _shape, 1, checked=((), (norm_u, norm_w,)))
 
 
 def g(phi):
@@ -121,4 +121,4 @@ def g(phi):
     _h0 = numpy.cos(phi)*_rt.pi_minus(phi) + numpy.sin(phi)
     # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
     _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
-    return _rt.finish(_h0, _shape)
+    return _rt.finish(_h0, _shape, checked=True)

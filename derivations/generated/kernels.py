@@ -35,7 +35,7 @@ def h_inf(x, y):
     _, _, _, psi_x_y = _rt.angle_terms(x, y, None, None, dot_x_y, "psi", norm_xy=nn_x_y)
     del nn_x_y
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(dot_x_y*psi_x_y*_c0, _shape)
+    return _rt.finish(dot_x_y*psi_x_y*_c0, _shape, checked=True)
 
 
 def arccos1(x, y):
@@ -66,7 +66,7 @@ def arccos1(x, y):
     _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
     del psi_x_y
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*nn_x_y*_c0, _shape)
+    return _rt.finish(_h0*nn_x_y*_c0, _shape, checked=True)
 
 
 def g_inf(x, y):
@@ -314,7 +314,7 @@ def relu_derivative_map(phi):
     phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    return _rt.finish((numpy.pi - phi)*((1/2)/numpy.pi), _shape)
+    return _rt.finish((numpy.pi - phi)*((1/2)/numpy.pi), _shape, checked=True)
 
 
 def anticoncentration(r, alpha):
@@ -353,4 +353,4 @@ def init_residual(y_labels):
     _shape = _rt.batch_shape(("y_labels", y_labels, 1))
     sqnorm_y_labels = _rt.sqnorm(y_labels, "y_labels")
     dim_n = y_labels.shape[-1]
-    return _rt.finish((1/2)*dim_n + sqnorm_y_labels, _shape)
+    return _rt.finish((1/2)*dim_n + sqnorm_y_labels, _shape, checked=True)

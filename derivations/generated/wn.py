@@ -56,7 +56,7 @@ def grad_g(v, g, grad_w):
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
-    return _rt.finish(dot_grad_w_v/norm_v, _shape)
+    return _rt.finish(dot_grad_w_v/norm_v, _shape, checked=True)
 
 
 def norm_after_gd_step(v, g, grad_w, eta):
@@ -310,7 +310,7 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
     _k1 = -dot_grad_w_v*g/norm_v**3
     del norm_v
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
-    value = _rt.finish(_t0*dot_grad_w_v, _shape, 0, _out[0])
+    value = _rt.finish(_t0*dot_grad_w_v, _shape, 0, _out[0], checked=True)
     del _t0, dot_grad_w_v
     grad_v = _rt.finish(_rt.combine((_k0, grad_w), (_k1, v)), _shape, 1, _out[1])
     del _k0, _k1
