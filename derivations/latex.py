@@ -495,7 +495,8 @@ _TEXT_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", 
                  "|": r"\textbar{}"}
 def _exp(g):
     e = g[1][1:-1] if g[1][:1] in "({" else g[1]
-    return rf"{g[0]}^{{{_escape_math(e)}}}"
+    # a superscript inside the exponent (e^{-a - a^2/H}) stays a superscript
+    return rf"{g[0]}^{{{'^'.join(_escape_math(part) for part in e.split('^'))}}}"
 
 
 _MATH_TOKENS = [  # (pattern, groups -> math) applied to plain text before escaping the rest
@@ -503,7 +504,8 @@ _MATH_TOKENS = [  # (pattern, groups -> math) applied to plain text before escap
     (r"->|→", lambda g: r"\to"), (r"\+-|±", lambda g: r"\pm"),
     (r"(?<![\w)])-?\binf\b|∞", lambda g: r"\infty"),
     (r"(?<=\s)~(?=\s)", lambda g: r"\sim"),
-    (r"\|([A-Za-z][\w*]{0,5})\|", lambda g: rf"\|{_sym(g[0])}\|"),          # |v|
+    (r"\|([A-Za-z][\w*]{0,5})\|(?:\^([0-9]))?",                                # |v|, |w*|^2
+     lambda g: rf"\|{_sym(g[0])}\|" + (f"^{g[1]}" if g[1] else "")),
     (r"\b([A-Za-z])\^T\b", lambda g: rf"{g[0]}^\top"),                       # z^T
     (r"(?:\b([A-Za-z])|([\])]))\^([0-9*A-Za-z](?![A-Za-z])|\{(?:[^{}]|\{[^{}]*\})*\}|\([^()]{1,12}\))",
      lambda g: _exp((g[0] or g[1], g[2]))),                                   # x^2, [..]^d
@@ -517,8 +519,9 @@ _MATH_TOKENS = [  # (pattern, groups -> math) applied to plain text before escap
 
 
 def _sym(name: str) -> str:
-    name = name.replace("*", "^*")
-    return _escape_math(name)
+    """A norm's argument in math mode: escaped first, then ``w*`` as ``w^*`` (escaping after
+    would turn the superscript into a literal hat)."""
+    return _escape_math(name).replace("*", "^*")
 
 
 def _balanced(text: str) -> bool:

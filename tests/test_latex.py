@@ -100,6 +100,8 @@ def test_long_product_is_broken_inside_its_groups():
     ("Z_i ~ N(0, I)", [r"$Z_{i}$", r"$\sim$"], ["~"]),
     ("z^T x", [r"$z^\top$"], []),
     ("a^* and w*", ["$w^*$"], []),
+    ("1/2 e^{-a - a^2/H}", ["e^{-a - a^2/H}$"], [r"\hat{}"]),
+    ("|w*| and |a*|^2", [r"$\|w^*\|$", r"$\|a^*\|^2$"], [r"\hat{}", r"\textasciicircum"]),
     ("[-1, 1]^d", ["^{d}$"], [r"\textasciicircum"]),
     ("100% & $5 # {x} a\\b", [r"\%", r"\&", r"\$", r"\#", r"\{", r"\textbackslash{}"], []),
     ("x < y | z", [], []),
