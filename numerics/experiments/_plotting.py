@@ -33,7 +33,7 @@ SYMBOLS = {"gamma": r"\gamma", "tau": r"\tau", "eta": r"\eta", "phi": r"\phi", "
            "kappa": r"\kappa", "omega": r"\omega", "dt": r"\Delta t", "alphas": r"\alpha"}
 #: Parameters printed as words, not symbols.
 WORDS = {"seed", "starts", "samples", "quick", "runs", "trials", "steps", "epochs", "iterations",
-         "widths", "rounds"}
+         "widths", "rounds", "draws"}
 
 _NAMED_VALUES = {math.e: "e", math.pi: r"\pi"}
 
