@@ -140,7 +140,9 @@ register(Formula(
 ))
 register(Formula(
     "gaussian.halfspace_second_moment", f"{SOURCE} (i)",
-    (Arg("w", "vector", "weight vector", "p", nonzero=True),),
+    # no nonzero contract: the moment is w/2, which is 0 at w = 0 (the indicator multiplies
+    # z.w = 0 there), so w = 0 is a valid input; only NaN/inf are rejected
+    (Arg("w", "vector", "weight vector", "p"),),
     _ZW, lambda: halfspace_second_moment(W), rank=1,
     lhs=r"\mathbb{E}\left[\mathbf{z}\mathbf{z}^\top\mathbb{1}\{\mathbf{z}^\top\mathbf{w}>0\}\right]\mathbf{w}",
 ))

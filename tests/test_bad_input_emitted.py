@@ -95,8 +95,9 @@ STRUCTURAL = [
     ("gaussian.relu_mean", "w", "string w", lambda: gaussian.relu_mean("w")),
     ("gaussian.relu_mean", "w", "complex w", lambda: gaussian.relu_mean([1j, 1.0])),
     ("gaussian.relu_mean", "w", "NaN w", lambda: gaussian.relu_mean([np.nan, 1.0])),
-    ("gaussian.halfspace_second_moment", "w", "zero w",
-     lambda: gaussian.halfspace_second_moment(np.zeros(3))),
+    ("gaussian.halfspace_second_moment", "w", "inf in a large batch (BLAS finiteness pass)",
+     lambda: gaussian.halfspace_second_moment(np.where(np.arange(50000.0) == 43210, np.inf, 1.0)
+                                              .reshape(5000, 10))),
     ("gaussian.g", "phi", "phi as a string", lambda: gaussian.g("1")),
     ("gaussian.g", "phi", "phi complex", lambda: gaussian.g(1 + 0j)),
     ("gaussian.g", "phi", "phi None", lambda: gaussian.g(None)),

@@ -200,14 +200,33 @@ def test_nan_in_an_argument_reduced_only_by_an_inner_product_is_named():
 
 
 def test_check_nonzero_rows_and_halfspace():
+    from derivations.generated import _runtime as rt
+
     f = D.get("gaussian.halfspace_second_moment").numpy
     W = np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
-    np.testing.assert_array_equal(f(W[[0, 2]]), W[[0, 2]] / 2)  # row sum 0, row nonzero: fine
+    # the moment is w/2, defined at w = 0 too (no nonzero contract)
+    np.testing.assert_array_equal(f(W), W / 2)
+    np.testing.assert_array_equal(f(np.zeros(3)), np.zeros(3))
+    rt.check_nonzero(W[[0, 2]], "w")  # row sum 0, row nonzero: fine
     with pytest.raises(ValueError, match=r"\bw must be nonzero"):
-        f(W)
+        rt.check_nonzero(W, "w")
     with pytest.raises(ValueError, match=r"\bw must be finite"):
         f(np.array([[1.0, np.nan, 0.0]] * 3))
     np.testing.assert_array_equal(f(np.full((2, 3), 1e308)), np.full((2, 3), 5e307))
+
+
+def test_finiteness_pass_of_large_arguments():
+    """The BLAS sum-of-squares pass (large contiguous arrays): NaN and inf anywhere are caught,
+    and finite entries whose squares overflow (1e200) only take the full scan and pass."""
+    f = D.get("gaussian.halfspace_second_moment").numpy
+    W = np.ones((30000, 10))
+    for bad in (np.nan, np.inf, -np.inf):
+        X = W.copy()
+        X[29999, 9] = bad
+        with pytest.raises(ValueError, match=r"\bw must be finite"):
+            f(X)
+    np.testing.assert_array_equal(f(np.full((30000, 10), 1e200)), np.full((30000, 10), 5e199))
+    np.testing.assert_array_equal(f(W[:, ::2]), W[:, ::2] / 2)  # non-contiguous: the plain sum
 
 
 def test_within_names_nan_as_not_finite():

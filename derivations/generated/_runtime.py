@@ -82,9 +82,28 @@ def _array(name, x, finite=True):
     # one reduction instead of an elementwise test; the full test only if the sum is not
     # finite (NaN/inf entries, or a sum of finite entries that overflowed).  A single vector
     # is tested here even when a reduction over it would do it (a few entries: no cost)
-    if (finite or arr.ndim <= 1) and not numpy.isfinite(arr.sum()):
+    if (finite or arr.ndim <= 1) and not _looks_finite(arr):
         _check_finite(name, arr)
     return arr
+
+
+def _looks_finite(arr):
+    """One pass that is True when every entry is finite: for a large contiguous array the sum
+    of squares by BLAS (``x @ x``, in blocks below OpenBLAS's threading threshold; 1.6x faster
+    than ``arr.sum()``), else the sum.  A NaN/inf entry makes it NaN/inf; so may a finite
+    array whose squares overflow (entries beyond ~1e154): False only sends the caller to the
+    full entry-by-entry test."""
+    if arr.size <= 64:  # a few entries (one point): Python floats (no warning on overflow)
+        return math.isfinite(sum(arr.ravel().tolist()))
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        if arr.size < 4096 or not arr.flags.c_contiguous:
+            return bool(numpy.isfinite(arr.sum()))
+        flat = arr.reshape(-1)
+        for i in range(0, flat.size, _BLAS_CHUNK):
+            part = flat[i : i + _BLAS_CHUNK]
+            if not math.isfinite(part @ part):
+                return False
+    return True
 
 
 def _check_finite(name, arr):
@@ -427,7 +446,7 @@ def rowdot(x, y):
     ``numpy.sum(x * y, axis=-1)`` and about 1.5x as fast as ``einsum`` (whose per-row overhead
     dominates for short rows).  Longer rows, or operands that broadcast: ``einsum``."""
     p = x.shape[-1]
-    if (p > _SHORT or x.ndim < 2 or x.shape != y.shape or not x.flags.c_contiguous
+    if (p > _SHORT or p < 2 or x.ndim < 2 or x.shape != y.shape or not x.flags.c_contiguous
             or not y.flags.c_contiguous or x.size <= 4 * p):
         return numpy.einsum("...i,...i->...", x, y)
     xs, ys = x.reshape(-1, p), y.reshape(-1, p)
@@ -442,8 +461,8 @@ def rowdot(x, y):
             b = buf[: j - i]
             numpy.multiply(xs[i:j], ys[i:j], out=b)
             o = out[i:j]
-            numpy.copyto(o, b[:, 0])
-            for k in range(1, p):
+            numpy.add(b[:, 0], b[:, 1], out=o)
+            for k in range(2, p):
                 o += b[:, k]
     _release(scratch)
     return out.reshape(x.shape[:-1])
@@ -645,17 +664,16 @@ def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi", norm_xy=No
         idx = numpy.flatnonzero(numpy.abs(c) > NEAR)
         c.reshape(-1)[idx] = 0.0
     s = phi = psi = None
-    if "psi" in want:
-        psi = numpy.negative(c)
     if "sin" in want:  # sqrt((1 - c)(1 + c)): 1 - c is exact, no cancellation
         s = 1.0 - c
-        if psi is not None:  # 1 + c = 1 - psi, in psi's array before its arccos: no temporary
-            numpy.subtract(1.0, psi, out=psi)
-            s *= psi
-            numpy.negative(c, out=psi)
-        else:
-            s *= c + 1.0
+        one_plus = c + 1.0
+        s *= one_plus
         numpy.sqrt(s, out=s)
+        if "psi" in want:  # -c in the array of 1 + c (no new temporary)
+            psi = numpy.negative(c, out=one_plus)
+        del one_plus
+    elif "psi" in want:
+        psi = numpy.negative(c)
     if "phi" in want:
         phi = numpy.arccos(c)
     if psi is not None:
@@ -905,6 +923,11 @@ def combine(*terms):
     term makes the fresh result and the others are added into it in blocks of rows, so the sum
     allocates one full-size array instead of one per term: at batch sizes of 1e5 the page faults
     of fresh arrays cost about as much as the arithmetic."""
+    if all(isinstance(c, float) and (x is None or x.ndim == 1) for c, x in terms):
+        out = 0.0  # one point (float coefficients, single vectors): plain arithmetic
+        for c, x in terms:
+            out = out + (c if x is None else c * x)
+        return out
     vec = [(c, x) for c, x in terms if x is not None]
     if not vec or any(isinstance(c, XF) or isinstance(x, XF) for c, x in terms):
         out = 0.0
@@ -1024,6 +1047,97 @@ def _failure(shape, names=()):
                 return ValueError(f"{name} must be finite (got {bad}; float64 inputs beyond "
                                   "1.8e308 are inf)")
     return _overflow(shape, names)
+
+
+# --------------------------------------------------------------------------------------------
+# Large batches: evaluation in blocks of rows
+# --------------------------------------------------------------------------------------------
+
+BLOCK_ROWS = 32768  # rows per block (fewer for long vectors: see blocks())
+_BLOCK_ENTRIES = 2**19  # at most this many entries of the longest vector argument per block
+
+
+def blocks(shape):
+    """Rows per block when the batch is large enough to be evaluated block by block, else 0.
+
+    Every emitted function is row-wise (each batch row is its own point), so a large batch can
+    be cut into blocks of rows.  Then every temporary is a few hundred KB, reused from the heap
+    and still in cache for the next operation, where whole-batch temporaries are MBs of fresh
+    pages for the allocator to map and fault in, and to stream from memory, on every call.
+    Measured (CNN family, N = 1e6): the loss 0.85x -> 0.36x of hand-written NumPy, its gradient
+    in w 0.38x -> 0.29x.  Batches of fewer than four blocks gain nothing (their temporaries
+    mostly stay in cache) and pay the per-block Python overhead, so they are evaluated at once.
+    Only batches whose arguments are each either the whole batch or a single point are split
+    (the split is then a view); others are evaluated at once."""
+    n = math.prod(shape)
+    if n < 4 * 1024:
+        return 0
+    width = max([arr.shape[-1] for _, arr, rank in shape.args if rank] + [1])
+    rows = min(BLOCK_ROWS, max(1024, _BLOCK_ENTRIES // width))
+    if n < 4 * rows:
+        return 0
+    full = tuple(shape)
+    for _, arr, rank in shape.args:
+        own = arr.shape[: arr.ndim - rank]
+        if own != full and math.prod(own) != 1:
+            return 0
+    return rows
+
+
+def by_blocks(fn, shape, args, out=None):
+    """``fn(*args)`` (an emitted function, which returns one result or a tuple) evaluated on
+    blocks of :func:`blocks` rows and assembled; ``out``: the fused functions' buffers
+    (validated by the first block's :func:`finish`, then written block by block)."""
+    rows = blocks(shape)
+    n = math.prod(shape)
+    full = tuple(shape)
+    parts = []
+    for x in args:
+        spec = next((s for s in shape.args if s[1] is x), None)
+        if spec is None:  # an integer argument (a dimension): the same for every block
+            parts.append((x, False))
+            continue
+        rank = spec[2]
+        core = x.shape[x.ndim - rank :]
+        own = x.shape[: x.ndim - rank]
+        parts.append((x.reshape((n,) + core), True) if own == full else (x.reshape(core), False))
+    results = None
+    for i in range(0, n, rows):
+        j = min(n, i + rows)
+        block = [x[i:j] if split else x for x, split in parts]
+        if results is None:  # first block: learn the result shapes, then allocate (or check out)
+            r = fn(*block) if out is None else fn(*block, out=None)
+            tup = isinstance(r, tuple)
+            rs = r if tup else (r,)
+            bufs = (None,) * len(rs) if out is None else buffers(out, len(rs))
+            results, views = [], []
+            for k, x in enumerate(rs):
+                target = full + numpy.shape(x)[1:]
+                o = bufs[k]
+                if o is None:
+                    o = numpy.empty(target)
+                elif not isinstance(o, numpy.ndarray) or o.dtype != numpy.float64 or o.shape != target:
+                    raise ValueError(
+                        f"out must be a float64 array of shape {target}, got "
+                        f"{getattr(o, 'dtype', type(o).__name__)} {getattr(o, 'shape', '')}"
+                    )
+                flat = o.reshape((n,) + target[len(full):]) if o.flags.c_contiguous else \
+                    numpy.empty((n,) + target[len(full):])
+                flat[i:j] = x
+                results.append(o)
+                views.append(flat)
+            continue
+        if out is None:
+            r = fn(*block)
+            rs = r if tup else (r,)
+            for flat, x in zip(views, rs):
+                flat[i:j] = x
+        else:
+            fn(*block, out=tuple(flat[i:j] for flat in views))
+    for o, flat in zip(results, views):  # a non-contiguous out buffer: filled once at the end
+        if not numpy.shares_memory(flat, o):
+            numpy.copyto(o, flat.reshape(o.shape))
+    return tuple(results) if tup else results[0]
 
 
 def finish(result, shape, rank=0, out=None, checked=None):

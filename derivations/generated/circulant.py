@@ -493,6 +493,8 @@ def output_energy(x, s, p, d):
     p = _rt.integer("p", p)
     d = _rt.integer("d", d)
     _shape = _rt.batch_shape(("x", x, 1), ("s", s, 0))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(output_energy, _shape, (x, s, p, d))
     sqnorm_x = _rt.sqnorm(x, "x")
     return _rt.finish(sqnorm_x*(p*s**2)**d, _shape)
 

@@ -26,6 +26,8 @@ def A(w, k):
     w = _rt.vector("w", w, finite=False)
     k = _rt.integer("k", k)
     _shape = _rt.batch_shape(("w", w, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(A, _shape, (w, k))
     sqnorm_w = _rt.sqnorm(w, "w")
     _t0 = (1/2)*sqnorm_w
     del sqnorm_w
@@ -52,6 +54,8 @@ def B(w, w_star, k):
     k = _rt.integer("k", k)
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(B, _shape, (w, w_star, k))
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, sqnorm_w, sqnorm_w_star)
@@ -87,6 +91,8 @@ def population_loss(v, a, w_star, a_star):
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_loss, _shape, (v, a, w_star, a_star))
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     norm_v = _rt.norm(v, "v", nonzero=True)
@@ -126,6 +132,8 @@ def grad_v(v, a, w_star, a_star):
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(grad_v, _shape, (v, a, w_star, a_star))
     norm_v = _rt.norm(v, "v", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_a_a_star = _rt.dot(a, a_star, None, None, names=("a", "a_star"))
@@ -159,6 +167,8 @@ def grad_a(v, a, w_star, a_star):
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(grad_a, _shape, (v, a, w_star, a_star))
     norm_v = _rt.norm(v, "v", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
@@ -197,6 +207,8 @@ def population_loss_w(w, a, w_star, a_star):
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_loss_w, _shape, (w, a, w_star, a_star))
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
@@ -236,6 +248,8 @@ def grad_w(w, a, w_star, a_star):
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(grad_w, _shape, (w, a, w_star, a_star))
     sqnorm_a = _rt.sqnorm(a, "a")
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
@@ -275,6 +289,8 @@ def a_opt(phi, w_star, a_star):
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(a_opt, _shape, (phi, w_star, a_star))
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, None, name="a_star")
@@ -312,6 +328,8 @@ def profile_loss(phi, w_star, a_star):
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(profile_loss, _shape, (phi, w_star, a_star))
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -361,6 +379,8 @@ def spurious_min_loss(w_star, a_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(spurious_min_loss, _shape, (w_star, a_star))
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -384,6 +404,8 @@ def spurious_a(w_star, a_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(spurious_a, _shape, (w_star, a_star))
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, None, name="a_star")
@@ -426,6 +448,8 @@ def spurious_cubic(w_star, a_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(spurious_cubic, _shape, (w_star, a_star))
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -469,6 +493,8 @@ def init_dot_mean(w_star, a_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(init_dot_mean, _shape, (w_star, a_star))
     norm_a_star = _rt.norm(a_star, "a_star")
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -691,6 +717,8 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_loss_and_grads, _shape, (v, a, w_star, a_star), out)
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     norm_v = _rt.norm(v, "v", nonzero=True)
@@ -746,6 +774,8 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_loss_w_and_grads, _shape, (w, a, w_star, a_star), out)
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)

@@ -27,6 +27,8 @@ def population_loss(w, w_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_loss, _shape, (w, w_star))
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, sqnorm_w, sqnorm_w_star)
@@ -57,6 +59,8 @@ def population_grad(w, w_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_grad, _shape, (w, w_star))
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)

@@ -24,6 +24,8 @@ def relu_mean(w):
     """
     w = _rt.vector("w", w, finite=False)
     _shape = _rt.batch_shape(("w", w, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(relu_mean, _shape, (w,))
     norm_w = _rt.norm(w, "w")
     _c0 = (1/2)*numpy.sqrt(2)/numpy.sqrt(numpy.pi)
     return _rt.finish(norm_w*_c0, _shape, checked=True)
@@ -44,6 +46,8 @@ def relu_cross_moment(w, u):
     u = _rt.vector("u", u, finite=False)
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(relu_cross_moment, _shape, (w, u))
     sqnorm_u = _rt.sqnorm(u, "u", nonzero=True)
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
     dot_u_w = _rt.dot(u, w, sqnorm_u, sqnorm_w)
@@ -66,13 +70,14 @@ def halfspace_second_moment(w):
     Assumptions: z ~ N(0, I_p)
 
     Arguments (leading axes broadcast as a batch):
-        w: (..., p) (nonzero) - weight vector
+        w: (..., p) - weight vector
 
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
-    w = _rt.vector("w", w, finite=False)
+    w = _rt.vector("w", w)
     _shape = _rt.batch_shape(("w", w, 1))
-    _rt.check_nonzero(w, "w")
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(halfspace_second_moment, _shape, (w,))
     return _rt.finish(_rt.col(1/2) * w, _shape, 1, checked=True)
 
 
@@ -91,6 +96,8 @@ def wedge_second_moment(w, u):
     u = _rt.vector("u", u, finite=False)
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(wedge_second_moment, _shape, (w, u))
     norm_u = _rt.norm(u, "u", nonzero=True)
     norm_w = _rt.norm(w, "w", nonzero=True)
     dot_u_w = _rt.dot(u, w, norm_u, norm_w)

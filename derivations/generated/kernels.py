@@ -27,6 +27,8 @@ def h_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(h_inf, _shape, (x, y))
     sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
     sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
@@ -53,6 +55,8 @@ def arccos1(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(arccos1, _shape, (x, y))
     sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
     sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
@@ -84,6 +88,8 @@ def g_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(g_inf, _shape, (x, y))
     sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
     sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dim_d = x.shape[-1]
@@ -116,6 +122,8 @@ def v_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(v_inf, _shape, (x, y))
     sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
     sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dim_d = x.shape[-1]
@@ -351,6 +359,8 @@ def init_residual(y_labels):
     """
     y_labels = _rt.vector("y_labels", y_labels, finite=False)
     _shape = _rt.batch_shape(("y_labels", y_labels, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(init_residual, _shape, (y_labels,))
     sqnorm_y_labels = _rt.sqnorm(y_labels, "y_labels")
     dim_n = y_labels.shape[-1]
     return _rt.finish((1/2)*dim_n + sqnorm_y_labels, _shape, checked=True)

@@ -29,6 +29,8 @@ def grad_v(v, g, grad_w):
     grad_w = _rt.vector("grad_w", grad_w, finite=False)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(grad_v, _shape, (v, g, grad_w))
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
     _k0 = g/norm_v
@@ -54,6 +56,8 @@ def grad_g(v, g, grad_w):
     grad_w = _rt.vector("grad_w", grad_w, finite=False)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(grad_g, _shape, (v, g, grad_w))
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
     return _rt.finish(dot_grad_w_v/norm_v, _shape, checked=True)
@@ -79,6 +83,8 @@ def norm_after_gd_step(v, g, grad_w, eta):
     _rt.positive("eta", eta)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1), ("eta", eta, 0))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(norm_after_gd_step, _shape, (v, g, grad_w, eta))
     sqnorm_grad_w = _rt.sqnorm(grad_w, "grad_w")
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, sqnorm_grad_w, sqnorm_v)
@@ -107,6 +113,8 @@ def df_dv(v, g, c, x_p, m):
     _rt.positive("m", m)
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(df_dv, _shape, (v, g, c, x_p, m))
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, norm_v, None, names=("v", "x_p"))
     _t0 = dot_v_x_p*g
@@ -142,6 +150,8 @@ def df_dg(v, g, c, x_p, m):
     _rt.positive("m", m)
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(df_dg, _shape, (v, g, c, x_p, m))
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, norm_v, None, names=("v", "x_p"))
     return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p*g, 0),True], [c*dot_v_x_p/(numpy.sqrt(m)*norm_v),0], default=numpy.nan), _shape)
@@ -170,6 +180,8 @@ def v_term(v, g, x_p, y_p, alpha):
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(v_term, _shape, (v, g, x_p, y_p, alpha))
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None, names=("v", "x_p"))
     dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None, names=("v", "y_p"))
@@ -200,6 +212,8 @@ def g_term(v, g, x_p, y_p, alpha):
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(g_term, _shape, (v, g, x_p, y_p, alpha))
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None, names=("v", "x_p"))
     dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None, names=("v", "y_p"))
@@ -229,6 +243,8 @@ def h_term(v, g, x_p, y_p, alpha):
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(h_term, _shape, (v, g, x_p, y_p, alpha))
     _rt.check_nonzero(v, "v")
     dot_v_x_p = _rt.dot(v, x_p, None, None, names=("v", "x_p"))
     dot_v_y_p = _rt.dot(v, y_p, None, None, names=("v", "y_p"))
@@ -251,6 +267,8 @@ def grad_theta(v, x_p):
     x_p = _rt.vector("x_p", x_p, finite=False)
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("x_p", x_p, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(grad_theta, _shape, (v, x_p))
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, norm_v, None, names=("v", "x_p"))
     _t0 = numpy.greater_equal(dot_v_x_p, 0)
@@ -275,6 +293,8 @@ def n_block(v, g):
     v = _rt.vector("v", v, finite=False)
     g = _rt.scalar("g", g)
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(n_block, _shape, (v, g))
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     _t0 = g**2
     _t1 = (1/sqnorm_v)
@@ -303,6 +323,8 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
     grad_w = _rt.vector("grad_w", grad_w, finite=False)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(grad_g_and_grads, _shape, (v, g, grad_w), out)
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
     _t0 = (1/norm_v)

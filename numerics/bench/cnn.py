@@ -42,8 +42,8 @@ def _d(x, y):
         b = buf[: min(n, i + rows) - i]
         np.multiply(x[i:i + rows], y[i:i + rows], out=b)
         o = out[i:i + rows]
-        np.copyto(o, b[:, 0])
-        for k in range(1, p):
+        np.add(b[:, 0], b[:, 1], out=o)
+        for k in range(2, p):
             o += b[:, k]
     return out
 
