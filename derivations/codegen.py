@@ -843,7 +843,10 @@ def _inline_groups(code: str, group_lines: list[str]) -> str:
     return code
 
 
-def _block_lines(name: str, formula: registry.Formula, fused: bool) -> list[str]:
+_BUSY_OPS = 25  # a body with this many operations or more is "busy" (see _rt.blocks)
+
+
+def _block_lines(name: str, formula: registry.Formula, fused: bool, body: list[str] = ()) -> list[str]:
     """A large batch is evaluated by the function itself, block by block (``_rt.by_blocks``):
     row-wise formulas only need the arguments cut into blocks of rows.  Formulas of scalar
     arguments only are not blocked: their few elementwise operations (``g(phi)``: cos, sin and
@@ -852,8 +855,11 @@ def _block_lines(name: str, formula: registry.Formula, fused: bool) -> list[str]
     if not any(a.kind == "vector" for a in formula.args):
         return []
     args = ", ".join(a.name for a in formula.args) + ("," if len(formula.args) == 1 else "")
-    extra = ", out" if fused else ""
-    return ["if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows",
+    ops = sum(len(re.findall(r"[*+/-]|_rt\.\w+\(|numpy\.\w+\(", ln)) for ln in body
+              if not ln.startswith(("del ", "#", "_c")))
+    busy = ", busy=True" if ops >= _BUSY_OPS else ""
+    extra = (", out" if fused else "") + busy
+    return [f"if _rt.blocks(_shape{busy}):  # a large batch: evaluated in cache-sized blocks of rows",
             f"    return _rt.by_blocks({name}, _shape, ({args}){extra})"]
 
 
@@ -932,8 +938,7 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, name: str | No
             uses[str(b)] = uses.get(str(b), 0) + 1
     inline_rej = {r for r, who in inline_rej.items() if uses[r] == 1}
     body = _argument_lines(formula, deferred=inv.tested)
-    if name is not None:
-        body += _block_lines(name, formula, out_names is not None)
+    blocks_at, own_name = (len(body) if name is not None else None), name
     # log10 bounds of the invariants on the float path (for the static finiteness proof)
     sizes = {f"norm_{x}": 60.0 for x in inv.norm} | {f"sqnorm_{x}": 120.0 for x in inv.sq}
     sizes |= {str(v): 120.0 for v in products.values()}
@@ -1080,6 +1085,8 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, name: str | No
             body.append(f"{nm} = _rt.finish({expr}, _shape, {rank}, _out[{i}]{extra})")
             names.append(nm)
         body.append(f"return {', '.join(names)}")
+    if blocks_at is not None:
+        body[blocks_at:blocks_at] = _block_lines(own_name, formula, out_names is not None, body[blocks_at:])
     return _dead_code(body, keep={a.name for a in formula.args} | {"out"})
 
 

@@ -1057,7 +1057,7 @@ BLOCK_ROWS = 32768  # rows per block (fewer for long vectors: see blocks())
 _BLOCK_ENTRIES = 2**19  # at most this many entries of the longest vector argument per block
 
 
-def blocks(shape):
+def blocks(shape, busy=False):
     """Rows per block when the batch is large enough to be evaluated block by block, else 0.
 
     Every emitted function is row-wise (each batch row is its own point), so a large batch can
@@ -1068,13 +1068,20 @@ def blocks(shape):
     in w 0.38x -> 0.29x.  Batches of fewer than four blocks gain nothing (their temporaries
     mostly stay in cache) and pay the per-block Python overhead, so they are evaluated at once.
     Only batches whose arguments are each either the whole batch or a single point are split
-    (the split is then a view); others are evaluated at once."""
+    (the split is then a view); others are evaluated at once.
+
+    ``busy``: a body with many batch-sized temporaries (the emitter counts its operations; the
+    CNN losses and their fused gradients): blocks of half the size from two blocks on, since
+    there the allocator's share is large already at N = 1e5 (the CNN loss took 1.1-1.25x the
+    time of hand-written NumPy at once, depending on the allocator's state, and 0.56-1.1x in
+    blocks)."""
     n = math.prod(shape)
-    if n < 4 * 1024:
+    if n < 2 * 1024:
         return 0
     width = max([arr.shape[-1] for _, arr, rank in shape.args if rank] + [1])
-    rows = min(BLOCK_ROWS, max(1024, _BLOCK_ENTRIES // width))
-    if n < 4 * rows:
+    cap, least = (BLOCK_ROWS // 2, 2) if busy else (BLOCK_ROWS, 4)
+    rows = min(cap, max(1024, _BLOCK_ENTRIES // width))
+    if n < least * rows:
         return 0
     full = tuple(shape)
     for _, arr, rank in shape.args:
@@ -1084,11 +1091,11 @@ def blocks(shape):
     return rows
 
 
-def by_blocks(fn, shape, args, out=None):
+def by_blocks(fn, shape, args, out=None, busy=False):
     """``fn(*args)`` (an emitted function, which returns one result or a tuple) evaluated on
     blocks of :func:`blocks` rows and assembled; ``out``: the fused functions' buffers
     (validated by the first block's :func:`finish`, then written block by block)."""
-    rows = blocks(shape)
+    rows = blocks(shape, busy)
     n = math.prod(shape)
     full = tuple(shape)
     parts = []

@@ -91,8 +91,8 @@ def population_loss(v, a, w_star, a_star):
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_loss, _shape, (v, a, w_star, a_star))
+    if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_loss, _shape, (v, a, w_star, a_star), busy=True)
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     norm_v = _rt.norm(v, "v", nonzero=True)
@@ -207,8 +207,8 @@ def population_loss_w(w, a, w_star, a_star):
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_loss_w, _shape, (w, a, w_star, a_star))
+    if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_loss_w, _shape, (w, a, w_star, a_star), busy=True)
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
@@ -248,8 +248,8 @@ def grad_w(w, a, w_star, a_star):
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(grad_w, _shape, (w, a, w_star, a_star))
+    if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(grad_w, _shape, (w, a, w_star, a_star), busy=True)
     sqnorm_a = _rt.sqnorm(a, "a")
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
@@ -289,8 +289,8 @@ def a_opt(phi, w_star, a_star):
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(a_opt, _shape, (phi, w_star, a_star))
+    if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(a_opt, _shape, (phi, w_star, a_star), busy=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, None, name="a_star")
@@ -328,8 +328,8 @@ def profile_loss(phi, w_star, a_star):
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(profile_loss, _shape, (phi, w_star, a_star))
+    if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(profile_loss, _shape, (phi, w_star, a_star), busy=True)
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -379,8 +379,8 @@ def spurious_min_loss(w_star, a_star):
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
-    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(spurious_min_loss, _shape, (w_star, a_star))
+    if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(spurious_min_loss, _shape, (w_star, a_star), busy=True)
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -717,8 +717,8 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_loss_and_grads, _shape, (v, a, w_star, a_star), out)
+    if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_loss_and_grads, _shape, (v, a, w_star, a_star), out, busy=True)
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     norm_v = _rt.norm(v, "v", nonzero=True)
@@ -774,8 +774,8 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
-    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_loss_w_and_grads, _shape, (w, a, w_star, a_star), out)
+    if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(population_loss_w_and_grads, _shape, (w, a, w_star, a_star), out, busy=True)
     sqnorm_a = _rt.sqnorm(a, "a")
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)

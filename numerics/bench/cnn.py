@@ -136,7 +136,7 @@ def speed_rows(quick: bool) -> list[BenchRow]:
     from derivations.generated import cnn
 
     n = 20_000 if quick else 100_000
-    rounds = 5 if quick else 21
+    rounds = 5 if quick else 31
     rng = np.random.default_rng(0)
     pools = [_batch(rng, n) for _ in range(3)]  # rounds cycle through 3 batches of random points
 
