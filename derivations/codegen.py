@@ -273,7 +273,8 @@ def _edge_groups(e: sp.Expr, angles: list[Angle], counter: list) -> tuple[sp.Exp
     groups: dict = {}
     for term in sp.Add.make_args(sp.expand(e)):
         indep, dep = term.as_independent(*angle_syms, as_Add=False)
-        num, rest = indep.as_coeff_Mul()
+        # the numeric factor, pi included (1/(2 pi) and 1/2 belong to one group)
+        num, rest = indep.as_independent(*indep.free_symbols, as_Add=False)
         groups[rest] = groups.get(rest, 0) + num * dep
     changed = False
     out = []
@@ -282,7 +283,11 @@ def _edge_groups(e: sp.Expr, angles: list[Angle], counter: list) -> tuple[sp.Exp
         own = [a for a in angles if h.free_symbols & set(a.symbols)]
         if isinstance(h, sp.Add) and len(own) == 1 and h.free_symbols <= set(own[0].symbols):
             a = own[0]
-            content, prim = h.as_content_primitive()
+            num, den = sp.fraction(sp.together(h))  # (pi - c psi - s)/(2 pi): numerator alone
+            if den.free_symbols:
+                num, den = h, sp.Integer(1)
+            content, prim = sp.expand(num).as_content_primitive()
+            content = content / den
             for at_pi in (True, False):
                 ser = _edge_series(prim, tuple(a.edge(at_pi).items()))
                 if ser is None:
@@ -295,6 +300,8 @@ def _edge_groups(e: sp.Expr, angles: list[Angle], counter: list) -> tuple[sp.Exp
                 fn, t_text = "taylor", edge_var
                 if at_pi and not a.vectors:  # scalar angle: t = pi - phi formed on near rows only
                     fn, edge_var, t_text = "taylor_pi", str(a.phi), f"pi - {a.phi}"
+                if not at_pi and a.vectors:  # vector angle: phi formed on near rows only
+                    fn, edge_var, t_text = "taylor_zero", f"{a.cos}, {a.sin}", "the angle"
                 lines.append(f"{name} = {print_expr(prim)}")
                 lines.append(f"# near phi = {where} the sum above cancels like t^{_order(prim.subs(a.edge(at_pi)))}"
                              f" (t = {t_text}): Taylor series derived by SymPy")
@@ -379,6 +386,170 @@ def _rejections(parts: list, angles: list[Angle]) -> tuple[list, list[Rejection]
             coeff[x] = new
     order = [b for _, b in parts if b in coeff] + [r.symbol for r in rej]
     return [(coeff[b], b) for b in order], rej
+
+
+# --------------------------------------------------------------------------------------------
+# Differences: A^2|x|^2 - 2AB x.y + B^2|y|^2 -> |A x - B y|^2
+# --------------------------------------------------------------------------------------------
+
+
+class Difference:
+    """``A x - B y`` of two vector arguments (``A``, ``B``: monomials in the norms, ``B`` with
+    its rational factor and sign): its squared norm ``sq`` and its sum ``tot`` stand in a
+    rewritten formula for ``|x|^2`` and ``1.x`` (``_rt.difference`` computes both)."""
+
+    def __init__(self, x: str, y: str, A: sp.Expr, B: sp.Expr):
+        self.x, self.y, self.A, self.B = x, y, A, B
+        self.sq = sp.Symbol(f"sqdiff_{x}_{y}", nonnegative=True)
+        self.tot = sp.Symbol(f"sumdiff_{x}_{y}", real=True)
+        self.vec = sp.Symbol(f"diff_{x}_{y}")  # the vector A x - B y, as a basis of a result
+
+    def rules(self) -> dict:
+        """``|x|^2 = (|A x - B y|^2 + 2AB x.y - B^2|y|^2) / A^2`` and
+        ``1.x = (1.(A x - B y) + B 1.y) / A``: exact identities."""
+        X, Y = sp.Symbol(self.x), sp.Symbol(self.y)
+        A, B = self.A, self.B
+        return {vectors.norm(X) ** 2: (self.sq + 2 * A * B * vectors.dot(X, Y)
+                                       - B**2 * vectors.norm(Y) ** 2) / A**2,
+                vectors.total(X): (self.tot + B * vectors.total(Y)) / A}
+
+    def identities(self) -> tuple[sp.Expr, sp.Expr]:
+        """The two rules with ``sq``, ``tot`` and the invariants written out componentwise for
+        vectors of length 3 (``tests/test_vectors.py`` proves them by expansion)."""
+        xs, ys = sp.symbols("x0:3"), sp.symbols("y0:3")
+        A, B = sp.Symbol("A", positive=True), sp.Symbol("B", real=True)
+        d = [A * u - B * v for u, v in zip(xs, ys)]
+        sq, tot = sum(t * t for t in d), sum(d)
+        lhs_sq = sum(u * u for u in xs)
+        rhs_sq = (sq + 2 * A * B * sum(u * v for u, v in zip(xs, ys)) - B**2 * sum(v * v for v in ys)) / A**2
+        return sp.expand(lhs_sq - rhs_sq), sp.expand(sum(xs) - (tot + B * sum(ys)) / A)
+
+
+def _monomial_root(ratio: sp.Expr):
+    """``(A, B)`` monomials with ``ratio = (B/A)^2`` (norms with even exponents of either sign,
+    a rational square factor), or ``None``."""
+    coef, mono = sp.sympify(ratio).as_coeff_Mul()
+    if not coef.is_Rational or coef <= 0 or not sp.sqrt(coef).is_Rational:
+        return None
+    A, B = sp.Integer(1), sp.sqrt(coef)
+    for base, k in mono.as_powers_dict().items():
+        m = vectors.meaning(base) if isinstance(base, sp.Symbol) else None
+        if m is None or m.kind != "norm" or not k.is_Integer or k % 2:
+            return None
+        if k > 0:
+            B *= base ** (k // 2)
+        else:
+            A *= base ** (-k // 2)
+    return A, B
+
+
+def _differences(e: sp.Expr, formula: registry.Formula) -> tuple[sp.Expr, list[Difference]]:
+    """Complete the square at vector level: where a scalar formula holds ``alpha |x|^2`` and
+    ``alpha (B/A)^2 |y|^2`` (and possibly ``1.x`` only inside ``(A 1.x - B 1.y)^2``), rewrite it in
+    ``|A x - B y|^2`` and ``1.(A x - B y)`` (:class:`Difference`), keeping ``x.y`` with the rest of
+    its coefficient.  Accepted only when ``|x|, |y|^2, 1.x, 1.y`` all leave the formula and the
+    remaining coefficient of ``x.y`` vanishes at an edge of an angle (phi = 0 or pi: the student
+    at its teacher), so the rewrite removes a cancellation there; of the two signs of ``B`` the
+    one that does so is taken.  Returns the rewritten expression and the differences used."""
+    out: list[Difference] = []
+    vecs = [a.name for a in formula.args if a.kind == "vector"]
+    angles = [s for s in e.free_symbols
+              if vectors.meaning(s) is not None and vectors.meaning(s).kind == "angle"]
+    for x in vecs:
+        for y in vecs:
+            if x == y or vectors.space_of(sp.Symbol(x)) != vectors.space_of(sp.Symbol(y)):
+                continue
+            X, Y = sp.Symbol(x), sp.Symbol(y)
+            nx, ny, tx, ty = vectors.norm(X), vectors.norm(Y), vectors.total(X), vectors.total(Y)
+            ex = sp.expand(e)
+            alpha, beta = ex.coeff(nx**2), ex.coeff(ny**2)
+            if alpha == 0 or beta == 0 or alpha.has(nx, ny) or beta.has(nx, ny):
+                continue
+            root = _monomial_root(sp.simplify(beta / alpha))
+            if root is None:
+                continue
+            A, B = root
+            for sign in (1, -1):
+                d = Difference(x, y, A, sign * B)
+                new = sp.expand(ex.subs(d.rules()))
+                if new.has(nx) or new.has(tx) or new.has(ty) or new.coeff(ny**2) != 0:
+                    continue
+                rest = new.coeff(vectors.dot(X, Y))
+                if rest != 0 and not any(sp.simplify(rest.subs(phi, edge)) == 0
+                                         for phi in angles for edge in (0, sp.pi)):
+                    continue
+                e = new
+                out.append(d)
+                break
+    return e, out
+
+
+def _monomial_ratio(ratio: sp.Expr):
+    """``(A, B)`` with ``ratio = B/A``: ``A`` a product of norms, ``B`` a rational times a product
+    of norms (integer exponents), or ``None``."""
+    coef, mono = sp.sympify(ratio).as_coeff_Mul()
+    if not coef.is_Rational or coef == 0:
+        return None
+    A, B = sp.Integer(1), coef
+    for base, k in mono.as_powers_dict().items():
+        m = vectors.meaning(base) if isinstance(base, sp.Symbol) else None
+        if m is None or m.kind != "norm" or not k.is_Integer:
+            return None
+        if k > 0:
+            B *= base**k
+        else:
+            A *= base ** (-k)
+    return A, B
+
+
+def _vector_differences(parts: list, formula: registry.Formula) -> tuple[list, list[Difference]]:
+    """The vector form of :func:`_differences`: ``cx x + cy y`` with ``cy = -(B/A) cx`` at an edge
+    of an angle (the gradient in ``a`` at the teacher: ``(pi-1)/(2 pi) (a - |w*| a*)``) becomes
+    ``(cx/A) (A x - B y) + (cy + cx B/A) y``, the second coefficient vanishing at that edge, so
+    the two terms no longer cancel there; ``1.x`` in the coefficients becomes ``1.(A x - B y)``
+    where that removes both sums."""
+    coeff = {b: c for c, b in parts}
+    order = [b for _, b in parts]
+    out: list[Difference] = []
+    angles = sorted({s for c, _ in parts for s in c.free_symbols
+                     if vectors.meaning(s) is not None and vectors.meaning(s).kind == "angle"}, key=str)
+    vecs = [a.name for a in formula.args if a.kind == "vector"]
+    paired = {frozenset(vectors.meaning(a).operands) for a in angles}  # those are rejections
+    for x in vecs:
+        for y in vecs:
+            X, Y = sp.Symbol(x), sp.Symbol(y)
+            if x == y or X not in coeff or Y not in coeff or frozenset((x, y)) in paired:
+                continue
+            found = None
+            for phi in angles:
+                for edge in (0, sp.pi):
+                    cx = sp.simplify(coeff[X].subs(phi, edge))
+                    if cx == 0 or cx.has(phi):
+                        continue
+                    split = _monomial_ratio(sp.simplify(-coeff[Y].subs(phi, edge) / cx))
+                    if split is not None:
+                        found = split
+                        break
+                if found:
+                    break
+            if found is None:
+                continue
+            A, B = found
+            d = Difference(x, y, A, B)
+            cx = coeff.pop(X)
+            coeff[d.vec] = sp.simplify(cx / A)
+            rest = sp.simplify(coeff[Y] + cx * B / A)
+            if rest == 0:
+                coeff.pop(Y)
+            else:
+                coeff[Y] = rest
+            rule = {vectors.total(X): d.rules()[vectors.total(X)]}
+            new = {b: sp.expand(c.subs(rule)) for b, c in coeff.items()}
+            if not any(c.has(vectors.total(X)) or c.has(vectors.total(Y)) for c in new.values()):
+                coeff = {b: sp.factor_terms(c) for b, c in new.items()}
+            order = [d.vec if b == X else b for b in order]
+            out.append(d)
+    return [(coeff[b], b) for b in order if b in coeff], out
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,9 +672,20 @@ class _Plan:
     """One formula's output after the rewrites: ``[(coefficient, basis)]`` (basis None for a
     scalar), the angles and rejections it needs."""
 
-    def __init__(self, formula: registry.Formula):
+    def __init__(self, formula: registry.Formula, vector_differences: bool = False):
         self.formula = formula
         parts = vectors.components(formula.expr, formula.rank)
+        self.differences: list[Difference] = []
+        if formula.rank == 0 and parts:
+            done, self.differences = _differences(parts[0][0], formula)
+            if self.differences:
+                parts = [(done, parts[0][1])]
+        elif formula.rank == 1 and len(parts) > 1 and vector_differences:
+            # only beside a value that computes the same difference (a fused function): alone,
+            # x and y cost less than the difference, and the direct sum is as accurate (measured
+            # on grad_a at the teacher: 1.0e-8 vs 1.1e-8 at 1e-8 from it; both limited by
+            # rounding |w*| a*, the conditioning of the difference itself)
+            parts, self.differences = _vector_differences(parts, formula)
         self.angles = _find_angles(formula, [c for c, _ in parts])
         new = []
         for c, b in parts:
@@ -522,6 +704,8 @@ class _Plan:
         plans = [self] + others
         busy = {n for p in plans for a in p.angles if a.vectors for n in a.vectors}
         busy |= {n for p in plans for r in p.rejections for n in (r.x, r.y)}
+        busy |= {str(m.operands[0]) for p in plans for d in p.differences  # norms in A, B
+                 for s_ in (d.A * d.B).free_symbols if (m := vectors.meaning(s_)) is not None}
         out = {}
         for a in self.formula.args:
             if a.kind != "vector" or a.name in busy:
@@ -596,8 +780,11 @@ class _Invariants:
     * nonzero arguments whose norm is not needed: ``_rt.check_nonzero`` (no norm computed).
     """
 
-    def __init__(self, formula, used: set, angles: list, rejections: list, symbols: set):
+    def __init__(self, formula, used: set, angles: list, rejections: list, symbols: set,
+                 differences: list | None = None):
         self.formula = formula
+        self.differences = [d for d in differences or ()
+                            if {str(d.sq), str(d.tot), str(d.vec)} & used]
         by_name = {str(s): s for s in symbols}
         vec = [a for a in formula.args if a.kind == "vector"]
         self.norm = {a.name for a in vec if f"norm_{a.name}" in used}
@@ -636,6 +823,8 @@ class _Invariants:
         self.tested = self.norm | self.sq | self.check
         for m in list(self.dots.values()) + list(self.totals.values()):
             self.tested |= set(m.operands)
+        for d in self.differences:
+            self.tested |= {d.x, d.y}
 
     def size(self, x: str) -> str:
         """The name of the computed norm (or squared norm) of ``x``, or ``None``."""
@@ -660,8 +849,11 @@ class _Invariants:
                 lines.append(f'_rt.check_nonzero({a.name}, "{a.name}")')
         for name, m in sorted(self.dims.items()):
             lines.append(f"{name} = {_dim_code(formula, m.operands[0])}")
+        paired = {frozenset((d.x, d.y)): d for d in self.differences}
         for name, m in sorted(self.dots.items()):
             x, y = m.operands
+            if frozenset((x, y)) in paired and self.size(x) == self.size(y) == "None":
+                continue  # formed by the difference of x and y, in the same pass
             nx, ny = self.size(x), self.size(y)
             names = f', names=("{x}", "{y}")' if "None" in (nx, ny) else ""
             lines.append(f"{name} = _rt.dot({x}, {y}, {nx}, {ny}{names})")
@@ -669,6 +861,18 @@ class _Invariants:
             x = m.operands[0]
             nx = self.size(x)
             lines.append(f"{name} = _rt.total({x}, {nx}" + (f', name="{x}")' if nx == "None" else ")"))
+        for d in self.differences:
+            want = (d.sq, d.tot, d.vec) if str(d.vec) in used else (d.sq, d.tot)
+            extra = ", vector=True" if str(d.vec) in used else ""
+            xy = str(vectors.dot(sp.Symbol(d.x), sp.Symbol(d.y)))
+            if xy in self.dots and self.size(d.x) == self.size(d.y) == "None":
+                want += (sp.Symbol(xy),)
+                extra += ", with_dot=True"
+            outs = ", ".join(str(t) if str(t) in used else "_" for t in want)
+            lines.append(f"# {d.x} - s {d.y}, its squared norm and sum, from the difference itself: "
+                         f"no cancellation when the two nearly agree")
+            lines.append(f'{outs} = _rt.difference({d.x}, {d.y}, {_scale_code(d.A)}, '
+                         f'{_scale_code(d.B)}, ("{d.x}", "{d.y}"){extra})')
         for a in angles:
             base = str(a.cos)[4:]
             if a.vectors:
@@ -699,6 +903,11 @@ class _Invariants:
                 lines.append(f"{r.symbol} = _rt.rejection({r.y}, {r.x}, {self.sq_code(r.x)}, "
                              f"{r.dot}, {r.angle.cos})")
         return lines
+
+
+def _scale_code(e: sp.Expr) -> str:
+    """A per-row scale (a monomial in the norms) as code; ``1`` as ``1.0``."""
+    return "1.0" if e == 1 else print_expr(e)
 
 
 def _vector_code(formula: registry.Formula, x: sp.Symbol) -> str:
@@ -923,10 +1132,22 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, name: str | No
     const_lines = [f"{sym} = {print_expr(val)}" for val, sym in consts.items()]
     text = "\n".join(cse_lines + printed + group_lines + [code[k] for k, _ in lazy_jobs])
     used = set(re.findall(r"\b\w+\b", text))
+    differences = {}
+    for p in plans:
+        for d in p.differences:
+            old = differences.setdefault(str(d.sq), d)
+            if sp.simplify(old.A * d.B - old.B * d.A) != 0:
+                raise ValueError(f"{formula.name}: two differences of {d.x} and {d.y} with other scales")
+        used |= {str(b) for _, b in p.parts if str(b).startswith("diff_")}
+    differences = [differences[k] for k in sorted(differences)]
+    for d in differences:  # the norms in the scales of a difference
+        if {str(d.sq), str(d.tot), str(d.vec)} & used:
+            used |= set(re.findall(r"\b\w+\b", _scale_code(d.A) + " " + _scale_code(d.B)))
     for r in rejections:
         used.add(str(r.angle.cos))
     symbols = set().union(lazy_syms, *(c.free_symbols for c in coeffs))
-    inv = _Invariants(formula, used, angles, rejections, symbols)
+    symbols |= {s_ for d in differences for s_ in (d.A * d.B).free_symbols}
+    inv = _Invariants(formula, used, angles, rejections, symbols, differences)
     # a rejection that is the whole result of one output is scaled in place (no own line)
     inline_rej = {}
     for i, p in enumerate(plans):
@@ -945,6 +1166,8 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, name: str | No
     # inner products: |x.y| <= |x||y| or their own range check, 1e120; sums: sqrt(p)|x| (p <= 1e6)
     # or their own range check, 1e60
     sizes |= {n: -120.0 for n in inv.dots} | {n: -63.0 for n in inv.totals}
+    # |A x - B y|^2 <= 1e120 (checked; beyond: an XF), so |1.(A x - B y)| <= sqrt(p) 1e60
+    sizes |= {str(d.sq): -120.0 for d in inv.differences} | {str(d.tot): -63.0 for d in inv.differences}
     sizes |= {n: -6.0 for n in inv.dims}
     for a in angles:
         sizes |= {str(a.cos): -0.0, str(a.sin): -0.0, str(a.psi): -0.5, str(a.phi): -0.5}
@@ -1025,6 +1248,10 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, name: str | No
                 safe.add(k)
             if not re.fullmatch(r"[-\d.()/e]+", k):
                 static = False
+            if str(b).startswith("diff_"):  # A x - B y: entries <= 1e60 unless its square is an XF
+                norms.append(f"sqdiff_{str(b)[5:]}")
+                terms.append((k, str(b)))
+                continue
             if str(b).startswith("rej_"):
                 r = next(r for r in rejections if str(r.symbol) == str(b))
                 bounded &= size_of(r.x) & size_of(r.y)
@@ -1136,7 +1363,8 @@ def fused_name(value: registry.Formula) -> str:
 def emit_fused(value: registry.Formula, grads: list[registry.Formula]) -> str:
     """One function returning the value and all its gradients, sharing invariants, angle terms
     and common subexpressions; ``out=(value_buf, grad_buf, ...)`` writes into given arrays."""
-    plans = [_Plan(value)] + [_Plan(g) for g in grads]
+    plans = [_Plan(value)]
+    plans += [_Plan(g, vector_differences=bool(plans[0].differences)) for g in grads]
     names = ["value"] + [g.quantity for g in grads]
     body = _body(plans, out_names=names, name=fused_name(value))
     sig = ", ".join(a.name for a in value.args)

@@ -81,18 +81,32 @@ def test_rewritten_coefficients_equal_the_derived_ones():
     import derivations as D
     from derivations import codegen
 
-    for name in ("gaussian.relu_cross_moment", "gaussian.wedge_second_moment", "cnn.grad_v",
-                 "cnn.population_loss", "cnn.grad_a", "gaussian.g"):
+    cases = [(n, False) for n in ("gaussian.relu_cross_moment", "gaussian.wedge_second_moment",
+                                  "cnn.grad_v", "cnn.population_loss", "cnn.population_loss_w",
+                                  "cnn.grad_a", "gaussian.g")]
+    cases.append(("cnn.grad_a", True))  # as in the fused function: in a - |w*| a*
+    for name, vector_differences in cases:
         f = D.get(name)
-        plan = codegen._Plan(f)
+        plan = codegen._Plan(f, vector_differences=vector_differences)
+        if name in ("cnn.population_loss", "cnn.population_loss_w") or vector_differences:
+            assert plan.differences, name
         back = {}
         for a in plan.angles:
             back.update(a.back())
+        for d in plan.differences:
+            X, Y = sp.Symbol(d.x), sp.Symbol(d.y)
+            back[d.sq] = (d.A**2 * V.norm(X) ** 2 - 2 * d.A * d.B * V.dot(X, Y)
+                          + d.B**2 * V.norm(Y) ** 2)
+            back[d.tot] = d.A * V.total(X) - d.B * V.total(Y)
         total = 0
         for c, b in plan.parts:
             c = c.subs(back)
             if b is None:
                 total += c
+                continue
+            diff = [d for d in plan.differences if d.vec == b]
+            if diff:
+                total += c * (diff[0].A * sp.Symbol(diff[0].x) - diff[0].B * sp.Symbol(diff[0].y))
                 continue
             rej = [r for r in plan.rejections if r.symbol == b]
             if rej:
@@ -101,3 +115,11 @@ def test_rewritten_coefficients_equal_the_derived_ones():
                 b = Y - V.norm(Y) * sp.cos(r.angle.phi) / V.norm(X) * X
             total += c * b
         assert sp.simplify(sp.expand(total - f.expr)) == 0, name
+
+
+def test_difference_identities():
+    """|x|^2 and 1.x in terms of |A x - B y|^2 and 1.(A x - B y): exact, componentwise."""
+    from derivations import codegen
+
+    d = codegen.Difference("a", "a_star", sp.Integer(1), sp.Symbol("B"))
+    assert d.identities() == (0, 0)

@@ -540,6 +540,154 @@ def total(x, norm_x=None, name=None):
     return t
 
 
+def difference(x, y, a=1.0, b=1.0, names=("x", "y"), vector=False, with_dot=False):
+    """``(|a x - b y|^2, 1.(a x - b y))`` over the last axis, for per-row scalars ``a``, ``b``
+    (norms: floats, arrays of the batch shape, or :class:`XF`); with ``vector`` also
+    ``a x - b y`` itself (float64).
+
+    The emitter completes the square ``a^2|x|^2 - 2ab x.y + b^2|y|^2`` of a derived formula
+    into this (``|a - |w*| a*|^2`` in the CNN loss, ``a - |w*| a*`` in its gradient): computed
+    from the difference itself it keeps full relative accuracy where ``a x`` and ``b y`` nearly
+    cancel (a student at its teacher), where the three invariants lose it all.  Also the NaN/inf
+    test of ``x`` and ``y`` (``names``): a non-finite entry makes the square NaN or inf.  Rows
+    beyond ``SAFE_HI^2``, or whose difference is so small that its square underflows, are done
+    in extended range (the square and sum are then XF; the vector is then computed directly, so
+    it may overflow: the result built from it is then tested).  ``with_dot``: also ``x.y``,
+    formed in the same pass over the blocks of rows (as :func:`dot` without norms: its own range
+    check, an XF beyond it)."""
+    sq, tot, d, xy = _difference(x, y, a, b, names, vector, with_dot)
+    out = (sq, tot)
+    if vector:
+        if d is None:
+            with numpy.errstate(over="ignore", invalid="ignore"):
+                d = col(_plain(a)) * x - col(_plain(b)) * y
+        out += (d,)
+    if with_dot:
+        if xy is None or isinstance(sq, XF):  # one point, or extended range: the plain product
+            xy = dot(x, y, None, None, names)
+        elif not _in_range(xy):  # (x and y are finite: tested by the square above)
+            xy = dot(x, y, XF(1.0), XF(1.0))
+        out += (xy,)
+    return out
+
+
+def _plain(v):
+    return v.value() if isinstance(v, XF) else v
+
+
+def _difference(x, y, a, b, names, keep, with_dot=False):
+    """``(sq, tot, d or None, x.y or None)``: the float path where it is exact, else XF."""
+    if isinstance(a, XF) or isinstance(b, XF):
+        return _difference_scaled(x, y, a, b, names) + (None, None)
+    if x.ndim == 1 and y.ndim == 1 and numpy.ndim(a) == 0 and numpy.ndim(b) == 0:
+        with numpy.errstate(over="ignore", invalid="ignore"):
+            d = float(a) * x - float(b) * y
+            sq, tot = sum((d * d).tolist()), sum(d.tolist())
+        if not sq <= SAFE_HI**2:
+            _check_finite(names[0], x)
+            _check_finite(names[1], y)
+            return _difference_scaled(x, y, a, b, names) + (None, None)
+        if 0.0 < sq < 1e-290 or (sq == 0.0 and d.any()):
+            return _difference_scaled(x, y, a, b, names) + (None, None)
+        return sq, tot, d, None
+    with numpy.errstate(over="ignore", invalid="ignore", under="ignore"):
+        sq, tot, d, xy = _difference_rows(x, y, a, b, keep, with_dot)
+    if not (sq.size == 0 or sq.max() <= SAFE_HI**2):  # NaN fails too
+        _check_finite(names[0], x)
+        _check_finite(names[1], y)
+        return _difference_scaled(x, y, a, b, names) + (None, None)
+    if sq.size and sq.min() < 1e-290:  # exact zeros are fine; a square that underflowed is not
+        few = numpy.flatnonzero(sq.reshape(-1) < 1e-290)
+        shape = sq.shape
+        xa, ya = (numpy.broadcast_to(v, shape + v.shape[-1:]).reshape(-1, v.shape[-1])[few]
+                  for v in (x, y))
+        aa, bb = (numpy.broadcast_to(numpy.asarray(v, dtype=numpy.float64), shape).reshape(-1)[few]
+                  for v in (a, b))
+        if (aa[:, None] * xa - bb[:, None] * ya).any():
+            return _difference_scaled(x, y, a, b, names) + (None, None)
+    return sq, tot, d, xy
+
+
+def _difference_rows(x, y, a, b, keep=False, with_dot=False):
+    """Float64 ``|a x - b y|^2``, ``1.(a x - b y)`` and (``keep``) ``a x - b y``: short rows of
+    one shape by blocks of rows (the difference is formed block by block, in a reused buffer
+    unless it is kept), else by broadcasting."""
+    p = x.shape[-1]
+    batch = x.shape[:-1]
+    scalars = all(numpy.ndim(v) == 0 or numpy.shape(v) == batch for v in (a, b))
+    if (p > _SHORT or p < 2 or x.ndim < 2 or x.shape != y.shape or not scalars
+            or not x.flags.c_contiguous or not y.flags.c_contiguous):
+        d = col(a) * x - col(b) * y
+        xy = numpy.einsum("...i,...i->...", x, y) if with_dot else None
+        return numpy.einsum("...i,...i->...", d, d), d.sum(axis=-1), d, xy
+    xs, ys = x.reshape(-1, p), y.reshape(-1, p)
+    n = xs.shape[0]
+    a1 = float(a) if numpy.ndim(a) == 0 else numpy.asarray(a, dtype=numpy.float64).reshape(-1)
+    b1 = float(b) if numpy.ndim(b) == 0 else numpy.asarray(b, dtype=numpy.float64).reshape(-1)
+
+    def scale(u, c, i, j, out):  # out = c u on rows i:j; a per-row c column by column (a
+        if isinstance(c, float):  # (rows, 1) * (rows, p) broadcast has an inner loop of length p)
+            numpy.multiply(u[i:j], c, out=out)
+            return
+        for k in range(p):
+            numpy.multiply(u[i:j, k], c[i:j], out=out[:, k])
+    sq, tot = numpy.empty(n), numpy.empty(n)
+    xy = numpy.empty(n) if with_dot else None
+    whole = numpy.empty((n, p)) if keep else None
+    rows = 2**16 // p
+    scratch = _scratch()  # two buffers of rows x p (2^17 entries in all)
+    buf, buf2 = scratch[: rows * p].reshape(rows, p), scratch[2**16 : 2**16 + rows * p].reshape(rows, p)
+    for i in range(0, n, rows):
+        j = min(n, i + rows)
+        d = whole[i:j] if keep else buf[: j - i]
+        scale(ys, b1, i, j, d)
+        if isinstance(a1, float) and a1 == 1.0:
+            numpy.subtract(xs[i:j], d, out=d)
+        else:
+            ax = buf2[: j - i]
+            scale(xs, a1, i, j, ax)
+            numpy.subtract(ax, d, out=d)
+        o = tot[i:j]
+        numpy.add(d[:, 0], d[:, 1], out=o)
+        for k in range(2, p):
+            o += d[:, k]
+        sqr = buf2[: j - i]
+        numpy.multiply(d, d, out=sqr)
+        o = sq[i:j]
+        numpy.add(sqr[:, 0], sqr[:, 1], out=o)
+        for k in range(2, p):
+            o += sqr[:, k]
+        if with_dot:  # x.y while the rows of x and y are in cache
+            numpy.multiply(xs[i:j], ys[i:j], out=sqr)
+            o = xy[i:j]
+            numpy.add(sqr[:, 0], sqr[:, 1], out=o)
+            for k in range(2, p):
+                o += sqr[:, k]
+    _release(scratch)
+    return (sq.reshape(batch), tot.reshape(batch), None if whole is None else whole.reshape(x.shape),
+            None if xy is None else xy.reshape(batch))
+
+
+def _difference_scaled(x, y, a, b, names):
+    """:func:`difference` in extended range: ``a x`` and ``b y`` brought to a common power of two
+    per row, subtracted in float64, squared and summed as XF (exact scale, same rounding)."""
+    a, b = XF.of(a), XF.of(b)
+    kx, ky = _pow2_scale(x), _pow2_scale(y)
+    ea = numpy.where(a.m == 0, _ZERO_E, a.e + kx)
+    eb = numpy.where(b.m == 0, _ZERO_E, b.e + ky)
+    e = numpy.maximum(ea, eb)
+    with numpy.errstate(under="ignore"):
+        u = numpy.ldexp(numpy.asarray(a.m)[..., None] * _scaled(x, kx),
+                        numpy.maximum(ea - e, -2200)[..., None])
+        v = numpy.ldexp(numpy.asarray(b.m)[..., None] * _scaled(y, ky),
+                        numpy.maximum(eb - e, -2200)[..., None])
+        d = u - v
+    e = numpy.where(e == _ZERO_E, 0, e)
+    names = frozenset(names)
+    return (XF(numpy.einsum("...i,...i->...", d, d), 2 * e, names),
+            XF(d.sum(axis=-1), e, names))
+
+
 def check_nonzero(x, name):
     """Validate ``x`` (finite entries, no zero vector) where its norm is not needed.  The row sums
     (one BLAS pass) are finite iff the entries are (a non-finite entry makes its row sum NaN or
@@ -817,6 +965,25 @@ def taylor(h, t, below, start, step, coeffs):
     return out
 
 
+def taylor_zero(h, cos, sin, below, start, step, coeffs):
+    """:func:`taylor` at ``phi = 0`` of a vector angle given by its cosine and sine: the rows
+    with ``phi < below`` are those with ``cos > cos(below)`` (one reduction), and ``phi`` is
+    formed on those rows only, as ``atan2(sin, cos)`` (``sin`` is exact to rounding there: the
+    double-double path of :func:`angle_terms`), so no batch-sized ``arccos`` is needed."""
+    edge = math.cos(below) * (1 - 1e-12)
+    if isinstance(cos, float) or numpy.ndim(cos) == 0:
+        if not float(cos) > edge:
+            return h
+        return taylor(h, math.atan2(float(sin), float(cos)), below, start, step, coeffs)
+    if cos.size == 0 or not cos.max() > edge:
+        return h
+    shape = numpy.broadcast_shapes(numpy.shape(h), cos.shape)
+    cf = numpy.broadcast_to(cos, shape).reshape(-1)
+    idx = numpy.flatnonzero(cf > edge)
+    t = numpy.arctan2(numpy.broadcast_to(sin, shape).reshape(-1)[idx], cf[idx])
+    return _patch_rows(h, shape, idx, t, below, start, step, coeffs)
+
+
 def taylor_pi(h, phi, below, start, step, coeffs):
     """:func:`taylor` with ``t = pi - phi`` for a scalar angle ``phi``: the rows near pi are
     found from ``phi`` itself and ``t`` is formed on those rows only (no batch-sized ``t``)."""
@@ -829,6 +996,13 @@ def taylor_pi(h, phi, below, start, step, coeffs):
     pf = numpy.broadcast_to(phi, shape).reshape(-1)
     idx = numpy.flatnonzero(pf > edge)
     t = pi_minus(pf[idx])
+    return _patch_rows(h, shape, idx, t, below, start, step, coeffs)
+
+
+def _patch_rows(h, shape, idx, t, below, start, step, coeffs):
+    """``h`` (broadcast to ``shape``) with the flat rows ``idx`` whose edge distance ``t`` is
+    below ``below`` replaced by the series; ``h`` itself when it is the emitted code's own fresh
+    array (``_h<i> = <sum>`` just above), else a copy."""
     keep = t < below
     idx, t = idx[keep], t[keep]
     if isinstance(h, numpy.ndarray) and h.shape == shape and h.base is None and h.flags.writeable:

@@ -93,23 +93,24 @@ def population_loss(v, a, w_star, a_star):
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(population_loss, _shape, (v, a, w_star, a_star), busy=True)
-    sqnorm_a = _rt.sqnorm(a, "a")
-    sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     norm_v = _rt.norm(v, "v", nonzero=True)
-    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
-    norm_w_star = numpy.sqrt(sqnorm_w_star)
-    dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, sqnorm_a_star)
+    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
-    sum_a = _rt.total(a, sqnorm_a)
-    sum_a_star = _rt.total(a_star, sqnorm_a_star)
+    # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
+    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), with_dot=True)
     nn_v_w_star = norm_v*norm_w_star
     del norm_v
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
     del dot_v_w_star, nn_v_w_star
+    _h0 = numpy.pi - cos_v_w_star*psi_v_w_star - sin_v_w_star
+    del psi_v_w_star
+    # near phi = 0 the sum above cancels like t^2 (t = the angle): Taylor series derived by SymPy
+    _h0 = _rt.taylor_zero(_h0, cos_v_w_star, sin_v_w_star, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07,))
+    del cos_v_w_star, sin_v_w_star
     _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
-    _c1 = (1/2)/numpy.pi
-    _c2 = (1/4)/numpy.pi
-    return _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + dot_a_a_star*norm_w_star*(cos_v_w_star*psi_v_w_star + sin_v_w_star - 1)*(-_c1) + (norm_w_star*sum_a_star - sum_a)**2*_c2, _shape, checked=True)
+    _c1 = (1/4)/numpy.pi
+    _c2 = (1/2)/numpy.pi
+    return _rt.finish(sqdiff_a_a_star*_c0 + sumdiff_a_a_star**2*_c1 + _h0*dot_a_a_star*norm_w_star*_c2, _shape, checked=True)
 
 
 def grad_v(v, a, w_star, a_star):
@@ -209,23 +210,24 @@ def population_loss_w(w, a, w_star, a_star):
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(population_loss_w, _shape, (w, a, w_star, a_star), busy=True)
-    sqnorm_a = _rt.sqnorm(a, "a")
-    sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
-    sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
-    norm_w = numpy.sqrt(sqnorm_w)
-    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
-    norm_w_star = numpy.sqrt(sqnorm_w_star)
-    dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, sqnorm_a_star)
+    norm_w = _rt.norm(w, "w", nonzero=True)
+    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
-    sum_a = _rt.total(a, sqnorm_a)
-    sum_a_star = _rt.total(a_star, sqnorm_a_star)
+    # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
+    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"), with_dot=True)
     nn_w_w_star = norm_w*norm_w_star
+    del norm_w, norm_w_star
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
     del dot_w_w_star
-    _c0 = (1/2)/numpy.pi
-    _c1 = (1/4)*(numpy.pi - 1)/numpy.pi
-    _c2 = (1/4)/numpy.pi
-    return _rt.finish(dot_a_a_star*nn_w_w_star*(cos_w_w_star*psi_w_w_star + sin_w_w_star - 1)*(-_c0) + (sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2, _shape, checked=True)
+    _h0 = numpy.pi - cos_w_w_star*psi_w_w_star - sin_w_w_star
+    del psi_w_w_star
+    # near phi = 0 the sum above cancels like t^2 (t = the angle): Taylor series derived by SymPy
+    _h0 = _rt.taylor_zero(_h0, cos_w_w_star, sin_w_w_star, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07,))
+    del cos_w_w_star, sin_w_w_star
+    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
+    _c1 = (1/4)/numpy.pi
+    _c2 = (1/2)/numpy.pi
+    return _rt.finish(sqdiff_a_a_star*_c0 + sumdiff_a_a_star**2*_c1 + _h0*dot_a_a_star*nn_w_w_star*_c2, _shape, checked=True)
 
 
 def grad_w(w, a, w_star, a_star):
@@ -297,17 +299,15 @@ def a_opt(phi, w_star, a_star):
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _h0 = -cos_phi*psi_phi - sin_phi
-    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
-    _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
+    _h0 = numpy.pi - cos_phi*psi_phi - sin_phi
+    # near phi = 0 the sum above cancels like t^2 (t = phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, phi, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07,))
     _c0 = (1 - numpy.pi)**(-1.0)
     _c1 = (numpy.pi - 1)**(-1.0)
-    _c2 = numpy.pi
-    _t0 = (1/(dim_k*(numpy.pi) + 1 + numpy.pi**2 - dim_k - 2*numpy.pi))
     _k0 = norm_w_star*(_c0 + (cos_phi*psi_phi + sin_phi)*_c1)
     del cos_phi, psi_phi, sin_phi
-    _k1 = norm_w_star*sum_a_star*(_t0*_c2 + _h0*_t0)
-    del _h0, _t0, norm_w_star, sum_a_star
+    _k1 = _h0*norm_w_star*sum_a_star/(dim_k*(numpy.pi) + 1 + numpy.pi**2 - dim_k - 2*numpy.pi)
+    del _h0, norm_w_star, sum_a_star
     return _rt.finish(_rt.combine((_k0, a_star), (_k1, None)), _shape, 1)
 
 
@@ -337,32 +337,21 @@ def profile_loss(phi, w_star, a_star):
     cos_phi = numpy.cos(phi)
     sin_phi = numpy.sin(phi)
     psi_phi = _rt.pi_minus(phi)
-    _h0 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi - 2*cos_phi*psi_phi + sin_phi**2 - 2*sin_phi
-    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
-    _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 1, (-0.6666666666666666, 0.0, 0.06666666666666667, 0.1111111111111111, -0.002380952380952381, -0.022222222222222223, 4.409171075837743e-05, 0.0019047619047619048, -5.010421677088344e-07, -9.406231628453851e-05,))
-    _h1 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi + sin_phi**2
-    # near phi = pi the sum above cancels like t^6 (t = pi - phi): Taylor series derived by SymPy
-    _h1 = _rt.taylor_pi(_h1, phi, 0.3062814313608786, 6, 2, (0.1111111111111111, -0.022222222222222223, 0.0019047619047619048, -9.406231628453851e-05, 3.053971307939562e-06, -7.047626095245143e-08, 1.2181082139929877e-09, -1.637792556629227e-11,))
-    _h2 = -cos_phi*psi_phi - sin_phi
-    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
-    _h2 = _rt.taylor_pi(_h2, phi, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
-    _h3 = 2*cos_phi*psi_phi + 2*sin_phi - cos_phi**2*psi_phi**2 - 2*cos_phi*psi_phi*sin_phi - sin_phi**2
-    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
-    _h3 = _rt.taylor_pi(_h3, phi, 0.0938083151964686, 3, 1, (0.6666666666666666, 0.0, -0.06666666666666667, -0.1111111111111111, 0.002380952380952381, 0.022222222222222223, -4.409171075837743e-05, -0.0019047619047619048, 5.010421677088344e-07, 9.406231628453851e-05,))
-    _c0 = numpy.pi*(2 + numpy.pi**2 - 3*numpy.pi)
-    _c1 = numpy.pi**2
-    _c2 = 2*numpy.pi
-    _c3 = numpy.pi*(numpy.pi - 2)
-    _c4 = numpy.pi
+    _h0 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi + cos_phi*psi_phi*(2*numpy.pi) + sin_phi**2 + sin_phi*(2*numpy.pi) + 2*numpy.pi + numpy.pi**3 + cos_phi**2*psi_phi**2*(-numpy.pi) + cos_phi*psi_phi*sin_phi*(-2*numpy.pi) - 2*cos_phi*psi_phi + sin_phi**2*(-numpy.pi) - 2*sin_phi - 3*numpy.pi**2
+    # near phi = 0 the sum above cancels like t^2 (t = phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, phi, 0.0938083151964686, 2, 1, (14.408660531710897, -3.0576127292731816, -6.4848897807785235, 2.5484318554271734, 0.6827639960452113, -0.4220763189199967, -0.019175868319134058, 0.03313032288652388, -0.0011006856917305703, -0.0015522918774021014, 0.0001111001503874177, 4.867269739514187e-05,))
+    _h1 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi + cos_phi*psi_phi*(-2*numpy.pi) + sin_phi**2 + sin_phi*(-2*numpy.pi) + numpy.pi**2
+    # near phi = 0 the sum above cancels like t^4 (t = phi): Taylor series derived by SymPy
+    _h1 = _rt.taylor(_h1, phi, 0.3062814313608786, 4, 1, (2.4674011002723395, -1.0471975511965979, -0.3001224056009455, 0.19198621771937624, 0.008620291531182024, -0.015375519600902427, 0.0005176647253759995, 0.0007237575667992359, -5.1905441224770796e-05, -2.2719082675371114e-05, 2.1267673110238497e-06, 5.116305360503148e-07, -5.502003071082535e-08, -8.682372407006997e-09, 1.0160567392886243e-09,))
+    _h2 = 2*cos_phi*psi_phi + 2*sin_phi + numpy.pi**2 - cos_phi**2*psi_phi**2 - 2*cos_phi*psi_phi*sin_phi - sin_phi**2 - 2*numpy.pi
+    del cos_phi, psi_phi, sin_phi
+    # near phi = 0 the sum above cancels like t^2 (t = phi): Taylor series derived by SymPy
+    _h2 = _rt.taylor(_h2, phi, 0.0938083151964686, 2, 1, (6.728011747499566, -1.4277284357265287, -3.0280687458973032, 1.1899703947692506, 0.3188113271217776, -0.197085247846971, -0.008954022272625454, 0.015469946084746774, -0.0005139566060266281, -0.0007248305950247399, 5.187734941151799e-05, 2.272733673864422e-05,))
     _t0 = 4*numpy.pi
     _t1 = numpy.pi**2
     _t2 = (1/(_t0 + 4*_t1*dim_k + 4*numpy.pi**3 - _t0*dim_k - 8*_t1))
     del _t0, _t1
-    _t3 = _t2*_c2
-    _t4 = _t2*sin_phi
-    _t5 = cos_phi*psi_phi
-    del cos_phi, psi_phi
-    return _rt.finish(sqnorm_w_star*(sqnorm_a_star*(_t2*_c0 + _h0*_t2 + _t5*((_t2 - _t4)*_c2 + _t2*_t5*(-_c4)) + dim_k*(_t2*_c3 + _h3*_t2) + sin_phi*(_t3 + _t4*(-_c4))) + sum_a_star**2*(_t2*_c1 + _h1*_t2 + _h2*_t3)), _shape)
+    return _rt.finish(sqnorm_w_star*(_h1*_t2*sum_a_star**2 + sqnorm_a_star*(_h0*_t2 + _h2*_t2*dim_k)), _shape)
 
 
 def spurious_min_loss(w_star, a_star):
@@ -719,36 +708,40 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(population_loss_and_grads, _shape, (v, a, w_star, a_star), out, busy=True)
-    sqnorm_a = _rt.sqnorm(a, "a")
-    sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     norm_v = _rt.norm(v, "v", nonzero=True)
-    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
-    norm_w_star = numpy.sqrt(sqnorm_w_star)
-    dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, sqnorm_a_star)
+    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
-    sum_a = _rt.total(a, sqnorm_a)
-    sum_a_star = _rt.total(a_star, sqnorm_a_star)
+    # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
+    sqdiff_a_a_star, sumdiff_a_a_star, diff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), vector=True, with_dot=True)
     nn_v_w_star = norm_v*norm_w_star
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
     del nn_v_w_star
-    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
-    _c1 = (1/2)/numpy.pi
-    _c2 = (1/4)/numpy.pi
-    _t0 = sum_a - norm_w_star*sum_a_star
-    del sum_a, sum_a_star
-    _t1 = norm_w_star*(cos_v_w_star*psi_v_w_star + sin_v_w_star - 1)*(-_c1)
+    _h0 = numpy.pi - cos_v_w_star*psi_v_w_star - sin_v_w_star
+    # near phi = 0 the sum above cancels like t^2 (t = the angle): Taylor series derived by SymPy
+    _h0 = _rt.taylor_zero(_h0, cos_v_w_star, sin_v_w_star, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07,))
+    _h1 = numpy.pi - cos_v_w_star*psi_v_w_star - sin_v_w_star
+    # near phi = 0 the sum above cancels like t^2 (t = the angle): Taylor series derived by SymPy
+    _h1 = _rt.taylor_zero(_h1, cos_v_w_star, sin_v_w_star, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07,))
     del sin_v_w_star
-    _k0 = dot_a_a_star*psi_v_w_star/norm_v*(-_c1)
+    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
+    _c1 = (1/4)/numpy.pi
+    _c2 = (1/2)/numpy.pi
+    _t0 = norm_w_star*_c2
+    _t1 = (1/2)/numpy.pi
+    _k0 = dot_a_a_star*psi_v_w_star/norm_v*(-_c2)
     del psi_v_w_star
-    _k1 = (1/2)*(numpy.pi - 1)/numpy.pi
-    _k2 = _t0*_c1
+    _k1 = 1/2 - _t1
+    _k2 = _h1*_t0
+    del _h1
+    _k3 = _t1*sumdiff_a_a_star
+    del _t1
     _out = (None,) * 3 if out is None else _rt.buffers(out, 3)
-    value = _rt.finish((sqnorm_a + sqnorm_a_star*sqnorm_w_star)*_c0 + _t0**2*_c2 + _t1*dot_a_a_star, _shape, 0, _out[0], checked=True)
-    del _t0, dot_a_a_star, sqnorm_w_star
+    value = _rt.finish(sqdiff_a_a_star*_c0 + sumdiff_a_a_star**2*_c1 + _h0*_t0*dot_a_a_star, _shape, 0, _out[0], checked=True)
+    del _h0, _t0, dot_a_a_star, sqdiff_a_a_star, sumdiff_a_a_star
     grad_v = _rt.finish(_rt.rejection(w_star, v, norm_v*norm_v, dot_v_w_star, cos_v_w_star, scale=_k0), _shape, 1, _out[1], checked=((), (norm_v, norm_w_star,)))
     del _k0, cos_v_w_star, dot_v_w_star, norm_v, norm_w_star
-    grad_a = _rt.finish(_rt.combine((_k1, a), (_t1, a_star), (_k2, None)), _shape, 1, _out[2], checked=((), (sqnorm_a, sqnorm_a_star,)))
-    del _k1, _k2, _t1, sqnorm_a, sqnorm_a_star
+    grad_a = _rt.finish(_rt.combine((_k1, diff_a_a_star), (_k2, a_star), (_k3, None)), _shape, 1, _out[2])
+    del _k1, _k2, _k3, diff_a_a_star
     return value, grad_v, grad_a
 
 
@@ -777,31 +770,35 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(population_loss_w_and_grads, _shape, (w, a, w_star, a_star), out, busy=True)
     sqnorm_a = _rt.sqnorm(a, "a")
-    sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
-    sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
-    norm_w = numpy.sqrt(sqnorm_w)
-    sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
-    norm_w_star = numpy.sqrt(sqnorm_w_star)
-    dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, sqnorm_a_star)
+    norm_w = _rt.norm(w, "w", nonzero=True)
+    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
+    dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, None, names=("a", "a_star"))
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
-    sum_a_star = _rt.total(a_star, sqnorm_a_star)
+    sum_a_star = _rt.total(a_star, None, name="a_star")
+    # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
+    sqdiff_a_a_star, sumdiff_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"))
     nn_w_w_star = norm_w*norm_w_star
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
     del dot_w_w_star
-    _c0 = (1/2)/numpy.pi
-    _c1 = (1/4)*(numpy.pi - 1)/numpy.pi
-    _c2 = (1/4)/numpy.pi
+    _h0 = numpy.pi - cos_w_w_star*psi_w_w_star - sin_w_w_star
+    # near phi = 0 the sum above cancels like t^2 (t = the angle): Taylor series derived by SymPy
+    _h0 = _rt.taylor_zero(_h0, cos_w_w_star, sin_w_w_star, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07,))
+    del cos_w_w_star
+    _c0 = (1/4)*(numpy.pi - 1)/numpy.pi
+    _c1 = (1/4)/numpy.pi
+    _c2 = (1/2)/numpy.pi
     _c3 = (1/2)*(numpy.pi - 1)/numpy.pi
-    _t0 = dot_a_a_star*_c0
+    _t0 = dot_a_a_star*_c2
     del dot_a_a_star
     _t1 = (1/norm_w)
-    _k0 = sum_a**2*_c0 + sqnorm_a*_c3 + norm_w_star*(_t0*(_t1 - _t1*sin_w_w_star) + _t1*sum_a*sum_a_star*(-_c0))
-    del _t1
+    _k0 = sum_a**2*_c2 + sqnorm_a*_c3 + norm_w_star*(_t0*(_t1 - _t1*sin_w_w_star) + _t1*sum_a*sum_a_star*(-_c2))
+    del _t1, sin_w_w_star, sqnorm_a, sum_a, sum_a_star
     _k1 = -_t0*psi_w_w_star
+    del psi_w_w_star
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
-    value = _rt.finish((sqnorm_a*sqnorm_w + sqnorm_a_star*sqnorm_w_star)*_c1 + (norm_w*sum_a - norm_w_star*sum_a_star)**2*_c2 + _t0*nn_w_w_star*(1 - cos_w_w_star*psi_w_w_star - sin_w_w_star), _shape, 0, _out[0], checked=True)
-    del _t0, cos_w_w_star, nn_w_w_star, psi_w_w_star, sin_w_w_star, sqnorm_a, sqnorm_a_star, sqnorm_w, sqnorm_w_star, sum_a, sum_a_star
+    value = _rt.finish(sqdiff_a_a_star*_c0 + sumdiff_a_a_star**2*_c1 + _h0*_t0*nn_w_w_star, _shape, 0, _out[0], checked=True)
+    del _h0, _t0, nn_w_w_star, sqdiff_a_a_star, sumdiff_a_a_star
     grad_w = _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, _out[1], checked=((_k0,), (norm_w, norm_w_star,)))
     del _k0, _k1, norm_w, norm_w_star
     return value, grad_w
