@@ -624,28 +624,39 @@ def _difference_rows(x, y, a, b, keep=False, with_dot=False):
     n = xs.shape[0]
     a1 = float(a) if numpy.ndim(a) == 0 else numpy.asarray(a, dtype=numpy.float64).reshape(-1)
     b1 = float(b) if numpy.ndim(b) == 0 else numpy.asarray(b, dtype=numpy.float64).reshape(-1)
-
-    def scale(u, c, i, j, out):  # out = c u on rows i:j; a per-row c column by column (a
-        if isinstance(c, float):  # (rows, 1) * (rows, p) broadcast has an inner loop of length p)
-            numpy.multiply(u[i:j], c, out=out)
-            return
-        for k in range(p):
-            numpy.multiply(u[i:j, k], c[i:j], out=out[:, k])
+    unit = isinstance(a1, float) and a1 == 1.0
+    # a x - b y = a (x - (b/a) y): one scale per row (the ratio formed block by block in the
+    # array of the sums, before they are written); the square and sum are scaled back at the end
+    # unless the vector itself is kept (then a x and b y are formed apart, exactly as written)
+    split = not unit and not keep
     sq, tot = numpy.empty(n), numpy.empty(n)
     xy = numpy.empty(n) if with_dot else None
     whole = numpy.empty((n, p)) if keep else None
     rows = 2**16 // p
     scratch = _scratch()  # two buffers of rows x p (2^17 entries in all)
     buf, buf2 = scratch[: rows * p].reshape(rows, p), scratch[2**16 : 2**16 + rows * p].reshape(rows, p)
+
+    def scale(u, c, out):  # out = c u; a per-row c column by column (a (rows, 1) * (rows, p)
+        if isinstance(c, float):  # broadcast has an inner loop of length p)
+            numpy.multiply(u, c, out=out)
+            return
+        for k in range(p):
+            numpy.multiply(u[:, k], c, out=out[:, k])
+
     for i in range(0, n, rows):
         j = min(n, i + rows)
         d = whole[i:j] if keep else buf[: j - i]
-        scale(ys, b1, i, j, d)
-        if isinstance(a1, float) and a1 == 1.0:
+        bs = b1 if isinstance(b1, float) else b1[i:j]
+        if split:
+            bs = numpy.divide(bs, a1 if isinstance(a1, float) else a1[i:j],
+                              out=None if isinstance(bs, float) and isinstance(a1, float) else tot[i:j])
+            bs = float(bs) if numpy.ndim(bs) == 0 else bs
+        scale(ys[i:j], bs, d)
+        if unit or split:
             numpy.subtract(xs[i:j], d, out=d)
         else:
             ax = buf2[: j - i]
-            scale(xs, a1, i, j, ax)
+            scale(xs[i:j], a1 if isinstance(a1, float) else a1[i:j], ax)
             numpy.subtract(ax, d, out=d)
         o = tot[i:j]
         numpy.add(d[:, 0], d[:, 1], out=o)
@@ -663,6 +674,10 @@ def _difference_rows(x, y, a, b, keep=False, with_dot=False):
             numpy.add(sqr[:, 0], sqr[:, 1], out=o)
             for k in range(2, p):
                 o += sqr[:, k]
+    if split:
+        sq *= a1
+        sq *= a1
+        tot *= a1
     _release(scratch)
     return (sq.reshape(batch), tot.reshape(batch), None if whole is None else whole.reshape(x.shape),
             None if xy is None else xy.reshape(batch))
