@@ -1260,17 +1260,17 @@ def blocks(shape, busy=False):
     (the split is then a view); others are evaluated at once.
 
     ``busy``: a body with many batch-sized temporaries (the emitter counts its operations; the
-    CNN losses and their fused gradients): blocked from two blocks on, since there the
-    allocator's share is large already at N = 1e5.  Measured for the CNN loss at N = 1e5 against
-    hand-written NumPy: with the allocator faulting fresh pages in (its default state here)
-    0.98x at once, 0.53x in blocks of 32768 rows; with the allocator tuned never to return
-    memory (no faults) 1.09x and 1.10x (blocks of 16384 rows: 1.15x, hence the size)."""
+    CNN losses and their fused gradients): blocks of half the size from two blocks on, since
+    there the allocator's share is large already at N = 1e5 (the CNN loss took 1.1-1.25x the
+    time of hand-written NumPy at once, depending on the allocator's state, and 0.56-1.1x in
+    blocks)."""
     n = math.prod(shape)
     if n < 2 * 1024:
         return 0
     width = max([arr.shape[-1] for _, arr, rank in shape.args if rank] + [1])
-    rows = min(BLOCK_ROWS, max(1024, _BLOCK_ENTRIES // width))
-    if n < (2 if busy else 4) * rows:
+    cap, least = (BLOCK_ROWS // 2, 2) if busy else (BLOCK_ROWS, 4)
+    rows = min(cap, max(1024, _BLOCK_ENTRIES // width))
+    if n < least * rows:
         return 0
     full = tuple(shape)
     for _, arr, rank in shape.args:
