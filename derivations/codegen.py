@@ -425,21 +425,22 @@ class Difference:
         return sp.expand(lhs_sq - rhs_sq), sp.expand(sum(xs) - (tot + B * sum(ys)) / A)
 
 
-def _monomial_root(ratio: sp.Expr):
-    """``(A, B)`` monomials with ``ratio = (B/A)^2`` (norms with even exponents of either sign,
-    a rational square factor), or ``None``."""
+def _monomial_ratio(ratio: sp.Expr):
+    """``(A, B)`` with ``ratio = B/A``: ``A`` a product of norms, ``B`` a rational times a product
+    of norms (integer exponents), or ``None`` (also for half-integer exponents or an irrational
+    factor, as ``sqrt`` of a ratio that is not a square gives)."""
     coef, mono = sp.sympify(ratio).as_coeff_Mul()
-    if not coef.is_Rational or coef <= 0 or not sp.sqrt(coef).is_Rational:
+    if not coef.is_Rational or coef == 0:
         return None
-    A, B = sp.Integer(1), sp.sqrt(coef)
+    A, B = sp.Integer(1), coef
     for base, k in mono.as_powers_dict().items():
         m = vectors.meaning(base) if isinstance(base, sp.Symbol) else None
-        if m is None or m.kind != "norm" or not k.is_Integer or k % 2:
+        if m is None or m.kind != "norm" or not k.is_Integer:
             return None
         if k > 0:
-            B *= base ** (k // 2)
+            B *= base**k
         else:
-            A *= base ** (-k // 2)
+            A *= base ** (-k)
     return A, B
 
 
@@ -465,7 +466,7 @@ def _differences(e: sp.Expr, formula: registry.Formula) -> tuple[sp.Expr, list[D
             alpha, beta = ex.coeff(nx**2), ex.coeff(ny**2)
             if alpha == 0 or beta == 0 or alpha.has(nx, ny) or beta.has(nx, ny):
                 continue
-            root = _monomial_root(sp.simplify(beta / alpha))
+            root = _monomial_ratio(sp.sqrt(sp.simplify(beta / alpha)))  # (B/A)^2 = beta/alpha
             if root is None:
                 continue
             A, B = root
@@ -482,24 +483,6 @@ def _differences(e: sp.Expr, formula: registry.Formula) -> tuple[sp.Expr, list[D
                 out.append(d)
                 break
     return e, out
-
-
-def _monomial_ratio(ratio: sp.Expr):
-    """``(A, B)`` with ``ratio = B/A``: ``A`` a product of norms, ``B`` a rational times a product
-    of norms (integer exponents), or ``None``."""
-    coef, mono = sp.sympify(ratio).as_coeff_Mul()
-    if not coef.is_Rational or coef == 0:
-        return None
-    A, B = sp.Integer(1), coef
-    for base, k in mono.as_powers_dict().items():
-        m = vectors.meaning(base) if isinstance(base, sp.Symbol) else None
-        if m is None or m.kind != "norm" or not k.is_Integer:
-            return None
-        if k > 0:
-            B *= base**k
-        else:
-            A *= base ** (-k)
-    return A, B
 
 
 def _vector_differences(parts: list, formula: registry.Formula) -> tuple[list, list[Difference]]:
@@ -868,7 +851,8 @@ class _Invariants:
             if xy in self.dots and self.size(d.x) == self.size(d.y) == "None":
                 want += (sp.Symbol(xy),)
                 extra += ", with_dot=True"
-            outs = ", ".join(str(t) if str(t) in used else "_" for t in want)
+            bound = used | ({str(d.sq)} if str(d.vec) in used else set())  # sq: the vec's bound
+            outs = ", ".join(str(t) if str(t) in bound else "_" for t in want)
             lines.append(f"# {d.x} - s {d.y}, its squared norm and sum, from the difference itself: "
                          f"no cancellation when the two nearly agree")
             lines.append(f'{outs} = _rt.difference({d.x}, {d.y}, {_scale_code(d.A)}, '
@@ -1072,9 +1056,9 @@ def _block_lines(name: str, formula: registry.Formula, fused: bool, body: list[s
             f"    return _rt.by_blocks({name}, _shape, ({args}){extra})"]
 
 
-def _body(plans: list[_Plan], out_names: list[str] | None = None, name: str | None = None) -> list[str]:
+def _body(plans: list[_Plan], out_names: list[str] | None = None, self_name: str | None = None) -> list[str]:
     """Validation, invariants, CSE of every coefficient of every plan, and the return line(s).
-    ``name``: the emitted function's own name (large batches then go block by block)."""
+    ``self_name``: the emitted function's own name (large batches then go block by block)."""
     formula = plans[0].formula
     angles = {str(a.phi): a for p in plans for a in p.angles}
     angles = [angles[k] for k in sorted(angles)]
@@ -1159,7 +1143,7 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, name: str | No
             uses[str(b)] = uses.get(str(b), 0) + 1
     inline_rej = {r for r, who in inline_rej.items() if uses[r] == 1}
     body = _argument_lines(formula, deferred=inv.tested)
-    blocks_at, own_name = (len(body) if name is not None else None), name
+    blocks_at = len(body)
     # log10 bounds of the invariants on the float path (for the static finiteness proof)
     sizes = {f"norm_{x}": 60.0 for x in inv.norm} | {f"sqnorm_{x}": 120.0 for x in inv.sq}
     sizes |= {str(v): 120.0 for v in products.values()}
@@ -1312,8 +1296,8 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, name: str | No
             body.append(f"{nm} = _rt.finish({expr}, _shape, {rank}, _out[{i}]{extra})")
             names.append(nm)
         body.append(f"return {', '.join(names)}")
-    if blocks_at is not None:
-        body[blocks_at:blocks_at] = _block_lines(own_name, formula, out_names is not None, body[blocks_at:])
+    if self_name is not None:
+        body[blocks_at:blocks_at] = _block_lines(self_name, formula, out_names is not None, body[blocks_at:])
     return _dead_code(body, keep={a.name for a in formula.args} | {"out"})
 
 
@@ -1325,7 +1309,7 @@ def emit_function(formula: registry.Formula) -> str:
     """Source of the emitted function for ``formula`` (the default invariant emitter)."""
     if formula.emitter is not None:
         return formula.emitter(formula)
-    body = _body([_Plan(formula)], name=formula.quantity)
+    body = _body([_Plan(formula)], self_name=formula.quantity)
     sig = ", ".join(a.name for a in formula.args)
     return (
         f"def {formula.quantity}({sig}):\n"
@@ -1366,7 +1350,7 @@ def emit_fused(value: registry.Formula, grads: list[registry.Formula]) -> str:
     plans = [_Plan(value)]
     plans += [_Plan(g, vector_differences=bool(plans[0].differences)) for g in grads]
     names = ["value"] + [g.quantity for g in grads]
-    body = _body(plans, out_names=names, name=fused_name(value))
+    body = _body(plans, out_names=names, self_name=fused_name(value))
     sig = ", ".join(a.name for a in value.args)
     listing = ", ".join(f.name for f in [value] + grads)
     doc = (

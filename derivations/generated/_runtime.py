@@ -439,6 +439,15 @@ def _release(buf):
         _SCRATCH.append(buf)
 
 
+def _column_sums(b, out):
+    """``out = b[:, 0] + b[:, 1] + ...`` in column order (bit-identical to ``b.sum(axis=-1)`` for
+    short rows), through strided column views: no reduction over a short last axis."""
+    numpy.add(b[:, 0], b[:, 1], out=out)
+    for k in range(2, b.shape[1]):
+        out += b[:, k]
+    return out
+
+
 def rowdot(x, y):
     """``x.y`` over the last axis of two batches of the same shape.  Short rows (length <= 7,
     e.g. the filters and second layers of the CNN family): the products of a block of rows
@@ -461,9 +470,7 @@ def rowdot(x, y):
             b = buf[: j - i]
             numpy.multiply(xs[i:j], ys[i:j], out=b)
             o = out[i:j]
-            numpy.add(b[:, 0], b[:, 1], out=o)
-            for k in range(2, p):
-                o += b[:, k]
+            _column_sums(b, o)
     _release(scratch)
     return out.reshape(x.shape[:-1])
 
@@ -658,22 +665,13 @@ def _difference_rows(x, y, a, b, keep=False, with_dot=False):
             ax = buf2[: j - i]
             scale(xs[i:j], a1 if isinstance(a1, float) else a1[i:j], ax)
             numpy.subtract(ax, d, out=d)
-        o = tot[i:j]
-        numpy.add(d[:, 0], d[:, 1], out=o)
-        for k in range(2, p):
-            o += d[:, k]
+        _column_sums(d, tot[i:j])
         sqr = buf2[: j - i]
         numpy.multiply(d, d, out=sqr)
-        o = sq[i:j]
-        numpy.add(sqr[:, 0], sqr[:, 1], out=o)
-        for k in range(2, p):
-            o += sqr[:, k]
+        _column_sums(sqr, sq[i:j])
         if with_dot:  # x.y while the rows of x and y are in cache
             numpy.multiply(xs[i:j], ys[i:j], out=sqr)
-            o = xy[i:j]
-            numpy.add(sqr[:, 0], sqr[:, 1], out=o)
-            for k in range(2, p):
-                o += sqr[:, k]
+            _column_sums(sqr, xy[i:j])
     if split:
         sq *= a1
         sq *= a1
@@ -1253,17 +1251,17 @@ def blocks(shape, busy=False):
     be cut into blocks of rows.  Then every temporary is a few hundred KB, reused from the heap
     and still in cache for the next operation, where whole-batch temporaries are MBs of fresh
     pages for the allocator to map and fault in, and to stream from memory, on every call.
-    Measured (CNN family, N = 1e6): the loss 0.85x -> 0.36x of hand-written NumPy, its gradient
-    in w 0.38x -> 0.29x.  Batches of fewer than four blocks gain nothing (their temporaries
+    Measured (N = 1e6, against hand-written NumPy): the CNN loss 0.84x -> 0.34x, its gradient in
+    w 0.52x -> 0.37x, the fused loss and gradients 0.48x -> 0.36x.  Batches of fewer than four blocks gain nothing (their temporaries
     mostly stay in cache) and pay the per-block Python overhead, so they are evaluated at once.
     Only batches whose arguments are each either the whole batch or a single point are split
     (the split is then a view); others are evaluated at once.
 
     ``busy``: a body with many batch-sized temporaries (the emitter counts its operations; the
     CNN losses and their fused gradients): blocks of half the size from two blocks on, since
-    there the allocator's share is large already at N = 1e5 (the CNN loss took 1.1-1.25x the
-    time of hand-written NumPy at once, depending on the allocator's state, and 0.56-1.1x in
-    blocks)."""
+    there the allocator's share is large already at N = 1e5 (the CNN loss, against hand-written
+    NumPy: 0.98x -> 0.54x while the allocator faults fresh pages in, 1.09x -> 1.15x when it
+    does not; see docs/guide.md)."""
     n = math.prod(shape)
     if n < 2 * 1024:
         return 0
@@ -1312,11 +1310,8 @@ def by_blocks(fn, shape, args, out=None, busy=False):
                 o = bufs[k]
                 if o is None:
                     o = numpy.empty(target)
-                elif not isinstance(o, numpy.ndarray) or o.dtype != numpy.float64 or o.shape != target:
-                    raise ValueError(
-                        f"out must be a float64 array of shape {target}, got "
-                        f"{getattr(o, 'dtype', type(o).__name__)} {getattr(o, 'shape', '')}"
-                    )
+                else:
+                    _check_out(o, target)
                 flat = o.reshape((n,) + target[len(full):]) if o.flags.c_contiguous else \
                     numpy.empty((n,) + target[len(full):])
                 flat[i:j] = x
@@ -1334,6 +1329,15 @@ def by_blocks(fn, shape, args, out=None, busy=False):
         if not numpy.shares_memory(flat, o):
             numpy.copyto(o, flat.reshape(o.shape))
     return tuple(results) if tup else results[0]
+
+
+def _check_out(out, target):
+    """An ``out=`` buffer must be a float64 array of exactly the result's shape."""
+    if not isinstance(out, numpy.ndarray) or out.dtype != numpy.float64 or out.shape != target:
+        raise ValueError(
+            f"out must be a float64 array of shape {target}, got "
+            f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+        )
 
 
 def finish(result, shape, rank=0, out=None, checked=None):
@@ -1364,11 +1368,7 @@ def finish(result, shape, rank=0, out=None, checked=None):
     trailing = result.shape[result.ndim - rank :] if rank else ()
     target = tuple(shape) + tuple(trailing)
     if out is not None:
-        if not isinstance(out, numpy.ndarray) or out.dtype != numpy.float64 or out.shape != target:
-            raise ValueError(
-                f"out must be a float64 array of shape {target}, got "
-                f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
-            )
+        _check_out(out, target)
         numpy.copyto(out, numpy.broadcast_to(result, target))
         return out
     if result.shape == target and result.base is None and result.flags.writeable:
