@@ -323,21 +323,6 @@ _STATE_ARGS = (
 _GD = "population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t"
 
 
-def _emit_with_math(formula) -> str:
-    """The default invariant emitter, plus a function-local ``import math`` (the standard
-    library's ``math.gamma``, which SymPy's NumPy printer uses for Gamma functions of the
-    integer dimension arguments; NumPy has no gamma function)."""
-    import copy
-
-    from . import codegen
-
-    plain = copy.copy(formula)
-    plain.emitter = None
-    src = codegen.emit_function(plain)
-    head, sep, body = src.partition('do not edit.\n    """\n')
-    return head + sep + "    import math\n\n" + body
-
-
 # --------------------------------------------------------------------------------------------
 # Registration
 # --------------------------------------------------------------------------------------------
@@ -391,13 +376,13 @@ register(Formula(
 register(Formula(
     "cnn.init_cos_mean", f"{SOURCE}, Theorem 5.4 (l.5190), initialization",
     (Arg("p", "int", "filter dimension", "p"),),
-    "v ~ Unif(S^{p-1}), sign chosen so that phi0 < pi/2", init_cos_mean, emitter=_emit_with_math,
+    "v ~ Unif(S^{p-1}), sign chosen so that phi0 < pi/2", init_cos_mean,
     lhs=r"\mathbb{E}\cos\phi^0",
 ))
 register(Formula(
     "cnn.init_dot_mean", f"{SOURCE}, Theorem 5.4 (l.5190), initialization",
     (_WS, _AS), "a0 ~ Unif(B(0, |1^T a*| |w*| / sqrt(k))), sign chosen so that a0.a* > 0",
-    init_dot_mean, emitter=_emit_with_math,
+    init_dot_mean,
     lhs=r"\mathbb{E}(\mathbf{a}^0)^\top\mathbf{a}^*",
 ))
 

@@ -1052,8 +1052,34 @@ def _block_lines(name: str, formula: registry.Formula, fused: bool, body: list[s
               if not ln.startswith(("del ", "#", "_c")))
     busy = ", busy=True" if ops >= _BUSY_OPS else ""
     extra = (", out" if fused else "") + busy
+    core = core_name(name)
     return [f"if _rt.blocks(_shape{busy}):  # a large batch: evaluated in cache-sized blocks of rows",
-            f"    return _rt.by_blocks({name}, _shape, ({args}){extra})"]
+            f"    return _rt.by_blocks({core}, _shape, ({args}){extra})",
+            f"return {core}(_shape, {args.rstrip(',')}{', out=out' if fused else ''})",
+            _CORE]
+
+
+_CORE = "#<core>"  # where a blocked function's body splits into its checks and its core
+
+
+def core_name(name: str) -> str:
+    """The private function holding the body of the emitted function ``name`` after its argument
+    checks: called on the whole batch, or by ``_rt.by_blocks`` on each block of rows (which then
+    pays the checks once, not once per block)."""
+    return f"_{name}_core"
+
+
+def _split(name: str, sig: str, lines: list[str]) -> tuple[list[str], str]:
+    """``lines`` of the function ``name``: (the public body, the source of its core function)
+    when the body is blocked, else (``lines``, "")."""
+    if _CORE not in lines:
+        return lines, ""
+    k = lines.index(_CORE)
+    core = (f"def {core_name(name)}(_shape, {sig}):\n"
+            f'    """The body of :func:`{name}` on checked arguments of batch shape ``_shape``\n'
+            '    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""\n'
+            + textwrap.indent("\n".join(lines[k + 1:]), "    ") + "\n")
+    return lines[:k], core
 
 
 def _body(plans: list[_Plan], out_names: list[str] | None = None, self_name: str | None = None) -> list[str]:
@@ -1311,12 +1337,14 @@ def emit_function(formula: registry.Formula) -> str:
         return formula.emitter(formula)
     body = _body([_Plan(formula)], self_name=formula.quantity)
     sig = ", ".join(a.name for a in formula.args)
+    body, core = _split(formula.quantity, sig, body)
     return (
         f"def {formula.quantity}({sig}):\n"
         + textwrap.indent(docstring(formula), "    ")
         + "\n"
         + textwrap.indent("\n".join(body), "    ")
         + "\n"
+        + ("\n\n" + core if core else "")
     )
 
 
@@ -1362,10 +1390,12 @@ def emit_fused(value: registry.Formula, grads: list[registry.Formula]) -> str:
         "Norms, inner products, the angle terms and common subexpressions are computed once.\n"
         'Emitted by `nnderive build`; do not edit.\n"""'
     )
+    body, core = _split(fused_name(value), sig + ", *, out=None", body)
     return (
         f"def {fused_name(value)}({sig}, *, out=None):\n"
         + textwrap.indent(doc, "    ") + "\n"
         + textwrap.indent("\n".join(body), "    ") + "\n"
+        + ("\n\n" + core if core else "")
     )
 
 
@@ -1404,6 +1434,8 @@ def module_source(family: str) -> str:
         header = header[:-2] + "".join(f", {n!r}" for n, _ in extra) + "]\n"  # extend __all__
         for _, src in extra:
             functions += "\n\n" + src
+    if re.search(r"(?<![\w.])math\.", functions):  # the standard library's math.gamma, math.erf
+        header = header.replace("import numpy\n\n", "import math\n\nimport numpy\n\n", 1)
     return header + "\n\n" + functions
 
 

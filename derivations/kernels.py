@@ -232,7 +232,7 @@ def erf_emitter(formula: Formula) -> str:
     plain.emitter = None
     src = codegen.emit_function(plain).replace("math.erf(", "_erf(")
     head, doc, body = src.split('"""', 2)
-    return (head + '"""' + doc + '"""\n    import math\n\n'
+    return (head + '"""' + doc + '"""\n'
             "    _erf = numpy.vectorize(math.erf, otypes=[numpy.float64])" + body)
 
 

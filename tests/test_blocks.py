@@ -87,3 +87,31 @@ def test_blocked_errors_name_the_argument():
     v[n - 3] = 0.0
     with pytest.raises(ValueError, match=r"\bv must be nonzero"):
         cnn.population_loss(v, a, ws, as_)
+
+
+def test_blocks_are_of_equal_size():
+    """No short last block (it would pay a block's whole fixed cost for a few rows): the rows are
+    shared out evenly, at most ``BLOCK_ROWS`` each; busy bodies are blocked from two blocks on."""
+    def rows(n, busy=False):
+        return rt.blocks(rt.batch_shape(("v", np.ones((n, P)), 1)), busy)
+
+    assert rows(100_000, busy=True) == 25_000  # four blocks of 25,000, not 3 x 32,768 + 1,696
+    assert rows(100_000) == 0  # fewer than four full blocks: at once
+    assert rows(4 * 32_768 + 1) == 26_215  # five blocks, the last of 26,214 rows
+    n = 4 * rt.BLOCK_ROWS + 123
+    r = rows(n)
+    count = -(-n // r)
+    last = n - (count - 1) * r
+    assert r <= rt.BLOCK_ROWS and 0 <= r - last < count  # short by less than one row per block
+
+
+def test_checks_run_once_per_call_not_per_block(monkeypatch):
+    """The public function checks its arguments once; ``by_blocks`` then calls the emitted core
+    (``_<name>_core``) on each block, with a block shape that still names the arguments."""
+    n = 4 * rt.BLOCK_ROWS
+    calls = []
+    real = rt.vector
+    monkeypatch.setattr(rt, "vector", lambda name, x, finite=True: calls.append(name) or real(name, x, finite))
+    cnn.population_loss(*_cnn_batch(n, 5))
+    assert calls == ["v", "a", "w_star", "a_star"]
+    assert callable(cnn._population_loss_core) and "population_loss" in cnn._population_loss_core.__doc__

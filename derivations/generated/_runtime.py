@@ -1252,22 +1252,24 @@ def blocks(shape, busy=False):
     and still in cache for the next operation, where whole-batch temporaries are MBs of fresh
     pages for the allocator to map and fault in, and to stream from memory, on every call.
     Measured (N = 1e6, against hand-written NumPy): the CNN loss 0.84x -> 0.34x, its gradient in
-    w 0.52x -> 0.37x, the fused loss and gradients 0.48x -> 0.36x.  Batches of fewer than four blocks gain nothing (their temporaries
-    mostly stay in cache) and pay the per-block Python overhead, so they are evaluated at once.
+    w 0.52x -> 0.37x, the fused loss and gradients 0.48x -> 0.36x.  Batches of fewer than four
+    blocks gain nothing (their temporaries mostly stay in cache) and pay the per-block Python
+    overhead, so they are evaluated at once.
     Only batches whose arguments are each either the whole batch or a single point are split
     (the split is then a view); others are evaluated at once.
 
     ``busy``: a body with many batch-sized temporaries (the emitter counts its operations; the
-    CNN losses and their fused gradients): blocks of half the size from two blocks on, since
-    there the allocator's share is large already at N = 1e5 (the CNN loss, against hand-written
-    NumPy: 0.98x -> 0.54x while the allocator faults fresh pages in, 1.09x -> 1.15x when it
-    does not; see docs/guide.md)."""
+    CNN losses and their fused gradients): blocked from two blocks on, since there the
+    allocator's share is large already at N = 1e5 (the CNN loss, against hand-written NumPy, in
+    four blocks of 25000 rows: 1.02x -> 0.55x while the allocator faults fresh pages in,
+    1.10x -> 1.03x when it does not; see docs/guide.md).  The rows are shared out evenly: a
+    short last block would pay a whole block's fixed cost for a few rows."""
     n = math.prod(shape)
     if n < 2 * 1024:
         return 0
     width = max([arr.shape[-1] for _, arr, rank in shape.args if rank] + [1])
-    cap, least = (BLOCK_ROWS // 2, 2) if busy else (BLOCK_ROWS, 4)
-    rows = min(cap, max(1024, _BLOCK_ENTRIES // width))
+    least = 2 if busy else 4
+    rows = min(BLOCK_ROWS, max(1024, _BLOCK_ENTRIES // width))
     if n < least * rows:
         return 0
     full = tuple(shape)
@@ -1275,13 +1277,15 @@ def blocks(shape, busy=False):
         own = arr.shape[: arr.ndim - rank]
         if own != full and math.prod(own) != 1:
             return 0
-    return rows
+    return -(-n // -(-n // rows))  # blocks of equal size (no short last block), at most ``rows``
 
 
 def by_blocks(fn, shape, args, out=None, busy=False):
-    """``fn(*args)`` (an emitted function, which returns one result or a tuple) evaluated on
-    blocks of :func:`blocks` rows and assembled; ``out``: the fused functions' buffers
-    (validated by the first block's :func:`finish`, then written block by block)."""
+    """``fn(block_shape, *args)`` (the core of an emitted function, on checked arguments; it
+    returns one result or a tuple) evaluated on blocks of :func:`blocks` rows and assembled;
+    ``out``: the fused functions' buffers (validated by the first block's :func:`finish`, then
+    written block by block).  A block's shape keeps the named arguments of ``shape``, so an
+    error raised in any block names the argument responsible."""
     rows = blocks(shape, busy)
     n = math.prod(shape)
     full = tuple(shape)
@@ -1296,11 +1300,14 @@ def by_blocks(fn, shape, args, out=None, busy=False):
         own = x.shape[: x.ndim - rank]
         parts.append((x.reshape((n,) + core), True) if own == full else (x.reshape(core), False))
     results = None
+    bshape = _shape((rows,), shape.args)
     for i in range(0, n, rows):
         j = min(n, i + rows)
         block = [x[i:j] if split else x for x, split in parts]
+        if bshape[0] != j - i:  # (blocks are of equal size: only a batch of one block differs)
+            bshape = _shape((j - i,), shape.args)
         if results is None:  # first block: learn the result shapes, then allocate (or check out)
-            r = fn(*block) if out is None else fn(*block, out=None)
+            r = fn(bshape, *block)
             tup = isinstance(r, tuple)
             rs = r if tup else (r,)
             bufs = (None,) * len(rs) if out is None else buffers(out, len(rs))
@@ -1319,12 +1326,12 @@ def by_blocks(fn, shape, args, out=None, busy=False):
                 views.append(flat)
             continue
         if out is None:
-            r = fn(*block)
+            r = fn(bshape, *block)
             rs = r if tup else (r,)
             for flat, x in zip(views, rs):
                 flat[i:j] = x
         else:
-            fn(*block, out=tuple(flat[i:j] for flat in views))
+            fn(bshape, *block, out=tuple(flat[i:j] for flat in views))
     for o, flat in zip(results, views):  # a non-contiguous out buffer: filled once at the end
         if not numpy.shares_memory(flat, o):
             numpy.copyto(o, flat.reshape(o.shape))

@@ -247,7 +247,13 @@ def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):
     _rt.same_length(("w_out", w_out), ("g_out", g_out))
     _shape = _rt.batch_shape(("w_in", w_in, 1), ("g_in", g_in, 1), ("w_out", w_out, 1), ("g_out", g_out, 1), ("eta", eta, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(gd_neuron_drift, _shape, (w_in, g_in, w_out, g_out, eta))
+        return _rt.by_blocks(_gd_neuron_drift_core, _shape, (w_in, g_in, w_out, g_out, eta))
+    return _gd_neuron_drift_core(_shape, w_in, g_in, w_out, g_out, eta)
+
+
+def _gd_neuron_drift_core(_shape, w_in, g_in, w_out, g_out, eta):
+    """The body of :func:`gd_neuron_drift` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_g_in = _rt.norm(g_in, "g_in")
     norm_g_out = _rt.norm(g_out, "g_out")
     return _rt.finish(eta**2*(norm_g_in**2 - norm_g_out**2), _shape)

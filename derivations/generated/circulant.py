@@ -494,7 +494,13 @@ def output_energy(x, s, p, d):
     d = _rt.integer("d", d)
     _shape = _rt.batch_shape(("x", x, 1), ("s", s, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(output_energy, _shape, (x, s, p, d))
+        return _rt.by_blocks(_output_energy_core, _shape, (x, s, p, d))
+    return _output_energy_core(_shape, x, s, p, d)
+
+
+def _output_energy_core(_shape, x, s, p, d):
+    """The body of :func:`output_energy` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_x = _rt.sqnorm(x, "x")
     return _rt.finish(sqnorm_x*(p*s**2)**d, _shape)
 

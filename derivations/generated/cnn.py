@@ -5,6 +5,8 @@
 Formulas: cnn.A, cnn.B, cnn.population_loss, cnn.grad_v, cnn.grad_a, cnn.population_loss_w, cnn.grad_w, cnn.a_opt, cnn.profile_loss, cnn.spurious_min_loss, cnn.spurious_a, cnn.spurious_threshold, cnn.spurious_cubic, cnn.init_cos_mean, cnn.init_dot_mean, cnn.gd_next_angle, cnn.gd_next_sin2, cnn.gd_next_norm_v_sq, cnn.gd_next_dot, cnn.gd_next_sum.
 Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
 """
+import math
+
 import numpy
 
 from . import _runtime as _rt
@@ -27,7 +29,13 @@ def A(w, k):
     k = _rt.integer("k", k)
     _shape = _rt.batch_shape(("w", w, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(A, _shape, (w, k))
+        return _rt.by_blocks(_A_core, _shape, (w, k))
+    return _A_core(_shape, w, k)
+
+
+def _A_core(_shape, w, k):
+    """The body of :func:`A` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_w = _rt.sqnorm(w, "w")
     _t0 = (1/2)*sqnorm_w
     del sqnorm_w
@@ -55,7 +63,13 @@ def B(w, w_star, k):
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(B, _shape, (w, w_star, k))
+        return _rt.by_blocks(_B_core, _shape, (w, w_star, k))
+    return _B_core(_shape, w, w_star, k)
+
+
+def _B_core(_shape, w, w_star, k):
+    """The body of :func:`B` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, sqnorm_w, sqnorm_w_star)
@@ -92,7 +106,13 @@ def population_loss(v, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_loss, _shape, (v, a, w_star, a_star), busy=True)
+        return _rt.by_blocks(_population_loss_core, _shape, (v, a, w_star, a_star), busy=True)
+    return _population_loss_core(_shape, v, a, w_star, a_star)
+
+
+def _population_loss_core(_shape, v, a, w_star, a_star):
+    """The body of :func:`population_loss` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
@@ -134,7 +154,13 @@ def grad_v(v, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(grad_v, _shape, (v, a, w_star, a_star))
+        return _rt.by_blocks(_grad_v_core, _shape, (v, a, w_star, a_star))
+    return _grad_v_core(_shape, v, a, w_star, a_star)
+
+
+def _grad_v_core(_shape, v, a, w_star, a_star):
+    """The body of :func:`grad_v` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_a_a_star = _rt.dot(a, a_star, None, None, names=("a", "a_star"))
@@ -169,7 +195,13 @@ def grad_a(v, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(grad_a, _shape, (v, a, w_star, a_star))
+        return _rt.by_blocks(_grad_a_core, _shape, (v, a, w_star, a_star))
+    return _grad_a_core(_shape, v, a, w_star, a_star)
+
+
+def _grad_a_core(_shape, v, a, w_star, a_star):
+    """The body of :func:`grad_a` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
@@ -209,7 +241,13 @@ def population_loss_w(w, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_loss_w, _shape, (w, a, w_star, a_star), busy=True)
+        return _rt.by_blocks(_population_loss_w_core, _shape, (w, a, w_star, a_star), busy=True)
+    return _population_loss_w_core(_shape, w, a, w_star, a_star)
+
+
+def _population_loss_w_core(_shape, w, a, w_star, a_star):
+    """The body of :func:`population_loss_w` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
@@ -251,7 +289,13 @@ def grad_w(w, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(grad_w, _shape, (w, a, w_star, a_star), busy=True)
+        return _rt.by_blocks(_grad_w_core, _shape, (w, a, w_star, a_star), busy=True)
+    return _grad_w_core(_shape, w, a, w_star, a_star)
+
+
+def _grad_w_core(_shape, w, a, w_star, a_star):
+    """The body of :func:`grad_w` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_a = _rt.sqnorm(a, "a")
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
@@ -292,7 +336,13 @@ def a_opt(phi, w_star, a_star):
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(a_opt, _shape, (phi, w_star, a_star), busy=True)
+        return _rt.by_blocks(_a_opt_core, _shape, (phi, w_star, a_star), busy=True)
+    return _a_opt_core(_shape, phi, w_star, a_star)
+
+
+def _a_opt_core(_shape, phi, w_star, a_star):
+    """The body of :func:`a_opt` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, None, name="a_star")
@@ -329,7 +379,13 @@ def profile_loss(phi, w_star, a_star):
     _shape = _rt.batch_shape(("phi", phi, 0), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(profile_loss, _shape, (phi, w_star, a_star), busy=True)
+        return _rt.by_blocks(_profile_loss_core, _shape, (phi, w_star, a_star), busy=True)
+    return _profile_loss_core(_shape, phi, w_star, a_star)
+
+
+def _profile_loss_core(_shape, phi, w_star, a_star):
+    """The body of :func:`profile_loss` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -369,7 +425,13 @@ def spurious_min_loss(w_star, a_star):
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(spurious_min_loss, _shape, (w_star, a_star), busy=True)
+        return _rt.by_blocks(_spurious_min_loss_core, _shape, (w_star, a_star), busy=True)
+    return _spurious_min_loss_core(_shape, w_star, a_star)
+
+
+def _spurious_min_loss_core(_shape, w_star, a_star):
+    """The body of :func:`spurious_min_loss` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -394,7 +456,13 @@ def spurious_a(w_star, a_star):
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(spurious_a, _shape, (w_star, a_star))
+        return _rt.by_blocks(_spurious_a_core, _shape, (w_star, a_star))
+    return _spurious_a_core(_shape, w_star, a_star)
+
+
+def _spurious_a_core(_shape, w_star, a_star):
+    """The body of :func:`spurious_a` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, None, name="a_star")
@@ -438,7 +506,13 @@ def spurious_cubic(w_star, a_star):
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(spurious_cubic, _shape, (w_star, a_star))
+        return _rt.by_blocks(_spurious_cubic_core, _shape, (w_star, a_star))
+    return _spurious_cubic_core(_shape, w_star, a_star)
+
+
+def _spurious_cubic_core(_shape, w_star, a_star):
+    """The body of :func:`spurious_cubic` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_a_star = _rt.sqnorm(a_star, "a_star")
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -456,8 +530,6 @@ def init_cos_mean(p):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    import math
-
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
     dim_p = p
@@ -477,13 +549,17 @@ def init_dot_mean(w_star, a_star):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    import math
-
     w_star = _rt.vector("w_star", w_star, finite=False)
     a_star = _rt.vector("a_star", a_star, finite=False)
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(init_dot_mean, _shape, (w_star, a_star))
+        return _rt.by_blocks(_init_dot_mean_core, _shape, (w_star, a_star))
+    return _init_dot_mean_core(_shape, w_star, a_star)
+
+
+def _init_dot_mean_core(_shape, w_star, a_star):
+    """The body of :func:`init_dot_mean` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_a_star = _rt.norm(a_star, "a_star")
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dim_k = a_star.shape[-1]
@@ -707,7 +783,13 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_loss_and_grads, _shape, (v, a, w_star, a_star), out, busy=True)
+        return _rt.by_blocks(_population_loss_and_grads_core, _shape, (v, a, w_star, a_star), out, busy=True)
+    return _population_loss_and_grads_core(_shape, v, a, w_star, a_star, out=out)
+
+
+def _population_loss_and_grads_core(_shape, v, a, w_star, a_star, *, out=None):
+    """The body of :func:`population_loss_and_grads` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
@@ -768,7 +850,13 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_loss_w_and_grads, _shape, (w, a, w_star, a_star), out, busy=True)
+        return _rt.by_blocks(_population_loss_w_and_grads_core, _shape, (w, a, w_star, a_star), out, busy=True)
+    return _population_loss_w_and_grads_core(_shape, w, a, w_star, a_star, out=out)
+
+
+def _population_loss_w_and_grads_core(_shape, w, a, w_star, a_star, *, out=None):
+    """The body of :func:`population_loss_w_and_grads` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_a = _rt.sqnorm(a, "a")
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)

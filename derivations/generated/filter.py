@@ -28,7 +28,13 @@ def population_loss(w, w_star):
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_loss, _shape, (w, w_star))
+        return _rt.by_blocks(_population_loss_core, _shape, (w, w_star))
+    return _population_loss_core(_shape, w, w_star)
+
+
+def _population_loss_core(_shape, w, w_star):
+    """The body of :func:`population_loss` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, sqnorm_w, sqnorm_w_star)
@@ -60,7 +66,13 @@ def population_grad(w, w_star):
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(population_grad, _shape, (w, w_star))
+        return _rt.by_blocks(_population_grad_core, _shape, (w, w_star))
+    return _population_grad_core(_shape, w, w_star)
+
+
+def _population_grad_core(_shape, w, w_star):
+    """The body of :func:`population_grad` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_w = _rt.norm(w, "w", nonzero=True)
     norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)

@@ -25,7 +25,13 @@ def relu_mean(w):
     w = _rt.vector("w", w, finite=False)
     _shape = _rt.batch_shape(("w", w, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(relu_mean, _shape, (w,))
+        return _rt.by_blocks(_relu_mean_core, _shape, (w,))
+    return _relu_mean_core(_shape, w)
+
+
+def _relu_mean_core(_shape, w):
+    """The body of :func:`relu_mean` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_w = _rt.norm(w, "w")
     _c0 = (1/2)*numpy.sqrt(2)/numpy.sqrt(numpy.pi)
     return _rt.finish(norm_w*_c0, _shape, checked=True)
@@ -47,7 +53,13 @@ def relu_cross_moment(w, u):
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(relu_cross_moment, _shape, (w, u))
+        return _rt.by_blocks(_relu_cross_moment_core, _shape, (w, u))
+    return _relu_cross_moment_core(_shape, w, u)
+
+
+def _relu_cross_moment_core(_shape, w, u):
+    """The body of :func:`relu_cross_moment` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_u = _rt.sqnorm(u, "u", nonzero=True)
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
     dot_u_w = _rt.dot(u, w, sqnorm_u, sqnorm_w)
@@ -77,7 +89,13 @@ def halfspace_second_moment(w):
     w = _rt.vector("w", w)
     _shape = _rt.batch_shape(("w", w, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(halfspace_second_moment, _shape, (w,))
+        return _rt.by_blocks(_halfspace_second_moment_core, _shape, (w,))
+    return _halfspace_second_moment_core(_shape, w)
+
+
+def _halfspace_second_moment_core(_shape, w):
+    """The body of :func:`halfspace_second_moment` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     return _rt.finish(_rt.col(1/2) * w, _shape, 1, checked=True)
 
 
@@ -97,7 +115,13 @@ def wedge_second_moment(w, u):
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(wedge_second_moment, _shape, (w, u))
+        return _rt.by_blocks(_wedge_second_moment_core, _shape, (w, u))
+    return _wedge_second_moment_core(_shape, w, u)
+
+
+def _wedge_second_moment_core(_shape, w, u):
+    """The body of :func:`wedge_second_moment` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_u = _rt.norm(u, "u", nonzero=True)
     norm_w = _rt.norm(w, "w", nonzero=True)
     dot_u_w = _rt.dot(u, w, norm_u, norm_w)

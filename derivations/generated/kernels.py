@@ -5,6 +5,8 @@
 Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.anticoncentration, kernels.init_residual.
 Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
 """
+import math
+
 import numpy
 
 from . import _runtime as _rt
@@ -28,7 +30,13 @@ def h_inf(x, y):
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(h_inf, _shape, (x, y))
+        return _rt.by_blocks(_h_inf_core, _shape, (x, y))
+    return _h_inf_core(_shape, x, y)
+
+
+def _h_inf_core(_shape, x, y):
+    """The body of :func:`h_inf` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
     sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
@@ -56,7 +64,13 @@ def arccos1(x, y):
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(arccos1, _shape, (x, y))
+        return _rt.by_blocks(_arccos1_core, _shape, (x, y))
+    return _arccos1_core(_shape, x, y)
+
+
+def _arccos1_core(_shape, x, y):
+    """The body of :func:`arccos1` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
     sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
@@ -89,7 +103,13 @@ def g_inf(x, y):
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(g_inf, _shape, (x, y))
+        return _rt.by_blocks(_g_inf_core, _shape, (x, y))
+    return _g_inf_core(_shape, x, y)
+
+
+def _g_inf_core(_shape, x, y):
+    """The body of :func:`g_inf` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
     sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dim_d = x.shape[-1]
@@ -123,7 +143,13 @@ def v_inf(x, y):
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(v_inf, _shape, (x, y))
+        return _rt.by_blocks(_v_inf_core, _shape, (x, y))
+    return _v_inf_core(_shape, x, y)
+
+
+def _v_inf_core(_shape, x, y):
+    """The body of :func:`v_inf` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
     sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
     dim_d = x.shape[-1]
@@ -336,8 +362,6 @@ def anticoncentration(r, alpha):
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    import math
-
     _erf = numpy.vectorize(math.erf, otypes=[numpy.float64])
     r = _rt.scalar("r", r)
     _rt.positive("r", r)
@@ -360,7 +384,13 @@ def init_residual(y_labels):
     y_labels = _rt.vector("y_labels", y_labels, finite=False)
     _shape = _rt.batch_shape(("y_labels", y_labels, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(init_residual, _shape, (y_labels,))
+        return _rt.by_blocks(_init_residual_core, _shape, (y_labels,))
+    return _init_residual_core(_shape, y_labels)
+
+
+def _init_residual_core(_shape, y_labels):
+    """The body of :func:`init_residual` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_y_labels = _rt.sqnorm(y_labels, "y_labels")
     dim_n = y_labels.shape[-1]
     return _rt.finish((1/2)*dim_n + sqnorm_y_labels, _shape, checked=True)

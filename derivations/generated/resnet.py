@@ -313,7 +313,13 @@ def gram_H_inf(x_i, x_j, alpha_H, H):
     _rt.same_length(("x_i", x_i), ("x_j", x_j))
     _shape = _rt.batch_shape(("x_i", x_i, 1), ("x_j", x_j, 1), ("alpha_H", alpha_H, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(gram_H_inf, _shape, (x_i, x_j, alpha_H, H))
+        return _rt.by_blocks(_gram_H_inf_core, _shape, (x_i, x_j, alpha_H, H))
+    return _gram_H_inf_core(_shape, x_i, x_j, alpha_H, H)
+
+
+def _gram_H_inf_core(_shape, x_i, x_j, alpha_H, H):
+    """The body of :func:`gram_H_inf` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_x_i = _rt.sqnorm(x_i, "x_i")
     sqnorm_x_j = _rt.sqnorm(x_j, "x_j")
     dot_x_i_x_j = _rt.dot(x_i, x_j, sqnorm_x_i, sqnorm_x_j)

@@ -30,7 +30,13 @@ def grad_v(v, g, grad_w):
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(grad_v, _shape, (v, g, grad_w))
+        return _rt.by_blocks(_grad_v_core, _shape, (v, g, grad_w))
+    return _grad_v_core(_shape, v, g, grad_w)
+
+
+def _grad_v_core(_shape, v, g, grad_w):
+    """The body of :func:`grad_v` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
     _k0 = g/norm_v
@@ -57,7 +63,13 @@ def grad_g(v, g, grad_w):
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(grad_g, _shape, (v, g, grad_w))
+        return _rt.by_blocks(_grad_g_core, _shape, (v, g, grad_w))
+    return _grad_g_core(_shape, v, g, grad_w)
+
+
+def _grad_g_core(_shape, v, g, grad_w):
+    """The body of :func:`grad_g` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
     return _rt.finish(dot_grad_w_v/norm_v, _shape, checked=True)
@@ -84,7 +96,13 @@ def norm_after_gd_step(v, g, grad_w, eta):
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1), ("eta", eta, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(norm_after_gd_step, _shape, (v, g, grad_w, eta))
+        return _rt.by_blocks(_norm_after_gd_step_core, _shape, (v, g, grad_w, eta))
+    return _norm_after_gd_step_core(_shape, v, g, grad_w, eta)
+
+
+def _norm_after_gd_step_core(_shape, v, g, grad_w, eta):
+    """The body of :func:`norm_after_gd_step` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_grad_w = _rt.sqnorm(grad_w, "grad_w")
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, sqnorm_grad_w, sqnorm_v)
@@ -114,7 +132,13 @@ def df_dv(v, g, c, x_p, m):
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(df_dv, _shape, (v, g, c, x_p, m))
+        return _rt.by_blocks(_df_dv_core, _shape, (v, g, c, x_p, m))
+    return _df_dv_core(_shape, v, g, c, x_p, m)
+
+
+def _df_dv_core(_shape, v, g, c, x_p, m):
+    """The body of :func:`df_dv` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, norm_v, None, names=("v", "x_p"))
     _t0 = dot_v_x_p*g
@@ -151,7 +175,13 @@ def df_dg(v, g, c, x_p, m):
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(df_dg, _shape, (v, g, c, x_p, m))
+        return _rt.by_blocks(_df_dg_core, _shape, (v, g, c, x_p, m))
+    return _df_dg_core(_shape, v, g, c, x_p, m)
+
+
+def _df_dg_core(_shape, v, g, c, x_p, m):
+    """The body of :func:`df_dg` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, norm_v, None, names=("v", "x_p"))
     return _rt.finish(numpy.select([numpy.greater_equal(dot_v_x_p*g, 0),True], [c*dot_v_x_p/(numpy.sqrt(m)*norm_v),0], default=numpy.nan), _shape)
@@ -181,7 +211,13 @@ def v_term(v, g, x_p, y_p, alpha):
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(v_term, _shape, (v, g, x_p, y_p, alpha))
+        return _rt.by_blocks(_v_term_core, _shape, (v, g, x_p, y_p, alpha))
+    return _v_term_core(_shape, v, g, x_p, y_p, alpha)
+
+
+def _v_term_core(_shape, v, g, x_p, y_p, alpha):
+    """The body of :func:`v_term` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None, names=("v", "x_p"))
     dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None, names=("v", "y_p"))
@@ -213,7 +249,13 @@ def g_term(v, g, x_p, y_p, alpha):
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(g_term, _shape, (v, g, x_p, y_p, alpha))
+        return _rt.by_blocks(_g_term_core, _shape, (v, g, x_p, y_p, alpha))
+    return _g_term_core(_shape, v, g, x_p, y_p, alpha)
+
+
+def _g_term_core(_shape, v, g, x_p, y_p, alpha):
+    """The body of :func:`g_term` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, sqnorm_v, None, names=("v", "x_p"))
     dot_v_y_p = _rt.dot(v, y_p, sqnorm_v, None, names=("v", "y_p"))
@@ -244,7 +286,13 @@ def h_term(v, g, x_p, y_p, alpha):
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(h_term, _shape, (v, g, x_p, y_p, alpha))
+        return _rt.by_blocks(_h_term_core, _shape, (v, g, x_p, y_p, alpha))
+    return _h_term_core(_shape, v, g, x_p, y_p, alpha)
+
+
+def _h_term_core(_shape, v, g, x_p, y_p, alpha):
+    """The body of :func:`h_term` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     _rt.check_nonzero(v, "v")
     dot_v_x_p = _rt.dot(v, x_p, None, None, names=("v", "x_p"))
     dot_v_y_p = _rt.dot(v, y_p, None, None, names=("v", "y_p"))
@@ -268,7 +316,13 @@ def grad_theta(v, x_p):
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("x_p", x_p, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(grad_theta, _shape, (v, x_p))
+        return _rt.by_blocks(_grad_theta_core, _shape, (v, x_p))
+    return _grad_theta_core(_shape, v, x_p)
+
+
+def _grad_theta_core(_shape, v, x_p):
+    """The body of :func:`grad_theta` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_v_x_p = _rt.dot(v, x_p, norm_v, None, names=("v", "x_p"))
     _t0 = numpy.greater_equal(dot_v_x_p, 0)
@@ -294,7 +348,13 @@ def n_block(v, g):
     g = _rt.scalar("g", g)
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(n_block, _shape, (v, g))
+        return _rt.by_blocks(_n_block_core, _shape, (v, g))
+    return _n_block_core(_shape, v, g)
+
+
+def _n_block_core(_shape, v, g):
+    """The body of :func:`n_block` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     _t0 = g**2
     _t1 = (1/sqnorm_v)
@@ -324,7 +384,13 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
-        return _rt.by_blocks(grad_g_and_grads, _shape, (v, g, grad_w), out)
+        return _rt.by_blocks(_grad_g_and_grads_core, _shape, (v, g, grad_w), out)
+    return _grad_g_and_grads_core(_shape, v, g, grad_w, out=out)
+
+
+def _grad_g_and_grads_core(_shape, v, g, grad_w, *, out=None):
+    """The body of :func:`grad_g_and_grads` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v = _rt.norm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
     _t0 = (1/norm_v)
