@@ -1412,6 +1412,35 @@ def fused(name: str):
         raise LookupError(f"{name} has no fused value-and-gradients function") from None
 
 
+def _drop_unused(source: str) -> str:
+    """``source`` without the top-level assignments of a function whose name is never read after
+    them (intermediates a family's own emitter writes for every variant, e.g. a sum only some
+    variants need), unless the value calls the runtime (``_rt.``: it may check an argument)."""
+    import ast
+
+    while True:
+        tree = ast.parse(source)
+        drop = []
+        for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+            for st in fn.body:
+                if not (isinstance(st, ast.Assign) and len(st.targets) == 1
+                        and isinstance(st.targets[0], ast.Name)):
+                    continue
+                name = st.targets[0].id
+                if any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "_rt"
+                       for n in ast.walk(st.value)):
+                    continue
+                if not any(isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Store)
+                           and n.lineno > st.end_lineno for n in ast.walk(fn)):
+                    drop.append((st.lineno, st.end_lineno))
+        if not drop:
+            return source
+        lines = source.split("\n")
+        for a, b in sorted(drop, reverse=True):
+            del lines[a - 1 : b]
+        source = "\n".join(lines)
+
+
 def module_source(family: str) -> str:
     """The whole generated module for one family."""
     formulas = [registry.get(n) for n in registry.names(family)]
@@ -1434,6 +1463,7 @@ def module_source(family: str) -> str:
         header = header[:-2] + "".join(f", {n!r}" for n, _ in extra) + "]\n"  # extend __all__
         for _, src in extra:
             functions += "\n\n" + src
+    functions = _drop_unused(functions)
     if re.search(r"(?<![\w.])math\.", functions):  # the standard library's math.gamma, math.erf
         header = header.replace("import numpy\n\n", "import math\n\nimport numpy\n\n", 1)
     return header + "\n\n" + functions

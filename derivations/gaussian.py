@@ -144,14 +144,14 @@ register(Formula(
     # z.w = 0 there), so w = 0 is a valid input; only NaN/inf are rejected
     (Arg("w", "vector", "weight vector", "p"),),
     _ZW, lambda: halfspace_second_moment(W), rank=1,
-    lhs=r"\mathbb{E}\left[\mathbf{z}\mathbf{z}^\top\mathbb{1}\{\mathbf{z}^\top\mathbf{w}>0\}\right]\mathbf{w}",
+    lhs=r"\mathbb{E}\left[\mathbf{z}\mathbf{z}^\top\mathbb{I}\{\mathbf{z}^\top\mathbf{w}>0\}\right]\mathbf{w}",
 ))
 register(Formula(
     "gaussian.wedge_second_moment", f"{SOURCE} (iii)",
     (Arg("w", "vector", "weight vector defining the first half-space", "p", nonzero=True),
      Arg("u", "vector", "second weight vector (multiplies the moment matrix)", "p", nonzero=True)),
     _ZW + "; phi = angle(w, u)", lambda: wedge_second_moment(W, U), rank=1,
-    lhs=(r"\mathbb{E}\left[\mathbf{z}\mathbf{z}^\top\mathbb{1}\{\mathbf{z}^\top\mathbf{w}>0,"
+    lhs=(r"\mathbb{E}\left[\mathbf{z}\mathbf{z}^\top\mathbb{I}\{\mathbf{z}^\top\mathbf{w}>0,"
          r"\mathbf{z}^\top\mathbf{u}>0\}\right]\mathbf{u}"),
     paper=lambda: ((sp.pi - V.angle(W, U)) / (2 * sp.pi) * U
                    + sp.sin(V.angle(W, U)) / (2 * sp.pi) * V.norm(U) / V.norm(W) * W),

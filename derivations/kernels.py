@@ -320,19 +320,19 @@ _VA = "v ~ N(0, alpha^2 I_d) (the result is alpha-independent), d = len(x); thet
 KERNELS = {
     "h_inf": (h_inf, f"{SOURCE_T}, ch. 2, Assumption 2.1 (l.429)", _W,
               r"H^\infty(\mathbf{x},\mathbf{y}) = \mathbb{E}_{\mathbf{w}}\left[\mathbf{x}^\top"
-              r"\mathbf{y}\,\mathbb{1}\{\mathbf{w}^\top\mathbf{x}\ge0,\mathbf{w}^\top\mathbf{y}"
+              r"\mathbf{y}\,\mathbb{I}\{\mathbf{w}^\top\mathbf{x}\ge0,\mathbf{w}^\top\mathbf{y}"
               r"\ge0\}\right]"),
     "arccos1": (arccos1, f"{SOURCE_T}, Lemma 5.6 (iv) (arc-cosine kernel of degree 1)", _W,
                 r"\kappa_1(\mathbf{x},\mathbf{y}) = \mathbb{E}_{\mathbf{w}}\left[\sigma(\mathbf{w}"
                 r"^\top\mathbf{x})\sigma(\mathbf{w}^\top\mathbf{y})\right]"),
     "g_inf": (g_inf, f"{SOURCE_WN}, eq. (4.3), indicators corrected", _VA,
               r"G^\infty(\mathbf{x},\mathbf{y}) = \mathbb{E}_{\mathbf{v}}\left[\langle\mathbf{x}"
-              r"^{\mathbf{v}},\mathbf{y}^{\mathbf{v}}\rangle\mathbb{1}\{\mathbf{v}^\top\mathbf{x}"
-              r"\ge0\}\mathbb{1}\{\mathbf{v}^\top\mathbf{y}\ge0\}\right]"),
+              r"^{\mathbf{v}},\mathbf{y}^{\mathbf{v}}\rangle\mathbb{I}\{\mathbf{v}^\top\mathbf{x}"
+              r"\ge0\}\mathbb{I}\{\mathbf{v}^\top\mathbf{y}\ge0\}\right]"),
     "v_inf": (v_inf, f"{SOURCE_WN}, eq. (4.2), indicators corrected", _VA,
               r"V^\infty(\mathbf{x},\mathbf{y}) = \mathbb{E}_{\mathbf{v}}\left[\langle\mathbf{x}"
-              r"^{\mathbf{v}\perp},\mathbf{y}^{\mathbf{v}\perp}\rangle\mathbb{1}\{\mathbf{v}^\top"
-              r"\mathbf{x}\ge0\}\mathbb{1}\{\mathbf{v}^\top\mathbf{y}\ge0\}\right]"),
+              r"^{\mathbf{v}\perp},\mathbf{y}^{\mathbf{v}\perp}\rangle\mathbb{I}\{\mathbf{v}^\top"
+              r"\mathbf{x}\ge0\}\mathbb{I}\{\mathbf{v}^\top\mathbf{y}\ge0\}\right]"),
 }
 
 for _q, (_fn, _src, _as, _lhs) in KERNELS.items():

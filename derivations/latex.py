@@ -506,9 +506,13 @@ _MATH_TOKENS = [  # (pattern, groups -> math) applied to plain text before escap
     (r"(?<=\s)~(?=\s)", lambda g: r"\sim"),
     (r"\|([A-Za-z][\w*]{0,5})\|(?:\^([0-9]))?",                                # |v|, |w*|^2
      lambda g: rf"\|{_sym(g[0])}\|" + (f"^{g[1]}" if g[1] else "")),
-    (r"\b([A-Za-z])\^T\b", lambda g: rf"{g[0]}^\top"),                       # z^T
-    (r"(?:\b([A-Za-z])|([\])]))\^([0-9*A-Za-z](?![A-Za-z])|\{(?:[^{}]|\{[^{}]*\})*\}|\([^()]{1,12}\))",
-     lambda g: _exp((g[0] or g[1], g[2]))),                                   # x^2, [..]^d
+    (r"\|(?![\s^])([^|$\n]{1,60}?)\|(_F)?\^([0-9])",                                     # |y - u(0)|^2, |M|_F^2
+     lambda g: rf"\lvert$ {escape(g[0])} $\rvert{g[1] or ''}^{g[2]}"),           # (inside: running text)
+    (r"\b([A-Za-z])\*\^T\b", lambda g: rf"{g[0]}^{{*\top}}"),                       # v*^T
+    (r"\b([A-Za-z])\^_(\w{1,3})\b", lambda g: rf"\hat{{{g[0]}}}_{{{g[1]}}}"),      # x^_j (DFT)
+    (r"\b([A-Za-z]\w*|\d+)\^T\b", lambda g: rf"{_base(g[0])}^\top"),          # z^T, 11^T
+    (r"(?:\b([A-Za-z]\w*|\d+)|([\])]))\^(-?[0-9*A-Za-z](?![A-Za-z])|\{(?:[^{}]|\{[^{}]*\})*\}|\([^()]{1,12}\))",
+     lambda g: _exp((_base(g[0]) if g[0] else g[1], g[2]))),                # x^2, eps^3, [..]^d
     (r"\bsum_([a-z])\b", lambda g: rf"\sum_{{{g[0]}}}"),                        # sum_i
     (r"\b([A-Za-z])_([A-Za-z0-9]{1,3}|\{[^{}]*\})(?![\w])",                    # x_i, w_{t+1}
      lambda g: rf"{g[0]}_{{{_escape_math(g[1].strip('{}'))}}}"),
@@ -516,6 +520,14 @@ _MATH_TOKENS = [  # (pattern, groups -> math) applied to plain text before escap
     (r"\b(" + "|".join(_GREEK) + r")\b", lambda g: "\\" + g[0]),             # gamma
     (r"(?<=[\s(\[,=])([<>=])(?=[\s\d(-])", lambda g: g[0]),                   # a lone relation
 ]
+
+
+def _base(word: str) -> str:
+    """The base of a power in math mode: ``y_i`` as ``y_{i}``, a Greek name as its symbol."""
+    head, sep, rest = word.partition("_")
+    if sep and len(head) == 1 and rest:
+        return rf"{head}_{{{_escape_math(rest)}}}"
+    return _escape_math(word).strip()
 
 
 def _sym(name: str) -> str:

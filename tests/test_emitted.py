@@ -30,6 +30,27 @@ def test_build_is_deterministic_across_hash_seeds():
     assert len(digests) == 1
 
 
+def test_unused_intermediates_are_dropped():
+    """A family's own emitter may write an intermediate only some variants read; the module
+    assembly drops it (repeatedly: one drop can orphan another), but keeps runtime calls, which
+    may check an argument, and names read later (also through a subscript store or ``del``)."""
+    src = ("def f(x, H):\n"
+           "    a = numpy.sum(x)\n"
+           "    b = a * 2\n"
+           "    c = _rt.vector('x', x)\n"
+           "    g = numpy.zeros(3)\n"
+           "    for h in range(H):\n"
+           "        g[h] = h\n"
+           "    t = x + 1\n"
+           "    del t\n"
+           "    return g\n")
+    out = codegen._drop_unused(src)
+    assert "a = " not in out and "b = " not in out
+    assert "c = _rt.vector" in out and "g = numpy.zeros" in out and "t = x + 1" in out
+    for path in sorted((ROOT / "derivations" / "generated").glob("[!_]*.py")):  # the whole build
+        assert codegen._drop_unused(path.read_text()) == path.read_text(), path.name
+
+
 def test_emitted_code_does_not_import_sympy():
     code = ("import sys, numpy as np\n"
             "from derivations.generated.cnn import population_loss, grad_v, grad_a\n"

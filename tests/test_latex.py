@@ -105,6 +105,11 @@ def test_long_product_is_broken_inside_its_groups():
     ("[-1, 1]^d", ["^{d}$"], [r"\textasciicircum"]),
     ("100% & $5 # {x} a\\b", [r"\%", r"\&", r"\$", r"\#", r"\{", r"\textbackslash{}"], []),
     ("x < y | z", [], []),
+    ("(11^T + (pi - 1) I) a", [r"$11^\top$"], [r"\textasciicircum"]),          # a word or number as base
+    ("c eps^3 and chi^2 and y_i^2", ["$eps^{3}$", r"$\chi^{2}$", "$y_{i}^{2}$"], [r"\textasciicircum"]),
+    ("E|y - u(0)|^2 + |grad_v f|^2", [r"$\lvert$ y - u(0) $\rvert^2$", r"$\lvert$ grad\_v f $\rvert^2$"],
+     [r"\textasciicircum", r"\textbar"]),
+    ("real part of x^_j", [r"$\hat{x}_{j}$"], [r"\textasciicircum"]),         # the DFT's hat
 ])
 def test_escape(text, must, must_not):
     out = L.escape(text)
@@ -120,7 +125,8 @@ def test_escape(text, must, must_not):
 NASTY = ["which implies 1/2 e^{-c_{w,0} L} <= |x^h|", "a^{ and }", "x^{", "}{", "w_{t", "|||",
          "^^__~~", "\\end{document}", "$x$ & y % z # w", "e^(-(t)) x^T_i", "{[(<>)]}",
          "ratio >= 1 -> inf, 1e-300 <= x", "naïve – “quoted” — ±∞ ≥ ≤ →", "gamma_{min}^2",
-         "sum_i a_i^2 ~ N(0, 1)", "|v|| w*|", "x^2^3", "_leading", "trailing_", "a__b"]
+         "sum_i a_i^2 ~ N(0, 1)", "|v|| w*|", "x^2^3", "_leading", "trailing_", "a__b",
+         "|a|b|^2", "x^_", "11^T^T", "|$|^2", "a_^2"]
 
 
 def test_escape_never_breaks_compilation(tmp_path):

@@ -220,7 +220,6 @@ def mf_hessian(U, V, M, dU, dV):
     _rt.require(dV.shape[-2:] == V.shape[-2:], "dV", f"must have the shape of V {V.shape[-2:]}, got {dV.shape}")
     T1 = numpy.sum(R * (dU @ _T(dV)), axis=(-2, -1))
     T2 = numpy.sum((U @ _T(dV) + dU @ _T(V)) ** 2, axis=(-2, -1))
-    T3 = numpy.sum(R * R, axis=(-2, -1))
     return _rt.finish(2*T1 + T2, _shape)
 
 

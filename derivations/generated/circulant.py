@@ -355,7 +355,6 @@ def cn_grad_w(w, w_out, x, y):
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
     _bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
-    norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))
     dot_y_z = numpy.sum(y * z, axis=-1)
     _gz = _rt.col(-w_out/norm_z) * y + _rt.col(dot_y_z*w_out/norm_z**3) * z
     _G = (numpy.fft.rfft(_gz, axis=-1) / _sn)[..., None, :]
@@ -363,8 +362,6 @@ def cn_grad_w(w, w_out, x, y):
     _pre = numpy.cumprod(numpy.concatenate([_one, _A[..., :-1, :]], axis=-2), axis=-2)
     _suf = numpy.cumprod(numpy.concatenate([_one, _A[..., :0:-1, :]], axis=-2), axis=-2)[..., ::-1, :]
     _Q = _pre * _suf
-    A_re = _A.real
-    A_im = _A.imag
     Q_re = _Q.real
     Q_im = _Q.imag
     G_re = _G.real
@@ -419,7 +416,6 @@ def cn_grad_out(w, w_out, x, y):
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
     _bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
-    norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))
     dot_y_z = numpy.sum(y * z, axis=-1)
     return _rt.finish(w_out - dot_y_z/norm_z, _shape)
 

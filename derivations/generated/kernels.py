@@ -178,7 +178,6 @@ def h_inf_gram(X):
     X = _rt.vector("X", X)
     _rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
-    dim_d = X.shape[-1]
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
     norm_x = _n[..., :, None]
@@ -212,7 +211,6 @@ def arccos1_gram(X):
     X = _rt.vector("X", X)
     _rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
-    dim_d = X.shape[-1]
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
     norm_x = _n[..., :, None]

@@ -111,8 +111,6 @@ def grad_W1(X, y, W1, W, alpha, a):
     u = (_xs[-1] @ ((1) * a)[..., :, None])[..., 0]
     _r = u - y
     _g = _r[..., :, None] * ((1) * a)[..., None, :]
-    _gW = numpy.zeros(tuple(_shape) + (H - 1, m, m))
-    _ga = numpy.zeros(tuple(_shape) + (H - 1,))
     for _h in range(H, 1, -1):
         alpha_h = alpha[..., _h - 2, None, None]
         _G = _g
@@ -171,7 +169,6 @@ def grad_W(X, y, W1, W, alpha, a):
     _r = u - y
     _g = _r[..., :, None] * ((1) * a)[..., None, :]
     _gW = numpy.zeros(tuple(_shape) + (H - 1, m, m))
-    _ga = numpy.zeros(tuple(_shape) + (H - 1,))
     for _h in range(H, 1, -1):
         alpha_h = alpha[..., _h - 2, None, None]
         _G = _g
@@ -230,7 +227,6 @@ def grad_alpha(X, y, W1, W, alpha, a):
     u = (_xs[-1] @ ((1) * a)[..., :, None])[..., 0]
     _r = u - y
     _g = _r[..., :, None] * ((1) * a)[..., None, :]
-    _gW = numpy.zeros(tuple(_shape) + (H - 1, m, m))
     _ga = numpy.zeros(tuple(_shape) + (H - 1,))
     for _h in range(H, 1, -1):
         alpha_h = alpha[..., _h - 2, None, None]

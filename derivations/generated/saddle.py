@@ -303,11 +303,8 @@ def grad(x, L, gamma, tau):
                 "|x_i| < 2 tau every later |x_j| must be <= tau")
     u = numpy.sum(numpy.where(_act, y_j, 0.0), axis=-1, keepdims=True)
     v = numpy.sum(numpy.where(_next, y_j, 0.0), axis=-1, keepdims=True)
-    k = _a.astype(numpy.float64)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    S_conv = numpy.sum(numpy.where(_conv, L*(4*tau - y_j)**2, 0.0), axis=-1, keepdims=True)
-    S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
     _t0 = 2*tau
     _t1 = u - tau
     _t2 = _t1**3
@@ -379,11 +376,8 @@ def hessian(x, L, gamma, tau):
                 "|x_i| < 2 tau every later |x_j| must be <= tau")
     u = numpy.sum(numpy.where(_act, y_j, 0.0), axis=-1, keepdims=True)
     v = numpy.sum(numpy.where(_next, y_j, 0.0), axis=-1, keepdims=True)
-    k = _a.astype(numpy.float64)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    S_conv = numpy.sum(numpy.where(_conv, L*(4*tau - y_j)**2, 0.0), axis=-1, keepdims=True)
-    S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
     _t0 = 2*L
     _t1 = tau - u
     _t2 = _t1/tau
