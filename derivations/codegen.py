@@ -1450,7 +1450,7 @@ def module_source(family: str) -> str:
         f"# Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.\n"
         f'"""Emitted NumPy code for the ``{family}`` family ({", ".join(modules)}).\n\n'
         f"Formulas: {', '.join(f.name for f in formulas)}.\n"
-        f'Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).\n"""\n'
+        f'Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).\n"""\n'
         "import numpy\n\n"
         "from . import _runtime as _rt\n\n"
         f"__all__ = {[f.quantity for f in formulas] + [fused_name(v) for v, _ in fused_groups(family)]!r}\n"

@@ -3,7 +3,7 @@
 """Emitted NumPy code for the ``balance`` family (balance).
 
 Formulas: balance.mf_alpha_next, balance.mf_alpha_perp_next, balance.mf_h_next, balance.mf_xi_next, balance.mf_balance_step, balance.mf_hessian, balance.gd_neuron_drift.
-Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
+Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 

@@ -3,7 +3,7 @@
 """Emitted NumPy code for the ``circulant`` family (circulant).
 
 Formulas: circulant.output, circulant.loss, circulant.grad, circulant.grad_p, circulant.cn_output, circulant.cn_loss, circulant.cn_grad_w, circulant.cn_grad_out, circulant.init_norm_mean, circulant.c2, circulant.rate_c, circulant.output_energy.
-Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
+Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 

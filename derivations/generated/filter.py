@@ -3,7 +3,7 @@
 """Emitted NumPy code for the ``filter`` family (filter).
 
 Formulas: filter.population_loss, filter.population_grad, filter.A_plus, filter.A_minus, filter.lambda_min_plus, filter.lambda_max_plus, filter.lambda_max_minus, filter.gamma, filter.L, filter.beta.
-Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
+Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 

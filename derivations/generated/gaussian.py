@@ -3,7 +3,7 @@
 """Emitted NumPy code for the ``gaussian`` family (gaussian).
 
 Formulas: gaussian.relu_mean, gaussian.relu_cross_moment, gaussian.halfspace_second_moment, gaussian.wedge_second_moment, gaussian.g.
-Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
+Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 

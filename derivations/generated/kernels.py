@@ -3,7 +3,7 @@
 """Emitted NumPy code for the ``kernels`` family (kernels).
 
 Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.anticoncentration, kernels.init_residual.
-Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
+Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import math
 

@@ -3,7 +3,7 @@
 """Emitted NumPy code for the ``resnet`` family (resnet).
 
 Formulas: resnet.output, resnet.grad_W1, resnet.grad_W, resnet.grad_alpha, resnet.grad_a, resnet.gram_H_inf, resnet.first_layer_norm_var, resnet.lemma5_C2, resnet.layer_norm_lower, resnet.lemma4_g.
-Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
+Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 

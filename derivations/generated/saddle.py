@@ -3,7 +3,7 @@
 """Emitted NumPy code for the ``saddle`` family (saddle).
 
 Formulas: saddle.hermite_cubic, saddle.p, saddle.g1, saddle.g2, saddle.g, saddle.nu, saddle.f, saddle.grad, saddle.hessian, saddle.escape_ratio.
-Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
+Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 

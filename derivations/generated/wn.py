@@ -3,7 +3,7 @@
 """Emitted NumPy code for the ``wn`` family (wn).
 
 Formulas: wn.grad_v, wn.grad_g, wn.norm_after_gd_step, wn.df_dv, wn.df_dg, wn.v_term, wn.g_term, wn.h_term, wn.grad_theta, wn.n_block.
-Imports NumPy and the hand-written ``_runtime`` helpers only (no SymPy).
+Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
