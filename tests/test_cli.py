@@ -44,6 +44,15 @@ def test_usage_errors_one_line_exit_2(argv, fragment):
     assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in res.stderr
 
 
+def test_bench_json_is_json_alone():
+    """``bench --json`` prints JSON only: notices (an optional extra not installed) go to stderr."""
+    res = run("bench", "--quick", "--json", "--quiet", "gaussian")
+    assert res.returncode in (0, 1), res.stderr  # 1: a row missed its target (timings vary)
+    rows = json.loads(res.stdout)
+    assert {"name", "value", "target", "ok"} <= set(rows[0])
+    assert any(r["name"].startswith("gaussian.relu_cross_moment") for r in rows)
+
+
 def test_check_subset_table_and_json(capsys):
     assert main(["check", "--quiet", "--samples", "50000", "gaussian.g", "cnn.grad_a"]) == 0
     out = capsys.readouterr().out

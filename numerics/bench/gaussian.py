@@ -14,6 +14,8 @@
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import BenchRow, interleaved, paired_ratio, ratio_row
@@ -133,7 +135,7 @@ def nt_rows(quick: bool) -> list[BenchRow]:
     call, why = _nt_kernel()
     if call is None:
         print(f"gaussian bench: neural-tangents not importable ({why}); NT rows skipped "
-              "(pip install 'nnderive[bench]')")
+              "(pip install 'nnderive[bench]')", file=sys.stderr)
         return [BenchRow("gaussian.relu_cross_moment vs neural-tangents: SKIPPED", float("nan"), "n/a",
                          "", True, f"optional extra 'bench' not installed: {why}")]
     rows = []
