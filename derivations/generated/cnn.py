@@ -113,9 +113,7 @@ def population_loss(v, a, w_star, a_star):
 def _population_loss_core(_shape, v, a, w_star, a_star):
     """The body of :func:`population_loss` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_v = _rt.norm(v, "v", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
-    dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
+    norm_v, norm_w_star, dot_v_w_star = _rt.norms_and_dot(v, w_star, ("v", "w_star"), nonzero=(True, True))
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
     sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), with_dot=True)
     nn_v_w_star = norm_v*norm_w_star
@@ -161,10 +159,8 @@ def grad_v(v, a, w_star, a_star):
 def _grad_v_core(_shape, v, a, w_star, a_star):
     """The body of :func:`grad_v` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_v = _rt.norm(v, "v", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
+    norm_v, norm_w_star, dot_v_w_star = _rt.norms_and_dot(v, w_star, ("v", "w_star"), nonzero=(True, True))
     dot_a_a_star = _rt.dot(a, a_star, None, None, names=("a", "a_star"))
-    dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
     nn_v_w_star = norm_v*norm_w_star
     cos_v_w_star, _, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos psi", norm_xy=nn_v_w_star)
     del nn_v_w_star
@@ -202,9 +198,7 @@ def grad_a(v, a, w_star, a_star):
 def _grad_a_core(_shape, v, a, w_star, a_star):
     """The body of :func:`grad_a` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_v = _rt.norm(v, "v", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
-    dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
+    norm_v, norm_w_star, dot_v_w_star = _rt.norms_and_dot(v, w_star, ("v", "w_star"), nonzero=(True, True))
     sum_a = _rt.total(a, None, name="a")
     sum_a_star = _rt.total(a_star, None, name="a_star")
     nn_v_w_star = norm_v*norm_w_star
@@ -248,9 +242,7 @@ def population_loss_w(w, a, w_star, a_star):
 def _population_loss_w_core(_shape, w, a, w_star, a_star):
     """The body of :func:`population_loss_w` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
-    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
+    norm_w, norm_w_star, dot_w_w_star = _rt.norms_and_dot(w, w_star, ("w", "w_star"), nonzero=(True, True))
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
     sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"), with_dot=True)
     nn_w_w_star = norm_w*norm_w_star
@@ -297,10 +289,8 @@ def _grad_w_core(_shape, w, a, w_star, a_star):
     """The body of :func:`grad_w` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_a = _rt.sqnorm(a, "a")
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
+    norm_w, norm_w_star, dot_w_w_star = _rt.norms_and_dot(w, w_star, ("w", "w_star"), nonzero=(True, True))
     dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, None, names=("a", "a_star"))
-    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, None, name="a_star")
     nn_w_w_star = norm_w*norm_w_star
@@ -790,9 +780,7 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
 def _population_loss_and_grads_core(_shape, v, a, w_star, a_star, *, out=None):
     """The body of :func:`population_loss_and_grads` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_v = _rt.norm(v, "v", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
-    dot_v_w_star = _rt.dot(v, w_star, norm_v, norm_w_star)
+    norm_v, norm_w_star, dot_v_w_star = _rt.norms_and_dot(v, w_star, ("v", "w_star"), nonzero=(True, True))
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
     sqdiff_a_a_star, sumdiff_a_a_star, diff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), vector=True, with_dot=True)
     nn_v_w_star = norm_v*norm_w_star
@@ -858,10 +846,8 @@ def _population_loss_w_and_grads_core(_shape, w, a, w_star, a_star, *, out=None)
     """The body of :func:`population_loss_w_and_grads` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_a = _rt.sqnorm(a, "a")
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
+    norm_w, norm_w_star, dot_w_w_star = _rt.norms_and_dot(w, w_star, ("w", "w_star"), nonzero=(True, True))
     dot_a_a_star = _rt.dot(a, a_star, sqnorm_a, None, names=("a", "a_star"))
-    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, None, name="a_star")
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree

@@ -73,9 +73,7 @@ def population_grad(w, w_star):
 def _population_grad_core(_shape, w, w_star):
     """The body of :func:`population_grad` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    norm_w_star = _rt.norm(w_star, "w_star", nonzero=True)
-    dot_w_w_star = _rt.dot(w, w_star, norm_w, norm_w_star)
+    norm_w, norm_w_star, dot_w_w_star = _rt.norms_and_dot(w, w_star, ("w", "w_star"), nonzero=(True, True))
     nn_w_w_star = norm_w*norm_w_star
     _, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "sin psi", norm_xy=nn_w_w_star)
     del dot_w_w_star, nn_w_w_star

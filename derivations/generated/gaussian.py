@@ -122,9 +122,7 @@ def wedge_second_moment(w, u):
 def _wedge_second_moment_core(_shape, w, u):
     """The body of :func:`wedge_second_moment` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_u = _rt.norm(u, "u", nonzero=True)
-    norm_w = _rt.norm(w, "w", nonzero=True)
-    dot_u_w = _rt.dot(u, w, norm_u, norm_w)
+    norm_u, norm_w, dot_u_w = _rt.norms_and_dot(u, w, ("u", "w"), nonzero=(True, True))
     nn_u_w = norm_u*norm_w
     cos_u_w, sin_u_w, _, psi_u_w = _rt.angle_terms(u, w, None, None, dot_u_w, "cos sin psi", norm_xy=nn_u_w)
     del nn_u_w
