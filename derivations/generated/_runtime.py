@@ -454,25 +454,40 @@ def rowdot(x, y):
     (one 512 KB buffer), then their columns added in order, which is bit-identical to
     ``numpy.sum(x * y, axis=-1)`` and about 1.5x as fast as ``einsum`` (whose per-row overhead
     dominates for short rows).  Longer rows, or operands that broadcast: ``einsum``."""
-    p = x.shape[-1]
-    if (p > _SHORT or p < 2 or x.ndim < 2 or x.shape != y.shape or not x.flags.c_contiguous
-            or not y.flags.c_contiguous or x.size <= 4 * p):
+    if not _short_rows(x, y):
         return numpy.einsum("...i,...i->...", x, y)
+    return _row_products(x, y, ((0, 1),))[0]
+
+
+def _short_rows(x, y):
+    """Whether ``x`` and ``y`` are batches of one shape of short contiguous rows (the case of the
+    blocked products of :func:`_row_products`)."""
+    p = x.shape[-1]
+    return not (p > _SHORT or p < 2 or x.ndim < 2 or x.shape != y.shape or not x.flags.c_contiguous
+                or not y.flags.c_contiguous or x.size <= 4 * p)
+
+
+def _row_products(x, y, pairs):
+    """The row inner products ``(x, y)[a] . (x, y)[b]`` for each ``(a, b)`` in ``pairs``, in one pass
+    over blocks of rows (one 512 KB buffer; each block of ``x`` and ``y`` read while in cache):
+    products, then their columns added in order (bit-identical to ``numpy.sum(u * v, axis=-1)``).
+    NaN/inf propagate (tested on the results by the callers)."""
+    p = x.shape[-1]
     xs, ys = x.reshape(-1, p), y.reshape(-1, p)
     n = xs.shape[0]
-    out = numpy.empty(n)
+    outs = [numpy.empty(n) for _ in pairs]
     rows = 2**16 // p
     scratch = _scratch()
     buf = scratch[: rows * p].reshape(rows, p)
-    with numpy.errstate(over="ignore", invalid="ignore"):  # NaN/inf: tested on the result
+    with numpy.errstate(over="ignore", invalid="ignore"):
         for i in range(0, n, rows):
             j = min(n, i + rows)
-            b = buf[: j - i]
-            numpy.multiply(xs[i:j], ys[i:j], out=b)
-            o = out[i:j]
-            _column_sums(b, o)
+            b, both = buf[: j - i], (xs[i:j], ys[i:j])
+            for (ka, kb), out in zip(pairs, outs):
+                numpy.multiply(both[ka], both[kb], out=b)
+                _column_sums(b, out[i:j])
     _release(scratch)
-    return out.reshape(x.shape[:-1])
+    return [o.reshape(x.shape[:-1]) for o in outs]
 
 
 def _in_range(d, hi=SAFE_HI**2):
@@ -524,32 +539,12 @@ def norms_and_dot(x, y, names, nonzero=(False, False)):
     each block of rows is read once for its three products, instead of once per product (the
     CNN loss at N = 1e5: 2-4% faster).  Rows out of range, NaN/inf or other shapes: the calls
     themselves."""
-    p = x.shape[-1]
-    if (p > _SHORT or p < 2 or x.ndim < 2 or x.shape != y.shape or not x.flags.c_contiguous
-            or not y.flags.c_contiguous or x.size <= 4 * p):
-        nx, ny = norm(x, names[0], nonzero[0]), norm(y, names[1], nonzero[1])
-        return nx, ny, dot(x, y, nx, ny)
-    xs, ys = x.reshape(-1, p), y.reshape(-1, p)
-    n = xs.shape[0]
-    sx, sy, sxy = numpy.empty(n), numpy.empty(n), numpy.empty(n)
-    rows = 2**16 // p
-    scratch = _scratch()
-    buf = scratch[: rows * p].reshape(rows, p)
-    with numpy.errstate(over="ignore", invalid="ignore"):  # NaN/inf: the range test below
-        for i in range(0, n, rows):
-            j = min(n, i + rows)
-            b, xb, yb = buf[: j - i], xs[i:j], ys[i:j]
-            for u, v, out in ((xb, xb, sx), (yb, yb, sy), (xb, yb, sxy)):
-                numpy.multiply(u, v, out=b)
-                _column_sums(b, out[i:j])
-    _release(scratch)
-    for s in (sx, sy):
-        if not (SAFE_LO**2 <= s.min() and s.max() <= SAFE_HI**2):  # (NaN fails too)
-            nx, ny = norm(x, names[0], nonzero[0]), norm(y, names[1], nonzero[1])
-            return nx, ny, dot(x, y, nx, ny)
-    batch = x.shape[:-1]
-    return (numpy.sqrt(sx, out=sx).reshape(batch), numpy.sqrt(sy, out=sy).reshape(batch),
-            sxy.reshape(batch))
+    if _short_rows(x, y):
+        sx, sy, sxy = _row_products(x, y, ((0, 0), (1, 1), (0, 1)))
+        if all(SAFE_LO**2 <= s.min() and s.max() <= SAFE_HI**2 for s in (sx, sy)):  # (NaN fails)
+            return numpy.sqrt(sx, out=sx), numpy.sqrt(sy, out=sy), sxy
+    nx, ny = norm(x, names[0], nonzero[0]), norm(y, names[1], nonzero[1])
+    return nx, ny, dot(x, y, nx, ny)
 
 
 def sqnorm(x, name, nonzero=False):
