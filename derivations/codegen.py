@@ -1037,9 +1037,6 @@ def _inline_groups(code: str, group_lines: list[str]) -> str:
     return code
 
 
-_BUSY_OPS = 25  # a body with this many operations or more is "busy" (see _rt.blocks)
-
-
 def _one_pass(lines: list[str]) -> None:
     """Where the norms of two vector arguments and their inner product are all computed, the
     three lines become one ``_rt.norms_and_dot`` call (one pass over the rows for the three

@@ -531,9 +531,11 @@ def _base(word: str) -> str:
 
 
 def _sym(name: str) -> str:
-    """A norm's argument in math mode: escaped first, then ``w*`` as ``w^*`` (escaping after
-    would turn the superscript into a literal hat)."""
-    return _escape_math(name).replace("*", "^*")
+    """A norm's argument in math mode: ``x_i`` as ``x_{i}``, escaped first, then ``w*`` as
+    ``w^*`` (escaping after would turn the superscript into a literal hat)."""
+    if "*" in name[:-1]:
+        return _escape_math(name).replace("*", "^*")
+    return _base(name.rstrip("*")) + ("^*" if name.endswith("*") else "")
 
 
 def _balanced(text: str) -> bool:

@@ -110,6 +110,7 @@ def test_long_product_is_broken_inside_its_groups():
     ("E|y - u(0)|^2 + |grad_v f|^2", [r"$\lvert$ y - u(0) $\rvert^2$", r"$\lvert$ grad\_v f $\rvert^2$"],
      [r"\textasciicircum", r"\textbar"]),
     ("real part of x^_j", [r"$\hat{x}_{j}$"], [r"\textasciicircum"]),         # the DFT's hat
+    ("|x_i| = 1", [r"$\|x_{i}\|$"], [r"\_"]),                                   # a subscript in a norm
 ])
 def test_escape(text, must, must_not):
     out = L.escape(text)

@@ -651,8 +651,7 @@ def _difference_rows(x, y, a, b, keep=False, with_dot=False):
     p = x.shape[-1]
     batch = x.shape[:-1]
     scalars = all(numpy.ndim(v) == 0 or numpy.shape(v) == batch for v in (a, b))
-    if (p > _SHORT or p < 2 or x.ndim < 2 or x.shape != y.shape or not scalars
-            or not x.flags.c_contiguous or not y.flags.c_contiguous):
+    if not (scalars and _short_rows(x, y)):
         d = col(a) * x - col(b) * y
         xy = numpy.einsum("...i,...i->...", x, y) if with_dot else None
         return numpy.einsum("...i,...i->...", d, d), d.sum(axis=-1), d, xy
@@ -1333,7 +1332,7 @@ def by_blocks(fn, shape, args, out=None, busy=False):
     for i in range(0, n, rows):
         j = min(n, i + rows)
         block = [x[i:j] if split else x for x, split in parts]
-        if bshape[0] != j - i:  # (blocks are of equal size: only a batch of one block differs)
+        if bshape[0] != j - i:  # the last block: up to one row per block shorter
             bshape = _shape((j - i,), shape.args)
         if results is None:  # first block: learn the result shapes, then allocate (or check out)
             r = fn(bshape, *block)
