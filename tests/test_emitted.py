@@ -269,16 +269,21 @@ def test_check_nonzero_rows_and_halfspace():
 
 
 def test_finiteness_pass_of_large_arguments():
-    """The BLAS sum-of-squares pass (large contiguous arrays): NaN and inf anywhere are caught,
-    and finite entries whose squares overflow (1e200) only take the full scan and pass."""
+    """The BLAS sum-of-squares pass (large contiguous arrays, in chunks of 2^20 entries): NaN
+    and inf anywhere (here in the second chunk) are caught, and finite entries whose squares
+    overflow (1e200) only take the full scan and pass, without a warning."""
+    import warnings
+
     f = D.get("gaussian.halfspace_second_moment").numpy
-    W = np.ones((30000, 10))
+    W = np.ones((110000, 10))
     for bad in (np.nan, np.inf, -np.inf):
         X = W.copy()
-        X[29999, 9] = bad
+        X[109999, 9] = bad
         with pytest.raises(ValueError, match=r"\bw must be finite"):
             f(X)
-    np.testing.assert_array_equal(f(np.full((30000, 10), 1e200)), np.full((30000, 10), 5e199))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(f(np.full((110000, 10), 1e200)), np.full((110000, 10), 5e199))
     np.testing.assert_array_equal(f(W[:, ::2]), W[:, ::2] / 2)  # non-contiguous: the plain sum
 
 
