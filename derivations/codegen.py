@@ -879,7 +879,9 @@ class _Invariants:
             else:
                 if "cos" in want:
                     lines.append(f"{a.cos} = numpy.cos({a.phi})")
-                if "sin" in want:
+                if "sin" in want and "cos" in want:  # the sine from the cosine (angle_rules)
+                    lines.append(f"{a.sin} = _rt.sine({a.phi}, {a.cos})")
+                elif "sin" in want:
                     lines.append(f"{a.sin} = numpy.sin({a.phi})")
                 if "psi" in want:
                     lines.append(f"{a.psi} = _rt.pi_minus({a.phi})")

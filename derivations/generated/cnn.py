@@ -337,7 +337,7 @@ def _a_opt_core(_shape, phi, w_star, a_star):
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, None, name="a_star")
     cos_phi = numpy.cos(phi)
-    sin_phi = numpy.sin(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
     psi_phi = _rt.pi_minus(phi)
     _h0 = numpy.pi - cos_phi*psi_phi - sin_phi
     # near phi = 0 the sum above cancels like t^2 (t = phi): Taylor series derived by SymPy
@@ -381,7 +381,7 @@ def _profile_loss_core(_shape, phi, w_star, a_star):
     dim_k = a_star.shape[-1]
     sum_a_star = _rt.total(a_star, sqnorm_a_star)
     cos_phi = numpy.cos(phi)
-    sin_phi = numpy.sin(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
     psi_phi = _rt.pi_minus(phi)
     _h0 = cos_phi**2*psi_phi**2 + 2*cos_phi*psi_phi*sin_phi + cos_phi*psi_phi*(2*numpy.pi) + sin_phi**2 + sin_phi*(2*numpy.pi) + 2*numpy.pi + numpy.pi**3 + cos_phi**2*psi_phi**2*(-numpy.pi) + cos_phi*psi_phi*sin_phi*(-2*numpy.pi) - 2*cos_phi*psi_phi + sin_phi**2*(-numpy.pi) - 2*sin_phi - 3*numpy.pi**2
     # near phi = 0 the sum above cancels like t^2 (t = phi): Taylor series derived by SymPy
@@ -629,9 +629,12 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
     psi_phi = _rt.pi_minus(phi)
-    _t0 = numpy.sin(phi)**2
-    return _rt.finish(_t0*(v_norm**2*(2*numpy.pi) - a_dot*numpy.cos(phi)*eta*psi_phi*ws_norm)**2/(_t0*a_dot**2*eta**2*psi_phi**2*ws_norm**2 + v_norm**4*(4*numpy.pi**2)), _shape)
+    _t0 = sin_phi**2
+    del sin_phi
+    return _rt.finish(_t0*(v_norm**2*(2*numpy.pi) - a_dot*cos_phi*eta*psi_phi*ws_norm)**2/(_t0*a_dot**2*eta**2*psi_phi**2*ws_norm**2 + v_norm**4*(4*numpy.pi**2)), _shape)
 
 
 def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -702,6 +705,8 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
     _t0 = (1/2)*eta
     _t1 = _t0*a_dot
     _t2 = numpy.pi**(-1.0)
@@ -709,7 +714,7 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     del _t0
     _t4 = _t3*ws_norm
     _t5 = _t4*as_norm**2
-    return _rt.finish(_t1*_t2 - _t1 - _t3*a_sum*as_sum + _t4*as_sum**2 + _t5*numpy.cos(phi)*_rt.pi_minus(phi) + _t5*numpy.sin(phi) - _t5 + a_dot, _shape)
+    return _rt.finish(_t1*_t2 - _t1 - _t3*a_sum*as_sum + _t4*as_sum**2 + _t5*cos_phi*_rt.pi_minus(phi) + _t5*sin_phi - _t5 + a_dot, _shape)
 
 
 def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -745,9 +750,11 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     dim_k = k
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
     _c0 = (1/2)*(1 - numpy.pi)/numpy.pi
     _c1 = (1/2)/numpy.pi
-    return _rt.finish(a_sum + eta*(as_sum*ws_norm*(numpy.cos(phi)*_rt.pi_minus(phi) + dim_k + numpy.sin(phi) - 1)*_c1 + a_sum*(_c0 + dim_k*(-_c1))), _shape)
+    return _rt.finish(a_sum + eta*(as_sum*ws_norm*(cos_phi*_rt.pi_minus(phi) + dim_k + sin_phi - 1)*_c1 + a_sum*(_c0 + dim_k*(-_c1))), _shape)
 
 
 def population_loss_and_grads(v, a, w_star, a_star, *, out=None):

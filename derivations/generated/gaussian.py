@@ -147,7 +147,10 @@ def g(phi):
     phi = _rt.scalar("phi", phi, finite=False)
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    _h0 = numpy.cos(phi)*_rt.pi_minus(phi) + numpy.sin(phi)
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
+    _h0 = cos_phi*_rt.pi_minus(phi) + sin_phi
+    del cos_phi, sin_phi
     # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
     _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
     return _rt.finish(_h0, _shape, checked=True)
