@@ -147,12 +147,19 @@ def fd_check(name: str, of: str, wrt: str, points: Callable[[], list[dict]],
     return Check(name, "finite_difference", label or f"FD of {of} in {wrt}", run)
 
 
+BATCH_ROWS = 4 * 32768 + 3  # rows of the batched call of mpmath_check: four blocks and a few rows
+# (derivations/generated/_runtime.py: BLOCK_ROWS = 32768, blocked from four blocks)
+
+
 def mpmath_check(name: str, points: Callable[[], list[dict]], tol: float = MPMATH_TOL) -> Check:
     """Emitted float64 vs the derived expression at 50 digits, point by point.
 
     Error measured relative to the size of the terms that cancel (the float64 code cannot do
     better than that); the worst point is reported.  Points are also evaluated in one batched
-    call, which must agree with the one-at-a-time calls to 1e-14 of the output's scale.
+    call, which must agree with the one-at-a-time calls to 1e-14 of the output's scale: the
+    points repeated to ``BATCH_ROWS`` rows, so that the batch takes the paths the emitted code
+    keeps for large batches (blocks of rows, the BLAS finiteness pass, the sine of a scalar
+    angle from its cosine), not the ones of a few points.
     """
 
     def run(subject: Subject, ctx: Context):
@@ -174,12 +181,15 @@ def mpmath_check(name: str, points: Callable[[], list[dict]], tol: float = MPMAT
         int_args = [a.name for a in subject.formula.args if a.kind == "int"]
         if all(np.shape(p[n]) == np.shape(pts[0][n]) for p in pts for n in vec_args) and all(
                 p[n] == pts[0][n] for p in pts for n in int_args):
+            reps = -(-BATCH_ROWS // len(pts))
             batched = stack_points([{n: p[n] for n in vec_args} for p in pts])
+            batched = {n: np.tile(x, (reps,) + (1,) * (x.ndim - 1)) for n, x in batched.items()}
             batched.update({n: pts[0][n] for n in int_args})
             out = np.asarray(call(subject.fn, subject.formula, batched))
             single = np.stack([np.asarray(call(subject.fn, subject.formula, p)) for p in pts])
+            single = np.tile(single, (reps,) + (1,) * (single.ndim - 1))
             btol = 1e-14 * max(float(np.max(np.abs(single))), 1e-300)
-            batch_ok = bool(np.all(np.abs(out - single) <= btol))
+            batch_ok = out.shape == single.shape and bool(np.all(np.abs(out - single) <= btol))
         got, ref = worst_vals
         desc = ", ".join(f"{k}={_fmt(v)}" for k, v in worst_pt.items())
         return CheckResult(
