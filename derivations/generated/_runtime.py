@@ -90,7 +90,7 @@ def _array(name, x, finite=True):
 
 def _looks_finite(arr):
     """One pass that is True when every entry is finite: for a large contiguous array the sum
-    of squares by BLAS (``x @ x``, in blocks of ``_DOT_CHUNK`` entries, below OpenBLAS's
+    of squares by BLAS (``vdot(x, x)``, in blocks of ``_DOT_CHUNK`` entries, below OpenBLAS's
     threading threshold; 6x faster than ``arr.sum()`` at 1e6 entries: 60 us vs 377 us), else
     the sum.  A NaN/inf entry makes it NaN/inf; so may a finite
     array whose squares overflow (entries beyond ~1e154): False only sends the caller to the
@@ -856,10 +856,9 @@ def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi", norm_xy=No
         return tuple(t if n in want else None for t, n in zip((c, s, phi, psi), ("cos", "sin", "phi", "psi")))
     if not isinstance(c, numpy.ndarray) or c.base is not None or not c.flags.writeable:
         c = numpy.array(c, dtype=numpy.float64)
-    # two reductions (no temporaries) decide whether any row is near-parallel
-    anynear = c.size > 0 and (c.max() > NEAR or c.min() < -NEAR)
-    if anynear:  # integer indices of the few near rows: the patching below costs ~nothing
-        idx = numpy.flatnonzero(numpy.abs(c) > NEAR)
+    idx = _beyond(c, NEAR)  # the near-parallel rows (usually none)
+    anynear = idx is not None
+    if anynear:
         c.reshape(-1)[idx] = 0.0
     s = phi = psi = None
     if "sin" in want:  # sqrt((1 - c)(1 + c)): 1 - c is exact, no cancellation
@@ -1003,10 +1002,19 @@ def sine(phi, cos):
     s = 1.0 - cos
     s *= cos + 1.0
     numpy.sqrt(s, out=s)
-    if cos.max() > SINE_NEAR or cos.min() < -SINE_NEAR:  # two reductions: any row near an edge
-        idx = numpy.flatnonzero(numpy.abs(cos) > SINE_NEAR)
-        s.reshape(-1)[idx] = numpy.sin(numpy.broadcast_to(phi, cos.shape).reshape(-1)[idx])
+    idx = _beyond(cos, SINE_NEAR)  # the rows near 0 or pi
+    if idx is not None:
+        s.reshape(-1)[idx] = numpy.sin(phi.reshape(-1)[idx])  # (cos has the shape of phi)
     return s
+
+
+def _beyond(c, limit):
+    """The flat indices of the entries of the array ``c`` with ``|c| > limit``, or None when there
+    are none: two reductions (no temporaries) decide first, since usually no row is near an
+    edge; then the integer indices of the few that are, so patching them costs ~nothing."""
+    if c.size == 0 or not (c.max() > limit or c.min() < -limit):
+        return None
+    return numpy.flatnonzero(numpy.abs(c) > limit)
 
 
 def pi_minus(phi):

@@ -24,6 +24,8 @@ from typing import Callable
 
 import numpy as np
 
+from derivations.generated import _runtime as _rt
+
 from ..harness import Check, CheckResult, Context, Subject, error_result, mc_result
 
 #: Erratum classes a paper check may assign.
@@ -147,8 +149,8 @@ def fd_check(name: str, of: str, wrt: str, points: Callable[[], list[dict]],
     return Check(name, "finite_difference", label or f"FD of {of} in {wrt}", run)
 
 
-BATCH_ROWS = 4 * 32768 + 3  # rows of the batched call of mpmath_check: four blocks and a few rows
-# (derivations/generated/_runtime.py: BLOCK_ROWS = 32768, blocked from four blocks)
+# rows of the batched call of mpmath_check: four blocks of the emitted code and a few rows
+BATCH_ROWS = 4 * _rt.BLOCK_ROWS + 3
 
 
 def mpmath_check(name: str, points: Callable[[], list[dict]], tol: float = MPMATH_TOL) -> Check:
