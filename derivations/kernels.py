@@ -499,7 +499,9 @@ def deep_kernel(X, depth: int, arch: str = "fc", activation: str = "relu", c_res
     layer Grams (limits of ``<x_i^(h), x_j^(h)>``) and the Gram of the last layer's weights
     that drives GD.  ReLU uses the derived closed-form layer maps; softplus Gauss-Hermite
     quadrature (64 x 64 nodes)."""
-    X = np.asarray(X, dtype=np.float64)
+    from .generated import _runtime as _rt
+
+    X = _rt.array("X", X)  # (rejects masked arrays, np.matrix, NaN/inf, text, complex)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError("X must have shape (n, d) with n >= 1 data points")
     if not np.all(np.isfinite(X)):

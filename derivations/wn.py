@@ -310,11 +310,11 @@ def grams(Vk, g, X, alpha):
     """``(V, G, H)`` of eqs. (3.3), (3.4), (3.6) for neurons ``Vk`` (m, d), lengths ``g`` (m,),
     data ``X`` (n, d): means over neurons of the emitted per-neuron terms.  ``Lambda = V/alpha^2
     + G`` (3.5)."""
+    from .generated import _runtime as _rt
     from .generated import wn as gen
 
-    Vk = np.asarray(Vk, float)
-    X = np.asarray(X, float)
-    g = np.asarray(g, float)
+    # (rejects masked arrays, np.matrix, NaN/inf, text, complex, naming the argument)
+    Vk, g, X = _rt.array("Vk", Vk), _rt.array("g", g), _rt.array("X", X)
     if Vk.ndim != 2 or X.ndim != 2 or Vk.shape[1] != X.shape[1]:
         raise ValueError("X must have shape (n, d) and Vk shape (m, d) with the same d")
     if g.shape != (Vk.shape[0],):

@@ -54,14 +54,46 @@ def _reject_kind(name, arr):
         raise InputError(f"{name} must be a number or an array of numbers, got dtype {arr.dtype}")
 
 
+def _subclass_error(name, x):
+    """The error for an ndarray subclass whose entries or operations mean something else than a
+    plain array's: a masked array (its masked entries have no value: the data under the mask
+    would be used, or ``None`` met), ``numpy.matrix`` (``*`` is a matrix product, rows stay 2-D),
+    or any other subclass (units, lazy or labelled arrays) except ``numpy.memmap``."""
+    kind = type(x).__name__
+    if isinstance(x, numpy.ndarray) and type(x).__module__.startswith("numpy.ma"):
+        return InputError(
+            f"{name} must be a plain array, got a masked array ({kind}): masked entries have no "
+            f"value here; pass {name}.filled(value), or drop the masked rows first")
+    if isinstance(x, numpy.matrix):
+        return InputError(f"{name} must be a plain array, got numpy.matrix (its * and shapes differ "
+                          f"from an array's); pass numpy.asarray({name})")
+    return InputError(f"{name} must be a plain numpy.ndarray, got the subclass {type(x).__module__}."
+                      f"{kind}; pass numpy.asarray({name}) if its entries are plain numbers")
+
+
+def _is_plain(x):
+    """``x`` unless it is an ndarray subclass other than ``numpy.memmap`` (then None), also
+    inside nested lists and tuples (NumPy would drop a mask there silently)."""
+    if isinstance(x, numpy.ndarray):
+        return type(x) is numpy.ndarray or type(x) is numpy.memmap
+    if isinstance(x, (list, tuple)):
+        return all(_is_plain(t) for t in x if not isinstance(t, (float, int)))
+    return True
+
+
 def _array(name, x, finite=True):
     if x is None:
         raise InputError(f"{name} is missing (got None); it must be a real number or array")
     if isinstance(x, (str, bytes)):
         raise InputError(f"{name} must be a number or an array of numbers, got text {x!r}")
-    if isinstance(x, numpy.ndarray) and x.dtype == numpy.float64:
+    if type(x) is numpy.ndarray and x.dtype == numpy.float64:
         arr = x
     else:
+        if not _is_plain(x):
+            bad = x
+            while isinstance(bad, (list, tuple)):  # name the kind of the offending element
+                bad = next(t for t in bad if not _is_plain(t))
+            raise _subclass_error(name, bad)
         try:
             raw = numpy.asarray(x)
         except (TypeError, ValueError) as exc:
@@ -89,29 +121,31 @@ def _array(name, x, finite=True):
 
 
 def _looks_finite(arr):
-    """One pass that is True when every entry is finite: for a large contiguous array the sum
-    of squares by BLAS (``vdot(x, x)``, in blocks of ``_DOT_CHUNK`` entries, below OpenBLAS's
-    threading threshold; 6x faster than ``arr.sum()`` at 1e6 entries: 60 us vs 377 us), else
-    the sum.  A NaN/inf entry makes it NaN/inf; so may a finite
-    array whose squares overflow (entries beyond ~1e154): False only sends the caller to the
-    full entry-by-entry test."""
+    """One pass that is True when every entry is finite: the sum of the entries (a NaN/inf entry
+    makes it NaN/inf; so may a finite array whose sum overflows, entries beyond ~1e304: False
+    only sends the caller to the full entry-by-entry test).
+
+    ``numpy.add.reduce`` (pairwise, SIMD), never BLAS: a BLAS ``ddot`` of more than 10000
+    entries wakes OpenBLAS's thread pool, which on a busy machine waits milliseconds for its
+    second thread (issue 23: circulant.loss_and_grads 8.0 ms vs 0.59 ms single-threaded).
+    Measured single-threaded (OPENBLAS_NUM_THREADS=1, best of 15): 2^17 entries 23 us vs 31 us
+    for ``vdot`` in blocks of 8192 (below the threshold), 2^20 entries 173 us vs 257 us."""
     if arr.size <= 64:  # a few entries (one point): Python floats (no warning on overflow)
         return math.isfinite(sum(arr.ravel().tolist()))
-    if arr.size < 4096 or not arr.flags.c_contiguous:
-        with numpy.errstate(over="ignore", invalid="ignore"):
-            return bool(numpy.isfinite(arr.sum()))
-    flat = arr.reshape(-1)
-    for i in range(0, flat.size, _DOT_CHUNK):
-        part = flat[i : i + _DOT_CHUNK]
-        if not math.isfinite(numpy.vdot(part, part)):  # vdot: no FP-error check (no errstate)
-            return False
-    return True
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(numpy.add.reduce(arr, axis=None))
 
 
 def _check_finite(name, arr):
     if not numpy.all(numpy.isfinite(arr)):
         bad = numpy.asarray(arr)[~numpy.isfinite(arr)].ravel()[0]
         raise ValueError(f"{name} must be finite (got {bad}; float64 inputs beyond 1.8e308 are inf)")
+
+
+def array(name, x):
+    """``x`` as a float64 array of finite real numbers (any shape), with the checks and messages
+    of the emitted code's arguments: for the hand-written public functions."""
+    return _array(name, x, True)
 
 
 def vector(name, x, finite=True):
@@ -392,7 +426,7 @@ def dot(x, y, norm_x=None, norm_y=None, names=None):
         names_ = (getattr(norm_x, "names", frozenset()) | getattr(norm_y, "names", frozenset()))
         return XF(d, kx + ky, names_)
     if x.ndim == 1 and y.ndim == 1:
-        d = float(x @ y)
+        d = _vecdot(x, y)
     elif y.ndim == 1:
         d = _matvec(x, y)
     elif x.ndim == 1:
@@ -408,11 +442,22 @@ def dot(x, y, norm_x=None, norm_y=None, names=None):
     return d
 
 
-_BLAS_CHUNK = 2**18  # entries per matrix-vector call: OpenBLAS stays single-threaded below 2^19
-# entries per BLAS dot in _looks_finite: OpenBLAS's ddot stays single-threaded up to 2^21
-# entries (measured, numpy 2.4's OpenBLAS: CPU time = wall time up to 2^21, 2.4x at 2^22); at
-# 2^18 a batch of 1e6 entries paid four calls (70 us) where one pass costs 60 us
-_DOT_CHUNK = 2**20
+# Input checks and invariants must never wake OpenBLAS's thread pool for small work: on a busy
+# machine a threaded call waits milliseconds for its second thread (issue 23).  Measured with
+# numpy 2.4's OpenBLAS 0.3.31 (CPU time of the pool's threads over 1000-5000 calls,
+# tests/test_threads.py): ddot is threaded above 10000 entries, dgemv (rows @ vector) stays
+# single-threaded up to at least 400000 entries and is threaded at 2^19.
+_BLAS_CHUNK = 2**18  # entries per matrix-vector call (dgemv: single-threaded below ~2^19)
+_DOT_CHUNK = 8192  # entries per ddot call (single-threaded up to 10000 entries)
+
+
+def _vecdot(x, y):
+    """``x.y`` of two 1-D vectors: one ddot below OpenBLAS's threading threshold, else ddot
+    over blocks of ``_DOT_CHUNK`` entries (each single-threaded), summed in order."""
+    n = x.shape[0]
+    if n <= _DOT_CHUNK:
+        return float(x @ y)
+    return math.fsum(float(x[i:i + _DOT_CHUNK] @ y[i:i + _DOT_CHUNK]) for i in range(0, n, _DOT_CHUNK))
 
 
 def _matvec(x, v):
@@ -1254,9 +1299,18 @@ def _overflow(shape, names=()):
 
 
 def buffers(out, n):
-    """Validate the ``out=`` tuple of a fused function: ``n`` float64 arrays (or None)."""
+    """Validate the ``out=`` tuple of a fused function: ``n`` writable float64 arrays (or None),
+    plain ndarrays (a masked buffer would keep its mask over the written values)."""
     if not isinstance(out, (tuple, list)) or len(out) != n:
         raise InputError(f"out must be a tuple of {n} float64 arrays (or None entries)")
+    for k, o in enumerate(out):
+        if o is None:
+            continue
+        if isinstance(o, numpy.ndarray) and not _is_plain(o):
+            raise _subclass_error(f"out[{k}]", o)
+        if isinstance(o, numpy.ndarray) and not o.flags.writeable:
+            raise ValueError(f"out[{k}] is read-only (flags.writeable is False): pass a writable "
+                             "float64 array, or None to get a fresh one")
     return tuple(out)
 
 
