@@ -95,7 +95,7 @@ STRUCTURAL = [
     ("gaussian.relu_mean", "w", "string w", lambda: gaussian.relu_mean("w")),
     ("gaussian.relu_mean", "w", "complex w", lambda: gaussian.relu_mean([1j, 1.0])),
     ("gaussian.relu_mean", "w", "NaN w", lambda: gaussian.relu_mean([np.nan, 1.0])),
-    ("gaussian.halfspace_second_moment", "w", "inf in a large batch (BLAS finiteness pass)",
+    ("gaussian.halfspace_second_moment", "w", "inf in a large batch (one-pass finiteness test)",
      lambda: gaussian.halfspace_second_moment(np.where(np.arange(50000.0) == 43210, np.inf, 1.0)
                                               .reshape(5000, 10))),
     ("gaussian.g", "phi", "phi as a string", lambda: gaussian.g("1")),

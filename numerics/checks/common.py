@@ -160,7 +160,7 @@ def mpmath_check(name: str, points: Callable[[], list[dict]], tol: float = MPMAT
     better than that); the worst point is reported.  Points are also evaluated in one batched
     call, which must agree with the one-at-a-time calls to 1e-14 of the output's scale: the
     points repeated to ``BATCH_ROWS`` rows, so that the batch takes the paths the emitted code
-    keeps for large batches (blocks of rows, the BLAS finiteness pass, the sine of a scalar
+    keeps for large batches (blocks of rows, the one-pass finiteness test, the sine of a scalar
     angle from its cosine), not the ones of a few points.
     """
 
