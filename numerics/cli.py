@@ -1,6 +1,7 @@
 """The ``nnderive`` command line.
 
-    nnderive list                         formulas with source and signature
+    nnderive --version                    version and the copy that runs
+    nnderive list [FAMILY ...]            formulas with source and signature
     nnderive latex NAME [--document]      amsmath LaTeX (or a complete .tex file)
     nnderive code NAME                    stand-alone NumPy source of the emitted function
     nnderive check [NAME ...]             derive, emit, and prove formulas against independent
@@ -70,6 +71,54 @@ class _ExperimentsHelp(argparse.Action):
         parser.exit()
 
 
+class _ListingHelp(argparse.Action):
+    """``--help`` that appends a listing built only when asked (the families of ``check`` and
+    ``build`` need the registry, which imports SymPy: not on every start)."""
+
+    def __init__(self, option_strings, listing=None, dest=argparse.SUPPRESS,
+                 default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+        self.listing = listing
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.epilog = self.listing()
+        parser.print_help()
+        parser.exit()
+
+
+def _family_listing() -> str:
+    import derivations
+
+    return "families: " + ", ".join(derivations.families())
+
+
+def _bench_listing() -> str:
+    from . import bench
+
+    return "benchmark families: " + ", ".join(bench.families())
+
+
+def _version() -> str:
+    """``nnderive X.Y.Z``: the version of the copy that runs (a checkout's pyproject.toml, else
+    the installed distribution's metadata), and where it is."""
+    root = running_copy()
+    project = root / "pyproject.toml"
+    version = None
+    if project.is_file():
+        import re
+
+        m = re.search(r'^version\s*=\s*"([^"]+)"', project.read_text(errors="replace"), re.M)
+        version = m.group(1) if m else None
+    if version is None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("nnderive")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+    return f"nnderive {version} ({root})"
+
+
 def _experiment_listing() -> str:
     from . import experiments
 
@@ -130,7 +179,18 @@ def _int_at_least(minimum: int):
 _nonneg_int, _positive_int = _int_at_least(0), _int_at_least(1)
 #: Fewest Monte Carlo samples a check accepts (the standard error needs them).
 MIN_SAMPLES = 1000
-_samples_int = _int_at_least(MIN_SAMPLES)
+#: Most Monte Carlo samples per check point (25x the default): a check draws a point's samples
+#: at once, in a few float64 arrays of samples x dimension (~1.6 GB each at this bound for the
+#: widest checks); beyond it a MemoryError would only show as a failed check.
+MAX_SAMPLES = 10_000_000
+
+
+def _samples_int(text: str) -> int:
+    value = _int_at_least(MIN_SAMPLES)(text)
+    if value > MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"must be <= {MAX_SAMPLES:,} (a check point's samples are drawn at once), got {value:,}")
+    return value
 
 
 def _progress(enabled: bool):
@@ -160,7 +220,13 @@ def _formula(name: str):
 def cmd_list(args) -> int:
     import derivations
 
-    rows = [derivations.get(n) for n in derivations.names()]
+    known = derivations.families()
+    for fam in args.families:
+        if fam not in known:
+            raise UsageError(f"unknown family {fam!r}; known: {', '.join(known)}")
+    names = [n for fam in args.families for n in derivations.names(fam)] if args.families \
+        else derivations.names()
+    rows = [derivations.get(n) for n in names]
     if args.json:
         print(json.dumps([{"name": f.name, "source": f.source, "signature": f.signature(),
                            "args": [a.describe() for a in f.args],
@@ -207,8 +273,17 @@ def cmd_build(args) -> int:
     if checkout_root(running_copy()) is None:  # not a checkout: say where the files go
         print(f"nnderive: note: not inside a checkout; writing into the installed copy at "
               f"{running_copy()}", file=sys.stderr)
-    for path in codegen.build(write=True, families=args.families or None):
-        print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    import time
+
+    show = _progress(not args.quiet)
+    for fam in args.families or known:  # one family at a time: progress as it goes
+        if show:
+            show(f"build {fam}")
+        t0 = time.perf_counter()
+        for path in codegen.build(write=True, families=[fam]):
+            shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+            print(f"wrote {shown}" + (f" ({time.perf_counter() - t0:.1f} s)" if show else ""),
+                  flush=True)
     return 0
 
 
@@ -303,10 +378,17 @@ def cmd_docs(args) -> int:
 def cmd_bench(args) -> int:
     from . import bench
 
+    known = bench.families()
+    for fam in args.families:
+        if fam not in known:
+            raise UsageError(f"unknown benchmark family {fam!r}; known: {', '.join(known)}")
     if args.plot is not None:  # validate before the (long) benchmark run
-        target = Path(args.plot)
-        if target.is_dir() or not target.parent.resolve().is_dir():
-            raise UsageError(f"--plot {args.plot!r}: not a writable file path")
+        _plot_target(args.plot)
+        plotted = [f for f in args.families or known if f in bench.SCALING_FAMILIES]
+        if not plotted:
+            raise UsageError(
+                f"--plot: the benchmarks of {', '.join(args.families)} have no time-vs-N curves to "
+                f"plot (those of: {', '.join(bench.SCALING_FAMILIES)})")
     try:
         rows = bench.run(quick=args.quick, progress=_progress(not args.quiet),
                          only=args.families or None)
@@ -314,8 +396,9 @@ def cmd_bench(args) -> int:
         raise UsageError(str(exc)) from None
     if args.plot:
         if not bench.plot(rows, args.plot):
-            print("nnderive: no plot written (matplotlib is not installed, or no scaling rows)",
-                  file=sys.stderr)
+            print("nnderive: no plot written (no row carried a time-vs-N curve)", file=sys.stderr)
+        elif not args.quiet:
+            print(f"nnderive: wrote {args.plot}", file=sys.stderr)
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], indent=2))
     else:
@@ -324,6 +407,42 @@ def cmd_bench(args) -> int:
             print(f"{r.name:<{width}}  {r.value:>12.4g} {r.unit:<4} target {r.target:<10} "
                   f"{'ok' if r.ok else 'MISSED'}  {r.detail}")
     return 0 if all(r.ok for r in rows) else 1
+
+
+def _plot_target(text: str) -> Path:
+    """Validate ``bench --plot``'s path before any work: a file name with an image format
+    matplotlib writes, in an existing writable directory, not itself read-only; matplotlib
+    importable."""
+    if not text.strip():
+        raise UsageError("--plot: empty path")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise UsageError("--plot needs matplotlib: pip install 'nnderive[plots]'") from None
+    target = Path(text).expanduser()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    ext = target.suffix.lower().lstrip(".")
+    if ext not in formats:
+        raise UsageError(f"--plot {text}: the file name must end in an image format matplotlib "
+                         f"writes ({', '.join('.' + f for f in sorted(formats))}), got "
+                         f"{'.' + ext if ext else 'no extension'}")
+    if target.is_dir():
+        raise UsageError(f"--plot {text}: is a directory")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--plot {text}: directory {parent} does not exist")
+    existed = target.exists()
+    try:  # the only sure test (root passes os.access, /proc refuses): open it for appending
+        with open(target, "ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--plot {text}: cannot write ({exc.strerror or exc})") from None
+    if not existed:
+        target.unlink()
+    return target
 
 
 def cmd_reproduce(args) -> int:
@@ -349,13 +468,23 @@ def parser() -> argparse.ArgumentParser:
                 epilog="Inside a checkout every command uses the working tree "
                 "(NNDERIVE_USE_INSTALLED=1: the installed copy). Exit status: 0 success, "
                 "1 a check failed, 2 usage error.")
+    p.add_argument("--version", action="version", version=_version(),
+                   help="print the version and the copy that runs, then exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     def command(name, help, **kw):
         return sub.add_parser(name, help=help, description=help, formatter_class=_Formatter, **kw)
 
-    s = command("list", "list the registered formulas (name, call signature, source)")
+    def listing_help(s, listing):
+        s.add_argument("-h", "--help", action=_ListingHelp, listing=listing,
+                       help="show this help and the list of families, then exit")
+
+    s = command("list", "list the registered formulas (name, call signature, source)",
+                add_help=False)
+    listing_help(s, _family_listing)
+    s.add_argument("families", nargs="*", metavar="FAMILY",
+                   help="only the formulas of these families (default: all)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_list)
 
@@ -372,11 +501,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("name", help="formula name, e.g. cnn.grad_v")
     s.set_defaults(func=cmd_code)
 
-    s = command("check", "prove formulas against independent numerics (exit 1 on failure)")
+    s = command("check", "prove formulas against independent numerics (exit 1 on failure)",
+                add_help=False)
+    listing_help(s, _family_listing)
     s.add_argument("names", nargs="*", metavar="NAME",
-                   help="formulas or families (default: all)")
+                   help="formulas or families (default: all; families listed below)")
     s.add_argument("--samples", type=_samples_int, default=400_000,
-                   help=f"Monte Carlo samples per check point (minimum {MIN_SAMPLES}; "
+                   help=f"Monte Carlo samples per check point ({MIN_SAMPLES} to {MAX_SAMPLES:,}; "
                    "default %(default)s)")
     s.add_argument("--seed", type=_nonneg_int, default=0, help="random seed, >= 0")
     s.add_argument("--quick", action="store_true", help="smaller problem sizes where supported")
@@ -386,28 +517,33 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_check)
 
-    s = command("build", "write emitted NumPy code to derivations/generated")
+    s = command("build", "write emitted NumPy code to derivations/generated", add_help=False)
+    listing_help(s, _family_listing)
     s.add_argument("families", nargs="*", metavar="FAMILY",
-                   help="families to rebuild (default: all)")
+                   help="families to rebuild (default: all, listed below)")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_build)
 
     s = command("docs", "write the formula catalogue (catalogue.md, catalogue.tex) with check "
                 "results")
     s.add_argument("--out", default="docs", help="output directory")
     s.add_argument("--samples", type=_samples_int, default=400_000,
-                   help=f"Monte Carlo samples per check point (minimum {MIN_SAMPLES}; "
+                   help=f"Monte Carlo samples per check point ({MIN_SAMPLES} to {MAX_SAMPLES:,}; "
                    "default %(default)s)")
     s.add_argument("--seed", type=_nonneg_int, default=0, help="random seed, >= 0")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_docs)
 
-    s = command("bench", "benchmarks (speed ratios measured side by side)")
+    s = command("bench", "benchmarks (speed ratios measured side by side)", add_help=False)
+    s.add_argument("-h", "--help", action=_ListingHelp, listing=_bench_listing,
+                   help="show this help and the list of benchmark families, then exit")
     s.add_argument("families", nargs="*", metavar="FAMILY",
-                   help="benchmark families to run (default: all)")
+                   help="benchmark families to run (default: all, listed below)")
     s.add_argument("--quick", action="store_true", help="small sizes (CI)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--plot", metavar="PNG", default=None,
-                   help="also write a PNG of time per point vs N (needs matplotlib; default: none)")
+                   help="also write an image (.png, .pdf, .svg, ...) of time per point vs N, for the "
+                   "families with scaling curves (needs matplotlib; path checked first; default: none)")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_bench)
 
@@ -486,6 +622,10 @@ def main(argv: list[str] | None = None, _switched: bool = False) -> int:
         return 1
     except OSError as exc:  # e.g. an output file that cannot be written: one line, no traceback
         print(f"nnderive: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("nnderive: error: out of memory (fewer --samples, or fewer formulas at once)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nnderive: interrupted", file=sys.stderr)

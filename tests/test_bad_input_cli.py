@@ -23,7 +23,8 @@ CLI_PROBES = [
     (["LIST"], "invalid choice"),
     # list
     (["list", "--bogus"], "--bogus"),
-    (["list", "extra"], "unrecognized arguments"),
+    (["list", "extra"], "unknown family 'extra'"),
+    (["list", "cnn", "cnn.grad_v"], "unknown family"),
     # latex
     (["latex"], "required"),
     (["latex", "cnn.populaton_loss"], "did you mean cnn.population_loss"),
@@ -57,6 +58,8 @@ CLI_PROBES = [
     (["check", "--samples", "nan"], "whole number"),
     (["check", "--samples", "inf"], "whole number"),
     (["check", "--samples"], "expected one argument"),
+    (["check", "--samples", "10000000000000"], "must be <= 10,000,000"),
+    (["check", "gaussian", "--samples", "10000001", "--json"], "must be <= 10,000,000"),
     (["check", "--seed", "-1"], "must be >= 0"),
     (["check", "--seed", "x"], "whole number"),
     (["check", "--seed", "1.5"], "whole number"),
@@ -86,12 +89,22 @@ CLI_PROBES = [
     (["docs", "--out"], "expected one argument"),
     (["docs", "--samples", "1"], "must be >= 1000"),
     (["docs", "--samples", "ten"], "whole number"),
+    (["docs", "--samples", "99999999999"], "must be <= 10,000,000"),
     (["docs", "--seed", "-3"], "must be >= 0"),
     (["docs", "extra"], "unrecognized arguments"),
     # bench
     (["bench", "nofamily"], "unknown benchmark family"),
     (["bench", ""], "unknown benchmark family"),
     (["bench", "--bogus"], "--bogus"),
+    # bench --plot: the path is checked before any benchmark runs
+    (["bench", "--plot", "x.txt"], "image format"),
+    (["bench", "gaussian", "--plot", "x"], "no extension"),
+    (["bench", "gaussian", "--plot", ""], "empty path"),
+    (["bench", "saddle", "--plot", "x.png"], "no time-vs-N curves"),
+    (["bench", "gaussian", "--plot", "/proc/nope/x.png"], "does not exist"),
+    (["bench", "gaussian", "--plot", "/proc/x.png"], "cannot write"),
+    (["bench", "gaussian", "--plot", "."], "image format"),
+    (["bench", "nofamily", "--plot", "x.png"], "unknown benchmark family"),
     # reproduce
     (["reproduce"], "required"),
     (["reproduce", "fig9_9"], "unknown experiment"),

@@ -237,7 +237,22 @@ def within(x, lo, hi, name, message):
         ok = lo <= x <= hi
     if not ok:
         _check_finite(name, x)  # NaN fails the comparisons too: name it as such
-        raise ValueError(f"{name} {message}")
+        raise ValueError(f"{name} {message}, got {_outside(x, lo, hi)}")
+
+
+_PI32 = float(numpy.float32(math.pi))  # float32(pi) = pi + 8.74e-08 as a float64
+
+
+def _outside(x, lo, hi):
+    """The first entry of ``x`` outside ``[lo, hi]``, to full precision (``repr``), and how far
+    outside; float32(pi), which exceeds pi, is called by its name."""
+    flat = numpy.asarray(x, dtype=numpy.float64).reshape(-1)
+    bad = float(flat[numpy.flatnonzero((flat < lo) | (flat > hi))[0]])
+    where = f"{bad - hi:.3g} above {hi!r}" if bad > hi else f"{lo - bad:.3g} below {lo!r}"
+    text = f"{bad!r} ({where})"
+    if bad == _PI32 and hi == math.pi:
+        text += ": float32(pi) is above pi; pass the angle in float64 (numpy.pi)"
+    return text
 
 
 def positive(name, x):

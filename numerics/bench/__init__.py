@@ -150,6 +150,11 @@ def families() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
+#: The families whose rows carry a time-vs-N curve (``data["curve"]``, drawn by :func:`plot`);
+#: tests/test_cli.py checks this list against the modules.
+SCALING_FAMILIES = ("gaussian",)
+
+
 def run(quick: bool = False, progress=None, only: list[str] | None = None) -> list[BenchRow]:
     known = families()
     for name in only or ():
