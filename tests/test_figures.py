@@ -45,5 +45,48 @@ def test_figure_states_parameters_and_labels(name, tmp_path):
     if res["png"] is None:
         pytest.importorskip("matplotlib")
     assert (tmp_path / f"{name}.png").stat().st_size > 5000
-    for ax in data["figure"]["axes"]:
-        assert "$" in ax["xlabel"] and "$" in ax["ylabel"], ax
+    for ax in data["figure"]["axes"]:  # (panels after the first of a row share its y label)
+        assert "$" in ax["xlabel"] and ("$" in ax["ylabel"] or ax["ylabel"] == ""), ax
+    assert "$" in data["figure"]["axes"][0]["ylabel"]
+    if name == "fig7_3":  # five panels: two rows of at most three, not a 1980 x 407 strip
+        import matplotlib.image
+
+        h, w = matplotlib.image.imread(tmp_path / f"{name}.png").shape[:2]
+        assert w / h < 2.0, (w, h)
+
+
+def test_param_text_words_symbols_and_quick():
+    text = P.param_text({"norm_a_star": 0.5, "criterion": "angle", "d1": 10, "T": 1000,
+                         "quick": True, "seed": 0})
+    assert text == (r"$\|\mathbf{a}^*\| = 0.5$, criterion angle, $d_{1} = 10$, $T = 1000$, "
+                    "seed 0, quick run (reduced sizes)")
+    assert "quick" not in P.param_text({"gamma": 1, "quick": False})
+
+
+def test_wrap_keeps_math_whole():
+    text = r"Fig. X: a long title with $\eta = 1/\|H^\infty\|$ and $S^{59}$ in it, more words here"
+    for width in range(8, 60, 3):
+        lines = P._wrap(text, width)
+        assert " ".join(lines) == text
+        assert all(line.count("$") % 2 == 0 for line in lines), lines
+
+
+def test_two_line_title_is_not_clipped(tmp_path):
+    """The title block (title + caption) sits inside the image: the image's edges are blank
+    (with tight_layout a long title line ran off the sides of table5_1.png)."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.image
+
+    def draw(axes, out):
+        for ax in axes:
+            ax.plot([0, 1], [0, 1])
+            P.axis(ax, x="$x$", y="$y$")
+
+    title = "Table 5.1: P(GD reaches the global minimum); o ours, x thesis, a long title"
+    params = {"p": 6, "norm_a_star": 0.5, "eta": 0.1, "T": 1000, "runs": 300, "seed": 0,
+              "criterion": "angle", "quick": True}
+    P.save(tmp_path, "t", {}, draw, title=title, params=params, ncols=2, figsize=(4.4, 3.6))
+    img = matplotlib.image.imread(tmp_path / "t.png")
+    for edge in (img[:3, :, :3], img[:, :3, :3], img[:, -3:, :3]):
+        assert edge.min() > 0.95, "something is drawn on an edge: the title is clipped"
+    assert img[:60, :, :3].min() < 0.5  # and the title is there

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -30,12 +31,15 @@ import numpy as np
 SYMBOLS = {"gamma": r"\gamma", "tau": r"\tau", "eta": r"\eta", "phi": r"\phi", "theta": r"\theta",
            "sigma": r"\sigma", "lambda": r"\lambda", "alpha": r"\alpha", "beta": r"\beta",
            "mu": r"\mu", "nu": r"\nu", "rho": r"\rho", "epsilon": r"\epsilon", "delta": r"\delta",
-           "kappa": r"\kappa", "omega": r"\omega", "dt": r"\Delta t", "alphas": r"\alpha"}
+           "kappa": r"\kappa", "omega": r"\omega", "dt": r"\Delta t", "alphas": r"\alpha",
+           "norm_a_star": r"\|\mathbf{a}^*\|", "norm_w_star": r"\|\mathbf{w}^*\|"}
 #: Parameters printed as words, not symbols.
 WORDS = {"seed", "starts", "samples", "quick", "runs", "trials", "steps", "epochs", "iterations",
          "widths", "rounds", "draws"}
 
 _NAMED_VALUES = {math.e: "e", math.pi: r"\pi"}
+#: Most panels in a row: a longer strip is wrapped into rows (a journal page is ~7 in wide).
+MAX_COLS = 3
 
 
 def _value_text(v) -> str:
@@ -53,15 +57,63 @@ def _value_text(v) -> str:
     return str(v).replace("gamma", r"\gamma").replace("tau", r"\tau").replace("eta", r"\eta")
 
 
+def _symbol(key: str) -> str | None:
+    """The math symbol of a parameter name (``gamma`` -> ``\\gamma``, ``d1`` -> ``d_{1}``, ``n``,
+    ``T``), or None for a word (``criterion``, ``kernel``): a multi-letter name set in math
+    italics would read as a product of letters."""
+    if key in SYMBOLS:
+        return SYMBOLS[key]
+    m = re.fullmatch(r"([A-Za-z])_?(\d+|[a-z]{1,3})", key)
+    if m and key not in WORDS:
+        return f"{m.group(1)}_{{{m.group(2)}}}"
+    if len(key) == 1:
+        return key
+    return None
+
+
+def _wrap(text: str, chars: int) -> list[str]:
+    """``text`` in lines of about ``chars`` visible characters, broken only at spaces outside
+    math (``$...$`` stays whole); the width counts a TeX command as one character."""
+    words, cur, inside = [], "", False
+    for ch in text:
+        if ch == "$":
+            inside = not inside
+        if ch == " " and not inside:
+            words.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    words.append(cur)
+
+    def width(w):
+        return len(re.sub(r"\\[A-Za-z]+|[${}^_]", "x", w).replace("x", "", 0))
+
+    lines, line = [], ""
+    for w in words:
+        if line and width(line) + 1 + width(w) > chars:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}" if line else w
+    return lines + ([line] if line else [])
+
+
 def param_text(params: dict) -> str:
     """Caption stating the parameters in matplotlib math text, e.g.
-    ``$\\gamma = 1$, $\\tau = e$, $\\eta = 1/(4L)$, seed 0``."""
+    ``$\\gamma = 1$, $\\tau = e$, $\\eta = 1/(4L)$, seed 0``; names that are words are printed
+    as words (``criterion angle``), and ``quick`` (a run setting, not a parameter of the
+    figure) as the phrase "quick run (reduced sizes)" at the end."""
     parts = []
     for k, v in params.items():
-        if k in WORDS:
-            parts.append(f"{k} {_value_text(v).replace(chr(92), '')}")
+        if k == "quick":
+            continue
+        sym = _symbol(k)
+        if k in WORDS or sym is None:
+            parts.append(f"{k.replace('_', ' ')} {_value_text(v).replace(chr(92), '')}")
         else:
-            parts.append(f"${SYMBOLS.get(k, k)} = {_value_text(v)}$")
+            parts.append(f"${sym} = {_value_text(v)}$")
+    if params.get("quick"):
+        parts.append("quick run (reduced sizes)")
     return ", ".join(parts)
 
 
@@ -138,12 +190,22 @@ def save(out_dir, name: str, result: dict, draw: Callable | None, *, title: str,
             result["png_note"] = ("matplotlib not installed (pip install nnderive[plots]); "
                                   "PNG skipped")
     else:
+        panels = ncols * nrows
         size = figsize or (4.4 * ncols, 3.6 * nrows + 0.5)
-        fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
+        if nrows == 1 and ncols > MAX_COLS:  # a long strip of panels: wrapped into rows
+            per_w, per_h = size[0] / ncols, size[1]
+            ncols, nrows = MAX_COLS, -(-ncols // MAX_COLS)
+            size = (per_w * ncols, per_h * nrows + 0.4)
+        # constrained layout keeps room for the two-line title (tight_layout clipped it)
+        fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="constrained")
         flat = list(axes.ravel())
+        for extra in flat[panels:]:
+            extra.set_visible(False)
+        flat = flat[:panels]
         draw(flat[0] if len(flat) == 1 else flat, result)
-        fig.suptitle(f"{title}\n{caption}", fontsize="medium")
-        fig.tight_layout()
+        chars = max(40, int(size[0] * 13))  # the title wrapped to the figure's width
+        head = "\n".join(_wrap(title, chars) + _wrap(caption, chars))
+        fig.suptitle(head, fontsize="medium")
         fig.savefig(out_dir / f"{name}.png", dpi=dpi)
         result["figure"]["axes"] = [{"title": a.get_title(), "xlabel": a.get_xlabel(),
                                      "ylabel": a.get_ylabel()} for a in flat]

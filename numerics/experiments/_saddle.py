@@ -121,8 +121,14 @@ def _draw(axes, out: dict) -> None:
         ax.plot(g[:, 0] + 1, g[:, 1], label="GD (exact)")
         ax.plot(p[:, 0] + 1, p[:, 1], label="perturbed GD")
         ax.set_title(f"$L = {r['L']:.3g}$, $\\eta = {r['eta']:.3g}$", fontsize="medium")
-        axis(ax, x=r"iteration $t + 1$ (steps)", y=r"objective $f(\mathbf{x}_t)$", log_x=True,
-             legend=True)
+        axis(ax, x=r"iteration $t + 1$ (steps)", y=r"objective $f(\mathbf{x}_t)$", log_x=True)
+        spec = ax.get_subplotspec()
+        if spec is not None and not spec.is_first_col():
+            ax.set_ylabel("")  # one y label per row of panels
+    # one legend for the figure, not one per panel
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].figure.legend(handles, labels, loc="outside lower center", ncols=len(labels),
+                          frameon=False)
 
 
 def report(result: dict) -> str:

@@ -32,6 +32,9 @@ NAME = "table5_1"
 DESCRIPTION = ("Thesis Table 5.1: P(population GD reaches the global minimum) vs k and "
                "r = (1^T a*)^2/|a*|^2 (p = 6, 5000 Theorem 5.4 initializations per cell)")
 
+#: A cell farther than this many binomial SEs from the thesis is flagged (report, JSON, figure).
+FLAG_SE = 3.0
+
 KS = (25, 36, 49, 64, 81, 100)
 RS = (0, 1, 4, 9, 16, 25)
 #: Thesis values (OCR; the k = 25, r = 25 entry is illegible and 1 by the text).
@@ -123,47 +126,68 @@ def run(out_dir, quick=False, seed=0, progress=None, norm_a_star=0.5, eta=0.1, i
             pr = table[k][j]
             th = THESIS.get(k, (None,) * 6)[RS.index(r)] if r in RS else None
             se = math.sqrt(max(pr * (1 - pr), 0.25 / n) / n)
+            diff_se = None if th is None else (pr - th) / se
             cells.append({"k": k, "r": r, "p": pr, "thesis": th, "se": se,
-                          "diff": None if th is None else pr - th,
-                          "diff_se": None if th is None else (pr - th) / se,
+                          "diff": None if th is None else pr - th, "diff_se": diff_se,
+                          "flag": diff_se is not None and abs(diff_se) > FLAG_SE,
                           "above_rc": r > rc[k]})
     result = {"name": NAME, "table": {str(k): v for k, v in table.items()}, "cells": cells,
               "r_c": {str(k): v for k, v in rc.items()}, "seconds": seconds,
-              "ks": list(ks), "rs": list(rs), "n": n}
+              "ks": list(ks), "rs": list(rs), "n": n, "iters": iters, "quick": quick,
+              "flag_se": FLAG_SE}
 
     def draw(ax, out):
         for k in ks:
-            ax.plot(rs, table[k], "o-", label=f"k={k} (r_c={rc[k]:.1f})")
+            se = [c["se"] for c in cells if c["k"] == k]
+            line = ax.errorbar(rs, table[k], yerr=[2 * e for e in se], fmt="o-", ms=4, capsize=2,
+                               label=rf"$k = {k}$ ($r_c = {rc[k]:.1f}$)")
             if k in THESIS:
-                ax.plot(RS, THESIS[k], "x", color=ax.lines[-1].get_color())
+                ax.plot(RS, THESIS[k], "x", ms=7, color=line[0].get_color())
+        bad = [c for c in cells if c["flag"]]
+        if bad:
+            ax.plot([c["r"] for c in bad], [c["p"] for c in bad], "o", ms=13, mfc="none",
+                    mec="red", mew=1.2, label=rf"$> {FLAG_SE:g}$ SE from the thesis")
         ax.set_xlabel(r"$r=(\mathbf{1}^\top\mathbf{a}^*)^2/\|\mathbf{a}^*\|^2$")
         ax.set_ylabel(r"$P(\phi^T<\pi/2)$")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0, frameon=False,
+                  title="o ours ($\\pm$2 SE), x thesis", title_fontsize="small")
 
-    return save(out_dir, NAME, result, draw,
-                title="Table 5.1: P(GD reaches the global minimum); o ours, x thesis",
-                params={"p": p, "anorm": norm_a_star, "eta": eta, "T": iters,
-                        "runs": n, "seed": seed, "criterion": criterion})
+    return save(out_dir, NAME, result, draw, figsize=(6.8, 3.8),
+                title="Table 5.1: P(GD reaches the global minimum)",
+                params={"p": p, "norm_a_star": norm_a_star, "eta": eta, "T": iters,
+                        "runs": n, "seed": seed, "criterion": criterion, "quick": quick})
 
 
 def report(result) -> str:
     ks, rs, n = result["ks"], result["rs"], result["n"]
     lines = [f"Table 5.1 reproduction (n = {n} per cell; '*' marks r > r_c(k) = (k+pi-1)/pi, "
              "where the phi = pi point is a saddle); ours / thesis / diff in binomial SEs"]
-    lines.append("  k  r_c  | " + " | ".join(f"r={r:<2d}            " for r in rs))
+    lines.append("  k  r_c  | " + " | ".join(f"{'r=' + str(r):<20}" for r in rs))
     worst = 0.0
+    flag_se = result.get("flag_se", FLAG_SE)
     for k in ks:
         row = [c for c in result["cells"] if c["k"] == k]
         txt = []
         for c in row:
             mark = "*" if c["above_rc"] else " "
             if c["thesis"] is None:
-                txt.append(f"{c['p']:.3f}{mark}  ---        ")
+                txt.append(f"{c['p']:.3f}{mark}  ---".ljust(20))
             else:
                 worst = max(worst, abs(c["diff"]))
-                txt.append(f"{c['p']:.3f}{mark} {c['thesis']:.2f} {c['diff_se']:+5.1f}SE")
+                flag = "!" if c.get("flag") else " "
+                txt.append(f"{c['p']:.3f}{mark} {c['thesis']:.2f} {c['diff_se']:+5.1f}SE{flag}")
         lines.append(f"{k:3d} {result['r_c'][str(k)]:5.1f} | " + " | ".join(txt))
     lines.append(f"max |ours - thesis| = {worst:.3f}; time {result['seconds']:.1f} s")
+    flagged = [c for c in result["cells"] if c.get("flag")]
+    if flagged:
+        where = ", ".join(f"k={c['k']} r={c['r']} ({c['diff_se']:+.1f} SE)" for c in flagged)
+        note = (f" (quick run: n = {n} per cell, T = {result.get('iters')} GD steps; the full "
+                "run has 5000 and 10000)") if result.get("quick") else ""
+        lines.append(f"FLAGGED: {len(flagged)} cell(s) more than {flag_se:g} SE from the thesis, "
+                     f"marked '!': {where}{note}")
+    else:
+        lines.append(f"every cell within {flag_se:g} SE of the thesis")
     return "\n".join(lines)
 
 
