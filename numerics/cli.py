@@ -307,9 +307,10 @@ def _print_rows(rows) -> None:
     head = ("formula", "kind", "check", "value", "reference", "stat", "resolves", "result")
     table = []
     for r in rows:
-        value = f"{r.value:.6g}" if isinstance(r.value, float) else str(r.value)
-        ref = f"{r.reference:.6g}" if isinstance(r.reference, float) else str(r.reference)
-        stat = f"{r.stat_name}={r.stat:.2g}" if r.stat_name not in ("proof", "diff") else r.stat_name
+        from .harness import shown_stat, shown_value
+
+        value, ref = shown_value(r, r.value), shown_value(r, r.reference)
+        stat = shown_stat(r, digits=2).replace(" = ", "=")
         res = getattr(r, "resolution", None)
         res = ("exact" if res == 0 else f"{res:.0e}") if isinstance(res, (int, float)) else "-"
         result = "ERRATUM" if r.erratum else ("pass" if r.passed else "FAIL")

@@ -20,13 +20,11 @@ def _rows_by_formula(names, ctx, progress):
 
 
 def _stat(r) -> str:
-    if r.stat_name in ("proof", "diff"):
-        return r.stat_name
-    return f"{r.stat_name} = {r.stat:.3g}"
+    return harness.shown_stat(r)
 
 
-def _value(x) -> str:
-    return f"{x:.6g}" if isinstance(x, float) else str(x)
+def _value(r, x) -> str:
+    return harness.shown_value(r, x)
 
 
 def _status(r) -> str:
@@ -82,8 +80,8 @@ def markdown(names, results) -> str:
                           "|---|---|---|---|---|---|---|"]
                 for r in rows:
                     status = _status(r) + (f" ({_klass(r)})" if r.erratum else "")
-                    lines.append(f"| {_md(r.label)} | {r.kind} | {_md(_value(r.value))} | "
-                                 f"{_md(_value(r.reference))} | {_stat(r)} | {_resolution(r)} | "
+                    lines.append(f"| {_md(r.label)} | {r.kind} | {_md(_value(r, r.value))} | "
+                                 f"{_md(_value(r, r.reference))} | {_stat(r)} | {_resolution(r)} | "
                                  f"{status} |")
                 lines.append("")
     lines += ["## Errata found by the checks", ""]
@@ -117,7 +115,7 @@ def latex_catalogue(names, results) -> str:
                 for r in rows:
                     klass = f" ({escape(_klass(r))})" if r.erratum else ""
                     body.append(f"\\item {escape(r.label)} ({tt(r.kind)}): "
-                                f"{escape(_value(r.value))} vs {escape(_value(r.reference))}, "
+                                f"{escape(_value(r, r.value))} vs {escape(_value(r, r.reference))}, "
                                 f"{escape(_stat(r))}, resolution {escape(_resolution(r))}, "
                                 f"\\textbf{{{_status(r)}}}{klass}")
                 body.append("\\end{itemize}")

@@ -68,13 +68,51 @@ class CheckResult:
     resolution: float | None = None
     #: For errata: "printed error", "OCR reading" or "loose-but-valid bound".
     erratum_class: str = ""
+    #: For errors ("rel"): the absolute scale the error is relative to (max |reference|, or a
+    #: stated floor), so that a value near zero is reported against it (:func:`shown_value`).
+    scale: float | None = None
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
         for k in ("value", "reference", "stat"):
             d[k] = _jsonable(d[k])
         d["resolution"] = _jsonable(d["resolution"])
+        d["scale"] = _jsonable(d["scale"])
         return d
+
+
+#: Relative errors below this are rounding noise of float64 (a few ulps of the terms): reported
+#: as "< 1e-13", so that a rebuild that moves a rounding does not rewrite the catalogue.
+NOISE_FLOOR = 1e-13
+#: A value or reference below this fraction of the row's scale is shown as "~0".
+NEAR_ZERO = 1e-9
+
+
+def shown_value(r, x) -> str:
+    """A row's value or reference as text: 6 significant digits, or "~0" when it is near zero
+    against the row's absolute scale (the error column then states that scale)."""
+    if isinstance(x, (float, np.floating)):
+        scale = getattr(r, "scale", None)
+        if scale and math.isfinite(x) and abs(x) < NEAR_ZERO * scale:
+            return "~0"
+        return f"{float(x):.6g}"
+    return str(x)
+
+
+def shown_stat(r, digits: int = 3) -> str:
+    """A row's statistic as text: ``rel = 4.8e-10``; a rounding-level error as ``rel < 1e-13``;
+    with ``(scale 1.3)`` when the value or reference is shown as ~0 against that scale."""
+    if r.stat_name in ("proof", "diff"):
+        return r.stat_name
+    stat = float(r.stat)
+    if r.stat_name in ("rel", "abs") and 0 <= stat < NOISE_FLOOR:
+        text = f"{r.stat_name} < {NOISE_FLOOR:.0e}"
+    else:
+        text = f"{r.stat_name} = {stat:.{digits}g}"
+    scale = getattr(r, "scale", None)
+    if scale and "~0" in (shown_value(r, r.value), shown_value(r, r.reference)):
+        text += f" (scale {scale:.3g})"
+    return text
 
 
 def _jsonable(x):
@@ -128,7 +166,8 @@ def mc_result(formula, label, closed, samples, floor=1e-12, kind="monte_carlo") 
 
 
 def error_result(formula, kind, label, value, reference, tol, scale=None, detail="") -> CheckResult:
-    """Pass iff ``max |value - reference| <= tol * scale`` (scale defaults to ``max|reference|``)."""
+    """Pass iff ``max |value - reference| <= tol * scale`` (scale defaults to ``max|reference|``);
+    the row shows the entry with the largest error and states the scale."""
     value = np.asarray(value, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     err = np.abs(value - reference)
@@ -139,7 +178,7 @@ def error_result(formula, kind, label, value, reference, tol, scale=None, detail
     return CheckResult(
         formula, kind, label, float(value[i]), float(reference[i]), rel, "rel",
         bool(np.isfinite(rel) and rel <= tol), detail=detail or f"tol {tol:.1e}",
-        resolution=tol,
+        resolution=tol, scale=scale,
     )
 
 

@@ -264,12 +264,17 @@ def reference_check(name: str, points: Callable[[], list[dict]],
                 worst = (err, pt, got, ref)
         err, pt, got, ref = worst
         desc = ", ".join(f"{k}={_fmt(v)}" for k, v in pt.items())
+        fl = floor(pt) if callable(floor) else floor
+        scale = max(float(np.max(np.abs(ref))) if ref.size else 0.0, fl, 1e-300)
+        # the entry shown is the one that sets the scale (largest |reference|), not the first,
+        # which may be ~0 (a gradient entry at an edge: "-2.5e-34 vs 3.9e-15, rel 2.9e-15")
+        i = int(np.argmax(np.abs(np.ravel(ref)))) if ref.size else 0
         return CheckResult(
-            name, "reference", label, float(np.ravel(got)[0]), float(np.ravel(ref)[0]), err,
+            name, "reference", label, float(np.ravel(got)[i]), float(np.ravel(ref)[i]), err,
             "rel", bool(err <= tol),
             detail=(f"{method + '; ' if method else ''}{len(pts)} points; tol {tol:.0e}; "
-                    f"worst at {desc}"),
-            resolution=tol,
+                    f"worst at {desc}; error relative to max|reference| or the stated floor"),
+            resolution=tol, scale=scale,
         )
 
     return Check(name, "reference", label, run)
