@@ -63,7 +63,7 @@ def _symbol(key: str) -> str | None:
     italics would read as a product of letters."""
     if key in SYMBOLS:
         return SYMBOLS[key]
-    m = re.fullmatch(r"([A-Za-z])_?(\d+|[a-z]{1,3})", key)
+    m = re.fullmatch(r"([A-Za-z])(\d+)", key) or re.fullmatch(r"([A-Za-z])_([A-Za-z0-9]+)", key)
     if m and key not in WORDS:
         return f"{m.group(1)}_{{{m.group(2)}}}"
     if len(key) == 1:
@@ -194,7 +194,8 @@ def save(out_dir, name: str, result: dict, draw: Callable | None, *, title: str,
         size = figsize or (4.4 * ncols, 3.6 * nrows + 0.5)
         if nrows == 1 and ncols > MAX_COLS:  # a long strip of panels: wrapped into rows
             per_w, per_h = size[0] / ncols, size[1]
-            ncols, nrows = MAX_COLS, -(-ncols // MAX_COLS)
+            nrows = -(-ncols // MAX_COLS)
+            ncols = -(-ncols // nrows)  # balanced rows: 4 panels 2 x 2, 5 or 6 panels 2 x 3
             size = (per_w * ncols, per_h * nrows + 0.4)
         # constrained layout keeps room for the two-line title (tight_layout clipped it)
         fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="constrained")
