@@ -99,16 +99,29 @@ def shown_value(r, x) -> str:
     return str(x)
 
 
-def shown_stat(r, digits: int = 3) -> str:
+def at_noise(r) -> bool:
+    """Whether a row's error is at float64 rounding level (below :data:`NOISE_FLOOR`): then
+    every point agrees with its reference to rounding, and which point is "worst" is noise."""
+    return r.stat_name in ("rel", "abs") and isinstance(r.stat, (int, float, np.floating)) \
+        and 0 <= float(r.stat) < NOISE_FLOOR
+
+
+def shown_stat(r, digits: int = 3, stable: bool = False) -> str:
     """A row's statistic as text: ``rel = 4.8e-10``; a rounding-level error as ``rel < 1e-13``;
-    with ``(scale 1.3)`` when the value or reference is shown as ~0 against that scale."""
+    with ``(scale 1.3)`` when the value or reference is shown as ~0 against that scale.
+    ``stable`` (the catalogue): an error 100x or more inside the row's resolution is given as
+    the power of ten above it (``rel < 1e-09``), which a rebuild that moves roundings keeps."""
     if r.stat_name in ("proof", "diff"):
         return r.stat_name
     stat = float(r.stat)
-    if r.stat_name in ("rel", "abs") and 0 <= stat < NOISE_FLOOR:
+    res = getattr(r, "resolution", None)
+    if at_noise(r):
         text = f"{r.stat_name} < {NOISE_FLOOR:.0e}"
+    elif (stable and r.stat_name in ("rel", "abs") and isinstance(res, (int, float)) and res > 0
+          and 0 < stat < res / 100):
+        text = f"{r.stat_name} < 1e{math.ceil(math.log10(stat)):+03d}"
     else:
-        text = f"{r.stat_name} = {stat:.{digits}g}"
+        text = f"{r.stat_name} = {stat:.{2 if stable else digits}g}"
     scale = getattr(r, "scale", None)
     if scale and "~0" in (shown_value(r, r.value), shown_value(r, r.reference)):
         text += f" (scale {scale:.3g})"

@@ -58,3 +58,20 @@ def test_near_zero_values_are_reported_against_their_scale():
     assert harness.shown_value(r, r.value) == "0.001" and harness.shown_stat(r) == "rel = 2e-12"
     z = _row(0.39, 0.39, 1.234, name="z")  # Monte Carlo z: printed as computed (fixed seeds)
     assert harness.shown_stat(z) == "z = 1.23"
+
+
+def test_catalogue_cells_do_not_carry_rounding_noise():
+    """In the catalogue, a row agreeing to rounding reads "every point | agrees | rel < 1e-13"
+    (its worst point is chosen by rounding noise), an error 100x inside the resolution is given
+    as a power of ten, others to two digits."""
+    from numerics import docs
+
+    r = _row(0.592992, 0.592992, 1.73e-16)
+    assert (docs._value(r, "value"), docs._value(r, "reference"), docs._stat(r)) == \
+        ("every point", "agrees", "rel < 1e-13")
+    r = _row(0.5, 0.5, 2.6e-13)  # resolution 1e-10
+    assert docs._stat(r) == "rel < 1e-12" and docs._value(r, "value") == "0.5"
+    r = _row(0.166122, 0.166122, 4.82e-9)
+    assert docs._stat(r) == "rel = 4.8e-09"
+    md = docs.markdown(["gaussian.g"], {"gaussian.g": [r]})
+    assert "| label | reference | 0.166122 | 0.166122 | rel = 4.8e-09 | 1e-10 | pass |" in md
