@@ -220,6 +220,16 @@ def main(argv=None) -> int:
     p.add_argument("--json", metavar="FILE", help="write the rows as JSON to FILE")
     p.add_argument("--plot", metavar="FILE", help="write a PNG of time per point vs N to FILE")
     args = p.parse_args(argv)
+    if args.plot:  # the path checked before the (long) run, as `nnderive bench --plot` does
+        from ..cli import UsageError, _plot_target
+
+        try:
+            _plot_target(args.plot)
+            if not any(f in SCALING_FAMILIES for f in args.families or families()):
+                raise UsageError(f"--plot: no time-vs-N curves in {', '.join(args.families)} "
+                                 f"(only in: {', '.join(SCALING_FAMILIES)})")
+        except UsageError as exc:
+            p.error(str(exc))
     rows = run(quick=args.quick, only=args.families or None)
     print(table(rows))
     if args.json:
