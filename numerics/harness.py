@@ -170,12 +170,30 @@ def run(names: Iterable[str], ctx: Context, progress: Callable[[str], None] | No
     from numerics import checks
 
     rows = []
+    names = list(names)
     for name in names:
         f = derivations.get(name)
         subject = Subject(f, f.numpy)
         for check in checks.for_formula(name):
             if progress:
                 progress(f"{name}: {check.label}")
+            rows.extend(run_check(check, subject, ctx))
+    rows.extend(run_public(names, ctx, progress))
+    return rows
+
+
+def run_public(names: Iterable[str], ctx: Context, progress=None) -> list[CheckResult]:
+    """The checks of the public callables outside the registry (fused functions, deep kernels,
+    Gram helpers) that are built from any of the formulas ``names``
+    (:func:`numerics.checks.register_public`)."""
+    from numerics import checks
+
+    rows = []
+    for pub in checks.public_for(list(names)):
+        subject = Subject(pub, pub.resolve())
+        for check in checks.public_checks(pub.name):
+            if progress:
+                progress(f"{pub.name}: {check.label}")
             rows.extend(run_check(check, subject, ctx))
     return rows
 
@@ -397,6 +415,7 @@ def run_mutants(names: Iterable[str], ctx: Context, progress=None, kinds=None) -
     from numerics import checks
 
     results = []
+    names = list(names)
     for name in names:
         f = derivations.get(name)
         indep = sorted((c for c in checks.for_formula(name)
@@ -430,6 +449,9 @@ def run_mutants(names: Iterable[str], ctx: Context, progress=None, kinds=None) -
             m.caught = bool(m.caught_by)
             results.append(m)
         _second_order(f, [m for m in results if m.formula == name])
+    # public callables outside the registry (fused FFT code, deep kernels): their own mutants
+    from numerics import mutants_public
+    results.extend(mutants_public.run(names, ctx, progress, kinds))
     return results
 
 

@@ -847,3 +847,55 @@ _claims(_markov_rows, "circulant.rate_c", "Lemma 2 eq. (1) (A12)")
 _claims(_step_count_rows, "circulant.rate_c", "Thm 1 step count (A13)")
 _mk(_energy_ref, "circulant.output_energy", "dense", "vs exact second-moment recursion")
 _mk(_energy_mc, "circulant.output_energy", "monte_carlo", "Monte Carlo of |prod W_i x|^2")
+
+
+# --------------------------------------------------------------------------------------------
+# Public callables outside the registry: the fused loss_and_grads (issue 19, item 4)
+# --------------------------------------------------------------------------------------------
+
+
+def _fused_points():
+    """The dense-check shapes (n = 2 .. 512, d = 1 .. 6, centered and sparse filters) plus two
+    batches (leading axis 3, x shared and per row) and one call with ``out=`` buffers."""
+    pts = points(Context(), "fused")
+    rng = np.random.default_rng(1919)
+    for n, d, share in ((6, 3, True), (7, 2, False)):
+        w = rng.standard_normal((3, d, n)) / math.sqrt(n)
+        x = rng.standard_normal(n) if share else rng.standard_normal((3, n))
+        pts.append({"w": w, "x": x, "y": rng.standard_normal((3, n))})
+    pts.append({**pts[2], "use_out": 1})
+    return pts
+
+
+def _invoke_fused(fn, pt):
+    if pt.get("use_out"):
+        L = np.empty(np.shape(pt["w"])[:-2])
+        G = np.empty(np.shape(pt["w"]))
+        out = fn(pt["w"], pt["x"], pt["y"], out=(L, G))
+        if out[0] is not L or out[1] is not G:
+            raise ValueError("out buffers were not returned")
+        return out
+    return fn(pt["w"], pt["x"], pt["y"])
+
+
+def _ref_fused(pt):
+    """Dense model, row by row: ``1/2 |y - W_d...W_1 x|^2`` and its reverse-mode gradient."""
+    w = np.asarray(pt["w"], float)
+    if w.ndim == 2:
+        return S.loss(w, pt["x"], pt["y"]), S.grad(w, pt["x"], pt["y"])
+    xs = np.broadcast_to(pt["x"], w.shape[:-2] + w.shape[-1:])
+    ys = np.broadcast_to(pt["y"], w.shape[:-2] + w.shape[-1:])
+    L = np.array([S.loss(w[b], xs[b], ys[b]) for b in range(len(w))])
+    G = np.stack([S.grad(w[b], xs[b], ys[b]) for b in range(len(w))])
+    return L, G
+
+
+from . import register_public  # noqa: E402
+from .common import public_reference_check  # noqa: E402
+
+register_public(public_reference_check(
+    "circulant.loss_and_grads", _fused_points, _invoke_fused, _ref_fused, tol=TOL,
+    label="fused (L, dL/dw) vs dense model and backprop",
+    method="dense circulant matrices, reverse mode; batches of 3 and out= buffers",
+    outputs=("L", "dL/dw")),
+    "derivations.generated.circulant:loss_and_grads", ("circulant.loss", "circulant.grad"))

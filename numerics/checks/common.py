@@ -210,6 +210,8 @@ def _original_expr(subject: Subject):
 
 
 def _fmt(v) -> str:
+    if isinstance(v, str):
+        return v
     a = np.asarray(v)
     if a.ndim == 0:
         return f"{float(a):.6g}"
@@ -217,8 +219,9 @@ def _fmt(v) -> str:
 
 
 def _point_key(pt: dict) -> tuple:
-    return tuple((k, np.asarray(v, float).tobytes() if not isinstance(v, (int, np.integer))
-                  else int(v)) for k, v in sorted(pt.items()))
+    return tuple((k, v if isinstance(v, str) else int(v) if isinstance(v, (int, np.integer))
+                  else (np.shape(v), np.asarray(v, float).tobytes()))
+                 for k, v in sorted(pt.items()))
 
 
 _REF_CACHE: dict = {}
@@ -391,3 +394,73 @@ def _cos_form(expr):
     from derivations import vectors
 
     return vectors.cos_form(expr)
+
+
+# --------------------------------------------------------------------------------------------
+# Public callables outside the registry (fused functions, deep kernels, Gram helpers)
+# --------------------------------------------------------------------------------------------
+
+
+def public_reference_check(name: str, points: Callable[[], list[dict]],
+                           invoke: Callable[[Callable, dict], object],
+                           reference: Callable[[dict], object], tol: float = 1e-10,
+                           label: str = "vs independent reference", method: str = "",
+                           floor: "float | Callable[[dict], object]" = 0.0,
+                           outputs: tuple[str, ...] = ()) -> Check:
+    """A public callable vs an INDEPENDENT reference (same contract as
+    :func:`reference_check`: from the model, never from a derived expression).
+
+    ``invoke(fn, point)`` calls the callable under test (``subject.fn``) and returns an array or
+    a tuple of arrays (a fused value-and-gradients function); ``reference(point)`` returns the
+    same structure.  Each output is judged on its own scale, ``max(max|ref_j|, floor_j)``
+    (``floor`` a number, a tuple per output, or ``floor(point)``), so a gradient that is small
+    next to its loss is not excused; the row reports the worst output over all points and
+    passes iff it is within ``tol``.  ``outputs`` names the outputs in the row."""
+
+    def run(subject: Subject, ctx: Context):
+        pts = points()
+        worst = None
+        for pt in pts:
+            got = invoke(subject.fn, pt)
+            ref = _cached_tuple(reference, pt)
+            got, ref = _as_tuple(got), _as_tuple(ref)
+            if len(got) != len(ref):
+                raise ValueError(f"{len(got)} outputs, reference has {len(ref)}")
+            fl = floor(pt) if callable(floor) else floor
+            fls = _as_tuple(fl) if isinstance(fl, tuple) else (fl,) * len(ref)
+            for j, (g, r, f) in enumerate(zip(got, ref, fls)):
+                g = np.asarray(g, dtype=np.float64)
+                r = np.asarray(r, dtype=np.float64)
+                if g.shape != r.shape:
+                    raise ValueError(f"output {j}: shape {g.shape} != reference {r.shape}")
+                scale = max(float(np.max(np.abs(r))) if r.size else 0.0, float(f), 1e-300)
+                err = (float(np.max(np.abs(g - r))) / scale if g.size else 0.0) \
+                    if np.all(np.isfinite(g)) else math.inf
+                if worst is None or not err <= worst[0]:
+                    worst = (err, pt, j, g, r)
+        err, pt, j, g, r = worst
+        out = outputs[j] if j < len(outputs) else f"output {j}"
+        desc = ", ".join(f"{k}={_fmt(v)}" for k, v in pt.items())
+        return CheckResult(
+            name, "reference", label, float(np.ravel(g)[0]) if g.size else 0.0,
+            float(np.ravel(r)[0]) if r.size else 0.0, err, "rel", bool(err <= tol),
+            detail=(f"{method + '; ' if method else ''}{len(pts)} points; tol {tol:.0e}; "
+                    f"worst: {out} at {desc}"),
+            resolution=tol)
+
+    return Check(name, "reference", label, run)
+
+
+def _cached_tuple(reference, pt: dict) -> tuple:
+    """``reference(pt)`` as a tuple of float arrays, computed once per (reference, point)
+    within a run (mutants re-use it)."""
+    key = ("tuple", id(reference), _point_key(pt))
+    hit = _REF_CACHE.get(key)
+    if hit is None or hit[0] is not reference:
+        hit = _REF_CACHE[key] = (reference, tuple(np.asarray(r, dtype=np.float64)
+                                                  for r in _as_tuple(reference(pt))))
+    return hit[1]
+
+
+def _as_tuple(x) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
