@@ -403,7 +403,8 @@ def _cos_form(expr):
 
 def public_reference_check(name: str, points: Callable[[], list[dict]],
                            invoke: Callable[[Callable, dict], object],
-                           reference: Callable[[dict], object], tol: float = 1e-10,
+                           reference: Callable[[dict], object],
+                           tol: "float | tuple[float, ...]" = 1e-10,
                            label: str = "vs independent reference", method: str = "",
                            floor: "float | Callable[[dict], object]" = 0.0,
                            outputs: tuple[str, ...] = ()) -> Check:
@@ -415,7 +416,8 @@ def public_reference_check(name: str, points: Callable[[], list[dict]],
     same structure.  Each output is judged on its own scale, ``max(max|ref_j|, floor_j)``
     (``floor`` a number, a tuple per output, or ``floor(point)``), so a gradient that is small
     next to its loss is not excused; the row reports the worst output over all points and
-    passes iff it is within ``tol``.  ``outputs`` names the outputs in the row."""
+    passes iff it is within ``tol`` (a number, or one per output).  ``outputs`` names the
+    outputs in the row."""
 
     def run(subject: Subject, ctx: Context):
         pts = points()
@@ -436,17 +438,19 @@ def public_reference_check(name: str, points: Callable[[], list[dict]],
                 scale = max(float(np.max(np.abs(r))) if r.size else 0.0, float(f), 1e-300)
                 err = (float(np.max(np.abs(g - r))) / scale if g.size else 0.0) \
                     if np.all(np.isfinite(g)) else math.inf
-                if worst is None or not err <= worst[0]:
-                    worst = (err, pt, j, g, r)
-        err, pt, j, g, r = worst
+                t = tol[j] if isinstance(tol, tuple) else tol
+                if worst is None or not err / t <= worst[0] / worst[5]:
+                    worst = (err, pt, j, g, r, t)
+        err, pt, j, g, r, t = worst
         out = outputs[j] if j < len(outputs) else f"output {j}"
         desc = ", ".join(f"{k}={_fmt(v)}" for k, v in pt.items())
         return CheckResult(
             name, "reference", label, float(np.ravel(g)[0]) if g.size else 0.0,
-            float(np.ravel(r)[0]) if r.size else 0.0, err, "rel", bool(err <= tol),
-            detail=(f"{method + '; ' if method else ''}{len(pts)} points; tol {tol:.0e}; "
-                    f"worst: {out} at {desc}"),
-            resolution=tol)
+            float(np.ravel(r)[0]) if r.size else 0.0, err, "rel", bool(err <= t),
+            detail=(f"{method + '; ' if method else ''}{len(pts)} points; tol "
+                    + (", ".join(f"{x:.0e}" for x in tol) if isinstance(tol, tuple)
+                       else f"{tol:.0e}") + f"; worst (relative to its tol): {out} at {desc}"),
+            resolution=max(tol) if isinstance(tol, tuple) else tol)
 
     return Check(name, "reference", label, run)
 

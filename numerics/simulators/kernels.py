@@ -287,13 +287,18 @@ def _pair_expectation(K, activation, derivative=False):
     for i in range(n):
         for j in range(i, n):
             rr = r[i] * r[j]
-            c = 1.0 if rr == 0 else float(np.clip(K[i, j] / rr, -1.0, 1.0))
+            # a point with itself is at angle 0 exactly (K_ii / r_i^2 may round below 1)
+            c = 1.0 if (rr == 0 or i == j) else float(np.clip(K[i, j] / rr, -1.0, 1.0))
             phi = math.acos(c)
             a = np.array([r[i], 0.0])
             b = np.array([r[j] * math.cos(phi), r[j] * math.sin(phi)])
-            kinks = Q.relu_kinks(a, b) if activation == "relu" else ()
+            # the zero lines of u and v: kinks (ReLU) or where softplus turns on, on a scale
+            # 1/r; wide inputs get more nodes (polar rule at r ~ 15: 1e-8 with 40 x 30 nodes)
+            kinks = Q.relu_kinks(a, b)
+            big = max(r[i], r[j]) > 3.0
             out[i, j] = out[j, i] = float(Q.plane_expectation(
-                lambda z1, z2: s(_lin(a, z1, z2)) * s(_lin(b, z1, z2)), kinks))
+                lambda z1, z2: s(_lin(a, z1, z2)) * s(_lin(b, z1, z2)), kinks,
+                n_theta=120 if big else Q.N_THETA, n_r=120 if big else Q.N_R))
     return out
 
 
