@@ -91,6 +91,7 @@ def _jsonable(x):
 class Check:
     formula: str
     kind: str  # monte_carlo | finite_difference | mpmath | paper | symbolic | dense | simulation
+    #          | consistency (derived vs derived; never independent)
     label: str
     run: Callable[[Subject, Context], "CheckResult | list[CheckResult]"]
     independent: bool = True
@@ -146,6 +147,24 @@ def error_result(formula, kind, label, value, reference, tol, scale=None, detail
 # --------------------------------------------------------------------------------------------
 # Running checks
 # --------------------------------------------------------------------------------------------
+
+
+def consistency(check: Check, why: str) -> Check:
+    """``check`` relabelled as a *consistency* row: it compares two derived objects (a derived
+    gradient with another derived formula, a proof on the derivation module's own model
+    builders), so a shared error passes it.  Its rows get kind ``"consistency"`` and ``why`` in
+    their detail; it never counts as independent (:data:`NOT_INDEPENDENT`)."""
+    inner = check.run
+
+    def run(subject: Subject, ctx: Context):
+        out = inner(subject, ctx)
+        rows = [out] if isinstance(out, CheckResult) else list(out)
+        for r in rows:
+            r.kind = "consistency"
+            r.detail = f"consistency ({why}); {r.detail}" if r.detail else f"consistency ({why})"
+        return out
+
+    return Check(check.formula, "consistency", check.label, run, independent=False)
 
 
 def run_check(check: Check, subject: Subject, ctx: Context) -> list[CheckResult]:
@@ -207,8 +226,9 @@ KNOB_RELS = (1e-3, 1e-6)
 EXPR_REL = 1e-6
 BRANCH_REL = 1e-3
 #: Check kinds that do not count when a mutant is scored (they compare the code with the same
-#: expression, or the printed statement with it).
-NOT_INDEPENDENT = ("mpmath", "paper", "emission")
+#: expression, or the printed statement with it, or two derived objects with each other:
+#: "consistency" rows, e.g. a symbolic proof on the derivation module's own model builders).
+NOT_INDEPENDENT = ("mpmath", "paper", "emission", "consistency")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject
+from ..harness import Check, CheckResult, Context, Subject, consistency
 from ..simulators import cnn as sim
 from . import register
 from .common import (EDGE_ANGLES, fd_check, mc_check, mpmath_check, paper_check,
@@ -157,9 +157,12 @@ for name, which, pts, normalized in (
 ):
     register(mc_check(name, "network on Gaussian patches", pts, _cnn_sampler(which, normalized)))
 
-register(fd_check("cnn.grad_v", "cnn.population_loss", "v", points))
-register(fd_check("cnn.grad_a", "cnn.population_loss", "a", points))
-register(fd_check("cnn.grad_w", "cnn.population_loss_w", "w", w_points))
+register(fd_check("cnn.grad_v", lambda pt: _quad(pt, True)[0], "v", points,
+                  method="the network's loss by quadrature"))
+register(fd_check("cnn.grad_a", lambda pt: _quad(pt, True)[0], "a", points,
+                  method="the network's loss by quadrature"))
+register(fd_check("cnn.grad_w", lambda pt: _quad(pt, False)[0], "w", w_points,
+                  method="the network's loss by quadrature"))
 
 for name, which in (("cnn.population_loss", 0), ("cnn.grad_v", 1), ("cnn.grad_a", 2)):
     register(mpmath_check(name, edge_points))
@@ -233,7 +236,8 @@ def _chain_rule(subject: Subject, ctx: Context) -> CheckResult:
     )
 
 
-register(Check("cnn.grad_v", "symbolic", "weight-norm chain rule from grad_w", _chain_rule))
+register(consistency(Check("cnn.grad_v", "symbolic", "weight-norm chain rule from grad_w",
+                           _chain_rule), "grad_v vs the derived grad_w"))
 
 
 # --- public callables outside the registry: the fused functions (issue 19, item 4) ----------

@@ -10,8 +10,9 @@ formula it detects):
   its ``tol`` (1e-10 for quadrature).  This is the check that catches a derivation off by 1e-3.
 * :func:`mc_check` -- Monte Carlo of the model; resolves ~5 SE/|value| (about 1e-2): a sanity
   check of the model/simulator, not a precision reference.
-* :func:`fd_check` -- a gradient vs central differences of the emitted formula it
-  differentiates; resolves :data:`FD_TOL`, but only errors of the gradient relative to its loss.
+* :func:`fd_check` -- a gradient vs central differences of the simulator's loss (resolves
+  :data:`FD_TOL`); given a derived formula's name instead it is a *consistency* row (derived vs
+  derived, never independent).
 * :func:`mpmath_check` -- emitted float64 vs the same expression at 50 digits (emission bugs
   only; does not count as independent).
 * :func:`paper_check` -- the printed statement vs the derivation; a disagreement is an erratum
@@ -110,19 +111,32 @@ def mc_check(name: str, label: str, points: Callable[[], list[dict]],
     return Check(name, "monte_carlo", label, run)
 
 
-def fd_check(name: str, of: str, wrt: str, points: Callable[[], list[dict]],
-             label: str | None = None) -> Check:
-    """The gradient under test vs central differences of the emitted formula ``of``.
+def fd_check(name: str, of: "str | Callable[[dict], float]", wrt: str,
+             points: Callable[[], list[dict]], label: str | None = None,
+             method: str = "") -> Check:
+    """The gradient under test vs central differences of a loss in the vector argument ``wrt``.
+
+    ``of`` is the SIMULATOR's loss, ``of(point) -> float`` (the network's expected loss by
+    quadrature, a dense model, ...): an independent ``finite_difference`` row.  A string names
+    another derived, emitted formula instead: the row then compares two derived objects (a
+    shared error passes it), so it is a ``consistency`` row that never counts as independent.
 
     Step ``h = 1e-6 (1 + |x_j|)`` per coordinate: truncation ~h^2, rounding ~eps/h, so the
     relative error of a correct gradient is ~1e-10; the tolerance is :data:`FD_TOL`.
     """
+    from ..harness import consistency
+
+    derived = isinstance(of, str)
+    what = f"the derived {of}" if derived else (method or "the simulator's loss")
 
     def run(subject: Subject, ctx: Context):
-        import derivations
+        if derived:
+            import derivations
 
-        ref = derivations.get(of)
-        f_ref = ref.numpy
+            ref = derivations.get(of)
+            loss = lambda p: call(ref.numpy, ref, p)  # noqa: E731
+        else:
+            loss = of
         results = []
         for pt in points():
             g = np.asarray(call(subject.fn, subject.formula, pt), float)
@@ -133,20 +147,19 @@ def fd_check(name: str, of: str, wrt: str, points: Callable[[], list[dict]],
                 xp, xm = x0.copy(), x0.copy()
                 xp[j] += h
                 xm[j] -= h
-                fp = call(f_ref, ref, {**pt, wrt: xp})
-                fm = call(f_ref, ref, {**pt, wrt: xm})
-                fd[j] = (fp - fm) / (2 * h)
+                fd[j] = (float(loss({**pt, wrt: xp})) - float(loss({**pt, wrt: xm}))) / (2 * h)
             results.append(error_result(
-                name, "finite_difference", label or f"d {of} / d {wrt}", g, fd, FD_TOL,
+                name, "finite_difference", label or f"FD of {what} in {wrt}", g, fd, FD_TOL,
                 scale=max(np.max(np.abs(fd)), np.max(np.abs(g)), 1e-12)))
         failing = [r for r in results if not r.passed]
         worst = failing[0] if failing else max(results, key=lambda r: r.stat)
-        worst.detail = (f"{len(results)} points; central differences of {of}, "
+        worst.detail = (f"{len(results)} points; central differences of {what}, "
                         f"h = 1e-6(1+|x|), tol {FD_TOL:.0e}")
         worst.resolution = FD_TOL
         return worst
 
-    return Check(name, "finite_difference", label or f"FD of {of} in {wrt}", run)
+    check = Check(name, "finite_difference", label or f"FD of {what} in {wrt}", run)
+    return consistency(check, f"differentiates the derived {of}") if derived else check
 
 
 # rows of the batched call of mpmath_check: four blocks of the emitted code and a few rows

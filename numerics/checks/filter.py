@@ -65,7 +65,8 @@ register(reference_check("filter.A_plus", points, _ref("A_plus"), floor=0.5,
                          label="quadrature of z z^T 1{++} in the plane + P(++) off it"))
 register(reference_check("filter.A_minus", points, _ref("A_minus"), floor=0.5,
                          label="quadrature of z z^T 1{+-} in the plane + P(+-) off it"))
-register(fd_check("filter.population_grad", "filter.population_loss", "w", mc_points))
+register(fd_check("filter.population_grad", lambda pt: _ref("loss")(pt), "w", mc_points,
+                  method="the network's loss by polar quadrature"))
 for _n in ("filter.population_loss", "filter.population_grad", "filter.A_plus",
            "filter.A_minus"):
     if _n in ("filter.population_loss", "filter.population_grad"):

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject
+from ..harness import Check, CheckResult, Context, Subject, consistency
 from ..simulators import resnet as S
 from . import common, register
 
@@ -154,7 +154,8 @@ for _q in ("output", "grad_W1", "grad_W", "grad_alpha", "grad_a"):
             _n, _points(7, _shapes[:3]), _fd_reference(_q), tol=1e-7,
             label="vs Richardson central differences",
             method="central differences of the simulator loss, h = 1e-4(1+|theta|), Richardson"))
-    register(_proof_check(_n))
+    register(consistency(_proof_check(_n),
+                         "proved on the derivation module's own componentwise network"))
 
 register(_paper_check(
     "resnet.grad_W", "printed error",

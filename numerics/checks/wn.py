@@ -18,7 +18,7 @@ import math
 import mpmath
 import numpy as np
 
-from ..harness import Check, CheckResult
+from ..harness import Check, CheckResult, consistency
 from ..simulators import wn as sim
 from . import register
 from .common import mpmath_check, paper_check
@@ -296,7 +296,8 @@ def _prop1(subject, ctx) -> CheckResult:
 
 
 for _n in ("wn.v_term", "wn.g_term"):
-    register(Check(_n, "symbolic", "Prop. 1: V(0)+G(0)=H(0); Obs. 1", _prop1))
+    register(consistency(Check(_n, "symbolic", "Prop. 1: V(0)+G(0)=H(0); Obs. 1", _prop1),
+                         "the term under test vs the derived h_term"))
 
 
 def _evolution(subject, ctx) -> CheckResult:
