@@ -123,7 +123,31 @@ register(_rel_check("wn.norm_after_gd_step", "one exact GD step at 40 digits", s
 for _n in ("wn.grad_v", "wn.grad_g", "wn.norm_after_gd_step"):
     register(mpmath_check(_n, reparam_points if _n != "wn.norm_after_gd_step" else step_points))
 register(paper_check("wn.grad_v", reparam_points, reference=_ref_grad_v))
-register(paper_check("wn.norm_after_gd_step", step_points, reference=_ref_norm_after_step))
+def _norm_step_paper(subject, ctx) -> CheckResult:
+    """Eq. (2.3) as printed, |v(s+1)|^2 = |v(s)|^2 + eta^2 |grad_v f|^2, evaluated with the
+    40-digit FD gradient of the model (not the derived grad_v: issue 19, item 6) against one
+    exact GD step at 40 digits; the derived form must match the same reference."""
+    from .common import call
+
+    worst_p, worst_d = 0.0, 0.0
+    for pt in step_points():
+        ref = float(_ref_norm_after_step(pt))
+        gv = _ref_grad_v(pt)
+        printed = float(pt["v"] @ pt["v"] + float(pt["eta"]) ** 2 * (gv @ gv))
+        derived = float(call(subject.fn, subject.formula, pt))
+        worst_p = max(worst_p, abs(printed - ref) / abs(ref))
+        worst_d = max(worst_d, abs(derived - ref) / abs(ref))
+    ok = worst_p <= 1e-12 and worst_d <= 1e-12
+    return CheckResult(
+        "wn.norm_after_gd_step", "paper", "printed vs derived", "agrees" if ok else "differs",
+        "exact GD step", max(worst_p, worst_d), "rel", ok, resolution=1e-12,
+        detail=(f"printed |v|^2 + eta^2 |grad_v|^2 with the model's 40-digit FD gradient: "
+                f"within {worst_p:.1e} of the exact step; derived within {worst_d:.1e} "
+                f"({len(step_points())} points; tol 1e-12)"))
+
+
+register(Check("wn.norm_after_gd_step", "paper", "printed vs derived (on the model's gradient)",
+               _norm_step_paper, independent=False))
 
 
 def _orthogonality(subject, ctx) -> CheckResult:
