@@ -167,3 +167,18 @@ def test_the_same_rows_pass_without_the_planted_error(kind):
     f = derivations.get(name)
     rows = run_check(_check(name, label), Subject(f, f.numpy), CTX)
     assert rows and all(r.passed for r in rows), [(r.label, r.detail[:200]) for r in rows]
+
+
+def test_claim_pin_catches_a_move_the_corrected_statement_does_not_see(monkeypatch):
+    """Angle map x (1 + 1e-6): the corrected Lemma 5.2 still has no violation, so only the
+    pinned counts (applicable steps 89184) make the row fail (the issue: 5720 -> 5877 passed)."""
+    from derivations.generated import cnn
+    from numerics.checks import cnn_dynamics as CD
+
+    angle = cnn.gd_next_angle
+    monkeypatch.setattr(cnn, "gd_next_angle",
+                        lambda *a: np.minimum(angle(*a) * (1 + 1e-6), np.pi))
+    monkeypatch.setattr(CD, "_CLAIM_CACHE", {})
+    row = CD._lemma52(None, CTX)
+    assert row.stat == 0.0  # corrected statement: no violation
+    assert not row.passed and "EXPECTED exactly 5720" in row.detail
