@@ -182,3 +182,32 @@ def test_claim_pin_catches_a_move_the_corrected_statement_does_not_see(monkeypat
     row = CD._lemma52(None, CTX)
     assert row.stat == 0.0  # corrected statement: no violation
     assert not row.passed and "EXPECTED exactly 5720" in row.detail
+
+
+def test_every_independent_check_reads_the_formula():
+    """A formula check that passes when the emitted function raises AND the derived expression
+    is replaced by a different one never looks at the formula: it must not count as
+    independent.  (Found: balance's theorem rows, resnet's C12 counterexamples.)  Expression
+    mutants that keep a sign or an orthogonality (x 2) cannot tell, so the plant is -(expr + 1),
+    tilted along a vector argument; Monte Carlo rows are skipped (slow; they call the
+    function)."""
+    from derivations import vectors as V
+    from numerics.harness import NOT_INDEPENDENT, mutated_formula
+
+    def boom(*a, **k):
+        raise RuntimeError("planted: the formula was evaluated")
+
+    blind = []
+    ctx = Context(samples=2000, quick=True)
+    for name, cs in checks.all_checks().items():
+        f = derivations.get(name)
+        vecs = [t for t in sorted(f.expr.free_symbols, key=str)
+                if getattr(V.meaning(t), "kind", "") == "vector"]
+        # -(expr + 1), tilted along a vector argument for vector formulas (breaks orthogonality)
+        clone = mutated_formula(f, -(f.expr + 1) + (vecs[0] if vecs else 0))
+        for c in cs:
+            if not c.independent or c.kind in NOT_INDEPENDENT or c.kind == "monte_carlo":
+                continue
+            if all(r.passed for r in run_check(c, Subject(clone, boom), ctx)):
+                blind.append((name, c.label))
+    assert blind == []
