@@ -211,3 +211,17 @@ def test_every_independent_check_reads_the_formula():
             if all(r.passed for r in run_check(c, Subject(clone, boom), ctx)):
                 blind.append((name, c.label))
     assert blind == []
+
+
+def test_resnet_printed_reading_on_the_simulator_is_the_gradient_once_fixed():
+    """The printed dL/dW^(h), evaluated on the simulated network (not on derived pieces), with
+    all three defects fixed (sign, transpose, product order) is the complex-step gradient; as
+    printed it is not."""
+    from numerics.checks import resnet as R
+
+    for pt in R._points(31, ((2, 3, 4, 3), (3, 2, 5, 5)))():
+        ref = R._cs_reference("grad_W")(pt)
+        fixed = R.printed_grad_W(pt, -1, False, False)
+        assert np.max(np.abs(fixed - ref)) <= 1e-12 * np.max(np.abs(ref))
+        printed = R.printed_grad_W(pt, +1, True, True)
+        assert np.max(np.abs(printed - ref)) > 0.1 * np.max(np.abs(ref))
