@@ -83,26 +83,6 @@ def _proof_check(name):
     return Check(name, "symbolic", "matrix recursion = sp.diff of the componentwise network", run)
 
 
-def _variants(which):
-    """Readings of the printed dL/dW^(h) with one defect fixed at a time (for the errata)."""
-    from derivations import resnet as R
-
-    from derivations import vectors as V
-
-    f_paper = R.paper_grad_W()
-    c = R.coefficients(f_paper)
-    out = {"as printed": f_paper}
-    c1 = dict(c); c1[R.E_dldu] = -c[R.E_dldu]
-    out["sign fixed only"] = V.combine(c1)
-    c2 = dict(c); c2.pop(R.E_transpose)
-    out["transpose fixed only"] = V.combine(c2)
-    c3 = dict(c); c3.pop(R.E_ascending)
-    out["order fixed only"] = V.combine(c3)
-    c4 = dict(c1); c4.pop(R.E_transpose)
-    out["sign+transpose fixed (l ascending)"] = V.combine(c4)
-    return out
-
-
 #: The readings of the printed dL/dW^(h) (ZR Sec. II first display), one defect fixed at a
 #: time: (sign, transposed, product with l ascending).
 _READINGS_W = {"as printed": (+1, True, True), "sign fixed only": (-1, True, True),
