@@ -142,6 +142,7 @@ def _jsonable(x):
 class Check:
     formula: str
     kind: str  # monte_carlo | finite_difference | mpmath | paper | symbolic | dense | simulation
+    #          | consistency (derived vs derived; never independent)
     label: str
     run: Callable[[Subject, Context], "CheckResult | list[CheckResult]"]
     independent: bool = True
@@ -200,6 +201,24 @@ def error_result(formula, kind, label, value, reference, tol, scale=None, detail
 # --------------------------------------------------------------------------------------------
 
 
+def consistency(check: Check, why: str) -> Check:
+    """``check`` relabelled as a *consistency* row: it compares two derived objects (a derived
+    gradient with another derived formula, a proof on the derivation module's own model
+    builders), so a shared error passes it.  Its rows get kind ``"consistency"`` and ``why`` in
+    their detail; it never counts as independent (:data:`NOT_INDEPENDENT`)."""
+    inner = check.run
+
+    def run(subject: Subject, ctx: Context):
+        out = inner(subject, ctx)
+        rows = [out] if isinstance(out, CheckResult) else list(out)
+        for r in rows:
+            r.kind = "consistency"
+            r.detail = f"consistency ({why}); {r.detail}" if r.detail else f"consistency ({why})"
+        return out
+
+    return Check(check.formula, "consistency", check.label, run, independent=False)
+
+
 def run_check(check: Check, subject: Subject, ctx: Context) -> list[CheckResult]:
     t0 = time.perf_counter()
     try:
@@ -222,12 +241,30 @@ def run(names: Iterable[str], ctx: Context, progress: Callable[[str], None] | No
     from numerics import checks
 
     rows = []
+    names = list(names)
     for name in names:
         f = derivations.get(name)
         subject = Subject(f, f.numpy)
         for check in checks.for_formula(name):
             if progress:
                 progress(f"{name}: {check.label}")
+            rows.extend(run_check(check, subject, ctx))
+    rows.extend(run_public(names, ctx, progress))
+    return rows
+
+
+def run_public(names: Iterable[str], ctx: Context, progress=None) -> list[CheckResult]:
+    """The checks of the public callables outside the registry (fused functions, deep kernels,
+    Gram helpers) that are built from any of the formulas ``names``
+    (:func:`numerics.checks.register_public`)."""
+    from numerics import checks
+
+    rows = []
+    for pub in checks.public_for(list(names)):
+        subject = Subject(pub, pub.resolve())
+        for check in checks.public_checks(pub.name):
+            if progress:
+                progress(f"{pub.name}: {check.label}")
             rows.extend(run_check(check, subject, ctx))
     return rows
 
@@ -241,8 +278,9 @@ KNOB_RELS = (1e-3, 1e-6)
 EXPR_REL = 1e-6
 BRANCH_REL = 1e-3
 #: Check kinds that do not count when a mutant is scored (they compare the code with the same
-#: expression, or the printed statement with it).
-NOT_INDEPENDENT = ("mpmath", "paper", "emission")
+#: expression, or the printed statement with it, or two derived objects with each other:
+#: "consistency" rows, e.g. a symbolic proof on the derivation module's own model builders).
+NOT_INDEPENDENT = ("mpmath", "paper", "emission", "consistency")
 
 
 @dataclass
@@ -449,6 +487,7 @@ def run_mutants(names: Iterable[str], ctx: Context, progress=None, kinds=None) -
     from numerics import checks
 
     results = []
+    names = list(names)
     for name in names:
         f = derivations.get(name)
         indep = sorted((c for c in checks.for_formula(name)
@@ -482,6 +521,9 @@ def run_mutants(names: Iterable[str], ctx: Context, progress=None, kinds=None) -
             m.caught = bool(m.caught_by)
             results.append(m)
         _second_order(f, [m for m in results if m.formula == name])
+    # public callables outside the registry (fused FFT code, deep kernels): their own mutants
+    from numerics import mutants_public
+    results.extend(mutants_public.run(names, ctx, progress, kinds))
     return results
 
 

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, error_result, mc_result
+from ..harness import Check, CheckResult, Context, Subject, consistency, error_result, mc_result
 from ..simulators import circulant as S
 from . import register
 
@@ -142,12 +142,32 @@ def paper_check(name, pts, reference, klass, note="", label="printed vs derived"
     return Check(name, "paper", label, run, independent=False)
 
 
-def claim_row(name, label, ok_printed, detail, klass="", value=None, reference=None, stat=0.0):
+def claim_row(name, label, ok_printed, detail, klass="", value=None, reference=None, stat=0.0,
+              *, expect_ok, pin=None, holds=True):
     """A claim of the proof checked with numbers: ``ok_printed`` False means the printed claim is
-    refuted by the evidence in ``detail`` (an erratum of class ``klass``)."""
-    return CheckResult(name, "paper", label, value if value is not None else
-                       ("holds" if ok_printed else "refuted"), reference if reference is not None
-                       else "claim", stat, "rel", True, erratum=not ok_printed,
+    refuted by the evidence in ``detail`` (an erratum of class ``klass``).
+
+    The row pins what it measures (issue 19, item 7): it passes only if the evidence gives the
+    recorded outcome ``expect_ok``, the corrected statement ``holds``, and ``value`` equals
+    ``pin = (expected, rtol)`` (a number within ``rtol`` relative, or an exact string).  So a
+    planted error that moves the evidence fails the row instead of re-deciding the erratum."""
+    got = value if value is not None else ("holds" if ok_printed else "refuted")
+    if pin is None:
+        pinned = True
+    elif isinstance(pin[0], str):
+        pinned = got == pin[0]
+    else:
+        pinned = abs(float(got) - pin[0]) <= pin[1] * abs(pin[0])
+    ok = (ok_printed == expect_ok) and bool(holds) and pinned
+    if pin is not None:
+        detail += (f"; pinned: {pin[0]!r}" + ("" if isinstance(pin[0], str) else
+                                                f" (rtol {pin[1]:.0e})"))
+    if not ok:
+        detail = (f"EVIDENCE MOVED (outcome {'holds' if ok_printed else 'refuted'}, expected "
+                  f"{'holds' if expect_ok else 'refuted'}; corrected statement holds: {holds}; "
+                  f"value {got!r} pinned: {pinned}); " + detail)
+    return CheckResult(name, "paper", label, got, reference if reference is not None
+                       else "claim", stat, "rel", ok, erratum=not ok_printed,
                        erratum_class="" if ok_printed else klass, detail=detail)
 
 
@@ -305,10 +325,16 @@ def _formula_proof(subject, ctx):
     from derivations import vectors as V
 
     m, depth = 3, 2
-    F = C.dft_matrix(m)
+    # the model built here, not by the derivation module (issue 19, item 6): the unitary DFT
+    # F_{jk} = e^{2 pi i jk/n}/sqrt(n) and C(w)[i, j] = w[(i - j) mod n] (DH App. B.1)
+    F = sp.Matrix(m, m, lambda j, k: sp.exp(2 * sp.pi * sp.I * j * k / m) / sp.sqrt(m))
     x = sp.Matrix(sp.symbols("x0:3", real=True))
     ws = [sp.symbols(f"w{i}_0:3", real=True) for i in range(depth)]
-    dense = C.circulant_matrix(ws[1]) * C.circulant_matrix(ws[0]) * x
+
+    def circ(w):
+        return sp.Matrix(m, m, lambda i, j: w[(i - j) % m])
+
+    dense = circ(ws[1]) * circ(ws[0]) * x
     Xh = F.H * x
     Ah = [F.H * sp.Matrix(w) for w in ws]
     parts = dict((b, c) for c, b in V.components(subject.formula.expr, 1))
@@ -481,9 +507,9 @@ def _cn_scaling(subject, ctx):
 def _lemma1_rows(subject, ctx):
     """A8: eq. (4) prints |grad_k L| = n^{d/2}|D||x| prod_{i!=k}|v_i| ("=") and Lemma 1 states
     the bound without n^{d/2}; the dense gradient decides."""
-    rng = ctx.rng("circulant/lemma1")
+    rng = Context().rng("circulant/lemma1")  # fixed data (not --seed): the row pins its numbers
     ratios, lemma = [], []
-    for t in range(300 if not ctx.quick else 100):
+    for t in range(300):
         n, d, p = 16, 3, 3
         scale = (1.0, 1 / math.sqrt(n * p), 1 / math.sqrt(p))[t % 3]
         pt = _point(rng, n, d, p, scale)
@@ -504,14 +530,18 @@ def _lemma1_rows(subject, ctx):
                       False, f"dense gradients, 300 points (n=16, d=3, p=3): ratio max "
                       f"{ratios.max():.3g}, median {np.median(ratios):.3g}: the '=' is only '<=' "
                       f"(the bound holds: max <= 1)", "loose-but-valid bound",
-                      value=float(ratios.max()), reference=1.0, stat=float(ratios.max()))]
+                      value=float(ratios.max()), reference=1.0, stat=float(ratios.max()),
+                      expect_ok=False, holds=ratios.max() <= 1,
+                      pin=(0.06355028148855008, 1e-9))]
     viol = lemma.max() > 1
     rows.append(claim_row("circulant.grad", "Lemma 1: |grad L| <= |D||x| alpha sqrt(d) e^{..} (A8)",
                           not viol, f"at r = 0 the bound without n^{{d/2}} gives max ratio "
                           f"{lemma.max():.4g} {'> 1: VIOLATED' if viol else '<= 1'}; with "
                           f"n^{{d/2}} the max ratio is {(lemma / 16 ** 1.5).max():.3g} <= 1 (end of "
                           f"B.3 keeps n^{{d/2}})", "printed error", value=float(lemma.max()),
-                          reference=1.0, stat=float(lemma.max())))
+                          reference=1.0, stat=float(lemma.max()), expect_ok=False,
+                          holds=(lemma / 16 ** 1.5).max() <= 1,
+                          pin=(2.4745766933927364, 1e-9)))
     return rows
 
 
@@ -523,7 +553,7 @@ def _loss_lower_bound_rows(subject, ctx):
     x = np.zeros(n)
     tau = np.linalg.norm(y) - np.linalg.norm(x) * d * n ** (d / 2)
     gap = np.max(np.abs(np.fft.fft(y)) / math.sqrt(n) - n ** (d / 2) * np.abs(np.fft.fft(x)) / math.sqrt(n))
-    rng = ctx.rng("circulant/a15")
+    rng = Context().rng("circulant/a15")  # fixed data (not --seed): the row pins its numbers
     worst = np.inf
     for _ in range(2000):
         yy = rng.standard_normal(n)
@@ -538,12 +568,13 @@ def _loss_lower_bound_rows(subject, ctx):
                       f"{gap:.3g} = tau/sqrt(n); corrected claim gap >= tau/sqrt(n) holds (min "
                       f"ratio {worst:.3g} >= 1 over 2000 random draws), so L >= tau^2/(2n), not "
                       f"L > tau", "printed error", value=float(gap), reference=float(tau),
-                      stat=float(tau - gap))]
+                      stat=float(tau - gap), expect_ok=False, holds=worst >= 1,
+                      pin=(0.25, 1e-12))]
 
 
 def _recursion_rows(subject, ctx):
     """A18: App. C prints z_3 = W_3 z_2/(|W_2 W_1 x|/|W_1 x|) = W_3W_2W_1x/(|W_3W_2W_1x|/sqrt n)."""
-    rng = ctx.rng("circulant/a18")
+    rng = Context().rng("circulant/a18")  # fixed data (not --seed): the row pins its numbers
     n = 16
     w = rng.standard_normal((3, n))
     x = rng.standard_normal(n)
@@ -558,12 +589,13 @@ def _recursion_rows(subject, ctx):
                       e_p < 1e-10, f"layerwise CN (dense): printed z_3 = W_3 z_2/(...) off by "
                       f"{e_p:.3g} relative; corrected W_2 z_2/(|W_2W_1x|/|W_1x|) = "
                       f"W_2W_1x/(|W_2W_1x|/sqrt n) within {e_f:.1e}", "printed error",
-                      value=e_p, reference=e_f, stat=e_p)]
+                      value=e_p, reference=e_f, stat=e_p, expect_ok=False, holds=e_f < 1e-12,
+                      pin=(1.1199622477478328, 1e-9))]
 
 
 def _grad_z_rows(subject, ctx):
     """A19: grad_z |y - gamma z/|z||^2 printed as (gamma/|z|)(I - zz^T/|z|^2)(y - gamma z)."""
-    rng = ctx.rng("circulant/a19")
+    rng = Context().rng("circulant/a19")  # fixed data (not --seed): the row pins its numbers
     worst_p, worst_c = 0.0, 0.0
     import mpmath
 
@@ -594,7 +626,8 @@ def _grad_z_rows(subject, ctx):
                       worst_p < 1e-8, f"40-digit FD of the model: printed form off by {worst_p:.3g}, "
                       f"-(2 gamma/|z|)(I - zz^T/|z|^2) y within {worst_c:.1e} (sign and factor 2; "
                       f"'y - gamma z' also should be y - gamma z/|z|, removed by the projector)",
-                      "printed error", value=worst_p, reference=worst_c, stat=worst_p)]
+                      "printed error", value=worst_p, reference=worst_c, stat=worst_p,
+                      expect_ok=False, holds=worst_c < 1e-8, pin=(1.5, 1e-9))]
 
 
 def _step_count_rows(subject, ctx):
@@ -620,7 +653,8 @@ def _step_count_rows(subject, ctx):
                       f"c = c(p=9) = {cval:.5f}: not exponential); the proof's eta <= e^(d/2) "
                       f"gives {vals_p[0]:.2g}, {vals_p[1]:.2g}, {vals_p[2]:.2g} (decays since "
                       f"c < 1/2). Valid: eta <= e^(c'd), c' < c",
-                      "printed error", value=vals[2], reference="exp(Omega(d))", stat=vals[2])]
+                      "printed error", value=vals[2], reference="exp(Omega(d))", stat=vals[2],
+                      expect_ok=False, pin=(math.exp(-1) / 200, 1e-12))]
 
 
 def _markov_rows(subject, ctx):
@@ -634,7 +668,8 @@ def _markov_rows(subject, ctx):
                       f"SymPy: the bound is {sp.sstr(e)}; divided by exp(-2cd) it is "
                       f"{sp.sstr(ratio)} (constant in d): an upper bound O(exp(-2cd)); the "
                       "appendix writes Omega for O throughout", "OCR reading",
-                      value=sp.sstr(e), reference="O(exp(-2cd))")]
+                      value=sp.sstr(e), reference="O(exp(-2cd))", expect_ok=False,
+                      pin=("sqrt(n)*exp(2*c*(2 - d))", 0.0))]
 
 
 # --------------------------------------------------------------------------------------------
@@ -774,8 +809,9 @@ def _claims(fn, name, label):
 
 
 # output (product formula, A2-A4)
-_mk(_diag_proof, "circulant.output", "symbolic", "diagonalization and product formula (model)",
-    independent=False)
+register(consistency(Check("circulant.output", "symbolic",
+                           "diagonalization and product formula (model)", _diag_proof),
+                     "the derivation module's own prove_diagonalization / prove_product_formula"))
 _mk(_formula_proof, "circulant.output", "symbolic", "formula = dense product (symbolic)")
 register(reference_check("circulant.output", "vs dense product of circulants", _pts("out"),
                          _ref_output))
@@ -806,8 +842,9 @@ register(reference_check("circulant.grad_p", "vs dense gradient on the first p t
 register(mp_check("circulant.grad_p"))
 
 # channel normalization (A16-A21)
-_mk(_cn_proofs, "circulant.cn_output", "symbolic", "layerwise CN = closed form (model)",
-    independent=False)
+register(consistency(Check("circulant.cn_output", "symbolic",
+                           "layerwise CN = closed form (model)", _cn_proofs),
+                     "the derivation module's own CN proofs and model builders"))
 register(reference_check("circulant.cn_output", "vs layerwise CN network (dense)", _pts_cn("cno"),
                          _ref_cn_output, method="dense model with CN applied layer by layer"))
 register(mp_check("circulant.cn_output"))
@@ -847,3 +884,55 @@ _claims(_markov_rows, "circulant.rate_c", "Lemma 2 eq. (1) (A12)")
 _claims(_step_count_rows, "circulant.rate_c", "Thm 1 step count (A13)")
 _mk(_energy_ref, "circulant.output_energy", "dense", "vs exact second-moment recursion")
 _mk(_energy_mc, "circulant.output_energy", "monte_carlo", "Monte Carlo of |prod W_i x|^2")
+
+
+# --------------------------------------------------------------------------------------------
+# Public callables outside the registry: the fused loss_and_grads (issue 19, item 4)
+# --------------------------------------------------------------------------------------------
+
+
+def _fused_points():
+    """The dense-check shapes (n = 2 .. 512, d = 1 .. 6, centered and sparse filters) plus two
+    batches (leading axis 3, x shared and per row) and one call with ``out=`` buffers."""
+    pts = points(Context(), "fused")
+    rng = np.random.default_rng(1919)
+    for n, d, share in ((6, 3, True), (7, 2, False)):
+        w = rng.standard_normal((3, d, n)) / math.sqrt(n)
+        x = rng.standard_normal(n) if share else rng.standard_normal((3, n))
+        pts.append({"w": w, "x": x, "y": rng.standard_normal((3, n))})
+    pts.append({**pts[2], "use_out": 1})
+    return pts
+
+
+def _invoke_fused(fn, pt):
+    if pt.get("use_out"):
+        L = np.empty(np.shape(pt["w"])[:-2])
+        G = np.empty(np.shape(pt["w"]))
+        out = fn(pt["w"], pt["x"], pt["y"], out=(L, G))
+        if out[0] is not L or out[1] is not G:
+            raise ValueError("out buffers were not returned")
+        return out
+    return fn(pt["w"], pt["x"], pt["y"])
+
+
+def _ref_fused(pt):
+    """Dense model, row by row: ``1/2 |y - W_d...W_1 x|^2`` and its reverse-mode gradient."""
+    w = np.asarray(pt["w"], float)
+    if w.ndim == 2:
+        return S.loss(w, pt["x"], pt["y"]), S.grad(w, pt["x"], pt["y"])
+    xs = np.broadcast_to(pt["x"], w.shape[:-2] + w.shape[-1:])
+    ys = np.broadcast_to(pt["y"], w.shape[:-2] + w.shape[-1:])
+    L = np.array([S.loss(w[b], xs[b], ys[b]) for b in range(len(w))])
+    G = np.stack([S.grad(w[b], xs[b], ys[b]) for b in range(len(w))])
+    return L, G
+
+
+from . import register_public  # noqa: E402
+from .common import public_reference_check  # noqa: E402
+
+register_public(public_reference_check(
+    "circulant.loss_and_grads", _fused_points, _invoke_fused, _ref_fused, tol=TOL,
+    label="fused (L, dL/dw) vs dense model and backprop",
+    method="dense circulant matrices, reverse mode; batches of 3 and out= buffers",
+    outputs=("L", "dL/dw")),
+    "derivations.generated.circulant:loss_and_grads", ("circulant.loss", "circulant.grad"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject
+from ..harness import Check, CheckResult, Context, Subject, consistency
 from ..simulators import cnn as sim
 from . import register
 from .common import (EDGE_ANGLES, fd_check, mc_check, mpmath_check, paper_check,
@@ -157,9 +157,12 @@ for name, which, pts, normalized in (
 ):
     register(mc_check(name, "network on Gaussian patches", pts, _cnn_sampler(which, normalized)))
 
-register(fd_check("cnn.grad_v", "cnn.population_loss", "v", points))
-register(fd_check("cnn.grad_a", "cnn.population_loss", "a", points))
-register(fd_check("cnn.grad_w", "cnn.population_loss_w", "w", w_points))
+register(fd_check("cnn.grad_v", lambda pt: _quad(pt, True)[0], "v", points,
+                  method="the network's loss by quadrature"))
+register(fd_check("cnn.grad_a", lambda pt: _quad(pt, True)[0], "a", points,
+                  method="the network's loss by quadrature"))
+register(fd_check("cnn.grad_w", lambda pt: _quad(pt, False)[0], "w", w_points,
+                  method="the network's loss by quadrature"))
 
 for name, which in (("cnn.population_loss", 0), ("cnn.grad_v", 1), ("cnn.grad_a", 2)):
     register(mpmath_check(name, edge_points))
@@ -233,4 +236,75 @@ def _chain_rule(subject: Subject, ctx: Context) -> CheckResult:
     )
 
 
-register(Check("cnn.grad_v", "symbolic", "weight-norm chain rule from grad_w", _chain_rule))
+register(consistency(Check("cnn.grad_v", "symbolic", "weight-norm chain rule from grad_w",
+                           _chain_rule), "grad_v vs the derived grad_w"))
+
+
+# --- public callables outside the registry: the fused functions (issue 19, item 4) ----------
+
+from . import register_public  # noqa: E402
+from .common import public_reference_check  # noqa: E402
+
+
+def _fused_points(normalized):
+    """The reference points (k in {1, 2, 3, 5}, p in {2, 3, 4}, edges, norm ratios 1e6), one
+    batch of 5 rows of equal shapes and one call with ``out=`` buffers."""
+    pts = reference_points(normalized=True) if normalized else _w_reference_points()
+    same = [p for p in pts if len(p["a"]) == 3 and len(p["w_star"]) == 4] or pts[:1]
+    batch = {k: np.stack([np.asarray(p[k], float) for p in same]) for k in same[0]}
+    return pts + [batch, {**pts[1], "use_out": 1}]
+
+
+def _invoke_fused(first):
+    def invoke(fn, pt):
+        args = (pt[first], pt["a"], pt["w_star"], pt["a_star"])
+        if pt.get("use_out"):
+            res = fn(*args)
+            bufs = tuple(np.empty(np.shape(r)) for r in res)
+            out = fn(*args, out=bufs)
+            if any(o is not b for o, b in zip(out, bufs)):
+                raise ValueError("out buffers were not returned")
+            return out
+        return fn(*args)
+    return invoke
+
+
+def _ref_fused(normalized, n_out):
+    first = "v" if normalized else "w"
+
+    def ref(pt):
+        x = np.asarray(pt[first], float)
+        if x.ndim == 1:
+            return _quad(pt, normalized)[:n_out]
+        rows = [_quad({k: np.asarray(v)[b] for k, v in pt.items()}, normalized)[:n_out]
+                for b in range(len(x))]
+        return tuple(np.stack([np.asarray(r[j]) for r in rows]) for j in range(n_out))
+
+    return ref
+
+
+def _fused_floor(normalized, whats):
+    def floor(pt):
+        if np.ndim(pt["v" if normalized else "w"]) > 1:
+            rows = [{k: np.asarray(v)[b] for k, v in pt.items()}
+                    for b in range(len(pt["a"]))]
+            return tuple(max(_natural(r, normalized, w) for r in rows) for w in whats)
+        return tuple(_natural(pt, normalized, w) for w in whats)
+    return floor
+
+
+register_public(public_reference_check(
+    "cnn.population_loss_and_grads", lambda: _fused_points(True), _invoke_fused("v"),
+    _ref_fused(True, 3), tol=1e-10, label="fused (loss, grad_v, grad_a) vs quadrature",
+    method=_QUAD + "; a batch of rows of one shape and out= buffers",
+    floor=_fused_floor(True, ("loss", "grad", "grad_a")),
+    outputs=("loss", "grad_v", "grad_a")),
+    "derivations.generated.cnn:population_loss_and_grads",
+    ("cnn.population_loss", "cnn.grad_v", "cnn.grad_a"))
+register_public(public_reference_check(
+    "cnn.population_loss_w_and_grads", lambda: _fused_points(False), _invoke_fused("w"),
+    _ref_fused(False, 2), tol=1e-10, label="fused (loss, grad_w) vs quadrature",
+    method=_QUAD + "; a batch of rows of one shape and out= buffers",
+    floor=_fused_floor(False, ("loss", "grad")), outputs=("loss", "grad_w")),
+    "derivations.generated.cnn:population_loss_w_and_grads",
+    ("cnn.population_loss_w", "cnn.grad_w"))

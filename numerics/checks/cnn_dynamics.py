@@ -447,15 +447,34 @@ def _g(phi):
     return (np.pi - phi) * np.cos(phi) + np.sin(phi)
 
 
+#: What each claim row counts, pinned (issue 19, item 7): (violations of the printed statement,
+#: applicable steps) on the fixed-seed trajectories of claim_trajectories().  A row passes only
+#: if the corrected statement has no violation AND both counts are exactly these: a planted
+#: error that moves the trajectories (e.g. the Lemma 5.2 count from 5720 to 5877) fails it.
+CLAIM_COUNTS = {
+    "Lemma 5.2 (angle decreases)": (5720, 89184),
+    "Lemma 5.5 (angle contraction)": (0, 54867),
+    "Lemma 5.3 (a.a* stays positive)": (0, 131688),
+    "Lemma 5.7 (a.a* lower bound, |w*| = 1)": (0, 67296),
+    "Corollary 5.1 (a.a* >= min{...}, |w*| = 1)": (0, 54180),
+    "Lemma 5.8 (a.a* upper bound)": (14172, 162540),
+    "Lemma 5.4 (1'a invariant)": (176, 120681),
+}
+
+
 def _claim_row(formula, label, thesis_bad, fixed_bad, applicable, note, klass):
-    ok = fixed_bad == 0
+    want = CLAIM_COUNTS[label]
+    pinned = (thesis_bad, applicable) == want
+    ok = fixed_bad == 0 and pinned
     return CheckResult(
         formula, "claim", label, f"{thesis_bad} / {fixed_bad}", "0", float(fixed_bad), "count",
         ok, erratum=thesis_bad > 0, erratum_class=klass if thesis_bad > 0 else "",
         resolution=0.0,  # a count of violations: one violating step fails it
         detail=(f"{applicable} applicable steps; violations of the printed statement: "
-                f"{thesis_bad}; of the corrected one: {fixed_bad}. "
-                + (f"[{klass}] " if thesis_bad else "") + note))
+                f"{thesis_bad}; of the corrected one: {fixed_bad}"
+                + ("" if pinned else f"; EXPECTED exactly {want[0]} violations in {want[1]} "
+                   "applicable steps (the trajectories moved)")
+                + ". " + (f"[{klass}] " if thesis_bad else "") + note))
 
 
 def _lemma52(subject, ctx):
@@ -654,6 +673,10 @@ def thm55_evidence():
     return step, traj
 
 
+#: Violations of the printed Theorem 5.5 induction on the fixed-seed runs, pinned (item 7).
+THM55_COUNT = 1283
+
+
 def _thm55(subject, ctx):
     """Theorem 5.5's proof, l.6048 of the seed (spec C5-25: l.6044): the induction hypothesis
     ``(a^t)^T a* > 0`` must read ``< 0``.  Classified as a printed error: the OCR reads '<'
@@ -667,7 +690,7 @@ def _thm55(subject, ctx):
     return CheckResult(
         "cnn.gd_next_dot", "claim", "Theorem 5.5 proof: induction on a.a* (l.6048)",
         f"{thesis_bad} / {fixed_bad}", "0", float(fixed_bad), "count",
-        fixed_bad == 0 and thesis_bad > 0, erratum=thesis_bad > 0,
+        fixed_bad == 0 and thesis_bad == THM55_COUNT, erratum=thesis_bad > 0,
         erratum_class="printed error" if thesis_bad > 0 else "", resolution=0.0,
         detail=(f"exact population GD (network gradient by quadrature; no derived formula). "
                 f"One step from {n_p} states with the printed hypothesis (a.a* > 0, "
@@ -677,7 +700,8 @@ def _thm55(subject, ctx):
                 f"steps from Theorem 5.5's initialization: the printed hypothesis a.a* > 0 holds "
                 f"in {traj['printed']} of {traj['steps']} steps, the corrected one in "
                 f"{traj['corrected']}; phi decreases in {traj['phi_down']} steps (final phi in "
-                f"[{min(phis):.3f}, {max(phis):.3f}], rising to pi). Counts: printed = "
+                f"[{min(phis):.3f}, {max(phis):.3f}], rising to pi). Counts (printed pinned at "
+                f"exactly {THM55_COUNT}): printed = "
                 f"induction failures + trajectory steps without a.a* > 0; corrected = its "
                 f"induction failures + '< 0' failures + trajectory steps outside it + phi "
                 f"decreases. [printed error] l.6048 (spec: l.6044) "

@@ -10,8 +10,9 @@ formula it detects):
   its ``tol`` (1e-10 for quadrature).  This is the check that catches a derivation off by 1e-3.
 * :func:`mc_check` -- Monte Carlo of the model; resolves ~5 SE/|value| (about 1e-2): a sanity
   check of the model/simulator, not a precision reference.
-* :func:`fd_check` -- a gradient vs central differences of the emitted formula it
-  differentiates; resolves :data:`FD_TOL`, but only errors of the gradient relative to its loss.
+* :func:`fd_check` -- a gradient vs central differences of the simulator's loss (resolves
+  :data:`FD_TOL`); given a derived formula's name instead it is a *consistency* row (derived vs
+  derived, never independent).
 * :func:`mpmath_check` -- emitted float64 vs the same expression at 50 digits (emission bugs
   only; does not count as independent).
 * :func:`paper_check` -- the printed statement vs the derivation; a disagreement is an erratum
@@ -110,19 +111,32 @@ def mc_check(name: str, label: str, points: Callable[[], list[dict]],
     return Check(name, "monte_carlo", label, run)
 
 
-def fd_check(name: str, of: str, wrt: str, points: Callable[[], list[dict]],
-             label: str | None = None) -> Check:
-    """The gradient under test vs central differences of the emitted formula ``of``.
+def fd_check(name: str, of: "str | Callable[[dict], float]", wrt: str,
+             points: Callable[[], list[dict]], label: str | None = None,
+             method: str = "") -> Check:
+    """The gradient under test vs central differences of a loss in the vector argument ``wrt``.
+
+    ``of`` is the SIMULATOR's loss, ``of(point) -> float`` (the network's expected loss by
+    quadrature, a dense model, ...): an independent ``finite_difference`` row.  A string names
+    another derived, emitted formula instead: the row then compares two derived objects (a
+    shared error passes it), so it is a ``consistency`` row that never counts as independent.
 
     Step ``h = 1e-6 (1 + |x_j|)`` per coordinate: truncation ~h^2, rounding ~eps/h, so the
     relative error of a correct gradient is ~1e-10; the tolerance is :data:`FD_TOL`.
     """
+    from ..harness import consistency
+
+    derived = isinstance(of, str)
+    what = f"the derived {of}" if derived else (method or "the simulator's loss")
 
     def run(subject: Subject, ctx: Context):
-        import derivations
+        if derived:
+            import derivations
 
-        ref = derivations.get(of)
-        f_ref = ref.numpy
+            ref = derivations.get(of)
+            loss = lambda p: call(ref.numpy, ref, p)  # noqa: E731
+        else:
+            loss = of
         results = []
         for pt in points():
             g = np.asarray(call(subject.fn, subject.formula, pt), float)
@@ -133,20 +147,19 @@ def fd_check(name: str, of: str, wrt: str, points: Callable[[], list[dict]],
                 xp, xm = x0.copy(), x0.copy()
                 xp[j] += h
                 xm[j] -= h
-                fp = call(f_ref, ref, {**pt, wrt: xp})
-                fm = call(f_ref, ref, {**pt, wrt: xm})
-                fd[j] = (fp - fm) / (2 * h)
+                fd[j] = (float(loss({**pt, wrt: xp})) - float(loss({**pt, wrt: xm}))) / (2 * h)
             results.append(error_result(
-                name, "finite_difference", label or f"d {of} / d {wrt}", g, fd, FD_TOL,
+                name, "finite_difference", label or f"FD of {what} in {wrt}", g, fd, FD_TOL,
                 scale=max(np.max(np.abs(fd)), np.max(np.abs(g)), 1e-12)))
         failing = [r for r in results if not r.passed]
         worst = failing[0] if failing else max(results, key=lambda r: r.stat)
-        worst.detail = (f"{len(results)} points; central differences of {of}, "
+        worst.detail = (f"{len(results)} points; central differences of {what}, "
                         f"h = 1e-6(1+|x|), tol {FD_TOL:.0e}")
         worst.resolution = FD_TOL
         return worst
 
-    return Check(name, "finite_difference", label or f"FD of {of} in {wrt}", run)
+    check = Check(name, "finite_difference", label or f"FD of {what} in {wrt}", run)
+    return consistency(check, f"differentiates the derived {of}") if derived else check
 
 
 # rows of the batched call of mpmath_check: four blocks of the emitted code and a few rows
@@ -210,6 +223,8 @@ def _original_expr(subject: Subject):
 
 
 def _fmt(v) -> str:
+    if isinstance(v, str):
+        return v
     a = np.asarray(v)
     if a.ndim == 0:
         return f"{float(a):.6g}"
@@ -217,8 +232,9 @@ def _fmt(v) -> str:
 
 
 def _point_key(pt: dict) -> tuple:
-    return tuple((k, np.asarray(v, float).tobytes() if not isinstance(v, (int, np.integer))
-                  else int(v)) for k, v in sorted(pt.items()))
+    return tuple((k, v if isinstance(v, str) else int(v) if isinstance(v, (int, np.integer))
+                  else (np.shape(v), np.asarray(v, float).tobytes()))
+                 for k, v in sorted(pt.items()))
 
 
 _REF_CACHE: dict = {}
@@ -396,3 +412,77 @@ def _cos_form(expr):
     from derivations import vectors
 
     return vectors.cos_form(expr)
+
+
+# --------------------------------------------------------------------------------------------
+# Public callables outside the registry (fused functions, deep kernels, Gram helpers)
+# --------------------------------------------------------------------------------------------
+
+
+def public_reference_check(name: str, points: Callable[[], list[dict]],
+                           invoke: Callable[[Callable, dict], object],
+                           reference: Callable[[dict], object],
+                           tol: "float | tuple[float, ...]" = 1e-10,
+                           label: str = "vs independent reference", method: str = "",
+                           floor: "float | Callable[[dict], object]" = 0.0,
+                           outputs: tuple[str, ...] = ()) -> Check:
+    """A public callable vs an INDEPENDENT reference (same contract as
+    :func:`reference_check`: from the model, never from a derived expression).
+
+    ``invoke(fn, point)`` calls the callable under test (``subject.fn``) and returns an array or
+    a tuple of arrays (a fused value-and-gradients function); ``reference(point)`` returns the
+    same structure.  Each output is judged on its own scale, ``max(max|ref_j|, floor_j)``
+    (``floor`` a number, a tuple per output, or ``floor(point)``), so a gradient that is small
+    next to its loss is not excused; the row reports the worst output over all points and
+    passes iff it is within ``tol`` (a number, or one per output).  ``outputs`` names the
+    outputs in the row."""
+
+    def run(subject: Subject, ctx: Context):
+        pts = points()
+        worst = None
+        for pt in pts:
+            got = invoke(subject.fn, pt)
+            ref = _cached_tuple(reference, pt)
+            got, ref = _as_tuple(got), _as_tuple(ref)
+            if len(got) != len(ref):
+                raise ValueError(f"{len(got)} outputs, reference has {len(ref)}")
+            fl = floor(pt) if callable(floor) else floor
+            fls = _as_tuple(fl) if isinstance(fl, tuple) else (fl,) * len(ref)
+            for j, (g, r, f) in enumerate(zip(got, ref, fls)):
+                g = np.asarray(g, dtype=np.float64)
+                r = np.asarray(r, dtype=np.float64)
+                if g.shape != r.shape:
+                    raise ValueError(f"output {j}: shape {g.shape} != reference {r.shape}")
+                scale = max(float(np.max(np.abs(r))) if r.size else 0.0, float(f), 1e-300)
+                err = (float(np.max(np.abs(g - r))) / scale if g.size else 0.0) \
+                    if np.all(np.isfinite(g)) else math.inf
+                t = tol[j] if isinstance(tol, tuple) else tol
+                if worst is None or not err / t <= worst[0] / worst[5]:
+                    worst = (err, pt, j, g, r, t)
+        err, pt, j, g, r, t = worst
+        out = outputs[j] if j < len(outputs) else f"output {j}"
+        desc = ", ".join(f"{k}={_fmt(v)}" for k, v in pt.items())
+        return CheckResult(
+            name, "reference", label, float(np.ravel(g)[0]) if g.size else 0.0,
+            float(np.ravel(r)[0]) if r.size else 0.0, err, "rel", bool(err <= t),
+            detail=(f"{method + '; ' if method else ''}{len(pts)} points; tol "
+                    + (", ".join(f"{x:.0e}" for x in tol) if isinstance(tol, tuple)
+                       else f"{tol:.0e}") + f"; worst (relative to its tol): {out} at {desc}"),
+            resolution=max(tol) if isinstance(tol, tuple) else tol)
+
+    return Check(name, "reference", label, run)
+
+
+def _cached_tuple(reference, pt: dict) -> tuple:
+    """``reference(pt)`` as a tuple of float arrays, computed once per (reference, point)
+    within a run (mutants re-use it)."""
+    key = ("tuple", id(reference), _point_key(pt))
+    hit = _REF_CACHE.get(key)
+    if hit is None or hit[0] is not reference:
+        hit = _REF_CACHE[key] = (reference, tuple(np.asarray(r, dtype=np.float64)
+                                                  for r in _as_tuple(reference(pt))))
+    return hit[1]
+
+
+def _as_tuple(x) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)

@@ -317,3 +317,108 @@ if _PAPER_HAS_REFERENCE:
         reference=lambda pt: sim.anticoncentration_reference(float(pt["r"]), float(pt["alpha"])),
         klass="loose-but-valid bound",
         note="erf(r/(alpha sqrt 2)) <= 2r/(alpha sqrt(2 pi)), tight only as r -> 0"))
+
+
+# --- public callables outside the registry (issue 19, item 4) --------------------------------
+# derivations.kernels.deep_kernel / c_sigma / gram / lambda_0 / mu_0 / lambda_min, against the
+# model: plane quadrature of the activation's Gaussian pair expectations, layer by layer (the
+# width -> oo limit of the simulated network, numerics.simulators.kernels), for ReLU and
+# softplus (ReLU alone hides a wrong c_sigma: it is 2 there).
+
+from . import register_public  # noqa: E402
+from .common import public_reference_check  # noqa: E402
+
+#: deep_kernel is judged to 1e-10 of max|output| (K^(h), b^(h): within 2e-12 of the reference),
+#: K_H to 1e-8: an exactly parallel pair's angle, recomputed from a Gram that carries rounding,
+#: is known only to sqrt(eps) ~ 1.5e-8 rad, which moves E[relu'(u) relu'(v)] = (pi - phi)/2pi
+#: by ~3e-9 relative (seen: 3e-9; softplus K_H within 2e-12).
+DEEP_TOL = (1e-8, 1e-10, 1e-10)
+_K = "derivations.kernels"
+_DEEP_RELATED = ("kernels.relu_layer_map", "kernels.relu_derivative_map", "kernels.h_inf",
+                 "kernels.arccos1")
+
+
+def deep_points():
+    """Two data sets (an antiparallel and a parallel pair; norms 0.5..4, both sides of the
+    softplus rule's switch at standard deviation 1.2) x depth 1..4 x fc and resnet x ReLU and
+    softplus, c_res in {1, 0.5}; and one set with norms up to ~15."""
+    rng = np.random.default_rng(71)
+    X1 = rng.standard_normal((4, 3))
+    X1 /= np.linalg.norm(X1, axis=1, keepdims=True)
+    X1[2] = -0.8 * X1[0]
+    X1[3] = 2.5 * X1[1]
+    X2 = rng.standard_normal((3, 5)) * np.array([[0.3], [1.0], [1.7]])
+    out = []
+    for act in ("relu", "softplus"):
+        for arch in ("fc", "resnet"):
+            for depth in (1, 2, 3, 4):
+                X = X1 if depth % 2 else X2
+                out.append({"X": X, "depth": depth, "arch": arch, "activation": act,
+                            "c_res": 0.5 if (arch == "resnet" and depth == 4) else 1.0})
+    # norms up to ~15: softplus pairs past deep_kernel's Gauss-Hermite range (GH_MAX_SCALE)
+    out.append({"X": 4.0 * X2, "depth": 2, "arch": "fc", "activation": "softplus", "c_res": 1.0})
+    return out
+
+
+def _deep_out(d):
+    K = np.stack(d["K"])
+    b = np.stack(d["b"]) if d["b"] else np.zeros((0,) + d["K_H"].shape[:1])
+    return d["K_H"], K, b
+
+
+def _invoke_deep(fn, pt):
+    return _deep_out(fn(pt["X"], pt["depth"], arch=pt["arch"], activation=pt["activation"],
+                        c_res=pt["c_res"]))
+
+
+def _ref_deep(pt):
+    return _deep_out(sim.deep_kernel_reference(pt["X"], pt["depth"], pt["arch"],
+                                               pt["activation"], pt["c_res"]))
+
+
+register_public(public_reference_check(
+    "kernels.deep_kernel", deep_points, _invoke_deep, _ref_deep, tol=DEEP_TOL,
+    label="layer Grams, b and K_H vs plane quadrature (ReLU, softplus)",
+    method="width -> oo limit of the simulated fc/resnet network, expectations by polar "
+           "quadrature; depth 1-4",
+    outputs=("K_H", "K^(h)", "b^(h)")), f"{_K}:deep_kernel", _DEEP_RELATED)
+
+register_public(public_reference_check(
+    "kernels.c_sigma", lambda: [{"activation": a} for a in ("relu", "softplus")],
+    lambda fn, pt: fn(pt["activation"]),
+    lambda pt: sim.c_sigma_quadrature(pt["activation"]), tol=1e-12,
+    label="1 / E sigma(z)^2 by 1-D quadrature (ReLU, softplus)",
+    method="Gauss-Legendre with a breakpoint at 0"), f"{_K}:c_sigma", _DEEP_RELATED)
+
+
+def _gram_points():
+    return [{"name": q, **pt} for q in ("h_inf", "arccos1", "g_inf", "v_inf")
+            for pt in data_sets()]
+
+
+def _gram_floor(pt):
+    return float(np.max(np.sum(pt["X"] ** 2, axis=1)))
+
+
+_GRAM_RELATED = tuple(f"kernels.{q}_gram" for q in ("h_inf", "arccos1", "g_inf", "v_inf"))
+register_public(public_reference_check(
+    "kernels.gram", _gram_points, lambda fn, pt: fn(pt["name"], pt["X"]),
+    lambda pt: sim.gram_reference(pt["name"], pt["X"]), tol=1e-12,
+    label="(n, n) Grams vs pairwise plane quadrature", floor=_gram_floor,
+    method="4 kernels x 3 data sets; error / max |x_i|^2"), f"{_K}:gram", _GRAM_RELATED)
+
+
+def _lambda_min_ref(name):
+    return lambda pt: np.linalg.eigvalsh(sim.gram_reference(name, pt["X"]))[0]
+
+
+for _pub, _which, _inv in (
+        ("kernels.lambda_0", "v_inf", lambda fn, pt: fn(pt["X"])),
+        ("kernels.mu_0", "g_inf", lambda fn, pt: fn(pt["X"])),
+        ("kernels.lambda_min", None, lambda fn, pt: fn(pt["name"], pt["X"]))):
+    register_public(public_reference_check(
+        _pub, (lambda w=_which: [p for p in _gram_points() if w in (None, p["name"])]), _inv,
+        (lambda pt, w=_which: _lambda_min_ref(w or pt["name"])(pt)), tol=1e-12,
+        label="smallest eigenvalue of the quadrature Gram (LAPACK)", floor=_gram_floor,
+        method="eigvalsh of the pairwise plane-quadrature Gram"),
+        f"{_K}:{_pub.split('.')[1]}", _GRAM_RELATED)

@@ -18,7 +18,7 @@ import math
 import mpmath
 import numpy as np
 
-from ..harness import Check, CheckResult
+from ..harness import Check, CheckResult, consistency
 from ..simulators import wn as sim
 from . import register
 from .common import mpmath_check, paper_check
@@ -123,7 +123,31 @@ register(_rel_check("wn.norm_after_gd_step", "one exact GD step at 40 digits", s
 for _n in ("wn.grad_v", "wn.grad_g", "wn.norm_after_gd_step"):
     register(mpmath_check(_n, reparam_points if _n != "wn.norm_after_gd_step" else step_points))
 register(paper_check("wn.grad_v", reparam_points, reference=_ref_grad_v))
-register(paper_check("wn.norm_after_gd_step", step_points, reference=_ref_norm_after_step))
+def _norm_step_paper(subject, ctx) -> CheckResult:
+    """Eq. (2.3) as printed, |v(s+1)|^2 = |v(s)|^2 + eta^2 |grad_v f|^2, evaluated with the
+    40-digit FD gradient of the model (not the derived grad_v: issue 19, item 6) against one
+    exact GD step at 40 digits; the derived form must match the same reference."""
+    from .common import call
+
+    worst_p, worst_d = 0.0, 0.0
+    for pt in step_points():
+        ref = float(_ref_norm_after_step(pt))
+        gv = _ref_grad_v(pt)
+        printed = float(pt["v"] @ pt["v"] + float(pt["eta"]) ** 2 * (gv @ gv))
+        derived = float(call(subject.fn, subject.formula, pt))
+        worst_p = max(worst_p, abs(printed - ref) / abs(ref))
+        worst_d = max(worst_d, abs(derived - ref) / abs(ref))
+    ok = worst_p <= 1e-12 and worst_d <= 1e-12
+    return CheckResult(
+        "wn.norm_after_gd_step", "paper", "printed vs derived", "agrees" if ok else "differs",
+        "exact GD step", max(worst_p, worst_d), "rel", ok, resolution=1e-12,
+        detail=(f"printed |v|^2 + eta^2 |grad_v|^2 with the model's 40-digit FD gradient: "
+                f"within {worst_p:.1e} of the exact step; derived within {worst_d:.1e} "
+                f"({len(step_points())} points; tol 1e-12)"))
+
+
+register(Check("wn.norm_after_gd_step", "paper", "printed vs derived (on the model's gradient)",
+               _norm_step_paper, independent=False))
 
 
 def _orthogonality(subject, ctx) -> CheckResult:
@@ -296,7 +320,8 @@ def _prop1(subject, ctx) -> CheckResult:
 
 
 for _n in ("wn.v_term", "wn.g_term"):
-    register(Check(_n, "symbolic", "Prop. 1: V(0)+G(0)=H(0); Obs. 1", _prop1))
+    register(consistency(Check(_n, "symbolic", "Prop. 1: V(0)+G(0)=H(0); Obs. 1", _prop1),
+                         "the term under test vs the derived h_term"))
 
 
 def _evolution(subject, ctx) -> CheckResult:
@@ -409,3 +434,69 @@ register(mpmath_check("wn.df_dg", neuron_points))
 for _n in ("wn.v_term", "wn.g_term", "wn.h_term"):
     register(mpmath_check(_n, term_points))
 register(mpmath_check("wn.grad_theta", theta_points))
+
+
+# --- public callables outside the registry (issue 19, item 4) --------------------------------
+
+from . import register_public  # noqa: E402
+from .common import public_reference_check  # noqa: E402
+
+
+def _fused_points():
+    pts = reparam_points()
+    return pts + [{**pts[0], "use_out": 1}]
+
+
+def _invoke_fused(fn, pt):
+    args = (pt["v"], pt["g"], pt["grad_w"])
+    if pt.get("use_out"):
+        bufs = (np.empty(()), np.empty(np.shape(pt["v"])))
+        out = fn(*args, out=bufs)
+        if any(o is not b for o, b in zip(out, bufs)):
+            raise ValueError("out buffers were not returned")
+        return out
+    return fn(*args)
+
+
+def _grad_v_scale(pt):
+    return abs(float(pt["g"])) * float(np.linalg.norm(pt["grad_w"])) / float(
+        np.linalg.norm(pt["v"]))
+
+
+register_public(public_reference_check(
+    "wn.grad_g_and_grads", _fused_points, _invoke_fused,
+    lambda pt: (_ref_grad_g(pt), _ref_grad_v(pt)), tol=TOL,
+    label="fused (grad_g, grad_v) vs 40-digit FD of q.w(v, g)",
+    method="mpmath.diff of the model g q.v/|v|; out= buffers",
+    floor=lambda pt: (float(np.linalg.norm(pt["grad_w"])), _grad_v_scale(pt)),
+    outputs=("grad_g", "grad_v")),
+    "derivations.generated.wn:grad_g_and_grads", ("wn.grad_g", "wn.grad_v"))
+
+
+def _grams_points():
+    """Finite WN networks (m = 1, 7, 40 neurons; alpha 0.5, 1.3; d = 2, 4, 9; a row of X
+    antiparallel to another, one parallel)."""
+    rng = np.random.default_rng(83)
+    out = []
+    for m, d, n, alpha in ((1, 2, 3, 1.0), (7, 4, 5, 1.3), (40, 9, 6, 0.5)):
+        X = rng.standard_normal((n, d))
+        X[-1] = -0.7 * X[0]
+        net = sim.init(rng, m, d, alpha)
+        out.append({"Vk": net.v, "g": net.g * rng.uniform(0.5, 2.0, m), "X": X,
+                    "alpha": float(alpha)})
+    return out
+
+
+def _ref_grams(pt):
+    """Jacobian products of the simulated network (hand-written back-propagation)."""
+    m = len(pt["g"])
+    net = sim.WNNet(np.asarray(pt["Vk"]), np.asarray(pt["g"]), np.ones(m), pt["alpha"])
+    return sim.grams(net, pt["X"])
+
+
+register_public(public_reference_check(
+    "wn.grams", _grams_points, lambda fn, pt: fn(pt["Vk"], pt["g"], pt["X"], pt["alpha"]),
+    _ref_grams, tol=TOL, label="(V, G, H) vs Jacobian products of the simulated network",
+    method="alpha^2 J_v J_v^T, J_g J_g^T, J_w J_w^T by back-propagation",
+    outputs=("V", "G", "H")),
+    "derivations.wn:grams", ("wn.v_term", "wn.g_term", "wn.h_term"))
