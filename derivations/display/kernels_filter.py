@@ -1,0 +1,2 @@
+"""Display forms (see derivations.display)."""
+from __future__ import annotations
