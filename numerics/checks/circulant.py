@@ -506,7 +506,7 @@ def _lemma1_rows(subject, ctx):
                       f"(the bound holds: max <= 1)", "loose-but-valid bound",
                       value=float(ratios.max()), reference=1.0, stat=float(ratios.max()))]
     viol = lemma.max() > 1
-    rows.append(claim_row("circulant.grad", "Lemma 1: |grad L| <= |D||x| alpha sqrt(d) e^{..} (A8)",
+    rows.append(claim_row("circulant.grad", "Lemma 1: |grad L| <= |D| |x| alpha sqrt(d) e^{sqrt(d) r/delta} (A8)",
                           not viol, f"at r = 0 the bound without n^{{d/2}} gives max ratio "
                           f"{lemma.max():.4g} {'> 1: VIOLATED' if viol else '<= 1'}; with "
                           f"n^{{d/2}} the max ratio is {(lemma / 16 ** 1.5).max():.3g} <= 1 (end of "
