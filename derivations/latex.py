@@ -115,8 +115,8 @@ def snippet(formula) -> str:
              "\\begin{equation}", equation(formula), "\\end{equation}"]
     defs = d.definition_lines()
     if defs:
-        lines += ["where", "\\begin{equation*}", ",\\quad ".join(
-            f"{glyphs(a)} = {glyphs(b)}" for a, b in defs), "\\end{equation*}"]
+        lines += ["where", "\\begin{gather*}", " \\\\\n".join(
+            f"{glyphs(a)} = {glyphs(b)}" for a, b in defs), "\\end{gather*}"]
     return "\n".join(lines) + "\n"
 
 
