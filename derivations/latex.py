@@ -680,6 +680,10 @@ def describe_symbol(sym: sp.Symbol, formula=None) -> tuple[str, str] | None:
     angle, dimension, outer product, identity, argument vector), a scalar argument of the same
     name."""
     names = vectors.latex_names()
+    if formula is not None:
+        from .display import display_of
+
+        names.update(display_of(formula).names)  # the display's names for plain symbols
     where = dict(getattr(formula, "where", {}) or {}) if formula is not None else {}
     args = {a.name: a for a in getattr(formula, "args", ())}
     tex = names.get(sym) or sp.latex(sym)

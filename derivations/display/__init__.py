@@ -202,7 +202,7 @@ class PaperPrinter(LatexPrinter):
             return 0
         if self._const(f):
             return 1
-        if _vectorish(f):
+        if _vectorish(f) or (isinstance(f, Named) and f.rank >= 5):
             return 5
         if f.is_Add or (f.is_Pow and f.base.is_Add):
             return 2
@@ -222,10 +222,16 @@ class PaperPrinter(LatexPrinter):
                 s = self._print(_neg(t))
                 if _neg(t).is_Add:
                     s = r"\left(" + s + r"\right)"
-                out += ("- " if i == 0 else " - ") + s
+                if s.startswith("- "):  # the product moved a sign of its own forward
+                    out += s[2:] if i == 0 else " + " + s[2:]
+                else:
+                    out += ("- " if i == 0 else " - ") + s
             else:
                 s = self._print(t)
-                out += s if i == 0 else " + " + s
+                if s.startswith("- ") and i > 0:  # a product that moved its sign forward
+                    out += " - " + s[2:]
+                else:
+                    out += s if i == 0 else " + " + s
         return out
 
     # -- products ---------------------------------------------------------------------------
@@ -259,7 +265,11 @@ class PaperPrinter(LatexPrinter):
         if coeff < 0:
             sign, coeff = "- ", -coeff
         for i, f in enumerate(rest):  # (pi - phi), not (phi - pi): angles lie in [0, pi]
-            if f.is_Add and f.as_coefficients_dict().get(sp.pi, 0) < 0:
+            # and (g(phi) - 1), not (1 - g(phi)): a named function leads its bracket
+            if f.is_Add and (f.as_coefficients_dict().get(sp.pi, 0) < 0
+                             or all(_negative(t) for t in f.args) or any(
+                    _negative(t) and any(isinstance(x, Named) for x in _flat_factors(t))
+                    for t in f.args)):
                 rest[i] = sp.Add(*[_neg(t) for t in f.args], evaluate=False)
                 sign = "" if sign else "- "
                 break
@@ -281,8 +291,11 @@ class PaperPrinter(LatexPrinter):
         if not den:
             return sign + (self._join(num) if num else "1")
         if any(not self._const(f) for f in den):
+            tail = [f for f in num if self._rank(f) >= 5]   # vectors and matrices follow
+            num = [f for f in num if self._rank(f) < 5]
             top = self._join(num, True) if num else "1"
-            return sign + r"\frac{" + top + "}{" + self._join(den, True) + "}"
+            out = sign + r"\frac{" + top + "}{" + self._join(den, True) + "}"
+            return out + (" " + self._join(tail) if tail else "")
         cnum = [f for f in num if self._const(f)]
         vnum = [f for f in num if not self._const(f)]
         frac = (r"\frac{" + (self._join(cnum, True) if cnum else "1") + "}{"
@@ -321,6 +334,13 @@ class PaperPrinter(LatexPrinter):
         if isinstance(expr, (sp.sin, sp.cos, sp.tan)) and isinstance(expr.args[0], sp.Symbol):
             return "\\" + type(expr).__name__ + " " + self._print(expr.args[0])
         return super()._print_Function(expr, exp)
+
+    def _print_atan(self, expr, exp=None):
+        tex = r"\arctan\left(" + self._print(expr.args[0]) + r"\right)"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
+
+    def _print_Piecewise(self, expr):
+        return super()._print_Piecewise(expr).replace(r"\text{for}\:", r"\text{if }")
 
     def _print_log1p(self, expr, exp=None):
         tex = r"\ln\left(1 + " + self._print(expr.args[0]) + r"\right)"
@@ -456,9 +476,10 @@ def prove(formula, which: str = "expr") -> list:
         r = sp.sympify(r)
         if r == 0:
             continue
-        r = expand_named(r)
-        if sp.simplify(vectors.cos_form(sp.expand(r))) != 0 and \
-                sp.simplify(sp.expand_complex(sp.expand(r))) != 0:
+        r = sp.expand(vectors.cos_form(expand_named(r)))
+        if r == 0 or sp.cancel(r) == 0:
+            continue
+        if sp.simplify(r) != 0 and sp.simplify(sp.expand_complex(r)) != 0:
             bad.append(r)
     return bad
 
@@ -509,6 +530,11 @@ def tidy(expr, names=None, consts=(), rewrite: Callable | None = None, budget: i
             col = sp.collect(ex, inv, evaluate=False)
             if len(col) > 1:
                 cands.append(sp.Add(*[sp.factor_terms(sp.factor(c)) * k for k, c in col.items()]))
+        num, den = sp.fraction(sp.factor_terms(expr))
+        if den != 1 and (num.is_Add or den.is_Add):
+            cands.append(sp.Mul(tidy(num, names, consts, None, budget // 3),
+                                sp.Pow(tidy(den, names, consts, None, budget // 3), -1),
+                                evaluate=False))
     if rewrite is not None:
         cands = [rewrite(c) for c in cands] + cands
     return min(cands, key=lambda c: (_size(c, names, consts), sp.count_ops(c)))

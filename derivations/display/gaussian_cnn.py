@@ -13,7 +13,7 @@ import sympy as sp
 from .. import cnn as C
 from .. import cnn_dynamics as CD
 from .. import vectors as V
-from . import Display, auto, named, register, tidy
+from . import Display, _size, auto, invariants, named, register, tidy
 
 # --------------------------------------------------------------------------------------------
 # Named functions of ch. 5
@@ -36,15 +36,33 @@ def with_g(expr, angle=None):
     for phi in phis:
         if not out.has(sp.sin(phi)):
             continue
+        if not out.has(sp.cos(phi)):
+            continue  # g needs both (no cancellation possible)
         new = sp.expand(out.subs(sp.sin(phi), g(phi) - (sp.pi - phi) * sp.cos(phi)))
+        if new.has(sp.cos(phi)) and sp.count_ops(new) >= sp.count_ops(sp.expand(out)):
+            continue
         new = sp.collect(new, [g(phi)], func=sp.factor)
-        if not new.has(sp.cos(phi)) or sp.count_ops(new) < sp.count_ops(out):
+        if not new.has(sp.cos(phi)):
+            fac = sp.factor(new)
+            out = min((new, fac), key=sp.count_ops)
+        elif sp.count_ops(new) < sp.count_ops(out):
             out = new
     return out
 
 
+def _g_forms(e):
+    """``e`` with g, as it comes and collected by its invariants (coefficients factored)."""
+    w = with_g(e)
+    out = [sp.factor_terms(w)]
+    inv = invariants(w)
+    if inv and w.has(g):
+        col = sp.collect(sp.expand(w), inv, evaluate=False)
+        out.append(sp.factor_terms(sp.Add(*[sp.factor(c) * k for k, c in col.items()])))
+    return min(out, key=lambda x: _size(x))
+
+
 def tidy_g(expr, **kw):
-    return tidy(expr, rewrite=lambda e: sp.factor_terms(with_g(e)), **kw)
+    return tidy(expr, rewrite=_g_forms, **kw)
 
 
 def bracket(scale, terms):
@@ -147,10 +165,10 @@ def grouped_norms(expr, keys, scale):
 
 Proj = named("Proj", r"\left(I - \frac{{{0} {0}^\top}}{{\|{0}\|^{{2}}}}\right) {1}",
              lambda x, y: y - V.dot(x, y) / V.norm(x) ** 2 * x,
-             show_definition=False, nargs=2)
+             show_definition=False, nargs=2, rank=5)
 MatVec = named("MatVec", r"\left(\mathbf{{1}}\mathbf{{1}}^\top + {0} I\right) {1}",
                lambda c, x: V.total(x) * C.ONE_K + c * x, show_definition=False, nargs=2,
-               paren_args=(0,))
+               paren_args=(0,), rank=5)
 
 
 @register("cnn.grad_v")
@@ -202,10 +220,45 @@ def gd_names(expr):
     return {s: GD_NAMES[str(s)] for s in expr.free_symbols if str(s) in GD_NAMES}
 
 
+GD_WHERE = [
+    (r"\phi^t", r"the angle between $\mathbf v^t$ and $\mathbf w^*$ at step $t$, in $[0, \pi]$"),
+    (r"\|\mathbf v^t\|", r"the norm of the first layer $\mathbf v^t \in \mathbb R^p$ at step $t$"),
+    (r"(\mathbf a^t)^\top\mathbf a^*", r"the inner product of the second layer "
+     r"$\mathbf a^t \in \mathbb R^k$ with the teacher's $\mathbf a^*$"),
+    (r"\mathbf 1^\top\mathbf a^t", r"the sum of the coordinates of $\mathbf a^t$"),
+    (r"\mathbf 1^\top\mathbf a^*", r"the sum of the coordinates of $\mathbf a^*$"),
+    (r"\|\mathbf w^*\|", r"the norm of the teacher's filter $\mathbf w^* \in \mathbb R^p$"),
+    (r"\|\mathbf a^*\|", r"the norm of the teacher's second layer $\mathbf a^* \in \mathbb R^k$"),
+    (r"k", r"the number of patches (length of $\mathbf a$)"),
+    (r"\eta", r"the step size (a scalar)"),
+]
+
+#: the GD update of the angle (Piecewise: an angle outside [0, pi] reflected back) with the
+#: rotated angle named, as the thesis's eq. (5.9) names the step
+psi = named("psi", r"\psi^t", lambda e: e, nargs=1, show_definition=True)
+
+
+def _name_rotation(expr):
+    """``|psi|`` with ``psi = phi - atan(...)`` (the repeated argument of the reflection)."""
+    abss = sorted(expr.atoms(sp.Abs), key=sp.count_ops)
+    if not abss:
+        return expr
+    inner = abss[-1].args[0]
+    return expr.subs(inner, psi(inner))
+
+
 @register(*[f"cnn.{q}" for q in ("gd_next_angle", "gd_next_sin2", "gd_next_norm_v_sq",
                                   "gd_next_dot", "gd_next_sum")])
 def _gd(formula, expr):
+    disp = _gd_display(formula, expr)
+    disp.where = GD_WHERE
+    return disp
+
+
+def _gd_display(formula, expr):
     names = gd_names(expr)
+    if formula.quantity == "gd_next_angle":
+        return Display(expr=_name_rotation(tidy(expr, names)), names=names)
     phi = next((s for s in expr.free_symbols if str(s) == "phi"), None)
     rw = (lambda e: sp.factor_terms(with_g(e, phi))) if phi is not None else None
     eta = next((s for s in expr.free_symbols if str(s) == "eta"), None)

@@ -103,7 +103,7 @@ def body(q: str, c: dict) -> str:
                 + " " + product(c, "h+1") + " " + out)
     if B.E_transpose in c:  # the printed reading: x^(h-1) times a row vector
         return (r + r"\mathbf x_i^{(h-1)}\Big[" + out + r"^\top "
-                + product(c, "h+1").replace(r"\prod", r"\prod^{\uparrow}") + " "
+                + product(c, "h+1").replace(r"_{l=h+1}", r"_{l=h+1\,\uparrow}") + " "
                 + _coef(c[B.E_gW], r"J_i^{(h)}") + r"\Big]")
     if q == "grad_W1":
         return (r + _coef(c[B.E_gW1], r"J_i^{(1)}") + " " + product(c, "2") + " " + out
