@@ -844,16 +844,27 @@ def formula_body(formula, level: str = "section*") -> str:
         parts += ["\\emph{As printed} (transcribed" + (f"; {escape(reading)}" if reading else "")
                   + "):", formula_display(formula, "paper")]
         diff = difference(formula)
-        if diff == 0:
+        from .display import display_of
+        compare = display_of(formula).compare
+        said = compare(display_of(formula, "paper")) if diff != 0 and compare else ""
+        if said:
+            parts += ["\\emph{Difference} (derived vs printed, term by term):", said]
+        elif diff == 0:
             parts.append("\\emph{Difference:} derived $-$ printed $= 0$ (SymPy "
                          "\\texttt{simplify}): the two forms agree.")
         else:
-            custom = getattr(formula, "latex_rhs", None)
-            if custom is not None and formula.rank > 0:
-                rhs_tex = custom(diff)
+            from .display import build, proved, where_names
+            try:
+                ddisp = build(formula, diff)
+                ok = proved(ddisp)
+            except Exception:  # a builder that does not apply to the difference's shape
+                ok = False
+            if ok:
+                rhs_tex = ddisp.rhs_tex()
             else:
-                from .display import where_names
-                rhs_tex = to_tex(tidy(diff), where_names(formula))
+                custom = getattr(formula, "latex_rhs", None)
+                rhs_tex = (custom(diff) if custom is not None and formula.rank > 0
+                           else to_tex(tidy(diff), where_names(formula)))
             parts += ["\\emph{Difference} $\\Delta$ = derived $-$ printed (simplified by SymPy):",
                       display(rf"\Delta = {glyphs(rhs_tex)}")]
     parts.append(where_list(formula))

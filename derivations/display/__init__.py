@@ -385,6 +385,7 @@ class Display:
     names: dict = field(default_factory=dict)
     consts: tuple = ()
     lhs: str | None = None
+    compare: Callable | None = None   # (printed Display) -> LaTeX paragraph of the difference
 
     def rhs_tex(self) -> str:
         if self.tex is not None:
@@ -435,6 +436,33 @@ def _load():
 def has_builder(name: str) -> bool:
     _load()
     return name in _BUILDERS
+
+
+def build(formula, expr) -> Display:
+    """The display of any expression of ``formula``'s shape (its builder, uncached), with its
+    proof; used for the difference derived - printed."""
+    _load()
+    builder = _BUILDERS.get(formula.name)
+    custom = getattr(formula, "latex_rhs", None)
+    if builder is None and custom is not None:
+        disp = Display(expr=expr, tex=custom(expr), proof=lambda: [])
+    else:
+        disp = (builder or auto)(formula, expr)
+    disp.names = {**where_names(formula), **disp.names}
+    if disp.proof is None:
+        disp.proof = lambda d=disp, t=expr: [expand_named(d.expr) - t]
+    return disp
+
+
+def proved(disp) -> bool:
+    """``disp``'s residuals all simplify to 0."""
+    for r in disp.proof():
+        r = sp.expand(vectors.cos_form(expand_named(sp.sympify(r))))
+        if r == 0 or sp.cancel(r) == 0:
+            continue
+        if sp.simplify(r) != 0 and sp.simplify(sp.expand_complex(r)) != 0:
+            return False
+    return True
 
 
 def display_of(formula, which: str = "expr") -> Display:

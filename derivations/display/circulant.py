@@ -88,6 +88,8 @@ def _pretty_defs():
 def _grad(formula, expr):
     unit = sp.conjugate(Q * Xh) * rhat()
     c = _scale(unit, expr)
+    if c == 0:
+        return _parts(formula, expr)
     disp = sp.Mul(c, unit, evaluate=False)
     res = _spectrum_residuals(disp, expr)
     if any(sp.simplify(r) != 0 for r in res):  # not of the adjoint form (the printed reading)
@@ -131,6 +133,8 @@ def _cn_grad(formula, expr):
     spec = expr - cy * CI.Y - cz * CI.Z
     unit = sp.conjugate(Q * Xh) * ghat()
     c = _scale(unit, spec)
+    if c == 0:
+        raise ValueError("no spectral part: not of the display's shape")
     disp = sp.Mul(c, unit, evaluate=False)
     g_tex = to_tex(sp.Add(sp.Mul(sp.factor(cz), CI.Z, evaluate=False),
                           sp.Mul(sp.factor(cy), CI.Y, evaluate=False), evaluate=False),
@@ -140,5 +144,16 @@ def _cn_grad(formula, expr):
              r" = " + g_tex)]
     where = WHERE + [(r"\mathbf z", r"$\prod_i \mathbf W_i (\mathbf x - \bar x \mathbf 1)$, the "
                                     r"output before normalization (length $n$)")]
-    return Display(expr=disp, tex=tex, proof=lambda: _spectrum_residuals(disp, spec),
-                   definitions=defs, where=where)
+    def compare(printed) -> str:
+        """Both forms pull a gradient g = dL_N/dz back the same way (same S_kj in g^); they
+        differ in g only, so the difference is stated for g."""
+        if printed.tex.split(" = ", 1)[-1] != tex.split(" = ", 1)[-1]:
+            return ""
+        pg = printed.definitions[0][1].rsplit(" = ", 1)[-1]
+        return (r"the same pull-back $S_{kj}$ of $\hat g_j$; the gradient $\mathbf g = "
+                r"\partial L_N/\partial\mathbf z$ differs: derived $\mathbf g = " + g_tex
+                + r"$, printed $\mathbf g = " + pg + "$.")
+
+    return Display(expr=disp, tex=tex, proof=lambda: _spectrum_residuals(disp, spec)
+                   + [sp.expand(cy * CI.Y + cz * CI.Z - (expr - spec))],
+                   definitions=defs, where=where, compare=compare)

@@ -125,8 +125,41 @@ def _resnet(formula, expr):
         res += [sp.Integer(1) for _ in extra]  # a role the display would not print
         return res
 
+    def compare(printed) -> str:
+        return compare_roles(c, B.coefficients(printed.expr))
+
     defs = forward_defs(c)
     if q == "output":
         defs = [d for d in defs if d[0] != r"u_i" and not d[0].startswith("J")]
     return Display(expr=expr, tex=body(q, c), proof=proof, definitions=defs, where=WHERE,
-                   lhs=r"u_i" if q == "output" else None)
+                   lhs=r"u_i" if q == "output" else None, compare=compare)
+
+
+ROLE_WORDS = {
+    B.E_dldu: r"the residual factor $\partial\ell/\partial u_i$",
+    B.E_gW: r"the factor of $J_i^{(h)}$", B.E_gW1: r"the factor of $J_i^{(1)}$",
+    B.E_galpha: r"the factor of $\sigma(W^{(h)}\mathbf x_i^{(h-1)})^\top$",
+    B.E_skip: r"the coefficient of $I$ in each product factor",
+    B.E_jw: r"the coefficient of $W^{(l)\top} J_i^{(l)}$ in each product factor",
+    B.E_out: r"the factor of $\mathbf a$", B.E_ga: r"the factor of $\mathbf x_i^{(H)}$",
+    B.E_fwd1: r"the scale of the first layer", B.E_fwdh: r"the scale of residual layer $h$",
+}
+
+
+def compare_roles(derived: dict, printed: dict) -> str:
+    """The printed statement's differences from the derivation, role by role, in words."""
+    items = []
+    for b, words in ROLE_WORDS.items():
+        d, p = sp.sympify(derived.get(b, 0)), sp.sympify(printed.get(b, 0))
+        if sp.simplify(d - p) != 0:
+            sub = {B.u: u_i, B.y: y_i}
+            items.append(rf"{words}: derived ${_t(d.subs(sub))}$, printed ${_t(p.subs(sub))}$")
+    if printed.get(B.E_transpose):
+        items.append(r"printed as $\mathbf x_i^{(h-1)}$ times a row vector: the transpose "
+                     r"($m_{\mathrm{in}} \times m_{\mathrm{out}}$ instead of "
+                     r"$m_{\mathrm{out}} \times m_{\mathrm{in}}$)")
+    if printed.get(B.E_ascending):
+        items.append(r"the product read with $l$ ascending from left to right")
+    if not items:
+        return "the role coefficients agree."
+    return "\\begin{itemize}\n" + "\n".join(rf"\item {i}" for i in items) + "\n\\end{itemize}"
