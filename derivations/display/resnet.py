@@ -91,24 +91,35 @@ PRINTED = {
 }
 
 
+def _front(c) -> str:
+    """A coefficient set in front of the sum over samples (as the supplement writes
+    ``alpha_h/(H sqrt m) sum_i ...``)."""
+    c = sp.sympify(c)
+    if c == 1:
+        return ""
+    t = _t(c)
+    return (r"\left(" + t + r"\right) " if c.is_Add else t + " ")
+
+
 def body(q: str, c: dict) -> str:
     out = _coef(c[B.E_out], r"\mathbf a")
     if q == "output":
         return _coef(c[B.E_out], r"\mathbf a^\top\mathbf x_i^{(H)}") + r",\quad i = 1, \dots, n"
     r = r"\sum_{i=1}^{n} " + residual(c) + " "
     if q == "grad_a":
-        return r + _coef(c[B.E_ga], r"\mathbf x_i^{(H)}")
+        return _front(c[B.E_ga]) + r + r"\mathbf x_i^{(H)}"
     if q == "grad_alpha":
-        return (r + _coef(c[B.E_galpha], r"\sigma\big(W^{(h)}\mathbf x_i^{(h-1)}\big)^{\top}")
+        return (_front(c[B.E_galpha]) + r + r"\sigma\big(W^{(h)}\mathbf x_i^{(h-1)}\big)^{\top}"
                 + " " + product(c, "h+1") + " " + out)
     if B.E_transpose in c:  # the printed reading: x^(h-1) times a row vector
-        return (r + r"\mathbf x_i^{(h-1)}\Big[" + out + r"^\top "
-                + product(c, "h+1").replace(r"_{l=h+1}", r"_{l=h+1\,\uparrow}") + " "
-                + _coef(c[B.E_gW], r"J_i^{(h)}") + r"\Big]")
+        return (_front(c[B.E_gW]) + r + r"\mathbf x_i^{(h-1)}\Big[" + out + r"^\top "
+                + product(c, "h+1").replace(r"_{l=h+1}", r"_{l=h+1\,\uparrow}")
+                .replace(r"W^{(l)\top} J_i^{(l)}", r"J_i^{(l)} W^{(l)}")
+                + r" J_i^{(h)}\Big]")
     if q == "grad_W1":
-        return (r + _coef(c[B.E_gW1], r"J_i^{(1)}") + " " + product(c, "2") + " " + out
+        return (_front(c[B.E_gW1]) + r + r"J_i^{(1)} " + product(c, "2") + " " + out
                 + r"\,\mathbf x_i^\top")
-    return (r + _coef(c[B.E_gW], r"J_i^{(h)}") + " " + product(c, "h+1") + " " + out
+    return (_front(c[B.E_gW]) + r + r"J_i^{(h)} " + product(c, "h+1") + " " + out
             + r"\,\mathbf x_i^{(h-1)\top}")
 
 
