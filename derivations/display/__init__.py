@@ -302,6 +302,10 @@ class PaperPrinter(LatexPrinter):
                 + self._join(den, True) + "}")
         if not vnum:
             return sign + frac
+        if not cnum and vnum[0].is_Add and not _vectorish(vnum[0]) and len(vnum) > 1:
+            # \frac{\pi - \theta}{2\pi} (x^T y): the bracket becomes the numerator
+            return (sign + r"\frac{" + self._print(vnum[0]) + "}{" + self._join(den, True)
+                    + "} " + self._join(vnum[1:]))
         if len(vnum) == 1 and not vnum[0].is_Add and not _vectorish(vnum[0]) \
                 and not cnum and len(den) <= 2:
             # a single scalar factor over a constant: \frac{\|a\|^2}{2\pi}
@@ -527,8 +531,10 @@ def invariants(expr) -> list:
 
 def _size(e, names=None, consts=()) -> int:
     """Printed size: characters of the LaTeX without sizing commands and spaces."""
-    tex = re.sub(r"\\left|\\right|\\frac|\s", "", to_tex(e, names, consts))
-    return len(tex)
+    raw = to_tex(e, names, consts)
+    tex = re.sub(r"\\left|\\right|\\frac|\s", "", raw)
+    # a bracket opening with a minus sign reads worse than a few more characters
+    return len(tex) + 6 * raw.count(r"\left(- ") + 3 * raw.startswith("- ")
 
 
 def tidy(expr, names=None, consts=(), rewrite: Callable | None = None, budget: int = 150):
