@@ -669,6 +669,20 @@ def tt(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+#: Internal basis vectors a reader meets in a display (not arguments), defined in words.
+INTERNAL = {
+    "e_w": r"$\hat{\mathbf w} = \mathbf w/\|\mathbf w\|$, the unit vector along $\mathbf w$",
+    "e_perp": (r"the unit vector in the plane of $\mathbf w$ and $\mathbf w^*$ orthogonal to "
+               r"$\mathbf w$: $\mathbf e_\perp = (\mathbf w^*/\|\mathbf w^*\| - \cos\phi\,"
+               r"\hat{\mathbf w})/\sin\phi$"),
+    "z": (r"the circulant network's output before normalization, $\mathbf z = \prod_i "
+          r"\mathbf W_i (\mathbf x - \bar x \mathbf 1)$, a vector of length $n$"),
+    "P_VRRV": r"the matrix $V^\top R^\top R V$, with the residual $R = UV^\top - M$",
+    "P_URRU": r"the matrix $U^\top R R^\top U$, with the residual $R = UV^\top - M$",
+    "P_URV": r"the symmetric matrix $U^\top R V + V^\top R^\top U$ ($R = UV^\top - M$)",
+}
+
+
 def _vec(name: str) -> str:
     return vectors._VLATEX.get(name, rf"\mathbf{{{name}}}")
 
@@ -698,8 +712,8 @@ def describe_symbol(sym: sp.Symbol, formula=None) -> tuple[str, str] | None:
         ops = [_vec(o) for o in m.operands]
         if m.kind == "vector":
             arg = args.get(m.operands[0])
-            if arg is None:  # an internal basis symbol (roles of a program), not an argument
-                return None
+            if arg is None:  # an internal basis symbol: in words if a reader meets it
+                return (m.latex, INTERNAL[m.operands[0]]) if m.operands[0] in INTERNAL else None
             return m.latex, escape(arg.meaning) + _shape(arg)
         if m.kind == "ones":
             return m.latex, rf"the all-ones vector of dimension ${m.operands[0]}$"
@@ -775,8 +789,8 @@ def where_entries(formula) -> tuple[list[tuple[str, str]], list[sp.Symbol]]:
         if disp.where and disp.tex is not None and (m is None or m.kind not in keep):
             continue  # a symbol of the expanded form only
         if m is not None and m.kind == "vector" and s not in formula.where and \
-                str(s) not in {a.name for a in formula.args}:
-            continue  # internal basis symbol
+                str(s) not in {a.name for a in formula.args} and str(s) not in INTERNAL:
+            continue  # internal basis symbol of a program (roles), not printed
         d = describe_symbol(s, formula)
         if d is None:
             missing.append(s)

@@ -246,6 +246,8 @@ class PaperPrinter(LatexPrinter):
         parts = []
         for f in factors:
             s = self._factor(f)
+            if parts and self._rank(f) >= 5 and not parts[-1].endswith(r"\right)"):
+                s = r"\, " + s  # a thin space before a vector or matrix
             if parts and (f.is_Number or s[:1].isdigit()) and parts[-1][-1:].isdigit():
                 parts.append(r"\cdot " + s)
             else:
@@ -580,5 +582,14 @@ def auto(formula, expr) -> Display:
     if formula.rank == 0 or not vectors.basis_symbols(expr):
         return Display(expr=tidy(expr))
     parts = vectors.components(expr, formula.rank)
-    terms = [sp.Mul(tidy(c), b, evaluate=False) if b is not None else tidy(c) for c, b in parts]
+    groups: list[list] = []   # bases with one coefficient share a bracket: c (x y^T + y x^T)
+    for c, b in parts:
+        for grp in groups:
+            if sp.expand(grp[0] - c) == 0:
+                grp[1].append(b)
+                break
+        else:
+            groups.append([c, [b]])
+    terms = [sp.Mul(tidy(c), bs[0] if len(bs) == 1 else sp.Add(*bs, evaluate=False),
+                    evaluate=False) for c, bs in groups]
     return Display(expr=sp.Add(*terms, evaluate=False))
