@@ -293,8 +293,8 @@ class PaperPrinter(LatexPrinter):
         if not den:
             return sign + (self._join(num) if num else "1")
         if any(not self._const(f) for f in den):
-            tail = [f for f in num if self._rank(f) >= 5]   # vectors and matrices follow
-            num = [f for f in num if self._rank(f) < 5]
+            tail = [f for f in num if self._rank(f) >= 4.8]  # indicators, vectors follow
+            num = [f for f in num if self._rank(f) < 4.8]
             top = self._join(num, True) if num else "1"
             out = sign + r"\frac{" + top + "}{" + self._join(den, True) + "}"
             return out + (" " + self._join(tail) if tail else "")
@@ -464,6 +464,8 @@ def proved(disp) -> bool:
     """``disp``'s residuals all simplify to 0."""
     for r in disp.proof():
         r = sp.expand(vectors.cos_form(expand_named(sp.sympify(r))))
+        if r.has(sp.Piecewise):
+            r = sp.piecewise_fold(r)
         if r == 0 or sp.cancel(r) == 0:
             continue
         if sp.simplify(r) != 0 and sp.simplify(sp.expand_complex(r)) != 0:
@@ -511,6 +513,8 @@ def prove(formula, which: str = "expr") -> list:
         if r == 0:
             continue
         r = sp.expand(vectors.cos_form(expand_named(r)))
+        if r.has(sp.Piecewise):
+            r = sp.piecewise_fold(r)
         if r == 0 or sp.cancel(r) == 0:
             continue
         if sp.simplify(r) != 0 and sp.simplify(sp.expand_complex(r)) != 0:
@@ -576,9 +580,46 @@ def tidy(expr, names=None, consts=(), rewrite: Callable | None = None, budget: i
     return min(cands, key=lambda c: (_size(c, names, consts), sp.count_ops(c)))
 
 
+class Indicator(Named):
+    """``1{cond}``: the thesis's and the WN paper's indicator, in bold (a glyph
+    texlive-latex-base has); stands for ``Piecewise((1, cond), (0, True))``."""
+
+    nargs = 1
+    rank = 4.8               # after the scalars, before vectors: c 1{v.x >= 0} x
+    show_definition = False
+    meaning = "indicator"
+
+    @classmethod
+    def eval(cls, cond):
+        if cond is sp.true:
+            return sp.Integer(1)
+        if cond is sp.false:
+            return sp.Integer(0)
+        return None
+
+    def definition(self):
+        return sp.Piecewise((1, self.args[0]), (0, True))
+
+    def _latex(self, printer):
+        return r"\mathbf{1}\{" + printer._print(self.args[0]) + r"\}"
+
+
+def indicators(expr):
+    """``Piecewise((e, c), (0, True))`` as ``e 1{c}`` (innermost first); conjunctions as a
+    product of indicators."""
+    def one(pw):
+        if len(pw.args) == 2 and pw.args[1].expr == 0 and pw.args[1].cond is sp.true:
+            e, c = pw.args[0]
+            conds = c.args if isinstance(c, sp.And) else (c,)
+            return sp.Mul(e, *[Indicator(x) for x in conds])
+        return pw
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), one)
+
+
 def auto(formula, expr) -> Display:
     """Grouping and ordering only: a scalar formula tidied; a vector or matrix formula as a sum
     over its basis (vectors, outer products, the identity) with tidied coefficients."""
+    expr = indicators(expr)
     if formula.rank == 0 or not vectors.basis_symbols(expr):
         return Display(expr=tidy(expr))
     parts = vectors.components(expr, formula.rank)
