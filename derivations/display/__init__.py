@@ -215,7 +215,9 @@ class PaperPrinter(LatexPrinter):
     # -- sums -------------------------------------------------------------------------------
     def _print_Add(self, expr, order=None):
         terms = list(expr.args)
-        terms.sort(key=lambda t: (_negative(t), bool(t.is_Number)))
+        if sp.Add(*terms).args == tuple(terms):  # canonical order: put it as people write it
+            terms.sort(key=lambda t: (_negative(t), bool(t.is_Number)))
+        # else: an unevaluated sum built in the paper's order keeps it
         out = ""
         for i, t in enumerate(terms):
             if _negative(t):
@@ -272,7 +274,7 @@ class PaperPrinter(LatexPrinter):
                              or all(_negative(t) for t in f.args) or any(
                     _negative(t) and any(isinstance(x, Named) for x in _flat_factors(t))
                     for t in f.args)):
-                rest[i] = sp.Add(*[_neg(t) for t in f.args], evaluate=False)
+                rest[i] = sp.Add(*[-t for t in f.args])
                 sign = "" if sign else "- "
                 break
         num, den = [], []

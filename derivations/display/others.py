@@ -42,3 +42,33 @@ def with_arc(expr):
 def _kernel(formula, expr):
     """Collected in the arc-cosine combination, coefficients factored."""
     return Display(expr=tidy(expr, rewrite=with_arc))
+
+
+# --------------------------------------------------------------------------------------------
+# Thesis ch. 4: the rank-1 GD recursions (4.23)-(4.24), in powers of the step size
+# --------------------------------------------------------------------------------------------
+
+BALANCE_NAMES = {"alpha_perp": r"\alpha_\perp", "beta_perp": r"\beta_\perp",
+                 "sigma1": r"\sigma_1", "alpha": r"\alpha", "beta": r"\beta", "eta": r"\eta"}
+
+
+def _names(expr):
+    return {s: BALANCE_NAMES[str(s)] for s in expr.free_symbols if str(s) in BALANCE_NAMES}
+
+
+@register("balance.mf_alpha_next", "balance.mf_alpha_perp_next", "balance.mf_h_next",
+          "balance.mf_xi_next")
+def _balance(formula, expr):
+    """``c_0 + c_1 eta + c_2 eta^2`` with factored coefficients (the recursions are
+    polynomials in the step size), when that prints shorter than the tidied form."""
+    names = _names(expr)
+    eta = next((s for s in expr.free_symbols if str(s) == "eta"), None)
+
+    def by_eta(e):
+        if eta is None or e.has(sp.Abs) or not e.is_polynomial(eta):
+            return e
+        col = sp.collect(sp.expand(e), eta, evaluate=False)
+        keys = sorted(col, key=lambda k: sp.degree(k, eta))
+        return sp.Add(*[sp.Mul(sp.factor(col[k]), k, evaluate=False) if k != 1
+                        else sp.factor(col[k]) for k in keys], evaluate=False)
+    return Display(expr=tidy(expr, names, rewrite=by_eta), names=names)
