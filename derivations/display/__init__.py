@@ -36,7 +36,7 @@ from .. import vectors
 #: Modules of this package that register display builders (imported on first use).
 MODULES = ("derivations.display.gaussian_cnn", "derivations.display.kernels_filter",
            "derivations.display.circulant", "derivations.display.resnet",
-           "derivations.display.others")
+           "derivations.display.others", "derivations.display.saddle")
 
 
 # --------------------------------------------------------------------------------------------
