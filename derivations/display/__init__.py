@@ -424,9 +424,12 @@ _CACHE: dict[tuple, Display] = {}
 _LOADED = False
 
 
-def register(*names: str):
-    """Decorator: ``builder(formula, expr) -> Display`` for the formulas ``names``."""
+def register(*names: str, paper_aware: bool = False):
+    """Decorator: ``builder(formula, expr) -> Display`` for the formulas ``names``;
+    ``paper_aware`` builders get ``which=`` ("expr" or "paper") to set a printed statement in
+    its own grouping (eq. (5.3)'s 1/2 [...] with 1/(2 pi) coefficients)."""
     def deco(fn):
+        fn.paper_aware = paper_aware
         for n in names:
             _BUILDERS[n] = fn
         return fn
@@ -489,6 +492,8 @@ def display_of(formula, which: str = "expr") -> Display:
         if builder is None and custom is not None:
             # the module's own printing of a role-basis program (saddle, balance)
             disp = Display(expr=expr, tex=custom(expr), proof=lambda: [])
+        elif builder is not None and getattr(builder, "paper_aware", False):
+            disp = builder(formula, expr, which=which)
         else:
             disp = (builder or auto)(formula, expr)
         disp.names = {**where_names(formula), **disp.names}

@@ -127,10 +127,12 @@ def _loss_keys(w_norm):
             w_norm**2 * V.total(C.A_)**2, w_norm * nws * V.total(C.A_) * V.total(C.AS)]
 
 
-@register("cnn.population_loss")
-def _loss(formula, expr):
+@register("cnn.population_loss", paper_aware=True)
+def _loss(formula, expr, which="expr"):
+    """``1/(4 pi) [...]``; the printed statement as eq. (5.3) groups it, ``1/2 [...]`` with
+    the ``1/(2 pi)`` inside each coefficient."""
     keys = [k.subs(V.norm(C.WS), 1) for k in _loss_keys(sp.Integer(1))]
-    scale = sp.Rational(1, 4) / sp.pi
+    scale = sp.Rational(1, 4) / sp.pi if which == "expr" else sp.Rational(1, 2)
     return Display(expr=grouped_norms(expr, keys, scale))
 
 

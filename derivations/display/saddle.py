@@ -46,10 +46,13 @@ G2 = named("g_2", r"g_2({0})", lambda z: _derived("saddle.g2").subs(S.x, z),
            show_definition=False)
 
 
-@register("saddle.p", "saddle.g1", "saddle.g2")
-def _poly(formula, expr):
+@register("saddle.p", "saddle.g1", "saddle.g2", paper_aware=True)
+def _poly(formula, expr, which="expr"):
+    """Powers of ``x - tau``; the printed ``g_2`` of Lemma 7.4 is in powers of ``x - 2 tau``
+    (its reading of the join point), so it is set that way."""
     x = next(s for s in expr.free_symbols if str(s) == "x")
-    return Display(expr=taylor(expr, x, S.tau))
+    center = 2 * S.tau if (which == "paper" and formula.quantity == "g2") else S.tau
+    return Display(expr=taylor(expr, x, center))
 
 
 @register("saddle.hermite_cubic")
