@@ -804,9 +804,21 @@ def where_entries(formula) -> tuple[list[tuple[str, str]], list[sp.Symbol]]:
         if isinstance(tex, str) and tex not in seen and not isinstance(key, sp.Basic):
             if key in [str(s) for s in symbols_of(formula)]:
                 continue
+            if not _shown(tex, formula):
+                continue  # a family-wide entry this formula's display does not use
             seen.add(tex)
             entries.append((tex, escape(what)))
     return entries, missing
+
+
+def _shown(tex: str, formula) -> bool:
+    """``tex`` (or one of its comma-separated parts) occurs in the formula as displayed."""
+    shown = equation(formula)
+    if formula.paper is not None:
+        shown += equation(formula, "paper")
+    parts = [p.strip() for p in re.split(r",\\?\s*\\?\ ?", tex) if p.strip()]
+    squash = lambda t: re.sub(r"\s|\{|\}", "", t)  # noqa: E731
+    return any(squash(p) in squash(shown) for p in parts + [tex])
 
 
 def where_list(formula) -> str:

@@ -157,3 +157,14 @@ def _cn_grad(formula, expr):
     return Display(expr=disp, tex=tex, proof=lambda: _spectrum_residuals(disp, spec)
                    + [sp.expand(cy * CI.Y + cz * CI.Z - (expr - spec))],
                    definitions=defs, where=where, compare=compare)
+
+
+@register("circulant.cn_output", "circulant.cn_loss", "circulant.cn_grad_out")
+def _cn(formula, expr):
+    """Grouped and ordered (:func:`derivations.display.auto`), the scale under its printed
+    name ``w_{d+1}`` (eq. (7))."""
+    from . import auto
+
+    disp = auto(formula, expr)
+    disp.names = {CI.w_out: r"w_{d+1}"}
+    return disp
