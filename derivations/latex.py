@@ -548,6 +548,10 @@ _TEXT_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", 
                  "|": r"\textbar{}"}
 def _exp(g):
     e = g[1][1:-1] if g[1][:1] in "({" else g[1]
+    if "sqrt(" in e:  # e^{sqrt(d) r/delta}: the root in math too
+        e = re.sub(r"\bsqrt\(([^()$]*)\)", lambda m: "\x00" + m.group(1) + "\x01", e)
+        return rf"{g[0]}^{{{'^'.join(_escape_math(p) for p in e.split('^'))}}}".replace(
+            "\x00", r"\sqrt{").replace("\x01", "}")
     # a superscript inside the exponent (e^{-a - a^2/H}) stays a superscript
     return rf"{g[0]}^{{{'^'.join(_escape_math(part) for part in e.split('^'))}}}"
 
@@ -575,6 +579,8 @@ _MATH_TOKENS = [  # (pattern, groups -> math) applied to plain text before escap
     (r"\bprod_\{([^{}]*)\}", lambda g: rf"\prod_{{{_inner_math(g[0].replace('!=', ' ne '))}}}"
      .replace(r"\mathrm{ne}", r"\ne")),                                                # prod_{i != k}
     (r"\b1/2 E\b", lambda g: r"\tfrac{1}{2}\mathbb{E}"),                             # 1/2 E (...)
+    (r"\|([A-Za-z]\w* [A-Za-z]\w*)\|(?![|^_])",                                       # |grad L|
+     lambda g: r"\|" + _inner_math(g[0]).replace(" ", r"\,") + r"\|"),
     (r"\bE\[((?:[^\[\]]|\[[^\[\]]*\])*)\]", lambda g: rf"\mathbb{{E}}[{_inner_math(g[0])}]"),
     (r">=|≥", lambda g: r"\ge"), (r"<=|≤", lambda g: r"\le"), (r"!=|≠", lambda g: r"\ne"),
     (r"->|→", lambda g: r"\to"), (r"\+-|±", lambda g: r"\pm"),
