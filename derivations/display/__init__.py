@@ -269,14 +269,17 @@ class PaperPrinter(LatexPrinter):
         if coeff < 0:
             sign, coeff = "- ", -coeff
         for i, f in enumerate(rest):  # (pi - phi), not (phi - pi): angles lie in [0, pi]
-            # and (g(phi) - 1), not (1 - g(phi)): a named function leads its bracket
-            if f.is_Add and (f.as_coefficients_dict().get(sp.pi, 0) < 0
-                             or all(_negative(t) for t in f.args) or any(
-                    _negative(t) and any(isinstance(x, Named) for x in _flat_factors(t))
-                    for t in f.args)):
+            # and (g(phi) - 1), not (1 - g(phi)): a named function leads a bracket with a number
+            if not f.is_Add:
+                continue
+            cd = f.as_coefficients_dict()
+            named_neg = any(_negative(t) and any(isinstance(x, Named) for x in _flat_factors(t))
+                            for t in f.args) and not any(
+                t.has(sp.pi) and not _negative(t) for t in f.args)
+            if cd.get(sp.pi, 0) < 0 or named_neg or all(
+                    _negative(t) or self._print(t).startswith("- ") for t in f.args):
                 rest[i] = sp.Add(*[-t for t in f.args])
                 sign = "" if sign else "- "
-                break
         num, den = [], []
         if coeff.is_Rational:
             if coeff.p != 1:
@@ -546,8 +549,36 @@ def _size(e, names=None, consts=()) -> int:
     """Printed size: characters of the LaTeX without sizing commands and spaces."""
     raw = to_tex(e, names, consts)
     tex = re.sub(r"\\left|\\right|\\frac|\s", "", raw)
-    # a bracket opening with a minus sign reads worse than a few more characters
-    return len(tex) + 6 * raw.count(r"\left(- ") + 3 * raw.startswith("- ")
+    # a bracket opening with a minus sign, or a fraction inside a fraction, reads worse than a
+    # few more characters
+    return (len(tex) + 6 * raw.count(r"\left(- ") + 3 * raw.startswith("- ")
+            + 25 * _nested_fractions(raw))
+
+
+def _nested_fractions(tex: str) -> int:
+    """How many ``\\frac`` sit inside the numerator or denominator of another."""
+    count, stack = 0, []
+    i = 0
+    while i < len(tex):
+        if tex.startswith(r"\frac{", i):
+            if stack:
+                count += 1
+            stack.append(0)
+            i += 6
+            continue
+        c = tex[i]
+        if stack:
+            if c == "{":
+                stack[-1] += 1
+            elif c == "}":
+                stack[-1] -= 1
+                if stack[-1] == 0:  # closed one argument; the denominator follows
+                    if i + 1 < len(tex) and tex[i + 1] == "{":
+                        pass
+                    else:
+                        stack.pop()
+        i += 1
+    return count
 
 
 def tidy(expr, names=None, consts=(), rewrite: Callable | None = None, budget: int = 150):
@@ -582,9 +613,13 @@ def tidy(expr, names=None, consts=(), rewrite: Callable | None = None, budget: i
             cands.append(sp.Mul(tidy(num, names, consts, None, budget // 3),
                                 sp.Pow(tidy(den, names, consts, None, budget // 3), -1),
                                 evaluate=False))
-    if rewrite is not None:
-        cands = [rewrite(c) for c in cands] + cands
-    return min(cands, key=lambda c: (_size(c, names, consts), sp.count_ops(c)))
+    if rewrite is None:
+        return min(cands, key=lambda c: (_size(c, names, consts), sp.count_ops(c)))
+    # the rewrite introduces the paper's named grouping: preferred unless clearly longer
+    rewritten = [rewrite(c) for c in cands]
+    scored = [(_size(c, names, consts) - (8 if c.has(Named) else 0), sp.count_ops(c), i)
+              for i, c in enumerate(rewritten + cands)]
+    return (rewritten + cands)[min(scored)[2]]
 
 
 class Indicator(Named):
