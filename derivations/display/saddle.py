@@ -55,9 +55,14 @@ def _poly(formula, expr, which="expr"):
     return Display(expr=taylor(expr, x, center))
 
 
+HERMITE_NAMES = {S.Y0: "y_0", S.Y1: "y_1", S.F0: "f_0", S.F1: "f_1", S.DF0: "f'_0",
+                 S.DF1: "f'_1"}
+
+
 @register("saddle.hermite_cubic")
 def _hermite(formula, expr):
-    return Display(expr=taylor(expr, S.Y, S.Y0))
+    """Powers of ``y - y_0`` (Theorem 7.4), the data as ``f_0, f_1, f'_0, f'_1``."""
+    return Display(expr=taylor(expr, S.Y, S.Y0), names=HERMITE_NAMES)
 
 
 @register("saddle.g")
