@@ -34,7 +34,7 @@ from sympy.printing.precedence import PRECEDENCE
 from .. import vectors
 
 #: Modules of this package that register display builders (imported on first use).
-MODULES = ("derivations.display.gaussian_cnn", "derivations.display.kernels_filter",
+MODULES = ("derivations.display.gaussian_cnn",
            "derivations.display.circulant", "derivations.display.resnet",
            "derivations.display.others", "derivations.display.saddle")
 

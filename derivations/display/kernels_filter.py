@@ -1,2 +1,0 @@
-"""Display forms (see derivations.display)."""
-from __future__ import annotations
