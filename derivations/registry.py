@@ -138,11 +138,19 @@ class Formula:
             self._paper_expr = self._paper()
         return self._paper_expr
 
-    def latex(self, which: str = "expr") -> str:
-        """amsmath LaTeX of ``lhs = rhs`` (``which="paper"`` for the printed statement)."""
+    def latex(self, which: str = "display") -> str:
+        """amsmath LaTeX of ``lhs = rhs``: the display form in the paper's notation (proved
+        equal to :attr:`expr` by SymPy, :mod:`derivations.display`); ``which="expr"`` for the
+        raw derived expression, ``"paper"`` for the printed statement."""
         from .latex import equation
 
         return equation(self, which)
+
+    def display(self):
+        """The display form (:class:`derivations.display.Display`) of the derived expression."""
+        from .display import display_of
+
+        return display_of(self)
 
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.latex()}$"

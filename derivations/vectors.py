@@ -313,7 +313,9 @@ def cos_form(expr: sp.Expr) -> sp.Expr:
         m = meaning(s)
         if m is not None and m.kind == "dot":
             a, b = (sp.Symbol(t) for t in m.operands)
-            phi = angle(a, b)
+            # the angle's symbol, without re-registering it (angle() would reset its LaTeX
+            # name to the default \phi: kernels print theta)
+            phi = sp.Symbol("phi_{}_{}".format(*sorted(m.operands)), nonnegative=True)
             if any(str(t) == str(phi) for t in expr.free_symbols):
                 subs[s] = norm(a) * norm(b) * sp.cos(phi)
     return expr.subs(subs)

@@ -2,12 +2,12 @@
 
     nnderive --version                    version and the copy that runs
     nnderive list [FAMILY ...]            formulas with source and signature
-    nnderive latex NAME [--document]      amsmath LaTeX (or a complete .tex file)
+    nnderive latex NAME [--document|--snippet] [--expanded]  LaTeX (display form by default)
     nnderive code NAME                    stand-alone NumPy source of the emitted function
     nnderive check [NAME ...]             derive, emit, and prove formulas against independent
                    [--samples N] [--seed S] [--mutants] [--json]      numerics; exit 1 on failure
     nnderive build [FAMILY ...]           write the emitted code into derivations/generated
-    nnderive docs [--out DIR]             write the catalogue (Markdown + LaTeX) with check results
+    nnderive docs [--out DIR] [--pdf]     write the catalogue (Markdown + LaTeX [+ PDF]) with checks
     nnderive bench [FAMILY ...] [--quick] speed ratios, measured side by side
     nnderive reproduce NAME [--quick]     reproduce a figure or table of the papers
 
@@ -250,10 +250,16 @@ def cmd_latex(args) -> int:
     f = _formula(args.name)
     if args.paper and f.paper is None:
         raise UsageError(f"{f.name} has no transcribed paper statement")
+    if sum(map(bool, (args.document, args.snippet))) > 1:
+        raise UsageError("--document and --snippet exclude each other")
     if args.document:
         print(latex.formula_document(f), end="")
+    elif args.snippet:
+        print(latex.snippet(f), end="")
+    elif args.paper:
+        print(f.latex("paper_expr" if args.expanded else "paper"))
     else:
-        print(f.latex("paper" if args.paper else "expr"))
+        print(f.latex("expr" if args.expanded else "display"))
     return 0
 
 
@@ -373,6 +379,12 @@ def cmd_docs(args) -> int:
     paths = docs.write(out, ctx, _progress(not args.quiet))
     for p in paths:
         print(f"wrote {p}")
+    if args.pdf:
+        try:
+            pdf, report = docs.build_pdf(out / "catalogue.tex")
+        except (FileNotFoundError, RuntimeError) as e:
+            raise UsageError(f"--pdf: {e}") from None
+        print(f"wrote {pdf} ({report})")
     return 0
 
 
@@ -496,6 +508,12 @@ def parser() -> argparse.ArgumentParser:
                    "forms, their difference, a 'where' list of the symbols)")
     s.add_argument("--paper", action="store_true",
                    help="the paper's printed statement instead of the derived form")
+    s.add_argument("--expanded", action="store_true",
+                   help="the raw derived SymPy expression instead of the display form (the "
+                   "paper's notation, proved equal to it by SymPy)")
+    s.add_argument("--snippet", action="store_true",
+                   help="a fragment for pasting into a paper: the equation, its definitions "
+                   "and the packages it needs")
     s.set_defaults(func=cmd_latex)
 
     s = command("code", "stand-alone NumPy source of the emitted function")
@@ -528,6 +546,9 @@ def parser() -> argparse.ArgumentParser:
     s = command("docs", "write the formula catalogue (catalogue.md, catalogue.tex) with check "
                 "results")
     s.add_argument("--out", default="docs", help="output directory")
+    s.add_argument("--pdf", action="store_true",
+                   help="also build catalogue.pdf (latexmk if installed, else pdflatex rerun "
+                   "until the table of contents settles); fails on overfull boxes")
     s.add_argument("--samples", type=_samples_int, default=400_000,
                    help=f"Monte Carlo samples per check point ({MIN_SAMPLES} to {MAX_SAMPLES:,}; "
                    "default %(default)s)")

@@ -72,6 +72,11 @@ def markdown(names, results) -> str:
                       f"*Assumptions:* {f.assumptions}", ""]
             lines += [f"- `{a.describe()}`" for a in f.args] + [""]
             lines += ["$$", f.latex(), "$$", ""]
+            from derivations.display import display_of
+            defs = display_of(f).definition_lines()
+            if defs:
+                lines += ["with", "", "$$", ",\\quad ".join(f"{a} = {b}" for a, b in defs),
+                          "$$", ""]
             if f.paper is not None:
                 lines += ["As printed (transcribed; " + f.paper_reading + "):", "", "$$",
                           f.latex("paper"), "$$", ""]
@@ -129,6 +134,62 @@ def latex_catalogue(names, results) -> str:
         f"\\item {tt(r.formula)} [{escape(_klass(r))}]: {escape(r.detail)}" for r in errata)
         + ("\\item none" if not errata else "") + "\n\\end{itemize}")
     return document("\n\n".join(body), title="nnderive formula catalogue")
+
+
+def build_pdf(tex: Path, max_runs: int = 5) -> tuple[Path, str]:
+    """Compile ``tex`` to PDF next to it: ``latexmk -pdf`` when installed, otherwise pdflatex
+    rerun until the ``.aux`` and ``.toc`` files stop changing (the table of contents is right
+    only then; at most ``max_runs``).  Raises ``RuntimeError`` on a LaTeX error or an overfull
+    box, ``FileNotFoundError`` without pdflatex.  Returns the PDF and a one-line report."""
+    import hashlib
+    import re
+    import shutil
+    import subprocess
+
+    tex = Path(tex)
+    cwd, stem = tex.parent, tex.stem
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        raise FileNotFoundError("pdflatex not found (apt-get install texlive-latex-base)")
+    cmd = [pdflatex, "-interaction=nonstopmode", "-halt-on-error", tex.name]
+
+    def digest():
+        h = hashlib.sha256()
+        for ext in (".aux", ".toc"):
+            p = cwd / f"{stem}{ext}"
+            h.update(p.read_bytes() if p.exists() else b"")
+        return h.hexdigest()
+
+    latexmk = shutil.which("latexmk")
+    runs = 0
+    if latexmk is not None:
+        res = subprocess.run([latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error",
+                              tex.name], cwd=cwd, capture_output=True, text=True)
+        runs = 1
+        if res.returncode != 0:
+            raise RuntimeError(f"latexmk failed, see {cwd / (stem + '.log')}")
+        how = "latexmk"
+    else:
+        before = None
+        for runs in range(1, max_runs + 1):
+            res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+            if res.returncode != 0:
+                raise RuntimeError(f"pdflatex failed, see {cwd / (stem + '.log')}")
+            now = digest()
+            if now == before:
+                break
+            before = now
+        else:
+            raise RuntimeError(f"table of contents did not settle in {max_runs} pdflatex runs")
+        how = f"{runs} pdflatex runs, .aux/.toc settled"
+    log = (cwd / f"{stem}.log").read_text(errors="replace")
+    over = re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)
+    if over:
+        raise RuntimeError(f"{len(over)} overfull boxes (widest {max(map(float, over))} pt), "
+                           f"see {cwd / (stem + '.log')}")
+    pages = re.search(r"Output written on .*\((\d+) pages?", log)
+    return cwd / f"{stem}.pdf", (f"{pages.group(1) if pages else '?'} pages, {how}, "
+                                 "0 overfull boxes")
 
 
 def write(out_dir: Path, ctx: harness.Context, progress=None) -> list[Path]:

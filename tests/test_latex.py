@@ -233,3 +233,89 @@ def test_catalogue_has_no_overfull_box(tmp_path):
     assert not overfull(log), overfull(log)
     md = docs.markdown(names, rows)
     assert "| resolution |" in md and "erratum (unclassified)" in md
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 22: glyphs, internal names, running text, the PDF build
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", D.names())
+def test_where_list_has_no_internal_names_and_no_duplicate(name):
+    f = D.get(name)
+    tex = L.where_list(f)
+    assert "(argument" not in tex and r"\texttt{E\_" not in tex, name
+    items = re.findall(r"\\item\[\$(.*?)\$\]", tex)
+    assert len(items) == len(set(items)), (name, items)
+    eq = L.equation(f)
+    assert r"\mathbb 1" not in eq and r"\mathbb{1}" not in eq and r"\mathbb{I}" not in eq
+
+
+@pytest.mark.parametrize("text,must", [
+    ("f = sum_i a_i relu(Z_i.w)", [r"$\sigma(Z_{i}^\top w)$"]),
+    ("E[relu(X)^2] = 1/2", [r"\mathbb{E}[\sigma(X)^2]"]),
+    ("sqrt(2/(np)) and sqrt(n)", [r"\sqrt{n}"]),
+    ("Q = prod_{i != k} w^_ij", [r"\prod_{i", r"\ne"]),
+    ("l = 1/2 E (relu(w.z) - relu(w*.z))^2", [r"\tfrac{1}{2}\mathbb{E}", r"\sigma(w^\top z)"]),
+    ("|grad L| <= |D| e^{sqrt(d) r/delta}", [r"\|\mathrm{grad}\,L\|", r"e^{\sqrt{d}"]),
+])
+def test_running_text_in_math(text, must):
+    out = L.escape(text)
+    for m in must:
+        assert m in out, (text, out)
+    assert "relu(" not in out and "sqrt(" not in out
+
+
+def test_running_text_compiles(tmp_path):
+    body = "\n\n".join(L.escape(t) for t in [
+        "f = sum_i a_i relu(Z_i.w)", "E[relu(X)^2]", "sqrt(2/(np)) Gamma((p+1)/2)",
+        "prod_{i != k} w^_ij", "1/2 E (relu(w.z) - relu(w*.z))^2", "relu($x$)", "sqrt(",
+        "|grad L| <= |D| |x| alpha sqrt(d) e^{sqrt(d) r/delta}", "E[", "relu(a(b(c)))"])
+    log, _ = compile_tex(tmp_path, L.document(body, "running text"))
+    assert "Missing character" not in log
+
+
+def _toc_document(n):
+    secs = "\n".join(rf"\section{{S{i}}}" + ("\n\nx\\clearpage\n" if i % 3 == 0 else "\n\nx\n")
+                     for i in range(n))
+    return L.document(r"\tableofcontents\clearpage" + "\n" + secs, "toc test")
+
+
+def test_build_pdf_reruns_until_the_table_of_contents_settles(tmp_path):
+    pdflatex_or_skip()
+    from numerics import docs
+
+    tex = tmp_path / "cat.tex"
+    tex.write_text(_toc_document(150))  # a table of contents longer than a page
+    pdf, report = docs.build_pdf(tex)
+    assert pdf.exists() and "0 overfull" in report
+    assert "settled" in report or "latexmk" in report
+    toc = (tmp_path / "cat.toc").read_text()
+    entries = re.findall(r"\\numberline \{(\d+)\}S\d+\}\{(\d+)\}", toc)
+    assert len(entries) == 150
+    for num, page in entries[::25]:
+        text = subprocess.run(["pdftotext", "-f", page, "-l", page, str(pdf), "-"],
+                              capture_output=True, text=True).stdout
+        if text:
+            assert re.search(rf"(^|\n){num}\s+S", text), (num, page)
+
+
+def test_build_pdf_fails_on_an_overfull_box(tmp_path):
+    pdflatex_or_skip()
+    from numerics import docs
+
+    tex = tmp_path / "bad.tex"
+    tex.write_text(L.document(r"\begin{equation*}" + " + ".join(["x_{123456789}"] * 60)
+                              + r"\end{equation*}", "overfull"))
+    with pytest.raises(RuntimeError, match="overfull"):
+        docs.build_pdf(tex)
+
+
+def test_cli_docs_pdf_without_pdflatex_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from numerics import docs
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError):
+        docs.build_pdf(tmp_path / "x.tex")

@@ -534,7 +534,7 @@ def _lemma1_rows(subject, ctx):
                       expect_ok=False, holds=ratios.max() <= 1,
                       pin=(0.06355028148855008, 1e-9))]
     viol = lemma.max() > 1
-    rows.append(claim_row("circulant.grad", "Lemma 1: |grad L| <= |D||x| alpha sqrt(d) e^{..} (A8)",
+    rows.append(claim_row("circulant.grad", "Lemma 1: |grad L| <= |D| |x| alpha sqrt(d) e^{sqrt(d) r/delta} (A8)",
                           not viol, f"at r = 0 the bound without n^{{d/2}} gives max ratio "
                           f"{lemma.max():.4g} {'> 1: VIOLATED' if viol else '<= 1'}; with "
                           f"n^{{d/2}} the max ratio is {(lemma / 16 ** 1.5).max():.3g} <= 1 (end of "

@@ -113,7 +113,8 @@ for q in ("h_inf", "arccos1", "g_inf", "v_inf"):
     alphas = ALPHAS if q in ("g_inf", "v_inf") else (1.0,)
     for d in (3, 10):
         for a in alphas:
-            register(mc_check(name, f"MC over w ~ N(0, {a:g}^2 I_{d})",
+            wv = "v" if q in ("g_inf", "v_inf") else "w"  # the formulas' own letter
+            register(mc_check(name, f"MC over {wv} ~ N(0, {a:g}^2 I_{d})",
                               (lambda d=d: mc_pairs(d)), SAMPLERS[q](a), samples_scale=0.25))
     register(mpmath_check(name, mpmath_pairs))
 
