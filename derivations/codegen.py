@@ -434,6 +434,8 @@ def _monomial_ratio(ratio: sp.Expr):
         return None
     A, B = sp.Integer(1), coef
     for base, k in mono.as_powers_dict().items():
+        if base == 1:  # a ratio of 1 (no norms): |x - y|^2
+            continue
         m = vectors.meaning(base) if isinstance(base, sp.Symbol) else None
         if m is None or m.kind != "norm" or not k.is_Integer:
             return None
@@ -473,6 +475,12 @@ def _differences(e: sp.Expr, formula: registry.Formula) -> tuple[sp.Expr, list[D
             for sign in (1, -1):
                 d = Difference(x, y, A, sign * B)
                 new = sp.expand(ex.subs(d.rules()))
+                if not ex.has(tx) and not ex.has(ty):
+                    inner = _angle_difference(ex, d, angles)
+                    if inner is not None:
+                        e = inner
+                        out.append(d)
+                        break
                 if new.has(nx) or new.has(tx) or new.has(ty) or new.coeff(ny**2) != 0:
                     continue
                 rest = new.coeff(vectors.dot(X, Y))
@@ -483,6 +491,41 @@ def _differences(e: sp.Expr, formula: registry.Formula) -> tuple[sp.Expr, list[D
                 out.append(d)
                 break
     return e, out
+
+
+def _angle_difference(ex: sp.Expr, d: Difference, angles) -> sp.Expr | None:
+    """The completed square when the norms stay in the formula through the angle of ``x`` and
+    ``y`` (the filter loss ``(|w|^2 + |w*|^2)/4 - |w||w*| (sin + (pi - phi) cos)/(2 pi)``):
+    ``new`` is the formula with :meth:`Difference.rules` applied; ``x.y`` goes back to
+    ``|x||y| cos(phi)``, and the result is kept when everything but the square is
+    ``|x||y| h(phi)`` with ``h`` vanishing at an edge (phi = 0: the student at its teacher),
+    e.g. ``|w - w*|^2/4 + |w||w*| (phi cos - sin)/(2 pi)``: the square is exact (``w - w*`` has no
+    rounding near the teacher) and ``h`` cancels like ``phi^3``, which the edge series of
+    :func:`_edge_groups` evaluate; near the teacher ``h`` is ``O(distance)`` relative to the
+    square, so the loss keeps full relative accuracy.  ``ex``: the expanded formula; only its
+    ``|x|^2`` terms take the rule (``|x|`` alone stays).  ``None`` if the form does not arise."""
+    X, Y = sp.Symbol(d.x), sp.Symbol(d.y)
+    phi = vectors.angle(X, Y)
+    if phi not in angles:
+        return None
+    nx, ny = vectors.norm(X), vectors.norm(Y)
+    rule = d.rules()[nx**2]
+    terms = []
+    for term in sp.Add.make_args(ex):
+        k = term.as_powers_dict().get(nx, 0)
+        if k not in (0, 1, 2):
+            return None
+        terms.append(term / nx**2 * rule if k == 2 else term)
+    form = sp.expand(sp.Add(*terms).subs(vectors.dot(X, Y), nx * ny * sp.cos(phi)))
+    square = form.coeff(d.sq)
+    if square == 0 or square.has(nx) or square.has(ny):
+        return None
+    h = sp.expand((form - square * d.sq) / (nx * ny))
+    if h.has(nx) or h.has(ny) or h.has(d.sq) or not h.has(phi):
+        return None
+    if not any(sp.simplify(h.subs(phi, edge)) == 0 for edge in (0, sp.pi)):
+        return None
+    return form
 
 
 def _vector_differences(parts: list, formula: registry.Formula) -> tuple[list, list[Difference]]:
