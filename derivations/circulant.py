@@ -420,7 +420,8 @@ _ARG_W = Arg("w", "vector", "filters, shape (..., d, n): row i is the first colu
              space="n")
 _ARG_X = Arg("x", "vector", "input, shape (..., n)", space="n")
 _ARG_Y = Arg("y", "vector", "target, shape (..., n)", space="n")
-_ARG_P = Arg("p", "int", "kernel size: the trainable taps are w[..., :p], 1 <= p <= n")
+_ARG_P = Arg("p", "int", "kernel size: the trainable taps are w[..., :p], 1 <= p <= n",
+             domain=("<= w.shape[-1]: the filters w have n = w.shape[-1] taps",))
 _ARG_WOUT = Arg("w_out", "scalar", "output scale w_{d+1} of eq. (7), shape (...)")
 
 _PRE_W = '''\
@@ -790,12 +791,16 @@ _reg("cn_grad_out", "App. C.1 (derivative in the scale w_{d+1})",
 
 _ARG_N = Arg("n", "int", "signal length n", space="n")
 _ARG_PP = Arg("p", "int", "kernel size p (number of nonzero taps)")
+_ARG_PN = Arg("p", "int", "kernel size p (number of nonzero taps)",
+              domain=("<= n: the first p of the n taps are nonzero",))
+_ARG_PX = Arg("p", "int", "kernel size p (number of nonzero taps)",
+              domain=("<= x.shape[-1]: p of the n = len(x) taps are nonzero",))
 _ARG_D = Arg("d", "int", "depth d")
 _ARG_S = Arg("s", "scalar", "standard deviation of each tap", positive=True)
 _ARG_XV = Arg("x", "vector", "input x", space="d")
 V.vector("x", "d")
 
-_reg("init_norm_mean", "App. B.2, Assumption 1", (_ARG_N, _ARG_PP), norm_mean_expr,
+_reg("init_norm_mean", "App. B.2, Assumption 1", (_ARG_N, _ARG_PN), norm_mean_expr,
      r"\mathbb E\|\mathbf w_i\|", 0, None, emitter=emit_constant,
      assumptions="first p taps i.i.d. N(0, 1/(np)), the rest 0",
      paper=lambda: sp.sqrt(2 / (n * p)) * sp.gamma((p + 1) / 2) / sp.gamma(p / 2),
@@ -807,6 +812,6 @@ _reg("c2", "App. B.2, Assumption 1", (_ARG_PP,), c2_expr, r"c_2", 0, None, emitt
 _reg("rate_c", "App. B.2, Lemma 2", (_ARG_PP,), rate_c_expr, r"c", 0, None, emitter=emit_constant,
      assumptions="exp(-4c) = 1 - c_2")
 _reg("output_energy", "App. B.2 (the vanishing/exploding output, spec A11)",
-     (_ARG_XV, _ARG_S, _ARG_PP, _ARG_D), output_energy_expr,
+     (_ARG_XV, _ARG_S, _ARG_PX, _ARG_D), output_energy_expr,
      r"\mathbb E\|\textstyle\prod_i\mathbf W_i\mathbf x\|^2", 0, None, emitter=emit_constant,
      assumptions="first p taps of every filter i.i.d. N(0, s^2), independent layers, p <= n")

@@ -756,12 +756,46 @@ class _Plan:
 _RANGE_IDIOM = re.compile(r'^_rt\.require\(\((\w+) >= ([^()&]+)\) & \(\1 <= ([^()&]+)\), ("\w+"), (".*")\)$')
 
 
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def domain_lines(formula: registry.Formula) -> list[str]:
+    """The checks of the declared domains (:attr:`registry.Arg.domain`), one
+    ``_rt.require(condition, "name", "must be ...")`` per condition (a closed interval with one
+    message as the interval idiom), on the converted arguments.  ``positive`` and the numeric
+    lower bound of an integer are enforced by the conversions (``_rt.positive``,
+    ``_rt.integer(..., minimum)``).  Custom emitters call this after their conversions."""
+    lines = []
+    for a in formula.args:
+        bounds = list(a.domain)
+        if a.kind == "int":
+            bounds = [b for b in bounds if not (b.op in (">=", ">") and re.fullmatch(r"-?\d+", b.rhs))]
+        lo = [b for b in bounds if b.op == ">="]
+        hi = [b for b in bounds if b.op == "<="]
+        if len(lo) == 1 and len(hi) == 1 and lo[0].message() == hi[0].message():
+            lines.append(f"_rt.require(({lo[0].code(a.name)}) & ({hi[0].code(a.name)}), "
+                         f"{_quote(a.name)}, {_quote(lo[0].message())})")
+            bounds = [b for b in bounds if b not in (lo[0], hi[0])]
+        for b in bounds:
+            lines.append(f"_rt.require({b.code(a.name)}, {_quote(a.name)}, {_quote(b.message())})")
+    return lines
+
+
+def _integer_line(a: registry.Arg) -> str:
+    """``_rt.integer`` of an integer argument, with its numeric lower bound."""
+    low = a.int_minimum()
+    extra = f", minimum={low}" if low is not None and low != 1 else ""
+    return f'{a.name} = _rt.integer("{a.name}", {a.name}{extra})'
+
+
 def _validate_lines(formula: registry.Formula) -> list[str]:
-    """``formula.validate``, with the interval idiom ``_rt.require((x >= lo) & (x <= hi), ...)``
-    printed as ``_rt.within(x, lo, hi, ...)`` (two reductions instead of three elementwise
-    passes and a reduction; same message, NaN still fails)."""
+    """The domain checks (:func:`domain_lines`) and ``formula.validate``, with the interval
+    idiom ``_rt.require((x >= lo) & (x <= hi), ...)`` printed as ``_rt.within(x, lo, hi, ...)``
+    (two reductions instead of three elementwise passes and a reduction; same message, NaN
+    still fails)."""
     out = []
-    for line in formula.validate:
+    for line in domain_lines(formula) + list(formula.validate):
         m = _RANGE_IDIOM.match(line)
         out.append(f"_rt.within({m[1]}, {m[2]}, {m[3]}, {m[4]}, {m[5]})" if m else line)
     return out
@@ -777,6 +811,9 @@ def _argument_lines(formula: registry.Formula, deferred=frozenset()) -> list[str
     for a in formula.args:
         conv = {"vector": "vector", "scalar": "scalar", "int": "integer"}[a.kind]
         extra = ", finite=False" if a.name in deferred or (a.kind == "scalar" and a.name in ranged) else ""
+        if a.kind == "int":
+            lines.append(_integer_line(a))
+            continue
         lines.append(f'{a.name} = _rt.{conv}("{a.name}", {a.name}{extra})')
         if a.positive:
             lines.append(f'_rt.positive("{a.name}", {a.name})')
@@ -1257,7 +1294,10 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, self_name: str
     for ln in _validate_lines(formula):  # interval-checked scalar arguments: |x| <= max |bound|
         m = re.match(r"_rt\.within\((\w+), (.+?), (.+?), \"", ln)
         if m:
-            lo, hi = (abs(float(eval(t, {"numpy": np}))) for t in (m[2], m[3]))
+            try:
+                lo, hi = (abs(float(eval(t, {"numpy": np}))) for t in (m[2], m[3]))
+            except NameError:  # a bound given by another argument: no size known
+                continue
             sizes[m[1]] = -math.log10(max(lo, hi, 1e-300))
 
     def proved(key, limit):

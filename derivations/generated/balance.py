@@ -19,9 +19,9 @@ def mf_alpha_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
 
     Arguments (leading axes broadcast as a batch):
         alpha: (...) - u_t^T u* (signal strength of u)
-        alpha_perp: (...) - |(I - u* u*^T) u_t| (>= 0)
+        alpha_perp: (...) (>= 0) - |(I - u* u*^T) u_t| (>= 0)
         beta: (...) - v_t^T v*
-        beta_perp: (...) - |(I - v* v*^T) v_t| (>= 0)
+        beta_perp: (...) (>= 0) - |(I - v* v*^T) v_t| (>= 0)
         sigma1: (...) (> 0) - singular value of M* = sigma1 u* v*^T
         eta: (...) (> 0) - step size
 
@@ -49,9 +49,9 @@ def mf_alpha_perp_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
 
     Arguments (leading axes broadcast as a batch):
         alpha: (...) - u_t^T u* (signal strength of u)
-        alpha_perp: (...) - |(I - u* u*^T) u_t| (>= 0)
+        alpha_perp: (...) (>= 0) - |(I - u* u*^T) u_t| (>= 0)
         beta: (...) - v_t^T v*
-        beta_perp: (...) - |(I - v* v*^T) v_t| (>= 0)
+        beta_perp: (...) (>= 0) - |(I - v* v*^T) v_t| (>= 0)
         sigma1: (...) (> 0) - singular value of M* = sigma1 u* v*^T
         eta: (...) (> 0) - step size
 
@@ -78,9 +78,9 @@ def mf_h_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
 
     Arguments (leading axes broadcast as a batch):
         alpha: (...) - u_t^T u* (signal strength of u)
-        alpha_perp: (...) - |(I - u* u*^T) u_t| (>= 0)
+        alpha_perp: (...) (>= 0) - |(I - u* u*^T) u_t| (>= 0)
         beta: (...) - v_t^T v*
-        beta_perp: (...) - |(I - v* v*^T) v_t| (>= 0)
+        beta_perp: (...) (>= 0) - |(I - v* v*^T) v_t| (>= 0)
         sigma1: (...) (> 0) - singular value of M* = sigma1 u* v*^T
         eta: (...) (> 0) - step size
 
@@ -124,9 +124,9 @@ def mf_xi_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
 
     Arguments (leading axes broadcast as a batch):
         alpha: (...) - u_t^T u* (signal strength of u)
-        alpha_perp: (...) - |(I - u* u*^T) u_t| (>= 0)
+        alpha_perp: (...) (>= 0) - |(I - u* u*^T) u_t| (>= 0)
         beta: (...) - v_t^T v*
-        beta_perp: (...) - |(I - v* v*^T) v_t| (>= 0)
+        beta_perp: (...) (>= 0) - |(I - v* v*^T) v_t| (>= 0)
         sigma1: (...) (> 0) - singular value of M* = sigma1 u* v*^T
         eta: (...) (> 0) - step size
 

@@ -427,13 +427,14 @@ def init_norm_mean(n, p):
 
     Arguments (leading axes broadcast as a batch):
         n: int - signal length n
-        p: int - kernel size p (number of nonzero taps)
+        p: int (<= n) - kernel size p (number of nonzero taps)
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     n = _rt.integer("n", n)
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
+    _rt.require(p <= n, "p", "must be <= n (the first p of the n taps are nonzero)")
     _t0 = (1/2)*p
     return _rt.finish(numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/(numpy.sqrt(n)*_rt.math.gamma(_t0 + 1))*((1/2)*numpy.sqrt(2)), _shape)
 
@@ -478,7 +479,7 @@ def output_energy(x, s, p, d):
     Arguments (leading axes broadcast as a batch):
         x: (..., d) - input x
         s: (...) (> 0) - standard deviation of each tap
-        p: int - kernel size p (number of nonzero taps)
+        p: int (<= x.shape[-1]) - kernel size p (number of nonzero taps)
         d: int - depth d
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
@@ -489,6 +490,7 @@ def output_energy(x, s, p, d):
     p = _rt.integer("p", p)
     d = _rt.integer("d", d)
     _shape = _rt.batch_shape(("x", x, 1), ("s", s, 0))
+    _rt.require(p <= x.shape[-1], "p", "must be <= x.shape[-1] (p of the n = len(x) taps are nonzero)")
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_output_energy_core, _shape, (x, s, p, d))
     return _output_energy_core(_shape, x, s, p, d)

@@ -314,7 +314,7 @@ def a_opt(phi, w_star, a_star):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v, w*) in [0, pi]
         w_star: (..., p) (nonzero) - teacher filter (not normalized)
         a_star: (..., k) - teacher second layer
 
@@ -357,7 +357,7 @@ def profile_loss(phi, w_star, a_star):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v, w*) in [0, pi]
         w_star: (..., p) (nonzero) - teacher filter (not normalized)
         a_star: (..., k) - teacher second layer
 
@@ -565,12 +565,12 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
+        as_norm: (...) (>= 0) - |a*|
         as_sum: (...) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
@@ -591,6 +591,7 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
     psi_phi = _rt.pi_minus(phi)
     _t0 = abs(psi_phi + numpy.arctan(a_dot*eta*psi_phi*numpy.sin(phi)*ws_norm/v_norm**2*((1/2)/numpy.pi)) - numpy.pi)
     del psi_phi
@@ -603,12 +604,12 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
+        as_norm: (...) (>= 0) - |a*|
         as_sum: (...) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
@@ -629,6 +630,7 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)
     psi_phi = _rt.pi_minus(phi)
@@ -643,12 +645,12 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
+        as_norm: (...) (>= 0) - |a*|
         as_sum: (...) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
@@ -669,6 +671,7 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
     _t0 = numpy.pi**2
     return _rt.finish((1/4)*(4*_t0*v_norm**4 + a_dot**2*eta**2*_rt.pi_minus(phi)**2*numpy.sin(phi)**2*ws_norm**2)/(_t0*v_norm**2), _shape)
 
@@ -679,12 +682,12 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
+        as_norm: (...) (>= 0) - |a*|
         as_sum: (...) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
@@ -705,6 +708,7 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)
     _t0 = (1/2)*eta
@@ -723,12 +727,12 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
+        as_norm: (...) (>= 0) - |a*|
         as_sum: (...) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
@@ -749,6 +753,7 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
     dim_k = k
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)

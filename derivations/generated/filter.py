@@ -184,7 +184,7 @@ def lambda_min_plus(phi):
     Assumptions: z ~ N(0, I_p), p >= 2; phi = theta(w, w*)
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -203,7 +203,7 @@ def lambda_max_plus(phi):
     Assumptions: z ~ N(0, I_p), p >= 2; phi = theta(w, w*)
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -219,7 +219,7 @@ def lambda_max_minus(phi):
     Assumptions: z ~ N(0, I_p), p >= 2; phi = theta(w, w*)
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -235,7 +235,7 @@ def gamma(phi):
     Assumptions: z ~ N(0, I_p), p >= 2
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -254,7 +254,7 @@ def L(phi):
     Assumptions: z ~ N(0, I_p), p >= 2
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """

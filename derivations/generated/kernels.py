@@ -316,7 +316,7 @@ def relu_layer_map(r_x, r_y, phi):
     Arguments (leading axes broadcast as a batch):
         r_x: (...) (> 0) - standard deviation of u, sqrt(K_ii)
         r_y: (...) (> 0) - standard deviation of v, sqrt(K_jj)
-        phi: (...) - correlation angle arccos(K_ij / (r_x r_y)) in [0, pi]
+        phi: (...) (>= 0, <= pi) - correlation angle arccos(K_ij / (r_x r_y)) in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -342,7 +342,7 @@ def relu_derivative_map(phi):
     Assumptions: (u, v) centred Gaussian with correlation cos(phi); sigma'(s) = 1{s >= 0}
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - correlation angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - correlation angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
