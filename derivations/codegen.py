@@ -932,6 +932,9 @@ class _Invariants:
             if xy in self.dots and self.size(d.x) == self.size(d.y) == "None":
                 want += (sp.Symbol(xy),)
                 extra += ", with_dot=True"
+            refine = _refine_scales(d)
+            if refine:
+                extra += f", scales={refine}"
             bound = used | ({str(d.sq)} if str(d.vec) in used else set())  # sq: the vec's bound
             outs = ", ".join(str(t) if str(t) in bound else "_" for t in want)
             lines.append(f"# {d.x} - s {d.y}, its squared norm and sum, from the difference itself: "
@@ -970,6 +973,23 @@ class _Invariants:
                 lines.append(f"{r.symbol} = _rt.rejection({r.y}, {r.x}, {self.sq_code(r.x)}, "
                              f"{r.dot}, {r.angle.cos})")
         return lines
+
+
+def _refine_scales(d: Difference) -> str:
+    """``"(u, v)"`` for ``_rt.difference(..., scales=...)``: the vectors whose norms the scales
+    ``A``, ``B`` of a difference are (``None`` for an exact number), so the runtime re-forms the
+    near-cancelling rows with the norms in double-double; ``""`` when both scales are exact
+    numbers (nothing is rounded: ``w - w*``) or a scale is not one plain norm."""
+    out = []
+    for e in (d.A, d.B):
+        m = vectors.meaning(e) if isinstance(e, sp.Symbol) else None
+        if m is not None and m.kind == "norm":
+            out.append(str(m.operands[0]))
+        elif e.is_Rational and (e.q & (e.q - 1)) == 0:  # exact in binary floating point
+            out.append("None")
+        else:
+            return ""
+    return "" if out == ["None", "None"] else f"({out[0]}, {out[1]})"
 
 
 def _scale_code(e: sp.Expr) -> str:

@@ -115,7 +115,7 @@ def _population_loss_core(_shape, v, a, w_star, a_star):
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v, norm_w_star, dot_v_w_star = _rt.norms_and_dot(v, w_star, ("v", "w_star"), nonzero=(True, True))
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
-    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), with_dot=True)
+    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), with_dot=True, scales=(None, w_star))
     nn_v_w_star = norm_v*norm_w_star
     del norm_v
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
@@ -244,7 +244,7 @@ def _population_loss_w_core(_shape, w, a, w_star, a_star):
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_w, norm_w_star, dot_w_w_star = _rt.norms_and_dot(w, w_star, ("w", "w_star"), nonzero=(True, True))
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
-    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"), with_dot=True)
+    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"), with_dot=True, scales=(w, w_star))
     nn_w_w_star = norm_w*norm_w_star
     del norm_w, norm_w_star
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
@@ -794,7 +794,7 @@ def _population_loss_and_grads_core(_shape, v, a, w_star, a_star, *, out=None):
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v, norm_w_star, dot_v_w_star = _rt.norms_and_dot(v, w_star, ("v", "w_star"), nonzero=(True, True))
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
-    sqdiff_a_a_star, sumdiff_a_a_star, diff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), vector=True, with_dot=True)
+    sqdiff_a_a_star, sumdiff_a_a_star, diff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), vector=True, with_dot=True, scales=(None, w_star))
     nn_v_w_star = norm_v*norm_w_star
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
     del nn_v_w_star
@@ -863,7 +863,7 @@ def _population_loss_w_and_grads_core(_shape, w, a, w_star, a_star, *, out=None)
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, None, name="a_star")
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
-    sqdiff_a_a_star, sumdiff_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"))
+    sqdiff_a_a_star, sumdiff_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"), scales=(w, w_star))
     nn_w_w_star = norm_w*norm_w_star
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
     del dot_w_w_star
