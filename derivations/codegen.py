@@ -528,6 +528,35 @@ def _angle_difference(ex: sp.Expr, d: Difference, angles) -> sp.Expr | None:
     return form
 
 
+#: ``{sqnormdiff_x_y: (x, y)}``: symbols standing for ``|x|^2 - |y|^2`` (``_rt.sqnorm_difference``)
+_SQNORM_DIFFS: dict[str, tuple[str, str]] = {}
+
+
+def _sqnorm_differences(e: sp.Expr, formula: registry.Formula) -> sp.Expr:
+    """``c (|x|^2 - |y|^2)`` in a scalar formula where ``|x|`` and ``|y|`` appear nowhere else
+    (the auto-balancing drift ``eta^2 (|g_in|^2 - |g_out|^2)``) becomes ``c sqnormdiff_x_y``,
+    which the runtime forms from the two sums of squares in double-double: the difference keeps
+    full relative accuracy where the two norms nearly agree (the balanced state), where the two
+    rounded squared norms lose ``|x|^2 / (|x|^2 - |y|^2)`` in relative accuracy."""
+    vecs = [a.name for a in formula.args if a.kind == "vector"]
+    for x in vecs:
+        for y in vecs:
+            if x == y:
+                continue
+            nx, ny = vectors.norm(sp.Symbol(x)), vectors.norm(sp.Symbol(y))
+            ex = sp.expand(e)
+            alpha, beta = ex.coeff(nx**2), ex.coeff(ny**2)
+            if alpha == 0 or alpha.has(nx, ny) or sp.simplify(alpha + beta) != 0:
+                continue
+            sym = sp.Symbol(f"sqnormdiff_{x}_{y}", real=True)
+            new = sp.expand(ex - alpha * nx**2 - beta * ny**2) + alpha * sym
+            if new.has(nx) or new.has(ny):
+                continue
+            _SQNORM_DIFFS[str(sym)] = (x, y)
+            e = sp.factor_terms(new)
+    return e
+
+
 def _vector_differences(parts: list, formula: registry.Formula) -> tuple[list, list[Difference]]:
     """The vector form of :func:`_differences`: ``cx x + cy y`` with ``cy = -(B/A) cx`` at an edge
     of an angle (the gradient in ``a`` at the teacher: ``(pi-1)/(2 pi) (a - |w*| a*)``) becomes
@@ -704,7 +733,8 @@ class _Plan:
         self.differences: list[Difference] = []
         if formula.rank == 0 and parts:
             done, self.differences = _differences(parts[0][0], formula)
-            if self.differences:
+            done = _sqnorm_differences(done, formula)
+            if self.differences or done != parts[0][0]:
                 parts = [(done, parts[0][1])]
         elif formula.rank == 1 and len(parts) > 1 and vector_differences:
             # only beside a value that computes the same difference (a fused function): alone,
@@ -912,6 +942,10 @@ class _Invariants:
                 lines.append(f'_rt.check_nonzero({a.name}, "{a.name}")')
         for name, m in sorted(self.dims.items()):
             lines.append(f"{name} = {_dim_code(formula, m.operands[0])}")
+        for name in sorted(used & set(_SQNORM_DIFFS)):
+            x, y = _SQNORM_DIFFS[name]
+            lines.append(f"# |{x}|^2 - |{y}|^2 from the sums of squares in double-double (no cancellation)")
+            lines.append(f'{name} = _rt.sqnorm_difference({x}, {y}, ("{x}", "{y}"))')
         paired = {frozenset((d.x, d.y)): d for d in self.differences}
         for name, m in sorted(self.dots.items()):
             x, y = m.operands

@@ -817,6 +817,31 @@ def _refine_difference(x, y, a, b, scales, sq, tot, d, xy, vector):
     return sq, tot, d
 
 
+def sqnorm_difference(x, y, names=("x", "y")):
+    """``|x|^2 - |y|^2`` over the last axis, the two sums of squares accumulated in double-double
+    (:func:`_dd_dot`, scaled by a common power of two per call), so the difference is accurate to
+    rounding of itself where the two norms nearly agree.  NaN/inf in ``x`` or ``y`` raise
+    ``ValueError`` naming the argument; a result beyond float64 raises too."""
+    with numpy.errstate(over="ignore", invalid="ignore", under="ignore"):
+        k = numpy.zeros((), numpy.int64)
+        for v in (x, y):
+            if v.size and v.shape[-1]:
+                k = numpy.maximum(k, _pow2_scale(v))
+        xs, ys = _scaled(x, k), _scaled(y, k)
+        ah, al = _dd_dot(xs, xs) if xs.shape[-1] else (numpy.zeros(xs.shape[:-1]),) * 2
+        bh, bl = _dd_dot(ys, ys) if ys.shape[-1] else (numpy.zeros(ys.shape[:-1]),) * 2
+        h, e = _two_sum(ah, -bh)
+        out = h + (e + (al - bl))
+    if not numpy.all(numpy.isfinite(out)):
+        _check_finite(names[0], x)
+        _check_finite(names[1], y)
+    with numpy.errstate(over="ignore"):
+        out = numpy.ldexp(out, 2 * k)
+    if not numpy.all(numpy.isfinite(out)):
+        raise ValueError(f"|{names[0]}|^2 - |{names[1]}|^2 overflows float64")
+    return float(out) if numpy.ndim(out) == 0 else out
+
+
 # --- the circulant loss near its target, in double-double (dense products, few rows) --------
 
 #: a row is refined when its loss is below NEAR_FIT times the squared target (|f - y| < 1e-3 |y|)

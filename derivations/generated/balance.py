@@ -238,9 +238,9 @@ def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     w_in = _rt.vector("w_in", w_in)
-    g_in = _rt.vector("g_in", g_in, finite=False)
+    g_in = _rt.vector("g_in", g_in)
     w_out = _rt.vector("w_out", w_out)
-    g_out = _rt.vector("g_out", g_out, finite=False)
+    g_out = _rt.vector("g_out", g_out)
     eta = _rt.scalar("eta", eta)
     _rt.same_length(("w_in", w_in), ("g_in", g_in))
     _rt.same_length(("w_out", w_out), ("g_out", g_out))
@@ -253,6 +253,6 @@ def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):
 def _gd_neuron_drift_core(_shape, w_in, g_in, w_out, g_out, eta):
     """The body of :func:`gd_neuron_drift` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_g_in = _rt.norm(g_in, "g_in")
-    norm_g_out = _rt.norm(g_out, "g_out")
-    return _rt.finish(eta**2*(norm_g_in**2 - norm_g_out**2), _shape)
+    # |g_in|^2 - |g_out|^2 from the sums of squares in double-double (no cancellation)
+    sqnormdiff_g_in_g_out = _rt.sqnorm_difference(g_in, g_out, ("g_in", "g_out"))
+    return _rt.finish(eta**2*sqnormdiff_g_in_g_out, _shape)
