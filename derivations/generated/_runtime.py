@@ -817,6 +817,16 @@ def _refine_difference(x, y, a, b, scales, sq, tot, d, xy, vector):
     return sq, tot, d
 
 
+def product_minus(a, b, c):
+    """``a b - c`` with the product split exactly (Dekker): accurate to rounding of the result
+    where ``a b`` and ``c`` nearly cancel."""
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        p, e = _two_prod(numpy.asarray(a, dtype=numpy.float64), numpy.asarray(b, dtype=numpy.float64))
+        out = (p - c) + e
+        out = numpy.where(numpy.isfinite(out), out, numpy.asarray(a) * b - c)  # huge: plain form
+    return float(out) if numpy.ndim(out) == 0 else out
+
+
 def sqnorm_difference(x, y, names=("x", "y")):
     """``|x|^2 - |y|^2`` over the last axis, the two sums of squares accumulated in double-double
     (:func:`_dd_dot`, scaled by a common power of two per call), so the difference is accurate to
