@@ -114,9 +114,7 @@ def test_cnn_losses(dist):
             s = np.linalg.norm(ws)
             v = ws + dist * s * _direction(rng, 5)
             a = s * as_ + dist * s * np.linalg.norm(as_) * _direction(rng, 4)
-            wn = [t / mp.sqrt(dot(M(v), M(v))) for t in M(v)]
-            ref = _cnn_model(np.array([float(t) for t in wn]), a, ws, as_) if False else None
-            # w = v/|v| at 50 digits (not rounded to float64)
+            # w = v/|v| at 50 digits (not rounded to float64): the angle of v, |w| = 1
             nx, ny, phi = _plane(M(v), M(ws))
             A, S = M(a), M(as_)
             second = [_gauss_pair(lambda u, t, p=p, q=q: (p * _relu(u) - q * _relu(t)) ** 2, 1, ny, phi)
@@ -234,3 +232,35 @@ def test_balance_h_next(dist):
             r = u * v.T - m  # one GD step on f = 1/2 |u v^T - M*|^2
             u1, v1 = u - E * r * v, v - E * r.T * u
             _check(balance.mf_h_next(al, alp, be, bep, s1, eta), u1[0] * v1[0] - S)
+
+
+# ---- CNN profile loss: min over a of the loss at angle phi, vanishing at phi = 0 -------------------
+
+def _profile_model(phi, ws, as_):
+    """min_a 1/2 E (f(Z; w, a) - f(Z; w*, a*))^2 with |w| = 1 at angle phi from w*: the loss is
+    quadratic in a, 1/2 (a^T Q a - 2 b^T a + c), with the Gaussian moments by plane quadrature
+    and (across independent patches) products of means; the minimum 1/2 (c - b^T Q^-1 b)."""
+    k = len(as_)
+    ny = mp.sqrt(dot(M(ws), M(ws)))
+    S = M(as_)
+    m = lambda f, p: _gauss_pair(f, 1, ny, p)  # noqa: E731
+    mww, mss = m(lambda u, v: _relu(u) ** 2, phi), m(lambda u, v: _relu(v) ** 2, phi)
+    mws = m(lambda u, v: _relu(u) * _relu(v), phi)
+    mu_w, mu_s = 1 / mp.sqrt(2 * mp.pi), ny / mp.sqrt(2 * mp.pi)
+    Q = mp.matrix(k, k)
+    for i in range(k):
+        for j in range(k):
+            Q[i, j] = mww if i == j else mu_w**2
+    b = mp.matrix([S[i] * mws + (mp.fsum(S) - S[i]) * mu_w * mu_s for i in range(k)])
+    c = mp.fsum(t * t for t in S) * mss + (mp.fsum(S) ** 2 - mp.fsum(t * t for t in S)) * mu_s**2
+    return (c - (b.T * mp.lu_solve(Q, b))[0]) / 2
+
+
+@pytest.mark.parametrize("dist", DISTANCES)
+def test_cnn_profile_loss(dist):
+    rng = np.random.default_rng(600 + int(-np.log10(dist)))
+    with mp.workdps(DPS):
+        ws, as_ = rng.standard_normal(5), rng.standard_normal(4)
+        _check(cnn.profile_loss(dist, ws, as_), _profile_model(mp.mpf(dist), ws, as_))
+        if dist == DISTANCES[0]:  # and far from the teacher
+            _check(cnn.profile_loss(1.0, ws, as_), _profile_model(mp.mpf(1), ws, as_))
