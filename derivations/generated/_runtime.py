@@ -854,11 +854,12 @@ def sqnorm_difference(x, y, names=("x", "y")):
 
 # --- the circulant loss near its target, in double-double (dense products, few rows) --------
 
-#: a row is refined when its loss is below NEAR_FIT times the squared target (|f - y| < 1e-3 |y|)
-NEAR_FIT = 1e-6
-#: largest d n^2 (entries of the dense circulant products) refined per row; beyond it the FFT
-#: value stands (its relative error ~1e-16 |y|^2 / L: see docs/guide.md)
-DENSE_BUDGET = 2**24
+#: a row is refined when its loss is below NEAR_FIT times the squared target (|f - y| < 1e-4 |y|;
+#: above it the FFT value's relative error, ~1e-16 |y|^2 / L, is below ~1e-11)
+NEAR_FIT = 1e-8
+#: largest d n^2 (entries of the dense circulant products) refined per row (about 0.2 us per
+#: entry: n = 1024 at d = 4 takes ~0.8 s a row); beyond it the FFT value stands (docs/guide.md)
+DENSE_BUDGET = 2**22
 
 
 def _dd_tree_sum(hi, lo):
@@ -902,7 +903,8 @@ def refine_circulant_loss(L, w, x, y, half, normalized=None):
     double-double: the FFT's rounding (~1e-16 |f|) then no longer limits the residual.
     ``normalized``: ``w_out`` for the channel-normalized output ``w_out z/|z|`` of the centered
     ``x`` (centering, norm and quotient in double-double too).  Rows with ``d n^2`` beyond
-    :data:`DENSE_BUDGET` keep the FFT value."""
+    :data:`DENSE_BUDGET` keep the FFT value.  The threshold :data:`NEAR_FIT` and the budget
+    bound the cost: only fits closer than 1e-4 |y| pay the O(d n^2) products."""
     n, d = w.shape[-1], w.shape[-2]
     if d * n * n > DENSE_BUDGET:
         return L
