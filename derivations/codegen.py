@@ -335,6 +335,33 @@ class Rejection:
         self.code = (f"_rt.rejection({y}, {x}, norm_{x}, {self.dot}, {ang.cos})")
 
 
+def _projection_angles(parts: list, angles: list[Angle]) -> list[Angle]:
+    """Angles for the vector pairs of a result ``c (x - (x.y/|y|^2) y)`` whose formula has no
+    angle of its own (``wn.grad_v = (g/|v|) rej(grad_w, v)``): with the angle known, the
+    rejection rewrite (:func:`_rejections`) takes the pair, and the runtime forms it without
+    cancellation where ``x`` is nearly parallel to ``y`` (the gradient vanishing there)."""
+    coeff = {b: c for c, b in parts}
+    if any(c.has(sp.Piecewise) for c in coeff.values()):  # (ReLU branches: edge series undefined)
+        return []
+    have = {frozenset(a.vectors) for a in angles if a.vectors}
+    out = []
+    bases = [b for b in coeff if isinstance(b, sp.Symbol) and vectors.meaning(b) is not None
+             and vectors.meaning(b).kind == "vector"]
+    for x in bases:
+        for y in bases:
+            if x == y or frozenset((str(x), str(y))) in have:
+                continue
+            try:
+                xy = vectors.dot(x, y)
+            except Exception:  # noqa: BLE001 - vectors of different spaces
+                continue
+            if sp.simplify(coeff[y] + coeff[x] * xy / vectors.norm(y) ** 2) == 0:
+                phi = vectors.angle(x, y)
+                out.append(Angle(phi, tuple(vectors.meaning(phi).operands)))
+                have.add(frozenset((str(x), str(y))))
+    return out
+
+
 def _dot_to_cos(e: sp.Expr, angles: list[Angle]) -> sp.Expr:
     sub = {}
     for a in angles:
@@ -743,6 +770,8 @@ class _Plan:
             # rounding |w*| a*, the conditioning of the difference itself)
             parts, self.differences = _vector_differences(parts, formula)
         self.angles = _find_angles(formula, [c for c, _ in parts])
+        if formula.rank == 1:
+            self.angles += _projection_angles(parts, self.angles)
         new = []
         for c, b in parts:
             for a in self.angles:
@@ -987,7 +1016,12 @@ class _Invariants:
                     if str(sym) in used]
             if not want:
                 continue
-            if a.vectors:
+            nonzero = {arg.name for arg in formula.args if arg.nonzero}
+            if a.vectors and want == ["cos"] and not set(a.vectors) <= nonzero:
+                # only the cosine (to find the near-parallel rows of a rejection), and an operand
+                # may be zero (a gradient): cos = 0 there, the rejection is then 0
+                lines.append(f"{a.cos} = _rt.cosine_or_zero(dot_{x}_{y}, nn_{base})")
+            elif a.vectors:
                 names = ", ".join(str(sym) if n in want else "_"
                                   for n, sym in zip(("cos", "sin", "phi", "psi"),
                                                     (a.cos, a.sin, a.phi, a.psi)))

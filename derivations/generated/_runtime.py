@@ -817,6 +817,20 @@ def _refine_difference(x, y, a, b, scales, sq, tot, d, xy, vector):
     return sq, tot, d
 
 
+def cosine_or_zero(dot_xy, norm_xy):
+    """``x.y / (|x||y|)``, and 0 where ``|x||y| = 0`` (a zero gradient: its rejection is 0)."""
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        if isinstance(dot_xy, XF) or isinstance(norm_xy, XF):
+            c = numpy.asarray((dot_xy / norm_xy).value())
+            zero = numpy.asarray(XF.of(norm_xy).m) == 0
+        else:
+            c = numpy.true_divide(dot_xy, norm_xy)
+            zero = numpy.asarray(norm_xy) == 0
+    if numpy.any(zero):
+        c = numpy.where(zero, 0.0, c)
+    return float(c) if numpy.ndim(c) == 0 else c
+
+
 def product_minus(a, b, c):
     """``a b - c`` with the product split exactly (Dekker): accurate to rounding of the result
     where ``a b`` and ``c`` nearly cancel."""
