@@ -81,8 +81,10 @@ class Bound:
 
 
 def rhs_code(rhs: str) -> str:
-    """``pi`` as ``numpy.pi`` in the code of a bound's right-hand side."""
-    return re.sub(r"(?<![\w.])pi(?![\w])", "numpy.pi", rhs)
+    """``pi`` as ``numpy.pi`` and ``sqrt(`` as ``numpy.sqrt(`` in the code of a bound's
+    right-hand side."""
+    rhs = re.sub(r"(?<![\w.])pi(?![\w])", "numpy.pi", rhs)
+    return re.sub(r"(?<![\w.])sqrt\(", "numpy.sqrt(", rhs)
 
 
 @dataclass(frozen=True)

@@ -571,7 +571,7 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
         as_norm: (...) (>= 0) - |a*|
-        as_sum: (...) - 1^T a*
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -592,6 +592,8 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     psi_phi = _rt.pi_minus(phi)
     _t0 = abs(psi_phi + numpy.arctan(a_dot*eta*psi_phi*numpy.sin(phi)*ws_norm/v_norm**2*((1/2)/numpy.pi)) - numpy.pi)
     del psi_phi
@@ -610,7 +612,7 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
         as_norm: (...) (>= 0) - |a*|
-        as_sum: (...) - 1^T a*
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -631,6 +633,8 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)
     psi_phi = _rt.pi_minus(phi)
@@ -651,7 +655,7 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
         as_norm: (...) (>= 0) - |a*|
-        as_sum: (...) - 1^T a*
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -672,6 +676,8 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     _t0 = numpy.pi**2
     return _rt.finish((1/4)*(4*_t0*v_norm**4 + a_dot**2*eta**2*_rt.pi_minus(phi)**2*numpy.sin(phi)**2*ws_norm**2)/(_t0*v_norm**2), _shape)
 
@@ -688,7 +694,7 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
         as_norm: (...) (>= 0) - |a*|
-        as_sum: (...) - 1^T a*
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -709,6 +715,8 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)
     _t0 = (1/2)*eta
@@ -733,7 +741,7 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
         as_norm: (...) (>= 0) - |a*|
-        as_sum: (...) - 1^T a*
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -754,6 +762,8 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     dim_k = k
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)
