@@ -770,9 +770,11 @@ def _refine_difference(x, y, a, b, scales, sq, tot, d, xy, vector):
         v = numpy.asarray(_plain(v))
         return max(float(v.max()), -float(v.min())) if v.size else 0.0
 
-    # candidates by one comparison with a scalar: |a b x.y| <= max|a| max|b| p max|x_i| max|y_i|
+    # candidates by one comparison with a scalar: |a b x.y| <= max|a| max|b| max|x.y| (x.y from
+    # the same pass when given, else bounded by p max|x_i| max|y_i|)
     with numpy.errstate(over="ignore", invalid="ignore"):
-        cap = NEAR_DIFF * top(a) * top(b) * p * top(x) * top(y)
+        cap = NEAR_DIFF * top(a) * top(b) * (top(xy) if xy is not None and not isinstance(xy, XF)
+                                             else p * top(x) * top(y))
         if not numpy.asarray(sq).min(initial=numpy.inf) < cap:
             return sq, tot, d
         idx = numpy.flatnonzero(numpy.broadcast_to(numpy.asarray(sq) < cap, shape))
