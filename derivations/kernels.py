@@ -313,11 +313,14 @@ def gram_emitter(formula: Formula) -> str:
     body.append("if _r.shape != dot_x_y.shape or _r.base is not None:")
     body.append("    _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()")
     pair, pair_name = _pair_source(formula)
-    body += ["# near-parallel and antiparallel pairs (the diagonal included) again by the pair form",
-             "# of the same expression: double-double angle and the SymPy edge series, where the",
-             "# closed form cancels (arccos1 ~ (pi - phi)^3 near pi; 7e8 relative error at 1e-8)",
+    body += ["# near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by",
+             "# the pair form of the same expression: double-double angle and the SymPy edge series,",
+             "# where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)",
              "if _near[0].size:",
-             f"    _r[_near] = {pair_name}(X[_near[:-1]], X[_near[:-2] + (_near[-1],)])",
+             "    _off = _near[-2] != _near[-1]",
+             "    if _off.any():",
+             "        _pr = tuple(_t[_off] for _t in _near)",
+             f"        _r[_pr] = {pair_name}(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])",
              "return _r"]
     body = pair.splitlines() + body
     import textwrap

@@ -229,11 +229,14 @@ def h_inf_gram(X):
     _r = numpy.asarray(dot_x_y*(numpy.pi - phi_x_y)*((1/2)/numpy.pi), dtype=numpy.float64)
     if _r.shape != dot_x_y.shape or _r.base is not None:
         _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()
-    # near-parallel and antiparallel pairs (the diagonal included) again by the pair form
-    # of the same expression: double-double angle and the SymPy edge series, where the
-    # closed form cancels (arccos1 ~ (pi - phi)^3 near pi; 7e8 relative error at 1e-8)
+    # near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by
+    # the pair form of the same expression: double-double angle and the SymPy edge series,
+    # where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)
     if _near[0].size:
-        _r[_near] = _h_inf_gram_pair(X[_near[:-1]], X[_near[:-2] + (_near[-1],)])
+        _off = _near[-2] != _near[-1]
+        if _off.any():
+            _pr = tuple(_t[_off] for _t in _near)
+            _r[_pr] = _h_inf_gram_pair(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])
     return _r
 
 
@@ -308,11 +311,14 @@ def arccos1_gram(X):
     _r = numpy.asarray(norm_x*norm_y*(_c*(numpy.pi) + _s - _c*phi_x_y)*((1/2)/numpy.pi), dtype=numpy.float64)
     if _r.shape != dot_x_y.shape or _r.base is not None:
         _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()
-    # near-parallel and antiparallel pairs (the diagonal included) again by the pair form
-    # of the same expression: double-double angle and the SymPy edge series, where the
-    # closed form cancels (arccos1 ~ (pi - phi)^3 near pi; 7e8 relative error at 1e-8)
+    # near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by
+    # the pair form of the same expression: double-double angle and the SymPy edge series,
+    # where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)
     if _near[0].size:
-        _r[_near] = _arccos1_gram_pair(X[_near[:-1]], X[_near[:-2] + (_near[-1],)])
+        _off = _near[-2] != _near[-1]
+        if _off.any():
+            _pr = tuple(_t[_off] for _t in _near)
+            _r[_pr] = _arccos1_gram_pair(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])
     return _r
 
 
@@ -389,11 +395,14 @@ def g_inf_gram(X):
     _r = numpy.asarray(norm_x*norm_y*(_c*(numpy.pi) + _s - _c*phi_x_y)/dim_d*((1/2)/numpy.pi), dtype=numpy.float64)
     if _r.shape != dot_x_y.shape or _r.base is not None:
         _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()
-    # near-parallel and antiparallel pairs (the diagonal included) again by the pair form
-    # of the same expression: double-double angle and the SymPy edge series, where the
-    # closed form cancels (arccos1 ~ (pi - phi)^3 near pi; 7e8 relative error at 1e-8)
+    # near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by
+    # the pair form of the same expression: double-double angle and the SymPy edge series,
+    # where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)
     if _near[0].size:
-        _r[_near] = _g_inf_gram_pair(X[_near[:-1]], X[_near[:-2] + (_near[-1],)])
+        _off = _near[-2] != _near[-1]
+        if _off.any():
+            _pr = tuple(_t[_off] for _t in _near)
+            _r[_pr] = _g_inf_gram_pair(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])
     return _r
 
 
@@ -471,11 +480,14 @@ def v_inf_gram(X):
     _r = numpy.asarray((1/2)*_c*_t0*_t1*norm_x*norm_y*phi_x_y - _c*_t2 - _s*_t0*_t2 - 1/2*_t0*dot_x_y*phi_x_y + (1/2)*dot_x_y, dtype=numpy.float64)
     if _r.shape != dot_x_y.shape or _r.base is not None:
         _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()
-    # near-parallel and antiparallel pairs (the diagonal included) again by the pair form
-    # of the same expression: double-double angle and the SymPy edge series, where the
-    # closed form cancels (arccos1 ~ (pi - phi)^3 near pi; 7e8 relative error at 1e-8)
+    # near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by
+    # the pair form of the same expression: double-double angle and the SymPy edge series,
+    # where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)
     if _near[0].size:
-        _r[_near] = _v_inf_gram_pair(X[_near[:-1]], X[_near[:-2] + (_near[-1],)])
+        _off = _near[-2] != _near[-1]
+        if _off.any():
+            _pr = tuple(_t[_off] for _t in _near)
+            _r[_pr] = _v_inf_gram_pair(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])
     return _r
 
 
