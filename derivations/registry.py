@@ -259,6 +259,20 @@ class Formula:
 
         return standalone_source(self)
 
+    def domain(self) -> list[str]:
+        """The domain as readable conditions, one per bound (``"p <= n (the first p of the n taps
+        are nonzero)"``, ``"w != 0"``); shape conditions of custom emitters are in ``validate``."""
+        out = []
+        for a in self.args:
+            if a.nonzero:
+                out.append(f"{a.name} != 0")
+            if a.kind == "int":
+                out.append(f"{a.name} integer")
+            for b in a.bounds():
+                why = f" ({b.why})" if b.why else ""
+                out.append(f"{a.name} {b.op} {b.rhs}{why}")
+        return out
+
     def signature(self) -> str:
         return f"{self.quantity}({', '.join(a.name for a in self.args)})"
 
@@ -284,7 +298,9 @@ def _domain_from_validate(args: tuple, validate: tuple) -> tuple[tuple, tuple]:
             continue
         m = _SIMPLE.match(line)
         if m and m[1] in byname:
-            add.setdefault(m[1], []).append(Bound(m[2], m[3].replace("numpy.pi", "pi"), text=m[6]))
+            why = re.search(r"\((.*)\)$", m[6])
+            add.setdefault(m[1], []).append(Bound(m[2], m[3].replace("numpy.pi", "pi"),
+                                                  why[1] if why else "", text=m[6]))
             continue
         keep.append(line)
     new_args = tuple(dataclasses.replace(a, domain=a.domain + tuple(add[a.name])) if a.name in add

@@ -156,3 +156,10 @@ def test_bound_parsing():
     assert Bound.parse("<= pi").code("phi") == "phi <= numpy.pi"
     with pytest.raises(ValueError):
         Bound.parse("= 3")
+
+
+def test_formula_domain_lists_the_bounds():
+    f = D.get("resnet.lemma4_g")
+    dom = f.domain()
+    assert "h <= H (a layer of the depth-H network)" in dom and "g1 > 0" in dom and "H >= 1" in dom
+    assert "w != 0" in D.get("filter.population_loss").domain()
