@@ -18,6 +18,8 @@ RNG = np.random.default_rng(23)
 DEFAULTS = {"y1": 1.0, "H": 3, "h": 1, "n": 4, "p": 1, "k": 2, "d": 2}
 #: arguments whose array shape the generic rule cannot guess: (name, arg) -> value
 SHAPES = {("circulant.grad_p", "w"): RNG.standard_normal((2, 4)) / 2,
+          ("circulant.grad_p", "x"): RNG.standard_normal(4),
+          ("circulant.grad_p", "y"): RNG.standard_normal(4),
           # the origin lies in the octopus domain D for every tau > 0
           **{(f"saddle.{q}", "x"): np.zeros(4) for q in ("f", "grad", "hessian")},
           ("circulant.output_energy", "x"): RNG.standard_normal(4),
