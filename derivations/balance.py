@@ -370,6 +370,45 @@ def _wrap(formula, body, returns):
 # Registration
 # --------------------------------------------------------------------------------------------
 
+#: ``alpha beta - sigma1`` (the signal error h_t), formed exactly at run time
+H_T = sp.Symbol("h_t", real=True)
+
+
+def target_form(expr: sp.Expr) -> sp.Expr | None:
+    """``expr`` with ``sigma1 = alpha beta - h_t``: a polynomial in ``h_t, alpha_perp, beta_perp``
+    with no term free of all three, i.e. one that vanishes at the target (``u v^T = M*``) term
+    by term; proved equal to ``expr`` by substituting ``h_t = alpha beta - sigma1`` back.
+    ``None`` if ``expr`` does not vanish at the target."""
+    new = sp.expand(expr.subs(sigma1, al * be - H_T))
+    if sp.simplify(new.subs({H_T: 0, alp: 0, bep: 0})) != 0:
+        return None
+    if sp.expand(new.subs(H_T, al * be - sigma1) - sp.expand(expr)) != 0:
+        raise ArithmeticError("target form of a rank-1 recursion not proved equal")
+    return sp.collect(new, [H_T], func=sp.factor)
+
+
+def emit_at_target(formula: Formula) -> str:
+    """The default emitter on :func:`target_form` of the formula, with ``h_t = alpha beta -
+    sigma1`` formed exactly (``_rt.product_minus``: the product split by Dekker's algorithm),
+    so ``h_{t+1}`` keeps its relative accuracy as GD reaches the target (the expanded form
+    loses ``sigma1 / h``: 6e-7 at 1e-8 from it)."""
+    from .codegen import emit_function
+
+    form = target_form(formula.expr)
+    clone = Formula(formula.name, formula.source, formula.args, formula.assumptions,
+                    (lambda: formula.expr) if form is None else (lambda: form), formula.lhs,
+                    formula.rank, validate=formula.validate, notes=formula.notes)
+    lines = emit_function(clone).splitlines()
+    if form is None:
+        return "\n".join(lines) + "\n"
+    at = max(i for i, ln in enumerate(lines)
+             if ln.strip().startswith(("_rt.require(", "_rt.within(", "_shape = ")))
+    pad = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines[at + 1:at + 1] = [f"{pad}# h_t = alpha beta - sigma1, exact to rounding of itself (Dekker product)",
+                            f"{pad}h_t = _rt.product_minus(alpha, beta, sigma1)"]
+    return "\n".join(lines) + "\n"
+
+
 _RANK1_ARGS = (
     Arg("alpha", "scalar", "u_t^T u* (signal strength of u)"),
     Arg("alpha_perp", "scalar", "|(I - u* u*^T) u_t| (>= 0)"),
@@ -388,6 +427,7 @@ for _q, _fn, _paper, _lhs in (
         f"balance.{_q}", f"{SOURCE}, rank-1 GD recursions (4.23)-(4.24)", _RANK1_ARGS,
         _RANK1_ASSUME, _fn, _lhs, paper=_paper,
         paper_reading="(4.23)/(4.24) as printed, in the state at step t (alpha = alpha_t, ...)",
+        emitter=emit_at_target if _q == "mf_h_next" else None,
         validate=('_rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")',
                   '_rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")'),
     ))

@@ -315,8 +315,10 @@ _STATE_ARGS = (
     Arg("a_dot", "scalar", "(a^t)^T a*"),
     Arg("a_sum", "scalar", "1^T a^t"),
     Arg("ws_norm", "scalar", "|w*|", positive=True),
-    Arg("as_norm", "scalar", "|a*|"),
-    Arg("as_sum", "scalar", "1^T a*"),
+    Arg("as_norm", "scalar", "|a*|", domain=(">= 0: a norm",)),
+    Arg("as_sum", "scalar", "1^T a*",
+        domain=("<= sqrt(k)*as_norm*(1 + 1e-12): Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding",
+                ">= -sqrt(k)*as_norm*(1 + 1e-12): Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding")),
     Arg("k", "int", "number of patches", "k"),
     Arg("eta", "scalar", "step size", positive=True),
 )

@@ -335,6 +335,33 @@ class Rejection:
         self.code = (f"_rt.rejection({y}, {x}, norm_{x}, {self.dot}, {ang.cos})")
 
 
+def _projection_angles(parts: list, angles: list[Angle]) -> list[Angle]:
+    """Angles for the vector pairs of a result ``c (x - (x.y/|y|^2) y)`` whose formula has no
+    angle of its own (``wn.grad_v = (g/|v|) rej(grad_w, v)``): with the angle known, the
+    rejection rewrite (:func:`_rejections`) takes the pair, and the runtime forms it without
+    cancellation where ``x`` is nearly parallel to ``y`` (the gradient vanishing there)."""
+    coeff = {b: c for c, b in parts}
+    if any(c.has(sp.Piecewise) for c in coeff.values()):  # (ReLU branches: edge series undefined)
+        return []
+    have = {frozenset(a.vectors) for a in angles if a.vectors}
+    out = []
+    bases = [b for b in coeff if isinstance(b, sp.Symbol) and vectors.meaning(b) is not None
+             and vectors.meaning(b).kind == "vector"]
+    for x in bases:
+        for y in bases:
+            if x == y or frozenset((str(x), str(y))) in have:
+                continue
+            try:
+                xy = vectors.dot(x, y)
+            except Exception:  # noqa: BLE001 - vectors of different spaces
+                continue
+            if sp.simplify(coeff[y] + coeff[x] * xy / vectors.norm(y) ** 2) == 0:
+                phi = vectors.angle(x, y)
+                out.append(Angle(phi, tuple(vectors.meaning(phi).operands)))
+                have.add(frozenset((str(x), str(y))))
+    return out
+
+
 def _dot_to_cos(e: sp.Expr, angles: list[Angle]) -> sp.Expr:
     sub = {}
     for a in angles:
@@ -434,6 +461,8 @@ def _monomial_ratio(ratio: sp.Expr):
         return None
     A, B = sp.Integer(1), coef
     for base, k in mono.as_powers_dict().items():
+        if base == 1:  # a ratio of 1 (no norms): |x - y|^2
+            continue
         m = vectors.meaning(base) if isinstance(base, sp.Symbol) else None
         if m is None or m.kind != "norm" or not k.is_Integer:
             return None
@@ -473,6 +502,12 @@ def _differences(e: sp.Expr, formula: registry.Formula) -> tuple[sp.Expr, list[D
             for sign in (1, -1):
                 d = Difference(x, y, A, sign * B)
                 new = sp.expand(ex.subs(d.rules()))
+                if not ex.has(tx) and not ex.has(ty):
+                    inner = _angle_difference(ex, d, angles)
+                    if inner is not None:
+                        e = inner
+                        out.append(d)
+                        break
                 if new.has(nx) or new.has(tx) or new.has(ty) or new.coeff(ny**2) != 0:
                     continue
                 rest = new.coeff(vectors.dot(X, Y))
@@ -483,6 +518,70 @@ def _differences(e: sp.Expr, formula: registry.Formula) -> tuple[sp.Expr, list[D
                 out.append(d)
                 break
     return e, out
+
+
+def _angle_difference(ex: sp.Expr, d: Difference, angles) -> sp.Expr | None:
+    """The completed square when the norms stay in the formula through the angle of ``x`` and
+    ``y`` (the filter loss ``(|w|^2 + |w*|^2)/4 - |w||w*| (sin + (pi - phi) cos)/(2 pi)``):
+    ``new`` is the formula with :meth:`Difference.rules` applied; ``x.y`` goes back to
+    ``|x||y| cos(phi)``, and the result is kept when everything but the square is
+    ``|x||y| h(phi)`` with ``h`` vanishing at an edge (phi = 0: the student at its teacher),
+    e.g. ``|w - w*|^2/4 + |w||w*| (phi cos - sin)/(2 pi)``: the square is exact (``w - w*`` has no
+    rounding near the teacher) and ``h`` cancels like ``phi^3``, which the edge series of
+    :func:`_edge_groups` evaluate; near the teacher ``h`` is ``O(distance)`` relative to the
+    square, so the loss keeps full relative accuracy.  ``ex``: the expanded formula; only its
+    ``|x|^2`` terms take the rule (``|x|`` alone stays).  ``None`` if the form does not arise."""
+    X, Y = sp.Symbol(d.x), sp.Symbol(d.y)
+    phi = vectors.angle(X, Y)
+    if phi not in angles:
+        return None
+    nx, ny = vectors.norm(X), vectors.norm(Y)
+    rule = d.rules()[nx**2]
+    terms = []
+    for term in sp.Add.make_args(ex):
+        k = term.as_powers_dict().get(nx, 0)
+        if k not in (0, 1, 2):
+            return None
+        terms.append(term / nx**2 * rule if k == 2 else term)
+    form = sp.expand(sp.Add(*terms).subs(vectors.dot(X, Y), nx * ny * sp.cos(phi)))
+    square = form.coeff(d.sq)
+    if square == 0 or square.has(nx) or square.has(ny):
+        return None
+    h = sp.expand((form - square * d.sq) / (nx * ny))
+    if h.has(nx) or h.has(ny) or h.has(d.sq) or not h.has(phi):
+        return None
+    if not any(sp.simplify(h.subs(phi, edge)) == 0 for edge in (0, sp.pi)):
+        return None
+    return form
+
+
+#: ``{sqnormdiff_x_y: (x, y)}``: symbols standing for ``|x|^2 - |y|^2`` (``_rt.sqnorm_difference``)
+_SQNORM_DIFFS: dict[str, tuple[str, str]] = {}
+
+
+def _sqnorm_differences(e: sp.Expr, formula: registry.Formula) -> sp.Expr:
+    """``c (|x|^2 - |y|^2)`` in a scalar formula where ``|x|`` and ``|y|`` appear nowhere else
+    (the auto-balancing drift ``eta^2 (|g_in|^2 - |g_out|^2)``) becomes ``c sqnormdiff_x_y``,
+    which the runtime forms from the two sums of squares in double-double: the difference keeps
+    full relative accuracy where the two norms nearly agree (the balanced state), where the two
+    rounded squared norms lose ``|x|^2 / (|x|^2 - |y|^2)`` in relative accuracy."""
+    vecs = [a.name for a in formula.args if a.kind == "vector"]
+    for x in vecs:
+        for y in vecs:
+            if x == y:
+                continue
+            nx, ny = vectors.norm(sp.Symbol(x)), vectors.norm(sp.Symbol(y))
+            ex = sp.expand(e)
+            alpha, beta = ex.coeff(nx**2), ex.coeff(ny**2)
+            if alpha == 0 or alpha.has(nx, ny) or sp.simplify(alpha + beta) != 0:
+                continue
+            sym = sp.Symbol(f"sqnormdiff_{x}_{y}", real=True)
+            new = sp.expand(ex - alpha * nx**2 - beta * ny**2) + alpha * sym
+            if new.has(nx) or new.has(ny):
+                continue
+            _SQNORM_DIFFS[str(sym)] = (x, y)
+            e = sp.factor_terms(new)
+    return e
 
 
 def _vector_differences(parts: list, formula: registry.Formula) -> tuple[list, list[Difference]]:
@@ -661,7 +760,8 @@ class _Plan:
         self.differences: list[Difference] = []
         if formula.rank == 0 and parts:
             done, self.differences = _differences(parts[0][0], formula)
-            if self.differences:
+            done = _sqnorm_differences(done, formula)
+            if self.differences or done != parts[0][0]:
                 parts = [(done, parts[0][1])]
         elif formula.rank == 1 and len(parts) > 1 and vector_differences:
             # only beside a value that computes the same difference (a fused function): alone,
@@ -670,6 +770,8 @@ class _Plan:
             # rounding |w*| a*, the conditioning of the difference itself)
             parts, self.differences = _vector_differences(parts, formula)
         self.angles = _find_angles(formula, [c for c, _ in parts])
+        if formula.rank == 1:
+            self.angles += _projection_angles(parts, self.angles)
         new = []
         for c, b in parts:
             for a in self.angles:
@@ -713,12 +815,46 @@ class _Plan:
 _RANGE_IDIOM = re.compile(r'^_rt\.require\(\((\w+) >= ([^()&]+)\) & \(\1 <= ([^()&]+)\), ("\w+"), (".*")\)$')
 
 
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def domain_lines(formula: registry.Formula) -> list[str]:
+    """The checks of the declared domains (:attr:`registry.Arg.domain`), one
+    ``_rt.require(condition, "name", "must be ...")`` per condition (a closed interval with one
+    message as the interval idiom), on the converted arguments.  ``positive`` and the numeric
+    lower bound of an integer are enforced by the conversions (``_rt.positive``,
+    ``_rt.integer(..., minimum)``).  Custom emitters call this after their conversions."""
+    lines = []
+    for a in formula.args:
+        bounds = list(a.domain)
+        if a.kind == "int":
+            bounds = [b for b in bounds if not (b.op in (">=", ">") and re.fullmatch(r"-?\d+", b.rhs))]
+        lo = [b for b in bounds if b.op == ">="]
+        hi = [b for b in bounds if b.op == "<="]
+        if len(lo) == 1 and len(hi) == 1 and lo[0].message() == hi[0].message():
+            lines.append(f"_rt.require(({lo[0].code(a.name)}) & ({hi[0].code(a.name)}), "
+                         f"{_quote(a.name)}, {_quote(lo[0].message())})")
+            bounds = [b for b in bounds if b not in (lo[0], hi[0])]
+        for b in bounds:
+            lines.append(f"_rt.require({b.code(a.name)}, {_quote(a.name)}, {_quote(b.message())})")
+    return lines
+
+
+def _integer_line(a: registry.Arg) -> str:
+    """``_rt.integer`` of an integer argument, with its numeric lower bound."""
+    low = a.int_minimum()
+    extra = f", minimum={low}" if low is not None and low != 1 else ""
+    return f'{a.name} = _rt.integer("{a.name}", {a.name}{extra})'
+
+
 def _validate_lines(formula: registry.Formula) -> list[str]:
-    """``formula.validate``, with the interval idiom ``_rt.require((x >= lo) & (x <= hi), ...)``
-    printed as ``_rt.within(x, lo, hi, ...)`` (two reductions instead of three elementwise
-    passes and a reduction; same message, NaN still fails)."""
+    """The domain checks (:func:`domain_lines`) and ``formula.validate``, with the interval
+    idiom ``_rt.require((x >= lo) & (x <= hi), ...)`` printed as ``_rt.within(x, lo, hi, ...)``
+    (two reductions instead of three elementwise passes and a reduction; same message, NaN
+    still fails)."""
     out = []
-    for line in formula.validate:
+    for line in domain_lines(formula) + list(formula.validate):
         m = _RANGE_IDIOM.match(line)
         out.append(f"_rt.within({m[1]}, {m[2]}, {m[3]}, {m[4]}, {m[5]})" if m else line)
     return out
@@ -734,6 +870,9 @@ def _argument_lines(formula: registry.Formula, deferred=frozenset()) -> list[str
     for a in formula.args:
         conv = {"vector": "vector", "scalar": "scalar", "int": "integer"}[a.kind]
         extra = ", finite=False" if a.name in deferred or (a.kind == "scalar" and a.name in ranged) else ""
+        if a.kind == "int":
+            lines.append(_integer_line(a))
+            continue
         lines.append(f'{a.name} = _rt.{conv}("{a.name}", {a.name}{extra})')
         if a.positive:
             lines.append(f'_rt.positive("{a.name}", {a.name})')
@@ -832,6 +971,10 @@ class _Invariants:
                 lines.append(f'_rt.check_nonzero({a.name}, "{a.name}")')
         for name, m in sorted(self.dims.items()):
             lines.append(f"{name} = {_dim_code(formula, m.operands[0])}")
+        for name in sorted(used & set(_SQNORM_DIFFS)):
+            x, y = _SQNORM_DIFFS[name]
+            lines.append(f"# |{x}|^2 - |{y}|^2 from the sums of squares in double-double (no cancellation)")
+            lines.append(f'{name} = _rt.sqnorm_difference({x}, {y}, ("{x}", "{y}"))')
         paired = {frozenset((d.x, d.y)): d for d in self.differences}
         for name, m in sorted(self.dots.items()):
             x, y = m.operands
@@ -852,6 +995,9 @@ class _Invariants:
             if xy in self.dots and self.size(d.x) == self.size(d.y) == "None":
                 want += (sp.Symbol(xy),)
                 extra += ", with_dot=True"
+            refine = _refine_scales(d)
+            if refine:
+                extra += f", scales={refine}"
             bound = used | ({str(d.sq)} if str(d.vec) in used else set())  # sq: the vec's bound
             outs = ", ".join(str(t) if str(t) in bound else "_" for t in want)
             lines.append(f"# {d.x} - s {d.y}, its squared norm and sum, from the difference itself: "
@@ -870,7 +1016,12 @@ class _Invariants:
                     if str(sym) in used]
             if not want:
                 continue
-            if a.vectors:
+            nonzero = {arg.name for arg in formula.args if arg.nonzero}
+            if a.vectors and want == ["cos"] and not set(a.vectors) <= nonzero:
+                # only the cosine (to find the near-parallel rows of a rejection), and an operand
+                # may be zero (a gradient): cos = 0 there, the rejection is then 0
+                lines.append(f"{a.cos} = _rt.cosine_or_zero(dot_{x}_{y}, nn_{base})")
+            elif a.vectors:
                 names = ", ".join(str(sym) if n in want else "_"
                                   for n, sym in zip(("cos", "sin", "phi", "psi"),
                                                     (a.cos, a.sin, a.phi, a.psi)))
@@ -890,6 +1041,23 @@ class _Invariants:
                 lines.append(f"{r.symbol} = _rt.rejection({r.y}, {r.x}, {self.sq_code(r.x)}, "
                              f"{r.dot}, {r.angle.cos})")
         return lines
+
+
+def _refine_scales(d: Difference) -> str:
+    """``"(u, v)"`` for ``_rt.difference(..., scales=...)``: the vectors whose norms the scales
+    ``A``, ``B`` of a difference are (``None`` for an exact number), so the runtime re-forms the
+    near-cancelling rows with the norms in double-double; ``""`` when both scales are exact
+    numbers (nothing is rounded: ``w - w*``) or a scale is not one plain norm."""
+    out = []
+    for e in (d.A, d.B):
+        m = vectors.meaning(e) if isinstance(e, sp.Symbol) else None
+        if m is not None and m.kind == "norm":
+            out.append(str(m.operands[0]))
+        elif e.is_Rational and (e.q & (e.q - 1)) == 0:  # exact in binary floating point
+            out.append("None")
+        else:
+            return ""
+    return "" if out == ["None", "None"] else f"({out[0]}, {out[1]})"
 
 
 def _scale_code(e: sp.Expr) -> str:
@@ -1214,7 +1382,10 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, self_name: str
     for ln in _validate_lines(formula):  # interval-checked scalar arguments: |x| <= max |bound|
         m = re.match(r"_rt\.within\((\w+), (.+?), (.+?), \"", ln)
         if m:
-            lo, hi = (abs(float(eval(t, {"numpy": np}))) for t in (m[2], m[3]))
+            try:
+                lo, hi = (abs(float(eval(t, {"numpy": np}))) for t in (m[2], m[3]))
+            except NameError:  # a bound given by another argument: no size known
+                continue
             sizes[m[1]] = -math.log10(max(lo, hi, 1e-300))
 
     def proved(key, limit):

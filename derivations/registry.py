@@ -11,8 +11,10 @@ on); :data:`FAMILY_MODULES` lists them in the order the catalogue prints them.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,6 +35,58 @@ FAMILY_MODULES = (
 )
 
 
+_OPS = (">=", "<=", ">", "<")
+_BOUND = re.compile(r"^\s*(>=|<=|>|<)\s*([^:]+?)\s*(?::\s*(.*))?$")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One condition of an argument's domain: ``arg op rhs``.
+
+    ``rhs`` is Python code over the (converted) arguments of the formula, e.g. ``"0"``,
+    ``"pi"`` (``numpy.pi``), ``"n"``, ``"H"``, ``"gamma"``, ``"1/(2*L)"``, ``"x.shape[-1]"``;
+    ``why`` says where the condition comes from (the derivation's assumption).  The emitted
+    code raises ``ValueError("<arg> must be <op> <rhs> (<why>)")`` outside it."""
+
+    op: str
+    rhs: str
+    why: str = ""
+    text: str = ""  # the whole message after the name, when it is not the default
+
+    def __post_init__(self):
+        if self.op not in _OPS:
+            raise ValueError(f"Bound.op must be one of {_OPS}, got {self.op!r}")
+
+    @classmethod
+    def parse(cls, spec: "str | Bound") -> "Bound":
+        """``">= 1"``, ``"<= n: p taps of a length-n filter"`` or a :class:`Bound`."""
+        if isinstance(spec, Bound):
+            return spec
+        m = _BOUND.match(spec)
+        if m is None:
+            raise ValueError(f"domain entry must read '<op> <value>[: reason]', got {spec!r}")
+        return cls(m[1], m[2], m[3] or "")
+
+    def code(self, name: str) -> str:
+        """The condition as emitted Python (NumPy) code."""
+        return f"{name} {self.op} {rhs_code(self.rhs)}"
+
+    def message(self) -> str:
+        if self.text:
+            return self.text
+        return f"must be {self.op} {self.rhs}" + (f" ({self.why})" if self.why else "")
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.rhs}"
+
+
+def rhs_code(rhs: str) -> str:
+    """``pi`` as ``numpy.pi`` and ``sqrt(`` as ``numpy.sqrt(`` in the code of a bound's
+    right-hand side."""
+    rhs = re.sub(r"(?<![\w.])pi(?![\w])", "numpy.pi", rhs)
+    return re.sub(r"(?<![\w.])sqrt\(", "numpy.sqrt(", rhs)
+
+
 @dataclass(frozen=True)
 class Arg:
     """One argument of an emitted function.
@@ -41,7 +95,10 @@ class Arg:
     ``"scalar"`` (float array broadcasting over the batch axes) or ``"int"`` (a Python integer,
     e.g. a dimension).  ``space`` names the vector space: vectors of one space must have equal
     length.  ``nonzero`` (vectors) and ``positive`` (scalars) are domain requirements that the
-    emitted code enforces with a ``ValueError`` naming the argument.
+    emitted code enforces with a ``ValueError`` naming the argument.  ``domain``: further
+    conditions (:class:`Bound`, or strings ``"<op> <value>[: reason]"`` such as ``">= 0"``,
+    ``"<= pi"``, ``"<= n: p taps of a length-n filter"``) on a scalar or integer argument;
+    an integer without a lower bound must be ``>= 1``.  :meth:`bounds` lists them all.
     """
 
     name: str
@@ -50,10 +107,36 @@ class Arg:
     space: str | None = None
     nonzero: bool = False
     positive: bool = False
+    domain: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "domain", tuple(Bound.parse(b) for b in self.domain))
+        if self.domain and self.kind == "vector":
+            raise ValueError(f"{self.name}: a vector's domain is its nonzero flag and its space")
+
+    def bounds(self) -> tuple[Bound, ...]:
+        """Every condition of the domain, the implied ones included (``positive``: ``> 0``;
+        an integer: ``>= 1`` unless a lower bound is given)."""
+        out = list(self.domain)
+        if self.positive:
+            out.insert(0, Bound(">", "0", text="must be > 0"))
+        if self.kind == "int" and not any(b.op in (">=", ">") for b in out):
+            out.insert(0, Bound(">=", "1"))
+        return tuple(out)
+
+    def int_minimum(self) -> int | None:
+        """The numeric lower bound of an integer argument (``_rt.integer``'s ``minimum``)."""
+        for b in self.bounds():
+            if b.op in (">=", ">") and re.fullmatch(r"-?\d+", b.rhs):
+                return int(b.rhs) + (1 if b.op == ">" else 0)
+        return None
 
     def describe(self) -> str:
         shape = {"vector": f"(..., {self.space})", "scalar": "(...)", "int": "int"}[self.kind]
         req = " (nonzero)" if self.nonzero else " (> 0)" if self.positive else ""
+        extra = [str(b) for b in self.domain]
+        if extra:
+            req += " (" + ", ".join(extra) + ")"
         return f"{self.name}: {shape}{req} - {self.meaning}"
 
 
@@ -112,7 +195,7 @@ class Formula:
         self.lhs = lhs
         self.rank = rank
         self.emitter = emitter
-        self.validate = tuple(validate)
+        self.args, self.validate = _domain_from_validate(self.args, tuple(validate))
         self.notes = notes
         self.where = dict(where or {})
         self._expr = None
@@ -184,8 +267,53 @@ class Formula:
 
         return standalone_source(self)
 
+    def domain(self) -> list[str]:
+        """The domain as readable conditions, one per bound (``"p <= n (the first p of the n taps
+        are nonzero)"``, ``"w != 0"``); shape conditions of custom emitters are in ``validate``."""
+        out = []
+        for a in self.args:
+            if a.nonzero:
+                out.append(f"{a.name} != 0")
+            if a.kind == "int":
+                out.append(f"{a.name} integer")
+            for b in a.bounds():
+                why = f" ({b.why})" if b.why else ""
+                out.append(f"{a.name} {b.op} {b.rhs}{why}")
+        return out
+
     def signature(self) -> str:
         return f"{self.quantity}({', '.join(a.name for a in self.args)})"
+
+
+_RANGE = re.compile(r"""^_rt\.require\(\((\w+) >= ([^()&]+)\) & \(\1 <= ([^()&]+)\), (["'])\1\4, (["'])(.*)\5\)$""")
+_SIMPLE = re.compile(r"""^_rt\.require\((\w+) (>=|<=|>|<) ([\w.]+), (["'])\1\4, (["'])(.*)\5\)$""")
+
+
+def _domain_from_validate(args: tuple, validate: tuple) -> tuple[tuple, tuple]:
+    """Move the ``validate`` lines that state a bound of one argument (``x >= lo``, ``x op y``,
+    ``(x >= lo) & (x <= hi)``) into that argument's :attr:`Arg.domain` (same message), so
+    that every domain condition is declared in one place and listed by :meth:`Arg.bounds`;
+    the other lines (shapes, lengths) stay."""
+    byname = {a.name: a for a in args}
+    add: dict = {}
+    keep = []
+    for line in validate:
+        m = _RANGE.match(line)
+        if m and m[1] in byname:
+            add.setdefault(m[1], []).extend([
+                Bound(">=", m[2].replace("numpy.pi", "pi"), text=m[6]),
+                Bound("<=", m[3].replace("numpy.pi", "pi"), text=m[6])])
+            continue
+        m = _SIMPLE.match(line)
+        if m and m[1] in byname:
+            why = re.search(r"\((.*)\)$", m[6])
+            add.setdefault(m[1], []).append(Bound(m[2], m[3].replace("numpy.pi", "pi"),
+                                                  why[1] if why else "", text=m[6]))
+            continue
+        keep.append(line)
+    new_args = tuple(dataclasses.replace(a, domain=a.domain + tuple(add[a.name])) if a.name in add
+                     else a for a in args)
+    return new_args, tuple(keep)
 
 
 class UnknownFormula(KeyError, ValueError):

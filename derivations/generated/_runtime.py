@@ -645,7 +645,7 @@ def total(x, norm_x=None, name=None):
     return t
 
 
-def difference(x, y, a=1.0, b=1.0, names=("x", "y"), vector=False, with_dot=False):
+def difference(x, y, a=1.0, b=1.0, names=("x", "y"), vector=False, with_dot=False, scales=None):
     """``(|a x - b y|^2, 1.(a x - b y))`` over the last axis, for per-row scalars ``a``, ``b``
     (norms: floats, arrays of the batch shape, or :class:`XF`); with ``vector`` also
     ``a x - b y`` itself (float64).
@@ -659,8 +659,14 @@ def difference(x, y, a=1.0, b=1.0, names=("x", "y"), vector=False, with_dot=Fals
     in extended range (the square and sum are then XF; the vector is then computed directly, so
     it may overflow: the result built from it is then tested).  ``with_dot``: also ``x.y``,
     formed in the same pass over the blocks of rows (as :func:`dot` without norms: its own range
-    check, an XF beyond it)."""
+    check, an XF beyond it).  ``scales``: ``(u, v)``, the vectors whose norms ``a`` and ``b`` are
+    (``None`` for an exact scale such as 1.0): the rows where ``a x`` and ``b y`` agree to 1e-3
+    are then formed again with the norms and products in double-double
+    (:func:`_refine_difference`), so the rounding of ``|w*|`` and of ``|w*| a*`` does not limit
+    the difference (relative error ~1e-16 instead of ~1e-16 |b y| / |a x - b y|)."""
     sq, tot, d, xy = _difference(x, y, a, b, names, vector, with_dot)
+    if scales is not None and not isinstance(sq, XF):
+        sq, tot, d = _refine_difference(x, y, a, b, scales, sq, tot, d, xy, vector)
     out = (sq, tot)
     if vector:
         if d is None:
@@ -796,6 +802,229 @@ def _difference_scaled(x, y, a, b, names):
     names = frozenset(names)
     return (XF(numpy.einsum("...i,...i->...", d, d), 2 * e, names),
             XF(d.sum(axis=-1), e, names))
+
+
+#: rows with |a x - b y|^2 < NEAR_DIFF |a b x.y| (a x and b y agreeing to ~1e-3) are refined
+NEAR_DIFF = 1e-6
+
+
+def _dd_norm(u):
+    """``|u|`` over the last axis as a double-double ``(hi, lo)`` (rows of a 2-D array)."""
+    sh, sl = _dd_dot(u, u)
+    h = numpy.sqrt(sh)
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        ph, pl = _two_prod(h, h)
+        corr = numpy.where(h > 0, ((sh - ph) - pl + sl) / (2.0 * h), 0.0)
+    return _two_sum(h, corr)
+
+
+def _refine_difference(x, y, a, b, scales, sq, tot, d, xy, vector):
+    """:func:`difference` on the rows where ``a x`` and ``b y`` nearly cancel, again: the scales
+    that are norms (``scales = (u, v)``, ``None`` for an exact scale) in double-double, the
+    products ``a x_i``, ``b y_i`` split exactly (Dekker), so ``a x - b y`` is accurate to
+    rounding of itself.  Returns ``(sq, tot, d)`` with those rows replaced (fresh arrays)."""
+    p = x.shape[-1]
+    shape = numpy.shape(sq)
+
+    def top(v):  # max |v| by two reductions (no temporaries)
+        v = numpy.asarray(_plain(v))
+        return max(float(v.max()), -float(v.min())) if v.size else 0.0
+
+    # candidates by one comparison with a scalar: |a b x.y| <= max|a| max|b| max|x.y| (x.y from
+    # the same pass when given, else bounded by p max|x_i| max|y_i|)
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        cap = NEAR_DIFF * top(a) * top(b) * (top(xy) if xy is not None and not isinstance(xy, XF)
+                                             else p * top(x) * top(y))
+        if not numpy.asarray(sq).min(initial=numpy.inf) < cap:
+            return sq, tot, d
+        idx = numpy.flatnonzero(numpy.broadcast_to(numpy.asarray(sq) < cap, shape))
+    rows = lambda v: numpy.broadcast_to(v, shape + (p,)).reshape(-1, p)[idx]  # noqa: E731
+    scal = lambda v: numpy.broadcast_to(numpy.asarray(_plain(v), dtype=numpy.float64), shape).reshape(-1)[idx]  # noqa: E731
+    xr, yr = rows(x), rows(y)
+    with numpy.errstate(over="ignore", invalid="ignore"):  # the exact test on the candidates
+        keep = (numpy.broadcast_to(numpy.asarray(sq), shape).reshape(-1)[idx]
+                < NEAR_DIFF * numpy.abs(scal(a) * scal(b) * numpy.einsum("ij,ij->i", xr, yr)))
+    if not keep.any():
+        return sq, tot, d
+    idx, xr, yr = idx[keep], xr[keep], yr[keep]
+    parts = []
+    for scale, vec in ((a, scales[0]), (b, scales[1])):
+        if vec is None:
+            hi = scal(scale)
+            parts.append((hi, numpy.zeros_like(hi)))
+        else:
+            vr = numpy.broadcast_to(vec, shape + (vec.shape[-1],)).reshape(-1, vec.shape[-1])[idx]
+            parts.append(_dd_norm(vr))
+    (ah, al), (bh, bl) = parts
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        p1, e1 = _two_prod(ah[:, None], xr)
+        p2, e2 = _two_prod(bh[:, None], yr)
+        dr = (p1 - p2) + ((e1 - e2) + (al[:, None] * xr - bl[:, None] * yr))
+        sqr, totr = numpy.einsum("ij,ij->i", dr, dr), dr.sum(axis=-1)
+    ok = numpy.isfinite(sqr) & numpy.isfinite(totr)
+    if not ok.all():  # extreme rows keep the float path (its own range handling)
+        idx, dr, sqr, totr = idx[ok], dr[ok], sqr[ok], totr[ok]
+    sq = numpy.array(numpy.broadcast_to(sq, shape), dtype=numpy.float64)
+    tot = numpy.array(numpy.broadcast_to(tot, shape), dtype=numpy.float64)
+    sq.reshape(-1)[idx] = sqr
+    tot.reshape(-1)[idx] = totr
+    if vector:
+        if d is None:
+            with numpy.errstate(over="ignore", invalid="ignore"):
+                d = col(_plain(a)) * x - col(_plain(b)) * y
+        d = numpy.array(numpy.broadcast_to(d, shape + (p,)), dtype=numpy.float64)
+        d.reshape(-1, p)[idx] = dr
+    if shape == ():
+        return float(sq), float(tot), d
+    return sq, tot, d
+
+
+def cosine_or_zero(dot_xy, norm_xy):
+    """``x.y / (|x||y|)``, and 0 where ``|x||y| = 0`` (a zero gradient: its rejection is 0)."""
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        if isinstance(dot_xy, XF) or isinstance(norm_xy, XF):
+            c = numpy.asarray((dot_xy / norm_xy).value())
+            zero = numpy.asarray(XF.of(norm_xy).m) == 0
+        else:
+            c = numpy.true_divide(dot_xy, norm_xy)
+            zero = numpy.asarray(norm_xy) == 0
+    if numpy.any(zero):
+        c = numpy.where(zero, 0.0, c)
+    return float(c) if numpy.ndim(c) == 0 else c
+
+
+def product_minus(a, b, c):
+    """``a b - c`` with the product split exactly (Dekker): accurate to rounding of the result
+    where ``a b`` and ``c`` nearly cancel."""
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        p, e = _two_prod(numpy.asarray(a, dtype=numpy.float64), numpy.asarray(b, dtype=numpy.float64))
+        out = (p - c) + e
+        out = numpy.where(numpy.isfinite(out), out, numpy.asarray(a) * b - c)  # huge: plain form
+    return float(out) if numpy.ndim(out) == 0 else out
+
+
+def sqnorm_difference(x, y, names=("x", "y")):
+    """``|x|^2 - |y|^2`` over the last axis, the two sums of squares accumulated in double-double
+    (:func:`_dd_dot`, scaled by a common power of two per call), so the difference is accurate to
+    rounding of itself where the two norms nearly agree.  NaN/inf in ``x`` or ``y`` raise
+    ``ValueError`` naming the argument; a result beyond float64 raises too."""
+    with numpy.errstate(over="ignore", invalid="ignore", under="ignore"):
+        k = numpy.zeros((), numpy.int64)
+        for v in (x, y):
+            if v.size and v.shape[-1]:
+                k = numpy.maximum(k, _pow2_scale(v))
+        xs, ys = _scaled(x, k), _scaled(y, k)
+        ah, al = _dd_dot(xs, xs) if xs.shape[-1] else (numpy.zeros(xs.shape[:-1]),) * 2
+        bh, bl = _dd_dot(ys, ys) if ys.shape[-1] else (numpy.zeros(ys.shape[:-1]),) * 2
+        h, e = _two_sum(ah, -bh)
+        out = h + (e + (al - bl))
+    if not numpy.all(numpy.isfinite(out)):
+        _check_finite(names[0], x)
+        _check_finite(names[1], y)
+    with numpy.errstate(over="ignore"):
+        out = numpy.ldexp(out, 2 * k)
+    if not numpy.all(numpy.isfinite(out)):
+        raise ValueError(f"|{names[0]}|^2 - |{names[1]}|^2 overflows float64")
+    return float(out) if numpy.ndim(out) == 0 else out
+
+
+# --- the circulant loss near its target, in double-double (dense products, few rows) --------
+
+#: a row is refined when its loss is below NEAR_FIT times the squared target (|f - y| < 1e-4 |y|;
+#: above it the FFT value's relative error, ~1e-16 |y|^2 / L, is below ~1e-11)
+NEAR_FIT = 1e-8
+#: largest d n^2 (entries of the dense circulant products) refined per row (about 0.2 us per
+#: entry: n = 1024 at d = 4 takes ~0.8 s a row); beyond it the FFT value stands (docs/guide.md)
+DENSE_BUDGET = 2**22
+
+
+def _dd_tree_sum(hi, lo):
+    """Sum over the last axis of double-doubles ``hi + lo`` by a pairwise two-sum tree."""
+    while hi.shape[-1] > 1:
+        if hi.shape[-1] % 2:
+            pad = [(0, 0)] * (hi.ndim - 1) + [(0, 1)]
+            hi, lo = numpy.pad(hi, pad), numpy.pad(lo, pad)
+        s, e = _two_sum(hi[..., ::2], hi[..., 1::2])
+        lo = lo[..., ::2] + lo[..., 1::2] + e
+        hi = s
+    return _two_sum(hi[..., 0], lo[..., 0])
+
+
+def _dd_circulant(w, zh, zl):
+    """``C(w) z`` for one filter ``w`` (length n) and a double-double ``z``: the dense product,
+    each term split exactly (Dekker), summed by :func:`_dd_tree_sum` in blocks of rows."""
+    n = w.shape[-1]
+    out_h, out_l = numpy.empty(n), numpy.empty(n)
+    step = max(1, 2**18 // n)
+    for i in range(0, n, step):
+        rows = numpy.arange(i, min(n, i + step))
+        cw = w[(rows[:, None] - numpy.arange(n)[None, :]) % n]
+        p, e = _two_prod(cw, zh[None, :])
+        e = e + cw * zl[None, :]
+        out_h[rows], out_l[rows] = _dd_tree_sum(p, e)
+    return out_h, out_l
+
+
+def _dd_output(w, xh, xl):
+    """``W_d ... W_1 x`` (rows of ``w``: the filters) in double-double."""
+    zh, zl = xh, xl
+    for k in range(w.shape[0]):
+        zh, zl = _dd_circulant(w[k], zh, zl)
+    return zh, zl
+
+
+def refine_circulant_loss(L, w, x, y, half, normalized=None):
+    """:func:`circulant` losses ``half |f - y|^2`` on the rows where the network nearly fits the
+    target (``L < NEAR_FIT half |y|^2``), again with ``f`` from the dense circulant products in
+    double-double: the FFT's rounding (~1e-16 |f|) then no longer limits the residual.
+    ``normalized``: ``w_out`` for the channel-normalized output ``w_out z/|z|`` of the centered
+    ``x`` (centering, norm and quotient in double-double too).  Rows with ``d n^2`` beyond
+    :data:`DENSE_BUDGET` keep the FFT value.  The threshold :data:`NEAR_FIT` and the budget
+    bound the cost: only fits closer than 1e-4 |y| pay the O(d n^2) products."""
+    n, d = w.shape[-1], w.shape[-2]
+    if d * n * n > DENSE_BUDGET:
+        return L
+    shape = numpy.shape(L)
+    yy = numpy.einsum("...i,...i->...", y, y)
+    with numpy.errstate(invalid="ignore"):
+        near = numpy.broadcast_to(numpy.asarray(L) < NEAR_FIT * half * yy, shape)
+    if not near.any():
+        return L
+    out = numpy.array(numpy.broadcast_to(L, shape), dtype=numpy.float64)
+    ws = numpy.broadcast_to(w, shape + (d, n)).reshape(-1, d, n)
+    xs = numpy.broadcast_to(x, shape + (n,)).reshape(-1, n)
+    ys = numpy.broadcast_to(y, shape + (n,)).reshape(-1, n)
+    wo = None if normalized is None else numpy.broadcast_to(normalized, shape).reshape(-1)
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        for r in numpy.flatnonzero(near.reshape(-1)):
+            xh, xl = xs[r], numpy.zeros(n)
+            if wo is not None:  # x - mean(x) in double-double
+                sh, sl = _dd_tree_sum(xs[r][None, :], numpy.zeros((1, n)))
+                mh, ml = _dd_div(sh, sl, numpy.array([float(n)]), numpy.zeros(1))
+                xh, xl = _two_sum(xs[r], -mh[0])
+                xl = xl - ml[0]
+            fh, fl = _dd_output(ws[r], xh, xl)
+            if wo is not None:  # w_out z/|z|
+                ph, pl = _two_prod(fh, fh)
+                qh, ql = _dd_tree_sum(ph[None, :], (pl + 2 * fh * fl)[None, :])
+                nh, nl = _dd_norm_from_square(qh, ql)
+                ch, cl = _dd_div(numpy.array([float(wo[r])]), numpy.zeros(1), nh, nl)
+                gh, gl = _two_prod(fh, ch[0])
+                fh, fl = _two_sum(gh, gl + fh * cl[0] + fl * ch[0])
+            res = (fh - ys[r]) + fl
+            val = half * float(numpy.dot(res, res))
+            if numpy.isfinite(val):
+                out.reshape(-1)[r] = val
+    return out if shape else float(out)
+
+
+def _dd_norm_from_square(sh, sl):
+    """``sqrt(sh + sl)`` as a double-double."""
+    h = numpy.sqrt(sh)
+    ph, pl = _two_prod(h, h)
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        corr = numpy.where(h > 0, ((sh - ph) - pl + sl) / (2.0 * h), 0.0)
+    return _two_sum(h, corr)
 
 
 def check_nonzero(x, name):

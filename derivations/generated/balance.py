@@ -19,9 +19,9 @@ def mf_alpha_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
 
     Arguments (leading axes broadcast as a batch):
         alpha: (...) - u_t^T u* (signal strength of u)
-        alpha_perp: (...) - |(I - u* u*^T) u_t| (>= 0)
+        alpha_perp: (...) (>= 0) - |(I - u* u*^T) u_t| (>= 0)
         beta: (...) - v_t^T v*
-        beta_perp: (...) - |(I - v* v*^T) v_t| (>= 0)
+        beta_perp: (...) (>= 0) - |(I - v* v*^T) v_t| (>= 0)
         sigma1: (...) (> 0) - singular value of M* = sigma1 u* v*^T
         eta: (...) (> 0) - step size
 
@@ -49,9 +49,9 @@ def mf_alpha_perp_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
 
     Arguments (leading axes broadcast as a batch):
         alpha: (...) - u_t^T u* (signal strength of u)
-        alpha_perp: (...) - |(I - u* u*^T) u_t| (>= 0)
+        alpha_perp: (...) (>= 0) - |(I - u* u*^T) u_t| (>= 0)
         beta: (...) - v_t^T v*
-        beta_perp: (...) - |(I - v* v*^T) v_t| (>= 0)
+        beta_perp: (...) (>= 0) - |(I - v* v*^T) v_t| (>= 0)
         sigma1: (...) (> 0) - singular value of M* = sigma1 u* v*^T
         eta: (...) (> 0) - step size
 
@@ -78,9 +78,9 @@ def mf_h_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
 
     Arguments (leading axes broadcast as a batch):
         alpha: (...) - u_t^T u* (signal strength of u)
-        alpha_perp: (...) - |(I - u* u*^T) u_t| (>= 0)
+        alpha_perp: (...) (>= 0) - |(I - u* u*^T) u_t| (>= 0)
         beta: (...) - v_t^T v*
-        beta_perp: (...) - |(I - v* v*^T) v_t| (>= 0)
+        beta_perp: (...) (>= 0) - |(I - v* v*^T) v_t| (>= 0)
         sigma1: (...) (> 0) - singular value of M* = sigma1 u* v*^T
         eta: (...) (> 0) - step size
 
@@ -97,24 +97,15 @@ def mf_h_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("alpha_perp", alpha_perp, 0), ("beta", beta, 0), ("beta_perp", beta_perp, 0), ("sigma1", sigma1, 0), ("eta", eta, 0))
     _rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")
     _rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")
-    _t0 = alpha*beta
-    _t1 = alpha**2
-    _t2 = eta*sigma1
-    _t3 = beta**2
-    _t4 = beta**3
-    _t5 = alpha**3
-    _t6 = _t5*beta
-    _t7 = alpha_perp**2
-    _t8 = _t0*eta
-    _t9 = beta_perp**2
-    _t10 = eta**2
-    _t11 = _t0*_t10
-    _t12 = _t10*_t4
-    _t13 = _t10*_t9
-    _t14 = _t1*sigma1
-    _t15 = _t10*_t3
-    del _t10
-    return _rt.finish(_t0 + _t1*_t2 + _t11*_t7*_t9 + _t11*sigma1**2 + _t12*_t5 + _t12*_t7*alpha - _t13*_t14 + _t13*_t6 - 2*_t14*_t15 - _t15*_t7*sigma1 + _t2*_t3 - _t4*alpha*eta - _t6*eta - _t7*_t8 - _t8*_t9 - sigma1, _shape)
+    # h_t = alpha beta - sigma1, exact to rounding of itself (Dekker product)
+    h_t = _rt.product_minus(alpha, beta, sigma1)
+    _t0 = eta**2
+    _t1 = alpha*beta
+    _t2 = alpha_perp**2
+    _t3 = beta_perp**2
+    _t4 = alpha**2
+    _t5 = beta**2
+    return _rt.finish(_t0*_t1*h_t**2 + _t1*eta*(_t2*_t3*eta - _t2 - _t3) + h_t*(_t0*_t2*_t5 + _t0*_t3*_t4 - _t4*eta - _t5*eta + 1), _shape)
 
 
 def mf_xi_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -124,9 +115,9 @@ def mf_xi_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
 
     Arguments (leading axes broadcast as a batch):
         alpha: (...) - u_t^T u* (signal strength of u)
-        alpha_perp: (...) - |(I - u* u*^T) u_t| (>= 0)
+        alpha_perp: (...) (>= 0) - |(I - u* u*^T) u_t| (>= 0)
         beta: (...) - v_t^T v*
-        beta_perp: (...) - |(I - v* v*^T) v_t| (>= 0)
+        beta_perp: (...) (>= 0) - |(I - v* v*^T) v_t| (>= 0)
         sigma1: (...) (> 0) - singular value of M* = sigma1 u* v*^T
         eta: (...) (> 0) - step size
 
@@ -238,9 +229,9 @@ def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     w_in = _rt.vector("w_in", w_in)
-    g_in = _rt.vector("g_in", g_in, finite=False)
+    g_in = _rt.vector("g_in", g_in)
     w_out = _rt.vector("w_out", w_out)
-    g_out = _rt.vector("g_out", g_out, finite=False)
+    g_out = _rt.vector("g_out", g_out)
     eta = _rt.scalar("eta", eta)
     _rt.same_length(("w_in", w_in), ("g_in", g_in))
     _rt.same_length(("w_out", w_out), ("g_out", g_out))
@@ -253,6 +244,6 @@ def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):
 def _gd_neuron_drift_core(_shape, w_in, g_in, w_out, g_out, eta):
     """The body of :func:`gd_neuron_drift` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_g_in = _rt.norm(g_in, "g_in")
-    norm_g_out = _rt.norm(g_out, "g_out")
-    return _rt.finish(eta**2*(norm_g_in**2 - norm_g_out**2), _shape)
+    # |g_in|^2 - |g_out|^2 from the sums of squares in double-double (no cancellation)
+    sqnormdiff_g_in_g_out = _rt.sqnorm_difference(g_in, g_out, ("g_in", "g_out"))
+    return _rt.finish(eta**2*sqnormdiff_g_in_g_out, _shape)

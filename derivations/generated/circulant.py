@@ -85,15 +85,11 @@ def loss(w, x, y):
     if n % 2 == 0:
         _wt[-1] = 1.0
     _t0 = n**((1/2)*d)
-    _t1 = P_im*_t0
-    _t2 = P_re*_t0
-    _t3 = X_im**2
-    _t4 = (1/2)*n**d
-    _t5 = P_im**2*_t4
-    _t6 = X_re**2
-    _t7 = P_re**2*_t4
-    _l = X_im*Y_re*_t1 + (1/2)*Y_im**2 + (1/2)*Y_re**2 + _t3*_t5 + _t3*_t7 + _t5*_t6 + _t6*_t7 - X_im*Y_im*_t2 - X_re*Y_im*_t1 - X_re*Y_re*_t2
+    _t1 = X_im*_t0
+    # the completed square: c |F_j - Y_j|^2 (derived and proved by residual_form)
+    _l = (1/2) * ((P_re*X_re*_t0 - P_im*_t1 - Y_re)**2 + (P_im*X_re*_t0 + P_re*_t1 - Y_im)**2)
     _L = numpy.sum(_l * _wt, axis=-1)[..., 0]
+    _L = _rt.refine_circulant_loss(_L, w, x, y, 1/2)
     return _rt.finish(_L, _shape)
 
 
@@ -309,9 +305,12 @@ def cn_loss(w, w_out, x, y):
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
     _bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
-    norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))
-    dot_y_z = numpy.sum(y * z, axis=-1)
-    return _rt.finish(((1/2)*norm_z*(norm_y**2 + w_out**2) - dot_y_z*w_out)/norm_z, _shape)
+    # the completed square h |c z - y|^2, c = w_out/|z| (cn_residual_form): no
+    # cancellation where the network fits y
+    _r = _rt.col(w_out/norm_z) * z - y
+    _L = (1/2) * numpy.sum(_r * _r, axis=-1)
+    # rows that nearly fit y: w_out z/|z| again in double-double
+    return _rt.finish(_rt.refine_circulant_loss(_L, w, x, y, 1/2, normalized=w_out), _shape)
 
 
 def cn_grad_w(w, w_out, x, y):
@@ -427,13 +426,14 @@ def init_norm_mean(n, p):
 
     Arguments (leading axes broadcast as a batch):
         n: int - signal length n
-        p: int - kernel size p (number of nonzero taps)
+        p: int (<= n) - kernel size p (number of nonzero taps)
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     n = _rt.integer("n", n)
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
+    _rt.require(p <= n, "p", "must be <= n (the first p of the n taps are nonzero)")
     _t0 = (1/2)*p
     return _rt.finish(numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/(numpy.sqrt(n)*_rt.math.gamma(_t0 + 1))*((1/2)*numpy.sqrt(2)), _shape)
 
@@ -478,7 +478,7 @@ def output_energy(x, s, p, d):
     Arguments (leading axes broadcast as a batch):
         x: (..., d) - input x
         s: (...) (> 0) - standard deviation of each tap
-        p: int - kernel size p (number of nonzero taps)
+        p: int (<= x.shape[-1]) - kernel size p (number of nonzero taps)
         d: int - depth d
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
@@ -489,6 +489,7 @@ def output_energy(x, s, p, d):
     p = _rt.integer("p", p)
     d = _rt.integer("d", d)
     _shape = _rt.batch_shape(("x", x, 1), ("s", s, 0))
+    _rt.require(p <= x.shape[-1], "p", "must be <= x.shape[-1] (p of the n = len(x) taps are nonzero)")
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_output_energy_core, _shape, (x, s, p, d))
     return _output_energy_core(_shape, x, s, p, d)
@@ -563,18 +564,15 @@ def loss_and_grads(w, x, y, *, out=None):
     _wt[0] = 1.0
     if n % 2 == 0:
         _wt[-1] = 1.0
-    _t0 = (1/2)*d
-    _t1 = n**_t0
-    _t2 = X_im*Y_re - X_re*Y_im
-    _t3 = X_im**2 + X_re**2
-    _t4 = (1/2)*_t3*n**d
-    _t5 = X_im*Y_im + X_re*Y_re
-    _t6 = _t3*n**(d - 1/2)
-    _t7 = n**(_t0 - 1/2)
-    _l = P_im**2*_t4 + P_im*_t1*_t2 + P_re**2*_t4 - P_re*_t1*_t5 + (1/2)*(Y_im**2 + Y_re**2)
+    _t0 = n**(d - 1/2)*(X_im**2 + X_re**2)
+    _t1 = (1/2)*d
+    _t2 = n**(_t1 - 1/2)
+    _t3 = n**_t1
+    _t4 = X_im*_t3
+    _l = (1/2) * ((P_re*X_re*_t3 - P_im*_t4 - Y_re)**2 + (P_im*X_re*_t3 + P_re*_t4 - Y_im)**2)
     _R = numpy.empty(numpy.broadcast_shapes(_P.shape, _X.shape, _Y.shape), complex)
-    _R.real = P_re*_t6 - _t5*_t7
-    _R.imag = P_im*_t6 + _t2*_t7
+    _R.real = P_re*_t0 - _t2*(X_im*Y_im + X_re*Y_re)
+    _R.imag = P_im*_t0 + _t2*(X_im*Y_re - X_re*Y_im)
     # suffix products times R: _S[k] = conj(Q_k) R, Q_k = prod_{i != k} w^_i
     _acc = _R
     for _k in range(d - 1, -1, -1):
@@ -587,6 +585,8 @@ def loss_and_grads(w, x, y, *, out=None):
             _loss_and_grads_work.clear()
         _loss_and_grads_work[_key] = _work
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
-    value = _rt.finish(numpy.sum(_l * _wt, axis=-1), _shape, 0, _out[0])
+    _L = numpy.sum(_l * _wt, axis=-1)
+    _L = _rt.refine_circulant_loss(_L, w, x, y, 1/2)  # near fits: double-double
+    value = _rt.finish(_L, _shape, 0, _out[0])
     grad = _rt.finish(_g, _shape, 2, _out[1])
     return value, grad

@@ -115,7 +115,7 @@ def _population_loss_core(_shape, v, a, w_star, a_star):
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v, norm_w_star, dot_v_w_star = _rt.norms_and_dot(v, w_star, ("v", "w_star"), nonzero=(True, True))
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
-    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), with_dot=True)
+    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), with_dot=True, scales=(None, w_star))
     nn_v_w_star = norm_v*norm_w_star
     del norm_v
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
@@ -244,7 +244,7 @@ def _population_loss_w_core(_shape, w, a, w_star, a_star):
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_w, norm_w_star, dot_w_w_star = _rt.norms_and_dot(w, w_star, ("w", "w_star"), nonzero=(True, True))
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
-    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"), with_dot=True)
+    sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"), with_dot=True, scales=(w, w_star))
     nn_w_w_star = norm_w*norm_w_star
     del norm_w, norm_w_star
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
@@ -314,7 +314,7 @@ def a_opt(phi, w_star, a_star):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v, w*) in [0, pi]
         w_star: (..., p) (nonzero) - teacher filter (not normalized)
         a_star: (..., k) - teacher second layer
 
@@ -357,7 +357,7 @@ def profile_loss(phi, w_star, a_star):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v, w*) in [0, pi]
         w_star: (..., p) (nonzero) - teacher filter (not normalized)
         a_star: (..., k) - teacher second layer
 
@@ -565,13 +565,13 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
-        as_sum: (...) - 1^T a*
+        as_norm: (...) (>= 0) - |a*|
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -591,6 +591,9 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     psi_phi = _rt.pi_minus(phi)
     _t0 = abs(psi_phi + numpy.arctan(a_dot*eta*psi_phi*numpy.sin(phi)*ws_norm/v_norm**2*((1/2)/numpy.pi)) - numpy.pi)
     del psi_phi
@@ -603,13 +606,13 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
-        as_sum: (...) - 1^T a*
+        as_norm: (...) (>= 0) - |a*|
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -629,6 +632,9 @@ def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)
     psi_phi = _rt.pi_minus(phi)
@@ -643,13 +649,13 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
-        as_sum: (...) - 1^T a*
+        as_norm: (...) (>= 0) - |a*|
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -669,6 +675,9 @@ def gd_next_norm_v_sq(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, et
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     _t0 = numpy.pi**2
     return _rt.finish((1/4)*(4*_t0*v_norm**4 + a_dot**2*eta**2*_rt.pi_minus(phi)**2*numpy.sin(phi)**2*ws_norm**2)/(_t0*v_norm**2), _shape)
 
@@ -679,13 +688,13 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
-        as_sum: (...) - 1^T a*
+        as_norm: (...) (>= 0) - |a*|
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -705,6 +714,9 @@ def gd_next_dot(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)
     _t0 = (1/2)*eta
@@ -723,13 +735,13 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle theta(v^t, w*) in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
         v_norm: (...) (> 0) - |v^t|
         a_dot: (...) - (a^t)^T a*
         a_sum: (...) - 1^T a^t
         ws_norm: (...) (> 0) - |w*|
-        as_norm: (...) - |a*|
-        as_sum: (...) - 1^T a*
+        as_norm: (...) (>= 0) - |a*|
+        as_sum: (...) (<= sqrt(k)*as_norm*(1 + 1e-12), >= -sqrt(k)*as_norm*(1 + 1e-12)) - 1^T a*
         k: int - number of patches
         eta: (...) (> 0) - step size
 
@@ -749,6 +761,9 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
+    _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
+    _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     dim_k = k
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)
@@ -789,7 +804,7 @@ def _population_loss_and_grads_core(_shape, v, a, w_star, a_star, *, out=None):
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     norm_v, norm_w_star, dot_v_w_star = _rt.norms_and_dot(v, w_star, ("v", "w_star"), nonzero=(True, True))
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
-    sqdiff_a_a_star, sumdiff_a_a_star, diff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), vector=True, with_dot=True)
+    sqdiff_a_a_star, sumdiff_a_a_star, diff_a_a_star, dot_a_a_star = _rt.difference(a, a_star, 1.0, norm_w_star, ("a", "a_star"), vector=True, with_dot=True, scales=(None, w_star))
     nn_v_w_star = norm_v*norm_w_star
     cos_v_w_star, sin_v_w_star, _, psi_v_w_star = _rt.angle_terms(v, w_star, None, None, dot_v_w_star, "cos sin psi", norm_xy=nn_v_w_star)
     del nn_v_w_star
@@ -858,7 +873,7 @@ def _population_loss_w_and_grads_core(_shape, w, a, w_star, a_star, *, out=None)
     sum_a = _rt.total(a, sqnorm_a)
     sum_a_star = _rt.total(a_star, None, name="a_star")
     # a - s a_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
-    sqdiff_a_a_star, sumdiff_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"))
+    sqdiff_a_a_star, sumdiff_a_a_star = _rt.difference(a, a_star, norm_w, norm_w_star, ("a", "a_star"), scales=(w, w_star))
     nn_w_w_star = norm_w*norm_w_star
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
     del dot_w_w_star

@@ -38,16 +38,19 @@ def _population_loss_core(_shape, w, w_star):
     sqnorm_w = _rt.sqnorm(w, "w", nonzero=True)
     sqnorm_w_star = _rt.sqnorm(w_star, "w_star", nonzero=True)
     dot_w_w_star = _rt.dot(w, w_star, sqnorm_w, sqnorm_w_star)
+    # w - s w_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
+    sqdiff_w_w_star, _ = _rt.difference(w, w_star, 1.0, 1.0, ("w", "w_star"))
     nn_w_w_star = numpy.sqrt(sqnorm_w*sqnorm_w_star)
-    cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
+    del sqnorm_w, sqnorm_w_star
+    cos_w_w_star, sin_w_w_star, phi_w_w_star, _ = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin phi", norm_xy=nn_w_w_star)
     del dot_w_w_star
-    _h0 = -cos_w_w_star*psi_w_w_star - sin_w_w_star
+    _h0 = cos_w_w_star*phi_w_w_star - sin_w_w_star
+    del phi_w_w_star
+    # near phi = 0 the sum above cancels like t^3 (t = the angle): Taylor series derived by SymPy
+    _h0 = _rt.taylor_zero(_h0, cos_w_w_star, sin_w_w_star, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
     del cos_w_w_star, sin_w_w_star
-    # near phi = pi the sum above cancels like t^3 (t = psi_w_w_star): Taylor series derived by SymPy
-    _h0 = _rt.taylor(_h0, psi_w_w_star, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
-    del psi_w_w_star
     _c0 = (1/2)/numpy.pi
-    return _rt.finish(_h0*nn_w_w_star*_c0 + (1/4)*sqnorm_w + (1/4)*sqnorm_w_star, _shape, checked=True)
+    return _rt.finish(_h0*nn_w_w_star*_c0 + (1/4)*sqdiff_w_w_star, _shape, checked=True)
 
 
 def population_grad(w, w_star):
@@ -181,7 +184,7 @@ def lambda_min_plus(phi):
     Assumptions: z ~ N(0, I_p), p >= 2; phi = theta(w, w*)
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -200,7 +203,7 @@ def lambda_max_plus(phi):
     Assumptions: z ~ N(0, I_p), p >= 2; phi = theta(w, w*)
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -216,7 +219,7 @@ def lambda_max_minus(phi):
     Assumptions: z ~ N(0, I_p), p >= 2; phi = theta(w, w*)
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -232,7 +235,7 @@ def gamma(phi):
     Assumptions: z ~ N(0, I_p), p >= 2
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -251,7 +254,7 @@ def L(phi):
     Assumptions: z ~ N(0, I_p), p >= 2
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """

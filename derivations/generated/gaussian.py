@@ -140,7 +140,7 @@ def g(phi):
     Assumptions: g(phi) = 2 pi E[sigma(z.w) sigma(z.u)] for unit w, u at angle phi
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """

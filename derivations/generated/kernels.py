@@ -175,6 +175,38 @@ def h_inf_gram(X):
 
     Returns the (..., n, n) Gram matrix.  Emitted by `nnderive build`; do not edit.
     """
+    def _h_inf_gram_pair(x, y):
+        """kernels._h_inf_gram_pair: 004 thesis, ch. 2, Assumption 2.1 (l.429), Gram matrix over a data set.
+
+        Assumptions: w ~ N(0, I_d), d = len(x); theta = angle(x, y) in [0, pi]; x, y range over the rows of X
+
+        Arguments (leading axes broadcast as a batch):
+            x: (..., d) (nonzero) - a data point
+            y: (..., d) (nonzero) - a data point
+
+        Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+        """
+        x = _rt.vector("x", x, finite=False)
+        y = _rt.vector("y", y, finite=False)
+        _rt.same_length(("x", x), ("y", y))
+        _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+        if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+            return _rt.by_blocks(__h_inf_gram_pair_core, _shape, (x, y))
+        return __h_inf_gram_pair_core(_shape, x, y)
+
+
+    def __h_inf_gram_pair_core(_shape, x, y):
+        """The body of :func:`_h_inf_gram_pair` on checked arguments of batch shape ``_shape``
+        (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
+        sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
+        sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
+        dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
+        nn_x_y = numpy.sqrt(sqnorm_x*sqnorm_y)
+        del sqnorm_x, sqnorm_y
+        _, _, _, psi_x_y = _rt.angle_terms(x, y, None, None, dot_x_y, "psi", norm_xy=nn_x_y)
+        del nn_x_y
+        _c0 = (1/2)/numpy.pi
+        return _rt.finish(dot_x_y*psi_x_y*_c0, _shape, checked=True)
     X = _rt.vector("X", X)
     _rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
@@ -195,7 +227,17 @@ def h_inf_gram(X):
         _dp = numpy.linalg.norm(_a + _b, axis=-1)
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
     _r = numpy.asarray(dot_x_y*(numpy.pi - phi_x_y)*((1/2)/numpy.pi), dtype=numpy.float64)
-    return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
+    if _r.shape != dot_x_y.shape or _r.base is not None:
+        _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()
+    # near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by
+    # the pair form of the same expression: double-double angle and the SymPy edge series,
+    # where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)
+    if _near[0].size:
+        _off = _near[-2] != _near[-1]
+        if _off.any():
+            _pr = tuple(_t[_off] for _t in _near)
+            _r[_pr] = _h_inf_gram_pair(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])
+    return _r
 
 
 def arccos1_gram(X):
@@ -208,6 +250,43 @@ def arccos1_gram(X):
 
     Returns the (..., n, n) Gram matrix.  Emitted by `nnderive build`; do not edit.
     """
+    def _arccos1_gram_pair(x, y):
+        """kernels._arccos1_gram_pair: 004 thesis, Lemma 5.6 (iv) (arc-cosine kernel of degree 1), Gram matrix over a data set.
+
+        Assumptions: w ~ N(0, I_d), d = len(x); theta = angle(x, y) in [0, pi]; x, y range over the rows of X
+
+        Arguments (leading axes broadcast as a batch):
+            x: (..., d) (nonzero) - a data point
+            y: (..., d) (nonzero) - a data point
+
+        Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+        """
+        x = _rt.vector("x", x, finite=False)
+        y = _rt.vector("y", y, finite=False)
+        _rt.same_length(("x", x), ("y", y))
+        _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+        if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+            return _rt.by_blocks(__arccos1_gram_pair_core, _shape, (x, y))
+        return __arccos1_gram_pair_core(_shape, x, y)
+
+
+    def __arccos1_gram_pair_core(_shape, x, y):
+        """The body of :func:`_arccos1_gram_pair` on checked arguments of batch shape ``_shape``
+        (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
+        sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
+        sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
+        dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
+        nn_x_y = numpy.sqrt(sqnorm_x*sqnorm_y)
+        del sqnorm_x, sqnorm_y
+        cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, None, None, dot_x_y, "cos sin psi", norm_xy=nn_x_y)
+        del dot_x_y
+        _h0 = cos_x_y*psi_x_y + sin_x_y
+        del cos_x_y, sin_x_y
+        # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
+        _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+        del psi_x_y
+        _c0 = (1/2)/numpy.pi
+        return _rt.finish(_h0*nn_x_y*_c0, _shape, checked=True)
     X = _rt.vector("X", X)
     _rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
@@ -230,7 +309,17 @@ def arccos1_gram(X):
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
     _r = numpy.asarray(norm_x*norm_y*(_c*(numpy.pi) + _s - _c*phi_x_y)*((1/2)/numpy.pi), dtype=numpy.float64)
-    return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
+    if _r.shape != dot_x_y.shape or _r.base is not None:
+        _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()
+    # near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by
+    # the pair form of the same expression: double-double angle and the SymPy edge series,
+    # where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)
+    if _near[0].size:
+        _off = _near[-2] != _near[-1]
+        if _off.any():
+            _pr = tuple(_t[_off] for _t in _near)
+            _r[_pr] = _arccos1_gram_pair(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])
+    return _r
 
 
 def g_inf_gram(X):
@@ -243,6 +332,44 @@ def g_inf_gram(X):
 
     Returns the (..., n, n) Gram matrix.  Emitted by `nnderive build`; do not edit.
     """
+    def _g_inf_gram_pair(x, y):
+        """kernels._g_inf_gram_pair: 002 WN (Dukler, Gu & Montufar), eq. (4.3), indicators corrected, Gram matrix over a data set.
+
+        Assumptions: v ~ N(0, alpha^2 I_d) (the result is alpha-independent), d = len(x); theta = angle(x, y); x, y range over the rows of X
+
+        Arguments (leading axes broadcast as a batch):
+            x: (..., d) (nonzero) - a data point
+            y: (..., d) (nonzero) - a data point
+
+        Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+        """
+        x = _rt.vector("x", x, finite=False)
+        y = _rt.vector("y", y, finite=False)
+        _rt.same_length(("x", x), ("y", y))
+        _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+        if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+            return _rt.by_blocks(__g_inf_gram_pair_core, _shape, (x, y))
+        return __g_inf_gram_pair_core(_shape, x, y)
+
+
+    def __g_inf_gram_pair_core(_shape, x, y):
+        """The body of :func:`_g_inf_gram_pair` on checked arguments of batch shape ``_shape``
+        (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
+        sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
+        sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
+        dim_d = x.shape[-1]
+        dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
+        nn_x_y = numpy.sqrt(sqnorm_x*sqnorm_y)
+        del sqnorm_x, sqnorm_y
+        cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, None, None, dot_x_y, "cos sin psi", norm_xy=nn_x_y)
+        del dot_x_y
+        _h0 = cos_x_y*psi_x_y + sin_x_y
+        del cos_x_y, sin_x_y
+        # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
+        _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+        del psi_x_y
+        _c0 = (1/2)/numpy.pi
+        return _rt.finish(_h0*nn_x_y/dim_d*_c0, _shape)
     X = _rt.vector("X", X)
     _rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
@@ -266,7 +393,17 @@ def g_inf_gram(X):
         phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)
         _s[_near] = 0.5 * _dm * _dp
     _r = numpy.asarray(norm_x*norm_y*(_c*(numpy.pi) + _s - _c*phi_x_y)/dim_d*((1/2)/numpy.pi), dtype=numpy.float64)
-    return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
+    if _r.shape != dot_x_y.shape or _r.base is not None:
+        _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()
+    # near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by
+    # the pair form of the same expression: double-double angle and the SymPy edge series,
+    # where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)
+    if _near[0].size:
+        _off = _near[-2] != _near[-1]
+        if _off.any():
+            _pr = tuple(_t[_off] for _t in _near)
+            _r[_pr] = _g_inf_gram_pair(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])
+    return _r
 
 
 def v_inf_gram(X):
@@ -279,6 +416,42 @@ def v_inf_gram(X):
 
     Returns the (..., n, n) Gram matrix.  Emitted by `nnderive build`; do not edit.
     """
+    def _v_inf_gram_pair(x, y):
+        """kernels._v_inf_gram_pair: 002 WN (Dukler, Gu & Montufar), eq. (4.2), indicators corrected, Gram matrix over a data set.
+
+        Assumptions: v ~ N(0, alpha^2 I_d) (the result is alpha-independent), d = len(x); theta = angle(x, y); x, y range over the rows of X
+
+        Arguments (leading axes broadcast as a batch):
+            x: (..., d) (nonzero) - a data point
+            y: (..., d) (nonzero) - a data point
+
+        Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+        """
+        x = _rt.vector("x", x, finite=False)
+        y = _rt.vector("y", y, finite=False)
+        _rt.same_length(("x", x), ("y", y))
+        _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+        if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+            return _rt.by_blocks(__v_inf_gram_pair_core, _shape, (x, y))
+        return __v_inf_gram_pair_core(_shape, x, y)
+
+
+    def __v_inf_gram_pair_core(_shape, x, y):
+        """The body of :func:`_v_inf_gram_pair` on checked arguments of batch shape ``_shape``
+        (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
+        sqnorm_x = _rt.sqnorm(x, "x", nonzero=True)
+        sqnorm_y = _rt.sqnorm(y, "y", nonzero=True)
+        dim_d = x.shape[-1]
+        dot_x_y = _rt.dot(x, y, sqnorm_x, sqnorm_y)
+        nn_x_y = numpy.sqrt(sqnorm_x*sqnorm_y)
+        del sqnorm_x, sqnorm_y
+        cos_x_y, sin_x_y, _, psi_x_y = _rt.angle_terms(x, y, None, None, dot_x_y, "cos sin psi", norm_xy=nn_x_y)
+        _h0 = -cos_x_y*psi_x_y - sin_x_y
+        del cos_x_y, sin_x_y
+        # near phi = pi the sum above cancels like t^3 (t = psi_x_y): Taylor series derived by SymPy
+        _h0 = _rt.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
+        _c0 = (1/2)/numpy.pi
+        return _rt.finish((_h0*nn_x_y/dim_d + dot_x_y*psi_x_y)*_c0, _shape)
     X = _rt.vector("X", X)
     _rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
@@ -305,7 +478,17 @@ def v_inf_gram(X):
     _t1 = (1/dim_d)
     _t2 = (1/2)*_t1*norm_x*norm_y
     _r = numpy.asarray((1/2)*_c*_t0*_t1*norm_x*norm_y*phi_x_y - _c*_t2 - _s*_t0*_t2 - 1/2*_t0*dot_x_y*phi_x_y + (1/2)*dot_x_y, dtype=numpy.float64)
-    return _r if _r.shape == dot_x_y.shape else numpy.broadcast_to(_r, dot_x_y.shape).copy()
+    if _r.shape != dot_x_y.shape or _r.base is not None:
+        _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()
+    # near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by
+    # the pair form of the same expression: double-double angle and the SymPy edge series,
+    # where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)
+    if _near[0].size:
+        _off = _near[-2] != _near[-1]
+        if _off.any():
+            _pr = tuple(_t[_off] for _t in _near)
+            _r[_pr] = _v_inf_gram_pair(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])
+    return _r
 
 
 def relu_layer_map(r_x, r_y, phi):
@@ -316,7 +499,7 @@ def relu_layer_map(r_x, r_y, phi):
     Arguments (leading axes broadcast as a batch):
         r_x: (...) (> 0) - standard deviation of u, sqrt(K_ii)
         r_y: (...) (> 0) - standard deviation of v, sqrt(K_jj)
-        phi: (...) - correlation angle arccos(K_ij / (r_x r_y)) in [0, pi]
+        phi: (...) (>= 0, <= pi) - correlation angle arccos(K_ij / (r_x r_y)) in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -342,7 +525,7 @@ def relu_derivative_map(phi):
     Assumptions: (u, v) centred Gaussian with correlation cos(phi); sigma'(s) = 1{s >= 0}
 
     Arguments (leading axes broadcast as a batch):
-        phi: (...) - correlation angle in [0, pi]
+        phi: (...) (>= 0, <= pi) - correlation angle in [0, pi]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """

@@ -349,16 +349,19 @@ def lemma5_C2(sigma0, L, c_sigma):
     Assumptions: sigma L-Lipschitz; X ~ N(0, 1)
 
     Arguments (leading axes broadcast as a batch):
-        sigma0: (...) - |sigma(0)|
-        L: (...) - Lipschitz constant of sigma
-        c_sigma: (...) - 1/E[sigma(X)^2]
+        sigma0: (...) (>= 0) - |sigma(0)|
+        L: (...) (>= 0) - Lipschitz constant of sigma
+        c_sigma: (...) (> 0) - 1/E[sigma(X)^2]
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     sigma0 = _rt.scalar("sigma0", sigma0)
     L = _rt.scalar("L", L)
     c_sigma = _rt.scalar("c_sigma", c_sigma)
+    _rt.positive("c_sigma", c_sigma)
     _shape = _rt.batch_shape(("sigma0", sigma0, 0), ("L", L, 0), ("c_sigma", c_sigma, 0))
+    _rt.require(sigma0 >= 0, "sigma0", "must be >= 0 (an absolute value)")
+    _rt.require(L >= 0, "L", "must be >= 0 (a Lipschitz constant)")
     _t0 = c_sigma**2
     _t1 = _t0*(numpy.sqrt(2)/numpy.sqrt(numpy.pi))
     return _rt.finish(3*L**4*_t0 + 8*L**3*_t1*sigma0 + 6*L**2*_t0*sigma0**2 + 4*L*_t1*sigma0**3 + _t0*sigma0**4, _shape)
@@ -370,7 +373,7 @@ def layer_norm_lower(a, H):
     Assumptions: |x^(1)| >= 1/2 and |x^(h)| >= (1 - a/H) |x^(h-1)| for h = 2..H
 
     Arguments (leading axes broadcast as a batch):
-        a: (...) (> 0) - a = c_{w,0} L (per-layer growth constant), a < H
+        a: (...) (> 0) (< H) - a = c_{w,0} L (per-layer growth constant), a < H
         H: int - depth H
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
@@ -394,7 +397,7 @@ def lemma4_g(g1, b, q, H, h):
         b: (...) (> 0) - b = 2 alpha c_{w,0} L
         q: (...) (> 0) - q = alpha L c_{x,0} R
         H: int - depth H
-        h: int - layer h
+        h: int (<= H) - layer h
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -407,6 +410,7 @@ def lemma4_g(g1, b, q, H, h):
     H = _rt.integer("H", H)
     h = _rt.integer("h", h)
     _shape = _rt.batch_shape(("g1", g1, 0), ("b", b, 0), ("q", q, 0))
+    _rt.require(h <= H, "h", "must be <= H (a layer of the depth-H network)")
     _t0 = H**h
     _t1 = H + b
     return _rt.finish((H*_t1**h*(b*g1 + q) - _t0*_t1*q)/(_t0*_t1*b), _shape)

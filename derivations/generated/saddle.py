@@ -20,7 +20,7 @@ def hermite_cubic(y, y0, y1, f0, f1, df0, df1):
     Arguments (leading axes broadcast as a batch):
         y: (...) - evaluation point
         y0: (...) - left node
-        y1: (...) - right node (> y0)
+        y1: (...) (> y0) - right node (> y0)
         f0: (...) - f(y0)
         f1: (...) - f(y1)
         df0: (...) - f'(y0)
@@ -36,7 +36,7 @@ def hermite_cubic(y, y0, y1, f0, f1, df0, df1):
     df0 = _rt.scalar("df0", df0)
     df1 = _rt.scalar("df1", df1)
     _shape = _rt.batch_shape(("y", y, 0), ("y0", y0, 0), ("y1", y1, 0), ("f0", f0, 0), ("f1", f1, 0), ("df0", df0, 0), ("df1", df1, 0))
-    _rt.require(y1 > y0, 'y1', 'must be > y0')
+    _rt.require(y1 > y0, "y1", "must be > y0")
     _t0 = y - y0
     _t1 = y0 - y1
     _t2 = df0*y0
@@ -52,7 +52,7 @@ def p(x, L, gamma, tau):
 
     Arguments (leading axes broadcast as a batch):
         x: (...) - active coordinate x_i (connector on tau <= x <= 2 tau)
-        L: (...) (> 0) - curvature of the stable directions (L >= gamma)
+        L: (...) (> 0) (>= gamma) - curvature of the stable directions (L >= gamma)
         gamma: (...) (> 0) - curvature of the unstable direction, gamma > 0
         tau: (...) (> 0) - width of the saddle region (thesis: tau = e)
 
@@ -66,7 +66,7 @@ def p(x, L, gamma, tau):
     tau = _rt.scalar("tau", tau)
     _rt.positive("tau", tau)
     _shape = _rt.batch_shape(("x", x, 0), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
-    _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
+    _rt.require(L >= gamma, "L", "must be >= gamma (the proofs need L >= gamma > 0)")
     _t0 = 2*gamma
     _t1 = x - tau
     return _rt.finish(2*_t1**3*(5*L - 3*gamma)/tau**2 - _t0*_t1 - _t0*tau - 2*_t1**2*(7*L - 5*gamma)/tau, _shape)
@@ -79,7 +79,7 @@ def g1(x, L, gamma, tau):
 
     Arguments (leading axes broadcast as a batch):
         x: (...) - active coordinate x_i (connector on tau <= x <= 2 tau)
-        L: (...) (> 0) - curvature of the stable directions (L >= gamma)
+        L: (...) (> 0) (>= gamma) - curvature of the stable directions (L >= gamma)
         gamma: (...) (> 0) - curvature of the unstable direction, gamma > 0
         tau: (...) (> 0) - width of the saddle region (thesis: tau = e)
 
@@ -93,7 +93,7 @@ def g1(x, L, gamma, tau):
     tau = _rt.scalar("tau", tau)
     _rt.positive("tau", tau)
     _shape = _rt.batch_shape(("x", x, 0), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
-    _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
+    _rt.require(L >= gamma, "L", "must be >= gamma (the proofs need L >= gamma > 0)")
     _t0 = tau**2
     _t1 = x - tau
     return _rt.finish((1/2)*_t1**4*(5*L - 3*gamma)/_t0 - _t0*gamma - 2/3*_t1**3*(7*L - 5*gamma)/tau - _t1**2*gamma - 2*_t1*gamma*tau, _shape)
@@ -106,7 +106,7 @@ def g2(x, L, gamma, tau):
 
     Arguments (leading axes broadcast as a batch):
         x: (...) - active coordinate x_i (connector on tau <= x <= 2 tau)
-        L: (...) (> 0) - curvature of the stable directions (L >= gamma)
+        L: (...) (> 0) (>= gamma) - curvature of the stable directions (L >= gamma)
         gamma: (...) (> 0) - curvature of the unstable direction, gamma > 0
         tau: (...) (> 0) - width of the saddle region (thesis: tau = e)
 
@@ -120,7 +120,7 @@ def g2(x, L, gamma, tau):
     tau = _rt.scalar("tau", tau)
     _rt.positive("tau", tau)
     _shape = _rt.batch_shape(("x", x, 0), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
-    _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
+    _rt.require(L >= gamma, "L", "must be >= gamma (the proofs need L >= gamma > 0)")
     _t0 = L + gamma
     _t1 = x - tau
     return _rt.finish(L - 6*_t0*_t1**5/tau**5 + 15*_t0*_t1**4/tau**4 - 10*_t0*_t1**3/tau**3, _shape)
@@ -134,7 +134,7 @@ def g(x, y, L, gamma, tau):
     Arguments (leading axes broadcast as a batch):
         x: (...) - active coordinate x_i (connector on tau <= x <= 2 tau)
         y: (...) - next coordinate x_{i+1}
-        L: (...) (> 0) - curvature of the stable directions (L >= gamma)
+        L: (...) (> 0) (>= gamma) - curvature of the stable directions (L >= gamma)
         gamma: (...) (> 0) - curvature of the unstable direction, gamma > 0
         tau: (...) (> 0) - width of the saddle region (thesis: tau = e)
 
@@ -149,7 +149,7 @@ def g(x, y, L, gamma, tau):
     tau = _rt.scalar("tau", tau)
     _rt.positive("tau", tau)
     _shape = _rt.batch_shape(("x", x, 0), ("y", y, 0), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
-    _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
+    _rt.require(L >= gamma, "L", "must be >= gamma (the proofs need L >= gamma > 0)")
     _t0 = tau**2
     _t1 = x - tau
     _t2 = _t1**4
@@ -164,7 +164,7 @@ def nu(L, gamma, tau):
     Assumptions: L >= gamma > 0 (the proofs need L >= gamma), tau > 0 (Lemma 7.2 takes tau >= e)
 
     Arguments (leading axes broadcast as a batch):
-        L: (...) (> 0) - curvature of the stable directions (L >= gamma)
+        L: (...) (> 0) (>= gamma) - curvature of the stable directions (L >= gamma)
         gamma: (...) (> 0) - curvature of the unstable direction, gamma > 0
         tau: (...) (> 0) - width of the saddle region (thesis: tau = e)
 
@@ -177,7 +177,7 @@ def nu(L, gamma, tau):
     tau = _rt.scalar("tau", tau)
     _rt.positive("tau", tau)
     _shape = _rt.batch_shape(("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
-    _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
+    _rt.require(L >= gamma, "L", "must be >= gamma (the proofs need L >= gamma > 0)")
     return _rt.finish((1/6)*tau**2*(37*L + 13*gamma), _shape)
 
 
@@ -406,9 +406,9 @@ def escape_ratio(L, gamma, eta):
     Assumptions: GD with constant step on the tube/octopus; escape times large (k -> infinity)
 
     Arguments (leading axes broadcast as a batch):
-        L: (...) (> 0) - stable curvature (L >= gamma)
+        L: (...) (> 0) (>= gamma) - stable curvature (L >= gamma)
         gamma: (...) (> 0) - unstable curvature
-        eta: (...) (> 0) - GD step size, 0 < eta < 1/(2L)
+        eta: (...) (> 0) (< 1/(2*L)) - GD step size, 0 < eta < 1/(2L)
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -419,7 +419,7 @@ def escape_ratio(L, gamma, eta):
     eta = _rt.scalar("eta", eta)
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("L", L, 0), ("gamma", gamma, 0), ("eta", eta, 0))
-    _rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')
-    _rt.require(2 * eta * L < 1, 'eta', 'must be < 1/(2L) (else pending coordinates are zeroed and GD never escapes)')
+    _rt.require(L >= gamma, "L", "must be >= gamma (the proofs need L >= gamma > 0)")
+    _rt.require(eta < 1/(2*L), "eta", "must be < 1/(2*L) (else pending coordinates are zeroed and GD never escapes)")
     _t0 = 2*eta
     return _rt.finish(1 - numpy.log1p(-L*_t0)/numpy.log1p(_t0*gamma), _shape)

@@ -37,12 +37,12 @@ def grad_v(v, g, grad_w):
 def _grad_v_core(_shape, v, g, grad_w):
     """The body of :func:`grad_v` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_v = _rt.norm(v, "v", nonzero=True)
-    dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
+    norm_grad_w, norm_v, dot_grad_w_v = _rt.norms_and_dot(grad_w, v, ("grad_w", "v"), nonzero=(False, True))
+    nn_grad_w_v = norm_grad_w*norm_v
+    cos_grad_w_v = _rt.cosine_or_zero(dot_grad_w_v, nn_grad_w_v)
+    del nn_grad_w_v
     _k0 = g/norm_v
-    _k1 = -dot_grad_w_v*g/norm_v**3
-    del dot_grad_w_v, norm_v
-    return _rt.finish(_rt.combine((_k0, grad_w), (_k1, v)), _shape, 1)
+    return _rt.finish(_rt.rejection(grad_w, v, norm_v*norm_v, dot_grad_w_v, cos_grad_w_v, scale=_k0), _shape, 1, checked=((_k0,), (norm_grad_w, norm_v,)))
 
 
 def grad_g(v, g, grad_w):
@@ -391,15 +391,15 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
 def _grad_g_and_grads_core(_shape, v, g, grad_w, *, out=None):
     """The body of :func:`grad_g_and_grads` on checked arguments of batch shape ``_shape``
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
-    norm_v = _rt.norm(v, "v", nonzero=True)
-    dot_grad_w_v = _rt.dot(grad_w, v, None, norm_v, names=("grad_w", "v"))
+    norm_grad_w, norm_v, dot_grad_w_v = _rt.norms_and_dot(grad_w, v, ("grad_w", "v"), nonzero=(False, True))
+    nn_grad_w_v = norm_grad_w*norm_v
+    cos_grad_w_v = _rt.cosine_or_zero(dot_grad_w_v, nn_grad_w_v)
+    del nn_grad_w_v
     _t0 = (1/norm_v)
     _k0 = _t0*g
-    _k1 = -dot_grad_w_v*g/norm_v**3
-    del norm_v
     _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
     value = _rt.finish(_t0*dot_grad_w_v, _shape, 0, _out[0], checked=True)
-    del _t0, dot_grad_w_v
-    grad_v = _rt.finish(_rt.combine((_k0, grad_w), (_k1, v)), _shape, 1, _out[1])
-    del _k0, _k1
+    del _t0
+    grad_v = _rt.finish(_rt.rejection(grad_w, v, norm_v*norm_v, dot_grad_w_v, cos_grad_w_v, scale=_k0), _shape, 1, _out[1], checked=((_k0,), (norm_grad_w, norm_v,)))
+    del _k0, cos_grad_w_v, dot_grad_w_v, norm_grad_w, norm_v
     return value, grad_v

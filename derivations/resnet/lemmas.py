@@ -126,8 +126,9 @@ register(Formula(
 ))
 register(Formula(
     "resnet.lemma5_C2", f"{SOURCE}, Lemma 5 proof, C_2 (spec C10)",
-    (Arg("sigma0", "scalar", "|sigma(0)|"), Arg("L", "scalar", "Lipschitz constant of sigma"),
-     Arg("c_sigma", "scalar", "1/E[sigma(X)^2]")),
+    (Arg("sigma0", "scalar", "|sigma(0)|", domain=(">= 0: an absolute value",)),
+     Arg("L", "scalar", "Lipschitz constant of sigma", domain=(">= 0: a Lipschitz constant",)),
+     Arg("c_sigma", "scalar", "1/E[sigma(X)^2]", positive=True)),
     "sigma L-Lipschitz; X ~ N(0, 1)", lemma5_C2, r"C_2",
     paper=paper_C2, paper_reading="C_2 = sigma(0)^4 + 4|sigma(0)|^3 L sqrt(2/pi) + 6 sigma(0)^2 "
     "L^2 + 8|sigma(0)| L^3 sqrt(2/pi) + 32 L^4 (bounds c_sigma^2 E(...)^4 / m by C_2 / m)",
@@ -146,6 +147,7 @@ register(Formula(
     (Arg("g1", "scalar", "g(1) = sqrt(c_sigma) L R", positive=True),
      Arg("b", "scalar", "b = 2 alpha c_{w,0} L", positive=True),
      Arg("q", "scalar", "q = alpha L c_{x,0} R", positive=True),
-     Arg("H", "int", "depth H"), Arg("h", "int", "layer h")),
+     Arg("H", "int", "depth H"),
+     Arg("h", "int", "layer h", domain=("<= H: a layer of the depth-H network",))),
     "the recursion of the Lemma 4 proof, with its 1/H factors", lemma4_g, r"g(h)",
 ))

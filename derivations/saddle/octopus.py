@@ -368,7 +368,8 @@ _WHERE = {
 
 _ARGS = (
     Arg("x", "vector", "the point, d >= 2", space="d"),
-    Arg("L", "scalar", "curvature of the stable directions (L >= gamma)"),
+    Arg("L", "scalar", "curvature of the stable directions (L >= gamma)",
+        domain=(">= gamma: the proofs need L >= gamma > 0",)),
     Arg("gamma", "scalar", "curvature of the unstable direction", positive=True),
     Arg("tau", "scalar", "width of the saddle region (thesis: tau = e)", positive=True),
 )

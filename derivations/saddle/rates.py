@@ -91,15 +91,14 @@ register(Formula(
     "saddle.escape_ratio", "004 thesis, ch. 7, sec. 7.3 (key observation) and sec. 7.5",
     (Arg("L", "scalar", "stable curvature (L >= gamma)", positive=True),
      Arg("gamma", "scalar", "unstable curvature", positive=True),
-     Arg("eta", "scalar", "GD step size, 0 < eta < 1/(2L)", positive=True)),
+     Arg("eta", "scalar", "GD step size, 0 < eta < 1/(2L)", positive=True,
+         domain=("< 1/(2*L): else pending coordinates are zeroed and GD never escapes",))),
     "GD with constant step on the tube/octopus; escape times large (k -> infinity)",
     escape_ratio, r"\lim_{k\to\infty} D_{k+1}/D_k",
     paper=proof_bound,
     paper_reading="sec. 7.5: 'the number of iterations to escape a saddle point increase at each "
                   "time with a multiplicative factor (L+gamma)/gamma' (OCR '%')",
-    validate=("_rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')",
-              "_rt.require(2 * eta * L < 1, 'eta', 'must be < 1/(2L) (else pending coordinates "
-              "are zeroed and GD never escapes)')"),
+    validate=("_rt.require(L >= gamma, 'L', 'must be >= gamma (the proofs need L >= gamma > 0)')",),
     notes="At eta = 1/(4L) this is 1 + ln 2 / ln(1 + gamma/(2L)); log1p forms keep eta -> 0 "
           "accurate (eta = 1e-17 gives 1 + L/gamma).",
 ))
