@@ -679,10 +679,38 @@ def emit_constant(formula: Formula) -> str:
     runtime module (generated modules import NumPy and ``_runtime`` only)."""
     from .codegen import emit_function
 
+    if formula.expr.has(sp.gamma):
+        return _emit_mp_constant(formula)
     clone = Formula(formula.name, formula.source, formula.args, formula.assumptions,
                     lambda: formula.expr, formula.lhs, formula.rank)
     src = emit_function(clone)
     return src.replace("math.", "_rt.math.").replace("numpy._rt.math.", "numpy.math.")
+
+
+def _emit_mp_constant(formula: Formula) -> str:
+    """A Theorem-1 constant in Gamma functions of the integer arguments, evaluated by
+    :func:`_runtime.mp_constant` (mpmath, 30 + 2 x digits(p) digits) and rounded once (issue 23
+    item 2): ``math.gamma`` overflows from p = 343, and in float64 ``c_2 = 1 - sqrt(2/p)
+    Gamma((p+1)/2)/Gamma(p/2) ~ 1/(4p)`` and ``rate_c`` cancel ``log10(4p)`` digits (1e-7
+    relative at p = 10^4 from log-Gamma differences).  ``log(Gamma(a))`` is printed as
+    ``loggamma(a)`` (no huge intermediate).  The expression printed is ``formula.expr``."""
+    from sympy.printing.pycode import MpmathPrinter
+
+    from .codegen import docstring
+
+    if any(a.kind != "int" for a in formula.args):
+        raise ValueError(f"{formula.name}: the mpmath template takes integer arguments only")
+    expr = formula.expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma),
+                                lambda e: sp.loggamma(e.args[0].args[0]))
+    code = MpmathPrinter({"fully_qualified_modules": True}).doprint(expr).replace("mpmath.", "mp.")
+    names = [a.name for a in formula.args]
+    sig = ", ".join(names)
+    body = [f'{a} = _rt.integer("{a}", {a})' for a in names]
+    body += ["_shape = _rt.batch_shape()",
+             f"_v = _rt.mp_constant(lambda mp, {sig}: {code}, {sig})",
+             "return _rt.finish(_v, _shape)"]
+    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(docstring(formula), "    ")
+            + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
 
 
 # --------------------------------------------------------------------------------------------
