@@ -49,3 +49,38 @@ def test_circulant_cn_output_from_the_cn_definition():
     e = C.cn_output_expr()
     assert sp.simplify(e - C.w_out / V.norm(C.Z) * C.Z) == 0
     assert sp.simplify(C.cn_scale().subs(C._TOT, 0) - sp.sqrt(C._NV / C._SV)) == 0
+
+
+# --- wn ----------------------------------------------------------------------------------------
+
+
+def test_wn_n_block_by_matrix_algebra():
+    from derivations import wn
+
+    # the noncommutative algebra really produces the projector identity
+    sq = sp.expand((wn._NCV * wn._NCVT) ** 2).subs(wn._NCVT * wn._NCV, sp.Symbol("N"))
+    assert sp.expand(sq - sp.Symbol("N") * wn._NCV * wn._NCVT) == 0
+    assert wn._nc_transpose(wn._NCV * wn._NCVT * wn._NCV) == wn._NCVT * wn._NCV * wn._NCVT
+    # dw/dg by differentiating w = g v/|v|
+    assert sp.simplify(sp.diff(wn.reparam_vector(), wn.G_) - wn.VV / V.norm(wn.VV)) == 0
+    # the derived block equals the hand-expanded (a I + b vv^T)^2 + vv^T/|v|^2 of before
+    c = wn.components(wn.grad_v(), (wn.Q, wn.VV))
+    a, b = c[wn.Q], sp.simplify(c[wn.VV] / V.dot(wn.VV, wn.Q))
+    nv2 = V.norm(wn.VV) ** 2
+    typed = a**2 * wn.EYE + (2 * a * b + b**2 * nv2) * wn.OUTER_VV + wn.OUTER_VV / nv2
+    assert sp.simplify(wn.n_block() - typed) == 0
+
+
+def test_wn_n_block_on_explicit_matrices():
+    """The derived block equals S S^T built from the explicit Jacobian of w = g v/|v| in R^3."""
+    from derivations import wn
+
+    vs = sp.Matrix(sp.symbols("v1:4", real=True))
+    g = sp.Symbol("g", real=True)
+    w = g * vs / sp.sqrt((vs.T * vs)[0])
+    S = w.jacobian(list(vs)).row_join(sp.diff(w, g))
+    nv = sp.sqrt((vs.T * vs)[0])
+    derived = wn.n_block()
+    alpha = sp.diff(derived, wn.EYE).subs({V.norm(wn.VV): nv, wn.G_: g})
+    beta = sp.diff(derived, wn.OUTER_VV).subs({V.norm(wn.VV): nv, wn.G_: g})
+    assert sp.simplify(S * S.T - (alpha * sp.eye(3) + beta * vs * vs.T)) == sp.zeros(3, 3)
