@@ -589,10 +589,14 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.positive("eta", eta)
     _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("as_sum", as_sum, 0), ("eta", eta, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
-    psi_phi = _rt.pi_minus(phi)
-    _t0 = abs(psi_phi + numpy.arctan(a_dot*eta*psi_phi*numpy.sin(phi)*ws_norm/v_norm**2*((1/2)/numpy.pi)) - numpy.pi)
-    del psi_phi
-    return _rt.finish(numpy.select([numpy.greater(_t0, numpy.pi),True], [2*numpy.pi - _t0,_t0], default=numpy.nan), _shape)
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
+    _t0 = v_norm**2
+    _t1 = _t0*(numpy.pi)
+    _t2 = a_dot*eta*_rt.pi_minus(phi)*ws_norm
+    _t3 = (1/_t0)*(numpy.pi**(-1.0))
+    del _t0
+    return _rt.finish(numpy.arctan2((1/2)*_t3*sin_phi*abs(2*_t1 - _t2*cos_phi), _t3*(_t1*cos_phi + (1/2)*_t2*sin_phi**2)), _shape)
 
 
 def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
