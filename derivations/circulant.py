@@ -265,9 +265,15 @@ def loss_per_frequency() -> sp.Expr:
 
 def _chain_spectrum(g_re, g_im) -> tuple[sp.Expr, sp.Expr]:
     """Pull ``(dl/dRe a, dl/dIm a)`` back to the taps: ``dL/dw_m = sum_j (g_re dRe a/dw_m +
-    g_im dIm a/dw_m)`` with ``a = n^{-1/2} sum_m w_m e^{-i theta m}``; written as
+    g_im dIm a/dw_m)`` with ``a = n^{-1/2} sum_m w_m e^{-i theta m}`` (``d a/d w_m`` by
+    ``sp.diff`` of the DFT definition); written as
     ``Re sum_j S_j e^{+i theta}``, ``S`` is read off at theta = 0 (Re) and pi/2 (Im)."""
-    coef = knob("circulant.unitary_norm", 1 / sp.sqrt(n)) * sp.exp(-sp.I * theta)  # d a / d w_m
+    # d a / d w_m by sp.diff of the unitary coefficient a = sum_m conj(F_{mk}) w_m, written
+    # with theta = 2 pi k m / n
+    term = sp.conjugate(fourier_mode(_m)) * _W[_m]
+    coef = sp.diff(term, _W[_m]).subs(_m, theta * n / (2 * sp.pi * _k))
+    if coef.has(_k) or coef.has(_m):
+        raise ArithmeticError(f"d a/d w_m is not a function of theta: {coef}")
     da_re, da_im = _split(coef)
     contrib = g_re * da_re + g_im * da_im        # = Re(S e^{i theta}) = S_re cos - S_im sin
     s_re = sp.simplify(contrib.subs(theta, 0))
