@@ -395,7 +395,8 @@ def cn_output_expr() -> sp.Expr:
     (:func:`prove_centering_preserved`), so its CN is ``cn_scale()`` at ``1.z = 0``, ``|v|^2 =
     |z|^2``: ``sqrt(n)/|z|`` times ``z`` (SymPy).  Eq. (7) absorbs the constant part of that
     coefficient (SymPy: ``coefficient * |z|``, free of z, i.e. ``sqrt(n)``) into the output
-    weight, ``w_out = sqrt(n) w_{d+1}``; the result is ``w_out z/|z|``."""
+    weight, ``w_out = sqrt(n) w_{d+1}`` (that reparametrization is eq. (7)'s definition, a
+    premise; the sqrt(n) itself is derived); the result is ``w_out z/|z|``."""
     if not prove_cn_closed_form():
         raise ArithmeticError("channel normalization closed form not proved")
     coef = sp.simplify(cn_scale().subs({_TOT: 0, _NV: n, _SV: V.norm(Z) ** 2}))

@@ -295,7 +295,8 @@ _RHO = sp.Symbol("rho", positive=True)
 def _section_volume(n: sp.Expr) -> sp.Expr:
     """``(n-1)``-volume of the section ``{x in rho B^n : x_1 = t}`` divided by that of the unit
     ``(n-1)``-ball: the section is the ``(n-1)``-ball of the radius ``r`` that SymPy solves from
-    ``t^2 + r^2 = rho^2``, and ``(n-1)``-volume scales as ``r^{n-1}``."""
+    ``t^2 + r^2 = rho^2``, and ``(n-1)``-volume scales as ``r^{n-1}`` (a premise, not derived:
+    the scaling of Lebesgue measure; README "Premises")."""
     r = sp.Symbol("r", positive=True)
     sols = sp.solve(sp.Eq(_T**2 + r**2, _RHO**2), r)
     if len(sols) != 1:

@@ -124,7 +124,8 @@ def radial_density() -> sp.Expr:
     """Unnormalized density of ``rho = |z|``, ``z ~ N(0, I_d)``: the Gaussian density
     ``e^{-|z|^2/2}`` in polar coordinates ``z = rho u`` has the Jacobian ``rho^{d-1}`` (the
     surface of the sphere of radius rho) and no dependence on ``u``, so ``rho`` and ``u`` are
-    independent and ``u`` is uniform."""
+    independent and ``u`` is uniform.  The Jacobian and this independence are premises (README
+    "Premises"), not derived by SymPy."""
     return _RHO ** (DIM - 1) * sp.exp(-_RHO**2 / 2)
 
 

@@ -189,6 +189,7 @@ def g() -> sp.Expr:
     is joined by the connector solved from exactly that pair: ``(LEFT, RIGHT)`` by :func:`g1`,
     ``(NEXT_LEFT, NEXT_RIGHT)`` by :func:`g2`, a power absent on both sides by 0.  The result
     is ``g1(x) + g2(x) y^2`` (Lemma 7.4); a pair with no connector raises ArithmeticError.
+    Which connector joins which pair is Lemma 7.4's construction (a premise, README "Premises").
     """
     left = sp.Poly(left_piece() + NEXT_LEFT * y**2, y)
     right = sp.Poly(right_piece() + NEXT_RIGHT * y**2, y)
