@@ -12,7 +12,11 @@ Derivations, in the paper's order:
 
 1. :func:`prove_diagonalization` / :func:`prove_product_formula`: ``C(w) = F diag(sqrt(n) F^H w)
    F^H`` (App. B.1) and ``prod_i W_i x = n^{d/2} F (prod_i diag(F^H w_i)) F^H x`` proved by SymPy
-   for concrete small ``n`` with symbolic entries.
+   for concrete small ``n`` with symbolic entries.  The derivation path is symbolic in n:
+   :func:`circulant_eigenvalue` (``Sum.change_index`` over the mod-n split of ``C(w)[a, b] =
+   w[(a - b) mod n]``), :func:`eigenvalue_scale` (``lambda_j / w^_j = sqrt(n)``),
+   :func:`prove_unitary` (the geometric sum) and :func:`_eig_scale` (``Product.doit`` over d
+   layers: ``n^{d/2}``); the concrete-n proofs check the derived scale against dense matrices.
 2. Per-frequency forms.  With ``P_j = prod_i w^_{ij}`` (unitary coefficients of the filters),
    the output spectrum is ``f^_j = n^{d/2} P_j x^_j`` (``circulant.output``) and the loss splits
    into ``L = sum_j l_j``, ``l_j = 1/2 |y^_j - n^{d/2} P_j x^_j|^2`` (``circulant.loss``; eq. of
