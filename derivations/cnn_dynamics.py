@@ -38,6 +38,7 @@ from . import cnn as C
 from . import gaussian as G
 from . import vectors as V
 from .registry import Arg, Formula, register
+from .registry import get as _get_formula
 
 from .knobs import cached, knob
 
@@ -262,8 +263,8 @@ def gd_next_angle() -> sp.Expr:
     (cos phi, sin phi)``; SymPy forms ``cos theta = (x1 cos phi + x2 sin phi)/|v'|`` and proves
     ``sin^2 theta = 1 - cos^2 theta = (x1 sin phi - x2 cos phi)^2/|v'|^2``, so ``theta =
     atan2(|x1 sin phi - x2 cos phi|, x1 cos phi + x2 sin phi)`` (the same angle in [0, pi],
-    accurate at both ends; the positive ``|v'|`` cancels from both arguments, and so does
-    ``x1 = |v| > 0``)."""
+    accurate at both ends; the positive ``|v'|``, ``x1 = |v|`` and the common denominator
+    ``2 pi |v|^2`` cancel from both arguments)."""
     x1, x2 = _v_next_plane()
     if sp.simplify(x1 - NV) != 0:
         raise AssertionError(f"the GD step is not orthogonal to v: x1 = {x1}")
@@ -272,7 +273,11 @@ def gd_next_angle() -> sp.Expr:
     cross = x1 * sp.sin(PHI) - x2 * sp.cos(PHI)
     if sp.simplify(sp.expand(1 - dot**2 / norm2 - cross**2 / norm2)) != 0:
         raise ArithmeticError("sin^2 + cos^2 of the new angle is not 1")
-    return sp.atan2(sp.Abs(sp.simplify(cross / x1)), sp.simplify(dot / x1))
+    c, d_ = sp.together(sp.simplify(cross / x1)), sp.together(sp.simplify(dot / x1))
+    scale = sp.lcm(sp.fraction(c)[1], sp.fraction(d_)[1])  # clear the common denominator
+    if not scale.is_positive:
+        raise ArithmeticError(f"cannot clear the denominator {scale} (sign unknown)")
+    return sp.atan2(sp.Abs(sp.factor(sp.cancel(c * scale))), sp.expand(sp.cancel(d_ * scale)))
 
 
 def gd_next_sin2() -> sp.Expr:
@@ -430,3 +435,22 @@ for _q, _fn, _lhs, _src in (
         f"cnn.{_q}", f"{SOURCE}, {_src}", _STATE_ARGS, _MODEL + "; " + _GD, _fn, lhs=_lhs,
         validate=(_PHI_OK,),
     ))
+
+
+def _latex_gd_next_angle(expr: sp.Expr) -> str:
+    """Display only: ``atan2(|A|, B)`` with ``a_dot`` written through ``kappa = a_dot eta |w*| /
+    (2 pi |v|^2)`` and both arguments divided by the positive ``2 pi |v|^2`` (SymPy; the
+    emitted code evaluates ``expr`` itself)."""
+    from .latex import to_latex
+
+    kappa = sp.Symbol(r"\kappa", real=True)
+    unit = 2 * sp.pi * NV**2
+    sub = {DOT: kappa * unit / (ETA * NWS)}
+    a, b = (sp.simplify(sp.expand(arg.subs(sub)) / unit) for arg in expr.args)
+    a = sp.Abs(sp.factor(sp.expand(a.args[0] if isinstance(a, sp.Abs) else a)))
+    b = sp.collect(sp.expand(b), kappa)
+    return (r"\operatorname{atan2}\left(" + to_latex(a) + r",\ " + to_latex(b)
+            + r"\right),\quad \kappa = " + to_latex(sp.Symbol("a_dot") * ETA * NWS / unit))
+
+
+_get_formula("cnn.gd_next_angle").latex_rhs = _latex_gd_next_angle

@@ -591,12 +591,9 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     cos_phi = numpy.cos(phi)
     sin_phi = _rt.sine(phi, cos_phi)
-    _t0 = v_norm**2
-    _t1 = _t0*(numpy.pi)
-    _t2 = a_dot*eta*_rt.pi_minus(phi)*ws_norm
-    _t3 = (1/_t0)*(numpy.pi**(-1.0))
-    del _t0
-    return _rt.finish(numpy.arctan2((1/2)*_t3*sin_phi*abs(2*_t1 - _t2*cos_phi), _t3*(_t1*cos_phi + (1/2)*_t2*sin_phi**2)), _shape)
+    _t0 = v_norm**2*(2*numpy.pi)
+    _t1 = a_dot*eta*_rt.pi_minus(phi)*ws_norm
+    return _rt.finish(numpy.arctan2(sin_phi*abs(_t0 - _t1*cos_phi), _t0*cos_phi + _t1*sin_phi**2), _shape)
 
 
 def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
