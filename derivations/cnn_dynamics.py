@@ -273,11 +273,11 @@ def gd_next_angle() -> sp.Expr:
     cross = x1 * sp.sin(PHI) - x2 * sp.cos(PHI)
     if sp.simplify(sp.expand(1 - dot**2 / norm2 - cross**2 / norm2)) != 0:
         raise ArithmeticError("sin^2 + cos^2 of the new angle is not 1")
-    c, d_ = sp.together(sp.simplify(cross / x1)), sp.together(sp.simplify(dot / x1))
-    scale = sp.lcm(sp.fraction(c)[1], sp.fraction(d_)[1])  # clear the common denominator
-    if not scale.is_positive:
-        raise ArithmeticError(f"cannot clear the denominator {scale} (sign unknown)")
-    return sp.atan2(sp.Abs(sp.factor(sp.cancel(c * scale))), sp.expand(sp.cancel(d_ * scale)))
+    c, d_ = (sp.cancel(sp.together(sp.expand(e / x1))) for e in (cross, dot))
+    scale = sp.lcm(sp.fraction(c)[1], sp.fraction(d_)[1])  # the common denominator
+    if scale.is_positive:  # cleared from both arguments (atan2(s a, s b) = atan2(a, b), s > 0)
+        c, d_ = sp.cancel(c * scale), sp.cancel(d_ * scale)
+    return sp.atan2(sp.Abs(sp.factor(c)), sp.expand(d_))
 
 
 def gd_next_sin2() -> sp.Expr:
