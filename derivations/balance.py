@@ -131,11 +131,15 @@ g_out = V.vector("g_out", "fan_out", r"\mathbf{g}_{\mathrm{out}}")
 @cached
 def gd_neuron_drift():
     """Change of |w_in|^2 - |w_out|^2 in one GD step (w <- w - eta g), with the Euler identity
-    <w_in, g_in> = <w_out, g_out> (proved by :func:`euler_identity_proof`) substituted."""
+    <w_in, g_in> = <w_out, g_out> (proved by :func:`euler_identity_proof`) substituted; the
+    squared norms after the step are expanded by bilinearity of the inner product (not typed)."""
     step = knob("balance.gd_step", 1) * eta
 
-    def sq_after(w, g):  # |w - step g|^2 in invariants
-        return V.norm(w) ** 2 - 2 * step * V.dot(w, g) + step ** 2 * V.norm(g) ** 2
+    def sq_after(w, g):
+        """``|w - step g|^2`` by bilinearity: ``sum_{a,b} c_a c_b <a, b>`` over the components
+        of the updated vector (SymPy's ``V.components`` and ``V.dot``)."""
+        parts = V.components(w - step * g, 1)
+        return sp.expand(sum(ca * cb * V.dot(a, b) for ca, a in parts for cb, b in parts))
 
     change = (sq_after(w_in, g_in) - sq_after(w_out, g_out)) - (V.norm(w_in) ** 2 - V.norm(w_out) ** 2)
     if euler_identity_proof((2, 2, 2)):

@@ -12,7 +12,11 @@ Derivations, in the paper's order:
 
 1. :func:`prove_diagonalization` / :func:`prove_product_formula`: ``C(w) = F diag(sqrt(n) F^H w)
    F^H`` (App. B.1) and ``prod_i W_i x = n^{d/2} F (prod_i diag(F^H w_i)) F^H x`` proved by SymPy
-   for concrete small ``n`` with symbolic entries.
+   for concrete small ``n`` with symbolic entries.  The derivation path is symbolic in n:
+   :func:`circulant_eigenvalue` (``Sum.change_index`` over the mod-n split of ``C(w)[a, b] =
+   w[(a - b) mod n]``), :func:`eigenvalue_scale` (``lambda_j / w^_j = sqrt(n)``),
+   :func:`prove_unitary` (the geometric sum) and :func:`_eig_scale` (``Product.doit`` over d
+   layers: ``n^{d/2}``); the concrete-n proofs check the derived scale against dense matrices.
 2. Per-frequency forms.  With ``P_j = prod_i w^_{ij}`` (unitary coefficients of the filters),
    the output spectrum is ``f^_j = n^{d/2} P_j x^_j`` (``circulant.output``) and the loss splits
    into ``L = sum_j l_j``, ``l_j = 1/2 |y^_j - n^{d/2} P_j x^_j|^2`` (``circulant.loss``; eq. of
@@ -131,7 +135,7 @@ def prove_diagonalization(m: int) -> bool:
     """``C(w) = F diag(sqrt(m) F^H w) F^H`` for symbolic real ``w`` of length ``m`` (exact)."""
     w = sp.symbols(f"w0:{m}", real=True)
     F = dft_matrix(m)
-    lam = knob("circulant.eig_sqrt_n", sp.sqrt(n)).subs(n, m) * F.H * sp.Matrix(w)
+    lam = eigenvalue_scale().subs(n, m) * F.H * sp.Matrix(w)
     return _is_zero_matrix(F * sp.diag(*lam) * F.H - circulant_matrix(w))
 
 
@@ -145,7 +149,7 @@ def prove_product_formula(m: int, depth: int) -> bool:
         w = sp.symbols(f"w{i}_0:{m}", real=True)
         dense = circulant_matrix(w) * dense
         diag = sp.diag(*(F.H * sp.Matrix(w))) * diag
-    rn = knob("circulant.eig_sqrt_n", sp.sqrt(n)).subs(n, m)
+    rn = eigenvalue_scale().subs(n, m)
     return _is_zero_matrix(rn**depth * F * diag * F.H * x - dense)
 
 
@@ -154,14 +158,97 @@ def prove_product_formula(m: int, depth: int) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+# The same facts for symbolic n, in the model's own index notation (the derivation path).
+_k, _a, _b, _m, _q = sp.symbols("k a b m q", integer=True)
+_i = sp.Symbol("i", integer=True, positive=True)
+_W = sp.IndexedBase("w")        # taps of one filter, w[m], m = 0 .. n-1
+_AH = sp.IndexedBase("a")       # unitary coefficients w^_{ij} of the layers i = 1 .. d at one j
+
+
+def dft_norm():
+    """The ``1/sqrt(n)`` of the unitary DFT ``F_{jk} = e^{2 pi i jk/n}/sqrt(n)`` (a knob)."""
+    return knob("circulant.dft_norm", 1 / sp.sqrt(n))
+
+
+def fourier_mode(t, k=_k):
+    """Entry ``t`` of the column ``k`` of ``F``: ``e^{+2 pi i k t/n}/sqrt(n)``."""
+    return dft_norm() * sp.exp(2 * sp.pi * sp.I * k * t / n)
+
+
+@cached
+def circulant_eigenvalue() -> sp.Expr:
+    """Summand ``lambda_k(m)`` of ``lambda_k = sum_{m=0}^{n-1} lambda_k(m)`` with ``C(w) e_k =
+    lambda_k e_k``, derived by SymPy for symbolic ``n`` from ``C(w)[a, b] = w[(a - b) mod n]``.
+
+    ``(C(w) e_k)_a = sum_{b <= a} w[a - b] e_k(b) + sum_{b > a} w[a - b + n] e_k(b)`` (the mod-n
+    index split at ``b = a``); ``Sum.change_index`` with ``m = a - b`` and ``m = a + n - b`` maps
+    the two sums to ``m in [0, a]`` and ``m in [a + 1, n - 1]``, whose summands SymPy proves
+    equal (``e^{2 pi i k} = 1`` for integer k), so they join into one sum over ``m = 0..n-1``;
+    dividing the summand by ``e_k(a)`` leaves ``w_m e^{-2 pi i k m/n}``, free of ``a``: an
+    eigenvector with an eigenvalue independent of the row.
+    """
+    s1 = sp.Sum(_W[_a - _b] * fourier_mode(_b), (_b, 0, _a)).change_index(_b, _a - _b, _m)
+    s2 = sp.Sum(_W[_a - _b + n] * fourier_mode(_b), (_b, _a + 1, n - 1)).change_index(
+        _b, _a + n - _b, _m)
+    if s1.limits != ((_m, 0, _a),) or s2.limits != ((_m, _a + 1, n - 1),):
+        raise ArithmeticError(f"the two index ranges do not tile 0..n-1: {s1.limits}, {s2.limits}")
+    if sp.simplify(sp.powsimp(sp.expand(s2.function - s1.function), combine="exp")) != 0:
+        raise ArithmeticError("the wrapped and unwrapped summands differ (no periodicity)")
+    summand = sp.simplify(s1.function / fourier_mode(_a))
+    if _a in summand.free_symbols:
+        raise ArithmeticError("the Fourier mode is not an eigenvector of C(w)")
+    return summand
+
+
+@cached
+def eigenvalue_scale() -> sp.Expr:
+    """``lambda_k / w^_k`` with ``w^_k = (F^H w)_k = sum_m conj(F_{mk}) w_m`` (the unitary
+    coefficient): the ratio of the two sums' summands, which SymPy finds free of ``m`` and ``k``
+    (``sqrt(n)``, App. B.1's ``C(w) = F diag(sqrt(n) F^H w) F^H``)."""
+    coef = sp.conjugate(fourier_mode(_m)) * _W[_m]
+    ratio = sp.simplify(circulant_eigenvalue() / coef)
+    if ratio.free_symbols - {n}:
+        raise ArithmeticError(f"eigenvalue / unitary coefficient depends on the index: {ratio}")
+    return ratio
+
+
+def prove_unitary() -> bool:
+    """``(F^H F)_{jk} = sum_b conj(F_{bj}) F_{bk} = delta_{jk}`` for symbolic n: the geometric
+    sum ``sum_b e^{2 pi i q b/n}`` (``q = k - j``) by ``Sum.doit`` is ``n`` if ``e^{2 pi i q/n}
+    = 1`` and 0 otherwise."""
+    g = sp.Sum(sp.conjugate(fourier_mode(_b, 0)) * fourier_mode(_b, _q), (_b, 0, n - 1)).doit()
+    g = sp.simplify(g)
+    if not isinstance(g, sp.Piecewise) or len(g.args) != 2:
+        return False
+    (on, cond), (off, _) = g.args
+    return bool(sp.simplify(on - 1) == 0 and off == 0 and cond.subs(_q, 0) == sp.true)
+
+
+def parseval_factor() -> sp.Expr:
+    """``|v|^2 = c sum_j |v^_j|^2`` with ``c = 1/sum_b |F_{bk}|^2`` (the q = 0 value of the
+    geometric sum of :func:`prove_unitary`; 1 for the unitary F)."""
+    return sp.simplify(1 / sp.Sum(sp.Abs(fourier_mode(_b)) ** 2, (_b, 0, n - 1)).doit())
+
+
 def _eig_scale():
-    """``n^{d/2}``: d factors of the ``sqrt(n)`` in the eigenvalues ``sqrt(n) F^H w_i``."""
-    return knob("circulant.eig_sqrt_n", sp.sqrt(n)) ** d
+    """``n^{d/2}``: ``prod_{i=1}^d lambda_ij = prod_i (scale * w^_ij)`` by ``Product.doit`` for
+    symbolic depth d, ``scale`` from :func:`eigenvalue_scale`; returns the factor multiplying
+    ``P_j = prod_i w^_ij``."""
+    prod = sp.Product(eigenvalue_scale() * _AH[_i], (_i, 1, d)).doit()
+    pj = sp.Symbol("P_j")
+    coeff = prod.subs(sp.Product(_AH[_i], (_i, 1, d)), pj)
+    factor = sp.simplify(coeff / pj)
+    if factor.free_symbols - {n, d}:
+        raise ArithmeticError(f"the layer product does not factor as c * P_j: {coeff}")
+    return factor
 
 
 @cached
 def output_spectrum() -> sp.Expr:
-    """``f^_j = n^{d/2} P_j x^_j`` as ``Re * E_re + Im * E_im`` (App. B.1)."""
+    """``f^_j = n^{d/2} P_j x^_j`` as ``Re * E_re + Im * E_im`` (App. B.1), derived: ``x =
+    sum_j x^_j e_j`` (F unitary, :func:`prove_unitary`), each ``e_j`` an eigenvector of every
+    layer (:func:`circulant_eigenvalue`), so ``f = sum_j (prod_i lambda_ij) x^_j e_j`` and
+    ``prod_i lambda_ij = n^{d/2} P_j`` (:func:`_eig_scale`)."""
     re, im = _split(_eig_scale() * _cx(P_re, P_im) * _cx(X_re, X_im))
     return re * E_re + im * E_im
 
@@ -173,17 +260,24 @@ def _spectrum(expr) -> tuple[sp.Expr, sp.Expr]:
 
 @cached
 def loss_per_frequency() -> sp.Expr:
-    """``l_j = 1/2 |y^_j - f^_j|^2`` (L = sum_j l_j by Parseval; F is unitary)."""
+    """``l_j = 1/2 |y^_j - f^_j|^2``: ``L = 1/2 |y - f|^2 = (c/2) sum_j |y^_j - f^_j|^2``
+    (Parseval, ``c`` = :func:`parseval_factor` = 1 derived from the geometric sum)."""
     f_re, f_im = _spectrum(output_spectrum())
     half = knob("circulant.loss_half", sp.Rational(1, 2))
-    return sp.expand(half * ((Y_re - f_re) ** 2 + (Y_im - f_im) ** 2))
+    return sp.expand(half * parseval_factor() * ((Y_re - f_re) ** 2 + (Y_im - f_im) ** 2))
 
 
 def _chain_spectrum(g_re, g_im) -> tuple[sp.Expr, sp.Expr]:
     """Pull ``(dl/dRe a, dl/dIm a)`` back to the taps: ``dL/dw_m = sum_j (g_re dRe a/dw_m +
-    g_im dIm a/dw_m)`` with ``a = n^{-1/2} sum_m w_m e^{-i theta m}``; written as
+    g_im dIm a/dw_m)`` with ``a = n^{-1/2} sum_m w_m e^{-i theta m}`` (``d a/d w_m`` by
+    ``sp.diff`` of the DFT definition); written as
     ``Re sum_j S_j e^{+i theta}``, ``S`` is read off at theta = 0 (Re) and pi/2 (Im)."""
-    coef = knob("circulant.unitary_norm", 1 / sp.sqrt(n)) * sp.exp(-sp.I * theta)  # d a / d w_m
+    # d a / d w_m by sp.diff of the unitary coefficient a = sum_m conj(F_{mk}) w_m, written
+    # with theta = 2 pi k m / n
+    term = sp.conjugate(fourier_mode(_m)) * _W[_m]
+    coef = sp.diff(term, _W[_m]).subs(_m, theta * n / (2 * sp.pi * _k))
+    if coef.has(_k) or coef.has(_m):
+        raise ArithmeticError(f"d a/d w_m is not a function of theta: {coef}")
     da_re, da_im = _split(coef)
     contrib = g_re * da_re + g_im * da_im        # = Re(S e^{i theta}) = S_re cos - S_im sin
     s_re = sp.simplify(contrib.subs(theta, 0))
@@ -255,6 +349,17 @@ def prove_centering_preserved(m: int) -> bool:
     return _is_zero_matrix(sp.ones(1, m) * circulant_matrix(w) - sum(w) * sp.ones(1, m))
 
 
+_NV, _SV, _TOT, _CS = sp.symbols("n_v S_v T_v c", positive=True)  # n, |v|^2, 1.v, scale
+
+
+def cn_scale() -> sp.Expr:
+    """``CN(v) = (v - mean(v) 1) * cn_scale()`` in invariants: ``mean = (1.v)/n``, biased
+    ``var = |v|^2/n - mean^2`` (the definition of :func:`channel_norm`)."""
+    mean = _TOT / _NV
+    var = _SV / _NV - mean**2
+    return 1 / sp.sqrt(var)
+
+
 def prove_cn_closed_form() -> bool:
     """Layerwise CN equals ``sqrt(n) z/|z|`` (A17), in any dimension, by two SymPy facts:
 
@@ -262,15 +367,12 @@ def prove_cn_closed_form() -> bool:
     (b) ``CN(c v) = CN(v)`` for ``c > 0``, and ``W`` maps centered vectors to centered vectors
         (:func:`prove_centering_preserved`), so by induction ``z_{i+1} = CN(W_i z_i)`` with
         ``z_1 = x - mean(x)`` gives ``z_{d+1} = CN(W_d ... W_1 x_c) = sqrt(n) z/|z|``.
-    The invariant computation uses ``mean = (1.v)/n``, ``var = |v|^2/n - mean^2``.
     """
-    nv, sv, tot, c = sp.symbols("n_v S_v T_v c", positive=True)  # n, |v|^2, 1.v, scale
-    mean = tot / nv
-    var = sv / nv - mean**2
-    scale_of_v = 1 / sp.sqrt(var)            # CN(v) = (v - mean 1) * scale_of_v
-    a = sp.simplify(scale_of_v.subs(tot, 0) - sp.sqrt(nv) / sp.sqrt(sv)) == 0
+    scale_of_v = cn_scale()
+    a = sp.simplify(scale_of_v.subs(_TOT, 0) - sp.sqrt(_NV) / sp.sqrt(_SV)) == 0
     # (b): CN(c v) for centered v: |c v|^2 = c^2 |v|^2 -> same normalized vector
-    b = sp.simplify(c * scale_of_v.subs({tot: 0, sv: c**2 * sv}) - scale_of_v.subs(tot, 0)) == 0
+    b = sp.simplify(_CS * scale_of_v.subs({_TOT: 0, _SV: _CS**2 * _SV})
+                    - scale_of_v.subs(_TOT, 0)) == 0
     return bool(a and b)
 
 
@@ -293,11 +395,19 @@ def prove_cn_layerwise(m: int, depth: int) -> bool:
 
 @cached
 def cn_output_expr() -> sp.Expr:
-    """f_N = w_out z/|z| (eq. (7); the layerwise sqrt(n) of :func:`prove_cn_closed_form`
-    absorbed into w_out)."""
+    """``f_N = w_{d+1} CN(z)`` (eq. (7)) derived from the CN definition: ``z`` is centered
+    (:func:`prove_centering_preserved`), so its CN is ``cn_scale()`` at ``1.z = 0``, ``|v|^2 =
+    |z|^2``: ``sqrt(n)/|z|`` times ``z`` (SymPy).  Eq. (7) absorbs the constant part of that
+    coefficient (SymPy: ``coefficient * |z|``, free of z, i.e. ``sqrt(n)``) into the output
+    weight, ``w_out = sqrt(n) w_{d+1}`` (that reparametrization is eq. (7)'s definition, a
+    premise; the sqrt(n) itself is derived); the result is ``w_out z/|z|``."""
     if not prove_cn_closed_form():
         raise ArithmeticError("channel normalization closed form not proved")
-    return w_out / V.norm(Z) * Z
+    coef = sp.simplify(cn_scale().subs({_TOT: 0, _NV: n, _SV: V.norm(Z) ** 2}))
+    absorbed = sp.simplify(coef * V.norm(Z))
+    if Z in absorbed.free_symbols or V.norm(Z) in absorbed.free_symbols:
+        raise ArithmeticError(f"the CN coefficient is not c/|z|: {coef}")
+    return w_out * sp.simplify(coef / absorbed) * Z
 
 
 @cached
@@ -738,10 +848,38 @@ def emit_constant(formula: Formula) -> str:
     runtime module (generated modules import NumPy and ``_runtime`` only)."""
     from .codegen import emit_function
 
+    if formula.expr.has(sp.gamma):
+        return _emit_mp_constant(formula)
     clone = Formula(formula.name, formula.source, formula.args, formula.assumptions,
                     lambda: formula.expr, formula.lhs, formula.rank)
     src = emit_function(clone)
     return src.replace("math.", "_rt.math.").replace("numpy._rt.math.", "numpy.math.")
+
+
+def _emit_mp_constant(formula: Formula) -> str:
+    """A Theorem-1 constant in Gamma functions of the integer arguments, evaluated by
+    :func:`_runtime.mp_constant` (mpmath, 30 + 2 x digits(p) digits) and rounded once (issue 23
+    item 2): ``math.gamma`` overflows from p = 343, and in float64 ``c_2 = 1 - sqrt(2/p)
+    Gamma((p+1)/2)/Gamma(p/2) ~ 1/(4p)`` and ``rate_c`` cancel ``log10(4p)`` digits (1e-7
+    relative at p = 10^4 from log-Gamma differences).  ``log(Gamma(a))`` is printed as
+    ``loggamma(a)`` (no huge intermediate).  The expression printed is ``formula.expr``."""
+    from sympy.printing.pycode import MpmathPrinter
+
+    from .codegen import docstring
+
+    if any(a.kind != "int" for a in formula.args):
+        raise ValueError(f"{formula.name}: the mpmath template takes integer arguments only")
+    expr = formula.expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma),
+                                lambda e: sp.loggamma(e.args[0].args[0]))
+    code = MpmathPrinter({"fully_qualified_modules": True}).doprint(expr).replace("mpmath.", "mp.")
+    names = [a.name for a in formula.args]
+    sig = ", ".join(names)
+    body = [f'{a} = _rt.integer("{a}", {a})' for a in names]
+    body += ["_shape = _rt.batch_shape()",
+             f"_v = _rt.mp_constant(lambda mp, {sig}: {code}, {sig})",
+             "return _rt.finish(_v, _shape)"]
+    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(docstring(formula), "    ")
+            + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,9 @@ Theorem 5.1 as derived there (``cnn.population_loss``):
    saddle.
 5. Theorem 5.4's initialization: exact ``E cos(phi0)`` and ``E (a0)^T a*`` after the sign
    choice, from the marginal densities of one coordinate of a uniform point on the sphere /
-   in the ball (integrated by SymPy; Gamma functions).
+   in the ball, themselves derived: the ball's section at ``x_1 = t`` has the radius SymPy
+   solves from ``t^2 + r^2 = rho^2``, the sphere's density is ``d/d rho`` of the section
+   volume (coarea), each normalized by ``sp.integrate`` (Gamma functions).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from . import cnn as C
 from . import gaussian as G
 from . import vectors as V
 from .registry import Arg, Formula, register
+from .registry import get as _get_formula
 
 from .knobs import cached, knob
 
@@ -253,14 +256,28 @@ def gd_next_norm_v_sq() -> sp.Expr:
 
 
 def gd_next_angle() -> sp.Expr:
-    """C5-17: ``theta(v - eta grad_v l, w*)``.  The new ``v`` is at polar angle
-    ``atan(x2/x1)`` (``x1 = |v| > 0``) and ``w*`` at ``phi``: the angle between them is
-    ``|phi - atan(x2/x1)|``, folded into [0, pi]."""
+    """C5-17: ``theta(v - eta grad_v l, w*)``, from the definition of the angle between two
+    vectors, ``theta(u, w) = arccos(u.w/(|u||w|))`` in [0, pi].
+
+    In the plane basis of :func:`_v_next_plane` the new ``v`` is ``(x1, x2)`` and ``w*/|w*| =
+    (cos phi, sin phi)``; SymPy forms ``cos theta = (x1 cos phi + x2 sin phi)/|v'|`` and proves
+    ``sin^2 theta = 1 - cos^2 theta = (x1 sin phi - x2 cos phi)^2/|v'|^2``, so ``theta =
+    atan2(|x1 sin phi - x2 cos phi|, x1 cos phi + x2 sin phi)`` (the same angle in [0, pi],
+    accurate at both ends; the positive ``|v'|``, ``x1 = |v|`` and the common denominator
+    ``2 pi |v|^2`` cancel from both arguments)."""
     x1, x2 = _v_next_plane()
     if sp.simplify(x1 - NV) != 0:
         raise AssertionError(f"the GD step is not orthogonal to v: x1 = {x1}")
-    d = sp.Abs(PHI - sp.atan(sp.simplify(x2 / x1)))
-    return sp.Piecewise((2 * sp.pi - d, d > sp.pi), (d, True))
+    norm2 = x1**2 + x2**2
+    dot = x1 * sp.cos(PHI) + x2 * sp.sin(PHI)
+    cross = x1 * sp.sin(PHI) - x2 * sp.cos(PHI)
+    if sp.simplify(sp.expand(1 - dot**2 / norm2 - cross**2 / norm2)) != 0:
+        raise ArithmeticError("sin^2 + cos^2 of the new angle is not 1")
+    c, d_ = (sp.cancel(sp.together(sp.expand(e / x1))) for e in (cross, dot))
+    scale = sp.lcm(sp.fraction(c)[1], sp.fraction(d_)[1])  # the common denominator
+    if scale.is_positive:  # cleared from both arguments (atan2(s a, s b) = atan2(a, b), s > 0)
+        c, d_ = sp.cancel(c * scale), sp.cancel(d_ * scale)
+    return sp.atan2(sp.Abs(sp.factor(c)), sp.expand(d_))
 
 
 def gd_next_sin2() -> sp.Expr:
@@ -277,18 +294,39 @@ P = V.dim("p")
 _T = sp.Symbol("t", real=True)
 
 
-def _sphere_coordinate_density(n: sp.Expr) -> sp.Expr:
-    """Density of one coordinate of a uniform point on S^{n-1}: ``c (1 - t^2)^{(n-3)/2}``,
-    normalized by SymPy."""
-    f = (1 - _T**2) ** ((n - 3) / 2)
+_RHO = sp.Symbol("rho", positive=True)
+
+
+def _section_volume(n: sp.Expr) -> sp.Expr:
+    """``(n-1)``-volume of the section ``{x in rho B^n : x_1 = t}`` divided by that of the unit
+    ``(n-1)``-ball: the section is the ``(n-1)``-ball of the radius ``r`` that SymPy solves from
+    ``t^2 + r^2 = rho^2``, and ``(n-1)``-volume scales as ``r^{n-1}`` (a premise, not derived:
+    the scaling of Lebesgue measure; README "Premises")."""
+    r = sp.Symbol("r", positive=True)
+    sols = sp.solve(sp.Eq(_T**2 + r**2, _RHO**2), r)
+    if len(sols) != 1:
+        raise ArithmeticError(f"section radius not unique: {sols}")
+    return sp.expand(sols[0] ** 2) ** ((n - 1) / 2)  # r^{n-1} = (r^2)^{(n-1)/2}
+
+
+def _normalized(f: sp.Expr) -> sp.Expr:
     return f / sp.integrate(f, (_T, -1, 1), conds="none")
+
+
+def _sphere_coordinate_density(n: sp.Expr) -> sp.Expr:
+    """Density of ``t = u_1`` for ``u`` uniform on ``S^{n-1}``, derived: the surface measure of
+    ``S^{n-1}`` in the slab ``x_1 in dt`` is ``d/d rho`` at ``rho = 1`` of the ball's section
+    volume (coarea formula, ``|grad |x|| = 1``), by ``sp.diff`` of :func:`_section_volume`;
+    normalized by ``sp.integrate`` over [-1, 1] (gives ``c (1 - t^2)^{(n-3)/2}``)."""
+    f = sp.diff(_section_volume(n), _RHO).subs(_RHO, 1)
+    return _normalized(sp.powsimp(f, force=True))
 
 
 def _ball_coordinate_density(n: sp.Expr) -> sp.Expr:
-    """Density of one coordinate of a uniform point in the unit ball of R^n:
-    ``c (1 - t^2)^{(n-1)/2}`` (the section is an (n-1)-ball of radius sqrt(1 - t^2))."""
-    f = (1 - _T**2) ** ((n - 1) / 2)
-    return f / sp.integrate(f, (_T, -1, 1), conds="none")
+    """Density of ``t = x_1`` for ``x`` uniform in the unit ball of ``R^n``: proportional to the
+    section volume :func:`_section_volume` at ``rho = 1`` (gives ``c (1 - t^2)^{(n-1)/2}``),
+    normalized by ``sp.integrate``."""
+    return _normalized(_section_volume(n).subs(_RHO, 1))
 
 
 def _abs_mean(density: sp.Expr) -> sp.Expr:
@@ -399,3 +437,22 @@ for _q, _fn, _lhs, _src in (
         f"cnn.{_q}", f"{SOURCE}, {_src}", _STATE_ARGS, _MODEL + "; " + _GD, _fn, lhs=_lhs,
         validate=(_PHI_OK,),
     ))
+
+
+def _latex_gd_next_angle(expr: sp.Expr) -> str:
+    """Display only: ``atan2(|A|, B)`` with ``a_dot`` written through ``kappa = a_dot eta |w*| /
+    (2 pi |v|^2)`` and both arguments divided by the positive ``2 pi |v|^2`` (SymPy; the
+    emitted code evaluates ``expr`` itself)."""
+    from .latex import to_latex
+
+    kappa = sp.Symbol(r"\kappa", real=True)
+    unit = 2 * sp.pi * NV**2
+    sub = {DOT: kappa * unit / (ETA * NWS)}
+    a, b = (sp.simplify(sp.expand(arg.subs(sub)) / unit) for arg in expr.args)
+    a = sp.Abs(sp.factor(sp.expand(a.args[0] if isinstance(a, sp.Abs) else a)))
+    b = sp.collect(sp.expand(b), kappa)
+    return (r"\operatorname{atan2}\left(" + to_latex(a) + r",\ " + to_latex(b)
+            + r"\right),\quad \kappa = " + to_latex(sp.Symbol("a_dot") * ETA * NWS / unit))
+
+
+_get_formula("cnn.gd_next_angle").latex_rhs = _latex_gd_next_angle

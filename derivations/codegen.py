@@ -28,6 +28,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from . import registry, vectors
+from .gamma_ratio import gamma_ratios
 
 GENERATED_DIR = Path(__file__).resolve().parent / "generated"
 RUNTIME = GENERATED_DIR / "_runtime.py"
@@ -112,7 +113,9 @@ def print_expr(expr: sp.Expr) -> str:
 
 
 def print_block(exprs: list[sp.Expr], prefix: str = "_t") -> tuple[list[str], list[str]]:
-    """CSE-print ``exprs``: returns (assignment lines, printed results)."""
+    """CSE-print ``exprs``: returns (assignment lines, printed results).  Ratios of Gamma
+    functions are printed as ``_rt.gamma_ratio`` (:mod:`derivations.gamma_ratio`)."""
+    exprs = [gamma_ratios(e) for e in exprs]
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(prefix), order="canonical")
     lines = [f"{sym} = {print_expr(val)}" for sym, val in replacements]
     return lines, [print_expr(r) for r in reduced]

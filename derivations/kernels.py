@@ -14,8 +14,10 @@ Derivation, in the order of the sources:
 3. ``g_inf`` (WN eq. 4.3, indicators corrected to ``1{v.x >= 0} 1{v.y >= 0}``): the integrand
    ``<x^v, y^v> 1 1 = sigma(v.x) sigma(v.y) / |v|^2`` does not depend on ``alpha`` (SymPy
    cancels it); with ``v = rho u`` (``rho = |v|`` independent of the direction ``u``) and the
-   2-homogeneity of ``sigma(.) sigma(.)``, ``E[sigma sigma] = E[rho^2] E_u[sigma sigma]``,
-   ``E[rho^2] = E[chi^2_d] = d`` (sympy.stats): ``g_inf = arccos1 / d``.
+   2-homogeneity of ``sigma(.) sigma(.)`` (SymPy: ``Max(rho s, 0) Max(rho t, 0) = rho^2 ...``),
+   ``E[sigma sigma w(rho)] = E_u[sigma sigma] int rho^2 w(rho) f(rho)``, ``f`` the radial density
+   ``rho^{d-1} e^{-rho^2/2}`` of the polar decomposition; the ratio of the two radial integrals
+   (weights ``rho^{-2}`` and 1), integrated by SymPy, is ``1/d``: ``g_inf = arccos1 / d``.
 4. ``v_inf`` (WN eq. 4.2): ``<x^{v perp}, y^{v perp}> = x.y - <x^v, y^v>`` (Pythagoras, checked
    by SymPy on explicit vectors), hence ``v_inf = h_inf - g_inf``.
 5. Deep kernels (thesis Defs. 3.1, 3.2): the ReLU layer maps ``E[sigma(u) sigma(v)]`` and
@@ -107,10 +109,47 @@ def alpha_cancels() -> bool:
 
 
 def chi2_mean() -> sp.Expr:
-    """``E|z|^2`` for ``z ~ N(0, I_d)``: the mean of a chi-square with ``d`` degrees of freedom."""
+    """``E|z|^2`` for ``z ~ N(0, I_d)``: the mean of a chi-square with ``d`` degrees of freedom
+    (sympy.stats; used by the checks as a second route to :func:`radial_factor`)."""
     from sympy.stats import ChiSquared, E
 
     return sp.simplify(E(ChiSquared("rho2", DIM)))
+
+
+_RHO = sp.Symbol("rho", positive=True)
+_S1, _S2 = sp.symbols("s1 s2", positive=True)
+
+
+def radial_density() -> sp.Expr:
+    """Unnormalized density of ``rho = |z|``, ``z ~ N(0, I_d)``: the Gaussian density
+    ``e^{-|z|^2/2}`` in polar coordinates ``z = rho u`` has the Jacobian ``rho^{d-1}`` (the
+    surface of the sphere of radius rho) and no dependence on ``u``, so ``rho`` and ``u`` are
+    independent and ``u`` is uniform.  The Jacobian and this independence are premises (README
+    "Premises"), not derived by SymPy."""
+    return _RHO ** (DIM - 1) * sp.exp(-_RHO**2 / 2)
+
+
+def _homogeneity(weight: sp.Expr) -> sp.Expr:
+    """``E_rho[sigma(rho s1) sigma(rho s2) weight(rho)] / (sigma(s1) sigma(s2))`` for the active
+    case ``s1, s2 > 0`` (the other sign cases vanish on both sides): SymPy simplifies
+    ``Max(rho s1, 0) Max(rho s2, 0) / (s1 s2)`` to ``rho^2`` and integrates it against the
+    normalized :func:`radial_density`."""
+    ratio = sp.simplify(sp.Max(_RHO * _S1, 0) * sp.Max(_RHO * _S2, 0) / (_S1 * _S2))
+    if ratio.free_symbols - {_RHO}:
+        raise ArithmeticError(f"relu is not 1-homogeneous here: {ratio}")
+    dens = radial_density()
+    num = sp.integrate(ratio * weight * dens, (_RHO, 0, sp.oo), conds="none")
+    den = sp.integrate(dens, (_RHO, 0, sp.oo), conds="none")
+    return sp.simplify(sp.gammasimp(num / den))
+
+
+@cached
+def radial_factor() -> sp.Expr:
+    """``E[sigma(z.x) sigma(z.y)/|z|^2] / E[sigma(z.x) sigma(z.y)]``: with ``z = rho u``
+    (independent, :func:`radial_density`) both expectations are ``E_u[sigma(u.x) sigma(u.y)]``
+    times a radial integral (:func:`_homogeneity` with the weights ``rho^{-2}`` and 1), and
+    their ratio is SymPy's ``1/d``."""
+    return sp.simplify(_homogeneity(_RHO**-2) / _homogeneity(sp.Integer(1)))
 
 
 @cached
@@ -118,12 +157,12 @@ def g_inf() -> sp.Expr:
     """WN eq. (4.3), corrected indicators: ``E_v[<x^v, y^v> 1{v.x >= 0} 1{v.y >= 0}]``.
 
     ``<x^v, y^v> 1 1 = sigma(v.x) sigma(v.y)/|v|^2`` is free of ``alpha`` (:func:`alpha_cancels`),
-    and ``E_z[sigma sigma] = E[|z|^2] E_u[sigma(u.x) sigma(u.y)]`` by the independence of
-    ``|z|`` and ``u = z/|z|``; so ``g_inf = arccos1 / E|z|^2``.
+    so ``g_inf = E_z[sigma(z.x) sigma(z.y)/|z|^2] = radial_factor() * arccos1`` (derived by
+    the polar decomposition and the 1-homogeneity of relu; SymPy gives ``1/d``).
     """
     if not alpha_cancels():  # pragma: no cover - a SymPy regression
         raise AssertionError("alpha does not cancel from the WN integrand")
-    return sp.simplify(arccos1() / chi2_mean())
+    return sp.simplify(radial_factor() * arccos1())
 
 
 def pythagoras_residual() -> sp.Expr:
@@ -192,16 +231,31 @@ NPTS = V.dim("n")
 def init_residual() -> sp.Expr:
     """Thesis l.609: ``E|y - u(0)|^2`` for ``|x_i| = 1``, ``a_r ~ U{-1, 1}``, ``w_r ~ N(0, I)``.
 
-    ``u_i = m^{-1/2} sum_r a_r sigma(w_r.x_i)``: ``E u_i = 0`` (``E a_r = 0``, independent of
-    ``w_r``) and ``E u_i^2 = m^{-1} sum_r E[a_r^2] E sigma(w_r.x_i)^2 = E sigma(z)^2`` (cross terms
-    vanish); so ``E|y - u|^2 = |y|^2 - 2 y.E u + sum_i E u_i^2``.
+    Derived for a symbolic width ``m``: ``u_i = m^{-1/2} sum_r a_r sigma(w_r.x_i)`` with all
+    ``a_r, w_r`` independent, so ``E u_i = m^{-1/2} sum_r E a E sigma`` and ``E u_i^2 = m^{-1}
+    sum_{r,s} E[a_r a_s] E[sigma_r sigma_s]``: the diagonal ``r = s`` gives ``E a^2 E sigma^2``,
+    each of the ``m^2 - m`` off-diagonal pairs ``(E a)^2 (E sigma)^2`` (the counts by
+    ``Sum.doit``).  ``E(y_i - u_i)^2`` is the polynomial ``(y_i - U)^2`` with ``U^k`` replaced by
+    these moments (linearity), summed over the ``n`` points (``sum y_i^2 = |y|^2``, ``sum y_i =
+    1^T y``).  ``E sigma^k`` are :func:`relu_moment` integrals (``w.x_i ~ N(0, 1)``).
     """
-    a = sp.Symbol("a")
+    a, u, yi = sp.symbols("a U y_i")
+    m = sp.Symbol("m", positive=True, integer=True)
+    r, s_ = sp.symbols("r s", positive=True, integer=True)
     mean_a = sp.Rational(1, 2) * (a.subs(a, 1) + a.subs(a, -1))
     mean_a2 = sp.Rational(1, 2) * ((a**2).subs(a, 1) + (a**2).subs(a, -1))
-    mean_u = mean_a * relu_moment(1)
-    second_u = mean_a2 * relu_second_moment()
-    return sp.expand(V.norm(YV) ** 2 - 2 * V.total(YV) * mean_u + NPTS * second_u)
+    e_sig, e_sig2 = relu_moment(1), relu_second_moment()
+    moment1 = sp.Sum(mean_a * e_sig, (r, 1, m)).doit() / sp.sqrt(m)
+    diagonal = sp.Sum(mean_a2 * e_sig2, (r, 1, m)).doit()
+    pairs = (sp.Sum(sp.Sum(1, (s_, 1, m)), (r, 1, m)).doit() - sp.Sum(1, (r, 1, m)).doit())
+    moment2 = sp.simplify((diagonal + pairs * (mean_a * e_sig) ** 2) / m)
+    if m in (moment1.free_symbols | moment2.free_symbols):
+        raise ArithmeticError("the moments of u_i depend on the width")
+    per_point = sp.Poly(sp.expand((yi - u) ** 2), u)
+    expected = sum(c * {0: 1, 1: moment1, 2: moment2}[k] for (k,), c in per_point.terms())
+    over_points = sp.Poly(sp.expand(expected), yi)
+    sums = {2: V.norm(YV) ** 2, 1: V.total(YV), 0: NPTS}
+    return sp.expand(sum(c * sums[k] for (k,), c in over_points.terms()))
 
 
 def paper_init_residual() -> sp.Expr:

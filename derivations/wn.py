@@ -197,20 +197,54 @@ def paper_grad_theta() -> sp.Expr:
 # --- 4. natural-gradient metric block (sec. 4) ----------------------------------------------
 
 
+_NCV, _NCVT = sp.symbols("v v^T", commutative=False)  # v and v^T in the matrix algebra
+
+
+def _nc_transpose(e: sp.Expr) -> sp.Expr:
+    """Transpose of a polynomial in ``v``, ``v^T`` (noncommutative) with scalar coefficients:
+    each product reversed, ``v <-> v^T`` (``I^T = I`` is the scalar 1)."""
+    swap = {_NCV: _NCVT, _NCVT: _NCV}
+    out = []
+    for t in sp.Add.make_args(sp.expand(e)):
+        c, nc = t.args_cnc()
+        out.append(sp.Mul(*c) * sp.Mul(*[swap[f] for f in reversed(nc)]))
+    return sp.Add(*out)
+
+
+def reparam_vector() -> sp.Expr:
+    """``w = g v/|v|`` (eq. 2.1) as an invariant vector expression, with the same knobs as
+    :func:`reparam_linear`."""
+    return knob("wn.reparam_scale", 1) * G_ * VV / V.norm(VV) ** knob("wn.norm_power", 1)
+
+
 @cached
 def n_block() -> sp.Expr:
-    """``S_k S_k^T`` with ``S_k = [dw/dv, dw/dg]`` (d x (d+1)); ``dw/dv`` is read off the derived
-    ``grad_v`` (``grad_v = (dw/dv)^T q`` for every ``q``: the coefficient of ``q`` times ``I``
-    plus the coefficient of ``v`` times ``v q^T``) and ``dw/dg = v/|v|``.  With
-    ``P = v v^T/|v|^2``: ``S S^T = a^2 (I - P)^2 + v v^T/|v|^2`` where ``dw/dv = a (I - P)``."""
+    """``S_k S_k^T`` with ``S_k = [dw/dv, dw/dg]`` (d x (d+1)), by SymPy matrix algebra.
+
+    ``dw/dv = a I + b v v^T`` is read off the derived ``grad_v`` (``grad_v = (dw/dv)^T q`` for
+    every ``q``: ``a`` the coefficient of ``q``, ``b v.q`` that of ``v``); ``dw/dg = c v`` by
+    ``sp.diff`` of ``w = g v/|v|`` in ``g``.  In the algebra of noncommutative ``v``, ``v^T``
+    (``I`` the unit), ``S S^T = (dw/dv)(dw/dv)^T + (dw/dg)(dw/dg)^T`` is expanded by SymPy and
+    ``v^T v`` replaced by the scalar ``|v|^2`` (which gives the projector identity ``(v v^T)^2 =
+    |v|^2 v v^T``); what remains is ``alpha I + beta v v^T``."""
     c = components(grad_v(), (Q, VV))
-    a = c[Q]  # coefficient of q: dw/dv = a I + b v v^T
+    a = c[Q]
     b_vv = sp.simplify(c[VV] / V.dot(VV, Q)) if c[VV] != 0 else 0
-    # (a I + b vv^T)(a I + b vv^T) = a^2 I + (2 a b + b^2 |v|^2) v v^T
-    nv2 = V.norm(VV) ** 2
-    dv_part = a**2 * EYE + sp.simplify(2 * a * b_vv + b_vv**2 * nv2) * OUTER_VV
-    dg_part = OUTER_VV / nv2  # (v/|v|)(v/|v|)^T
-    return sp.expand(dv_part + dg_part)
+    dw_dg = sp.diff(reparam_vector(), G_)
+    c_g = sp.simplify(sp.diff(dw_dg, VV))
+    if sp.simplify(dw_dg - c_g * VV) != 0:
+        raise ArithmeticError(f"dw/dg is not along v: {dw_dg}")
+    jac_v = a + b_vv * _NCV * _NCVT
+    jac_g = c_g * _NCV
+    ss = sp.expand(jac_v * _nc_transpose(jac_v) + jac_g * _nc_transpose(jac_g))
+    ss = sp.expand(ss.subs(_NCVT * _NCV, V.norm(VV) ** 2))
+    outer = sp.Dummy("vvT")
+    ss = sp.expand(ss.subs(_NCV * _NCVT, outer))
+    if not ss.is_commutative:
+        raise ArithmeticError(f"S S^T is not in span(I, v v^T): {ss}")
+    beta = sp.simplify(ss.coeff(outer))
+    alpha = sp.simplify(ss.subs(outer, 0))
+    return sp.expand(alpha * EYE + beta * OUTER_VV)
 
 
 def paper_n_block() -> sp.Expr:

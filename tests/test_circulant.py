@@ -37,11 +37,11 @@ def _indep_fail(name):
 
 
 @pytest.mark.parametrize("name,knob", [
-    ("circulant.loss", "circulant.loss_half"), ("circulant.loss", "circulant.eig_sqrt_n"),
-    ("circulant.grad", "circulant.loss_half"), ("circulant.grad", "circulant.eig_sqrt_n"),
-    ("circulant.grad", "circulant.unitary_norm"), ("circulant.output", "circulant.eig_sqrt_n"),
+    ("circulant.loss", "circulant.loss_half"), ("circulant.loss", "circulant.dft_norm"),
+    ("circulant.grad", "circulant.loss_half"), ("circulant.grad", "circulant.dft_norm"),
+    ("circulant.grad_p", "circulant.dft_norm"), ("circulant.output", "circulant.dft_norm"),
     ("circulant.cn_loss", "circulant.cn_half"), ("circulant.cn_grad_w", "circulant.cn_half"),
-    ("circulant.cn_grad_w", "circulant.unitary_norm"), ("circulant.init_norm_mean", "circulant.init_var"),
+    ("circulant.cn_grad_w", "circulant.dft_norm"), ("circulant.init_norm_mean", "circulant.init_var"),
     ("circulant.output_energy", "circulant.energy_var")])
 @pytest.mark.parametrize("rel", [1e-6])
 def test_knob_mutants_caught(name, knob, rel):

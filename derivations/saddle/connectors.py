@@ -18,7 +18,8 @@ boundary conditions, and the conditions themselves are computed from the pieces 
 * ``g2`` -- the quintic with the end values ``L``, ``-gamma`` and vanishing first and second
   derivatives at both ends (so that ``g2(x_i) x_{i+1}^2`` does not disturb the ``x_i``
   derivatives there);
-* ``g(x_i, x_{i+1}) = g1(x_i) + g2(x_i) x_{i+1}^2`` (Lemma 7.4).
+* ``g(x_i, x_{i+1}) = g1(x_i) + g2(x_i) x_{i+1}^2`` (Lemma 7.4), assembled by collecting the
+  joined pieces in powers of ``x_{i+1}`` and joining each power's coefficients.
 
 Polynomials are returned in powers of ``x - tau`` (``x - y0`` for the Hermite form), which keeps
 the emitted float64 code free of the large cancelling coefficients of the monomial basis.
@@ -179,8 +180,30 @@ def g2_prime_paper() -> sp.Expr:
 
 @cached
 def g() -> sp.Expr:
-    """Lemma 7.4: ``g(x_i, x_{i+1}) = g1(x_i) + g2(x_i) x_{i+1}^2`` (``x`` = x_i, ``y`` = x_{i+1})."""
-    return g1() + g2() * y**2
+    """Lemma 7.4's connector ``g(x_i, x_{i+1})`` (``x`` = x_i, ``y`` = x_{i+1}), assembled from
+    the pieces it joins rather than typed as ``g1 + g2 y^2``.
+
+    Left of the connector (``x <= tau``) the tube function is ``LEFT(x) + NEXT_LEFT y^2``, right
+    of it (``x >= 2 tau``) ``RIGHT(x) + NEXT_RIGHT y^2`` (up to the constants ``nu``).  SymPy
+    collects both pieces in powers of ``y`` (``sp.Poly``); each power's pair of coefficients
+    is joined by the connector solved from exactly that pair: ``(LEFT, RIGHT)`` by :func:`g1`,
+    ``(NEXT_LEFT, NEXT_RIGHT)`` by :func:`g2`, a power absent on both sides by 0.  The result
+    is ``g1(x) + g2(x) y^2`` (Lemma 7.4); a pair with no connector raises ArithmeticError.
+    Which connector joins which pair is Lemma 7.4's construction (a premise, README "Premises").
+    """
+    left = sp.Poly(left_piece() + NEXT_LEFT * y**2, y)
+    right = sp.Poly(right_piece() + NEXT_RIGHT * y**2, y)
+    connectors = {(sp.expand(left_piece()), sp.expand(right_piece())): g1,
+                  (sp.sympify(NEXT_LEFT), sp.sympify(NEXT_RIGHT)): g2}
+    out = sp.Integer(0)
+    for j in range(max(left.degree(), right.degree()) + 1):
+        pair = (sp.expand(left.coeff_monomial(y**j)), sp.expand(right.coeff_monomial(y**j)))
+        if pair == (0, 0):
+            continue
+        if pair not in connectors:
+            raise ArithmeticError(f"no connector joins the y^{j} coefficients {pair}")
+        out += connectors[pair]() * y**j
+    return out
 
 
 # --------------------------------------------------------------------------------------------
