@@ -433,9 +433,8 @@ def init_norm_mean(n, p):
     n = _rt.integer("n", n)
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
-    _rt.require(p <= n, "p", "must be <= n (the first p of the n taps are nonzero)")
-    _t0 = (1/2)*p
-    return _rt.finish(numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/(numpy.sqrt(n)*_rt.math.gamma(_t0 + 1))*((1/2)*numpy.sqrt(2)), _shape)
+    _v = _rt.mp_constant(lambda mp, n, p: (mp.mpf(1)/mp.mpf(2))*mp.sqrt(2)*mp.sqrt(p)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(1)/mp.mpf(2))/(mp.sqrt(n)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)), n, p)
+    return _rt.finish(_v, _shape)
 
 
 def c2(p):
@@ -450,8 +449,8 @@ def c2(p):
     """
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
-    _t0 = (1/2)*p
-    return _rt.finish(1 + numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/_rt.math.gamma(_t0 + 1)*(-(1/2)*numpy.sqrt(2)), _shape)
+    _v = _rt.mp_constant(lambda mp, p: -mp.mpf(1)/mp.mpf(2)*mp.sqrt(2)*mp.sqrt(p)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(1)/mp.mpf(2))/mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1) + 1, p)
+    return _rt.finish(_v, _shape)
 
 
 def rate_c(p):
@@ -466,8 +465,8 @@ def rate_c(p):
     """
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
-    _t0 = (1/2)*p
-    return _rt.finish((1/4)*numpy.log(_rt.math.gamma(_t0 + 1)) + (1/8)*numpy.log(2) - 1/8*numpy.log(p) - 1/4*numpy.log(_rt.math.gamma(_t0 + 1/2)), _shape)
+    _v = _rt.mp_constant(lambda mp, p: -mp.mpf(1)/mp.mpf(8)*mp.log(p) - mp.mpf(1)/mp.mpf(4)*mp.log(2**(-p)*mp.sqrt(mp.pi)*mp.gamma(p + 1)/mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)) + (mp.mpf(1)/mp.mpf(4))*mp.log(2**(-p - 1)*mp.sqrt(mp.pi)*mp.gamma(p + 2)/mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(3)/mp.mpf(2))) + (mp.mpf(1)/mp.mpf(8))*mp.log(2), p)
+    return _rt.finish(_v, _shape)
 
 
 def output_energy(x, s, p, d):

@@ -5,8 +5,6 @@
 Formulas: cnn.A, cnn.B, cnn.population_loss, cnn.grad_v, cnn.grad_a, cnn.population_loss_w, cnn.grad_w, cnn.a_opt, cnn.profile_loss, cnn.spurious_min_loss, cnn.spurious_a, cnn.spurious_threshold, cnn.spurious_cubic, cnn.init_cos_mean, cnn.init_dot_mean, cnn.gd_next_angle, cnn.gd_next_sin2, cnn.gd_next_norm_v_sq, cnn.gd_next_dot, cnn.gd_next_sum.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
-import math
-
 import numpy
 
 from . import _runtime as _rt
@@ -525,7 +523,7 @@ def init_cos_mean(p):
     dim_p = p
     _c0 = 1/numpy.sqrt(numpy.pi)
     _t0 = (1/2)*dim_p
-    return _rt.finish(math.gamma(_t0)/math.gamma(_t0 + 1/2)*_c0, _shape)
+    return _rt.finish(_rt.gamma_ratio(_t0, _t0 + 1/2)*_c0, _shape)
 
 
 def init_dot_mean(w_star, a_star):
@@ -556,7 +554,7 @@ def _init_dot_mean_core(_shape, w_star, a_star):
     sum_a_star = _rt.total(a_star, norm_a_star)
     _c0 = 1/numpy.sqrt(numpy.pi)
     _t0 = (1/2)*dim_k
-    return _rt.finish(norm_a_star*norm_w_star*abs(sum_a_star)*math.gamma(_t0 + 1)/(numpy.sqrt(dim_k)*math.gamma(_t0 + 3/2))*_c0, _shape)
+    return _rt.finish(norm_a_star*norm_w_star*abs(sum_a_star)*_rt.gamma_ratio(_t0 + 1, _t0 + 3/2)/numpy.sqrt(dim_k)*_c0, _shape)
 
 
 def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
@@ -594,10 +592,11 @@ def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _rt.require(as_norm >= 0, "as_norm", "must be >= 0 (a norm)")
     _rt.require(as_sum <= numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be <= sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
     _rt.require(as_sum >= -numpy.sqrt(k)*as_norm*(1 + 1e-12), "as_sum", "must be >= -sqrt(k)*as_norm*(1 + 1e-12) (Cauchy-Schwarz |1.a*| <= sqrt(k) |a*|, with rounding)")
-    psi_phi = _rt.pi_minus(phi)
-    _t0 = abs(psi_phi + numpy.arctan(a_dot*eta*psi_phi*numpy.sin(phi)*ws_norm/v_norm**2*((1/2)/numpy.pi)) - numpy.pi)
-    del psi_phi
-    return _rt.finish(numpy.select([numpy.greater(_t0, numpy.pi),True], [2*numpy.pi - _t0,_t0], default=numpy.nan), _shape)
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
+    _t0 = v_norm**2*(2*numpy.pi)
+    _t1 = a_dot*eta*_rt.pi_minus(phi)*ws_norm
+    return _rt.finish(numpy.arctan2(sin_phi*abs(_t0 - _t1*cos_phi), _t0*cos_phi + _t1*sin_phi**2), _shape)
 
 
 def gd_next_sin2(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
