@@ -865,7 +865,7 @@ def _emit_mp_constant(formula: Formula) -> str:
     ``loggamma(a)`` (no huge intermediate).  The expression printed is ``formula.expr``."""
     from sympy.printing.pycode import MpmathPrinter
 
-    from .codegen import docstring
+    from .codegen import _argument_lines, docstring
 
     if any(a.kind != "int" for a in formula.args):
         raise ValueError(f"{formula.name}: the mpmath template takes integer arguments only")
@@ -874,8 +874,9 @@ def _emit_mp_constant(formula: Formula) -> str:
     code = MpmathPrinter({"fully_qualified_modules": True}).doprint(expr).replace("mpmath.", "mp.")
     names = [a.name for a in formula.args]
     sig = ", ".join(names)
-    body = [f'{a} = _rt.integer("{a}", {a})' for a in names]
-    body += ["_shape = _rt.batch_shape()",
+    # the same conversion and domain checks (``p <= n``, ...) as every emitted function
+    body = _argument_lines(formula)
+    body += [
              f"_v = _rt.mp_constant(lambda mp, {sig}: {code}, {sig})",
              "return _rt.finish(_v, _shape)"]
     return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(docstring(formula), "    ")

@@ -433,6 +433,7 @@ def init_norm_mean(n, p):
     n = _rt.integer("n", n)
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
+    _rt.require(p <= n, "p", "must be <= n (the first p of the n taps are nonzero)")
     _v = _rt.mp_constant(lambda mp, n, p: (mp.mpf(1)/mp.mpf(2))*mp.sqrt(2)*mp.sqrt(p)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(1)/mp.mpf(2))/(mp.sqrt(n)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)), n, p)
     return _rt.finish(_v, _shape)
 
