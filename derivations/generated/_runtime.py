@@ -281,6 +281,10 @@ def nonzero(name, norm_x):
 _ZERO_E = -(2**40)  # exponent of an exact zero (smaller than any real exponent)
 
 
+_XF_COMPARISONS = (numpy.greater, numpy.greater_equal, numpy.less, numpy.less_equal,
+                   numpy.equal, numpy.not_equal)
+
+
 class XF:
     """``m * 2**e`` with float64 mantissas ``0.5 <= |m| < 1`` (or 0) and int64 exponents.
 
@@ -356,7 +360,24 @@ class XF:
             return XF._pow(xs[0], 0.5)
         if ufunc is numpy.square:
             return XF._pow(xs[0], 2)
+        if ufunc in _XF_COMPARISONS:  # the sign of the exact-scale difference
+            a, b = xs
+            return ufunc(numpy.subtract(a, b).m, 0)
         return NotImplemented
+
+    # a Piecewise of the printer is numpy.select: choose mantissas and exponents alike
+    def __array_function__(self, func, types, args, kwargs):
+        if func is not numpy.select:
+            return NotImplemented
+        condlist, choicelist = args[0], args[1]
+        default = kwargs.get("default", args[2] if len(args) > 2 else 0)
+        xs = [XF.of(c) for c in choicelist]
+        d = XF.of(default)
+        names = frozenset().union(*(t.names for t in xs))
+        shape = numpy.broadcast_shapes(*(numpy.shape(c) for c in condlist), *(t.shape for t in xs))
+        m = numpy.select(condlist, [numpy.broadcast_to(t.m, shape) for t in xs], d.m)
+        e = numpy.select(condlist, [numpy.broadcast_to(t.e, shape) for t in xs], d.e)
+        return XF._raw(m, e, names)
 
     @staticmethod
     def _pow(a, k):
