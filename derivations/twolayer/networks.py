@@ -171,7 +171,7 @@ class Patches(_Base):
             teacher_patches, teacher_filters = patches, filters
         self._Mt, self.teacher_shape, self.n_teacher, self.teacher_patches, _ = self._map(
             teacher_patches, teacher_filters, "teacher_patches", "teacher_filters")
-        self._one_filter = False
+        self._filter_shape = self.theta_shape
 
     def _map(self, patches, filters, pname, fname):
         try:
@@ -209,7 +209,7 @@ class Patches(_Base):
 
     def _pullback(self, gU):
         flat = gU.reshape(gU.shape[:-2] + (-1,))
-        return (flat @ self._M).reshape(gU.shape[:-2] + self.theta_shape)
+        return (flat @ self._M).reshape(gU.shape[:-2] + self._filter_shape)
 
     def _pullback_hessian(self, H, batch):
         nd = self.n_student * self.d
