@@ -335,6 +335,69 @@ def cmd_bench(args) -> int:
     return 0 if all(r.ok for r in rows) else 1
 
 
+def cmd_twolayer(args) -> int:
+    """A two-layer model given by flags: summary, LaTeX, emitted code or a check report."""
+    from derivations.twolayer import convolutional, fully_connected
+
+    params = () if args.alpha is None else (args.alpha,)
+    if args.alpha is not None and args.activation != "leaky_relu":
+        raise UsageError("--alpha applies to --activation leaky_relu only")
+    try:
+        if args.fc:
+            d, k, m = args.fc
+            net = fully_connected(d, k, m, args.activation, bool(args.train_output), params)
+        else:
+            d, ps, st = args.conv
+            train = True if args.train_output is None else args.train_output
+            net = convolutional(d, ps, st, args.activation, train, params)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.check:
+        from . import harness
+        from .checks import twolayer as twolayer_checks
+
+        rows = twolayer_checks.model_rows(net, harness.Context(samples=args.samples,
+                                                               seed=args.seed))
+        failed = [r for r in rows if not r.passed]
+        if args.json:
+            print(json.dumps({"model": repr(net), "passed": not failed,
+                              "rows": [r.as_dict() for r in rows]}, indent=2))
+        else:
+            _print_rows(rows)
+            print(f"\n{repr(net)}: {len(rows)} checks, {len(rows) - len(failed)} passed, "
+                  f"{len(failed)} failed")
+        return 1 if failed else 0
+    if args.code:
+        import inspect
+
+        from derivations.generated import twolayer_kernels as gen
+
+        print(f"# {repr(net)}: emitted pair kernels (derivations/generated/twolayer_kernels.py);"
+              "\n# assembled by derivations/twolayer/model.py (NumPy only)\n")
+        for suffix in ("kappa", "grad", "hess", "self"):
+            print(inspect.getsource(getattr(gen, f"{net.activation}_{suffix}")))
+        return 0
+    from derivations.twolayer import latex
+
+    if args.document:
+        print(latex.document(net), end="")
+        return 0
+    if args.latex:
+        print(latex.kernel_latex(net.activation))
+        print(latex.model_latex(net))
+        return 0
+    info = {"model": repr(net), "parameters": net.n_params,
+            "order": "first-layer weights (ravel), then output weights" if net.train_output
+            else "first-layer weights (ravel)",
+            "kappa": latex.kernel_latex(net.activation)}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, val in info.items():
+            print(f"{key:<10} {val}")
+    return 0
+
+
 def cmd_reproduce(args) -> int:
     from . import experiments
 
@@ -419,6 +482,35 @@ def parser() -> argparse.ArgumentParser:
                    help="also write a PNG of time per point vs N (needs matplotlib; default: none)")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_bench)
+
+    s = command("twolayer", "a two-layer network under Gaussian input (issue 20): summary, "
+                "LaTeX, emitted code or a check report of the model given by flags")
+    model = s.add_mutually_exclusive_group(required=True)
+    model.add_argument("--fc", nargs=3, type=_int_at_least(1), metavar=("D", "K", "M"),
+                       help="fully connected: input dimension, student and teacher widths")
+    model.add_argument("--conv", nargs=3, type=_int_at_least(1),
+                       metavar=("D", "PATCH", "STRIDE"),
+                       help="one shared filter on patches [s i, s i + PATCH)")
+    s.add_argument("--activation", default="relu",
+                   help="relu, leaky_relu, abs, identity, quadratic, step, erf (default relu)")
+    s.add_argument("--alpha", type=float, default=None, help="leaky ReLU slope (default 0.01)")
+    out = s.add_mutually_exclusive_group()
+    out.add_argument("--train-output", dest="train_output", action="store_true", default=None,
+                     help="train the output weights (default: fixed for --fc, trained for "
+                     "--conv)")
+    out.add_argument("--fixed-output", dest="train_output", action="store_false",
+                     help="fixed output weights")
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--latex", action="store_true", help="LaTeX of the kernel and the loss")
+    mode.add_argument("--document", action="store_true", help="a pdflatex-compilable document")
+    mode.add_argument("--code", action="store_true", help="the emitted NumPy kernel functions")
+    mode.add_argument("--check", action="store_true",
+                      help="prove the model at a random point (exit 1 on failure)")
+    s.add_argument("--samples", type=_samples_int, default=400_000,
+                   help=f"Monte Carlo samples for --check (minimum {MIN_SAMPLES})")
+    s.add_argument("--seed", type=_nonneg_int, default=0, help="random seed, >= 0")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_twolayer)
 
     s = command("reproduce", "reproduce a figure or table of the papers (writes NAME.json and, "
                 "with matplotlib, NAME.png)", add_help=False)

@@ -88,20 +88,21 @@ def activation_source(name: str, plant: dict | None = None) -> str:
     return "\n\n".join(out)
 
 
-def module_source(plant: dict | None = None) -> str:
-    """The whole generated module; ``plant = {activation: {term: factor}}`` for tests."""
+def module_source(plant: dict | None = None, only: tuple | None = None) -> str:
+    """The whole generated module; ``plant = {activation: {term: factor}}`` and ``only`` (a
+    subset of the activations) are for tests."""
     plant = plant or {}
-    head = HEADER.format(activations=tuple(K.ACTIVATIONS),
-                         params={n: tuple(str(p) for p in a.params)
-                                 for n, a in K.ACTIVATIONS.items()},
+    names = tuple(n for n in K.ACTIVATIONS if only is None or n in only)
+    head = HEADER.format(activations=names,
+                         params={n: tuple(str(p) for p in K.ACTIVATIONS[n].params) for n in names},
                          pair=K.PAIR_TERMS, selfterms=K.SELF_TERMS)
-    defaults = {n: a.defaults for n, a in K.ACTIVATIONS.items() if a.defaults}
+    defaults = {n: K.ACTIVATIONS[n].defaults for n in names if K.ACTIVATIONS[n].defaults}
     head += f"DEFAULTS = {defaults!r}\n"
-    parts = [activation_source(n, plant.get(n)) for n in K.ACTIVATIONS]
+    parts = [activation_source(n, plant.get(n)) for n in names]
     return head + "\n\n" + "\n\n".join(parts)
 
 
-def compile_module(plant: dict | None = None):
+def compile_module(plant: dict | None = None, only: tuple | None = None):
     """The module compiled in memory (a namespace object), e.g. with a planted error."""
     import types
 
@@ -109,7 +110,7 @@ def compile_module(plant: dict | None = None):
 
     mod = types.ModuleType("twolayer_kernels_in_memory")
     mod.numpy = numpy
-    exec(compile(module_source(plant), "<twolayer_kernels>", "exec"), mod.__dict__)
+    exec(compile(module_source(plant, only), "<twolayer_kernels>", "exec"), mod.__dict__)
     return mod
 
 

@@ -9,7 +9,7 @@ MODEL (:mod:`numerics.simulators.twolayer`), never with a derived expression:
 * ``monte_carlo`` -- the loss vs the average of ``1/2 (f - f*)^2`` over Gaussian inputs (z-test);
 * ``finite_difference`` -- the gradient (first layer and output weights) vs Richardson central
   differences of the quadrature-simulated loss (tol 1e-8), and the dense Hessian vs Richardson
-  second differences of it (tol 1e-6); fully connected per activation, overlapping
+  second differences of it (tol 1e-7); fully connected per activation, overlapping
   convolutional, and two filters on arbitrary patches;
 * ``overlap`` -- agreement to 1e-13 with the families that overlap: ``cnn.population_loss_w``
   (non-overlapping patches), ``filter.population_loss`` / ``filter.population_grad`` (one
@@ -31,7 +31,9 @@ from ..simulators import twolayer as S
 
 ACTIVATIONS = ("relu", "leaky_relu", "abs", "identity", "quadratic", "step", "erf")
 DEGREE = {"quadratic": 2, "step": 0}
-REF_TOL, GRAD_TOL, HESS_TOL, OVERLAP_TOL = 1e-10, 1e-8, 1e-6, 1e-13
+REF_TOL, GRAD_TOL, HESS_TOL, OVERLAP_TOL = 1e-10, 1e-8, 1e-7, 1e-13
+#: Hessian tolerance of the report for a user's model at a random point (edges may be near)
+MODEL_HESS_TOL = 1e-6
 ANGLES = (0.0, 1e-7, 0.05, 1.3, math.pi / 2, 2.2, math.pi - 0.05, math.pi - 1e-7, math.pi)
 
 
@@ -90,6 +92,8 @@ def mc_rows(ctx: Context, module=None, activations=ACTIVATIONS):
         draws = S.loss_mc(act, W, a, V, b, rng, n, net.kernel.params)
         rows.append(mc_result(f"twolayer.loss_{act}", "loss vs Monte Carlo (fc 5/3/2)",
                               closed, draws))
+    if "relu" not in activations:
+        return rows
     # overlapping convolution with two filters on arbitrary patches (ReLU)
     pats = [[0, 1, 2], [1, 2, 3], [3, 5, 6], [6, 7, 0]]
     net = Patches(8, pats, [0, 0, 1, 1], activation="relu", module=module)
@@ -104,7 +108,8 @@ def mc_rows(ctx: Context, module=None, activations=ACTIVATIONS):
     return rows
 
 
-def _fd_rows_for(name, label, loss_engine, grad_engine, hess_engine, sim_loss, x0, hessian):
+def _fd_rows_for(name, label, loss_engine, grad_engine, hess_engine, sim_loss, x0, hessian,
+                 hess_tol=HESS_TOL):
     rows = []
     g = grad_engine(x0)
     g_ref = S.richardson_grad(sim_loss, x0)
@@ -123,7 +128,7 @@ def _fd_rows_for(name, label, loss_engine, grad_engine, hess_engine, sim_loss, x
         ij = np.unravel_index(np.argmax(diff), diff.shape)
         rows.append(_row(name, "finite_difference",
                          f"Hessian vs 2nd differences of simulated loss ({label})",
-                         H[ij], H_ref[ij], err, HESS_TOL,
+                         H[ij], H_ref[ij], err, hess_tol,
                          f"{len(x0)}x{len(x0)}; Richardson four-point second differences"))
     return rows
 
@@ -151,6 +156,8 @@ def fd_rows(module=None, activations=ACTIVATIONS, seed: int = 0, hessian: bool =
             None, lambda x, net=net, V=V, b=b: np.concatenate(
                 [np.ravel(t) for t in net.grad(*split(x), V, b)]),
             lambda x, net=net, V=V, b=b: net.hessian(*split(x), V, b), sim, x0, hessian)
+    if not {"relu", "erf"} <= set(activations):
+        return rows
     # overlapping convolution (one filter, stride 1) and two filters on arbitrary patches
     rng = np.random.default_rng([seed, 31])
     conv = Convolutional(6, 3, 1, "relu", True, module=module)
@@ -279,4 +286,61 @@ def run(ctx: Context | None = None, module=None, progress=None, quick: bool = Fa
         if progress:
             progress(f"twolayer: {label}")
         rows += fn()
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# A check report for one model (``nnderive twolayer ... --check``)
+# --------------------------------------------------------------------------------------------
+
+
+def _model_units(net, theta, teacher: bool):
+    """Effective vectors of ``net`` built here from its patch lists (not the engine's map)."""
+    from derivations.twolayer.networks import Convolutional, FullyConnected
+
+    if isinstance(net, FullyConnected):
+        return np.asarray(theta, float)
+    pats = net.teacher_patches if teacher else net.patches
+    if isinstance(net, Convolutional):
+        return S.conv_units(theta, net.d, pats)
+    filt = net.filters if not teacher else (net.teacher_filters if hasattr(
+        net, "teacher_filters") else net.filters)
+    w = np.asarray(theta, float)
+    return np.stack([S.conv_units(w[f], net.d, [p])[0] for f, p in zip(filt, pats)])
+
+
+def model_rows(net, ctx: Context | None = None, max_fd: int = 40, max_hess: int = 12):
+    """Rows for one model at a random point: the activation's kernel vs quadrature, the loss vs
+    Monte Carlo, and (for ``P <= max_fd`` / ``max_hess``) the gradient and Hessian vs
+    differences of the quadrature-simulated loss."""
+    ctx = ctx or Context()
+    act, params = net.activation, net.kernel.params
+    rows = kernel_rows(activations=(act,), seed=ctx.seed)
+    rows[0].detail += "" if not params else f"; alpha = {params[0]} in the model, 0.2 here"
+    rng = ctx.rng(f"twolayer/model/{net!r}")
+    th = rng.standard_normal(net.theta_shape)
+    tt = rng.standard_normal(net.teacher_shape)
+    a, b = rng.standard_normal(net.n_student), rng.standard_normal(net.n_teacher)
+    U, T = _model_units(net, th, False), _model_units(net, tt, True)
+    name = f"twolayer.model_{act}"
+    rows.append(mc_result(name, "loss vs Monte Carlo of the network", net.loss(th, a, tt, b),
+                          S.loss_mc(act, U, a, T, b, rng, max(20_000, ctx.samples), params)))
+    n_th = int(np.prod(net.theta_shape))
+    P = net.n_params
+    if P <= max_fd:
+        def split(x):
+            return x[:n_th].reshape(net.theta_shape), (x[n_th:] if net.train_output else a)
+
+        def sim(x):
+            t, ax = split(x)
+            return S.loss_quadrature(act, _model_units(net, t, False), ax, T, b, params)
+
+        def grad(x):
+            g = net.grad(*split(x), tt, b)
+            return np.concatenate([np.ravel(t) for t in (g if net.train_output else (g,))])
+
+        x0 = np.concatenate([th.ravel(), a]) if net.train_output else th.ravel()
+        rows += _fd_rows_for(name, f"P = {P}", None, grad,
+                             lambda x: net.hessian(*split(x), tt, b), sim, x0, P <= max_hess,
+                             MODEL_HESS_TOL)
     return rows
