@@ -71,7 +71,8 @@ def test_planted_gradient_term_fails():
 
 
 def test_monte_carlo_row_has_teeth():
-    mod = emit.compile_module(plant={"erf": {"kappa": 1.03}}, only=("erf",))
+    """Monte Carlo resolves ~1% (a sanity check): the diagonal kappa(u, u) x 1.1 must fail."""
+    mod = emit.compile_module(plant={"erf": {"d": 1.1}}, only=("erf",))
     rows = T.mc_rows(Context(samples=400_000), mod, activations=("erf",))
     assert not rows[0].passed
     assert np.isfinite(rows[0].stat)

@@ -18,7 +18,8 @@ def _shape(*xs):
 
 
 def _full(x, shape):
-    return numpy.broadcast_to(numpy.asarray(x, dtype=numpy.float64), shape)
+    x = numpy.asarray(x, dtype=numpy.float64)
+    return x if x.shape == shape else numpy.broadcast_to(x, shape)
 DEFAULTS = {'leaky_relu': (0.01,)}
 
 

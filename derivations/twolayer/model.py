@@ -38,15 +38,26 @@ EDGE_COS = 0.9
 # --------------------------------------------------------------------------------------------
 
 
-def _geometry(X, Y, nx, ny):
-    """``(c, s, phi)`` of every pair ``(x_i, y_j)``: arrays of shape ``(..., n, m)``."""
-    G = X @ np.swapaxes(Y, -1, -2)
-    den = nx[..., :, None] * ny[..., None, :]
-    c = np.clip(G / den, -1.0, 1.0)
-    edge = np.abs(c) > EDGE_COS
+def _geometry(X, Y, nx, ny, same=False):
+    """``(c, s, phi)`` of every pair ``(x_i, y_j)``: arrays of shape ``(..., n, m)`` (``same``:
+    X is Y, and the diagonal, replaced by the caller, needs no stable angle)."""
+    c = X @ np.swapaxes(Y, -1, -2)
+    c /= nx[..., :, None]
+    c /= ny[..., None, :]
+    np.clip(c, -1.0, 1.0, out=c)
     phi = np.arccos(c)
-    s = np.sqrt((1.0 - c) * (1.0 + c))
+    s = np.multiply(c, c)                      # 1 - c^2 is accurate for |c| <= EDGE_COS
+    edge = s > EDGE_COS * EDGE_COS
+    np.subtract(1.0, s, out=s)
+    np.sqrt(s, out=s)
+    if same:
+        np.einsum("...ii->...i", edge)[...] = False
     if np.any(edge):
+        shape = c.shape[:-2]
+        X = np.broadcast_to(X, shape + X.shape[-2:])
+        Y = np.broadcast_to(Y, shape + Y.shape[-2:])
+        nx = np.broadcast_to(nx, shape + nx.shape[-1:])
+        ny = np.broadcast_to(ny, shape + ny.shape[-1:])
         idx = np.nonzero(edge)
         xi = X[idx[:-1]] / nx[idx[:-1]][..., None]
         yj = Y[idx[:-2] + idx[-1:]] / ny[idx[:-2] + idx[-1:]][..., None]
@@ -100,17 +111,19 @@ class Kernel:
         """Coefficients of all pairs ``(x_i, y_j)``: ``order`` 0 -> (kappa,), 1 -> (kappa, ga,
         gb), 2 -> all 12 terms.  ``same``: X is Y, the diagonal gets the self terms (D and its
         derivatives as separate outputs)."""
-        c, s, phi = _geometry(X, Y, nx, ny)
+        c, s, phi = _geometry(X, Y, nx, ny, same)
         a, b = nx[..., :, None], ny[..., None, :]
         fn = (self._kappa, self._grad, self._hess)[order]
         with np.errstate(divide="ignore", invalid="ignore"):
             out = fn(a, b, c, s, phi, *self.params)
-        out = [np.array(o) for o in (out if order else (out,))]
-        if same:
-            k = X.shape[-2]
-            ii = np.arange(k)
-            for o in out:
-                o[..., ii, ii] = 0.0
+        out = list(out) if order else [out]
+        if same:  # the diagonal pairs are the self terms: zero them (copy read-only outputs)
+            seen = {}
+            for j, o in enumerate(out):
+                if id(o) not in seen:
+                    seen[id(o)] = o if o.flags.writeable else np.array(o)
+                    np.einsum("...ii->...i", seen[id(o)])[...] = 0.0
+                out[j] = seen[id(o)]
             selfs = [np.array(t) for t in self._self(nx, *self.params)]
             return out, selfs, (c, s, phi)
         return out, None, (c, s, phi)

@@ -63,11 +63,34 @@ class _Base:
         self._check_shape(bb, names[3], (self.n_teacher,))
         batch = np.broadcast_shapes(th.shape[: th.ndim - len(self.theta_shape)], aa.shape[:-1],
                                     tt.shape[: tt.ndim - len(self.teacher_shape)], bb.shape[:-1])
+        # the teacher keeps its own (maybe smaller) batch shape: it broadcasts in the core
         th = np.broadcast_to(th, batch + self.theta_shape)
-        tt = np.broadcast_to(tt, batch + self.teacher_shape)
         aa = np.broadcast_to(aa, batch + (self.n_student,))
-        bb = np.broadcast_to(bb, batch + (self.n_teacher,))
         return th, aa, tt, bb, batch
+
+    #: entries of one pair array per block of batch points (cache-sized blocks are ~2.5x
+    #: faster than one pass over a large batch: no fresh pages, the arrays stay in cache)
+    BLOCK_ENTRIES = 32768
+
+    def _blocked(self, fn, th, aa, tt, bb, batch):
+        """``fn(th, aa, tt, bb)`` over blocks of the (flattened) batch, results re-assembled."""
+        N = int(np.prod(batch)) if batch else 1
+        per = self.n_student * max(self.n_student, self.n_teacher)
+        B = max(1, self.BLOCK_ENTRIES // per)
+        if N <= B:
+            return fn(th, aa, tt, bb)
+        nt = len(self.teacher_shape)
+        th = th.reshape((N,) + self.theta_shape)
+        aa = aa.reshape(N, -1)
+        t_batched = tt.ndim > nt or bb.ndim > 1
+        if t_batched:
+            tt = np.broadcast_to(tt, batch + self.teacher_shape).reshape((N,) + self.teacher_shape)
+            bb = np.broadcast_to(bb, batch + (self.n_teacher,)).reshape(N, -1)
+        parts = [fn(th[i:i + B], aa[i:i + B], tt[i:i + B] if t_batched else tt,
+                    bb[i:i + B] if t_batched else bb) for i in range(0, N, B)]
+        if isinstance(parts[0], tuple):
+            return tuple(np.concatenate(p).reshape(batch + p[0].shape[1:]) for p in zip(*parts))
+        return np.concatenate(parts).reshape(batch + parts[0].shape[1:])
 
     # public API ------------------------------------------------------------------------------
     @property
@@ -77,15 +100,20 @@ class _Base:
 
     def loss(self, theta, a, theta_t, b):
         """``l = 1/2 E[(f(x) - f*(x))^2]``, shape ``batch``."""
-        th, aa, tt, bb, _ = self._prepare(theta, a, theta_t, b)
-        return self.core.loss(self._units(th), aa, self._teacher(tt), bb, self.arg_names)
+        th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
+        return self._blocked(lambda t, x, u, y: self.core.loss(
+            self._units(t), x, self._teacher(u), y, self.arg_names), th, aa, tt, bb, batch)
 
     def grad(self, theta, a, theta_t, b):
         """``dl/dtheta`` (shaped like the first-layer weights), or ``(dl/dtheta, dl/da)`` when
         the output weights are trained."""
-        th, aa, tt, bb, _ = self._prepare(theta, a, theta_t, b)
-        gU, ga = self.core.grad(self._units(th), aa, self._teacher(tt), bb, self.arg_names)
-        g = self._pullback(gU)
+        th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
+
+        def one(t, x, u, y):
+            gU, ga = self.core.grad(self._units(t), x, self._teacher(u), y, self.arg_names)
+            return self._pullback(gU), ga
+
+        g, ga = self._blocked(one, th, aa, tt, bb, batch)
         return (g, ga) if self.train_output else g
 
     def hessian(self, theta, a, theta_t, b):
