@@ -202,12 +202,21 @@ def cmd_build(args) -> int:
 
     known = derivations.families()
     for fam in args.families:
+        if fam == "twolayer":  # the two-layer engine's pair kernels (issue 20)
+            continue
         if fam not in known:
             raise UsageError(f"unknown family {fam!r}; known: {', '.join(known)}")
     if checkout_root(running_copy()) is None:  # not a checkout: say where the files go
         print(f"nnderive: note: not inside a checkout; writing into the installed copy at "
               f"{running_copy()}", file=sys.stderr)
-    for path in codegen.build(write=True, families=args.families or None):
+    others = [f for f in args.families if f != "twolayer"]
+    paths = list(codegen.build(write=True, families=others or None)) \
+        if others or not args.families else []
+    if not args.families or "twolayer" in args.families:
+        from derivations.twolayer import emit
+
+        paths += list(emit.build(write=True))
+    for path in paths:
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0
 
@@ -286,6 +295,15 @@ def cmd_check(args) -> int:
     if twolayer:
         from .checks import twolayer as twolayer_checks
 
+        if not args.quick:  # re-derives every kernel (about a minute)
+            from derivations.twolayer import emit
+
+            fresh = emit.GENERATED.exists() and emit.GENERATED.read_text() == emit.module_source()
+            rows.append(harness.CheckResult(
+                "twolayer_kernels.*", "emission", "generated code up to date",
+                "fresh" if fresh else "stale", "rebuild", 0.0 if fresh else 1.0, "diff", fresh,
+                detail="" if fresh else "run `nnderive build twolayer` and commit "
+                "derivations/generated"))
         rows += twolayer_checks.run(ctx, progress=progress, quick=args.quick)
     failed = [r for r in rows if not r.passed]
     errata = [r for r in rows if r.erratum]

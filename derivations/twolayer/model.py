@@ -199,7 +199,7 @@ class Core:
             cross = np.einsum("...il,...ila->...ia", w, E)          # sum_l c12 e_il
             out += Uh[..., :, :, None] * cross[..., :, None, :]
             out += cross[..., :, :, None] * Uh[..., :, None, :]
-            out += np.einsum("...il,...ila,...ilb->...iab", c22, E, E)
+            out += np.swapaxes(E * c22[..., None], -1, -2) @ E           # sum_l c22 e e^T
         ii = np.arange(d)
         out[..., ii, ii] += c0[..., None]
         return out
@@ -214,20 +214,25 @@ class Core:
         Uh, Eu = p["Uh"], p["Eu"]
         F = np.stack([np.broadcast_to(Uh[..., :, None, :], Eu.shape), Eu], axis=-1)  # n,n,d,2
         Cm = np.stack([np.stack([v11, v12], -1), np.stack([v21, v22], -1)], -2) * w[..., None, None]
-        blocks = (F @ Cm) @ np.swapaxes(F, -1, -2)                    # (..., n, n, d, d)
-        HWW = np.swapaxes(blocks, -3, -2).reshape(batch + (n * d, n * d))
-        del blocks
-        H4 = HWW.reshape(batch + (n, d, n, d))                         # a view
+        P = n * d + (n if train_output else 0)
+        H = np.empty(batch + (P, P))
+        HWW = H[..., : n * d, : n * d]
+        rs, cs = HWW.strides[-2:]
+        H4 = np.lib.stride_tricks.as_strided(                          # (..., n, d, n, d) view
+            HWW, batch + (n, d, n, d), HWW.strides[:-2] + (d * rs, rs, d * cs, cs))
+        # every (i, l) block F C F^T written in place (no 10^8-entry temporary, no transpose)
+        np.matmul(F @ Cm, np.swapaxes(F, -1, -2), out=np.swapaxes(H4, -3, -2))
         np.einsum("...iala->...ila", H4)[...] += (w * v0)[..., :, :, None]
         np.einsum("...iaib->...iab", H4)[...] = self._diag_blocks(p, a, b, U)
         if not train_output:
-            return HWW
+            return H
         mixed = self._mixed(p, a, T, b, U).reshape(batch + (n * d, n))
+        H[..., : n * d, n * d:] = mixed
+        H[..., n * d:, : n * d] = np.swapaxes(mixed, -1, -2)
         Kaa = p["uu"][0].copy()
         np.einsum("...ii->...i", Kaa)[...] = p["D"]
-        top = np.concatenate([HWW, mixed], axis=-1)
-        bottom = np.concatenate([np.swapaxes(mixed, -1, -2), Kaa], axis=-1)
-        return np.concatenate([top, bottom], axis=-2)
+        H[..., n * d:, n * d:] = Kaa
+        return H
 
     @staticmethod
     def _mixed(p, a, T, b, U):
