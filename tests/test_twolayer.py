@@ -148,3 +148,30 @@ def test_kernel_expressions_for_certificates():
     assert tuple(ex["pair"]) == PAIR_TERMS and tuple(ex["self"]) == SELF_TERMS
     with pytest.raises(ValueError, match="gelu"):
         expressions("gelu")
+
+
+def test_fig6_3b_closer_patches_converge_faster(tmp_path):
+    from numerics.experiments import fig6_3b
+
+    res = fig6_3b.run(tmp_path, quick=True)
+    assert res["monotone"], res["rates"]
+    assert (tmp_path / "fig6_3b.json").exists()
+    assert "sigma_2" in fig6_3b.report(res)
+
+
+def test_cli_twolayer(capsys):
+    from numerics import cli
+
+    assert cli.main(["twolayer", "--fc", "7", "7", "7"]) == 0
+    assert "parameters 49" in capsys.readouterr().out
+    assert cli.main(["twolayer", "--conv", "9", "4", "2", "--latex"]) == 0
+    assert r"\kappa(P_i\mathbf{w}, P_j\mathbf{w}^*)" in capsys.readouterr().out
+    assert cli.main(["twolayer", "--fc", "3", "2", "2", "--activation", "erf", "--code"]) == 0
+    assert "def erf_hess(" in capsys.readouterr().out
+    for bad in (["twolayer", "--fc", "0", "1", "1"], ["twolayer", "--fc", "3", "2", "2",
+                "--activation", "tanh"], ["twolayer", "--conv", "3", "4", "1"],
+                ["twolayer", "--fc", "3", "2", "2", "--alpha", "0.1"],
+                ["twolayer", "--fc", "3", "2", "2", "--latex", "--code"], ["twolayer"]):
+        assert cli.main(bad) == 2, bad
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "error" in err, err
