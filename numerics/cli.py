@@ -501,22 +501,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_bench)
 
-    s = command("twolayer", "a two-layer network under Gaussian input (issue 20): summary, "
-                "LaTeX, emitted code or a check report of the model given by flags")
+    s = command("twolayer", "a two-layer network under Gaussian input (default: a summary)")
     model = s.add_mutually_exclusive_group(required=True)
     model.add_argument("--fc", nargs=3, type=_int_at_least(1), metavar=("D", "K", "M"),
                        help="fully connected: input dimension, student and teacher widths")
     model.add_argument("--conv", nargs=3, type=_int_at_least(1),
                        metavar=("D", "PATCH", "STRIDE"),
                        help="one shared filter on patches [s i, s i + PATCH)")
-    s.add_argument("--activation", default="relu",
+    s.add_argument("--activation", default="relu", metavar="NAME",
                    help="relu, leaky_relu, abs, identity, quadratic, step, erf (default relu)")
     s.add_argument("--alpha", type=float, default=None, help="leaky ReLU slope (default 0.01)")
     out = s.add_mutually_exclusive_group()
     out.add_argument("--train-output", dest="train_output", action="store_true", default=None,
                      help="train the output weights (default: fixed for --fc, trained for "
                      "--conv)")
-    out.add_argument("--fixed-output", dest="train_output", action="store_false",
+    out.add_argument("--fixed-output", dest="train_output", action="store_false", default=None,
                      help="fixed output weights")
     mode = s.add_mutually_exclusive_group()
     mode.add_argument("--latex", action="store_true", help="LaTeX of the kernel and the loss")
@@ -525,7 +524,8 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true",
                       help="prove the model at a random point (exit 1 on failure)")
     s.add_argument("--samples", type=_samples_int, default=400_000,
-                   help=f"Monte Carlo samples for --check (minimum {MIN_SAMPLES})")
+                   help=f"Monte Carlo samples for --check (minimum {MIN_SAMPLES}; "
+                   "default %(default)s)")
     s.add_argument("--seed", type=_nonneg_int, default=0, help="random seed, >= 0")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_twolayer)
