@@ -108,7 +108,7 @@ def mc_rows(ctx: Context, module=None, activations=ACTIVATIONS):
     return rows
 
 
-def _fd_rows_for(name, label, loss_engine, grad_engine, hess_engine, sim_loss, x0, hessian,
+def _fd_rows_for(name, label, grad_engine, hess_engine, sim_loss, x0, hessian,
                  hess_tol=HESS_TOL):
     rows = []
     g = grad_engine(x0)
@@ -153,7 +153,7 @@ def fd_rows(module=None, activations=ACTIVATIONS, seed: int = 0, hessian: bool =
 
         rows += _fd_rows_for(
             f"twolayer.fc_{act}", f"fc {d}/{k}/{m}, a trained",
-            None, lambda x, net=net, V=V, b=b: np.concatenate(
+            lambda x, net=net, V=V, b=b: np.concatenate(
                 [np.ravel(t) for t in net.grad(*split(x), V, b)]),
             lambda x, net=net, V=V, b=b: net.hessian(*split(x), V, b), sim, x0, hessian)
     if not {"relu", "erf"} <= set(activations):
@@ -169,7 +169,7 @@ def fd_rows(module=None, activations=ACTIVATIONS, seed: int = 0, hessian: bool =
         return S.loss_quadrature("relu", S.conv_units(x[:3], 6, pats), x[3:],
                                  S.conv_units(ws, 6, pats), as_)
 
-    rows += _fd_rows_for("twolayer.conv_relu", "conv d=6, patch 3, stride 1", None,
+    rows += _fd_rows_for("twolayer.conv_relu", "conv d=6, patch 3, stride 1",
                          lambda x: np.concatenate([np.ravel(t) for t in conv.grad(
                              x[:3], x[3:], ws, as_)]),
                          lambda x: conv.hessian(x[:3], x[3:], ws, as_), sim_conv, x0, hessian)
@@ -186,7 +186,7 @@ def fd_rows(module=None, activations=ACTIVATIONS, seed: int = 0, hessian: bool =
         return S.loss_quadrature("erf", units(x[:4].reshape(2, 2)), x[4:], units(wst), ast)
 
     rows += _fd_rows_for("twolayer.patches_erf", "2 filters on 4 overlapping patches, erf",
-                         None, lambda x: np.concatenate([np.ravel(t) for t in gen.grad(
+                         lambda x: np.concatenate([np.ravel(t) for t in gen.grad(
                              x[:4].reshape(2, 2), x[4:], wst, ast)]),
                          lambda x: gen.hessian(x[:4].reshape(2, 2), x[4:], wst, ast), sim_gen,
                          x1, hessian)
@@ -340,7 +340,7 @@ def model_rows(net, ctx: Context | None = None, max_fd: int = 40, max_hess: int 
             return np.concatenate([np.ravel(t) for t in (g if net.train_output else (g,))])
 
         x0 = np.concatenate([th.ravel(), a]) if net.train_output else th.ravel()
-        rows += _fd_rows_for(name, f"P = {P}", None, grad,
+        rows += _fd_rows_for(name, f"P = {P}", grad,
                              lambda x: net.hessian(*split(x), tt, b), sim, x0, P <= max_hess,
                              MODEL_HESS_TOL)
     return rows
