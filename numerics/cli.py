@@ -274,6 +274,8 @@ def cmd_build(args) -> int:
 
     known = derivations.families()
     for fam in args.families:
+        if fam == "twolayer":  # the two-layer engine's pair kernels (issue 20)
+            continue
         if fam not in known:
             raise UsageError(f"unknown family {fam!r}; known: {', '.join(known)}")
     if checkout_root(running_copy()) is None:  # not a checkout: say where the files go
@@ -282,11 +284,17 @@ def cmd_build(args) -> int:
     import time
 
     show = _progress(not args.quiet)
-    for fam in args.families or known:  # one family at a time: progress as it goes
+    for fam in args.families or known + ["twolayer"]:  # one family at a time: progress as it goes
         if show:
             show(f"build {fam}")
         t0 = time.perf_counter()
-        for path in codegen.build(write=True, families=[fam]):
+        if fam == "twolayer":  # the two-layer engine's pair kernels (issue 20)
+            from derivations.twolayer import emit
+
+            paths = list(emit.build(write=True))
+        else:
+            paths = list(codegen.build(write=True, families=[fam]))
+        for path in paths:
             shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
             print(f"wrote {shown}" + (f" ({time.perf_counter() - t0:.1f} s)" if show else ""),
                   flush=True)
@@ -337,7 +345,12 @@ def cmd_check(args) -> int:
     from . import harness
 
     names = []
+    # the two-layer engine (issue 20) is a family of models, not registered formulas: its rows
+    # come from numerics.checks.twolayer (selected by "twolayer" and run by default)
+    twolayer = not args.names or "twolayer" in args.names
     for n in args.names or derivations.names():
+        if n == "twolayer":
+            continue
         if n in derivations.families():  # a family name selects all of its formulas
             names.extend(derivations.names(n))
         else:
@@ -359,14 +372,27 @@ def cmd_check(args) -> int:
             print(f"\nmutants caught: {caught}/{len(mutants)}")
         return 0 if caught == len(mutants) else 1
     families = sorted({n.split(".")[0] for n in names})
-    rows = _freshness_rows(families) + harness.run(names, ctx, progress)
+    rows = (_freshness_rows(families) if families else []) + harness.run(names, ctx, progress)
+    if twolayer:
+        from .checks import twolayer as twolayer_checks
+
+        if not args.quick:  # re-derives every kernel (about a minute)
+            from derivations.twolayer import emit
+
+            fresh = emit.GENERATED.exists() and emit.GENERATED.read_text() == emit.module_source()
+            rows.append(harness.CheckResult(
+                "twolayer_kernels.*", "emission", "generated code up to date",
+                "fresh" if fresh else "stale", "rebuild", 0.0 if fresh else 1.0, "diff", fresh,
+                detail="" if fresh else "run `nnderive build twolayer` and commit "
+                "derivations/generated"))
+        rows += twolayer_checks.run(ctx, progress=progress, quick=args.quick)
     failed = [r for r in rows if not r.passed]
     errata = [r for r in rows if r.erratum]
     if args.json:
         print(json.dumps({"passed": not failed, "rows": [r.as_dict() for r in rows]}, indent=2))
     else:
         _print_rows(rows)
-        print(f"\n{len(rows)} checks on {len(names)} formulas: {len(rows) - len(failed)} passed, "
+        print(f"\n{len(rows)} checks on {len(names)} formulas{' and the two-layer engine' if twolayer else ''}: {len(rows) - len(failed)} passed, "
               f"{len(failed)} failed; {len(errata)} errata in the printed statements")
     return 1 if failed else 0
 
@@ -456,6 +482,69 @@ def _plot_target(text: str) -> Path:
     if not existed:
         target.unlink()
     return target
+
+
+def cmd_twolayer(args) -> int:
+    """A two-layer model given by flags: summary, LaTeX, emitted code or a check report."""
+    from derivations.twolayer import convolutional, fully_connected
+
+    params = () if args.alpha is None else (args.alpha,)
+    if args.alpha is not None and args.activation != "leaky_relu":
+        raise UsageError("--alpha applies to --activation leaky_relu only")
+    try:
+        if args.fc:
+            d, k, m = args.fc
+            net = fully_connected(d, k, m, args.activation, bool(args.train_output), params)
+        else:
+            d, ps, st = args.conv
+            train = True if args.train_output is None else args.train_output
+            net = convolutional(d, ps, st, args.activation, train, params)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.check:
+        from . import harness
+        from .checks import twolayer as twolayer_checks
+
+        rows = twolayer_checks.model_rows(net, harness.Context(samples=args.samples,
+                                                               seed=args.seed))
+        failed = [r for r in rows if not r.passed]
+        if args.json:
+            print(json.dumps({"model": repr(net), "passed": not failed,
+                              "rows": [r.as_dict() for r in rows]}, indent=2))
+        else:
+            _print_rows(rows)
+            print(f"\n{repr(net)}: {len(rows)} checks, {len(rows) - len(failed)} passed, "
+                  f"{len(failed)} failed")
+        return 1 if failed else 0
+    if args.code:
+        import inspect
+
+        from derivations.generated import twolayer_kernels as gen
+
+        print(f"# {repr(net)}: emitted pair kernels (derivations/generated/twolayer_kernels.py);"
+              "\n# assembled by derivations/twolayer/model.py (NumPy only)\n")
+        for suffix in ("kappa", "grad", "hess", "self"):
+            print(inspect.getsource(getattr(gen, f"{net.activation}_{suffix}")))
+        return 0
+    from derivations.twolayer import latex
+
+    if args.document:
+        print(latex.document(net), end="")
+        return 0
+    if args.latex:
+        print(latex.kernel_latex(net.activation))
+        print(latex.model_latex(net))
+        return 0
+    info = {"model": repr(net), "parameters": net.n_params,
+            "order": "first-layer weights (ravel), then output weights" if net.train_output
+            else "first-layer weights (ravel)",
+            "kappa": latex.kernel_latex(net.activation)}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, val in info.items():
+            print(f"{key:<10} {val}")
+    return 0
 
 
 def cmd_reproduce(args) -> int:
@@ -568,6 +657,35 @@ def parser() -> argparse.ArgumentParser:
                    "families with scaling curves (needs matplotlib; path checked first; default: none)")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_bench)
+
+    s = command("twolayer", "a two-layer network under Gaussian input (default: a summary)")
+    model = s.add_mutually_exclusive_group(required=True)
+    model.add_argument("--fc", nargs=3, type=_int_at_least(1), metavar=("D", "K", "M"),
+                       help="fully connected: input dimension, student and teacher widths")
+    model.add_argument("--conv", nargs=3, type=_int_at_least(1),
+                       metavar=("D", "PATCH", "STRIDE"),
+                       help="one shared filter on patches [s i, s i + PATCH)")
+    s.add_argument("--activation", default="relu", metavar="NAME",
+                   help="relu, leaky_relu, abs, identity, quadratic, step, erf (default relu)")
+    s.add_argument("--alpha", type=float, default=None, help="leaky ReLU slope (default 0.01)")
+    out = s.add_mutually_exclusive_group()
+    out.add_argument("--train-output", dest="train_output", action="store_true", default=None,
+                     help="train the output weights (default: fixed for --fc, trained for "
+                     "--conv)")
+    out.add_argument("--fixed-output", dest="train_output", action="store_false", default=None,
+                     help="fixed output weights")
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--latex", action="store_true", help="LaTeX of the kernel and the loss")
+    mode.add_argument("--document", action="store_true", help="a pdflatex-compilable document")
+    mode.add_argument("--code", action="store_true", help="the emitted NumPy kernel functions")
+    mode.add_argument("--check", action="store_true",
+                      help="prove the model at a random point (exit 1 on failure)")
+    s.add_argument("--samples", type=_samples_int, default=400_000,
+                   help=f"Monte Carlo samples for --check (minimum {MIN_SAMPLES}; "
+                   "default %(default)s)")
+    s.add_argument("--seed", type=_nonneg_int, default=0, help="random seed, >= 0")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_twolayer)
 
     s = command("reproduce", "reproduce a figure or table of the papers (writes NAME.json and, "
                 "with matplotlib, NAME.png)", add_help=False)

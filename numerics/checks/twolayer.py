@@ -1,0 +1,346 @@
+"""Checks of the two-layer engine (issue 20), run by ``nnderive check twolayer``.
+
+Every row compares the engine (emitted pair kernels + NumPy assembly) with numerics of the
+MODEL (:mod:`numerics.simulators.twolayer`), never with a derived expression:
+
+* ``reference`` -- each activation's kernel vs polar quadrature of ``sigma(u.x) sigma(v.x)`` in
+  the plane of ``u, v`` (tol 1e-10 of the kernel's scale ``(|u||v|)^n``), at random norms and at
+  the angles 0, 1e-7, near pi/2, pi - 1e-7, pi and random ones;
+* ``monte_carlo`` -- the loss vs the average of ``1/2 (f - f*)^2`` over Gaussian inputs (z-test);
+* ``finite_difference`` -- the gradient (first layer and output weights) vs Richardson central
+  differences of the quadrature-simulated loss (tol 1e-8), and the dense Hessian vs Richardson
+  second differences of it (tol 1e-7); fully connected per activation, overlapping
+  convolutional, and two filters on arbitrary patches;
+* ``overlap`` -- agreement to 1e-13 with the families that overlap: ``cnn.population_loss_w``
+  (non-overlapping patches), ``filter.population_loss`` / ``filter.population_grad`` (one
+  neuron; Tian's ICML 2017 setting), ``kernels.arccos1`` and ``kernels.h_inf``;
+* ``spurious minimum`` -- the k = m = d = 7 point of Safran, Yehudai & Shamir: the loss vs
+  quadrature, the gradient ~1e-10 and the smallest Hessian eigenvalue 0.01406.
+
+:func:`run` takes ``module=`` (a kernel module compiled in memory, e.g. with a planted error,
+see ``tests/test_twolayer_checks.py``) so that the teeth of every row can be shown.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..harness import CheckResult, Context, mc_result
+from ..simulators import twolayer as S
+
+ACTIVATIONS = ("relu", "leaky_relu", "abs", "identity", "quadratic", "step", "erf")
+DEGREE = {"quadratic": 2, "step": 0}
+REF_TOL, GRAD_TOL, HESS_TOL, OVERLAP_TOL = 1e-10, 1e-8, 1e-7, 1e-13
+#: Hessian tolerance of the report for a user's model at a random point (edges may be near)
+MODEL_HESS_TOL = 1e-6
+ANGLES = (0.0, 1e-7, 0.05, 1.3, math.pi / 2, 2.2, math.pi - 0.05, math.pi - 1e-7, math.pi)
+
+
+def _row(name, kind, label, value, ref, err, tol, detail, stat="rel"):
+    return CheckResult(name, kind, label, float(value), float(ref), float(err), stat,
+                       bool(np.isfinite(err) and err <= tol), detail=detail, resolution=tol)
+
+
+def _params(act):
+    return (0.2,) if act == "leaky_relu" else ()
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def kernel_rows(module=None, activations=ACTIVATIONS, seed: int = 0):
+    from derivations.twolayer.model import Kernel
+
+    rows = []
+    for act in activations:
+        K = Kernel(act, _params(act), module)
+        rng = np.random.default_rng([seed, 11, len(act)])
+        worst = (-1.0, None, 0.0, 0.0)
+        for phi in list(ANGLES) + [float(x) for x in rng.uniform(0, math.pi, 6)]:
+            a, b = (float(math.exp(x)) for x in rng.uniform(math.log(0.2), math.log(5.0), 2))
+            u, v = S.angle_pair(rng, 5, a, b, phi)
+            ref = S.pair_quadrature(act, u, v, K.params)
+            nx, ny = np.linalg.norm(u)[None], np.linalg.norm(v)[None]
+            (k,), _, _ = K.pairs(u[None], v[None], nx, ny, 0, False)
+            err = abs(float(k[0, 0]) - ref) / (a * b) ** DEGREE.get(act, 1)
+            if not err <= worst[0]:
+                worst = (err, phi, float(k[0, 0]), ref)
+        err, phi, val, ref = worst
+        rows.append(_row(f"twolayer.kappa_{act}", "reference", "kernel vs plane quadrature",
+                         val, ref, err, REF_TOL,
+                         f"15 points incl. phi = 0, 1e-7, pi-1e-7, pi; worst at phi={phi:.3g}; "
+                         f"relative to (|u||v|)^n"))
+    return rows
+
+
+def _fc_point(rng, d, k, m):
+    return (rng.standard_normal((k, d)), rng.standard_normal(k), rng.standard_normal((m, d)),
+            rng.standard_normal(m))
+
+
+def mc_rows(ctx: Context, module=None, activations=ACTIVATIONS):
+    from derivations.twolayer.networks import FullyConnected, Patches
+
+    rows = []
+    n = max(20_000, ctx.samples // 4)
+    for act in activations:
+        net = FullyConnected(5, 3, 2, act, False, _params(act), module)
+        rng = ctx.rng(f"twolayer/mc/{act}")
+        W, a, V, b = _fc_point(rng, 5, 3, 2)
+        closed = net.loss(W, a, V, b)
+        draws = S.loss_mc(act, W, a, V, b, rng, n, net.kernel.params)
+        rows.append(mc_result(f"twolayer.loss_{act}", "loss vs Monte Carlo (fc 5/3/2)",
+                              closed, draws))
+    if "relu" not in activations:
+        return rows
+    # overlapping convolution with two filters on arbitrary patches (ReLU)
+    pats = [[0, 1, 2], [1, 2, 3], [3, 5, 6], [6, 7, 0]]
+    net = Patches(8, pats, [0, 0, 1, 1], activation="relu", module=module)
+    rng = ctx.rng("twolayer/mc/patches")
+    w, a = rng.standard_normal((2, 3)), rng.standard_normal(4)
+    ws, as_ = rng.standard_normal((2, 3)), rng.standard_normal(4)
+    closed = net.loss(w, a, ws, as_)
+    U = np.stack([S.conv_units(w[f], 8, [p])[0] for f, p in zip([0, 0, 1, 1], pats)])
+    T = np.stack([S.conv_units(ws[f], 8, [p])[0] for f, p in zip([0, 0, 1, 1], pats)])
+    rows.append(mc_result("twolayer.loss_patches", "loss vs Monte Carlo (2 filters, overlap)",
+                          closed, S.loss_mc("relu", U, a, T, as_, rng, n)))
+    return rows
+
+
+def _fd_rows_for(name, label, grad_engine, hess_engine, sim_loss, x0, hessian,
+                 hess_tol=HESS_TOL):
+    rows = []
+    g = grad_engine(x0)
+    g_ref = S.richardson_grad(sim_loss, x0)
+    scale = max(float(np.max(np.abs(g_ref))), 1e-300)
+    err = float(np.max(np.abs(g - g_ref))) / scale
+    i = int(np.argmax(np.abs(g - g_ref)))
+    rows.append(_row(name, "finite_difference", f"gradient vs FD of simulated loss ({label})",
+                     g[i], g_ref[i], err, GRAD_TOL,
+                     f"P = {len(x0)}; Richardson central differences of the quadrature loss"))
+    if hessian:
+        H = hess_engine(x0)
+        H_ref = S.richardson_hessian(sim_loss, x0)
+        scale = max(float(np.max(np.abs(H_ref))), 1e-300)
+        diff = np.abs(H - H_ref)
+        err = float(np.max(diff)) / scale
+        ij = np.unravel_index(np.argmax(diff), diff.shape)
+        rows.append(_row(name, "finite_difference",
+                         f"Hessian vs 2nd differences of simulated loss ({label})",
+                         H[ij], H_ref[ij], err, hess_tol,
+                         f"{len(x0)}x{len(x0)}; Richardson four-point second differences"))
+    return rows
+
+
+def fd_rows(module=None, activations=ACTIVATIONS, seed: int = 0, hessian: bool = True):
+    from derivations.twolayer.networks import Convolutional, FullyConnected, Patches
+
+    rows = []
+    for act in activations:
+        d, k, m = 3, 2, 2
+        net = FullyConnected(d, k, m, act, True, _params(act), module)
+        rng = np.random.default_rng([seed, 21, len(act)])
+        W, a, V, b = _fc_point(rng, d, k, m)
+        x0 = np.concatenate([W.ravel(), a])
+
+        def split(x, k=k, d=d):
+            return x[: k * d].reshape(k, d), x[k * d:]
+
+        def sim(x, act=act, V=V, b=b, p=net.kernel.params):
+            Wx, ax = split(x)
+            return S.loss_quadrature(act, Wx, ax, V, b, p)
+
+        rows += _fd_rows_for(
+            f"twolayer.fc_{act}", f"fc {d}/{k}/{m}, a trained",
+            lambda x, net=net, V=V, b=b: np.concatenate(
+                [np.ravel(t) for t in net.grad(*split(x), V, b)]),
+            lambda x, net=net, V=V, b=b: net.hessian(*split(x), V, b), sim, x0, hessian)
+    if not {"relu", "erf"} <= set(activations):
+        return rows
+    # overlapping convolution (one filter, stride 1) and two filters on arbitrary patches
+    rng = np.random.default_rng([seed, 31])
+    conv = Convolutional(6, 3, 1, "relu", True, module=module)
+    pats = [list(range(i, i + 3)) for i in range(4)]
+    ws, as_ = rng.standard_normal(3), rng.standard_normal(4)
+    x0 = np.concatenate([rng.standard_normal(3), rng.standard_normal(4)])
+
+    def sim_conv(x):
+        return S.loss_quadrature("relu", S.conv_units(x[:3], 6, pats), x[3:],
+                                 S.conv_units(ws, 6, pats), as_)
+
+    rows += _fd_rows_for("twolayer.conv_relu", "conv d=6, patch 3, stride 1",
+                         lambda x: np.concatenate([np.ravel(t) for t in conv.grad(
+                             x[:3], x[3:], ws, as_)]),
+                         lambda x: conv.hessian(x[:3], x[3:], ws, as_), sim_conv, x0, hessian)
+    gp = [[0, 1], [1, 2], [2, 3], [0, 3]]
+    filt = [0, 1, 0, 1]
+    gen = Patches(4, gp, filt, activation="erf", train_output=True, module=module)
+    wst, ast = rng.standard_normal((2, 2)), rng.standard_normal(4)
+    x1 = np.concatenate([rng.standard_normal(4), rng.standard_normal(4)])
+
+    def units(wf):
+        return np.stack([S.conv_units(wf[f], 4, [p])[0] for f, p in zip(filt, gp)])
+
+    def sim_gen(x):
+        return S.loss_quadrature("erf", units(x[:4].reshape(2, 2)), x[4:], units(wst), ast)
+
+    rows += _fd_rows_for("twolayer.patches_erf", "2 filters on 4 overlapping patches, erf",
+                         lambda x: np.concatenate([np.ravel(t) for t in gen.grad(
+                             x[:4].reshape(2, 2), x[4:], wst, ast)]),
+                         lambda x: gen.hessian(x[:4].reshape(2, 2), x[4:], wst, ast), sim_gen,
+                         x1, hessian)
+    return rows
+
+
+def overlap_rows(module=None, seed: int = 0):
+    """Agreement with the cnn, filter and kernels families (their emitted code)."""
+    from derivations.generated import cnn as gen_cnn
+    from derivations.generated import filter as gen_filter
+    from derivations.generated import kernels as gen_kernels
+    from derivations.twolayer.model import Kernel
+    from derivations.twolayer.networks import Convolutional, FullyConnected
+
+    rows = []
+    rng = np.random.default_rng([seed, 41])
+    # cnn.population_loss_w: k non-overlapping patches of size p, one filter, a trained
+    f = gen_cnn.population_loss_w
+    errs = []
+    for p, k in ((3, 2), (4, 3), (2, 5)):
+        net = Convolutional(p * k, p, p, "relu", True, module=module)
+        for _ in range(3):
+            w, a, ws, as_ = (rng.standard_normal(p), rng.standard_normal(k),
+                             rng.standard_normal(p), rng.standard_normal(k))
+            ours, theirs = net.loss(w, a, ws, as_), float(f(w, a, ws, as_))
+            errs.append((abs(ours - theirs) / max(abs(theirs), 1e-300), ours, theirs))
+    e = max(errs)
+    rows.append(_row("twolayer.overlap_cnn", "overlap", "conv (stride = patch) vs "
+                     "cnn.population_loss_w", e[1], e[2], e[0], OVERLAP_TOL,
+                     f"{len(errs)} points, (p, k) in (3,2), (4,3), (2,5)"))
+    # filter.population_loss / population_grad: one neuron, a = b = 1
+    fl, fg = gen_filter.population_loss, gen_filter.population_grad
+    errs = []
+    for p in (2, 3, 6):
+        net = FullyConnected(p, 1, 1, "relu", False, module=module)
+        for phi in (0.0, 1e-7, 1.0, 2.5, math.pi - 1e-7, math.pi):
+            w, ws = S.angle_pair(rng, p, 1.3, 0.8, phi)
+            one = np.ones(1)
+            lo, lt = net.loss(w[None], one, ws[None], one), float(fl(w, ws))
+            go, gt = net.grad(w[None], one, ws[None], one)[0], np.asarray(fg(w, ws))
+            sc = max(abs(lt), float(np.max(np.abs(gt))), 1e-300)
+            errs.append((max(abs(lo - lt), float(np.max(np.abs(go - gt)))) / sc, lo, lt))
+    e = max(errs)
+    rows.append(_row("twolayer.overlap_filter", "overlap", "fc k=m=1 vs filter.population_"
+                     "loss/grad", e[1], e[2], e[0], OVERLAP_TOL,
+                     f"{len(errs)} points incl. phi = 0, pi; loss and gradient (Tian ICML17)"))
+    # kernels.arccos1 = kappa_relu; kernels.h_inf = x.y * (pi - phi)/(2 pi) = x.y * huv0
+    ka, kh = gen_kernels.arccos1, gen_kernels.h_inf
+    K = Kernel("relu", (), module)
+    errs = []
+    for phi in ANGLES:
+        x, y = S.angle_pair(rng, 4, 1.1, 2.0, phi)
+        nx, ny = np.linalg.norm(x)[None], np.linalg.norm(y)[None]
+        out, _, _ = K.pairs(x[None], y[None], nx, ny, 2, False)
+        kap, huv0 = float(out[0][0, 0]), float(out[7][0, 0])
+        t1, t2 = float(ka(x, y)), float(kh(x, y))
+        sc = 1.1 * 2.0
+        errs.append((max(abs(kap - t1), abs(huv0 * (x @ y) - t2)) / sc, kap, t1))
+    e = max(errs)
+    rows.append(_row("twolayer.overlap_kernels", "overlap", "kappa_relu, huv0 vs kernels."
+                     "arccos1, h_inf", e[1], e[2], e[0], OVERLAP_TOL,
+                     f"{len(errs)} angles incl. 0 and pi; relative to |x||y|"))
+    return rows
+
+
+def spurious_rows(module=None):
+    from derivations.twolayer.networks import FullyConnected
+
+    W, a, V, b = S.safran_shamir_minimum()
+    net = FullyConnected(7, 7, 7, "relu", False, module=module)
+    loss = net.loss(W, a, V, b)
+    ref = S.loss_quadrature("relu", W, a, V, b)
+    g = float(np.max(np.abs(net.grad(W, a, V, b))))
+    lam = float(np.linalg.eigvalsh(net.hessian(W, a, V, b))[0])
+    return [
+        _row("twolayer.safran_shamir", "reference", "k=m=d=7 minimum: loss vs quadrature", loss,
+             ref, abs(loss - ref) / ref, REF_TOL, "Safran-Yehudai-Shamir README point; "
+             "loss 0.0232"),
+        _row("twolayer.safran_shamir", "reference", "k=m=d=7 minimum: max |grad| <= 1e-9", g,
+             0.0, g, 1e-9, "the published point is given to 10 digits", stat="abs"),
+        _row("twolayer.safran_shamir", "reference", "k=m=d=7 minimum: lambda_min = 0.01406",
+             lam, 0.01406, abs(lam - 0.01406) / 0.01406, 5e-4,
+             "positive definite; the published value to 4 digits"),
+    ]
+
+
+def run(ctx: Context | None = None, module=None, progress=None, quick: bool = False):
+    """Every row of the family (``quick``: no Hessian second differences)."""
+    ctx = ctx or Context()
+    rows = []
+    for label, fn in (("kernels vs quadrature", lambda: kernel_rows(module, seed=ctx.seed)),
+                      ("Monte Carlo", lambda: mc_rows(ctx, module)),
+                      ("finite differences", lambda: fd_rows(module, seed=ctx.seed,
+                                                             hessian=not quick)),
+                      ("overlapping families", lambda: overlap_rows(module, ctx.seed)),
+                      ("spurious minimum", lambda: spurious_rows(module))):
+        if progress:
+            progress(f"twolayer: {label}")
+        rows += fn()
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# A check report for one model (``nnderive twolayer ... --check``)
+# --------------------------------------------------------------------------------------------
+
+
+def _model_units(net, theta, teacher: bool):
+    """Effective vectors of ``net`` built here from its patch lists (not the engine's map)."""
+    from derivations.twolayer.networks import Convolutional, FullyConnected
+
+    if isinstance(net, FullyConnected):
+        return np.asarray(theta, float)
+    pats = net.teacher_patches if teacher else net.patches
+    if isinstance(net, Convolutional):
+        return S.conv_units(theta, net.d, pats)
+    filt = net.filters if not teacher else (net.teacher_filters if hasattr(
+        net, "teacher_filters") else net.filters)
+    w = np.asarray(theta, float)
+    return np.stack([S.conv_units(w[f], net.d, [p])[0] for f, p in zip(filt, pats)])
+
+
+def model_rows(net, ctx: Context | None = None, max_fd: int = 40, max_hess: int = 12):
+    """Rows for one model at a random point: the activation's kernel vs quadrature, the loss vs
+    Monte Carlo, and (for ``P <= max_fd`` / ``max_hess``) the gradient and Hessian vs
+    differences of the quadrature-simulated loss."""
+    ctx = ctx or Context()
+    act, params = net.activation, net.kernel.params
+    rows = kernel_rows(activations=(act,), seed=ctx.seed)
+    rows[0].detail += "" if not params else f"; alpha = {params[0]} in the model, 0.2 here"
+    rng = ctx.rng(f"twolayer/model/{net!r}")
+    th = rng.standard_normal(net.theta_shape)
+    tt = rng.standard_normal(net.teacher_shape)
+    a, b = rng.standard_normal(net.n_student), rng.standard_normal(net.n_teacher)
+    U, T = _model_units(net, th, False), _model_units(net, tt, True)
+    name = f"twolayer.model_{act}"
+    rows.append(mc_result(name, "loss vs Monte Carlo of the network", net.loss(th, a, tt, b),
+                          S.loss_mc(act, U, a, T, b, rng, max(20_000, ctx.samples), params)))
+    n_th = int(np.prod(net.theta_shape))
+    P = net.n_params
+    if P <= max_fd:
+        def split(x):
+            return x[:n_th].reshape(net.theta_shape), (x[n_th:] if net.train_output else a)
+
+        def sim(x):
+            t, ax = split(x)
+            return S.loss_quadrature(act, _model_units(net, t, False), ax, T, b, params)
+
+        def grad(x):
+            g = net.grad(*split(x), tt, b)
+            return np.concatenate([np.ravel(t) for t in (g if net.train_output else (g,))])
+
+        x0 = np.concatenate([th.ravel(), a]) if net.train_output else th.ravel()
+        rows += _fd_rows_for(name, f"P = {P}", grad,
+                             lambda x: net.hessian(*split(x), tt, b), sim, x0, P <= max_hess,
+                             MODEL_HESS_TOL)
+    return rows
