@@ -90,11 +90,12 @@ def gd_block(task: dict) -> dict:
 def canonical(W: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """``(P W Q^T, blocks)``: the canonical representative of W under permutations of rows
     (student units) and of columns (coordinates = teacher units), and the sizes of the classes
-    of units with equal invariants (largest first)."""
+    of student units with equal sorted weights (largest first): [6, 1] for the k = 7 minimum
+    of issue 20 (one special unit, six equivalent ones)."""
     from scipy.optimize import linear_sum_assignment
 
     W = np.asarray(W, float)
-    rows, cols = linear_sum_assignment(W, maximize=True)
+    rows, cols = linear_sum_assignment(W, maximize=True)  # equivariant, so a canonical order
     Wm = np.empty_like(W)
     Wm[cols] = W[rows]  # student matched to teacher j becomes row j: pairs on the diagonal
     k = W.shape[0]
@@ -107,13 +108,25 @@ def canonical(W: np.ndarray) -> tuple[np.ndarray, list[int]]:
     q = np.round(keys / SAME_TOL / 100) * SAME_TOL * 100  # ordering key: 1e-4 buckets
     order = np.lexsort(q.T[::-1])[::-1]  # by diagonal entry (largest first), then the rest
     C = Wm[order][:, order]
-    keys = keys[order]
-    blocks, start = [], 0
-    for j in range(1, k + 1):
-        if j == k or np.abs(keys[j] - keys[start]).max() > 1e-5:
-            blocks.append(j - start)
-            start = j
-    return C, sorted(blocks, reverse=True)
+    return C, _classes(np.sort(C, axis=1))
+
+
+def _classes(rows: np.ndarray) -> list[int]:
+    """Sizes of the classes of equal rows (to 1e-5), largest first."""
+    sizes: list[list] = []
+    for r in rows:
+        for c in sizes:
+            if np.abs(c[0] - r).max() <= 1e-5:
+                c[1] += 1
+                break
+        else:
+            sizes.append([r, 1])
+    return sorted((c[1] for c in sizes), reverse=True)
+
+
+def teacher_blocks(W: np.ndarray) -> list[int]:
+    """Sizes of the classes of teacher units (columns of W) with equal sorted entries."""
+    return _classes(np.sort(np.asarray(W).T, axis=1))
 
 
 def _signature(C: np.ndarray, loss: float) -> np.ndarray:
@@ -210,7 +223,8 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
         for g in group(W[idx], loss[idx], gnorm[idx]):
             lam = np.linalg.eigvalsh(float_hessian(g["rep"], 1.0, np.eye(k), 1.0))
             m = {"loss": g["loss"], "min_eig": float(lam[0]), "count": g["count"],
-                 "blocks": g["blocks"], "grad_norm": g["gnorm"],
+                 "blocks": g["blocks"], "teacher_blocks": teacher_blocks(g["rep"]),
+                 "grad_norm": g["gnorm"],
                  "kind": "minimum" if lam[0] > 0 else "saddle",
                  "certified": False, "radius": None, "W": g["rep"]}
             minima.append(m)
