@@ -236,7 +236,9 @@ def certify(W, a=1.0, V=None, b=1.0, radius: float | None = None, max_radius: fl
             return out
         out["angle_margin"] = margin
         # Krawczyk: K - W~ = -C g + (I - C H(X)) [-r, r]^P, inside (-r, r)^P ?
-        Mk = arb_mat([[1 if i == j else 0 for j in range(P)] for i in range(P)]) - Cb * HX
+        Mk = -(Cb * HX)
+        for i in range(P):
+            Mk[i, i] += 1
         box = _vec_mat([flint.arb(0, r)] * P)
         Kd = Mk * box - y
         worst = max(_upper(Kd[i, 0]) for i in range(P))
@@ -248,8 +250,10 @@ def certify(W, a=1.0, V=None, b=1.0, radius: float | None = None, max_radius: fl
         for frac in (0.9, 0.5, 0.1):
             sigma = frac * float(lam[0])
             Qb = arb_mat(Q.tolist())
-            S = arb_mat([[sigma if i == j else 0 for j in range(P)] for i in range(P)])
-            M = Qb.transpose() * (HX - S) * Qb
+            HS = arb_mat(HX)
+            for i in range(P):
+                HS[i, i] -= sigma
+            M = Qb.transpose() * HS * Qb
             ok = True
             for i in range(P):
                 off = flint.arb(0)

@@ -72,15 +72,21 @@ def derived() -> dict:
 @functools.lru_cache(maxsize=None)
 def numpy_functions() -> dict:
     """The coefficients of :func:`derived` as NumPy functions of ``(norm_u, norm_w, phi)``
-    (``lambdify``; the self coefficients take ``norm_u`` only)."""
+    (``lambdify``; the self coefficients take ``norm_u`` only; ``grad_s``: the gradient
+    coefficients as functions of ``(norm_u, norm_w, phi, sin_phi)``)."""
     D = derived()
     args = D["symbols"]
 
     def f(expr, a=args):
         return sp.lambdify(a, expr, "numpy")
 
+    nu, nw, phi = args
+    s = sp.Symbol("sin_phi", positive=True)
     return {"kappa": f(D["kappa"]), "self": f(D["self"], args[:1]),
             "grad": {b: f(c) for b, c in D["grad"].items()},
+            # the same coefficients with sin(phi) an argument (the caller has a stable sine)
+            "grad_s": {b: f(c.xreplace({sp.sin(phi): s}), (nu, nw, phi, s))
+                       for b, c in D["grad"].items()},
             "hess": {key: f(c) for key, c in D["hess"].items()},
             "self_grad": f(D["self_grad"], args[:1]), "self_hess": f(D["self_hess"], args[:1])}
 

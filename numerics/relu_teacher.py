@@ -84,14 +84,14 @@ def grad(W, a, V, b):
     dot = W @ np.swapaxes(Y, -1, -2)
     idx = np.arange(k)
     dot[..., idx, idx] = 0.0  # the self pairs (angle 0) are added below from the self term
-    phi = _angle(W, Y, dot, nx[..., :, None] * ny[..., None, :])
+    sin, phi = _angle(W, Y, dot, nx[..., :, None] * ny[..., None, :])
     s = np.concatenate([np.broadcast_to(a, shape + (k,)),
                         -np.broadcast_to(b, shape + b.shape[-1:])], axis=-1)
     A = np.broadcast_to(a[..., :, None], phi.shape) * s[..., None, :]  # a fresh array
     A[..., idx, idx] = 0.0
-    Cu = f["grad"]["u"](nx[..., :, None], ny[..., None, :], phi)
+    Cu = f["grad_s"]["u"](nx[..., :, None], ny[..., None, :], phi, sin)
     Cu *= A
-    Cw = f["grad"]["w"](nx[..., :, None], ny[..., None, :], phi)
+    Cw = f["grad_s"]["w"](nx[..., :, None], ny[..., None, :], phi, sin)
     Cw *= A
     coef = Cu.sum(-1) + 0.5 * a * a * f["self_grad"](nx)
     return coef[..., None] * W + Cw @ Y
@@ -100,8 +100,9 @@ def grad(W, a, V, b):
 def _angle(X, Y, dot, nn):
     from derivations.generated import _runtime as _rt
 
-    return _rt.angle_terms(X[..., :, None, :], Y[..., None, :, :], None, None, dot, "phi",
-                           norm_xy=nn)[2]
+    _, sin, phi, _ = _rt.angle_terms(X[..., :, None, :], Y[..., None, :, :], None, None, dot,
+                                     "sin phi", norm_xy=nn)
+    return sin, phi
 
 
 def _block_terms(f, z, nx, ny, phi):

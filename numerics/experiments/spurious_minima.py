@@ -51,6 +51,13 @@ PUBLISHED: dict[int, float] = {}
 # --------------------------------------------------------------------------------------------
 
 
+def _one_thread(fn):
+    from ..sweep import one_blas_thread
+
+    return one_blas_thread(fn)
+
+
+@_one_thread
 def gd_block(task: dict) -> dict:
     """Gradient descent on one block of runs.  ``task``: k, block, n, seed, tol, cap, engine.
     Returns the end points W (n, k, k), iterations, capped flags, loss and |grad|_F."""
@@ -154,6 +161,7 @@ def group(W: np.ndarray, loss: np.ndarray, gnorm: np.ndarray) -> list[dict]:
     return sorted(groups, key=lambda g: g["loss"])
 
 
+@_one_thread
 def certify_task(task: dict) -> dict:
     """Certificate of one distinct minimum (a sweep task): ``task = {"W": rep}``."""
     from ..certify import certify
@@ -193,7 +201,7 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
     k_min = k_min if k_min is not None else (7 if quick else 6)
     k_max = k_max if k_max is not None else (8 if quick else 20)
     runs = runs if runs is not None else (30 if quick else 500)
-    block = block if block is not None else 50
+    block = block if block is not None else 125
     cap = cap if cap is not None else (20000 if quick else 200000)
     _validate(k_min, k_max, runs, block, cap, tol, workers)
     _, engine_name = network(2, 2, 2, engine)
@@ -221,7 +229,7 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
         minima = []
         idx = np.flatnonzero(spurious)
         for g in group(W[idx], loss[idx], gnorm[idx]):
-            lam = np.linalg.eigvalsh(float_hessian(g["rep"], 1.0, np.eye(k), 1.0))
+            lam = _one_thread(np.linalg.eigvalsh)(float_hessian(g["rep"], 1.0, np.eye(k), 1.0))
             m = {"loss": g["loss"], "min_eig": float(lam[0]), "count": g["count"],
                  "blocks": g["blocks"], "teacher_blocks": teacher_blocks(g["rep"]),
                  "grad_norm": g["gnorm"],
@@ -305,7 +313,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--k-min", type=int, default=None, help="smallest k (default 6)")
     parser.add_argument("--k-max", type=int, default=None, help="largest k (default 20)")
     parser.add_argument("--runs", type=int, default=None, help="GD runs per k (default 500)")
-    parser.add_argument("--block", type=int, default=None, help="runs per task (default 50)")
+    parser.add_argument("--block", type=int, default=None, help="runs per task (default 125)")
     parser.add_argument("--cap", type=int, default=None,
                         help="iteration cap per run (default 200000)")
     parser.add_argument("--workers", type=int, default=None,
