@@ -101,8 +101,8 @@ def test_planted_error_in_a_derived_coefficient_is_caught(T, monkeypatch):
     from numerics import relu_pairs
 
     good = relu_pairs.numpy_functions()
-    bad = dict(good, grad=dict(good["grad"]))
-    bad["grad"]["w"] = lambda *x: good["grad"]["w"](*x) * (1 + 1e-6)
+    bad = dict(good, grad_s=dict(good["grad_s"]))
+    bad["grad_s"]["w"] = lambda *x: good["grad_s"]["w"](*x) * (1 + 1e-6)
     monkeypatch.setattr(T, "numpy_functions", lambda: bad)
     rng = np.random.default_rng(3)
     W, V = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
