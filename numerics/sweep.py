@@ -101,7 +101,7 @@ def _dask(fn, tasks, workers, scheduler, processes, done):
     cluster = None
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout=10)
+            client = Client(scheduler, timeout=5)
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
     else:
