@@ -275,11 +275,11 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
         if pub:
             ax.plot(*zip(*pub), "x", label="Safran & Shamir 2018")
         ax.set_xlabel(r"$k = m = d$")
-        ax.set_ylabel("fraction of runs ending in a spurious minimum")
+        ax.set_ylabel(r"spurious fraction $\hat p_k$ (runs)")
         ax.legend(fontsize="small")
         bx.plot(kk, [r["distinct_minima"] for r in rows], "s-")
         bx.set_xlabel(r"$k = m = d$")
-        bx.set_ylabel("distinct spurious minima found")
+        bx.set_ylabel(r"distinct spurious minima $N_k$")
 
     return save(out_dir, NAME, result, draw, ncols=2,
                 title="Spurious minima of two-layer ReLU nets (GD, Xavier init, step 5/k)",
