@@ -251,3 +251,23 @@ def test_cli_options(tmp_path, capsys):
     assert cli.main(["reproduce", "table5_1", "--runs", "3", "--out", str(tmp_path)]) == 2
     assert cli.main(["list", "--runs", "3"]) == 2
     assert math.isfinite(1.0)
+
+
+def test_issue20_engine_agrees_with_the_standin(T):
+    """Two derivations (issue 20's engine and the stand-in built on gaussian.relu_cross_moment)
+    agree to rounding, including next to the global minimum (angles ~1e-9)."""
+    twolayer = pytest.importorskip("derivations.twolayer")
+    rng = np.random.default_rng(5)
+    k = 6
+    net = twolayer.fully_connected(k, k, k, activation="relu", train_output=False)
+    o, V = np.ones(k), np.eye(k)
+    Wb = np.stack([rng.standard_normal((k, k)) / math.sqrt(k),
+                   np.eye(k)[::-1] + 1e-9 * rng.standard_normal((k, k))])
+    np.testing.assert_allclose(net.loss(Wb, o, V, o), T.loss(Wb, o, V, o), rtol=1e-13,
+                               atol=1e-15)
+    assert np.abs(net.grad(Wb, o, V, o) - T.grad(Wb, o, V, o)).max() < 1e-14
+    H1, H2 = net.hessian(Wb[:1], o, V, o), T.hessian(Wb[:1], o, V, o)
+    assert np.abs(H1 - H2).max() < 1e-13 * np.abs(H2).max()
+    from numerics.relu_teacher import network
+
+    assert network(k, k, k)[1] == "twolayer" and network(k, k, k, "standin")[1] == "standin"
