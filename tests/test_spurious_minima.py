@@ -271,3 +271,13 @@ def test_issue20_engine_agrees_with_the_standin(T):
     from numerics.relu_teacher import network
 
     assert network(k, k, k)[1] == "twolayer" and network(k, k, k, "standin")[1] == "standin"
+
+
+def test_wilson_interval():
+    from numerics.experiments.spurious_minima import wilson
+
+    lo, hi = wilson(0, 30)
+    assert lo == 0.0 and 0.1 < hi < 0.13  # (z^2/n)/(1 + z^2/n) = 0.1176
+    lo, hi = wilson(50, 100)
+    assert lo == pytest.approx(0.5 - 0.0981, abs=1e-3) and hi == pytest.approx(1 - lo)
+    assert wilson(0, 0) == [0.0, 1.0]

@@ -177,6 +177,18 @@ def certify_task(task: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+def wilson(hits: int, n: int, z: float = 2.0) -> list[float]:
+    """The Wilson score interval of a binomial fraction (z = 2: ~95%); [0, 1] when n = 0.
+    Unlike +-z SE it is not empty at 0 of n."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = hits / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return [max(0.0, mid - half), min(1.0, mid + half)]
+
+
 def _validate(k_min, k_max, runs, block, cap, tol, workers):
     for name, v, lo in (("k_min", k_min, 2), ("k_max", k_max, 2), ("runs", runs, 1),
                         ("block", block, 1), ("cap", cap, 1)):
@@ -242,6 +254,7 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
                      "global": int((ok & ~spurious).sum()), "spurious": int(spurious.sum()),
                      "spurious_fraction": frac,
                      "se": math.sqrt(frac * (1 - frac) / n_ok) if n_ok else None,
+                     "ci": wilson(int(spurious.sum()), n_ok),
                      "published": PUBLISHED.get(k),
                      "iterations": {"median": float(np.median(iters[ok])) if n_ok else None,
                                     "max": int(iters[ok].max()) if n_ok else None},
@@ -269,8 +282,10 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
         ax, bx = axes
         kk = np.array([r["k"] for r in rows])
         fr = np.array([r["spurious_fraction"] for r in rows], float)
-        se = np.array([r["se"] if r["se"] is not None else np.nan for r in rows], float)
-        ax.errorbar(kk, fr, yerr=2 * se, fmt="o-", capsize=3, label="ours (2 binomial SE)")
+        lo = np.array([r["ci"][0] for r in rows], float)
+        hi = np.array([r["ci"][1] for r in rows], float)
+        ax.errorbar(kk, fr, yerr=[fr - lo, hi - fr], fmt="o-", capsize=3,
+                    label="ours (Wilson interval, z = 2)")
         pub = [(k, PUBLISHED[k]) for k in ks if k in PUBLISHED]
         if pub:
             ax.plot(*zip(*pub), "x", label="Safran & Shamir 2018")
@@ -278,6 +293,10 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
         ax.set_ylabel(r"spurious fraction $\hat p_k$ (runs)")
         ax.legend(fontsize="small")
         bx.plot(kk, [r["distinct_minima"] for r in rows], "s-")
+        from matplotlib.ticker import MaxNLocator
+
+        for axis_ in (ax, bx):
+            axis_.xaxis.set_major_locator(MaxNLocator(integer=True))
         bx.set_xlabel(r"$k = m = d$")
         bx.set_ylabel(r"distinct spurious minima $N_k$")
 
