@@ -4,8 +4,10 @@
    (one gradient of one run) at several k (target >= 20x).  The per-point side is the strongest
    one-point NumPy code: all unit pairs of the point at once (clip/arccos angle,
    ``grad_u kappa = (|w| sin(phi) u/|u| + (pi - phi) w) / (2 pi)`` hand-written), called in a
-   Python loop over the runs.  The batched side is the study's gradient
-   (:func:`numerics.relu_teacher.grad` on (R, k, k)).
+   Python loop over the runs.  The batched side is the study's gradient on (R, k, k), R = 500
+   (one k of the default study) stepped as the study steps it, in cache-sized chunks of runs
+   (``spurious_minima.chunk_runs``): the stand-in :func:`numerics.relu_teacher.grad` and issue
+   20's engine (when installed).
 2. Growth with k of the batched step time per run (k = 6 .. 40), with the fitted exponent.
 3. Iterations per run (median, measured at small k, power-law fit) and the estimates built from
    1-3: the default study (k = 6..20, 500 runs) on 2 workers, and k = 100 on N workers.
@@ -43,11 +45,17 @@ def per_point_grad(W: np.ndarray) -> np.ndarray:
     return (cu.sum(1) + 0.5)[:, None] * W + cw @ Y
 
 
-def _step_ratio(k: int, R: int, rounds: int) -> BenchRow:
-    from ..relu_teacher import grad
+def _step_ratio(k: int, R: int, rounds: int, engine: str = "standin") -> BenchRow:
+    from ..relu_teacher import network
 
     rng = np.random.default_rng(k)
     V, a = np.eye(k), np.ones(k)
+    from ..experiments.spurious_minima import batched_grad, chunk_runs
+
+    net, engine = network(k, k, k, engine)
+
+    def grad(W, a, V, b):  # as the study steps a block: cache-sized chunks of runs
+        return batched_grad(net, W, a, V, b, chunk_runs(k))
 
     def points(r):
         return (rng.standard_normal((R, k, k)) / math.sqrt(k),)
@@ -58,7 +66,7 @@ def _step_ratio(k: int, R: int, rounds: int) -> BenchRow:
                      "per_point": lambda W: [per_point_grad(w) for w in W]},
                     rounds=rounds, points=points)
     ratio = t["per_point"].median / t["batched"].median
-    return BenchRow(f"spurious.gd_step_batched_vs_per_point_k{k}", ratio, ">= 20x", "x",
+    return BenchRow(f"spurious.gd_step_batched_vs_per_point_k{k}_{engine}", ratio, ">= 20x", "x",
                     ratio >= 20,
                     f"per run-step {t['batched'].median / R * 1e6:.1f} us batched (R={R}) vs "
                     f"{t['per_point'].median / R * 1e6:.1f} us per point; max |diff| {err:.1e}",
@@ -66,14 +74,17 @@ def _step_ratio(k: int, R: int, rounds: int) -> BenchRow:
 
 
 def _growth(ks, R: int, rounds: int) -> tuple[BenchRow, dict]:
-    from ..relu_teacher import grad
+    from ..experiments.spurious_minima import batched_grad, chunk_runs
+    from ..relu_teacher import network
 
     per = {}
     for k in ks:
         rng = np.random.default_rng(k)
         W = rng.standard_normal((R, k, k)) / math.sqrt(k)
         V, a = np.eye(k), np.ones(k)
-        t = interleaved({"g": lambda: grad(W, a, V, a)}, rounds=rounds)
+        net, _ = network(k, k, k, "standin")
+        t = interleaved({"g": lambda: batched_grad(net, W, a, V, a, chunk_runs(k))},
+                        rounds=rounds)
         per[k] = t["g"].median / R
     lk, lt = np.log(list(per)), np.log(list(per.values()))
     top = max(0, len(lk) - 3)  # the largest three k (per-call overhead fades there)
@@ -97,9 +108,10 @@ def _iterations(ks, R: int) -> dict:
 def run(quick: bool = False) -> list[BenchRow]:
     rows = []
     for k in ((6,) if quick else (6, 10, 20)):
-        rows.append(_step_ratio(k, 100 if quick else 200, 3 if quick else 7))
+        for engine in ("standin", "auto"):  # auto: issue 20's engine when installed
+            rows.append(_step_ratio(k, 125 if quick else 500, 3 if quick else 5, engine))
     ks = (6, 10) if quick else (6, 10, 20, 30, 40)
-    row, per = _growth(ks, 20 if quick else 50, 3 if quick else 5)
+    row, per = _growth(ks, 20 if quick else 100, 3 if quick else 5)
     rows.append(row)
     its = _iterations((6, 8) if quick else (6, 8, 10, 12), 10 if quick else 24)
     kk = np.array(list(its))

@@ -57,6 +57,23 @@ def _one_thread(fn):
     return one_blas_thread(fn)
 
 
+#: Pair entries (runs x k x 2k) per gradient call: arrays of ~200 KB stay in cache.  Measured
+#: per run-step at k = 20 (stand-in, CPU time): 16 us in chunks of 32 runs, 45 us at 500.
+CHUNK_PAIRS = 25600
+
+
+def chunk_runs(k: int) -> int:
+    """Runs per gradient call at width k (cache-sized, see ``CHUNK_PAIRS``)."""
+    return max(1, CHUNK_PAIRS // (2 * k * k))
+
+
+def batched_grad(net, W, a, V, b, rows: int):
+    """``net.grad`` of the runs ``W`` (n, k, d), in chunks of ``rows`` runs."""
+    if len(W) <= rows:
+        return net.grad(W, a, V, b)
+    return np.concatenate([net.grad(W[s:s + rows], a, V, b) for s in range(0, len(W), rows)])
+
+
 @_one_thread
 def gd_block(task: dict) -> dict:
     """Gradient descent on one block of runs.  ``task``: k, block, n, seed, tol, cap, engine.
@@ -74,8 +91,9 @@ def gd_block(task: dict) -> dict:
     iters = np.full(n, cap)
     gnorm = np.full(n, np.inf)
     active = np.arange(n)
+    rows = chunk_runs(k)
     for t in range(cap + 1):
-        g = net.grad(W[active], a, V, b)
+        g = batched_grad(net, W[active], a, V, b, rows)
         gn = np.sqrt(np.einsum("rij,rij->r", g, g))
         gnorm[active] = gn
         stop = gn <= tol
