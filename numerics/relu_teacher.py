@@ -179,9 +179,9 @@ def network(d: int, k: int, m: int, engine: str = "auto"):
     if engine != "standin":
         try:
             from derivations import twolayer
-        except ImportError:
+        except ImportError as exc:
             if engine == "twolayer":
-                raise
+                raise ValueError(f"engine 'twolayer' is not available ({exc})") from None
         else:
             return twolayer.fully_connected(d, k, m, activation="relu",
                                             train_output=False), "twolayer"
