@@ -66,7 +66,8 @@ class _ExperimentsHelp(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.epilog = _experiment_listing()
+        parser.epilog = _experiment_listing() + _experiment_options(getattr(namespace, "name",
+                                                                            None))
         parser.print_help()
         parser.exit()
 
@@ -130,6 +131,22 @@ def _experiment_listing() -> str:
             desc = f"(cannot import: {type(exc).__name__})"
         lines.append(f"  {name:<18} {desc}")
     return "\n".join(lines)
+
+
+def _experiment_options(name) -> str:
+    """The options of experiment ``name`` (``reproduce NAME --help``), or ''."""
+    from . import experiments
+
+    try:
+        hook = getattr(experiments.get(name), "add_arguments", None) if name else None
+    except Exception:
+        return ""
+    if hook is None:
+        return ""
+    sub = _Parser(prog=f"nnderive reproduce {name}", formatter_class=_Formatter, add_help=False)
+    hook(sub)
+    body = sub.format_help().split("\n\n", 1)[-1]  # without the usage paragraph
+    return f"\n\noptions of {name} (after the name):\n" + body.split("\n", 1)[-1]
 
 
 def _writable_dir(text: str, option: str) -> Path:
@@ -554,8 +571,22 @@ def cmd_reproduce(args) -> int:
         module = experiments.get(args.name)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    extra, options = getattr(args, "extra", []), {}
+    hook = getattr(module, "add_arguments", None)  # an experiment's own options, if it has any
+    if hook is not None:
+        sub = _Parser(prog=f"nnderive reproduce {args.name}", formatter_class=_Formatter)
+        hook(sub)
+        options = vars(sub.parse_args(extra))
+    elif extra:
+        raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
     out = _writable_dir(args.out, "--out")
-    result = module.run(out, quick=args.quick, seed=args.seed, progress=_progress(not args.quiet))
+    try:
+        result = module.run(out, quick=args.quick, seed=args.seed,
+                            progress=_progress(not args.quiet), **options)
+    except ValueError as exc:
+        if hook is None:
+            raise
+        raise UsageError(f"{args.name}: {exc}") from None
     print(module.report(result))
     return 0
 
@@ -751,7 +782,10 @@ def main(argv: list[str] | None = None, _switched: bool = False) -> int:
         if status is not None:
             return status
     try:
-        args = parser().parse_args(argv)
+        args, extra = parser().parse_known_args(argv)
+        if extra and args.func is not cmd_reproduce:  # only experiments have options of their own
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
+        args.extra = extra
         return args.func(args)
     except UsageError as exc:
         print(f"nnderive: error: {exc}", file=sys.stderr)

@@ -97,10 +97,23 @@ def simulate_k(k, rs, n, p, rng, norm_a_star=0.5, eta=0.05, iters=20000, criteri
     return ok.reshape(len(rs), -1).mean(axis=1), int(done.sum())
 
 
+def _cell_row(task):
+    """One k of the table (a :mod:`numerics.sweep` task with its own seed)."""
+    from ..sweep import seed_for
+
+    rng = seed_for(task["seed"], task["k"])
+    return simulate_k(task["k"], task["rs"], task["n"], task["p"], rng, task["norm_a_star"],
+                      task["eta"], task["iters"], task["criterion"])
+
+
 def run(out_dir, quick=False, seed=0, progress=None, norm_a_star=0.5, eta=0.1, iters=None,
-        n=None, criterion="angle", ks=None, rs=None):
+        n=None, criterion="angle", ks=None, rs=None, workers=None, scheduler=None):
+    """``workers``/``scheduler``: run the k rows as tasks on Dask (:mod:`numerics.sweep`);
+    each row has its own seed (SeedSequence([seed, k])), so the table does not depend on the
+    worker count."""
     from derivations.generated import cnn
 
+    from ..sweep import run as sweep
     from ._plotting import save
 
     if not (norm_a_star > 0 and eta > 0):
@@ -110,10 +123,15 @@ def run(out_dir, quick=False, seed=0, progress=None, norm_a_star=0.5, eta=0.1, i
     n = n or (300 if quick else 5000)
     iters = iters or (1000 if quick else 10000)
     p = 6
-    rng = np.random.default_rng(seed)
+    if criterion not in ("angle", "loss"):
+        raise ValueError(f"criterion must be 'angle' or 'loss', got {criterion!r}")
     table, t0 = {}, time.perf_counter()
-    for k in ks:
-        probs, retired = simulate_k(k, rs, n, p, rng, norm_a_star, eta, iters, criterion)
+    tasks = [{"k": k, "rs": rs, "n": n, "p": p, "seed": seed, "norm_a_star": norm_a_star,
+              "eta": eta, "iters": iters, "criterion": criterion} for k in ks]
+    for k, (probs, retired) in zip(ks, sweep(_cell_row, tasks, workers=workers,
+                                             scheduler=scheduler, progress=progress,
+                                             desc="table 5.1 rows",
+                                             label=lambda t: f"k={t['k']}")):
         table[k] = [float(x) for x in probs]
         if progress:
             progress(f"k={k}: " + " ".join(f"{x:.3f}" for x in probs)
@@ -189,6 +207,14 @@ def report(result) -> str:
     else:
         lines.append(f"every cell within {flag_se:g} SE of the thesis")
     return "\n".join(lines)
+
+
+def add_arguments(parser) -> None:
+    """Options of ``nnderive reproduce table5_1`` (after the name)."""
+    parser.add_argument("--workers", type=int, default=None,
+                        help="run the k rows on a local Dask cluster with N workers")
+    parser.add_argument("--scheduler", default=None,
+                        help="attach to a running Dask scheduler at ADDRESS")
 
 
 def main(argv=None) -> int:
