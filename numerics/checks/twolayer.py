@@ -282,7 +282,9 @@ def run(ctx: Context | None = None, module=None, progress=None, quick: bool = Fa
                       ("finite differences", lambda: fd_rows(module, seed=ctx.seed,
                                                              hessian=not quick)),
                       ("overlapping families", lambda: overlap_rows(module, ctx.seed)),
-                      ("spurious minimum", lambda: spurious_rows(module))):
+                      ("spurious minimum", lambda: spurious_rows(module)),
+                      ("public constructors", lambda: [] if module is not None
+                       else public_rows(ctx))):
         if progress:
             progress(f"twolayer: {label}")
         rows += fn()
@@ -344,3 +346,152 @@ def model_rows(net, ctx: Context | None = None, max_fd: int = 40, max_hess: int 
                              lambda x: net.hessian(*split(x), tt, b), sim, x0, P <= max_hess,
                              MODEL_HESS_TOL)
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# The public constructors and the SymPy access point, as public callables (issue 19, item 4).
+# The engine is a family of models, not registry formulas: these checks are tied to no registry
+# formula (``related=()``); the same comparisons run in ``nnderive check`` through :func:`run`.
+# --------------------------------------------------------------------------------------------
+
+from . import register_public  # noqa: E402
+from ..harness import Check  # noqa: E402
+
+
+def _public_fc(subject, ctx):
+    """``fully_connected`` (ReLU with the output fixed, erf with it trained): the gradient vs
+    Richardson differences of the quadrature-simulated loss (the Hessians of the same class are
+    in :func:`fd_rows`)."""
+    from derivations.twolayer import fully_connected
+
+    rows = []
+    for act, train in (("relu", False), ("erf", True)):
+        if True:
+            d, k, m = 3, 2, 2
+            net = fully_connected(d, k, m, act, train_output=train)
+            rng = np.random.default_rng([ctx.seed, 41, len(act), train])
+            W, a, V, b = _fc_point(rng, d, k, m)
+            x0 = np.concatenate([W.ravel(), a]) if train else W.ravel()
+
+            def split(x, a=a):
+                return x[: k * d].reshape(k, d), (x[k * d:] if train else a)
+
+            def grads(x, net=net, V=V, b=b):
+                g = net.grad(*split(x), V, b)
+                return np.concatenate([np.ravel(t) for t in (g if train else (g,))])
+
+            def sim(x, act=act, V=V, b=b):
+                return S.loss_quadrature(act, *split(x), V, b, ())
+
+            rows += _fd_rows_for("twolayer.fully_connected", f"{act}, output "
+                                 f"{'trained' if train else 'fixed'}", grads,
+                                 lambda x, net=net, V=V, b=b: net.hessian(*split(x), V, b),
+                                 sim, x0, hessian=False)
+    return rows
+
+
+def _public_conv(subject, ctx, which=("convolutional", "patches")):
+    """``convolutional`` (overlapping patches) and ``patches`` (two filters on overlapping
+    patches): the gradient (the Hessians of the same classes are in :func:`fd_rows`) vs differences of the quadrature-simulated loss, ReLU and
+    erf, each built through the public constructor."""
+    from derivations.twolayer import convolutional, patches
+
+    rows = []
+    for act in ("relu", "erf"):
+        rng = np.random.default_rng([ctx.seed, 43, len(act)])
+        conv = convolutional(6, 3, 1, act)
+        pats = [list(range(i, i + 3)) for i in range(4)]
+        ws, as_ = rng.standard_normal(3), rng.standard_normal(4)
+        x0 = np.concatenate([rng.standard_normal(3), rng.standard_normal(4)])
+
+        def sim_conv(x, act=act, ws=ws, as_=as_, pats=pats):
+            return S.loss_quadrature(act, S.conv_units(x[:3], 6, pats), x[3:],
+                                     S.conv_units(ws, 6, pats), as_)
+
+        if act == "relu":
+            if "convolutional" not in which:
+                continue
+            rows += _fd_rows_for("twolayer.convolutional", f"{act}, d=6, patch 3, stride 1",
+                                 lambda x, conv=conv, ws=ws, as_=as_: np.concatenate(
+                                     [np.ravel(t) for t in conv.grad(x[:3], x[3:], ws, as_)]),
+                                 None, sim_conv, x0, hessian=False)
+            continue
+        if "patches" not in which:
+            continue
+        gp, filt = [[0, 1], [1, 2], [2, 3], [0, 3]], [0, 1, 0, 1]
+        gen = patches(4, gp, filt, activation=act)
+        wst, ast = rng.standard_normal((2, 2)), rng.standard_normal(4)
+        x1 = np.concatenate([rng.standard_normal(4), rng.standard_normal(4)])
+
+        def units(wf, gp=gp, filt=filt):
+            return np.stack([S.conv_units(wf[f], 4, [p])[0] for f, p in zip(filt, gp)])
+
+        def sim_gen(x, act=act, wst=wst, ast=ast, units=units):
+            return S.loss_quadrature(act, units(x[:4].reshape(2, 2)), x[4:], units(wst), ast)
+
+        rows += _fd_rows_for("twolayer.patches", f"{act}, 2 filters on 4 overlapping patches",
+                             lambda x, gen=gen, wst=wst, ast=ast: np.concatenate(
+                                 [np.ravel(t) for t in gen.grad(x[:4].reshape(2, 2), x[4:],
+                                                                wst, ast)]),
+                             lambda x, gen=gen, wst=wst, ast=ast: gen.hessian(
+                                 x[:4].reshape(2, 2), x[4:], wst, ast), sim_gen, x1,
+                             hessian=False)
+    return rows
+
+
+def _public_expressions(subject, ctx):
+    """``expressions(act)["kappa"]`` (the SymPy kernel in a = |u|, b = |v|, phi), evaluated at
+    40 digits, vs plane quadrature of the network's integrand, ReLU and erf."""
+    import mpmath
+    import sympy as sp
+
+    from derivations.twolayer import expressions
+
+    rows = []
+    for act in ("relu", "erf", "abs"):
+        ex = expressions(act)
+        sym = ex["symbols"]
+        fn = sp.lambdify((sym["a"], sym["b"], sym["phi"]), ex["kappa"], "mpmath")
+        rng = np.random.default_rng([ctx.seed, 47, len(act)])
+        worst = (-1.0, 0.0, 0.0)
+        for phi in (0.3, 1.3, 2.9, math.pi - 1e-3):
+            a, b = (float(x) for x in rng.uniform(0.3, 3.0, 2))
+            u, v = S.angle_pair(rng, 4, a, b, phi)
+            ref = S.pair_quadrature(act, u, v, ())
+            with mpmath.workdps(40):
+                val = float(fn(mpmath.mpf(a), mpmath.mpf(b), mpmath.mpf(phi)))
+            err = abs(val - ref) / (a * b) ** DEGREE.get(act, 1)
+            if not err <= worst[0]:
+                worst = (err, val, ref)
+        rows.append(_row("twolayer.expressions", "reference",
+                         f"SymPy kappa ({act}) at 40 digits vs plane quadrature",
+                         worst[1], worst[2], worst[0], REF_TOL, "4 angles incl. pi - 1e-3"))
+    return rows
+
+
+def public_rows(ctx: Context) -> list[CheckResult]:
+    """The rows of the public callables below (run by :func:`run`, i.e. ``nnderive check``)."""
+    from . import public_callables, public_checks
+
+    rows = []
+    for name in public_callables():
+        if name.startswith("twolayer."):
+            for c in public_checks(name):
+                rows += c.run(None, ctx)
+    return rows
+
+
+register_public(Check("twolayer.fully_connected", "finite_difference",
+                      "gradient vs differences of the simulated loss", _public_fc),
+                "derivations.twolayer:fully_connected", ())
+register_public(Check("twolayer.convolutional", "finite_difference",
+                      "gradient vs differences of the simulated loss",
+                      lambda sub, ctx: _public_conv(sub, ctx, ("convolutional",))),
+                "derivations.twolayer:convolutional", ())
+register_public(Check("twolayer.patches", "finite_difference",
+                      "gradient vs differences of the simulated loss",
+                      lambda sub, ctx: _public_conv(sub, ctx, ("patches",))),
+                "derivations.twolayer:patches", ())
+register_public(Check("twolayer.expressions", "reference",
+                      "SymPy kernels vs plane quadrature", _public_expressions),
+                "derivations.twolayer:expressions", ())
