@@ -101,9 +101,11 @@ class _Printer(NumPyPrinter):
         body = super()._print_Mul(r) if r.is_Mul else self.parenthesize(r, PRECEDENCE["Mul"])
         if isinstance(c, sp.Symbol):
             return f"{body}*{c}"
+        if c.is_Add:  # a sum prints whole (``numpy.pi - 4``): a sign pulled out of it would
+            return f"{body}*({self._print(c)})"  # need parentheses of its own
         neg = c.could_extract_minus_sign()
         cc = -c if neg else c
-        cs = super()._print_Mul(cc) if cc.is_Mul else self._print(cc)
+        cs = super()._print_Mul(cc) if cc.is_Mul else self.parenthesize(cc, PRECEDENCE["Mul"])
         return f"{body}*({'-' if neg else ''}{cs})"  # the sign stays with the scalar
 
 
