@@ -1241,6 +1241,21 @@ def add_diagonal(m, d):
     return m
 
 
+def set_diagonal(m, d):
+    """``m`` with its diagonal replaced by ``d`` (a fresh array ``m`` of matrices, written in
+    place): the emitted form of ``c_J J + c_I I`` when the diagonal ``c_J + c_I`` cancels and is
+    computed as one coefficient (see ``derivations.codegen._diagonal_whole``)."""
+    n = m.shape[-1]
+    if isinstance(m, XF) or isinstance(d, XF):
+        return m * (1.0 - numpy.eye(n)) + col2(d) * numpy.eye(n)
+    d = numpy.asarray(d, dtype=numpy.float64)
+    batch = numpy.broadcast_shapes(m.shape[:-2], d.shape)
+    if m.shape[:-2] != batch or not m.flags.c_contiguous or not m.flags.writeable:
+        m = numpy.array(numpy.broadcast_to(m, batch + (n, n)))
+    m.reshape(-1, n * n)[:, :: n + 1] = numpy.broadcast_to(d, batch).reshape(-1, 1)
+    return m
+
+
 def _overflow(shape, names=()):
     names = sorted(names)
     if not names and isinstance(shape, Shape) and shape.args:

@@ -126,7 +126,11 @@ for name, which, normalized, what in (
     register(reference_check(
         name, pts, (lambda pt, _w=which, _n=normalized: _quad(pt, _n)[_w]),
         label="vs quadrature of the network", method=_QUAD,
-        floor=(lambda pt, _n=normalized, _what=what: _natural(pt, _n, _what))))
+        floor=(lambda pt, _n=normalized, _what=what: _natural(pt, _n, _what)),
+        # grad_v near antiparallel v, w* is the e2 part of the plane quadrature, which carries
+        # ~1e-16 of the natural size as noise (measured 2.1e-10 of the value at pi - 0.0141
+        # against 50 digits, where the emitted code is within 1e-13)
+        switch_tol=(1e-9 if name == "cnn.grad_v" else None)))
 
 
 def _fd_points():

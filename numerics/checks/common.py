@@ -236,7 +236,8 @@ def cached_reference(reference: Callable[[dict], np.ndarray], pt: dict) -> np.nd
 def reference_check(name: str, points: Callable[[], list[dict]],
                     reference: Callable[[dict], np.ndarray], tol: float = 1e-10,
                     label: str = "vs independent reference", method: str = "",
-                    floor: "float | Callable[[dict], float]" = 0.0) -> Check:
+                    floor: "float | Callable[[dict], float]" = 0.0,
+                    switch_tol: float | None = None) -> Check:
     """The formula vs an INDEPENDENT reference at every point, to relative ``tol``.
 
     ``reference(point) -> array`` shaped like the formula's output, computed from the model
@@ -244,7 +245,10 @@ def reference_check(name: str, points: Callable[[], list[dict]],
     from a derived expression.  The error at a point is ``max|value - ref| / max(max|ref|,
     floor)`` (``floor``, a number or ``floor(point)``, is the natural size of the output, so
     that a value that vanishes at an edge is not judged relative to itself); the check passes
-    iff the worst point is within ``tol``.  Reference values are
+    iff the worst point is within ``tol``.  A second row samples both sides of every switch
+    point of the emitted code, error relative to the value (:func:`switch_rows`, tolerance
+    ``switch_tol``, default :data:`SWITCH_TOL`; only for references of ``tol <= SWITCH_TOL``).
+    Reference values are
     cached per point within a run (mutants re-use them).  ``method`` is stated in the row.
     """
 
@@ -264,15 +268,120 @@ def reference_check(name: str, points: Callable[[], list[dict]],
                 worst = (err, pt, got, ref)
         err, pt, got, ref = worst
         desc = ", ".join(f"{k}={_fmt(v)}" for k, v in pt.items())
-        return CheckResult(
+        row = CheckResult(
             name, "reference", label, float(np.ravel(got)[0]), float(np.ravel(ref)[0]), err,
             "rel", bool(err <= tol),
             detail=(f"{method + '; ' if method else ''}{len(pts)} points; tol {tol:.0e}; "
                     f"worst at {desc}"),
             resolution=tol,
         )
+        # the switch rows need a reference accurate to SWITCH_TOL relative to the value (a
+        # Richardson FD reference of tol 1e-8 is not)
+        sw = (switch_rows(name, subject, pts, reference, label=label, method=method,
+                          tol=switch_tol or SWITCH_TOL) if tol <= SWITCH_TOL else None)
+        return [row] if sw is None else [row, sw]
 
     return Check(name, "reference", label, run)
+
+
+#: Tolerance of the switch-point rows, relative to the value itself (DESIGN.md: ~1e-10 on both
+#: sides of every switch point of the emitted code).
+SWITCH_TOL = 1e-10
+
+
+def switch_points(formula, base: list[dict], seed: int = 19) -> list[tuple[object, dict]]:
+    """``[(switch, point)]``: for every switch point of the emitted code of ``formula``
+    (:func:`numerics.switches.switches`, read from the generated source), two points made from
+    the first suitable base point, with the angle just below and just above the switch."""
+    from .. import switches as S
+
+    out = []
+    rng = np.random.default_rng(seed)
+    for sw in S.switches(formula):
+        if len(sw.args) == 1:
+            base_pt = next((p for p in base if sw.args[0] in p), None)
+            if base_pt is None:
+                continue
+            for phi in sw.sides():
+                out.append((sw, {**base_pt, sw.args[0]: np.float64(phi)}))
+            continue
+        a, b = sw.args
+        base_pt = next((p for p in base if a in p and b in p and np.ndim(p[a]) == 1
+                        and np.shape(p[a]) == np.shape(p[b])
+                        and np.linalg.norm(p[a]) > 0 and np.linalg.norm(p[b]) > 0), None)
+        if base_pt is None:
+            continue
+        for phi in sw.sides():
+            x = np.asarray(base_pt[a], float)
+            y = vector_at_angle(rng, x, phi, float(np.linalg.norm(base_pt[b])))
+            out.append((sw, {**base_pt, b: y}))
+    return out
+
+
+def switch_rows(name: str, subject: Subject, base: list[dict], reference, tol: float = SWITCH_TOL,
+                label: str = "", method: str = "") -> "CheckResult | None":
+    """The reference row on both sides of every switch point of the emitted code (edge series
+    thresholds, near-parallel double-double, sine from cosine), error relative to the VALUE
+    (no floor): a wrong series coefficient or near-parallel form shows there, where a floor of
+    O(1) hides it (issue 19 item 2).  Where the code takes another path on batches (the sine
+    from the cosine), the points are also evaluated in one batch of ``switches.BATCH`` rows.
+    ``None`` when the emitted code has no switch point."""
+    from .. import switches as S
+
+    pairs = switch_points(subject.formula, base)
+    if not pairs:
+        return None
+    worst = None
+    refs = []
+    for sw, pt in pairs:
+        ref = cached_reference(reference, pt)
+        refs.append(ref)
+        got = np.asarray(call(subject.fn, subject.formula, pt), dtype=np.float64)
+        err = _rel_to_value(got, ref)
+        if worst is None or not err <= worst[0]:
+            worst = (err, sw, pt, got, ref, "single")
+    if S.batched(subject.formula) and not getattr(subject.fn, "slow", False):
+        groups: dict = {}
+        for i, (_, pt) in enumerate(pairs):
+            groups.setdefault(_signature(pt), []).append(i)
+        for idx in groups.values():
+            pts = [pairs[i][1] for i in idx]
+            reps = -(-S.BATCH // len(pts))
+            vec = [k for k in pts[0] if not isinstance(pts[0][k], (int, np.integer))]
+            batch = {k: np.tile(np.stack([np.asarray(p[k], float) for p in pts]),
+                                (reps,) + (1,) * np.ndim(pts[0][k])) for k in vec}
+            batch.update({k: v for k, v in pts[0].items() if k not in vec})
+            out = np.asarray(call(subject.fn, subject.formula, batch), dtype=np.float64)
+            for r, i in enumerate(idx):
+                got = out[r::len(idx)]
+                err = max(_rel_to_value(g, refs[i]) for g in got)
+                if not err <= worst[0]:
+                    worst = (err, pairs[i][0], pairs[i][1], got[0], refs[i], f"batch of {len(out)}")
+    err, sw, pt, got, ref, how = worst
+    desc = ", ".join(f"{k}={_fmt(v)}" for k, v in pt.items())
+    whats = sorted({s.what for s, _ in pairs})
+    return CheckResult(
+        name, "reference", f"{label or 'reference'}: both sides of the switch points",
+        float(np.ravel(got)[0]), float(np.ravel(ref)[0]), err, "rel", bool(err <= tol),
+        detail=(f"{method + '; ' if method else ''}{len(pairs)} points at +-{S.SIDE:g} of "
+                f"{len(pairs) // 2} switch points read from the emitted code ({'; '.join(whats)}); "
+                f"error relative to the value; tol {tol:.0e}; worst ({how}) near "
+                f"{sw.what} at {desc}"),
+        resolution=tol,
+    )
+
+
+def _rel_to_value(got, ref) -> float:
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != np.shape(ref) or not np.all(np.isfinite(got)):
+        return math.inf
+    scale = max(float(np.max(np.abs(ref))) if np.size(ref) else 0.0, 1e-300)
+    return float(np.max(np.abs(got - ref))) / scale
+
+
+def _signature(pt: dict) -> tuple:
+    return tuple((k, np.shape(v)) if not isinstance(v, (int, np.integer)) else (k, int(v))
+                 for k, v in sorted(pt.items()))
 
 
 def richardson_gradient(value: Callable[[dict], float], wrt: str, h: float = 1e-3):
