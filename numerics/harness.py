@@ -166,19 +166,111 @@ def run_check(check: Check, subject: Subject, ctx: Context) -> list[CheckResult]
 
 
 def run(names: Iterable[str], ctx: Context, progress: Callable[[str], None] | None = None):
-    """Run every check of the named formulas on their emitted code; returns all rows."""
+    """Run every check of the named formulas on their emitted code; returns all rows.  The
+    values of the discrete parameters the independent checks call each formula with are
+    recorded in :data:`DISCRETE` (see :func:`discrete_values`)."""
     import derivations
     from numerics import checks
 
     rows = []
+    DISCRETE.clear()
     for name in names:
         f = derivations.get(name)
         subject = Subject(f, f.numpy)
+        recorded = Subject(f, Recorder(f, f.numpy))
         for check in checks.for_formula(name):
             if progress:
                 progress(f"{name}: {check.label}")
-            rows.extend(run_check(check, subject, ctx))
+            indep = check.independent and check.kind not in NOT_INDEPENDENT
+            rows.extend(run_check(check, recorded if indep else subject, ctx))
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Discrete parameters: the values the independent checks use (issue 19 item 3)
+# --------------------------------------------------------------------------------------------
+
+#: ``{formula: {parameter: {value: calls}}}`` from the last :func:`run` (independent checks
+#: only).  Parameters: every ``int`` argument, and ``len <space>`` for the length of the vectors
+#: of each space (the dimension d or p, the number of patches k, ...).
+DISCRETE: dict = {}
+#: ``{formula: (args, kwargs)}``: one recorded call per formula (to probe the smallest allowed
+#: value of a parameter, :func:`smallest_allowed`).
+_FIRST_CALL: dict = {}
+
+
+def discrete_params(formula) -> dict[str, Callable]:
+    """``{parameter: value of the parameter in a call (args tuple)}`` for ``formula``."""
+    out = {}
+    spaces: dict = {}
+    for i, a in enumerate(formula.args):
+        if a.kind == "int":
+            out[a.name] = (lambda xs, _i=i: int(xs[_i]))
+        elif a.kind == "vector" and a.space:
+            spaces.setdefault(a.space, i)
+    for sp_, i in spaces.items():
+        out[f"len {sp_}"] = (lambda xs, _i=i: int(np.shape(xs[_i])[-1]) if np.ndim(xs[_i]) else 1)
+    return out
+
+
+class Recorder:
+    """The emitted function, recording the discrete parameters of every call."""
+
+    def __init__(self, formula, fn):
+        self.formula, self.fn = formula, fn
+        self.params = discrete_params(formula)
+        self.names = [a.name for a in formula.args]
+
+    def __getattr__(self, attr):
+        return getattr(self.fn, attr)
+
+    def __call__(self, *args, **kwargs):
+        if self.params and len(args) + len(kwargs) == len(self.names):
+            xs = list(args) + [kwargs[n] for n in self.names[len(args):] if n in kwargs]
+            if len(xs) == len(self.names):
+                seen = DISCRETE.setdefault(self.formula.name, {})
+                for p, get in self.params.items():
+                    try:
+                        v = get(xs)
+                    except Exception:  # noqa: BLE001 - a malformed call: the function will say
+                        continue
+                    seen.setdefault(p, {})
+                    seen[p][v] = seen[p].get(v, 0) + 1
+                _FIRST_CALL.setdefault(self.formula.name, tuple(xs))
+        return self.fn(*args, **kwargs)
+
+
+def discrete_values(name: str) -> dict[str, dict]:
+    """``{parameter: {value: calls}}`` of formula ``name`` in the last :func:`run`."""
+    return DISCRETE.get(name, {})
+
+
+def smallest_allowed(formula, param: str, upto: int = 12) -> int | None:
+    """The smallest value of ``param`` the emitted function accepts, probed at the first
+    recorded call (an ``int`` argument set to 0, 1, ...; the vectors of a space cut to their
+    first 1, 2, ... entries).  ``None`` if no call was recorded or no value up to ``upto`` works."""
+    xs = _FIRST_CALL.get(formula.name)
+    if xs is None:
+        return None
+    for v in range(0, upto + 1):
+        ys = list(xs)
+        for i, a in enumerate(formula.args):
+            if param == a.name:
+                ys[i] = v
+            elif param == f"len {a.space}" and a.kind == "vector":
+                if v < 1 or np.shape(ys[i])[-1] < v:
+                    ys = None
+                    break
+                ys[i] = np.asarray(ys[i])[..., :v]
+        if ys is None:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                formula.numpy(*ys)
+        except Exception:  # noqa: BLE001 - not allowed
+            continue
+        return v
+    return None
 
 
 # --------------------------------------------------------------------------------------------
