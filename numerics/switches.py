@@ -49,11 +49,16 @@ class Switch:
 
 
 @functools.lru_cache(maxsize=None)
-def _module_tree(family: str):
+def _source(family: str) -> str | None:
+    """The committed generated module of ``family`` (its text)."""
     path = GENERATED / f"{family}.py"
-    if not path.exists():
-        return None
-    return ast.parse(path.read_text())
+    return path.read_text() if path.exists() else None
+
+
+@functools.lru_cache(maxsize=None)
+def _module_tree(family: str):
+    src = _source(family)
+    return None if src is None else ast.parse(src)
 
 
 def _function_nodes(formula) -> list[ast.FunctionDef]:
