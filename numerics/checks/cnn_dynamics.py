@@ -358,7 +358,7 @@ def ref_init_dot(pt):
 
 
 def _init_points():
-    return [{"p": p} for p in (2, 3, 6, 25, 50)]
+    return [{"p": p} for p in (1, 2, 3, 6, 25, 50)]
 
 
 def _dot_points():
