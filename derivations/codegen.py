@@ -61,6 +61,12 @@ class _Printer(NumPyPrinter):
         sign = out.pop(0)
         return ("" if sign == "+" else sign) + " ".join(out)
 
+    def _print_gamma(self, expr):
+        """``_rt.gamma``: Gamma of a float or an array, inf on overflow (``math.gamma``, which
+        SymPy prints, takes one float and raises OverflowError, so an overflowing branch of a
+        Piecewise that is never selected made the whole expression fail)."""
+        return f"_rt.gamma({self._print(expr.args[0])})"
+
     def _print_Pow(self, expr, rational=False):
         """The reciprocal of an array as ``(1/x)``: ``x**(-1.0)`` goes through NumPy's general
         power loop (4x the time of a division); an even power of a sum with its sign chosen so

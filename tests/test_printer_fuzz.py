@@ -27,6 +27,7 @@ import pytest
 import sympy as sp
 
 from derivations import codegen
+from derivations.generated import _runtime as _rt
 
 X, Y, Z = sp.symbols("x y z", real=True)
 C0, C1 = sp.Symbol("_c0"), sp.Symbol("_c1")  # the folded constants the printer treats as scalars
@@ -128,12 +129,12 @@ class Gen:
 
 
 def _numpy_fn(code: str):
-    return eval(f"lambda x, y, z, _c0, _c1: {code}", {"numpy": np, "math": math})
+    return eval(f"lambda x, y, z, _c0, _c1: {code}", {"numpy": np, "math": math, "_rt": _rt})
 
 
 def _block_fn(lines: list[str], result: str):
     src = "def f(x, y, z, _c0, _c1):\n" + "".join(f"    {ln}\n" for ln in lines) + f"    return {result}\n"
-    ns = {"numpy": np, "math": math}
+    ns = {"numpy": np, "math": math, "_rt": _rt}
     exec(src, ns)
     return ns["f"]
 

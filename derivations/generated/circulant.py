@@ -435,7 +435,7 @@ def init_norm_mean(n, p):
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
     _t0 = (1/2)*p
-    return _rt.finish(numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/(numpy.sqrt(n)*_rt.math.gamma(_t0 + 1))*((1/2)*numpy.sqrt(2)), _shape)
+    return _rt.finish(numpy.sqrt(p)*_rt.gamma(_t0 + 1/2)/(numpy.sqrt(n)*_rt.gamma(_t0 + 1))*((1/2)*numpy.sqrt(2)), _shape)
 
 
 def c2(p):
@@ -451,7 +451,7 @@ def c2(p):
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
     _t0 = (1/2)*p
-    return _rt.finish(1 + numpy.sqrt(p)*_rt.math.gamma(_t0 + 1/2)/_rt.math.gamma(_t0 + 1)*(-(1/2)*numpy.sqrt(2)), _shape)
+    return _rt.finish(1 + numpy.sqrt(p)*_rt.gamma(_t0 + 1/2)/_rt.gamma(_t0 + 1)*(-(1/2)*numpy.sqrt(2)), _shape)
 
 
 def rate_c(p):
@@ -467,7 +467,7 @@ def rate_c(p):
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
     _t0 = (1/2)*p
-    return _rt.finish((1/4)*numpy.log(_rt.math.gamma(_t0 + 1)) + (1/8)*numpy.log(2) - 1/8*numpy.log(p) - 1/4*numpy.log(_rt.math.gamma(_t0 + 1/2)), _shape)
+    return _rt.finish((1/4)*numpy.log(_rt.gamma(_t0 + 1)) + (1/8)*numpy.log(2) - 1/8*numpy.log(p) - 1/4*numpy.log(_rt.gamma(_t0 + 1/2)), _shape)
 
 
 def output_energy(x, s, p, d):
