@@ -5,8 +5,6 @@
 Formulas: cnn.A, cnn.B, cnn.population_loss, cnn.grad_v, cnn.grad_a, cnn.population_loss_w, cnn.grad_w, cnn.a_opt, cnn.profile_loss, cnn.spurious_min_loss, cnn.spurious_a, cnn.spurious_threshold, cnn.spurious_cubic, cnn.init_cos_mean, cnn.init_dot_mean, cnn.gd_next_angle, cnn.gd_next_sin2, cnn.gd_next_norm_v_sq, cnn.gd_next_dot, cnn.gd_next_sum.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
-import math
-
 import numpy
 
 from . import _runtime as _rt
@@ -528,7 +526,7 @@ def init_cos_mean(p):
     dim_p = p
     _c0 = 1/numpy.sqrt(numpy.pi)
     _t0 = (1/2)*dim_p
-    return _rt.finish(math.gamma(_t0)/math.gamma(_t0 + 1/2)*_c0, _shape)
+    return _rt.finish(_rt.gamma(_t0)/_rt.gamma(_t0 + 1/2)*_c0, _shape)
 
 
 def init_dot_mean(w_star, a_star):
@@ -559,7 +557,7 @@ def _init_dot_mean_core(_shape, w_star, a_star):
     sum_a_star = _rt.total(a_star, norm_a_star)
     _c0 = 1/numpy.sqrt(numpy.pi)
     _t0 = (1/2)*dim_k
-    return _rt.finish(norm_a_star*norm_w_star*abs(sum_a_star)*math.gamma(_t0 + 1)/(numpy.sqrt(dim_k)*math.gamma(_t0 + 3/2))*_c0, _shape)
+    return _rt.finish(norm_a_star*norm_w_star*abs(sum_a_star)*_rt.gamma(_t0 + 1)/(numpy.sqrt(dim_k)*_rt.gamma(_t0 + 3/2))*_c0, _shape)
 
 
 def gd_next_angle(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
