@@ -40,10 +40,15 @@ class Switch:
     what: str
     args: tuple
     at: float
+    #: "angle": the angle between ``args`` (or the scalar angle) crosses ``at``; "norm": the norm
+    #: of the vector ``args[0]`` crosses ``at`` (the extended-range arithmetic of the runtime)
+    kind: str = "angle"
 
     def sides(self) -> tuple[float, float]:
-        """Angles just below and just above the switch point (``SIDE`` of the distance to the
-        nearer edge of [0, pi])."""
+        """Values just below and just above the switch point (angles: ``SIDE`` of the distance
+        to the nearer edge of [0, pi]; norms: a factor ``1 -+ SIDE``)."""
+        if self.kind == "norm":
+            return (self.at * (1 - SIDE), self.at * (1 + SIDE))
         d = SIDE * min(self.at, math.pi - self.at)
         return (self.at - d, self.at + d)
 
@@ -143,6 +148,12 @@ def switches(formula) -> list[Switch]:
                     out.append(Switch("near-parallel double-double (|cos| > NEAR)", args, near))
                     out.append(Switch("near-parallel double-double (|cos| > NEAR)", args,
                                       math.pi - near))
+            elif kind in ("norm", "sqnorm", "norms_and_dot") and names and names[0] in vectors:
+                for v in names[:2] if kind == "norms_and_dot" else names[:1]:
+                    if v in vectors:
+                        for at in (_rt.SAFE_LO, _rt.SAFE_HI):
+                            out.append(Switch("extended range (|x| outside [SAFE_LO, SAFE_HI])",
+                                              (v,), at, kind="norm"))
             elif kind == "sine" and names and names[0] in scalars:
                 out.append(Switch("sine from cosine (|cos| <= SINE_NEAR, batches)", (names[0],),
                                   sine_near))
@@ -150,7 +161,7 @@ def switches(formula) -> list[Switch]:
                                   math.pi - sine_near))
     seen, uniq = set(), []
     for s in out:
-        key = (s.args, round(s.at, 12))
+        key = (s.args, s.kind, round(s.at, 12) if s.kind == "angle" else s.at)
         if key not in seen:
             seen.add(key)
             uniq.append(s)

@@ -237,7 +237,8 @@ def reference_check(name: str, points: Callable[[], list[dict]],
                     reference: Callable[[dict], np.ndarray], tol: float = 1e-10,
                     label: str = "vs independent reference", method: str = "",
                     floor: "float | Callable[[dict], float]" = 0.0,
-                    switch_tol: float | None = None) -> Check:
+                    switch_tol: float | None = None,
+                    switch_kinds: tuple = ("angle", "norm")) -> Check:
     """The formula vs an INDEPENDENT reference at every point, to relative ``tol``.
 
     ``reference(point) -> array`` shaped like the formula's output, computed from the model
@@ -278,7 +279,8 @@ def reference_check(name: str, points: Callable[[], list[dict]],
         # the switch rows need a reference accurate to SWITCH_TOL relative to the value (a
         # Richardson FD reference of tol 1e-8 is not)
         sw = (switch_rows(name, subject, pts, reference, label=label, method=method,
-                          tol=switch_tol or SWITCH_TOL) if tol <= SWITCH_TOL else None)
+                          tol=switch_tol or SWITCH_TOL, floor=floor, kinds=switch_kinds)
+              if tol <= SWITCH_TOL else None)
         return [row] if sw is None else [row, sw]
 
     return Check(name, "reference", label, run)
@@ -289,7 +291,8 @@ def reference_check(name: str, points: Callable[[], list[dict]],
 SWITCH_TOL = 1e-10
 
 
-def switch_points(formula, base: list[dict], seed: int = 19) -> list[tuple[object, dict]]:
+def switch_points(formula, base: list[dict], seed: int = 19,
+                  kinds=("angle", "norm")) -> list[tuple[object, dict]]:
     """``[(switch, point)]``: for every switch point of the emitted code of ``formula``
     (:func:`numerics.switches.switches`, read from the generated source), two points made from
     the first suitable base point, with the angle just below and just above the switch."""
@@ -298,6 +301,18 @@ def switch_points(formula, base: list[dict], seed: int = 19) -> list[tuple[objec
     out = []
     rng = np.random.default_rng(seed)
     for sw in S.switches(formula):
+        if sw.kind not in kinds:
+            continue
+        if sw.kind == "norm":
+            v = sw.args[0]
+            base_pt = next((p for p in base if v in p and np.ndim(p[v]) == 1
+                            and np.linalg.norm(p[v]) > 0), None)
+            if base_pt is None:
+                continue
+            for size in sw.sides():
+                x = np.asarray(base_pt[v], float)
+                out.append((sw, {**base_pt, v: x * (size / float(np.linalg.norm(x)))}))
+            continue
         if len(sw.args) == 1:
             base_pt = next((p for p in base if sw.args[0] in p), None)
             if base_pt is None:
@@ -319,16 +334,20 @@ def switch_points(formula, base: list[dict], seed: int = 19) -> list[tuple[objec
 
 
 def switch_rows(name: str, subject: Subject, base: list[dict], reference, tol: float = SWITCH_TOL,
-                label: str = "", method: str = "") -> "CheckResult | None":
+                label: str = "", method: str = "", floor=0.0,
+                kinds=("angle", "norm")) -> "CheckResult | None":
     """The reference row on both sides of every switch point of the emitted code (edge series
     thresholds, near-parallel double-double, sine from cosine), error relative to the VALUE
     (no floor): a wrong series coefficient or near-parallel form shows there, where a floor of
     O(1) hides it (issue 19 item 2).  Where the code takes another path on batches (the sine
     from the cosine), the points are also evaluated in one batch of ``switches.BATCH`` rows.
-    ``None`` when the emitted code has no switch point."""
+    ``None`` when the emitted code has no switch point.  The extended-range points (a norm at
+    ``SAFE_LO``/``SAFE_HI`` times 1 -+ 1e-3) are judged against ``max(|value|, floor(point))``
+    (the check's natural size at that point): there the terms of a vanishing scale are far
+    below any reference's resolution.  ``kinds``: the switch kinds sampled."""
     from .. import switches as S
 
-    pairs = switch_points(subject.formula, base)
+    pairs = switch_points(subject.formula, base, kinds=kinds)
     if not pairs:
         return None
     worst = None
@@ -337,7 +356,8 @@ def switch_rows(name: str, subject: Subject, base: list[dict], reference, tol: f
         ref = cached_reference(reference, pt)
         refs.append(ref)
         got = np.asarray(call(subject.fn, subject.formula, pt), dtype=np.float64)
-        err = _rel_to_value(got, ref)
+        fl = (floor(pt) if callable(floor) else floor) if sw.kind == "norm" else 0.0
+        err = _rel_to_value(got, ref, fl)
         if worst is None or not err <= worst[0]:
             worst = (err, sw, pt, got, ref, "single")
     if S.batched(subject.formula) and not getattr(subject.fn, "slow", False):
@@ -354,7 +374,8 @@ def switch_rows(name: str, subject: Subject, base: list[dict], reference, tol: f
             out = np.asarray(call(subject.fn, subject.formula, batch), dtype=np.float64)
             for r, i in enumerate(idx):
                 got = out[r::len(idx)]
-                err = max(_rel_to_value(g, refs[i]) for g in got)
+                fl = pairs[i][0].kind == "norm" and (floor(pairs[i][1]) if callable(floor) else floor)
+                err = max(_rel_to_value(g, refs[i], fl or 0.0) for g in got)
                 if not err <= worst[0]:
                     worst = (err, pairs[i][0], pairs[i][1], got[0], refs[i], f"batch of {len(out)}")
     err, sw, pt, got, ref, how = worst
@@ -371,11 +392,11 @@ def switch_rows(name: str, subject: Subject, base: list[dict], reference, tol: f
     )
 
 
-def _rel_to_value(got, ref) -> float:
+def _rel_to_value(got, ref, floor: float = 0.0) -> float:
     got = np.asarray(got, dtype=np.float64)
     if got.shape != np.shape(ref) or not np.all(np.isfinite(got)):
         return math.inf
-    scale = max(float(np.max(np.abs(ref))) if np.size(ref) else 0.0, 1e-300)
+    scale = max(float(np.max(np.abs(ref))) if np.size(ref) else 0.0, floor, 1e-300)
     return float(np.max(np.abs(got - ref))) / scale
 
 
