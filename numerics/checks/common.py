@@ -289,47 +289,52 @@ def reference_check(name: str, points: Callable[[], list[dict]],
 #: Tolerance of the switch-point rows, relative to the value itself (DESIGN.md: ~1e-10 on both
 #: sides of every switch point of the emitted code).
 SWITCH_TOL = 1e-10
+#: Base points per switch point (each gives one point on either side).
+SWITCH_BASES = 3
 
 
 def switch_points(formula, base: list[dict], seed: int = 19,
-                  kinds=("angle", "norm")) -> list[tuple[object, dict]]:
+                  kinds=("angle", "norm"), per_switch: int = SWITCH_BASES) -> list[tuple[object, dict]]:
     """``[(switch, point)]``: for every switch point of the emitted code of ``formula``
-    (:func:`numerics.switches.switches`, read from the generated source), two points made from
-    the first suitable base point, with the angle just below and just above the switch."""
+    (:func:`numerics.switches.switches`, read from the generated source), points made from up to
+    ``per_switch`` suitable base points (the first, the last, one between: other sizes of the
+    other arguments, so that a term the switch affects is not negligible at all of them), with
+    the angle (or the norm) just below and just above the switch."""
     from .. import switches as S
 
     out = []
     rng = np.random.default_rng(seed)
+
+    def spread(pts):
+        if len(pts) <= per_switch:
+            return pts
+        idx = sorted({round(i * (len(pts) - 1) / (per_switch - 1)) for i in range(per_switch)})
+        return [pts[i] for i in idx]
+
     for sw in S.switches(formula):
         if sw.kind not in kinds:
             continue
         if sw.kind == "norm":
             v = sw.args[0]
-            base_pt = next((p for p in base if v in p and np.ndim(p[v]) == 1
-                            and np.linalg.norm(p[v]) > 0), None)
-            if base_pt is None:
-                continue
-            for size in sw.sides():
-                x = np.asarray(base_pt[v], float)
-                out.append((sw, {**base_pt, v: x * (size / float(np.linalg.norm(x)))}))
+            for base_pt in spread([p for p in base if v in p and np.ndim(p[v]) == 1
+                                   and np.linalg.norm(p[v]) > 0])[:1]:
+                for size in sw.sides():
+                    x = np.asarray(base_pt[v], float)
+                    out.append((sw, {**base_pt, v: x * (size / float(np.linalg.norm(x)))}))
             continue
         if len(sw.args) == 1:
-            base_pt = next((p for p in base if sw.args[0] in p), None)
-            if base_pt is None:
-                continue
-            for phi in sw.sides():
-                out.append((sw, {**base_pt, sw.args[0]: np.float64(phi)}))
+            for base_pt in spread([p for p in base if sw.args[0] in p]):
+                for phi in sw.sides():
+                    out.append((sw, {**base_pt, sw.args[0]: np.float64(phi)}))
             continue
         a, b = sw.args
-        base_pt = next((p for p in base if a in p and b in p and np.ndim(p[a]) == 1
-                        and np.shape(p[a]) == np.shape(p[b])
-                        and np.linalg.norm(p[a]) > 0 and np.linalg.norm(p[b]) > 0), None)
-        if base_pt is None:
-            continue
-        for phi in sw.sides():
-            x = np.asarray(base_pt[a], float)
-            y = vector_at_angle(rng, x, phi, float(np.linalg.norm(base_pt[b])))
-            out.append((sw, {**base_pt, b: y}))
+        for base_pt in spread([p for p in base if a in p and b in p and np.ndim(p[a]) == 1
+                               and np.shape(p[a]) == np.shape(p[b])
+                               and np.linalg.norm(p[a]) > 0 and np.linalg.norm(p[b]) > 0]):
+            for phi in sw.sides():
+                x = np.asarray(base_pt[a], float)
+                y = vector_at_angle(rng, x, phi, float(np.linalg.norm(base_pt[b])))
+                out.append((sw, {**base_pt, b: y}))
     return out
 
 
@@ -385,7 +390,7 @@ def switch_rows(name: str, subject: Subject, base: list[dict], reference, tol: f
         name, "reference", f"{label or 'reference'}: both sides of the switch points",
         float(np.ravel(got)[0]), float(np.ravel(ref)[0]), err, "rel", bool(err <= tol),
         detail=(f"{method + '; ' if method else ''}{len(pairs)} points at +-{S.SIDE:g} of "
-                f"{len(pairs) // 2} switch points read from the emitted code ({'; '.join(whats)}); "
+                f"{len({(s.args, s.at) for s, _ in pairs})} switch points read from the emitted code ({'; '.join(whats)}); "
                 f"error relative to the value; tol {tol:.0e}; worst ({how}) near "
                 f"{sw.what} at {desc}"),
         resolution=tol,
