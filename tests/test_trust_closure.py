@@ -19,11 +19,15 @@ def test_switch_points_are_read_from_the_emitted_code():
     assert round(math.pi - below, 6) in ats
     assert round(math.acos(_rt.SINE_NEAR), 6) in ats and round(math.pi - math.acos(_rt.SINE_NEAR), 6) in ats
     k = switches.switches(derivations.get("kernels.arccos1"))
-    assert {s.args for s in k} == {("x", "y")}
+    assert {s.args for s in k if s.kind == "angle"} == {("x", "y")}
+    # the extended-range arithmetic of the norms: both vectors at SAFE_LO and SAFE_HI
+    assert {(s.args, s.at) for s in k if s.kind == "norm"} == {
+        ((v,), at) for v in "xy" for at in (_rt.SAFE_LO, _rt.SAFE_HI)}
     assert round(math.acos(_rt.NEAR), 6) in {round(s.at, 6) for s in k}
     # both sides of each switch point
     for s in g + k:
         lo, hi = s.sides()
+        assert (hi - lo) / s.at < 3e-3 if s.kind == "norm" else True
         assert lo < s.at < hi
 
 
