@@ -62,6 +62,12 @@ class _Printer(NumPyPrinter):
         sign = out.pop(0)
         return ("" if sign == "+" else sign) + " ".join(out)
 
+    def _print_gamma(self, expr):
+        """``_rt.gamma``: Gamma of a float or an array, inf on overflow (``math.gamma``, which
+        SymPy prints, takes one float and raises OverflowError, so an overflowing branch of a
+        Piecewise that is never selected made the whole expression fail)."""
+        return f"_rt.gamma({self._print(expr.args[0])})"
+
     def _print_Pow(self, expr, rational=False):
         """The reciprocal of an array as ``(1/x)``: ``x**(-1.0)`` goes through NumPy's general
         power loop (4x the time of a division); an even power of a sum with its sign chosen so
@@ -102,9 +108,11 @@ class _Printer(NumPyPrinter):
         body = super()._print_Mul(r) if r.is_Mul else self.parenthesize(r, PRECEDENCE["Mul"])
         if isinstance(c, sp.Symbol):
             return f"{body}*{c}"
+        if c.is_Add:  # a sum prints whole (``numpy.pi - 4``): a sign pulled out of it would
+            return f"{body}*({self._print(c)})"  # need parentheses of its own
         neg = c.could_extract_minus_sign()
         cc = -c if neg else c
-        cs = super()._print_Mul(cc) if cc.is_Mul else self._print(cc)
+        cs = super()._print_Mul(cc) if cc.is_Mul else self.parenthesize(cc, PRECEDENCE["Mul"])
         return f"{body}*({'-' if neg else ''}{cs})"  # the sign stays with the scalar
 
 
@@ -753,6 +761,29 @@ def _horner(terms: list) -> sp.Expr:
     return best * _horner(inner) + _horner(rest)
 
 
+def _is_ones_outer(b) -> bool:
+    m = vectors.meaning(b)
+    return (m is not None and m.kind == "outer"
+            and all(vectors.meaning(sp.Symbol(o)).kind == "ones" for o in m.operands))
+
+
+def _diagonal_whole(parts: list) -> tuple[list, bool]:
+    """A matrix ``c_J J + c_I I`` (``J`` all ones) whose diagonal ``c_J + c_I`` cancels (the
+    Gram matrix B of the CNN: ``c_J = |w||w*|/2pi``, ``c_I = c_J (cos psi + sin - 1)``, so that
+    the diagonal ``c_J (cos psi + sin)`` vanishes like ``t^3`` at phi = pi) is emitted with the
+    diagonal as one coefficient ``c_J + c_I`` (which the edge series then covers) written over
+    the diagonal, not added to it: ``_rt.set_diagonal(filled(c_J), c_J + c_I)``."""
+    js = [i for i, (_, b) in enumerate(parts) if b is not None and _is_ones_outer(b)]
+    es = [i for i, (_, b) in enumerate(parts)
+          if b is not None and (m := vectors.meaning(b)) is not None and m.kind == "eye"]
+    if len(js) != 1 or len(es) != 1:
+        return parts, False
+    (cj, _), (ci, bi) = parts[js[0]], parts[es[0]]
+    out = list(parts)
+    out[es[0]] = (sp.expand(cj + ci), bi)
+    return out, True
+
+
 class _Plan:
     """One formula's output after the rewrites: ``[(coefficient, basis)]`` (basis None for a
     scalar), the angles and rejections it needs."""
@@ -772,6 +803,9 @@ class _Plan:
             # on grad_a at the teacher: 1.0e-8 vs 1.1e-8 at 1e-8 from it; both limited by
             # rounding |w*| a*, the conditioning of the difference itself)
             parts, self.differences = _vector_differences(parts, formula)
+        self.set_diagonal = False
+        if formula.rank == 2:
+            parts, self.set_diagonal = _diagonal_whole(parts)
         self.angles = _find_angles(formula, [c for c, _ in parts])
         if formula.rank == 1:
             self.angles += _projection_angles(parts, self.angles)
@@ -1500,7 +1534,8 @@ def _body(plans: list[_Plan], out_names: list[str] | None = None, self_name: str
             if ones2 is not None:
                 expr = f"_rt.filled({ones2[0]}, {ones2[1]})" + (f" + {expr}" if expr else "")
             if eye is not None:
-                expr = f"_rt.add_diagonal({expr or f'_rt.filled(0.0, {eye[1]})'}, {eye[0]})"
+                fn = "set_diagonal" if p.set_diagonal and ones2 is not None else "add_diagonal"
+                expr = f"_rt.{fn}({expr or f'_rt.filled(0.0, {eye[1]})'}, {eye[0]})"
         if static and coef_names and sum(abs(float(sp.sympify(k.replace('numpy.', '')))) for k in coef_names) <= 1:
             checked = "True"  # constant coefficients summing to <= 1 times finite arguments
         elif bounded:

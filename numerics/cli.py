@@ -356,6 +356,24 @@ def _print_rows(rows) -> None:
         print(fmt.format(*row).rstrip())
 
 
+def _print_mutant_table(table: dict) -> None:
+    """Per family: planted / caught by an independent row (equivalent and second-order mutants
+    apart), and per kind."""
+    head = ("family", "planted", "caught", "equivalent", "2nd order", "missed", "per kind (caught/planted)")
+    rows = []
+    for fam in sorted(table):
+        t = table[fam]
+        kinds = ", ".join(f"{k} {v['caught']}/{v['planted']}" for k, v in sorted(t["kinds"].items()))
+        rows.append((fam, t["planted"], t["caught"], t["equivalent"], t["second_order"],
+                     t["missed"], kinds))
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    print()
+    print(fmt.format(*head).rstrip())
+    for r in rows:
+        print(fmt.format(*r).rstrip())
+
+
 def cmd_check(args) -> int:
     import derivations
 
@@ -377,15 +395,19 @@ def cmd_check(args) -> int:
     if args.mutants:
         mutants = harness.run_mutants(names, ctx, progress)
         caught = sum(bool(m.caught) for m in mutants)
+        table = harness.mutant_table(mutants)
         if args.json:
-            print(json.dumps({"mutants": len(mutants), "caught": caught, "details": [
-                {"formula": m.formula, "mutant": m.label, "caught": m.caught,
-                 "caught_by": m.caught_by} for m in mutants]}, indent=2))
+            print(json.dumps({"mutants": len(mutants), "caught": caught, "by_family": table,
+                              "details": [
+                {"formula": m.formula, "mutant": m.label, "kind": m.kind, "caught": m.caught,
+                 "equivalent": m.equivalent, "caught_by": m.caught_by} for m in mutants]},
+                indent=2))
         else:
             for m in mutants:
                 status = "caught" if m.caught else "MISSED"
                 by = ", ".join(m.caught_by[:2])
                 print(f"{m.formula:<32} {_clip(m.label, 48):<48} {status:<7} {by}")
+            _print_mutant_table(table)
             print(f"\nmutants caught: {caught}/{len(mutants)}")
         return 0 if caught == len(mutants) else 1
     families = sorted({n.split(".")[0] for n in names})

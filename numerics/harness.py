@@ -78,6 +78,7 @@ class CheckResult:
             d[k] = _jsonable(d[k])
         d["resolution"] = _jsonable(d["resolution"])
         d["scale"] = _jsonable(d["scale"])
+        d["passed"], d["erratum"] = bool(d["passed"]), bool(d["erratum"])  # numpy bools too
         return d
 
 
@@ -236,19 +237,24 @@ def run_check(check: Check, subject: Subject, ctx: Context) -> list[CheckResult]
 
 
 def run(names: Iterable[str], ctx: Context, progress: Callable[[str], None] | None = None):
-    """Run every check of the named formulas on their emitted code; returns all rows."""
+    """Run every check of the named formulas on their emitted code; returns all rows.  The
+    values of the discrete parameters the independent checks call each formula with are
+    recorded in :data:`DISCRETE` (see :func:`discrete_values`)."""
     import derivations
     from numerics import checks
 
     rows = []
     names = list(names)
+    DISCRETE.clear()
     for name in names:
         f = derivations.get(name)
         subject = Subject(f, f.numpy)
+        recorded = Subject(f, Recorder(f, f.numpy))
         for check in checks.for_formula(name):
             if progress:
                 progress(f"{name}: {check.label}")
-            rows.extend(run_check(check, subject, ctx))
+            indep = check.independent and check.kind not in NOT_INDEPENDENT
+            rows.extend(run_check(check, recorded if indep else subject, ctx))
     rows.extend(run_public(names, ctx, progress))
     return rows
 
@@ -267,6 +273,93 @@ def run_public(names: Iterable[str], ctx: Context, progress=None) -> list[CheckR
                 progress(f"{pub.name}: {check.label}")
             rows.extend(run_check(check, subject, ctx))
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Discrete parameters: the values the independent checks use (issue 19 item 3)
+# --------------------------------------------------------------------------------------------
+
+#: ``{formula: {parameter: {value: calls}}}`` from the last :func:`run` (independent checks
+#: only).  Parameters: every ``int`` argument, and ``len <space>`` for the length of the vectors
+#: of each space (the dimension d or p, the number of patches k, ...).
+DISCRETE: dict = {}
+#: ``{formula: (args, kwargs)}``: one recorded call per formula (to probe the smallest allowed
+#: value of a parameter, :func:`smallest_allowed`).
+_FIRST_CALL: dict = {}
+
+
+def discrete_params(formula) -> dict[str, Callable]:
+    """``{parameter: value of the parameter in a call (args tuple)}`` for ``formula``."""
+    out = {}
+    spaces: dict = {}
+    for i, a in enumerate(formula.args):
+        if a.kind == "int":
+            out[a.name] = (lambda xs, _i=i: int(xs[_i]))
+        elif a.kind == "vector" and a.space:
+            spaces.setdefault(a.space, i)
+    for sp_, i in spaces.items():
+        out[f"len {sp_}"] = (lambda xs, _i=i: int(np.shape(xs[_i])[-1]) if np.ndim(xs[_i]) else 1)
+    return out
+
+
+class Recorder:
+    """The emitted function, recording the discrete parameters of every call."""
+
+    def __init__(self, formula, fn):
+        self.formula, self.fn = formula, fn
+        self.params = discrete_params(formula)
+        self.names = [a.name for a in formula.args]
+
+    def __getattr__(self, attr):
+        return getattr(self.fn, attr)
+
+    def __call__(self, *args, **kwargs):
+        if self.params and len(args) + len(kwargs) == len(self.names):
+            xs = list(args) + [kwargs[n] for n in self.names[len(args):] if n in kwargs]
+            if len(xs) == len(self.names):
+                seen = DISCRETE.setdefault(self.formula.name, {})
+                for p, get in self.params.items():
+                    try:
+                        v = get(xs)
+                    except Exception:  # noqa: BLE001 - a malformed call: the function will say
+                        continue
+                    seen.setdefault(p, {})
+                    seen[p][v] = seen[p].get(v, 0) + 1
+                _FIRST_CALL.setdefault(self.formula.name, tuple(xs))
+        return self.fn(*args, **kwargs)
+
+
+def discrete_values(name: str) -> dict[str, dict]:
+    """``{parameter: {value: calls}}`` of formula ``name`` in the last :func:`run`."""
+    return DISCRETE.get(name, {})
+
+
+def smallest_allowed(formula, param: str, upto: int = 12) -> int | None:
+    """The smallest value of ``param`` the emitted function accepts, probed at the first
+    recorded call (an ``int`` argument set to 0, 1, ...; the vectors of a space cut to their
+    first 1, 2, ... entries).  ``None`` if no call was recorded or no value up to ``upto`` works."""
+    xs = _FIRST_CALL.get(formula.name)
+    if xs is None:
+        return None
+    for v in range(0, upto + 1):
+        ys = list(xs)
+        for i, a in enumerate(formula.args):
+            if param == a.name:
+                ys[i] = v
+            elif param == f"len {a.space}" and a.kind == "vector":
+                if v < 1 or np.shape(ys[i])[-1] < v:
+                    ys = None
+                    break
+                ys[i] = np.asarray(ys[i])[..., :v]
+        if ys is None:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                formula.numpy(*ys)
+        except Exception:  # noqa: BLE001 - not allowed
+            continue
+        return v
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,15 +504,197 @@ def _swap_mutants(formula) -> list[Mutant]:
     return out
 
 
+#: The mutant kinds: ``{name: planter}``, each ``planter(formula) -> list[Mutant]``.  A new kind
+#: plugs in with :func:`mutant_kind` (the mutants it plants carry ``kind`` = its name, or a finer
+#: kind of its own, e.g. the expression planter's coarse / branch / relative).  A mutant either
+#: has ``expr`` (a perturbed expression, compiled by the emitter) or ``fn(*args, _fn=emitted)``
+#: (a call-level mutant of the emitted function).
+MUTANT_KINDS: dict[str, Callable] = {}
+
+
+def mutant_kind(name: str):
+    """Register a planter of mutants under ``name`` (a decorator)."""
+    def register(planter):
+        MUTANT_KINDS[name] = planter
+        return planter
+    return register
+
+
+mutant_kind("expression")(_expr_mutants)
+mutant_kind("knob")(_knob_mutants)
+mutant_kind("swap")(_swap_mutants)
+
+
 def mutants(formula, kinds=None) -> list[Mutant]:
-    """Every mutant of ``formula`` (of the given ``kinds`` only, if given): coarse and subtle
-    expression mutants, knob mutants (the derivation re-run with a perturbed input constant)
-    and argument swaps."""
-    out = _expr_mutants(formula)
-    if kinds is None or "knob" in kinds:
-        out += _knob_mutants(formula)
-    out += _swap_mutants(formula)
+    """Every mutant of ``formula`` (of the given ``kinds`` only, if given) from every planter of
+    :data:`MUTANT_KINDS`: coarse and subtle expression mutants, knob mutants (the derivation
+    re-run with a perturbed input constant), argument swaps, one edge-series coefficient of the
+    emitted code, a discrete parameter's dependence off away from its most sampled value."""
+    out = []
+    for kind, planter in MUTANT_KINDS.items():
+        if kinds is not None and kind == "knob" and "knob" not in kinds:
+            continue  # re-derivations are slow: only when asked for
+        out += planter(formula)
     return [m for m in out if kinds is None or m.kind in kinds]
+
+
+# --- edge-series coefficients of the emitted code (issue 19 items 2, 8) ----------------------
+
+#: The coefficient perturbed in a series mutant is the highest-order one whose term, at the
+#: series threshold, is still at least this fraction of the leading term (the t^7 coefficient
+#: of the near-pi series of g: 2.8e-7): an error there is what only points just inside the
+#: threshold see.
+SERIES_VISIBLE = 1e-8
+
+
+def _series_calls(formula):
+    """``[(source text of the coefficient tuple, below, start, step, coefficients)]`` of the
+    ``_rt.taylor*`` calls in the emitted function of ``formula``."""
+    import ast
+
+    from . import switches
+
+    out = []
+    for fn in switches._function_nodes(formula):
+        # a series inside a lambda is the near-parallel coefficient of rejection_pair: used only
+        # where |cos| > NEAR, so it is seen only below t = acos(NEAR) (the effective threshold)
+        lazy = {id(c) for lam in ast.walk(fn) if isinstance(lam, ast.Lambda)
+                for c in ast.walk(lam)}
+        for node in ast.walk(fn):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "_rt"
+                    and node.func.attr in ("taylor", "taylor_pi", "taylor_zero")):
+                a = node.args
+                i = 3 if node.func.attr == "taylor_zero" else 2
+                try:
+                    below, start, step, coeffs = (ast.literal_eval(x) for x in a[i:i + 4])
+                except Exception:  # noqa: BLE001 - not literal: no mutant
+                    continue
+                if id(node) in lazy:
+                    from derivations.generated import _runtime as _rt
+                    below = min(below, math.acos(_rt.NEAR))
+                out.append((ast.get_source_segment(switches._source(formula.family), a[i + 3]),
+                            float(below), int(start), int(step), tuple(coeffs)))
+    return out
+
+
+def _compile_family_source(family: str, source: str, quantity: str):
+    """The function ``quantity`` of a (mutated) generated module source of ``family``."""
+    ns: dict = {"__name__": f"derivations.generated._mutant_{family}"}
+    code = source.replace("from . import _runtime as _rt",
+                          "from derivations.generated import _runtime as _rt")
+    exec(compile(code, f"<mutant of derivations/generated/{family}.py>", "exec"), ns)
+    return ns[quantity]
+
+
+@mutant_kind("series")
+def _series_mutants(formula) -> list[Mutant]:
+    """One coefficient of each edge series of the emitted code sign-flipped: the highest-order
+    one still visible at the threshold (:data:`SERIES_VISIBLE`).  The mutated module is the
+    committed generated source with that one number changed."""
+    from . import switches
+
+    out = []
+    src = switches._source(formula.family)
+    if src is None:
+        return out
+    for n, (text, below, start, step, coeffs) in enumerate(_series_calls(formula)):
+        lead = abs(coeffs[0]) * below**start
+        j = max((j for j, c in enumerate(coeffs) if j > 0
+                 and abs(c) * below**(start + step * j) >= SERIES_VISIBLE * lead), default=None)
+        if j is None or text is None or src.count(text) < 1:
+            continue
+        new = list(coeffs)
+        new[j] = -new[j]
+        mutated_text = "(" + ", ".join(repr(c) for c in new) + ",)"
+        # only this function's call: replace within the function's own text
+        fsrc = _function_source(src, formula)
+        if fsrc is None or text not in fsrc:
+            continue
+        mod = src.replace(fsrc, fsrc.replace(text, mutated_text, 1), 1)
+        try:
+            fn = _compile_family_source(formula.family, mod, formula.quantity)
+        except Exception:  # noqa: BLE001 - nothing to plant
+            continue
+        m = Mutant(formula.name, f"series #{n} (t < {below:.3g}): coefficient of t^"
+                   f"{start + step * j} sign-flipped", None, kind="series")
+        m.fn = (lambda *xs, _f=fn, _fn=None: _f(*xs))
+        out.append(m)
+    return out
+
+
+def _function_source(src: str, formula) -> str | None:
+    """The text of the emitted function of ``formula`` and its core (if any) in ``src``: from
+    the first of their ``def`` lines to the next top-level ``def`` after the last."""
+    import re
+
+    starts = [m.start() for m in re.finditer(
+        rf"^def (?:{formula.quantity}|_{formula.quantity}_core)\(", src, re.M)]
+    if not starts:
+        return None
+    last = max(starts)
+    nxt = re.search(r"^def ", src[last + 4:], re.M)
+    end = last + 4 + nxt.start() if nxt else len(src)
+    return src[min(starts):end]
+
+
+# --- discrete parameters: dependence off only away from the sampled value (item 3, 8) ---------
+
+#: The factor of a discrete mutant: ``f(k) -> f(k0) + DISCRETE_FACTOR (f(k) - f(k0))``.
+DISCRETE_FACTOR = 1.01
+
+
+@mutant_kind("discrete")
+def _discrete_mutants(formula) -> list[Mutant]:
+    """For every ``int`` argument ``k``: the function with its dependence on ``k`` off by 1%
+    away from ``k0``, ``f(k0) + 1.01 (f(k) - f(k0))``, exact at ``k0`` (the value the checks
+    sampled most in the last :func:`run`, else the first recorded, else 4: what a check that
+    samples only ``k0`` cannot see; issue 19: ``k -> 4 + 1.01 (k - 4)`` in cnn.gd_next_sum).
+    Not planted for an argument that sets the shape of the output (a dimension)."""
+    out = []
+    seen = DISCRETE.get(formula.name, {})
+    for i, a in enumerate(formula.args):
+        if a.kind != "int":
+            continue
+        counts = seen.get(a.name, {})
+        k0 = max(counts, key=lambda v: (counts[v], -v)) if counts else 4
+
+        def fn(*xs, _i=i, _k0=k0, _fn=None):
+            v = np.asarray(_fn(*xs), dtype=np.float64)
+            if int(xs[_i]) == _k0:
+                return v
+            ys = list(xs)
+            ys[_i] = _k0
+            try:
+                v0 = np.asarray(_fn(*ys), dtype=np.float64)
+            except ValueError:  # k0 not allowed with the other arguments: off everywhere
+                return DISCRETE_FACTOR * v
+            if v0.shape != v.shape:
+                return v  # k sets the output's shape (see the shape test below)
+            return v0 + DISCRETE_FACTOR * (v - v0)
+
+        if _sets_shape(formula, i):
+            continue
+        m = Mutant(formula.name, f"{a.name} -> {k0} + {DISCRETE_FACTOR:g} ({a.name} - {k0}) "
+                   f"(off only away from {a.name} = {k0})", None, kind="discrete")
+        m.fn = fn
+        out.append(m)
+    return out
+
+
+def _sets_shape(formula, i: int) -> bool:
+    """Whether the ``int`` argument ``i`` sets the shape of the output (a matrix size, an output
+    length), judged at the first recorded call: the output's shape at ``k`` and ``k + 1``."""
+    xs = _FIRST_CALL.get(formula.name)
+    if xs is None:
+        return formula.rank > 0
+    ys = list(xs)
+    ys[i] = int(xs[i]) + 1
+    try:
+        with np.errstate(all="ignore"):
+            return np.shape(formula.numpy(*xs)) != np.shape(formula.numpy(*ys))
+    except Exception:  # noqa: BLE001 - k + 1 not allowed: judge by the rank
+        return formula.rank > 0
 
 
 def _differs_somewhere(diff) -> bool:
@@ -447,6 +722,11 @@ def _equivalence_proof(formula, m: Mutant) -> str:
     import sympy as sp
 
     try:
+        if m.kind == "discrete":  # f(k0) + 1.01 (f(k) - f(k0)) is f if f does not depend on k
+            k = m.label.split(" ")[0]
+            if not {str(x) for x in formula.expr.free_symbols} & {k, f"dim_{k}"}:
+                return f"the derived expression contains neither {k} nor dim_{k}"
+            return ""
         if m.kind == "swap":
             a, b = m.label.split(" ")[1], m.label.split(" ")[3]
             other = _swapped_expr(formula.expr, a, b)
@@ -488,6 +768,11 @@ def run_mutants(names: Iterable[str], ctx: Context, progress=None, kinds=None) -
 
     results = []
     names = list(names)
+    if any(a.kind == "int" for n in names for a in derivations.get(n).args) and (
+            kinds is None or "discrete" in kinds):
+        # the discrete mutants are planted at the value the checks sample most: record it
+        run([n for n in names if any(a.kind == "int" for a in derivations.get(n).args)],
+            Context(samples=1000, seed=ctx.seed, quick=True))
     for name in names:
         f = derivations.get(name)
         indep = sorted((c for c in checks.for_formula(name)
@@ -525,6 +810,30 @@ def run_mutants(names: Iterable[str], ctx: Context, progress=None, kinds=None) -
     from numerics import mutants_public
     results.extend(mutants_public.run(names, ctx, progress, kinds))
     return results
+
+
+def mutant_table(ms: list[Mutant]) -> dict:
+    """Per family: mutants planted, caught by an independent row, proved equivalent (SymPy),
+    excused as second order, missed; and the same per kind.  ``{family: {...}}``."""
+    out: dict = {}
+    for m in ms:
+        fam = m.formula.split(".")[0]
+        row = out.setdefault(fam, {"planted": 0, "caught": 0, "equivalent": 0,
+                                   "second_order": 0, "missed": 0, "kinds": {}})
+        k = row["kinds"].setdefault(m.kind, {"planted": 0, "caught": 0, "missed": 0})
+        row["planted"] += 1
+        k["planted"] += 1
+        if not m.caught:
+            row["missed"] += 1
+            k["missed"] += 1
+        elif m.equivalent:
+            row["equivalent"] += 1
+        elif m.caught_by and m.caught_by[0].startswith("second order"):
+            row["second_order"] += 1
+        else:
+            row["caught"] += 1
+            k["caught"] += 1
+    return out
 
 
 def _second_order(formula, ms: list[Mutant]) -> None:
@@ -572,6 +881,7 @@ def _mpmath_function(formula):
                                       expr=formula.expr)
         return np.asarray(value, dtype=np.float64)
 
+    fn.slow = True  # point by point at 30 digits: the checks skip their large batched calls
     return fn
 
 

@@ -38,7 +38,10 @@ def test_reference_rows_resolve_1e_10(rows):
         "relu_mean", "relu_cross_moment", "halfspace_second_moment", "wedge_second_moment", "g",
         "A", "B", "population_loss", "grad_v", "grad_a", "population_loss_w", "grad_w")]
     assert len(ref) >= 15 and all(r.passed and r.resolution <= 1e-8 for r in ref)
-    assert max(r.stat for r in ref if r.resolution == 1e-10) < 1e-12
+    main = [r for r in ref if "switch points" not in r.label]
+    assert max(r.stat for r in main if r.resolution == 1e-10) < 1e-12
+    # the switch-point rows judge the error relative to the value itself (issue 19 item 2)
+    assert all(r.stat <= r.resolution <= 1e-9 for r in ref if "switch points" in r.label)
 
 
 def test_printed_loss_and_grad_a_agree(rows):

@@ -40,9 +40,11 @@ def test_density_times_1001_fails_reference_and_paper():
     for name in ("gaussian.relu_cross_moment", "cnn.population_loss", "cnn.grad_v"):
         f = D.get(name)
         bad = knobs.derive_perturbed(f, "gaussian.density_norm", 1e-3)
-        (row,) = _rows(_check(name, "reference", "vs quadrature"), f, bad)
+        row, *_switch = _rows(_check(name, "reference", "vs quadrature"), f, bad)
         assert not row.passed and row.kind == "reference" and "quadrature" in row.label
-        assert 5e-4 < row.stat < 5e-3  # the row measures the 1e-3 error
+        # the row measures the 1e-3 error (relative to max(|value|, natural size): 3.5e-4 for
+        # grad_v, whose natural size at k = 12 patches exceeds its value)
+        assert 2e-4 < row.stat < 5e-3
     f = D.get("gaussian.g")
     bad = knobs.derive_perturbed(f, "gaussian.density_norm", 1e-3)
     (paper,) = _rows(_check("gaussian.g", "paper"), f, bad)
@@ -53,7 +55,7 @@ def test_density_times_1001_fails_reference_and_paper():
 
 def test_derived_g_times_1001_fails():
     f = D.get("gaussian.g")
-    (row,) = _rows(_check("gaussian.g", "reference"), f, f.expr * sp.Rational(1001, 1000))
+    row, *_switch = _rows(_check("gaussian.g", "reference"), f, f.expr * sp.Rational(1001, 1000))
     assert not row.passed and abs(row.stat - 1e-3) < 2e-4
     (paper,) = _rows(_check("gaussian.g", "paper"), f, f.expr * sp.Rational(1001, 1000))
     assert not paper.passed and "unresolved" in paper.detail
@@ -70,7 +72,7 @@ def test_same_wrong_constant_in_simulator_and_derivation(monkeypatch):
     bad = knobs.derive_perturbed(f, "gaussian.density_norm", 1e-3)
     mc = _rows(_check("gaussian.g", "monte_carlo"), f, bad)
     assert all(r.passed for r in mc)  # blind: both are wrong the same way
-    (ref,) = _rows(_check("gaussian.g", "reference"), f, bad)
+    ref, *_switch = _rows(_check("gaussian.g", "reference"), f, bad)
     assert not ref.passed and ref.resolution == 1e-10
 
 
@@ -79,7 +81,7 @@ def test_error_only_near_pi_is_caught():
     # 1e-6 at phi = pi, below 1e-300 once pi - phi > 0.003
     near_pi = sp.Rational(1, 10**6) * sp.exp(-((sp.pi - G.PHI) * 10**4) ** 2)
     bad = f.expr + near_pi
-    (ref,) = _rows(_check("gaussian.g", "reference"), f, bad)
+    ref, *_switch = _rows(_check("gaussian.g", "reference"), f, bad)
     assert not ref.passed and "phi=3.14159" in ref.detail
     mc = _rows(_check("gaussian.g", "monte_carlo"), f, bad)
     assert all(r.passed for r in mc)  # the Monte Carlo points never see it
@@ -100,7 +102,7 @@ def test_reference_points_cover_the_edges():
 
 def test_paper_check_gates_errata():
     f = D.get("cnn.grad_v")
-    (row,) = _rows(_check("cnn.grad_v", "paper"), f)
+    row, *_switch = _rows(_check("cnn.grad_v", "paper"), f)
     assert row.passed and row.erratum and row.erratum_class == "OCR reading"
     assert "derived within" in row.detail and "printed = -1 x derived" in row.detail
     # without a reference the same disagreement fails

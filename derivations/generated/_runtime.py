@@ -1551,6 +1551,41 @@ def add_diagonal(m, d):
     return m
 
 
+def _gamma1(x):
+    try:
+        return math.gamma(x)
+    except OverflowError:  # Gamma(x) > 1.8e308: inf, its sign that of Gamma near x
+        return math.inf if x > 0 or math.floor(x) % 2 == 0 else -math.inf
+    except ValueError:  # a pole (0, -1, -2, ...)
+        return math.nan
+
+
+_gamma_array = numpy.vectorize(_gamma1, otypes=[numpy.float64])
+
+
+def gamma(x):
+    """Gamma of a float or an array (emitted for SymPy's ``gamma``): ``math.gamma`` entry by
+    entry, inf beyond the float64 range and NaN at the poles instead of an exception."""
+    if isinstance(x, numpy.ndarray) and x.ndim:
+        return _gamma_array(x)
+    return _gamma1(float(x))
+
+
+def set_diagonal(m, d):
+    """``m`` with its diagonal replaced by ``d`` (a fresh array ``m`` of matrices, written in
+    place): the emitted form of ``c_J J + c_I I`` when the diagonal ``c_J + c_I`` cancels and is
+    computed as one coefficient (see ``derivations.codegen._diagonal_whole``)."""
+    n = m.shape[-1]
+    if isinstance(m, XF) or isinstance(d, XF):
+        return m * (1.0 - numpy.eye(n)) + col2(d) * numpy.eye(n)
+    d = numpy.asarray(d, dtype=numpy.float64)
+    batch = numpy.broadcast_shapes(m.shape[:-2], d.shape)
+    if m.shape[:-2] != batch or not m.flags.c_contiguous or not m.flags.writeable:
+        m = numpy.array(numpy.broadcast_to(m, batch + (n, n)))
+    m.reshape(-1, n * n)[:, :: n + 1] = numpy.broadcast_to(d, batch).reshape(-1, 1)
+    return m
+
+
 def _overflow(shape, names=()):
     names = sorted(names)
     if not names and isinstance(shape, Shape) and shape.args:

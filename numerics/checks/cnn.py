@@ -73,14 +73,14 @@ def _cnn_sampler(which: int, normalized: bool):
 
 def reference_points(seed=27, n_random=6, normalized=True):
     """Random points over the whole domain: angles uniform on [0, pi] plus the reference edges,
-    k in {1, 2, 3, 5}, p in {2, 3, 4}, log-uniform norms, and large norm ratios."""
+    k in {1, 2, 3, 12}, p in {2, 3, 4}, log-uniform norms, and large norm ratios."""
     rng = np.random.default_rng(seed)
     out = []
     first = "v" if normalized else "w"
     angles = random_angles(rng, n_random)
     ratios = [(1e-3, 1e3), (1e3, 1e-3), (1.0, 1.0)]
     for i, phi in enumerate(angles + [0.9, 2.2, np.pi - 1e-7]):
-        k, p = (1, 2, 3, 5)[i % 4], (2, 3, 4)[i % 3]
+        k, p = (1, 2, 3, 12)[i % 4], (2, 3, 4)[i % 3]
         nf, ns = (random_norm(rng), random_norm(rng)) if i < len(angles) else \
             ratios[i - len(angles)]
         w_star = rng.standard_normal(p)
@@ -126,7 +126,11 @@ for name, which, normalized, what in (
     register(reference_check(
         name, pts, (lambda pt, _w=which, _n=normalized: _quad(pt, _n)[_w]),
         label="vs quadrature of the network", method=_QUAD,
-        floor=(lambda pt, _n=normalized, _what=what: _natural(pt, _n, _what))))
+        floor=(lambda pt, _n=normalized, _what=what: _natural(pt, _n, _what)),
+        # grad_v near antiparallel v, w* is the e2 part of the plane quadrature, which carries
+        # ~1e-16 of the natural size as noise (measured 2.1e-10 of the value at pi - 0.0141
+        # against 50 digits, where the emitted code is within 1e-13)
+        switch_tol=(1e-9 if name == "cnn.grad_v" else None)))
 
 
 def _fd_points():

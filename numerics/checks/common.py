@@ -252,7 +252,9 @@ def cached_reference(reference: Callable[[dict], np.ndarray], pt: dict) -> np.nd
 def reference_check(name: str, points: Callable[[], list[dict]],
                     reference: Callable[[dict], np.ndarray], tol: float = 1e-10,
                     label: str = "vs independent reference", method: str = "",
-                    floor: "float | Callable[[dict], float]" = 0.0) -> Check:
+                    floor: "float | Callable[[dict], float]" = 0.0,
+                    switch_tol: float | None = None,
+                    switch_kinds: tuple = ("angle", "norm")) -> Check:
     """The formula vs an INDEPENDENT reference at every point, to relative ``tol``.
 
     ``reference(point) -> array`` shaped like the formula's output, computed from the model
@@ -260,7 +262,10 @@ def reference_check(name: str, points: Callable[[], list[dict]],
     from a derived expression.  The error at a point is ``max|value - ref| / max(max|ref|,
     floor)`` (``floor``, a number or ``floor(point)``, is the natural size of the output, so
     that a value that vanishes at an edge is not judged relative to itself); the check passes
-    iff the worst point is within ``tol``.  Reference values are
+    iff the worst point is within ``tol``.  A second row samples both sides of every switch
+    point of the emitted code, error relative to the value (:func:`switch_rows`, tolerance
+    ``switch_tol``, default :data:`SWITCH_TOL`; only for references of ``tol <= SWITCH_TOL``).
+    Reference values are
     cached per point within a run (mutants re-use them).  ``method`` is stated in the row.
     """
 
@@ -285,15 +290,145 @@ def reference_check(name: str, points: Callable[[], list[dict]],
         # the entry shown is the one that sets the scale (largest |reference|), not the first,
         # which may be ~0 (a gradient entry at an edge: "-2.5e-34 vs 3.9e-15, rel 2.9e-15")
         i = int(np.argmax(np.abs(np.ravel(ref)))) if ref.size else 0
-        return CheckResult(
+        row = CheckResult(
             name, "reference", label, float(np.ravel(got)[i]), float(np.ravel(ref)[i]), err,
             "rel", bool(err <= tol),
             detail=(f"{method + '; ' if method else ''}{len(pts)} points; tol {tol:.0e}; "
                     f"worst at {desc}; error relative to max|reference| or the stated floor"),
             resolution=tol, scale=scale,
         )
+        # the switch rows need a reference accurate to SWITCH_TOL relative to the value (a
+        # Richardson FD reference of tol 1e-8 is not)
+        sw = (switch_rows(name, subject, pts, reference, label=label, method=method,
+                          tol=switch_tol or SWITCH_TOL, floor=floor, kinds=switch_kinds)
+              if tol <= SWITCH_TOL else None)
+        return [row] if sw is None else [row, sw]
 
     return Check(name, "reference", label, run)
+
+
+#: Tolerance of the switch-point rows, relative to the value itself (DESIGN.md: ~1e-10 on both
+#: sides of every switch point of the emitted code).
+SWITCH_TOL = 1e-10
+#: Base points per switch point (each gives one point on either side).
+SWITCH_BASES = 3
+
+
+def switch_points(formula, base: list[dict], seed: int = 19,
+                  kinds=("angle", "norm"), per_switch: int = SWITCH_BASES) -> list[tuple[object, dict]]:
+    """``[(switch, point)]``: for every switch point of the emitted code of ``formula``
+    (:func:`numerics.switches.switches`, read from the generated source), points made from up to
+    ``per_switch`` suitable base points (the first, the last, one between: other sizes of the
+    other arguments, so that a term the switch affects is not negligible at all of them), with
+    the angle (or the norm) just below and just above the switch."""
+    from .. import switches as S
+
+    out = []
+    rng = np.random.default_rng(seed)
+
+    def spread(pts):
+        if len(pts) <= per_switch:
+            return pts
+        idx = sorted({round(i * (len(pts) - 1) / (per_switch - 1)) for i in range(per_switch)})
+        return [pts[i] for i in idx]
+
+    for sw in S.switches(formula):
+        if sw.kind not in kinds:
+            continue
+        if sw.kind == "norm":
+            v = sw.args[0]
+            for base_pt in spread([p for p in base if v in p and np.ndim(p[v]) == 1
+                                   and np.linalg.norm(p[v]) > 0])[:1]:
+                for size in sw.sides():
+                    x = np.asarray(base_pt[v], float)
+                    out.append((sw, {**base_pt, v: x * (size / float(np.linalg.norm(x)))}))
+            continue
+        if len(sw.args) == 1:
+            for base_pt in spread([p for p in base if sw.args[0] in p]):
+                for phi in sw.sides():
+                    out.append((sw, {**base_pt, sw.args[0]: np.float64(phi)}))
+            continue
+        a, b = sw.args
+        for base_pt in spread([p for p in base if a in p and b in p and np.ndim(p[a]) == 1
+                               and np.shape(p[a]) == np.shape(p[b])
+                               and np.linalg.norm(p[a]) > 0 and np.linalg.norm(p[b]) > 0]):
+            for phi in sw.sides():
+                x = np.asarray(base_pt[a], float)
+                y = vector_at_angle(rng, x, phi, float(np.linalg.norm(base_pt[b])))
+                out.append((sw, {**base_pt, b: y}))
+    return out
+
+
+def switch_rows(name: str, subject: Subject, base: list[dict], reference, tol: float = SWITCH_TOL,
+                label: str = "", method: str = "", floor=0.0,
+                kinds=("angle", "norm")) -> "CheckResult | None":
+    """The reference row on both sides of every switch point of the emitted code (edge series
+    thresholds, near-parallel double-double, sine from cosine), error relative to the VALUE
+    (no floor): a wrong series coefficient or near-parallel form shows there, where a floor of
+    O(1) hides it (issue 19 item 2).  Where the code takes another path on batches (the sine
+    from the cosine), the points are also evaluated in one batch of ``switches.BATCH`` rows.
+    ``None`` when the emitted code has no switch point.  The extended-range points (a norm at
+    ``SAFE_LO``/``SAFE_HI`` times 1 -+ 1e-3) are judged against ``max(|value|, floor(point))``
+    (the check's natural size at that point): there the terms of a vanishing scale are far
+    below any reference's resolution.  ``kinds``: the switch kinds sampled."""
+    from .. import switches as S
+
+    pairs = switch_points(subject.formula, base, kinds=kinds)
+    if not pairs:
+        return None
+    worst = None
+    refs = []
+    for sw, pt in pairs:
+        ref = cached_reference(reference, pt)
+        refs.append(ref)
+        got = np.asarray(call(subject.fn, subject.formula, pt), dtype=np.float64)
+        fl = (floor(pt) if callable(floor) else floor) if sw.kind == "norm" else 0.0
+        err = _rel_to_value(got, ref, fl)
+        if worst is None or not err <= worst[0]:
+            worst = (err, sw, pt, got, ref, "single")
+    if S.batched(subject.formula) and not getattr(subject.fn, "slow", False):
+        groups: dict = {}
+        for i, (_, pt) in enumerate(pairs):
+            groups.setdefault(_signature(pt), []).append(i)
+        for idx in groups.values():
+            pts = [pairs[i][1] for i in idx]
+            reps = -(-S.BATCH // len(pts))
+            vec = [k for k in pts[0] if not isinstance(pts[0][k], (int, np.integer))]
+            batch = {k: np.tile(np.stack([np.asarray(p[k], float) for p in pts]),
+                                (reps,) + (1,) * np.ndim(pts[0][k])) for k in vec}
+            batch.update({k: v for k, v in pts[0].items() if k not in vec})
+            out = np.asarray(call(subject.fn, subject.formula, batch), dtype=np.float64)
+            for r, i in enumerate(idx):
+                got = out[r::len(idx)]
+                fl = pairs[i][0].kind == "norm" and (floor(pairs[i][1]) if callable(floor) else floor)
+                err = max(_rel_to_value(g, refs[i], fl or 0.0) for g in got)
+                if not err <= worst[0]:
+                    worst = (err, pairs[i][0], pairs[i][1], got[0], refs[i], f"batch of {len(out)}")
+    err, sw, pt, got, ref, how = worst
+    desc = ", ".join(f"{k}={_fmt(v)}" for k, v in pt.items())
+    whats = sorted({s.what for s, _ in pairs})
+    return CheckResult(
+        name, "reference", f"{label or 'reference'}: both sides of the switch points",
+        float(np.ravel(got)[0]), float(np.ravel(ref)[0]), err, "rel", bool(err <= tol),
+        detail=(f"{method + '; ' if method else ''}{len(pairs)} points at +-{S.SIDE:g} of "
+                f"{len({(s.args, s.at) for s, _ in pairs})} switch points read from the emitted code ({'; '.join(whats)}); "
+                f"error relative to the value; tol {tol:.0e}; worst ({how}) near "
+                f"{sw.what} at {desc}"),
+        resolution=tol,
+    )
+
+
+def _rel_to_value(got, ref, floor: float = 0.0) -> float:
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != np.shape(ref) or not np.all(np.isfinite(got)):
+        return math.inf
+    scale = max(float(np.max(np.abs(ref))) if np.size(ref) else 0.0, floor, 1e-300)
+    return float(np.max(np.abs(got - ref))) / scale
+
+
+def _signature(pt: dict) -> tuple:
+    return tuple((k, np.shape(v)) if not isinstance(v, (int, np.integer)) else (k, int(v))
+                 for k, v in sorted(pt.items()))
 
 
 def richardson_gradient(value: Callable[[dict], float], wrt: str, h: float = 1e-3):

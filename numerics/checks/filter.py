@@ -164,7 +164,7 @@ def _beta_ref(pt):
 
 
 def _beta_points():
-    return [{"p": p} for p in (2, 5, 10)]
+    return [{"p": p} for p in (1, 2, 5, 10)]
 
 
 register(reference_check("filter.beta", _beta_points, _beta_ref, tol=1e-9,

@@ -20,7 +20,7 @@ import numpy as np
 from ..harness import Check, CheckResult, error_result
 from ..simulators import kernels as sim
 from . import register
-from .common import EDGE_ANGLES, mc_check, mpmath_check, vector_at_angle
+from .common import EDGE_ANGLES, mc_check, mpmath_check, switch_rows, vector_at_angle
 
 def reference_check(name, points, reference, tol=1e-10, label="quadrature reference",
                     method="", scale=None):
@@ -40,7 +40,8 @@ def reference_check(name, points, reference, tol=1e-10, label="quadrature refere
         failing = [r for r in rows if not r.passed]
         worst = failing[0] if failing else max(rows, key=lambda r: r.stat)
         worst.detail += f"; {len(rows)} points; error / scale of the arguments"
-        return worst
+        sw = switch_rows(name, subject, points(), reference, label=label, method=method)
+        return [worst] if sw is None else [worst, sw]
 
     return Check(name, "reference", label, run)
 

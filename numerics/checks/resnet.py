@@ -204,7 +204,7 @@ def _gram_points():
         d = 3 + k % 3
         xi = common.random_norm(rng, 0.3, 3.0) * common.vector_at_angle(rng, rng.standard_normal(d), 0.0, 1.0)
         xj = common.vector_at_angle(rng, xi, ph, common.random_norm(rng, 0.3, 3.0))
-        out.append(dict(x_i=xi, x_j=xj, alpha_H=np.float64(rng.uniform(0.5, 1.5)), H=int(2 + k % 4)))
+        out.append(dict(x_i=xi, x_j=xj, alpha_H=np.float64(rng.uniform(0.5, 1.5)), H=int((1, 2, 4, 12)[k % 4])))
     return out
 
 
@@ -307,7 +307,7 @@ register(Check("resnet.lemma5_C2", "simulation", "C10 counterexample relu(t - 3)
 
 def _lnl_points():
     return [dict(a=np.float64(a_), H=int(h_)) for a_, h_ in
-            ((2.5, 10), (2.1, 100), (3.0, 6), (2.2, 4), (4.0, 40), (5.0, 7))]
+            ((2.5, 10), (2.1, 100), (3.0, 6), (2.2, 4), (4.0, 40), (5.0, 7), (2.5, 3))]
 
 
 def _lnl_ref(pt):
@@ -361,7 +361,8 @@ register(Check("resnet.layer_norm_lower", "simulation", "C12 counterexamples", _
 def _g_points():
     return [dict(g1=np.float64(g), b=np.float64(b_), q=np.float64(q_), H=int(h_), h=int(k))
             for g, b_, q_, h_, k in ((0.14, 6.3, 0.3, 50, 50), (0.5, 1.0, 0.2, 10, 7),
-                                      (1.0, 4.0, 2.0, 5, 1), (0.2, 0.1, 3.0, 30, 30))]
+                                      (1.0, 4.0, 2.0, 5, 1), (0.2, 0.1, 3.0, 30, 30),
+                                      (0.3, 2.0, 0.5, 1, 1))]
 
 
 def _g_ref(pt):

@@ -117,9 +117,13 @@ def quadrature(v, a, w_star, a_star, normalized=True):
     rest = S - Eh                                                  # sum over the other patches
     grad_a = M["Ehrw"] + rest * M["Erw"]
     c = (M["a"][:, None] * (M["Ehiz"] + rest[:, None] * M["Eiz"][None, :])).sum(axis=0)
-    grad_w = c[0] * M["e1"] + c[1] * M["e2"]
     if normalized:
-        grad_w = weight_norm_backward(v, grad_w[None, :])[0]
+        # the chain rule through w = v/|v|, (I - e1 e1^T)/|v| with e1 = w (plane_basis), in the
+        # plane's own coordinates: it keeps the e2 part exactly (projecting c0 e1 + c1 e2 in
+        # float64 leaves ~eps |c0|, which near (anti)parallel w, w* is large next to c1)
+        grad_w = c[1] * M["e2"] / np.linalg.norm(v)
+    else:
+        grad_w = c[0] * M["e1"] + c[1] * M["e2"]
     return loss, grad_w, grad_a
 
 

@@ -1,0 +1,111 @@
+"""Issue 19 items 2, 3, 8: switch points sampled by the independent references, discrete
+parameters sampled at three values or more, and the new mutant kinds caught."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import derivations
+from derivations.generated import _runtime as _rt
+from numerics import harness, switches
+from numerics.checks import common
+
+
+def test_switch_points_are_read_from_the_emitted_code():
+    g = switches.switches(derivations.get("gaussian.g"))
+    ats = sorted(round(s.at, 6) for s in g)
+    below = 0.0938083151964686  # the threshold printed in gaussian.g's taylor_pi call
+    assert round(math.pi - below, 6) in ats
+    assert round(math.acos(_rt.SINE_NEAR), 6) in ats and round(math.pi - math.acos(_rt.SINE_NEAR), 6) in ats
+    k = switches.switches(derivations.get("kernels.arccos1"))
+    assert {s.args for s in k if s.kind == "angle"} == {("x", "y")}
+    # the extended-range arithmetic of the norms: both vectors at SAFE_LO and SAFE_HI
+    assert {(s.args, s.at) for s in k if s.kind == "norm"} == {
+        ((v,), at) for v in "xy" for at in (_rt.SAFE_LO, _rt.SAFE_HI)}
+    assert round(math.acos(_rt.NEAR), 6) in {round(s.at, 6) for s in k}
+    # both sides of each switch point
+    for s in g + k:
+        lo, hi = s.sides()
+        assert (hi - lo) / s.at < 3e-3 if s.kind == "norm" else True
+        assert lo < s.at < hi
+
+
+def test_every_series_has_a_switch_row():
+    """Every formula whose emitted code has a switch point has a reference row sampling both
+    sides of it (relative to the value)."""
+    rows = harness.run(["gaussian.g", "filter.gamma", "kernels.arccos1", "cnn.B"],
+                       harness.Context(samples=1000))
+    sw = [r for r in rows if "both sides of the switch points" in r.label]
+    assert {r.formula for r in sw} == {"gaussian.g", "filter.gamma", "kernels.arccos1", "cnn.B"}
+    assert all(r.passed and r.resolution <= 1e-10 for r in sw)
+
+
+@pytest.mark.parametrize("name", ["gaussian.g", "filter.gamma", "kernels.arccos1",
+                                  "gaussian.wedge_second_moment"])
+def test_series_mutant_caught(name):
+    """The t^7 sign flip of issue 19 (5.5e-7 relative for pi - phi in (0.05, 0.094)) and its
+    like in every edge series: caught by an independent reference row."""
+    ms = harness.run_mutants([name], harness.Context(samples=2000), kinds={"series"})
+    assert ms and all(m.kind == "series" for m in ms)
+    for m in ms:
+        assert m.caught and not m.equivalent, (m.label, m.caught_by)
+        assert m.caught_by[0].startswith("reference"), m.caught_by
+
+
+def test_discrete_mutant_caught():
+    """k -> k0 + 1.01 (k - k0) in cnn.gd_next_sum (issue 19: passed with k = 4 only)."""
+    ms = harness.run_mutants(["cnn.gd_next_sum"], harness.Context(samples=2000),
+                             kinds={"discrete"})
+    assert len(ms) == 1 and ms[0].caught and not ms[0].equivalent, ms[0].caught_by
+    assert ms[0].caught_by[0].startswith("simulation")
+
+
+def test_mutant_kinds_pluggable():
+    seen = []
+
+    @harness.mutant_kind("_test_kind")
+    def plant(formula):
+        seen.append(formula.name)
+        return []
+
+    try:
+        harness.mutants(derivations.get("gaussian.g"), kinds={"_test_kind"})
+        assert seen == ["gaussian.g"]
+    finally:
+        del harness.MUTANT_KINDS["_test_kind"]
+    table = harness.mutant_table([harness.Mutant("a.x", "m", None, caught=True, caught_by=["r"],
+                                                 kind="series"),
+                                  harness.Mutant("a.y", "m", None, caught=False, kind="series")])
+    assert table["a"]["planted"] == 2 and table["a"]["caught"] == 1 and table["a"]["missed"] == 1
+
+
+#: A discrete parameter counts as sampled "large" from this value on.
+LARGE = 8
+#: Exceptions, with the reason (the check module says the same).
+EXEMPT = {("cnn.spurious_threshold", "k"): "k = 1: r = 1 = r_c(1) for every a* (no threshold)"}
+
+
+@pytest.mark.slow
+def test_discrete_parameters_sampled_at_three_values():
+    """Every ``int`` argument of every formula is called by the independent checks with at
+    least three values, the smallest the emitted function accepts and one >= LARGE; every
+    vector length (d, p, k patches, ...) with at least three."""
+    names = [n for n in derivations.names()
+             if any(a.kind == "int" for a in derivations.get(n).args)]
+    harness.run(names, harness.Context(samples=1000, quick=True))
+    bad = []
+    for n in names:
+        f = derivations.get(n)
+        seen = harness.discrete_values(n)
+        for a in f.args:
+            if a.kind != "int" or (n, a.name) in EXEMPT:
+                continue
+            vals = set(seen.get(a.name, {}))
+            lo = harness.smallest_allowed(f, a.name)
+            if len(vals) < 3 or lo not in vals or max(vals, default=0) < LARGE:
+                bad.append((n, a.name, sorted(vals), lo))
+        for p, vals in seen.items():
+            if p.startswith("len ") and len(vals) < 3:
+                bad.append((n, p, sorted(vals), None))
+    assert not bad, bad
