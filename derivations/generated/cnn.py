@@ -37,10 +37,8 @@ def _A_core(_shape, w, k):
     sqnorm_w = _rt.sqnorm(w, "w")
     _t0 = (1/2)*sqnorm_w
     del sqnorm_w
-    _t1 = _t0*(numpy.pi**(-1.0))
-    _k0 = _t0 - _t1
-    del _t0
-    return _rt.finish(_rt.add_diagonal(_rt.filled(_t1, k), _k0), _shape, 2, checked=((), ()))
+    _k0 = _t0*(numpy.pi**(-1.0))
+    return _rt.finish(_rt.set_diagonal(_rt.filled(_k0, k), _t0), _shape, 2, checked=((), ()))
 
 
 def B(w, w_star, k):
@@ -75,12 +73,17 @@ def _B_core(_shape, w, w_star, k):
     del sqnorm_w, sqnorm_w_star
     cos_w_w_star, sin_w_w_star, _, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin psi", norm_xy=nn_w_w_star)
     del dot_w_w_star
+    _h0 = cos_w_w_star*psi_w_w_star + sin_w_w_star
+    del cos_w_w_star, sin_w_w_star
+    # near phi = pi the sum above cancels like t^3 (t = psi_w_w_star): Taylor series derived by SymPy
+    _h0 = _rt.taylor(_h0, psi_w_w_star, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    del psi_w_w_star
     _c0 = (1/2)/numpy.pi
     _t0 = nn_w_w_star*_c0
     del nn_w_w_star
-    _k0 = _t0*(cos_w_w_star*psi_w_w_star + sin_w_w_star - 1)
-    del cos_w_w_star, psi_w_w_star, sin_w_w_star
-    return _rt.finish(_rt.add_diagonal(_rt.filled(_t0, k), _k0), _shape, 2, checked=((), ()))
+    _k0 = _h0*_t0
+    del _h0
+    return _rt.finish(_rt.set_diagonal(_rt.filled(_t0, k), _k0), _shape, 2, checked=((), ()))
 
 
 def population_loss(v, a, w_star, a_star):
