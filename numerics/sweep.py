@@ -16,6 +16,7 @@ tqdm is installed (extra ``distributed``), else one line per finished task throu
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Callable, Iterable
 
 import numpy as np
@@ -27,11 +28,21 @@ def seed_for(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), *map(int, key)]))
 
 
+_WORKER_LIMITED = []
+
+
 def one_blas_thread(fn: Callable) -> Callable:
     """``fn`` run with BLAS limited to one thread (threadpoolctl, when installed).  A sweep
     runs one task per core already; on a shared machine a multithreaded BLAS inside each task
-    is much slower (measured: a 400 x 400 ``eigh`` 0.05 s on one thread, 0.6-3 s on two)."""
+    is much slower (measured: a 400 x 400 ``eigh`` 0.05 s on one thread, 0.6-3 s on two).
+
+    The BLAS limit is process-wide: in this process's main thread (the in-process sweep) it is
+    set around the task and restored; in a worker process (a Dask worker) it is set once for the
+    process's life; tasks run as threads of this process (``processes=False``) are left alone,
+    since limits set and restored from several threads leave OpenBLAS at one thread (seen with
+    OpenBLAS 0.3.31)."""
     import functools
+    import multiprocessing
 
     @functools.wraps(fn)
     def wrapped(*args, **kw):
@@ -39,8 +50,13 @@ def one_blas_thread(fn: Callable) -> Callable:
             from threadpoolctl import threadpool_limits
         except ImportError:
             return fn(*args, **kw)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(*args, **kw)
+        if threading.current_thread() is threading.main_thread():
+            with threadpool_limits(limits=1, user_api="blas"):
+                return fn(*args, **kw)
+        if multiprocessing.parent_process() is not None and not _WORKER_LIMITED:
+            threadpool_limits(limits=1, user_api="blas")  # a worker process: for its life
+            _WORKER_LIMITED.append(True)
+        return fn(*args, **kw)
 
     return wrapped
 

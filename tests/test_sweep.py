@@ -32,3 +32,26 @@ def test_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):
     rc = cli.main(["reproduce", "table5_1", "--quick", "--scheduler", "tcp://127.0.0.1:9",
                    "--out", str(tmp_path)])
     assert rc == 2 and "scheduler" in capsys.readouterr().err
+
+
+def test_one_blas_thread_restores_the_process_setting_after_threaded_tasks():
+    """Tasks run as threads of this process leave the process-wide BLAS setting as it was (set
+    and restored from several threads, it was left at one thread, which silently skipped
+    tests/test_threads.py); in the main thread the task runs on one BLAS thread."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from concurrent.futures import ThreadPoolExecutor
+    import time
+
+    from numerics.sweep import one_blas_thread
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen = []
+    task = one_blas_thread(lambda t: (time.sleep(0.05 * t), seen.append(blas_threads()))[1])
+    with ThreadPoolExecutor(2) as ex:
+        list(ex.map(task, [2, 1, 3, 1]))
+    assert blas_threads() == before
+    assert one_blas_thread(lambda: blas_threads())() == [1] * len(before)  # main thread: limited
+    assert blas_threads() == before

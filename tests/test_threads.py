@@ -81,6 +81,9 @@ def pool_visible():
 @pytest.mark.parametrize("case", list(_cases()))
 def test_no_blas_threads_for_validation_and_invariants(case, pool_visible):
     if not pool_visible:
-        pytest.skip("no BLAS thread pool to observe (OPENBLAS_NUM_THREADS=1 or one core)")
+        if os.environ.get("OPENBLAS_NUM_THREADS") == "1" or (os.cpu_count() or 1) < 2:
+            pytest.skip("no BLAS thread pool to observe (OPENBLAS_NUM_THREADS=1 or one core)")
+        pytest.fail("the positive control saw no BLAS worker thread on a multi-core machine: "
+                    "something left the process limited to one BLAS thread")
     fn = _cases()[case]
     assert _worker_ticks(fn, 60) == 0, f"{case} woke the BLAS thread pool"
