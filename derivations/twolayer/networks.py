@@ -46,6 +46,15 @@ class _Base:
     train_output: bool
     core: Core
 
+    def _setup(self, activation, train_output, params, module):
+        """The activation's kernel and its assembly core; whether the output layer is trained."""
+        if not isinstance(train_output, (bool, np.bool_)):
+            raise TypeError(f"train_output must be True or False, got {train_output!r}")
+        self.train_output = bool(train_output)
+        self.kernel = Kernel(activation, tuple(params), module)
+        self.activation = self.kernel.name
+        self.core = Core(self.kernel)
+
     def _check_shape(self, arr, name, tail):
         if arr.shape[arr.ndim - len(tail):] != tuple(tail):
             raise ValueError(f"{name} must have shape (..., {', '.join(map(str, tail))}), "
@@ -148,12 +157,7 @@ class FullyConnected(_Base):
 
     def __init__(self, d, k, m, activation="relu", train_output=False, params=(), module=None):
         self.d, self.k, self.m = _dim(d, "d"), _dim(k, "k"), _dim(m, "m")
-        if not isinstance(train_output, (bool, np.bool_)):
-            raise TypeError(f"train_output must be True or False, got {train_output!r}")
-        self.train_output = bool(train_output)
-        self.kernel = Kernel(activation, tuple(params), module)
-        self.activation = self.kernel.name
-        self.core = Core(self.kernel)
+        self._setup(activation, train_output, params, module)
         self.theta_shape, self.teacher_shape = (self.k, self.d), (self.m, self.d)
         self.n_student, self.n_teacher = self.k, self.m
 
@@ -187,12 +191,7 @@ class Patches(_Base):
     def __init__(self, d, patches, filters=None, teacher_patches=None, teacher_filters=None,
                  activation="relu", train_output=True, params=(), module=None):
         self.d = _dim(d, "d")
-        if not isinstance(train_output, (bool, np.bool_)):
-            raise TypeError(f"train_output must be True or False, got {train_output!r}")
-        self.train_output = bool(train_output)
-        self.kernel = Kernel(activation, tuple(params), module)
-        self.activation = self.kernel.name
-        self.core = Core(self.kernel)
+        self._setup(activation, train_output, params, module)
         self._M, self.theta_shape, self.n_student, self.patches, self.filters = self._map(
             patches, filters, "patches", "filters")
         if teacher_patches is None:

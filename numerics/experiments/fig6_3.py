@@ -20,6 +20,16 @@ NAME = "fig6_3"
 DESCRIPTION = "Thesis Fig. 6.3a (qualitative): filter GD rate vs spread sigma of the input"
 
 
+def start(rng, p):
+    """The teacher ``w* = e_1`` and the GD start at angle 1 rad from it in a random direction
+    (shared with fig6_3b)."""
+    w_star = np.eye(p)[0]
+    e = rng.standard_normal(p)
+    e -= (e @ w_star) * w_star
+    e /= np.linalg.norm(e)
+    return w_star, math.cos(1.0) * w_star + math.sin(1.0) * e
+
+
 def run(out_dir, quick=False, seed=0, progress=None):
     from ..simulators import filter as F
     from ._plotting import save
@@ -29,11 +39,7 @@ def run(out_dir, quick=False, seed=0, progress=None):
     iters = 150 if quick else 400
     sigmas = (0.1, 0.3, 1.0, 3.0)
     rng = np.random.default_rng(seed)
-    w_star = np.eye(p)[0]
-    e = rng.standard_normal(p)
-    e -= (e @ w_star) * w_star
-    e /= np.linalg.norm(e)
-    w0 = math.cos(1.0) * w_star + math.sin(1.0) * e
+    w_star, w0 = start(rng, p)
     curves, rates = {}, {}
     for s in sigmas:
         z = F.unit_patches(rng, n, w_star, s)

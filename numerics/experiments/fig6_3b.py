@@ -45,17 +45,14 @@ def close_patches(rng, n, k, w_star, sigma2, sigma=1.0):
 def run(out_dir, quick=False, seed=0, progress=None):
     from ..simulators import filter as F
     from ._plotting import save
+    from .fig6_3 import start
 
     p, k, eta = 5, 4, 2.0
     n = 4000 if quick else 40000
     iters = 150 if quick else 400
     sigmas = (0.05, 0.2, 0.5, 1.0)
     rng = np.random.default_rng(seed)
-    w_star = np.eye(p)[0]
-    e = rng.standard_normal(p)
-    e -= (e @ w_star) * w_star
-    e /= np.linalg.norm(e)
-    w0 = math.cos(1.0) * w_star + math.sin(1.0) * e
+    w_star, w0 = start(rng, p)
     curves, rates = {}, {}
     for s in sigmas:
         Z = close_patches(rng, n, k, w_star, s)
