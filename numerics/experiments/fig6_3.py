@@ -30,6 +30,19 @@ def start(rng, p):
     return w_star, math.cos(1.0) * w_star + math.sin(1.0) * e
 
 
+def gd_rate(w, w_star, grad, eta, iters):
+    """GD ``w <- w - eta grad(w)`` for ``iters`` steps: the fitted linear rate of
+    ``log |w - w*|`` (points above 1e-12) and the distances (shared with fig6_3b)."""
+    dist = []
+    for _ in range(iters + 1):
+        dist.append(float(np.linalg.norm(w - w_star)))
+        w = w - eta * grad(w)
+    d = np.log(np.maximum(dist, 1e-300))
+    t = np.arange(iters + 1)
+    good = d > math.log(1e-12)
+    return float(-np.polyfit(t[good], d[good], 1)[0]), dist
+
+
 def run(out_dir, quick=False, seed=0, progress=None):
     from ..simulators import filter as F
     from ._plotting import save
@@ -44,15 +57,8 @@ def run(out_dir, quick=False, seed=0, progress=None):
     for s in sigmas:
         z = F.unit_patches(rng, n, w_star, s)
         w = w0.copy()
-        dist = []
-        for _ in range(iters + 1):
-            dist.append(float(np.linalg.norm(w - w_star)))
-            w = w - eta * F.per_sample(z, w, w_star)[1].mean(axis=0)
-        d = np.log(np.maximum(dist, 1e-300))
-        t = np.arange(iters + 1)
-        good = d > math.log(1e-12)
-        rates[s] = float(-np.polyfit(t[good], d[good], 1)[0])
-        curves[s] = dist
+        rates[s], curves[s] = gd_rate(
+            w, w_star, lambda w, z=z: F.per_sample(z, w, w_star)[1].mean(axis=0), eta, iters)
         if progress:
             progress(f"sigma={s}: rate {rates[s]:.4f} per iteration")
     result = {"name": NAME, "sigmas": list(sigmas), "rates": {str(k): v for k, v in rates.items()},

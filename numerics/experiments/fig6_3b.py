@@ -45,7 +45,7 @@ def close_patches(rng, n, k, w_star, sigma2, sigma=1.0):
 def run(out_dir, quick=False, seed=0, progress=None):
     from ..simulators import filter as F
     from ._plotting import save
-    from .fig6_3 import start
+    from .fig6_3 import gd_rate, start
 
     p, k, eta = 5, 4, 2.0
     n = 4000 if quick else 40000
@@ -57,15 +57,9 @@ def run(out_dir, quick=False, seed=0, progress=None):
     for s in sigmas:
         Z = close_patches(rng, n, k, w_star, s)
         w = w0.copy()
-        dist = []
-        for _ in range(iters + 1):
-            dist.append(float(np.linalg.norm(w - w_star)))
-            w = w - eta * F.conv_per_sample_grad(Z, w, w_star).mean(axis=0)
-        d = np.log(np.maximum(dist, 1e-300))
-        t = np.arange(iters + 1)
-        good = d > math.log(1e-12)
-        rates[s] = float(-np.polyfit(t[good], d[good], 1)[0])
-        curves[s] = dist
+        rates[s], curves[s] = gd_rate(
+            w, w_star, lambda w, Z=Z: F.conv_per_sample_grad(Z, w, w_star).mean(axis=0), eta,
+            iters)
         if progress:
             progress(f"sigma_2={s}: rate {rates[s]:.4f} per iteration")
     result = {"name": NAME, "sigmas": list(sigmas), "rates": {str(k_): v for k_, v in rates.items()},
