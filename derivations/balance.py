@@ -470,3 +470,95 @@ register(Formula(
     notes="The O(eta) terms cancel by the Euler identity (Thm 4.1): the drift per step is "
           "exactly eta^2 (|g_in|^2 - |g_out|^2).",
 ))
+
+
+# --------------------------------------------------------------------------------------------
+# Bounds of the matrix-factorization analysis (issue 24, item 4): Lemma 4.3 and Lemma 4.1(iii)
+# --------------------------------------------------------------------------------------------
+
+c_set = sp.Symbol("c", positive=True)          # the set S = {|U|_F^2, |V|_F^2 <= c |M*|_F}
+M_norm = sp.Symbol("M_norm", positive=True)    # |M*|_F
+eps_bal = sp.Symbol("epsilon", positive=True)  # |U^T U - V^T V|_F <= epsilon
+r_rank = sp.Symbol("r", positive=True, integer=True)
+
+
+@cached
+def mf_smoothness():
+    """Lemma 4.3: sup of lambda_max(nabla^2 f) over S = {|U|_F^2 <= c|M*|_F, |V|_F^2 <= c|M*|_F}.
+
+    From the derived Hessian form (4.12), ``a T1 + b T2`` (coefficients read off
+    :func:`mf_hessian`), with the proof's inequalities |T1| <= |R| |dU| |dV|, sqrt(T2) <= |U||dV|
+    + |dU||V|, |R| <= |U||V| + |M*| and |U|, |V| <= sqrt(c |M*|), at |dU| = cos th, |dV| = sin th:
+    ``a (c+1)|M*| cos th sin th + b c |M*| (cos th + sin th)^2``, maximized over th by SymPy
+    (the maximum is interior at th = pi/4).  The bound is attained (U = -sqrt(c|M*|) p,
+    V = sqrt(c|M*|) q with M* = |M*| p q^T): the dense row of the checks measures it."""
+    e = mf_hessian()
+    a, b = e.coeff(T1), e.coeff(T2)
+    if sp.simplify(e - a * T1 - b * T2) != 0 or not (a.is_positive and b.is_positive):
+        raise ArithmeticError("Hessian form not a T1 + b T2 with a, b > 0")
+    th = sp.Symbol("theta", real=True)
+    nU = sp.sqrt(c_set * M_norm)
+    Rn = nU * nU + M_norm
+    g = a * Rn * sp.cos(th) * sp.sin(th) + b * (nU * sp.sin(th) + sp.cos(th) * nU) ** 2
+    crit = [s for s in sp.solve(sp.diff(sp.expand_trig(g), th), th) if s.is_real
+            and 0 <= s <= sp.pi / 2]
+    cands = [sp.simplify(g.subs(th, s)) for s in crit + [sp.Integer(0), sp.pi / 2]]
+    best = cands[0]
+    for cnd in cands[1:]:
+        if sp.simplify(cnd - best).subs({c_set: 1, M_norm: 1}) > 0:
+            best = cnd
+    return sp.factor(sp.simplify(best))
+
+
+def _paper_smoothness():
+    return (6 * c_set + 2) * M_norm
+
+
+@cached
+def mf_norm_bound():
+    """Lemma 4.1(iii) via Claim 4.3: the largest |U|_F^2 when |U^T U - V^T V|_F <= epsilon and
+    f(U, V) <= 2|M*|_F^2 (Lemma 4.1(ii)).  f = 1/2 |R|^2 gives |R|_F <= 2|M*|_F (solved), so
+    |U V^T|_F <= 3|M*|_F.  With U = Phi Sigma Psi^T, x = sqrt(sum sigma_i^4) obeys
+    x^2 <= epsilon x + |U V^T|_F^2 (Cauchy-Schwarz), so x is at most the positive root (solved);
+    |U|_F^2 = sum sigma_i^2 <= sqrt(r) x.  Attained by U = sigma [I_r; 0], V = nu [I_r; 0] with
+    sigma^2 - nu^2 = epsilon/sqrt(r) and r sigma^2 nu^2 = 9|M*|_F^2 (the dense row)."""
+    Rn = sp.Symbol("R_norm", positive=True)
+    (Rmax,) = sp.solve(sp.Eq(mf_half() * Rn ** 2, 2 * M_norm ** 2), Rn)
+    uv = Rmax + M_norm
+    x = sp.Symbol("x", positive=True)
+    roots = [t for t in sp.solve(sp.Eq(x ** 2, eps_bal * x + uv ** 2), x)
+             if t.subs({eps_bal: 1, M_norm: 1}) > 0]   # the quadratic's one positive root
+    (root,) = roots
+    return sp.sqrt(r_rank) * root
+
+
+def _paper_norm_bound():
+    return 5 * sp.sqrt(r_rank) * M_norm
+
+
+register(Formula(
+    "balance.mf_smoothness", f"{SOURCE}, Lemma 4.3 (from eq. (4.12)), l.4266",
+    (Arg("c", "scalar", "the set S: |U|_F^2, |V|_F^2 <= c |M*|_F", positive=True),
+     Arg("M_norm", "scalar", "|M*|_F", positive=True)),
+    "f = 1/2 |U V^T - M*|_F^2 on S = {|U|_F^2 <= c|M*|_F, |V|_F^2 <= c|M*|_F}; the result is "
+    "the largest Hessian eigenvalue over S (attained)", mf_smoothness,
+    r"\sup_{S}\lambda_{\max}(\nabla^2 f)",
+    paper=_paper_smoothness,
+    paper_reading="'the function f is ((6c + 2)|M*|_F)-smooth' (a valid bound, 2x the supremum: "
+                  "the proof bounds |dU||dV| by |Delta|^2 instead of |Delta|^2/2 and (|dU| + |dV|)^2 "
+                  "by 4|Delta|^2 instead of 2|Delta|^2)",
+    where={c_set: "the radius of S in units of |M*|_F", M_norm: "|M*|_F"},
+))
+register(Formula(
+    "balance.mf_norm_bound", f"{SOURCE}, Lemma 4.1(iii) via Claim 4.3 (eq. (4.15)), l.4042, l.4440",
+    (Arg("r", "int", "rank r of the factors"),
+     Arg("epsilon", "scalar", "balancedness |U^T U - V^T V|_F <= epsilon (Lemma 4.1(i))", positive=True),
+     Arg("M_norm", "scalar", "|M*|_F", positive=True)),
+    "f(U, V) = 1/2 |U V^T - M*|_F^2 <= 2|M*|_F^2 (Lemma 4.1(ii)) and |U^T U - V^T V|_F <= "
+    "epsilon; the result is the largest |U|_F^2 (and |V|_F^2) over that set (attained)",
+    mf_norm_bound, r"\sup\|U\|_F^2",
+    paper=_paper_norm_bound,
+    paper_reading="'|U_t|_F^2 <= 5 sqrt(r) |M*|_F' (valid for epsilon <= |M*|_F as Theorem 4.4 "
+                  "assumes: our supremum is (1 + sqrt 37)/2 sqrt(r)|M*|_F = 3.54 sqrt(r)|M*|_F there)",
+    where={eps_bal: "the balancedness radius", M_norm: "|M*|_F"},
+))

@@ -79,3 +79,78 @@ def test_mf_batch_matches_loop():
                                rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(h(U, V, M, dU, dV), [h(U[i], V[i], M, dU[i], dV[i]) for i in range(5)],
                                rtol=1e-13)
+
+
+# -- issue 24, item 4: bounds of ch. 4 and their planted errors --------------------------------
+
+def _row(name, label, fn=None, formula=None):
+    from numerics import checks
+    from numerics.harness import Context, Subject, run_check
+
+    f = D.get(name)
+    (c,) = [c for c in checks.for_formula(name) if c.label.startswith(label)]
+    return run_check(c, Subject(formula or f, fn or f.numpy), Context(samples=2000))
+
+
+def _scaled(name, k):
+    f = D.get(name).numpy
+    return lambda *a: np.asarray(f(*a)) * k
+
+
+def test_lemma_4_3_derived_supremum_and_printed_constant():
+    c, Mn = Bd.c_set, Bd.M_norm
+    assert sp.simplify(D.get("balance.mf_smoothness").expr - (3 * c + 1) * Mn) == 0
+    assert sp.simplify(D.get("balance.mf_smoothness").paper / D.get("balance.mf_smoothness").expr) == 2
+
+
+@pytest.mark.parametrize("label,k", [("vs lambda_max", 1 + 1e-6), ("Lemma 4.3 bound", 1 - 1e-3)])
+def test_lemma_4_3_rows_pass_and_catch_a_planted_error(label, k):
+    assert all(r.passed for r in _row("balance.mf_smoothness", label))
+    assert not any(r.passed for r in _row("balance.mf_smoothness", label,
+                                          _scaled("balance.mf_smoothness", k)))
+
+
+def test_lemma_4_1_norm_bound_rows_catch_planted_errors():
+    assert all(r.passed for r in _row("balance.mf_norm_bound", "Claim 4.3 on GD"))
+    # the GD states sit at relative slack 0.62: a bound 0.3x as large fails there
+    assert not any(r.passed for r in _row("balance.mf_norm_bound", "Claim 4.3 on GD",
+                                          _scaled("balance.mf_norm_bound", 0.3)))
+    assert not any(r.passed for r in _row("balance.mf_norm_bound", "vs the supremum",
+                                          _scaled("balance.mf_norm_bound", 1 + 1e-6)))
+
+
+def test_lemma_4_1_gd_row_catches_a_wrong_gd_step(monkeypatch):
+    assert all(r.passed for r in _row("balance.mf_balance_step", "Lemma 4.1"))
+
+    def wrong(U, V, M, eta):   # V updated with 1.01x the gradient: the O(eta) terms no longer cancel
+        R = U @ V.T - M
+        return U - eta * R @ V, V - 1.01 * eta * R.T @ U
+
+    monkeypatch.setattr(B, "mf_step", wrong)
+    assert not any(r.passed for r in _row("balance.mf_balance_step", "Lemma 4.1"))
+
+
+def test_lemmas_4_5_4_6_row_catches_a_wrong_simulator():
+    from numerics.checks import balance as CB
+    from numerics.harness import Context, Subject
+
+    f = D.get("balance.mf_h_next")
+    assert CB._lemma45_46(Subject(f, f.numpy), Context()).passed
+
+    def overshoot(u0, v0, M, eta, steps):   # an extra growth term: alpha beta overshoots sigma1
+        us, vs = [u0], [v0]
+        u, v = u0, v0
+        for _ in range(steps):
+            R = np.outer(u, v) - M
+            u, v = u - eta * R @ v + 0.05 * eta * u, v - eta * R.T @ u
+            us.append(u)
+            vs.append(v)
+        return np.array(us), np.array(vs)
+
+    assert not CB._lemma45_46(Subject(f, f.numpy), Context(), sim=overshoot).passed
+
+
+@pytest.mark.parametrize("name", ["balance.mf_h_next", "balance.mf_xi_next"])
+def test_trajectory_rows_catch_a_relative_1e_6(name):
+    assert all(r.passed for r in _row(name, "vs simulated GD along"))
+    assert not any(r.passed for r in _row(name, "vs simulated GD along", _scaled(name, 1 + 1e-6)))

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``balance`` family (balance).
 
-Formulas: balance.mf_alpha_next, balance.mf_alpha_perp_next, balance.mf_h_next, balance.mf_xi_next, balance.mf_balance_step, balance.mf_hessian, balance.gd_neuron_drift.
+Formulas: balance.mf_alpha_next, balance.mf_alpha_perp_next, balance.mf_h_next, balance.mf_xi_next, balance.mf_balance_step, balance.mf_hessian, balance.gd_neuron_drift, balance.mf_smoothness, balance.mf_norm_bound.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['mf_alpha_next', 'mf_alpha_perp_next', 'mf_h_next', 'mf_xi_next', 'mf_balance_step', 'mf_hessian', 'gd_neuron_drift']
+__all__ = ['mf_alpha_next', 'mf_alpha_perp_next', 'mf_h_next', 'mf_xi_next', 'mf_balance_step', 'mf_hessian', 'gd_neuron_drift', 'mf_smoothness', 'mf_norm_bound']
 
 
 def mf_alpha_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -247,3 +247,43 @@ def _gd_neuron_drift_core(_shape, w_in, g_in, w_out, g_out, eta):
     # |g_in|^2 - |g_out|^2 from the sums of squares in double-double (no cancellation)
     sqnormdiff_g_in_g_out = _rt.sqnorm_difference(g_in, g_out, ("g_in", "g_out"))
     return _rt.finish(eta**2*sqnormdiff_g_in_g_out, _shape)
+
+
+def mf_smoothness(c, M_norm):
+    """balance.mf_smoothness: 004 thesis, ch. 4, Lemma 4.3 (from eq. (4.12)), l.4266.
+
+    Assumptions: f = 1/2 |U V^T - M*|_F^2 on S = {|U|_F^2 <= c|M*|_F, |V|_F^2 <= c|M*|_F}; the result is the largest Hessian eigenvalue over S (attained)
+
+    Arguments (leading axes broadcast as a batch):
+        c: (...) (> 0) - the set S: |U|_F^2, |V|_F^2 <= c |M*|_F
+        M_norm: (...) (> 0) - |M*|_F
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c = _rt.scalar("c", c)
+    _rt.positive("c", c)
+    M_norm = _rt.scalar("M_norm", M_norm)
+    _rt.positive("M_norm", M_norm)
+    _shape = _rt.batch_shape(("c", c, 0), ("M_norm", M_norm, 0))
+    return _rt.finish(M_norm*(3*c + 1), _shape)
+
+
+def mf_norm_bound(r, epsilon, M_norm):
+    """balance.mf_norm_bound: 004 thesis, ch. 4, Lemma 4.1(iii) via Claim 4.3 (eq. (4.15)), l.4042, l.4440.
+
+    Assumptions: f(U, V) = 1/2 |U V^T - M*|_F^2 <= 2|M*|_F^2 (Lemma 4.1(ii)) and |U^T U - V^T V|_F <= epsilon; the result is the largest |U|_F^2 (and |V|_F^2) over that set (attained)
+
+    Arguments (leading axes broadcast as a batch):
+        r: int - rank r of the factors
+        epsilon: (...) (> 0) - balancedness |U^T U - V^T V|_F <= epsilon (Lemma 4.1(i))
+        M_norm: (...) (> 0) - |M*|_F
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    r = _rt.integer("r", r)
+    epsilon = _rt.scalar("epsilon", epsilon)
+    _rt.positive("epsilon", epsilon)
+    M_norm = _rt.scalar("M_norm", M_norm)
+    _rt.positive("M_norm", M_norm)
+    _shape = _rt.batch_shape(("epsilon", epsilon, 0), ("M_norm", M_norm, 0))
+    return _rt.finish(numpy.sqrt(r)*((1/2)*epsilon + (1/2)*numpy.sqrt(36*M_norm**2 + epsilon**2)), _shape)

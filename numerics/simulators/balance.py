@@ -146,3 +146,46 @@ def mf_balanced_step(U, V, M, eta, lam=0.25):
     R = U @ V.T - M
     D = U.T @ U - V.T @ V
     return U - eta * (R @ V + lam * 2 * U @ D), V - eta * (R.T @ U - lam * 2 * V @ D)
+
+
+def mf_hessian_matrix(U, V, M):
+    """Dense Hessian of ``mf_loss`` in the flattened parameters (U, V), by second differences of
+    the simulated loss: f is a quartic along every line, so the 5-point second difference of
+    ``t -> f(p + t d)`` is exact up to rounding; the off-diagonal entries by polarization,
+    H_ij = (D^2 f[e_i + e_j] - D^2 f[e_i - e_j]) / 4."""
+    p0 = np.concatenate([U.ravel(), V.ravel()])
+    nU = U.size
+    h = 0.25 * max(1.0, float(np.max(np.abs(p0))))
+
+    def f(p):
+        return mf_loss(p[:nU].reshape(U.shape), p[nU:].reshape(V.shape), M)
+
+    def d2(d):
+        return (-f(p0 + 2 * h * d) + 16 * f(p0 + h * d) - 30 * f(p0) + 16 * f(p0 - h * d)
+                - f(p0 - 2 * h * d)) / (12 * h * h)
+
+    n = p0.size
+    E = np.eye(n)
+    H = np.empty((n, n))
+    for i in range(n):
+        H[i, i] = d2(E[i])
+        for j in range(i):
+            H[i, j] = H[j, i] = (d2(E[i] + E[j]) - d2(E[i] - E[j])) / 4
+    return H
+
+
+def mf_lambda_max(U, V, M):
+    """Largest eigenvalue of :func:`mf_hessian_matrix` (``numpy.linalg.eigvalsh``)."""
+    return float(np.linalg.eigvalsh(mf_hessian_matrix(U, V, M))[-1])
+
+
+def rank1_gd(u0, v0, M, eta, steps):
+    """Plain GD on 1/2 |u v^T - M|_F^2 (vectors); returns the iterates (steps + 1, d1), (steps + 1, d2)."""
+    us, vs = [u0], [v0]
+    u, v = u0, v0
+    for _ in range(steps):
+        R = np.outer(u, v) - M
+        u, v = u - eta * R @ v, v - eta * R.T @ u
+        us.append(u)
+        vs.append(v)
+    return np.array(us), np.array(vs)
