@@ -156,3 +156,42 @@ def test_batch_of_networks_matches_loop():
         loop = np.stack([f(X[i], y[i], W1[i], W[i], al[i], a) for i in range(4)])
         assert batched.shape[0] == 4
         np.testing.assert_allclose(batched, loop, rtol=1e-13, atol=1e-15)
+
+
+# -- issue 24, item 6: Lemma 5's tail (4) and upper bound, with planted errors ------------------
+
+def _row24(name, label, fn):
+    from numerics import checks
+    from numerics.harness import Context, Subject, run_check
+
+    f = D.get(name)
+    (c,) = [c for c in checks.for_formula(name) if c.label.startswith(label)]
+    return run_check(c, Subject(f, fn or f.numpy), Context(samples=2000, quick=True))
+
+
+def test_lemma5_tail_derived_equals_printed_and_the_slack_row_catches_a_failing_bound():
+    import math
+
+    assert D.get("resnet.lemma5_tail").paper is not None
+    assert all(r.passed for r in _row24("resnet.lemma5_tail", "(4) on Gaussian", None))
+
+    def no_minus_one(c_w0, c, m):   # e^{-(c_w0 - sqrt c)^2 m/2}: the "- 1" dropped, a bound that fails
+        return np.exp(-(np.asarray(c_w0) - np.sqrt(c)) ** 2 * np.asarray(m) / 2)
+
+    assert not any(r.passed for r in _row24("resnet.lemma5_tail", "(4) on Gaussian", no_minus_one))
+    f = D.get("resnet.lemma5_tail").numpy
+    assert not any(r.passed for r in _row24("resnet.lemma5_tail", "vs e^{-t^2/2}",
+                                            lambda *a: f(*a) * (1 + 1e-6)))
+    assert math.isclose(float(f(2.1, 1.0, 20.0)), math.exp(-0.1), rel_tol=1e-13)
+
+
+def test_layer_norm_upper_rows_catch_planted_errors():
+    assert all(r.passed for r in _row24("resnet.layer_norm_upper", "Lemma 5 upper", None))
+
+    def shrinking(a, H):   # (1 - a/H)^(H-1): a bound the ReLU network's growing norms violate
+        return 2 * (1 - np.asarray(a) / H) ** (H - 1)
+
+    assert not any(r.passed for r in _row24("resnet.layer_norm_upper", "Lemma 5 upper", shrinking))
+    f = D.get("resnet.layer_norm_upper").numpy
+    assert not any(r.passed for r in _row24("resnet.layer_norm_upper", "vs the per-layer",
+                                            lambda *a: f(*a) * (1 + 1e-6)))

@@ -6,7 +6,7 @@ import pytest
 from numerics import experiments
 
 
-@pytest.mark.parametrize("name", ["zr_thm1", "zr_thm2", "zr_thm3", "fig4_1", "fig4_2"])
+@pytest.mark.parametrize("name", ["zr_thm1", "zr_thm2", "zr_thm3", "fig4_1", "fig4_2", "zr_lemmas"])
 def test_quick_experiment(tmp_path, name):
     mod = experiments.get(name)
     res = mod.run(tmp_path, quick=True)
@@ -16,6 +16,9 @@ def test_quick_experiment(tmp_path, name):
     assert name in text and ("Paper" in text or "Thesis" in text)
     if name == "zr_thm1":
         assert all(r["holds"] for r in res["runs"])
+    if name == "zr_lemmas":   # Lemma 8's O(eta^2): the ratios at eta and eta/4 agree
+        assert all(0.8 < r["lemma8_scaling"] < 1.25 for r in res["rows"])
+        assert all(r["lemma1_holds"] for r in res["rows"])
     if name == "zr_thm3":
         assert res["standard"][-1]["cond"] > 5 * res["scaled"][-1]["cond"]
     if name == "fig4_1":

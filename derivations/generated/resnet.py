@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``resnet`` family (resnet).
 
-Formulas: resnet.output, resnet.grad_W1, resnet.grad_W, resnet.grad_alpha, resnet.grad_a, resnet.gram_H_inf, resnet.first_layer_norm_var, resnet.lemma5_C2, resnet.layer_norm_lower, resnet.lemma4_g.
+Formulas: resnet.output, resnet.grad_W1, resnet.grad_W, resnet.grad_alpha, resnet.grad_a, resnet.gram_H_inf, resnet.first_layer_norm_var, resnet.lemma5_C2, resnet.layer_norm_lower, resnet.lemma4_g, resnet.lemma5_tail, resnet.layer_norm_upper.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['output', 'grad_W1', 'grad_W', 'grad_alpha', 'grad_a', 'gram_H_inf', 'first_layer_norm_var', 'lemma5_C2', 'layer_norm_lower', 'lemma4_g']
+__all__ = ['output', 'grad_W1', 'grad_W', 'grad_alpha', 'grad_a', 'gram_H_inf', 'first_layer_norm_var', 'lemma5_C2', 'layer_norm_lower', 'lemma4_g', 'lemma5_tail', 'layer_norm_upper']
 
 
 def output(X, y, W1, W, alpha, a):
@@ -414,3 +414,46 @@ def lemma4_g(g1, b, q, H, h):
     _t0 = H**h
     _t1 = H + b
     return _rt.finish((H*_t1**h*(b*g1 + q) - _t0*_t1*q)/(_t0*_t1*b), _shape)
+
+
+def lemma5_tail(c_w0, c, m):
+    """resnet.lemma5_tail: 003 Zhang et al. supplement, Lemma 5 proof, eq. (4) (spec C11).
+
+    Assumptions: W in R^{m x cm} with i.i.d. N(0, 1) entries; c_{w,0} > sqrt(c) + 1; the Gaussian deviation bound P(s_max(W) > sqrt m + sqrt(cm) + t) <= e^{-t^2/2}
+
+    Arguments (leading axes broadcast as a batch):
+        c_w0: (...) (> 0) - c_{w,0}: the bound |W|_2 <= c_{w,0} sqrt(m)
+        c: (...) (> 0) - W is m x cm
+        m: (...) (> 0) - rows m
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c_w0 = _rt.scalar("c_w0", c_w0)
+    _rt.positive("c_w0", c_w0)
+    c = _rt.scalar("c", c)
+    _rt.positive("c", c)
+    m = _rt.scalar("m", m)
+    _rt.positive("m", m)
+    _shape = _rt.batch_shape(("c_w0", c_w0, 0), ("c", c, 0), ("m", m, 0))
+    _rt.require(c_w0 > numpy.sqrt(c) + 1, "c_w0", "must exceed sqrt(c) + 1 (t >= 0)")
+    _t0 = numpy.sqrt(c)
+    return _rt.finish(numpy.exp((1/2)*m*(2*_t0*c_w0 - 2*_t0 - c - c_w0**2 + 2*c_w0 - 1)), _shape)
+
+
+def layer_norm_upper(a, H):
+    """resnet.layer_norm_upper: 003 Zhang et al. supplement, Lemma 5 proof, upper bound (spec C12).
+
+    Assumptions: |x^(1)| <= 2 and |x^(h)| <= (1 + a/H) |x^(h-1)| for h = 2..H
+
+    Arguments (leading axes broadcast as a batch):
+        a: (...) (> 0) - a = c_{w,0} L (per-layer growth constant)
+        H: int - depth H
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    a = _rt.scalar("a", a)
+    _rt.positive("a", a)
+    H = _rt.integer("H", H)
+    _shape = _rt.batch_shape(("a", a, 0))
+    _t0 = H - 1
+    return _rt.finish(2*H**(-_t0)*(H + a)**_t0, _shape)

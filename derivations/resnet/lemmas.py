@@ -151,3 +151,60 @@ register(Formula(
      Arg("h", "int", "layer h", domain=("<= H: a layer of the depth-H network",))),
     "the recursion of the Lemma 4 proof, with its 1/H factors", lemma4_g, r"g(h)",
 ))
+
+
+# -- issue 24, item 6: Lemma 5's tail bound (4) and the upper half of Lemma 5's norm bounds ------
+
+c_w0 = sp.Symbol("c_w0", positive=True)
+c_ratio = sp.Symbol("c", positive=True)
+
+
+@cached
+def lemma5_tail():
+    """(4): P(|W|_2 > c_{w,0} sqrt m) for W in R^{m x cm}, N(0, 1) entries, from the deviation
+    bound P(s_max > sqrt m + sqrt(cm) + t) <= e^{-t^2/2}: t solved from sqrt m + sqrt(c m) + t =
+    c_{w,0} sqrt m, then substituted into e^{-t^2/2} (valid for c_{w,0} > sqrt c + 1, t >= 0)."""
+    tt = sp.Symbol("t", real=True)
+    (tsol,) = sp.solve(sp.Eq(sp.sqrt(m) + sp.sqrt(c_ratio * m) + tt, c_w0 * sp.sqrt(m)), tt)
+    half = knob("resnet.tail_half", sp.Rational(1, 2))
+    return sp.simplify(sp.exp(-half * sp.expand(tsol ** 2)))
+
+
+def paper_lemma5_tail():
+    return sp.exp(-(c_w0 - sp.sqrt(c_ratio) - 1) ** 2 * m / 2)
+
+
+@cached
+def layer_norm_upper():
+    """B(h) = (1 + a/H) B(h - 1), B(1) = 2 (the w.h.p. bound |x^(1)| <= 2), solved; at h = H."""
+    B = sp.Function("B")
+    k = sp.Symbol("k", integer=True)
+    start = knob("resnet.first_norm_upper", sp.Integer(2))
+    sol = sp.rsolve(B(k) - (1 + a / H) * B(k - 1), B(k), {B(1): start})
+    return sp.simplify(sol.subs(k, H))
+
+
+def paper_layer_norm_upper():
+    return 2 * sp.exp(a)
+
+
+register(Formula(
+    "resnet.lemma5_tail", f"{SOURCE}, Lemma 5 proof, eq. (4) (spec C11)",
+    (Arg("c_w0", "scalar", "c_{w,0}: the bound |W|_2 <= c_{w,0} sqrt(m)", positive=True),
+     Arg("c", "scalar", "W is m x cm", positive=True),
+     Arg("m", "scalar", "rows m", positive=True)),
+    "W in R^{m x cm} with i.i.d. N(0, 1) entries; c_{w,0} > sqrt(c) + 1; the Gaussian deviation "
+    "bound P(s_max(W) > sqrt m + sqrt(cm) + t) <= e^{-t^2/2}", lemma5_tail,
+    r"\Pr\left(\|W\|_2 > c_{w,0}\sqrt m\right) \le",
+    paper=paper_lemma5_tail,
+    paper_reading="'with probability at least 1 - exp(-(c_{w,0} - sqrt c - 1)^2 m / 2) ... (4)'",
+    validate=('_rt.require(c_w0 > numpy.sqrt(c) + 1, "c_w0", "must exceed sqrt(c) + 1 (t >= 0)")',),
+))
+register(Formula(
+    "resnet.layer_norm_upper", f"{SOURCE}, Lemma 5 proof, upper bound (spec C12)",
+    (Arg("a", "scalar", "a = c_{w,0} L (per-layer growth constant)", positive=True),
+     Arg("H", "int", "depth H")),
+    "|x^(1)| <= 2 and |x^(h)| <= (1 + a/H) |x^(h-1)| for h = 2..H", layer_norm_upper,
+    r"\max\|x^{(H)}\|", paper=paper_layer_norm_upper,
+    paper_reading="'which implies ... |x^(h)(0)| <= 2 e^{c_{w,0} L}' (valid: (1 + a/H)^(H-1) <= e^a)",
+))

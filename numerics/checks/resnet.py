@@ -494,3 +494,94 @@ register(Check("resnet.grad_W", "simulation", "C3 eq. (2)", _c3_eq2, independent
 register(Check("resnet.grad_W", "simulation", "C6/C7 one-step decomposition", _c6_c7,
                independent=False))
 register(Check("resnet.grad_W", "simulation", "C16 scaling in m", _c16, independent=False))
+
+
+# ============================================================================================
+# issue 24, item 6: Lemma 5's tail (4) and upper bound; Lemma 2 and Lemmas 6, 8 on simulated GD
+# ============================================================================================
+
+_TAIL_PTS = ((2.1, 1.0, 20.0), (2.3, 1.0, 20.0), (2.6, 2.0, 12.0), (3.0, 1.0, 8.0), (2.05, 1.0, 200.0))
+
+
+def _tail_points():
+    return [dict(c_w0=np.float64(a_), c=np.float64(c_), m=np.float64(m_)) for a_, c_, m_ in _TAIL_PTS]
+
+
+def _tail_ref(pt):
+    """The deviation bound e^{-t^2/2} at t = c_{w,0} sqrt m - sqrt m - sqrt(c m), in float64."""
+    t = pt["c_w0"] * math.sqrt(pt["m"]) - math.sqrt(pt["m"]) - math.sqrt(pt["c"] * pt["m"])
+    return np.float64(math.exp(-t * t / 2))
+
+
+register(common.reference_check("resnet.lemma5_tail", _tail_points, _tail_ref, tol=1e-12,
+                                label="vs e^{-t^2/2} at the numerically solved t"))
+register(common.paper_check("resnet.lemma5_tail", _tail_points))
+
+
+def _tail_mc(subject: Subject, ctx: Context):
+    """(4) as a bound on the model: the fraction of Gaussian m x cm matrices with |W|_2 >
+    c_{w,0} sqrt m (numpy's SVD) never exceeds the formula by more than 5 standard errors."""
+    rng = np.random.default_rng(4004)
+    n = 1500 if ctx.quick else 4000
+    worst, rows = np.inf, []
+    for c_w0, c_, m_ in _TAIL_PTS[:4]:
+        mm, cols = int(m_), int(round(c_ * m_))
+        s = np.linalg.svd(rng.standard_normal((n, mm, cols)), compute_uv=False)[:, 0]
+        p = float(np.mean(s > c_w0 * math.sqrt(mm)))
+        se = math.sqrt(max(p * (1 - p), 1.0 / n) / n)
+        bound = float(np.asarray(subject.fn(np.float64(c_w0), np.float64(c_), np.float64(m_))))
+        z = (bound - p) / se
+        worst = min(worst, z)
+        rows.append(f"c_w0={c_w0}, c={c_}, m={mm}: P^ = {p:.4f} (SE {se:.1e}) <= bound {bound:.4f}")
+    return CheckResult("resnet.lemma5_tail", "monte_carlo", "(4) on Gaussian matrices: slack",
+                       worst, 0.0, worst, "min (bound - P^)/SE", worst >= -5.0,
+                       detail=f"{n} matrices per point; " + "; ".join(rows))
+
+
+register(Check("resnet.lemma5_tail", "monte_carlo", "(4) on Gaussian matrices: slack", _tail_mc))
+
+
+def _lnu_ref(pt):
+    """Chain the per-layer bound numerically: B = 2, then B *= (1 + a/H) for h = 2..H."""
+    B = 2.0
+    for _ in range(2, pt["H"] + 1):
+        B *= 1 + pt["a"] / pt["H"]
+    return np.float64(B)
+
+
+register(common.reference_check("resnet.layer_norm_upper", _lnl_points, _lnu_ref, tol=1e-12,
+                                label="vs the per-layer bound chained numerically"))
+register(common.paper_check(
+    "resnet.layer_norm_upper", _lnl_points, reference=_lnu_ref, klass="loose-but-valid bound",
+    method="per-layer bound chained numerically",
+    note="2 e^{a} >= 2 (1 + a/H)^(H-1) for every H: the printed upper bound is valid, not tight"))
+
+
+def _lnu_network(subject: Subject, ctx: Context):
+    """Lemma 5's upper half on the simulated ReLU ResNet at initialization: with c_{w,0} the
+    measured max_h |W^(h)|_2 / sqrt m and L = 1, |x_i^(1)| <= 2 (the hypothesis) and |x_i^(H)| <=
+    formula(c_{w,0}, H); the smallest relative slack (a bound that fails makes it negative)."""
+    worst, rows = np.inf, []
+    for m_, HH, seed in ((256, 3, 1), (256, 12, 2), (128, 30, 3)):
+        rng = np.random.default_rng(5000 + seed)
+        X = S.unit_inputs(rng, 6, 5)
+        p = S.init(rng, 5, m_, HH)
+        xs = S.forward(X, p)[0]
+        cw = max(float(np.linalg.norm(W, 2)) / math.sqrt(m_) for W in p.W)
+        n1 = float(np.max(np.linalg.norm(xs[0], axis=1)))
+        top = float(np.max(np.linalg.norm(xs[-1], axis=1)))
+        bound = float(np.asarray(subject.fn(np.float64(cw), HH)))
+        ok_h = n1 <= 2
+        worst = min(worst, (bound - top) / bound if ok_h else -np.inf)
+        rows.append(f"m={m_}, H={HH}: c_w0 = {cw:.3f}, max|x^(1)| = {n1:.3f}, max|x^(H)| = "
+                    f"{top:.3f} <= {bound:.3f}")
+    return CheckResult("resnet.layer_norm_upper", "simulation", "Lemma 5 upper bound on the network",
+                       worst, 0.0, worst, "min (bound - |x^(H)|)/bound", worst >= 0,
+                       detail="; ".join(rows))
+
+
+register(Check("resnet.layer_norm_upper", "simulation", "Lemma 5 upper bound on the network",
+               _lnu_network))
+
+# Lemmas 1-2, 6 and 8 on simulated GD need widths that cost minutes: `nnderive reproduce
+# zr_lemmas` (numerics/experiments/zr_lemmas.py, a --quick mode runs in the tests).
