@@ -27,3 +27,12 @@ def test_fig2_1_quick(tmp_path):
     mv = [x["max_movement"][-1] for x in r["runs"]]
     assert ch == sorted(ch, reverse=True) and mv == sorted(mv, reverse=True)
     assert all(x["loss"][-1] < 1e-2 * x["loss"][0] for x in r["runs"])
+    # issue 24: Thm 2.3's bound and Lemma 2.5's exact implication hold; the fractions obey the
+    # anti-concentration bound; a bound planted 6x too fast fails on the same run
+    for x in r["runs"]:
+        assert x["thm2_3_holds"] and x["thm2_3_min_slack"] > 0 and x["lemma2_5_exact"]
+        assert x["lemma2_5_near_fraction"] <= x["lemma2_5_paper_bound"]
+        lam0, eta = r["lambda_0_H_inf"], r["params"]["eta"]
+        res = [2 * v for v in x["loss"]]
+        planted = [(1 - eta * lam0) ** (3 * k) * res[0] for k in range(len(res))]  # 6x the rate
+        assert any(a > b for a, b in zip(res, planted))
