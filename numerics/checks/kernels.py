@@ -424,3 +424,83 @@ for _pub, _which, _inv in (
         label="smallest eigenvalue of the quadrature Gram (LAPACK)", floor=_gram_floor,
         method="eigvalsh of the pairwise plane-quadrature Gram"),
         f"{_K}:{_pub.split('.')[1]}", _GRAM_RELATED)
+
+
+# -- issue 24, item 5: thesis ch. 2, Lemmas 2.1-2.2 (and Lemma 2.5's count) at finite width ----
+
+_CH2 = dict(n=10, d=8, m=40_000, seed=2024)
+
+
+def _ch2_setting():
+    rng = np.random.default_rng(_CH2["seed"])
+    X = rng.standard_normal((_CH2["n"], _CH2["d"]))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    W0 = rng.standard_normal((_CH2["m"], _CH2["d"]))
+    return X, W0
+
+
+def _gram_patterns(X, S):
+    Sf = S.astype(np.float64)
+    return (X @ X.T) * (Sf @ Sf.T) / S.shape[1]
+
+
+def _lemma21(subject, ctx):
+    """Lemma 2.1 (004 l.497): |H(0) - H_inf|_2 <= lambda_0/4 and lambda_min(H(0)) >= 3/4 lambda_0,
+    H(0) from the sampled patterns of w_r(0) ~ N(0, I) (eq. 2.5), H_inf and lambda_0 from the
+    formula; the smallest relative slack of the two (m = 40000, n = 10, d = 8: ours)."""
+    X, W0 = _ch2_setting()
+    Hinf = np.asarray(subject.fn(X[:, None, :], X[None, :, :]))
+    lam0 = float(np.linalg.eigvalsh(Hinf)[0])
+    H0 = _gram_patterns(X, X @ W0.T > 0)
+    dist = float(np.linalg.norm(H0 - Hinf, 2)) / lam0
+    lmin = float(np.linalg.eigvalsh(H0)[0]) / lam0
+    slack = min((0.25 - dist) / 0.25, (lmin - 0.75) / 0.75)
+    return CheckResult("kernels.h_inf", "simulation", "Lemma 2.1: |H(0) - H_inf| <= lambda_0/4",
+                       dist, 0.25, slack, "min relative slack", slack >= 0,
+                       detail=f"n = {_CH2['n']}, d = {_CH2['d']}, m = {_CH2['m']}: lambda_0 = "
+                              f"{lam0:.4g}; |H(0) - H_inf|_2 / lambda_0 = {dist:.4f} (<= 1/4); "
+                              f"lambda_min(H(0)) / lambda_0 = {lmin:.4f} (>= 3/4)")
+
+
+register(Check("kernels.h_inf", "simulation", "Lemma 2.1: |H(0) - H_inf| <= lambda_0/4", _lemma21))
+
+
+def _lemma22(subject, ctx):
+    """Lemma 2.2's proof (004 l.506-530) and Lemma 2.5 (l.671) at finite width: A_ir = {|w_r(0).x_i|
+    < R} (the only pairs whose pattern can change within radius R) has frequency P^ <= 2R/sqrt(2 pi)
+    (anti-concentration, l.522) within 5 SE; the worst-case H within radius R (every pattern in A
+    flipped) obeys |H_ij - H_ij(0)| <= (1/m) sum_r 1{A_ir or A_jr} exactly, and the entry mean
+    <= 4R/sqrt(2 pi) (the proof's expectation bound); smallest slack in SE units."""
+    X, W0 = _ch2_setting()
+    m = W0.shape[0]
+    M = np.abs(X @ W0.T)
+    S0 = X @ W0.T > 0
+    H0 = _gram_patterns(X, S0)
+    worst_z, exact, rows = np.inf, True, []
+    for R in (0.005, 0.05, 0.3):
+        A = M < R
+        p = float(A.mean())
+        se = math.sqrt(max(p * (1 - p), 1.0 / A.size) / A.size)
+        bound = 2 * R / math.sqrt(2 * math.pi)
+        worst_z = min(worst_z, (bound - p) / se)
+        H = _gram_patterns(X, S0 ^ A)          # every pattern that can change, changed
+        dev = np.abs(H - H0)
+        Af = A.astype(np.float64)
+        union = (Af.sum(1)[:, None] + Af.sum(1)[None, :] - Af @ Af.T) / m
+        exact &= bool(np.all(dev <= union * np.abs(X @ X.T) + 1e-12))
+        emean = float(np.mean(union))
+        z2 = (2 * bound - emean) / (se * 2)
+        worst_z = min(worst_z, z2)
+        rows.append(f"R = {R}: P^(A) = {p:.5f} <= 2R/sqrt(2pi) = {bound:.5f}; mean (1/m) sum 1{{A_ir "
+                    f"or A_jr}} = {emean:.5f} <= {2 * bound:.5f}; max |H - H(0)| "
+                    f"= {float(dev.max()):.4f}")
+    ok = worst_z >= -5 and exact
+    return CheckResult("kernels.h_inf", "simulation", "Lemma 2.2 / 2.5: pattern changes within R",
+                       worst_z, 0.0, worst_z, "min (bound - P^)/SE", ok,
+                       detail=f"n = {_CH2['n']}, m = {_CH2['m']}; entrywise bound exact: {exact}; "
+                              + "; ".join(rows))
+
+
+# a statement about the model only (it never evaluates H_inf): not an independent check of it
+register(Check("kernels.h_inf", "simulation", "Lemma 2.2 / 2.5: pattern changes within R", _lemma22,
+               independent=False))
