@@ -31,6 +31,7 @@ def test_fig2_1_quick(tmp_path):
     # anti-concentration bound; a bound planted 6x too fast fails on the same run
     for x in r["runs"]:
         assert x["thm2_3_holds"] and x["thm2_3_min_slack"] > 0 and x["lemma2_5_exact"]
+        assert x["cor2_1_holds"]
         assert x["lemma2_5_near_fraction"] <= x["lemma2_5_paper_bound"]
         lam0, eta = r["lambda_0_H_inf"], r["params"]["eta"]
         res = [2 * v for v in x["loss"]]

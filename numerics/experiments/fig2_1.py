@@ -22,6 +22,8 @@ Overlaid bounds and measured lemma quantities (issue 24, item 5; lambda_0 = lamb
   < R_k (checked exactly at every iteration); the fraction of such pairs is compared with its
   expectation P(|z| < R) = erf(R/sqrt 2) (exact, ours) and the anti-concentration bound 2R/sqrt(2 pi)
   (paper, l.522), whose sum over i is Lemma 2.5's C m n R.
+* Corollary 2.1 (eq. 2.7, l.651): max_r |w_r(k) - w_r(0)| <= R' = 4 sqrt(n) |y - u(0)| /
+  (sqrt(m) lambda_0), checked at every width.
 """
 from __future__ import annotations
 
@@ -68,7 +70,7 @@ def train(X, y, m, eta, epochs, rng, extra=None):
         G = ((r[:, None] * (pre > 0)) * a[None, :]).T @ X / math.sqrt(m)  # dL/dW, (m, d)
         W -= eta * G
     if extra is not None:
-        extra.update(H0=gram(X, S0), Hk=gram(X, X @ W.T > 0), near=near,
+        extra.update(m=m, H0=gram(X, S0), Hk=gram(X, X @ W.T > 0), near=near,
                      lemma25_exact=lemma25_exact)
     return loss, change, move
 
@@ -124,7 +126,11 @@ def bounds(loss, move, ex, Hinf, lam0, eta) -> dict:
     thm23 = (1 - eta * lam0 / 2) ** k * res[0]
     thm22 = np.exp(-lam0 * eta * k) * res[0]
     R = move[-1]
+    n, m = Hinf.shape[0], ex["m"]
+    r_prime = 4 * math.sqrt(n) * math.sqrt(res[0]) / (math.sqrt(m) * lam0)   # (2.7), l.651
     return {
+        "cor2_1_R_prime": r_prime,
+        "cor2_1_holds": bool(max(move) <= r_prime),
         "thm2_3_bound": thm23.tolist(),
         "thm2_3_min_slack": float(np.min((thm23[1:] - res[1:]) / thm23[1:])),   # k >= 1
         "thm2_3_holds": bool(np.all(res <= thm23 * (1 + 1e-12))),
@@ -172,7 +178,9 @@ def report(result: dict) -> str:
             f"{r['lemma2_2_dist_over_lambda0']:.3g} at R = {r['lemma2_2_R']:.3g} (<= 1/4); "
             f"may-change fraction {r['lemma2_5_near_fraction']:.4f} vs expected erf(R/sqrt2) = "
             f"{r['lemma2_5_expected']:.4f} <= paper 2R/sqrt(2pi) = {r['lemma2_5_paper_bound']:.4f}; "
-            f"changed => |w(0).x| < R_k at every k: {r['lemma2_5_exact']}")
+            f"changed => |w(0).x| < R_k at every k: {r['lemma2_5_exact']}; Cor 2.1 (2.7): max "
+            f"movement {max(r['max_movement']):.3g} <= R' = 4 sqrt(n)|y-u(0)|/(sqrt(m) l0) = "
+            f"{r['cor2_1_R_prime']:.3g}: {r['cor2_1_holds']}")
     rows.append("  thesis Fig. 2.1: wider nets converge as fast and change fewer patterns / move "
                 "less; here pattern changes decrease with m: "
                 f"{all(a >= b for a, b in zip(ch, ch[1:]))}, movement decreases with m: "

@@ -26,22 +26,23 @@ DESCRIPTION = "Fig. 4.2: 3-layer ReLU net, balanced vs unbalanced init, layer no
 THESIS = {"balanced": [42.90, 43.76, 43.68], "unbalanced": [55.50, 45.65, 45.46]}
 
 
-def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None, steps=None) -> dict:
+def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None, steps=None,
+        eta: float = 0.05, target_scale: float = 1.0, inits=("balanced", "unbalanced")) -> dict:
     """``steps`` overrides the number of GD steps (the full setting: ~10 ms per step, 9 min in all
-    on 2 cores)."""
+    on 2 cores); ``eta`` and ``target_scale`` (the targets' standard deviation) are the two
+    quantities the thesis does not state; ``inits`` selects the runs."""
     n_steps = steps
     if quick:
         d, w, o, n, steps = 100, 20, 5, 100, 1500
     else:
         d, w, o, n, steps = 1000, 100, 10, 1000, 10000
-    eta = 0.05
     steps = n_steps or steps
     widths = (d, w, w, o)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((d, n))
     teacher = [rng.standard_normal((b, a)) / np.sqrt(a) for a, b in zip(widths[:-1], widths[1:])]
     Y = B.forward(teacher, X)[1][-1]
-    Y /= np.std(Y)
+    Y *= target_scale / np.std(Y)
     scale = 1.0 / np.sqrt(n)          # loss 1/(2n) sum |.|^2 = 1/2 |(f - Y)/sqrt n|^2
     Xs, Ys = X * scale, Y * scale     # bias-free and homogeneous: f(X s) = s f(X)
     variances = {"balanced": (1e-6, 1e-5, 1e-4),
@@ -49,7 +50,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None, steps=
     if quick:  # keep |W_h|^2 equal for the smaller sizes
         variances["balanced"] = (1e-4 * o / d, 1e-4 * o / w, 1e-4)
     runs = {}
-    for key, var in variances.items():
+    for key, var in ((k, v) for k, v in variances.items() if k in inits):
         if progress:
             progress(f"{NAME}: {key}, {steps} steps")
         Ws = [np.sqrt(v) * rng.standard_normal((b, a)) for v, (a, b) in
@@ -80,6 +81,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None, steps=
                          diff_change=float(np.max(np.abs(diffs - diffs[0]))),
                          drift_vs_derived=drift_err, final_ratios=norms[-1][:2] / norms[-1][1:])
     out = dict(name=NAME, quick=quick, seed=seed, widths=widths, n=n, steps=steps, eta=eta,
+               target_scale=target_scale,
                variances={k: list(v) for k, v in variances.items()}, runs=runs, thesis=THESIS)
     return save(out_dir, NAME, out, _draw, ncols=2, title="Fig. 4.2: balancedness of a 3-layer ReLU net",
                 params={"widths": list(widths), "n": n, "steps": steps, "eta": eta, "seed": seed})
