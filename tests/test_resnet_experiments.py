@@ -27,3 +27,6 @@ def test_quick_experiment(tmp_path, name):
         for r in res["runs"].values():
             assert r["drift_vs_derived"] < 1e-10
         assert res["runs"]["balanced"]["max_abs_diff"] < 0.1
+        # issue 24: every printed number carries its seed line; the rest is labelled ours
+        assert set(res["thesis"]) <= set(res["thesis_lines"]) and "l.4129" in str(res["thesis_lines"])
+        assert "ours" in res["labels"]["eta"] and "fitted" in res["labels"]["target_scale"]

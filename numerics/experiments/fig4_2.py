@@ -24,6 +24,20 @@ from ._plotting import axis, save
 NAME = "fig4_2"
 DESCRIPTION = "Fig. 4.2: 3-layer ReLU net, balanced vs unbalanced init, layer norms over GD"
 THESIS = {"balanced": [42.90, 43.76, 43.68], "unbalanced": [55.50, 45.65, 45.46]}
+#: Where each "paper" number is printed (seed 004); everything else in the JSON is "ours".
+THESIS_LINES = {"balanced": "004 l.4128 (final |W_h|_F^2 after 10,000 iterations)",
+                "unbalanced": "004 l.4132-4133",
+                "balanced_diff_bound": [0.14, "004 l.4129: |W1|^2 - |W2|^2 and |W2|^2 - |W3|^2 "
+                                              "bounded by 0.14 in all iterations"],
+                "unbalanced_diff_bound": [9, "004 l.4134"],
+                "setting": "004 l.4122-4126: widths 1000-100-100-10, 1000 points, quadratic loss, "
+                           "GD, 10,000 iterations; data, targets and step size are not stated"}
+#: Labels of the JSON's numbers (issue 24: a number is "paper" only with its seed line).
+LABELS = {"thesis": "paper, with THESIS_LINES", "thesis_lines": "paper (where printed)",
+          "runs": "ours (measured)", "eta": "ours (not stated in the thesis)",
+          "target_scale": "ours (targets' std; not stated; 4.9 is fitted to the thesis's final "
+                          "norms, a one-parameter fit)",
+          "variances": "paper as read (the OCR lost two of the three balanced variances)"}
 
 
 def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None, steps=None,
@@ -82,7 +96,8 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0, progress=None, steps=
                          drift_vs_derived=drift_err, final_ratios=norms[-1][:2] / norms[-1][1:])
     out = dict(name=NAME, quick=quick, seed=seed, widths=widths, n=n, steps=steps, eta=eta,
                target_scale=target_scale,
-               variances={k: list(v) for k, v in variances.items()}, runs=runs, thesis=THESIS)
+               variances={k: list(v) for k, v in variances.items()}, runs=runs, thesis=THESIS,
+               thesis_lines=THESIS_LINES, labels=LABELS)
     return save(out_dir, NAME, out, _draw, ncols=2, title="Fig. 4.2: balancedness of a 3-layer ReLU net",
                 params={"widths": list(widths), "n": n, "steps": steps, "eta": eta, "seed": seed})
 
@@ -106,11 +121,16 @@ def report(result: dict) -> str:
         lines.append(f"{key:>11} {f[0]:8.3f} {f[1]:8.3f} {f[2]:8.3f} {r['max_abs_diff']:9.3g} "
                      f"{r['diff_change']:11.3g} {r['drift_vs_derived']:13.2e}  "
                      + ", ".join(f"{v:.2f}" for v in result["thesis"][key]))
+    if "balanced" not in result["runs"]:
+        return "\n".join(lines)
     b = result["runs"]["balanced"]
     lines.append(
-        "Thesis: balanced init keeps |W_h|^2 within 0.14 of each other (42.90, 43.76, 43.68); "
+        "Thesis (paper, 004 l.4128-4134): balanced init keeps |W_h|^2 within 0.14 of each other "
+        "(42.90, 43.76, 43.68: |42.90 - 43.76| = 0.86 contradicts the 0.14 unless 42.90 reads "
+        "43.90, which gives exactly 0.14 -- an OCR or print slip); "
         "unbalanced keeps the initial differences (<= 9).  Measured: balanced final ratios "
         f"{', '.join(f'{v:.3f}' for v in b['final_ratios'])}; the layer differences change only by "
         "the accumulated eta^2 (|G_h|^2 - |G_h+1|^2), matching the derived drift to the column "
-        "'drift-derived'.  Absolute norms depend on the unreported data/targets/step.")
+        "'drift-derived'.  Ours: absolute norms depend on the unreported data/targets/step "
+        f"(target std {result.get('target_scale', 1.0)}, eta {result['eta']}).")
     return "\n".join(lines)
