@@ -422,20 +422,19 @@ def lemma5_tail(c_w0, c, m):
     Assumptions: W in R^{m x cm} with i.i.d. N(0, 1) entries; c_{w,0} > sqrt(c) + 1; the Gaussian deviation bound P(s_max(W) > sqrt m + sqrt(cm) + t) <= e^{-t^2/2}
 
     Arguments (leading axes broadcast as a batch):
-        c_w0: (...) (> 0) - c_{w,0}: the bound |W|_2 <= c_{w,0} sqrt(m)
+        c_w0: (...) (> sqrt(c) + 1) - c_{w,0}: the bound |W|_2 <= c_{w,0} sqrt(m)
         c: (...) (> 0) - W is m x cm
         m: (...) (> 0) - rows m
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
     c_w0 = _rt.scalar("c_w0", c_w0)
-    _rt.positive("c_w0", c_w0)
     c = _rt.scalar("c", c)
     _rt.positive("c", c)
     m = _rt.scalar("m", m)
     _rt.positive("m", m)
     _shape = _rt.batch_shape(("c_w0", c_w0, 0), ("c", c, 0), ("m", m, 0))
-    _rt.require(c_w0 > numpy.sqrt(c) + 1, "c_w0", "must exceed sqrt(c) + 1 (t >= 0)")
+    _rt.require(c_w0 > numpy.sqrt(c) + 1, "c_w0", "must be > sqrt(c) + 1 (t >= 0 in the deviation bound)")
     _t0 = numpy.sqrt(c)
     return _rt.finish(numpy.exp((1/2)*m*(2*_t0*c_w0 - 2*_t0 - c - c_w0**2 + 2*c_w0 - 1)), _shape)
 

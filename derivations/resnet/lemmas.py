@@ -190,7 +190,8 @@ def paper_layer_norm_upper():
 
 register(Formula(
     "resnet.lemma5_tail", f"{SOURCE}, Lemma 5 proof, eq. (4) (spec C11)",
-    (Arg("c_w0", "scalar", "c_{w,0}: the bound |W|_2 <= c_{w,0} sqrt(m)", positive=True),
+    (Arg("c_w0", "scalar", "c_{w,0}: the bound |W|_2 <= c_{w,0} sqrt(m)",
+         domain=("> sqrt(c) + 1: t >= 0 in the deviation bound",)),
      Arg("c", "scalar", "W is m x cm", positive=True),
      Arg("m", "scalar", "rows m", positive=True)),
     "W in R^{m x cm} with i.i.d. N(0, 1) entries; c_{w,0} > sqrt(c) + 1; the Gaussian deviation "
@@ -198,7 +199,6 @@ register(Formula(
     r"\Pr\left(\|W\|_2 > c_{w,0}\sqrt m\right) \le",
     paper=paper_lemma5_tail,
     paper_reading="'with probability at least 1 - exp(-(c_{w,0} - sqrt c - 1)^2 m / 2) ... (4)'",
-    validate=('_rt.require(c_w0 > numpy.sqrt(c) + 1, "c_w0", "must exceed sqrt(c) + 1 (t >= 0)")',),
 ))
 register(Formula(
     "resnet.layer_norm_upper", f"{SOURCE}, Lemma 5 proof, upper bound (spec C12)",
