@@ -321,7 +321,7 @@ def _smooth_slack(subject: Subject, ctx: Context):
     worst, n, at = np.inf, 0, ""
     for c, m in _SMOOTH_PTS:
         bound = float(np.asarray(subject.fn(np.float64(c), np.float64(m))))
-        for k, (d1, d2, r) in enumerate(((3, 2, 2), (2, 3, 1), (3, 3, 2), (2, 2, 2))):
+        for k, (d1, d2, r) in enumerate(((3, 2, 2), (2, 3, 1))):
             for j in range(3):
                 M = rng.standard_normal((d1, d2))
                 M *= m / np.linalg.norm(M)
@@ -335,8 +335,7 @@ def _smooth_slack(subject: Subject, ctx: Context):
                 if s < worst:
                     worst, at = s, f"c={c:.4g}, |M*|={m:g}, shape {(d1, d2, r)}"
         U, V, M = _smooth_extremal(dict(c=c, M_norm=m))
-        for _ in range(3):   # shrink towards S's interior: a bound must hold there too
-            t = rng.uniform(0.9, 1.0)
+        for t in (1.0, 1 - 1e-4, rng.uniform(0.9, 1.0)):   # at the maximizer and inside S
             lam = B.mf_lambda_max(t * U + 1e-3 * (1 - t) * rng.standard_normal(U.shape), t * V, M)
             s = (bound - lam) / bound
             n += 1
@@ -345,8 +344,8 @@ def _smooth_slack(subject: Subject, ctx: Context):
     return CheckResult("balance.mf_smoothness", "dense", "Lemma 4.3 bound: slack over S",
                        worst, 0.0, worst, "min (bound - lambda_max)/bound", worst >= -1e-9,
                        resolution=1e-9,
-                       detail=f"{n} points of S ({len(_SMOOTH_PTS)} (c, |M*|), random and near the "
-                              f"maximizer); smallest relative slack {worst:.3g} at {at}; the "
+                       detail=f"{n} points of S ({len(_SMOOTH_PTS)} (c, |M*|), random, at and near "
+                              f"the maximizer); smallest relative slack {worst:.3g} at {at}; the "
                               "reference row shows the bound attained (slack 0) at the maximizer")
 
 
@@ -490,7 +489,7 @@ register(Check("balance.mf_balance_step", "simulation", "Lemma 4.1 (i)-(ii) and 
 
 #: Theorem 4.5's setting (ours where the thesis leaves a universal constant free): d1 = d2 = 100,
 #: sigma1 = 1, u0, v0 ~ N(0, delta^2 I) with delta = c_init sqrt(sigma1 / d), eta = c_step / sigma1.
-THM45 = dict(d=100, sigma1=1.0, c_init=0.01, c_step=0.1, steps=600, seeds=8)
+THM45 = dict(d=100, sigma1=1.0, c_init=0.01, c_step=0.1, steps=600, seeds=6)
 
 
 def thm45_runs(sim=None):

@@ -522,7 +522,7 @@ def _tail_mc(subject: Subject, ctx: Context):
     """(4) as a bound on the model: the fraction of Gaussian m x cm matrices with |W|_2 >
     c_{w,0} sqrt m (numpy's SVD) never exceeds the formula by more than 5 standard errors."""
     rng = np.random.default_rng(4004)
-    n = 1500 if ctx.quick else 4000
+    n = 1000 if ctx.quick else 2500
     worst, rows = np.inf, []
     for c_w0, c_, m_ in _TAIL_PTS[:4]:
         mm, cols = int(m_), int(round(c_ * m_))
@@ -562,7 +562,7 @@ def _lnu_network(subject: Subject, ctx: Context):
     measured max_h |W^(h)|_2 / sqrt m and L = 1, |x_i^(1)| <= 2 (the hypothesis) and |x_i^(H)| <=
     formula(c_{w,0}, H); the smallest relative slack (a bound that fails makes it negative)."""
     worst, rows = np.inf, []
-    for m_, HH, seed in ((256, 3, 1), (256, 12, 2), (128, 30, 3)):
+    for m_, HH, seed in ((64, 3, 1), (64, 12, 2), (32, 30, 3)):
         rng = np.random.default_rng(5000 + seed)
         X = S.unit_inputs(rng, 6, 5)
         p = S.init(rng, 5, m_, HH)
