@@ -549,10 +549,15 @@ def _lnu_ref(pt):
     return np.float64(B)
 
 
-register(common.reference_check("resnet.layer_norm_upper", _lnl_points, _lnu_ref, tol=1e-12,
+def _lnu_points():
+    """The lower bound's points plus H = 1 and 2 (no layer to chain; one layer)."""
+    return _lnl_points() + [dict(a=np.float64(2.5), H=1), dict(a=np.float64(0.5), H=2)]
+
+
+register(common.reference_check("resnet.layer_norm_upper", _lnu_points, _lnu_ref, tol=1e-12,
                                 label="vs the per-layer bound chained numerically"))
 register(common.paper_check(
-    "resnet.layer_norm_upper", _lnl_points, reference=_lnu_ref, klass="loose-but-valid bound",
+    "resnet.layer_norm_upper", _lnu_points, reference=_lnu_ref, klass="loose-but-valid bound",
     method="per-layer bound chained numerically",
     note="2 e^{a} >= 2 (1 + a/H)^(H-1) for every H: the printed upper bound is valid, not tight"))
 
