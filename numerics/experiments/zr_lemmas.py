@@ -111,7 +111,7 @@ def _draw(axes, res):
     ax.semilogx(ms, [r["drift"] for r in res["rows"]], "^-", label=r"$\max_k\|G(k)-G(0)\|/\lambda_0$")
     for v in (0.75, 0.25, 0.5):
         ax.axhline(v, color="grey", lw=0.6, ls=":")
-    axis(ax, x="width m", y="ratio", legend=True)
+    axis(ax, x=r"width $m$", y=r"ratio to $\lambda_0$", legend=True)
 
 
 def _where(res, key):
