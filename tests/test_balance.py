@@ -154,3 +154,19 @@ def test_lemmas_4_5_4_6_row_catches_a_wrong_simulator():
 def test_trajectory_rows_catch_a_relative_1e_6(name):
     assert all(r.passed for r in _row(name, "vs simulated GD along"))
     assert not any(r.passed for r in _row(name, "vs simulated GD along", _scaled(name, 1 + 1e-6)))
+
+
+def test_fig4_2_scale_symmetry_of_gd():
+    """The symmetry fig4_2's report rests on: for a bias-free ReLU net (degree 3), targets x c^3,
+    weights x c and eta x c^-4 map GD runs onto each other exactly (norms and differences x c^2)."""
+    rng = np.random.default_rng(7)
+    Ws, X, Y = B.random_net(rng, (5, 4, 4, 3), 6)
+    c, eta = 1.7, 0.05
+    A, Bw = [W.copy() for W in Ws], [c * W for W in Ws]
+    for _ in range(50):
+        A, _ = B.gd_step(A, X, Y, eta, "relu")
+        Bw, _ = B.gd_step(Bw, X, c ** 3 * Y, eta * c ** -4, "relu")
+    for a, b in zip(A, Bw):
+        np.testing.assert_allclose(c * a, b, rtol=1e-10, atol=1e-12)
+    na, nb = B.layer_norms(A), B.layer_norms(Bw)
+    np.testing.assert_allclose(c ** 2 * (na[:-1] - na[1:]), nb[:-1] - nb[1:], rtol=1e-9, atol=1e-12)
