@@ -35,8 +35,8 @@ THESIS_LINES = {"balanced": "004 l.4128 (final |W_h|_F^2 after 10,000 iterations
 #: Labels of the JSON's numbers (issue 24: a number is "paper" only with its seed line).
 LABELS = {"thesis": "paper, with THESIS_LINES", "thesis_lines": "paper (where printed)",
           "runs": "ours (measured)", "eta": "ours (not stated in the thesis)",
-          "target_scale": "ours (targets' std; not stated; 4.9 is fitted to the thesis's final "
-                          "norms, a one-parameter fit)",
+          "target_scale": "ours (targets' std, default 1; not stated in the thesis; std 4.9 "
+                          "would be the value fitted to its final norms, by the degree-3 scaling)",
           "variances": "paper as read (the OCR lost two of the three balanced variances)",
           "diff_over_norm": "ours: max |W_h|^2 - |W_h+1|^2 over the run / mean final |W_h|^2, the "
                             "one number invariant under the unstated data scale (see report)",
