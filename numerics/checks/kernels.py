@@ -509,7 +509,9 @@ def layer_points(which):
         pt = {"r_x": np.float64(rx), "r_y": np.float64(ry), "phi": np.float64(p)}
         if which.startswith("resnet") and which != "resnet_first_mean":
             pt.update(b_x=np.float64(rng.uniform(-1, 2)), b_y=np.float64(rng.uniform(-1, 2)),
-                      c_res=np.float64((0.5, 1.0, 2.0)[i % 3]),
+                      # c_res/H = 1, 0.5, 1, 1: the layer map's part is not hidden by a small
+                      # (c_res/H)^2 (a t^7 series mutant near phi = pi is ~1e-12 of the value)
+                      c_res=np.float64((2.0, 1.5, 5.0, 10.0)[i % 4]),
                       depth=np.float64((2, 3, 5, 10)[i % 4]))
         if which == "resnet_first_mean":
             pt = {"r_x": pt["r_x"]}
