@@ -241,6 +241,17 @@ def relu_c_sigma() -> sp.Expr:
 
 
 @cached
+def relu_c_sigma_scaled() -> sp.Expr:
+    """The normalization at pre-activation scale ``r``: ``1/E[sigma(u)^2]``, ``u ~ N(0, r^2)``
+    (the line integral of ``(r z)^2 phi(z)`` over ``z >= 0``, ``r > 0``); the thesis' ``c_sigma``
+    (C3-1) is its value at ``r = 1`` (unit inputs), 2 for ReLU."""
+    val = sp.simplify(1 / sp.integrate((RX * Z) ** 2 * normal_density(), (Z, 0, sp.oo)))
+    if sp.simplify(val.subs(RX, 1) - relu_c_sigma()) != 0:  # pragma: no cover
+        raise ArithmeticError("c_sigma(r = 1) differs from 1/E sigma(z)^2")
+    return val
+
+
+@cached
 def relu_mean(scale: sp.Expr = RX) -> sp.Expr:
     """``E sigma(u)``, ``u ~ N(0, scale^2)``: ``u = scale z`` with ``scale > 0``, so ``sigma(u) =
     scale sigma(z)`` on ``z >= 0`` and 0 below; SymPy integrates ``scale z phi(z)`` over
@@ -526,8 +537,11 @@ _PHI_IN = ('_rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, 
 _CH3 = "ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}"
 _R_ONLY = Arg("r_x", "scalar", "standard deviation sqrt(K_ii) of u", positive=True)
 for _q, _fn, _args, _src, _lhs in (
-    ("relu_c_sigma", relu_c_sigma, (), "C3-1, Conditions 3.1-3.2 (c_sigma = 1/E sigma(z)^2)",
-     r"c_\sigma = \left(\mathbb{E}_{z\sim N(0,1)}\sigma(z)^2\right)^{-1}"),
+    ("relu_c_sigma", relu_c_sigma_scaled,
+     (Arg("r_x", "scalar", "pre-activation scale r (1 for the thesis' unit inputs)",
+          positive=True),),
+     "C3-1, Conditions 3.1-3.2 (c_sigma = 1/E sigma(z)^2 at r = 1)",
+     r"c_\sigma(r) = \left(\mathbb{E}_{u\sim N(0,r^2)}\sigma(u)^2\right)^{-1}"),
     ("fc_layer", fc_layer, (_RXA, _RYA, _PHA), "Definition 3.1, eq. (3.7), h = 1..H-1",
      r"K^{(h)}_{ij} = c_\sigma\mathbb{E}_{(u,v)\sim N(0,A^{(h)}_{ij})}[\sigma(u)\sigma(v)]"),
     ("fc_final", fc_final, (_RXA, _RYA, _PHA), "Definition 3.1, eq. (3.7), last layer "

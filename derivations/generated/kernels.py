@@ -535,18 +535,20 @@ def relu_derivative_map(phi):
     return _rt.finish((numpy.pi - phi)*((1/2)/numpy.pi), _shape, checked=True)
 
 
-def relu_c_sigma():
-    """kernels.relu_c_sigma: 004 thesis, ch. 3, C3-1, Conditions 3.1-3.2 (c_sigma = 1/E sigma(z)^2).
+def relu_c_sigma(r_x):
+    """kernels.relu_c_sigma: 004 thesis, ch. 3, C3-1, Conditions 3.1-3.2 (c_sigma = 1/E sigma(z)^2 at r = 1).
 
     Assumptions: ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}
 
     Arguments (leading axes broadcast as a batch):
-
+        r_x: (...) (> 0) - pre-activation scale r (1 for the thesis' unit inputs)
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
-    _shape = _rt.batch_shape()
-    return _rt.finish(2, _shape, checked=True)
+    r_x = _rt.scalar("r_x", r_x)
+    _rt.positive("r_x", r_x)
+    _shape = _rt.batch_shape(("r_x", r_x, 0))
+    return _rt.finish(2/r_x**2, _shape)
 
 
 def fc_layer(r_x, r_y, phi):

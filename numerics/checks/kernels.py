@@ -456,7 +456,8 @@ def _t(pt):
 
 
 _LAYER_REFS = {
-    "relu_c_sigma": lambda pt: _cs(),
+    "relu_c_sigma": lambda pt: 1.0 / float(_line(lambda z: np.maximum(float(pt["r_x"]) * z, 0.0)
+                                                 ** 2, kinks=(0.0,))),
     "fc_layer": lambda pt: _cs() * _lm(pt),
     "fc_final": lambda pt: _cs() * _kxy(pt) * _lm(pt, True),
     "resnet_first_mean": lambda pt: math.sqrt(_cs()) * _relu_mean_ref(float(pt["r_x"])),
@@ -531,12 +532,16 @@ def _layer_scale(pt):
 for _q, _ref in _LAYER_REFS.items():
     _nm = f"kernels.{_q}"
     if _q == "relu_c_sigma":
-        register(reference_check(_nm, lambda: [{}], _ref, tol=TOL, scale=lambda pt: 2.0,
-                                 label="1 / E relu(z)^2 by 1-D quadrature",
+        _cpts = lambda: [{"r_x": np.float64(r)} for r in (1.0, 0.3, 2.5, 1e-3, 1e3)]  # noqa: E731
+        register(reference_check(_nm, _cpts, _ref, tol=TOL,
+                                 label="1 / E relu(r z)^2 by 1-D quadrature",
                                  method="Gauss-Legendre, breakpoint at 0"))
-        register(mc_check(_nm, "MC of 1 / E relu(z)^2 (delta method)", lambda: [{}],
-                          lambda rng, n, pt: (lambda s: 2.0 - 4.0 * (s - 0.5))(
-                              _relu(rng.standard_normal(n)) ** 2)))
+        # delta method: 1/m ~ 1/m0 - (m - m0)/m0^2 with m0 = r^2/2 (a number, not the formula)
+        register(mc_check(_nm, "MC of 1 / E relu(u)^2 (delta method)", lambda: _cpts()[:3],
+                          lambda rng, n, pt: (lambda r2, s: 2.0 / r2 - 4.0 / r2**2 * (s - r2 / 2))(
+                              float(pt["r_x"]) ** 2,
+                              _relu(float(pt["r_x"]) * rng.standard_normal(n)) ** 2)))
+        register(mpmath_check(_nm, _cpts))
         continue
     register(reference_check(_nm, (lambda q=_q: layer_points(q)), _ref, tol=TOL,
                              scale=_layer_scale, label="the definition by plane quadrature",
