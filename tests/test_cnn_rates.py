@@ -19,6 +19,11 @@ def test_lambda_t_derived_form():
     assert sp.simplify(lam - ref) == 0
 
 
+def test_cor52_one_t_a_star_cancels():
+    rec = CR.CD.gd_next_dot().subs(CR.CD.SUMA, CR.CD.SUMS * CR.CD.NWS)
+    assert CR.CD.SUMS not in sp.expand(rec).free_symbols
+
+
 def test_cor52_is_order_one_over_eta():
     """Corollary 5.2's O(1/eta): eta T is bounded as eta -> 0 (derived count)."""
     vals = [e * cnn.cor52_iterations(e, 0.8, 0.0, 1.0, 1.0, 0.5) for e in (1e-1, 1e-2, 1e-3)]
