@@ -110,15 +110,19 @@ register(Formula(
 ))
 register(Formula(
     "cnn.cor52_iterations", f"{SOURCE}, Corollary 5.2 (l.5799) via Lemma 5.7",
-    (_ETA, _PHI, Arg("a_dot", "scalar", "(a^0)^T a* (below q d*)"),
+    (_ETA, Arg("phi", "scalar", "angle theta(v, w*) (frozen), below pi/2 so that d* > 0",
+               domain=(">= 0", "< pi/2: g(phi) > 1, so the fixed point d* is positive")),
+     Arg("a_dot", "scalar", "(a^0)^T a* (below q d*)",
+         domain=("< q*ws_norm*as_norm**2*((pi - phi)*cos(phi) + sin(phi) - 1)/(pi - 1): "
+                 "below the target q d*",)),
      Arg("ws_norm", "scalar", "|w*|", positive=True),
      Arg("as_norm", "scalar", "|a*|", positive=True),
      Arg("q", "scalar", "target fraction of the fixed point d* = |w*|(g(phi)-1)|a*|^2/(pi-1)",
          positive=True, domain=("< 1",))),
     _MODEL + "; angle frozen at phi; 1^T a 1^T a* at Lemma 5.4's bound |w*| (1^T a*)^2",
     cor52_iterations, lhs=r"T_{5.2}",
-    validate=(_PHI_OK, '_rt.require(eta * (numpy.pi - 1) < 2 * numpy.pi, "eta", '
-              '"must be < 2 pi/(pi - 1) (contraction)")'),
+    validate=('_rt.require(eta * (numpy.pi - 1) < 2 * numpy.pi, "eta", '
+              '"must be < 2 pi/(pi - 1) (contraction)")',),
 ))
 register(Formula(
     "cnn.lemma510_iterations", f"{SOURCE}, Lemma 5.10 (l.5927)",

@@ -82,10 +82,10 @@ class Bound:
 
 
 def rhs_code(rhs: str) -> str:
-    """``pi`` as ``numpy.pi`` and ``sqrt(`` as ``numpy.sqrt(`` in the code of a bound's
-    right-hand side."""
+    """``pi`` as ``numpy.pi`` and ``sqrt(``, ``cos(``, ``sin(`` as ``numpy.sqrt(`` ... in the
+    code of a bound's right-hand side."""
     rhs = re.sub(r"(?<![\w.])pi(?![\w])", "numpy.pi", rhs)
-    return re.sub(r"(?<![\w.])sqrt\(", "numpy.sqrt(", rhs)
+    return re.sub(r"(?<![\w.])(sqrt|cos|sin)\(", r"numpy.\1(", rhs)
 
 
 @dataclass(frozen=True)

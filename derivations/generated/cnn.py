@@ -805,8 +805,8 @@ def cor52_iterations(eta, phi, a_dot, ws_norm, as_norm, q):
 
     Arguments (leading axes broadcast as a batch):
         eta: (...) (> 0) - step size
-        phi: (...) (>= 0, <= pi) - angle theta(v, w*) in [0, pi] (frozen)
-        a_dot: (...) - (a^0)^T a* (below q d*)
+        phi: (...) (>= 0, < pi/2) - angle theta(v, w*) (frozen), below pi/2 so that d* > 0
+        a_dot: (...) (< q*ws_norm*as_norm**2*((pi - phi)*cos(phi) + sin(phi) - 1)/(pi - 1)) - (a^0)^T a* (below q d*)
         ws_norm: (...) (> 0) - |w*|
         as_norm: (...) (> 0) - |a*|
         q: (...) (> 0) (< 1) - target fraction of the fixed point d* = |w*|(g(phi)-1)|a*|^2/(pi-1)
@@ -815,7 +815,7 @@ def cor52_iterations(eta, phi, a_dot, ws_norm, as_norm, q):
     """
     eta = _rt.scalar("eta", eta)
     _rt.positive("eta", eta)
-    phi = _rt.scalar("phi", phi, finite=False)
+    phi = _rt.scalar("phi", phi)
     a_dot = _rt.scalar("a_dot", a_dot)
     ws_norm = _rt.scalar("ws_norm", ws_norm)
     _rt.positive("ws_norm", ws_norm)
@@ -824,7 +824,9 @@ def cor52_iterations(eta, phi, a_dot, ws_norm, as_norm, q):
     q = _rt.scalar("q", q)
     _rt.positive("q", q)
     _shape = _rt.batch_shape(("eta", eta, 0), ("phi", phi, 0), ("a_dot", a_dot, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("q", q, 0))
-    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(phi >= 0, "phi", "must be >= 0")
+    _rt.require(phi < numpy.pi/2, "phi", "must be < pi/2 (g(phi) > 1, so the fixed point d* is positive)")
+    _rt.require(a_dot < q*ws_norm*as_norm**2*((numpy.pi - phi)*numpy.cos(phi) + numpy.sin(phi) - 1)/(numpy.pi - 1), "a_dot", "must be < q*ws_norm*as_norm**2*((pi - phi)*cos(phi) + sin(phi) - 1)/(pi - 1) (below the target q d*)")
     _rt.require(q < 1, "q", "must be < 1")
     _rt.require(eta * (numpy.pi - 1) < 2 * numpy.pi, "eta", "must be < 2 pi/(pi - 1) (contraction)")
     cos_phi = numpy.cos(phi)
