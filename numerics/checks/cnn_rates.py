@@ -186,7 +186,9 @@ register(_count_check("cnn.cor52_iterations", cor52_points, _cor52_ref,
 def l510_points():
     out = []
     for i, (eta, k, phi, s0, eps) in enumerate(((0.3, 5, 0.4, 0.0, 1e-3), (0.1, 8, 1.0, 2.0, 1e-2),
-                                                (0.05, 20, 0.2, -1.0, 1e-4))):
+                                                (0.05, 20, 0.2, -1.0, 1e-4),
+                                                (0.5, 1, 0.7, 3.0, 1e-3),
+                                                (0.05, 100, 0.3, 0.5, 1e-3))):
         v, ws, a_s = _frozen(phi, k, 300 + i)
         out.append({"eta": np.float64(eta), "k": k, "phi": np.float64(phi),
                     "a_sum": np.float64(s0), "ws_norm": np.float64(1.0),
