@@ -221,6 +221,92 @@ def relu_second_moment() -> sp.Expr:
     return relu_moment(2)
 
 
+# --- thesis ch. 3: one layer of Definitions 3.1 and 3.2 (ReLU closed forms) ----------------
+# A layer of the recursion maps the 2 x 2 covariance block A_ij = [[K_ii, K_ij], [K_ij, K_jj]]
+# (written r_x = sqrt(K_ii), r_y = sqrt(K_jj), K_ij = r_x r_y cos(phi)) and, for the ResNet,
+# the means b_i, b_j to the next layer's entries.  Each is the definition's expectation with
+# the ReLU pair / single expectations derived above (plane and line integrals), and c_sigma the
+# derived 1/E[sigma(z)^2].
+
+BX, BY = sp.symbols("b_x b_y", real=True)
+CRES = sp.Symbol("c_res", positive=True)
+DEPTH = sp.Symbol("depth", positive=True)
+
+
+@cached
+def relu_c_sigma() -> sp.Expr:
+    """Thesis C3-1 / Condition 3.1: ``c_sigma = 1/E[sigma(z)^2]``, ``z ~ N(0, 1)``: SymPy's
+    line integral :func:`relu_moment` (2 for ReLU)."""
+    return sp.simplify(1 / relu_moment(2))
+
+
+@cached
+def relu_c_sigma_scaled() -> sp.Expr:
+    """The normalization at pre-activation scale ``r``: ``1/E[sigma(u)^2]``, ``u ~ N(0, r^2)``
+    (the line integral of ``(r z)^2 phi(z)`` over ``z >= 0``, ``r > 0``); the thesis' ``c_sigma``
+    (C3-1) is its value at ``r = 1`` (unit inputs), 2 for ReLU."""
+    val = sp.simplify(1 / sp.integrate((RX * Z) ** 2 * normal_density(), (Z, 0, sp.oo)))
+    if sp.simplify(val.subs(RX, 1) - relu_c_sigma()) != 0:  # pragma: no cover
+        raise ArithmeticError("c_sigma(r = 1) differs from 1/E sigma(z)^2")
+    return val
+
+
+@cached
+def relu_mean(scale: sp.Expr = RX) -> sp.Expr:
+    """``E sigma(u)``, ``u ~ N(0, scale^2)``: ``u = scale z`` with ``scale > 0``, so ``sigma(u) =
+    scale sigma(z)`` on ``z >= 0`` and 0 below; SymPy integrates ``scale z phi(z)`` over
+    ``z >= 0``."""
+    return sp.simplify(sp.integrate(scale * Z * normal_density(), (Z, 0, sp.oo)))
+
+
+def _cov_xy() -> sp.Expr:
+    """``K_ij = r_x r_y cos(phi)`` (the covariance block in the layer maps' coordinates)."""
+    return RX * RY * sp.cos(ANG)
+
+
+@cached
+def fc_layer() -> sp.Expr:
+    """Definition 3.1 (eq. 3.7), layers ``h = 1..H-1``: ``K^(h)_ij = c_sigma E[sigma(u)
+    sigma(v)]`` over ``(u, v) ~ N(0, A^(h)_ij)``."""
+    return relu_c_sigma() * relu_layer_map()
+
+
+@cached
+def fc_final() -> sp.Expr:
+    """Definition 3.1, last layer (index corrected, C3-2): ``K^(H)_ij = c_sigma K^(H-1)_ij
+    E[sigma'(u) sigma'(v)]`` with the covariance built from ``K^(H-1)``."""
+    return relu_c_sigma() * _cov_xy() * relu_derivative_map()
+
+
+@cached
+def resnet_first_mean() -> sp.Expr:
+    """Definition 3.2: ``b^(1)_i = sqrt(c_sigma) E sigma(u)``, ``u ~ N(0, K^(0)_ii)``."""
+    return sp.sqrt(relu_c_sigma()) * relu_mean(RX)
+
+
+@cached
+def resnet_layer() -> sp.Expr:
+    """Definition 3.2 (eq. 3.8), ``h = 2..H-1``: ``K^(h)_ij = K^(h-1)_ij + E[(c_res/H)(b_i
+    sigma(v) + b_j sigma(u)) + (c_res/H)^2 sigma(u) sigma(v)]`` (``u`` carries ``K_ii``, ``v``
+    ``K_jj``; the thesis' pairing ``b_i sigma(u)`` is the same for unit inputs, C3-3)."""
+    t = CRES / DEPTH
+    return sp.expand(_cov_xy() + t * (BX * relu_mean(RY) + BY * relu_mean(RX))
+                     + t**2 * relu_layer_map())
+
+
+@cached
+def resnet_mean() -> sp.Expr:
+    """Definition 3.2: ``b^(h)_i = b^(h-1)_i + (c_res/H) E sigma(u)``, ``u ~ N(0, K^(h-1)_ii)``."""
+    return BX + CRES / DEPTH * relu_mean(RX)
+
+
+@cached
+def resnet_final() -> sp.Expr:
+    """Definition 3.2, last layer (index corrected, C3-3): ``(c_res/H)^2 K^(H-1)_ij E[sigma'(u)
+    sigma'(v)]``."""
+    return (CRES / DEPTH) ** 2 * _cov_xy() * relu_derivative_map()
+
+
 # --- ch. 2's initial residual -------------------------------------------------------------
 
 YV = V.vector("y_labels", "n", r"\mathbf{y}")
@@ -440,6 +526,43 @@ register(Formula(
     relu_derivative_map, lhs=r"\mathbb{E}_{(u,v)\sim N(0,A)}[\sigma'(u)\sigma'(v)]",
     validate=('_rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")',),
 ))
+_RXA = Arg("r_x", "scalar", "sqrt(K_ii) of the previous layer", positive=True)
+_RYA = Arg("r_y", "scalar", "sqrt(K_jj) of the previous layer", positive=True)
+_PHA = Arg("phi", "scalar", "arccos(K_ij / (r_x r_y)) in [0, pi]")
+_CRA = Arg("c_res", "scalar", "ResNet branch scale c_res", positive=True)
+_HA = Arg("depth", "scalar", "number of layers H", positive=True)
+_BXA = Arg("b_x", "scalar", "b^(h-1)_i (limit of 1^T x_i^(h-1) / sqrt(m))")
+_BYA = Arg("b_y", "scalar", "b^(h-1)_j")
+_PHI_IN = ('_rt.require((phi >= 0) & (phi <= numpy.pi), "phi", "must lie in [0, pi]")',)
+_CH3 = "ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}"
+_R_ONLY = Arg("r_x", "scalar", "standard deviation sqrt(K_ii) of u", positive=True)
+for _q, _fn, _args, _src, _lhs in (
+    ("relu_c_sigma", relu_c_sigma_scaled,
+     (Arg("r_x", "scalar", "pre-activation scale r (1 for the thesis' unit inputs)",
+          positive=True),),
+     "C3-1, Conditions 3.1-3.2 (c_sigma = 1/E sigma(z)^2 at r = 1)",
+     r"c_\sigma(r) = \left(\mathbb{E}_{u\sim N(0,r^2)}\sigma(u)^2\right)^{-1}"),
+    ("fc_layer", fc_layer, (_RXA, _RYA, _PHA), "Definition 3.1, eq. (3.7), h = 1..H-1",
+     r"K^{(h)}_{ij} = c_\sigma\mathbb{E}_{(u,v)\sim N(0,A^{(h)}_{ij})}[\sigma(u)\sigma(v)]"),
+    ("fc_final", fc_final, (_RXA, _RYA, _PHA), "Definition 3.1, eq. (3.7), last layer "
+     "(covariance from K^(H-1), sigma' sigma': C3-2)",
+     r"K^{(H)}_{ij} = c_\sigma K^{(H-1)}_{ij}\mathbb{E}[\sigma'(u)\sigma'(v)]"),
+    ("resnet_first_mean", resnet_first_mean, (_R_ONLY,), "Definition 3.2, eq. (3.8), b^(1)",
+     r"b^{(1)}_i = \sqrt{c_\sigma}\,\mathbb{E}_{u\sim N(0,K^{(0)}_{ii})}\sigma(u)"),
+    ("resnet_layer", resnet_layer, (_RXA, _RYA, _PHA, _BXA, _BYA, _CRA, _HA),
+     "Definition 3.2, eq. (3.8), h = 2..H-1 (b_i paired with sigma(v): C3-3)",
+     r"K^{(h)}_{ij} = K^{(h-1)}_{ij} + \mathbb{E}\left[\tfrac{c_{res}}{H}(b_i\sigma(v)"
+     r"+b_j\sigma(u)) + \tfrac{c_{res}^2}{H^2}\sigma(u)\sigma(v)\right]"),
+    ("resnet_mean", resnet_mean, (_R_ONLY, _BXA, _CRA, _HA), "Definition 3.2, eq. (3.8), b^(h)",
+     r"b^{(h)}_i = b^{(h-1)}_i + \tfrac{c_{res}}{H}\mathbb{E}_{u\sim N(0,K^{(h-1)}_{ii})}"
+     r"\sigma(u)"),
+    ("resnet_final", resnet_final, (_RXA, _RYA, _PHA, _CRA, _HA), "Definition 3.2, eq. (3.8), "
+     "last layer (covariance from K^(H-1): C3-3)",
+     r"K^{(H)}_{ij} = \tfrac{c_{res}^2}{H^2}K^{(H-1)}_{ij}\mathbb{E}[\sigma'(u)\sigma'(v)]"),
+):
+    register(Formula(f"kernels.{_q}", f"{SOURCE_T}, ch. 3, {_src}", _args, _CH3, _fn, lhs=_lhs,
+                     validate=_PHI_IN if any(a.name == "phi" for a in _args) else ()))
+
 register(Formula(
     "kernels.anticoncentration", f"{SOURCE_T}, ch. 2, proof of Lemma 2.2; {SOURCE_WN}, App. B "
     "(Lemma B.3, math not in the seed: reconstructed)",
@@ -649,8 +772,11 @@ def c_sigma(activation: str = "relu") -> float:
 
 
 def deep_kernel(X, depth: int, arch: str = "fc", activation: str = "relu", c_res: float = 1.0):
-    """Thesis Definitions 3.1 (``arch="fc"``) and 3.2 (``"resnet"``), with the final layer's
-    covariance built from ``K^(H-1)`` (the index correction of spec C3-2/C3-3).
+    """Thesis Definitions 3.1 (``arch="fc"``), 3.2 (``"resnet"``) and 3.3 (``"convresnet"``),
+    with the final layer's covariance built from ``K^(H-1)`` (the index correction of spec
+    C3-2/C3-3/C3-4).  For ``"convresnet"`` ``X`` has shape ``(n, p, d0)`` (``p`` pixels of
+    ``d0`` channels; patches of ``CONV_PATCH = 3`` pixels, stride 1, zero padding) and the
+    result is :func:`conv_resnet_kernel`'s.
 
     Returns ``{"K": [K^(0), ..., K^(H-1)], "b": [b^(1), ...] (resnet), "K_H": K^(H)}``: the
     layer Grams (limits of ``<x_i^(h), x_j^(h)>``) and the Gram of the last layer's weights
@@ -659,6 +785,8 @@ def deep_kernel(X, depth: int, arch: str = "fc", activation: str = "relu", c_res
     from .generated import _runtime as _rt
 
     X = _rt.array("X", X)  # (rejects masked arrays, np.matrix, NaN/inf, text, complex)
+    if arch == "convresnet":
+        return conv_resnet_kernel(X, depth, activation, c_res)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError("X must have shape (n, d) with n >= 1 data points")
     if not np.all(np.isfinite(X)):
@@ -666,7 +794,7 @@ def deep_kernel(X, depth: int, arch: str = "fc", activation: str = "relu", c_res
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
     if arch not in ("fc", "resnet"):
-        raise ValueError(f"arch must be 'fc' or 'resnet', got {arch!r}")
+        raise ValueError(f"arch must be 'fc', 'resnet' or 'convresnet', got {arch!r}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     if not (np.isfinite(c_res) and c_res > 0):
@@ -693,3 +821,68 @@ def deep_kernel(X, depth: int, arch: str = "fc", activation: str = "relu", c_res
         factor = cs
     K_H = factor * last * _expect_pair(last, "derivative", activation)
     return {"K": Ks, "b": bs, "K_H": K_H}
+
+
+#: Patch size of the convolutional ResNet (thesis Def. 3.3 / C3-4: q = 3, stride 1, zero padding).
+CONV_PATCH = 3
+
+
+def patch_gram(Hpix, n: int, p: int, q: int = CONV_PATCH):
+    """Patch-level Gram ``K[(i,l),(j,r)] = sum_o H[(i,l+o),(j,r+o)]`` (``o`` over the ``q``
+    offsets centred on the pixel, zero padding) of a pixel-level Gram ``H`` of shape
+    ``(n p, n p)`` (rows ``i p + s``): the thesis' ``tr(H_{D_l D_r})`` (C3-4)."""
+    H4 = np.asarray(Hpix, float).reshape(n, p, n, p)
+    h = q // 2
+    pad = np.zeros((n, p + 2 * h, n, p + 2 * h))
+    pad[:, h:h + p, :, h:h + p] = H4
+    out = np.zeros_like(H4)
+    for o in range(-h, h + 1):
+        out += pad[:, h + o:h + o + p, :, h + o:h + o + p]
+    return out.reshape(n * p, n * p)
+
+
+def conv_resnet_kernel(X, depth: int, activation: str = "relu", c_res: float = 1.0):
+    """Thesis Definition 3.3 (eq. 3.9), as corrected in spec C3-4: the pixel-level Grams
+    ``H^(h)`` (``(n p, n p)``, rows ``i p + s``), the means ``b^(h)`` (``(n p,)``) and the
+    ``(n, n)`` Gram ``K^(H)`` of the last block's weights.
+
+    Layer 1: ``H^(1) = c_sigma E[sigma(u) sigma(v)]`` and ``b^(1) = sqrt(c_sigma) E sigma(u)``
+    with the covariance the patch Gram of the input (:func:`patch_gram`); layers ``h = 2..H-1``:
+    ``H^(h) = H^(h-1) + (c_res/H)(b e^T + e b^T) + (c_res/H)^2 E[sigma(u) sigma(v)]``, ``e = E
+    sigma(u)``, ``b^(h) = b^(h-1) + (c_res/H) e``, covariances the patch Gram of ``H^(h-1)``;
+    last: ``K^(H)_ij = (c_res/H)^2 sum_s K^(H-1)[(i,s),(j,s)] E[sigma'(u_s) sigma'(v_s)]``
+    (``c_sigma`` instead of ``(c_res/H)^2`` when ``H = 1``).  The expectations are the same
+    layer maps as :func:`deep_kernel`'s (the registered ReLU closed forms, or quadrature)."""
+    from .generated import _runtime as _rt
+
+    X = _rt.array("X", X)
+    if X.ndim != 3 or min(X.shape) == 0:
+        raise ValueError("X must have shape (n, p, d0): n points of p pixels with d0 channels")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if not (np.isfinite(c_res) and c_res > 0):
+        raise ValueError(f"c_res must be > 0, got {c_res!r}")
+    n, p, d0 = X.shape
+    Z = X.reshape(n * p, d0)
+    if np.any(np.diag(patch_gram(Z @ Z.T, n, p)) <= 0):
+        raise ValueError("X must have a nonzero patch around every pixel")
+    cs = c_sigma(activation)
+    H = int(depth)
+    t = c_res / H
+    Hs, bs = [Z @ Z.T], []
+    for h in range(1, H):
+        Kp = patch_gram(Hs[-1], n, p)
+        if h == 1:
+            Hs.append(cs * _expect_pair(Kp, "value", activation))
+            bs.append(np.sqrt(cs) * _expect_single(Kp, activation))
+        else:
+            e = _expect_single(Kp, activation)
+            Hs.append(Hs[-1] + t * (np.outer(bs[-1], e) + np.outer(e, bs[-1]))
+                      + t * t * _expect_pair(Kp, "value", activation))
+            bs.append(bs[-1] + t * e)
+    Kp = patch_gram(Hs[-1], n, p)
+    M = (Kp * _expect_pair(Kp, "derivative", activation)).reshape(n, p, n, p)
+    K_H = (t * t if H >= 2 else cs) * np.einsum("isjs->ij", M)
+    return {"K": Hs, "b": bs, "K_H": K_H}

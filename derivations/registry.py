@@ -25,6 +25,7 @@ FAMILY_MODULES = (
     "derivations.gaussian",       # thesis ch. 5, Lemma 5.6
     "derivations.cnn",            # thesis ch. 5, Theorems 5.1-5.2
     "derivations.cnn_dynamics",   # thesis ch. 5, stationary points, GD dynamics (family cnn)
+    "derivations.cnn_rates",      # thesis ch. 5, Theorem 5.3 rates, Cor. 5.2, Lemmas 5.9-5.10
     "derivations.filter",         # thesis ch. 6, learning a convolutional filter
     "derivations.kernels",        # thesis ch. 2-3, infinite-width kernels
     "derivations.wn",             # Dukler, Gu & Montufar, weight normalization
@@ -81,10 +82,10 @@ class Bound:
 
 
 def rhs_code(rhs: str) -> str:
-    """``pi`` as ``numpy.pi`` and ``sqrt(`` as ``numpy.sqrt(`` in the code of a bound's
-    right-hand side."""
+    """``pi`` as ``numpy.pi`` and ``sqrt(``, ``cos(``, ``sin(`` as ``numpy.sqrt(`` ... in the
+    code of a bound's right-hand side."""
     rhs = re.sub(r"(?<![\w.])pi(?![\w])", "numpy.pi", rhs)
-    return re.sub(r"(?<![\w.])sqrt\(", "numpy.sqrt(", rhs)
+    return re.sub(r"(?<![\w.])(sqrt|cos|sin)\(", r"numpy.\1(", rhs)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ RNG = np.random.default_rng(23)
 #: values inside every domain (the rest: 0.5 for scalars, 2 for integers, normal vectors)
 DEFAULTS = {"y1": 1.0, "H": 3, "h": 1, "n": 4, "p": 1, "k": 2, "d": 2, "c_w0": 3.0}
 #: arguments whose array shape the generic rule cannot guess: (name, arg) -> value
-SHAPES = {("circulant.grad_p", "w"): RNG.standard_normal((2, 4)) / 2,
+SHAPES = {("cnn.cor52_iterations", "a_dot"): 0.0,  # below q d* at the defaults (a value)
+          ("circulant.grad_p", "w"): RNG.standard_normal((2, 4)) / 2,
           ("circulant.grad_p", "x"): RNG.standard_normal(4),
           ("circulant.grad_p", "y"): RNG.standard_normal(4),
           # the origin lies in the octopus domain D for every tau > 0
@@ -76,7 +77,8 @@ def test_every_formula_states_its_domain():
     # real-valued inputs with no restriction in the derivation (coordinates, signed dots/sums,
     # output weights, interpolation data)
     allowed_names = {"x", "y", "y0", "f0", "f1", "df0", "df1", "a_dot", "a_sum", "as_sum", "g",
-                     "c", "alpha", "beta", "w_out", "eta", "L"}
+                     "c", "alpha", "beta", "w_out", "eta", "L",
+                     "b_x", "b_y"}  # ResNet means b^(h) (thesis Def. 3.2), signed
     assert {a for _, a in free} <= allowed_names, sorted(free)
     assert len(BOUNDED) >= 60
 

@@ -132,6 +132,18 @@ def plant_emission(monkeypatch):
     return cli._freshness_rows(["gaussian"])
 
 
+def plant_bound(monkeypatch):
+    """A bound row (thesis ch. 5 rates): the GD runs' |v^t|^2 scaled by 2.5 breaks Lemma 5.9's
+    |v^t|^2 <= 2."""
+    from numerics.checks import cnn_rates as R
+
+    runs = dict(R.runs())
+    runs["nv2"] = runs["nv2"] * 2.5
+    monkeypatch.setattr(R, "runs", lambda: runs)
+    f = derivations.get("cnn.lambda_t")
+    return run_check(_check("cnn.lambda_t", "Lemma 5.9", "bound"), Subject(f, f.numpy), CTX)
+
+
 PLANTED = {k[len("plant_"):]: v for k, v in globals().items() if k.startswith("plant_")}
 
 

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``cnn`` family (cnn).
 
-Formulas: cnn.A, cnn.B, cnn.population_loss, cnn.grad_v, cnn.grad_a, cnn.population_loss_w, cnn.grad_w, cnn.a_opt, cnn.profile_loss, cnn.spurious_min_loss, cnn.spurious_a, cnn.spurious_threshold, cnn.spurious_cubic, cnn.init_cos_mean, cnn.init_dot_mean, cnn.gd_next_angle, cnn.gd_next_sin2, cnn.gd_next_norm_v_sq, cnn.gd_next_dot, cnn.gd_next_sum.
+Formulas: cnn.A, cnn.B, cnn.population_loss, cnn.grad_v, cnn.grad_a, cnn.population_loss_w, cnn.grad_w, cnn.a_opt, cnn.profile_loss, cnn.spurious_min_loss, cnn.spurious_a, cnn.spurious_threshold, cnn.spurious_cubic, cnn.init_cos_mean, cnn.init_dot_mean, cnn.gd_next_angle, cnn.gd_next_sin2, cnn.gd_next_norm_v_sq, cnn.gd_next_dot, cnn.gd_next_sum, cnn.lambda_t, cnn.cor52_iterations, cnn.lemma510_iterations.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['A', 'B', 'population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'a_opt', 'profile_loss', 'spurious_min_loss', 'spurious_a', 'spurious_threshold', 'spurious_cubic', 'init_cos_mean', 'init_dot_mean', 'gd_next_angle', 'gd_next_sin2', 'gd_next_norm_v_sq', 'gd_next_dot', 'gd_next_sum', 'population_loss_and_grads', 'population_loss_w_and_grads']
+__all__ = ['A', 'B', 'population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'a_opt', 'profile_loss', 'spurious_min_loss', 'spurious_a', 'spurious_threshold', 'spurious_cubic', 'init_cos_mean', 'init_dot_mean', 'gd_next_angle', 'gd_next_sin2', 'gd_next_norm_v_sq', 'gd_next_dot', 'gd_next_sum', 'lambda_t', 'cor52_iterations', 'lemma510_iterations', 'population_loss_and_grads', 'population_loss_w_and_grads']
 
 
 def A(w, k):
@@ -772,6 +772,108 @@ def gd_next_sum(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
     _c0 = (1/2)*(1 - numpy.pi)/numpy.pi
     _c1 = (1/2)/numpy.pi
     return _rt.finish(a_sum + eta*(as_sum*ws_norm*(cos_phi*_rt.pi_minus(phi) + dim_k + sin_phi - 1)*_c1 + a_sum*(_c0 + dim_k*(-_c1))), _shape)
+
+
+def lambda_t(phi, v_norm, a_dot, ws_norm):
+    """cnn.lambda_t: 004 thesis, Lemmas 5.5 and 5.9 (l.5347, l.5827), C5-17.
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t
+
+    Arguments (leading axes broadcast as a batch):
+        phi: (...) (>= 0, <= pi) - angle theta(v^t, w*) in [0, pi]
+        v_norm: (...) (> 0) - |v^t|
+        a_dot: (...) - (a^t)^T a*
+        ws_norm: (...) (> 0) - |w*|
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    phi = _rt.scalar("phi", phi, finite=False)
+    v_norm = _rt.scalar("v_norm", v_norm)
+    _rt.positive("v_norm", v_norm)
+    a_dot = _rt.scalar("a_dot", a_dot)
+    ws_norm = _rt.scalar("ws_norm", ws_norm)
+    _rt.positive("ws_norm", ws_norm)
+    _shape = _rt.batch_shape(("phi", phi, 0), ("v_norm", v_norm, 0), ("a_dot", a_dot, 0), ("ws_norm", ws_norm, 0))
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    return _rt.finish(a_dot*ws_norm*(numpy.pi - phi)/v_norm**2*((1/2)/numpy.pi), _shape)
+
+
+def cor52_iterations(eta, phi, a_dot, ws_norm, as_norm, q):
+    """cnn.cor52_iterations: 004 thesis, Corollary 5.2 (l.5799) via Lemma 5.7.
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t; angle frozen at phi; 1^T a 1^T a* at Lemma 5.4's bound |w*| (1^T a*)^2
+
+    Arguments (leading axes broadcast as a batch):
+        eta: (...) (> 0) - step size
+        phi: (...) (>= 0, < pi/2) - angle theta(v, w*) (frozen), below pi/2 so that d* > 0
+        a_dot: (...) (< q*ws_norm*as_norm**2*((pi - phi)*cos(phi) + sin(phi) - 1)/(pi - 1)) - (a^0)^T a* (below q d*)
+        ws_norm: (...) (> 0) - |w*|
+        as_norm: (...) (> 0) - |a*|
+        q: (...) (> 0) (< 1) - target fraction of the fixed point d* = |w*|(g(phi)-1)|a*|^2/(pi-1)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    phi = _rt.scalar("phi", phi)
+    a_dot = _rt.scalar("a_dot", a_dot)
+    ws_norm = _rt.scalar("ws_norm", ws_norm)
+    _rt.positive("ws_norm", ws_norm)
+    as_norm = _rt.scalar("as_norm", as_norm)
+    _rt.positive("as_norm", as_norm)
+    q = _rt.scalar("q", q)
+    _rt.positive("q", q)
+    _shape = _rt.batch_shape(("eta", eta, 0), ("phi", phi, 0), ("a_dot", a_dot, 0), ("ws_norm", ws_norm, 0), ("as_norm", as_norm, 0), ("q", q, 0))
+    _rt.require(phi >= 0, "phi", "must be >= 0")
+    _rt.require(phi < numpy.pi/2, "phi", "must be < pi/2 (g(phi) > 1, so the fixed point d* is positive)")
+    _rt.require(a_dot < q*ws_norm*as_norm**2*((numpy.pi - phi)*numpy.cos(phi) + numpy.sin(phi) - 1)/(numpy.pi - 1), "a_dot", "must be < q*ws_norm*as_norm**2*((pi - phi)*cos(phi) + sin(phi) - 1)/(pi - 1) (below the target q d*)")
+    _rt.require(q < 1, "q", "must be < 1")
+    _rt.require(eta * (numpy.pi - 1) < 2 * numpy.pi, "eta", "must be < 2 pi/(pi - 1) (contraction)")
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
+    psi_phi = _rt.pi_minus(phi)
+    _t0 = as_norm**2*ws_norm
+    _t1 = cos_phi*psi_phi
+    return _rt.finish(numpy.log(_t0*(cos_phi*psi_phi + q + sin_phi - _t1*q - q*sin_phi - 1)/abs(_t0*_t1 + _t0*sin_phi - _t0 + a_dot*(-numpy.pi) + a_dot))/numpy.log((eta*(numpy.pi) - eta - 2*numpy.pi)*(-(1/2)/numpy.pi)), _shape)
+
+
+def lemma510_iterations(eta, k, phi, a_sum, ws_norm, as_sum, as_norm, epsilon):
+    """cnn.lemma510_iterations: 004 thesis, Lemma 5.10 (l.5927).
+
+    Assumptions: Z_i ~ N(0, I_p) i.i.d., k non-overlapping patches; f(Z, w, a) = sum_i a_i relu(Z_i.w); teacher w* not normalized; w = v/|v|; population GD step v - eta grad_v l, a - eta grad_a l (Algorithm 1) from state t; angle frozen at phi
+
+    Arguments (leading axes broadcast as a batch):
+        eta: (...) (> 0) - step size
+        k: int - number of patches
+        phi: (...) (>= 0, <= pi) - angle theta(v, w*) in [0, pi] (frozen)
+        a_sum: (...) - 1^T a^0
+        ws_norm: (...) (> 0) - |w*|
+        as_sum: (...) - 1^T a*
+        as_norm: (...) (> 0) - |a*|
+        epsilon: (...) (> 0) - target accuracy eps (|S_T - S*| = eps |a*|)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    k = _rt.integer("k", k)
+    phi = _rt.scalar("phi", phi, finite=False)
+    a_sum = _rt.scalar("a_sum", a_sum)
+    ws_norm = _rt.scalar("ws_norm", ws_norm)
+    _rt.positive("ws_norm", ws_norm)
+    as_sum = _rt.scalar("as_sum", as_sum)
+    as_norm = _rt.scalar("as_norm", as_norm)
+    _rt.positive("as_norm", as_norm)
+    epsilon = _rt.scalar("epsilon", epsilon)
+    _rt.positive("epsilon", epsilon)
+    _shape = _rt.batch_shape(("eta", eta, 0), ("phi", phi, 0), ("a_sum", a_sum, 0), ("ws_norm", ws_norm, 0), ("as_sum", as_sum, 0), ("as_norm", as_norm, 0), ("epsilon", epsilon, 0))
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    _rt.require(eta * (k + numpy.pi - 1) < 2 * numpy.pi, "eta", "must be < 2 pi/(k + pi - 1) (contraction)")
+    dim_k = k
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
+    _t0 = as_sum*ws_norm
+    return _rt.finish(numpy.log(as_norm*epsilon*(dim_k - 1 + numpy.pi)/abs(_t0*cos_phi*_rt.pi_minus(phi) + _t0*dim_k + _t0*sin_phi - _t0 - a_sum*dim_k + a_sum*(-numpy.pi) + a_sum))/numpy.log((dim_k*eta - eta + eta*(numpy.pi) - 2*numpy.pi)*(-(1/2)/numpy.pi)), _shape)
 
 
 def population_loss_and_grads(v, a, w_star, a_star, *, out=None):

@@ -2,7 +2,7 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``kernels`` family (kernels).
 
-Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.anticoncentration, kernels.init_residual.
+Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.relu_c_sigma, kernels.fc_layer, kernels.fc_final, kernels.resnet_first_mean, kernels.resnet_layer, kernels.resnet_mean, kernels.resnet_final, kernels.anticoncentration, kernels.init_residual.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import math
@@ -11,7 +11,7 @@ import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['h_inf', 'arccos1', 'g_inf', 'v_inf', 'h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram', 'relu_layer_map', 'relu_derivative_map', 'anticoncentration', 'init_residual']
+__all__ = ['h_inf', 'arccos1', 'g_inf', 'v_inf', 'h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram', 'relu_layer_map', 'relu_derivative_map', 'relu_c_sigma', 'fc_layer', 'fc_final', 'resnet_first_mean', 'resnet_layer', 'resnet_mean', 'resnet_final', 'anticoncentration', 'init_residual']
 
 
 def h_inf(x, y):
@@ -533,6 +533,180 @@ def relu_derivative_map(phi):
     _shape = _rt.batch_shape(("phi", phi, 0))
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     return _rt.finish((numpy.pi - phi)*((1/2)/numpy.pi), _shape, checked=True)
+
+
+def relu_c_sigma(r_x):
+    """kernels.relu_c_sigma: 004 thesis, ch. 3, C3-1, Conditions 3.1-3.2 (c_sigma = 1/E sigma(z)^2 at r = 1).
+
+    Assumptions: ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}
+
+    Arguments (leading axes broadcast as a batch):
+        r_x: (...) (> 0) - pre-activation scale r (1 for the thesis' unit inputs)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    r_x = _rt.scalar("r_x", r_x)
+    _rt.positive("r_x", r_x)
+    _shape = _rt.batch_shape(("r_x", r_x, 0))
+    return _rt.finish(2/r_x**2, _shape)
+
+
+def fc_layer(r_x, r_y, phi):
+    """kernels.fc_layer: 004 thesis, ch. 3, Definition 3.1, eq. (3.7), h = 1..H-1.
+
+    Assumptions: ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}
+
+    Arguments (leading axes broadcast as a batch):
+        r_x: (...) (> 0) - sqrt(K_ii) of the previous layer
+        r_y: (...) (> 0) - sqrt(K_jj) of the previous layer
+        phi: (...) (>= 0, <= pi) - arccos(K_ij / (r_x r_y)) in [0, pi]
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    r_x = _rt.scalar("r_x", r_x)
+    _rt.positive("r_x", r_x)
+    r_y = _rt.scalar("r_y", r_y)
+    _rt.positive("r_y", r_y)
+    phi = _rt.scalar("phi", phi, finite=False)
+    _shape = _rt.batch_shape(("r_x", r_x, 0), ("r_y", r_y, 0), ("phi", phi, 0))
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
+    _h0 = cos_phi*_rt.pi_minus(phi) + sin_phi
+    del cos_phi, sin_phi
+    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    return _rt.finish(_h0*r_x*r_y*(numpy.pi**(-1.0)), _shape)
+
+
+def fc_final(r_x, r_y, phi):
+    """kernels.fc_final: 004 thesis, ch. 3, Definition 3.1, eq. (3.7), last layer (covariance from K^(H-1), sigma' sigma': C3-2).
+
+    Assumptions: ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}
+
+    Arguments (leading axes broadcast as a batch):
+        r_x: (...) (> 0) - sqrt(K_ii) of the previous layer
+        r_y: (...) (> 0) - sqrt(K_jj) of the previous layer
+        phi: (...) (>= 0, <= pi) - arccos(K_ij / (r_x r_y)) in [0, pi]
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    r_x = _rt.scalar("r_x", r_x)
+    _rt.positive("r_x", r_x)
+    r_y = _rt.scalar("r_y", r_y)
+    _rt.positive("r_y", r_y)
+    phi = _rt.scalar("phi", phi, finite=False)
+    _shape = _rt.batch_shape(("r_x", r_x, 0), ("r_y", r_y, 0), ("phi", phi, 0))
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    return _rt.finish(numpy.cos(phi)*_rt.pi_minus(phi)*r_x*r_y*(numpy.pi**(-1.0)), _shape)
+
+
+def resnet_first_mean(r_x):
+    """kernels.resnet_first_mean: 004 thesis, ch. 3, Definition 3.2, eq. (3.8), b^(1).
+
+    Assumptions: ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}
+
+    Arguments (leading axes broadcast as a batch):
+        r_x: (...) (> 0) - standard deviation sqrt(K_ii) of u
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    r_x = _rt.scalar("r_x", r_x)
+    _rt.positive("r_x", r_x)
+    _shape = _rt.batch_shape(("r_x", r_x, 0))
+    return _rt.finish(r_x*(1/numpy.sqrt(numpy.pi)), _shape)
+
+
+def resnet_layer(r_x, r_y, phi, b_x, b_y, c_res, depth):
+    """kernels.resnet_layer: 004 thesis, ch. 3, Definition 3.2, eq. (3.8), h = 2..H-1 (b_i paired with sigma(v): C3-3).
+
+    Assumptions: ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}
+
+    Arguments (leading axes broadcast as a batch):
+        r_x: (...) (> 0) - sqrt(K_ii) of the previous layer
+        r_y: (...) (> 0) - sqrt(K_jj) of the previous layer
+        phi: (...) (>= 0, <= pi) - arccos(K_ij / (r_x r_y)) in [0, pi]
+        b_x: (...) - b^(h-1)_i (limit of 1^T x_i^(h-1) / sqrt(m))
+        b_y: (...) - b^(h-1)_j
+        c_res: (...) (> 0) - ResNet branch scale c_res
+        depth: (...) (> 0) - number of layers H
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    r_x = _rt.scalar("r_x", r_x)
+    _rt.positive("r_x", r_x)
+    r_y = _rt.scalar("r_y", r_y)
+    _rt.positive("r_y", r_y)
+    phi = _rt.scalar("phi", phi, finite=False)
+    b_x = _rt.scalar("b_x", b_x)
+    b_y = _rt.scalar("b_y", b_y)
+    c_res = _rt.scalar("c_res", c_res)
+    _rt.positive("c_res", c_res)
+    depth = _rt.scalar("depth", depth)
+    _rt.positive("depth", depth)
+    _shape = _rt.batch_shape(("r_x", r_x, 0), ("r_y", r_y, 0), ("phi", phi, 0), ("b_x", b_x, 0), ("b_y", b_y, 0), ("c_res", c_res, 0), ("depth", depth, 0))
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    cos_phi = numpy.cos(phi)
+    sin_phi = _rt.sine(phi, cos_phi)
+    _h0 = cos_phi*_rt.pi_minus(phi) + sin_phi
+    del sin_phi
+    # near phi = pi the sum above cancels like t^3 (t = pi - phi): Taylor series derived by SymPy
+    _h0 = _rt.taylor_pi(_h0, phi, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07,))
+    _t0 = r_x*r_y
+    _t1 = c_res/depth*((1/2)*numpy.sqrt(2)/numpy.sqrt(numpy.pi))
+    return _rt.finish(_h0*_t0*c_res**2/depth**2*((1/2)/numpy.pi) + _t0*cos_phi + _t1*b_x*r_y + _t1*b_y*r_x, _shape)
+
+
+def resnet_mean(r_x, b_x, c_res, depth):
+    """kernels.resnet_mean: 004 thesis, ch. 3, Definition 3.2, eq. (3.8), b^(h).
+
+    Assumptions: ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}
+
+    Arguments (leading axes broadcast as a batch):
+        r_x: (...) (> 0) - standard deviation sqrt(K_ii) of u
+        b_x: (...) - b^(h-1)_i (limit of 1^T x_i^(h-1) / sqrt(m))
+        c_res: (...) (> 0) - ResNet branch scale c_res
+        depth: (...) (> 0) - number of layers H
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    r_x = _rt.scalar("r_x", r_x)
+    _rt.positive("r_x", r_x)
+    b_x = _rt.scalar("b_x", b_x)
+    c_res = _rt.scalar("c_res", c_res)
+    _rt.positive("c_res", c_res)
+    depth = _rt.scalar("depth", depth)
+    _rt.positive("depth", depth)
+    _shape = _rt.batch_shape(("r_x", r_x, 0), ("b_x", b_x, 0), ("c_res", c_res, 0), ("depth", depth, 0))
+    return _rt.finish(b_x + c_res*r_x/depth*((1/2)*numpy.sqrt(2)/numpy.sqrt(numpy.pi)), _shape)
+
+
+def resnet_final(r_x, r_y, phi, c_res, depth):
+    """kernels.resnet_final: 004 thesis, ch. 3, Definition 3.2, eq. (3.8), last layer (covariance from K^(H-1): C3-3).
+
+    Assumptions: ReLU; (u, v) ~ N(0, [[r_x^2, r_x r_y cos phi], [r_x r_y cos phi, r_y^2]]); sigma' = 1{. >= 0}
+
+    Arguments (leading axes broadcast as a batch):
+        r_x: (...) (> 0) - sqrt(K_ii) of the previous layer
+        r_y: (...) (> 0) - sqrt(K_jj) of the previous layer
+        phi: (...) (>= 0, <= pi) - arccos(K_ij / (r_x r_y)) in [0, pi]
+        c_res: (...) (> 0) - ResNet branch scale c_res
+        depth: (...) (> 0) - number of layers H
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    r_x = _rt.scalar("r_x", r_x)
+    _rt.positive("r_x", r_x)
+    r_y = _rt.scalar("r_y", r_y)
+    _rt.positive("r_y", r_y)
+    phi = _rt.scalar("phi", phi, finite=False)
+    c_res = _rt.scalar("c_res", c_res)
+    _rt.positive("c_res", c_res)
+    depth = _rt.scalar("depth", depth)
+    _rt.positive("depth", depth)
+    _shape = _rt.batch_shape(("r_x", r_x, 0), ("r_y", r_y, 0), ("phi", phi, 0), ("c_res", c_res, 0), ("depth", depth, 0))
+    _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
+    return _rt.finish(c_res**2*numpy.cos(phi)*_rt.pi_minus(phi)*r_x*r_y/depth**2*((1/2)/numpy.pi), _shape)
 
 
 def anticoncentration(r, alpha):

@@ -504,3 +504,332 @@ def _lemma22(subject, ctx):
 # a statement about the model only (it never evaluates H_inf): not an independent check of it
 register(Check("kernels.h_inf", "simulation", "Lemma 2.2 / 2.5: pattern changes within R", _lemma22,
                independent=False))
+
+# --- thesis ch. 3 (issue 24): one layer of Defs. 3.1-3.2 as formulas, against the model --------
+# Reference: the definition's expectations by plane / line quadrature of the ReLU integrand
+# (numerics.simulators.kernels) and c_sigma by 1-D quadrature; MC: the definition's integrand
+# at Gaussian (u, v); no layer map or closed form is used by either.
+
+from ..quadrature import line_expectation as _line  # noqa: E402
+
+
+def _relu_mean_ref(r):
+    return float(_line(lambda z: np.maximum(r * z, 0.0), kinks=(0.0,)))
+
+
+def _cs():
+    return sim.c_sigma_quadrature("relu")
+
+
+def _lm(pt, derivative=False):
+    return sim.layer_map_reference(float(pt["r_x"]), float(pt["r_y"]), float(pt["phi"]),
+                                   derivative=derivative)
+
+
+def _kxy(pt):
+    return float(pt["r_x"] * pt["r_y"] * math.cos(float(pt["phi"])))
+
+
+def _t(pt):
+    return float(pt["c_res"] / pt["depth"])
+
+
+_LAYER_REFS = {
+    "relu_c_sigma": lambda pt: 1.0 / float(_line(lambda z: np.maximum(float(pt["r_x"]) * z, 0.0)
+                                                 ** 2, kinks=(0.0,))),
+    "fc_layer": lambda pt: _cs() * _lm(pt),
+    "fc_final": lambda pt: _cs() * _kxy(pt) * _lm(pt, True),
+    "resnet_first_mean": lambda pt: math.sqrt(_cs()) * _relu_mean_ref(float(pt["r_x"])),
+    "resnet_layer": lambda pt: (_kxy(pt) + _t(pt) * (float(pt["b_x"]) * _relu_mean_ref(
+        float(pt["r_y"])) + float(pt["b_y"]) * _relu_mean_ref(float(pt["r_x"])))
+        + _t(pt) ** 2 * _lm(pt)),
+    "resnet_mean": lambda pt: float(pt["b_x"]) + _t(pt) * _relu_mean_ref(float(pt["r_x"])),
+    "resnet_final": lambda pt: _t(pt) ** 2 * _kxy(pt) * _lm(pt, True),
+}
+
+
+def _uv(rng, n, pt):
+    rx, ry = float(pt.get("r_x", 1.0)), float(pt.get("r_y", 1.0))
+    phi = float(pt.get("phi", 0.0))
+    z = rng.standard_normal((n, 2))
+    return rx * z[:, 0], ry * (math.cos(phi) * z[:, 0] + math.sin(phi) * z[:, 1])
+
+
+def _relu(s):
+    return np.maximum(s, 0.0)
+
+
+def _step(s):
+    return (s >= 0).astype(float)
+
+
+_LAYER_SAMPLES = {
+    # E sigma(z)^2 by MC; the row compares c_sigma with 1/mean via the delta method below
+    "fc_layer": lambda rng, n, pt: 2.0 * np.prod([_relu(w) for w in _uv(rng, n, pt)], axis=0),
+    "fc_final": lambda rng, n, pt: 2.0 * _kxy(pt) * np.prod([_step(w) for w in _uv(rng, n, pt)],
+                                                            axis=0),
+    "resnet_first_mean": lambda rng, n, pt: math.sqrt(2.0) * _relu(_uv(rng, n, pt)[0]),
+    "resnet_layer": lambda rng, n, pt: (lambda u, v: _kxy(pt) + _t(pt) * (
+        float(pt["b_x"]) * _relu(v) + float(pt["b_y"]) * _relu(u))
+        + _t(pt) ** 2 * _relu(u) * _relu(v))(*_uv(rng, n, pt)),
+    "resnet_mean": lambda rng, n, pt: float(pt["b_x"]) + _t(pt) * _relu(_uv(rng, n, pt)[0]),
+    "resnet_final": lambda rng, n, pt: _t(pt) ** 2 * _kxy(pt) * np.prod(
+        [_step(w) for w in _uv(rng, n, pt)], axis=0),
+}
+# (the MC samplers use c_sigma = 2 as a number: the MC rows test the layer map, the reference
+# rows and the c_sigma row test c_sigma itself against 1-D quadrature)
+
+
+def layer_points(which):
+    rng = np.random.default_rng(91)
+    base = [(1.0, 1.0, 0.0), (0.3, 2.5, 1e-8), (1.2, 0.7, 0.8), (1.0, 1.0, math.pi / 2),
+            (2.0, 0.5, 2.4), (1e-3, 1e3, math.pi - 1e-8), (0.9, 1.1, math.pi)]
+    out = []
+    for i, (rx, ry, p) in enumerate(base):
+        pt = {"r_x": np.float64(rx), "r_y": np.float64(ry), "phi": np.float64(p)}
+        if which.startswith("resnet") and which != "resnet_first_mean":
+            pt.update(b_x=np.float64(rng.uniform(-1, 2)), b_y=np.float64(rng.uniform(-1, 2)),
+                      # c_res/H = 1, 0.5, 1, 1: the layer map's part is not hidden by a small
+                      # (c_res/H)^2 (a t^7 series mutant near phi = pi is ~1e-12 of the value)
+                      c_res=np.float64((2.0, 1.5, 5.0, 10.0)[i % 4]),
+                      depth=np.float64((2, 3, 5, 10)[i % 4]))
+        if which == "resnet_first_mean":
+            pt = {"r_x": pt["r_x"]}
+        if which == "resnet_mean":
+            pt = {k: pt[k] for k in ("r_x", "b_x", "c_res", "depth")}
+        if which in ("resnet_final",):
+            pt = {k: pt[k] for k in ("r_x", "r_y", "phi", "c_res", "depth")}
+        out.append(pt)
+    return out
+
+
+def _layer_scale(pt):
+    s = float(pt.get("r_x", 1.0)) * float(pt.get("r_y", pt.get("r_x", 1.0)))
+    return max(s, abs(float(pt.get("b_x", 0.0))) + abs(float(pt.get("b_y", 0.0))), 1e-300)
+
+
+for _q, _ref in _LAYER_REFS.items():
+    _nm = f"kernels.{_q}"
+    if _q == "relu_c_sigma":
+        _cpts = lambda: [{"r_x": np.float64(r)} for r in (1.0, 0.3, 2.5, 1e-3, 1e3)]  # noqa: E731
+        register(reference_check(_nm, _cpts, _ref, tol=TOL,
+                                 label="1 / E relu(r z)^2 by 1-D quadrature",
+                                 method="Gauss-Legendre, breakpoint at 0"))
+        # delta method: 1/m ~ 1/m0 - (m - m0)/m0^2 with m0 = r^2/2 (a number, not the formula)
+        register(mc_check(_nm, "MC of 1 / E relu(u)^2 (delta method)", lambda: _cpts()[:3],
+                          lambda rng, n, pt: (lambda r2, s: 2.0 / r2 - 4.0 / r2**2 * (s - r2 / 2))(
+                              float(pt["r_x"]) ** 2,
+                              _relu(float(pt["r_x"]) * rng.standard_normal(n)) ** 2)))
+        register(mpmath_check(_nm, _cpts))
+        continue
+    register(reference_check(_nm, (lambda q=_q: layer_points(q)), _ref, tol=TOL,
+                             scale=_layer_scale, label="the definition by plane quadrature",
+                             method="polar Gauss rule with ReLU kinks; c_sigma by 1-D quadrature"))
+    register(mc_check(_nm, "MC of the definition's integrand at (u, v)",
+                      (lambda q=_q: [p for p in layer_points(q)
+                                     if float(p.get("r_x", 1)) > 0.1 and float(p.get("r_y", 1)) < 10]),
+                      _LAYER_SAMPLES[_q], samples_scale=0.25))
+    register(mpmath_check(_nm, (lambda q=_q: layer_points(q))))
+
+
+def _recursion_consistency(subject, ctx):
+    """``deep_kernel`` (ReLU, fc and resnet) equals the registered one-layer formulas composed
+    by hand (emitted code of kernels.fc_layer, fc_final, resnet_first_mean, resnet_layer,
+    resnet_mean, resnet_final): the recursion is the definitions' composition."""
+    from derivations.generated import kernels as gen
+
+    worst = 0.0
+    for pt in deep_points():
+        if pt["activation"] != "relu":
+            continue
+        X, H, arch, c = pt["X"], pt["depth"], pt["arch"], pt["c_res"]
+        got = subject.fn(X, H, arch=arch, activation="relu", c_res=c)
+
+        def stats(Km):
+            r = np.sqrt(np.diag(Km))
+            ph = np.arccos(np.clip(Km / np.outer(r, r), -1, 1))
+            np.fill_diagonal(ph, 0.0)
+            return r[:, None], r[None, :], ph
+
+        Ks, b = [X @ X.T], None
+        for h in range(1, H):
+            rx, ry, ph = stats(Ks[-1])
+            if arch == "fc" or h == 1:
+                Ks.append(gen.fc_layer(rx, ry, ph))
+                if arch == "resnet":
+                    b = gen.resnet_first_mean(np.sqrt(np.diag(Ks[0])))
+            else:
+                Ks.append(gen.resnet_layer(rx, ry, ph, b[:, None], b[None, :], c, H))
+                b = gen.resnet_mean(rx[:, 0], b, c, H)
+        rx, ry, ph = stats(Ks[-1])
+        KH = (gen.fc_final(rx, ry, ph) if (arch == "fc" or H == 1)
+              else gen.resnet_final(rx, ry, ph, c, H))
+        worst = max(worst, float(np.max(np.abs(KH - got["K_H"])) / np.max(np.abs(KH))))
+    # 1e-8 as DEEP_TOL's K_H: an exactly parallel pair's angle from a rounded Gram is known to
+    # ~sqrt(eps) only (seen 1.4e-9 there; all other entries agree to ~1e-15)
+    return CheckResult("kernels.deep_kernel", "consistency", "= the registered layer formulas "
+                       "composed (ReLU, fc and resnet)", worst, 0.0, worst, "rel",
+                       worst <= 1e-8, detail="K_H over deep_points' ReLU cases; tol 1e-8 "
+                       "(parallel pair: angle known to sqrt(eps))", resolution=1e-8)
+
+
+register_public(Check("kernels.deep_kernel", "consistency", "= the registered layer formulas "
+                      "composed", _recursion_consistency, independent=False),
+                f"{_K}:deep_kernel", _DEEP_RELATED + ("kernels.fc_layer", "kernels.fc_final",
+                                                      "kernels.resnet_layer"))
+
+
+# --- Def. 3.3 (ConvResNet) vs the width -> oo limit by quadrature ------------------------------
+
+
+def conv_points():
+    rng = np.random.default_rng(73)
+    X = rng.standard_normal((2, 3, 2))
+    return [{"X": X, "depth": 2, "arch": "convresnet", "activation": "relu", "c_res": 0.7},
+            {"X": 0.8 * X, "depth": 3, "arch": "convresnet", "activation": "softplus",
+             "c_res": 1.0}]
+
+
+def _ref_conv(pt):
+    return _deep_out(sim.conv_resnet_reference(pt["X"], pt["depth"], pt["activation"],
+                                               pt["c_res"]))
+
+
+register_public(public_reference_check(
+    "kernels.deep_kernel", conv_points, _invoke_deep, _ref_conv, tol=(1e-10, 1e-10, 1e-10),
+    label="ConvResNet (Def. 3.3 / C3-4): pixel Grams, b and K_H vs plane quadrature",
+    method="width -> oo limit of the simulated conv ResNet (patches of 3, zero padding), "
+           "pair expectations by polar quadrature; ReLU H=2, softplus H=3",
+    outputs=("K_H", "H^(h)", "b^(h)")), f"{_K}:deep_kernel", _DEEP_RELATED)
+
+
+# --- Defs. 3.1-3.3 vs wide random networks (Monte Carlo, z-tests) -----------------------------
+
+#: (arch, activation, depth, c_res, width m, networks N) of the default rows; `--samples`
+#: above the default scales N (more configurations: tests/test_kernels_deep.py).
+NET_CONFIGS = (("fc", "relu", 3, 1.0, 2048, 30), ("resnet", "softplus", 4, 0.5, 2048, 30),
+               ("convresnet", "relu", 3, 0.7, 2048, 24))
+
+
+def net_data(arch):
+    rng = np.random.default_rng(75)
+    if arch == "convresnet":
+        return rng.standard_normal((3, 4, 2)) / 1.5
+    X = rng.standard_normal((4, 5))
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _flat(d, arch):
+    """K_H, K^(1..H-1) and (ResNets) b^(h), flattened."""
+    bs = d["b"] if arch != "fc" else []
+    return np.concatenate([np.ravel(d["K_H"])] + [np.ravel(k) for k in d["K"][1:]]
+                          + [np.ravel(b) for b in bs])
+
+
+def wide_network_check(arch, act, H, c_res, m, N):
+    label = f"MC of wide random {arch} networks ({act}, H={H}, m={m})"
+
+    def run(subject, ctx):
+        X = net_data(arch)
+        closed = _flat(subject.fn(X, H, arch=arch, activation=act, c_res=c_res), arch)
+        n = max(N, int(N * ctx.samples / 400_000))
+        rng = ctx.rng(f"kernels.deep_kernel/{label}")
+        draws = np.array([_flat(sim.wide_network(np.random.default_rng(rng.integers(2**63)), X,
+                                                 H, m, arch, act, c_res), arch)
+                          for _ in range(n)])
+        r = mc_result("kernels.deep_kernel", label, closed, draws)
+        r.detail += (f"; one sample = one network (pre-activations drawn exactly from their "
+                     f"Gaussian law); K_H, every K^(h) and b^(h); finite-width bias O(1/m)")
+        return [r]
+
+    return Check("kernels.deep_kernel", "monte_carlo", label, run)
+
+
+from ..harness import mc_result  # noqa: E402
+
+for _cfg in NET_CONFIGS:
+    register_public(wide_network_check(*_cfg), f"{_K}:deep_kernel", _DEEP_RELATED)
+
+
+# --- Props. 3.1-3.2, Lemmas 3.23-3.25: K^(H) is full rank on non-parallel data ------------------
+
+
+def rank_data():
+    """Non-parallel unit points (n = 6 > d = 4, so K^(0) = X X^T is singular: the rank comes
+    from the nonlinearity, as in Lemma 3.23); and conv data (2 images of 4 pixels)."""
+    rng = np.random.default_rng(77)
+    X = rng.standard_normal((6, 4))
+    return X / np.linalg.norm(X, axis=1, keepdims=True), rng.standard_normal((3, 4, 2))
+
+
+def _lam(K):
+    return float(np.linalg.eigvalsh(0.5 * (K + K.T))[0])
+
+
+def _pair_lam(K):
+    n = len(K)
+    return min(_lam(K[np.ix_([i, j], [i, j])]) for i in range(n) for j in range(i + 1, n))
+
+
+def full_rank_check():
+    label = "Props. 3.1-3.2, Lemmas 3.23-3.24: lambda_min(K^(h)) > 0"
+
+    def run(subject, ctx):
+        X, Xc = rank_data()
+        rows, worst = [], None
+        # (arch, activation, depths): softplus satisfies Condition 3.2 (analytic, not a
+        # polynomial); ReLU does not, and is measured too
+        for arch, act, depths, data in (("fc", "softplus", (1, 2, 4), X), ("fc", "relu", (2, 4), X),
+                                        ("resnet", "softplus", (2, 4, 8), X),
+                                        ("resnet", "relu", (4,), X),
+                                        ("convresnet", "relu", (2, 3), Xc)):
+            for H in depths:
+                d = subject.fn(data, H, arch=arch, activation=act, c_res=1.0)
+                mats = [d["K_H"]] + list(d["K"][1:])
+                for j, Km in enumerate(mats):
+                    lam = _lam(Km)
+                    rel = lam / float(np.max(np.abs(Km)))
+                    tag = f"{arch}/{act}/H={H}/" + ("K^(H)" if j == 0 else f"K^({j})")
+                    if worst is None or rel < worst[0]:
+                        worst = (rel, lam, tag)
+        rel, lam, tag = worst
+        ok = rel > 1e-10  # eigvalsh is accurate to ~1e-15 of the norm
+        rows.append(CheckResult(
+            "kernels.deep_kernel", "claim", label, lam, 0.0, rel, "rel", ok,
+            detail=(f"smallest lambda_min / max|K| over fc, resnet, convresnet, ReLU and softplus,"
+                    f" depth 1-8, every layer: {rel:.3g} at {tag}; data: 6 non-parallel unit "
+                    f"points in R^4 (K^(0) singular) and 3 conv images; fails if <= 1e-10"),
+            resolution=0.0))
+        # Prop. 3.2: lambda_min(K^(H)) >= (c_res/H)^2 kappa, kappa independent of the depth
+        kap = {H: _lam(subject.fn(X, H, arch="resnet", activation="softplus", c_res=1.0)["K_H"])
+               * H * H for H in (2, 3, 5, 8, 12)}
+        lo, hi = min(kap.values()), max(kap.values())
+        rows.append(CheckResult(
+            "kernels.deep_kernel", "claim", "Prop. 3.2: lambda_min(K^(H)) (H/c_res)^2 bounded "
+            "below in H (ResNet, softplus)", lo, 0.0, lo, "abs", lo > 0,
+            detail=("kappa_H = lambda_min(K^(H)) H^2/c_res^2 at H = 2, 3, 5, 8, 12: "
+                    + ", ".join(f"{v:.4g}" for v in kap.values())
+                    + f" (min/max {lo / hi:.3f}; the fc K^(H) decays with H instead); "
+                    "fails if any kappa_H <= 0"), resolution=0.0))
+        # Lemma 3.25 (ResNet): the pairwise lambda = min_ij lambda_min(2x2 block) does not
+        # decrease over the identity-skip layers h >= 2; the printed form compares with K^(0)
+        d = subject.fn(X, 8, arch="resnet", activation="softplus", c_res=1.0)
+        pl = [_pair_lam(k) for k in d["K"]]
+        steps = [pl[h] - pl[h - 1] for h in range(2, len(pl))]
+        ok25 = min(steps) >= -1e-13
+        rows.append(CheckResult(
+            "kernels.deep_kernel", "claim", "Lemma 3.25: pairwise lambda of K^(h) over the "
+            "ResNet blocks", min(steps), 0.0, min(steps), "abs", ok25,
+            erratum=pl[-1] < pl[0], erratum_class="OCR reading" if pl[-1] < pl[0] else "",
+            detail=(f"lambda(K^(h)) = min_ij lambda_min([[K_ii, K_ij], [K_ji, K_jj]]) for h = 0..7 "
+                    f"(softplus, H = 8): " + ", ".join(f"{v:.4f}" for v in pl)
+                    + "; non-decreasing for h >= 2 (fails if a step < -1e-13). The OCR'd "
+                    f"statement lambda(K^(H)) >= lambda(K^(0)) (no constant) is false here: "
+                    f"{pl[-1]:.4f} < {pl[0]:.4f}, the c_sigma layer 1 lowers it; Prop. 3.2's "
+                    "proof uses it with a constant c"), resolution=0.0))
+        return rows
+
+    return Check("kernels.deep_kernel", "claim", label, run)
+
+
+register_public(full_rank_check(), f"{_K}:deep_kernel", _DEEP_RELATED)

@@ -13,8 +13,10 @@ a.a* > 0, Lemmas 5.2/5.3) are retired early.
 
 Choices the thesis leaves open (options of :func:`run`; defaults documented in
 docs/cnn_dynamics.md): |w*| = 1; a* = (sqrt(r)/k) 1 + sqrt(1 - r/k) u (u a random unit vector
-orthogonal to 1), scaled to |a*| = ``norm_a_star`` (default 0.5, which matched the thesis best
-in the spec's sensitivity study); Theorem 5.4 initialization with ONE sign draw (v uniform on
+orthogonal to 1), scaled to |a*| = ``norm_a_star`` (default 0.5: FITTED, the one value that
+matched the thesis best in the spec's sensitivity study; the thesis does not state |a*|, and the
+JSON, report and figure label it so; ``--sensitivity`` measures how the table moves with |a*|,
+eta and T); Theorem 5.4 initialization with ONE sign draw (v uniform on
 S^5, a uniform in the ball of radius |1^T a*||w*|/sqrt(k)); step ``eta`` = 0.1, ``iters`` =
 10000 (the same time horizon eta*T = 1000 as the spec's 0.05 x 20000, at half the cost;
 k <= 100 keeps the 1^T a recursion stable, |1 - eta (k+pi-1)/(2 pi)| < 1); success = final phi < pi/2 (``criterion="angle"``) or final loss < 1e-3 |a*|^2
@@ -43,6 +45,70 @@ THESIS = {
     49: (.50, .53, .61, .78, 1, 1), 64: (.50, .51, .59, .71, .89, 1),
     81: (.50, .53, .57, .66, .81, .97), 100: (.50, .50, .57, .63, .75, .90),
 }
+
+
+#: What the thesis fixes and what it leaves open (issue 24): each setting with its provenance.
+#: "paper" = stated in seed 004 at the given line; "fitted" = chosen to match the thesis table;
+#: "ours" = a choice of this reproduction.
+PROVENANCE = {
+    "p": ("paper", "p = 6 (004 l.5447)"),
+    "k, r grid": ("paper", "k in 25..100, r = (1'a*)^2/|a*|^2 in 0..25 (table, l.5411-5424; the "
+                  "r header is OCR-garbled, values consistent with the table)"),
+    "runs": ("paper", "5000 random initializations per cell (l.5454)"),
+    "initialization": ("paper", "Theorem 5.4's scheme (l.5447); one sign draw (ours: the thesis "
+                       "does not say; r = 0 giving .50 supports it)"),
+    "|w*|": ("paper", "|w*| = 1 (l.5386, 'without loss of generality')"),
+    "norm_a_star": ("fitted", "|a*| is not stated; 0.5 is a one-parameter fit to the thesis "
+                    "table (spec E5-T1: max |diff| 0.019 at 0.5 vs 0.036 at 1)"),
+    "a* construction": ("ours", "a* = sqrt(r)/k 1 + sqrt(1 - r/k) u, u a random unit vector "
+                        "orthogonal to 1 (not stated)"),
+    "eta": ("ours", "not stated"),
+    "iters": ("ours", "not stated"),
+    "criterion": ("ours", "success = final angle < pi/2 (not stated)"),
+}
+
+#: Cells and settings of the sensitivity study (one knob at a time from the default).
+SENS_CELLS = ((25, 4), (64, 9), (100, 16))
+SENS_NORMS = (0.25, 0.5, 1.0, 2.0)
+SENS_ETAS = (0.025, 0.05, 0.1)  # eta (k + pi - 1)/(2 pi) < 2 for k = 100 needs eta < 0.123
+SENS_ITERS = (2500, 5000, 10000)
+
+
+def sensitivity(n=600, seed=0, iters=10000, norm_a_star=0.5, eta=0.1, cells=SENS_CELLS,
+                progress=None):
+    """P(success) at a few cells as |a*|, eta and the iteration count vary one at a time from
+    (norm_a_star, eta, iters); the same seed per cell for every setting (common random numbers,
+    so differences are less noisy than the binomial SE suggests).  Returns rows
+    ``{"knob", "value", "k", "r", "p", "se", "thesis"}``."""
+    rows = []
+    settings = ([("norm_a_star", x) for x in SENS_NORMS]
+                + [("eta", x) for x in SENS_ETAS if x != eta]
+                + [("iters", x * iters // 10000) for x in SENS_ITERS if x != 10000])
+    for knob, val in settings:
+        kw = {"norm_a_star": norm_a_star, "eta": eta, "iters": iters, knob: val}
+        for k, r in cells:
+            rng = np.random.default_rng([seed, k, r])
+            (pr,), _ = simulate_k(k, (r,), n, 6, rng, kw["norm_a_star"], kw["eta"], kw["iters"])
+            rows.append({"knob": knob, "value": val, "k": k, "r": r, "p": float(pr),
+                         "se": math.sqrt(max(pr * (1 - pr), 0.25 / n) / n),
+                         "thesis": THESIS[k][RS.index(r)] if k in THESIS and r in RS else None})
+            if progress:
+                progress(f"sensitivity {knob}={val:g} k={k} r={r}: {pr:.3f}")
+    return rows
+
+
+def sensitivity_report(rows) -> str:
+    cells = sorted({(x["k"], x["r"]) for x in rows})
+    head = "  knob          value  | " + " | ".join(f"k={k} r={r}".ljust(12) for k, r in cells)
+    lines = ["Sensitivity (one knob at a time; default |a*| = 0.5 fitted, eta = 0.1 and T ours):",
+             head]
+    for knob, val in dict.fromkeys((x["knob"], x["value"]) for x in rows):
+        got = {(x["k"], x["r"]): x["p"] for x in rows if (x["knob"], x["value"]) == (knob, val)}
+        lines.append(f"  {knob:<12} {val:>7g}  | "
+                     + " | ".join(f"{got[c]:.3f}".ljust(12) for c in cells))
+    th = {(x["k"], x["r"]): x["thesis"] for x in rows}
+    lines.append("  thesis               | " + " | ".join(f"{th[c]:.2f}".ljust(12) for c in cells))
+    return "\n".join(lines)
 
 
 def teacher(rng, k, r, norm):
@@ -107,7 +173,8 @@ def _cell_row(task):
 
 
 def run(out_dir, quick=False, seed=0, progress=None, norm_a_star=0.5, eta=0.1, iters=None,
-        n=None, criterion="angle", ks=None, rs=None, workers=None, scheduler=None):
+        n=None, criterion="angle", ks=None, rs=None, workers=None, scheduler=None,
+        sensitivity=False):
     """``workers``/``scheduler``: run the k rows as tasks on Dask (:mod:`numerics.sweep`);
     each row has its own seed (SeedSequence([seed, k])), so the table does not depend on the
     worker count."""
@@ -149,7 +216,19 @@ def run(out_dir, quick=False, seed=0, progress=None, norm_a_star=0.5, eta=0.1, i
                           "diff": None if th is None else pr - th, "diff_se": diff_se,
                           "flag": diff_se is not None and abs(diff_se) > FLAG_SE,
                           "above_rc": r > rc[k]})
+    prov = {key: {"status": st, "note": note} for key, (st, note) in PROVENANCE.items()}
+    prov["norm_a_star"]["value"] = norm_a_star
+    if norm_a_star != 0.5:
+        prov["norm_a_star"].update(status="ours", note=f"|a*| = {norm_a_star:g} (given)")
+    prov["eta"]["value"], prov["iters"]["value"] = eta, iters
+    sens = None
+    if sensitivity:
+        sens = globals()["sensitivity"](n=120 if quick else 600, seed=seed,
+                                        iters=1000 if quick else 10000, norm_a_star=norm_a_star,
+                                        eta=eta, cells=SENS_CELLS[:1] if quick else SENS_CELLS,
+                                        progress=progress)
     result = {"name": NAME, "table": {str(k): v for k, v in table.items()}, "cells": cells,
+              "provenance": prov, "sensitivity": sens,
               "r_c": {str(k): v for k, v in rc.items()}, "seconds": seconds,
               "ks": list(ks), "rs": list(rs), "n": n, "iters": iters, "quick": quick,
               "flag_se": FLAG_SE}
@@ -167,13 +246,18 @@ def run(out_dir, quick=False, seed=0, progress=None, norm_a_star=0.5, eta=0.1, i
                     mec="red", mew=1.2, label=rf"$> {FLAG_SE:g}$ SE from the thesis")
         ax.set_xlabel(r"$r=(\mathbf{1}^\top\mathbf{a}^*)^2/\|\mathbf{a}^*\|^2$")
         ax.set_ylabel(r"$P(\phi^T<\pi/2)$")
+        ax.text(0.99, 0.02, rf"$\|\mathbf{{a}}^*\|={norm_a_star:g}$ "
+                + ("(fitted to the thesis)" if prov["norm_a_star"]["status"] == "fitted"
+                   else "(given)") + rf", $\eta={eta:g}$, $T={iters}$ (ours)",
+                transform=ax.transAxes, ha="right", fontsize="x-small")
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
                   borderaxespad=0.0, frameon=False,
                   title="o ours ($\\pm$2 SE), x thesis", title_fontsize="small")
 
     return save(out_dir, NAME, result, draw, figsize=(6.8, 3.8),
                 title="Table 5.1: P(GD reaches the global minimum)",
-                params={"p": p, "norm_a_star": norm_a_star, "eta": eta, "T": iters,
+                params={"p": p, "norm_a_star (fitted)" if norm_a_star == 0.5 else
+                        "norm_a_star": norm_a_star, "eta": eta, "T": iters,
                         "runs": n, "seed": seed, "criterion": criterion, "quick": quick})
 
 
@@ -206,6 +290,16 @@ def report(result) -> str:
                      f"marked '!': {where}{note}")
     else:
         lines.append(f"every cell within {flag_se:g} SE of the thesis")
+    prov = result.get("provenance")
+    if prov:
+        lines.append("settings: " + "; ".join(
+            f"{key} [{v['status']}]" + (f" = {v['value']:g}" if "value" in v else "")
+            for key, v in prov.items()))
+        lines.append("the thesis fixes p, the (k, r) grid, 5000 runs, Theorem 5.4's "
+                     "initialization and |w*| = 1; it does not state |a*|, eta, T, the "
+                     "construction of a* or the success criterion")
+    if result.get("sensitivity"):
+        lines.append(sensitivity_report(result["sensitivity"]))
     return "\n".join(lines)
 
 
@@ -215,6 +309,9 @@ def add_arguments(parser) -> None:
                         help="run the k rows on a local Dask cluster with N workers")
     parser.add_argument("--scheduler", default=None,
                         help="attach to a running Dask scheduler at ADDRESS")
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="also vary |a*| (0.25-2), eta (0.025-0.1) and T (2500-10000) one "
+                             "at a time at 3 cells (600 runs each, a few minutes)")
 
 
 def main(argv=None) -> int:
@@ -234,12 +331,13 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=None)
     ap.add_argument("--criterion", choices=("angle", "loss"), default="angle")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sensitivity", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=".")
     a = ap.parse_args(argv)
     try:
         res = run(a.out, a.quick, a.seed, lambda m: print(f"  .. {m}", file=sys.stderr),
-                  a.norm_a_star, a.eta, a.iters, a.n, a.criterion)
+                  a.norm_a_star, a.eta, a.iters, a.n, a.criterion, sensitivity=a.sensitivity)
     except ValueError as exc:
         print(f"table5_1: {exc}", file=sys.stderr)
         return 2
