@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 import derivations
@@ -92,7 +93,8 @@ def test_discrete_parameters_sampled_at_three_values():
     least three values, the smallest the emitted function accepts and one >= LARGE; every
     vector length (d, p, k patches, ...) with at least three."""
     names = [n for n in derivations.names()
-             if any(a.kind == "int" for a in derivations.get(n).args)]
+             if any(a.kind == "int" or (a.kind == "vector" and a.space)
+                    for a in derivations.get(n).args)]
     harness.run(names, harness.Context(samples=1000, quick=True))
     bad = []
     for n in names:
@@ -109,7 +111,33 @@ def test_discrete_parameters_sampled_at_three_values():
             if len(vals) < 3 or min(vals) > (1 if lo is None else lo) \
                     or max(vals, default=0) < LARGE:
                 bad.append((n, a.name, sorted(vals), lo))
-        for p, vals in seen.items():
-            if p.startswith("len ") and len(vals) < 3:
-                bad.append((n, p, sorted(vals), None))
+        spaces = {a.space for a in f.args if a.kind == "vector" and a.space}
+        for sp_ in spaces:
+            p = f"len {sp_}"
+            vals = set(seen.get(p, {}))
+            # the smallest length the emitted function accepts (every axis of that space
+            # resized, harness.resize_space), probed at the first recorded call
+            lo = harness.smallest_allowed(f, p)
+            if len(vals) < 3 or min(vals, default=99) > (1 if lo is None else lo) \
+                    or max(vals, default=0) < LARGE:
+                bad.append((n, p, sorted(vals), lo))
     assert not bad, bad
+
+
+def test_resize_space_changes_every_axis_of_the_space():
+    """A space's length is changed on every axis of that size (both axes of an m x m matrix),
+    and refused when two spaces share the length (the axes cannot be told apart)."""
+    f = derivations.get("circulant.output")
+    xs = [np.ones((2, 5)), np.arange(5.0)]
+    ys = harness.resize_space(f, xs, "n", 1)
+    assert ys[0].shape == (2, 1) and ys[1].shape == (1,)
+    ys = harness.resize_space(f, xs, "n", 9)
+    assert ys[0].shape == (2, 9) and np.all(ys[1][:5] == np.arange(5.0))
+    g = derivations.get("resnet.output")
+    names = [a.name for a in g.args]
+    shapes = {"X": (3, 4), "y": (3,), "W1": (6, 4), "W": (2, 6, 6), "alpha": (2,), "a": (6,)}
+    xs = [np.ones(shapes[n]) if n in shapes else 1.0 for n in names]
+    ys = dict(zip(names, harness.resize_space(g, xs, "m", 1)))
+    assert ys["W"].shape == (2, 1, 1) and ys["W1"].shape == (1, 4) and ys["a"].shape == (1,)
+    xs2 = [np.ones((3, 3)) if n == "X" else x for n, x in zip(names, xs)]
+    assert harness.resize_space(g, xs2, "d", 1) is None  # d = n = 3: ambiguous

@@ -254,7 +254,7 @@ def reference_check(name: str, points: Callable[[], list[dict]],
                     label: str = "vs independent reference", method: str = "",
                     floor: "float | Callable[[dict], float]" = 0.0,
                     switch_tol: float | None = None,
-                    switch_kinds: tuple = ("angle", "norm")) -> Check:
+                    switch_kinds: tuple = ("angle", "norm"), dims: bool = True) -> Check:
     """The formula vs an INDEPENDENT reference at every point, to relative ``tol``.
 
     ``reference(point) -> array`` shaped like the formula's output, computed from the model
@@ -267,10 +267,14 @@ def reference_check(name: str, points: Callable[[], list[dict]],
     ``switch_tol``, default :data:`SWITCH_TOL`; only for references of ``tol <= SWITCH_TOL``).
     Reference values are
     cached per point within a run (mutants re-use them).  ``method`` is stated in the row.
+    ``dims``: the points also include copies of two of them with every vector space resized to
+    its smallest allowed length and to a large one (:func:`dimension_points`, issue 19 item 3).
     """
 
     def run(subject: Subject, ctx: Context):
-        pts = points()
+        base_pts = points()
+        extra = dimension_points(subject.formula, base_pts) if dims else []
+        pts = base_pts + extra
         worst = None
         for pt in pts:
             ref = cached_reference(reference, pt)
@@ -293,18 +297,88 @@ def reference_check(name: str, points: Callable[[], list[dict]],
         row = CheckResult(
             name, "reference", label, float(np.ravel(got)[i]), float(np.ravel(ref)[i]), err,
             "rel", bool(err <= tol),
-            detail=(f"{method + '; ' if method else ''}{len(pts)} points; tol {tol:.0e}; "
+            detail=(f"{method + '; ' if method else ''}{len(pts)} points"
+                    f"{_dims_note(extra)}; tol {tol:.0e}; "
                     f"worst at {desc}; error relative to max|reference| or the stated floor"),
             resolution=tol, scale=scale,
         )
         # the switch rows need a reference accurate to SWITCH_TOL relative to the value (a
         # Richardson FD reference of tol 1e-8 is not)
-        sw = (switch_rows(name, subject, pts, reference, label=label, method=method,
+        sw = (switch_rows(name, subject, base_pts, reference, label=label, method=method,
                           tol=switch_tol or SWITCH_TOL, floor=floor, kinds=switch_kinds)
               if tol <= SWITCH_TOL else None)
         return [row] if sw is None else [row, sw]
 
     return Check(name, "reference", label, run)
+
+
+#: Vector lengths of the dimension points: the smallest allowed and this large one (>= 8) when
+#: the points do not reach it (issue 19 item 3).
+LARGE_LENGTH = 9
+
+
+def dimension_points(formula, pts: list[dict], bases: int = 2) -> list[dict]:
+    """Copies of up to ``bases`` of the points ``pts`` (the first and the middle one) with each
+    vector space of ``formula`` resized (:func:`numerics.harness.resize_space`: every axis of
+    that length, cut or extended by normal entries) to the smallest length the emitted function
+    accepts and to :data:`LARGE_LENGTH`, where the points do not already sample them: d = 1
+    (or the smallest the formula allows) is where 0/0 and the angle of 1-vectors live."""
+    import derivations
+
+    from ..harness import resize_space, space_lengths
+
+    names = [a.name for a in formula.args]
+    if not any(a.kind == "vector" and a.space for a in formula.args):
+        return []
+    full = [p for p in pts if all(n in p for n in names)]
+    if not full:
+        return []
+    fn = derivations.get(formula.name).numpy
+    seen: dict = {}
+    for p in full:
+        for sp_, v in space_lengths(formula, [p[n] for n in names]).items():
+            seen.setdefault(sp_, set()).add(v)
+    picks = [full[0]] + ([full[len(full) // 2]] if len(full) > 2 else [])
+    picks = picks[:bases]
+    rng = np.random.default_rng(1919)
+    out = []
+    for sp_, vals in seen.items():
+        lo = None
+        for base in picks:
+            xs = [base[n] for n in names]
+            for length in range(1, 13):
+                ys = resize_space(formula, xs, sp_, length, rng)
+                if ys is None:
+                    break
+                try:
+                    with np.errstate(all="ignore"):
+                        fn(*ys)
+                except (ValueError, TypeError):
+                    continue
+                lo = length
+                break
+            if lo is not None:
+                break
+        wanted = ([lo] if lo is not None and min(vals) > lo else []) + (
+            [LARGE_LENGTH] if max(vals) < 8 else [])
+        for length in wanted:
+            for base in picks:
+                ys = resize_space(formula, [base[n] for n in names], sp_, length, rng)
+                if ys is None:
+                    continue
+                try:
+                    with np.errstate(all="ignore"):
+                        fn(*ys)
+                except (ValueError, TypeError):
+                    continue
+                out.append({**base, **dict(zip(names, ys)), "_resized": f"len {sp_} = {length}"})
+    return out
+
+
+def _dims_note(extra: list[dict]) -> str:
+    if not extra:
+        return ""
+    return " (incl. " + ", ".join(sorted({p["_resized"] for p in extra})) + ")"
 
 
 #: Tolerance of the switch-point rows, relative to the value itself (DESIGN.md: ~1e-10 on both

@@ -30,8 +30,11 @@ def reference_check(name, points, reference, tol=1e-10, label="quadrature refere
     from .common import call
 
     def run(subject, ctx):
+        from .common import dimension_points
+
         rows = []
-        for pt in points():
+        base = points()
+        for pt in base + dimension_points(subject.formula, base):
             got = np.asarray(call(subject.fn, subject.formula, pt), float)
             ref = np.asarray(reference(pt), float)
             sc = scale(pt) if scale else max(float(np.max(np.abs(ref))), 1e-300)
@@ -145,8 +148,11 @@ def _gram_scale(pt):
 
 def _gram_reference_check(name, which):
     def run(subject, ctx):
+        from .common import dimension_points
+
         worst = None
-        for pt in data_sets():
+        sets = data_sets()
+        for pt in sets + dimension_points(subject.formula, sets):
             got = np.asarray(subject.fn(pt["X"]), float)
             ref = sim.gram_reference(which, pt["X"])
             rel = float(np.max(np.abs(got - ref) / _gram_scale(pt)))
@@ -156,7 +162,8 @@ def _gram_reference_check(name, which):
         i = np.unravel_index(np.argmax(np.abs(got - ref)), got.shape)
         return CheckResult(name, "reference", "pairwise plane quadrature", float(got[i]),
                            float(ref[i]), rel, "rel", rel <= TOL,
-                           detail=(f"3 data sets (antiparallel, parallel, norms 1e-3..1e3, d=20);"
+                           detail=(f"3 data sets (antiparallel, parallel, norms 1e-3..1e3, d=20;"
+                                   f" and at d = 1 and 9);"
                                    f" error / (|x_i||x_j|); tol {TOL:.0e}"))
 
     return Check(name, "reference", "pairwise plane quadrature", run)
