@@ -136,7 +136,11 @@ def plane_basis(*vectors) -> tuple[np.ndarray, np.ndarray]:
         return np.array([s]), np.zeros(1)
     if p < 2:
         raise ValueError("plane_basis needs vectors of length >= 1")
-    M = np.column_stack(vs + [np.eye(p)[:, i] for i in range(p)])
+    # candidates for a second direction when all are parallel: the unit vectors of the two
+    # smallest entries of the first vector (not all p of them: p x p is 0.5 GB at p = 8193)
+    lead = next((v for v in vs if np.any(v != 0)), vs[0])
+    extra = np.argsort(np.abs(lead), kind="stable")[:2] if p > 8 else range(p)
+    M = np.column_stack(vs + [np.eye(1, p, int(i))[0] for i in extra])
     q, rr = np.linalg.qr(M)
     cols = [i for i in range(q.shape[1]) if abs(rr[i, i]) > 1e-300][:2]
     cols += [i for i in range(q.shape[1]) if i not in cols][: 2 - len(cols)]  # all parallel

@@ -750,16 +750,23 @@ ENERGY_PTS = [(8, 0.5, 3, 4), (16, 1.0, 1, 3), (12, 1 / math.sqrt(12 * 5), 5, 6)
 
 
 def _energy_ref(subject, ctx):
+    from .common import size_rows
+
     rng = ctx.rng("circulant/energy")
-    vals, refs = [], []
+    vals, refs, pts = [], [], []
     for n, s, p, d in ENERGY_PTS:
         x = rng.standard_normal(n)
         vals.append(subject.fn(x, s, p, d))
         refs.append(_energy_exact(x, s, p, d))
+        pts.append({"x": x, "s": np.float64(s), "p": p, "d": d})
     rel = max(abs(a - b) / abs(b) for a, b in zip(vals, refs))
-    return CheckResult("circulant.output_energy", "dense", "vs exact second-moment recursion",
-                       vals[0], refs[0], rel, "rel", rel <= 1e-12, resolution=1e-12,
-                       detail=f"Sigma <- s^2 sum_m S^m Sigma S^-m, (n, s, p, d) in {ENERGY_PTS}")
+    row = CheckResult("circulant.output_energy", "dense", "vs exact second-moment recursion",
+                      vals[0], refs[0], rel, "rel", rel <= 1e-12, resolution=1e-12,
+                      detail=f"Sigma <- s^2 sum_m S^m Sigma S^-m, (n, s, p, d) in {ENERGY_PTS}")
+    sz = size_rows("circulant.output_energy", subject, pts,
+                   lambda pt: _energy_exact(pt["x"], float(pt["s"]), pt["p"], pt["d"]),
+                   label="vs exact second-moment recursion", method="dense recursion")
+    return [row] + ([sz] if sz is not None else [])
 
 
 def _energy_mc(subject, ctx):

@@ -43,8 +43,12 @@ def reference_check(name, points, reference, tol=1e-10, label="quadrature refere
         failing = [r for r in rows if not r.passed]
         worst = failing[0] if failing else max(rows, key=lambda r: r.stat)
         worst.detail += f"; {len(rows)} points; error / scale of the arguments"
+        from .common import size_rows
+
         sw = switch_rows(name, subject, points(), reference, label=label, method=method)
-        return [worst] if sw is None else [worst, sw]
+        sz = size_rows(name, subject, base, reference, label=label, method=method,
+                       floor=(lambda pt: float(scale(pt))) if scale else 0.0, long_vectors=True)
+        return [worst] + [r for r in (sw, sz) if r is not None]
 
     return Check(name, "reference", label, run)
 

@@ -107,12 +107,16 @@ def _rel_check(name, label, points, reference, tol=TOL, method="", scale=None):
             err = float(np.max(np.abs(got - ref))) / sc if np.all(np.isfinite(got)) else math.inf
             if not err <= worst[0]:
                 worst = (err, got, ref)
+        from .common import size_rows
+
+        sz = size_rows(name, subject, base, reference, label=label, method=method, tol=1e-10,
+                       floor=(lambda pt: float(np.max(scale(pt)))) if scale else 0.0)
         err, got, ref = worst
-        return CheckResult(name, "reference", label, float(np.ravel(got)[0]),
+        return [CheckResult(name, "reference", label, float(np.ravel(got)[0]),
                            float(np.ravel(ref)[0]), err, "rel", err <= tol,
                            detail=f"{method}; {len(pts)} points (vector lengths "
                                   f"{sorted({len(np.ravel(p['v'])) for p in pts if 'v' in p})}); tol {tol:.0e}",
-                           resolution=tol)
+                           resolution=tol)] + ([sz] if sz is not None else [])
 
     return Check(name, "reference", label, run)
 
