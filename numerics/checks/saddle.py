@@ -1053,3 +1053,99 @@ def _bound_B(subject: Subject, ctx: Context):
 
 register(Check("saddle.hessian", "dense", "Theorem 7.3: rho (Hessian Lipschitz) vs model", _rho))
 register(Check("saddle.f", "dense", "Theorem 7.3: B = sup_D |f| vs model", _bound_B))
+
+
+# --- 50-digit references of the escape times: starts that land exactly on |x2| = 1 ----------
+
+
+def _inverse_step(grad2, y, eta):
+    """The start ``x`` whose GD step on the model's x2-coordinate lands on ``y``: the step
+    ``x -> x - eta grad2(x)`` of the simulator's gradient is measured at two points (50 digits),
+    found linear (``m x``), and inverted: ``x = y/m``."""
+    import mpmath as mp
+
+    a, b = mp.mpf(1), mp.mpf(3)
+    ma, mb = (a - eta * grad2(a)) / a, (b - eta * grad2(b)) / b
+    if abs(ma - mb) > mp.mpf(10) ** (-40):
+        raise ArithmeticError("the model's GD step is not linear in x2")
+    return y / ma
+
+
+def _landing_start(k_up, eta, k_down=0):
+    """``x2_0`` from which plain GD on the model takes ``k_down`` steps on the slope piece of
+    (7.2) (x2-gradient ``2 x2``) and then ``k_up`` steps on the saddle piece (``-2 x2``) to land
+    exactly on ``x2 = 1``: the inverse GD steps of the simulator's gradients at 50 digits."""
+    import mpmath as mp
+
+    from ..simulators import saddle_warmup as W
+
+    with mp.workdps(50):
+        e = mp.mpf(eta)
+        y = mp.mpf(1)
+        for _ in range(k_up):
+            y = _inverse_step(lambda x: W.band_grad(0, x)[1], y, e)
+        for _ in range(k_down):
+            y = _inverse_step(lambda x: 2 * x, y, e)  # d/dx2 of x2^2 (eq. (7.2), x1 < -2)
+        return y
+
+
+def _band_ref_points():
+    return [{"x2": np.float64(0), "eta": np.float64(eta), "k": k}
+            for eta in (0.25, 0.1, 0.4) for k in (1, 7, 60, 400)]
+
+
+def _band_reference(subject: Subject, ctx: Context):
+    """T(x2_k) = k at the starts x2_k that land exactly on 1 after k steps (50-digit inverse
+    GD of the model): resolves ~1e-13 of T."""
+    worst, where = 0.0, ""
+    for pt in _band_ref_points():
+        x2 = float(_landing_start(pt["k"], float(pt["eta"])))
+        got = float(subject.fn(x2, pt["eta"]))
+        err = abs(got - pt["k"]) / pt["k"]
+        if err >= worst:
+            worst, where = err, f"eta={float(pt['eta'])}, k={pt['k']}: T={got!r}"
+    return CheckResult("saddle.band_escape_time", "reference",
+                       "T = k at starts landing on 1 after k steps (50-digit inverse GD)",
+                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
+                       detail=f"k in 1, 7, 60, 400, eta in 0.25, 0.1, 0.4; worst {where}; tol 1e-10")
+
+
+def _halfwidth_reference(subject: Subject, ctx: Context):
+    """w(eps) = x2_k for eps = 1/log k (exp(1/eps) = k steps exactly): 50-digit inverse GD."""
+    worst, where = 0.0, ""
+    for eta in (0.25, 0.1):
+        for k in (3, 10, 148):
+            ref = float(_landing_start(k, eta))
+            got = float(subject.fn(1 / math.log(k), eta))
+            err = abs(got - ref) / ref
+            if err >= worst:
+                worst, where = err, f"eta={eta}, k={k}: {got!r} vs {ref!r}"
+    return CheckResult("saddle.band_halfwidth", "reference",
+                       "w(1/log k) = start landing on 1 after k steps (50-digit inverse GD)",
+                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
+                       detail=f"k in 3, 10, 148; worst {where}; tol 1e-10")
+
+
+def _far_reference(subject: Subject, ctx: Context):
+    """Leading-order model (the slope piece for t1 = R/(4 eta) steps, then the saddle piece):
+    T(R, x2_0) = t1 + k at the start that lands on 1 (50-digit inverse GD of both pieces)."""
+    worst, where = 0.0, ""
+    # k large enough that x2_0 <= 1 (the start is in the strip)
+    for eta, t1, k in ((0.25, 8, 20), (0.25, 64, 120), (0.1, 20, 40), (0.1, 100, 180), (0.4, 5, 20)):
+        R = 4 * eta * t1
+        x2 = float(_landing_start(k, eta, k_down=t1))
+        got = float(subject.fn(R, x2, eta))
+        err = abs(got - (t1 + k)) / (t1 + k)
+        if err >= worst:
+            worst, where = err, f"eta={eta}, t1={t1}, k={k}: T={got!r}"
+    return CheckResult("saddle.far_escape_time", "reference",
+                       "T = t1 + k on the leading-order model (50-digit inverse GD)",
+                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
+                       detail=(f"R = 4 eta t1; worst {where}; tol 1e-10 (the connector's O(1) "
+                               "steps are measured by the simulation row)"))
+
+
+register(Check("saddle.band_escape_time", "reference", "T = k at landing starts", _band_reference))
+register(Check("saddle.band_halfwidth", "reference", "w at exp(1/eps) = k", _halfwidth_reference))
+register(Check("saddle.far_escape_time", "reference", "T = t1 + k (leading-order model)",
+               _far_reference))
