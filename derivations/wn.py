@@ -85,9 +85,14 @@ def orthogonality() -> sp.Expr:
 
 @cached
 def norm_after_gd_step() -> sp.Expr:
-    """``|v - eta grad_v|^2`` expanded through the invariants (eq. 2.3)."""
+    """``|v - eta grad_v|^2`` expanded through the invariants (eq. 2.3), then with ``q.v`` written
+    as ``|q||v| cos(phi)``: the cancelling ``|q|^2|v|^2 - (q.v)^2`` becomes ``|q|^2|v|^2
+    sin^2(phi)``, which the emitted code takes from the near-parallel double-double angle terms
+    (the cancelling form lost 6e-11 of the value at p = 1, where grad_v = 0; issue 19 item 3)."""
     step = VV - ETA * grad_v()
-    return sp.simplify(sp.expand(_dot(step, step, (Q, VV))))
+    expr = sp.simplify(sp.expand(_dot(step, step, (Q, VV))))
+    phi = V.angle(Q, VV)
+    return sp.simplify(expr.subs(V.dot(Q, VV), V.norm(Q) * V.norm(VV) * sp.cos(phi)))
 
 
 def paper_norm_after_gd_step() -> sp.Expr:

@@ -325,8 +325,22 @@ class Recorder:
                         continue
                     seen.setdefault(p, {})
                     seen[p][v] = seen[p].get(v, 0) + 1
-                _FIRST_CALL.setdefault(self.formula.name, tuple(xs))
+                first = _FIRST_CALL.get(self.formula.name)
+                if first is None or (_ambiguous(self.formula, first)
+                                     and not _ambiguous(self.formula, xs)):
+                    _FIRST_CALL[self.formula.name] = tuple(xs)
         return self.fn(*args, **kwargs)
+
+
+def _ambiguous(formula, xs) -> bool:
+    """Whether two vector spaces (or a space and an ``int`` argument) of the call ``xs`` share a
+    length, so that :func:`resize_space` cannot tell their axes apart."""
+    try:
+        lens = list(space_lengths(formula, xs).values())
+        ints = [int(x) for a, x in zip(formula.args, xs) if a.kind == "int"]
+    except Exception:  # noqa: BLE001 - a malformed call
+        return True
+    return len(set(lens)) < len(lens) or any(v in ints for v in lens)
 
 
 def discrete_values(name: str) -> dict[str, dict]:
@@ -334,23 +348,67 @@ def discrete_values(name: str) -> dict[str, dict]:
     return DISCRETE.get(name, {})
 
 
+def space_lengths(formula, xs) -> dict[str, int]:
+    """``{space: length}`` of the vector spaces of ``formula`` in the call ``xs`` (the last axis
+    of the first vector argument of each space)."""
+    out: dict[str, int] = {}
+    for a, x in zip(formula.args, xs):
+        if a.kind == "vector" and a.space and a.space not in out and np.ndim(x):
+            out[a.space] = int(np.shape(x)[-1])
+    return out
+
+
+def resize_space(formula, xs, space: str, length: int, rng=None):
+    """The call ``xs`` with the vector space ``space`` resized to ``length`` (issue 19 item 3):
+    every axis of every array argument whose size is the space's current length is cut to its
+    first ``length`` entries or extended by normal entries of the array's rms size (so every
+    vector and matrix dimension of that space changes, e.g. both axes of an m x m matrix).
+    ``None`` when the resize is ambiguous (another space of the call has the same length, or an
+    ``int`` argument equals it: it may be that dimension) or ``length < 1``."""
+    lens = space_lengths(formula, xs)
+    if space not in lens or length < 1:
+        return None
+    n = lens[space]
+    if any(s != space and v == n for s, v in lens.items()):
+        return None
+    if any(a.kind == "int" and int(x) == n for a, x in zip(formula.args, xs)):
+        return None
+    rng = rng if rng is not None else np.random.default_rng(19)
+    ys = list(xs)
+    for i, (a, x) in enumerate(zip(formula.args, xs)):
+        if a.kind != "vector" or not np.ndim(x):
+            continue
+        arr = np.asarray(x, dtype=np.float64)
+        rms = float(np.sqrt(np.mean(arr * arr))) if arr.size else 1.0
+        for ax in range(arr.ndim):
+            if arr.shape[ax] != n:
+                continue
+            if length <= n:
+                arr = np.take(arr, np.arange(length), axis=ax)
+            else:
+                shape = list(arr.shape)
+                shape[ax] = length - n
+                arr = np.concatenate([arr, (rms or 1.0) * rng.standard_normal(shape)], axis=ax)
+        ys[i] = arr
+    return ys
+
+
 def smallest_allowed(formula, param: str, upto: int = 12) -> int | None:
     """The smallest value of ``param`` the emitted function accepts, probed at the first
-    recorded call (an ``int`` argument set to 0, 1, ...; the vectors of a space cut to their
-    first 1, 2, ... entries).  ``None`` if no call was recorded or no value up to ``upto`` works."""
+    recorded call (an ``int`` argument set to 0, 1, ...; the space of a vector length resized
+    to 1, 2, ... by :func:`resize_space`).  ``None`` if no call was recorded or no value up to
+    ``upto`` works."""
     xs = _FIRST_CALL.get(formula.name)
     if xs is None:
         return None
     for v in range(0, upto + 1):
         ys = list(xs)
-        for i, a in enumerate(formula.args):
-            if param == a.name:
-                ys[i] = v
-            elif param == f"len {a.space}" and a.kind == "vector":
-                if v < 1 or np.shape(ys[i])[-1] < v:
-                    ys = None
-                    break
-                ys[i] = np.asarray(ys[i])[..., :v]
+        if param.startswith("len "):
+            ys = resize_space(formula, xs, param[4:], v)
+        else:
+            for i, a in enumerate(formula.args):
+                if param == a.name:
+                    ys[i] = v
         if ys is None:
             continue
         try:

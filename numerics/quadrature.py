@@ -124,14 +124,23 @@ def line_expectation(f, kinks=(), n: int = 24, cutoff: float = 40.0, max_len: fl
 
 def plane_basis(*vectors) -> tuple[np.ndarray, np.ndarray]:
     """An orthonormal basis ``(e1, e2)`` of a plane containing the given vectors of ``R^p``
-    (``p >= 2``): ``e1`` along the first nonzero vector, ``e2`` along the first other vector's
+    (``p >= 1``; for ``p = 1``, ``e2 = 0``): ``e1`` along the first nonzero vector, ``e2`` along the first other vector's
     rejection (any unit vector orthogonal to ``e1`` if all are parallel).  Uses a QR
     factorisation (Householder), so nearly parallel vectors are handled stably."""
     vs = [np.asarray(v, dtype=np.float64) for v in vectors]
     p = len(vs[0])
+    if p == 1:
+        # R^1: the line itself; e2 = 0, so z = z1 e1 + z2 e2 integrates z2 out exactly (the
+        # integrand depends on z only through its projections)
+        s = -1.0 if next((float(v[0]) for v in vs if v[0] != 0), 1.0) < 0 else 1.0
+        return np.array([s]), np.zeros(1)
     if p < 2:
-        raise ValueError("plane_basis needs vectors of length >= 2")
-    M = np.column_stack(vs + [np.eye(p)[:, i] for i in range(p)])
+        raise ValueError("plane_basis needs vectors of length >= 1")
+    # candidates for a second direction when all are parallel: the unit vectors of the two
+    # smallest entries of the first vector (not all p of them: p x p is 0.5 GB at p = 8193)
+    lead = next((v for v in vs if np.any(v != 0)), vs[0])
+    extra = np.argsort(np.abs(lead), kind="stable")[:2] if p > 8 else range(p)
+    M = np.column_stack(vs + [np.eye(1, p, int(i))[0] for i in extra])
     q, rr = np.linalg.qr(M)
     cols = [i for i in range(q.shape[1]) if abs(rr[i, i]) > 1e-300][:2]
     cols += [i for i in range(q.shape[1]) if i not in cols][: 2 - len(cols)]  # all parallel

@@ -16,6 +16,7 @@ constants it uses), not typed here: a new series or a new threshold is sampled a
 from __future__ import annotations
 
 import ast
+import re
 import functools
 import math
 from dataclasses import dataclass
@@ -172,3 +173,59 @@ def batched(formula) -> bool:
     """Whether the emitted function takes another path on batches than on single points (the
     sine from the cosine), so that the switch points are also evaluated in one batch."""
     return "sine" in uses(formula)
+
+
+# --------------------------------------------------------------------------------------------
+# Switches by size (issue 19 item 2): the emitted code also changes path with the batch size
+# --------------------------------------------------------------------------------------------
+
+#: Entries of a vector beyond which ``_rt.dot`` of two single vectors sums blocks of
+#: ``_rt._DOT_CHUNK`` entries (``math.fsum`` of ddots) instead of one ddot.
+DOT_CHUNK = _rt._DOT_CHUNK
+#: Rows from which ``_rt.sine`` takes the sine from the cosine (``cos.size >= SINE_ROWS``).
+SINE_ROWS = 64
+
+
+@dataclass(frozen=True)
+class SizeSwitch:
+    """A batch size (or vector length) at which the emitted code changes path: ``below`` takes
+    one path, ``above`` the other.  ``layout``: "rows" (every argument batched, ``below`` and
+    ``above`` rows), "length" (one point, vectors of ``below`` / ``above`` entries)."""
+
+    what: str
+    below: int
+    above: int
+    layout: str = "rows"
+
+
+def busy(formula) -> bool:
+    """Whether the emitted function is blocked from two blocks on (``busy=True``)."""
+    src = _source(formula.family) or ""
+    return bool(re.search(rf"by_blocks\(_{re.escape(formula.quantity)}_core, .*busy=True", src))
+
+
+def block_threshold(formula, width: int) -> int:
+    """The smallest batch (rows) that :func:`_rt.blocks` evaluates block by block, for vectors
+    of ``width`` entries (the runtime's rule: ``least * min(BLOCK_ROWS, max(1024,
+    _BLOCK_ENTRIES // width))``, ``least`` 2 for busy bodies, else 4)."""
+    rows = min(_rt.BLOCK_ROWS, max(1024, _rt._BLOCK_ENTRIES // max(width, 1)))
+    return (2 if busy(formula) else 4) * rows
+
+
+def size_switches(formula, width: int) -> list[SizeSwitch]:
+    """The size switches of the emitted function of ``formula`` for vectors of ``width``
+    entries: the block evaluation (``_rt.by_blocks``), the sine from the cosine on batches
+    (``_rt.sine``), the blocked ddot of long single vectors (``_rt.dot``)."""
+    used = uses(formula)
+    out = []
+    if "by_blocks" in used:
+        t = block_threshold(formula, width)
+        out.append(SizeSwitch(f"block evaluation (by_blocks{', busy' if busy(formula) else ''}:"
+                              f" from {t} rows at width {width})", t - 1, t))
+    if "sine" in used:
+        out.append(SizeSwitch("sine from cosine on batches (>= 64 rows)", SINE_ROWS - 1, SINE_ROWS))
+    if used & {"dot", "sqnorm", "norm", "norms_and_dot"} and any(
+            a.kind == "vector" for a in formula.args):
+        out.append(SizeSwitch(f"blocked ddot of single vectors (> {DOT_CHUNK} entries)",
+                              DOT_CHUNK, DOT_CHUNK + 1, layout="length"))
+    return out

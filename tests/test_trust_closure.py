@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 import derivations
@@ -92,7 +93,8 @@ def test_discrete_parameters_sampled_at_three_values():
     least three values, the smallest the emitted function accepts and one >= LARGE; every
     vector length (d, p, k patches, ...) with at least three."""
     names = [n for n in derivations.names()
-             if any(a.kind == "int" for a in derivations.get(n).args)]
+             if any(a.kind == "int" or (a.kind == "vector" and a.space)
+                    for a in derivations.get(n).args)]
     harness.run(names, harness.Context(samples=1000, quick=True))
     bad = []
     for n in names:
@@ -109,7 +111,100 @@ def test_discrete_parameters_sampled_at_three_values():
             if len(vals) < 3 or min(vals) > (1 if lo is None else lo) \
                     or max(vals, default=0) < LARGE:
                 bad.append((n, a.name, sorted(vals), lo))
-        for p, vals in seen.items():
-            if p.startswith("len ") and len(vals) < 3:
-                bad.append((n, p, sorted(vals), None))
+        spaces = {a.space for a in f.args if a.kind == "vector" and a.space}
+        for sp_ in spaces:
+            p = f"len {sp_}"
+            vals = set(seen.get(p, {}))
+            # the smallest length the emitted function accepts (every axis of that space
+            # resized, harness.resize_space), probed at the first recorded call
+            lo = harness.smallest_allowed(f, p)
+            if len(vals) < 3 or min(vals, default=99) > (1 if lo is None else lo) \
+                    or max(vals, default=0) < LARGE:
+                bad.append((n, p, sorted(vals), lo))
     assert not bad, bad
+
+
+def test_resize_space_changes_every_axis_of_the_space():
+    """A space's length is changed on every axis of that size (both axes of an m x m matrix),
+    and refused when two spaces share the length (the axes cannot be told apart)."""
+    f = derivations.get("circulant.output")
+    xs = [np.ones((2, 5)), np.arange(5.0)]
+    ys = harness.resize_space(f, xs, "n", 1)
+    assert ys[0].shape == (2, 1) and ys[1].shape == (1,)
+    ys = harness.resize_space(f, xs, "n", 9)
+    assert ys[0].shape == (2, 9) and np.all(ys[1][:5] == np.arange(5.0))
+    g = derivations.get("resnet.output")
+    names = [a.name for a in g.args]
+    shapes = {"X": (3, 4), "y": (3,), "W1": (6, 4), "W": (2, 6, 6), "alpha": (2,), "a": (6,)}
+    xs = [np.ones(shapes[n]) if n in shapes else 1.0 for n in names]
+    ys = dict(zip(names, harness.resize_space(g, xs, "m", 1)))
+    assert ys["W"].shape == (2, 1, 1) and ys["W1"].shape == (1, 4) and ys["a"].shape == (1,)
+    xs2 = [np.ones((3, 3)) if n == "X" else x for n, x in zip(names, xs)]
+    assert harness.resize_space(g, xs2, "d", 1) is None  # d = n = 3: ambiguous
+
+
+# --- issue 19 item 2: the switches by size (block evaluation, blocked ddot, sine on batches) ---
+
+
+def _size_rows(rows):
+    return [r for r in rows if "both sides of the size switches" in r.label]
+
+
+def test_size_switches_read_from_the_emitted_code():
+    f = derivations.get("gaussian.relu_cross_moment")
+    sw = switches.size_switches(f, 2)
+    blocks = [s for s in sw if s.what.startswith("block")]
+    assert blocks and blocks[0].above == 4 * _rt.BLOCK_ROWS and blocks[0].below == blocks[0].above - 1
+    assert any(s.layout == "length" and s.above == _rt._DOT_CHUNK + 1 for s in sw)
+    busy = derivations.get("cnn.population_loss")
+    assert switches.busy(busy) and switches.block_threshold(busy, 2) == 2 * _rt.BLOCK_ROWS
+    g = derivations.get("gaussian.g")
+    assert [(s.below, s.above) for s in switches.size_switches(g, 1)] == [(63, 64)]
+
+
+SIZE_NAMES = ["gaussian.relu_cross_moment", "kernels.arccos1", "wn.grad_v", "gaussian.g"]
+
+
+def test_size_rows_pass_on_both_sides():
+    rows = harness.run(SIZE_NAMES, harness.Context(samples=1000, quick=True))
+    sz = _size_rows(rows)
+    assert {r.formula for r in sz} == set(SIZE_NAMES)
+    assert all(r.passed and r.resolution <= 1e-10 for r in sz), [(r.formula, r.stat) for r in sz]
+    assert any("131072" in r.detail and "131071" in r.detail for r in sz)
+    assert any("len 8193" in r.detail for r in sz)
+
+
+def _planted(monkeypatch, what):
+    """A planted error that only the big-batch (or long-vector) path takes."""
+    if what == "blocks":
+        orig = _rt.by_blocks
+
+        def by_blocks(fn, shape, args, out=None, busy=False):
+            r = orig(fn, shape, args, out=out, busy=busy)
+            return tuple(x * (1 + 1e-8) for x in r) if isinstance(r, tuple) else r * (1 + 1e-8)
+
+        monkeypatch.setattr(_rt, "by_blocks", by_blocks)
+    elif what == "ddot":
+        orig = _rt._vecdot
+        monkeypatch.setattr(_rt, "_vecdot", lambda x, y: orig(x, y) * (
+            1 + 1e-6 if x.shape[0] > _rt._DOT_CHUNK else 1.0))
+    else:
+        orig = _rt.sine
+        monkeypatch.setattr(_rt, "sine", lambda phi, cos: orig(phi, cos) * (
+            1 + 1e-8 if getattr(cos, "size", 1) >= 64 else 1.0))
+
+
+@pytest.mark.parametrize("what,name", [("blocks", "gaussian.relu_cross_moment"),
+                                       ("blocks", "wn.grad_v"),
+                                       ("ddot", "kernels.arccos1"),
+                                       ("sine", "gaussian.g")])
+def test_planted_big_batch_error_fails_only_the_size_rows(monkeypatch, what, name):
+    _planted(monkeypatch, what)
+    rows = harness.run([name], harness.Context(samples=1000, quick=True))
+    sz = _size_rows(rows)
+    assert sz and not any(r.passed for r in sz), [(r.label, r.stat) for r in sz]
+    # the other independent reference rows (a few points, single vectors of ordinary length)
+    # do not see it: the size rows are what catches it
+    others = [r for r in rows if r.kind == "reference" and r not in sz
+              and "switch points" not in r.label]
+    assert others and all(r.passed for r in others), [(r.label, r.stat) for r in others]

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``saddle`` family (saddle).
 
-Formulas: saddle.hermite_cubic, saddle.p, saddle.g1, saddle.g2, saddle.g, saddle.nu, saddle.f, saddle.grad, saddle.hessian, saddle.escape_ratio.
+Formulas: saddle.hermite_cubic, saddle.p, saddle.g1, saddle.g2, saddle.g, saddle.nu, saddle.f, saddle.grad, saddle.hessian, saddle.escape_ratio, saddle.band_escape_time, saddle.band_halfwidth, saddle.far_escape_time.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['hermite_cubic', 'p', 'g1', 'g2', 'g', 'nu', 'f', 'grad', 'hessian', 'escape_ratio']
+__all__ = ['hermite_cubic', 'p', 'g1', 'g2', 'g', 'nu', 'f', 'grad', 'hessian', 'escape_ratio', 'band_escape_time', 'band_halfwidth', 'far_escape_time']
 
 
 def hermite_cubic(y, y0, y1, f0, f1, df0, df1):
@@ -423,3 +423,70 @@ def escape_ratio(L, gamma, eta):
     _rt.require(eta < 1/(2*L), "eta", "must be < 1/(2*L) (else pending coordinates are zeroed and GD never escapes)")
     _t0 = 2*eta
     return _rt.finish(1 - numpy.log1p(-L*_t0)/numpy.log1p(_t0*gamma), _shape)
+
+
+def band_escape_time(x2, eta):
+    """saddle.band_escape_time: 004 thesis, ch. 7, sec. 7.3 (thin band: f = x1^2 - x2^2 on U, GD (7.1)).
+
+    Assumptions: f(x1, x2) = x1^2 - x2^2 on U = [-1,1]^2; GD x <- x - eta grad f; escape = |x2| reaches 1
+
+    Arguments (leading axes broadcast as a batch):
+        x2: (...) (> 0) (<= 1) - initial |x2| (0 < |x2| <= 1)
+        eta: (...) (> 0) (< 1/2) - GD step size
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    x2 = _rt.scalar("x2", x2)
+    _rt.positive("x2", x2)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    _shape = _rt.batch_shape(("x2", x2, 0), ("eta", eta, 0))
+    _rt.require(x2 <= 1, "x2", "must be <= 1 (the start is in U)")
+    _rt.require(eta < 1/2, "eta", "must be < 1/2 (else the stable coordinate overshoots (1 - 2 eta <= 0))")
+    return _rt.finish(-numpy.log(x2)/numpy.log1p(2*eta), _shape)
+
+
+def band_halfwidth(eps, eta):
+    """saddle.band_halfwidth: 004 thesis, ch. 7, sec. 7.3 (thin band: the initialization band).
+
+    Assumptions: the x2_0 whose band escape time is exp(1/eps); a start with |x2_0| below it needs at least exp(1/eps) steps
+
+    Arguments (leading axes broadcast as a batch):
+        eps: (...) (> 0) - the band's parameter epsilon
+        eta: (...) (> 0) (< 1/2) - GD step size
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    eps = _rt.scalar("eps", eps)
+    _rt.positive("eps", eps)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    _shape = _rt.batch_shape(("eps", eps, 0), ("eta", eta, 0))
+    _rt.require(eta < 1/2, "eta", "must be < 1/2 (else the stable coordinate overshoots (1 - 2 eta <= 0))")
+    return _rt.finish((2*eta + 1)**(-numpy.exp((1/eps))), _shape)
+
+
+def far_escape_time(R, x2, eta):
+    """saddle.far_escape_time: 004 thesis, ch. 7, sec. 7.3 (far away: eq. (7.2), GD (7.1)).
+
+    Assumptions: f = -4 x1 + x2^2 (x1 < -2), x1^2 - x2^2 on U, a C^2 connector between (eq. (7.2)); leading order in R (the connector and the offsets add O(1) steps)
+
+    Arguments (leading axes broadcast as a batch):
+        R: (...) (> 0) - distance of the start x1_0 = -R to the saddle
+        x2: (...) (> 0) (<= 1) - initial |x2| (0 < |x2| <= 1)
+        eta: (...) (> 0) (< 1/2) - GD step size
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    R = _rt.scalar("R", R)
+    _rt.positive("R", R)
+    x2 = _rt.scalar("x2", x2)
+    _rt.positive("x2", x2)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    _shape = _rt.batch_shape(("R", R, 0), ("x2", x2, 0), ("eta", eta, 0))
+    _rt.require(x2 <= 1, "x2", "must be <= 1 (the start is in [-oo, 1] x [-1, 1])")
+    _rt.require(eta < 1/2, "eta", "must be < 1/2 (else the stable coordinate overshoots (1 - 2 eta <= 0))")
+    _t0 = 2*eta
+    _t1 = numpy.log1p(_t0)
+    return _rt.finish((1/4)*(R*_t1 - R*numpy.log1p(-_t0) - 4*eta*numpy.log(x2))/(_t1*eta), _shape)

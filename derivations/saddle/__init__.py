@@ -9,7 +9,9 @@ Modules, in the order of the derivation:
   join);
 * :mod:`.octopus` -- the tube function (7.6)-(7.10) and its mirrored "octopus" (7.12)-(7.18) in
   any dimension, with gradient and Hessian obtained by differentiating the tube template;
+* :mod:`.warmup` -- the warm-up examples of sec. 7.3 (thin band, far away): GD escape times
+  solved from the GD map on their pieces;
 * :mod:`.rates` -- the per-saddle growth factor of GD escape times, solved from the linearized
   escape condition (Section 7.5 and the key observation (7.3)).
 """
-from . import connectors, octopus, rates  # noqa: F401  (registration side effects)
+from . import connectors, octopus, rates, warmup  # noqa: F401  (registration side effects)

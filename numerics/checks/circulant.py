@@ -54,7 +54,8 @@ def _point(rng, n, d, p=None, scale=1.0, centered=False):
 
 def points(ctx: Context, salt: str, small=False):
     rng = ctx.rng(f"circulant/{salt}")
-    cases = [(2, 1), (3, 2), (4, 3), (5, 1), (8, 4), (9, 3), (16, 6), (7, 2)]
+    # n = 1 (a 1 x 1 circulant: the smallest length, issue 19 item 3) and n up to 512
+    cases = [(2, 1), (3, 2), (4, 3), (5, 1), (8, 4), (9, 3), (16, 6), (7, 2), (1, 2)]
     if not small:
         cases += [(64, 5), (100, 6), (257, 3), (512, 2)]
     out = []
@@ -88,11 +89,12 @@ def reference_check(name, label, pts, reference, tol=TOL, method="dense model"):
         for pt in pts(ctx):
             got = np.asarray(_call(subject.fn, subject.formula, pt), float)
             ref = np.asarray(reference(pt), float)
-            r = error_result(name, "dense", label, got, ref, tol, scale=_scale(ref))
+            r = error_result(name, "dense", label, got, ref, tol,
+                             scale=max(_scale(ref), pt.get("_floor", 0.0)))
             if worst is None or not (r.stat <= worst.stat) or not r.passed:
                 if worst is None or worst.passed:
                     worst = r
-        worst.detail = f"{method}; worst of {len(pts(ctx))} points (n up to 512, d up to 6); tol {tol:.0e}"
+        worst.detail = f"{method}; worst of {len(pts(ctx))} points (n from 1 (CN: 2) up to 512, d up to 6); tol {tol:.0e}"
         worst.resolution = tol
         return worst
 
@@ -404,10 +406,12 @@ def _pts(salt, small=False):
     return lambda ctx: points(ctx, salt, small)
 
 
-def _pts_cn(salt, small=False):
-    """CN points: n >= 3 (for n = 2 the centered space is 1-dimensional, f_N is constant up to
-    sign and the gradient is identically 0, so relative errors are undefined)."""
-    return lambda ctx: [p for p in points(ctx, salt, small) if p["x"].shape[-1] > 2]
+def _pts_cn(salt, small=False, n2=True):
+    """CN points: n >= 2 (n = 1 has no centered space).  For n = 2 the centered space is
+    1-dimensional, f_N is constant up to sign and the gradient is identically 0: those points
+    are judged on an absolute scale 1 (``_floor``), not relative to a vanishing value."""
+    return lambda ctx: [({**p, "_floor": 1.0} if p["x"].shape[-1] == 2 else p)
+                        for p in points(ctx, salt, small) if p["x"].shape[-1] >= 2 + (not n2)]
 
 
 def _pts_p(salt):
@@ -479,7 +483,7 @@ def _mp_cn_loss(wm, pt):
 
 def _cn_orthogonal(subject, ctx):
     worst = 0.0
-    for pt in _pts_cn("orth")(ctx):
+    for pt in [q for q in _pts_cn("orth")(ctx) if "_floor" not in q]:
         g = np.asarray(_call(subject.fn, subject.formula, pt))
         for k in range(g.shape[0]):
             c = abs(g[k] @ pt["w"][k]) / max(np.linalg.norm(g[k]) * np.linalg.norm(pt["w"][k]), 1e-300)
@@ -491,7 +495,7 @@ def _cn_orthogonal(subject, ctx):
 
 def _cn_scaling(subject, ctx):
     worst = 0.0
-    for i, pt in enumerate(_pts_cn("scale")(ctx)):
+    for i, pt in enumerate(q for q in _pts_cn("scale")(ctx) if "_floor" not in q):
         g = np.asarray(_call(subject.fn, subject.formula, pt))
         k = i % pt["w"].shape[0]
         gam = (3.0, 0.25, 17.0)[i % 3]
@@ -742,20 +746,27 @@ def _energy_exact(x, s, p, d):
 
 
 ENERGY_PTS = [(8, 0.5, 3, 4), (16, 1.0, 1, 3), (12, 1 / math.sqrt(12 * 5), 5, 6), (5, 2.0, 5, 2),
-              (64, 1 / math.sqrt(64 * 9), 9, 10), (6, 0.7, 2, 1)]
+              (64, 1 / math.sqrt(64 * 9), 9, 10), (6, 0.7, 2, 1), (1, 0.8, 1, 3), (3, 0.9, 3, 2)]
 
 
 def _energy_ref(subject, ctx):
+    from .common import size_rows
+
     rng = ctx.rng("circulant/energy")
-    vals, refs = [], []
+    vals, refs, pts = [], [], []
     for n, s, p, d in ENERGY_PTS:
         x = rng.standard_normal(n)
         vals.append(subject.fn(x, s, p, d))
         refs.append(_energy_exact(x, s, p, d))
+        pts.append({"x": x, "s": np.float64(s), "p": p, "d": d})
     rel = max(abs(a - b) / abs(b) for a, b in zip(vals, refs))
-    return CheckResult("circulant.output_energy", "dense", "vs exact second-moment recursion",
-                       vals[0], refs[0], rel, "rel", rel <= 1e-12, resolution=1e-12,
-                       detail=f"Sigma <- s^2 sum_m S^m Sigma S^-m, (n, s, p, d) in {ENERGY_PTS}")
+    row = CheckResult("circulant.output_energy", "dense", "vs exact second-moment recursion",
+                      vals[0], refs[0], rel, "rel", rel <= 1e-12, resolution=1e-12,
+                      detail=f"Sigma <- s^2 sum_m S^m Sigma S^-m, (n, s, p, d) in {ENERGY_PTS}")
+    sz = size_rows("circulant.output_energy", subject, pts,
+                   lambda pt: _energy_exact(pt["x"], float(pt["s"]), pt["p"], pt["d"]),
+                   label="vs exact second-moment recursion", method="dense recursion")
+    return [row] + ([sz] if sz is not None else [])
 
 
 def _energy_mc(subject, ctx):
@@ -848,7 +859,7 @@ register(consistency(Check("circulant.cn_output", "symbolic",
 register(reference_check("circulant.cn_output", "vs layerwise CN network (dense)", _pts_cn("cno"),
                          _ref_cn_output, method="dense model with CN applied layer by layer"))
 register(mp_check("circulant.cn_output"))
-register(paper_check("circulant.cn_output", _pts_cn("cno-paper", True), _ref_cn_output, "",
+register(paper_check("circulant.cn_output", _pts_cn("cno-paper", True, n2=False), _ref_cn_output, "",
                      label="App. C eq. (7) (A17)"))
 _claims(_recursion_rows, "circulant.cn_output", "App. C recursion index (A18)")
 register(reference_check("circulant.cn_loss", "vs layerwise CN network (dense)", _pts_cn("cnl"),
@@ -860,7 +871,7 @@ register(_mp_fd_check("circulant.cn_grad_w", _mp_cn_loss, "vs 50-digit FD of the
 _mk(_cn_orthogonal, "circulant.cn_grad_w", "property", "<grad_k, w_k> = 0 (A21)")
 _mk(_cn_scaling, "circulant.cn_grad_w", "property", "1/gamma scaling (A21)")
 register(mp_check("circulant.cn_grad_w"))
-register(paper_check("circulant.cn_grad_w", _pts_cn("cng-paper", True), _ref_cn_grad_w, "printed error",
+register(paper_check("circulant.cn_grad_w", _pts_cn("cng-paper", True, n2=False), _ref_cn_grad_w, "printed error",
                      note="DH sec. 4 / App. C.1 print +X_k^T w_{d+1}/|X_k w_k| P^perp y for "
                           "L_N = |y - f_N|^2; correct: -2 w_{d+1}/|X_k w_k| X_k^T P^perp y (sign and "
                           "factor 2; with the 1/2 of sec. 4, the sign)",

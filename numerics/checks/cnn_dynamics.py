@@ -155,6 +155,20 @@ def points(angles=ANGLES, seed=31):
     return out
 
 
+def length_points():
+    """:func:`points` plus the smallest and a large patch length (issue 19 item 3): p = 1 at
+    phi = 0 and pi (the only angles two vectors of R^1 make) and p = 9 at generic angles.  The
+    generic resize of the harness would keep a generic phi at p = 1, which no w makes."""
+    out = points()
+    rng = np.random.default_rng(33)
+    for i, (p, phi) in enumerate(((1, 0.0), (1, math.pi), (9, 0.7), (9, 2.3))):
+        k = (1, 3, 7, 25)[i % 4]
+        w_star = rng.standard_normal(p)
+        w_star *= (0.6, 1.7)[i % 2] / np.linalg.norm(w_star)
+        out.append({"phi": phi, "w_star": w_star, "a_star": rng.standard_normal(k) * 0.8})
+    return out
+
+
 def pair_points():
     return [{k: v for k, v in p.items() if k != "phi"} for p in points(ANGLES[:6], seed=32)]
 
@@ -179,14 +193,15 @@ def threshold_points():
     return [{"k": k} for k in (2, 3, 25, 36, 100)]  # k = 1: r = 1 = r_c(1) for every a*
 
 
-register(reference_check("cnn.a_opt", points, ref_a_opt, floor=1e-3,
+register(reference_check("cnn.a_opt", length_points, ref_a_opt, floor=1e-3, dims=False,
                          label="dense solve A(w) a = B(w,w*) a*, Grams by quadrature"))
 # the dense-solve references lose everything at |w*| ~ 1e60 (Grams of entries 1e120 next to 1;
 # the loss comes out 0 or negative): their switch rows sample the angle switches only.  The
 # emitted code itself is homogeneous there (profile_loss(l w*)/l^2 and spurious_a(l w*)/l equal
 # their l = 1 values to 1e-16 for l = 1e+-61, measured)
 _DENSE_SWITCHES = ("angle",)
-register(reference_check("cnn.profile_loss", points, ref_profile, floor=1e-3,
+register(reference_check("cnn.profile_loss", length_points, ref_profile, floor=1e-3,
+                         dims=False,
                          label="loss at the dense solve, Grams by quadrature",
                          switch_kinds=_DENSE_SWITCHES))
 register(reference_check("cnn.spurious_min_loss", pair_points, ref_profile,

@@ -254,7 +254,8 @@ def reference_check(name: str, points: Callable[[], list[dict]],
                     label: str = "vs independent reference", method: str = "",
                     floor: "float | Callable[[dict], float]" = 0.0,
                     switch_tol: float | None = None,
-                    switch_kinds: tuple = ("angle", "norm")) -> Check:
+                    switch_kinds: tuple = ("angle", "norm"), dims: bool = True,
+                    long_vectors: bool = False) -> Check:
     """The formula vs an INDEPENDENT reference at every point, to relative ``tol``.
 
     ``reference(point) -> array`` shaped like the formula's output, computed from the model
@@ -267,10 +268,14 @@ def reference_check(name: str, points: Callable[[], list[dict]],
     ``switch_tol``, default :data:`SWITCH_TOL`; only for references of ``tol <= SWITCH_TOL``).
     Reference values are
     cached per point within a run (mutants re-use them).  ``method`` is stated in the row.
+    ``dims``: the points also include copies of two of them with every vector space resized to
+    its smallest allowed length and to a large one (:func:`dimension_points`, issue 19 item 3).
     """
 
     def run(subject: Subject, ctx: Context):
-        pts = points()
+        base_pts = points()
+        extra = dimension_points(subject.formula, base_pts) if dims else []
+        pts = base_pts + extra
         worst = None
         for pt in pts:
             ref = cached_reference(reference, pt)
@@ -293,18 +298,94 @@ def reference_check(name: str, points: Callable[[], list[dict]],
         row = CheckResult(
             name, "reference", label, float(np.ravel(got)[i]), float(np.ravel(ref)[i]), err,
             "rel", bool(err <= tol),
-            detail=(f"{method + '; ' if method else ''}{len(pts)} points; tol {tol:.0e}; "
+            detail=(f"{method + '; ' if method else ''}{len(pts)} points"
+                    f"{_dims_note(extra)}; tol {tol:.0e}; "
                     f"worst at {desc}; error relative to max|reference| or the stated floor"),
             resolution=tol, scale=scale,
         )
         # the switch rows need a reference accurate to SWITCH_TOL relative to the value (a
         # Richardson FD reference of tol 1e-8 is not)
-        sw = (switch_rows(name, subject, pts, reference, label=label, method=method,
+        sw = (switch_rows(name, subject, base_pts, reference, label=label, method=method,
                           tol=switch_tol or SWITCH_TOL, floor=floor, kinds=switch_kinds)
               if tol <= SWITCH_TOL else None)
-        return [row] if sw is None else [row, sw]
+        # the size rows re-use the row's own points and floor: the row's tolerance where it is
+        # looser than SWITCH_TOL (a reference of 1e-9), for references of 1e-9 or better
+        sz = (size_rows(name, subject, pts, reference, label=label, method=method,
+                        tol=max(tol, switch_tol or SWITCH_TOL), floor=floor,
+                        long_vectors=long_vectors)
+              if tol <= 1e-9 else None)
+        return [row] + [r for r in (sw, sz) if r is not None]
 
     return Check(name, "reference", label, run)
+
+
+#: Vector lengths of the dimension points: the smallest allowed and this large one (>= 8) when
+#: the points do not reach it (issue 19 item 3).
+LARGE_LENGTH = 9
+
+
+def dimension_points(formula, pts: list[dict], bases: int = 2) -> list[dict]:
+    """Copies of up to ``bases`` of the points ``pts`` (the first and the middle one) with each
+    vector space of ``formula`` resized (:func:`numerics.harness.resize_space`: every axis of
+    that length, cut or extended by normal entries) to the smallest length the emitted function
+    accepts and to :data:`LARGE_LENGTH`, where the points do not already sample them: d = 1
+    (or the smallest the formula allows) is where 0/0 and the angle of 1-vectors live."""
+    import derivations
+
+    from ..harness import resize_space, space_lengths
+
+    names = [a.name for a in formula.args]
+    if not any(a.kind == "vector" and a.space for a in formula.args):
+        return []
+    full = [p for p in pts if all(n in p for n in names)]
+    if not full:
+        return []
+    fn = derivations.get(formula.name).numpy
+    seen: dict = {}
+    for p in full:
+        for sp_, v in space_lengths(formula, [p[n] for n in names]).items():
+            seen.setdefault(sp_, set()).add(v)
+    picks = [full[0]] + ([full[len(full) // 2]] if len(full) > 2 else [])
+    picks = picks[:bases]
+    rng = np.random.default_rng(1919)
+    out = []
+    for sp_, vals in seen.items():
+        lo = None
+        for base in picks:
+            xs = [base[n] for n in names]
+            for length in range(1, 13):
+                ys = resize_space(formula, xs, sp_, length, rng)
+                if ys is None:
+                    break
+                try:
+                    with np.errstate(all="ignore"):
+                        fn(*ys)
+                except (ValueError, TypeError):
+                    continue
+                lo = length
+                break
+            if lo is not None:
+                break
+        wanted = ([lo] if lo is not None and min(vals) > lo else []) + (
+            [LARGE_LENGTH] if max(vals) < 8 else [])
+        for length in wanted:
+            for base in picks:
+                ys = resize_space(formula, [base[n] for n in names], sp_, length, rng)
+                if ys is None:
+                    continue
+                try:
+                    with np.errstate(all="ignore"):
+                        fn(*ys)
+                except (ValueError, TypeError):
+                    continue
+                out.append({**base, **dict(zip(names, ys)), "_resized": f"len {sp_} = {length}"})
+    return out
+
+
+def _dims_note(extra: list[dict]) -> str:
+    if not extra:
+        return ""
+    return " (incl. " + ", ".join(sorted({p["_resized"] for p in extra})) + ")"
 
 
 #: Tolerance of the switch-point rows, relative to the value itself (DESIGN.md: ~1e-10 on both
@@ -414,6 +495,133 @@ def switch_rows(name: str, subject: Subject, base: list[dict], reference, tol: f
                 f"{len({(s.args, s.at) for s, _ in pairs})} switch points read from the emitted code ({'; '.join(whats)}); "
                 f"error relative to the value; tol {tol:.0e}; worst ({how}) near "
                 f"{sw.what} at {desc}"),
+        resolution=tol,
+    )
+
+
+def size_rows(name: str, subject: Subject, base: list[dict], reference, tol: float = SWITCH_TOL,
+              label: str = "", method: str = "", floor=0.0,
+              long_vectors: bool = False) -> "CheckResult | None":
+    """The reference row at batch sizes on both sides of every SIZE switch of the emitted code
+    (issue 19 item 2; :func:`numerics.switches.size_switches`): the block evaluation of large
+    batches (``_rt.by_blocks``, from 4 x 32768 rows at short vectors), the sine from the cosine
+    (64 rows), and with ``long_vectors`` the blocked ddot of single vectors of more than 8192
+    entries.  The batch repeats up to 5 of the points (at the narrowest vector width among
+    them, which keeps the big batch cheap) so that every block holds each point; the reference
+    is the independent one of the row (cached per point), every row of the output is compared
+    with it, error relative to the value (``max(|ref|, floor(point))``; ``floor`` is the
+    check's natural size where it has one).  ``None`` when the code has no size switch."""
+    from .. import switches as S
+    from ..harness import resize_space
+
+    f = subject.formula
+    names = [a.name for a in f.args]
+    full = [p for p in base if all(n in p for n in names) and not any(
+        isinstance(p[n], str) for n in names)]
+    if not full or getattr(subject.fn, "slow", False):
+        return None
+    groups: dict = {}
+    for p in full:
+        groups.setdefault(_signature({n: p[n] for n in names}), []).append(p)
+    # the narrowest points; fewer than 3 of that shape (a single point may be an edge where
+    # the value vanishes): other points resized to it (every vector space)
+    # (vectors of 2 entries or more where there are: at d = 1 some values vanish identically)
+    def _short(g):
+        lens = [int(np.shape(g[0][a.name])[-1]) for a in f.args
+                if a.kind == "vector" and np.ndim(g[0][a.name])]
+        return min(lens, default=2) < 2
+
+    pts = list(min(groups.values(), key=lambda g: (_short(g),
+                                                   sum(int(np.size(g[0][n])) for n in names),
+                                                   -len(g))))[:5]
+    from ..harness import space_lengths
+
+    target = space_lengths(f, [pts[0][n] for n in names])
+    sig = _signature({n: pts[0][n] for n in names})
+    rng = np.random.default_rng(7)
+    for p in full:
+        if len(pts) >= 5:
+            break
+        if any(p is q for q in pts):
+            continue
+        xs = [p[n] for n in names]
+        for sp_, length in target.items():
+            if xs is not None and space_lengths(f, xs).get(sp_) != length:
+                xs = resize_space(f, xs, sp_, length, rng)
+        if xs is None:
+            continue
+        q = {**p, **dict(zip(names, xs))}
+        if _signature({n: q[n] for n in names}) == sig:
+            try:
+                with np.errstate(all="ignore"):
+                    call(subject.formula.numpy if hasattr(subject.formula, "numpy") else
+                         subject.fn, f, q)
+            except (ValueError, TypeError):
+                continue
+            pts.append(q)
+    width = max([int(np.shape(pts[0][a.name])[-1]) for a in f.args
+                 if a.kind == "vector" and np.ndim(pts[0][a.name])] + [1])
+    sws = S.size_switches(f, width)
+    if not long_vectors:
+        sws = [w for w in sws if w.layout != "length"]
+    if not sws:
+        return None
+    refs = [cached_reference(reference, p) for p in pts]
+    fls = [(floor(p) if callable(floor) else floor) for p in pts]
+    worst, sizes = None, []
+    for sw in sws:
+        for n in (sw.below, sw.above):
+            if sw.layout == "rows":
+                reps = -(-n // len(pts))
+                batch = {}
+                for a in f.args:
+                    if a.kind == "int":
+                        batch[a.name] = pts[0][a.name]
+                    else:
+                        st = np.stack([np.asarray(p[a.name], float) for p in pts])
+                        batch[a.name] = np.tile(st, (reps,) + (1,) * (st.ndim - 1))[:n]
+                out = np.asarray(call(subject.fn, f, batch), dtype=np.float64)
+                errs = []
+                if sw.what.startswith("block"):  # the runtime's own decision at this size
+                    from derivations.generated import _runtime as _rt
+
+                    specs = [(a.name, np.asarray(batch[a.name], float),
+                              1 if a.kind == "vector" else 0) for a in f.args if a.kind != "int"]
+                    blocked = bool(_rt.blocks(_rt.batch_shape(*specs), S.busy(f)))
+                    if blocked != (n == sw.above):
+                        errs.append(math.inf)  # the switch is not where it was read to be
+                for i in range(len(pts)):
+                    got = out[i::len(pts)]
+                    ok = got.shape[1:] == np.shape(refs[i]) and np.all(np.isfinite(got))
+                    sc = max(float(np.max(np.abs(refs[i]))) if np.size(refs[i]) else 0.0,
+                             fls[i], 1e-300)
+                    errs.append(float(np.max(np.abs(got - refs[i]))) / sc if ok else math.inf)
+                err, how = max(errs), f"{n} rows"
+                sizes.append(n)
+            else:  # one point with vectors of n entries (the space of the first vector)
+                sp_ = next(a.space for a in f.args if a.kind == "vector")
+                ys = resize_space(f, [pts[0][k] for k in names], sp_, n,
+                                  np.random.default_rng(8192))
+                if ys is None:
+                    continue
+                pt = {**pts[0], **dict(zip(names, ys))}
+                ref = cached_reference(reference, pt)
+                got = np.asarray(call(subject.fn, f, pt), dtype=np.float64)
+                fl = floor(pt) if callable(floor) else floor
+                err, how = _rel_to_value(got, ref, fl), f"vectors of {n} entries"
+                sizes.append(f"len {n}")
+            if worst is None or not err <= worst[0]:
+                worst = (err, sw, how)
+    if worst is None:
+        return None
+    err, sw, how = worst
+    return CheckResult(
+        name, "reference", f"{label or 'reference'}: both sides of the size switches",
+        err, 0.0, err, "rel", bool(err <= tol),
+        detail=(f"{method + '; ' if method else ''}{len(pts)} points repeated to batches of "
+                f"{', '.join(map(str, sizes))} (both sides of: "
+                f"{'; '.join(w.what for w in sws)}); every row vs the reference, error "
+                f"relative to the value; tol {tol:.0e}; worst at {how} ({sw.what})"),
         resolution=tol,
     )
 

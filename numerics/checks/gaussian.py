@@ -86,14 +86,22 @@ def _norms(pt):
 
 _QUAD = "polar Gauss quadrature of the model's integrand with relu kinks as breakpoints"
 
-register(reference_check("gaussian.relu_mean", reference_singles,
+
+def _reference_long(*args, **kw):
+    """The reference check with the long-vector size rows too (vectors of 8192 and 8193
+    entries: the blocked ddot of single vectors; the line and plane quadratures cost the same at
+    any length)."""
+    return reference_check(*args, long_vectors=True, **kw)
+
+
+register(_reference_long("gaussian.relu_mean", reference_singles,
                          lambda pt: sim.relu_mean_quad(pt["w"]),
                          label="vs quadrature of relu(z.w)", method="Gauss-Legendre on the line"))
 register(mc_check("gaussian.relu_mean", "E relu(z.w)", _singles,
                   lambda rng, n, pt: sim.relu_mean(rng, n, pt["w"])))
 register(mpmath_check("gaussian.relu_mean", lambda: _singles() + [{"w": np.array([1e-300, 0.0])}]))
 
-register(reference_check("gaussian.relu_cross_moment", reference_pairs,
+register(_reference_long("gaussian.relu_cross_moment", reference_pairs,
                          lambda pt: sim.relu_cross_moment_quad(pt["w"], pt["u"]),
                          label="vs quadrature of relu(z.w) relu(z.u)", method=_QUAD,
                          floor=lambda pt: _norms(pt) / (2 * math.pi)))
@@ -101,7 +109,7 @@ register(mc_check("gaussian.relu_cross_moment", "E relu(z.w) relu(z.u)", _pairs,
                   lambda rng, n, pt: sim.relu_cross_moment(rng, n, pt["w"], pt["u"])))
 register(mpmath_check("gaussian.relu_cross_moment", _edge_pairs))
 
-register(reference_check("gaussian.halfspace_second_moment", reference_singles,
+register(_reference_long("gaussian.halfspace_second_moment", reference_singles,
                          lambda pt: sim.halfspace_second_moment_quad(pt["w"]),
                          label="vs quadrature of z (z.w) 1{z.w>0}", method=_QUAD))
 register(mc_check("gaussian.halfspace_second_moment", "E z z^T 1{z.w>0} w", _singles,
@@ -113,7 +121,7 @@ def _wedge_ref(pt):
     return sim.wedge_second_moment_quad(pt["w"], pt["u"])
 
 
-register(reference_check("gaussian.wedge_second_moment", reference_pairs, _wedge_ref,
+register(_reference_long("gaussian.wedge_second_moment", reference_pairs, _wedge_ref,
                          label="vs quadrature of z (z.u) 1{wedge}", method=_QUAD,
                          floor=lambda pt: float(np.linalg.norm(pt["u"])) / (2 * math.pi)))
 register(mc_check("gaussian.wedge_second_moment", "E z z^T 1{wedge} u", _pairs,

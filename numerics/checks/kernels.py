@@ -30,8 +30,11 @@ def reference_check(name, points, reference, tol=1e-10, label="quadrature refere
     from .common import call
 
     def run(subject, ctx):
+        from .common import dimension_points
+
         rows = []
-        for pt in points():
+        base = points()
+        for pt in base + dimension_points(subject.formula, base):
             got = np.asarray(call(subject.fn, subject.formula, pt), float)
             ref = np.asarray(reference(pt), float)
             sc = scale(pt) if scale else max(float(np.max(np.abs(ref))), 1e-300)
@@ -40,8 +43,12 @@ def reference_check(name, points, reference, tol=1e-10, label="quadrature refere
         failing = [r for r in rows if not r.passed]
         worst = failing[0] if failing else max(rows, key=lambda r: r.stat)
         worst.detail += f"; {len(rows)} points; error / scale of the arguments"
+        from .common import size_rows
+
         sw = switch_rows(name, subject, points(), reference, label=label, method=method)
-        return [worst] if sw is None else [worst, sw]
+        sz = size_rows(name, subject, base, reference, label=label, method=method,
+                       floor=(lambda pt: float(scale(pt))) if scale else 0.0, long_vectors=True)
+        return [worst] + [r for r in (sw, sz) if r is not None]
 
     return Check(name, "reference", label, run)
 
@@ -145,8 +152,11 @@ def _gram_scale(pt):
 
 def _gram_reference_check(name, which):
     def run(subject, ctx):
+        from .common import dimension_points
+
         worst = None
-        for pt in data_sets():
+        sets = data_sets()
+        for pt in sets + dimension_points(subject.formula, sets):
             got = np.asarray(subject.fn(pt["X"]), float)
             ref = sim.gram_reference(which, pt["X"])
             rel = float(np.max(np.abs(got - ref) / _gram_scale(pt)))
@@ -156,7 +166,8 @@ def _gram_reference_check(name, which):
         i = np.unravel_index(np.argmax(np.abs(got - ref)), got.shape)
         return CheckResult(name, "reference", "pairwise plane quadrature", float(got[i]),
                            float(ref[i]), rel, "rel", rel <= TOL,
-                           detail=(f"3 data sets (antiparallel, parallel, norms 1e-3..1e3, d=20);"
+                           detail=(f"3 data sets (antiparallel, parallel, norms 1e-3..1e3, d=20;"
+                                   f" and at d = 1 and 9);"
                                    f" error / (|x_i||x_j|); tol {TOL:.0e}"))
 
     return Check(name, "reference", "pairwise plane quadrature", run)

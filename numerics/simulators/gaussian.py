@@ -61,8 +61,12 @@ def plane_basis(w, u=None):
     parallel to ``w`` or absent (also for ``p = 2``)."""
     w = np.asarray(w, float)
     e1 = w / np.linalg.norm(w)
+    if len(w) == 1 and np.all(np.isfinite(e1)):
+        # R^1: e2 = 0, so z = z1 e1 + z2 e2 integrates z2 out exactly (the integrands depend on
+        # z only through its projections): the model in d = 1 (issue 19 item 3)
+        return e1, np.zeros(1)
     cands = ([np.asarray(u, float)] if u is not None else []) + \
-        [np.eye(len(w))[i] for i in np.argsort(np.abs(e1))]
+        [np.eye(1, len(w), int(i))[0] for i in np.argsort(np.abs(e1))[:3]]
     for c in cands:
         r = c - (c @ e1) * e1
         r = r - (r @ e1) * e1

@@ -160,6 +160,12 @@ def g_inf_reference(x, y):
     """``E[relu(v.x) relu(v.y)/|v|^2]``: the angular plane integral at ``|v| = r`` times the
     radial factor ``E[r^2/(r^2 + Q)]`` (alpha cancels from the integrand)."""
     a, b, kinks = _plane(x, y)
+    if len(x) == 1:
+        # d = 1: v = z1 e1 is all in the line, |v|^2 = z1^2 and relu(v x) relu(v y) / |v|^2 =
+        # x y 1{v x >= 0} 1{v y >= 0} (no radial factor; the orthogonal parts vanish)
+        return float(Q.plane_expectation(
+            lambda z1, z2: a[0] * b[0] * ((_lin(a, z1, z2) >= 0) & (_lin(b, z1, z2) >= 0)),
+            kinks))
     ang = Q.plane_expectation(
         lambda z1, z2: relu(_lin(a, z1, z2)) * relu(_lin(b, z1, z2)) / (z1 * z1 + z2 * z2),
         kinks)
