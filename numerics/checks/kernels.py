@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, error_result
+from ..harness import Check, CheckResult, Subject, error_result
 from ..simulators import kernels as sim
 from . import register
 from .common import EDGE_ANGLES, mc_check, mpmath_check, switch_rows, vector_at_angle
@@ -164,13 +164,37 @@ def _gram_reference_check(name, which):
                 worst = (rel, got, ref)
         rel, got, ref = worst
         i = np.unravel_index(np.argmax(np.abs(got - ref)), got.shape)
-        return CheckResult(name, "reference", "pairwise plane quadrature", float(got[i]),
+        main = CheckResult(name, "reference", "pairwise plane quadrature", float(got[i]),
                            float(ref[i]), rel, "rel", rel <= TOL,
                            detail=(f"3 data sets (antiparallel, parallel, norms 1e-3..1e3, d=20;"
                                    f" and at d = 1 and 9);"
                                    f" error / (|x_i||x_j|); tol {TOL:.0e}"))
+        return [main] + [r for r in (_gram_switch_row(name, which, subject),) if r is not None]
 
     return Check(name, "reference", "pairwise plane quadrature", run)
+
+
+def _gram_switch_row(name, which, subject):
+    """The Gram's entries on both sides of every switch point of the pair code it is built on
+    (the edge series near 0 and pi, the near-parallel double-double; issue 19 item 2): each
+    switch point of ``kernels.<which>``'s emitted code gives pairs (x, y) just below and just
+    above it; the Gram of the two rows ``[x; y]`` is compared entry (0, 1) with the pairwise
+    quadrature, error relative to the value itself.  Judged on the Gram's own (maybe mutated)
+    code; only the location of the switch points is read from the pair formula."""
+    import derivations
+
+    from .common import switch_rows
+
+    pair = derivations.get(f"kernels.{which}")
+
+    def as_pair(x, y):
+        return np.asarray(subject.fn(np.stack([np.asarray(x, float), np.asarray(y, float)])),
+                          float)[0, 1]
+
+    as_pair.slow = True  # one pair per call: no batched evaluation of the wrapper
+    return switch_rows(name, Subject(pair, as_pair), all_pairs(), _pair_ref(which),
+                       label="pairwise plane quadrature of the Gram entries",
+                       method="entry (0, 1) of the Gram of [x; y]", kinds=("angle",))
 
 
 def _gram_mpmath_check(name, which):
