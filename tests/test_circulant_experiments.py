@@ -79,6 +79,11 @@ def test_dh_depth_gd_steps_quick(tmp_path):
     assert rows["N(0,1)"]["unnormalized"]["diverged_fraction"][2] == 1.0
     assert rows["N(0,1)"]["cn"]["median_steps"][2] is not None
     assert "GD steps" in dh_depth.report(r)
+    # issue 24: a number is "paper" only with its seed line; the spec's numbers are "expected"
+    text = dh_depth.report(r)
+    assert "paper/spec" not in text and "expected (not paper" in text and "seed 000 line 79" in text
+    assert data["compare"]["paper"]["numbers"] is None
+    assert data["compare"]["expected"]["unnormalized"]["N(0,1/(np))"] == [2.6, 3.6e-4, 4.9e-8]
     assert not any(isinstance(s, float) and math.isinf(s) for s in u)
 
 
