@@ -448,7 +448,8 @@ register(Formula(
     "wn.width_thm42", f"{SOURCE}, Theorem 4.2 (hypothesis on m)",
     (_WARGS_N, _WARGS_D, _WARGS_A, _WARGS_M), _PREMISE, width_thm42_expr, lhs=r"m_{4.2}",
     paper=lambda: sp.Piecewise((N_**4 * sp.log(N_ / DELTA) / (ALPHA**4 * MU0**4),
-                                ALPHA**4 * MU0**2 < N_**2), (N_**2 * sp.log(N_ / DELTA) / MU0**2, True)),
+                                ALPHA < sp.sqrt(N_) / sp.sqrt(MU0)),
+                               (N_**2 * sp.log(N_ / DELTA) / MU0**2, True)),  # the printed max
     paper_reading="m = Omega(max{n^4 log(n/delta)/alpha^4 mu_0^4, n^2 log(n/delta)/mu_0^2})"))
 register(Formula(
     "wn.width_prop2", f"{SOURCE}, Proposition 2 (hypothesis on m)",
