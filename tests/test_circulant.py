@@ -303,3 +303,18 @@ def test_small_ball_c1_exact_at_p1_and_lemma2_nonvacuous_depths():
     # Lemma 2's failure bound drops below 1 only at large depth (c(9) = 0.00693)
     assert G.lemma2_failure(64, 9, 1391) > 1 > G.lemma2_failure(64, 9, 1392)
     assert G.lemma2_failure(64, 1, 117) > 1 > G.lemma2_failure(64, 1, 118)
+
+
+def test_theorem1_chain_symbolic_forms():
+    """The derived Lemma 2 bounds equal the forms the proof states once c is substituted
+    (eq. (1): d sqrt(n) e^{-2c(d-2)}, spec A12; eq. (2): d c_1 e^{-cd}; eq. (3): d E|w| e^{-cd})
+    and c_1 is sqrt(2n/pi) at p = 1 (spec A10)."""
+    import sympy as sp
+    from derivations import circulant as C
+
+    c, n, d, p = C.rate_c_expr(), C.n, C.d, C.p
+    assert sp.simplify(sp.expand_log(sp.log(C.lemma2_prod_expr() / (d * sp.sqrt(n) * sp.exp(-2 * c * (d - 2)))), force=True)) == 0
+    assert sp.simplify(sp.expand_log(sp.log(C.lemma2_min_expr() / (d * C.small_ball_c1_expr() * sp.exp(-c * d))), force=True)) == 0
+    assert sp.simplify(sp.expand_log(sp.log(C.lemma2_max_expr() / (d * C.norm_mean_expr() * sp.exp(-c * d))), force=True)) == 0
+    assert sp.simplify(C.small_ball_c1_expr().subs(p, 1) - sp.sqrt(2 * n / sp.pi)) == 0
+    assert sp.simplify(C.residual_bound_expr() - (C.NY + n ** (d / 2) * C.PV * C.NX)) == 0
