@@ -962,7 +962,7 @@ def _l2_prod_mc(subject, ctx):
 def _resid_points(rng):
     pts = []
     for t in range(60):
-        n, d = (8, 16, 5, 12)[t % 4], 1 + t % 4
+        n, d = (8, 16, 5, 12, 1)[t % 5], 1 + t % 9   # every n >= 1, d = 1..9
         pt = _point(rng, n, d, None, (1.0, 0.3, 2.0)[t % 3])
         if t % 5 == 0:
             pt["y"] = S.forward(pt["w"], pt["x"]) * 1.0001
@@ -981,7 +981,7 @@ def _resid_slack(subject, ctx):
     ratios = np.array([math.sqrt(2 * S.loss(pt["w"], pt["x"], pt["y"])) / subject.fn(*_resid_args(pt))
                        for pt in pts])
     return _slack_result("circulant.residual_bound", "|D(v)| of the dense model / bound", ratios,
-                         f"60 points, n in (5, 8, 12, 16), d = 1..4: max {ratios.max():.4f}, "
+                         f"60 points, n in (1, 5, 8, 12, 16), d = 1..9: max {ratios.max():.4f}, "
                          f"median {np.median(ratios):.3g}", tol=1e-12, resolution=1e-12)
 
 
@@ -989,7 +989,7 @@ def _resid_tight(subject, ctx):
     """Equality case: constant filters v_i = a_i 1 (all taps), constant x, y = -gamma f/|f|:
     |v^_i0| = |v_i|, f at frequency 0 only, |y - f| = |y| + |f|."""
     worst = 0.0
-    for n, d, gam in [(4, 1, 1.0), (8, 3, 0.5), (5, 2, 3.0), (16, 4, 1e-3)]:
+    for n, d, gam in [(4, 1, 1.0), (8, 3, 0.5), (5, 2, 3.0), (16, 4, 1e-3), (1, 9, 2.0)]:
         a = np.linspace(0.3, 1.1, d)
         w = a[:, None] * np.ones((d, n))
         x = 0.7 * np.ones(n)
@@ -1006,20 +1006,20 @@ def _resid_tight(subject, ctx):
 
 def _resid_paper(subject, ctx):
     rng = Context().rng("circulant/resid")
-    pts = _resid_points(rng)
+    pts = [pt for pt in _resid_points(rng) if pt["w"].shape[1] > 1]   # n = 1: the two agree
     D = np.array([math.sqrt(2 * S.loss(pt["w"], pt["x"], pt["y"])) for pt in pts])
     ny, nx, pv, nn, dd = (np.array(c, float) for c in zip(*[_resid_args(pt) for pt in pts]))
     paper = nn * (ny + nn ** (dd / 2) * pv * nx)
     r_paper = float(np.max(D / paper))
     return [claim_row("circulant.residual_bound", "B.2 |D(v)| <= n(|y| + n^{d/2} prod|v_i||x|) (A14)",
-                      False, f"dense model, 60 points: |D|/printed bound max {r_paper:.4f} (valid "
+                      False, f"dense model, 48 points (n > 1): |D|/printed bound max {r_paper:.4f} (valid "
                       f"but loose by the factor n: the derived |y| + n^(d/2) prod|v_i| |x| is "
                       f"attained)", "loose-but-valid bound", value=r_paper, reference=1.0,
                       stat=r_paper, expect_ok=False, holds=r_paper <= 1,
                       pin=(RESID_PAPER_PIN, 1e-9))]
 
 
-RESID_PAPER_PIN = 0.1290092617655047
+RESID_PAPER_PIN = 0.13594180214185922
 
 
 # --------------------------------------------------------------------------------------------
