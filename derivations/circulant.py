@@ -523,6 +523,99 @@ def output_energy_expr() -> sp.Expr:
 
 
 # --------------------------------------------------------------------------------------------
+# 4b. The rest of Theorem 1's chain (App. B.2): Lemma 2 eqs. (1)-(3), c_1, the |D(v)| bound
+# --------------------------------------------------------------------------------------------
+
+t_ = sp.Symbol("t", positive=True)
+
+
+@cached
+def small_ball_c1_expr() -> sp.Expr:
+    """Assumption 1's small-ball constant: ``P[|w_i| <= t] <= c_1 t`` for all t > 0.
+
+    With the radial density of p i.i.d. N(0, s^2) taps (as in :func:`norm_mean_expr`),
+    ``F(t) = int_0^t r^{p-1} e^{-r^2/(2s^2)} dr / Z <= int_0^t r^{p-1} dr / Z = C t^p`` (the
+    Gaussian factor is <= 1; SymPy integrates both), and ``F <= 1``; so ``F(t)/t <=
+    min(1/t, C t^{p-1})``, largest where the two meet (``solve``): ``c_1 = 1/t* = C^{1/p}``.
+    For p = 1 this is the exact ``sup_t F(t)/t = F'(0) = sqrt(2n/pi)`` (F concave); for p >= 2
+    it is an upper bound (the checks measure its slack against the exact supremum)."""
+    dens = r_ ** (p - 1) * sp.exp(-r_**2 / (2 * s**2))
+    Z = sp.integrate(dens, (r_, 0, sp.oo), conds="none")
+    C = sp.simplify(sp.integrate(r_ ** (p - 1), (r_, 0, t_), conds="none") / Z / t_**p)
+    if t_ in C.free_symbols:
+        raise ArithmeticError(f"the small-t bound is not C t^p: {C}")
+    sol = sp.solve(sp.Eq(1 / t_, C * t_ ** (p - 1)), t_)
+    if len(sol) != 1:
+        raise ArithmeticError(f"the meeting point of 1/t and C t^(p-1) is not unique: {sol}")
+    return sp.simplify(sp.simplify(1 / sol[0]).subs(s, sp.sqrt(init_variance())))
+
+
+def _exp_cd(k=1):
+    """``exp(k c d)`` with Lemma 2's c (:func:`rate_c_expr`)."""
+    return sp.exp(k * rate_c_expr() * d)
+
+
+@cached
+def lemma2_min_expr() -> sp.Expr:
+    """Lemma 2 eq. (2): ``P[min_i |w_i| <= e^{-cd}] <= sum_i P[|w_i| <= e^{-cd}] <= d c_1
+    e^{-cd}`` (union bound, then the small-ball bound at t = e^{-cd}): ``d F(t)`` with
+    ``F(t) <= c_1 t`` substituted."""
+    F = sp.Function("F")
+    union = d * F(t_)
+    return sp.simplify(union.subs(F(t_), small_ball_c1_expr() * t_).subs(t_, 1 / _exp_cd()))
+
+
+@cached
+def lemma2_max_expr() -> sp.Expr:
+    """Lemma 2 eq. (3): ``P[max_i |w_i| >= e^{cd}] <= sum_i P[|w_i| >= e^{cd}] <= d E|w_i|
+    e^{-cd}`` (union bound, then Markov ``P[X >= t] <= E X/t``, E|w_i| from
+    :func:`norm_mean_expr`)."""
+    EX = sp.Symbol("EX", positive=True)
+    markov = EX / t_
+    return sp.simplify((d * markov).subs(EX, norm_mean_expr()).subs(t_, _exp_cd()))
+
+
+@cached
+def lemma2_prod_expr() -> sp.Expr:
+    """Lemma 2 eq. (1) with its union bound over k: ``P[max_k prod_{i != k} |w_i| >= t] <=
+    d prod_{i != k} E|w_i| / t`` (Markov, independent layers), ``E|w_i| = (1 - c_2)/sqrt(n)``,
+    ``t = e^{-2cd}/n^{d/2}`` (Lemma 2's alpha).  SymPy: ``d sqrt(n) e^{-2c(d-2)}`` (spec A12)."""
+    EX = sp.Symbol("EX", positive=True)
+    markov = EX ** (d - 1) / t_
+    alpha = 1 / _exp_cd(2) / sp.sqrt(n) ** d
+    return sp.simplify(sp.powsimp((d * markov).subs(EX, norm_mean_expr()).subs(t_, alpha),
+                                  force=True))
+
+
+@cached
+def lemma2_failure_expr() -> sp.Expr:
+    """Lemma 2: the conditions i-iii fail with probability at most the sum of eqs. (1)-(3)."""
+    return lemma2_prod_expr() + lemma2_min_expr() + lemma2_max_expr()
+
+
+NY, NX, PV = sp.symbols("norm_y norm_x prod_v", nonnegative=True)
+
+
+@cached
+def residual_bound_expr() -> sp.Expr:
+    """B.2 (spec A14): ``|D(v)| = |F^H y - n^{d/2} prod_i diag(F^H v_i) F^H x|`` bounded by the
+    triangle inequality: ``|F^H y| = |y|`` (Parseval, :func:`parseval_factor`) and, per
+    frequency, ``|v^_ij| <= |F_{:j}| |v_i| = |v_i|`` (Cauchy-Schwarz with the column norm
+    ``sum_b |F_bj|^2 = 1/parseval_factor``), the layer product's ``n^{d/2}`` from
+    :func:`_eig_scale`, and ``|F^H x| = |x|``:  ``|D| <= |y| + n^{d/2} prod_i |v_i| |x|``.
+    Attained (the checks' tightness row) at constant filters and input, y = -f."""
+    col = sp.sqrt(1 / parseval_factor())          # |F_{:j}|, Cauchy-Schwarz factor
+    unit = sp.sqrt(parseval_factor())             # |F^H v| / |v|
+    return sp.simplify(NY / unit + _eig_scale() * (col * PV) * NX / unit)
+
+
+def _paper_residual_bound():
+    """B.2 as printed: ``|D(v)| <= sum_j (|f_j^H y| + n^{d/2} prod |f_j^H v_i| |f_j^H x|) <=
+    n(|y| + n^{d/2} prod |v_i| |x|)`` (the middle form; the last step also drops prod|v_i|)."""
+    return n * (NY + sp.sqrt(n) ** d * PV * NX)
+
+
+# --------------------------------------------------------------------------------------------
 # Emitted code (FFT templates around the printed per-frequency expressions)
 # --------------------------------------------------------------------------------------------
 
@@ -1008,6 +1101,46 @@ _reg("c2", "App. B.2, Assumption 1", (_ARG_PP,), c2_expr, r"c_2", 0, None, emitt
      reading="c_2 = 1 - sqrt(2/p) Gamma((p+1)/2)/Gamma(p/2)")
 _reg("rate_c", "App. B.2, Lemma 2", (_ARG_PP,), rate_c_expr, r"c", 0, None, emitter=emit_constant,
      assumptions="exp(-4c) = 1 - c_2")
+_ARG_DD = Arg("d", "int", "depth d (number of layers)")
+WHERE.update({
+    r"\bar P_{(1)}": "bound on P[max_k prod_{i != k} |w_i| >= e^{-2cd}/n^{d/2}] (Lemma 2 eq. (1), union over k)",
+    r"\bar P_{(2)}": "bound on P[min_i |w_i| <= e^{-cd}] (Lemma 2 eq. (2))",
+    r"\bar P_{(3)}": "bound on P[max_i |w_i| >= e^{cd}] (Lemma 2 eq. (3))",
+    r"\bar P_{\mathrm{fail}}": "bound on the probability that Lemma 2's conditions i-iii fail",
+    r"\bar D": "upper bound on |D(v)| = |F^H y - n^{d/2} prod_i diag(F^H v_i) F^H x|",
+    r"c_1": "small-ball constant: P[|w_i| <= t] <= c_1 t for all t > 0",
+})
+
+
+def _latex_resid(expr):
+    from .latex import to_latex
+
+    return to_latex(expr, {NY: r"\|\mathbf y\|", NX: r"\|\mathbf x\|",
+                           PV: r"\prod_{i=1}^d\|\mathbf v_i\|", n: "n", d: "d"})
+
+_INIT_ASSUME = "first p taps of every filter i.i.d. N(0, 1/(np)) (Theorem 1), the rest 0; independent layers"
+_reg("small_ball_c1", "App. B.2, Assumption 1 (P[|w_i| <= t] <= c_1 t)", (_ARG_N, _ARG_PN),
+     small_ball_c1_expr, r"c_1", 0, None, emitter=emit_constant,
+     assumptions=_INIT_ASSUME + "; exact sup_t P[|w_i| <= t]/t for p = 1, an upper bound for p >= 2")
+_reg("lemma2_min", "App. B.2, Lemma 2, eq. (2)", (_ARG_N, _ARG_PN, _ARG_DD), lemma2_min_expr,
+     r"\bar P_{(2)}", 0, None, emitter=emit_constant,
+     assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p), c_1 = circulant.small_ball_c1(n, p)")
+_reg("lemma2_max", "App. B.2, Lemma 2, eq. (3)", (_ARG_N, _ARG_PN, _ARG_DD), lemma2_max_expr,
+     r"\bar P_{(3)}", 0, None, emitter=emit_constant,
+     assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p)")
+_reg("lemma2_prod", "App. B.2, Lemma 2, eq. (1) with the union bound over k",
+     (_ARG_N, _ARG_PN, _ARG_DD), lemma2_prod_expr,
+     r"\bar P_{(1)}", 0, None,
+     emitter=emit_constant, assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p)")
+_reg("lemma2_failure", "App. B.2, Lemma 2 (sum of eqs. (1)-(3): conditions i-iii fail)",
+     (_ARG_N, _ARG_PN, _ARG_DD), lemma2_failure_expr, r"\bar P_{\mathrm{fail}}", 0, None,
+     emitter=emit_constant, assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p)")
+_reg("residual_bound", "App. B.2, the |D(v)| bound after Lemma 2 (spec A14)",
+     (Arg("norm_y", "scalar", "|y|", domain=(">= 0",)), Arg("norm_x", "scalar", "|x|", domain=(">= 0",)),
+      Arg("prod_v", "scalar", "prod_i |v_i|", domain=(">= 0",)), _ARG_N, _ARG_DD),
+     residual_bound_expr, r"\bar D", 0, _latex_resid, emitter=emit_constant,
+     assumptions=_ASSUME + "; D(v) = F^H y - n^{d/2} prod_i diag(F^H v_i) F^H x",
+     paper=_paper_residual_bound, reading="|D(v)| <= n(|y| + n^{d/2} prod_i |v_i| |x|) (middle form)")
 _reg("output_energy", "App. B.2 (the vanishing/exploding output, spec A11)",
      (_ARG_XV, _ARG_S, _ARG_PX, _ARG_D), output_energy_expr,
      r"\mathbb E\|\textstyle\prod_i\mathbf W_i\mathbf x\|^2", 0, None, emitter=emit_constant,

@@ -365,3 +365,109 @@ def grams(Vk, g, X, alpha):
     xi, xj = X[None, :, None, :], X[None, None, :, :]
     return tuple(getattr(gen, t)(a, gg, xi, xj, alpha).mean(axis=0)
                  for t in ("v_term", "g_term", "h_term"))
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Width conditions of Theorems 4.1-4.2 and Proposition 2; alpha = sqrt(n/mu_0) (issue 24)
+# --------------------------------------------------------------------------------------------
+#
+# The conditions m = Omega(...) are the theorems' HYPOTHESES: their proofs (App. B-C) are not in
+# the seed (002 has the main text; 001's appendix has its math stripped), so the polynomials are
+# premises, stated with the unknown Omega-constant set to 1 (a knob, ``wn.width_const``), like
+# the model definitions.  What follows from them is derived: the alpha at which Theorem 4.2's two
+# terms meet (``solve``) and the width there (substitution), the sec. 4 remark "taking
+# alpha = sqrt(n/mu_0) gives m = Omega(n^2 log(n/delta)/mu_0^2)".
+
+N_, DELTA, LAM0, MU0 = sp.symbols("n delta lambda_0 mu_0", positive=True)
+
+
+def _log_term():
+    return sp.log(N_ / DELTA)
+
+
+def width_thm41_expr() -> sp.Expr:
+    """Theorem 4.1's hypothesis ``m = Omega(n^4 log(n/delta)/lambda_0^4)`` (premise, constant 1)."""
+    return knob("wn.width_const", 1) * N_**4 * _log_term() / LAM0**4
+
+
+def _thm42_terms():
+    k = knob("wn.width_const", 1)
+    return (k * N_**4 * _log_term() / (ALPHA**4 * MU0**4), k * N_**2 * _log_term() / MU0**2)
+
+
+@cached
+def width_thm42_expr() -> sp.Expr:
+    """Theorem 4.2's hypothesis ``m = Omega(max{n^4 log(n/delta)/(alpha^4 mu_0^4),
+    n^2 log(n/delta)/mu_0^2})`` (premise, constant 1), written with the max resolved at the
+    crossing :func:`alpha_opt_expr` (the first term decreases in alpha)."""
+    t1, t2 = _thm42_terms()
+    return sp.Piecewise((t1, ALPHA < alpha_opt_expr()), (t2, True))
+
+
+def width_prop2_expr() -> sp.Expr:
+    """Proposition 2's hypothesis ``m = Omega(n^4 log(n/delta)/min{lambda_0^4, mu_0^4})``."""
+    k = knob("wn.width_const", 1)
+    return sp.Piecewise((k * N_**4 * _log_term() / LAM0**4, LAM0 <= MU0),
+                        (k * N_**4 * _log_term() / MU0**4, True))
+
+
+@cached
+def alpha_opt_expr() -> sp.Expr:
+    """The smallest alpha at which Theorem 4.2's width is its alpha-free term: the first term
+    decreases in alpha (SymPy: its derivative is negative), so the max is smallest from the
+    alpha where the two terms meet, ``solve`` (positive root): ``sqrt(n/mu_0)``."""
+    t1, t2 = _thm42_terms()
+    if not sp.simplify(sp.diff(t1, ALPHA) / t1).is_negative:   # log(n/delta) > 0 cancels
+        raise ArithmeticError("Theorem 4.2's first term is not decreasing in alpha")
+    sol = [r for r in sp.solve(sp.Eq(t1, t2), ALPHA) if r.is_positive]
+    if len(sol) != 1:
+        raise ArithmeticError(f"no unique positive alpha where the terms meet: {sol}")
+    return sp.simplify(sol[0])
+
+
+@cached
+def width_opt_expr() -> sp.Expr:
+    """Theorem 4.2's width at ``alpha = alpha_opt`` (substitution; the two terms are equal)."""
+    t1, t2 = _thm42_terms()
+    a = alpha_opt_expr()
+    if sp.simplify(t1.subs(ALPHA, a) - t2) != 0 or ALPHA in t2.free_symbols:
+        raise ArithmeticError("the terms do not meet at alpha_opt")
+    return t2
+
+
+_WARGS_N = Arg("n", "scalar", "number of training points n", positive=True)
+_WARGS_D = Arg("delta", "scalar", "failure probability delta", positive=True,
+               domain=("< 1: a probability",))
+_WARGS_L = Arg("lambda_0", "scalar", "lambda_0 = lambda_min(V_inf)", positive=True)
+_WARGS_M = Arg("mu_0", "scalar", "mu_0 = lambda_min(G_inf)", positive=True)
+_WARGS_A = Arg("alpha", "scalar", "initialization scale alpha", positive=True)
+_PREMISE = ("Assumptions 1-2; the Omega-constant set to 1 (the hypothesis is a premise: its proof "
+            "is not in the seed)")
+
+register(Formula(
+    "wn.width_thm41", f"{SOURCE}, Theorem 4.1 (hypothesis m = Omega(n^4 log(n/delta)/lambda_0^4))",
+    (_WARGS_N, _WARGS_D, _WARGS_L), _PREMISE, width_thm41_expr, lhs=r"m_{4.1}",
+    paper=lambda: N_**4 * sp.log(N_ / DELTA) / LAM0**4,
+    paper_reading="m = Omega(n^4 log(n/delta)/lambda_0^4)"))
+register(Formula(
+    "wn.width_thm42", f"{SOURCE}, Theorem 4.2 (hypothesis on m)",
+    (_WARGS_N, _WARGS_D, _WARGS_A, _WARGS_M), _PREMISE, width_thm42_expr, lhs=r"m_{4.2}",
+    paper=lambda: sp.Piecewise((N_**4 * sp.log(N_ / DELTA) / (ALPHA**4 * MU0**4),
+                                ALPHA < sp.sqrt(N_) / sp.sqrt(MU0)),
+                               (N_**2 * sp.log(N_ / DELTA) / MU0**2, True)),  # the printed max
+    paper_reading="m = Omega(max{n^4 log(n/delta)/alpha^4 mu_0^4, n^2 log(n/delta)/mu_0^2})"))
+register(Formula(
+    "wn.width_prop2", f"{SOURCE}, Proposition 2 (hypothesis on m)",
+    (_WARGS_N, _WARGS_D, _WARGS_L, _WARGS_M), _PREMISE, width_prop2_expr, lhs=r"m_{\mathrm{P}2}",
+    paper=lambda: sp.Piecewise((N_**4 * sp.log(N_ / DELTA) / LAM0**4, LAM0 <= MU0),
+                               (N_**4 * sp.log(N_ / DELTA) / MU0**4, True)),
+    paper_reading="m = Omega(n^4 log(n/delta)/min{lambda_0^4, mu_0^4})"))
+register(Formula(
+    "wn.alpha_opt", f"{SOURCE}, sec. 4 after Theorem 4.2 ('taking alpha = sqrt(n/mu_0)')",
+    (_WARGS_N, _WARGS_M), "Theorem 4.2's width condition (constant 1)", alpha_opt_expr,
+    lhs=r"\alpha^*", paper=lambda: sp.sqrt(N_ / MU0), paper_reading="alpha = sqrt(n/mu_0)"))
+register(Formula(
+    "wn.width_opt", f"{SOURCE}, sec. 4 after Theorem 4.2 (width at alpha = sqrt(n/mu_0))",
+    (_WARGS_N, _WARGS_D, _WARGS_M), "Theorem 4.2's width condition (constant 1)", width_opt_expr,
+    lhs=r"m_{4.2}(\alpha^*)", paper=lambda: N_**2 * sp.log(N_ / DELTA) / MU0**2,
+    paper_reading="m = Omega(n^2 log(n/delta)/mu_0^2)"))

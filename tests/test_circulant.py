@@ -11,7 +11,9 @@ from derivations.generated import circulant as G
 
 FAST = ["circulant.output", "circulant.loss", "circulant.grad", "circulant.grad_p",
         "circulant.cn_output", "circulant.cn_loss", "circulant.cn_grad_w", "circulant.cn_grad_out",
-        "circulant.init_norm_mean", "circulant.c2", "circulant.rate_c", "circulant.output_energy"]
+        "circulant.init_norm_mean", "circulant.c2", "circulant.rate_c", "circulant.output_energy",
+        "circulant.small_ball_c1", "circulant.lemma2_min", "circulant.lemma2_max",
+        "circulant.lemma2_prod", "circulant.lemma2_failure", "circulant.residual_bound"]
 CTX = harness.Context(samples=40_000, quick=True)
 
 
@@ -42,7 +44,11 @@ def _indep_fail(name):
     ("circulant.grad_p", "circulant.dft_norm"), ("circulant.output", "circulant.dft_norm"),
     ("circulant.cn_loss", "circulant.cn_half"), ("circulant.cn_grad_w", "circulant.cn_half"),
     ("circulant.cn_grad_w", "circulant.dft_norm"), ("circulant.init_norm_mean", "circulant.init_var"),
-    ("circulant.output_energy", "circulant.energy_var")])
+    ("circulant.output_energy", "circulant.energy_var"),
+    ("circulant.small_ball_c1", "circulant.init_var"), ("circulant.lemma2_min", "circulant.init_var"),
+    ("circulant.lemma2_max", "circulant.init_var"), ("circulant.lemma2_prod", "circulant.init_var"),
+    ("circulant.lemma2_failure", "circulant.init_var"),
+    ("circulant.residual_bound", "circulant.dft_norm")])
 @pytest.mark.parametrize("rel", [1e-6])
 def test_knob_mutants_caught(name, knob, rel):
     f = D.get(name)
@@ -259,3 +265,56 @@ def test_fused_loss_and_grads_threads():
             par = list(ex.map(lambda w: G.loss_and_grads(w, x, y), ws))
             for (L0, g0), (L1, g1) in zip(serial, par):
                 assert L0 == L1 and np.array_equal(g0, g1)
+
+
+@pytest.mark.parametrize("name,label,rel", [
+    ("circulant.small_ball_c1", "slack: sup_t", -0.5),        # c_1 too small by 2x
+    ("circulant.small_ball_c1", "slack: MC", -0.5),
+    ("circulant.lemma2_min", "slack: exact", -1e-2),          # measured slack 0.992
+    ("circulant.lemma2_max", "slack: exact", -0.7),           # measured slack 0.385
+    ("circulant.lemma2_prod", "slack: MC", -0.85),            # measured slack 0.21
+    ("circulant.residual_bound", "slack: |D(v)|", -1e-3),     # measured slack 1.0 (n = 1)
+])
+def test_bound_too_small_fails_its_slack_row(name, label, rel):
+    """Planted error of the "slack" rows (issue 24): the bound scaled down until it no longer
+    holds on the measured points must fail the row that measures (true value)/(bound)."""
+    f = D.get(name)
+    c = next(c for c in checks.for_formula(name) if c.label.startswith(label))
+    assert c.kind == "slack"
+    ok = harness.run_check(c, harness.Subject(f, f.numpy), CTX)
+    assert all(r.passed for r in ok)
+    low = harness.Subject(f, lambda *a: np.asarray(f.numpy(*a)) * (1 + rel))
+    bad = harness.run_check(c, low, CTX)
+    assert any(not r.passed and r.kind == "slack" for r in bad), [r.detail for r in bad]
+
+
+def test_residual_bound_too_large_fails_the_equality_row():
+    """The |D(v)| bound is attained (constant filters, y = -f): x (1 + 1e-9) fails the dense row."""
+    f = D.get("circulant.residual_bound")
+    c = next(c for c in checks.for_formula(f.name) if c.label.startswith("attained"))
+    rows = harness.run_check(c, harness.Subject(f, lambda *a: f.numpy(*a) * (1 + 1e-9)), CTX)
+    assert not any(r.passed for r in rows)
+
+
+def test_small_ball_c1_exact_at_p1_and_lemma2_nonvacuous_depths():
+    import math
+
+    assert G.small_ball_c1(64, 1) == pytest.approx(math.sqrt(2 * 64 / math.pi), rel=1e-14)
+    # Lemma 2's failure bound drops below 1 only at large depth (c(9) = 0.00693)
+    assert G.lemma2_failure(64, 9, 1391) > 1 > G.lemma2_failure(64, 9, 1392)
+    assert G.lemma2_failure(64, 1, 117) > 1 > G.lemma2_failure(64, 1, 118)
+
+
+def test_theorem1_chain_symbolic_forms():
+    """The derived Lemma 2 bounds equal the forms the proof states once c is substituted
+    (eq. (1): d sqrt(n) e^{-2c(d-2)}, spec A12; eq. (2): d c_1 e^{-cd}; eq. (3): d E|w| e^{-cd})
+    and c_1 is sqrt(2n/pi) at p = 1 (spec A10)."""
+    import sympy as sp
+    from derivations import circulant as C
+
+    c, n, d, p = C.rate_c_expr(), C.n, C.d, C.p
+    assert sp.simplify(sp.expand_log(sp.log(C.lemma2_prod_expr() / (d * sp.sqrt(n) * sp.exp(-2 * c * (d - 2)))), force=True)) == 0
+    assert sp.simplify(sp.expand_log(sp.log(C.lemma2_min_expr() / (d * C.small_ball_c1_expr() * sp.exp(-c * d))), force=True)) == 0
+    assert sp.simplify(sp.expand_log(sp.log(C.lemma2_max_expr() / (d * C.norm_mean_expr() * sp.exp(-c * d))), force=True)) == 0
+    assert sp.simplify(C.small_ball_c1_expr().subs(p, 1) - sp.sqrt(2 * n / sp.pi)) == 0
+    assert sp.simplify(C.residual_bound_expr() - (C.NY + n ** (d / 2) * C.PV * C.NX)) == 0

@@ -79,6 +79,11 @@ def test_dh_depth_gd_steps_quick(tmp_path):
     assert rows["N(0,1)"]["unnormalized"]["diverged_fraction"][2] == 1.0
     assert rows["N(0,1)"]["cn"]["median_steps"][2] is not None
     assert "GD steps" in dh_depth.report(r)
+    # issue 24: a number is "paper" only with its seed line; the spec's numbers are "expected"
+    text = dh_depth.report(r)
+    assert "paper/spec" not in text and "expected (not paper" in text and "seed 000 line 79" in text
+    assert data["compare"]["paper"]["numbers"] is None
+    assert data["compare"]["expected"]["unnormalized"]["N(0,1/(np))"] == [2.6, 3.6e-4, 4.9e-8]
     assert not any(isinstance(s, float) and math.isinf(s) for s in u)
 
 
@@ -116,3 +121,20 @@ def test_dh_fig5_fixed_cn_reaches_near_zero():
     x, y = dh_fig5.problem(64, 9, 0)
     L = dh_fig5._train("fixed", 64, 10, 9, x, y, 1e-4, 3000, 1)[2]
     assert L[-1] < 0.01 * 0.5 * float(y @ y)
+
+
+def test_dh_fig3_quick(tmp_path):
+    """Fig. 3 (issue 24): around the point reached by GD the loss slice is much flatter without
+    normalization (measured quick: range/centre 121 vs 13.9 for the ReLU CNN, 3.0 vs 2e-8 for
+    the linear CNN; mean |dL|/L at radius 0.25: 11.4 vs 0.002, 0.28 vs 2e-11)."""
+    from numerics.experiments import dh_fig3
+
+    r = dh_fig3.run(tmp_path, quick=True, seed=0)
+    data = _files(tmp_path, "dh_fig3")
+    P = r["panels"]
+    assert set(data["panels"]) == {"a", "b", "c", "d"} and len(data["panels"]["a"]["slice"]) == 9
+    for cn, none in (("a", "b"), ("c", "d")):
+        assert P[cn]["ring_mean_abs_change_over_center"] > 100 * P[none]["ring_mean_abs_change_over_center"]
+        assert P[cn]["range_over_center"] > 5 * P[none]["range_over_center"]
+    assert P["d"]["range_over_center"] < 1e-6          # the linear net without CN: flat
+    assert "seed 000 line 63" in dh_fig3.report(r)

@@ -68,6 +68,11 @@ def plant_dense(monkeypatch):
     return _rows_fn("circulant.grad", "vs dense reverse-mode gradient", 1e-9)
 
 
+def plant_slack(monkeypatch):
+    """A bound 2x too small: (true value)/(bound) exceeds 1 (circulant c_1, issue 24)."""
+    return _rows_fn("circulant.small_ball_c1", "slack: sup_t", -0.5)
+
+
 def plant_simulation(monkeypatch):
     return _rows_fn("balance.gd_neuron_drift", "Cor 4.1 drift order", 1e-3)
 

@@ -114,3 +114,27 @@ def test_mutants_are_caught():
         pytest.skip("mutant runner not available")
     ms = harness.run_mutants(["wn.grad_v", "wn.v_term", "wn.n_block"], harness.Context(samples=4000))
     assert ms and all(m.caught for m in ms), [m.label for m in ms if not m.caught]
+
+
+WIDTHS = ["wn.width_thm41", "wn.width_thm42", "wn.width_prop2", "wn.alpha_opt", "wn.width_opt"]
+
+
+def test_width_formulas_and_alpha_opt():
+    """Issue 24: alpha = sqrt(n/mu_0) and m = n^2 log(n/delta)/mu_0^2 come out of SymPy from
+    Theorem 4.2's printed width condition (its two terms meet there)."""
+    n, mu0 = sp.symbols("n mu_0", positive=True)
+    assert sp.simplify(D.get("wn.alpha_opt").expr - sp.sqrt(n / mu0)) == 0
+    assert gen.alpha_opt(10.0, 0.004) == pytest.approx(50.0, rel=1e-14)
+    a = 50.0
+    assert gen.width_thm42(10.0, 0.1, a * (1 - 1e-6), 0.004) > gen.width_opt(10.0, 0.1, 0.004)
+    assert gen.width_thm42(10.0, 0.1, a * 2, 0.004) == pytest.approx(gen.width_opt(10.0, 0.1, 0.004))
+    with pytest.raises(ValueError, match="delta"):
+        gen.width_thm41(10.0, 1.5, 0.3)
+
+
+def test_width_mutants_are_caught():
+    if not hasattr(harness, "run_mutants"):
+        pytest.skip("mutant runner not available")
+    ms = harness.run_mutants(WIDTHS, harness.Context(samples=4000))
+    assert ms and all(m.caught for m in ms if not m.equivalent), \
+        [m.label for m in ms if not m.caught and not m.equivalent]

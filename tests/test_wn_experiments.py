@@ -37,3 +37,22 @@ def test_fig2_1_quick(tmp_path):
         res = [2 * v for v in x["loss"]]
         planted = [(1 - eta * lam0) ** (3 * k) * res[0] for k in range(len(res))]  # 6x the rate
         assert any(a > b for a, b in zip(res, planted))
+
+
+def test_wn_width_quick(tmp_path):
+    """Issue 24: the width sweep (Thms 4.1-4.2).  Measured (quick, seed 0): both conclusions
+    hold for every draw from m = 80 (alpha = 0.5), 20 (alpha = 4), 80 (alpha* = sqrt(n/mu_0));
+    the predicted widths (Omega-constant 1) are 2.6e6, 6.2e11, 2.7e7: far above."""
+    from numerics.experiments import wn_width
+
+    r = wn_width.run(tmp_path, quick=True)
+    data = json.loads((tmp_path / "wn_width.json").read_text())
+    assert data["alpha_star"] == r["alpha_star"] and len(data["cells"]) == 3 * 4 * 3
+    assert abs(r["alpha_star"] - (10 / r["mu_0"]) ** 0.5) < 1e-9 * r["alpha_star"]
+    for row in r["rows"]:
+        assert row["m_hold"] is not None and row["m_hold"] <= 320
+        assert row["predicted_width"] > 1e3 * row["m_hold"]
+        assert row["per_m"][-1]["both_fraction"] == 1.0
+    # small widths fail for the V-dominated regime (the lambda_min floor is not reached at m = 5)
+    assert r["rows"][0]["per_m"][0]["lambda_fraction"] < 1.0
+    assert "holds from m" in wn_width.report(r)

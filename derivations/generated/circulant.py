@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``circulant`` family (circulant).
 
-Formulas: circulant.output, circulant.loss, circulant.grad, circulant.grad_p, circulant.cn_output, circulant.cn_loss, circulant.cn_grad_w, circulant.cn_grad_out, circulant.init_norm_mean, circulant.c2, circulant.rate_c, circulant.output_energy.
+Formulas: circulant.output, circulant.loss, circulant.grad, circulant.grad_p, circulant.cn_output, circulant.cn_loss, circulant.cn_grad_w, circulant.cn_grad_out, circulant.init_norm_mean, circulant.c2, circulant.rate_c, circulant.small_ball_c1, circulant.lemma2_min, circulant.lemma2_max, circulant.lemma2_prod, circulant.lemma2_failure, circulant.residual_bound, circulant.output_energy.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['output', 'loss', 'grad', 'grad_p', 'cn_output', 'cn_loss', 'cn_grad_w', 'cn_grad_out', 'init_norm_mean', 'c2', 'rate_c', 'output_energy', 'loss_and_grads']
+__all__ = ['output', 'loss', 'grad', 'grad_p', 'cn_output', 'cn_loss', 'cn_grad_w', 'cn_grad_out', 'init_norm_mean', 'c2', 'rate_c', 'small_ball_c1', 'lemma2_min', 'lemma2_max', 'lemma2_prod', 'lemma2_failure', 'residual_bound', 'output_energy', 'loss_and_grads']
 
 
 def output(w, x):
@@ -468,6 +468,135 @@ def rate_c(p):
     _shape = _rt.batch_shape()
     _v = _rt.mp_constant(lambda mp, p: -mp.mpf(1)/mp.mpf(8)*mp.log(p) - mp.mpf(1)/mp.mpf(4)*mp.log(2**(-p)*mp.sqrt(mp.pi)*mp.gamma(p + 1)/mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)) + (mp.mpf(1)/mp.mpf(4))*mp.log(2**(-p - 1)*mp.sqrt(mp.pi)*mp.gamma(p + 2)/mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(3)/mp.mpf(2))) + (mp.mpf(1)/mp.mpf(8))*mp.log(2), p)
     return _rt.finish(_v, _shape)
+
+
+def small_ball_c1(n, p):
+    """circulant.small_ball_c1: 000 Dai & Heckel 2019, App. B.2, Assumption 1 (P[|w_i| <= t] <= c_1 t).
+
+    Assumptions: first p taps of every filter i.i.d. N(0, 1/(np)) (Theorem 1), the rest 0; independent layers; exact sup_t P[|w_i| <= t]/t for p = 1, an upper bound for p >= 2
+
+    Arguments (leading axes broadcast as a batch):
+        n: int - signal length n
+        p: int (<= n) - kernel size p (number of nonzero taps)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.integer("n", n)
+    p = _rt.integer("p", p)
+    _shape = _rt.batch_shape()
+    _rt.require(p <= n, "p", "must be <= n (the first p of the n taps are nonzero)")
+    _v = _rt.mp_constant(lambda mp, n, p: (mp.mpf(1)/mp.mpf(2))*mp.sqrt(2)*mp.sqrt(n)*mp.sqrt(p)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)**(-1/p), n, p)
+    return _rt.finish(_v, _shape)
+
+
+def lemma2_min(n, p, d):
+    """circulant.lemma2_min: 000 Dai & Heckel 2019, App. B.2, Lemma 2, eq. (2).
+
+    Assumptions: first p taps of every filter i.i.d. N(0, 1/(np)) (Theorem 1), the rest 0; independent layers; c = circulant.rate_c(p), c_1 = circulant.small_ball_c1(n, p)
+
+    Arguments (leading axes broadcast as a batch):
+        n: int - signal length n
+        p: int (<= n) - kernel size p (number of nonzero taps)
+        d: int - depth d (number of layers)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.integer("n", n)
+    p = _rt.integer("p", p)
+    d = _rt.integer("d", d)
+    _shape = _rt.batch_shape()
+    _rt.require(p <= n, "p", "must be <= n (the first p of the n taps are nonzero)")
+    _v = _rt.mp_constant(lambda mp, n, p, d: 2**(-mp.mpf(1)/mp.mpf(8)*d + mp.mpf(-1)/mp.mpf(2))*d*mp.sqrt(n)*p**((mp.mpf(1)/mp.mpf(8))*d + mp.mpf(1)/mp.mpf(2))*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(1)/mp.mpf(2))**((mp.mpf(1)/mp.mpf(4))*d)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)**(-mp.mpf(1)/mp.mpf(4)*d - 1/p), n, p, d)
+    return _rt.finish(_v, _shape)
+
+
+def lemma2_max(n, p, d):
+    """circulant.lemma2_max: 000 Dai & Heckel 2019, App. B.2, Lemma 2, eq. (3).
+
+    Assumptions: first p taps of every filter i.i.d. N(0, 1/(np)) (Theorem 1), the rest 0; independent layers; c = circulant.rate_c(p)
+
+    Arguments (leading axes broadcast as a batch):
+        n: int - signal length n
+        p: int (<= n) - kernel size p (number of nonzero taps)
+        d: int - depth d (number of layers)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.integer("n", n)
+    p = _rt.integer("p", p)
+    d = _rt.integer("d", d)
+    _shape = _rt.batch_shape()
+    _rt.require(p <= n, "p", "must be <= n (the first p of the n taps are nonzero)")
+    _v = _rt.mp_constant(lambda mp, n, p, d: 2**(-mp.mpf(1)/mp.mpf(8)*d + mp.mpf(-1)/mp.mpf(2))*d*p**((mp.mpf(1)/mp.mpf(8))*d + mp.mpf(1)/mp.mpf(2))*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(1)/mp.mpf(2))**((mp.mpf(1)/mp.mpf(4))*d + 1)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)**(-mp.mpf(1)/mp.mpf(4)*d - 1)/mp.sqrt(n), n, p, d)
+    return _rt.finish(_v, _shape)
+
+
+def lemma2_prod(n, p, d):
+    """circulant.lemma2_prod: 000 Dai & Heckel 2019, App. B.2, Lemma 2, eq. (1) with the union bound over k.
+
+    Assumptions: first p taps of every filter i.i.d. N(0, 1/(np)) (Theorem 1), the rest 0; independent layers; c = circulant.rate_c(p)
+
+    Arguments (leading axes broadcast as a batch):
+        n: int - signal length n
+        p: int (<= n) - kernel size p (number of nonzero taps)
+        d: int - depth d (number of layers)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.integer("n", n)
+    p = _rt.integer("p", p)
+    d = _rt.integer("d", d)
+    _shape = _rt.batch_shape()
+    _rt.require(p <= n, "p", "must be <= n (the first p of the n taps are nonzero)")
+    _v = _rt.mp_constant(lambda mp, n, p, d: 2**(mp.mpf(1)/mp.mpf(2) - mp.mpf(1)/mp.mpf(4)*d)*d*mp.sqrt(n)*p**((mp.mpf(1)/mp.mpf(4))*d + mp.mpf(-1)/mp.mpf(2))*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(1)/mp.mpf(2))**((mp.mpf(1)/mp.mpf(2))*d - 1)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)**(1 - mp.mpf(1)/mp.mpf(2)*d), n, p, d)
+    return _rt.finish(_v, _shape)
+
+
+def lemma2_failure(n, p, d):
+    """circulant.lemma2_failure: 000 Dai & Heckel 2019, App. B.2, Lemma 2 (sum of eqs. (1)-(3): conditions i-iii fail).
+
+    Assumptions: first p taps of every filter i.i.d. N(0, 1/(np)) (Theorem 1), the rest 0; independent layers; c = circulant.rate_c(p)
+
+    Arguments (leading axes broadcast as a batch):
+        n: int - signal length n
+        p: int (<= n) - kernel size p (number of nonzero taps)
+        d: int - depth d (number of layers)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.integer("n", n)
+    p = _rt.integer("p", p)
+    d = _rt.integer("d", d)
+    _shape = _rt.batch_shape()
+    _rt.require(p <= n, "p", "must be <= n (the first p of the n taps are nonzero)")
+    _v = _rt.mp_constant(lambda mp, n, p, d: 2**(mp.mpf(1)/mp.mpf(2) - mp.mpf(1)/mp.mpf(4)*d)*d*mp.sqrt(n)*p**((mp.mpf(1)/mp.mpf(4))*d + mp.mpf(-1)/mp.mpf(2))*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(1)/mp.mpf(2))**((mp.mpf(1)/mp.mpf(2))*d - 1)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)**(1 - mp.mpf(1)/mp.mpf(2)*d) + 2**(-mp.mpf(1)/mp.mpf(8)*d + mp.mpf(-1)/mp.mpf(2))*d*mp.sqrt(n)*p**((mp.mpf(1)/mp.mpf(8))*d + mp.mpf(1)/mp.mpf(2))*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(1)/mp.mpf(2))**((mp.mpf(1)/mp.mpf(4))*d)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)**(-mp.mpf(1)/mp.mpf(4)*d - 1/p) + 2**(-mp.mpf(1)/mp.mpf(8)*d + mp.mpf(-1)/mp.mpf(2))*d*p**((mp.mpf(1)/mp.mpf(8))*d + mp.mpf(1)/mp.mpf(2))*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + mp.mpf(1)/mp.mpf(2))**((mp.mpf(1)/mp.mpf(4))*d + 1)*mp.gamma((mp.mpf(1)/mp.mpf(2))*p + 1)**(-mp.mpf(1)/mp.mpf(4)*d - 1)/mp.sqrt(n), n, p, d)
+    return _rt.finish(_v, _shape)
+
+
+def residual_bound(norm_y, norm_x, prod_v, n, d):
+    """circulant.residual_bound: 000 Dai & Heckel 2019, App. B.2, the |D(v)| bound after Lemma 2 (spec A14).
+
+    Assumptions: single-channel linear circulant CNN f = C(w_d)...C(w_1) x, C(w)[i, j] = w[(i - j) mod n]; unitary DFT F_{jk} = e^{2 pi i jk/n}/sqrt(n); D(v) = F^H y - n^{d/2} prod_i diag(F^H v_i) F^H x
+
+    Arguments (leading axes broadcast as a batch):
+        norm_y: (...) (>= 0) - |y|
+        norm_x: (...) (>= 0) - |x|
+        prod_v: (...) (>= 0) - prod_i |v_i|
+        n: int - signal length n
+        d: int - depth d (number of layers)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    norm_y = _rt.scalar("norm_y", norm_y)
+    norm_x = _rt.scalar("norm_x", norm_x)
+    prod_v = _rt.scalar("prod_v", prod_v)
+    n = _rt.integer("n", n)
+    d = _rt.integer("d", d)
+    _shape = _rt.batch_shape(("norm_y", norm_y, 0), ("norm_x", norm_x, 0), ("prod_v", prod_v, 0))
+    _rt.require(norm_y >= 0, "norm_y", "must be >= 0")
+    _rt.require(norm_x >= 0, "norm_x", "must be >= 0")
+    _rt.require(prod_v >= 0, "prod_v", "must be >= 0")
+    return _rt.finish(n**((1/2)*d)*norm_x*prod_v + norm_y, _shape)
 
 
 def output_energy(x, s, p, d):

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``wn`` family (wn).
 
-Formulas: wn.grad_v, wn.grad_g, wn.norm_after_gd_step, wn.df_dv, wn.df_dg, wn.v_term, wn.g_term, wn.h_term, wn.grad_theta, wn.n_block.
+Formulas: wn.grad_v, wn.grad_g, wn.norm_after_gd_step, wn.df_dv, wn.df_dg, wn.v_term, wn.g_term, wn.h_term, wn.grad_theta, wn.n_block, wn.width_thm41, wn.width_thm42, wn.width_prop2, wn.alpha_opt, wn.width_opt.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from . import _runtime as _rt
 
-__all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'h_term', 'grad_theta', 'n_block', 'grad_g_and_grads']
+__all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'h_term', 'grad_theta', 'n_block', 'width_thm41', 'width_thm42', 'width_prop2', 'alpha_opt', 'width_opt', 'grad_g_and_grads']
 
 
 def grad_v(v, g, grad_w):
@@ -365,6 +365,125 @@ def _n_block_core(_shape, v, g):
     _k1 = _t1 - _t0/sqnorm_v**2
     del _t0, _t1
     return _rt.finish(_rt.add_diagonal(_rt.col2(_k1) * _rt.outer(v, v), _k0), _shape, 2, checked=((_k0, _k1,), (sqnorm_v,)))
+
+
+def width_thm41(n, delta, lambda_0):
+    """wn.width_thm41: 002 WN (Dukler, Gu & Montufar), Theorem 4.1 (hypothesis m = Omega(n^4 log(n/delta)/lambda_0^4)).
+
+    Assumptions: Assumptions 1-2; the Omega-constant set to 1 (the hypothesis is a premise: its proof is not in the seed)
+
+    Arguments (leading axes broadcast as a batch):
+        n: (...) (> 0) - number of training points n
+        delta: (...) (> 0) (< 1) - failure probability delta
+        lambda_0: (...) (> 0) - lambda_0 = lambda_min(V_inf)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.scalar("n", n)
+    _rt.positive("n", n)
+    delta = _rt.scalar("delta", delta)
+    _rt.positive("delta", delta)
+    lambda_0 = _rt.scalar("lambda_0", lambda_0)
+    _rt.positive("lambda_0", lambda_0)
+    _shape = _rt.batch_shape(("n", n, 0), ("delta", delta, 0), ("lambda_0", lambda_0, 0))
+    _rt.require(delta < 1, "delta", "must be < 1 (a probability)")
+    return _rt.finish(n**4*numpy.log(n/delta)/lambda_0**4, _shape)
+
+
+def width_thm42(n, delta, alpha, mu_0):
+    """wn.width_thm42: 002 WN (Dukler, Gu & Montufar), Theorem 4.2 (hypothesis on m).
+
+    Assumptions: Assumptions 1-2; the Omega-constant set to 1 (the hypothesis is a premise: its proof is not in the seed)
+
+    Arguments (leading axes broadcast as a batch):
+        n: (...) (> 0) - number of training points n
+        delta: (...) (> 0) (< 1) - failure probability delta
+        alpha: (...) (> 0) - initialization scale alpha
+        mu_0: (...) (> 0) - mu_0 = lambda_min(G_inf)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.scalar("n", n)
+    _rt.positive("n", n)
+    delta = _rt.scalar("delta", delta)
+    _rt.positive("delta", delta)
+    alpha = _rt.scalar("alpha", alpha)
+    _rt.positive("alpha", alpha)
+    mu_0 = _rt.scalar("mu_0", mu_0)
+    _rt.positive("mu_0", mu_0)
+    _shape = _rt.batch_shape(("n", n, 0), ("delta", delta, 0), ("alpha", alpha, 0), ("mu_0", mu_0, 0))
+    _rt.require(delta < 1, "delta", "must be < 1 (a probability)")
+    _t0 = numpy.log(n/delta)
+    return _rt.finish(numpy.select([numpy.less(alpha, numpy.sqrt(n)/numpy.sqrt(mu_0)),True], [_t0*n**4/(alpha**4*mu_0**4),_t0*n**2/mu_0**2], default=numpy.nan), _shape)
+
+
+def width_prop2(n, delta, lambda_0, mu_0):
+    """wn.width_prop2: 002 WN (Dukler, Gu & Montufar), Proposition 2 (hypothesis on m).
+
+    Assumptions: Assumptions 1-2; the Omega-constant set to 1 (the hypothesis is a premise: its proof is not in the seed)
+
+    Arguments (leading axes broadcast as a batch):
+        n: (...) (> 0) - number of training points n
+        delta: (...) (> 0) (< 1) - failure probability delta
+        lambda_0: (...) (> 0) - lambda_0 = lambda_min(V_inf)
+        mu_0: (...) (> 0) - mu_0 = lambda_min(G_inf)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.scalar("n", n)
+    _rt.positive("n", n)
+    delta = _rt.scalar("delta", delta)
+    _rt.positive("delta", delta)
+    lambda_0 = _rt.scalar("lambda_0", lambda_0)
+    _rt.positive("lambda_0", lambda_0)
+    mu_0 = _rt.scalar("mu_0", mu_0)
+    _rt.positive("mu_0", mu_0)
+    _shape = _rt.batch_shape(("n", n, 0), ("delta", delta, 0), ("lambda_0", lambda_0, 0), ("mu_0", mu_0, 0))
+    _rt.require(delta < 1, "delta", "must be < 1 (a probability)")
+    _t0 = n**4*numpy.log(n/delta)
+    return _rt.finish(numpy.select([numpy.less_equal(lambda_0, mu_0),True], [_t0/lambda_0**4,_t0/mu_0**4], default=numpy.nan), _shape)
+
+
+def alpha_opt(n, mu_0):
+    """wn.alpha_opt: 002 WN (Dukler, Gu & Montufar), sec. 4 after Theorem 4.2 ('taking alpha = sqrt(n/mu_0)').
+
+    Assumptions: Theorem 4.2's width condition (constant 1)
+
+    Arguments (leading axes broadcast as a batch):
+        n: (...) (> 0) - number of training points n
+        mu_0: (...) (> 0) - mu_0 = lambda_min(G_inf)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.scalar("n", n)
+    _rt.positive("n", n)
+    mu_0 = _rt.scalar("mu_0", mu_0)
+    _rt.positive("mu_0", mu_0)
+    _shape = _rt.batch_shape(("n", n, 0), ("mu_0", mu_0, 0))
+    return _rt.finish(numpy.sqrt(n)/numpy.sqrt(mu_0), _shape)
+
+
+def width_opt(n, delta, mu_0):
+    """wn.width_opt: 002 WN (Dukler, Gu & Montufar), sec. 4 after Theorem 4.2 (width at alpha = sqrt(n/mu_0)).
+
+    Assumptions: Theorem 4.2's width condition (constant 1)
+
+    Arguments (leading axes broadcast as a batch):
+        n: (...) (> 0) - number of training points n
+        delta: (...) (> 0) (< 1) - failure probability delta
+        mu_0: (...) (> 0) - mu_0 = lambda_min(G_inf)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.scalar("n", n)
+    _rt.positive("n", n)
+    delta = _rt.scalar("delta", delta)
+    _rt.positive("delta", delta)
+    mu_0 = _rt.scalar("mu_0", mu_0)
+    _rt.positive("mu_0", mu_0)
+    _shape = _rt.batch_shape(("n", n, 0), ("delta", delta, 0), ("mu_0", mu_0, 0))
+    _rt.require(delta < 1, "delta", "must be < 1 (a probability)")
+    return _rt.finish(n**2*numpy.log(n/delta)/mu_0**2, _shape)
 
 
 def grad_g_and_grads(v, g, grad_w, *, out=None):

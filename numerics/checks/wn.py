@@ -523,3 +523,105 @@ register_public(public_reference_check(
     method="alpha^2 J_v J_v^T, J_g J_g^T, J_w J_w^T by back-propagation",
     outputs=("V", "G", "H")),
     "derivations.wn:grams", ("wn.v_term", "wn.g_term", "wn.h_term"))
+
+
+# --------------------------------------------------------------------------------------------
+# Width conditions of Theorems 4.1-4.2 / Proposition 2 and alpha = sqrt(n/mu_0) (issue 24)
+# --------------------------------------------------------------------------------------------
+# The widths are the theorems' hypotheses (premises, constant 1): their reference is the
+# printed statement coded here in plain floats (a second transcription, on both sides of each
+# max/min).  alpha_opt and width_opt are derived: their reference is SciPy's root of the two
+# printed terms' difference (brentq in log alpha) and the smallest value of the printed max
+# over alpha (bounded search), never the derived expression.
+
+def _w41(n, delta, lambda_0):
+    return n**4 * math.log(n / delta) / lambda_0**4
+
+
+def _w42_terms(n, delta, alpha, mu_0):
+    return n**4 * math.log(n / delta) / (alpha**4 * mu_0**4), n**2 * math.log(n / delta) / mu_0**2
+
+
+def _width_points():
+    rng = np.random.default_rng(2402)
+    pts = []
+    for _ in range(12):
+        n = float(rng.integers(2, 200))
+        mu0 = float(10 ** rng.uniform(-4, -0.5))
+        pts.append({"n": n, "delta": float(10 ** rng.uniform(-6, -0.1)),
+                    "lambda_0": float(10 ** rng.uniform(-3, 0)), "mu_0": mu0,
+                    "alpha": float(math.sqrt(n / mu0) * 10 ** rng.uniform(-1.5, 1.5))})
+    # both sides of each switch: alpha at (1 -+ 1e-9) alpha*, lambda_0 = mu_0 (1 -+ 1e-9)
+    base = dict(pts[0])
+    for f in (1 - 1e-9, 1 + 1e-9):
+        pts.append({**base, "alpha": math.sqrt(base["n"] / base["mu_0"]) * f,
+                    "lambda_0": base["mu_0"] * f})
+    return pts
+
+
+def _pick(pt, *names):
+    return {k: pt[k] for k in names}
+
+
+_WREF = {
+    "wn.width_thm41": (("n", "delta", "lambda_0"), lambda p: _w41(p["n"], p["delta"], p["lambda_0"])),
+    "wn.width_thm42": (("n", "delta", "alpha", "mu_0"),
+                       lambda p: max(_w42_terms(p["n"], p["delta"], p["alpha"], p["mu_0"]))),
+    "wn.width_prop2": (("n", "delta", "lambda_0", "mu_0"),
+                       lambda p: p["n"]**4 * math.log(p["n"] / p["delta"])
+                       / min(p["lambda_0"], p["mu_0"])**4),
+}
+
+
+def _alpha_star_ref(p):
+    from scipy import optimize
+
+    f = lambda la: math.log(_w42_terms(p["n"], 0.5, math.exp(la), p["mu_0"])[0]) - \
+        math.log(_w42_terms(p["n"], 0.5, math.exp(la), p["mu_0"])[1])
+    return math.exp(optimize.brentq(f, -50, 50, xtol=1e-15, rtol=1e-15))
+
+
+def _width_opt_ref(p):
+    """min over alpha of the printed max (bounded search over log alpha; the max is flat at its
+    minimum for all alpha >= alpha*, so the search returns the flat value)."""
+    from scipy import optimize
+
+    f = lambda la: max(_w42_terms(p["n"], p["delta"], math.exp(la), p["mu_0"]))
+    r = optimize.minimize_scalar(f, bounds=(-20, 30), method="bounded")
+    return float(r.fun)
+
+
+_WREF["wn.alpha_opt"] = (("n", "mu_0"), _alpha_star_ref)
+_WREF["wn.width_opt"] = (("n", "delta", "mu_0"), _width_opt_ref)
+
+
+def _width_rows(name):
+    names, ref = _WREF[name]
+
+    def run(subject, ctx):
+        got = np.array([float(subject.fn(**_pick(p, *names))) for p in _width_points()])
+        exp = np.array([ref(p) for p in _width_points()])
+        rel = np.abs(got - exp) / np.abs(exp)
+        i = int(np.argmax(rel))
+        how = {"wn.alpha_opt": "SciPy brentq root of the printed terms' difference",
+               "wn.width_opt": "SciPy bounded minimum of the printed max over alpha"}.get(
+                   name, "the printed hypothesis (premise) coded in the check, both sides of "
+                         "its max/min")
+        tol = 1e-9 if name == "wn.width_opt" else 1e-12
+        return CheckResult(name, "reference", f"vs {how}", float(got[i]), float(exp[i]),
+                           float(rel[i]), "rel", bool(rel[i] <= tol), resolution=tol,
+                           detail=f"{len(got)} points (n, delta, lambda_0, mu_0, alpha random; "
+                                  f"alpha, lambda_0 at 1 -+ 1e-9 of the switch); tol {tol:.0e}")
+
+    return Check(name, "reference", f"vs {'SciPy' if name in ('wn.alpha_opt', 'wn.width_opt') else 'the printed hypothesis'}", run)
+
+
+def _wpts(name):
+    names = _WREF[name][0]
+    return lambda: [_pick(p, *names) for p in _width_points()[:4]]
+
+
+for _n in _WREF:
+    register(_width_rows(_n))
+    register(mpmath_check(_n, _wpts(_n)))
+    register(paper_check(_n, _wpts(_n)))

@@ -134,4 +134,5 @@ def report(result: dict) -> str:
             f"channels, {m['draws']} draws. Without normalization: kurtosis {c['kurtosis']:.3g}, "
             f"q99.9/median {c['q999_over_median']:.3g}; with CN: kurtosis {e['kurtosis']:.3g}, "
             f"q99.9/median {e['q999_over_median']:.3g}.\n"
-            "Paper: without normalization the tail is much heavier (both networks).")
+            "Paper (seed 000 lines 84-86, qualitative, no numbers): without normalization the "
+            "tail is much heavier (both networks).")

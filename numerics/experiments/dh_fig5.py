@@ -128,6 +128,7 @@ def report(result: dict) -> str:
         lines.append(f"{norm:8s} final loss {r['final_loss']:.4g}; mean layer grad norm "
                      f"{r['grad_norm_init_mean']:.3g} at init, {r['grad_norm_final_mean']:.3g} at end"
                      + more)
-    lines.append("paper: both CN variants reach a good minimum; without normalization training "
-                 "stalls and the gradients vanish")
+    lines.append("paper (seed 000 lines 61 and 121, qualitative, no numbers): both CN variants "
+                 "reach a good minimum; without normalization training stalls and the gradients "
+                 "vanish")
     return "\n".join(lines)

@@ -82,7 +82,8 @@ def _draw(axes, out):
 
 def report(result: dict) -> str:
     lines = [f"{NAME}: lambda_0 = {result['lambda_0']:.4g}, mu_0 = {result['mu_0']:.4g} "
-             f"(spec B18: 0.354, 0.00427 for its data)"]
+             f"(ours; expected, not paper: spec B18's 0.354, 0.00427 for its own data; seed 002 "
+             f"prints no numbers)"]
     for r in result["results"]:
         lines.append(f"  alpha = {r['alpha']:>4}: eta = {r['eta']:.4g}, empirical per-step rate "
                      f"{r['empirical_rate']:.4f} vs (1 - eta lambda_min(Lambda_inf)/2) = "
