@@ -6,15 +6,18 @@ Setting (the paper's): k = m = d student and teacher units, teacher V = I_k, out
 a = b = 1 (not trained), x ~ N(0, I_k), L(W) = 1/2 E[(sum_i relu(w_i.x) - sum_j relu(x_j))^2].
 For each k, R runs of gradient descent from W_0 with iid N(0, 1/k) entries, fixed step 5/k,
 until |grad L|_F <= 1e-12 (or an iteration cap; capped runs are reported and left out of the
-fraction).  The R runs of one k are split into blocks of ``block`` runs; each block is one
-batched array (loss and gradient broadcast over the leading axis, retired runs dropped) and one
-task of :mod:`numerics.sweep` with its own seed (SeedSequence([seed, k, block])), so the
-numbers are the same in process and on any number of Dask workers.  No Newton polish: the end
-points are plain GD's (see docs/spurious_minima.md for why a polish was not needed).
+fraction).  Run r starts from SeedSequence([seed, k, r]); the R runs of one k are split into
+tasks of ``block`` runs (:mod:`numerics.sweep`, in process or on Dask).  Each task runs the
+compiled loop of :mod:`numerics.spurious_gd` (every run alone, in compiled code; Numba) or,
+without Numba, a batched NumPy loop (runs stepped together, retired runs dropped); with the
+compiled loop the end points are bit-identical for any split and any number of workers.  No
+Newton polish: the end points are plain GD's (docs/spurious_minima.md says what a provably
+harmless polish would need and why it would save only ~20% here).
 
-Loss and gradient: issue 20's engine ``derivations.twolayer.fully_connected`` when it is
-installed, else :mod:`numerics.relu_teacher` (the same formulas: SymPy derivatives of the
-derived ``gaussian.relu_cross_moment``).
+Loss and gradient: issue 20's engine ``derivations.twolayer.fully_connected`` (its derived
+``expressions("relu")`` in the compiled loop) when it is installed, else
+:mod:`numerics.relu_teacher` (the same formulas: SymPy derivatives of the derived
+``gaussian.relu_cross_moment``).
 
 End points: global if L <= ``GLOBAL_LOSS``; otherwise spurious.  Spurious end points are grouped
 up to the symmetries of L: permutations of the student units (rows of W) and permutations of the
