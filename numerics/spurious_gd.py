@@ -70,7 +70,8 @@ def coefficients(source: str = "twolayer"):
 def kernel(source: str = "twolayer"):
     """The compiled ``gd(W, a, V, b, eta, tol, cap, iters, gnorm)``: gradient descent on every
     run ``W[r]`` (in place) until ``|grad|_F <= tol`` or ``cap`` steps; writes the iteration
-    count (``cap`` when capped) and the last ``|grad|_F``.  Compiled once per process."""
+    count (``cap`` when capped, or when the gradient became NaN: a unit reached norm 0, where
+    the kernel is not differentiable) and the last ``|grad|_F``.  Compiled once per process."""
     import sympy as sp
     from numba import njit
 
@@ -173,6 +174,8 @@ def kernel(source: str = "twolayer"):
                 gn = grad(X, a, V, b, VT, nv, ident, w)
                 if gn <= tol:
                     it = t
+                    break
+                if gn != gn:  # NaN (a unit reached 0): stop, reported as capped
                     break
                 if t == cap:
                     break

@@ -419,7 +419,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--engine", choices=("auto", "twolayer", "standin"), default="auto",
                         help="loss/gradient: issue 20's engine or the stand-in")
     parser.add_argument("--backend", choices=("auto", "numba", "numpy"), default="auto",
-                        help="GD loop: compiled (Numba, default when installed) or batched NumPy")
+                        help="GD loop: compiled (Numba) or batched NumPy (default auto: Numba "
+                        "when installed, NumPy with --quick)")
 
 
 def main(argv=None) -> int:
