@@ -281,3 +281,50 @@ def test_wilson_interval():
     lo, hi = wilson(50, 100)
     assert lo == pytest.approx(0.5 - 0.0981, abs=1e-3) and hi == pytest.approx(1 - lo)
     assert wilson(0, 0) == [0.0, 1.0]
+
+
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                 reason="Numba not installed (extra 'fast')")
+
+
+@needs_numba
+def test_compiled_gradient_agrees_with_the_engine(T, source="twolayer"):
+    """The compiled loop's gradient (the engine's or the stand-in's derived coefficients,
+    lambdified and compiled) against the NumPy engine: random points with unequal output weights
+    and a general teacher, the identity teacher (its fast path), and next to a global minimum
+    (angles ~1e-9, the Kahan angle).  (The stand-in's coefficients compile the same way,
+    ``source="standin"``; one compile per test keeps CI short.)"""
+    from numerics import spurious_gd as S
+
+    pytest.importorskip("derivations.twolayer")
+    rng = np.random.default_rng(11)
+    k, d, m = 5, 5, 4
+    W = rng.standard_normal((3, k, d))
+    a, V, b = rng.uniform(0.5, 1.5, k), rng.standard_normal((m, d)), rng.uniform(0.5, 1.5, m)
+    assert np.abs(S.gradients(W, a, V, b, source) - T.grad(W, a, V, b)).max() < 1e-13
+    I = np.eye(k)
+    Wg = np.stack([rng.standard_normal((k, k)) / math.sqrt(k),
+                   I[::-1] + 1e-9 * rng.standard_normal((k, k))])
+    G = S.gradients(Wg, 1.0, I, 1.0, source)
+    assert np.abs(G - T.grad(Wg, 1.0, I, 1.0)).max() < 1e-14
+    assert np.abs(G[1]).max() < 1e-8  # |W - P| ~ 1e-9: the gradient is that small too
+    with pytest.raises(ValueError, match="W must have shape"):
+        S.gradients(W[0], a, V, b, source)
+
+
+@needs_numba
+def test_gd_end_points_do_not_depend_on_blocks_or_backend():
+    """Per-run seeds: the same runs split into different tasks give bit-identical end points
+    (compiled loop); the batched NumPy loop reaches the same minima (equal to rounding)."""
+    from numerics.experiments.spurious_minima import gd_block
+
+    base = {"k": 7, "seed": 2, "tol": 1e-12, "cap": 20000, "engine": "auto"}
+    whole = gd_block({**base, "block": 0, "start": 0, "n": 6, "backend": "numba"})
+    parts = [gd_block({**base, "block": j, "start": 3 * j, "n": 3, "backend": "numba"})
+             for j in range(2)]
+    assert np.array_equal(whole["W"], np.concatenate([p["W"] for p in parts]))
+    assert np.array_equal(whole["iters"], np.concatenate([p["iters"] for p in parts]))
+    nump = gd_block({**base, "block": 0, "start": 0, "n": 6, "backend": "numpy"})
+    assert np.abs(nump["W"] - whole["W"]).max() < 1e-8
+    assert np.abs(nump["iters"] - whole["iters"]).max() <= 5
+    assert (nump["gnorm"] <= 1e-12).all() and (whole["gnorm"] <= 1e-12).all()

@@ -6,15 +6,18 @@ Setting (the paper's): k = m = d student and teacher units, teacher V = I_k, out
 a = b = 1 (not trained), x ~ N(0, I_k), L(W) = 1/2 E[(sum_i relu(w_i.x) - sum_j relu(x_j))^2].
 For each k, R runs of gradient descent from W_0 with iid N(0, 1/k) entries, fixed step 5/k,
 until |grad L|_F <= 1e-12 (or an iteration cap; capped runs are reported and left out of the
-fraction).  The R runs of one k are split into blocks of ``block`` runs; each block is one
-batched array (loss and gradient broadcast over the leading axis, retired runs dropped) and one
-task of :mod:`numerics.sweep` with its own seed (SeedSequence([seed, k, block])), so the
-numbers are the same in process and on any number of Dask workers.  No Newton polish: the end
-points are plain GD's (see docs/spurious_minima.md for why a polish was not needed).
+fraction).  Run r starts from SeedSequence([seed, k, r]); the R runs of one k are split into
+tasks of ``block`` runs (:mod:`numerics.sweep`, in process or on Dask).  Each task runs the
+compiled loop of :mod:`numerics.spurious_gd` (every run alone, in compiled code; Numba) or,
+without Numba, a batched NumPy loop (runs stepped together, retired runs dropped); with the
+compiled loop the end points are bit-identical for any split and any number of workers.  No
+Newton polish: the end points are plain GD's (docs/spurious_minima.md says what a provably
+harmless polish would need and why it would save only ~20% here).
 
-Loss and gradient: issue 20's engine ``derivations.twolayer.fully_connected`` when it is
-installed, else :mod:`numerics.relu_teacher` (the same formulas: SymPy derivatives of the
-derived ``gaussian.relu_cross_moment``).
+Loss and gradient: issue 20's engine ``derivations.twolayer.fully_connected`` (its derived
+``expressions("relu")`` in the compiled loop) when it is installed, else
+:mod:`numerics.relu_teacher` (the same formulas: SymPy derivatives of the derived
+``gaussian.relu_cross_moment``).
 
 End points: global if L <= ``GLOBAL_LOSS``; otherwise spurious.  Spurious end points are grouped
 up to the symmetries of L: permutations of the student units (rows of W) and permutations of the
@@ -42,8 +45,11 @@ DESCRIPTION = ("Safran & Shamir 2018: fraction of GD runs (Xavier init, step 5/k
 GLOBAL_LOSS = 1e-8
 SAME_TOL = 1e-6
 #: Published fractions of runs converging to a spurious minimum (Safran & Shamir 2018, Table 1,
-#: k = n).  Not found in the sources available to this build: left empty rather than guessed.
+#: k = n).  Not found in the sources available to this build (the searches are listed in
+#: docs/spurious_minima.md): left empty rather than guessed or recalled.
 PUBLISHED: dict[int, float] = {}
+PAPER_CITATION = ("I. Safran and O. Shamir, Spurious local minima are common in two-layer ReLU "
+                  "neural networks, ICML 2018 (PMLR 80:4433-4441; arXiv:1712.08968), Table 1")
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,20 +80,61 @@ def batched_grad(net, W, a, V, b, rows: int):
     return np.concatenate([net.grad(W[s:s + rows], a, V, b) for s in range(0, len(W), rows)])
 
 
+def initial_points(seed: int, k: int, start: int, n: int) -> np.ndarray:
+    """Xavier starts of runs ``start .. start + n - 1`` at width k: run r draws its (k, k)
+    entries N(0, 1/k) from ``SeedSequence([seed, k, r])``, so a run's start does not depend on
+    how the runs are split into tasks (``--block``) or spread over workers."""
+    from ..sweep import seed_for
+
+    return np.stack([seed_for(seed, k, r).standard_normal((k, k)) / math.sqrt(k)
+                     for r in range(start, start + n)])
+
+
+def backend_name(backend: str = "auto") -> str:
+    """``"numba"`` (the compiled loop of :mod:`numerics.spurious_gd`, when Numba is installed)
+    or ``"numpy"`` (the batched NumPy loop); ``"auto"`` picks Numba when it is available."""
+    from ..spurious_gd import available
+
+    if backend not in ("auto", "numba", "numpy"):
+        raise ValueError(f"backend must be 'auto', 'numba' or 'numpy', got {backend!r}")
+    if backend == "numba" and not available():
+        raise ValueError("backend 'numba' needs Numba: pip install 'nnderive[fast]'")
+    if backend == "auto":
+        return "numba" if available() else "numpy"
+    return backend
+
+
 @_one_thread
 def gd_block(task: dict) -> dict:
-    """Gradient descent on one block of runs.  ``task``: k, block, n, seed, tol, cap, engine.
-    Returns the end points W (n, k, k), iterations, capped flags, loss and |grad|_F."""
+    """Gradient descent on one block of runs.  ``task``: k, block, start, n, seed, tol, cap,
+    engine, backend.  Returns the end points W (n, k, k), iterations, capped flags, loss and
+    |grad|_F (the same numbers for either backend up to rounding: both evaluate the same
+    derived coefficients)."""
     from ..relu_teacher import network
-    from ..sweep import seed_for
 
     cpu0 = time.thread_time()
     k, n = int(task["k"]), int(task["n"])
-    net, _ = network(k, k, k, task.get("engine", "auto"))
-    rng = seed_for(task["seed"], k, task["block"])
-    W = rng.standard_normal((n, k, k)) / math.sqrt(k)
+    start = int(task.get("start", task["block"] * n))
+    net, engine = network(k, k, k, task.get("engine", "auto"))
+    W = initial_points(task["seed"], k, start, n)
     V, a, b = np.eye(k), np.ones(k), np.ones(k)
     eta, tol, cap = 5.0 / k, float(task["tol"]), int(task["cap"])
+    if backend_name(task.get("backend", "auto")) == "numba":
+        from ..spurious_gd import descend
+
+        W, iters, gnorm = descend(W, a, V, b, eta, tol, cap, source=engine)
+    else:
+        W, iters, gnorm = _numpy_descent(net, W, a, V, b, eta, tol, cap)
+    loss = net.loss(W, a, V, b)
+    return {"k": k, "block": task["block"], "W": W, "iters": iters, "capped": iters >= cap,
+            "loss": np.asarray(loss, float), "gnorm": gnorm,
+            "cpu_seconds": time.thread_time() - cpu0}
+
+
+def _numpy_descent(net, W, a, V, b, eta, tol, cap):
+    """The batched NumPy loop (no Numba): all runs of the block stepped together in
+    cache-sized chunks, finished runs dropped."""
+    n, k = len(W), W.shape[1]
     iters = np.full(n, cap)
     gnorm = np.full(n, np.inf)
     active = np.arange(n)
@@ -103,10 +150,7 @@ def gd_block(task: dict) -> dict:
         if active.size == 0 or t == cap:
             break
         W[active] -= eta * g
-    loss = net.loss(W, a, V, b)
-    return {"k": k, "block": task["block"], "W": W, "iters": iters, "capped": iters >= cap,
-            "loss": np.asarray(loss, float), "gnorm": gnorm,
-            "cpu_seconds": time.thread_time() - cpu0}
+    return W, iters, gnorm
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,7 +269,7 @@ def _validate(k_min, k_max, runs, block, cap, tol, workers):
 
 def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, runs=None,
         workers=None, scheduler=None, block=None, cap=None, tol=1e-12, certify=True,
-        engine="auto", processes=True):
+        engine="auto", processes=True, backend="auto"):
     from ..relu_teacher import network
     from ..sweep import run as sweep
     from ..relu_teacher import hessian as float_hessian
@@ -234,13 +278,16 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
     k_min = k_min if k_min is not None else (7 if quick else 6)
     k_max = k_max if k_max is not None else (8 if quick else 20)
     runs = runs if runs is not None else (30 if quick else 500)
-    block = block if block is not None else 125
+    block = block if block is not None else 50
     cap = cap if cap is not None else (20000 if quick else 200000)
     _validate(k_min, k_max, runs, block, cap, tol, workers)
     _, engine_name = network(2, 2, 2, engine)
+    if quick and backend == "auto":
+        backend = "numpy"  # CI size: Numba's one-off compile (~9 s CPU) would dominate
+    backend = backend_name(backend)
     ks = list(range(k_min, k_max + 1))
-    tasks = [{"k": k, "block": j, "n": min(block, runs - j * block), "seed": seed, "tol": tol,
-              "cap": cap, "engine": engine}
+    tasks = [{"k": k, "block": j, "start": j * block, "n": min(block, runs - j * block),
+              "seed": seed, "tol": tol, "cap": cap, "engine": engine, "backend": backend}
              for k in ks for j in range(math.ceil(runs / block))]
     t0 = time.perf_counter()
     done = sweep(gd_block, tasks, workers=workers, scheduler=scheduler, processes=processes,
@@ -276,7 +323,7 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
                      "spurious_fraction": frac,
                      "se": math.sqrt(frac * (1 - frac) / n_ok) if n_ok else None,
                      "ci": wilson(int(spurious.sum()), n_ok),
-                     "published": PUBLISHED.get(k),
+                     "published": PUBLISHED.get(k), "paper": PUBLISHED.get(k),
                      "gd_cpu_seconds": float(sum(d["cpu_seconds"] for d in parts)),
                      "iterations": {"median": float(np.median(iters[ok])) if n_ok else None,
                                     "max": int(iters[ok].max()) if n_ok else None},
@@ -294,13 +341,16 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
                  grad_norm_upper=c["grad_norm_upper"], angle_margin=c["angle_margin"],
                  certificate=c["reason"], certify_seconds=c["seconds"])
     result = {"name": NAME, "rows": rows, "ks": ks, "runs": runs, "seed": seed,
-              "engine": engine_name, "gd_seconds": gd_seconds,
+              "engine": engine_name, "backend": backend, "gd_seconds": gd_seconds,
               "certify_seconds": time.perf_counter() - t1, "tol": tol, "cap": cap,
               "gd_cpu_seconds": float(sum(d["cpu_seconds"] for d in done)),
               "certify_cpu_seconds": float(sum(c["cpu_seconds"] for c in certs)),
               "block": block, "workers": workers, "scheduler": scheduler,
               "published_source": "Safran & Shamir 2018, Table 1 (not found; not compared)"
-              if not PUBLISHED else "Safran & Shamir 2018, Table 1"}
+              if not PUBLISHED else "Safran & Shamir 2018, Table 1",
+              "paper_citation": PAPER_CITATION,
+              "paper_note": None if PUBLISHED else
+              "the table's numbers were not found in the searchable sources; rows' paper = null"}
 
     def draw(axes, out):
         ax, bx = axes
@@ -331,7 +381,7 @@ def run(out_dir, quick=False, seed=0, progress=None, k_min=None, k_max=None, run
 
 def report(result) -> str:
     lines = [f"Spurious minima (Safran & Shamir 2018 setting), {result['runs']} runs per k, "
-             f"engine {result['engine']}; wall: GD {result['gd_seconds']:.1f} s, certificates "
+             f"engine {result['engine']}, backend {result.get('backend')}; wall: GD {result['gd_seconds']:.1f} s, certificates "
              f"{result['certify_seconds']:.1f} s; CPU: GD {result['gd_cpu_seconds']:.1f} s, "
              f"certificates {result['certify_cpu_seconds']:.1f} s"]
     lines.append("  k  runs capped spurious  fraction +- SE    published  distinct  certified")
@@ -357,7 +407,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--k-min", type=int, default=None, help="smallest k (default 6)")
     parser.add_argument("--k-max", type=int, default=None, help="largest k (default 20)")
     parser.add_argument("--runs", type=int, default=None, help="GD runs per k (default 500)")
-    parser.add_argument("--block", type=int, default=None, help="runs per task (default 125)")
+    parser.add_argument("--block", type=int, default=None, help="runs per task (default 50)")
     parser.add_argument("--cap", type=int, default=None,
                         help="iteration cap per run (default 200000)")
     parser.add_argument("--workers", type=int, default=None,
@@ -368,6 +418,9 @@ def add_arguments(parser) -> None:
                         help="skip the ball-arithmetic certificates (default: certify)")
     parser.add_argument("--engine", choices=("auto", "twolayer", "standin"), default="auto",
                         help="loss/gradient: issue 20's engine or the stand-in")
+    parser.add_argument("--backend", choices=("auto", "numba", "numpy"), default="auto",
+                        help="GD loop: compiled (Numba) or batched NumPy (default auto: Numba "
+                        "when installed, NumPy with --quick)")
 
 
 def main(argv=None) -> int:
