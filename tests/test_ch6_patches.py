@@ -125,8 +125,8 @@ def test_thm63_slack_on_identical_patches_and_planted_rate():
     assert row["premise"] and row["holds"] and row["L_cross"] == 0
     assert abs(row["thm65_gamma_slack"]) < 1e-12         # rho = 0: gamma = gamma_avg
     (bad,) = E.thm63(quick=True, cases=((0.5, 0.0),), n=3000,
-                     rate_factor=2 * row["rate_ratio"])
-    assert not bad["holds"]
+                     rate_factor=2 * row["rate_ratio"], plant65=(1e-3, 1.0))
+    assert row["thm65_holds"] and not bad["holds"] and not bad["thm65_holds"]
 
 
 def test_gaussian_conv_patches_violate_thm63_premise():
