@@ -145,3 +145,16 @@ def test_experiment_quick_writes_json(tmp_path, monkeypatch):
     res = E.run(tmp_path, quick=True)
     assert (tmp_path / "ch6_rates.json").exists() and res["all_hold"]
     assert "Theorem 6.2" in E.report(res) and "premise fails" in E.report(res)
+
+
+def test_fig6_3cd_stand_in_quick(tmp_path):
+    pytest.importorskip("sklearn")
+    from numerics.experiments import fig6_3cd
+
+    res = fig6_3cd.run(tmp_path, quick=True)
+    assert (tmp_path / "fig6_3cd.json").exists() and "not MNIST" in res["stand_in"]
+    # SGD lowers the relative loss from every start, and the closest start ends lowest
+    for key, curve in res["curves"].items():
+        assert curve[-1] < curve[0], key
+    assert all(res["better_init_lower_loss"].values())
+    assert "STAND-IN" in fig6_3cd.report(res)
