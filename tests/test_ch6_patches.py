@@ -158,3 +158,27 @@ def test_fig6_3cd_stand_in_quick(tmp_path):
         assert curve[-1] < curve[0], key
     assert all(res["better_init_lower_loss"].values())
     assert "STAND-IN" in fig6_3cd.report(res)
+
+
+def test_parallel_and_antiparallel_edges_are_finite_and_continuous():
+    from derivations.twolayer import ch6
+
+    ws = np.array([0.6, -0.3, 0.75])
+    pats = ch6.conv_patches(6, 3, 1)
+    for base in (ws, -ws):
+        vals = {}
+        for th in (0.0, 1e-8, 0.99e-4, 1.01e-4, 1e-3):
+            W = ch6.directions_at_angle(base, [th], 4)[0][:1]
+            vals[th] = ch6.second_moments(W, ws, 6, pats)
+            assert all(np.all(np.isfinite(v)) for v in vals[th].values())
+        for key in vals[0.0]:
+            assert np.max(np.abs(vals[1e-8][key] - vals[0.0][key])) < 1e-8
+            # across the switch: the change is the O(theta) slope times 2e-6 plus < 1e-9
+            jump = np.max(np.abs(vals[1.01e-4][key] - vals[0.99e-4][key]))
+            assert jump < 1e-9 + 2e-6 * 0.5, key
+    lim = ch6.second_moments(ws, 3 * ws, 6, pats)
+    assert np.max(np.abs(lim[("+-", "+-")])) < 1e-15 and np.max(np.abs(lim[("++", "-+")])) < 1e-15
+    with pytest.raises(ValueError, match="w_star"):
+        ch6.second_moments(ws, np.zeros(3), 6, pats)
+    with pytest.raises(TypeError, match="w"):
+        ch6.second_moments("abc", ws, 6, pats)
