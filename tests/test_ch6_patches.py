@@ -182,3 +182,12 @@ def test_parallel_and_antiparallel_edges_are_finite_and_continuous():
         ch6.second_moments(ws, np.zeros(3), 6, pats)
     with pytest.raises(TypeError, match="w"):
         ch6.second_moments("abc", ws, 6, pats)
+
+
+def test_thm62_check_row_and_planted_rate():
+    from numerics.checks import ch6 as C
+
+    (ok,) = C._thm62_row(None, CTX)
+    assert ok.passed and ok.kind == "simulation" and ok.stat <= 1
+    (bad,) = C._thm62_row(None, CTX, rate_factor=50.0)
+    assert not bad.passed

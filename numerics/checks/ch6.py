@@ -263,3 +263,31 @@ def _random_init(subject, ctx, bound=None):
 # the simulated initialization only, so it does not judge filter.gamma's mutants
 register(Check("filter.gamma", "simulation", "Cor 6.1 lower bound vs simulated probability",
                _random_init, independent=False))
+
+
+# --- Theorem 6.2 on a short simulated GD run (the full study: nnderive reproduce ch6_rates) ---
+
+def _thm62_row(subject, ctx, rate_factor=1.0):
+    """Theorem 6.2 (l.6228): 15 GD steps of the one-neuron model on its quadrature gradients
+    (p = 5, |w0 - w*| = 0.9 |w*|), step ``min gamma/(2 (L + 4 beta)^2)``; the stated rate's
+    slack ``max_t |w_t - w*|^2 / bound_t`` must be <= 1."""
+    from ..experiments.ch6_rates import gd_quadrature, log_rate_ratio, rate_slack, thm62_constants
+
+    p, ratio = 5, 0.9
+    rng = np.random.default_rng(62)
+    w_star = rng.standard_normal(p)
+    e = rng.standard_normal(p)
+    w0 = w_star + ratio * np.linalg.norm(w_star) * e / np.linalg.norm(e)
+    gam, eta, _ = thm62_constants(p, math.asin(ratio))
+    contraction = 1 - rate_factor * eta * gam / 2
+    dist2 = gd_quadrature(w0, w_star, eta, 15)
+    slack = rate_slack(dist2, contraction)
+    return [CheckResult("filter.gamma", "simulation", "Thm 6.2 rate on simulated GD", slack, 1.0,
+                        slack, "ratio", slack <= 1 + 1e-12,
+                        detail=f"15 steps, eta = {eta:.4g} (the step-size bound), gamma(phi0) = "
+                               f"{gam:.4g}; measured log-rate {log_rate_ratio(dist2, contraction):.3g}"
+                               "x the stated one; longer runs: nnderive reproduce ch6_rates")]
+
+
+register(Check("filter.gamma", "simulation", "Thm 6.2 rate on simulated GD", _thm62_row,
+               independent=False))
