@@ -191,3 +191,12 @@ def test_thm62_check_row_and_planted_rate():
     assert ok.passed and ok.kind == "simulation" and ok.stat <= 1
     (bad,) = C._thm62_row(None, CTX, rate_factor=50.0)
     assert not bad.passed
+
+
+def test_orthant4_row_and_too_few_nodes(monkeypatch):
+    from derivations.twolayer import ch6
+
+    assert all(r.passed for r in _pub_rows("filter.patch_second_moments", "4-D orthant"))
+    monkeypatch.setattr(ch6, "_GL", np.polynomial.legendre.leggauss(3))
+    bad = _pub_rows("filter.patch_second_moments", "4-D orthant")
+    assert not bad[0].passed and bad[0].kind == "reference"
