@@ -231,8 +231,10 @@ def _scaled(fn: Callable, j: int | None, rel: float) -> Callable:
 
     def mutant(*args, **kw):
         out = fn(*args, **kw)
-        if isinstance(out, dict):  # deep_kernel: the K_H the GD analysis uses
-            return {**out, "K_H": out["K_H"] * (1 + rel)}
+        if isinstance(out, dict):  # deep_kernel: the K_H the GD analysis uses; else every value
+            if "K_H" in out:
+                return {**out, "K_H": out["K_H"] * (1 + rel)}
+            return {k: np.asarray(v) * (1 + rel) for k, v in out.items()}
         if isinstance(out, tuple):
             return tuple(np.asarray(o) * (1 + rel) if i == j else o for i, o in enumerate(out))
         return np.asarray(out) * (1 + rel) if isinstance(out, np.ndarray) else out * (1 + rel)
