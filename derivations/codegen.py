@@ -1609,13 +1609,17 @@ def fused_name(value: registry.Formula) -> str:
     return f"{value.quantity}_and_grads"
 
 
-def emit_fused(value: registry.Formula, grads: list[registry.Formula]) -> str:
+def emit_fused(value: registry.Formula, grads: list[registry.Formula], dispatch: bool = True) -> str:
     """One function returning the value and all its gradients, sharing invariants, angle terms
-    and common subexpressions; ``out=(value_buf, grad_buf, ...)`` writes into given arrays."""
+    and common subexpressions; ``out=(value_buf, grad_buf, ...)`` writes into given arrays.
+    ``dispatch``: after its checks the function calls its compiled version when the backend in
+    use has one (:mod:`derivations.codegen_numba`)."""
     plans = [_Plan(value)]
     plans += [_Plan(g, vector_differences=bool(plans[0].differences)) for g in grads]
     names = ["value"] + [g.quantity for g in grads]
     body = _body(plans, out_names=names, self_name=fused_name(value))
+    if dispatch:
+        body = _with_dispatch(body, value, fused_name(value), True)
     sig = ", ".join(a.name for a in value.args)
     listing = ", ".join(f.name for f in [value] + grads)
     doc = (
@@ -1634,6 +1638,18 @@ def emit_fused(value: registry.Formula, grads: list[registry.Formula]) -> str:
         + textwrap.indent("\n".join(body), "    ") + "\n"
         + ("\n\n" + core if core else "")
     )
+
+
+def _with_dispatch(body: list[str], formula: registry.Formula, name: str, fused_: bool) -> list[str]:
+    """``body`` with the compiled backend's dispatch (:func:`codegen_numba.dispatch_lines`)
+    before its blocks (after the argument checks)."""
+    from . import codegen_numba
+
+    at = next((i for i, ln in enumerate(body) if ln.startswith("if _rt.blocks(")), None)
+    if at is None:
+        return body
+    args = ", ".join(a.name for a in formula.args)
+    return body[:at] + codegen_numba.dispatch_lines(formula.family, name, args, fused_) + body[at:]
 
 
 def fused(name: str):
@@ -1723,11 +1739,18 @@ def _extra_fused(family: str, formulas) -> list[tuple[str, str]]:
 def build(write: bool = True, families: list[str] | None = None) -> dict[Path, str]:
     """Emit every family's module; write them (default) and return ``{path: source}``."""
     out = {}
+    from . import codegen_numba
+
     for fam in families or registry.families():
         path = GENERATED_DIR / f"{fam}.py"
         out[path] = module_source(fam)
         if write:
             path.write_text(out[path])
+        compiled = codegen_numba.module_source(fam)  # the compiled backend's kernels, if any
+        if compiled:
+            out[GENERATED_DIR / f"{fam}_numba.py"] = compiled
+            if write:
+                (GENERATED_DIR / f"{fam}_numba.py").write_text(compiled)
     return out
 
 

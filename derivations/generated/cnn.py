@@ -796,6 +796,9 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     _rt.same_length(("v", v), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    _fast = _rt.compiled('cnn', 'population_loss_and_grads')
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_shape, v, a, w_star, a_star, out=out)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_and_grads_core, _shape, (v, a, w_star, a_star), out, busy=True)
     return _population_loss_and_grads_core(_shape, v, a, w_star, a_star, out=out)
@@ -861,6 +864,9 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     _rt.same_length(("w", w), ("w_star", w_star))
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
+    _fast = _rt.compiled('cnn', 'population_loss_w_and_grads')
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_shape, w, a, w_star, a_star, out=out)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_w_and_grads_core, _shape, (w, a, w_star, a_star), out, busy=True)
     return _population_loss_w_and_grads_core(_shape, w, a, w_star, a_star, out=out)
