@@ -29,14 +29,16 @@ import ast
 import math
 import re
 import textwrap
-from functools import lru_cache
 
 from . import codegen, registry
 
 #: ``_rt`` helpers returning ``(value, ok)`` of one row, and their arity in the kernel
 _CHECKED = {"sqnorm": 1, "norm": 1, "dot": 2, "total": 1}
 #: helpers copied as they are (scalar arguments only)
-_SCALAR = {"taylor", "taylor_pi", "pi_minus", "sine"}
+_SCALAR = {"taylor", "taylor_pi", "pi_minus", "sine", "cosine_or_zero"}
+#: the families whose functions get compiled versions (the others keep NumPy only until their
+#: kernels have been checked: ``nnderive check FAMILY --backend numba``)
+FAMILIES = ("cnn", "filter", "wn", "kernels")
 _FLAG = "_bad[_i] = 1; _nbad += 1; continue"
 
 
@@ -137,6 +139,10 @@ class _Kernel:
         if isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant):
             return  # docstring
         if isinstance(st, ast.Return):
+            if _rt_call(st.value) == "finish":  # a single formula: its one result
+                self.finish("value", st.value)
+            elif len(self.outs) == 0:
+                raise Unsupported(f"return {_src(st.value)[:60]}")
             return
         if not isinstance(st, ast.Assign) or len(st.targets) != 1:
             raise Unsupported(f"statement {_src(st)[:60]}")
@@ -150,7 +156,7 @@ class _Kernel:
                 raise Unsupported(f"nested runtime call in {_src(st)[:60]}")
             if any(isinstance(n, ast.Name) and n.id in self.vectors for n in ast.walk(val)):
                 raise Unsupported(f"vector arithmetic in {_src(st)[:60]}")
-            L.append(_src(st))
+            L.append(_src(_Selects().visit(st)))
             return
         a = val.args
         if helper == "norms_and_dot":
@@ -212,7 +218,7 @@ class _Kernel:
             self.outs.append((name, 0, ""))
             if any(isinstance(n, ast.Name) and n.id in self.vectors for n in ast.walk(expr)):
                 raise Unsupported("a vector in a scalar result")
-            L.append(f"_v = {_src(expr)}")
+            L.append(f"_v = {_src(_Selects().visit(expr))}")
             L.append(f"if not math.isfinite(_v): {_FLAG}")
             L.append(f"{o}[_i] = _v")
             return
@@ -232,6 +238,25 @@ class _Kernel:
         L.append(f"    {o}[_i, _j] = _e")
         L.append("    _z += _e * 0.0")
         L.append(f"if not _z == 0.0: {_FLAG}")
+
+
+class _Selects(ast.NodeTransformer):
+    """``numpy.select([c1, c2, ...], [v1, v2, ...], default=d)`` (a Piecewise of the NumPy
+    printer) on one row: ``v1 if c1 else (v2 if c2 else ... d)``."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f = node.func
+        if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                and f.value.id == "numpy" and f.attr == "select"):
+            return node
+        conds, vals = node.args[0].elts, node.args[1].elts
+        default = _kw(node, "default", 2) or ast.Constant(0.0)
+        out = ast.Call(ast.Name("float", ast.Load()), [default], [])
+        for c, v in reversed(list(zip(conds, vals))):
+            out = ast.IfExp(test=c, body=ast.Call(ast.Name("float", ast.Load()), [v], []),
+                            orelse=out)
+        return out
 
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
@@ -261,7 +286,7 @@ def _ranks(formula: registry.Formula) -> list[tuple[str, int | None]]:
 
 def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> str:
     """The kernel and its wrapper for the emitted function ``name`` (arguments of ``formula``)
-    whose NumPy source (public function and core) is ``numpy_source``."""
+    whose NumPy core function's source is ``numpy_source``."""
     args = _ranks(formula)
     fn = _core_function(numpy_source, name)
     k = _Kernel(args)
@@ -295,44 +320,44 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
     fused = len(k.outs) > 1
     sig = ", ".join(argnames) + (", *, out=None" if fused else "")
     wrapper = (
-        f"def {name}(_shape, {sig}):\n"
+        f"def {name}(_core, _shape, {sig}):\n"
         f'    """:func:`derivations.generated.{formula.family}.{name}` on checked arguments of batch\n'
-        f'    shape ``_shape``, compiled (its public function calls this after its checks)."""\n'
-        f"    return _nb.run(_{name}_kernel, _np.{codegen.core_name(name)}, _shape, "
+        f'    shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:\n'
+        f'    its NumPy core, for the rows the kernel flags)."""\n'
+        f"    return _nb.run(_{name}_kernel, _core, _shape, "
         f"({', '.join(argnames)},), ({ranks},), ({', '.join(cores)},), "
         f"{'out' if fused else 'None'})\n"
     )
     return kernel + "\n\n" + wrapper
 
 
-@lru_cache(maxsize=None)
-def _family_kernels(family: str) -> tuple[tuple[str, str], ...]:
-    """``((name, source), ...)`` of the functions of ``family`` that compile (fused first)."""
-    out = []
-    for value, grads in codegen.fused_groups(family):
-        name = codegen.fused_name(value)
-        src = codegen.emit_fused(value, grads, dispatch=False)
-        try:
-            out.append((name, kernel_source(name, value, src)))
-        except Unsupported:
-            continue
-    return tuple(out)
+#: kernels collected while the NumPy modules are emitted: family -> {name: source}
+_KERNELS: dict[str, dict[str, str]] = {}
+
+
+def dispatch_lines(formula: registry.Formula, name: str, fused: bool, core: str) -> list[str]:
+    """The lines a public NumPy function runs after its checks when ``core`` (the source of its
+    NumPy core) compiles: its compiled version when the backend in use has it
+    (``_rt.compiled`` is None otherwise, and NumPy goes on).  The kernel is kept for
+    :func:`module_source`."""
+    if formula.family not in FAMILIES:
+        return []
+    try:
+        src = kernel_source(name, formula, core)
+    except Unsupported:
+        return []
+    _KERNELS.setdefault(formula.family, {})[name] = src
+    args = ", ".join(a.name for a in formula.args)
+    call = f"{args}, out=out" if fused else args
+    return [f"_fast = _rt.compiled({formula.family!r}, {name!r}, _shape)",
+            "if _fast is not None:  # the compiled backend (derivations.generated._backend)",
+            f"    return _fast({codegen.core_name(name)}, _shape, {call})"]
 
 
 def compiled_names(family: str) -> list[str]:
-    """The emitted functions of ``family`` that have a compiled (Numba) version."""
-    return [n for n, _ in _family_kernels(family)]
-
-
-def dispatch_lines(family: str, name: str, args: str, fused: bool) -> list[str]:
-    """The lines a public NumPy function runs after its checks: the compiled version when the
-    backend in use has it (``_rt.compiled`` is None otherwise: NumPy goes on)."""
-    if name not in compiled_names(family):
-        return []
-    call = f"{args}, out=out" if fused else args
-    return [f"_fast = _rt.compiled({family!r}, {name!r})",
-            "if _fast is not None:  # the compiled backend (derivations.generated._backend)",
-            f"    return _fast(_shape, {call})"]
+    """The emitted functions of ``family`` with a compiled (Numba) version (after the family's
+    NumPy module has been emitted in this process)."""
+    return list(_KERNELS.get(family, {}))
 
 
 def _runtime_hash() -> str:
@@ -343,7 +368,7 @@ def _runtime_hash() -> str:
 
 def module_source(family: str) -> str:
     """The generated Numba module of ``family`` ("" when none of its functions compiles)."""
-    kernels = _family_kernels(family)
+    kernels = list(_KERNELS.get(family, {}).items())
     if not kernels:
         return ""
     header = (
@@ -356,7 +381,7 @@ def module_source(family: str) -> str:
         '"""\n'
         "import math\n\n"
         "import numpy\n\n"
-        f"from . import _runtime_numba as _nb\nfrom . import {family} as _np\n\n"
+        "from . import _runtime_numba as _nb\n\n"
         "# Numba's on-disk cache is keyed on this file only: the hash below changes it (and so\n"
         "# recompiles the kernels) whenever the compiled runtime they inline changes.\n"
         f"_RUNTIME_SHA256 = {_runtime_hash()!r}\n"

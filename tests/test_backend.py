@@ -174,16 +174,16 @@ def test_backend_setting(monkeypatch):
     old = derivations.set_backend("numpy")
     try:
         assert derivations.get_backend() == "numpy" and _backend.active() == "numpy"
-        assert _rt.compiled("cnn", "population_loss_and_grads") is None
+        assert _rt.compiled("cnn", "population_loss_and_grads", (1000,)) is None
         derivations.set_backend("auto")
         assert _backend.active() == "numba"
-        assert _rt.compiled("cnn", "population_loss_and_grads") is not None
-        assert _rt.compiled("cnn", "population_loss") is None  # no compiled version: NumPy
+        assert _rt.compiled("cnn", "population_loss_and_grads", (1000,)) is not None
+        assert _rt.compiled("cnn", "gd_next_angle", (1000,)) is None  # scalar arguments only: no compiled version
         # numba not installed: auto falls back to NumPy
         monkeypatch.setitem(_backend._cache, "numba", False)
         derivations.set_backend("auto")
         assert _backend.active() == "numpy"
-        assert _rt.compiled("cnn", "population_loss_and_grads") is None
+        assert _rt.compiled("cnn", "population_loss_and_grads", (1000,)) is None
     finally:
         derivations.set_backend(old)
 

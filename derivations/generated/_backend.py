@@ -6,7 +6,9 @@ version (``derivations/generated/<family>_numba.py``, emitted by
 :mod:`derivations.codegen_numba`) then asks :func:`compiled` for it and calls it, else goes on
 in NumPy.  The choice:
 
-* ``"auto"`` (default): the compiled kernels when Numba is installed, else NumPy;
+* ``"auto"`` (default): the compiled kernels when Numba is installed, else NumPy (Numba is
+  imported by the first call on a batch of at least ``AUTO_ROWS`` rows: until then smaller
+  calls stay on NumPy, so a script evaluating a few points does not pay the import);
 * ``"numba"``: the compiled kernels (an ``ImportError`` on the first call if Numba is missing);
 * ``"numpy"``: the NumPy code only.
 
@@ -20,7 +22,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import math
 import os
+import sys
 
 BACKENDS = ("auto", "numpy", "numba")
 
@@ -76,13 +80,21 @@ def active() -> str:
 _active: dict = {}
 
 
-def compiled(family: str, name: str):
+#: ``auto`` imports Numba (0.3-1 s, once) for the first batch of at least this many rows;
+#: smaller calls stay on NumPy until then (a single point costs ~20-50 us there)
+AUTO_ROWS = 256
+
+
+def compiled(family: str, name: str, shape=()):
     """The compiled version of ``derivations.generated.<family>.<name>``, or None when the
-    backend in use is NumPy or the function has none."""
+    backend in use is NumPy or the function has none (``shape``: the call's batch shape)."""
     fn = _active.get((family, name), False)
     if fn is not False:
         return fn
     fn = None
+    if (get_backend() == "auto" and "numba" not in sys.modules
+            and math.prod(shape) < AUTO_ROWS):
+        return None  # (not remembered: a later large batch imports Numba)
     if active() == "numba":
         key = (family, name)
         if key not in _cache:

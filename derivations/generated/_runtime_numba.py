@@ -299,6 +299,14 @@ def rejection(y, iy, x, ix, sqnorm_x, dot_xy, cos_xy, scale, out, io):
 
 
 @helper
+def cosine_or_zero(dot_xy, norm_xy):
+    """``x.y / (|x||y|)``, and 0 where ``|x||y| = 0`` (as :func:`._runtime.cosine_or_zero`)."""
+    if norm_xy == 0.0:
+        return 0.0
+    return dot_xy / norm_xy
+
+
+@helper
 def pi_minus(phi):
     return (PI_HI - phi) + PI_LO
 
