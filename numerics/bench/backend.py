@@ -192,7 +192,7 @@ def check_cost_row(quick: bool) -> BenchRow:
             return cnn.population_loss_and_grads(*x)
 
     def core(*x):
-        return cnn_numba.population_loss_and_grads(shape, *x)
+        return cnn_numba.population_loss_and_grads(cnn._population_loss_and_grads_core, shape, *x)
 
     t = interleaved({"public": public, "kernel only": core}, rounds=5 if quick else 21,
                     points=lambda r: args, repeat=3)
