@@ -8,12 +8,18 @@ Public API (SymPy is imported only when these are first used, so that the emitte
     f = D.get("cnn.population_loss")
     f.expr, f.paper, f.latex()      # derived closed form, printed statement, LaTeX
     f.numpy(v, a, w_star, a_star)   # the emitted NumPy function
+    D.set_backend("numpy")          # or "numba" / "auto" (default; env NNDERIVE_BACKEND)
 """
 
-__all__ = ["names", "get", "families", "Formula", "Arg", "register"]
+__all__ = ["names", "get", "families", "Formula", "Arg", "register", "set_backend",
+           "get_backend", "using_backend"]
 
 
 def __getattr__(name):
+    if name in ("set_backend", "get_backend", "using_backend"):  # (no SymPy, no Numba imported)
+        from .generated import _backend
+
+        return getattr(_backend, "using" if name == "using_backend" else name)
     if name in __all__:
         from . import registry
 

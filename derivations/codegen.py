@@ -1568,13 +1568,16 @@ def _wrap(formula: registry.Formula) -> str:
     return "_rt.col" if formula.rank == 1 else "_rt.col2"
 
 
-def emit_function(formula: registry.Formula) -> str:
-    """Source of the emitted function for ``formula`` (the default invariant emitter)."""
+def emit_function(formula: registry.Formula, dispatch: bool = True) -> str:
+    """Source of the emitted function for ``formula`` (the default invariant emitter);
+    ``dispatch``: see :func:`emit_fused`."""
     if formula.emitter is not None:
         return formula.emitter(formula)
     body = _body([_Plan(formula)], self_name=formula.quantity)
     sig = ", ".join(a.name for a in formula.args)
     body, core = _split(formula.quantity, sig, body)
+    if dispatch:
+        body = _with_dispatch(body, formula, formula.quantity, False, core)
     return (
         f"def {formula.quantity}({sig}):\n"
         + textwrap.indent(docstring(formula), "    ")
@@ -1609,9 +1612,11 @@ def fused_name(value: registry.Formula) -> str:
     return f"{value.quantity}_and_grads"
 
 
-def emit_fused(value: registry.Formula, grads: list[registry.Formula]) -> str:
+def emit_fused(value: registry.Formula, grads: list[registry.Formula], dispatch: bool = True) -> str:
     """One function returning the value and all its gradients, sharing invariants, angle terms
-    and common subexpressions; ``out=(value_buf, grad_buf, ...)`` writes into given arrays."""
+    and common subexpressions; ``out=(value_buf, grad_buf, ...)`` writes into given arrays.
+    ``dispatch``: after its checks the function calls its compiled version when the backend in
+    use has one (:mod:`derivations.codegen_numba`)."""
     plans = [_Plan(value)]
     plans += [_Plan(g, vector_differences=bool(plans[0].differences)) for g in grads]
     names = ["value"] + [g.quantity for g in grads]
@@ -1628,12 +1633,27 @@ def emit_fused(value: registry.Formula, grads: list[registry.Formula]) -> str:
         'Emitted by `nnderive build`; do not edit.\n"""'
     )
     body, core = _split(fused_name(value), sig + ", *, out=None", body)
+    if dispatch:
+        body = _with_dispatch(body, value, fused_name(value), True, core)
     return (
         f"def {fused_name(value)}({sig}, *, out=None):\n"
         + textwrap.indent(doc, "    ") + "\n"
         + textwrap.indent("\n".join(body), "    ") + "\n"
         + ("\n\n" + core if core else "")
     )
+
+
+def _with_dispatch(body: list[str], formula: registry.Formula, name: str, fused_: bool,
+                   core: str) -> list[str]:
+    """``body`` (the public part) with the compiled backend's dispatch before its blocks (after
+    the argument checks), when :mod:`derivations.codegen_numba` compiles ``core`` (the source of
+    the NumPy core function); it then keeps the kernel for ``<family>_numba.py``."""
+    from . import codegen_numba
+
+    at = next((i for i, ln in enumerate(body) if ln.startswith("if _rt.blocks(")), None)
+    if at is None or not core:
+        return body
+    return body[:at] + codegen_numba.dispatch_lines(formula, name, fused_, core) + body[at:]
 
 
 def fused(name: str):
@@ -1723,12 +1743,35 @@ def _extra_fused(family: str, formulas) -> list[tuple[str, str]]:
 def build(write: bool = True, families: list[str] | None = None) -> dict[Path, str]:
     """Emit every family's module; write them (default) and return ``{path: source}``."""
     out = {}
+    from . import codegen_numba
+
     for fam in families or registry.families():
         path = GENERATED_DIR / f"{fam}.py"
+        codegen_numba._KERNELS.pop(fam, None)  # (filled again while the module is emitted)
         out[path] = module_source(fam)
         if write:
             path.write_text(out[path])
+        compiled = codegen_numba.module_source(fam)  # the compiled backend's kernels, if any
+        if compiled:
+            out[GENERATED_DIR / f"{fam}_numba.py"] = compiled
+            if write:
+                (GENERATED_DIR / f"{fam}_numba.py").write_text(compiled)
     return out
+
+
+class _NumPyOnly:
+    """The runtime as seen by code compiled from source in memory (mutants, freshness): the
+    NumPy path always (a mutated NumPy body must not hand its rows to the committed kernel)."""
+
+    def __init__(self, runtime):
+        self._rt = runtime
+
+    def __getattr__(self, name):
+        return getattr(self._rt, name)
+
+    @staticmethod
+    def compiled(*_):
+        return None
 
 
 def compile_function(formula: registry.Formula, source: str | None = None):
@@ -1737,15 +1780,17 @@ def compile_function(formula: registry.Formula, source: str | None = None):
 
     import numpy
 
-    namespace = {"numpy": numpy, "_rt": _runtime}
+    namespace = {"numpy": numpy, "_rt": _NumPyOnly(_runtime)}
     exec(compile(source or emit_function(formula), f"<emitted {formula.name}>", "exec"), namespace)
     return namespace[formula.quantity]
 
 
 def standalone_source(formula: registry.Formula) -> str:
     """Self-contained source of one emitted function: the runtime helpers, then the function."""
-    runtime = RUNTIME.read_text()
-    func = emit_function(formula)
+    runtime = RUNTIME.read_text().replace(  # standalone: NumPy only (no compiled backend)
+        "from ._backend import compiled  # noqa: E402,F401  (the emitted functions' dispatch)",
+        "def compiled(*_):  # no compiled backend in standalone code\n    return None")
+    func = emit_function(formula, dispatch=False)
     used = sorted(set(re.findall(r"_rt\.(\w+)", func)))
     return (
         f"# {formula.name}: {formula.source}\n"

@@ -379,6 +379,14 @@ def cmd_check(args) -> int:
 
     from . import harness
 
+    if getattr(args, "backend", None):
+        if args.backend == "numba":
+            import importlib.util
+
+            if importlib.util.find_spec("numba") is None:
+                raise UsageError("--backend numba: numba is not installed (pip install 'nnderive[compiled]')")
+        derivations.set_backend(args.backend)
+
     names = []
     # the two-layer engine (issue 20) is a family of models, not registered formulas: its rows
     # come from numerics.checks.twolayer (selected by "twolayer" and run by default)
@@ -676,6 +684,9 @@ def parser() -> argparse.ArgumentParser:
                    help="perturb each formula and report how many mutants the checks catch")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    s.add_argument("--backend", choices=("auto", "numpy", "numba"), default=None,
+                   help="run the emitted functions on this backend (default: NNDERIVE_BACKEND, "
+                   "else auto; see docs/guide.md, Backends)")
     s.set_defaults(func=cmd_check)
 
     s = command("build", "write emitted NumPy code to derivations/generated", add_help=False)

@@ -642,6 +642,9 @@ def _compile_family_source(family: str, source: str, quantity: str):
     code = source.replace("from . import _runtime as _rt",
                           "from derivations.generated import _runtime as _rt")
     exec(compile(code, f"<mutant of derivations/generated/{family}.py>", "exec"), ns)
+    from derivations.codegen import _NumPyOnly
+
+    ns["_rt"] = _NumPyOnly(ns["_rt"])  # the mutated NumPy body, never the committed kernel
     return ns[quantity]
 
 

@@ -1847,3 +1847,10 @@ def mp_constant(fn, *integers):
     digits = max([len(str(abs(int(k)))) for k in integers] + [1])
     with mpmath.workdps(30 + 2 * digits):
         return float(fn(mpmath, *[mpmath.mpf(int(k)) for k in integers]))
+
+
+# --------------------------------------------------------------------------------------------
+# The backend in use (NumPy or the compiled kernels): see _backend.py
+# --------------------------------------------------------------------------------------------
+
+from ._backend import compiled  # noqa: E402,F401  (the emitted functions' dispatch)

@@ -29,6 +29,9 @@ def h_inf(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+    _fast = _rt.compiled('kernels', 'h_inf', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_h_inf_core, _shape, x, y)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_h_inf_core, _shape, (x, y))
     return _h_inf_core(_shape, x, y)
@@ -63,6 +66,9 @@ def arccos1(x, y):
     y = _rt.vector("y", y, finite=False)
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+    _fast = _rt.compiled('kernels', 'arccos1', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_arccos1_core, _shape, x, y)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_arccos1_core, _shape, (x, y))
     return _arccos1_core(_shape, x, y)
@@ -190,6 +196,9 @@ def h_inf_gram(X):
         y = _rt.vector("y", y, finite=False)
         _rt.same_length(("x", x), ("y", y))
         _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+        _fast = _rt.compiled('kernels', '_h_inf_gram_pair', _shape)
+        if _fast is not None:  # the compiled backend (derivations.generated._backend)
+            return _fast(__h_inf_gram_pair_core, _shape, x, y)
         if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
             return _rt.by_blocks(__h_inf_gram_pair_core, _shape, (x, y))
         return __h_inf_gram_pair_core(_shape, x, y)
@@ -265,6 +274,9 @@ def arccos1_gram(X):
         y = _rt.vector("y", y, finite=False)
         _rt.same_length(("x", x), ("y", y))
         _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
+        _fast = _rt.compiled('kernels', '_arccos1_gram_pair', _shape)
+        if _fast is not None:  # the compiled backend (derivations.generated._backend)
+            return _fast(__arccos1_gram_pair_core, _shape, x, y)
         if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
             return _rt.by_blocks(__arccos1_gram_pair_core, _shape, (x, y))
         return __arccos1_gram_pair_core(_shape, x, y)

@@ -29,6 +29,9 @@ def grad_v(v, g, grad_w):
     grad_w = _rt.vector("grad_w", grad_w, finite=False)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    _fast = _rt.compiled('wn', 'grad_v', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_grad_v_core, _shape, v, g, grad_w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_v_core, _shape, (v, g, grad_w))
     return _grad_v_core(_shape, v, g, grad_w)
@@ -62,6 +65,9 @@ def grad_g(v, g, grad_w):
     grad_w = _rt.vector("grad_w", grad_w, finite=False)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    _fast = _rt.compiled('wn', 'grad_g', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_grad_g_core, _shape, v, g, grad_w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_g_core, _shape, (v, g, grad_w))
     return _grad_g_core(_shape, v, g, grad_w)
@@ -95,6 +101,9 @@ def norm_after_gd_step(v, g, grad_w, eta):
     _rt.positive("eta", eta)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1), ("eta", eta, 0))
+    _fast = _rt.compiled('wn', 'norm_after_gd_step', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_norm_after_gd_step_core, _shape, v, g, grad_w, eta)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_norm_after_gd_step_core, _shape, (v, g, grad_w, eta))
     return _norm_after_gd_step_core(_shape, v, g, grad_w, eta)
@@ -134,6 +143,9 @@ def df_dv(v, g, c, x_p, m):
     _rt.positive("m", m)
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
+    _fast = _rt.compiled('wn', 'df_dv', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_df_dv_core, _shape, v, g, c, x_p, m)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_df_dv_core, _shape, (v, g, c, x_p, m))
     return _df_dv_core(_shape, v, g, c, x_p, m)
@@ -177,6 +189,9 @@ def df_dg(v, g, c, x_p, m):
     _rt.positive("m", m)
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
+    _fast = _rt.compiled('wn', 'df_dg', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_df_dg_core, _shape, v, g, c, x_p, m)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_df_dg_core, _shape, (v, g, c, x_p, m))
     return _df_dg_core(_shape, v, g, c, x_p, m)
@@ -213,6 +228,9 @@ def v_term(v, g, x_p, y_p, alpha):
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
+    _fast = _rt.compiled('wn', 'v_term', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_v_term_core, _shape, v, g, x_p, y_p, alpha)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_v_term_core, _shape, (v, g, x_p, y_p, alpha))
     return _v_term_core(_shape, v, g, x_p, y_p, alpha)
@@ -251,6 +269,9 @@ def g_term(v, g, x_p, y_p, alpha):
     _rt.positive("alpha", alpha)
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
+    _fast = _rt.compiled('wn', 'g_term', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_g_term_core, _shape, v, g, x_p, y_p, alpha)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_g_term_core, _shape, (v, g, x_p, y_p, alpha))
     return _g_term_core(_shape, v, g, x_p, y_p, alpha)
@@ -318,6 +339,9 @@ def grad_theta(v, x_p):
     x_p = _rt.vector("x_p", x_p, finite=False)
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("x_p", x_p, 1))
+    _fast = _rt.compiled('wn', 'grad_theta', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_grad_theta_core, _shape, v, x_p)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_theta_core, _shape, (v, x_p))
     return _grad_theta_core(_shape, v, x_p)
@@ -505,6 +529,9 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
     grad_w = _rt.vector("grad_w", grad_w, finite=False)
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    _fast = _rt.compiled('wn', 'grad_g_and_grads', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_grad_g_and_grads_core, _shape, v, g, grad_w, out=out)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_g_and_grads_core, _shape, (v, g, grad_w), out)
     return _grad_g_and_grads_core(_shape, v, g, grad_w, out=out)

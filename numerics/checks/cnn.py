@@ -247,7 +247,7 @@ register(consistency(Check("cnn.grad_v", "symbolic", "weight-norm chain rule fro
 # --- public callables outside the registry: the fused functions (issue 19, item 4) ----------
 
 from . import register_public  # noqa: E402
-from .common import public_reference_check  # noqa: E402
+from .common import backends, public_reference_check, under_backend  # noqa: E402
 
 
 def _fused_points(normalized):
@@ -297,18 +297,22 @@ def _fused_floor(normalized, whats):
     return floor
 
 
-register_public(public_reference_check(
-    "cnn.population_loss_and_grads", lambda: _fused_points(True), _invoke_fused("v"),
-    _ref_fused(True, 3), tol=1e-10, label="fused (loss, grad_v, grad_a) vs quadrature",
-    method=_QUAD + "; a batch of rows of one shape and out= buffers",
-    floor=_fused_floor(True, ("loss", "grad", "grad_a")),
-    outputs=("loss", "grad_v", "grad_a")),
-    "derivations.generated.cnn:population_loss_and_grads",
-    ("cnn.population_loss", "cnn.grad_v", "cnn.grad_a"))
-register_public(public_reference_check(
-    "cnn.population_loss_w_and_grads", lambda: _fused_points(False), _invoke_fused("w"),
-    _ref_fused(False, 2), tol=1e-10, label="fused (loss, grad_w) vs quadrature",
-    method=_QUAD + "; a batch of rows of one shape and out= buffers",
-    floor=_fused_floor(False, ("loss", "grad")), outputs=("loss", "grad_w")),
-    "derivations.generated.cnn:population_loss_w_and_grads",
-    ("cnn.population_loss_w", "cnn.grad_w"))
+for _be in backends():  # one row per installed backend of the emitted code (issue 25)
+    _tag = "" if _be == "numpy" else f" ({_be} backend)"
+    register_public(public_reference_check(
+        "cnn.population_loss_and_grads", lambda: _fused_points(True),
+        under_backend(_invoke_fused("v"), _be),
+        _ref_fused(True, 3), tol=1e-10, label="fused (loss, grad_v, grad_a) vs quadrature" + _tag,
+        method=_QUAD + "; a batch of rows of one shape and out= buffers",
+        floor=_fused_floor(True, ("loss", "grad", "grad_a")),
+        outputs=("loss", "grad_v", "grad_a")),
+        "derivations.generated.cnn:population_loss_and_grads",
+        ("cnn.population_loss", "cnn.grad_v", "cnn.grad_a"))
+    register_public(public_reference_check(
+        "cnn.population_loss_w_and_grads", lambda: _fused_points(False),
+        under_backend(_invoke_fused("w"), _be),
+        _ref_fused(False, 2), tol=1e-10, label="fused (loss, grad_w) vs quadrature" + _tag,
+        method=_QUAD + "; a batch of rows of one shape and out= buffers",
+        floor=_fused_floor(False, ("loss", "grad")), outputs=("loss", "grad_w")),
+        "derivations.generated.cnn:population_loss_w_and_grads",
+        ("cnn.population_loss_w", "cnn.grad_w"))

@@ -762,6 +762,25 @@ def _cos_form(expr):
 # --------------------------------------------------------------------------------------------
 
 
+def backends() -> list[str]:
+    """The installed backends of the emitted code (``derivations.generated._backend``): NumPy,
+    and the compiled (Numba) one when Numba is installed.  Checks of functions with a compiled
+    version run once per backend."""
+    from derivations.generated import _backend
+
+    return ["numpy"] + (["numba"] if _backend.numba_available() else [])
+
+
+def under_backend(invoke: Callable, backend: str) -> Callable:
+    """``invoke(fn, point)`` run with the emitted code on ``backend``."""
+    def run(fn, pt):
+        from derivations.generated import _backend
+
+        with _backend.using(backend):
+            return invoke(fn, pt)
+    return run
+
+
 def public_reference_check(name: str, points: Callable[[], list[dict]],
                            invoke: Callable[[Callable, dict], object],
                            reference: Callable[[dict], object],

@@ -98,7 +98,7 @@ def backend_name(backend: str = "auto") -> str:
     if backend not in ("auto", "numba", "numpy"):
         raise ValueError(f"backend must be 'auto', 'numba' or 'numpy', got {backend!r}")
     if backend == "numba" and not available():
-        raise ValueError("backend 'numba' needs Numba: pip install 'nnderive[fast]'")
+        raise ValueError("backend 'numba' needs Numba: pip install 'nnderive[compiled]'")
     if backend == "auto":
         return "numba" if available() else "numpy"
     return backend

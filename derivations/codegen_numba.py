@@ -1,0 +1,390 @@
+"""The Numba printer: compiled per-row kernels from the NumPy emitter's own lines.
+
+``nnderive build`` writes ``derivations/generated/<family>_numba.py`` next to every family
+module that has a function this printer can compile.  One backend, one printer (as SymForce
+does it): the NumPy emitter (:mod:`derivations.codegen`) prints every closed form once, from
+SymPy, as the body of a function on checked arguments (its ``_<name>_core``: invariants, angle
+terms, edge series, completed squares, CSE'd coefficients, assembly).  This printer reads that
+body and prints it again as one ``@numba.njit(cache=True)`` loop over the rows:
+
+* scalar lines (the SymPy-printed coefficients, constants, CSE terms) are copied: on one row
+  they are plain float arithmetic;
+* each ``_rt.<helper>`` of the NumPy runtime becomes its per-row counterpart in
+  :mod:`derivations.generated._runtime_numba` (the same hardening: double-double near-parallel
+  terms and rejections, the edge series, the refined completed squares);
+* each ``_rt.finish`` writes its row of the output once (vector results entry by entry, no
+  temporaries), after a finiteness test;
+* a row the compiled path cannot finish (a norm outside ``[SAFE_LO, SAFE_HI]``, a zero or
+  non-finite argument, a non-finite result) is flagged, and the wrapper evaluates the flagged
+  rows with the NumPy core itself (extended range, or the NumPy backend's error).
+
+A body using a helper this printer does not know is left to NumPy (the function then has no
+compiled version); :func:`compiled_names` lists those that have one.  The public function (in
+the NumPy module) keeps its argument checks and dispatches after them
+(``derivations.generated._backend``).
+"""
+from __future__ import annotations
+
+import ast
+import math
+import re
+import textwrap
+
+from . import codegen, registry
+
+#: ``_rt`` helpers returning ``(value, ok)`` of one row, and their arity in the kernel
+_CHECKED = {"sqnorm": 1, "norm": 1, "dot": 2, "total": 1}
+#: helpers copied as they are (scalar arguments only)
+_SCALAR = {"taylor", "taylor_pi", "pi_minus", "sine", "cosine_or_zero"}
+#: the families whose functions get compiled versions (the others keep NumPy only until their
+#: kernels have been checked: ``nnderive check FAMILY --backend numba``)
+FAMILIES = ("cnn", "filter", "wn", "kernels")
+_FLAG = "_bad[_i] = 1; _nbad += 1; continue"
+
+
+class Unsupported(Exception):
+    """The NumPy body uses something the kernel printer does not compile."""
+
+
+def _rt_call(node):
+    """The helper name of a ``_rt.<name>(...)`` call, else None."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "_rt"):
+        return node.func.attr
+    return None
+
+
+def _kw(call, name, pos=None):
+    for k in call.keywords:
+        if k.arg == name:
+            return k.value
+    if pos is not None and len(call.args) > pos:
+        return call.args[pos]
+    return None
+
+
+def _src(node) -> str:
+    return ast.unparse(node)
+
+
+def _names(target) -> list[str]:
+    if isinstance(target, ast.Tuple):
+        return [e.id for e in target.elts]
+    return [target.id]
+
+
+class _Kernel:
+    """Translation of one NumPy core body into the statements of a loop over rows."""
+
+    def __init__(self, args: list[tuple[str, int | None]]):
+        self.args = args
+        self.vectors = {n: f"{n}_all, _i{n}" for n, r in args if r == 1}  # name -> (rows, row)
+        self.lines: list[str] = []
+        self.prelude: list[str] = []  # before the loop (scratch buffers)
+        self.outs: list[tuple[str, int, str]] = []  # (name, rank, size code)
+        self.scratch = 0
+
+    # -- vector expressions (one entry ``_j``) -------------------------------------------
+    def _entry(self, node) -> str:
+        """A rank-1 expression printed for entry ``_j``: vectors indexed, ``_rt.col(c)`` -> c,
+        ``_rt.combine`` -> the sum of its terms (vector terms first, as the NumPy helper adds)."""
+        name = _rt_call(node)
+        if name == "col":
+            return f"({_src(node.args[0])})"
+        if name == "combine":
+            vec, const = [], []
+            for t in node.args:
+                c, x = t.elts
+                if isinstance(x, ast.Constant) and x.value is None:
+                    const.append(f"({_src(c)})")
+                else:
+                    vec.append(f"({_src(c)})*{self._entry(x)}")
+            return "(" + " + ".join(vec + const) + ")"
+        if name is not None:
+            raise Unsupported(f"_rt.{name} in a vector result")
+        if isinstance(node, ast.Name):
+            if node.id in self.vectors:
+                return f"{self.vectors[node.id].replace(', ', '[', 1)}, _j]"
+            return node.id
+        if isinstance(node, ast.BinOp):
+            return f"({self._entry(node.left)} {_OPS[type(node.op)]} {self._entry(node.right)})"
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return f"(-{self._entry(node.operand)})"
+        if isinstance(node, ast.Constant):
+            return repr(node.value)
+        raise Unsupported(f"vector expression {_src(node)}")
+
+    def _size(self, name, node) -> str:
+        """Code for the length of a rank-1 result: ``grad_x`` has the length of ``x``, else
+        the first vector argument it uses."""
+        args = {n for n, r in self.args if r == 1}
+        if name.startswith("grad_") and name[5:] in args:
+            return f"{name[5:]}_all.shape[1]"
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and n.id in args:
+                return f"{n.id}_all.shape[1]"
+        raise Unsupported("a vector result without a vector argument")
+
+    def vec(self, node) -> str:
+        """A vector operand of a helper: its array of rows and its row index."""
+        if not (isinstance(node, ast.Name) and node.id in self.vectors):
+            raise Unsupported(f"vector operand {_src(node)}")
+        return self.vectors[node.id]
+
+    # -- statements -------------------------------------------------------------------------
+    def statement(self, st):
+        L = self.lines
+        if isinstance(st, ast.Delete):
+            return
+        if isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant):
+            return  # docstring
+        if isinstance(st, ast.Return):
+            if _rt_call(st.value) == "finish":  # a single formula: its one result
+                self.finish("value", st.value)
+            elif len(self.outs) == 0:
+                raise Unsupported(f"return {_src(st.value)[:60]}")
+            return
+        if not isinstance(st, ast.Assign) or len(st.targets) != 1:
+            raise Unsupported(f"statement {_src(st)[:60]}")
+        tgt, val = st.targets[0], st.value
+        names = _names(tgt)
+        if names == ["_out"]:
+            return
+        helper = _rt_call(val)
+        if helper is None:
+            if any(_rt_call(n) for n in ast.walk(val)) or any(isinstance(n, ast.Lambda) for n in ast.walk(val)):
+                raise Unsupported(f"nested runtime call in {_src(st)[:60]}")
+            if any(isinstance(n, ast.Name) and n.id in self.vectors for n in ast.walk(val)):
+                raise Unsupported(f"vector arithmetic in {_src(st)[:60]}")
+            L.append(_src(_Selects().visit(st)))
+            return
+        a = val.args
+        if helper == "norms_and_dot":
+            L.append(f"{', '.join(names)}, _ok = _nb.norms_and_dot({self.vec(a[0])}, {self.vec(a[1])})")
+            L.append(f"if not _ok: {_FLAG}")
+        elif helper in _CHECKED:
+            args = ", ".join(self.vec(x) for x in a[: _CHECKED[helper]])
+            L.append(f"{names[0]}, _ok = _nb.{helper}({args})")
+            L.append(f"if not _ok: {_FLAG}")
+        elif helper == "difference":
+            x, y = self.vec(a[0]), self.vec(a[1])
+            sa = _src(_kw(val, "a", 2) or ast.Constant(1.0))
+            sb = _src(_kw(val, "b", 3) or ast.Constant(1.0))
+            vector = _kw(val, "vector", 5)
+            with_dot = _kw(val, "with_dot", 6)
+            scales = _kw(val, "scales", 7)
+            vector = bool(vector is not None and vector.value)
+            with_dot = bool(with_dot is not None and with_dot.value)
+            us = ["None", "None"] if scales is None else [_src(e) for e in scales.elts]
+            buf = f"_d{self.scratch}"
+            self.scratch += 1
+            self.prelude.append(f"{buf} = numpy.empty((1, {_src(a[0])}_all.shape[1]))")
+            u = [self.vectors[s] if s != "None" else x for s in us]
+            outs = names[:2]
+            xy = names[-1] if with_dot else "_"
+            # (a x - b y formed as a (x - (b/a) y) unless a is 1 or the vector is kept: the
+            # rounding of the NumPy helper, step for step)
+            split = not vector and sa != "1.0"
+            L.append(f"{outs[0]}, {outs[1]}, {xy}, _ok = _nb.difference({x}, {y}, {sa}, {sb}, "
+                     f"{u[0]}, {u[1]}, {us[0] != 'None'}, {us[1] != 'None'}, {split}, {buf})")
+            L.append(f"if not _ok: {_FLAG}")
+            if vector:
+                self.vectors[names[2]] = f"{buf}, 0"
+        elif helper == "angle_terms":
+            x, y, dxy = self.vec(a[0]), self.vec(a[1]), _src(a[4])
+            nn = _kw(val, "norm_xy")
+            nn = _src(nn) if nn is not None else f"({_src(a[2])}*{_src(a[3])})"
+            L.append(f"{', '.join(names)} = _nb.angle_terms({x}, {y}, {dxy}, {nn}, "
+                     f"{names[2] != '_'}, {names[3] != '_'})")
+        elif helper == "taylor_zero":  # its edge cos(below)(1 - 1e-12), a constant, printed
+            below = float(ast.literal_eval(a[3]))
+            rest = ", ".join(_src(x) for x in a[3:])
+            L.append(f"{names[0]} = _nb.taylor_zero({_src(a[0])}, {_src(a[1])}, {_src(a[2])}, "
+                     f"{math.cos(below) * (1 - 1e-12)!r}, {rest})")
+        elif helper in _SCALAR:
+            L.append(f"{names[0]} = _nb.{helper}({', '.join(_src(x) for x in a)})")
+        elif helper == "finish":
+            self.finish(names[0], val)
+        else:
+            raise Unsupported(f"_rt.{helper}")
+
+    def finish(self, name, call):
+        L = self.lines
+        expr = call.args[0]
+        rank = call.args[2].value if len(call.args) > 2 else 0
+        k = len(self.outs)
+        o = f"_o{k}"
+        if rank == 0:
+            self.outs.append((name, 0, ""))
+            if any(isinstance(n, ast.Name) and n.id in self.vectors for n in ast.walk(expr)):
+                raise Unsupported("a vector in a scalar result")
+            L.append(f"_v = {_src(_Selects().visit(expr))}")
+            L.append(f"if not math.isfinite(_v): {_FLAG}")
+            L.append(f"{o}[_i] = _v")
+            return
+        if rank != 1:
+            raise Unsupported(f"rank {rank} result")
+        self.outs.append((name, 1, self._size(name, expr)))
+        if _rt_call(expr) == "rejection":
+            y, x = self.vec(expr.args[0]), self.vec(expr.args[1])
+            sq, dxy, cos = (_src(e) for e in expr.args[2:5])
+            scale = _kw(expr, "scale", 5)
+            scale = "1.0" if scale is None else _src(scale)
+            L.append(f"if not _nb.rejection({y}, {x}, {sq}, {dxy}, {cos}, {scale}, {o}, _i): {_FLAG}")
+            return
+        L.append("_z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN")
+        L.append(f"for _j in range({o}.shape[1]):")
+        L.append(f"    _e = {self._entry(expr)}")
+        L.append(f"    {o}[_i, _j] = _e")
+        L.append("    _z += _e * 0.0")
+        L.append(f"if not _z == 0.0: {_FLAG}")
+
+
+class _Selects(ast.NodeTransformer):
+    """``numpy.select([c1, c2, ...], [v1, v2, ...], default=d)`` (a Piecewise of the NumPy
+    printer) on one row: ``v1 if c1 else (v2 if c2 else ... d)``."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f = node.func
+        if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                and f.value.id == "numpy" and f.attr == "select"):
+            return node
+        conds, vals = node.args[0].elts, node.args[1].elts
+        default = _kw(node, "default", 2) or ast.Constant(0.0)
+        out = ast.Call(ast.Name("float", ast.Load()), [default], [])
+        for c, v in reversed(list(zip(conds, vals))):
+            out = ast.IfExp(test=c, body=ast.Call(ast.Name("float", ast.Load()), [v], []),
+                            orelse=out)
+        return out
+
+
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+def _core_function(source: str, name: str) -> ast.FunctionDef:
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == codegen.core_name(name):
+            return node
+    raise Unsupported(f"{name} has no core function (not blocked)")
+
+
+def _ranks(formula: registry.Formula) -> list[tuple[str, int | None]]:
+    out = []
+    for a in formula.args:
+        if a.kind == "vector":
+            out.append((a.name, 1))
+        elif a.kind == "integer":
+            out.append((a.name, None))
+        elif a.kind == "scalar":
+            out.append((a.name, 0))
+        else:
+            raise Unsupported(f"argument kind {a.kind}")
+    return out
+
+
+def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> str:
+    """The kernel and its wrapper for the emitted function ``name`` (arguments of ``formula``)
+    whose NumPy core function's source is ``numpy_source``."""
+    args = _ranks(formula)
+    fn = _core_function(numpy_source, name)
+    k = _Kernel(args)
+    for st in fn.body:
+        k.statement(st)
+    params = []
+    loads = []
+    for a, r in args:
+        if r is None:
+            params.append(a)
+        else:
+            params += [f"{a}_all", f"{a}_s"]
+            loads.append(f"_i{a} = _i * {a}_s" if r == 1 else f"{a} = {a}_all[_i * {a}_s]")
+    outs = [f"_o{j}" for j in range(len(k.outs))]
+    body = "\n".join(loads + k.lines)
+    kernel = (
+        "@_nb.jit\n"
+        f"def _{name}_kernel(_n, {', '.join(params + outs)}, _bad):\n"
+        f'    """One pass over the rows of :func:`{name}` (see the module docstring)."""\n'
+        "    _nbad = 0\n"
+        + "".join(f"    {p}\n" for p in k.prelude)
+        + "    for _i in range(_n):\n"
+        + textwrap.indent(body, "        ") + "\n"
+        "    return _nbad\n"
+    )
+    argnames = [a for a, _ in args]
+    ranks = ", ".join(repr(r) for _, r in args)
+    cores = []
+    for _, rank, size in k.outs:
+        cores.append("()" if rank == 0 else f"({size.replace('_all.shape[1]', '.shape[-1]')},)")
+    fused = len(k.outs) > 1
+    sig = ", ".join(argnames) + (", *, out=None" if fused else "")
+    wrapper = (
+        f"def {name}(_core, _shape, {sig}):\n"
+        f'    """:func:`derivations.generated.{formula.family}.{name}` on checked arguments of batch\n'
+        f'    shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:\n'
+        f'    its NumPy core, for the rows the kernel flags)."""\n'
+        f"    return _nb.run(_{name}_kernel, _core, _shape, "
+        f"({', '.join(argnames)},), ({ranks},), ({', '.join(cores)},), "
+        f"{'out' if fused else 'None'})\n"
+    )
+    return kernel + "\n\n" + wrapper
+
+
+#: kernels collected while the NumPy modules are emitted: family -> {name: source}
+_KERNELS: dict[str, dict[str, str]] = {}
+
+
+def dispatch_lines(formula: registry.Formula, name: str, fused: bool, core: str) -> list[str]:
+    """The lines a public NumPy function runs after its checks when ``core`` (the source of its
+    NumPy core) compiles: its compiled version when the backend in use has it
+    (``_rt.compiled`` is None otherwise, and NumPy goes on).  The kernel is kept for
+    :func:`module_source`."""
+    if formula.family not in FAMILIES:
+        return []
+    try:
+        src = kernel_source(name, formula, core)
+    except Unsupported:
+        return []
+    _KERNELS.setdefault(formula.family, {})[name] = src
+    args = ", ".join(a.name for a in formula.args)
+    call = f"{args}, out=out" if fused else args
+    return [f"_fast = _rt.compiled({formula.family!r}, {name!r}, _shape)",
+            "if _fast is not None:  # the compiled backend (derivations.generated._backend)",
+            f"    return _fast({codegen.core_name(name)}, _shape, {call})"]
+
+
+def compiled_names(family: str) -> list[str]:
+    """The emitted functions of ``family`` with a compiled (Numba) version (after the family's
+    NumPy module has been emitted in this process)."""
+    return list(_KERNELS.get(family, {}))
+
+
+def _runtime_hash() -> str:
+    import hashlib
+
+    return hashlib.sha256((codegen.GENERATED_DIR / "_runtime_numba.py").read_bytes()).hexdigest()[:16]
+
+
+def module_source(family: str) -> str:
+    """The generated Numba module of ``family`` ("" when none of its functions compiles)."""
+    kernels = list(_KERNELS.get(family, {}).items())
+    if not kernels:
+        return ""
+    header = (
+        f"# Generated by `nnderive build` (derivations/codegen_numba.py) from the NumPy code emitted for\n"
+        f"# the SymPy derivations in derivations/{family}.py.  Do not edit: rebuild with `nnderive build`.\n"
+        f'"""Compiled (Numba) kernels of the ``{family}`` family: {", ".join(n for n, _ in kernels)}.\n\n'
+        "Each kernel is the body of the NumPy function of the same name, printed again as one loop\n"
+        "over the rows (derivations/codegen_numba.py); rows it cannot finish are evaluated by the\n"
+        "NumPy core.  Imported only when the compiled backend is in use.\n"
+        '"""\n'
+        "import math\n\n"
+        "import numpy\n\n"
+        "from . import _runtime_numba as _nb\n\n"
+        "# Numba's on-disk cache is keyed on this file only: the hash below changes it (and so\n"
+        "# recompiles the kernels) whenever the compiled runtime they inline changes.\n"
+        f"_RUNTIME_SHA256 = {_runtime_hash()!r}\n"
+        f"__all__ = {[n for n, _ in kernels]!r}\n"
+    )
+    return header + "\n\n" + "\n\n".join(src for _, src in kernels)

@@ -1,0 +1,432 @@
+"""Run-time helpers of the compiled (Numba) backend: per-row scalar versions of the hardened
+invariants of :mod:`._runtime`, and the glue that runs an emitted kernel over a batch.
+
+Hand-written (not generated).  The kernels in ``derivations/generated/<family>_numba.py`` are
+emitted by :mod:`derivations.codegen_numba` from the same lines the NumPy emitter prints (the
+same SymPy expressions, constants, edge series and completed squares); each kernel is one loop
+over the rows that reads every input once and writes every output once, with no temporaries.
+
+Hardening, row by row, as in :mod:`._runtime`:
+
+* **near-parallel rows** (``|cos phi| > NEAR``): angle terms and rejections in double-double
+  arithmetic (:func:`near_terms`, :func:`rejection`), here in the kernel itself;
+* **edge series** near ``phi = 0`` and ``pi`` (:func:`taylor_zero`, :func:`taylor_pi`), in the
+  kernel;
+* **completed squares** ``|a x - b y|^2`` from the difference itself, refined in double-double
+  where ``a x`` and ``b y`` agree to 1e-3 (:func:`difference`), in the kernel;
+* **extended range and bad input** (a norm outside ``[SAFE_LO, SAFE_HI]``, a zero or non-finite
+  row, a result that is not finite): the kernel flags the row, and :func:`run` evaluates the
+  flagged rows (usually none) with the NumPy core of the same function, which computes them in
+  extended range or raises the NumPy backend's own error naming the argument.
+
+Every jitted function uses ``cache=True``: the machine code is cached next to this file
+(``__pycache__``) or, where that is read-only, in the user cache directory Numba picks
+(``NUMBA_CACHE_DIR`` overrides both; see docs/guide.md, "Backends").
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy
+
+from . import _runtime as _rt
+
+NEAR = _rt.NEAR
+SAFE_LO2, SAFE_HI2 = _rt.SAFE_LO**2, _rt.SAFE_HI**2
+SAFE_HI = _rt.SAFE_HI
+NEAR_DIFF = _rt.NEAR_DIFF
+SINE_NEAR = _rt.SINE_NEAR
+PI_HI, PI_LO = _rt.PI_HI, _rt.PI_LO
+_SPLIT = 134217729.0  # 2**27 + 1
+
+#: the decorator of every compiled function: machine code cached on disk, IEEE division
+#: (x/0 -> inf or NaN, as NumPy: the row is then flagged, not an exception), no GIL held
+jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+helper = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
+
+
+# --------------------------------------------------------------------------------------------
+# Double-double arithmetic
+# --------------------------------------------------------------------------------------------
+
+
+@helper
+def two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@helper
+def two_prod(a, b):
+    p = a * b
+    c = _SPLIT * a
+    ah = c - (c - a)
+    al = a - ah
+    c = _SPLIT * b
+    bh = c - (c - b)
+    bl = b - bh
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+@helper
+def dd_div(ah, al, bh, bl):
+    q1 = ah / bh
+    ph, pl = two_prod(q1, bh)
+    r = ((ah - ph) - pl + al - q1 * bl)
+    return two_sum(q1, r / bh)
+
+
+@helper
+def pow2(x, ix):
+    """``2**-k`` with ``max|x| 2**-k`` in [0.5, 1) (1.0 for a zero row): an exact scale."""
+    m = 0.0
+    for j in range(x.shape[1]):
+        m = max(m, abs(x[ix, j]))
+    if m == 0.0:
+        return 1.0, 0
+    k = math.frexp(m)[1]
+    return math.ldexp(1.0, -k), k
+
+
+@helper
+def dd_dot(x, ix, sx, y, iy, sy):
+    """``(sx x).(sy y)`` as a double-double (Ogita-Rump-Oishi Dot2; sx, sy exact scales)."""
+    sh, sl = two_prod(x[ix, 0] * sx, y[iy, 0] * sy)
+    for j in range(1, x.shape[1]):
+        ph, pl = two_prod(x[ix, j] * sx, y[iy, j] * sy)
+        sh, e = two_sum(sh, ph)
+        sl = sl + (e + pl)
+    return two_sum(sh, sl)
+
+
+@helper
+def dd_norm(u, iu):
+    """``|u|`` as a double-double ``(hi, lo)``."""
+    sh, sl = dd_dot(u, iu, 1.0, u, iu, 1.0)
+    h = math.sqrt(sh)
+    if h > 0:
+        ph, pl = two_prod(h, h)
+        corr = ((sh - ph) - pl + sl) / (2.0 * h)
+    else:
+        corr = 0.0
+    return two_sum(h, corr)
+
+
+# --------------------------------------------------------------------------------------------
+# Invariants of one row (ok = False: the row goes to the NumPy core).  A vector is passed as
+# its array of rows and a row index (``x, ix``): no array view per row (a view costs two
+# atomic reference counts in Numba, measured 1.6x on the whole CNN kernel)
+# --------------------------------------------------------------------------------------------
+
+
+@helper
+def norms_and_dot(x, ix, y, iy):
+    sx = sy = sxy = 0.0
+    for j in range(x.shape[1]):
+        sx += x[ix, j] * x[ix, j]
+        sy += y[iy, j] * y[iy, j]
+        sxy += x[ix, j] * y[iy, j]
+    ok = SAFE_LO2 <= sx <= SAFE_HI2 and SAFE_LO2 <= sy <= SAFE_HI2
+    return math.sqrt(sx), math.sqrt(sy), sxy, ok
+
+
+@helper
+def sqnorm(x, ix):
+    s = 0.0
+    for j in range(x.shape[1]):
+        s += x[ix, j] * x[ix, j]
+    return s, SAFE_LO2 <= s <= SAFE_HI2
+
+
+@helper
+def norm(x, ix):
+    s, ok = sqnorm(x, ix)
+    return math.sqrt(s), ok
+
+
+@helper
+def dot(x, ix, y, iy):
+    s = 0.0
+    for j in range(x.shape[1]):
+        s += x[ix, j] * y[iy, j]
+    return s, abs(s) <= SAFE_HI2
+
+
+@helper
+def total(x, ix):
+    s = 0.0
+    for j in range(x.shape[1]):
+        s += x[ix, j]
+    return s, abs(s) <= SAFE_HI
+
+
+@helper
+def difference(x, ix, y, iy, a, b, u, iu, v, iv, has_u, has_v, split, d):
+    """``(|a x - b y|^2, 1.(a x - b y), x.y, ok)`` of one row, ``a x - b y`` written into
+    ``d[0]``; the rows where ``a x`` and ``b y`` agree to ~1e-3 are formed again with the scales
+    that are norms (of ``u``, ``v`` when ``has_u``, ``has_v``) in double-double and the products
+    split exactly (as :func:`._runtime._refine_difference`).  ``split``: formed as
+    ``a (x - (b/a) y)`` (the NumPy helper's rounding when the vector is not kept; ``d`` is then
+    not written).  Not ok: beyond ``SAFE_HI^2``, NaN, or a square that underflowed (extended
+    range: the NumPy core)."""
+    sq = tot = xy = 0.0
+    nz = False
+    n = x.shape[1]
+    if split:
+        r = b / a
+        for j in range(n):
+            dj = x[ix, j] - r * y[iy, j]
+            sq += dj * dj
+            tot += dj
+            xy += x[ix, j] * y[iy, j]
+            nz |= dj != 0.0
+        sq *= a
+        sq *= a
+        tot *= a
+    else:
+        for j in range(n):
+            dj = a * x[ix, j] - b * y[iy, j]
+            d[0, j] = dj
+            sq += dj * dj
+            tot += dj
+            xy += x[ix, j] * y[iy, j]
+            nz |= dj != 0.0
+    if not (sq <= SAFE_HI2 and abs(xy) <= SAFE_HI2):
+        return sq, tot, xy, False
+    if sq < 1e-290 and nz:
+        return sq, tot, xy, False
+    if sq < NEAR_DIFF * abs(a * b * xy):
+        if has_u:
+            ah, al = dd_norm(u, iu)
+        else:
+            ah, al = a, 0.0
+        if has_v:
+            bh, bl = dd_norm(v, iv)
+        else:
+            bh, bl = b, 0.0
+        sq2 = tot2 = 0.0
+        for j in range(n):
+            p1, e1 = two_prod(ah, x[ix, j])
+            p2, e2 = two_prod(bh, y[iy, j])
+            dj = (p1 - p2) + ((e1 - e2) + (al * x[ix, j] - bl * y[iy, j]))
+            tot2 += dj
+            sq2 += dj * dj
+        if math.isfinite(sq2) and math.isfinite(tot2):
+            for j in range(n):
+                p1, e1 = two_prod(ah, x[ix, j])
+                p2, e2 = two_prod(bh, y[iy, j])
+                d[0, j] = (p1 - p2) + ((e1 - e2) + (al * x[ix, j] - bl * y[iy, j]))
+            sq, tot = sq2, tot2
+    return sq, tot, xy, True
+
+
+# --------------------------------------------------------------------------------------------
+# Angle terms, rejection, edge series
+# --------------------------------------------------------------------------------------------
+
+
+@jit
+def near_terms(x, ix, y, iy):
+    """cos, sin, phi, pi - phi of a near-parallel pair, by the double-double rejection of
+    ``y`` from ``x`` (as :func:`._runtime._near_terms`).  (Not inlined: rare rows.)"""
+    sx, _ = pow2(x, ix)
+    sy, _ = pow2(y, iy)
+    dh, dl = dd_dot(x, ix, sx, y, iy, sy)
+    nh, nl = dd_dot(x, ix, sx, x, ix, sx)
+    kh, kl = dd_div(dh, dl, nh, nl)
+    nx2 = ny2 = nr2 = 0.0
+    for j in range(x.shape[1]):
+        xj, yj = x[ix, j] * sx, y[iy, j] * sy
+        ph, pl = two_prod(kh, xj)
+        s, e = two_sum(yj, -ph)
+        r = s + (e - pl - kl * xj)
+        nx2 += xj * xj
+        ny2 += yj * yj
+        nr2 += r * r
+    nr = math.sqrt(nr2)
+    ny = math.sqrt(ny2)
+    along = kh * math.sqrt(nx2)
+    return along / ny, nr / ny, math.atan2(nr, along), math.atan2(nr, -along)
+
+
+@helper
+def angle_terms(x, ix, y, iy, dot_xy, norm_xy, want_phi, want_psi):
+    """``(cos, sin, phi, pi - phi)``, each to full relative accuracy (see
+    :func:`._runtime.angle_terms`); ``phi`` (``pi - phi``) is 0 unless ``want_phi``
+    (``want_psi``): one arccos per row where only one is used."""
+    c = dot_xy / norm_xy
+    if abs(c) <= NEAR:
+        phi = math.acos(c) if want_phi else 0.0
+        psi = math.acos(-c) if want_psi else 0.0
+        return c, math.sqrt((1.0 - c) * (1.0 + c)), phi, psi
+    return near_terms(x, ix, y, iy)
+
+
+@jit
+def near_rejection(y, iy, x, ix, scale, out, io):
+    """:func:`rejection` of a near-parallel pair in double-double (not inlined: rare rows)."""
+    z = 0.0
+    sy, ky = pow2(y, iy)
+    sx, _ = pow2(x, ix)
+    dh, dl = dd_dot(x, ix, sx, y, iy, sy)
+    nh, nl = dd_dot(x, ix, sx, x, ix, sx)
+    kh, kl = dd_div(dh, dl, nh, nl)
+    for j in range(y.shape[1]):
+        xj, yj = x[ix, j] * sx, y[iy, j] * sy
+        ph, pl = two_prod(kh, xj)
+        s, e = two_sum(yj, -ph)
+        r = math.ldexp(s + (e - pl - kl * xj), ky) * scale
+        out[io, j] = r
+        z += r * 0.0
+    return z == 0.0
+
+
+@helper
+def rejection(y, iy, x, ix, sqnorm_x, dot_xy, cos_xy, scale, out, io):
+    """``out[io] = scale (y - (x.y/|x|^2) x)``; double-double on near-parallel rows.  Returns
+    whether every entry is finite."""
+    if abs(cos_xy) > NEAR:
+        return near_rejection(y, iy, x, ix, scale, out, io)
+    z = 0.0  # sum of r*0: 0 when every r is finite, else NaN (no branch in the loop)
+    k = dot_xy / sqnorm_x
+    for j in range(y.shape[1]):
+        r = (y[iy, j] - k * x[ix, j]) * scale
+        out[io, j] = r
+        z += r * 0.0
+    return z == 0.0
+
+
+@helper
+def cosine_or_zero(dot_xy, norm_xy):
+    """``x.y / (|x||y|)``, and 0 where ``|x||y| = 0`` (as :func:`._runtime.cosine_or_zero`)."""
+    if norm_xy == 0.0:
+        return 0.0
+    return dot_xy / norm_xy
+
+
+@helper
+def pi_minus(phi):
+    return (PI_HI - phi) + PI_LO
+
+
+@helper
+def sine(phi, cos):
+    if abs(cos) > SINE_NEAR:
+        return math.sin(phi)
+    return math.sqrt((1.0 - cos) * (cos + 1.0))
+
+
+@helper
+def poly(t, start, step, coeffs):
+    u = t * t if step == 2 else t**step
+    acc = coeffs[len(coeffs) - 1]
+    for i in range(len(coeffs) - 2, -1, -1):
+        acc = acc * u + coeffs[i]
+    return acc * t**start
+
+
+@helper
+def taylor(h, t, below, start, step, coeffs):
+    if t < below:
+        return poly(t, start, step, coeffs)
+    return h
+
+
+@helper
+def taylor_zero(h, cos, sin, edge, below, start, step, coeffs):
+    """:func:`._runtime.taylor_zero`; ``edge = cos(below) (1 - 1e-12)`` (a constant of the
+    emitted call)."""
+    if cos > edge:
+        return taylor(h, math.atan2(sin, cos), below, start, step, coeffs)
+    return h
+
+
+@helper
+def taylor_pi(h, phi, below, start, step, coeffs):
+    return taylor(h, pi_minus(phi), below, start, step, coeffs)
+
+
+# --------------------------------------------------------------------------------------------
+# Running a kernel over a batch (Python side)
+# --------------------------------------------------------------------------------------------
+
+
+def rows(x, shape, rank):
+    """``(array, step)``: ``x`` as C-contiguous rows (2-D for a vector, 1-D for a scalar) and
+    the row step (1 for a whole batch, 0 for one point shared by every row)."""
+    core = x.shape[x.ndim - rank:]
+    own = x.shape[: x.ndim - rank]
+    if own == tuple(shape):
+        r = x.reshape((-1,) + core)
+        step = 1
+    elif math.prod(own) == 1:
+        r = x.reshape((1,) + core)
+        step = 0
+    else:  # a partly broadcast argument (rare): the rows written out
+        r = numpy.broadcast_to(x, tuple(shape) + core).reshape((-1,) + core)
+        step = 1
+    if not r.flags.c_contiguous:
+        r = numpy.ascontiguousarray(r)
+    return r, step
+
+
+def outputs(out, shape, cores):
+    """The output arrays the kernel writes (``(n,) + core`` each, C-contiguous) and the arrays
+    returned: fresh, or the validated ``out=`` buffers (written directly when contiguous)."""
+    n = math.prod(shape)
+    bufs = (None,) * len(cores) if out is None else _rt.buffers(out, len(cores))
+    flat, final = [], []
+    for o, core in zip(bufs, cores):
+        target = tuple(shape) + core
+        if o is None:
+            o = numpy.empty(target)
+        else:
+            _rt._check_out(o, target)
+        final.append(o)
+        flat.append(o.reshape((n,) + core) if o.flags.c_contiguous else numpy.empty((n,) + core))
+    return flat, final
+
+
+def run(kernel, core, shape, args, ranks, cores, out):
+    """Run ``kernel`` (the emitted loop over rows) on checked arguments and return what the NumPy
+    function returns; rows it flags are evaluated by ``core`` (the NumPy core of the same
+    function: extended range, or its error).  ``ranks``: 1 for a vector argument, 0 for a
+    scalar, None for an integer (passed as it is)."""
+    n = math.prod(shape)
+    flat, final = outputs(out, shape, cores)
+    ins = []
+    for x, r in zip(args, ranks):
+        if r is None:
+            ins.append(x)
+        else:
+            ins.extend(rows(x, shape, r))
+    bad = numpy.zeros(n, dtype=numpy.uint8)
+    if kernel(n, *ins, *flat, bad):
+        _patch(core, shape, args, ranks, bad, flat)
+    for f, o in zip(flat, final):
+        if not numpy.shares_memory(f, o):
+            numpy.copyto(o, f.reshape(o.shape))
+    if out is None:
+        final = [f[()] if f.ndim == 0 else f for f in final]
+    return tuple(final) if len(final) > 1 else final[0]
+
+
+def _patch(core, shape, args, ranks, bad, flat):
+    idx = numpy.flatnonzero(bad)
+    sub = []
+    for x, r in zip(args, ranks):
+        if r is None:
+            sub.append(x)
+            continue
+        own = x.shape[: x.ndim - r]
+        coreshape = x.shape[x.ndim - r:]
+        if math.prod(own) == 1 and own != tuple(shape):
+            sub.append(x.reshape(coreshape))
+        else:
+            sub.append(numpy.broadcast_to(x, tuple(shape) + coreshape).reshape((-1,) + coreshape)[idx])
+    res = core(_rt._shape((len(idx),), shape.args), *sub)
+    res = res if isinstance(res, tuple) else (res,)
+    for f, r in zip(flat, res):
+        f[idx] = r

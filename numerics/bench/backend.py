@@ -1,0 +1,259 @@
+"""Benchmarks of the compiled backend (issue 25).  Run with ``nnderive bench backend``.
+
+``cnn.population_loss_and_grads`` (the fused CNN loss and both gradients, Theorem 5.1) on the
+compiled (Numba) backend, measured side by side (interleaved rounds, both sides in one run,
+CPU time, best of 3 calls per round: the machine is shared) against:
+
+1. ``jax.jit(jax.vmap(jax.value_and_grad(loss)))`` of the same closed form (written in
+   ``jax.numpy`` here, as a researcher would), float64 (``jax_enable_x64``), at N = 1e4, 1e5
+   (p = 10, k = 8) and N = 1e5, p = 50, k = 25; target <= 0.8x;
+2. a bare fused Numba loop of the same formula without input checks, edge series or careful
+   paths (the floor: each input read once, each output written once, one arccos per row);
+   target <= 1.3x;
+3. its own input checks (the NumPy runtime's conversion, validation and batch shape): the time
+   of the public call minus the time of the compiled core on already-checked arguments, as a
+   share of the call, N = 1e5; target <= 10%;
+4. the NumPy backend (for the record: the speed-up of the compiled one);
+5. a single point (wall time, best of 7 x 2000 calls): no slower than the NumPy backend;
+6. import + first call in a fresh interpreter with the kernel cache warm (target <= 0.5 s),
+   and the cold cost (empty ``NUMBA_CACHE_DIR``) stated.
+
+Rows whose side is not installed (JAX, Numba) are skipped with a note.
+"""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from . import BenchRow, interleaved, ratio_row
+
+SIZES = ((10_000, 10, 8), (100_000, 10, 8), (100_000, 50, 25))
+PI = math.pi
+
+
+def _have(mod):
+    import importlib.util
+
+    return importlib.util.find_spec(mod) is not None
+
+
+def _batch(rng, n, p, k):
+    return (rng.standard_normal((n, p)), rng.standard_normal((n, k)),
+            rng.standard_normal((n, p)), rng.standard_normal((n, k)))
+
+
+def jax_fused():
+    """``jit(vmap(value_and_grad(loss, (0, 1))))`` of the closed-form loss of Theorem 5.1 (the
+    same formula as ``cnn.population_loss``, written by hand in jax.numpy)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+
+    def loss(v, a, ws, as_):
+        nv, ns = jnp.sqrt(v @ v), jnp.sqrt(ws @ ws)
+        c = jnp.clip(v @ ws / (nv * ns), -1.0, 1.0)
+        psi = PI - jnp.arccos(c)
+        g = psi * c + jnp.sqrt(1 - c * c)
+        d = a - ns * as_
+        sd = jnp.sum(d)
+        return (sd**2 + (PI - 1) * (d @ d) + 2 * (PI - g) * ns * (a @ as_)) / (4 * PI)
+
+    vg = jax.jit(jax.vmap(jax.value_and_grad(loss, argnums=(0, 1))))
+
+    def call(v, a, ws, as_):
+        val, (gv, ga) = vg(v, a, ws, as_)
+        val.block_until_ready()
+        return val, gv, ga
+
+    return call
+
+
+def bare_fused():
+    """The same formula as one plain Numba loop over rows (no checks, no careful paths)."""
+    import numba
+
+    @numba.njit(cache=True, error_model="numpy")
+    def kern(v, a, ws, as_, lo, gv, ga):
+        n, p = v.shape
+        k = a.shape[1]
+        for i in range(n):
+            svv = sww = svw = 0.0
+            for j in range(p):
+                svv += v[i, j] * v[i, j]
+                sww += ws[i, j] * ws[i, j]
+                svw += v[i, j] * ws[i, j]
+            nv, ns = math.sqrt(svv), math.sqrt(sww)
+            c = min(1.0, max(-1.0, svw / (nv * ns)))
+            psi = PI - math.acos(c)
+            s = math.sqrt(1.0 - c * c)
+            g = psi * c + s
+            sd = dd = aa = 0.0
+            for j in range(k):
+                d = a[i, j] - ns * as_[i, j]
+                sd += d
+                dd += d * d
+                aa += a[i, j] * as_[i, j]
+            lo[i] = (sd * sd + (PI - 1) * dd + 2 * (PI - g) * ns * aa) / (4 * PI)
+            cv = -aa * psi / (2 * PI * nv)
+            r = c * ns / nv
+            for j in range(p):
+                gv[i, j] = cv * (ws[i, j] - r * v[i, j])
+            pg = (PI - g) * ns
+            for j in range(k):
+                ga[i, j] = (sd + (PI - 1) * (a[i, j] - ns * as_[i, j]) + pg * as_[i, j]) / (2 * PI)
+
+    def call(v, a, ws, as_):
+        n = v.shape[0]
+        lo, gv, ga = np.empty(n), np.empty(v.shape), np.empty(a.shape)
+        kern(v, a, ws, as_, lo, gv, ga)
+        return lo, gv, ga
+
+    return call
+
+
+def _close(x, y, what):
+    for u, w in zip(x, y):
+        u, w = np.asarray(u), np.asarray(w)
+        scale = np.max(np.abs(w))
+        err = float(np.max(np.abs(u - w))) / scale
+        if not err < 1e-10:
+            raise AssertionError(f"{what}: results differ by {err:.2g} of the largest entry")
+
+
+def speed_rows(quick: bool) -> list[BenchRow]:
+    from derivations.generated import _backend, cnn
+
+    if not _have("numba"):
+        return [BenchRow("backend: compiled rows", 0.0, "-", "", True, "skipped: numba not installed")]
+    rounds = 5 if quick else 15
+    sizes = ((2_000, 10, 8),) if quick else SIZES
+    rng = np.random.default_rng(0)
+
+    def compiled(*x):
+        with _backend.using("numba"):
+            return cnn.population_loss_and_grads(*x)
+
+    def numpy_side(*x):
+        with _backend.using("numpy"):
+            return cnn.population_loss_and_grads(*x)
+
+    jx = jax_fused() if _have("jax") else None
+    bare = bare_fused()
+    rows = []
+    for n, p, k in sizes:
+        pools = [_batch(rng, n, p, k) for _ in range(3)]
+
+        def pts(r, pools=pools):
+            return pools[r % len(pools)]
+
+        ref = numpy_side(*pts(0))
+        cands = {"compiled": compiled, "bare Numba loop": bare, "NumPy backend": numpy_side}
+        if jx is not None:
+            cands["JAX jit(vmap(value_and_grad))"] = jx
+        for name, fn in cands.items():
+            _close(fn(*pts(0)), ref, name)
+        t = interleaved(cands, rounds=rounds, points=pts, repeat=3)
+        size = f"N={n:,}, p={p}, k={k}"
+        if jx is not None:
+            rows.append(ratio_row(f"backend: cnn fused, compiled / JAX ({size})", t, "compiled",
+                                  "JAX jit(vmap(value_and_grad))", 0.8))
+        else:
+            rows.append(BenchRow(f"backend: cnn fused, compiled / JAX ({size})", 0.0, "<= 0.8", "x",
+                                 True, "skipped: jax not installed"))
+        rows.append(ratio_row(f"backend: cnn fused, compiled / bare Numba loop ({size})", t,
+                              "compiled", "bare Numba loop", 1.3))
+        rows.append(ratio_row(f"backend: cnn fused, compiled / NumPy backend ({size})", t,
+                              "compiled", "NumPy backend", 1.0))
+    rows.append(check_cost_row(quick))
+    rows.append(single_point_row())
+    return rows
+
+
+def check_cost_row(quick: bool) -> BenchRow:
+    """The share of a call spent before the kernel: conversion, checks, batch shape, dispatch,
+    measured as the public call vs the compiled wrapper on the same checked arguments."""
+    from derivations.generated import _backend, _runtime as _rt, cnn, cnn_numba
+
+    n = 20_000 if quick else 100_000
+    rng = np.random.default_rng(1)
+    args = _batch(rng, n, 10, 8)
+    names = ("v", "a", "w_star", "a_star")
+    shape = _rt.batch_shape(*((nm, x, 1) for nm, x in zip(names, args)))
+
+    def public(*x):
+        with _backend.using("numba"):
+            return cnn.population_loss_and_grads(*x)
+
+    def core(*x):
+        return cnn_numba.population_loss_and_grads(cnn._population_loss_and_grads_core, shape, *x)
+
+    t = interleaved({"public": public, "kernel only": core}, rounds=5 if quick else 21,
+                    points=lambda r: args, repeat=3)
+    share = 1.0 - t["kernel only"].median / t["public"].median
+    return BenchRow(f"backend: input checks' share of a compiled call (N={n:,}, p=10, k=8)",
+                    share, "<= 0.1", "", share <= 0.1,
+                    f"public {t['public'].median * 1e3:.3f} ms, compiled core on checked "
+                    f"arguments {t['kernel only'].median * 1e3:.3f} ms; CPU time, best of 3")
+
+
+def single_point_row() -> BenchRow:
+    from derivations.generated import _backend, cnn
+
+    rng = np.random.default_rng(2)
+    one = [x[0] for x in _batch(rng, 1, 10, 8)]
+    best = {}
+    for be in ("numba", "numpy", "numba", "numpy"):
+        with _backend.using(be):
+            cnn.population_loss_and_grads(*one)
+            ts = []
+            for _ in range(7):
+                t0 = time.perf_counter()
+                for _ in range(2000):
+                    cnn.population_loss_and_grads(*one)
+                ts.append((time.perf_counter() - t0) / 2000)
+            best[be] = min(best.get(be, 1.0), min(ts))
+    r = best["numba"] / best["numpy"]
+    return BenchRow("backend: single point, compiled / NumPy backend (p=10, k=8)", r, "<= 1.0", "x",
+                    r <= 1.0, f"compiled {best['numba'] * 1e6:.1f} us, NumPy {best['numpy'] * 1e6:.1f} us "
+                    "per call; wall time, best of 7 x 2000 calls, twice each, alternating")
+
+
+_FIRST = ("import time; t0 = time.perf_counter(); c0 = time.process_time(); import numpy as np; "
+          "from derivations.generated.cnn import population_loss_and_grads as f; "
+          "f(np.ones(10), np.ones(8), np.arange(1.0, 11.0), np.ones(8)); "
+          "print(time.perf_counter() - t0, time.process_time() - c0)")
+
+
+def first_call_row() -> BenchRow:
+    if not _have("numba"):
+        return BenchRow("backend: import + first compiled call", 0.0, "-", "s", True,
+                        "skipped: numba not installed")
+    env = dict(os.environ, NNDERIVE_BACKEND="numba")
+    with tempfile.TemporaryDirectory() as tmp:
+        cold_env = dict(env, NUMBA_CACHE_DIR=tmp)
+
+        def once(e):  # (wall, CPU) seconds
+            out = subprocess.run([sys.executable, "-c", _FIRST], capture_output=True, text=True,
+                                 check=True, env=e).stdout.split()
+            return float(out[-2]), float(out[-1])
+
+        cold = once(cold_env)
+        warm = [once(cold_env) for _ in range(3)]
+    cpu = min(w[1] for w in warm)
+    wall = min(w[0] for w in warm)
+    return BenchRow("backend: import + first compiled call, warm kernel cache (CPU time)", cpu,
+                    "<= 0.5", "s", cpu <= 0.5,
+                    f"wall {wall:.2f} s (best of 3); cold (empty NUMBA_CACHE_DIR: compiles the "
+                    f"kernel) {cold[1]:.2f} s CPU, {cold[0]:.2f} s wall; fresh interpreter, includes "
+                    "importing NumPy and Numba; CPU time of the process (the machine is shared)")
+
+
+def run(quick: bool = False) -> list[BenchRow]:
+    return speed_rows(quick) + [first_call_row()]
