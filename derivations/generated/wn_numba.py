@@ -82,7 +82,9 @@ def _norm_after_gd_step_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s,
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_grad_w_v, _ok = _nb.dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        _v = eta ** 2 * g ** 2 * (sqnorm_grad_w / sqnorm_v - dot_grad_w_v ** 2 / sqnorm_v ** 2) + sqnorm_v
+        nn_grad_w_v = numpy.sqrt(sqnorm_grad_w * sqnorm_v)
+        _, sin_grad_w_v, _, _ = _nb.angle_terms(grad_w_all, _igrad_w, v_all, _iv, dot_grad_w_v, nn_grad_w_v, False, False)
+        _v = eta ** 2 * g ** 2 * sin_grad_w_v ** 2 * sqnorm_grad_w / sqnorm_v + sqnorm_v
         if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
         _o0[_i] = _v
     return _nbad
