@@ -118,12 +118,16 @@ class _Base:
         the output weights are trained."""
         th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
 
+        if not self.train_output:
+            return self._blocked(lambda t, x, u, y: self._pullback(self.core.grad(
+                self._units(t), x, self._teacher(u), y, self.arg_names, output=False)[0]),
+                th, aa, tt, bb, batch)
+
         def one(t, x, u, y):
             gU, ga = self.core.grad(self._units(t), x, self._teacher(u), y, self.arg_names)
             return self._pullback(gU), ga
 
-        g, ga = self._blocked(one, th, aa, tt, bb, batch)
-        return (g, ga) if self.train_output else g
+        return self._blocked(one, th, aa, tt, bb, batch)
 
     def hessian(self, theta, a, theta_t, b):
         """Dense ``(..., P, P)``, parameters ordered ``theta.ravel()`` then ``a``."""
