@@ -41,12 +41,14 @@ SELF_TERMS = {selfterms!r}
 
 
 def _shape(*xs):
-    return numpy.broadcast_shapes(*(numpy.shape(x) for x in xs))
+    return numpy.broadcast(*xs).shape
 
 
 def _full(x, shape):
     x = numpy.asarray(x, dtype=numpy.float64)
-    return x if x.shape == shape else numpy.broadcast_to(x, shape)
+    if x.shape == shape:
+        return x
+    return numpy.full(shape, x) if x.ndim == 0 else numpy.broadcast_to(x, shape)
 '''
 
 

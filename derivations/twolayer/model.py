@@ -43,15 +43,17 @@ def _geometry(X, Y, nx, ny, same=False):
     X is Y, and the diagonal, replaced by the caller, needs no stable angle)."""
     # normalize the (n + m) vectors, not the n m pairs
     c = (X / nx[..., :, None]) @ np.swapaxes(Y / ny[..., :, None], -1, -2)
-    np.clip(c, -1.0, 1.0, out=c)
+    np.minimum(c, 1.0, out=c)
+    np.maximum(c, -1.0, out=c)
     phi = np.arccos(c)
     s = np.multiply(c, c)                      # 1 - c^2 is accurate for |c| <= EDGE_COS
     edge = s > EDGE_COS * EDGE_COS
     np.subtract(1.0, s, out=s)
     np.sqrt(s, out=s)
     if same:
-        np.einsum("...ii->...i", edge)[...] = False
-    if np.any(edge):
+        ii = np.arange(c.shape[-1])
+        edge[..., ii, ii] = False
+    if edge.any():
         shape = c.shape[:-2]
         X = np.broadcast_to(X, shape + X.shape[-2:])
         Y = np.broadcast_to(Y, shape + Y.shape[-2:])
@@ -119,12 +121,13 @@ class Kernel:
         out = list(out) if order else [out]
         if same:  # the diagonal pairs are the self terms: zero them (copy read-only outputs)
             seen = {}
+            ii = np.arange(c.shape[-1])
             for j, o in enumerate(out):
                 if id(o) not in seen:
                     seen[id(o)] = o if o.flags.writeable else np.array(o)
-                    np.einsum("...ii->...i", seen[id(o)])[...] = 0.0
+                    seen[id(o)][..., ii, ii] = 0.0
                 out[j] = seen[id(o)]
-            selfs = [np.array(t) for t in self._self(nx, *self.params)]
+            selfs = [np.asarray(t) for t in self._self(nx, *self.params)]  # fresh arrays
             return out, selfs, (c, s, phi)
         return out, None, (c, s, phi)
 
@@ -135,8 +138,8 @@ class Kernel:
 
 
 def _norms(X, name):
-    n = np.linalg.norm(X, axis=-1)
-    if np.any(n == 0):
+    n = np.sqrt(np.einsum("...i,...i->...", X, X))
+    if not n.all():
         raise ValueError(f"{name}: every unit's effective vector must be nonzero (a unit with a "
                          "zero vector has no angle; its kernel derivatives are undefined)")
     return n
