@@ -1,7 +1,8 @@
 """Benchmarks of the two-layer engine (issue 20 item 7).  Run with ``nnderive bench twolayer``.
 
 CPU time (``time.process_time``, all threads: other jobs on the shared machine do not inflate
-it), candidates interleaved (:func:`numerics.bench.interleaved`), best of several calls.
+it), candidates interleaved (:func:`numerics.bench.interleaved`), best of several calls; BLAS on
+one thread for every NumPy candidate (threadpoolctl; see :func:`run`), JAX with its defaults.
 
 1. The batched gradient of 500 parameter points at k = m = d = 20 (ReLU, fully connected,
    output weights 1) vs a Python loop over the 500 points, each evaluating the same closed-form
@@ -110,7 +111,26 @@ def _mc_to_one_percent(U, a, T, b, seed, chunk=10_000, cap=10**8):
     return n, time.process_time() - t0, mean
 
 
+def _one_blas_thread():
+    """BLAS limited to one thread (threadpoolctl), or a no-op context without it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def run(quick: bool = False) -> list[BenchRow]:
+    """Every row, with BLAS on one thread for every NumPy candidate (engine and baselines):
+    on the shared 2-core VMs OpenBLAS's idle worker threads spin, and a 100 x 100 product costs
+    ~20x its single-thread CPU time (the k = 100 gradient: 16-28 ms vs 0.9 ms)."""
+    with _one_blas_thread():
+        return _run(quick)
+
+
+def _run(quick: bool) -> list[BenchRow]:
     rows = []
     rng = np.random.default_rng(0)
     # 1. batched gradient vs per-point loops of published code
