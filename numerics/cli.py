@@ -402,6 +402,10 @@ def cmd_check(args) -> int:
     progress = _progress(not args.quiet)
     if args.mutants:
         mutants = harness.run_mutants(names, ctx, progress)
+        if twolayer:  # the engine's kernel derivation (issue 20): its own planted errors
+            from . import mutants_twolayer
+
+            mutants += mutants_twolayer.run(ctx, progress)
         caught = sum(bool(m.caught) for m in mutants)
         table = harness.mutant_table(mutants)
         if args.json:

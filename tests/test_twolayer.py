@@ -175,3 +175,20 @@ def test_cli_twolayer(capsys):
         assert cli.main(bad) == 2, bad
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "error" in err, err
+
+
+def test_bench_baselines_and_jax_skip(monkeypatch):
+    """`bench twolayer`'s per-point baselines (as Safran-Yehudai-Shamir's and Tian's published
+    code compute the gradient) agree with the engine, and the JAX rows are skipped with the
+    reason when jax is missing."""
+    from numerics.bench import _twolayer_jax as J
+    from numerics.bench import twolayer as B
+
+    rng = np.random.default_rng(5)
+    W, V = rng.standard_normal((6, 4)), rng.standard_normal((3, 4))
+    g = fully_connected(4, 6, 3).grad(W, np.ones(6), V, np.ones(3))
+    assert np.allclose(B.sys_grad(W, V), g, rtol=1e-12, atol=1e-13)
+    assert np.allclose(B.tian_grad(W, V), g, rtol=1e-12, atol=1e-13)
+    monkeypatch.setattr(J, "available", lambda: "jax not importable (test)")
+    rows = B._jax_rows(rng, quick=True)
+    assert len(rows) == 1 and "skipped" in rows[0].name and "test" in rows[0].detail

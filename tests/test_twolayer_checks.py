@@ -76,3 +76,75 @@ def test_monte_carlo_row_has_teeth():
     rows = T.mc_rows(Context(samples=400_000), mod, activations=("erf",))
     assert not rows[0].passed
     assert np.isfinite(rows[0].stat)
+
+
+def _hybrid(plant):
+    """The committed kernel module with one emitted pair term of one activation scaled (its
+    functions wrapped; no re-derivation, so this is fast), the rest as committed."""
+    import types
+
+    from derivations.generated import twolayer_kernels as gen
+
+    (act, terms), = plant.items()
+    mod = types.ModuleType("twolayer_kernels_hybrid")
+    mod.__dict__.update(vars(gen))
+    outputs = {"grad": ("kappa", "ga", "gb"), "dgrad": ("ga", "gb"), "hess": gen.PAIR_TERMS}
+    for fn, names in outputs.items():
+        orig = getattr(gen, f"{act}_{fn}")
+
+        def wrapped(*args, _orig=orig, _names=names):
+            return tuple(o * terms.get(n, 1.0) for o, n in zip(_orig(*args), _names))
+
+        setattr(mod, f"{act}_{fn}", wrapped)
+    return mod
+
+
+def test_quick_run_keeps_a_hessian_row_with_teeth(monkeypatch):
+    """`check twolayer --quick` keeps the ReLU Hessian-vs-second-differences row: a planted
+    Hessian-only error (huv12 x (1 + 1e-4), gradient untouched) fails --quick.  The other row
+    makers are stubbed out (they are tested above) to keep this fast."""
+    for name in ("kernel_rows", "overlap_rows", "tian_rows", "spurious_rows", "public_rows"):
+        monkeypatch.setattr(T, name, lambda *a, **k: [])
+    monkeypatch.setattr(T, "mc_rows", lambda *a, **k: [])
+    real = T.fd_rows
+    seen = {}
+
+    def fd(module=None, activations=T.ACTIVATIONS, seed=0, hessian=True):
+        seen["hessian"] = hessian
+        return real(module, activations=("relu",), seed=seed, hessian=hessian)
+
+    monkeypatch.setattr(T, "fd_rows", fd)
+    ok = T.run(Context(quick=True), quick=True)
+    assert seen["hessian"] == T.QUICK_HESSIAN and "relu" in T.QUICK_HESSIAN
+    assert any("Hessian" in r.label for r in ok) and not _failed(ok)
+    bad = T.run(Context(quick=True), module=_hybrid({"relu": {"huv12": 1 + 1e-4}}), quick=True)
+    failed = _failed(bad)
+    assert failed and all("Hessian" in r.label for r in failed), [(r.label, r.stat) for r in bad]
+
+
+def test_tian_row_compares_and_fails_on_a_planted_gradient_term():
+    rows = T.tian_rows()
+    assert rows[0].kind == "paper" and rows[0].passed and rows[0].stat < 1e-13
+    bad = T.tian_rows(_hybrid({"relu": {"gb": 1 + 1e-6}}))
+    assert not bad[0].passed
+
+
+def test_engine_mutants_are_planted_and_caught():
+    """`check --mutants` plants the engine's kernel-derivation errors (numerics.mutants_twolayer);
+    the re-emitted ones (no re-derivation) for ReLU are caught by independent rows (the whole
+    set runs in `nnderive check twolayer --mutants`)."""
+    from numerics import mutants_twolayer as MT
+    from numerics.harness import mutant_table
+
+    every = MT.planted()
+    assert {m.kind for m, *_ in every} == {"constant", "branch", "second derivative", "gradient"}
+    for kind in ("constant", "branch", "second derivative", "gradient"):
+        assert len({a for m, a, *_ in every if m.kind == kind}) >= 2, kind
+    ms = []
+    for m, act, what, rel in MT.planted(kinds=("second derivative", "gradient")):
+        if act == "relu":  # re-emitted from the (cached) ReLU derivation of the tests above
+            ms.append(MT.judge(m, act, MT.module_for(act, what, rel), Context(samples=20_000)))
+    assert len(ms) == 2 and all(m.caught for m in ms), [(m.label, m.caught_by) for m in ms]
+    assert all(not by.startswith(("paper", "overlap")) for m in ms for by in m.caught_by)
+    table = mutant_table(ms)
+    assert table["twolayer"]["planted"] == 2 and table["twolayer"]["caught"] == 2

@@ -41,18 +41,19 @@ EDGE_COS = 0.9
 def _geometry(X, Y, nx, ny, same=False):
     """``(c, s, phi)`` of every pair ``(x_i, y_j)``: arrays of shape ``(..., n, m)`` (``same``:
     X is Y, and the diagonal, replaced by the caller, needs no stable angle)."""
-    c = X @ np.swapaxes(Y, -1, -2)
-    c /= nx[..., :, None]
-    c /= ny[..., None, :]
-    np.clip(c, -1.0, 1.0, out=c)
+    # normalize the (n + m) vectors, not the n m pairs
+    c = (X / nx[..., :, None]) @ np.swapaxes(Y / ny[..., :, None], -1, -2)
+    np.minimum(c, 1.0, out=c)
+    np.maximum(c, -1.0, out=c)
     phi = np.arccos(c)
     s = np.multiply(c, c)                      # 1 - c^2 is accurate for |c| <= EDGE_COS
     edge = s > EDGE_COS * EDGE_COS
     np.subtract(1.0, s, out=s)
     np.sqrt(s, out=s)
     if same:
-        np.einsum("...ii->...i", edge)[...] = False
-    if np.any(edge):
+        ii = np.arange(c.shape[-1])
+        edge[..., ii, ii] = False
+    if edge.any():
         shape = c.shape[:-2]
         X = np.broadcast_to(X, shape + X.shape[-2:])
         Y = np.broadcast_to(Y, shape + Y.shape[-2:])
@@ -103,28 +104,30 @@ class Kernel:
         self.smooth_edges = activation != "step"
         self._kappa = getattr(mod, f"{activation}_kappa")
         self._grad = getattr(mod, f"{activation}_grad")
+        self._dgrad = getattr(mod, f"{activation}_dgrad")
         self._hess = getattr(mod, f"{activation}_hess")
         self._self = getattr(mod, f"{activation}_self")
 
     # pair blocks ---------------------------------------------------------------------------
-    def pairs(self, X, Y, nx, ny, order: int, same: bool):
+    def pairs(self, X, Y, nx, ny, order: int, same: bool, kappa: bool = True):
         """Coefficients of all pairs ``(x_i, y_j)``: ``order`` 0 -> (kappa,), 1 -> (kappa, ga,
-        gb), 2 -> all 12 terms.  ``same``: X is Y, the diagonal gets the self terms (D and its
-        derivatives as separate outputs)."""
+        gb) (or (ga, gb) when ``kappa`` is False), 2 -> all 12 terms.  ``same``: X is Y, the
+        diagonal gets the self terms (D and its derivatives as separate outputs)."""
         c, s, phi = _geometry(X, Y, nx, ny, same)
         a, b = nx[..., :, None], ny[..., None, :]
-        fn = (self._kappa, self._grad, self._hess)[order]
+        fn = (self._kappa, self._grad if kappa else self._dgrad, self._hess)[order]
         with np.errstate(divide="ignore", invalid="ignore"):
             out = fn(a, b, c, s, phi, *self.params)
         out = list(out) if order else [out]
         if same:  # the diagonal pairs are the self terms: zero them (copy read-only outputs)
             seen = {}
+            ii = np.arange(c.shape[-1])
             for j, o in enumerate(out):
                 if id(o) not in seen:
                     seen[id(o)] = o if o.flags.writeable else np.array(o)
-                    np.einsum("...ii->...i", seen[id(o)])[...] = 0.0
+                    seen[id(o)][..., ii, ii] = 0.0
                 out[j] = seen[id(o)]
-            selfs = [np.array(t) for t in self._self(nx, *self.params)]
+            selfs = [np.asarray(t) for t in self._self(nx, *self.params)]  # fresh arrays
             return out, selfs, (c, s, phi)
         return out, None, (c, s, phi)
 
@@ -135,8 +138,8 @@ class Kernel:
 
 
 def _norms(X, name):
-    n = np.linalg.norm(X, axis=-1)
-    if np.any(n == 0):
+    n = np.sqrt(np.einsum("...i,...i->...", X, X))
+    if not n.all():
         raise ValueError(f"{name}: every unit's effective vector must be nonzero (a unit with a "
                          "zero vector has no angle; its kernel derivatives are undefined)")
     return n
@@ -159,18 +162,24 @@ class Core:
         cross = np.einsum("...i,...ij,...j->...", a, Kut, b)
         return 0.5 * (qa + qb) - cross
 
-    def grad(self, U, a, T, b, names=("U", "a", "T", "b")):
-        """``(dl/dU, dl/da)``."""
+    def grad(self, U, a, T, b, names=("U", "a", "T", "b"), output: bool = True):
+        """``(dl/dU, dl/da)`` (``dl/da`` None when ``output`` is False: then the kernel itself
+        is not evaluated, only its derivative terms)."""
         k = self.kernel
         nu, nt = _norms(U, names[0]), _norms(T, names[2])
-        (Kuu, ga, gb), (D, d1, _, _), _ = k.pairs(U, U, nu, nu, 1, True)
-        (Kut, ta, tb), _, _ = k.pairs(U, T, nu, nt, 1, False)
-        coef = (np.einsum("...il,...l->...i", ga, a) + 0.5 * a * d1
-                - np.einsum("...ij,...j->...i", ta, b))
-        gU = (coef[..., None] * U + (gb * a[..., None, :]) @ U - (tb * b[..., None, :]) @ T)
-        gU = a[..., None] * gU
-        ga_ = (np.einsum("...il,...l->...i", Kuu, a) + a * D
-               - np.einsum("...ij,...j->...i", Kut, b))
+        if output:
+            (Kuu, ga, gb), (D, d1, _, _), _ = k.pairs(U, U, nu, nu, 1, True)
+            (Kut, ta, tb), _, _ = k.pairs(U, T, nu, nt, 1, False)
+        else:
+            (ga, gb), (D, d1, _, _), _ = k.pairs(U, U, nu, nu, 1, True, kappa=False)
+            (ta, tb), _, _ = k.pairs(U, T, nu, nt, 1, False, kappa=False)
+        # sum_l ga_il a_l and the matmuls with a, b folded in: no (n, m)-sized products
+        coef = (ga @ a[..., None])[..., 0] + 0.5 * a * d1 - (ta @ b[..., None])[..., 0]
+        gU = coef[..., None] * U + gb @ (a[..., None] * U) - tb @ (b[..., None] * T)
+        gU *= a[..., None]
+        if not output:
+            return gU, None
+        ga_ = (Kuu @ a[..., None])[..., 0] + a * D - (Kut @ b[..., None])[..., 0]
         return gU, ga_
 
     def _pieces(self, U, a, T, b, names):

@@ -26,7 +26,7 @@ def _array(x, name: str, ndim: int) -> np.ndarray:
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim < ndim:
         raise ValueError(f"{name} must have at least {ndim} axes, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite (got NaN or inf)")
     return arr
 
@@ -70,8 +70,11 @@ class _Base:
         self._check_shape(aa, names[1], (self.n_student,))
         self._check_shape(tt, names[2], self.teacher_shape)
         self._check_shape(bb, names[3], (self.n_teacher,))
-        batch = np.broadcast_shapes(th.shape[: th.ndim - len(self.theta_shape)], aa.shape[:-1],
-                                    tt.shape[: tt.ndim - len(self.teacher_shape)], bb.shape[:-1])
+        shapes = (th.shape[: th.ndim - len(self.theta_shape)], aa.shape[:-1],
+                  tt.shape[: tt.ndim - len(self.teacher_shape)], bb.shape[:-1])
+        if shapes[0] == shapes[1] and not shapes[2] and not shapes[3]:
+            return th, aa, tt, bb, shapes[0]   # the common case: one student batch
+        batch = np.broadcast_shapes(*shapes)
         # the teacher keeps its own (maybe smaller) batch shape: it broadcasts in the core
         th = np.broadcast_to(th, batch + self.theta_shape)
         aa = np.broadcast_to(aa, batch + (self.n_student,))
@@ -118,12 +121,16 @@ class _Base:
         the output weights are trained."""
         th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
 
+        if not self.train_output:
+            return self._blocked(lambda t, x, u, y: self._pullback(self.core.grad(
+                self._units(t), x, self._teacher(u), y, self.arg_names, output=False)[0]),
+                th, aa, tt, bb, batch)
+
         def one(t, x, u, y):
             gU, ga = self.core.grad(self._units(t), x, self._teacher(u), y, self.arg_names)
             return self._pullback(gU), ga
 
-        g, ga = self._blocked(one, th, aa, tt, bb, batch)
-        return (g, ga) if self.train_output else g
+        return self._blocked(one, th, aa, tt, bb, batch)
 
     def hessian(self, theta, a, theta_t, b):
         """Dense ``(..., P, P)``, parameters ordered ``theta.ravel()`` then ``a``."""

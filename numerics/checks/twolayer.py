@@ -14,6 +14,9 @@ MODEL (:mod:`numerics.simulators.twolayer`), never with a derived expression:
 * ``overlap`` -- agreement to 1e-13 with the families that overlap: ``cnn.population_loss_w``
   (non-overlapping patches), ``filter.population_loss`` / ``filter.population_grad`` (one
   neuron; Tian's ICML 2017 setting), ``kernels.arccos1`` and ``kernels.h_inf``;
+* ``paper`` -- Tian's printed ICML 2017 population gradient of the ReLU network (transcribed in
+  :mod:`derivations.twolayer.paper`) vs the engine, to 1e-13: a comparison with a printed
+  form, not an independent check (it does not count when mutants are scored);
 * ``spurious minimum`` -- the k = m = d = 7 point of Safran, Yehudai & Shamir: the loss vs
   quadrature, the gradient ~1e-10 and the smallest Hessian eigenvalue 0.01406.
 
@@ -32,6 +35,9 @@ from ..simulators import twolayer as S
 ACTIVATIONS = ("relu", "leaky_relu", "abs", "identity", "quadratic", "step", "erf")
 DEGREE = {"quadratic": 2, "step": 0}
 REF_TOL, GRAD_TOL, HESS_TOL, OVERLAP_TOL = 1e-10, 1e-8, 1e-7, 1e-13
+#: ``check twolayer --quick``: the Hessian-vs-second-differences rows kept (the cheapest, ReLU
+#: fully connected, ~1 s): a Hessian-only error must fail --quick too
+QUICK_HESSIAN = ("relu",)
 #: Hessian tolerance of the report for a user's model at a random point (edges may be near)
 MODEL_HESS_TOL = 1e-6
 ANGLES = (0.0, 1e-7, 0.05, 1.3, math.pi / 2, 2.2, math.pi - 0.05, math.pi - 1e-7, math.pi)
@@ -133,10 +139,14 @@ def _fd_rows_for(name, label, grad_engine, hess_engine, sim_loss, x0, hessian,
     return rows
 
 
-def fd_rows(module=None, activations=ACTIVATIONS, seed: int = 0, hessian: bool = True):
+def fd_rows(module=None, activations=ACTIVATIONS, seed: int = 0, hessian=True):
+    """Gradient (and Hessian) vs differences of the simulated loss.  ``hessian``: True (every
+    model), False (none) or a tuple of activations whose fully connected model gets its
+    Hessian row (the convolutional ones then get none)."""
     from derivations.twolayer.networks import Convolutional, FullyConnected, Patches
 
     rows = []
+    only = tuple(hessian) if isinstance(hessian, (tuple, list)) else None
     for act in activations:
         d, k, m = 3, 2, 2
         net = FullyConnected(d, k, m, act, True, _params(act), module)
@@ -155,9 +165,11 @@ def fd_rows(module=None, activations=ACTIVATIONS, seed: int = 0, hessian: bool =
             f"twolayer.fc_{act}", f"fc {d}/{k}/{m}, a trained",
             lambda x, net=net, V=V, b=b: np.concatenate(
                 [np.ravel(t) for t in net.grad(*split(x), V, b)]),
-            lambda x, net=net, V=V, b=b: net.hessian(*split(x), V, b), sim, x0, hessian)
+            lambda x, net=net, V=V, b=b: net.hessian(*split(x), V, b), sim, x0,
+            act in only if only is not None else bool(hessian))
     if not {"relu", "erf"} <= set(activations):
         return rows
+    hessian = False if only is not None else bool(hessian)
     # overlapping convolution (one filter, stride 1) and two filters on arbitrary patches
     rng = np.random.default_rng([seed, 31])
     conv = Convolutional(6, 3, 1, "relu", True, module=module)
@@ -252,6 +264,48 @@ def overlap_rows(module=None, seed: int = 0):
     return rows
 
 
+def tian_rows(module=None, seed: int = 0):
+    """The engine's ReLU gradient (output weights 1) vs Tian's printed population gradient
+    (ICML 2017, :func:`derivations.twolayer.paper.tian_gradient`), to 1e-13 of the largest
+    component (or of the self term |w|/2, at a critical point): random points, a student unit
+    parallel / antiparallel to another and to a teacher unit, and the Safran-Yehudai-Shamir
+    minimum.  Kind ``paper`` (a transcribed form)."""
+    from derivations.twolayer.networks import FullyConnected
+    from derivations.twolayer.paper import tian_gradient
+
+    rng = np.random.default_rng([seed, 53])
+    cases = []
+    for k, m, d in ((2, 2, 3), (5, 3, 4), (4, 6, 2), (8, 8, 8)):
+        W, V = rng.standard_normal((k, d)), rng.standard_normal((m, d))
+        cases.append((W, V))
+        W = W.copy()
+        W[0] = 1.3 * V[0]                       # on a teacher's ray
+        W[1] = 2.5 * W[0]                       # parallel students
+        if k > 2:
+            W[-1] = -0.7 * W[0]                 # antiparallel
+        cases.append((W, V))
+    Ws, _, Vs, _ = S.safran_shamir_minimum()
+    cases.append((Ws, Vs))
+    worst = (-1.0, 0.0, 0.0)
+    for W, V in cases:
+        k, d = W.shape
+        net = FullyConnected(d, k, V.shape[0], "relu", False, module=module)
+        g = net.grad(W, np.ones(k), V, np.ones(V.shape[0]))
+        t = tian_gradient(W, V)
+        diff = np.abs(g - t)
+        # relative to the size of the terms (the self term g(w, w) = w/2): at a critical point
+        # the gradient itself is ~0
+        scale = max(float(np.abs(t).max()), 0.5 * float(np.linalg.norm(W, axis=-1).max()))
+        err = float(diff.max()) / scale
+        if not err <= worst[0]:
+            i = np.unravel_index(np.argmax(diff), diff.shape)
+            worst = (err, float(g[i]), float(t[i]))
+    return [_row("twolayer.tian", "paper", "ReLU gradient vs Tian's printed g(w, w*) (ICML17)",
+                 worst[1], worst[2], worst[0], OVERLAP_TOL,
+                 f"{len(cases)} points incl. parallel/antiparallel units and the k=7 minimum; "
+                 "a transcribed form, not independent")]
+
+
 def spurious_rows(module=None):
     from derivations.twolayer.networks import FullyConnected
 
@@ -274,14 +328,17 @@ def spurious_rows(module=None):
 
 
 def run(ctx: Context | None = None, module=None, progress=None, quick: bool = False):
-    """Every row of the family (``quick``: no Hessian second differences)."""
+    """Every row of the family (``quick``: the Hessian second differences of
+    :data:`QUICK_HESSIAN` only)."""
     ctx = ctx or Context()
     rows = []
     for label, fn in (("kernels vs quadrature", lambda: kernel_rows(module, seed=ctx.seed)),
                       ("Monte Carlo", lambda: mc_rows(ctx, module)),
                       ("finite differences", lambda: fd_rows(module, seed=ctx.seed,
-                                                             hessian=not quick)),
+                                                             hessian=QUICK_HESSIAN if quick
+                                                             else True)),
                       ("overlapping families", lambda: overlap_rows(module, ctx.seed)),
+                      ("Tian's printed gradient", lambda: tian_rows(module, ctx.seed)),
                       ("spurious minimum", lambda: spurious_rows(module)),
                       ("public constructors", lambda: [] if module is not None
                        else public_rows(ctx))):
