@@ -1062,8 +1062,9 @@ class _Invariants:
                 names = ", ".join(str(sym) if n in want else "_"
                                   for n, sym in zip(("cos", "sin", "phi", "psi"),
                                                     (a.cos, a.sin, a.phi, a.psi)))
+                zero_ok = ", zero_ok=True" if not set(a.vectors) <= nonzero else ""
                 lines.append(f"{names} = _rt.angle_terms({x}, {y}, None, None, dot_{x}_{y}, "
-                             f"\"{' '.join(want)}\", norm_xy=nn_{base})")
+                             f"\"{' '.join(want)}\", norm_xy=nn_{base}{zero_ok})")
             else:
                 if "cos" in want:
                     lines.append(f"{a.cos} = numpy.cos({a.phi})")

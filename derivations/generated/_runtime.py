@@ -1146,16 +1146,26 @@ def _ratio(dot_xy, norm_x, norm_y, norm_xy=None):
     return dot_xy / c
 
 
-def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi", norm_xy=None):
+def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi", norm_xy=None,
+                zero_ok=False):
     """``(cos phi, sin phi, phi, pi - phi)`` of the angle between ``x`` and ``y`` (entries not
     in ``need`` are ``None``), each to full relative accuracy, with no trigonometric call:
     ``cos = x.y / (|x||y|)``, ``sin = sqrt((1 - cos)(1 + cos))``, ``phi = arccos(cos)``, and
     on near-parallel rows (``|cos| > NEAR``) the double-double rejection (``sin = |r|/|y|``,
     ``phi = atan2(|r|, x^.y)``, ``pi - phi = atan2(|r|, -x^.y)``).  Exactly parallel vectors
     give exactly 0 and pi, no NaN, no warning.  ``norm_xy``: the product ``|x||y|`` when the
-    caller has it (then ``norm_x``, ``norm_y`` may be None)."""
+    caller has it (then ``norm_x``, ``norm_y`` may be None).  ``zero_ok``: an operand may be
+    zero (a gradient; the formula's argument is not declared nonzero): there the angle is
+    undefined, and the expression only uses it multiplied by that operand's norm (it came from
+    ``x.y = |x||y| cos phi``), so those rows take cos = 0, sin = 1, phi = pi - phi = pi/2 (any
+    value gives the same result) instead of 0/0."""
     want = need.split()
-    c = _ratio(dot_xy, norm_x, norm_y, norm_xy)
+    if zero_ok:
+        if norm_xy is None:
+            norm_xy = norm_x * norm_y
+        c = cosine_or_zero(dot_xy, norm_xy)
+    else:
+        c = _ratio(dot_xy, norm_x, norm_y, norm_xy)
     if isinstance(c, float):  # one pair
         if abs(c) <= NEAR:
             s = math.sqrt((1.0 - c) * (1.0 + c)) if "sin" in want else None

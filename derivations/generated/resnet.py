@@ -321,7 +321,7 @@ def _gram_H_inf_core(_shape, x_i, x_j, alpha_H, H):
     dot_x_i_x_j = _rt.dot(x_i, x_j, sqnorm_x_i, sqnorm_x_j)
     nn_x_i_x_j = numpy.sqrt(sqnorm_x_i*sqnorm_x_j)
     del sqnorm_x_i, sqnorm_x_j
-    _, _, _, psi_x_i_x_j = _rt.angle_terms(x_i, x_j, None, None, dot_x_i_x_j, "psi", norm_xy=nn_x_i_x_j)
+    _, _, _, psi_x_i_x_j = _rt.angle_terms(x_i, x_j, None, None, dot_x_i_x_j, "psi", norm_xy=nn_x_i_x_j, zero_ok=True)
     del nn_x_i_x_j
     _c0 = (1/2)/numpy.pi
     return _rt.finish(alpha_H**2*dot_x_i_x_j*psi_x_i_x_j/H**2*_c0, _shape)

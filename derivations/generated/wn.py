@@ -116,7 +116,7 @@ def _norm_after_gd_step_core(_shape, v, g, grad_w, eta):
     sqnorm_v = _rt.sqnorm(v, "v", nonzero=True)
     dot_grad_w_v = _rt.dot(grad_w, v, sqnorm_grad_w, sqnorm_v)
     nn_grad_w_v = numpy.sqrt(sqnorm_grad_w*sqnorm_v)
-    _, sin_grad_w_v, _, _ = _rt.angle_terms(grad_w, v, None, None, dot_grad_w_v, "sin", norm_xy=nn_grad_w_v)
+    _, sin_grad_w_v, _, _ = _rt.angle_terms(grad_w, v, None, None, dot_grad_w_v, "sin", norm_xy=nn_grad_w_v, zero_ok=True)
     del dot_grad_w_v, nn_grad_w_v
     return _rt.finish(eta**2*g**2*sin_grad_w_v**2*sqnorm_grad_w/sqnorm_v + sqnorm_v, _shape)
 
