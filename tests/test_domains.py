@@ -25,7 +25,10 @@ SHAPES = {("cnn.cor52_iterations", "a_dot"): 0.0,  # below q d* at the defaults 
           **{(f"saddle.{q}", "x"): np.zeros(4) for q in ("f", "grad", "hessian")},
           ("circulant.output_energy", "x"): RNG.standard_normal(4),
           ("resnet.gram_H_inf", "x_i"): RNG.standard_normal(4),
-          ("resnet.gram_H_inf", "x_j"): RNG.standard_normal(4)}
+          ("resnet.gram_H_inf", "x_j"): RNG.standard_normal(4),
+          # the ch. 7 warm-up examples: a step below 1/2 (eta = 1/2 is the bound itself)
+          **{(f"saddle.{q}", "eta"): 0.25
+             for q in ("band_escape_time", "band_halfwidth", "far_escape_time")}}
 #: formulas whose vector arguments need a structure of their own (matrices, data sets):
 #: their scalar/int bounds are probed with the values below, their vectors are not.
 CUSTOM = {"circulant", "resnet", "balance.mf_balance_step", "balance.mf_hessian", "kernels.h_inf_gram",

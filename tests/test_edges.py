@@ -203,5 +203,10 @@ def test_every_emitted_sine_is_guarded_by_the_angle_check():
                 calls += 1
                 public = fname[1:-5] if fname.startswith("_") and fname.endswith("_core") else fname
                 guard = f"_rt.within({m[1]}, 0, numpy.pi,"
-                assert guard in body or guard in funcs.get(public, ""), (path.name, fname)
+                # or the argument's declared domain inside [0, pi] (Arg.domain: phi >= 0 and
+                # phi < pi or a smaller bound, e.g. pi/2), enforced by _rt.require
+                low = f"_rt.require({m[1]} >= 0,"
+                high = f"_rt.require({m[1]} < numpy.pi"
+                src_f = body + funcs.get(public, "")
+                assert guard in src_f or (low in src_f and high in src_f), (path.name, fname)
     assert calls >= 7

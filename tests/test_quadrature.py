@@ -55,8 +55,9 @@ def test_plane_basis_nearly_parallel():
     e1, e2 = Q.plane_basis(np.array([1.0, 2, 3]), np.array([1.0, 2, 3 + 1e-7]))
     assert abs(e1 @ e2) < 1e-15 and abs(np.linalg.norm(e2) - 1) < 1e-15
     assert np.allclose(e1, np.array([1.0, 2, 3]) / math.sqrt(14))
-    with pytest.raises(ValueError):
-        Q.plane_basis(np.array([1.0]))
+    # R^1 (issue 19: vector length 1 is sampled): the line itself, e2 = 0
+    e1, e2 = Q.plane_basis(np.array([-2.0]))
+    assert e1.tolist() == [-1.0] and e2.tolist() == [0.0]
 
 
 def test_plane_basis_parallel_in_two_dimensions():

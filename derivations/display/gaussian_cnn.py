@@ -278,3 +278,27 @@ def _gd_display(formula, expr):
 
 
 _ = CD  # the dynamics module registers the gd formulas (imported for its symbols' sake)
+
+
+# --------------------------------------------------------------------------------------------
+# Corollary 5.2 and Lemma 5.10: an iteration count T = log N / log rho (issue 24)
+# --------------------------------------------------------------------------------------------
+
+
+@register("cnn.cor52_iterations", "cnn.lemma510_iterations")
+def _iterations(formula, expr):
+    """``T = log N / log rho``: the count of a linear recursion with contraction ``rho`` to
+    reach the target, ``N`` the ratio of the distances; both read off the derived expression
+    (``sp.fraction``) and set on lines of their own (the one-line form is wider than a page)."""
+    from . import to_tex
+
+    num, den = sp.fraction(expr)
+    if not (isinstance(num, sp.log) and isinstance(den, sp.log)):
+        return auto(formula, expr)
+    names = gd_names(expr)
+    phi = next((s for s in expr.free_symbols if str(s) == "phi"), None)
+    N = tidy(with_g(num.args[0], phi) if phi is not None else num.args[0], names)
+    rho = tidy(den.args[0], names)
+    defs = [("N", to_tex(N, names)), (r"\rho", to_tex(rho, names))]
+    return Display(expr=sp.log(N, evaluate=False) / sp.log(rho, evaluate=False),
+                   tex=r"\frac{\log N}{\log \rho}", definitions=defs, names=names)

@@ -580,7 +580,8 @@ def size_rows(name: str, subject: Subject, base: list[dict], reference, tol: flo
                     else:
                         st = np.stack([np.asarray(p[a.name], float) for p in pts])
                         batch[a.name] = np.tile(st, (reps,) + (1,) * (st.ndim - 1))[:n]
-                out = np.asarray(call(subject.fn, f, batch), dtype=np.float64)
+                outs = _each_backend(lambda: np.asarray(call(subject.fn, f, batch),
+                                                        dtype=np.float64))
                 errs = []
                 if sw.what.startswith("block"):  # the runtime's own decision at this size
                     from derivations.generated import _runtime as _rt
@@ -590,12 +591,13 @@ def size_rows(name: str, subject: Subject, base: list[dict], reference, tol: flo
                     blocked = bool(_rt.blocks(_rt.batch_shape(*specs), S.busy(f)))
                     if blocked != (n == sw.above):
                         errs.append(math.inf)  # the switch is not where it was read to be
-                for i in range(len(pts)):
-                    got = out[i::len(pts)]
-                    ok = got.shape[1:] == np.shape(refs[i]) and np.all(np.isfinite(got))
-                    sc = max(float(np.max(np.abs(refs[i]))) if np.size(refs[i]) else 0.0,
-                             fls[i], 1e-300)
-                    errs.append(float(np.max(np.abs(got - refs[i]))) / sc if ok else math.inf)
+                for out in outs:
+                    for i in range(len(pts)):
+                        got = out[i::len(pts)]
+                        ok = got.shape[1:] == np.shape(refs[i]) and np.all(np.isfinite(got))
+                        sc = max(float(np.max(np.abs(refs[i]))) if np.size(refs[i]) else 0.0,
+                                 fls[i], 1e-300)
+                        errs.append(float(np.max(np.abs(got - refs[i]))) / sc if ok else math.inf)
                 err, how = max(errs), f"{n} rows"
                 sizes.append(n)
             else:  # one point with vectors of n entries (the space of the first vector)
@@ -606,9 +608,10 @@ def size_rows(name: str, subject: Subject, base: list[dict], reference, tol: flo
                     continue
                 pt = {**pts[0], **dict(zip(names, ys))}
                 ref = cached_reference(reference, pt)
-                got = np.asarray(call(subject.fn, f, pt), dtype=np.float64)
                 fl = floor(pt) if callable(floor) else floor
-                err, how = _rel_to_value(got, ref, fl), f"vectors of {n} entries"
+                err = max(_rel_to_value(got, ref, fl) for got in _each_backend(
+                    lambda: np.asarray(call(subject.fn, f, pt), dtype=np.float64)))
+                how = f"vectors of {n} entries"
                 sizes.append(f"len {n}")
             if worst is None or not err <= worst[0]:
                 worst = (err, sw, how)
@@ -624,6 +627,19 @@ def size_rows(name: str, subject: Subject, base: list[dict], reference, tol: flo
                 f"relative to the value; tol {tol:.0e}; worst at {how} ({sw.what})"),
         resolution=tol,
     )
+
+
+def _each_backend(evaluate: Callable) -> list:
+    """``evaluate()`` once on each installed backend (:func:`backends`): the size switches are
+    the NumPy backend's (blocks, sine from the cosine, blocked ddot), and the compiled backend
+    takes batches from its own threshold on, so the big batches run on both."""
+    from derivations.generated import _backend
+
+    out = []
+    for b in backends():
+        with _backend.using(b):
+            out.append(evaluate())
+    return out
 
 
 def _rel_to_value(got, ref, floor: float = 0.0) -> float:
