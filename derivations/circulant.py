@@ -42,8 +42,6 @@ The FFT-based emitted code is printed by :func:`emit` from ``formula.expr`` (CSE
 """
 from __future__ import annotations
 
-import textwrap
-
 import sympy as sp
 
 from . import vectors as V
@@ -616,7 +614,7 @@ def _paper_residual_bound():
 
 
 # --------------------------------------------------------------------------------------------
-# Emitted code (FFT templates around the printed per-frequency expressions)
+# Arguments of the emitted functions (templates: derivations/codegen/templates/circulant.py)
 # --------------------------------------------------------------------------------------------
 
 _ARG_W = Arg("w", "vector", "filters, shape (..., d, n): row i is the first column of W_{i+1}",
@@ -626,42 +624,6 @@ _ARG_Y = Arg("y", "vector", "target, shape (..., n)", space="n")
 _ARG_P = Arg("p", "int", "kernel size: the trainable taps are w[..., :p], 1 <= p <= n",
              domain=("<= w.shape[-1]: the filters w have n = w.shape[-1] taps",))
 _ARG_WOUT = Arg("w_out", "scalar", "output scale w_{d+1} of eq. (7), shape (...)")
-
-_PRE_W = '''\
-w = _rt.vector("w", w)
-_rt.require(w.ndim >= 2, "w", f"must have shape (..., d, n) (one filter per row), got shape {w.shape}")
-'''
-_PRE_X = '''\
-x = _rt.vector("x", x)
-_rt.require(x.shape[-1] == w.shape[-1], "x", f"has length {x.shape[-1]} but the filters w have n = {w.shape[-1]}")
-'''
-_PRE_Y = '''\
-y = _rt.vector("y", y)
-_rt.require(y.shape[-1] == w.shape[-1], "y", f"has length {y.shape[-1]} but the filters w have n = {w.shape[-1]}")
-'''
-_FFT_COMMON = '''\
-n = w.shape[-1]
-d = w.shape[-2]
-_sn = numpy.sqrt(n)
-_A = numpy.fft.rfft(w, axis=-1) / _sn
-'''
-_WEIGHTS = '''\
-_wt = numpy.full(_A.shape[-1], 2.0)
-_wt[0] = 1.0
-if n % 2 == 0:
-    _wt[-1] = 1.0
-'''
-_EXCLUSIVE = '''\
-_one = numpy.ones_like(_A[..., :1, :])
-_pre = numpy.cumprod(numpy.concatenate([_one, _A[..., :-1, :]], axis=-2), axis=-2)
-_suf = numpy.cumprod(numpy.concatenate([_one, _A[..., :0:-1, :]], axis=-2), axis=-2)[..., ::-1, :]
-_Q = _pre * _suf
-'''
-_CENTER = '''\
-_xc = x - numpy.mean(x, axis=-1, keepdims=True)
-_rt.require(numpy.max(numpy.abs(_xc), axis=-1) > 0, "x", "is constant: its centered version x - mean(x) is zero, so z = 0 and the channel normalization divides by |z| = 0")
-_X = (numpy.fft.rfft(_xc, axis=-1) / _sn)[..., None, :]
-'''
 
 
 def residual_form(expr, ys=(Y_re, Y_im)):
@@ -690,290 +652,6 @@ def cn_residual_form(expr):
     if h == 0 or sp.simplify(expr - h * sq) != 0:
         return None
     return h, c
-
-
-def _print(exprs, prefix):
-    from .codegen import print_block
-
-    lines, printed = print_block([sp.sympify(e) for e in exprs], prefix)
-    return ([ln.replace("math.", "_rt.math.") for ln in lines],
-            [t.replace("math.", "_rt.math.") for t in printed])
-
-
-def _spectrum_lines(expr, target: str, prefix: str) -> list[str]:
-    re, im = _spectrum(expr)
-    lines, (pr, pi) = _print([re, im], prefix)
-    return lines + [f"{target} = ({pr}) + 1j * ({pi})"]
-
-
-def _unpack(name: str, src: str) -> list[str]:
-    return [f"{name}_re = {src}.real", f"{name}_im = {src}.imag"]
-
-
-def _z_lines() -> list[str]:
-    """z = W_d ... W_1 (x - mean x) from the product formula's printed spectrum."""
-    from .registry import get
-
-    lines = ["_P = numpy.prod(_A, axis=-2, keepdims=True)"]
-    lines += _unpack("P", "_P") + _unpack("X", "_X")
-    lines += _spectrum_lines(get("circulant.output").expr, "_F", "_f")
-    lines += ["z = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]",
-              "norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))",
-              "_bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))",
-              "_rt.require(norm_z > 1e-13 * _bound, \"w\", \"gives a zero product output z = "
-              "W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|\")"]
-    return lines
-
-
-def _doc(formula: Formula, returns: str) -> str:
-    args = "\n".join(f"    {a.name}: {a.meaning}" for a in formula.args)
-    return (f'"""{formula.name}: {formula.source}.\n\nAssumptions: {formula.assumptions}\n\n'
-            f"Arguments (leading axes broadcast as a batch):\n{args}\n\nReturns {returns}.  "
-            "Raises ValueError naming the argument for a length mismatch, non-finite values,\n"
-            "p outside [1, n], or a zero output where the normalization divides by |z|.\n"
-            "Emitted by `nnderive build` (FFT template around the printed SymPy expression); "
-            'do not edit.\n"""')
-
-
-def _finish_fn(formula: Formula, body: list[str], returns: str) -> str:
-    sig = ", ".join(a.name for a in formula.args)
-    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(_doc(formula, returns), "    ")
-            + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
-
-
-def emit(formula: Formula) -> str:
-    """Source of one FFT-based function of this family, printed from ``formula.expr``."""
-    q = formula.quantity
-    expr = formula.expr
-    body = _PRE_W.splitlines()
-    names = [a.name for a in formula.args]
-    if "x" in names:
-        body += _PRE_X.splitlines()
-    if "y" in names:
-        body += _PRE_Y.splitlines()
-    if "w_out" in names:
-        body.append('w_out = _rt.scalar("w_out", w_out)')
-    specs = [f'("{a.name}", {a.name}, {2 if a.name == "w" else 1 if a.kind == "vector" else 0})'
-             for a in formula.args if a.kind != "int"]
-    body.append(f"_shape = _rt.batch_shape({', '.join(specs)})")
-    body += _FFT_COMMON.splitlines()
-    if "p" in names:
-        body += ['p = _rt.integer("p", p)',
-                 '_rt.require(p <= n, "p", f"(kernel size) must be <= n = {n}, got {p}")']
-    if q == "output":
-        body += ["_X = (numpy.fft.rfft(x, axis=-1) / _sn)[..., None, :]",
-                 "_P = numpy.prod(_A, axis=-2, keepdims=True)"]
-        body += _unpack("P", "_P") + _unpack("X", "_X")
-        body += _spectrum_lines(expr, "_F", "_t")
-        body += ["_f = (_sn * numpy.fft.irfft(_F, n, axis=-1))[..., 0, :]",
-                 "return _rt.finish(_f, _shape, 1)"]
-        return _finish_fn(formula, body, "f = W_d ... W_1 x, shape batch + (n,)")
-    if q == "loss":
-        body += ["_X = (numpy.fft.rfft(x, axis=-1) / _sn)[..., None, :]",
-                 "_Y = (numpy.fft.rfft(y, axis=-1) / _sn)[..., None, :]",
-                 "_P = numpy.prod(_A, axis=-2, keepdims=True)"]
-        body += _unpack("P", "_P") + _unpack("X", "_X") + _unpack("Y", "_Y")
-        body += _WEIGHTS.splitlines()
-        form = residual_form(expr)
-        if form is None:
-            lines, (lj,) = _print([expr], "_t")
-            body += lines + [f"_l = {lj}"]
-        else:  # c |F - Y|^2 per frequency: the residual spectrum squared (residual_form)
-            c, rs = form
-            lines, (cc, r1, r2) = _print([c] + rs, "_t")
-            body += lines + ["# the completed square: c |F_j - Y_j|^2 (derived and proved by residual_form)",
-                             f"_l = ({cc}) * (({r1})**2 + ({r2})**2)"]
-        body += ["_L = numpy.sum(_l * _wt, axis=-1)[..., 0]"]
-        if form is not None:  # rows that nearly fit y: f again in double-double
-            body += [f"_L = _rt.refine_circulant_loss(_L, w, x, y, {cc})"]
-        body += ["return _rt.finish(_L, _shape)"]
-        return _finish_fn(formula, body, "L = 1/2 |y - f|^2, shape batch")
-    if q in ("grad", "grad_p"):
-        body += ["_X = (numpy.fft.rfft(x, axis=-1) / _sn)[..., None, :]",
-                 "_Y = (numpy.fft.rfft(y, axis=-1) / _sn)[..., None, :]"]
-        body += _EXCLUSIVE.splitlines()
-        body += _unpack("A", "_A") + _unpack("Q", "_Q") + _unpack("X", "_X") + _unpack("Y", "_Y")
-        body += _spectrum_lines(expr, "_S", "_t")
-        body += ["_g = n * numpy.fft.irfft(_S, n, axis=-1)"]
-        if q == "grad_p":
-            body += ["return _rt.finish(_g[..., :p], _shape, 2)"]
-            return _finish_fn(formula, body, "dL/dw[..., :p] (projected GD), shape batch + (d, p)")
-        body += ["return _rt.finish(_g, _shape, 2)"]
-        return _finish_fn(formula, body, "dL/dw, shape batch + (d, n)")
-    # channel-normalized functions
-    body += _CENTER.splitlines() + _z_lines()
-    if "y" in names:
-        body += ["norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))",
-                 "dot_y_z = numpy.sum(y * z, axis=-1)"]
-    if q == "cn_output":
-        coef = sp.diff(expr, Z)
-        lines, (c,) = _print([coef], "_t")
-        body += lines + [f"_f = _rt.col({c}) * z", "return _rt.finish(_f, _shape, 1)"]
-        return _finish_fn(formula, body, "f_N = w_out z/|z|, shape batch + (n,)")
-    if q == "cn_loss" and cn_residual_form(expr) is not None:
-        h, c = cn_residual_form(expr)
-        lines, (hh, cc) = _print([h, c], "_t")
-        body += lines + ["# the completed square h |c z - y|^2, c = w_out/|z| (cn_residual_form): no",
-                         "# cancellation where the network fits y",
-                         f"_r = _rt.col({cc}) * z - y",
-                         f"_L = ({hh}) * numpy.sum(_r * _r, axis=-1)",
-                         "# rows that nearly fit y: w_out z/|z| again in double-double",
-                         f"return _rt.finish(_rt.refine_circulant_loss(_L, w, x, y, {hh}, normalized=w_out), _shape)"]
-        return _finish_fn(formula, body, "L_N = 1/2 |y - f_N|^2, shape batch")
-    if q in ("cn_loss", "cn_grad_out"):
-        lines, (c,) = _print([expr], "_t")
-        body += lines + [f"return _rt.finish({c}, _shape)"]
-        what = "L_N = 1/2 |y - f_N|^2" if q == "cn_loss" else "dL_N/dw_out"
-        return _finish_fn(formula, body, f"{what}, shape batch")
-    if q == "cn_grad_w":
-        cy, cz = sp.diff(expr, Y), sp.diff(expr, Z)
-        lines, (py, pz) = _print([cy, cz], "_c")
-        body += lines + [f"_gz = _rt.col({py}) * y + _rt.col({pz}) * z",
-                         "_G = (numpy.fft.rfft(_gz, axis=-1) / _sn)[..., None, :]"]
-        body += _EXCLUSIVE.splitlines()
-        body += _unpack("A", "_A") + _unpack("Q", "_Q") + _unpack("G", "_G")
-        spec = expr - cy * Y - cz * Z
-        body += _spectrum_lines(spec, "_S", "_t")
-        body += ["_g = n * numpy.fft.irfft(_S, n, axis=-1)", "return _rt.finish(_g, _shape, 2)"]
-        return _finish_fn(formula, body, "dL_N/dw, shape batch + (d, n)")
-    raise ValueError(f"no FFT template for {formula.name}")
-
-
-_WORK_DOC = """\
-# Work buffers of loss_and_grads: {(w.shape, x.shape, y.shape): (conj spectra of w, gradient
-# spectra)}, two complex arrays of batch x d x (n//2 + 1) (262 KB each at n = 4096, d = 8).
-# Fresh arrays of that size straddle glibc's mmap threshold, so every call paid new page
-# faults; reusing them takes the call from 0.59 to 0.32 ms (CPU time).  Thread safety: a call takes its set out
-# of the dict (dict.pop is atomic) and puts it back when done, so concurrent calls never share
-# a buffer (a second concurrent call of the same shape allocates its own); a call that raises
-# simply drops its set.  Sets over 32 MiB are not kept, at most 8 shapes are (then the cache
-# is emptied), so the memory held stays bounded.  Results never alias these buffers.
-_loss_and_grads_work = {}
-"""
-
-
-def fused_functions(family: str) -> list[tuple[str, str]]:
-    """Extra fused functions of this family for :func:`derivations.codegen.module_source`:
-    ``loss_and_grads(w, x, y, *, out=None) -> (loss, grad)``, printed from the registered
-    ``circulant.loss`` expression and the factor ``R`` of ``circulant.grad``'s spectrum
-    (:func:`grad_residual_spectrum`, ``S_k = conj(Q_k) R``) in one CSE block.
-
-    Work: validation and the rfft of w, x, y once; conj(w^) and the exclusive products are
-    formed in reused work buffers (see ``_WORK_DOC``); per frequency the loss and ``R`` are
-    arrays of length n//2 + 1 shared by the layers; the suffix pass multiplies ``R`` into the
-    prefix products, so ``S_k = conj(prod_{i<k} w^_i) (R conj(prod_{i>k} w^_i))`` costs one
-    complex product per layer; one irfft of the d spectra.
-    """
-    from .registry import get
-
-    if family != "circulant":
-        return []
-    loss = get("circulant.loss")
-    body = _PRE_W.splitlines() + _PRE_X.splitlines() + _PRE_Y.splitlines()
-    body.append('_shape = _rt.batch_shape(("w", w, 2), ("x", x, 1), ("y", y, 1))')
-    body += ["n = w.shape[-1]", "d = w.shape[-2]",
-             "# work buffers (module comment above): conj spectra of w and the gradient spectra",
-             "_key = (w.shape, x.shape, y.shape)",
-             "_work = _loss_and_grads_work.pop(_key, None)",
-             "if _work is None:",
-             "    _work = (numpy.empty(w.shape[:-1] + (n // 2 + 1,), complex),",
-             "             numpy.empty(tuple(_shape) + (d, n // 2 + 1), complex))",
-             "_Ac, _S = _work",
-             # unitary coefficients by the FFT's own scaling (norm="ortho": no extra pass)
-             "# conj(w^_k), unitary coefficients (norm=\"ortho\") of the filters, conjugated in place",
-             'numpy.fft.rfft(w, axis=-1, norm="ortho", out=_Ac)',
-             "numpy.conjugate(_Ac, out=_Ac)",
-             '_X = numpy.fft.rfft(x, axis=-1, norm="ortho")',
-             '_Y = numpy.fft.rfft(y, axis=-1, norm="ortho")',
-             "# prefix products: _S[k] = conj(prod_{i<k} w^_i); then P = prod_i w^_i",
-             "_acc = numpy.ones_like(_Ac[..., 0, :])",
-             "for _k in range(d):",
-             "    _S[..., _k, :] = _acc",
-             "    _acc *= _Ac[..., _k, :]",
-             "_P = numpy.conjugate(_acc)"]
-    body += _unpack("P", "_P") + _unpack("X", "_X") + _unpack("Y", "_Y")
-    body += _WEIGHTS.replace("_A.shape[-1]", "n // 2 + 1").splitlines()
-    r_re, r_im = _spectrum(grad_residual_spectrum())
-    # fewer array passes: collect in the per-frequency unknowns, factor the coefficients
-    keys = [P_re, P_im]
-    form = residual_form(loss.expr)
-    if form is None:
-        exprs = [sp.collect(sp.expand(e), keys, func=sp.factor) for e in (loss.expr, r_re, r_im)]
-        lines, (lj, pr, pi) = _print(exprs, "_t")
-    else:  # the loss as c |F - Y|^2 per frequency (residual_form): exact where f fits y
-        c, rs = form
-        exprs = [sp.collect(sp.expand(e), keys, func=sp.factor) for e in (r_re, r_im)]
-        lines, (pr, pi, cc, q1, q2) = _print(exprs + [c] + rs, "_t")
-        lj = f"({cc}) * (({q1})**2 + ({q2})**2)"
-    body += lines + [f"_l = {lj}",
-                     "_R = numpy.empty(numpy.broadcast_shapes(_P.shape, _X.shape, _Y.shape), complex)",
-                     f"_R.real = {pr}", f"_R.imag = {pi}",
-                     "# suffix products times R: _S[k] = conj(Q_k) R, Q_k = prod_{i != k} w^_i",
-                     "_acc = _R",
-                     "for _k in range(d - 1, -1, -1):",
-                     "    _S[..., _k, :] *= _acc",
-                     "    _acc = _acc * _Ac[..., _k, :]",
-                     "# dL/dw = n irfft(S) (norm=\"forward\": no 1/n), a fresh array",
-                     '_g = numpy.fft.irfft(_S, n, axis=-1, norm="forward")',
-                     "if _Ac.nbytes + _S.nbytes <= 1 << 25:",
-                     "    if len(_loss_and_grads_work) >= 8:",
-                     "        _loss_and_grads_work.clear()",
-                     "    _loss_and_grads_work[_key] = _work",
-                     "_out = (None,) * 2 if out is None else _rt.buffers(out, 2)",
-                     "_L = numpy.sum(_l * _wt, axis=-1)",
-                     *([f"_L = _rt.refine_circulant_loss(_L, w, x, y, {cc})  # near fits: double-double"]
-                       if form is not None else []),
-                     "value = _rt.finish(_L, _shape, 0, _out[0])",
-                     "grad = _rt.finish(_g, _shape, 2, _out[1])",
-                     "return value, grad"]
-    doc = _doc(loss, "(L = 1/2 |y - f|^2 of shape batch, dL/dw of shape batch + (d, n)), "
-               "fused with circulant.grad: one validation, one rfft of w, x, y, shared "
-               "subexpressions, the gradient spectra as conj(Q_k) R (R derived from "
-               "circulant.grad by SymPy), reused work buffers (thread-safe; see the comment "
-               "above); out: optional (value_buf, grad_buf) float64 arrays")
-    src = (_WORK_DOC + "\n\ndef loss_and_grads(w, x, y, *, out=None):\n"
-           + textwrap.indent(doc, "    ") + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
-    return [("loss_and_grads", src)]
-
-
-def emit_constant(formula: Formula) -> str:
-    """Integer-argument constants (Theorem 1): the default emitter with ``math`` taken from the
-    runtime module (generated modules import NumPy and ``_runtime`` only)."""
-    from .codegen import emit_function
-
-    if formula.expr.has(sp.gamma):
-        return _emit_mp_constant(formula)
-    clone = Formula(formula.name, formula.source, formula.args, formula.assumptions,
-                    lambda: formula.expr, formula.lhs, formula.rank)
-    src = emit_function(clone)
-    return src.replace("math.", "_rt.math.").replace("numpy._rt.math.", "numpy.math.")
-
-
-def _emit_mp_constant(formula: Formula) -> str:
-    """A Theorem-1 constant in Gamma functions of the integer arguments, evaluated by
-    :func:`_runtime.mp_constant` (mpmath, 30 + 2 x digits(p) digits) and rounded once (issue 23
-    item 2): ``math.gamma`` overflows from p = 343, and in float64 ``c_2 = 1 - sqrt(2/p)
-    Gamma((p+1)/2)/Gamma(p/2) ~ 1/(4p)`` and ``rate_c`` cancel ``log10(4p)`` digits (1e-7
-    relative at p = 10^4 from log-Gamma differences).  ``log(Gamma(a))`` is printed as
-    ``loggamma(a)`` (no huge intermediate).  The expression printed is ``formula.expr``."""
-    from sympy.printing.pycode import MpmathPrinter
-
-    from .codegen import _argument_lines, docstring
-
-    if any(a.kind != "int" for a in formula.args):
-        raise ValueError(f"{formula.name}: the mpmath template takes integer arguments only")
-    expr = formula.expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma),
-                                lambda e: sp.loggamma(e.args[0].args[0]))
-    code = MpmathPrinter({"fully_qualified_modules": True}).doprint(expr).replace("mpmath.", "mp.")
-    names = [a.name for a in formula.args]
-    sig = ", ".join(names)
-    # the same conversion and domain checks (``p <= n``, ...) as every emitted function
-    body = _argument_lines(formula)
-    body += [
-             f"_v = _rt.mp_constant(lambda mp, {sig}: {code}, {sig})",
-             "return _rt.finish(_v, _shape)"]
-    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(docstring(formula), "    ")
-            + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1019,7 +697,7 @@ _ASSUME_CN = (_ASSUME + "; channel normalization with gamma = 1, beta = 0, eps =
               "layer, sqrt(n) absorbed into w_out (eq. (7)); x not constant, z != 0")
 
 
-def _reg(name, source, args, derive, lhs, rank, latex_rhs, paper=None, reading="", emitter=emit,
+def _reg(name, source, args, derive, lhs, rank, latex_rhs, paper=None, reading="", emitter="circulant.emit",
          assumptions=_ASSUME, notes=""):
     f = register(Formula(f"circulant.{name}", f"{SOURCE}, {source}", args, assumptions, derive,
                          lhs, rank=rank, paper=paper, paper_reading=reading, emitter=emitter,
@@ -1091,15 +769,15 @@ _ARG_XV = Arg("x", "vector", "input x", space="d")
 V.vector("x", "d")
 
 _reg("init_norm_mean", "App. B.2, Assumption 1", (_ARG_N, _ARG_PN), norm_mean_expr,
-     r"\mathbb E\|\mathbf w_i\|", 0, None, emitter=emit_constant,
+     r"\mathbb E\|\mathbf w_i\|", 0, None, emitter="circulant.emit_constant",
      assumptions="first p taps i.i.d. N(0, 1/(np)), the rest 0",
      paper=lambda: sp.sqrt(2 / (n * p)) * sp.gamma((p + 1) / 2) / sp.gamma(p / 2),
      reading="sqrt(2/(np)) Gamma((p+1)/2)/Gamma(p/2)")
-_reg("c2", "App. B.2, Assumption 1", (_ARG_PP,), c2_expr, r"c_2", 0, None, emitter=emit_constant,
+_reg("c2", "App. B.2, Assumption 1", (_ARG_PP,), c2_expr, r"c_2", 0, None, emitter="circulant.emit_constant",
      assumptions="E|w_i| = (1 - c_2)/sqrt(n) with taps N(0, 1/(np))",
      paper=lambda: 1 - sp.sqrt(sp.Rational(2) / p) * sp.gamma((p + 1) / 2) / sp.gamma(p / 2),
      reading="c_2 = 1 - sqrt(2/p) Gamma((p+1)/2)/Gamma(p/2)")
-_reg("rate_c", "App. B.2, Lemma 2", (_ARG_PP,), rate_c_expr, r"c", 0, None, emitter=emit_constant,
+_reg("rate_c", "App. B.2, Lemma 2", (_ARG_PP,), rate_c_expr, r"c", 0, None, emitter="circulant.emit_constant",
      assumptions="exp(-4c) = 1 - c_2")
 _ARG_DD = Arg("d", "int", "depth d (number of layers)")
 WHERE.update({
@@ -1120,28 +798,28 @@ def _latex_resid(expr):
 
 _INIT_ASSUME = "first p taps of every filter i.i.d. N(0, 1/(np)) (Theorem 1), the rest 0; independent layers"
 _reg("small_ball_c1", "App. B.2, Assumption 1 (P[|w_i| <= t] <= c_1 t)", (_ARG_N, _ARG_PN),
-     small_ball_c1_expr, r"c_1", 0, None, emitter=emit_constant,
+     small_ball_c1_expr, r"c_1", 0, None, emitter="circulant.emit_constant",
      assumptions=_INIT_ASSUME + "; exact sup_t P[|w_i| <= t]/t for p = 1, an upper bound for p >= 2")
 _reg("lemma2_min", "App. B.2, Lemma 2, eq. (2)", (_ARG_N, _ARG_PN, _ARG_DD), lemma2_min_expr,
-     r"\bar P_{(2)}", 0, None, emitter=emit_constant,
+     r"\bar P_{(2)}", 0, None, emitter="circulant.emit_constant",
      assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p), c_1 = circulant.small_ball_c1(n, p)")
 _reg("lemma2_max", "App. B.2, Lemma 2, eq. (3)", (_ARG_N, _ARG_PN, _ARG_DD), lemma2_max_expr,
-     r"\bar P_{(3)}", 0, None, emitter=emit_constant,
+     r"\bar P_{(3)}", 0, None, emitter="circulant.emit_constant",
      assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p)")
 _reg("lemma2_prod", "App. B.2, Lemma 2, eq. (1) with the union bound over k",
      (_ARG_N, _ARG_PN, _ARG_DD), lemma2_prod_expr,
      r"\bar P_{(1)}", 0, None,
-     emitter=emit_constant, assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p)")
+     emitter="circulant.emit_constant", assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p)")
 _reg("lemma2_failure", "App. B.2, Lemma 2 (sum of eqs. (1)-(3): conditions i-iii fail)",
      (_ARG_N, _ARG_PN, _ARG_DD), lemma2_failure_expr, r"\bar P_{\mathrm{fail}}", 0, None,
-     emitter=emit_constant, assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p)")
+     emitter="circulant.emit_constant", assumptions=_INIT_ASSUME + "; c = circulant.rate_c(p)")
 _reg("residual_bound", "App. B.2, the |D(v)| bound after Lemma 2 (spec A14)",
      (Arg("norm_y", "scalar", "|y|", domain=(">= 0",)), Arg("norm_x", "scalar", "|x|", domain=(">= 0",)),
       Arg("prod_v", "scalar", "prod_i |v_i|", domain=(">= 0",)), _ARG_N, _ARG_DD),
-     residual_bound_expr, r"\bar D", 0, _latex_resid, emitter=emit_constant,
+     residual_bound_expr, r"\bar D", 0, _latex_resid, emitter="circulant.emit_constant",
      assumptions=_ASSUME + "; D(v) = F^H y - n^{d/2} prod_i diag(F^H v_i) F^H x",
      paper=_paper_residual_bound, reading="|D(v)| <= n(|y| + n^{d/2} prod_i |v_i| |x|) (middle form)")
 _reg("output_energy", "App. B.2 (the vanishing/exploding output, spec A11)",
      (_ARG_XV, _ARG_S, _ARG_PX, _ARG_D), output_energy_expr,
-     r"\mathbb E\|\textstyle\prod_i\mathbf W_i\mathbf x\|^2", 0, None, emitter=emit_constant,
+     r"\mathbb E\|\textstyle\prod_i\mathbf W_i\mathbf x\|^2", 0, None, emitter="circulant.emit_constant",
      assumptions="first p taps of every filter i.i.d. N(0, s^2), independent layers, p <= n")

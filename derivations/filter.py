@@ -196,62 +196,6 @@ def beta() -> sp.Expr:
 
 
 # --------------------------------------------------------------------------------------------
-# Emitter for the plane matrices
-# --------------------------------------------------------------------------------------------
-
-
-def _emit_plane_matrix(formula) -> str:
-    """Emit ``A(w, w*)`` as ``c1 e_w e_w^T + c2 (e_w e_perp^T + e_perp e_w^T) + c3 e_perp
-    e_perp^T + c4 I`` with ``e_perp`` the unit rejection of ``w*`` from ``w`` (any unit vector
-    orthogonal to ``w`` when they are parallel: its coefficients vanish there)."""
-    import textwrap
-
-    from . import codegen
-
-    parts = dict((b, c) for c, b in V.components(formula.expr, 2))
-    bases = (V.outer(EW, EW), V.outer(EW, EP), V.outer(EP, EW), V.outer(EP, EP), I_P)
-    coeffs = [parts.get(b, sp.Integer(0)) for b in bases]
-    lines, printed = codegen.print_block(coeffs)
-    body = [
-        'w = _rt.vector("w", w)',
-        'w_star = _rt.vector("w_star", w_star)',
-        '_rt.same_length(("w", w), ("w_star", w_star))',
-        '_shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))',
-        'w, w_star = numpy.broadcast_arrays(w, w_star)',
-        '_rt.require(w.shape[-1] >= 2, "w", "must have length >= 2")',
-        'norm_w = numpy.sqrt(numpy.einsum("...i,...i->...", w, w))',
-        '_rt.require(norm_w > 0, "w", "must be nonzero (its direction is undefined)")',
-        'norm_s = numpy.sqrt(numpy.einsum("...i,...i->...", w_star, w_star))',
-        '_rt.require(norm_s > 0, "w_star", "must be nonzero (its direction is undefined)")',
-        'e_w = w / norm_w[..., None]',
-        's_hat = w_star / norm_s[..., None]',
-        'dif = numpy.sqrt(numpy.einsum("...i,...i->...", e_w - s_hat, e_w - s_hat))',
-        'sm = numpy.sqrt(numpy.einsum("...i,...i->...", e_w + s_hat, e_w + s_hat))',
-        'phi = 2.0 * numpy.arctan2(dif, sm)',
-        'u = s_hat - numpy.einsum("...i,...i->...", s_hat, e_w)[..., None] * e_w',
-        'nu = numpy.sqrt(numpy.einsum("...i,...i->...", u, u))',
-        '# parallel or antiparallel: any unit vector orthogonal to e_w (coefficients vanish)',
-        'j = numpy.argmin(numpy.abs(e_w), axis=-1)',
-        'fb = numpy.zeros_like(e_w)',
-        'numpy.put_along_axis(fb, j[..., None], 1.0, axis=-1)',
-        'fb = fb - numpy.einsum("...i,...i->...", fb, e_w)[..., None] * e_w',
-        'fb = fb / numpy.sqrt(numpy.einsum("...i,...i->...", fb, fb))[..., None]',
-        'small = (nu <= 1e-300)[..., None]',
-        'e_perp = numpy.where(small, fb, u / numpy.where(small[..., 0], 1.0, nu)[..., None])',
-        'p = w.shape[-1]',
-    ] + lines + [
-        "_m = (_rt.col2(" + printed[0] + ") * _rt.outer(e_w, e_w) + _rt.col2(" + printed[1]
-        + ") * _rt.outer(e_w, e_perp) + _rt.col2(" + printed[2] + ") * _rt.outer(e_perp, e_w)"
-        " + _rt.col2(" + printed[3] + ") * _rt.outer(e_perp, e_perp) + _rt.col2(" + printed[4]
-        + ") * numpy.eye(p))",
-        "return _rt.finish(_m, _shape, 2)",
-    ]
-    sig = ", ".join(a.name for a in formula.args)
-    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(codegen.docstring(formula), "    ")
-            + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
-
-
-# --------------------------------------------------------------------------------------------
 # Registration
 # --------------------------------------------------------------------------------------------
 
@@ -272,13 +216,13 @@ register(Formula(
 ))
 register(Formula(
     "filter.A_plus", f"{SOURCE}, l.6167, A_{{w,w*}} (C6-3)",
-    _WARGS, "z ~ N(0, I_p), p >= 2", A_plus, rank=2, emitter=_emit_plane_matrix,
+    _WARGS, "z ~ N(0, I_p), p >= 2", A_plus, rank=2, emitter="filter.emit_plane_matrix",
     lhs=r"A_{\mathbf w,\mathbf w^*}=\mathbb{E}[\mathbf z\mathbf z^\top\mathbb 1\{\mathbf w^\top\mathbf z>0,\mathbf w^{*\top}\mathbf z>0\}]",
     where={"phi": (r"\phi", "the angle between w and w* in [0, pi]")},
 ))
 register(Formula(
     "filter.A_minus", f"{SOURCE}, l.6167, A_{{w,-w*}} (C6-3)",
-    _WARGS, "z ~ N(0, I_p), p >= 2", A_minus, rank=2, emitter=_emit_plane_matrix,
+    _WARGS, "z ~ N(0, I_p), p >= 2", A_minus, rank=2, emitter="filter.emit_plane_matrix",
     lhs=r"A_{\mathbf w,-\mathbf w^*}=\mathbb{E}[\mathbf z\mathbf z^\top\mathbb 1\{\mathbf w^\top\mathbf z>0,\mathbf w^{*\top}\mathbf z\le0\}]",
     where={"phi": (r"\phi", "the angle between w and w* in [0, pi]")},
 ))

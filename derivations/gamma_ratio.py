@@ -5,7 +5,7 @@ The derived closed forms of dimension-dependent constants contain ``Gamma(a)/Gam
 math.gamma(b)`` they raise OverflowError from ``a > 171.6`` (p >= 343) although the ratio is
 of order ``sqrt(p)``.  :func:`gamma_ratios` rewrites each product of Gamma powers into
 :class:`GammaRatio` factors (one numerator Gamma paired with one denominator Gamma), which the
-NumPy printer prints as ``_rt.gamma_ratio(a, b)`` (``_runtime.gamma_ratio``: direct below 170,
+NumPy printer prints as ``_rt.gamma_ratio(a, b)`` (``derivations.runtime.gamma_ratio``: direct below 170,
 mpmath's ``gammaprod`` above, never overflowing, to a few ulp).  Unpaired Gammas stay
 ``gamma``.  The rewrite is exact (``GammaRatio(a, b).rewrite(sp.gamma) == gamma(a)/gamma(b)``)
 and applied only when printing: the registered expressions keep their Gamma functions.

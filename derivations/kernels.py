@@ -362,115 +362,9 @@ def anticoncentration() -> sp.Expr:
     return sp.simplify(sp.integrate(normal_density(), (Z, -R_ / ALPHA_, R_ / ALPHA_)))
 
 
-def erf_emitter(formula: Formula) -> str:
-    """The default invariant emitter, with ``math.erf`` (which NumPy lacks) vectorized."""
-    import copy
-
-    from . import codegen
-
-    plain = copy.copy(formula)
-    plain.emitter = None
-    src = codegen.emit_function(plain).replace("math.erf(", "_erf(")
-    head, doc, body = src.split('"""', 2)
-    return (head + '"""' + doc + '"""\n'
-            "    _erf = numpy.vectorize(math.erf, otypes=[numpy.float64])" + body)
-
-
 def paper_anticoncentration() -> sp.Expr:
     """Thesis Lemma 2.2 proof (alpha = 1) and WN B19: the bound ``2 r / (alpha sqrt(2 pi))``."""
     return 2 * R_ / (ALPHA_ * sp.sqrt(2 * sp.pi))
-
-
-# --------------------------------------------------------------------------------------------
-# Gram-matrix emitter: the same expression over all pairs of rows of a data matrix
-# --------------------------------------------------------------------------------------------
-
-
-def _pair_source(formula: Formula) -> tuple[str, str]:
-    """The default emitter's pair function ``f(x, y)`` of a Gram formula's own expression (so a
-    mutant of the expression reaches it too), as nested source for the Gram function, and its
-    name."""
-    from . import codegen
-
-    quantity = f"_{formula.quantity}_pair"
-    clone = Formula(f"{formula.family}.{quantity}", formula.source,
-                    (Arg("x", "vector", "a data point", "d", nonzero=True),
-                     Arg("y", "vector", "a data point", "d", nonzero=True)),
-                    formula.assumptions, lambda: formula.expr, formula.lhs)
-    return codegen.emit_function(clone), quantity
-
-
-def gram_emitter(formula: Formula) -> str:
-    """Emit ``<name>(X)``: the kernel of ``formula.expr`` over all pairs of rows of ``X``.
-
-    ``X`` has shape ``(..., n, d)``; the result ``(..., n, n)``.  Invariants by one matrix
-    product; angles by ``arccos`` where ``|cos| <= 0.9`` and Kahan's ``2 atan2(|x^ - y^|,
-    |x^ + y^|)`` on the (few) remaining pairs, so the diagonal is exactly 0 and antiparallel
-    pairs exactly pi; ``cos`` is the clipped cosine and ``sin`` is ``sqrt(1 - c^2)`` or
-    ``|x^ - y^||x^ + y^|/2`` on those pairs (exactly 0 at 0 and pi).  Prints from ``formula.expr`` (mutants change the code).
-    """
-    from . import codegen
-
-    # cos and sin of the angle from the vectors (no cos(arccos(c)); sin exactly 0 at 0 and pi)
-    expr = formula.expr.subs({sp.cos(PHI_XY): sp.Symbol("_c"), sp.sin(PHI_XY): sp.Symbol("_s")})
-    lines, (printed,) = codegen.print_block([expr])
-    names = {str(s) for s in expr.free_symbols} - {"_c", "_s"}
-    known = {"norm_x", "norm_y", "dot_x_y", "phi_x_y", "dim_d"}
-    if not names <= known:
-        raise ValueError(f"{formula.name}: gram emitter cannot print {names - known}")
-    uses_sin = "_s" in {str(t) for t in expr.free_symbols}
-    body = [
-        'X = _rt.vector("X", X)',
-        '_rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")',
-        '_rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")',
-        "dim_d = X.shape[-1]",
-        "_n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))",
-        '_rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is '
-        'undefined)")',
-        "norm_x = _n[..., :, None]",
-        "norm_y = _n[..., None, :]",
-        "dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))",
-        "_c = dot_x_y / (norm_x * norm_y)",
-        "numpy.clip(_c, -1.0, 1.0, out=_c)",
-        "phi_x_y = numpy.arccos(_c)",
-    ]
-    if uses_sin:
-        body.append("_s = numpy.sqrt(1.0 - _c * _c)")
-    body += [
-        "_near = numpy.nonzero(numpy.abs(_c) > 0.9)",
-        "if _near[0].size:",
-        "    _xh = X / _n[..., None]",
-        "    _a = _xh[_near[:-1]]",
-        "    _b = _xh[_near[:-2] + (_near[-1],)]",
-        "    _dm = numpy.linalg.norm(_a - _b, axis=-1)",
-        "    _dp = numpy.linalg.norm(_a + _b, axis=-1)",
-        "    phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)",
-    ]
-    if uses_sin:
-        body.append("    _s[_near] = 0.5 * _dm * _dp")
-    body += lines
-    body.append(f"_r = numpy.asarray({printed}, dtype=numpy.float64)")
-    body.append("if _r.shape != dot_x_y.shape or _r.base is not None:")
-    body.append("    _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()")
-    pair, pair_name = _pair_source(formula)
-    body += ["# near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by",
-             "# the pair form of the same expression: double-double angle and the SymPy edge series,",
-             "# where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)",
-             "if _near[0].size:",
-             "    _off = _near[-2] != _near[-1]",
-             "    if _off.any():",
-             "        _pr = tuple(_t[_off] for _t in _near)",
-             f"        _r[_pr] = {pair_name}(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])",
-             "return _r"]
-    body = pair.splitlines() + body
-    import textwrap
-
-    doc = (f'"""{formula.name}: {formula.source}.\n\nAssumptions: {formula.assumptions}\n\n'
-           "Arguments:\n    X: (..., n, d) - data points, one per row (nonzero rows)\n\n"
-           "Returns the (..., n, n) Gram matrix.  Emitted by `nnderive build`; do not edit.\n"
-           '"""')
-    return (f"def {formula.quantity}(X):\n" + textwrap.indent(doc, "    ") + "\n"
-            + textwrap.indent("\n".join(body), "    ") + "\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,7 +402,7 @@ for _q, (_fn, _src, _as, _lhs) in KERNELS.items():
         (Arg("X", "vector", "data matrix (..., n, d), one nonzero point per row", "d"),),
         _as + "; x, y range over the rows of X", _fn,
         lhs=_lhs.replace(r"(\mathbf{x},\mathbf{y})", r"(\mathbf{x}_i,\mathbf{x}_j)"),
-        rank=0, emitter=gram_emitter))
+        rank=0, emitter="kernels.gram_emitter"))
 
 register(Formula(
     "kernels.relu_layer_map", f"{SOURCE_T}, ch. 3, Defs. 3.1-3.2 (ReLU: E sigma(u) sigma(v))",
@@ -569,7 +463,7 @@ register(Formula(
     (Arg("r", "scalar", "radius R of the weight perturbation", positive=True),
      Arg("alpha", "scalar", "standard deviation of the weights (1 in the thesis)", positive=True)),
     "v ~ N(0, alpha^2 I_d), any nonzero x; the event |v.x| <= r |x|", anticoncentration,
-    emitter=erf_emitter,
+    emitter="kernels.erf_emitter",
     lhs=r"P\left(|\mathbf{v}^\top\mathbf{x}|\le r\|\mathbf{x}\|\right)",
     paper=paper_anticoncentration,
     paper_reading="P(|z| < R) <= 2R/sqrt(2 pi) (thesis), 2R/(alpha sqrt(2 pi)) (spec B19): a bound",
@@ -614,7 +508,6 @@ def mu_0(X) -> float:
 
 def lambda_min(name: str, X):
     return np.linalg.eigvalsh(gram(name, X))[..., 0]
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -782,7 +675,7 @@ def deep_kernel(X, depth: int, arch: str = "fc", activation: str = "relu", c_res
     layer Grams (limits of ``<x_i^(h), x_j^(h)>``) and the Gram of the last layer's weights
     that drives GD.  ReLU uses the derived closed-form layer maps; softplus Gauss-Hermite
     quadrature (64 x 64 nodes)."""
-    from .generated import _runtime as _rt
+    from . import runtime as _rt
 
     X = _rt.array("X", X)  # (rejects masked arrays, np.matrix, NaN/inf, text, complex)
     if arch == "convresnet":
@@ -853,7 +746,7 @@ def conv_resnet_kernel(X, depth: int, activation: str = "relu", c_res: float = 1
     last: ``K^(H)_ij = (c_res/H)^2 sum_s K^(H-1)[(i,s),(j,s)] E[sigma'(u_s) sigma'(v_s)]``
     (``c_sigma`` instead of ``(c_res/H)^2`` when ``H = 1``).  The expectations are the same
     layer maps as :func:`deep_kernel`'s (the registered ReLU closed forms, or quadrature)."""
-    from .generated import _runtime as _rt
+    from . import runtime as _rt
 
     X = _rt.array("X", X)
     if X.ndim != 3 or min(X.shape) == 0:

@@ -349,7 +349,7 @@ def grams(Vk, g, X, alpha):
     """``(V, G, H)`` of eqs. (3.3), (3.4), (3.6) for neurons ``Vk`` (m, d), lengths ``g`` (m,),
     data ``X`` (n, d): means over neurons of the emitted per-neuron terms.  ``Lambda = V/alpha^2
     + G`` (3.5)."""
-    from .generated import _runtime as _rt
+    from . import runtime as _rt
     from .generated import wn as gen
 
     # (rejects masked arrays, np.matrix, NaN/inf, text, complex, naming the argument)

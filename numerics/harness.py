@@ -629,7 +629,7 @@ def _series_calls(formula):
                 except Exception:  # noqa: BLE001 - not literal: no mutant
                     continue
                 if id(node) in lazy:
-                    from derivations.generated import _runtime as _rt
+                    from derivations import runtime as _rt
                     below = min(below, math.acos(_rt.NEAR))
                 out.append((ast.get_source_segment(switches._source(formula.family), a[i + 3]),
                             float(below), int(start), int(step), tuple(coeffs)))
@@ -639,9 +639,7 @@ def _series_calls(formula):
 def _compile_family_source(family: str, source: str, quantity: str):
     """The function ``quantity`` of a (mutated) generated module source of ``family``."""
     ns: dict = {"__name__": f"derivations.generated._mutant_{family}"}
-    code = source.replace("from . import _runtime as _rt",
-                          "from derivations.generated import _runtime as _rt")
-    exec(compile(code, f"<mutant of derivations/generated/{family}.py>", "exec"), ns)
+    exec(compile(source, f"<mutant of derivations/generated/{family}.py>", "exec"), ns)
     from derivations.codegen import _NumPyOnly
 
     ns["_rt"] = _NumPyOnly(ns["_rt"])  # the mutated NumPy body, never the committed kernel

@@ -24,7 +24,7 @@ def _pairs(X, Y, same: bool):
     """Norms and angle of every pair (x_i, y_j): ``(|x_i| (...,n,1), |y_j| (...,1,m), phi,
     mask)``.  ``same``: X is Y and the diagonal (angle 0) is masked out (phi set to pi/2 there;
     the self terms are added separately)."""
-    from derivations.generated import _runtime as _rt
+    from derivations import runtime as _rt
 
     nx = np.sqrt(np.einsum("...i,...i->...", X, X))
     ny = nx if same else np.sqrt(np.einsum("...i,...i->...", Y, Y))
@@ -98,7 +98,7 @@ def grad(W, a, V, b):
 
 
 def _angle(X, Y, dot, nn):
-    from derivations.generated import _runtime as _rt
+    from derivations import runtime as _rt
 
     _, sin, phi, _ = _rt.angle_terms(X[..., :, None, :], Y[..., None, :, :], None, None, dot,
                                      "sin phi", norm_xy=nn)

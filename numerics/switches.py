@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from derivations.generated import _runtime as _rt
+from derivations import runtime as _rt
 
 GENERATED = Path(_rt.__file__).resolve().parent
 

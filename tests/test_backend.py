@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from derivations.generated import _backend, _runtime as _rt, cnn
+from derivations import runtime as _rt
+from derivations.generated import _backend, cnn
 
 numba = pytest.importorskip("numba")
 

@@ -4,7 +4,7 @@ broadcast argument copied."""
 import numpy as np
 import pytest
 
-from derivations.generated import _runtime as rt
+from derivations import runtime as rt
 from derivations.generated import cnn, gaussian
 
 P, K = 5, 4

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import derivations as D
-from derivations.generated import _runtime as rt
+from derivations import runtime as rt
 from derivations.generated import cnn
 
 RNG = np.random.default_rng(21)

@@ -119,7 +119,7 @@ if __name__ == "__main__":
     print(table())
 
 
-# ---- the sine of a scalar angle from its cosine (_runtime.sine) ---------------------------
+# ---- the sine of a scalar angle from its cosine (runtime.sine) ---------------------------
 
 SCALAR_ANGLE_FORMULAS = ["gaussian.g", "kernels.relu_layer_map", "cnn.a_opt", "cnn.profile_loss",
                          "cnn.gd_next_sin2", "cnn.gd_next_dot", "cnn.gd_next_sum"]
@@ -127,7 +127,7 @@ SCALAR_ANGLE_FORMULAS = ["gaussian.g", "kernels.relu_layer_map", "cnn.a_opt", "c
 
 def _angle_grid():
     """Angles over [0, pi]: the edge angles, both sides of SINE_NEAR's switch, and a uniform draw."""
-    from derivations.generated import _runtime as rt
+    from derivations import runtime as rt
 
     a = math.acos(rt.SINE_NEAR)
     near = [a - 1e-9, a, a + 1e-9, math.pi - a - 1e-9, math.pi - a, math.pi - a + 1e-9]
@@ -140,7 +140,7 @@ def test_sine_from_cosine_is_within_a_few_ulp_of_60_digits():
     1e-15 relative of the 60-digit sine everywhere (measured worst 4.3e-16, numpy.sin 2.2e-16)."""
     import mpmath
 
-    from derivations.generated import _runtime as rt
+    from derivations import runtime as rt
 
     phi = np.concatenate([_angle_grid(), np.arccos(np.linspace(-0.9, 0.9, 401))])
     s = rt.sine(phi, np.cos(phi))
@@ -154,7 +154,7 @@ def test_sine_from_cosine_is_within_a_few_ulp_of_60_digits():
 
 
 def test_sine_of_a_block_of_rows_and_of_a_broadcast_angle():
-    from derivations.generated import _runtime as rt
+    from derivations import runtime as rt
 
     phi = _angle_grid().reshape(-1, 1) * np.ones((1, 3))  # two batch axes
     np.testing.assert_allclose(rt.sine(phi, np.cos(phi)), np.sin(phi), rtol=1e-15, atol=0)

@@ -135,7 +135,7 @@ def test_exact_limits_at_phi_0_and_pi(phi):
 
 
 def test_angle_is_accurate_near_0_and_pi():
-    from derivations.generated import _runtime as rt
+    from derivations import runtime as rt
 
     x = np.array([1.0, 0.0, 0.0])
     for eps in (1e-12, 1e-9, 1e-6):
@@ -194,7 +194,7 @@ def test_standalone_code_runs_without_the_package(tmp_path):
 # ---- run-time helpers behind the folded validation and the memory-lean assembly -------------
 
 def test_rowdot_is_numpy_sum_of_products_for_short_rows():
-    from derivations.generated import _runtime as rt
+    from derivations import runtime as rt
 
     rng = np.random.default_rng(11)
     for shape in [(70001, 4), (3, 5, 7), (9, 2)]:
@@ -207,7 +207,7 @@ def test_rowdot_is_numpy_sum_of_products_for_short_rows():
 def test_norms_and_dot_in_one_pass_equal_the_separate_calls():
     """``_rt.norms_and_dot`` gives what ``norm``, ``norm`` and ``dot`` give, bit for bit, with
     their errors and their extended range; the emitter uses it where all three are needed."""
-    from derivations.generated import _runtime as rt
+    from derivations import runtime as rt
 
     def separate(x, y, nz=(True, True)):
         nx, ny = rt.norm(x, "x", nz[0]), rt.norm(y, "y", nz[1])
@@ -253,7 +253,7 @@ def test_nan_in_an_argument_reduced_only_by_an_inner_product_is_named():
 
 
 def test_check_nonzero_rows_and_halfspace():
-    from derivations.generated import _runtime as rt
+    from derivations import runtime as rt
 
     f = D.get("gaussian.halfspace_second_moment").numpy
     W = np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
@@ -296,7 +296,7 @@ def test_within_names_nan_as_not_finite():
 
 
 def test_combine_and_matrix_assembly_broadcast():
-    from derivations.generated import _runtime as rt
+    from derivations import runtime as rt
 
     rng = np.random.default_rng(13)
     X, y, c = rng.standard_normal((40000, 5)), rng.standard_normal(5), rng.standard_normal(40000)

@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 
 from derivations.gamma_ratio import GammaRatio, gamma_ratios
-from derivations.generated import _runtime as rt
+from derivations import runtime as rt
 from derivations.generated import circulant as C
 from derivations.generated import cnn
 

@@ -27,7 +27,7 @@ import pytest
 import sympy as sp
 
 from derivations import codegen
-from derivations.generated import _runtime as _rt
+from derivations import runtime as _rt
 
 X, Y, Z = sp.symbols("x y z", real=True)
 C0, C1 = sp.Symbol("_c0"), sp.Symbol("_c1")  # the folded constants the printer treats as scalars

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import derivations
-from derivations.generated import _runtime as _rt
+from derivations import runtime as _rt
 from numerics import harness, switches
 from numerics.checks import common
 

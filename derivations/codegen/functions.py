@@ -12,6 +12,7 @@ from __future__ import annotations
 import textwrap
 
 from .. import registry
+from . import templates
 from .arguments import docstring
 from .blocks import _split
 from .body import _body
@@ -22,7 +23,7 @@ def emit_function(formula: registry.Formula, dispatch: bool = True) -> str:
     """Source of the emitted function for ``formula`` (the default invariant emitter);
     ``dispatch``: see :func:`emit_fused`."""
     if formula.emitter is not None:
-        return formula.emitter(formula)
+        return templates.resolve(formula.emitter)(formula)
     body = _body([_Plan(formula)], self_name=formula.quantity)
     sig = ", ".join(a.name for a in formula.args)
     body, core = _split(formula.quantity, sig, body)

@@ -13,11 +13,12 @@ import re
 from pathlib import Path
 
 from .. import registry
+from . import templates
 from .cleanup import _drop_unused
 from .functions import emit_fused, emit_function, fused_groups, fused_name
 
 GENERATED_DIR = Path(__file__).resolve().parent.parent / "generated"
-RUNTIME = GENERATED_DIR / "_runtime.py"
+RUNTIME = Path(__file__).resolve().parent.parent / "runtime"  # the hand-written runtime package
 
 
 def module_source(family: str) -> str:
@@ -31,7 +32,7 @@ def module_source(family: str) -> str:
         f"Formulas: {', '.join(f.name for f in formulas)}.\n"
         f'Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).\n"""\n'
         "import numpy\n\n"
-        "from . import _runtime as _rt\n\n"
+        "from derivations import runtime as _rt\n\n"
         f"__all__ = {[f.quantity for f in formulas] + [fused_name(v) for v, _ in fused_groups(family)]!r}\n"
     )
     functions = "\n\n".join(emit_function(f) for f in formulas)
@@ -50,13 +51,16 @@ def module_source(family: str) -> str:
 
 def _extra_fused(family: str, formulas) -> list[tuple[str, str]]:
     """Fused functions a family with its own emitter adds: ``fused_functions(family)`` of the
-    module defining a formula's ``emitter`` -> ``[(name, source)]`` (none for most families)."""
-    import sys
-
-    mods = {f.emitter.__module__ for f in formulas if f.emitter is not None}
+    template module defining a formula's ``emitter`` -> ``[(name, source)]`` (none for most
+    families)."""
+    mods = {}
+    for f in formulas:
+        if f.emitter is not None:
+            m = templates.module_of(f.emitter)
+            mods[m.__name__] = m
     out = []
-    for m in sorted(mods):
-        hook = getattr(sys.modules.get(m), "fused_functions", None)
+    for name in sorted(mods):
+        hook = getattr(mods[name], "fused_functions", None)
         if hook is not None:
             out += hook(family)
     return out
@@ -98,26 +102,40 @@ class _NumPyOnly:
 
 def compile_function(formula: registry.Formula, source: str | None = None):
     """Compile ``formula``'s emitted source in memory (used for mutants and freshness)."""
-    from ..generated import _runtime
-
     import numpy
 
-    namespace = {"numpy": numpy, "_rt": _NumPyOnly(_runtime)}
+    from .. import runtime
+
+    namespace = {"numpy": numpy, "_rt": _NumPyOnly(runtime)}
     exec(compile(source or emit_function(formula), f"<emitted {formula.name}>", "exec"), namespace)
     return namespace[formula.quantity]
 
 
+def _runtime_source() -> str:
+    """The runtime's parts concatenated in their import order, as one module's source (their
+    imports of each other and all but the first ``from __future__`` line dropped), with a
+    NumPy-only ``compiled`` (no compiled backend in standalone code)."""
+    from .. import runtime
+
+    out = ["from __future__ import annotations\n"]
+    for part in runtime._PARTS:
+        text = Path(part.__file__).read_text()
+        text = re.sub(r"^from \.\w+ import \([^)]*\)\n|^from \.\w+ import .*\n|^from __future__ import .*\n",
+                      "", text, flags=re.M)
+        out.append(f"\n# ---- derivations/runtime/{Path(part.__file__).name} ----\n" + text)
+    out.append("\n\ndef compiled(*_):  # no compiled backend in standalone code\n    return None\n")
+    return "".join(out)
+
+
 def standalone_source(formula: registry.Formula) -> str:
     """Self-contained source of one emitted function: the runtime helpers, then the function."""
-    runtime = RUNTIME.read_text().replace(  # standalone: NumPy only (no compiled backend)
-        "from ._backend import compiled  # noqa: E402,F401  (the emitted functions' dispatch)",
-        "def compiled(*_):  # no compiled backend in standalone code\n    return None")
+    runtime = _runtime_source()
     func = emit_function(formula, dispatch=False)
     used = sorted(set(re.findall(r"_rt\.(\w+)", func)))
     return (
         f"# {formula.name}: {formula.source}\n"
         "# Emitted by `nnderive code`; needs NumPy only.  Runtime helpers from\n"
-        "# derivations/generated/_runtime.py follow, then the function.\n"
+        "# derivations/runtime/ follow, then the function.\n"
         + runtime
         + "\n\nclass _rt:  # namespace for the helpers above\n"
         + "".join(f"    {name} = staticmethod({name})\n" for name in used)

@@ -30,7 +30,7 @@ import math
 import numba
 import numpy
 
-from . import _runtime as _rt
+from .. import runtime as _rt
 
 NEAR = _rt.NEAR
 SAFE_LO2, SAFE_HI2 = _rt.SAFE_LO**2, _rt.SAFE_HI**2

@@ -7,7 +7,7 @@ Imports NumPy, the standard library and the hand-written ``_runtime`` helpers on
 """
 import numpy
 
-from . import _runtime as _rt
+from derivations import runtime as _rt
 
 __all__ = ['mf_alpha_next', 'mf_alpha_perp_next', 'mf_h_next', 'mf_xi_next', 'mf_balance_step', 'mf_hessian', 'gd_neuron_drift', 'mf_smoothness', 'mf_norm_bound']
 

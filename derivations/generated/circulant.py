@@ -7,7 +7,7 @@ Imports NumPy, the standard library and the hand-written ``_runtime`` helpers on
 """
 import numpy
 
-from . import _runtime as _rt
+from derivations import runtime as _rt
 
 __all__ = ['output', 'loss', 'grad', 'grad_p', 'cn_output', 'cn_loss', 'cn_grad_w', 'cn_grad_out', 'init_norm_mean', 'c2', 'rate_c', 'small_ball_c1', 'lemma2_min', 'lemma2_max', 'lemma2_prod', 'lemma2_failure', 'residual_bound', 'output_energy', 'loss_and_grads']
 

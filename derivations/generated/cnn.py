@@ -7,7 +7,7 @@ Imports NumPy, the standard library and the hand-written ``_runtime`` helpers on
 """
 import numpy
 
-from . import _runtime as _rt
+from derivations import runtime as _rt
 
 __all__ = ['A', 'B', 'population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'a_opt', 'profile_loss', 'spurious_min_loss', 'spurious_a', 'spurious_threshold', 'spurious_cubic', 'init_cos_mean', 'init_dot_mean', 'gd_next_angle', 'gd_next_sin2', 'gd_next_norm_v_sq', 'gd_next_dot', 'gd_next_sum', 'lambda_t', 'cor52_iterations', 'lemma510_iterations', 'population_loss_and_grads', 'population_loss_w_and_grads']
 

@@ -14,7 +14,7 @@ from . import _runtime_numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'e9d30b532c3104ae'
+_RUNTIME_SHA256 = '172032f3ccdc87da'
 __all__ = ['population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'population_loss_and_grads', 'population_loss_w_and_grads']
 
 

@@ -7,7 +7,7 @@ Imports NumPy, the standard library and the hand-written ``_runtime`` helpers on
 """
 import numpy
 
-from . import _runtime as _rt
+from derivations import runtime as _rt
 
 __all__ = ['population_loss', 'population_grad', 'A_plus', 'A_minus', 'lambda_min_plus', 'lambda_max_plus', 'lambda_max_minus', 'gamma', 'L', 'beta']
 

@@ -7,7 +7,7 @@ Imports NumPy, the standard library and the hand-written ``_runtime`` helpers on
 """
 import numpy
 
-from . import _runtime as _rt
+from derivations import runtime as _rt
 
 __all__ = ['relu_mean', 'relu_cross_moment', 'halfspace_second_moment', 'wedge_second_moment', 'g']
 

@@ -9,7 +9,7 @@ import math
 
 import numpy
 
-from . import _runtime as _rt
+from derivations import runtime as _rt
 
 __all__ = ['h_inf', 'arccos1', 'g_inf', 'v_inf', 'h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram', 'relu_layer_map', 'relu_derivative_map', 'relu_c_sigma', 'fc_layer', 'fc_final', 'resnet_first_mean', 'resnet_layer', 'resnet_mean', 'resnet_final', 'anticoncentration', 'init_residual']
 

@@ -7,7 +7,7 @@ Imports NumPy, the standard library and the hand-written ``_runtime`` helpers on
 """
 import numpy
 
-from . import _runtime as _rt
+from derivations import runtime as _rt
 
 __all__ = ['output', 'grad_W1', 'grad_W', 'grad_alpha', 'grad_a', 'gram_H_inf', 'first_layer_norm_var', 'lemma5_C2', 'layer_norm_lower', 'lemma4_g', 'lemma5_tail', 'layer_norm_upper']
 

@@ -7,7 +7,7 @@ Imports NumPy, the standard library and the hand-written ``_runtime`` helpers on
 """
 import numpy
 
-from . import _runtime as _rt
+from derivations import runtime as _rt
 
 __all__ = ['hermite_cubic', 'p', 'g1', 'g2', 'g', 'nu', 'f', 'grad', 'hessian', 'escape_ratio', 'band_escape_time', 'band_halfwidth', 'far_escape_time']
 

@@ -7,7 +7,7 @@ Imports NumPy, the standard library and the hand-written ``_runtime`` helpers on
 """
 import numpy
 
-from . import _runtime as _rt
+from derivations import runtime as _rt
 
 __all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'h_term', 'grad_theta', 'n_block', 'width_thm41', 'width_thm42', 'width_prop2', 'alpha_opt', 'width_opt', 'grad_g_and_grads']
 

@@ -14,7 +14,7 @@ from . import _runtime_numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'e9d30b532c3104ae'
+_RUNTIME_SHA256 = '172032f3ccdc87da'
 __all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'grad_theta', 'grad_g_and_grads']
 
 

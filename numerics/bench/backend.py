@@ -179,7 +179,8 @@ def speed_rows(quick: bool) -> list[BenchRow]:
 def check_cost_row(quick: bool) -> BenchRow:
     """The share of a call spent before the kernel: conversion, checks, batch shape, dispatch,
     measured as the public call vs the compiled wrapper on the same checked arguments."""
-    from derivations.generated import _backend, _runtime as _rt, cnn, cnn_numba
+    from derivations import runtime as _rt
+    from derivations.generated import _backend, cnn, cnn_numba
 
     n = 20_000 if quick else 100_000
     rng = np.random.default_rng(1)

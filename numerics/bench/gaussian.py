@@ -51,7 +51,7 @@ def floor_halfspace_second_moment(w):
     sum, ``numpy.add.reduce``; a sum that overflows would only send a real function to a full
     scan), then the multiply.  Any function that rejects NaN/inf must read ``w`` once more than
     the bare multiply; this is that floor (the emitted code's own check, see
-    ``_runtime._looks_finite``), and the hand-written side the emitted ``w/2`` is judged against.
+    ``derivations.runtime._looks_finite``), and the hand-written side the emitted ``w/2`` is judged against.
     Not a BLAS ``w.w``: above 10000 entries OpenBLAS runs ddot on its thread pool, which on a
     busy machine waits for its second thread (issue 23), so that floor was no floor."""
     with np.errstate(over="ignore", invalid="ignore"):

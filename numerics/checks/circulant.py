@@ -787,13 +787,13 @@ def _const_paper(name, args_list, ref_fn, label):
 
     def run(subject: Subject, ctx: Context):
         f = subject.formula
-        from derivations import circulant as C, codegen
+        from derivations.codegen.templates import circulant as CT
 
-        src = C.emit_constant(_clone(f, f.paper))
+        src = CT.emit_constant(_clone(f, f.paper))
         ns = {}
         import numpy as _np
 
-        from derivations.generated import _runtime
+        from derivations import runtime as _runtime
 
         exec(compile(src, "<paper>", "exec"), {"numpy": _np, "_rt": _runtime}, ns)
         pfn = ns[f.quantity]

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from derivations.generated import _runtime as _rt
+from derivations import runtime as _rt
 
 from ..harness import Check, CheckResult, Context, Subject, error_result, mc_result
 
@@ -584,7 +584,7 @@ def size_rows(name: str, subject: Subject, base: list[dict], reference, tol: flo
                                                         dtype=np.float64))
                 errs = []
                 if sw.what.startswith("block"):  # the runtime's own decision at this size
-                    from derivations.generated import _runtime as _rt
+                    from derivations import runtime as _rt
 
                     specs = [(a.name, np.asarray(batch[a.name], float),
                               1 if a.kind == "vector" else 0) for a in f.args if a.kind != "int"]

@@ -1,0 +1,109 @@
+"""The kernels family's templates: Gram matrices over all pairs of rows, ``erf`` vectorized.
+
+In: the registered ``kernels.*`` formulas (closed forms derived in :mod:`derivations.kernels`).
+Out: :func:`gram_emitter`, the source of ``<name>(X)`` evaluating the formula over all pairs of
+rows of ``X`` (one matrix product; Kahan's angle and the default emitter's pair function on the
+near-parallel pairs), and :func:`erf_emitter`, the default emitter with ``math.erf``
+vectorized (NumPy has no erf)."""
+from __future__ import annotations
+
+import copy
+import textwrap
+
+import sympy as sp
+
+from ...registry import Arg, Formula
+from ..functions import emit_function
+from ..printer import print_block
+from ...kernels import PHI_XY
+
+
+def erf_emitter(formula: Formula) -> str:
+    """The default invariant emitter, with ``math.erf`` (which NumPy lacks) vectorized."""
+    plain = copy.copy(formula)
+    plain.emitter = None
+    src = emit_function(plain).replace("math.erf(", "_erf(")
+    head, doc, body = src.split('"""', 2)
+    return (head + '"""' + doc + '"""\n'
+            "    _erf = numpy.vectorize(math.erf, otypes=[numpy.float64])" + body)
+
+
+def _pair_source(formula: Formula) -> tuple[str, str]:
+    """The default emitter's pair function ``f(x, y)`` of a Gram formula's own expression (so a
+    mutant of the expression reaches it too), as nested source for the Gram function, and its
+    name."""
+    quantity = f"_{formula.quantity}_pair"
+    clone = Formula(f"{formula.family}.{quantity}", formula.source,
+                    (Arg("x", "vector", "a data point", "d", nonzero=True),
+                     Arg("y", "vector", "a data point", "d", nonzero=True)),
+                    formula.assumptions, lambda: formula.expr, formula.lhs)
+    return emit_function(clone), quantity
+
+
+def gram_emitter(formula: Formula) -> str:
+    """Emit ``<name>(X)``: the kernel of ``formula.expr`` over all pairs of rows of ``X``.
+
+    ``X`` has shape ``(..., n, d)``; the result ``(..., n, n)``.  Invariants by one matrix
+    product; angles by ``arccos`` where ``|cos| <= 0.9`` and Kahan's ``2 atan2(|x^ - y^|,
+    |x^ + y^|)`` on the (few) remaining pairs, so the diagonal is exactly 0 and antiparallel
+    pairs exactly pi; ``cos`` is the clipped cosine and ``sin`` is ``sqrt(1 - c^2)`` or
+    ``|x^ - y^||x^ + y^|/2`` on those pairs (exactly 0 at 0 and pi).  Prints from ``formula.expr`` (mutants change the code).
+    """
+    # cos and sin of the angle from the vectors (no cos(arccos(c)); sin exactly 0 at 0 and pi)
+    expr = formula.expr.subs({sp.cos(PHI_XY): sp.Symbol("_c"), sp.sin(PHI_XY): sp.Symbol("_s")})
+    lines, (printed,) = print_block([expr])
+    names = {str(s) for s in expr.free_symbols} - {"_c", "_s"}
+    known = {"norm_x", "norm_y", "dot_x_y", "phi_x_y", "dim_d"}
+    if not names <= known:
+        raise ValueError(f"{formula.name}: gram emitter cannot print {names - known}")
+    uses_sin = "_s" in {str(t) for t in expr.free_symbols}
+    body = [
+        'X = _rt.vector("X", X)',
+        '_rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")',
+        '_rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")',
+        "dim_d = X.shape[-1]",
+        "_n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))",
+        '_rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is '
+        'undefined)")',
+        "norm_x = _n[..., :, None]",
+        "norm_y = _n[..., None, :]",
+        "dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))",
+        "_c = dot_x_y / (norm_x * norm_y)",
+        "numpy.clip(_c, -1.0, 1.0, out=_c)",
+        "phi_x_y = numpy.arccos(_c)",
+    ]
+    if uses_sin:
+        body.append("_s = numpy.sqrt(1.0 - _c * _c)")
+    body += [
+        "_near = numpy.nonzero(numpy.abs(_c) > 0.9)",
+        "if _near[0].size:",
+        "    _xh = X / _n[..., None]",
+        "    _a = _xh[_near[:-1]]",
+        "    _b = _xh[_near[:-2] + (_near[-1],)]",
+        "    _dm = numpy.linalg.norm(_a - _b, axis=-1)",
+        "    _dp = numpy.linalg.norm(_a + _b, axis=-1)",
+        "    phi_x_y[_near] = 2.0 * numpy.arctan2(_dm, _dp)",
+    ]
+    if uses_sin:
+        body.append("    _s[_near] = 0.5 * _dm * _dp")
+    body += lines
+    body.append(f"_r = numpy.asarray({printed}, dtype=numpy.float64)")
+    body.append("if _r.shape != dot_x_y.shape or _r.base is not None:")
+    body.append("    _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()")
+    pair, pair_name = _pair_source(formula)
+    body += ["# near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by",
+             "# the pair form of the same expression: double-double angle and the SymPy edge series,",
+             "# where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)",
+             "if _near[0].size:",
+             "    _off = _near[-2] != _near[-1]",
+             "    if _off.any():",
+             "        _pr = tuple(_t[_off] for _t in _near)",
+             f"        _r[_pr] = {pair_name}(X[_pr[:-1]], X[_pr[:-2] + (_pr[-1],)])",
+             "return _r"]
+    body = pair.splitlines() + body
+    doc = (f'"""{formula.name}: {formula.source}.\n\nAssumptions: {formula.assumptions}\n\n'
+           "Arguments:\n    X: (..., n, d) - data points, one per row (nonzero rows)\n\n"
+           "Returns the (..., n, n) Gram matrix.  Emitted by `nnderive build`; do not edit.\n"
+           '"""')
+    return (f"def {formula.quantity}(X):\n" + textwrap.indent(doc, "    ") + "\n"
+            + textwrap.indent("\n".join(body), "    ") + "\n")
