@@ -21,7 +21,7 @@ def __getattr__(name):
 
         return getattr(_backend, "using" if name == "using_backend" else name)
     if name in __all__:
-        from . import registry
+        from . import codegen, registry  # noqa: F401  (codegen installs Formula.code's printer)
 
         return getattr(registry, name)
     raise AttributeError(f"module 'derivations' has no attribute {name!r}")

@@ -24,8 +24,6 @@ Derived here (never transcribed):
 """
 from __future__ import annotations
 
-import textwrap
-
 import sympy as sp
 
 from . import vectors as V
@@ -295,82 +293,6 @@ def _paper_xi():
 
 
 # --------------------------------------------------------------------------------------------
-# Emitters for the matrix formulas
-# --------------------------------------------------------------------------------------------
-
-_MF_PRELUDE = '''\
-U = _rt.vector("U", U)
-V = _rt.vector("V", V)
-M = _rt.vector("M", M)
-eta = _rt.scalar("eta", eta)
-_rt.require(U.ndim >= 2, "U", f"must be a (d1, r) matrix (plus batch axes), got shape {U.shape}")
-_rt.require(V.ndim >= 2 and V.shape[-1] == U.shape[-1], "V",
-            f"must be a (d2, r) matrix with r = {U.shape[-1]}, got shape {V.shape}")
-_rt.require(M.ndim >= 2 and M.shape[-2:] == (U.shape[-2], V.shape[-2]), "M",
-            f"must have shape (..., d1, d2) = (..., {U.shape[-2]}, {V.shape[-2]}), got {M.shape}")
-_shape = _rt.batch_shape(("U", U, 2), ("V", V, 2), ("M", M, 2), ("eta", eta, 0))
-eta = eta[..., None, None]
-_T = lambda A: numpy.swapaxes(A, -1, -2)  # noqa: E731
-R = U @ _T(V) - M
-'''
-
-
-def _print_scalar(expr) -> str:
-    from .codegen import print_block
-
-    lines, (val,) = print_block([sp.sympify(expr)], "_c")
-    sub = dict(ln.split(" = ", 1) for ln in lines)
-    for k in sorted(sub, key=len, reverse=True):
-        val = val.replace(k, f"({sub[k]})")
-    return val
-
-
-def emit_mf_step(formula: Formula) -> str:
-    parts = {b: c for c, b in V.components(formula.expr, 1)}
-    unknown = set(parts) - set(MF_STEP_ROLES)
-    if unknown:
-        raise ValueError(f"{formula.name}: unexpected roles {sorted(map(str, unknown))}")
-    code = {"P_VRRV": "_T(V) @ _T(R) @ R @ V", "P_URRU": "_T(U) @ R @ _T(R) @ U",
-            "P_URV": "(_T(U) @ R @ V + _T(V) @ _T(R) @ U)"}
-    terms = [f"({_print_scalar(c)}) * ({code[str(b)]})" for b, c in
-             sorted(parts.items(), key=lambda kv: str(kv[0]))]
-    body = _MF_PRELUDE.splitlines() + [
-        f"_out = {' + '.join(terms) if terms else 'numpy.zeros(U.shape[-1:] * 2)'}",
-        "return _rt.finish(_out, _shape, 2)"]
-    return _wrap(formula, body, "an (r, r) array: the change of U^T U - V^T V in one GD step")
-
-
-def emit_mf_hessian(formula: Formula) -> str:
-    pre = (_MF_PRELUDE.replace('eta = _rt.scalar("eta", eta)\n', "")
-           .replace(', ("eta", eta, 0))', ', ("dU", _rt.vector("dU", dU), 2), ("dV", _rt.vector("dV", dV), 2))')
-           .replace("eta = eta[..., None, None]\n", ""))
-    body = pre.splitlines() + [
-        'dU = _rt.vector("dU", dU)',
-        'dV = _rt.vector("dV", dV)',
-        '_rt.require(dU.shape[-2:] == U.shape[-2:], "dU", f"must have the shape of U {U.shape[-2:]}, got {dU.shape}")',
-        '_rt.require(dV.shape[-2:] == V.shape[-2:], "dV", f"must have the shape of V {V.shape[-2:]}, got {dV.shape}")',
-        "T1 = numpy.sum(R * (dU @ _T(dV)), axis=(-2, -1))",
-        "T2 = numpy.sum((U @ _T(dV) + dU @ _T(V)) ** 2, axis=(-2, -1))",
-        "T3 = numpy.sum(R * R, axis=(-2, -1))",
-        f"return _rt.finish({_print_scalar(formula.expr)}, _shape)",
-    ]
-    return _wrap(formula, body, "a float: the quadratic form of the Hessian at (dU, dV)")
-
-
-def _wrap(formula, body, returns):
-    sig = ", ".join(a.name for a in formula.args)
-    doc = (f'"""{formula.name}: {formula.source}.\n\n'
-           "f(U, V) = 1/2 |U V^T - M|_F^2; R = U V^T - M.  Coefficients printed from the SymPy\n"
-           "derivation in derivations/balance.py.\n\nArguments (leading axes broadcast as a batch):\n"
-           + "\n".join(f"    {a.name}: {a.meaning}" for a in formula.args)
-           + f"\n\nReturns {returns}.  Raises ValueError naming the argument for shapes that do\n"
-           "not chain or non-finite entries.  Emitted by `nnderive build`; do not edit.\n"
-           '"""')
-    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(doc, "    ") + "\n"
-            + textwrap.indent("\n".join(body), "    ") + "\n")
-
-
-# --------------------------------------------------------------------------------------------
 # Registration
 # --------------------------------------------------------------------------------------------
 
@@ -391,28 +313,6 @@ def target_form(expr: sp.Expr) -> sp.Expr | None:
     return sp.collect(new, [H_T], func=sp.factor)
 
 
-def emit_at_target(formula: Formula) -> str:
-    """The default emitter on :func:`target_form` of the formula, with ``h_t = alpha beta -
-    sigma1`` formed exactly (``_rt.product_minus``: the product split by Dekker's algorithm),
-    so ``h_{t+1}`` keeps its relative accuracy as GD reaches the target (the expanded form
-    loses ``sigma1 / h``: 6e-7 at 1e-8 from it)."""
-    from .codegen import emit_function
-
-    form = target_form(formula.expr)
-    clone = Formula(formula.name, formula.source, formula.args, formula.assumptions,
-                    (lambda: formula.expr) if form is None else (lambda: form), formula.lhs,
-                    formula.rank, validate=formula.validate, notes=formula.notes)
-    lines = emit_function(clone).splitlines()
-    if form is None:
-        return "\n".join(lines) + "\n"
-    at = max(i for i, ln in enumerate(lines)
-             if ln.strip().startswith(("_rt.require(", "_rt.within(", "_shape = ")))
-    pad = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
-    lines[at + 1:at + 1] = [f"{pad}# h_t = alpha beta - sigma1, exact to rounding of itself (Dekker product)",
-                            f"{pad}h_t = _rt.product_minus(alpha, beta, sigma1)"]
-    return "\n".join(lines) + "\n"
-
-
 _RANK1_ARGS = (
     Arg("alpha", "scalar", "u_t^T u* (signal strength of u)"),
     Arg("alpha_perp", "scalar", "|(I - u* u*^T) u_t| (>= 0)"),
@@ -431,7 +331,7 @@ for _q, _fn, _paper, _lhs in (
         f"balance.{_q}", f"{SOURCE}, rank-1 GD recursions (4.23)-(4.24)", _RANK1_ARGS,
         _RANK1_ASSUME, _fn, _lhs, paper=_paper,
         paper_reading="(4.23)/(4.24) as printed, in the state at step t (alpha = alpha_t, ...)",
-        emitter=emit_at_target if _q == "mf_h_next" else None,
+        emitter="balance.emit_at_target" if _q == "mf_h_next" else None,
         validate=('_rt.require(alpha_perp >= 0, "alpha_perp", "must be >= 0 (a norm)")',
                   '_rt.require(beta_perp >= 0, "beta_perp", "must be >= 0 (a norm)")'),
     ))
@@ -443,7 +343,7 @@ _f = register(Formula(
     "balance.mf_balance_step", f"{SOURCE}, Claim 4.1 proof (l.4370)",
     _MF_ARGS + (Arg("eta", "scalar", "step size"),),
     "f = 1/2 |U V^T - M*|_F^2; one GD step U <- U - eta R V, V <- V - eta R^T U",
-    mf_balance_step, r"\Delta(U^\top U - V^\top V)", rank=1, emitter=emit_mf_step,
+    mf_balance_step, r"\Delta(U^\top U - V^\top V)", rank=1, emitter="balance.emit_mf_step",
     paper=lambda: eta ** 2 * P_VRRV - eta ** 2 * P_URRU,
     paper_reading="eta_t^2 (V_t^T R_t^T R_t V_t - U_t^T R_t R_t^T U_t)",
     where={"R": "U V^T - M*"},
@@ -453,7 +353,7 @@ _h = register(Formula(
     "balance.mf_hessian", f"{SOURCE}, eq. (4.12)",
     _MF_ARGS + (Arg("dU", "vector", "(d1, r) direction for U", space="r"),
                 Arg("dV", "vector", "(d2, r) direction for V", space="r")),
-    "f = 1/2 |U V^T - M*|_F^2", mf_hessian, r"[\nabla^2 f](\Delta,\Delta)", emitter=emit_mf_hessian,
+    "f = 1/2 |U V^T - M*|_F^2", mf_hessian, r"[\nabla^2 f](\Delta,\Delta)", emitter="balance.emit_mf_hessian",
     paper=lambda: 2 * T1 + T2, paper_reading="2<U V^T - M*, dU dV^T> + |U dV^T + dU V^T|_F^2",
     where={T1: "<R, dU dV^T>", T2: "|U dV^T + dU V^T|_F^2", T3: "|R|_F^2"},
 ))

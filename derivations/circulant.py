@@ -697,8 +697,8 @@ _ASSUME_CN = (_ASSUME + "; channel normalization with gamma = 1, beta = 0, eps =
               "layer, sqrt(n) absorbed into w_out (eq. (7)); x not constant, z != 0")
 
 
-def _reg(name, source, args, derive, lhs, rank, latex_rhs, paper=None, reading="", emitter="circulant.emit",
-         assumptions=_ASSUME, notes=""):
+def _reg(name, source, args, derive, lhs, rank, latex_rhs, paper=None, reading="",
+         emitter="circulant.emit", assumptions=_ASSUME, notes=""):
     f = register(Formula(f"circulant.{name}", f"{SOURCE}, {source}", args, assumptions, derive,
                          lhs, rank=rank, paper=paper, paper_reading=reading, emitter=emitter,
                          notes=notes, where=WHERE))

@@ -263,10 +263,13 @@ class Formula:
             raise LookupError(f"{self.name} has no fused value-and-gradients function") from None
 
     def code(self) -> str:
-        """Stand-alone NumPy source of the emitted function (with its runtime helpers)."""
-        from .codegen import standalone_source
-
-        return standalone_source(self)
+        """Stand-alone NumPy source of the emitted function (with its runtime helpers), printed
+        by the emitter's :func:`derivations.codegen.standalone_source` (installed when the
+        emitter is imported: the registry does not import it)."""
+        if _standalone_printer is None:
+            raise LookupError(f"{self.name}: stand-alone code needs the emitter; import "
+                              "derivations.codegen first (or run `nnderive code NAME`)")
+        return _standalone_printer(self)
 
     def domain(self) -> list[str]:
         """The domain as readable conditions, one per bound (``"p <= n (the first p of the n taps
@@ -285,6 +288,17 @@ class Formula:
     def signature(self) -> str:
         return f"{self.quantity}({', '.join(a.name for a in self.args)})"
 
+
+
+#: the printer of :meth:`Formula.code`, set by :mod:`derivations.codegen` when it is imported
+#: (the emitter depends on the registry, never the other way round)
+_standalone_printer: Callable[[Formula], str] | None = None
+
+
+def set_standalone_printer(printer: Callable[[Formula], str]) -> None:
+    """Install the printer of :meth:`Formula.code` (done by :mod:`derivations.codegen`)."""
+    global _standalone_printer
+    _standalone_printer = printer
 
 _RANGE = re.compile(r"""^_rt\.require\(\((\w+) >= ([^()&]+)\) & \(\1 <= ([^()&]+)\), (["'])\1\4, (["'])(.*)\5\)$""")
 _SIMPLE = re.compile(r"""^_rt\.require\((\w+) (>=|<=|>|<) ([\w.]+), (["'])\1\4, (["'])(.*)\5\)$""")

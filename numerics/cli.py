@@ -281,7 +281,9 @@ def cmd_latex(args) -> int:
 
 
 def cmd_code(args) -> int:
-    print(_formula(args.name).code(), end="")
+    from derivations import codegen
+
+    print(codegen.standalone_source(_formula(args.name)), end="")
     return 0
 
 

@@ -38,6 +38,8 @@ package is re-exported here.
 """
 from __future__ import annotations
 
+# (re-exports: every name callers import from derivations.codegen)
+# flake8: noqa: F401
 from .printer import _Printer, _dim_code, _is_const, _quote, print_block, print_expr
 from .angles import (Angle, Rejection, _dot_to_cos, _edge_groups, _edge_series, _find_angles, _generic,
                      _order, _projection_angles, _rejections, _rewrite_angle, _t, angle_rules)
@@ -54,6 +56,10 @@ from .cleanup import _dead_code, _drop_unused
 from .functions import _with_dispatch, emit_function, emit_fused, fused, fused_groups, fused_name
 from .module import (GENERATED_DIR, RUNTIME, _extra_fused, _NumPyOnly, build, compile_function,
                      module_source, standalone_source)
+
+from .. import registry as _registry
+
+_registry.set_standalone_printer(standalone_source)  # Formula.code(): the registry never imports us
 
 __all__ = ["print_expr", "print_block", "angle_rules", "Angle", "Rejection", "Difference",
            "domain_lines", "docstring", "core_name", "emit_function", "emit_fused", "fused",

@@ -20,12 +20,11 @@ each coordinate that lives in ``[-tau, tau]`` (proved in the checks), so this is
 The gradient and Hessian are obtained by differentiating the template (chain rule through the
 role sums, then through ``|x_j|``): the emitted code multiplies by ``sign(x_j)`` (gradient) and
 ``sign(x_j) sign(x_k)`` (off-diagonal Hessian).  The region selection and assembly is the model's
-definition and is a fixed template in :func:`emit`; every polynomial piece is printed from the
-SymPy expressions of this module, so a perturbed expression changes the emitted code.
+definition and is a fixed template (:func:`derivations.codegen.templates.saddle.emit`); every
+polynomial piece is printed from the SymPy expressions of this module, so a perturbed expression changes the emitted code.
 """
 from __future__ import annotations
 
-import textwrap
 from functools import lru_cache
 
 import sympy as sp
@@ -160,79 +159,6 @@ def interfaces(d: int) -> list[tuple[tuple[int, int], tuple[int, int], int, sp.E
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# Emitted code
-# --------------------------------------------------------------------------------------------
-
-_PRELUDE = '''\
-x = _rt.vector("x", x)
-L = _rt.scalar("L", L)
-gamma = _rt.scalar("gamma", gamma)
-tau = _rt.scalar("tau", tau)
-_rt.positive("gamma", gamma)
-_rt.positive("tau", tau)
-_rt.require(L >= gamma, "L", "must be >= gamma (the proofs need L >= gamma > 0)")
-_shape = _rt.batch_shape(("x", x, 1), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
-_d = x.shape[-1]
-_rt.require(_d >= 2, "x", f"must have length d >= 2 (got d = {_d})")
-x = numpy.broadcast_to(x, _shape + (_d,))
-L = numpy.broadcast_to(L, _shape)[..., None]
-gamma = numpy.broadcast_to(gamma, _shape)[..., None]
-tau = numpy.broadcast_to(tau, _shape)[..., None]
-# Region (7.12)/(7.13): the active coordinate is the first with |x_j| < 2 tau (d if none);
-# at |x_j| = 2 tau both adjacent formulas hold (C2), and this choice is valid whenever x in D.
-y_j = numpy.abs(x)
-_below = y_j < 2.0 * tau
-_a = numpy.where(numpy.any(_below, axis=-1, keepdims=True),
-                 numpy.argmax(_below, axis=-1)[..., None], _d)
-_j = numpy.arange(_d)
-_conv = _j < _a
-_act = _j == _a
-_next = _j == _a + 1
-_tail = _j > _a + 1
-_rt.require(numpy.where(_conv, y_j <= 6.0 * tau, True), "x",
-            "must lie in the octopus domain D of (7.13): a coordinate with |x_j| > 6 tau")
-_rt.require(numpy.where(_next | _tail, y_j <= tau, True), "x",
-            "must lie in the octopus domain D of (7.13): after the first coordinate with "
-            "|x_i| < 2 tau every later |x_j| must be <= tau")
-u = numpy.sum(numpy.where(_act, y_j, 0.0), axis=-1, keepdims=True)
-v = numpy.sum(numpy.where(_next, y_j, 0.0), axis=-1, keepdims=True)
-k = _a.astype(numpy.float64)
-R_quad = (u <= tau).astype(numpy.float64)
-R_spline = 1.0 - R_quad
-'''
-
-
-def _sums_lines() -> list[str]:
-    lines, (conv, tail) = _print([CONV_TERM, TAIL_TERM], "_s")
-    return lines + [
-        f"S_conv = numpy.sum(numpy.where(_conv, {conv}, 0.0), axis=-1, keepdims=True)",
-        f"S_tail = numpy.sum(numpy.where(_tail, {tail}, 0.0), axis=-1, keepdims=True)",
-    ]
-
-
-def _print(exprs, prefix):
-    from ..codegen import print_block
-
-    return print_block([sp.sympify(e) for e in exprs], prefix)
-
-
-def _docstring(formula: Formula, returns: str) -> str:
-    return (
-        f'"""{formula.name}: {formula.source}.\n\n'
-        "The octopus f(x) = F_tube(|x_1|, ..., |x_d|) on the domain D of (7.13) (which contains\n"
-        "[-1, 1]^d); F_tube is (7.6)-(7.10) with the derived connectors g1, g2 and nu.\n\n"
-        "Arguments (leading axes broadcast as a batch):\n"
-        "    x: (..., d), d >= 2 - the point\n"
-        "    L: (...) - stable curvature, L >= gamma\n"
-        "    gamma: (...) (> 0) - unstable curvature\n"
-        "    tau: (...) (> 0) - saddle-region width (thesis: tau = e)\n\n"
-        f"Returns {returns}.  Raises ValueError naming the argument for d < 2, non-finite x,\n"
-        "gamma <= 0, tau <= 0, L < gamma, or x outside D.  Emitted by `nnderive build`; do not edit.\n"
-        '"""'
-    )
-
-
 def homogeneity_degree(expr: sp.Expr) -> int | None:
     """``deg`` with ``expr(s u, s v, s y_j, s tau, s^2 S_conv, s^2 S_tail) = s^deg expr`` (L and
     gamma fixed), checked by SymPy together with ``CONV_TERM`` and ``TAIL_TERM`` being of
@@ -248,75 +174,6 @@ def homogeneity_degree(expr: sp.Expr) -> int | None:
         if sp.expand(scaled - s**deg * sp.expand(expr)) == 0:
             return deg
     return None
-
-
-_SCALE = """\
-# F is homogeneous: F(s x; L, gamma, s tau) = s^{deg} F(x; L, gamma, tau) (degree derived by
-# SymPy at build time).  Evaluate at tau in [0.5, 1) and scale back by an exact power of two, so
-# that no tau (1e-300 .. 1e300) under- or overflows inside the polynomial pieces.
-_e = numpy.frexp(tau)[1]
-x = numpy.ldexp(x, _e * -1)
-tau = numpy.ldexp(tau, _e * -1)"""
-
-
-def emit(formula: Formula) -> str:
-    """Source of ``f``, ``grad`` or ``hessian`` (dispatch on ``formula.rank``), built from
-    ``formula.expr`` (the template or its role-basis derivatives)."""
-    expr = formula.expr
-    deg = homogeneity_degree(expr)
-    head, regions = _PRELUDE.split("# Region (7.12)")
-    body = head.splitlines()
-    if deg is not None:
-        body += _SCALE.replace("{deg}", str(deg)).splitlines()
-    body += ("# Region (7.12)" + regions).splitlines() + _sums_lines()
-    if formula.rank == 0:
-        lines, (val,) = _print([expr], "_t")
-        body += lines + [f"_f = numpy.broadcast_to({val}, _shape + (1,))[..., 0]"]
-        if deg:
-            body.append(f"_f = _rt.ldexp(_f, {deg} * _e[..., 0])")
-        body.append("return _rt.finish(_f, _shape)")
-        returns = "an array of the batch shape"
-    else:
-        basis = GRAD_BASIS if formula.rank == 1 else HESS_BASIS
-        parts = dict((b, c) for c, b in V.components(expr, formula.rank))
-        unknown = set(parts) - set(basis)
-        if unknown:
-            raise ValueError(f"{formula.name}: unexpected basis symbols {sorted(map(str, unknown))}")
-        coeffs = [parts.get(b, sp.Integer(0)) for b in basis]
-        lines, printed = _print(coeffs, "_t")
-        body += lines
-        c = dict(zip((str(b) for b in basis), printed))
-        if formula.rank == 1:
-            body += [
-                f"_g = (numpy.where(_conv, {c['e_conv']}, 0.0) + numpy.where(_act, {c['e_act']}, 0.0)",
-                f"      + numpy.where(_next, {c['e_next']}, 0.0) + numpy.where(_tail, {c['e_tail']}, 0.0))",
-                "_g = numpy.sign(x) * _g",
-            ]
-            if deg:
-                body.append(f"_g = _rt.ldexp(_g, {deg} * _e)")
-            body.append("return _rt.finish(_g, _shape, 1)")
-            returns = "an array of shape batch + (d,)"
-        else:
-            body += [
-                "# diagonal: F is even in each coordinate, so no sign factor",
-                f"_diag = (numpy.where(_conv, {c['H_conv']}, 0.0) + numpy.where(_tail, {c['H_tail']}, 0.0)",
-                f"         + numpy.where(_act, {c['H_aa']}, 0.0) + numpy.where(_next, {c['H_nn']}, 0.0))",
-                "_diag = numpy.broadcast_to(_diag, _shape + (_d,))",
-                "_s = numpy.sign(x)",
-                "_ea = numpy.where(_act, _s, 0.0)",
-                "_en = numpy.where(_next, _s, 0.0)",
-                f"_c = numpy.broadcast_to({c['H_an']}, _shape + (1,))[..., None]",
-                "_H = _c * (_ea[..., :, None] * _en[..., None, :] + _en[..., :, None] * _ea[..., None, :])",
-                "_H = _H + _diag[..., :, None] * numpy.eye(_d)",
-            ]
-            if deg:
-                body.append(f"_H = _rt.ldexp(_H, {deg} * _e[..., None])")
-            body.append("return _rt.finish(_H, _shape, 2)")
-            returns = "an array of shape batch + (d, d)"
-    sig = ", ".join(a.name for a in formula.args)
-    return (f"def {formula.quantity}({sig}):\n"
-            + textwrap.indent(_docstring(formula, returns), "    ") + "\n"
-            + textwrap.indent("\n".join(body), "    ") + "\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,18 +235,18 @@ _ASSUME = ("L >= gamma > 0, tau > 0 (thesis: L = e, gamma = 1, tau = e); x in th
 
 _f = register(Formula(
     "saddle.f", f"{SOURCE}, tube (7.6)-(7.10) mirrored to the octopus (7.12)-(7.18)", _ARGS,
-    _ASSUME, tube_template, r"f(\mathbf{x})", rank=0, emitter=emit, where=_WHERE,
+    _ASSUME, tube_template, r"f(\mathbf{x})", rank=0, emitter="saddle.emit", where=_WHERE,
     notes="Region selection: the active coordinate is the first with |x_j| < 2 tau.",
 ))
 _f.latex_rhs = _latex_f
 _g = register(Formula(
     "saddle.grad", f"{SOURCE}, gradient of the octopus (7.12)-(7.18)", _ARGS, _ASSUME,
-    gradient_template, r"\nabla f(\mathbf{x})", rank=1, emitter=emit, where=_WHERE,
+    gradient_template, r"\nabla f(\mathbf{x})", rank=1, emitter="saddle.emit", where=_WHERE,
 ))
 _g.latex_rhs = _latex_roles
 _h = register(Formula(
     "saddle.hessian", f"{SOURCE}, Hessian of the octopus (7.12)-(7.18)", _ARGS, _ASSUME,
-    hessian_template, r"\nabla^2 f(\mathbf{x})", rank=2, emitter=emit, where=_WHERE,
+    hessian_template, r"\nabla^2 f(\mathbf{x})", rank=2, emitter="saddle.emit", where=_WHERE,
     notes="Off-diagonal (active, next) entries carry sign(x_i) sign(x_{i+1}).",
 ))
 _h.latex_rhs = lambda expr: _latex(expr)
