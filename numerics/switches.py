@@ -24,7 +24,7 @@ from pathlib import Path
 
 from derivations import runtime as _rt
 
-GENERATED = Path(_rt.__file__).resolve().parent
+GENERATED = Path(_rt.__file__).resolve().parent.parent / "generated"
 
 #: Relative offset of the two sample points from a switch point (one on each side).
 SIDE = 1e-3

@@ -53,7 +53,8 @@ from .invariants import _Invariants, _one_pass, _refine_scales, _scale_code
 from .body import _basis_code, _body, _inline_groups, _is_simple, _log_bound, _vector_code, _wrap
 from .blocks import _BUSY_OPS, _CORE, _block_lines, _split, core_name
 from .cleanup import _dead_code, _drop_unused
-from .functions import _with_dispatch, emit_function, emit_fused, fused, fused_groups, fused_name
+from .functions import (_with_dispatch, emit_function, emit_fused, function_source, fused, fused_groups,
+                        fused_name)
 from .module import (GENERATED_DIR, RUNTIME, _extra_fused, _NumPyOnly, build, compile_function,
                      module_source, standalone_source)
 

@@ -29,14 +29,14 @@ def emit_function(formula: registry.Formula, dispatch: bool = True) -> str:
     body, core = _split(formula.quantity, sig, body)
     if dispatch:
         body = _with_dispatch(body, formula, formula.quantity, False, core)
-    return (
-        f"def {formula.quantity}({sig}):\n"
-        + textwrap.indent(docstring(formula), "    ")
-        + "\n"
-        + textwrap.indent("\n".join(body), "    ")
-        + "\n"
-        + ("\n\n" + core if core else "")
-    )
+    return function_source(formula.quantity, sig, docstring(formula), body) + ("\n\n" + core if core else "")
+
+
+def function_source(name: str, sig: str, doc: str, body: list[str]) -> str:
+    """``def name(sig):`` with the quoted docstring ``doc`` and the lines ``body`` under it (every
+    emitted function, the families' templates included, is assembled here)."""
+    return (f"def {name}({sig}):\n" + textwrap.indent(doc, "    ") + "\n"
+            + textwrap.indent("\n".join(body), "    ") + "\n")
 
 
 def fused_groups(family: str) -> list[tuple[registry.Formula, list[registry.Formula]]]:
@@ -81,12 +81,8 @@ def emit_fused(value: registry.Formula, grads: list[registry.Formula], dispatch:
     body, core = _split(fused_name(value), sig + ", *, out=None", body)
     if dispatch:
         body = _with_dispatch(body, value, fused_name(value), True, core)
-    return (
-        f"def {fused_name(value)}({sig}, *, out=None):\n"
-        + textwrap.indent(doc, "    ") + "\n"
-        + textwrap.indent("\n".join(body), "    ") + "\n"
-        + ("\n\n" + core if core else "")
-    )
+    return (function_source(fused_name(value), f"{sig}, *, out=None", doc, body)
+            + ("\n\n" + core if core else ""))
 
 
 def _with_dispatch(body: list[str], formula: registry.Formula, name: str, fused_: bool,

@@ -8,13 +8,11 @@ coefficients (:func:`emit_mf_step`, :func:`emit_mf_hessian`), and the default em
 (:func:`emit_at_target`).  Seed 004 (thesis ch. 4)."""
 from __future__ import annotations
 
-import textwrap
-
 import sympy as sp
 
 from ... import vectors as V
 from ...registry import Formula
-from ..functions import emit_function
+from ..functions import emit_function, function_source
 from ..printer import print_block
 from ...balance import MF_STEP_ROLES, target_form
 
@@ -85,8 +83,7 @@ def _wrap(formula, body, returns):
            + f"\n\nReturns {returns}.  Raises ValueError naming the argument for shapes that do\n"
            "not chain or non-finite entries.  Emitted by `nnderive build`; do not edit.\n"
            '"""')
-    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(doc, "    ") + "\n"
-            + textwrap.indent("\n".join(body), "    ") + "\n")
+    return function_source(formula.quantity, sig, doc, body)
 
 
 def emit_at_target(formula: Formula) -> str:

@@ -7,15 +7,13 @@ the filters and inputs, the printed spectrum, irfft), of the fused ``loss_and_gr
 Gamma functions would overflow).  Seed 000 (Dai & Heckel 2019)."""
 from __future__ import annotations
 
-import textwrap
-
 import sympy as sp
 
 from ...registry import Formula, get
 from ...circulant import (cn_residual_form, grad_residual_spectrum, P_im, P_re, residual_form,
                           _spectrum, Y, Z)
 from ..arguments import _argument_lines, docstring
-from ..functions import emit_function
+from ..functions import emit_function, function_source
 from ..printer import print_block
 
 
@@ -97,8 +95,7 @@ def _doc(formula: Formula, returns: str) -> str:
 
 def _finish_fn(formula: Formula, body: list[str], returns: str) -> str:
     sig = ", ".join(a.name for a in formula.args)
-    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(_doc(formula, returns), "    ")
-            + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
+    return function_source(formula.quantity, sig, _doc(formula, returns), body)
 
 
 def emit(formula: Formula) -> str:
@@ -289,8 +286,7 @@ def fused_functions(family: str) -> list[tuple[str, str]]:
                "subexpressions, the gradient spectra as conj(Q_k) R (R derived from "
                "circulant.grad by SymPy), reused work buffers (thread-safe; see the comment "
                "above); out: optional (value_buf, grad_buf) float64 arrays")
-    src = (_WORK_DOC + "\n\ndef loss_and_grads(w, x, y, *, out=None):\n"
-           + textwrap.indent(doc, "    ") + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
+    src = _WORK_DOC + "\n\n" + function_source("loss_and_grads", "w, x, y, *, out=None", doc, body)
     return [("loss_and_grads", src)]
 
 
@@ -326,5 +322,4 @@ def _emit_mp_constant(formula: Formula) -> str:
     body += [
              f"_v = _rt.mp_constant(lambda mp, {sig}: {code}, {sig})",
              "return _rt.finish(_v, _shape)"]
-    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(docstring(formula), "    ")
-            + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
+    return function_source(formula.quantity, sig, docstring(formula), body)

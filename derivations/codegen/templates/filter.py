@@ -7,12 +7,11 @@ orthogonal to ``w`` when ``w, w*`` are parallel: its coefficients vanish there) 
 coefficients (:func:`emit_plane_matrix`)."""
 from __future__ import annotations
 
-import textwrap
-
 import sympy as sp
 
 from ... import vectors as V
 from ..arguments import docstring
+from ..functions import function_source
 from ..printer import print_block
 from ...filter import EP, EW, I_P
 
@@ -60,5 +59,4 @@ def emit_plane_matrix(formula) -> str:
         "return _rt.finish(_m, _shape, 2)",
     ]
     sig = ", ".join(a.name for a in formula.args)
-    return (f"def {formula.quantity}({sig}):\n" + textwrap.indent(docstring(formula), "    ")
-            + "\n" + textwrap.indent("\n".join(body), "    ") + "\n")
+    return function_source(formula.quantity, sig, docstring(formula), body)

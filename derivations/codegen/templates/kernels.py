@@ -8,12 +8,11 @@ vectorized (NumPy has no erf)."""
 from __future__ import annotations
 
 import copy
-import textwrap
 
 import sympy as sp
 
 from ...registry import Arg, Formula
-from ..functions import emit_function
+from ..functions import emit_function, function_source
 from ..printer import print_block
 from ...kernels import PHI_XY
 
@@ -105,5 +104,4 @@ def gram_emitter(formula: Formula) -> str:
            "Arguments:\n    X: (..., n, d) - data points, one per row (nonzero rows)\n\n"
            "Returns the (..., n, n) Gram matrix.  Emitted by `nnderive build`; do not edit.\n"
            '"""')
-    return (f"def {formula.quantity}(X):\n" + textwrap.indent(doc, "    ") + "\n"
-            + textwrap.indent("\n".join(body), "    ") + "\n")
+    return function_source(formula.quantity, "X", doc, body)

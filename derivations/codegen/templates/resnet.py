@@ -6,11 +6,10 @@ each function (:func:`emit`): every coefficient printed from ``formula.expr`` in
 template (forward pass, then the backprop recursion), valid for any m, H, n."""
 from __future__ import annotations
 
-import textwrap
-
 import sympy as sp
 
 from ...registry import Formula
+from ..functions import function_source
 from ..printer import print_block
 from ...resnet.backprop import coefficients, E_ascending, E_transpose, RETURNS, ROLES
 
@@ -135,5 +134,4 @@ def emit(formula: Formula) -> str:
            + f"\n\nReturns {RETURNS[q]}.  Raises ValueError naming the argument for shapes that\n"
            "do not chain, m < 1 or non-finite entries.  Emitted by `nnderive build`; do not edit.\n"
            '"""')
-    return (f"def {q}({sig_}):\n" + textwrap.indent(doc, "    ") + "\n"
-            + textwrap.indent("\n".join(body), "    ") + "\n")
+    return function_source(q, sig_, doc, body)

@@ -7,12 +7,11 @@ the role sums printed from the SymPy expressions, scaled by an exact power of tw
 expression is homogeneous (:func:`derivations.saddle.octopus.homogeneity_degree`)."""
 from __future__ import annotations
 
-import textwrap
-
 import sympy as sp
 
 from ... import vectors as V
 from ...registry import Formula
+from ..functions import function_source
 from ..printer import print_block
 from ...saddle.octopus import CONV_TERM, GRAD_BASIS, HESS_BASIS, homogeneity_degree, TAIL_TERM
 
@@ -148,6 +147,4 @@ def emit(formula: Formula) -> str:
             body.append("return _rt.finish(_H, _shape, 2)")
             returns = "an array of shape batch + (d, d)"
     sig = ", ".join(a.name for a in formula.args)
-    return (f"def {formula.quantity}({sig}):\n"
-            + textwrap.indent(_docstring(formula, returns), "    ") + "\n"
-            + textwrap.indent("\n".join(body), "    ") + "\n")
+    return function_source(formula.quantity, sig, _docstring(formula, returns), body)
