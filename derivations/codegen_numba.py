@@ -76,8 +76,11 @@ def _names(target) -> list[str]:
 class _Kernel:
     """Translation of one NumPy core body into the statements of a loop over rows."""
 
-    def __init__(self, args: list[tuple[str, int | None]]):
+    def __init__(self, args: list[tuple[str, int | None]], fast: bool = False):
         self.args = args
+        #: the fast pass: rare rows (near-parallel angles and rejections, a completed square
+        #: that needs refining) are flagged for the careful pass instead of evaluated here
+        self.fast = fast
         self.vectors = {n: f"{n}_all, _i{n}" for n, r in args if r == 1}  # name -> (rows, row)
         self.lines: list[str] = []
         self.prelude: list[str] = []  # before the loop (scratch buffers)
@@ -185,7 +188,8 @@ class _Kernel:
             # (a x - b y formed as a (x - (b/a) y) unless a is 1 or the vector is kept: the
             # rounding of the NumPy helper, step for step)
             split = not vector and sa != "1.0"
-            L.append(f"{outs[0]}, {outs[1]}, {xy}, _ok = _nb.difference({x}, {y}, {sa}, {sb}, "
+            fn = "difference_fast" if self.fast else "difference"
+            L.append(f"{outs[0]}, {outs[1]}, {xy}, _ok = _nb.{fn}({x}, {y}, {sa}, {sb}, "
                      f"{u[0]}, {u[1]}, {us[0] != 'None'}, {us[1] != 'None'}, {split}, {buf})")
             L.append(f"if not _ok: {_FLAG}")
             if vector:
@@ -194,8 +198,13 @@ class _Kernel:
             x, y, dxy = self.vec(a[0]), self.vec(a[1]), _src(a[4])
             nn = _kw(val, "norm_xy")
             nn = _src(nn) if nn is not None else f"({_src(a[2])}*{_src(a[3])})"
-            L.append(f"{', '.join(names)} = _nb.angle_terms({x}, {y}, {dxy}, {nn}, "
-                     f"{names[2] != '_'}, {names[3] != '_'})")
+            if self.fast:
+                L.append(f"{', '.join(names)}, _ok = _nb.angle_terms_fast({dxy}, {nn}, "
+                         f"{names[2] != '_'}, {names[3] != '_'})")
+                L.append(f"if not _ok: {_FLAG}")
+            else:
+                L.append(f"{', '.join(names)} = _nb.angle_terms({x}, {y}, {dxy}, {nn}, "
+                         f"{names[2] != '_'}, {names[3] != '_'})")
         elif helper == "taylor_zero":  # its edge cos(below)(1 - 1e-12), a constant, printed
             below = float(ast.literal_eval(a[3]))
             rest = ", ".join(_src(x) for x in a[3:])
@@ -230,14 +239,15 @@ class _Kernel:
             sq, dxy, cos = (_src(e) for e in expr.args[2:5])
             scale = _kw(expr, "scale", 5)
             scale = "1.0" if scale is None else _src(scale)
-            L.append(f"if not _nb.rejection({y}, {x}, {sq}, {dxy}, {cos}, {scale}, {o}, _i): {_FLAG}")
+            fn = "rejection_fast" if self.fast else "rejection"
+            L.append(f"if not _nb.{fn}({y}, {x}, {sq}, {dxy}, {cos}, {scale}, {o}, _i): {_FLAG}")
             return
-        L.append("_z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN")
+        L.append("_fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)")
         L.append(f"for _j in range({o}.shape[1]):")
         L.append(f"    _e = {self._entry(expr)}")
         L.append(f"    {o}[_i, _j] = _e")
-        L.append("    _z += _e * 0.0")
-        L.append(f"if not _z == 0.0: {_FLAG}")
+        L.append("    _fin &= (_e - _e) == 0.0")
+        L.append(f"if not _fin: {_FLAG}")
 
 
 class _Selects(ast.NodeTransformer):
@@ -289,29 +299,39 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
     whose NumPy core function's source is ``numpy_source``."""
     args = _ranks(formula)
     fn = _core_function(numpy_source, name)
-    k = _Kernel(args)
-    for st in fn.body:
-        k.statement(st)
-    params = []
-    loads = []
-    for a, r in args:
-        if r is None:
-            params.append(a)
+    kernels = []
+    for fast in (True, False):
+        k = _Kernel(args, fast=fast)
+        for st in fn.body:
+            k.statement(st)
+        params = []
+        loads = []
+        for a, r in args:
+            if r is None:
+                params.append(a)
+            else:
+                params += [f"{a}_all", f"{a}_s"]
+                loads.append(f"_i{a} = _i * {a}_s" if r == 1 else f"{a} = {a}_all[_i * {a}_s]")
+        outs = [f"_o{j}" for j in range(len(k.outs))]
+        body = "\n".join(loads + k.lines)
+        if fast:
+            head = (f"def _{name}_kernel(_n, {', '.join(params + outs)}, _bad):\n"
+                    f'    """The fast pass over the rows of :func:`{name}` (rare rows flagged for\n'
+                    f'    :func:`_{name}_careful`; see the module docstring)."""\n'
+                    "    _nbad = 0\n"
+                    + "".join(f"    {p}\n" for p in k.prelude)
+                    + "    for _i in range(_n):\n")
         else:
-            params += [f"{a}_all", f"{a}_s"]
-            loads.append(f"_i{a} = _i * {a}_s" if r == 1 else f"{a} = {a}_all[_i * {a}_s]")
-    outs = [f"_o{j}" for j in range(len(k.outs))]
-    body = "\n".join(loads + k.lines)
-    kernel = (
-        "@_nb.jit\n"
-        f"def _{name}_kernel(_n, {', '.join(params + outs)}, _bad):\n"
-        f'    """One pass over the rows of :func:`{name}` (see the module docstring)."""\n'
-        "    _nbad = 0\n"
-        + "".join(f"    {p}\n" for p in k.prelude)
-        + "    for _i in range(_n):\n"
-        + textwrap.indent(body, "        ") + "\n"
-        "    return _nbad\n"
-    )
+            head = (f"def _{name}_careful(_idx, {', '.join(params + outs)}, _bad):\n"
+                    f'    """The careful pass of :func:`{name}` over the rows ``_idx`` the fast pass\n'
+                    f'    flagged (rows it flags in turn go to the NumPy core)."""\n'
+                    "    _nbad = 0\n"
+                    + "".join(f"    {p}\n" for p in k.prelude)
+                    + "    for _r in range(_idx.shape[0]):\n"
+                    + "        _i = _idx[_r]\n"
+                    + "        _bad[_i] = 0\n")
+        kernels.append("@_nb.jit\n" + head + textwrap.indent(body, "        ") + "\n    return _nbad\n")
+    kernel = "\n\n".join(kernels)
     argnames = [a for a, _ in args]
     ranks = ", ".join(repr(r) for _, r in args)
     cores = []
@@ -324,7 +344,7 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
         f'    """:func:`derivations.generated.{formula.family}.{name}` on checked arguments of batch\n'
         f'    shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:\n'
         f'    its NumPy core, for the rows the kernel flags)."""\n'
-        f"    return _nb.run(_{name}_kernel, _core, _shape, "
+        f"    return _nb.run(_{name}_kernel, _{name}_careful, _core, _shape, "
         f"({', '.join(argnames)},), ({ranks},), ({', '.join(cores)},), "
         f"{'out' if fused else 'None'})\n"
     )

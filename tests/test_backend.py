@@ -221,3 +221,20 @@ def test_equality_test_has_teeth():
         assert_equal_backends(r0, planted, V, W)
     far = slice(4 * 2 * 9, 4 * 2 * 11)  # angles 0.5 and pi/2: no series there
     assert_equal_backends(tuple(r[far] for r in r0), tuple(r[far] for r in planted), V[far], W[far])
+
+
+def test_mostly_rare_batches_then_common_ones():
+    """A batch of near-parallel rows (GD at the teacher) runs the careful pass alone for the next
+    calls (``_runtime_numba.run``); results stay equal, and a common batch after it too."""
+    rng = np.random.default_rng(7)
+    n = 300
+    ws = rng.standard_normal((n, P))
+    v = 2.0 * ws + 1e-7 * rng.standard_normal((n, P))  # |cos| > NEAR on every row
+    a, as_ = rng.standard_normal((n, K)), rng.standard_normal((n, K))
+    for _ in range(10):
+        assert_equal_backends(*both(cnn.population_loss_and_grads, v, a, ws, as_), v, ws,
+                              a=a, a_star=as_)
+    v2 = rng.standard_normal((n, P))
+    for _ in range(10):
+        assert_equal_backends(*both(cnn.population_loss_and_grads, v2, a, ws, as_), v2, ws,
+                              a=a, a_star=as_)
