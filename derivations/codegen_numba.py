@@ -86,6 +86,10 @@ class _Kernel:
         self.prelude: list[str] = []  # before the loop (scratch buffers)
         self.outs: list[tuple[str, int, str]] = []  # (name, rank, size code)
         self.scratch = 0
+        #: vectors whose norm the kernel has checked to lie in [SAFE_LO, SAFE_HI] (each entry
+        #: at most 1e60): a combination of them with coefficients of at most 1e240 is finite,
+        #: so the fast pass tests the coefficients instead of every entry
+        self.bounded: set[str] = set()
 
     # -- vector expressions (one entry ``_j``) -------------------------------------------
     def _entry(self, node) -> str:
@@ -135,6 +139,35 @@ class _Kernel:
         return self.vectors[node.id]
 
     # -- statements -------------------------------------------------------------------------
+    def statements(self, body):
+        """Translate ``body``; ``|x|^2``, ``|y|^2`` and ``x.y`` on three consecutive lines (the
+        NumPy emitter's three passes) become one pass over the row."""
+        i = 0
+        while i < len(body):
+            trio = body[i:i + 3]
+            if len(trio) == 3 and self._fuse_sqnorms_and_dot(trio):
+                i += 3
+                continue
+            self.statement(body[i])
+            i += 1
+
+    def _fuse_sqnorms_and_dot(self, trio) -> bool:
+        calls = [st.value if isinstance(st, ast.Assign) and len(st.targets) == 1
+                 and isinstance(st.targets[0], ast.Name) else None for st in trio]
+        if [_rt_call(c) if c is not None else None for c in calls] != ["sqnorm", "sqnorm", "dot"]:
+            return False
+        x, y = calls[0].args[0], calls[1].args[0]
+        dx, dy = calls[2].args[:2]
+        if not all(isinstance(n, ast.Name) and n.id in self.vectors for n in (x, y, dx, dy)):
+            return False
+        if (dx.id, dy.id) != (x.id, y.id):
+            return False
+        names = [st.targets[0].id for st in trio]
+        self.lines.append(f"{', '.join(names)}, _ok = _nb.sqnorms_and_dot({self.vec(x)}, {self.vec(y)})")
+        self.lines.append(f"if not _ok: {_FLAG}")
+        self.bounded.update((x.id, y.id))
+        return True
+
     def statement(self, st):
         L = self.lines
         if isinstance(st, ast.Delete):
@@ -165,10 +198,13 @@ class _Kernel:
         if helper == "norms_and_dot":
             L.append(f"{', '.join(names)}, _ok = _nb.norms_and_dot({self.vec(a[0])}, {self.vec(a[1])})")
             L.append(f"if not _ok: {_FLAG}")
+            self.bounded.update(x.id for x in a[:2])
         elif helper in _CHECKED:
             args = ", ".join(self.vec(x) for x in a[: _CHECKED[helper]])
             L.append(f"{names[0]}, _ok = _nb.{helper}({args})")
             L.append(f"if not _ok: {_FLAG}")
+            if helper in ("sqnorm", "norm"):
+                self.bounded.add(a[0].id)
         elif helper == "difference":
             x, y = self.vec(a[0]), self.vec(a[1])
             sa = _src(_kw(val, "a", 2) or ast.Constant(1.0))
@@ -194,6 +230,7 @@ class _Kernel:
             L.append(f"if not _ok: {_FLAG}")
             if vector:
                 self.vectors[names[2]] = f"{buf}, 0"
+                self.bounded.add(names[2])  # (its square is at most SAFE_HI^2: checked)
         elif helper == "angle_terms":
             x, y, dxy = self.vec(a[0]), self.vec(a[1]), _src(a[4])
             nn = _kw(val, "norm_xy")
@@ -240,7 +277,17 @@ class _Kernel:
             scale = _kw(expr, "scale", 5)
             scale = "1.0" if scale is None else _src(scale)
             fn = "rejection_fast" if self.fast else "rejection"
+            if self.fast and {expr.args[0].id, expr.args[1].id} <= self.bounded:
+                fn = "rejection_bounded"
             L.append(f"if not _nb.{fn}({y}, {x}, {sq}, {dxy}, {cos}, {scale}, {o}, _i): {_FLAG}")
+            return
+        coeffs = self._bounded_coefficients(expr) if self.fast else None
+        if coeffs is not None:
+            # entries at most (sum of the coefficients' sizes) 1e60 + const: finite
+            test = " and ".join(f"abs({c}) <= 1e240" for c in coeffs) or "True"
+            L.append(f"if not ({test}): {_FLAG}")
+            L.append(f"for _j in range({o}.shape[1]):")
+            L.append(f"    {o}[_i, _j] = {self._entry(expr)}")
             return
         L.append("_fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)")
         L.append(f"for _j in range({o}.shape[1]):")
@@ -248,6 +295,20 @@ class _Kernel:
         L.append(f"    {o}[_i, _j] = _e")
         L.append("    _fin &= (_e - _e) == 0.0")
         L.append(f"if not _fin: {_FLAG}")
+
+    def _bounded_coefficients(self, expr):
+        """The coefficients (source) of ``_rt.combine((c, x), ..., (c0, None))`` when every
+        vector ``x`` is a name in :attr:`bounded`, else None."""
+        if _rt_call(expr) != "combine":
+            return None
+        out = []
+        for t in expr.args:
+            c, x = t.elts
+            if not (isinstance(x, ast.Constant) and x.value is None):
+                if not (isinstance(x, ast.Name) and x.id in self.bounded):
+                    return None
+            out.append(_src(c))
+        return out
 
 
 class _Selects(ast.NodeTransformer):
@@ -302,16 +363,15 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
     kernels = []
     for fast in (True, False):
         k = _Kernel(args, fast=fast)
-        for st in fn.body:
-            k.statement(st)
+        k.statements(fn.body)
         params = []
         loads = []
         for a, r in args:
             if r is None:
                 params.append(a)
             else:
-                params += [f"{a}_all", f"{a}_s"]
-                loads.append(f"_i{a} = _i * {a}_s" if r == 1 else f"{a} = {a}_all[_i * {a}_s]")
+                params.append(f"{a}_all")  # (n,) + core: a shared argument is a stride-0 view
+                loads.append(f"_i{a} = _i" if r == 1 else f"{a} = {a}_all[_i]")
         outs = [f"_o{j}" for j in range(len(k.outs))]
         body = "\n".join(loads + k.lines)
         if fast:

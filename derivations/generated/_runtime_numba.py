@@ -133,6 +133,18 @@ def norms_and_dot(x, ix, y, iy):
 
 
 @helper
+def sqnorms_and_dot(x, ix, y, iy):
+    """``|x|^2, |y|^2, x.y`` in one pass (the NumPy emitter's ``sqnorm``, ``sqnorm``, ``dot``)."""
+    sx = sy = sxy = 0.0
+    for j in range(x.shape[1]):
+        sx += x[ix, j] * x[ix, j]
+        sy += y[iy, j] * y[iy, j]
+        sxy += x[ix, j] * y[iy, j]
+    ok = SAFE_LO2 <= sx <= SAFE_HI2 and SAFE_LO2 <= sy <= SAFE_HI2 and abs(sxy) <= SAFE_HI2
+    return sx, sy, sxy, ok
+
+
+@helper
 def sqnorm(x, ix):
     s = 0.0
     for j in range(x.shape[1]):
@@ -348,6 +360,17 @@ def rejection_fast(y, iy, x, ix, sqnorm_x, dot_xy, cos_xy, scale, out, io):
 
 
 @helper
+def rejection_bounded(y, iy, x, ix, sqnorm_x, dot_xy, cos_xy, scale, out, io):
+    """:func:`rejection_fast` where the norms of ``y`` and ``x`` have been checked to be at most
+    ``SAFE_HI``: every entry of ``y - (x.y/|x|^2) x`` is then at most ``2 SAFE_HI``, so the result
+    is finite when ``|scale| <= 1e240`` (one test instead of one per entry: the loop vectorizes)."""
+    k = dot_xy / sqnorm_x
+    for j in range(y.shape[1]):
+        out[io, j] = (y[iy, j] - k * x[ix, j]) * scale
+    return abs(cos_xy) <= NEAR and abs(scale) <= 1e240
+
+
+@helper
 def cosine_or_zero(dot_xy, norm_xy):
     """``x.y / (|x||y|)``, and 0 where ``|x||y| = 0`` (as :func:`._runtime.cosine_or_zero`)."""
     if norm_xy == 0.0:
@@ -403,22 +426,22 @@ def taylor_pi(h, phi, below, start, step, coeffs):
 
 
 def rows(x, shape, rank):
-    """``(array, step)``: ``x`` as C-contiguous rows (2-D for a vector, 1-D for a scalar) and
-    the row step (1 for a whole batch, 0 for one point shared by every row)."""
+    """``x`` as an array of rows ``(n,) + core`` (``n`` the batch size): the rows themselves
+    (C-contiguous) for a whole batch, a stride-0 view of its one point when one point is shared
+    by every row (Numba compiles one kernel per layout it meets)."""
     core = x.shape[x.ndim - rank:]
     own = x.shape[: x.ndim - rank]
+    n = math.prod(shape)
     if own == tuple(shape):
-        r = x.reshape((-1,) + core)
-        step = 1
+        r = x.reshape((n,) + core)
+        if not r.flags.c_contiguous:
+            r = numpy.ascontiguousarray(r)
     elif math.prod(own) == 1:
-        r = x.reshape((1,) + core)
-        step = 0
+        r = numpy.ascontiguousarray(x.reshape(core))
+        r = numpy.broadcast_to(r, (n,) + core)
     else:  # a partly broadcast argument (rare): the rows written out
-        r = numpy.broadcast_to(x, tuple(shape) + core).reshape((-1,) + core)
-        step = 1
-    if not r.flags.c_contiguous:
-        r = numpy.ascontiguousarray(r)
-    return r, step
+        r = numpy.ascontiguousarray(numpy.broadcast_to(x, tuple(shape) + core).reshape((n,) + core))
+    return (r,)
 
 
 def outputs(out, shape, cores):

@@ -14,21 +14,21 @@ from . import _runtime_numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'cd861dac7c205097'
+_RUNTIME_SHA256 = '2791d1aadb158d4d'
 __all__ = ['population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'population_loss_and_grads', 'population_loss_w_and_grads']
 
 
 @_nb.jit
-def _population_loss_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _population_loss_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The fast pass over the rows of :func:`population_loss` (rare rows flagged for
     :func:`_population_loss_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, a_all.shape[1]))
     for _i in range(_n):
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
@@ -48,7 +48,7 @@ def _population_loss_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_
 
 
 @_nb.jit
-def _population_loss_careful(_idx, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _population_loss_careful(_idx, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The careful pass of :func:`population_loss` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
@@ -56,10 +56,10 @@ def _population_loss_careful(_idx, v_all, v_s, a_all, a_s, w_star_all, w_star_s,
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
@@ -85,15 +85,15 @@ def population_loss(_core, _shape, v, a, w_star, a_star):
 
 
 @_nb.jit
-def _grad_v_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _grad_v_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The fast pass over the rows of :func:`grad_v` (rare rows flagged for
     :func:`_grad_v_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_a_a_star, _ok = _nb.dot(a_all, _ia, a_star_all, _ia_star)
@@ -103,22 +103,22 @@ def _grad_v_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all,
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _c0 = 1 / 2 / numpy.pi
         _k0 = dot_a_a_star * psi_v_w_star / norm_v * -_c0
-        if not _nb.rejection_fast(w_star_all, _iw_star, v_all, _iv, norm_v * norm_v, dot_v_w_star, cos_v_w_star, _k0, _o0, _i): _bad[_i] = 1; _nbad += 1; continue
+        if not _nb.rejection_bounded(w_star_all, _iw_star, v_all, _iv, norm_v * norm_v, dot_v_w_star, cos_v_w_star, _k0, _o0, _i): _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
 @_nb.jit
-def _grad_v_careful(_idx, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _grad_v_careful(_idx, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The careful pass of :func:`grad_v` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_a_a_star, _ok = _nb.dot(a_all, _ia, a_star_all, _ia_star)
@@ -139,15 +139,15 @@ def grad_v(_core, _shape, v, a, w_star, a_star):
 
 
 @_nb.jit
-def _grad_a_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _grad_a_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The fast pass over the rows of :func:`grad_a` (rare rows flagged for
     :func:`_grad_a_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sum_a, _ok = _nb.total(a_all, _ia)
@@ -171,17 +171,17 @@ def _grad_a_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all,
 
 
 @_nb.jit
-def _grad_a_careful(_idx, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _grad_a_careful(_idx, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The careful pass of :func:`grad_a` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sum_a, _ok = _nb.total(a_all, _ia)
@@ -211,16 +211,16 @@ def grad_a(_core, _shape, v, a, w_star, a_star):
 
 
 @_nb.jit
-def _population_loss_w_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _population_loss_w_kernel(_n, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The fast pass over the rows of :func:`population_loss_w` (rare rows flagged for
     :func:`_population_loss_w_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, a_all.shape[1]))
     for _i in range(_n):
-        _iw = _i * w_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, norm_w, norm_w_star, w_all, _iw, w_star_all, _iw_star, True, True, True, _d0)
@@ -240,7 +240,7 @@ def _population_loss_w_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, w_star_s, 
 
 
 @_nb.jit
-def _population_loss_w_careful(_idx, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _population_loss_w_careful(_idx, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The careful pass of :func:`population_loss_w` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
@@ -248,10 +248,10 @@ def _population_loss_w_careful(_idx, w_all, w_s, a_all, a_s, w_star_all, w_star_
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iw = _i * w_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference(a_all, _ia, a_star_all, _ia_star, norm_w, norm_w_star, w_all, _iw, w_star_all, _iw_star, True, True, True, _d0)
@@ -277,15 +277,15 @@ def population_loss_w(_core, _shape, w, a, w_star, a_star):
 
 
 @_nb.jit
-def _grad_w_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _grad_w_kernel(_n, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The fast pass over the rows of :func:`grad_w` (rare rows flagged for
     :func:`_grad_w_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iw = _i * w_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
@@ -305,27 +305,24 @@ def _grad_w_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all,
         _t1 = dot_a_a_star * _c1
         _k0 = sqnorm_a * _c0 + sum_a ** 2 * _c1 + norm_w_star * (_t1 * (_t0 - _t0 * sin_w_w_star) + _t0 * sum_a * sum_a_star * -_c1)
         _k1 = -_t1 * psi_w_w_star
-        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
+        if not (abs(_k0) <= 1e240 and abs(_k1) <= 1e240): _bad[_i] = 1; _nbad += 1; continue
         for _j in range(_o0.shape[1]):
-            _e = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
-            _o0[_i, _j] = _e
-            _fin &= (_e - _e) == 0.0
-        if not _fin: _bad[_i] = 1; _nbad += 1; continue
+            _o0[_i, _j] = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
     return _nbad
 
 
 @_nb.jit
-def _grad_w_careful(_idx, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
+def _grad_w_careful(_idx, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
     """The careful pass of :func:`grad_w` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iw = _i * w_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
@@ -361,16 +358,16 @@ def grad_w(_core, _shape, w, a, w_star, a_star):
 
 
 @_nb.jit
-def _population_loss_and_grads_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _o1, _o2, _bad):
+def _population_loss_and_grads_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _o1, _o2, _bad):
     """The fast pass over the rows of :func:`population_loss_and_grads` (rare rows flagged for
     :func:`_population_loss_and_grads_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, a_all.shape[1]))
     for _i in range(_n):
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
@@ -394,7 +391,7 @@ def _population_loss_and_grads_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_
         _v = sqdiff_a_a_star * _c0 + sumdiff_a_a_star ** 2 * _c1 + _h0 * _t0 * dot_a_a_star
         if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
         _o0[_i] = _v
-        if not _nb.rejection_fast(w_star_all, _iw_star, v_all, _iv, norm_v * norm_v, dot_v_w_star, cos_v_w_star, _k0, _o1, _i): _bad[_i] = 1; _nbad += 1; continue
+        if not _nb.rejection_bounded(w_star_all, _iw_star, v_all, _iv, norm_v * norm_v, dot_v_w_star, cos_v_w_star, _k0, _o1, _i): _bad[_i] = 1; _nbad += 1; continue
         _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
         for _j in range(_o2.shape[1]):
             _e = ((_k1)*_d0[0, _j] + (_k2)*a_star_all[_ia_star, _j] + (_k3))
@@ -405,7 +402,7 @@ def _population_loss_and_grads_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_
 
 
 @_nb.jit
-def _population_loss_and_grads_careful(_idx, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _o1, _o2, _bad):
+def _population_loss_and_grads_careful(_idx, v_all, a_all, w_star_all, a_star_all, _o0, _o1, _o2, _bad):
     """The careful pass of :func:`population_loss_and_grads` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
@@ -413,10 +410,10 @@ def _population_loss_and_grads_careful(_idx, v_all, v_s, a_all, a_s, w_star_all,
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
@@ -457,16 +454,16 @@ def population_loss_and_grads(_core, _shape, v, a, w_star, a_star, *, out=None):
 
 
 @_nb.jit
-def _population_loss_w_and_grads_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _o1, _bad):
+def _population_loss_w_and_grads_kernel(_n, w_all, a_all, w_star_all, a_star_all, _o0, _o1, _bad):
     """The fast pass over the rows of :func:`population_loss_w_and_grads` (rare rows flagged for
     :func:`_population_loss_w_and_grads_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, a_all.shape[1]))
     for _i in range(_n):
-        _iw = _i * w_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
@@ -495,17 +492,14 @@ def _population_loss_w_and_grads_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, 
         _v = sqdiff_a_a_star * _c0 + sumdiff_a_a_star ** 2 * _c1 + _h0 * _t0 * nn_w_w_star
         if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
         _o0[_i] = _v
-        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
+        if not (abs(_k0) <= 1e240 and abs(_k1) <= 1e240): _bad[_i] = 1; _nbad += 1; continue
         for _j in range(_o1.shape[1]):
-            _e = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
-            _o1[_i, _j] = _e
-            _fin &= (_e - _e) == 0.0
-        if not _fin: _bad[_i] = 1; _nbad += 1; continue
+            _o1[_i, _j] = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
     return _nbad
 
 
 @_nb.jit
-def _population_loss_w_and_grads_careful(_idx, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _o1, _bad):
+def _population_loss_w_and_grads_careful(_idx, w_all, a_all, w_star_all, a_star_all, _o0, _o1, _bad):
     """The careful pass of :func:`population_loss_w_and_grads` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
@@ -513,10 +507,10 @@ def _population_loss_w_and_grads_careful(_idx, w_all, w_s, a_all, a_s, w_star_al
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iw = _i * w_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)

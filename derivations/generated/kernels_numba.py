@@ -14,23 +14,19 @@ from . import _runtime_numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'cd861dac7c205097'
+_RUNTIME_SHA256 = '2791d1aadb158d4d'
 __all__ = ['h_inf', 'arccos1', '_h_inf_gram_pair', '_arccos1_gram_pair']
 
 
 @_nb.jit
-def _h_inf_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
+def _h_inf_kernel(_n, x_all, y_all, _o0, _bad):
     """The fast pass over the rows of :func:`h_inf` (rare rows flagged for
     :func:`_h_inf_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         _, _, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
@@ -43,20 +39,16 @@ def _h_inf_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
 
 
 @_nb.jit
-def _h_inf_careful(_idx, x_all, x_s, y_all, y_s, _o0, _bad):
+def _h_inf_careful(_idx, x_all, y_all, _o0, _bad):
     """The careful pass of :func:`h_inf` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         _, _, _, psi_x_y = _nb.angle_terms(x_all, _ix, y_all, _iy, dot_x_y, nn_x_y, False, True)
@@ -75,18 +67,14 @@ def h_inf(_core, _shape, x, y):
 
 
 @_nb.jit
-def _arccos1_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
+def _arccos1_kernel(_n, x_all, y_all, _o0, _bad):
     """The fast pass over the rows of :func:`arccos1` (rare rows flagged for
     :func:`_arccos1_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         cos_x_y, sin_x_y, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
@@ -101,20 +89,16 @@ def _arccos1_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
 
 
 @_nb.jit
-def _arccos1_careful(_idx, x_all, x_s, y_all, y_s, _o0, _bad):
+def _arccos1_careful(_idx, x_all, y_all, _o0, _bad):
     """The careful pass of :func:`arccos1` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         cos_x_y, sin_x_y, _, psi_x_y = _nb.angle_terms(x_all, _ix, y_all, _iy, dot_x_y, nn_x_y, False, True)
@@ -135,18 +119,14 @@ def arccos1(_core, _shape, x, y):
 
 
 @_nb.jit
-def __h_inf_gram_pair_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
+def __h_inf_gram_pair_kernel(_n, x_all, y_all, _o0, _bad):
     """The fast pass over the rows of :func:`_h_inf_gram_pair` (rare rows flagged for
     :func:`__h_inf_gram_pair_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         _, _, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
@@ -159,20 +139,16 @@ def __h_inf_gram_pair_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
 
 
 @_nb.jit
-def __h_inf_gram_pair_careful(_idx, x_all, x_s, y_all, y_s, _o0, _bad):
+def __h_inf_gram_pair_careful(_idx, x_all, y_all, _o0, _bad):
     """The careful pass of :func:`_h_inf_gram_pair` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         _, _, _, psi_x_y = _nb.angle_terms(x_all, _ix, y_all, _iy, dot_x_y, nn_x_y, False, True)
@@ -191,18 +167,14 @@ def _h_inf_gram_pair(_core, _shape, x, y):
 
 
 @_nb.jit
-def __arccos1_gram_pair_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
+def __arccos1_gram_pair_kernel(_n, x_all, y_all, _o0, _bad):
     """The fast pass over the rows of :func:`_arccos1_gram_pair` (rare rows flagged for
     :func:`__arccos1_gram_pair_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         cos_x_y, sin_x_y, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
@@ -217,20 +189,16 @@ def __arccos1_gram_pair_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
 
 
 @_nb.jit
-def __arccos1_gram_pair_careful(_idx, x_all, x_s, y_all, y_s, _o0, _bad):
+def __arccos1_gram_pair_careful(_idx, x_all, y_all, _o0, _bad):
     """The careful pass of :func:`_arccos1_gram_pair` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         cos_x_y, sin_x_y, _, psi_x_y = _nb.angle_terms(x_all, _ix, y_all, _iy, dot_x_y, nn_x_y, False, True)

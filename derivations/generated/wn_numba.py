@@ -14,39 +14,39 @@ from . import _runtime_numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'cd861dac7c205097'
+_RUNTIME_SHA256 = '2791d1aadb158d4d'
 __all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'grad_theta', 'grad_g_and_grads']
 
 
 @_nb.jit
-def _grad_v_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _bad):
+def _grad_v_kernel(_n, v_all, g_all, grad_w_all, _o0, _bad):
     """The fast pass over the rows of :func:`grad_v` (rare rows flagged for
     :func:`_grad_v_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
         norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_grad_w_v = norm_grad_w * norm_v
         cos_grad_w_v = _nb.cosine_or_zero(dot_grad_w_v, nn_grad_w_v)
         _k0 = g / norm_v
-        if not _nb.rejection_fast(grad_w_all, _igrad_w, v_all, _iv, norm_v * norm_v, dot_grad_w_v, cos_grad_w_v, _k0, _o0, _i): _bad[_i] = 1; _nbad += 1; continue
+        if not _nb.rejection_bounded(grad_w_all, _igrad_w, v_all, _iv, norm_v * norm_v, dot_grad_w_v, cos_grad_w_v, _k0, _o0, _i): _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
 @_nb.jit
-def _grad_v_careful(_idx, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _bad):
+def _grad_v_careful(_idx, v_all, g_all, grad_w_all, _o0, _bad):
     """The careful pass of :func:`grad_v` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
         norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_grad_w_v = norm_grad_w * norm_v
@@ -64,14 +64,14 @@ def grad_v(_core, _shape, v, g, grad_w):
 
 
 @_nb.jit
-def _grad_g_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _bad):
+def _grad_g_kernel(_n, v_all, g_all, grad_w_all, _o0, _bad):
     """The fast pass over the rows of :func:`grad_g` (rare rows flagged for
     :func:`_grad_g_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_grad_w_v, _ok = _nb.dot(grad_w_all, _igrad_w, v_all, _iv)
@@ -83,16 +83,16 @@ def _grad_g_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _bad):
 
 
 @_nb.jit
-def _grad_g_careful(_idx, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _bad):
+def _grad_g_careful(_idx, v_all, g_all, grad_w_all, _o0, _bad):
     """The careful pass of :func:`grad_g` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_grad_w_v, _ok = _nb.dot(grad_w_all, _igrad_w, v_all, _iv)
@@ -111,20 +111,16 @@ def grad_g(_core, _shape, v, g, grad_w):
 
 
 @_nb.jit
-def _norm_after_gd_step_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, eta_all, eta_s, _o0, _bad):
+def _norm_after_gd_step_kernel(_n, v_all, g_all, grad_w_all, eta_all, _o0, _bad):
     """The fast pass over the rows of :func:`norm_after_gd_step` (rare rows flagged for
     :func:`_norm_after_gd_step_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
-        eta = eta_all[_i * eta_s]
-        sqnorm_grad_w, _ok = _nb.sqnorm(grad_w_all, _igrad_w)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_grad_w_v, _ok = _nb.dot(grad_w_all, _igrad_w, v_all, _iv)
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
+        eta = eta_all[_i]
+        sqnorm_grad_w, sqnorm_v, dot_grad_w_v, _ok = _nb.sqnorms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_grad_w_v = numpy.sqrt(sqnorm_grad_w * sqnorm_v)
         _, sin_grad_w_v, _, _, _ok = _nb.angle_terms_fast(dot_grad_w_v, nn_grad_w_v, False, False)
@@ -136,22 +132,18 @@ def _norm_after_gd_step_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s,
 
 
 @_nb.jit
-def _norm_after_gd_step_careful(_idx, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, eta_all, eta_s, _o0, _bad):
+def _norm_after_gd_step_careful(_idx, v_all, g_all, grad_w_all, eta_all, _o0, _bad):
     """The careful pass of :func:`norm_after_gd_step` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
-        eta = eta_all[_i * eta_s]
-        sqnorm_grad_w, _ok = _nb.sqnorm(grad_w_all, _igrad_w)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_grad_w_v, _ok = _nb.dot(grad_w_all, _igrad_w, v_all, _iv)
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
+        eta = eta_all[_i]
+        sqnorm_grad_w, sqnorm_v, dot_grad_w_v, _ok = _nb.sqnorms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_grad_w_v = numpy.sqrt(sqnorm_grad_w * sqnorm_v)
         _, sin_grad_w_v, _, _ = _nb.angle_terms(grad_w_all, _igrad_w, v_all, _iv, dot_grad_w_v, nn_grad_w_v, False, False)
@@ -169,16 +161,16 @@ def norm_after_gd_step(_core, _shape, v, g, grad_w, eta):
 
 
 @_nb.jit
-def _df_dv_kernel(_n, v_all, v_s, g_all, g_s, c_all, c_s, x_p_all, x_p_s, m_all, m_s, _o0, _bad):
+def _df_dv_kernel(_n, v_all, g_all, c_all, x_p_all, m_all, _o0, _bad):
     """The fast pass over the rows of :func:`df_dv` (rare rows flagged for
     :func:`_df_dv_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        c = c_all[_i * c_s]
-        _ix_p = _i * x_p_s
-        m = m_all[_i * m_s]
+        _iv = _i
+        g = g_all[_i]
+        c = c_all[_i]
+        _ix_p = _i
+        m = m_all[_i]
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -198,18 +190,18 @@ def _df_dv_kernel(_n, v_all, v_s, g_all, g_s, c_all, c_s, x_p_all, x_p_s, m_all,
 
 
 @_nb.jit
-def _df_dv_careful(_idx, v_all, v_s, g_all, g_s, c_all, c_s, x_p_all, x_p_s, m_all, m_s, _o0, _bad):
+def _df_dv_careful(_idx, v_all, g_all, c_all, x_p_all, m_all, _o0, _bad):
     """The careful pass of :func:`df_dv` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        c = c_all[_i * c_s]
-        _ix_p = _i * x_p_s
-        m = m_all[_i * m_s]
+        _iv = _i
+        g = g_all[_i]
+        c = c_all[_i]
+        _ix_p = _i
+        m = m_all[_i]
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -236,16 +228,16 @@ def df_dv(_core, _shape, v, g, c, x_p, m):
 
 
 @_nb.jit
-def _df_dg_kernel(_n, v_all, v_s, g_all, g_s, c_all, c_s, x_p_all, x_p_s, m_all, m_s, _o0, _bad):
+def _df_dg_kernel(_n, v_all, g_all, c_all, x_p_all, m_all, _o0, _bad):
     """The fast pass over the rows of :func:`df_dg` (rare rows flagged for
     :func:`_df_dg_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        c = c_all[_i * c_s]
-        _ix_p = _i * x_p_s
-        m = m_all[_i * m_s]
+        _iv = _i
+        g = g_all[_i]
+        c = c_all[_i]
+        _ix_p = _i
+        m = m_all[_i]
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -257,18 +249,18 @@ def _df_dg_kernel(_n, v_all, v_s, g_all, g_s, c_all, c_s, x_p_all, x_p_s, m_all,
 
 
 @_nb.jit
-def _df_dg_careful(_idx, v_all, v_s, g_all, g_s, c_all, c_s, x_p_all, x_p_s, m_all, m_s, _o0, _bad):
+def _df_dg_careful(_idx, v_all, g_all, c_all, x_p_all, m_all, _o0, _bad):
     """The careful pass of :func:`df_dg` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        c = c_all[_i * c_s]
-        _ix_p = _i * x_p_s
-        m = m_all[_i * m_s]
+        _iv = _i
+        g = g_all[_i]
+        c = c_all[_i]
+        _ix_p = _i
+        m = m_all[_i]
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -287,16 +279,16 @@ def df_dg(_core, _shape, v, g, c, x_p, m):
 
 
 @_nb.jit
-def _v_term_kernel(_n, v_all, v_s, g_all, g_s, x_p_all, x_p_s, y_p_all, y_p_s, alpha_all, alpha_s, _o0, _bad):
+def _v_term_kernel(_n, v_all, g_all, x_p_all, y_p_all, alpha_all, _o0, _bad):
     """The fast pass over the rows of :func:`v_term` (rare rows flagged for
     :func:`_v_term_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _ix_p = _i * x_p_s
-        _iy_p = _i * y_p_s
-        alpha = alpha_all[_i * alpha_s]
+        _iv = _i
+        g = g_all[_i]
+        _ix_p = _i
+        _iy_p = _i
+        alpha = alpha_all[_i]
         sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -312,18 +304,18 @@ def _v_term_kernel(_n, v_all, v_s, g_all, g_s, x_p_all, x_p_s, y_p_all, y_p_s, a
 
 
 @_nb.jit
-def _v_term_careful(_idx, v_all, v_s, g_all, g_s, x_p_all, x_p_s, y_p_all, y_p_s, alpha_all, alpha_s, _o0, _bad):
+def _v_term_careful(_idx, v_all, g_all, x_p_all, y_p_all, alpha_all, _o0, _bad):
     """The careful pass of :func:`v_term` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _ix_p = _i * x_p_s
-        _iy_p = _i * y_p_s
-        alpha = alpha_all[_i * alpha_s]
+        _iv = _i
+        g = g_all[_i]
+        _ix_p = _i
+        _iy_p = _i
+        alpha = alpha_all[_i]
         sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -346,16 +338,16 @@ def v_term(_core, _shape, v, g, x_p, y_p, alpha):
 
 
 @_nb.jit
-def _g_term_kernel(_n, v_all, v_s, g_all, g_s, x_p_all, x_p_s, y_p_all, y_p_s, alpha_all, alpha_s, _o0, _bad):
+def _g_term_kernel(_n, v_all, g_all, x_p_all, y_p_all, alpha_all, _o0, _bad):
     """The fast pass over the rows of :func:`g_term` (rare rows flagged for
     :func:`_g_term_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _ix_p = _i * x_p_s
-        _iy_p = _i * y_p_s
-        alpha = alpha_all[_i * alpha_s]
+        _iv = _i
+        g = g_all[_i]
+        _ix_p = _i
+        _iy_p = _i
+        alpha = alpha_all[_i]
         sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -369,18 +361,18 @@ def _g_term_kernel(_n, v_all, v_s, g_all, g_s, x_p_all, x_p_s, y_p_all, y_p_s, a
 
 
 @_nb.jit
-def _g_term_careful(_idx, v_all, v_s, g_all, g_s, x_p_all, x_p_s, y_p_all, y_p_s, alpha_all, alpha_s, _o0, _bad):
+def _g_term_careful(_idx, v_all, g_all, x_p_all, y_p_all, alpha_all, _o0, _bad):
     """The careful pass of :func:`g_term` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _ix_p = _i * x_p_s
-        _iy_p = _i * y_p_s
-        alpha = alpha_all[_i * alpha_s]
+        _iv = _i
+        g = g_all[_i]
+        _ix_p = _i
+        _iy_p = _i
+        alpha = alpha_all[_i]
         sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -401,13 +393,13 @@ def g_term(_core, _shape, v, g, x_p, y_p, alpha):
 
 
 @_nb.jit
-def _grad_theta_kernel(_n, v_all, v_s, x_p_all, x_p_s, _o0, _bad):
+def _grad_theta_kernel(_n, v_all, x_p_all, _o0, _bad):
     """The fast pass over the rows of :func:`grad_theta` (rare rows flagged for
     :func:`_grad_theta_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        _ix_p = _i * x_p_s
+        _iv = _i
+        _ix_p = _i
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -425,15 +417,15 @@ def _grad_theta_kernel(_n, v_all, v_s, x_p_all, x_p_s, _o0, _bad):
 
 
 @_nb.jit
-def _grad_theta_careful(_idx, v_all, v_s, x_p_all, x_p_s, _o0, _bad):
+def _grad_theta_careful(_idx, v_all, x_p_all, _o0, _bad):
     """The careful pass of :func:`grad_theta` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        _ix_p = _i * x_p_s
+        _iv = _i
+        _ix_p = _i
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -458,14 +450,14 @@ def grad_theta(_core, _shape, v, x_p):
 
 
 @_nb.jit
-def _grad_g_and_grads_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _o1, _bad):
+def _grad_g_and_grads_kernel(_n, v_all, g_all, grad_w_all, _o0, _o1, _bad):
     """The fast pass over the rows of :func:`grad_g_and_grads` (rare rows flagged for
     :func:`_grad_g_and_grads_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
         norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_grad_w_v = norm_grad_w * norm_v
@@ -475,21 +467,21 @@ def _grad_g_and_grads_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _
         _v = _t0 * dot_grad_w_v
         if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
         _o0[_i] = _v
-        if not _nb.rejection_fast(grad_w_all, _igrad_w, v_all, _iv, norm_v * norm_v, dot_grad_w_v, cos_grad_w_v, _k0, _o1, _i): _bad[_i] = 1; _nbad += 1; continue
+        if not _nb.rejection_bounded(grad_w_all, _igrad_w, v_all, _iv, norm_v * norm_v, dot_grad_w_v, cos_grad_w_v, _k0, _o1, _i): _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
 @_nb.jit
-def _grad_g_and_grads_careful(_idx, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _o1, _bad):
+def _grad_g_and_grads_careful(_idx, v_all, g_all, grad_w_all, _o0, _o1, _bad):
     """The careful pass of :func:`grad_g_and_grads` over the rows ``_idx`` the fast pass
     flagged (rows it flags in turn go to the NumPy core)."""
     _nbad = 0
     for _r in range(_idx.shape[0]):
         _i = _idx[_r]
         _bad[_i] = 0
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
         norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_grad_w_v = norm_grad_w * norm_v
