@@ -238,3 +238,56 @@ def test_mostly_rare_batches_then_common_ones():
     for _ in range(10):
         assert_equal_backends(*both(cnn.population_loss_and_grads, v2, a, ws, as_), v2, ws,
                               a=a, a_star=as_)
+
+
+ROW_FUNCTIONS = ("gd_next_angle", "gd_next_norm_v_sq", "gd_next_dot", "gd_next_sum")
+
+
+def _gd_states(rng):
+    """Reduced-GD states (phi, |v|, a.a*, 1^T a, |w*|, |a*|, 1^T a*) at the angle edges."""
+    rows = []
+    for phi in (0.0, 1e-300, 1e-12, 1e-4, 0.5, math.pi / 2, math.pi - 1e-4, math.pi - 1e-12,
+                math.pi):
+        for _ in range(3):
+            k = 49
+            nas = abs(rng.standard_normal()) + 0.1
+            rows.append((phi, abs(rng.standard_normal()) + 0.05, rng.standard_normal(),
+                         rng.standard_normal(), 1.0 + rng.random(), nas,
+                         math.sqrt(k) * nas * (2 * rng.random() - 1)))
+    return [np.array(x) for x in zip(*rows)]
+
+
+@pytest.mark.parametrize("name", ROW_FUNCTIONS)
+def test_scalar_row_functions_equal(name):
+    """The compiled per-row versions of the reduced-GD steps (the loop of Table 5.1) against the
+    public NumPy functions, to 1e-14 relative, at the angle edges."""
+    from derivations.generated import cnn_numba
+
+    st = _gd_states(np.random.default_rng(11))
+    with _backend.using("numpy"):
+        ref = getattr(cnn, name)(*st, 49, 0.1)
+    row = getattr(cnn_numba, f"{name}_row")
+    got = np.array([row(*(float(x[i]) for x in st), 49, 0.1) for i in range(len(ref))])
+    scale = np.maximum(np.abs(ref), 1e-300)
+    assert np.all(np.abs(got - ref) <= 1e-14 * scale + 1e-300), np.max(np.abs(got - ref) / scale)
+
+
+def test_compiled_reduced_gd_loop_equals_numpy():
+    """Table 5.1's compiled GD loop and the NumPy loop: the same final states (1e-10 relative
+    after 300 steps) and the same retired runs."""
+    from numerics.experiments import table5_1 as T
+
+    rng = np.random.default_rng(5)
+    n, k = 200, 36
+    phi = rng.uniform(0, math.pi, n)
+    nv = rng.uniform(0.2, 2.0, n)
+    dot, sm = 0.3 * rng.standard_normal(n), 0.3 * rng.standard_normal(n)
+    nas = np.full(n, 0.5)
+    sas = np.full(n, 0.5 * math.sqrt(k) * 0.4)
+    with _backend.using("numpy"):
+        ref = T.reduced_gd(phi, nv, dot, sm, nas, sas, k, 0.1, 300)
+    with _backend.using("numba"):
+        got = T.reduced_gd(phi, nv, dot, sm, nas, sas, k, 0.1, 300)
+    for g, r in zip(got[:4], ref[:4]):
+        np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-13)
+    assert np.array_equal(got[4], ref[4]) and got[4].any() and not got[4].all()

@@ -15,7 +15,7 @@ from . import _runtime_numba as _nb
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
 _RUNTIME_SHA256 = '2791d1aadb158d4d'
-__all__ = ['population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'population_loss_and_grads', 'population_loss_w_and_grads']
+__all__ = ['population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'population_loss_and_grads', 'population_loss_w_and_grads', 'gd_next_angle_row', 'gd_next_norm_v_sq_row', 'gd_next_dot_row', 'gd_next_sum_row']
 
 
 @_nb.jit
@@ -552,3 +552,49 @@ def population_loss_w_and_grads(_core, _shape, w, a, w_star, a_star, *, out=None
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
     return _nb.run(_population_loss_w_and_grads_kernel, _population_loss_w_and_grads_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((), (w.shape[-1],),), out)
+
+
+@_nb.helper
+def gd_next_angle_row(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """One row of :func:`derivations.generated.cnn.gd_next_angle` (no
+    argument checks: for compiled loops, which test each result)."""
+    cos_phi = numpy.cos(phi)
+    sin_phi = _nb.sine(phi, cos_phi)
+    _t0 = v_norm ** 2 * (2 * numpy.pi)
+    _t1 = a_dot * eta * _nb.pi_minus(phi) * ws_norm
+    return float(numpy.arctan2(sin_phi * abs(_t0 - _t1 * cos_phi), _t0 * cos_phi + _t1 * sin_phi ** 2))
+
+
+@_nb.helper
+def gd_next_norm_v_sq_row(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """One row of :func:`derivations.generated.cnn.gd_next_norm_v_sq` (no
+    argument checks: for compiled loops, which test each result)."""
+    _t0 = numpy.pi ** 2
+    return float(1 / 4 * (4 * _t0 * v_norm ** 4 + a_dot ** 2 * eta ** 2 * _nb.pi_minus(phi) ** 2 * numpy.sin(phi) ** 2 * ws_norm ** 2) / (_t0 * v_norm ** 2))
+
+
+@_nb.helper
+def gd_next_dot_row(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """One row of :func:`derivations.generated.cnn.gd_next_dot` (no
+    argument checks: for compiled loops, which test each result)."""
+    cos_phi = numpy.cos(phi)
+    sin_phi = _nb.sine(phi, cos_phi)
+    _t0 = 1 / 2 * eta
+    _t1 = _t0 * a_dot
+    _t2 = numpy.pi ** (-1.0)
+    _t3 = _t0 * _t2
+    _t4 = _t3 * ws_norm
+    _t5 = _t4 * as_norm ** 2
+    return float(_t1 * _t2 - _t1 - _t3 * a_sum * as_sum + _t4 * as_sum ** 2 + _t5 * cos_phi * _nb.pi_minus(phi) + _t5 * sin_phi - _t5 + a_dot)
+
+
+@_nb.helper
+def gd_next_sum_row(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """One row of :func:`derivations.generated.cnn.gd_next_sum` (no
+    argument checks: for compiled loops, which test each result)."""
+    dim_k = k
+    cos_phi = numpy.cos(phi)
+    sin_phi = _nb.sine(phi, cos_phi)
+    _c0 = 1 / 2 * (1 - numpy.pi) / numpy.pi
+    _c1 = 1 / 2 / numpy.pi
+    return float(a_sum + eta * (as_sum * ws_norm * (cos_phi * _nb.pi_minus(phi) + dim_k + sin_phi - 1) * _c1 + a_sum * (_c0 + dim_k * -_c1)))
