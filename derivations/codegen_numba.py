@@ -38,7 +38,7 @@ _CHECKED = {"sqnorm": 1, "norm": 1, "dot": 2, "total": 1}
 _SCALAR = {"taylor", "taylor_pi", "pi_minus", "sine", "cosine_or_zero"}
 #: the families whose functions get compiled versions (the others keep NumPy only until their
 #: kernels have been checked: ``nnderive check FAMILY --backend numba``)
-FAMILIES = ("cnn", "filter", "wn", "kernels")
+FAMILIES = ("cnn", "filter", "wn", "kernels", "gaussian", "resnet", "circulant")
 _FLAG = "_bad[_i] = 1; _nbad += 1; continue"
 
 

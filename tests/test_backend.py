@@ -293,3 +293,47 @@ def test_compiled_reduced_gd_loop_equals_numpy():
     for g, r in zip(got[:4], ref[:4]):
         np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-13)
     assert np.array_equal(got[4], ref[4]) and got[4].any() and not got[4].all()
+
+
+def _pair_rows(rng, n, p=7):
+    """``n`` pairs of rows: random, plus parallel, antiparallel, orthogonal, nearly parallel
+    (1e-9, both sides of NEAR), and norms 1e-50 / 1e50 (inside the float64 range of the kernel)."""
+    x, y = rng.standard_normal((n, p)), rng.standard_normal((n, p))
+    u = x[0] / np.linalg.norm(x[0])
+    e = rng.standard_normal(p)
+    e -= e @ u * u
+    e /= np.linalg.norm(e)
+    specials = [(u, 2.0 * u), (u, -3.0 * u), (u, e), (u, u + 1e-9 * e),
+                (u, math.cos(NEAR_ANGLE * 0.99) * u + math.sin(NEAR_ANGLE * 0.99) * e),
+                (u, math.cos(NEAR_ANGLE * 1.01) * u + math.sin(NEAR_ANGLE * 1.01) * e),
+                (1e-50 * u, e), (1e50 * u, e)]
+    for i, (a, b) in enumerate(specials[: n]):
+        x[i], y[i] = a, b
+    return x, y
+
+
+def _cond(x, y):
+    """float64 conditioning of x.y (both backends are correct to it; summation order differs)."""
+    return 1e-16 * np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1) / np.maximum(
+        np.abs(np.sum(x * y, -1)), 1e-300)
+
+
+@pytest.mark.parametrize("n", [1, 8, 257, 2049])
+def test_other_families_equal(n):
+    """gaussian, resnet and circulant's compiled functions against NumPy at edge rows and around
+    the sizes where the paths change: 1e-14 relative plus the conditioning of x.y."""
+    from derivations.generated import circulant, gaussian, resnet
+
+    rng = np.random.default_rng(n)
+    x, y = _pair_rows(rng, n)
+    s, alpha = rng.random(n) + 0.1, rng.random(n) + 0.1
+    cases = [(gaussian.relu_mean, (x,), 0.0), (gaussian.halfspace_second_moment, (x,), 0.0),
+             (gaussian.relu_cross_moment, (x, y), 0.0),
+             (resnet.gram_H_inf, (x, y, alpha, 3), _cond(x, y)),
+             (circulant.output_energy, (x, s, 3, x.shape[-1]), 0.0)]
+    for fn, args, cond in cases:
+        r0, r1 = both(fn, *args)
+        r0, r1 = np.asarray(r0), np.asarray(r1)
+        scale = np.abs(r0) if r0.ndim == 1 else np.max(np.abs(r0), axis=-1)
+        err = np.abs(r1 - r0) if r0.ndim == 1 else np.max(np.abs(r1 - r0), axis=-1)
+        assert np.all(err <= (1e-14 + cond) * scale + 1e-300), (fn.__name__, np.max(err / scale))

@@ -88,8 +88,10 @@ AUTO_ROWS = 256
 #: functions ``auto`` leaves on NumPy although they compile: the pair kernels are one arccos per
 #: row, and NumPy's arccos is vectorized (SIMD) where Numba calls the scalar libm one: at
 #: N = 1e5, p = 10 the compiled h_inf / arccos1 took 1.36-1.48x the NumPy time
-#: (``nnderive bench backend``, 2026-12-06).  ``numba`` still compiles them.
-AUTO_NUMPY = frozenset({("kernels", "h_inf"), ("kernels", "arccos1")})
+#: (``nnderive bench backend``, 2026-12-06), resnet.gram_H_inf 1.5x; halfspace_second_moment
+#: is one multiply (2.5x).  ``numba`` still runs them compiled.
+AUTO_NUMPY = frozenset({("kernels", "h_inf"), ("kernels", "arccos1"), ("resnet", "gram_H_inf"),
+                        ("gaussian", "halfspace_second_moment")})
 
 
 def compiled(family: str, name: str, shape=()):
