@@ -27,6 +27,13 @@ def _loop(phi, nv, dot, sm, ws_norm, nas, sas, k, eta, iters, retire, done, bad)
     half_pi = math.pi / 2
     for i in range(phi.shape[0]):
         p, n, d, s = phi[i], nv[i], dot[i], sm[i]
+        if not (0.0 <= p <= math.pi and 0.0 < n < math.inf and abs(d) < math.inf
+                and abs(s) < math.inf and 0.0 <= nas[i] < math.inf and 0.0 < eta < math.inf
+                and 0.0 < ws_norm < math.inf
+                and abs(sas[i]) <= math.sqrt(k) * nas[i] * (1 + 1e-12)):
+            # (the starting state and constants: the NumPy path's checks; it raises)
+            bad[i] = True
+            continue
         for t in range(iters):
             if retire and t % 50 == 0 and p < half_pi and d > 0:
                 done[i] = True
