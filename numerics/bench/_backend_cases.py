@@ -15,8 +15,10 @@ the public function(s) to call, a batch maker, the JAX side, the bare side.
 Hook for the emitted-JAX backend (issue 25, item 3, the (jax) engineer's module
 ``numerics/bench/_backend_jax.py``, or ``backend_jax.py``): when that module exists and defines
 ``sides(case: str) -> dict[str, callable]``, its callables (taking the case's arguments and
-returning the same tuple) join each case's interleaved run, and a ratio row vs the JAX autodiff
-anchor is printed for each (target none: recorded).
+returning the same tuple, blocking until ready) join each case's interleaved run, and a ratio
+row vs the JAX autodiff anchor is printed for each (target none: recorded).  The cases: the
+keys of :data:`CASES` and ``"cnn fused"`` (``cnn.population_loss_and_grads(v, a, w_star,
+a_star)`` in :mod:`.backend`).
 """
 from __future__ import annotations
 

@@ -149,8 +149,11 @@ def speed_rows(quick: bool) -> list[BenchRow]:
         with _backend.using("numpy"):
             return cnn.population_loss_and_grads(*x)
 
+    from . import _backend_cases
+
     jx = jax_fused() if _have("jax") else None
     bare = bare_fused()
+    extra = _backend_cases.emitted_jax_sides("cnn fused")  # the emitted-JAX backend (hook)
     rows = []
     for n, p, k in sizes:
         pools = [_batch(rng, n, p, k) for _ in range(3)]
@@ -162,6 +165,7 @@ def speed_rows(quick: bool) -> list[BenchRow]:
         cands = {"compiled": compiled, "bare Numba loop": bare, "NumPy backend": numpy_side}
         if jx is not None:
             cands["JAX jit(vmap(value_and_grad))"] = jx
+        cands.update(extra)
         for name, fn in cands.items():
             _close(fn(*pts(0)), ref, name)
         t = interleaved(cands, rounds=rounds, points=pts, repeat=3)
@@ -176,6 +180,10 @@ def speed_rows(quick: bool) -> list[BenchRow]:
                               "compiled", "bare Numba loop", 1.3))
         rows.append(ratio_row(f"backend: cnn fused, compiled / NumPy backend ({size})", t,
                               "compiled", "NumPy backend", 1.0))
+        for name in extra:
+            if jx is not None:
+                rows.append(ratio_row(f"backend: cnn fused, {name} / JAX autodiff ({size})", t,
+                                      name, "JAX jit(vmap(value_and_grad))", math.inf))
     rows.append(check_cost_row(quick))
     rows.append(single_point_row())
     return rows + case_rows(quick)
