@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import math
-import re
 import textwrap
 
 from . import codegen, registry
