@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import math
-import re
 import textwrap
 
 from . import codegen, registry
@@ -38,7 +37,7 @@ _CHECKED = {"sqnorm": 1, "norm": 1, "dot": 2, "total": 1}
 _SCALAR = {"taylor", "taylor_pi", "pi_minus", "sine", "cosine_or_zero"}
 #: the families whose functions get compiled versions (the others keep NumPy only until their
 #: kernels have been checked: ``nnderive check FAMILY --backend numba``)
-FAMILIES = ("cnn", "filter", "wn", "kernels")
+FAMILIES = ("cnn", "filter", "wn", "kernels", "gaussian", "resnet", "circulant")
 _FLAG = "_bad[_i] = 1; _nbad += 1; continue"
 
 
@@ -76,13 +75,20 @@ def _names(target) -> list[str]:
 class _Kernel:
     """Translation of one NumPy core body into the statements of a loop over rows."""
 
-    def __init__(self, args: list[tuple[str, int | None]]):
+    def __init__(self, args: list[tuple[str, int | None]], fast: bool = False):
         self.args = args
+        #: the fast pass: rare rows (near-parallel angles and rejections, a completed square
+        #: that needs refining) are flagged for the careful pass instead of evaluated here
+        self.fast = fast
         self.vectors = {n: f"{n}_all, _i{n}" for n, r in args if r == 1}  # name -> (rows, row)
         self.lines: list[str] = []
         self.prelude: list[str] = []  # before the loop (scratch buffers)
         self.outs: list[tuple[str, int, str]] = []  # (name, rank, size code)
         self.scratch = 0
+        #: vectors whose norm the kernel has checked to lie in [SAFE_LO, SAFE_HI] (each entry
+        #: at most 1e60): a combination of them with coefficients of at most 1e240 is finite,
+        #: so the fast pass tests the coefficients instead of every entry
+        self.bounded: set[str] = set()
 
     # -- vector expressions (one entry ``_j``) -------------------------------------------
     def _entry(self, node) -> str:
@@ -132,6 +138,35 @@ class _Kernel:
         return self.vectors[node.id]
 
     # -- statements -------------------------------------------------------------------------
+    def statements(self, body):
+        """Translate ``body``; ``|x|^2``, ``|y|^2`` and ``x.y`` on three consecutive lines (the
+        NumPy emitter's three passes) become one pass over the row."""
+        i = 0
+        while i < len(body):
+            trio = body[i:i + 3]
+            if len(trio) == 3 and self._fuse_sqnorms_and_dot(trio):
+                i += 3
+                continue
+            self.statement(body[i])
+            i += 1
+
+    def _fuse_sqnorms_and_dot(self, trio) -> bool:
+        calls = [st.value if isinstance(st, ast.Assign) and len(st.targets) == 1
+                 and isinstance(st.targets[0], ast.Name) else None for st in trio]
+        if [_rt_call(c) if c is not None else None for c in calls] != ["sqnorm", "sqnorm", "dot"]:
+            return False
+        x, y = calls[0].args[0], calls[1].args[0]
+        dx, dy = calls[2].args[:2]
+        if not all(isinstance(n, ast.Name) and n.id in self.vectors for n in (x, y, dx, dy)):
+            return False
+        if (dx.id, dy.id) != (x.id, y.id):
+            return False
+        names = [st.targets[0].id for st in trio]
+        self.lines.append(f"{', '.join(names)}, _ok = _nb.sqnorms_and_dot({self.vec(x)}, {self.vec(y)})")
+        self.lines.append(f"if not _ok: {_FLAG}")
+        self.bounded.update((x.id, y.id))
+        return True
+
     def statement(self, st):
         L = self.lines
         if isinstance(st, ast.Delete):
@@ -162,10 +197,13 @@ class _Kernel:
         if helper == "norms_and_dot":
             L.append(f"{', '.join(names)}, _ok = _nb.norms_and_dot({self.vec(a[0])}, {self.vec(a[1])})")
             L.append(f"if not _ok: {_FLAG}")
+            self.bounded.update(x.id for x in a[:2])
         elif helper in _CHECKED:
             args = ", ".join(self.vec(x) for x in a[: _CHECKED[helper]])
             L.append(f"{names[0]}, _ok = _nb.{helper}({args})")
             L.append(f"if not _ok: {_FLAG}")
+            if helper in ("sqnorm", "norm"):
+                self.bounded.add(a[0].id)
         elif helper == "difference":
             x, y = self.vec(a[0]), self.vec(a[1])
             sa = _src(_kw(val, "a", 2) or ast.Constant(1.0))
@@ -185,17 +223,24 @@ class _Kernel:
             # (a x - b y formed as a (x - (b/a) y) unless a is 1 or the vector is kept: the
             # rounding of the NumPy helper, step for step)
             split = not vector and sa != "1.0"
-            L.append(f"{outs[0]}, {outs[1]}, {xy}, _ok = _nb.difference({x}, {y}, {sa}, {sb}, "
+            fn = "difference_fast" if self.fast else "difference"
+            L.append(f"{outs[0]}, {outs[1]}, {xy}, _ok = _nb.{fn}({x}, {y}, {sa}, {sb}, "
                      f"{u[0]}, {u[1]}, {us[0] != 'None'}, {us[1] != 'None'}, {split}, {buf})")
             L.append(f"if not _ok: {_FLAG}")
             if vector:
                 self.vectors[names[2]] = f"{buf}, 0"
+                self.bounded.add(names[2])  # (its square is at most SAFE_HI^2: checked)
         elif helper == "angle_terms":
             x, y, dxy = self.vec(a[0]), self.vec(a[1]), _src(a[4])
             nn = _kw(val, "norm_xy")
             nn = _src(nn) if nn is not None else f"({_src(a[2])}*{_src(a[3])})"
-            L.append(f"{', '.join(names)} = _nb.angle_terms({x}, {y}, {dxy}, {nn}, "
-                     f"{names[2] != '_'}, {names[3] != '_'})")
+            if self.fast:
+                L.append(f"{', '.join(names)}, _ok = _nb.angle_terms_fast({dxy}, {nn}, "
+                         f"{names[2] != '_'}, {names[3] != '_'})")
+                L.append(f"if not _ok: {_FLAG}")
+            else:
+                L.append(f"{', '.join(names)} = _nb.angle_terms({x}, {y}, {dxy}, {nn}, "
+                         f"{names[2] != '_'}, {names[3] != '_'})")
         elif helper == "taylor_zero":  # its edge cos(below)(1 - 1e-12), a constant, printed
             below = float(ast.literal_eval(a[3]))
             rest = ", ".join(_src(x) for x in a[3:])
@@ -230,14 +275,39 @@ class _Kernel:
             sq, dxy, cos = (_src(e) for e in expr.args[2:5])
             scale = _kw(expr, "scale", 5)
             scale = "1.0" if scale is None else _src(scale)
-            L.append(f"if not _nb.rejection({y}, {x}, {sq}, {dxy}, {cos}, {scale}, {o}, _i): {_FLAG}")
+            fn = "rejection_fast" if self.fast else "rejection"
+            if self.fast and {expr.args[0].id, expr.args[1].id} <= self.bounded:
+                fn = "rejection_bounded"
+            L.append(f"if not _nb.{fn}({y}, {x}, {sq}, {dxy}, {cos}, {scale}, {o}, _i): {_FLAG}")
             return
-        L.append("_z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN")
+        coeffs = self._bounded_coefficients(expr) if self.fast else None
+        if coeffs is not None:
+            # entries at most (sum of the coefficients' sizes) 1e60 + const: finite
+            test = " and ".join(f"abs({c}) <= 1e240" for c in coeffs) or "True"
+            L.append(f"if not ({test}): {_FLAG}")
+            L.append(f"for _j in range({o}.shape[1]):")
+            L.append(f"    {o}[_i, _j] = {self._entry(expr)}")
+            return
+        L.append("_fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)")
         L.append(f"for _j in range({o}.shape[1]):")
         L.append(f"    _e = {self._entry(expr)}")
         L.append(f"    {o}[_i, _j] = _e")
-        L.append("    _z += _e * 0.0")
-        L.append(f"if not _z == 0.0: {_FLAG}")
+        L.append("    _fin &= (_e - _e) == 0.0")
+        L.append(f"if not _fin: {_FLAG}")
+
+    def _bounded_coefficients(self, expr):
+        """The coefficients (source) of ``_rt.combine((c, x), ..., (c0, None))`` when every
+        vector ``x`` is a name in :attr:`bounded`, else None."""
+        if _rt_call(expr) != "combine":
+            return None
+        out = []
+        for t in expr.args:
+            c, x = t.elts
+            if not (isinstance(x, ast.Constant) and x.value is None):
+                if not (isinstance(x, ast.Name) and x.id in self.bounded):
+                    return None
+            out.append(_src(c))
+        return out
 
 
 class _Selects(ast.NodeTransformer):
@@ -275,7 +345,7 @@ def _ranks(formula: registry.Formula) -> list[tuple[str, int | None]]:
     for a in formula.args:
         if a.kind == "vector":
             out.append((a.name, 1))
-        elif a.kind == "integer":
+        elif a.kind in ("integer", "int"):
             out.append((a.name, None))
         elif a.kind == "scalar":
             out.append((a.name, 0))
@@ -289,29 +359,38 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
     whose NumPy core function's source is ``numpy_source``."""
     args = _ranks(formula)
     fn = _core_function(numpy_source, name)
-    k = _Kernel(args)
-    for st in fn.body:
-        k.statement(st)
-    params = []
-    loads = []
-    for a, r in args:
-        if r is None:
-            params.append(a)
+    kernels = []
+    for fast in (True, False):
+        k = _Kernel(args, fast=fast)
+        k.statements(fn.body)
+        params = []
+        loads = []
+        for a, r in args:
+            if r is None:
+                params.append(a)
+            else:
+                params.append(f"{a}_all")  # (n,) + core: a shared argument is a stride-0 view
+                loads.append(f"_i{a} = _i" if r == 1 else f"{a} = {a}_all[_i]")
+        outs = [f"_o{j}" for j in range(len(k.outs))]
+        body = "\n".join(loads + k.lines)
+        if fast:
+            head = (f"def _{name}_kernel(_n, {', '.join(params + outs)}, _bad):\n"
+                    f'    """The fast pass over the rows of :func:`{name}` (rare rows flagged for\n'
+                    f'    :func:`_{name}_careful`; see the module docstring)."""\n'
+                    "    _nbad = 0\n"
+                    + "".join(f"    {p}\n" for p in k.prelude)
+                    + "    for _i in range(_n):\n")
         else:
-            params += [f"{a}_all", f"{a}_s"]
-            loads.append(f"_i{a} = _i * {a}_s" if r == 1 else f"{a} = {a}_all[_i * {a}_s]")
-    outs = [f"_o{j}" for j in range(len(k.outs))]
-    body = "\n".join(loads + k.lines)
-    kernel = (
-        "@_nb.jit\n"
-        f"def _{name}_kernel(_n, {', '.join(params + outs)}, _bad):\n"
-        f'    """One pass over the rows of :func:`{name}` (see the module docstring)."""\n'
-        "    _nbad = 0\n"
-        + "".join(f"    {p}\n" for p in k.prelude)
-        + "    for _i in range(_n):\n"
-        + textwrap.indent(body, "        ") + "\n"
-        "    return _nbad\n"
-    )
+            head = (f"def _{name}_careful(_idx, {', '.join(params + outs)}, _bad):\n"
+                    f'    """The careful pass of :func:`{name}` over the rows ``_idx`` the fast pass\n'
+                    f'    flagged (rows it flags in turn go to the NumPy core)."""\n'
+                    "    _nbad = 0\n"
+                    + "".join(f"    {p}\n" for p in k.prelude)
+                    + "    for _r in range(_idx.shape[0]):\n"
+                    + "        _i = _idx[_r]\n"
+                    + "        _bad[_i] = 0\n")
+        kernels.append("@_nb.jit\n" + head + textwrap.indent(body, "        ") + "\n    return _nbad\n")
+    kernel = "\n\n".join(kernels)
     argnames = [a for a, _ in args]
     ranks = ", ".join(repr(r) for _, r in args)
     cores = []
@@ -324,7 +403,7 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
         f'    """:func:`derivations.generated.{formula.family}.{name}` on checked arguments of batch\n'
         f'    shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:\n'
         f'    its NumPy core, for the rows the kernel flags)."""\n'
-        f"    return _nb.run(_{name}_kernel, _core, _shape, "
+        f"    return _nb.run(_{name}_kernel, _{name}_careful, _core, _shape, "
         f"({', '.join(argnames)},), ({ranks},), ({', '.join(cores)},), "
         f"{'out' if fused else 'None'})\n"
     )
@@ -354,6 +433,77 @@ def dispatch_lines(formula: registry.Formula, name: str, fused: bool, core: str)
             f"    return _fast({codegen.core_name(name)}, _shape, {call})"]
 
 
+#: scalar-only formulas compiled as per-row functions ``<name>_row`` (no public dispatch: they are
+#: the steps of compiled loops, e.g. the reduced population GD of Table 5.1,
+#: :mod:`numerics.simulators.cnn_reduced_gd`)
+SCALAR_ROWS = {"cnn": ("gd_next_angle", "gd_next_norm_v_sq", "gd_next_dot", "gd_next_sum")}
+#: argument handling of the public function: not part of a row's arithmetic
+_CHECKS = {"scalar", "integer", "vector", "batch_shape", "positive", "within", "require",
+           "same_length", "nonnegative"}
+
+
+class _NestedScalars(ast.NodeTransformer):
+    """``_rt.<h>(...)`` -> ``_nb.<h>(...)`` for the scalar helpers (one row: plain floats)."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        h = _rt_call(node)
+        if h in _SCALAR:
+            node.func = ast.Attribute(ast.Name("_nb", ast.Load()), h, ast.Load())
+        return node
+
+
+def row_source(formula: registry.Formula, public_source: str) -> str:
+    """``@_nb.helper def <name>_row(<args>)``: the arithmetic of the scalar-only emitted function
+    ``public_source`` on one row (its checks left to the caller: the compiled loop tests each
+    result, and sends a run it cannot finish to the NumPy function, which raises its error)."""
+    args = _ranks(formula)
+    if any(r == 1 for _, r in args):
+        raise Unsupported(f"{formula.name}: vector arguments")
+    tree = ast.parse(public_source)
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == formula.quantity)
+    k = _Kernel(args)
+    ret = None
+    for st in fn.body:
+        if isinstance(st, ast.Expr) and (isinstance(st.value, ast.Constant) or _rt_call(st.value) in _CHECKS):
+            continue
+        if isinstance(st, ast.Assign) and _rt_call(st.value) in _CHECKS:
+            continue
+        if isinstance(st, ast.Delete):
+            continue
+        if isinstance(st, ast.Return):
+            if _rt_call(st.value) != "finish" or len(st.value.args) > 2:
+                raise Unsupported(f"{formula.name}: return {_src(st.value)[:40]}")
+            ret = _src(_Selects().visit(_NestedScalars().visit(st.value.args[0])))
+            continue
+        if isinstance(st, ast.Expr) or (isinstance(st, ast.Assign) and _rt_call(st.value) is None
+                                        and any(_rt_call(n) in _CHECKS for n in ast.walk(st.value))):
+            raise Unsupported(f"{formula.name}: {_src(st)[:40]}")
+        if isinstance(st, ast.Assign) and _rt_call(st.value) is None:
+            st = _NestedScalars().visit(st)
+        k.statement(st)
+    if ret is None or k.outs:
+        raise Unsupported(f"{formula.name}: no scalar result")
+    names = ", ".join(a for a, _ in args)
+    body = "\n".join(k.lines + [f"return float({ret})"])
+    return (f"@_nb.helper\n"
+            f"def {formula.quantity}_row({names}):\n"
+            f'    """One row of :func:`derivations.generated.{formula.family}.{formula.quantity}` (no\n'
+            f'    argument checks: for compiled loops, which test each result)."""\n'
+            + textwrap.indent(body, "    ") + "\n")
+
+
+def _rows(family: str) -> list[tuple[str, str]]:
+    out = []
+    for name in SCALAR_ROWS.get(family, ()):
+        f = registry.get(f"{family}.{name}")
+        try:
+            out.append((f"{name}_row", row_source(f, codegen.emit_function(f, dispatch=False))))
+        except Unsupported:
+            continue
+    return out
+
+
 def compiled_names(family: str) -> list[str]:
     """The emitted functions of ``family`` with a compiled (Numba) version (after the family's
     NumPy module has been emitted in this process)."""
@@ -369,7 +519,8 @@ def _runtime_hash() -> str:
 def module_source(family: str) -> str:
     """The generated Numba module of ``family`` ("" when none of its functions compiles)."""
     kernels = list(_KERNELS.get(family, {}).items())
-    if not kernels:
+    rows = _rows(family)
+    if not kernels and not rows:
         return ""
     header = (
         f"# Generated by `nnderive build` (derivations/codegen_numba.py) from the NumPy code emitted for\n"
@@ -385,6 +536,6 @@ def module_source(family: str) -> str:
         "# Numba's on-disk cache is keyed on this file only: the hash below changes it (and so\n"
         "# recompiles the kernels) whenever the compiled runtime they inline changes.\n"
         f"_RUNTIME_SHA256 = {_runtime_hash()!r}\n"
-        f"__all__ = {[n for n, _ in kernels]!r}\n"
+        f"__all__ = {[n for n, _ in kernels + rows]!r}\n"
     )
-    return header + "\n\n" + "\n\n".join(src for _, src in kernels)
+    return header + "\n\n" + "\n\n".join(src for _, src in kernels + rows)

@@ -85,6 +85,15 @@ _active: dict = {}
 AUTO_ROWS = 256
 
 
+#: functions ``auto`` leaves on NumPy although they compile: the pair kernels are one arccos per
+#: row, and NumPy's arccos is vectorized (SIMD) where Numba calls the scalar libm one: at
+#: N = 1e5, p = 10 the compiled h_inf / arccos1 took 1.36-1.48x the NumPy time
+#: (``nnderive bench backend``, 2026-12-06), resnet.gram_H_inf 1.5x; halfspace_second_moment
+#: is one multiply (2.5x).  ``numba`` still runs them compiled.
+AUTO_NUMPY = frozenset({("kernels", "h_inf"), ("kernels", "arccos1"), ("resnet", "gram_H_inf"),
+                        ("gaussian", "halfspace_second_moment")})
+
+
 def compiled(family: str, name: str, shape=()):
     """The compiled version of ``derivations.generated.<family>.<name>``, or None when the
     backend in use is NumPy or the function has none (``shape``: the call's batch shape)."""
@@ -92,6 +101,9 @@ def compiled(family: str, name: str, shape=()):
     if fn is not False:
         return fn
     fn = None
+    if get_backend() == "auto" and (family, name) in AUTO_NUMPY:
+        _active[(family, name)] = None
+        return None
     if (get_backend() == "auto" and "numba" not in sys.modules
             and math.prod(shape) < AUTO_ROWS):
         return None  # (not remembered: a later large batch imports Numba)

@@ -14,20 +14,52 @@ from . import _runtime_numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = '172032f3ccdc87da'
-__all__ = ['population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'population_loss_and_grads', 'population_loss_w_and_grads']
+_RUNTIME_SHA256 = '2791d1aadb158d4d'
+__all__ = ['population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'population_loss_and_grads', 'population_loss_w_and_grads', 'gd_next_angle_row', 'gd_next_norm_v_sq_row', 'gd_next_dot_row', 'gd_next_sum_row']
 
 
 @_nb.jit
-def _population_loss_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
-    """One pass over the rows of :func:`population_loss` (see the module docstring)."""
+def _population_loss_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The fast pass over the rows of :func:`population_loss` (rare rows flagged for
+    :func:`_population_loss_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, a_all.shape[1]))
     for _i in range(_n):
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_v_w_star = norm_v * norm_w_star
+        cos_v_w_star, sin_v_w_star, _, psi_v_w_star, _ok = _nb.angle_terms_fast(dot_v_w_star, nn_v_w_star, False, True)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _h0 = numpy.pi - cos_v_w_star * psi_v_w_star - sin_v_w_star
+        _h0 = _nb.taylor_zero(_h0, cos_v_w_star, sin_v_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
+        _c0 = 1 / 4 * (numpy.pi - 1) / numpy.pi
+        _c1 = 1 / 4 / numpy.pi
+        _c2 = 1 / 2 / numpy.pi
+        _v = sqdiff_a_a_star * _c0 + sumdiff_a_a_star ** 2 * _c1 + _h0 * dot_a_a_star * norm_w_star * _c2
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _population_loss_careful(_idx, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The careful pass of :func:`population_loss` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    _d0 = numpy.empty((1, a_all.shape[1]))
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
@@ -49,18 +81,44 @@ def population_loss(_core, _shape, v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.population_loss` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_loss_kernel, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((),), None)
+    return _nb.run(_population_loss_kernel, _population_loss_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((),), None)
 
 
 @_nb.jit
-def _grad_v_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
-    """One pass over the rows of :func:`grad_v` (see the module docstring)."""
+def _grad_v_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The fast pass over the rows of :func:`grad_v` (rare rows flagged for
+    :func:`_grad_v_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_a_a_star, _ok = _nb.dot(a_all, _ia, a_star_all, _ia_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_v_w_star = norm_v * norm_w_star
+        cos_v_w_star, _, _, psi_v_w_star, _ok = _nb.angle_terms_fast(dot_v_w_star, nn_v_w_star, False, True)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _c0 = 1 / 2 / numpy.pi
+        _k0 = dot_a_a_star * psi_v_w_star / norm_v * -_c0
+        if not _nb.rejection_bounded(w_star_all, _iw_star, v_all, _iv, norm_v * norm_v, dot_v_w_star, cos_v_w_star, _k0, _o0, _i): _bad[_i] = 1; _nbad += 1; continue
+    return _nbad
+
+
+@_nb.jit
+def _grad_v_careful(_idx, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The careful pass of :func:`grad_v` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_a_a_star, _ok = _nb.dot(a_all, _ia, a_star_all, _ia_star)
@@ -77,18 +135,53 @@ def grad_v(_core, _shape, v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.grad_v` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_v_kernel, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((w_star.shape[-1],),), None)
+    return _nb.run(_grad_v_kernel, _grad_v_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((w_star.shape[-1],),), None)
 
 
 @_nb.jit
-def _grad_a_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
-    """One pass over the rows of :func:`grad_a` (see the module docstring)."""
+def _grad_a_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The fast pass over the rows of :func:`grad_a` (rare rows flagged for
+    :func:`_grad_a_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sum_a, _ok = _nb.total(a_all, _ia)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sum_a_star, _ok = _nb.total(a_star_all, _ia_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_v_w_star = norm_v * norm_w_star
+        cos_v_w_star, sin_v_w_star, _, psi_v_w_star, _ok = _nb.angle_terms_fast(dot_v_w_star, nn_v_w_star, False, True)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _c0 = 1 / 2 / numpy.pi
+        _k0 = 1 / 2 * (numpy.pi - 1) / numpy.pi
+        _k1 = norm_w_star * (cos_v_w_star * psi_v_w_star + sin_v_w_star - 1) * -_c0
+        _k2 = (norm_w_star * sum_a_star - sum_a) * -_c0
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
+        for _j in range(_o0.shape[1]):
+            _e = ((_k0)*a_all[_ia, _j] + (_k1)*a_star_all[_ia_star, _j] + (_k2))
+            _o0[_i, _j] = _e
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
+    return _nbad
+
+
+@_nb.jit
+def _grad_a_careful(_idx, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The careful pass of :func:`grad_a` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sum_a, _ok = _nb.total(a_all, _ia)
@@ -101,12 +194,12 @@ def _grad_a_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all,
         _k0 = 1 / 2 * (numpy.pi - 1) / numpy.pi
         _k1 = norm_w_star * (cos_v_w_star * psi_v_w_star + sin_v_w_star - 1) * -_c0
         _k2 = (norm_w_star * sum_a_star - sum_a) * -_c0
-        _z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
         for _j in range(_o0.shape[1]):
             _e = ((_k0)*a_all[_ia, _j] + (_k1)*a_star_all[_ia_star, _j] + (_k2))
             _o0[_i, _j] = _e
-            _z += _e * 0.0
-        if not _z == 0.0: _bad[_i] = 1; _nbad += 1; continue
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
@@ -114,19 +207,51 @@ def grad_a(_core, _shape, v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.grad_a` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_a_kernel, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((a.shape[-1],),), None)
+    return _nb.run(_grad_a_kernel, _grad_a_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((a.shape[-1],),), None)
 
 
 @_nb.jit
-def _population_loss_w_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
-    """One pass over the rows of :func:`population_loss_w` (see the module docstring)."""
+def _population_loss_w_kernel(_n, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The fast pass over the rows of :func:`population_loss_w` (rare rows flagged for
+    :func:`_population_loss_w_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, a_all.shape[1]))
     for _i in range(_n):
-        _iw = _i * w_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, norm_w, norm_w_star, w_all, _iw, w_star_all, _iw_star, True, True, True, _d0)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_w_w_star = norm_w * norm_w_star
+        cos_w_w_star, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_fast(dot_w_w_star, nn_w_w_star, False, True)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _h0 = numpy.pi - cos_w_w_star * psi_w_w_star - sin_w_w_star
+        _h0 = _nb.taylor_zero(_h0, cos_w_w_star, sin_w_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
+        _c0 = 1 / 4 * (numpy.pi - 1) / numpy.pi
+        _c1 = 1 / 4 / numpy.pi
+        _c2 = 1 / 2 / numpy.pi
+        _v = sqdiff_a_a_star * _c0 + sumdiff_a_a_star ** 2 * _c1 + _h0 * dot_a_a_star * nn_w_w_star * _c2
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _population_loss_w_careful(_idx, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The careful pass of :func:`population_loss_w` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    _d0 = numpy.empty((1, a_all.shape[1]))
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference(a_all, _ia, a_star_all, _ia_star, norm_w, norm_w_star, w_all, _iw, w_star_all, _iw_star, True, True, True, _d0)
@@ -148,18 +273,56 @@ def population_loss_w(_core, _shape, w, a, w_star, a_star):
     """:func:`derivations.generated.cnn.population_loss_w` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_loss_w_kernel, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((),), None)
+    return _nb.run(_population_loss_w_kernel, _population_loss_w_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((),), None)
 
 
 @_nb.jit
-def _grad_w_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _bad):
-    """One pass over the rows of :func:`grad_w` (see the module docstring)."""
+def _grad_w_kernel(_n, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The fast pass over the rows of :func:`grad_w` (rare rows flagged for
+    :func:`_grad_w_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iw = _i * w_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_a_a_star, _ok = _nb.dot(a_all, _ia, a_star_all, _ia_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sum_a, _ok = _nb.total(a_all, _ia)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sum_a_star, _ok = _nb.total(a_star_all, _ia_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_w_w_star = norm_w * norm_w_star
+        _, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_fast(dot_w_w_star, nn_w_w_star, False, True)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _c0 = 1 / 2 * (numpy.pi - 1) / numpy.pi
+        _c1 = 1 / 2 / numpy.pi
+        _t0 = 1 / norm_w
+        _t1 = dot_a_a_star * _c1
+        _k0 = sqnorm_a * _c0 + sum_a ** 2 * _c1 + norm_w_star * (_t1 * (_t0 - _t0 * sin_w_w_star) + _t0 * sum_a * sum_a_star * -_c1)
+        _k1 = -_t1 * psi_w_w_star
+        if not (abs(_k0) <= 1e240 and abs(_k1) <= 1e240): _bad[_i] = 1; _nbad += 1; continue
+        for _j in range(_o0.shape[1]):
+            _o0[_i, _j] = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
+    return _nbad
+
+
+@_nb.jit
+def _grad_w_careful(_idx, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
+    """The careful pass of :func:`grad_w` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
@@ -178,12 +341,12 @@ def _grad_w_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all,
         _t1 = dot_a_a_star * _c1
         _k0 = sqnorm_a * _c0 + sum_a ** 2 * _c1 + norm_w_star * (_t1 * (_t0 - _t0 * sin_w_w_star) + _t0 * sum_a * sum_a_star * -_c1)
         _k1 = -_t1 * psi_w_w_star
-        _z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
         for _j in range(_o0.shape[1]):
             _e = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
             _o0[_i, _j] = _e
-            _z += _e * 0.0
-        if not _z == 0.0: _bad[_i] = 1; _nbad += 1; continue
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
@@ -191,19 +354,66 @@ def grad_w(_core, _shape, w, a, w_star, a_star):
     """:func:`derivations.generated.cnn.grad_w` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_w_kernel, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((w.shape[-1],),), None)
+    return _nb.run(_grad_w_kernel, _grad_w_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((w.shape[-1],),), None)
 
 
 @_nb.jit
-def _population_loss_and_grads_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _o1, _o2, _bad):
-    """One pass over the rows of :func:`population_loss_and_grads` (see the module docstring)."""
+def _population_loss_and_grads_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _o1, _o2, _bad):
+    """The fast pass over the rows of :func:`population_loss_and_grads` (rare rows flagged for
+    :func:`_population_loss_and_grads_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, a_all.shape[1]))
     for _i in range(_n):
-        _iv = _i * v_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_v_w_star = norm_v * norm_w_star
+        cos_v_w_star, sin_v_w_star, _, psi_v_w_star, _ok = _nb.angle_terms_fast(dot_v_w_star, nn_v_w_star, False, True)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _h0 = numpy.pi - cos_v_w_star * psi_v_w_star - sin_v_w_star
+        _h0 = _nb.taylor_zero(_h0, cos_v_w_star, sin_v_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
+        _h1 = numpy.pi - cos_v_w_star * psi_v_w_star - sin_v_w_star
+        _h1 = _nb.taylor_zero(_h1, cos_v_w_star, sin_v_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
+        _c0 = 1 / 4 * (numpy.pi - 1) / numpy.pi
+        _c1 = 1 / 4 / numpy.pi
+        _c2 = 1 / 2 / numpy.pi
+        _t0 = norm_w_star * _c2
+        _t1 = 1 / 2 / numpy.pi
+        _k0 = dot_a_a_star * psi_v_w_star / norm_v * -_c2
+        _k1 = 1 / 2 - _t1
+        _k2 = _h1 * _t0
+        _k3 = _t1 * sumdiff_a_a_star
+        _v = sqdiff_a_a_star * _c0 + sumdiff_a_a_star ** 2 * _c1 + _h0 * _t0 * dot_a_a_star
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+        if not _nb.rejection_bounded(w_star_all, _iw_star, v_all, _iv, norm_v * norm_v, dot_v_w_star, cos_v_w_star, _k0, _o1, _i): _bad[_i] = 1; _nbad += 1; continue
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
+        for _j in range(_o2.shape[1]):
+            _e = ((_k1)*_d0[0, _j] + (_k2)*a_star_all[_ia_star, _j] + (_k3))
+            _o2[_i, _j] = _e
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
+    return _nbad
+
+
+@_nb.jit
+def _population_loss_and_grads_careful(_idx, v_all, a_all, w_star_all, a_star_all, _o0, _o1, _o2, _bad):
+    """The careful pass of :func:`population_loss_and_grads` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    _d0 = numpy.empty((1, a_all.shape[1]))
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
@@ -227,12 +437,12 @@ def _population_loss_and_grads_kernel(_n, v_all, v_s, a_all, a_s, w_star_all, w_
         if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
         _o0[_i] = _v
         if not _nb.rejection(w_star_all, _iw_star, v_all, _iv, norm_v * norm_v, dot_v_w_star, cos_v_w_star, _k0, _o1, _i): _bad[_i] = 1; _nbad += 1; continue
-        _z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
         for _j in range(_o2.shape[1]):
             _e = ((_k1)*_d0[0, _j] + (_k2)*a_star_all[_ia_star, _j] + (_k3))
             _o2[_i, _j] = _e
-            _z += _e * 0.0
-        if not _z == 0.0: _bad[_i] = 1; _nbad += 1; continue
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
@@ -240,19 +450,67 @@ def population_loss_and_grads(_core, _shape, v, a, w_star, a_star, *, out=None):
     """:func:`derivations.generated.cnn.population_loss_and_grads` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_loss_and_grads_kernel, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((), (v.shape[-1],), (a.shape[-1],),), out)
+    return _nb.run(_population_loss_and_grads_kernel, _population_loss_and_grads_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((), (v.shape[-1],), (a.shape[-1],),), out)
 
 
 @_nb.jit
-def _population_loss_w_and_grads_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, w_star_s, a_star_all, a_star_s, _o0, _o1, _bad):
-    """One pass over the rows of :func:`population_loss_w_and_grads` (see the module docstring)."""
+def _population_loss_w_and_grads_kernel(_n, w_all, a_all, w_star_all, a_star_all, _o0, _o1, _bad):
+    """The fast pass over the rows of :func:`population_loss_w_and_grads` (rare rows flagged for
+    :func:`_population_loss_w_and_grads_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, a_all.shape[1]))
     for _i in range(_n):
-        _iw = _i * w_s
-        _ia = _i * a_s
-        _iw_star = _i * w_star_s
-        _ia_star = _i * a_star_s
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_a_a_star, _ok = _nb.dot(a_all, _ia, a_star_all, _ia_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sum_a, _ok = _nb.total(a_all, _ia)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sum_a_star, _ok = _nb.total(a_star_all, _ia_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        sqdiff_a_a_star, sumdiff_a_a_star, _, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, norm_w, norm_w_star, w_all, _iw, w_star_all, _iw_star, True, True, True, _d0)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_w_w_star = norm_w * norm_w_star
+        cos_w_w_star, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_fast(dot_w_w_star, nn_w_w_star, False, True)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _h0 = numpy.pi - cos_w_w_star * psi_w_w_star - sin_w_w_star
+        _h0 = _nb.taylor_zero(_h0, cos_w_w_star, sin_w_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
+        _c0 = 1 / 4 * (numpy.pi - 1) / numpy.pi
+        _c1 = 1 / 4 / numpy.pi
+        _c2 = 1 / 2 / numpy.pi
+        _c3 = 1 / 2 * (numpy.pi - 1) / numpy.pi
+        _t0 = dot_a_a_star * _c2
+        _t1 = 1 / norm_w
+        _k0 = sum_a ** 2 * _c2 + sqnorm_a * _c3 + norm_w_star * (_t0 * (_t1 - _t1 * sin_w_w_star) + _t1 * sum_a * sum_a_star * -_c2)
+        _k1 = -_t0 * psi_w_w_star
+        _v = sqdiff_a_a_star * _c0 + sumdiff_a_a_star ** 2 * _c1 + _h0 * _t0 * nn_w_w_star
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+        if not (abs(_k0) <= 1e240 and abs(_k1) <= 1e240): _bad[_i] = 1; _nbad += 1; continue
+        for _j in range(_o1.shape[1]):
+            _o1[_i, _j] = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
+    return _nbad
+
+
+@_nb.jit
+def _population_loss_w_and_grads_careful(_idx, w_all, a_all, w_star_all, a_star_all, _o0, _o1, _bad):
+    """The careful pass of :func:`population_loss_w_and_grads` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    _d0 = numpy.empty((1, a_all.shape[1]))
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
         sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
@@ -280,12 +538,12 @@ def _population_loss_w_and_grads_kernel(_n, w_all, w_s, a_all, a_s, w_star_all, 
         _v = sqdiff_a_a_star * _c0 + sumdiff_a_a_star ** 2 * _c1 + _h0 * _t0 * nn_w_w_star
         if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
         _o0[_i] = _v
-        _z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
         for _j in range(_o1.shape[1]):
             _e = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
             _o1[_i, _j] = _e
-            _z += _e * 0.0
-        if not _z == 0.0: _bad[_i] = 1; _nbad += 1; continue
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
@@ -293,4 +551,50 @@ def population_loss_w_and_grads(_core, _shape, w, a, w_star, a_star, *, out=None
     """:func:`derivations.generated.cnn.population_loss_w_and_grads` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_loss_w_and_grads_kernel, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((), (w.shape[-1],),), out)
+    return _nb.run(_population_loss_w_and_grads_kernel, _population_loss_w_and_grads_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((), (w.shape[-1],),), out)
+
+
+@_nb.helper
+def gd_next_angle_row(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """One row of :func:`derivations.generated.cnn.gd_next_angle` (no
+    argument checks: for compiled loops, which test each result)."""
+    cos_phi = numpy.cos(phi)
+    sin_phi = _nb.sine(phi, cos_phi)
+    _t0 = v_norm ** 2 * (2 * numpy.pi)
+    _t1 = a_dot * eta * _nb.pi_minus(phi) * ws_norm
+    return float(numpy.arctan2(sin_phi * abs(_t0 - _t1 * cos_phi), _t0 * cos_phi + _t1 * sin_phi ** 2))
+
+
+@_nb.helper
+def gd_next_norm_v_sq_row(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """One row of :func:`derivations.generated.cnn.gd_next_norm_v_sq` (no
+    argument checks: for compiled loops, which test each result)."""
+    _t0 = numpy.pi ** 2
+    return float(1 / 4 * (4 * _t0 * v_norm ** 4 + a_dot ** 2 * eta ** 2 * _nb.pi_minus(phi) ** 2 * numpy.sin(phi) ** 2 * ws_norm ** 2) / (_t0 * v_norm ** 2))
+
+
+@_nb.helper
+def gd_next_dot_row(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """One row of :func:`derivations.generated.cnn.gd_next_dot` (no
+    argument checks: for compiled loops, which test each result)."""
+    cos_phi = numpy.cos(phi)
+    sin_phi = _nb.sine(phi, cos_phi)
+    _t0 = 1 / 2 * eta
+    _t1 = _t0 * a_dot
+    _t2 = numpy.pi ** (-1.0)
+    _t3 = _t0 * _t2
+    _t4 = _t3 * ws_norm
+    _t5 = _t4 * as_norm ** 2
+    return float(_t1 * _t2 - _t1 - _t3 * a_sum * as_sum + _t4 * as_sum ** 2 + _t5 * cos_phi * _nb.pi_minus(phi) + _t5 * sin_phi - _t5 + a_dot)
+
+
+@_nb.helper
+def gd_next_sum_row(phi, v_norm, a_dot, a_sum, ws_norm, as_norm, as_sum, k, eta):
+    """One row of :func:`derivations.generated.cnn.gd_next_sum` (no
+    argument checks: for compiled loops, which test each result)."""
+    dim_k = k
+    cos_phi = numpy.cos(phi)
+    sin_phi = _nb.sine(phi, cos_phi)
+    _c0 = 1 / 2 * (1 - numpy.pi) / numpy.pi
+    _c1 = 1 / 2 / numpy.pi
+    return float(a_sum + eta * (as_sum * ws_norm * (cos_phi * _nb.pi_minus(phi) + dim_k + sin_phi - 1) * _c1 + a_sum * (_c0 + dim_k * -_c1)))

@@ -14,23 +14,47 @@ from . import _runtime_numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = '172032f3ccdc87da'
+_RUNTIME_SHA256 = '2791d1aadb158d4d'
 __all__ = ['population_loss', 'population_grad']
 
 
 @_nb.jit
-def _population_loss_kernel(_n, w_all, w_s, w_star_all, w_star_s, _o0, _bad):
-    """One pass over the rows of :func:`population_loss` (see the module docstring)."""
+def _population_loss_kernel(_n, w_all, w_star_all, _o0, _bad):
+    """The fast pass over the rows of :func:`population_loss` (rare rows flagged for
+    :func:`_population_loss_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, w_all.shape[1]))
     for _i in range(_n):
-        _iw = _i * w_s
-        _iw_star = _i * w_star_s
-        sqnorm_w, _ok = _nb.sqnorm(w_all, _iw)
+        _iw = _i
+        _iw_star = _i
+        sqnorm_w, sqnorm_w_star, dot_w_w_star, _ok = _nb.sqnorms_and_dot(w_all, _iw, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_w_star, _ok = _nb.sqnorm(w_star_all, _iw_star)
+        sqdiff_w_w_star, _, _, _ok = _nb.difference_fast(w_all, _iw, w_star_all, _iw_star, 1.0, 1.0, w_all, _iw, w_all, _iw, False, False, False, _d0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_w_w_star, _ok = _nb.dot(w_all, _iw, w_star_all, _iw_star)
+        nn_w_w_star = numpy.sqrt(sqnorm_w * sqnorm_w_star)
+        cos_w_w_star, sin_w_w_star, phi_w_w_star, _, _ok = _nb.angle_terms_fast(dot_w_w_star, nn_w_w_star, True, False)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _h0 = cos_w_w_star * phi_w_w_star - sin_w_w_star
+        _h0 = _nb.taylor_zero(_h0, cos_w_w_star, sin_w_w_star, 0.9956032257193309, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07))
+        _c0 = 1 / 2 / numpy.pi
+        _v = _h0 * nn_w_w_star * _c0 + 1 / 4 * sqdiff_w_w_star
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _population_loss_careful(_idx, w_all, w_star_all, _o0, _bad):
+    """The careful pass of :func:`population_loss` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    _d0 = numpy.empty((1, w_all.shape[1]))
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iw = _i
+        _iw_star = _i
+        sqnorm_w, sqnorm_w_star, dot_w_w_star, _ok = _nb.sqnorms_and_dot(w_all, _iw, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         sqdiff_w_w_star, _, _, _ok = _nb.difference(w_all, _iw, w_star_all, _iw_star, 1.0, 1.0, w_all, _iw, w_all, _iw, False, False, False, _d0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
@@ -49,16 +73,41 @@ def population_loss(_core, _shape, w, w_star):
     """:func:`derivations.generated.filter.population_loss` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_loss_kernel, _core, _shape, (w, w_star,), (1, 1,), ((),), None)
+    return _nb.run(_population_loss_kernel, _population_loss_careful, _core, _shape, (w, w_star,), (1, 1,), ((),), None)
 
 
 @_nb.jit
-def _population_grad_kernel(_n, w_all, w_s, w_star_all, w_star_s, _o0, _bad):
-    """One pass over the rows of :func:`population_grad` (see the module docstring)."""
+def _population_grad_kernel(_n, w_all, w_star_all, _o0, _bad):
+    """The fast pass over the rows of :func:`population_grad` (rare rows flagged for
+    :func:`_population_grad_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iw = _i * w_s
-        _iw_star = _i * w_star_s
+        _iw = _i
+        _iw_star = _i
+        norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_w_w_star = norm_w * norm_w_star
+        _, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_fast(dot_w_w_star, nn_w_w_star, False, True)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _c0 = 1 / 2 / numpy.pi
+        _k0 = 1 / 2 + norm_w_star * sin_w_w_star / norm_w * -_c0
+        _k1 = psi_w_w_star * (-(1 / 2) / numpy.pi)
+        if not (abs(_k0) <= 1e240 and abs(_k1) <= 1e240): _bad[_i] = 1; _nbad += 1; continue
+        for _j in range(_o0.shape[1]):
+            _o0[_i, _j] = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
+    return _nbad
+
+
+@_nb.jit
+def _population_grad_careful(_idx, w_all, w_star_all, _o0, _bad):
+    """The careful pass of :func:`population_grad` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iw = _i
+        _iw_star = _i
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_w_w_star = norm_w * norm_w_star
@@ -66,12 +115,12 @@ def _population_grad_kernel(_n, w_all, w_s, w_star_all, w_star_s, _o0, _bad):
         _c0 = 1 / 2 / numpy.pi
         _k0 = 1 / 2 + norm_w_star * sin_w_w_star / norm_w * -_c0
         _k1 = psi_w_w_star * (-(1 / 2) / numpy.pi)
-        _z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
         for _j in range(_o0.shape[1]):
             _e = ((_k0)*w_all[_iw, _j] + (_k1)*w_star_all[_iw_star, _j])
             _o0[_i, _j] = _e
-            _z += _e * 0.0
-        if not _z == 0.0: _bad[_i] = 1; _nbad += 1; continue
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
@@ -79,4 +128,4 @@ def population_grad(_core, _shape, w, w_star):
     """:func:`derivations.generated.filter.population_grad` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_grad_kernel, _core, _shape, (w, w_star,), (1, 1,), ((w.shape[-1],),), None)
+    return _nb.run(_population_grad_kernel, _population_grad_careful, _core, _shape, (w, w_star,), (1, 1,), ((w.shape[-1],),), None)

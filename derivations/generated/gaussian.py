@@ -24,6 +24,9 @@ def relu_mean(w):
     """
     w = _rt.vector("w", w, finite=False)
     _shape = _rt.batch_shape(("w", w, 1))
+    _fast = _rt.compiled('gaussian', 'relu_mean', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_relu_mean_core, _shape, w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_relu_mean_core, _shape, (w,))
     return _relu_mean_core(_shape, w)
@@ -52,6 +55,9 @@ def relu_cross_moment(w, u):
     u = _rt.vector("u", u, finite=False)
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
+    _fast = _rt.compiled('gaussian', 'relu_cross_moment', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_relu_cross_moment_core, _shape, w, u)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_relu_cross_moment_core, _shape, (w, u))
     return _relu_cross_moment_core(_shape, w, u)
@@ -88,6 +94,9 @@ def halfspace_second_moment(w):
     """
     w = _rt.vector("w", w)
     _shape = _rt.batch_shape(("w", w, 1))
+    _fast = _rt.compiled('gaussian', 'halfspace_second_moment', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_halfspace_second_moment_core, _shape, w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_halfspace_second_moment_core, _shape, (w,))
     return _halfspace_second_moment_core(_shape, w)

@@ -14,22 +14,41 @@ from . import _runtime_numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = '172032f3ccdc87da'
+_RUNTIME_SHA256 = '2791d1aadb158d4d'
 __all__ = ['h_inf', 'arccos1', '_h_inf_gram_pair', '_arccos1_gram_pair']
 
 
 @_nb.jit
-def _h_inf_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
-    """One pass over the rows of :func:`h_inf` (see the module docstring)."""
+def _h_inf_kernel(_n, x_all, y_all, _o0, _bad):
+    """The fast pass over the rows of :func:`h_inf` (rare rows flagged for
+    :func:`_h_inf_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
+        nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
+        _, _, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _c0 = 1 / 2 / numpy.pi
+        _v = dot_x_y * psi_x_y * _c0
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _h_inf_careful(_idx, x_all, y_all, _o0, _bad):
+    """The careful pass of :func:`h_inf` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         _, _, _, psi_x_y = _nb.angle_terms(x_all, _ix, y_all, _iy, dot_x_y, nn_x_y, False, True)
@@ -44,21 +63,42 @@ def h_inf(_core, _shape, x, y):
     """:func:`derivations.generated.kernels.h_inf` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_h_inf_kernel, _core, _shape, (x, y,), (1, 1,), ((),), None)
+    return _nb.run(_h_inf_kernel, _h_inf_careful, _core, _shape, (x, y,), (1, 1,), ((),), None)
 
 
 @_nb.jit
-def _arccos1_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
-    """One pass over the rows of :func:`arccos1` (see the module docstring)."""
+def _arccos1_kernel(_n, x_all, y_all, _o0, _bad):
+    """The fast pass over the rows of :func:`arccos1` (rare rows flagged for
+    :func:`_arccos1_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
+        nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
+        cos_x_y, sin_x_y, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _h0 = cos_x_y * psi_x_y + sin_x_y
+        _h0 = _nb.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07))
+        _c0 = 1 / 2 / numpy.pi
+        _v = _h0 * nn_x_y * _c0
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _arccos1_careful(_idx, x_all, y_all, _o0, _bad):
+    """The careful pass of :func:`arccos1` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         cos_x_y, sin_x_y, _, psi_x_y = _nb.angle_terms(x_all, _ix, y_all, _iy, dot_x_y, nn_x_y, False, True)
@@ -75,21 +115,40 @@ def arccos1(_core, _shape, x, y):
     """:func:`derivations.generated.kernels.arccos1` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_arccos1_kernel, _core, _shape, (x, y,), (1, 1,), ((),), None)
+    return _nb.run(_arccos1_kernel, _arccos1_careful, _core, _shape, (x, y,), (1, 1,), ((),), None)
 
 
 @_nb.jit
-def __h_inf_gram_pair_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
-    """One pass over the rows of :func:`_h_inf_gram_pair` (see the module docstring)."""
+def __h_inf_gram_pair_kernel(_n, x_all, y_all, _o0, _bad):
+    """The fast pass over the rows of :func:`_h_inf_gram_pair` (rare rows flagged for
+    :func:`__h_inf_gram_pair_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
+        nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
+        _, _, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _c0 = 1 / 2 / numpy.pi
+        _v = dot_x_y * psi_x_y * _c0
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def __h_inf_gram_pair_careful(_idx, x_all, y_all, _o0, _bad):
+    """The careful pass of :func:`_h_inf_gram_pair` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         _, _, _, psi_x_y = _nb.angle_terms(x_all, _ix, y_all, _iy, dot_x_y, nn_x_y, False, True)
@@ -104,21 +163,42 @@ def _h_inf_gram_pair(_core, _shape, x, y):
     """:func:`derivations.generated.kernels._h_inf_gram_pair` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(__h_inf_gram_pair_kernel, _core, _shape, (x, y,), (1, 1,), ((),), None)
+    return _nb.run(__h_inf_gram_pair_kernel, __h_inf_gram_pair_careful, _core, _shape, (x, y,), (1, 1,), ((),), None)
 
 
 @_nb.jit
-def __arccos1_gram_pair_kernel(_n, x_all, x_s, y_all, y_s, _o0, _bad):
-    """One pass over the rows of :func:`_arccos1_gram_pair` (see the module docstring)."""
+def __arccos1_gram_pair_kernel(_n, x_all, y_all, _o0, _bad):
+    """The fast pass over the rows of :func:`_arccos1_gram_pair` (rare rows flagged for
+    :func:`__arccos1_gram_pair_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _ix = _i * x_s
-        _iy = _i * y_s
-        sqnorm_x, _ok = _nb.sqnorm(x_all, _ix)
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_y, _ok = _nb.sqnorm(y_all, _iy)
+        nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
+        cos_x_y, sin_x_y, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_x_y, _ok = _nb.dot(x_all, _ix, y_all, _iy)
+        _h0 = cos_x_y * psi_x_y + sin_x_y
+        _h0 = _nb.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07))
+        _c0 = 1 / 2 / numpy.pi
+        _v = _h0 * nn_x_y * _c0
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def __arccos1_gram_pair_careful(_idx, x_all, y_all, _o0, _bad):
+    """The careful pass of :func:`_arccos1_gram_pair` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _ix = _i
+        _iy = _i
+        sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
         cos_x_y, sin_x_y, _, psi_x_y = _nb.angle_terms(x_all, _ix, y_all, _iy, dot_x_y, nn_x_y, False, True)
@@ -135,4 +215,4 @@ def _arccos1_gram_pair(_core, _shape, x, y):
     """:func:`derivations.generated.kernels._arccos1_gram_pair` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(__arccos1_gram_pair_kernel, _core, _shape, (x, y,), (1, 1,), ((),), None)
+    return _nb.run(__arccos1_gram_pair_kernel, __arccos1_gram_pair_careful, _core, _shape, (x, y,), (1, 1,), ((),), None)

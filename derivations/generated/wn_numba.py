@@ -14,18 +14,39 @@ from . import _runtime_numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = '172032f3ccdc87da'
+_RUNTIME_SHA256 = '2791d1aadb158d4d'
 __all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'grad_theta', 'grad_g_and_grads']
 
 
 @_nb.jit
-def _grad_v_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _bad):
-    """One pass over the rows of :func:`grad_v` (see the module docstring)."""
+def _grad_v_kernel(_n, v_all, g_all, grad_w_all, _o0, _bad):
+    """The fast pass over the rows of :func:`grad_v` (rare rows flagged for
+    :func:`_grad_v_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
+        norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_grad_w_v = norm_grad_w * norm_v
+        cos_grad_w_v = _nb.cosine_or_zero(dot_grad_w_v, nn_grad_w_v)
+        _k0 = g / norm_v
+        if not _nb.rejection_bounded(grad_w_all, _igrad_w, v_all, _iv, norm_v * norm_v, dot_grad_w_v, cos_grad_w_v, _k0, _o0, _i): _bad[_i] = 1; _nbad += 1; continue
+    return _nbad
+
+
+@_nb.jit
+def _grad_v_careful(_idx, v_all, g_all, grad_w_all, _o0, _bad):
+    """The careful pass of :func:`grad_v` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
         norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_grad_w_v = norm_grad_w * norm_v
@@ -39,17 +60,39 @@ def grad_v(_core, _shape, v, g, grad_w):
     """:func:`derivations.generated.wn.grad_v` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_v_kernel, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((grad_w.shape[-1],),), None)
+    return _nb.run(_grad_v_kernel, _grad_v_careful, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((grad_w.shape[-1],),), None)
 
 
 @_nb.jit
-def _grad_g_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _bad):
-    """One pass over the rows of :func:`grad_g` (see the module docstring)."""
+def _grad_g_kernel(_n, v_all, g_all, grad_w_all, _o0, _bad):
+    """The fast pass over the rows of :func:`grad_g` (rare rows flagged for
+    :func:`_grad_g_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
+        norm_v, _ok = _nb.norm(v_all, _iv)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_grad_w_v, _ok = _nb.dot(grad_w_all, _igrad_w, v_all, _iv)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _v = dot_grad_w_v / norm_v
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _grad_g_careful(_idx, v_all, g_all, grad_w_all, _o0, _bad):
+    """The careful pass of :func:`grad_g` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_grad_w_v, _ok = _nb.dot(grad_w_all, _igrad_w, v_all, _iv)
@@ -64,23 +107,43 @@ def grad_g(_core, _shape, v, g, grad_w):
     """:func:`derivations.generated.wn.grad_g` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_g_kernel, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((),), None)
+    return _nb.run(_grad_g_kernel, _grad_g_careful, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((),), None)
 
 
 @_nb.jit
-def _norm_after_gd_step_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, eta_all, eta_s, _o0, _bad):
-    """One pass over the rows of :func:`norm_after_gd_step` (see the module docstring)."""
+def _norm_after_gd_step_kernel(_n, v_all, g_all, grad_w_all, eta_all, _o0, _bad):
+    """The fast pass over the rows of :func:`norm_after_gd_step` (rare rows flagged for
+    :func:`_norm_after_gd_step_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
-        eta = eta_all[_i * eta_s]
-        sqnorm_grad_w, _ok = _nb.sqnorm(grad_w_all, _igrad_w)
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
+        eta = eta_all[_i]
+        sqnorm_grad_w, sqnorm_v, dot_grad_w_v, _ok = _nb.sqnorms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
+        nn_grad_w_v = numpy.sqrt(sqnorm_grad_w * sqnorm_v)
+        _, sin_grad_w_v, _, _, _ok = _nb.angle_terms_fast(dot_grad_w_v, nn_grad_w_v, False, False)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        dot_grad_w_v, _ok = _nb.dot(grad_w_all, _igrad_w, v_all, _iv)
+        _v = eta ** 2 * g ** 2 * sin_grad_w_v ** 2 * sqnorm_grad_w / sqnorm_v + sqnorm_v
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _norm_after_gd_step_careful(_idx, v_all, g_all, grad_w_all, eta_all, _o0, _bad):
+    """The careful pass of :func:`norm_after_gd_step` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
+        eta = eta_all[_i]
+        sqnorm_grad_w, sqnorm_v, dot_grad_w_v, _ok = _nb.sqnorms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_grad_w_v = numpy.sqrt(sqnorm_grad_w * sqnorm_v)
         _, sin_grad_w_v, _, _ = _nb.angle_terms(grad_w_all, _igrad_w, v_all, _iv, dot_grad_w_v, nn_grad_w_v, False, False)
@@ -94,19 +157,20 @@ def norm_after_gd_step(_core, _shape, v, g, grad_w, eta):
     """:func:`derivations.generated.wn.norm_after_gd_step` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_norm_after_gd_step_kernel, _core, _shape, (v, g, grad_w, eta,), (1, 0, 1, 0,), ((),), None)
+    return _nb.run(_norm_after_gd_step_kernel, _norm_after_gd_step_careful, _core, _shape, (v, g, grad_w, eta,), (1, 0, 1, 0,), ((),), None)
 
 
 @_nb.jit
-def _df_dv_kernel(_n, v_all, v_s, g_all, g_s, c_all, c_s, x_p_all, x_p_s, m_all, m_s, _o0, _bad):
-    """One pass over the rows of :func:`df_dv` (see the module docstring)."""
+def _df_dv_kernel(_n, v_all, g_all, c_all, x_p_all, m_all, _o0, _bad):
+    """The fast pass over the rows of :func:`df_dv` (rare rows flagged for
+    :func:`_df_dv_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        c = c_all[_i * c_s]
-        _ix_p = _i * x_p_s
-        m = m_all[_i * m_s]
+        _iv = _i
+        g = g_all[_i]
+        c = c_all[_i]
+        _ix_p = _i
+        m = m_all[_i]
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -116,12 +180,43 @@ def _df_dv_kernel(_n, v_all, v_s, g_all, g_s, c_all, c_s, x_p_all, x_p_s, m_all,
         _t2 = numpy.greater_equal(_t0, 0)
         _k0 = float(-_t0 * _t1 / norm_v ** 3) if _t2 else float(0) if True else float(numpy.nan)
         _k1 = float(_t1 * g / norm_v) if _t2 else float(0) if True else float(numpy.nan)
-        _z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
         for _j in range(_o0.shape[1]):
             _e = ((_k0)*v_all[_iv, _j] + (_k1)*x_p_all[_ix_p, _j])
             _o0[_i, _j] = _e
-            _z += _e * 0.0
-        if not _z == 0.0: _bad[_i] = 1; _nbad += 1; continue
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
+    return _nbad
+
+
+@_nb.jit
+def _df_dv_careful(_idx, v_all, g_all, c_all, x_p_all, m_all, _o0, _bad):
+    """The careful pass of :func:`df_dv` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        g = g_all[_i]
+        c = c_all[_i]
+        _ix_p = _i
+        m = m_all[_i]
+        norm_v, _ok = _nb.norm(v_all, _iv)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _t0 = dot_v_x_p * g
+        _t1 = c / numpy.sqrt(m)
+        _t2 = numpy.greater_equal(_t0, 0)
+        _k0 = float(-_t0 * _t1 / norm_v ** 3) if _t2 else float(0) if True else float(numpy.nan)
+        _k1 = float(_t1 * g / norm_v) if _t2 else float(0) if True else float(numpy.nan)
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
+        for _j in range(_o0.shape[1]):
+            _e = ((_k0)*v_all[_iv, _j] + (_k1)*x_p_all[_ix_p, _j])
+            _o0[_i, _j] = _e
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
@@ -129,19 +224,43 @@ def df_dv(_core, _shape, v, g, c, x_p, m):
     """:func:`derivations.generated.wn.df_dv` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_df_dv_kernel, _core, _shape, (v, g, c, x_p, m,), (1, 0, 0, 1, 0,), ((v.shape[-1],),), None)
+    return _nb.run(_df_dv_kernel, _df_dv_careful, _core, _shape, (v, g, c, x_p, m,), (1, 0, 0, 1, 0,), ((v.shape[-1],),), None)
 
 
 @_nb.jit
-def _df_dg_kernel(_n, v_all, v_s, g_all, g_s, c_all, c_s, x_p_all, x_p_s, m_all, m_s, _o0, _bad):
-    """One pass over the rows of :func:`df_dg` (see the module docstring)."""
+def _df_dg_kernel(_n, v_all, g_all, c_all, x_p_all, m_all, _o0, _bad):
+    """The fast pass over the rows of :func:`df_dg` (rare rows flagged for
+    :func:`_df_dg_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        c = c_all[_i * c_s]
-        _ix_p = _i * x_p_s
-        m = m_all[_i * m_s]
+        _iv = _i
+        g = g_all[_i]
+        c = c_all[_i]
+        _ix_p = _i
+        m = m_all[_i]
+        norm_v, _ok = _nb.norm(v_all, _iv)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _v = float(c * dot_v_x_p / (numpy.sqrt(m) * norm_v)) if numpy.greater_equal(dot_v_x_p * g, 0) else float(0) if True else float(numpy.nan)
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _df_dg_careful(_idx, v_all, g_all, c_all, x_p_all, m_all, _o0, _bad):
+    """The careful pass of :func:`df_dg` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        g = g_all[_i]
+        c = c_all[_i]
+        _ix_p = _i
+        m = m_all[_i]
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -156,19 +275,47 @@ def df_dg(_core, _shape, v, g, c, x_p, m):
     """:func:`derivations.generated.wn.df_dg` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_df_dg_kernel, _core, _shape, (v, g, c, x_p, m,), (1, 0, 0, 1, 0,), ((),), None)
+    return _nb.run(_df_dg_kernel, _df_dg_careful, _core, _shape, (v, g, c, x_p, m,), (1, 0, 0, 1, 0,), ((),), None)
 
 
 @_nb.jit
-def _v_term_kernel(_n, v_all, v_s, g_all, g_s, x_p_all, x_p_s, y_p_all, y_p_s, alpha_all, alpha_s, _o0, _bad):
-    """One pass over the rows of :func:`v_term` (see the module docstring)."""
+def _v_term_kernel(_n, v_all, g_all, x_p_all, y_p_all, alpha_all, _o0, _bad):
+    """The fast pass over the rows of :func:`v_term` (rare rows flagged for
+    :func:`_v_term_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _ix_p = _i * x_p_s
-        _iy_p = _i * y_p_s
-        alpha = alpha_all[_i * alpha_s]
+        _iv = _i
+        g = g_all[_i]
+        _ix_p = _i
+        _iy_p = _i
+        alpha = alpha_all[_i]
+        sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_v_y_p, _ok = _nb.dot(v_all, _iv, y_p_all, _iy_p)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_x_p_y_p, _ok = _nb.dot(x_p_all, _ix_p, y_p_all, _iy_p)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _v = float(float(alpha ** 2 * g ** 2 * (dot_x_p_y_p * sqnorm_v - dot_v_x_p * dot_v_y_p) / sqnorm_v ** 2) if numpy.greater_equal(dot_v_y_p, 0) else float(0) if True else float(numpy.nan)) if numpy.greater_equal(dot_v_x_p, 0) else float(0) if True else float(numpy.nan)
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _v_term_careful(_idx, v_all, g_all, x_p_all, y_p_all, alpha_all, _o0, _bad):
+    """The careful pass of :func:`v_term` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        g = g_all[_i]
+        _ix_p = _i
+        _iy_p = _i
+        alpha = alpha_all[_i]
         sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -187,19 +334,45 @@ def v_term(_core, _shape, v, g, x_p, y_p, alpha):
     """:func:`derivations.generated.wn.v_term` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_v_term_kernel, _core, _shape, (v, g, x_p, y_p, alpha,), (1, 0, 1, 1, 0,), ((),), None)
+    return _nb.run(_v_term_kernel, _v_term_careful, _core, _shape, (v, g, x_p, y_p, alpha,), (1, 0, 1, 1, 0,), ((),), None)
 
 
 @_nb.jit
-def _g_term_kernel(_n, v_all, v_s, g_all, g_s, x_p_all, x_p_s, y_p_all, y_p_s, alpha_all, alpha_s, _o0, _bad):
-    """One pass over the rows of :func:`g_term` (see the module docstring)."""
+def _g_term_kernel(_n, v_all, g_all, x_p_all, y_p_all, alpha_all, _o0, _bad):
+    """The fast pass over the rows of :func:`g_term` (rare rows flagged for
+    :func:`_g_term_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _ix_p = _i * x_p_s
-        _iy_p = _i * y_p_s
-        alpha = alpha_all[_i * alpha_s]
+        _iv = _i
+        g = g_all[_i]
+        _ix_p = _i
+        _iy_p = _i
+        alpha = alpha_all[_i]
+        sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_v_y_p, _ok = _nb.dot(v_all, _iv, y_p_all, _iy_p)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _v = float(float(dot_v_x_p * dot_v_y_p / sqnorm_v) if numpy.greater_equal(dot_v_y_p, 0) else float(0) if True else float(numpy.nan)) if numpy.greater_equal(dot_v_x_p, 0) else float(0) if True else float(numpy.nan)
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+    return _nbad
+
+
+@_nb.jit
+def _g_term_careful(_idx, v_all, g_all, x_p_all, y_p_all, alpha_all, _o0, _bad):
+    """The careful pass of :func:`g_term` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        g = g_all[_i]
+        _ix_p = _i
+        _iy_p = _i
+        alpha = alpha_all[_i]
         sqnorm_v, _ok = _nb.sqnorm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -216,16 +389,17 @@ def g_term(_core, _shape, v, g, x_p, y_p, alpha):
     """:func:`derivations.generated.wn.g_term` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_g_term_kernel, _core, _shape, (v, g, x_p, y_p, alpha,), (1, 0, 1, 1, 0,), ((),), None)
+    return _nb.run(_g_term_kernel, _g_term_careful, _core, _shape, (v, g, x_p, y_p, alpha,), (1, 0, 1, 1, 0,), ((),), None)
 
 
 @_nb.jit
-def _grad_theta_kernel(_n, v_all, v_s, x_p_all, x_p_s, _o0, _bad):
-    """One pass over the rows of :func:`grad_theta` (see the module docstring)."""
+def _grad_theta_kernel(_n, v_all, x_p_all, _o0, _bad):
+    """The fast pass over the rows of :func:`grad_theta` (rare rows flagged for
+    :func:`_grad_theta_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        _ix_p = _i * x_p_s
+        _iv = _i
+        _ix_p = _i
         norm_v, _ok = _nb.norm(v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
@@ -233,12 +407,38 @@ def _grad_theta_kernel(_n, v_all, v_s, x_p_all, x_p_s, _o0, _bad):
         _t0 = numpy.greater_equal(dot_v_x_p, 0)
         _k0 = float(-dot_v_x_p / norm_v ** 3) if _t0 else float(0) if True else float(numpy.nan)
         _k1 = float(1 / norm_v) if _t0 else float(0) if True else float(numpy.nan)
-        _z = 0.0  # sum of e*0: 0 when every entry is finite, else NaN
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
         for _j in range(_o0.shape[1]):
             _e = ((_k0)*v_all[_iv, _j] + (_k1)*x_p_all[_ix_p, _j])
             _o0[_i, _j] = _e
-            _z += _e * 0.0
-        if not _z == 0.0: _bad[_i] = 1; _nbad += 1; continue
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
+    return _nbad
+
+
+@_nb.jit
+def _grad_theta_careful(_idx, v_all, x_p_all, _o0, _bad):
+    """The careful pass of :func:`grad_theta` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        _ix_p = _i
+        norm_v, _ok = _nb.norm(v_all, _iv)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        dot_v_x_p, _ok = _nb.dot(v_all, _iv, x_p_all, _ix_p)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _t0 = numpy.greater_equal(dot_v_x_p, 0)
+        _k0 = float(-dot_v_x_p / norm_v ** 3) if _t0 else float(0) if True else float(numpy.nan)
+        _k1 = float(1 / norm_v) if _t0 else float(0) if True else float(numpy.nan)
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
+        for _j in range(_o0.shape[1]):
+            _e = ((_k0)*v_all[_iv, _j] + (_k1)*x_p_all[_ix_p, _j])
+            _o0[_i, _j] = _e
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
@@ -246,17 +446,42 @@ def grad_theta(_core, _shape, v, x_p):
     """:func:`derivations.generated.wn.grad_theta` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_theta_kernel, _core, _shape, (v, x_p,), (1, 1,), ((v.shape[-1],),), None)
+    return _nb.run(_grad_theta_kernel, _grad_theta_careful, _core, _shape, (v, x_p,), (1, 1,), ((v.shape[-1],),), None)
 
 
 @_nb.jit
-def _grad_g_and_grads_kernel(_n, v_all, v_s, g_all, g_s, grad_w_all, grad_w_s, _o0, _o1, _bad):
-    """One pass over the rows of :func:`grad_g_and_grads` (see the module docstring)."""
+def _grad_g_and_grads_kernel(_n, v_all, g_all, grad_w_all, _o0, _o1, _bad):
+    """The fast pass over the rows of :func:`grad_g_and_grads` (rare rows flagged for
+    :func:`_grad_g_and_grads_careful`; see the module docstring)."""
     _nbad = 0
     for _i in range(_n):
-        _iv = _i * v_s
-        g = g_all[_i * g_s]
-        _igrad_w = _i * grad_w_s
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
+        norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        nn_grad_w_v = norm_grad_w * norm_v
+        cos_grad_w_v = _nb.cosine_or_zero(dot_grad_w_v, nn_grad_w_v)
+        _t0 = 1 / norm_v
+        _k0 = _t0 * g
+        _v = _t0 * dot_grad_w_v
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+        if not _nb.rejection_bounded(grad_w_all, _igrad_w, v_all, _iv, norm_v * norm_v, dot_grad_w_v, cos_grad_w_v, _k0, _o1, _i): _bad[_i] = 1; _nbad += 1; continue
+    return _nbad
+
+
+@_nb.jit
+def _grad_g_and_grads_careful(_idx, v_all, g_all, grad_w_all, _o0, _o1, _bad):
+    """The careful pass of :func:`grad_g_and_grads` over the rows ``_idx`` the fast pass
+    flagged (rows it flags in turn go to the NumPy core)."""
+    _nbad = 0
+    for _r in range(_idx.shape[0]):
+        _i = _idx[_r]
+        _bad[_i] = 0
+        _iv = _i
+        g = g_all[_i]
+        _igrad_w = _i
         norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         nn_grad_w_v = norm_grad_w * norm_v
@@ -274,4 +499,4 @@ def grad_g_and_grads(_core, _shape, v, g, grad_w, *, out=None):
     """:func:`derivations.generated.wn.grad_g_and_grads` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_g_and_grads_kernel, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((), (v.shape[-1],),), out)
+    return _nb.run(_grad_g_and_grads_kernel, _grad_g_and_grads_careful, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((), (v.shape[-1],),), out)

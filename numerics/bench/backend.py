@@ -18,6 +18,9 @@ CPU time, best of 3 calls per round: the machine is shared) against:
 6. import + first call in a fresh interpreter with the kernel cache warm (target <= 0.5 s),
    and the cold cost (empty ``NUMBA_CACHE_DIR``) stated.
 
+7. the same comparisons (1, 2, 4) for the fused/batched functions of filter, wn and kernels
+   (:mod:`._backend_cases`, which also holds the hook for the emitted-JAX backend's rows).
+
 Rows whose side is not installed (JAX, Numba) are skipped with a note.
 """
 from __future__ import annotations
@@ -119,6 +122,8 @@ def bare_fused():
 
 
 def _close(x, y, what):
+    x = x if isinstance(x, tuple) else (x,)
+    y = y if isinstance(y, tuple) else (y,)
     for u, w in zip(x, y):
         u, w = np.asarray(u), np.asarray(w)
         scale = np.max(np.abs(w))
@@ -144,8 +149,11 @@ def speed_rows(quick: bool) -> list[BenchRow]:
         with _backend.using("numpy"):
             return cnn.population_loss_and_grads(*x)
 
+    from . import _backend_cases
+
     jx = jax_fused() if _have("jax") else None
     bare = bare_fused()
+    extra = _backend_cases.emitted_jax_sides("cnn fused")  # the emitted-JAX backend (hook)
     rows = []
     for n, p, k in sizes:
         pools = [_batch(rng, n, p, k) for _ in range(3)]
@@ -157,6 +165,7 @@ def speed_rows(quick: bool) -> list[BenchRow]:
         cands = {"compiled": compiled, "bare Numba loop": bare, "NumPy backend": numpy_side}
         if jx is not None:
             cands["JAX jit(vmap(value_and_grad))"] = jx
+        cands.update(extra)
         for name, fn in cands.items():
             _close(fn(*pts(0)), ref, name)
         t = interleaved(cands, rounds=rounds, points=pts, repeat=3)
@@ -171,8 +180,64 @@ def speed_rows(quick: bool) -> list[BenchRow]:
                               "compiled", "bare Numba loop", 1.3))
         rows.append(ratio_row(f"backend: cnn fused, compiled / NumPy backend ({size})", t,
                               "compiled", "NumPy backend", 1.0))
+        for name in extra:
+            if jx is not None:
+                rows.append(ratio_row(f"backend: cnn fused, {name} / JAX autodiff ({size})", t,
+                                      name, "JAX jit(vmap(value_and_grad))", math.inf))
     rows.append(check_cost_row(quick))
     rows.append(single_point_row())
+    return rows + case_rows(quick)
+
+
+def case_rows(quick: bool) -> list[BenchRow]:
+    """The fused/batched functions of filter, wn and kernels (:mod:`._backend_cases`): compiled
+    vs the JAX autodiff anchor (target <= 0.8), vs the bare loop (<= 1.3), vs NumPy (<= 1)."""
+    from derivations.generated import _backend
+
+    from . import _backend_cases as backend_cases
+
+    rows = []
+    rng = np.random.default_rng(3)
+    for case, (sizes, batch, public, jax_side, bare_side) in backend_cases.CASES.items():
+        def compiled(*x, public=public):
+            with _backend.using("numba"):
+                return public(*x)
+
+        def numpy_side(*x, public=public):
+            with _backend.using("numpy"):
+                return public(*x)
+
+        cands = {"compiled": compiled, "bare Numba loop": bare_side(), "NumPy backend": numpy_side}
+        anchor = "JAX jit(vmap(autodiff))"
+        if _have("jax"):
+            cands[anchor] = jax_side()
+        extra = backend_cases.emitted_jax_sides(case)
+        cands.update(extra)
+        for n, p in (((2_000, 10),) if quick else sizes):
+            pools = [batch(rng, n, p) for _ in range(3)]
+
+            def pts(r, pools=pools):
+                return pools[r % len(pools)]
+
+            ref = numpy_side(*pts(0))
+            for name, fn in cands.items():
+                _close(fn(*pts(0)), ref, f"{case}: {name}")
+            t = interleaved(cands, rounds=5 if quick else 11, points=pts, repeat=3)
+            size = f"N={n:,}, p={p}"
+            if anchor in cands:
+                rows.append(ratio_row(f"backend: {case}, compiled / JAX ({size})", t, "compiled",
+                                      anchor, 0.8))
+            else:
+                rows.append(BenchRow(f"backend: {case}, compiled / JAX ({size})", 0.0, "<= 0.8",
+                                     "x", True, "skipped: jax not installed"))
+            rows.append(ratio_row(f"backend: {case}, compiled / bare Numba loop ({size})", t,
+                                  "compiled", "bare Numba loop", 1.3))
+            rows.append(ratio_row(f"backend: {case}, compiled / NumPy backend ({size})", t,
+                                  "compiled", "NumPy backend", 1.0))
+            for name in extra:
+                if anchor in cands:
+                    rows.append(ratio_row(f"backend: {case}, {name} / JAX autodiff ({size})", t,
+                                          name, anchor, math.inf))
     return rows
 
 

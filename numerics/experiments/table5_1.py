@@ -122,8 +122,6 @@ def teacher(rng, k, r, norm):
 def simulate_k(k, rs, n, p, rng, norm_a_star=0.5, eta=0.05, iters=20000, criterion="angle",
                retire=True):
     """Success fractions for one k and several r (one vectorized batch)."""
-    from derivations.generated import cnn
-
     from ..simulators.cnn_gd import init
 
     w_star = np.zeros(p)
@@ -137,6 +135,42 @@ def simulate_k(k, rs, n, p, rng, norm_a_star=0.5, eta=0.05, iters=20000, criteri
         dot.append(a @ a_star), sm.append(a.sum(1))
         nas.append(np.full(n, np.linalg.norm(a_star))), sas.append(np.full(n, a_star.sum()))
     phi, nv, dot, sm, nas, sas = map(np.concatenate, (phi, nv, dot, sm, nas, sas))
+    phi, nv, dot, sm, done = reduced_gd(phi, nv, dot, sm, nas, sas, k, eta, iters, retire)
+    if criterion == "angle":
+        ok = phi < math.pi / 2
+    elif criterion == "loss":
+        # loss at the final state; for retired runs (in the basin) convergence is Thm 5.3's
+        g = (math.pi - phi) * np.cos(phi) + np.sin(phi)
+        ok = done | (g > 1.0)
+    else:
+        raise ValueError(f"criterion must be 'angle' or 'loss', got {criterion!r}")
+    return ok.reshape(len(rs), -1).mean(axis=1), int(done.sum())
+
+
+def reduced_gd(phi, nv, dot, sm, nas, sas, k, eta, iters, retire=True):
+    """``iters`` steps of the reduced population GD (|w*| = 1) from each row's state; returns
+    the final ``(phi, nv, dot, sm, done)``.  On the compiled backend (Numba installed, the
+    default) one compiled loop over the emitted per-step formulas (:mod:`._reduced_gd`), rows
+    it cannot finish by the NumPy path; else the NumPy path: the emitted functions on the batch
+    of active runs, step by step."""
+    from derivations.generated import _backend
+
+    if _backend.active() == "numba":
+        from ._reduced_gd import reduced_gd as compiled
+
+        out, bad = compiled(phi, nv, dot, sm, 1.0, nas, sas, k, eta, iters, retire)
+        if bad.any():
+            rest = _numpy_gd(*(x[bad] for x in (phi, nv, dot, sm, nas, sas)), k, eta, iters, retire)
+            for o, r in zip(out, rest):
+                o[bad] = r
+        return out
+    return _numpy_gd(phi, nv, dot, sm, nas, sas, k, eta, iters, retire)
+
+
+def _numpy_gd(phi, nv, dot, sm, nas, sas, k, eta, iters, retire):
+    from derivations.generated import cnn
+
+    phi, nv, dot, sm = (np.array(x, dtype=float) for x in (phi, nv, dot, sm))
     done = np.zeros(len(phi), bool)
     active = np.arange(len(phi))
     for t in range(iters):
@@ -152,15 +186,7 @@ def simulate_k(k, rs, n, p, rng, norm_a_star=0.5, eta=0.05, iters=20000, criteri
         nv[active] = np.sqrt(cnn.gd_next_norm_v_sq(*st))
         dot[active] = cnn.gd_next_dot(*st)
         sm[active] = cnn.gd_next_sum(*st)
-    if criterion == "angle":
-        ok = phi < math.pi / 2
-    elif criterion == "loss":
-        # loss at the final state; for retired runs (in the basin) convergence is Thm 5.3's
-        g = (math.pi - phi) * np.cos(phi) + np.sin(phi)
-        ok = done | (g > 1.0)
-    else:
-        raise ValueError(f"criterion must be 'angle' or 'loss', got {criterion!r}")
-    return ok.reshape(len(rs), -1).mean(axis=1), int(done.sum())
+    return phi, nv, dot, sm, done
 
 
 def _cell_row(task):
