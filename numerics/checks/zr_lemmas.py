@@ -556,3 +556,41 @@ def _lemma12(subject: Subject, ctx: Context):
 register(Check("resnet.gram_H_inf", "property", "Prop. 1: lambda_0 > 0 unless parallel", _prop1))
 register(Check("resnet.gram_H_inf", "simulation", "Lemmas 1-2: lambda_min(G^(H)(k)) / lambda_0",
                _lemma12))
+
+
+# -- Lemmas 6 and 8: the O(eta^2) terms of one GD step ------------------------------------------
+
+
+def _one_step(eta, seed=81, n=4, d=3, m=64, H=3):
+    rng = np.random.default_rng(seed)
+    X = S.unit_inputs(rng, n, d)
+    y = rng.standard_normal(n)
+    p = S.init(rng, d, m, H)
+    J, _ = S.output_jacobian(X, p)
+    g, u = S.backprop(X, y, p)
+    q = S.Params(p.W1 - eta * g.W1, p.W - eta * g.W, p.alpha - eta * g.alpha, p.a - eta * g.a)
+    du = S.forward(X, q)[2] - u
+    r = y - u
+    I1 = eta * J @ J.T @ r
+    return float(du @ du) / (eta ** 2 * float(r @ r)), float(np.linalg.norm(du - I1)) / (eta ** 2 * np.linalg.norm(r))
+
+
+def _lemmas68(subject: Subject, ctx: Context):
+    """Lemma 8 (l.47-49): |u(k+1) - u(k)|^2 / (eta^2 |y - u|^2) and Lemma 6 (l.39-41): |I_2| /
+    (eta^2 |y - u|) stay bounded as eta -> 0 (one GD step of a ReLU network, m = 64, H = 3, at
+    eta = 0.02, 0.005, 0.00125): a lower order (|du|^2 = O(eta), |I_2| = O(eta)) would move the
+    ratios 4x per quartering."""
+    vals = [_one_step(e) for e in (0.02, 0.005, 0.00125)]
+    c8 = [v[0] for v in vals]
+    c6 = [v[1] for v in vals]
+    s8 = max(c8) / min(c8)
+    s6 = max(c6) / min(c6)
+    ok = s8 <= 1.5 and s6 <= 1.5
+    return _claim("resnet.lemma3_step", "Lemmas 6 and 8: O(eta^2) scalings", ok, s8,
+                  f"|du|^2/(eta^2|r|^2) = {', '.join(f'{v:.4g}' for v in c8)} (max/min {s8:.3g}); "
+                  f"|I_2|/(eta^2|r|) = {', '.join(f'{v:.4g}' for v in c6)} (max/min {s6:.3g}); "
+                  "both bounded as eta -> 0 (fails if a ratio moves by 1.5x)")
+
+
+register(Check("resnet.lemma3_step", "paper", "Lemmas 6 and 8: O(eta^2) scalings", _lemmas68,
+               independent=False))
