@@ -30,6 +30,7 @@ FAMILY_MODULES = (
     "derivations.kernels",        # thesis ch. 2-3, infinite-width kernels
     "derivations.wn",             # Dukler, Gu & Montufar, weight normalization
     "derivations.circulant",      # Dai & Heckel, circulant CNNs and channel normalization
+    "derivations.dh_bounds",      # Dai & Heckel, Theorem 1's ball bounds, CN identities (circulant)
     "derivations.resnet",         # Zhang et al., normalization-free ResNet
     "derivations.balance",        # thesis ch. 4, auto-balancing
     "derivations.saddle",         # thesis ch. 7, saddle construction
