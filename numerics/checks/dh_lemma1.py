@@ -108,8 +108,23 @@ def _eq6_reading(subject: Subject, ctx: Context):
                   klass="OCR reading", erratum=True)
 
 
+def _ball_points():
+    rng = np.random.default_rng(903)
+    return [dict(alpha=np.float64(rng.uniform(0.01, 3)), delta=np.float64(rng.uniform(0.1, 2)),
+                 r=np.float64(rng.uniform(0, 1.5)), d=d) for d in (1, 2, 3, 5, 8, 16)]
+
+
+def _ball_chain(pt):
+    """alpha exp(max sum_i t_i / delta) over sum t_i^2 <= r^2: the maximum is r |(1, ..., 1)|_2
+    (Cauchy-Schwarz equality), computed as a norm."""
+    return np.float64(pt["alpha"] * math.exp(pt["r"] * float(np.linalg.norm(np.ones(pt["d"])))
+                                            / pt["delta"]))
+
+
 register(Check("circulant.ball_product", "slack", "slack: filters in the ball (dense norms)",
                _ball_slack))
+register(common.reference_check("circulant.ball_product", _ball_points, _ball_chain, tol=1e-12,
+                                label="vs the chain with the maximal sum as a norm"))
 register(Check("circulant.ball_product", "reference", "attained as r -> 0 (sup over the ball)",
                _ball_limit))
 register(Check("circulant.ball_product", "paper", "eq. (6): l1 (OCR) vs l2 norms", _eq6_reading,
