@@ -53,3 +53,19 @@ def test_prop2_and_lemma41_rows():
         # a kernel that makes every Gram rank one (x.y) is singular on the experiments' data
         assert not _passes(name, "Lemma 4.1", fn=lambda x, y: np.sum(x * y, axis=-1) * 0 + 1.0)
         assert not _passes(name, "Lemma 4.1", fn=lambda x, y, f=f: -np.asarray(f(x, y)))
+
+
+def test_init_law_and_flow_bound():
+    from derivations import wn_sec4 as B
+
+    assert sp.simplify(D.get("wn.init_output_var").expr - V.norm(B.X_) ** 2 / 2) == 0
+    assert sp.simplify(D.get("wn.flow_loss_bound").expr - B.L0 * sp.exp(-B.omega * B.t_)) == 0
+    fv = D.get("wn.init_output_var").numpy
+    assert _passes("wn.init_output_var", "Monte Carlo")
+    assert not _passes("wn.init_output_var", "Monte Carlo", fn=lambda x: np.asarray(fv(x)) * 1.15)
+    fb = D.get("wn.flow_loss_bound").numpy
+    assert _passes("wn.flow_loss_bound", "slack: RK4") and _passes("wn.flow_loss_bound", "vs the comparison")
+    # a bound decaying 1.5x too fast fails along the flow; one off by 1e-6 fails the reference
+    assert not _passes("wn.flow_loss_bound", "slack: RK4", fn=lambda L0, om, t: fb(L0, 1.5 * np.asarray(om), t))
+    assert not _passes("wn.flow_loss_bound", "vs the comparison",
+                       fn=lambda *a: np.asarray(fb(*a)) * (1 + 1e-6))

@@ -177,3 +177,93 @@ def _lemma41(name):
 
 for _n in ("kernels.v_inf", "kernels.g_inf"):
     register(Check(_n, "property", "Lemma 4.1: positive definite on the experiments' data", _lemma41(_n)))
+
+
+# -- sec. 2 remark (B4): the initial law; eq. (4.1) (B13): the gradient-flow rate ------------------
+
+
+def _init_var_mc(subject: Subject, ctx: Context):
+    """Per-neuron contributions c_k relu(g_k v_k.x/|v_k|) (= sqrt(m) f's summands) of networks
+    initialized by the simulator as (2.4), alpha = 0.1, 1, 10: their mean square is Var f(x)
+    (their mean, E f, is 0: reported)."""
+    N = max(20000, ctx.samples // 10)
+    rows = []
+    rng0 = np.random.default_rng(2401)
+    x = rng0.standard_normal(6)
+    x *= 1.7 / np.linalg.norm(x)
+    for alpha in (0.1, 1.0, 10.0):
+        net = sim.init(np.random.default_rng([ctx.seed, 2402, int(alpha * 10)]), N, 6, alpha)
+        s = net.c * sim.relu(sim.weights(net) @ x)
+        r = mc_result("wn.init_output_var", f"Monte Carlo of Var f(x) at init, alpha = {alpha:g}",
+                      float(subject.fn(x)), s ** 2)
+        r.detail += f"; mean f-summand {s.mean():+.4f} +- {s.std() / math.sqrt(N):.4f} (E f = 0)"
+        rows.append(r)
+    return rows
+
+
+register(Check("wn.init_output_var", "monte_carlo", "Monte Carlo of Var f(x) at init", _init_var_mc))
+
+
+def _flow_slack(subject: Subject, ctx: Context):
+    """RK4 gradient flow of the simulated WN network (n = 4, d = 5, m = 200, alpha = 0.5 and 2,
+    dt = 0.02 to t = 2): omega = 2 min_t lambda_min(Lambda(t)) measured along the flow (Lambda
+    from the simulator's Jacobians); |f(t) - y|^2 / bound(t) <= 1 at every step."""
+    ratios, rows = [], []
+    for alpha in (0.5, 2.0):
+        rng = np.random.default_rng([2403, int(alpha * 10)])
+        X = sim.unit_data(rng, 4, 5)
+        y = rng.standard_normal(4)
+        net = sim.init(rng, 200, 5, alpha)
+        ts, _, res = sim.flow(net, X, y, 2.0, 0.02)
+        # Lambda along the same flow: re-run the RK4 states cheaply at the recorded times
+        lam, cur = [], net.copy()
+        dt = 0.02
+        for s in range(len(ts)):
+            jv, jg, _ = sim.jacobians(cur, X)
+            lam.append(float(np.linalg.eigvalsh(np.einsum("ikd,jkd->ij", jv, jv) + jg @ jg.T)[0]))
+            if s == len(ts) - 1:
+                break
+            def field(v, g):
+                gv, gg = sim.gradients(sim.WNNet(v, g, cur.c, alpha), X, y)
+                return -gv, -gg
+            v, g = cur.v, cur.g
+            k1 = field(v, g)
+            k2 = field(v + dt / 2 * k1[0], g + dt / 2 * k1[1])
+            k3 = field(v + dt / 2 * k2[0], g + dt / 2 * k2[1])
+            k4 = field(v + dt * k3[0], g + dt * k3[1])
+            cur = sim.WNNet(v + dt / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]),
+                            g + dt / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1]), cur.c, alpha)
+        omega = 2 * min(lam)
+        bound = np.asarray(subject.fn(res[0], omega, ts), dtype=float)
+        q = res / bound
+        ratios.append(float(np.max(q)))
+        rows.append(f"alpha = {alpha}: omega = {omega:.3g}, |f - y|^2 falls {res[0] / res[-1]:.3g}x "
+                    f"by t = 2 (bound {res[0] / bound[-1]:.3g}x), max ratio over t > 0 {q[1:].max():.4f}")
+    return _slack("wn.flow_loss_bound", "slack: RK4 gradient flow of the network", np.array(ratios),
+                  "; ".join(rows) + " (1 at t = 0)", tol=1e-9)
+
+
+register(Check("wn.flow_loss_bound", "slack", "slack: RK4 gradient flow of the network", _flow_slack))
+
+
+def _flow_ref(pt):
+    """The comparison ODE L' = -omega L integrated by SciPy (solve_ivp, rtol 1e-12)."""
+    from scipy.integrate import solve_ivp
+
+    L0, om, t = (float(pt[k]) for k in ("L0", "omega", "t"))
+    if t == 0:
+        return np.float64(L0)
+    sol = solve_ivp(lambda s, L: -om * L, (0, t), [L0], rtol=1e-12, atol=1e-300, method="DOP853")
+    return np.float64(sol.y[0, -1])
+
+
+def _flow_points():
+    return [dict(L0=np.float64(a), omega=np.float64(b), t=np.float64(c))
+            for a, b, c in ((1.0, 0.5, 2.0), (3.7, 2.0, 0.3), (0.2, 0.0, 5.0), (10.0, 1.3, 0.0),
+                            (2.0, 0.05, 40.0))]
+
+
+from . import common  # noqa: E402
+
+register(common.reference_check("wn.flow_loss_bound", _flow_points, _flow_ref, tol=1e-9,
+                                label="vs the comparison ODE integrated (SciPy DOP853)"))
