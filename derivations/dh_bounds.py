@@ -125,7 +125,9 @@ register(Formula(
     "circulant.ball_product", f"{SOURCE}, Lemma 1, eqs. (5)-(6) (spec A9)",
     (Arg("alpha", "scalar", "alpha >= max_k prod_{i != k} |w_i|", positive=True),
      Arg("delta", "scalar", "delta <= min_i |w_i|", positive=True),
-     Arg("r", "scalar", "radius r of the ball B(w, r)", domain=(">= 0",)),
+     Arg("r", "scalar", "radius r of the ball B(w, r)",
+         domain=(">= 0", "<= 100*delta: Theorem 1 uses r = delta/sqrt(d); beyond, the bound "
+                 "exceeds e^(100 sqrt d)")),
      Arg("d", "int", "depth d")),
     "v in B(w, r) = {v: sum_i |v_i - w_i|^2 <= r^2}; min_i |w_i| >= delta; max_k prod_{i != k} "
     "|w_i| <= alpha", ball_product, r"\max_k\prod_{i\ne k}\|v_i\| \le",

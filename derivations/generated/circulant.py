@@ -639,7 +639,7 @@ def ball_product(alpha, delta, r, d):
     Arguments (leading axes broadcast as a batch):
         alpha: (...) (> 0) - alpha >= max_k prod_{i != k} |w_i|
         delta: (...) (> 0) - delta <= min_i |w_i|
-        r: (...) (>= 0) - radius r of the ball B(w, r)
+        r: (...) (>= 0, <= 100*delta) - radius r of the ball B(w, r)
         d: int - depth d
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
@@ -652,6 +652,7 @@ def ball_product(alpha, delta, r, d):
     d = _rt.integer("d", d)
     _shape = _rt.batch_shape(("alpha", alpha, 0), ("delta", delta, 0), ("r", r, 0))
     _rt.require(r >= 0, "r", "must be >= 0")
+    _rt.require(r <= 100*delta, "r", "must be <= 100*delta (Theorem 1 uses r = delta/sqrt(d); beyond, the bound exceeds e^(100 sqrt d))")
     return _rt.finish(alpha*numpy.exp(numpy.sqrt(d)*r/delta), _shape)
 
 
