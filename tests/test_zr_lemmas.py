@@ -46,6 +46,7 @@ def test_derived_forms():
     ("resnet.lemma2_I2", "slack: the term", 0.01),
     ("resnet.lemma2_I3", "slack: the term", 0.05),
     ("resnet.lemma3_step", "slack: one GD step", 0.05),
+    ("resnet.lemma3_step", "slack: Lemma 3's summed", 0.02),
     ("resnet.product_perturbation", "slack: random", 0.999),
 ])
 def test_slack_rows_pass_and_fail_on_a_bound_too_small(name, label, small):

@@ -594,3 +594,34 @@ def _lemmas68(subject: Subject, ctx: Context):
 
 register(Check("resnet.lemma3_step", "paper", "Lemmas 6 and 8: O(eta^2) scalings", _lemmas68,
                independent=False))
+
+
+def _lemma3_sum(subject: Subject, ctx: Context):
+    """Lemma 3's induction (l.183-205): |W^(h)(k) - W^(h)(0)|_F <= sum_{s < k} of the step bound
+    at the constants of step s, along 15 GD steps of ReLU networks (h >= 2)."""
+    eta, ratios, rows = 0.05, [], []
+    for seed, n, d, m, H in ((71, 4, 5, 64, 3), (72, 5, 3, 32, 5)):
+        rng = np.random.default_rng(seed)
+        X = S.unit_inputs(rng, n, d)
+        y = rng.standard_normal(n)
+        p = S.init(rng, d, m, H)
+        W0, acc, worst = p.W.copy(), 0.0, 0.0
+        for _ in range(15):
+            g, u = S.backprop(X, y, p)
+            xs = S.forward(X, p)[0]
+            acc += float(subject.fn(eta, float(np.max(p.alpha)), 1.0,
+                                    float(np.linalg.norm(p.a)) / math.sqrt(m),
+                                    max(float(np.max(np.linalg.norm(x, axis=1))) for x in xs),
+                                    max(float(np.linalg.norm(W, 2)) for W in p.W) / math.sqrt(m),
+                                    n, H, float(np.linalg.norm(y - u))))
+            p = S.Params(p.W1 - eta * g.W1, p.W - eta * g.W, p.alpha - eta * g.alpha, p.a - eta * g.a)
+            moved = max(float(np.linalg.norm(p.W[h] - W0[h])) for h in range(H - 1))
+            worst = max(worst, moved / acc)
+        ratios.append(worst)
+        rows.append(f"m={m}, H={H}: max |W(k) - W(0)|_F / sum of step bounds = {worst:.3g}")
+    return _slack("resnet.lemma3_step", "slack: Lemma 3's summed perturbation along GD",
+                  np.array(ratios), "eta = 0.05, 15 steps; " + "; ".join(rows))
+
+
+register(Check("resnet.lemma3_step", "slack", "slack: Lemma 3's summed perturbation along GD",
+               _lemma3_sum))
