@@ -119,11 +119,6 @@ def lemma3_step():
     return sp.simplify(pre * Lc * prod * a20 * sp.sqrt(m) * c_x0 * sp.sqrt(n) * res)
 
 
-def paper_lemma3_step():
-    m = sp.Symbol("m", positive=True)
-    return 2 * eta * alpha * c_x0 * Lc * a20 * sp.exp(2 * c_w0) * n / (H * sp.sqrt(m)) * res
-
-
 @cached
 def lemma7_lower():
     """I_1^i = -int_0^eta <L'(theta), u_i'(theta)> ds = -eta (G (u - y))_i, so (y - u)^T I_1 =
