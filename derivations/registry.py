@@ -29,7 +29,9 @@ FAMILY_MODULES = (
     "derivations.filter",         # thesis ch. 6, learning a convolutional filter
     "derivations.kernels",        # thesis ch. 2-3, infinite-width kernels
     "derivations.wn",             # Dukler, Gu & Montufar, weight normalization
+    "derivations.wn_sec4",        # Dukler, Gu & Montufar, eq. (2.2) BN/WN analogy (family wn)
     "derivations.circulant",      # Dai & Heckel, circulant CNNs and channel normalization
+    "derivations.dh_bounds",      # Dai & Heckel, Theorem 1's ball bounds, CN identities (circulant)
     "derivations.resnet",         # Zhang et al., normalization-free ResNet
     "derivations.balance",        # thesis ch. 4, auto-balancing
     "derivations.saddle",         # thesis ch. 7, saddle construction

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``circulant`` family (circulant).
 
-Formulas: circulant.output, circulant.loss, circulant.grad, circulant.grad_p, circulant.cn_output, circulant.cn_loss, circulant.cn_grad_w, circulant.cn_grad_out, circulant.init_norm_mean, circulant.c2, circulant.rate_c, circulant.small_ball_c1, circulant.lemma2_min, circulant.lemma2_max, circulant.lemma2_prod, circulant.lemma2_failure, circulant.residual_bound, circulant.output_energy.
+Formulas: circulant.output, circulant.loss, circulant.grad, circulant.grad_p, circulant.cn_output, circulant.cn_loss, circulant.cn_grad_w, circulant.cn_grad_out, circulant.init_norm_mean, circulant.c2, circulant.rate_c, circulant.small_ball_c1, circulant.lemma2_min, circulant.lemma2_max, circulant.lemma2_prod, circulant.lemma2_failure, circulant.residual_bound, circulant.output_energy, circulant.ball_product, circulant.ball_product_final, circulant.escape_steps, circulant.loss_lower, circulant.cn_mean, circulant.cn_var.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from derivations import runtime as _rt
 
-__all__ = ['output', 'loss', 'grad', 'grad_p', 'cn_output', 'cn_loss', 'cn_grad_w', 'cn_grad_out', 'init_norm_mean', 'c2', 'rate_c', 'small_ball_c1', 'lemma2_min', 'lemma2_max', 'lemma2_prod', 'lemma2_failure', 'residual_bound', 'output_energy', 'loss_and_grads']
+__all__ = ['output', 'loss', 'grad', 'grad_p', 'cn_output', 'cn_loss', 'cn_grad_w', 'cn_grad_out', 'init_norm_mean', 'c2', 'rate_c', 'small_ball_c1', 'lemma2_min', 'lemma2_max', 'lemma2_prod', 'lemma2_failure', 'residual_bound', 'output_energy', 'ball_product', 'ball_product_final', 'escape_steps', 'loss_lower', 'cn_mean', 'cn_var', 'loss_and_grads']
 
 
 def output(w, x):
@@ -632,6 +632,145 @@ def _output_energy_core(_shape, x, s, p, d):
     (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
     sqnorm_x = _rt.sqnorm(x, "x")
     return _rt.finish(sqnorm_x*(p*s**2)**d, _shape)
+
+
+def ball_product(alpha, delta, r, d):
+    """circulant.ball_product: 000 Dai & Heckel 2019, Lemma 1, eqs. (5)-(6) (spec A9).
+
+    Assumptions: v in B(w, r) = {v: sum_i |v_i - w_i|^2 <= r^2}; min_i |w_i| >= delta; max_k prod_{i != k} |w_i| <= alpha
+
+    Arguments (leading axes broadcast as a batch):
+        alpha: (...) (> 0) - alpha >= max_k prod_{i != k} |w_i|
+        delta: (...) (> 0) - delta <= min_i |w_i|
+        r: (...) (>= 0, <= 100*delta) - radius r of the ball B(w, r)
+        d: int - depth d
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    alpha = _rt.scalar("alpha", alpha)
+    _rt.positive("alpha", alpha)
+    delta = _rt.scalar("delta", delta)
+    _rt.positive("delta", delta)
+    r = _rt.scalar("r", r)
+    d = _rt.integer("d", d)
+    _shape = _rt.batch_shape(("alpha", alpha, 0), ("delta", delta, 0), ("r", r, 0))
+    _rt.require(r >= 0, "r", "must be >= 0")
+    _rt.require(r <= 100*delta, "r", "must be <= 100*delta (Theorem 1 uses r = delta/sqrt(d); beyond, the bound exceeds e^(100 sqrt d))")
+    return _rt.finish(alpha*numpy.exp(numpy.sqrt(d)*r/delta), _shape)
+
+
+def ball_product_final(c, n, d):
+    """circulant.ball_product_final: 000 Dai & Heckel 2019, App. B.2, prod |v_i| <= Omega(1)/n^(d/2) in the ball.
+
+    Assumptions: Lemma 2's events: max_k prod_{i != k} |w_i| <= e^{-2cd}/n^{d/2}, min |w_i| >= e^{-cd}, max |w_i| <= e^{cd}; v in B(w, e^{-cd}/sqrt d)
+
+    Arguments (leading axes broadcast as a batch):
+        c: (...) (> 0) - Lemma 2's rate c
+        n: int - signal length n
+        d: int - depth d
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c = _rt.scalar("c", c)
+    _rt.positive("c", c)
+    n = _rt.integer("n", n)
+    d = _rt.integer("d", d)
+    _shape = _rt.batch_shape(("c", c, 0))
+    _t0 = numpy.sqrt(d)
+    _t1 = c*d
+    return _rt.finish(n**(-1/2*d)*(_t0*numpy.exp(2*_t1) + 1)*numpy.exp(1 - 3*_t1)/_t0, _shape)
+
+
+def escape_steps(c, d, eta, norm_D, norm_x):
+    """circulant.escape_steps: 000 Dai & Heckel 2019, App. B.2, steps to leave the ball r/(eta sup|grad L|) (spec A13).
+
+    Assumptions: Lemma 2's events (alpha = e^{-2cd}/n^{d/2}, delta = e^{-cd}, r = delta/sqrt d); projected GD moves at most eta |grad L| per step; Lemma 1 with n^{d/2}
+
+    Arguments (leading axes broadcast as a batch):
+        c: (...) (> 0) - Lemma 2's rate c
+        d: int - depth d
+        eta: (...) (> 0) - step size
+        norm_D: (...) (> 0) - sup of |D(v)| in the ball
+        norm_x: (...) (> 0) - |x|
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c = _rt.scalar("c", c)
+    _rt.positive("c", c)
+    d = _rt.integer("d", d)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    norm_D = _rt.scalar("norm_D", norm_D)
+    _rt.positive("norm_D", norm_D)
+    norm_x = _rt.scalar("norm_x", norm_x)
+    _rt.positive("norm_x", norm_x)
+    _shape = _rt.batch_shape(("c", c, 0), ("eta", eta, 0), ("norm_D", norm_D, 0), ("norm_x", norm_x, 0))
+    _c0 = numpy.exp(-1)
+    return _rt.finish(numpy.exp(c*d)/(d*eta*norm_D*norm_x)*_c0, _shape)
+
+
+def loss_lower(tau, n):
+    """circulant.loss_lower: 000 Dai & Heckel 2019, App. B.2 last paragraph, the loss lower bound (corrected, spec A15).
+
+    Assumptions: some frequency t with |f_t^H y| - n^{d/2} |f_t^H x| >= tau/sqrt(n) and prod_i |f_t^H v_i| <= 1 (e.g. |v_i| <= 1); L = 1/2 |y - f|^2
+
+    Arguments (leading axes broadcast as a batch):
+        tau: (...) (>= 0) - tau: some t has |y^_t| - n^{d/2}|x^_t| >= tau/sqrt n
+        n: int - signal length n
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    tau = _rt.scalar("tau", tau)
+    n = _rt.integer("n", n)
+    _shape = _rt.batch_shape(("tau", tau, 0))
+    _rt.require(tau >= 0, "tau", "must be >= 0")
+    return _rt.finish((1/2)*tau**2/n, _shape)
+
+
+def cn_mean(gamma, beta, var, eps):
+    """circulant.cn_mean: 000 Dai & Heckel 2019, sec. 2, CN transform (line 39; spec A1).
+
+    Assumptions: z' = (z - mean z)/sqrt(var z + eps) gamma + beta over one channel (length n)
+
+    Arguments (leading axes broadcast as a batch):
+        gamma: (...) - gamma_ij
+        beta: (...) - beta_ij
+        var: (...) (>= 0) - biased variance of z over the channel
+        eps: (...) (> 0) - epsilon
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    gamma = _rt.scalar("gamma", gamma)
+    beta = _rt.scalar("beta", beta)
+    var = _rt.scalar("var", var)
+    eps = _rt.scalar("eps", eps)
+    _shape = _rt.batch_shape(("gamma", gamma, 0), ("beta", beta, 0), ("var", var, 0), ("eps", eps, 0))
+    _rt.require(var >= 0, "var", "must be >= 0")
+    _rt.require(eps > 0, "eps", "must be > 0")
+    return _rt.finish(beta, _shape)
+
+
+def cn_var(gamma, beta, var, eps):
+    """circulant.cn_var: 000 Dai & Heckel 2019, sec. 2, CN transform (line 39; spec A1).
+
+    Assumptions: z' = (z - mean z)/sqrt(var z + eps) gamma + beta; var the biased (1/n) variance
+
+    Arguments (leading axes broadcast as a batch):
+        gamma: (...) - gamma_ij
+        beta: (...) - beta_ij
+        var: (...) (>= 0) - biased variance of z over the channel
+        eps: (...) (> 0) - epsilon
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    gamma = _rt.scalar("gamma", gamma)
+    beta = _rt.scalar("beta", beta)
+    var = _rt.scalar("var", var)
+    eps = _rt.scalar("eps", eps)
+    _shape = _rt.batch_shape(("gamma", gamma, 0), ("beta", beta, 0), ("var", var, 0), ("eps", eps, 0))
+    _rt.require(var >= 0, "var", "must be >= 0")
+    _rt.require(eps > 0, "eps", "must be > 0")
+    return _rt.finish(gamma**2*var/(eps + var), _shape)
 
 
 # Work buffers of loss_and_grads: {(w.shape, x.shape, y.shape): (conj spectra of w, gradient

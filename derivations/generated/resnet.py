@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``resnet`` family (resnet).
 
-Formulas: resnet.output, resnet.grad_W1, resnet.grad_W, resnet.grad_alpha, resnet.grad_a, resnet.gram_H_inf, resnet.first_layer_norm_var, resnet.lemma5_C2, resnet.layer_norm_lower, resnet.lemma4_g, resnet.lemma5_tail, resnet.layer_norm_upper.
+Formulas: resnet.output, resnet.grad_W1, resnet.grad_W, resnet.grad_alpha, resnet.grad_a, resnet.gram_H_inf, resnet.first_layer_norm_var, resnet.lemma5_C2, resnet.layer_norm_lower, resnet.lemma4_g, resnet.lemma5_tail, resnet.layer_norm_upper, resnet.lemma2_cx, resnet.lemma2_I1, resnet.lemma2_I2, resnet.lemma2_I3, resnet.lemma3_step, resnet.lemma7_lower, resnet.product_perturbation.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from derivations import runtime as _rt
 
-__all__ = ['output', 'grad_W1', 'grad_W', 'grad_alpha', 'grad_a', 'gram_H_inf', 'first_layer_norm_var', 'lemma5_C2', 'layer_norm_lower', 'lemma4_g', 'lemma5_tail', 'layer_norm_upper']
+__all__ = ['output', 'grad_W1', 'grad_W', 'grad_alpha', 'grad_a', 'gram_H_inf', 'first_layer_norm_var', 'lemma5_C2', 'layer_norm_lower', 'lemma4_g', 'lemma5_tail', 'layer_norm_upper', 'lemma2_cx', 'lemma2_I1', 'lemma2_I2', 'lemma2_I3', 'lemma3_step', 'lemma7_lower', 'product_perturbation']
 
 
 def output(X, y, W1, W, alpha, a):
@@ -459,3 +459,206 @@ def layer_norm_upper(a, H):
     _shape = _rt.batch_shape(("a", a, 0))
     _t0 = H - 1
     return _rt.finish(2*H**(-_t0)*(H + a)**_t0, _shape)
+
+
+def lemma2_cx(c_sigma, L, c_x0, c_w0, alpha):
+    """resnet.lemma2_cx: 003 Zhang et al. supplement, Lemma 2 proof l.150 and Lemma 6 proof l.246, c_x (spec C13).
+
+    Assumptions: Lemma 4's hypotheses: |W^(h)(k) - W^(h)(0)|_F <= sqrt(m) R, R <= c_w0, |x| = 1; c_x = sup over H of the solved recursion g(H) / R
+
+    Arguments (leading axes broadcast as a batch):
+        c_sigma: (...) (> 0) - c_sigma = 1/E[sigma(X)^2]
+        L: (...) (> 0) - Lipschitz constant of sigma
+        c_x0: (...) (> 0) - c_{x,0}: |x^(h)(0)| <= c_x0
+        c_w0: (...) (> 0) - c_{w,0}: |W^(h)(0)|_2 <= c_w0 sqrt m
+        alpha: (...) (> 0) - alpha_max: alpha_h(k) <= alpha
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c_sigma = _rt.scalar("c_sigma", c_sigma)
+    _rt.positive("c_sigma", c_sigma)
+    L = _rt.scalar("L", L)
+    _rt.positive("L", L)
+    c_x0 = _rt.scalar("c_x0", c_x0)
+    _rt.positive("c_x0", c_x0)
+    c_w0 = _rt.scalar("c_w0", c_w0)
+    _rt.positive("c_w0", c_w0)
+    alpha = _rt.scalar("alpha", alpha)
+    _rt.positive("alpha", alpha)
+    _shape = _rt.batch_shape(("c_sigma", c_sigma, 0), ("L", L, 0), ("c_x0", c_x0, 0), ("c_w0", c_w0, 0), ("alpha", alpha, 0))
+    _t0 = 2*L*c_w0
+    _t1 = numpy.exp(_t0*alpha)
+    return _rt.finish((1/2)*(_t0*_t1*numpy.sqrt(c_sigma) + _t1*c_x0 - c_x0)/c_w0, _shape)
+
+
+def lemma2_I1(c_x0, c_x, L, a20, R):
+    """resnet.lemma2_I1: 003 Zhang et al. supplement, Lemma 2 proof, I_1 (l.136-147).
+
+    Assumptions: |sigma'| <= L; |a(k)|_2 <= a20 sqrt m; |dx_i| <= c_x R
+
+    Arguments (leading axes broadcast as a batch):
+        c_x0: (...) (> 0) - c_{x,0}: |x_i^(H-1)(0)| <= c_x0
+        c_x: (...) (> 0) - c_x: |x_i^(H-1)(k) - x_i^(H-1)(0)| <= c_x R
+        L: (...) (> 0) - Lipschitz constant of sigma (|sigma'| <= L)
+        a20: (...) (> 0) - a_{2,0}: |a|_2 <= a20 sqrt m
+        R: (...) (> 0) - perturbation radius R
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c_x0 = _rt.scalar("c_x0", c_x0)
+    _rt.positive("c_x0", c_x0)
+    c_x = _rt.scalar("c_x", c_x)
+    _rt.positive("c_x", c_x)
+    L = _rt.scalar("L", L)
+    _rt.positive("L", L)
+    a20 = _rt.scalar("a20", a20)
+    _rt.positive("a20", a20)
+    R = _rt.scalar("R", R)
+    _rt.positive("R", R)
+    _shape = _rt.batch_shape(("c_x0", c_x0, 0), ("c_x", c_x, 0), ("L", L, 0), ("a20", a20, 0), ("R", R, 0))
+    _t0 = L**2*a20**2
+    return _rt.finish(R**2*_t0*c_x**2 + 2*R*_t0*c_x*c_x0, _shape)
+
+
+def lemma2_I2(c_x0, c_x, L, c_w0, a40, beta, R):
+    """resnet.lemma2_I2: 003 Zhang et al. supplement, Lemma 2 proof, I_2 (l.151-160).
+
+    Assumptions: sigma' beta-Lipschitz and |sigma'| <= L; |W^(H)(k) - W^(H)(0)|_F <= sqrt(m) R
+
+    Arguments (leading axes broadcast as a batch):
+        c_x0: (...) (> 0) - c_{x,0}: |x_i^(H-1)(0)| <= c_x0
+        c_x: (...) (> 0) - c_x: |x_i^(H-1)(k) - x_i^(H-1)(0)| <= c_x R
+        L: (...) (> 0) - Lipschitz constant of sigma (|sigma'| <= L)
+        c_w0: (...) (> 0) - c_{w,0}: |W^(H)(0)|_2 <= c_w0 sqrt m
+        a40: (...) (> 0) - a_{4,0}: |a(0)|_4 <= a40 m^(1/4)
+        beta: (...) (> 0) - sigma' is beta-Lipschitz
+        R: (...) (> 0) - perturbation radius R
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c_x0 = _rt.scalar("c_x0", c_x0)
+    _rt.positive("c_x0", c_x0)
+    c_x = _rt.scalar("c_x", c_x)
+    _rt.positive("c_x", c_x)
+    L = _rt.scalar("L", L)
+    _rt.positive("L", L)
+    c_w0 = _rt.scalar("c_w0", c_w0)
+    _rt.positive("c_w0", c_w0)
+    a40 = _rt.scalar("a40", a40)
+    _rt.positive("a40", a40)
+    beta = _rt.scalar("beta", beta)
+    _rt.positive("beta", beta)
+    R = _rt.scalar("R", R)
+    _rt.positive("R", R)
+    _shape = _rt.batch_shape(("c_x0", c_x0, 0), ("c_x", c_x, 0), ("L", L, 0), ("c_w0", c_w0, 0), ("a40", a40, 0), ("beta", beta, 0), ("R", R, 0))
+    _t0 = 2*L*a40**2*beta
+    _t1 = R*_t0
+    _t2 = c_x*c_x0**2
+    return _rt.finish(R**2*_t0*_t2 + _t1*_t2*c_w0 + _t1*c_x0**3, _shape)
+
+
+def lemma2_I3(c_x0, L, a20, R):
+    """resnet.lemma2_I3: 003 Zhang et al. supplement, Lemma 2 proof, I_3 (l.161; not derived in the text).
+
+    Assumptions: |a(k) - a(0)|_2 <= sqrt(m) R (our hypothesis: the text states none for a)
+
+    Arguments (leading axes broadcast as a batch):
+        c_x0: (...) (> 0) - c_{x,0}: |x_i^(H-1)(0)| <= c_x0
+        L: (...) (> 0) - |sigma'| <= L
+        a20: (...) (> 0) - a_{2,0}: |a(k)|_2, |a(0)|_2 <= a20 sqrt m
+        R: (...) (> 0) - perturbation radius R
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c_x0 = _rt.scalar("c_x0", c_x0)
+    _rt.positive("c_x0", c_x0)
+    L = _rt.scalar("L", L)
+    _rt.positive("L", L)
+    a20 = _rt.scalar("a20", a20)
+    _rt.positive("a20", a20)
+    R = _rt.scalar("R", R)
+    _rt.positive("R", R)
+    _shape = _rt.batch_shape(("c_x0", c_x0, 0), ("L", L, 0), ("a20", a20, 0), ("R", R, 0))
+    return _rt.finish(2*L**2*R*a20*c_x0**2, _shape)
+
+
+def lemma3_step(eta, alpha, L, a20, c_x0, c_w0, n, H, res):
+    """resnet.lemma3_step: 003 Zhang et al. supplement, Lemma 3 proof, the step bound (l.192-199; spec C16).
+
+    Assumptions: h >= 2; |J^(l)|_2 <= L; |I + alpha/(H sqrt m) J W| <= 1 + alpha L c_w0/H
+
+    Arguments (leading axes broadcast as a batch):
+        eta: (...) (> 0) - step size
+        alpha: (...) (> 0) - alpha_max
+        L: (...) (> 0) - |sigma'| <= L
+        a20: (...) (> 0) - a_{2,0}: |a|_2 <= a20 sqrt m
+        c_x0: (...) (> 0) - c_{x,0}: |x_i^(h-1)| <= c_x0
+        c_w0: (...) (> 0) - c_{w,0}: |W^(l)|_2 <= c_w0 sqrt m
+        n: int - samples n
+        H: int - depth H
+        res: (...) (>= 0) - |y - u(s)|_2
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    alpha = _rt.scalar("alpha", alpha)
+    _rt.positive("alpha", alpha)
+    L = _rt.scalar("L", L)
+    _rt.positive("L", L)
+    a20 = _rt.scalar("a20", a20)
+    _rt.positive("a20", a20)
+    c_x0 = _rt.scalar("c_x0", c_x0)
+    _rt.positive("c_x0", c_x0)
+    c_w0 = _rt.scalar("c_w0", c_w0)
+    _rt.positive("c_w0", c_w0)
+    n = _rt.integer("n", n)
+    H = _rt.integer("H", H)
+    res = _rt.scalar("res", res)
+    _shape = _rt.batch_shape(("eta", eta, 0), ("alpha", alpha, 0), ("L", L, 0), ("a20", a20, 0), ("c_x0", c_x0, 0), ("c_w0", c_w0, 0), ("res", res, 0))
+    _rt.require(res >= 0, "res", "must be >= 0 (a norm)")
+    _t0 = L*alpha
+    return _rt.finish(_t0*a20*c_x0*eta*numpy.sqrt(n)*res*numpy.exp(_t0*c_w0)/H, _shape)
+
+
+def lemma7_lower(eta, lam, res):
+    """resnet.lemma7_lower: 003 Zhang et al. supplement, Lemma 7 (l.45) and its proof (l.300-314; spec C7).
+
+    Assumptions: I_1 = -int_0^eta <L'(theta(k)), u_i'(theta(k))> ds; G = J J^T >= G^(H)
+
+    Arguments (leading axes broadcast as a batch):
+        eta: (...) (> 0) - step size
+        lam: (...) (>= 0) - lambda_min(G^(H)(k))
+        res: (...) (>= 0) - |y - u(k)|_2
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    lam = _rt.scalar("lam", lam)
+    res = _rt.scalar("res", res)
+    _shape = _rt.batch_shape(("eta", eta, 0), ("lam", lam, 0), ("res", res, 0))
+    _rt.require(lam >= 0, "lam", "must be >= 0")
+    _rt.require(res >= 0, "res", "must be >= 0 (a norm)")
+    return _rt.finish(eta*lam*res**2, _shape)
+
+
+def product_perturbation(alpha, M, n):
+    """resnet.product_perturbation: 003 Zhang et al. supplement, Lemma 6 proof, product perturbation (l.262-266; spec C15).
+
+    Assumptions: equal per-factor constants alpha_i = alpha, M_i = M (the text's sum alpha_i prod M_i)
+
+    Arguments (leading axes broadcast as a batch):
+        alpha: (...) (>= 0) - |A_i - B_i|_F <= alpha M
+        M: (...) (> 0) - |A_i|_2, |B_i|_2 <= M
+        n: int - number of factors n
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    alpha = _rt.scalar("alpha", alpha)
+    M = _rt.scalar("M", M)
+    _rt.positive("M", M)
+    n = _rt.integer("n", n)
+    _shape = _rt.batch_shape(("alpha", alpha, 0), ("M", M, 0))
+    _rt.require(alpha >= 0, "alpha", "must be >= 0")
+    return _rt.finish(M**n*alpha*n, _shape)

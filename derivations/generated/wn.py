@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``wn`` family (wn).
 
-Formulas: wn.grad_v, wn.grad_g, wn.norm_after_gd_step, wn.df_dv, wn.df_dg, wn.v_term, wn.g_term, wn.h_term, wn.grad_theta, wn.n_block, wn.width_thm41, wn.width_thm42, wn.width_prop2, wn.alpha_opt, wn.width_opt.
+Formulas: wn.grad_v, wn.grad_g, wn.norm_after_gd_step, wn.df_dv, wn.df_dg, wn.v_term, wn.g_term, wn.h_term, wn.grad_theta, wn.n_block, wn.width_thm41, wn.width_thm42, wn.width_prop2, wn.alpha_opt, wn.width_opt, wn.bn_energy, wn.init_output_var, wn.flow_loss_bound.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from derivations import runtime as _rt
 
-__all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'h_term', 'grad_theta', 'n_block', 'width_thm41', 'width_thm42', 'width_prop2', 'alpha_opt', 'width_opt', 'grad_g_and_grads']
+__all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'h_term', 'grad_theta', 'n_block', 'width_thm41', 'width_thm42', 'width_prop2', 'alpha_opt', 'width_opt', 'bn_energy', 'init_output_var', 'flow_loss_bound', 'grad_g_and_grads']
 
 
 def grad_v(v, g, grad_w):
@@ -508,6 +508,92 @@ def width_opt(n, delta, mu_0):
     _shape = _rt.batch_shape(("n", n, 0), ("delta", delta, 0), ("mu_0", mu_0, 0))
     _rt.require(delta < 1, "delta", "must be < 1 (a probability)")
     return _rt.finish(n**2*numpy.log(n/delta)/mu_0**2, _shape)
+
+
+def bn_energy(w, u, a, b):
+    """wn.bn_energy: 002 Dukler, Gu & Montufar 2020, eq. (2.2), E_x[w^T x x^T w] = |w|_S^2 (spec B3).
+
+    Assumptions: x = sqrt(a) xi + sqrt(b) zeta u, xi ~ N(0, I), zeta ~ N(0, 1) independent: E x = 0, E x x^T = S = a I + b u u^T; WN is S = I
+
+    Arguments (leading axes broadcast as a batch):
+        w: (..., p) - weight vector w
+        u: (..., p) - spike direction u of S
+        a: (...) (>= 0) - S = a I + b u u^T: isotropic part
+        b: (...) (>= 0) - S = a I + b u u^T: spike
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    w = _rt.vector("w", w, finite=False)
+    u = _rt.vector("u", u, finite=False)
+    a = _rt.scalar("a", a)
+    b = _rt.scalar("b", b)
+    _rt.same_length(("w", w), ("u", u))
+    _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1), ("a", a, 0), ("b", b, 0))
+    _rt.require(a >= 0, "a", "must be >= 0")
+    _rt.require(b >= 0, "b", "must be >= 0")
+    _fast = _rt.compiled('wn', 'bn_energy', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_bn_energy_core, _shape, w, u, a, b)
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(_bn_energy_core, _shape, (w, u, a, b))
+    return _bn_energy_core(_shape, w, u, a, b)
+
+
+def _bn_energy_core(_shape, w, u, a, b):
+    """The body of :func:`bn_energy` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
+    sqnorm_w = _rt.sqnorm(w, "w")
+    dot_u_w = _rt.dot(u, w, None, sqnorm_w, names=("u", "w"))
+    return _rt.finish(a*sqnorm_w + b*dot_u_w**2, _shape)
+
+
+def init_output_var(x_in):
+    """wn.init_output_var: 002 Dukler, Gu & Montufar 2020, sec. 2 remark after (2.4) and App. A (spec B4).
+
+    Assumptions: initialization (2.4): v_k ~ N(0, alpha^2 I), g_k = |v_k|/alpha, c_k = +-1 with probability 1/2; ReLU; f = m^{-1/2} sum_k c_k relu(g_k v_k.x/|v_k|); E f = 0
+
+    Arguments (leading axes broadcast as a batch):
+        x_in: (..., p) - input x
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    x_in = _rt.vector("x_in", x_in, finite=False)
+    _shape = _rt.batch_shape(("x_in", x_in, 1))
+    _fast = _rt.compiled('wn', 'init_output_var', _shape)
+    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        return _fast(_init_output_var_core, _shape, x_in)
+    if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(_init_output_var_core, _shape, (x_in,))
+    return _init_output_var_core(_shape, x_in)
+
+
+def _init_output_var_core(_shape, x_in):
+    """The body of :func:`init_output_var` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
+    sqnorm_x_in = _rt.sqnorm(x_in, "x_in")
+    return _rt.finish((1/2)*sqnorm_x_in, _shape, checked=True)
+
+
+def flow_loss_bound(L0, omega, t):
+    """wn.flow_loss_bound: 002 Dukler, Gu & Montufar 2020, sec. 4, eq. (4.1) and the gradient-flow rate (spec B13).
+
+    Assumptions: gradient flow on (v, g); lambda_min(Lambda(s)) >= omega/2 for s in [0, t]
+
+    Arguments (leading axes broadcast as a batch):
+        L0: (...) (>= 0) - |f(0) - y|^2
+        omega: (...) (>= 0) - omega: lambda_min(Lambda(t)) >= omega/2 for t <= T
+        t: (...) (>= 0) - time t
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    L0 = _rt.scalar("L0", L0)
+    omega = _rt.scalar("omega", omega)
+    t = _rt.scalar("t", t)
+    _shape = _rt.batch_shape(("L0", L0, 0), ("omega", omega, 0), ("t", t, 0))
+    _rt.require(L0 >= 0, "L0", "must be >= 0")
+    _rt.require(omega >= 0, "omega", "must be >= 0")
+    _rt.require(t >= 0, "t", "must be >= 0")
+    return _rt.finish(L0*numpy.exp(-omega*t), _shape)
 
 
 def grad_g_and_grads(v, g, grad_w, *, out=None):

@@ -5,7 +5,7 @@
   Lemma 5 moments and C_2 (C9, C10), the layer-norm lower bound (C12), the Lemma 4
   recursion solved by ``rsolve`` (C13).
 """
-from . import backprop, lemmas  # noqa: F401  (register the formulas)
+from . import backprop, lemmas, lemma2  # noqa: F401  (register the formulas)
 from .backprop import *  # noqa: F401,F403
 from .backprop import (E_dldu, E_fwd1, E_fwdh, E_out, E_skip, E_jw, E_gW1, E_gW,  # noqa: F401
                        E_galpha, E_ga, E_transpose, E_ascending, PROOF_SIZES, coefficients,
