@@ -33,7 +33,7 @@ _jit = None  # numba.njit(...) in the generated module
 EDGE_C2 = 0.81
 
 
-@_jit
+@_jit_fast
 def prepare(U, T, R, nx, Xh, C):
     """Pass 1 for a block: ``nx (B, n+m)`` norms, ``Xh (B, n+m, d)`` normalized vectors,
     ``C (B, R, n+m)`` clipped cosines of the first ``R`` vectors with all.  Returns 0, or 1 if
@@ -71,7 +71,7 @@ def prepare(U, T, R, nx, Xh, C):
     return bad
 
 
-@_jit
+@_jit_inline
 def geom(Cp, Pp, Xp, i, j):
     """``(c, s, phi)`` of the pair (i, j) of one point, as ``model._geometry``."""
     c = Cp[i, j]
@@ -90,7 +90,25 @@ def geom(Cp, Pp, Xp, i, j):
     return c, math.sqrt(1.0 - c * c), Pp[i, j]
 
 
-@_jit
+@_jit_inline
+def row_geom(Cp, Pp, Xp, r, j0, j1, cs, ss, ps):
+    """``(c, s, phi)`` of the pairs (r, j), j0 <= j < j1, into ``cs, ss, ps``: a loop the
+    compiler vectorizes, then the edge pairs redone by :func:`geom` (the diagonal is the
+    caller's to skip)."""
+    cr = Cp[r]
+    pr = Pp[r]
+    for j in range(j0, j1):
+        c = cr[j]
+        cs[j] = c
+        ss[j] = math.sqrt(1.0 - c * c)
+        ps[j] = pr[j]
+    for j in range(j0, j1):
+        c = cr[j]
+        if c * c > EDGE_C2:
+            cs[j], ss[j], ps[j] = geom(Cp, Pp, Xp, r, j)
+
+
+@_jit_inline
 def frame(Xp, i, j, c, e):
     """``e`` := unit rejection of ``x^_j`` from ``x^_i`` (zero if parallel), as
     ``model._frame``."""
@@ -115,7 +133,7 @@ def frame(Xp, i, j, c, e):
             e[l] = 0.0
 
 
-@_jit
+@_jit_inline
 def stack(U, T, p, X):
     """``X (n+m, d)`` := the raw student and teacher vectors of point ``p``."""
     n = U.shape[1]
@@ -128,12 +146,13 @@ def stack(U, T, p, X):
 
 
 # <per activation>
-@_jit
-def _K_asm_loss(U, a, T, b, prm, nx, Xh, C, P, out):
+@_jit_fast
+def _K_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
     """``1/2 [a^T K(U,U) a - 2 a^T K(U,T) b + b^T K(T,T) b]`` of every point (C, P: the
-    cosines and arccos of all n+m vectors with all)."""
+    cosines and arccos of all n+m vectors with all; ``S (4, n+m)``: scratch)."""
     B, n, d = U.shape
     m = T.shape[1]
+    cs, ss, ps, kk = S[0], S[1], S[2], S[3]
     for p in range(B):
         tp = p if T.shape[0] > 1 else 0
         ap = a[p]
@@ -144,32 +163,37 @@ def _K_asm_loss(U, a, T, b, prm, nx, Xh, C, P, out):
         nxp = nx[p]
         qa = 0.0
         sa = 0.0
+        cr = 0.0
         for i in range(n):
+            row_geom(Cp, Pp, Xp, i, i + 1, n + m, cs, ss, ps)
+            ni = nxp[i]
+            for l in range(i + 1, n + m):
+                kk[l] = _K_kappa(ni, nxp[l], cs[l], ss[l], ps[l], prm)
             for l in range(i + 1, n):
-                c, s, phi = geom(Cp, Pp, Xp, i, l)
-                qa += ap[i] * ap[l] * _K_kappa(nxp[i], nxp[l], c, s, phi, prm)
-            sa += ap[i] * ap[i] * _K_self(nxp[i], prm)[0]
+                qa += ap[i] * ap[l] * kk[l]
+            for j in range(m):
+                cr += ap[i] * bp[j] * kk[n + j]
+            sa += ap[i] * ap[i] * _K_self(ni, prm)[0]
         qb = 0.0
         sb = 0.0
         for j in range(m):
+            row_geom(Cp, Pp, Xp, n + j, n + j + 1, n + m, cs, ss, ps)
+            nj = nxp[n + j]
+            for l in range(n + j + 1, n + m):
+                kk[l] = _K_kappa(nj, nxp[l], cs[l], ss[l], ps[l], prm)
             for l in range(j + 1, m):
-                c, s, phi = geom(Cp, Pp, Xp, n + j, n + l)
-                qb += bp[j] * bp[l] * _K_kappa(nxp[n + j], nxp[n + l], c, s, phi, prm)
-            sb += bp[j] * bp[j] * _K_self(nxp[n + j], prm)[0]
-        cr = 0.0
-        for i in range(n):
-            for j in range(m):
-                c, s, phi = geom(Cp, Pp, Xp, i, n + j)
-                cr += ap[i] * bp[j] * _K_kappa(nxp[i], nxp[n + j], c, s, phi, prm)
+                qb += bp[j] * bp[l] * kk[n + l]
+            sb += bp[j] * bp[j] * _K_self(nj, prm)[0]
         out[p] = 0.5 * ((2.0 * qa + sa) + (2.0 * qb + sb)) - cr
 
 
-@_jit
-def _K_asm_grad(U, a, T, b, prm, nx, Xh, C, P, want_a, GB, X, gU, gA):
+@_jit_fast
+def _K_asm_grad(U, a, T, b, prm, nx, Xh, C, P, want_a, S, GB, X, gU, gA):
     """``gU = dl/dU`` (and ``gA = dl/da`` when ``want_a``; without it the kernel itself is not
-    evaluated).  ``GB (n, n+m)``, ``X (n+m, d)``: scratch."""
+    evaluated).  ``S (6, n+m)``, ``GB (n, n+m)``, ``X (n+m, d)``: scratch."""
     B, n, d = U.shape
     m = T.shape[1]
+    cs, ss, ps, g1, g2, kk = S[0], S[1], S[2], S[3], S[4], S[5]
     for p in range(B):
         tp = p if T.shape[0] > 1 else 0
         ap = a[p]
@@ -179,32 +203,33 @@ def _K_asm_grad(U, a, T, b, prm, nx, Xh, C, P, want_a, GB, X, gU, gA):
         Xp = Xh[p]
         nxp = nx[p]
         for i in range(n):
+            row_geom(Cp, Pp, Xp, i, 0, n + m, cs, ss, ps)
+            ni = nxp[i]
+            if want_a:
+                for l in range(n + m):
+                    kk[l], g1[l], g2[l] = _K_grad(ni, nxp[l], cs[l], ss[l], ps[l], prm)
+            else:
+                for l in range(n + m):
+                    g1[l], g2[l] = _K_dgrad(ni, nxp[l], cs[l], ss[l], ps[l], prm)
+            g1[i] = 0.0
+            g2[i] = 0.0
             row = GB[i]
             coef = 0.0
-            ka = 0.0
             for l in range(n):
-                if l == i:
-                    continue
-                c, s, phi = geom(Cp, Pp, Xp, i, l)
-                if want_a:
-                    kap, g1, g2 = _K_grad(nxp[i], nxp[l], c, s, phi, prm)
-                    ka += kap * ap[l]
-                else:
-                    g1, g2 = _K_dgrad(nxp[i], nxp[l], c, s, phi, prm)
-                coef += g1 * ap[l]
-                row[l] = g2 * ap[l]
+                coef += g1[l] * ap[l]
+                row[l] = g2[l] * ap[l]
             for j in range(m):
-                c, s, phi = geom(Cp, Pp, Xp, i, n + j)
-                if want_a:
-                    kap, g1, g2 = _K_grad(nxp[i], nxp[n + j], c, s, phi, prm)
-                    ka -= kap * bp[j]
-                else:
-                    g1, g2 = _K_dgrad(nxp[i], nxp[n + j], c, s, phi, prm)
-                coef -= g1 * bp[j]
-                row[n + j] = -g2 * bp[j]
-            D, d1, _h0, _h11 = _K_self(nxp[i], prm)
+                coef -= g1[n + j] * bp[j]
+                row[n + j] = -g2[n + j] * bp[j]
+            D, d1, _h0, _h11 = _K_self(ni, prm)
             row[i] = coef + 0.5 * ap[i] * d1
             if want_a:
+                kk[i] = 0.0
+                ka = 0.0
+                for l in range(n):
+                    ka += kk[l] * ap[l]
+                for j in range(m):
+                    ka -= kk[n + j] * bp[j]
                 gA[p, i] = ka + ap[i] * D
         stack(U, T, p, X)
         gp = gU[p]
@@ -216,7 +241,7 @@ def _K_asm_grad(U, a, T, b, prm, nx, Xh, C, P, want_a, GB, X, gU, gA):
                 g[l] *= ai
 
 
-@_jit
+@_jit_inline
 def _K_asm_terms(nxp, Cp, Pp, Xp, i, j, prm, e):
     """The 12 pair terms of (i, j) and the frame vector ``e`` (filled in)."""
     c, s, phi = geom(Cp, Pp, Xp, i, j)

@@ -19,7 +19,11 @@ Edge handling, zero-vector errors and broadcasting are the NumPy core's.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from ..generated import _backend
 
 #: ``auto`` uses the compiled engine from this many parameter points on (see the module doc)
 AUTO_ROWS = 1
@@ -45,15 +49,13 @@ def module_for(kernel):
 
 def use_compiled(kernel, batch=()) -> bool:
     """Whether the backend in use is Numba for this kernel (and batch)."""
-    from ..generated import _backend
-
     b = _backend.get_backend()
     if b == "numpy":
         return False
     if b == "auto":
         if not _backend.numba_available():
             return False
-        if int(np.prod(batch)) < AUTO_ROWS:
+        if AUTO_ROWS > 1 and math.prod(batch) < AUTO_ROWS:
             return False
     if kernel.module is not None and getattr(kernel.module, "compiled_module", None) is None:
         return False
@@ -84,12 +86,14 @@ class CompiledCore:
         """Contiguous ``(N, n, d)``, ``(N, n)`` and teacher ``(1 or N, m, d)``, ``(1 or N, m)``."""
         batch = U.shape[:-2]
         n, d = U.shape[-2:]
-        N = int(np.prod(batch)) if batch else 1
+        N = math.prod(batch)
         Uf = np.ascontiguousarray(U.reshape(N, n, d))
-        af = np.ascontiguousarray(np.broadcast_to(a, batch + (n,)).reshape(N, n))
+        if a.shape[:-1] != batch:
+            a = np.broadcast_to(a, batch + (n,))
+        af = np.ascontiguousarray(a.reshape(N, n))
         m = T.shape[-2]
         if T.ndim == 2 and b.ndim == 1:
-            Tf, bf = np.ascontiguousarray(T[None]), np.ascontiguousarray(b[None])
+            Tf, bf = np.ascontiguousarray(T.reshape(1, m, d)), np.ascontiguousarray(b.reshape(1, m))
         else:
             Tf = np.ascontiguousarray(np.broadcast_to(T, batch + (m, d)).reshape(N, m, d))
             bf = np.ascontiguousarray(np.broadcast_to(b, batch + (m,)).reshape(N, m))
@@ -121,9 +125,10 @@ class CompiledCore:
         Uf, af, Tf, bf, batch, N = self._flat(U, a, T, b)
         n, m = Uf.shape[1], Tf.shape[1]
         out = np.empty(N)
+        S = np.empty((4, n + m))
         self._blocks(Uf, af, Tf, bf, N, n + m, names,
                      lambda sl, Ub, ab, Tb, bb, nx, Xh, C, P: self._loss(
-                         Ub, ab, Tb, bb, self.prm, nx, Xh, C, P, out[sl]))
+                         Ub, ab, Tb, bb, self.prm, nx, Xh, C, P, S, out[sl]))
         return out.reshape(batch)[()]
 
     def grad(self, U, a, T, b, names=("U", "a", "T", "b"), output: bool = True):
@@ -132,11 +137,12 @@ class CompiledCore:
         m = Tf.shape[1]
         gU = np.empty((N, n, d))
         gA = np.empty((N, n)) if output else np.empty((1, 1))
+        S = np.empty((6, n + m))
         GB = np.empty((n, n + m))
         X = np.empty((n + m, d))
         self._blocks(Uf, af, Tf, bf, N, n, names,
                      lambda sl, Ub, ab, Tb, bb, nx, Xh, C, P: self._grad(
-                         Ub, ab, Tb, bb, self.prm, nx, Xh, C, P, output, GB, X, gU[sl],
+                         Ub, ab, Tb, bb, self.prm, nx, Xh, C, P, output, S, GB, X, gU[sl],
                          gA[sl] if output else gA))
         gU = gU.reshape(batch + (n, d))
         return gU, (gA.reshape(batch + (n,)) if output else None)

@@ -160,6 +160,12 @@ import numpy
 
 np = numpy
 _jit = numba.njit(cache={cache}, error_model="numpy")
+#: small helpers and the scalar kernels are inlined into the loops (Numba IR inlining: the
+#: row loops then vectorize; ~3x faster than calls)
+_jit_inline = numba.njit(cache={cache}, error_model="numpy", inline="always")
+#: sums reassociated (vectorized) and fused multiply-adds: ``prepare`` and the loss and
+#: gradient loops (the order of a sum is not the NumPy core's anyway: that one is BLAS's)
+_jit_fast = numba.njit(cache={cache}, error_model="numpy", fastmath={{"reassoc", "contract"}})
 
 ACTIVATIONS = {activations!r}
 '''
@@ -168,7 +174,7 @@ ACTIVATIONS = {activations!r}
 def _scalar(fname: str, args: list[str], params: list[str], exprs: list[sp.Expr],
             doc: str) -> str:
     lines, results = print_block(exprs, prefix="_t")
-    body = ["@_jit", f"def {fname}({', '.join(args)}, prm):", f'    """{doc}"""']
+    body = ["@_jit_inline", f"def {fname}({', '.join(args)}, prm):", f'    """{doc}"""']
     body += [f"    {p} = prm[{i}]" for i, p in enumerate(params)]
     body += [f"    {ln}" for ln in lines]
     if len(results) == 1:

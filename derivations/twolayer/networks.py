@@ -8,6 +8,8 @@ Every function broadcasts over leading batch axes of its arguments.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .model import Core, Kernel
@@ -26,7 +28,9 @@ def _array(x, name: str, ndim: int) -> np.ndarray:
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim < ndim:
         raise ValueError(f"{name} must have at least {ndim} axes, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
+    # the sum is finite when every entry is (fast path); if not, look entry by entry (the sum
+    # of finite entries may overflow)
+    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite (got NaN or inf)")
     return arr
 
