@@ -93,19 +93,23 @@ def geom(Cp, Pp, Xp, i, j):
 @_jit_inline
 def row_geom(Cp, Pp, Xp, r, j0, j1, cs, ss, ps):
     """``(c, s, phi)`` of the pairs (r, j), j0 <= j < j1, into ``cs, ss, ps``: a loop the
-    compiler vectorizes, then the edge pairs redone by :func:`geom` (the diagonal is the
-    caller's to skip)."""
+    compiler vectorizes (it also counts the edge pairs), then, if there are any besides the
+    diagonal (r, r), those redone by :func:`geom` (the diagonal is left as it is: the caller
+    replaces it by the self terms)."""
     cr = Cp[r]
     pr = Pp[r]
+    ne = 0
     for j in range(j0, j1):
         c = cr[j]
         cs[j] = c
         ss[j] = math.sqrt(1.0 - c * c)
         ps[j] = pr[j]
-    for j in range(j0, j1):
-        c = cr[j]
-        if c * c > EDGE_C2:
-            cs[j], ss[j], ps[j] = geom(Cp, Pp, Xp, r, j)
+        ne += 1 if c * c > EDGE_C2 else 0
+    if ne > (1 if j0 <= r < j1 else 0):
+        for j in range(j0, j1):
+            c = cr[j]
+            if j != r and c * c > EDGE_C2:
+                cs[j], ss[j], ps[j] = geom(Cp, Pp, Xp, r, j)
 
 
 @_jit_inline
