@@ -432,7 +432,8 @@ def cmd_check(args) -> int:
         if not args.quick:  # re-derives every kernel (about a minute)
             from derivations.twolayer import emit
 
-            fresh = emit.GENERATED.exists() and emit.GENERATED.read_text() == emit.module_source()
+            fresh = all(path.exists() and path.read_text() == src
+                        for path, src in emit.build(write=False).items())
             rows.append(harness.CheckResult(
                 "twolayer_kernels.*", "emission", "generated code up to date",
                 "fresh" if fresh else "stale", "rebuild", 0.0 if fresh else 1.0, "diff", fresh,
@@ -575,7 +576,9 @@ def cmd_twolayer(args) -> int:
         from derivations.generated import twolayer_kernels as gen
 
         print(f"# {repr(net)}: emitted pair kernels (derivations/generated/twolayer_kernels.py);"
-              "\n# assembled by derivations/twolayer/model.py (NumPy only)\n")
+              "\n# assembled by derivations/twolayer/model.py (NumPy), or compiled: the same "
+              "kernels and the\n# assembly loops in derivations/generated/twolayer_kernels_numba.py "
+              "(Numba backend)\n")
         for suffix in ("kappa", "grad", "hess", "self"):
             print(inspect.getsource(getattr(gen, f"{net.activation}_{suffix}")))
         return 0

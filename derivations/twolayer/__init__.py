@@ -8,7 +8,9 @@ or convolutional (overlapping patches, several filters), for several activations
 Layer 1 (:mod:`.kernels`, SymPy): the pair kernel kappa(u, v) = E[sigma(u.x) sigma(v.x)] and its
 derivatives, derived per activation and emitted to ``derivations/generated/twolayer_kernels.py``
 (:mod:`.emit`); :func:`expressions` gives them as SymPy for LaTeX and interval certificates.
-Layer 2 (:mod:`.model`, :mod:`.networks`, NumPy only): the chain rule over all unit pairs at once.
+Layer 2 (:mod:`.model`, :mod:`.networks`, NumPy only): the chain rule over all unit pairs at once;
+on the Numba backend the same chain rule compiled (:mod:`.compiled`, the loops of
+``derivations/generated/twolayer_kernels_numba.py``).
 SymPy is imported only by :func:`expressions` and :mod:`.latex`.
 """
 from .networks import (Convolutional, FullyConnected, Patches, convolutional, fully_connected,

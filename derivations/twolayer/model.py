@@ -100,6 +100,7 @@ class Kernel:
         if len(params) != len(names):
             raise ValueError(f"activation {activation!r} takes parameters {names}, got {params}")
         self.name = activation
+        self.module = module  # None: the generated modules (NumPy and compiled)
         self.params = tuple(float(p) for p in params)
         self.smooth_edges = activation != "step"
         self._kappa = getattr(mod, f"{activation}_kappa")

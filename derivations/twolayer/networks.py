@@ -8,6 +8,8 @@ Every function broadcasts over leading batch axes of its arguments.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .model import Core, Kernel
@@ -26,7 +28,9 @@ def _array(x, name: str, ndim: int) -> np.ndarray:
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim < ndim:
         raise ValueError(f"{name} must have at least {ndim} axes, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
+    # the sum is finite when every entry is (fast path); if not, look entry by entry (the sum
+    # of finite entries may overflow)
+    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite (got NaN or inf)")
     return arr
 
@@ -54,6 +58,17 @@ class _Base:
         self.kernel = Kernel(activation, tuple(params), module)
         self.activation = self.kernel.name
         self.core = Core(self.kernel)
+        self._compiled_core = None
+
+    def _ccore(self, batch):
+        """The compiled core when the backend in use is Numba (:mod:`.compiled`), else None."""
+        from . import compiled
+
+        if not compiled.use_compiled(self.kernel, batch):
+            return None
+        if self._compiled_core is None:
+            self._compiled_core = compiled.CompiledCore(self.kernel)
+        return self._compiled_core
 
     def _check_shape(self, arr, name, tail):
         if arr.shape[arr.ndim - len(tail):] != tuple(tail):
@@ -113,6 +128,9 @@ class _Base:
     def loss(self, theta, a, theta_t, b):
         """``l = 1/2 E[(f(x) - f*(x))^2]``, shape ``batch``."""
         th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
+        cc = self._ccore(batch)
+        if cc is not None:
+            return cc.loss(self._units(th), aa, self._teacher(tt), bb, self.arg_names)
         return self._blocked(lambda t, x, u, y: self.core.loss(
             self._units(t), x, self._teacher(u), y, self.arg_names), th, aa, tt, bb, batch)
 
@@ -120,6 +138,11 @@ class _Base:
         """``dl/dtheta`` (shaped like the first-layer weights), or ``(dl/dtheta, dl/da)`` when
         the output weights are trained."""
         th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
+        cc = self._ccore(batch)
+        if cc is not None:
+            gU, ga = cc.grad(self._units(th), aa, self._teacher(tt), bb, self.arg_names,
+                             output=self.train_output)
+            return (self._pullback(gU), ga) if self.train_output else self._pullback(gU)
 
         if not self.train_output:
             return self._blocked(lambda t, x, u, y: self._pullback(self.core.grad(
@@ -135,7 +158,8 @@ class _Base:
     def hessian(self, theta, a, theta_t, b):
         """Dense ``(..., P, P)``, parameters ordered ``theta.ravel()`` then ``a``."""
         th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
-        H = self.core.hessian(self._units(th), aa, self._teacher(tt), bb, self.train_output,
+        core = self._ccore(batch) or self.core
+        H = core.hessian(self._units(th), aa, self._teacher(tt), bb, self.train_output,
                               self.arg_names)
         return self._pullback_hessian(H, batch)
 
@@ -150,7 +174,8 @@ class _Base:
             dA = np.zeros(batch + (self.n_student,))
         else:
             dA = np.broadcast_to(_array(da, "da", 1), batch + (self.n_student,))
-        hU, ha = self.core.hvp(self._units(th), aa, self._teacher(tt), bb, self._units(dth),
+        core = self._ccore(batch) or self.core
+        hU, ha = core.hvp(self._units(th), aa, self._teacher(tt), bb, self._units(dth),
                                dA, self.train_output, self.arg_names)
         h = self._pullback(hU)
         return (h, ha) if self.train_output else h

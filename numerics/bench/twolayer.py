@@ -17,7 +17,10 @@ one thread for every NumPy candidate (threadpoolctl; see :func:`run`), JAX with 
      (github.com/yuandong-tian/ICML17_ReLU, ``utils.py``, used by its ``convergence.py``):
      units as columns, a (d, k, k) tensor of ``(pi - theta) w`` and ``|w|/|w_r| sin(theta) w_r``
      summed over the last axis;
-   * for information, the engine's own call per point.
+   * for information, the engine's own call per point, and the batched NumPy engine.
+
+   The engine runs on the compiled backend (``derivations/generated/twolayer_kernels_numba.py``)
+   when Numba is installed, else on NumPy; every row says which.
 
    Measured twice: with glibc's default allocator settings, and with ``M_TOP_PAD`` = 64 MB
    (:class:`_malloc_top_pad`; the environment variable ``MALLOC_TOP_PAD_`` does the same for a
@@ -162,11 +165,21 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _engine_backend() -> str:
+    """The engine's backend for the rows: the compiled one when Numba is installed."""
+    from derivations.generated import _backend
+
+    return "numba" if _backend.numba_available() else "numpy"
+
+
 def run(quick: bool = False) -> list[BenchRow]:
     """Every row, with BLAS on one thread for every NumPy candidate (engine and baselines):
     on the shared 2-core VMs OpenBLAS's idle worker threads spin, and a 100 x 100 product costs
-    ~20x its single-thread CPU time (the k = 100 gradient: 16-28 ms vs 0.9 ms)."""
-    with _one_blas_thread():
+    ~20x its single-thread CPU time (the k = 100 gradient: 16-28 ms vs 0.9 ms).  The engine runs
+    on the compiled backend when Numba is installed (row 1 also times its NumPy engine)."""
+    from derivations.generated import _backend
+
+    with _one_blas_thread(), _backend.using(_engine_backend()):
         return _run(quick)
 
 
@@ -182,10 +195,20 @@ def _run(quick: bool) -> list[BenchRow]:
     for i in (0, n - 1):
         assert np.allclose(sys_grad(W[i], V), ref[i], rtol=1e-10, atol=1e-12)
         assert np.allclose(tian_grad(W[i], V), ref[i], rtol=1e-10, atol=1e-12)
+    from derivations.generated import _backend
+
+    be = _engine_backend()
+
+    def numpy_batched():
+        with _backend.using("numpy"):
+            return net.grad(W, a, V, b)
+
     cands = {"batched": lambda: net.grad(W, a, V, b),
              "sys loop": lambda: [sys_grad(W[i], V) for i in range(n)],
              "tian loop": lambda: [tian_grad(W[i], V) for i in range(n)],
              "engine loop": lambda: [net.grad(W[i], a[i], V, b) for i in range(n)]}
+    if be != "numpy":
+        cands["numpy batched"] = numpy_batched
     for pad in (None, TOP_PAD):
         with _malloc_top_pad(pad) as why:
             if why:
@@ -199,9 +222,14 @@ def _run(quick: bool) -> list[BenchRow]:
                            ("engine loop", "the engine's own call per point")):
             if pad is not None and base == "engine loop":
                 continue
-            rows.append(ratio_row(f"twolayer grad batched vs {base} (k=m=d={k}, {n} points{tag})",
-                                  t, base, "batched", 10.0 if base != "engine loop" else 1.0,
-                                  better=">=", detail=f"ReLU, a = b = 1; baseline: {what}"))
+            rows.append(ratio_row(f"twolayer grad batched ({be}) vs {base} (k=m=d={k}, {n} "
+                                  f"points{tag})", t, base, "batched",
+                                  10.0 if base != "engine loop" else 1.0, better=">=",
+                                  detail=f"ReLU, a = b = 1; engine on {be}; baseline: {what}"))
+        if "numpy batched" in t:
+            rows.append(ratio_row(f"twolayer grad batched (numpy) vs sys loop (k=m=d={k}, {n} "
+                                  f"points{tag})", t, "sys loop", "numpy batched", 1.0,
+                                  better=">=", detail="information: the NumPy engine"))
     # 2. vs JAX
     rows += _jax_rows(rng, quick)
     # 3. Hessian at k = m = d = 100
@@ -210,7 +238,8 @@ def _run(quick: bool) -> list[BenchRow]:
     Wh, ah, Vh, bh = _point(rng, kh, kh, kh)
     sec = _cpu(lambda: net_h.hessian(Wh, ah, Vh, bh), repeat=2)
     rows.append(BenchRow(f"twolayer Hessian k=m=d={kh} ({kh * kh}x{kh * kh})", sec, "< 2", "s",
-                         sec < 2.0, "CPU time, best of 2 calls, dense float64 (..., P, P)"))
+                         sec < 2.0, f"CPU time, best of 2 calls, dense float64 (..., P, P); "
+                         f"engine on {_engine_backend()}"))
     # 4. closed form vs Monte Carlo to 1% relative SE
     Wm = V + 0.3 * rng.standard_normal(V.shape) / np.sqrt(k)
     cases = [(f"k=m=d={k}, |W - V| ~ 0.3", k, Wm, np.ones(k), V, np.ones(k))]
@@ -227,7 +256,7 @@ def _run(quick: bool) -> list[BenchRow]:
             ratio >= 1e4,
             f"MC reached 1% relative SE after {need:.3g} samples in {mc_sec:.3g} s CPU "
             f"({mc_sec / need * 1e9:.0f} ns/sample; mean {mean:.4g}); closed form "
-            f"{cf * 1e6:.0f} us/call (best of 5 x 20), loss {loss:.4g}",
+            f"{cf * 1e6:.0f} us/call (best of 5 x 20, {_engine_backend()}), loss {loss:.4g}",
             {"samples": need, "mc_seconds": mc_sec, "closed_form_seconds": cf}))
     # 5. HVP vs dense Hessian
     dW = rng.standard_normal(Wh.shape)
@@ -256,7 +285,8 @@ def _jax_rows(rng, quick: bool) -> list[BenchRow]:
                         rounds=5 if quick else 9, number=20, repeat=2)
         rows.append(ratio_row(f"twolayer grad vs jax.grad (jit, k=m=d={k})", t, "jax.grad",
                               "engine", 1.0, better=">=",
-                              detail=f"ReLU closed form in jax.numpy, x64; max rel diff {err:.1e}"))
+                              detail=f"ReLU closed form in jax.numpy, x64; engine on "
+                                     f"{_engine_backend()}; max rel diff {err:.1e}"))
         if k <= 50:
             hess = jh
             note = "jax.hessian"

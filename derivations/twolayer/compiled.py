@@ -1,0 +1,179 @@
+"""The two-layer engine on the compiled backend (issue 20 item 7): the same chain rule as
+:class:`derivations.twolayer.model.Core`, as Numba loops over the parameter points and unit
+pairs of a batch, calling the derived pair kernels emitted as scalar ``@numba.njit`` functions
+(``derivations/generated/twolayer_kernels_numba.py``, from :mod:`.assembly_numba` and
+:mod:`.kernels`; ``nnderive build twolayer``).
+
+Used by the public models (:mod:`.networks`) when the backend in use is Numba
+(:mod:`derivations.generated._backend`: ``NNDERIVE_BACKEND``, ``derivations.set_backend``,
+``using``); the NumPy core is the fallback without Numba.  For the engine, ``auto`` picks Numba
+whenever it is installed, single points included (:data:`AUTO_ROWS` = 1: a k = m = d = 7 loss
+costs ~0.1 ms in NumPy and a few us compiled; importing Numba and loading the cached kernels is
+paid once per process).
+
+Per block of points (at most :data:`BLOCK_ENTRIES` pair entries): ``prepare`` (norms,
+normalized vectors, clipped cosines, the Gram matrix by BLAS), ``np.arccos`` of the block's
+cosines (NumPy's SIMD loop, ~10x a scalar ``acos`` in compiled code), then one compiled pass
+(the Kahan angle at the edges, the derived pair terms, the chain rule) into preallocated outputs.
+Edge handling, zero-vector errors and broadcasting are the NumPy core's.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..generated import _backend
+
+#: ``auto`` uses the compiled engine from this many parameter points on (see the module doc)
+AUTO_ROWS = 1
+#: pair entries (points x rows x columns of the cosine array) per block
+BLOCK_ENTRIES = 65536
+
+_generated = {}
+
+
+def module_for(kernel):
+    """The compiled module of ``kernel`` (the generated one, or the in-memory counterpart of a
+    kernel module compiled in memory, e.g. with a planted error); None if it has none."""
+    mod = kernel.module
+    if mod is None:
+        if "mod" not in _generated:
+            from ..generated import twolayer_kernels_numba
+
+            _generated["mod"] = twolayer_kernels_numba
+        return _generated["mod"]
+    make = getattr(mod, "compiled_module", None)
+    return make() if make is not None else None
+
+
+def use_compiled(kernel, batch=()) -> bool:
+    """Whether the backend in use is Numba for this kernel (and batch)."""
+    b = _backend.get_backend()
+    if b == "numpy":
+        return False
+    if b == "auto":
+        if not _backend.numba_available():
+            return False
+        if AUTO_ROWS > 1 and math.prod(batch) < AUTO_ROWS:
+            return False
+    if kernel.module is not None and getattr(kernel.module, "compiled_module", None) is None:
+        return False
+    return True
+
+
+def _zero_error(name):
+    return ValueError(f"{name}: every unit's effective vector must be nonzero (a unit with a "
+                      "zero vector has no angle; its kernel derivatives are undefined)")
+
+
+class CompiledCore:
+    """Loss and derivatives in the effective vectors ``U (..., n, d)``, ``T (..., m, d)``."""
+
+    def __init__(self, kernel):
+        mod = module_for(kernel)
+        act = kernel.name
+        self.prepare = mod.prepare
+        self._loss = getattr(mod, f"{act}_asm_loss")
+        self._grad = getattr(mod, f"{act}_asm_grad")
+        self._hess = getattr(mod, f"{act}_asm_hess")
+        self._hvp = getattr(mod, f"{act}_asm_hvp")
+        self.prm = np.array(kernel.params, dtype=np.float64)
+
+    # ------------------------------------------------------------------------------------
+    @staticmethod
+    def _flat(U, a, T, b):
+        """Contiguous ``(N, n, d)``, ``(N, n)`` and teacher ``(1 or N, m, d)``, ``(1 or N, m)``."""
+        batch = U.shape[:-2]
+        n, d = U.shape[-2:]
+        N = math.prod(batch)
+        Uf = np.ascontiguousarray(U.reshape(N, n, d))
+        if a.shape[:-1] != batch:
+            a = np.broadcast_to(a, batch + (n,))
+        af = np.ascontiguousarray(a.reshape(N, n))
+        m = T.shape[-2]
+        if T.ndim == 2 and b.ndim == 1:
+            Tf, bf = np.ascontiguousarray(T.reshape(1, m, d)), np.ascontiguousarray(b.reshape(1, m))
+        else:
+            Tf = np.ascontiguousarray(np.broadcast_to(T, batch + (m, d)).reshape(N, m, d))
+            bf = np.ascontiguousarray(np.broadcast_to(b, batch + (m,)).reshape(N, m))
+        return Uf, af, Tf, bf, batch, N
+
+    def _blocks(self, Uf, af, Tf, bf, N, R, names, body):
+        """``body(sl, Ub, ab, Tb, bb, nx, Xh, C, P)`` for every block slice ``sl`` of points."""
+        n, d = Uf.shape[1:]
+        m = Tf.shape[1]
+        B = max(1, min(N, BLOCK_ENTRIES // (R * (n + m))))
+        nx = np.empty((B, n + m))
+        Xh = np.empty((B, n + m, d))
+        C = np.empty((B, R, n + m))
+        P = np.empty((B, R, n + m))
+        tb = Tf.shape[0] > 1
+        for s in range(0, N, B):
+            e = min(N, s + B)
+            k = e - s
+            Ub, ab = Uf[s:e], af[s:e]
+            Tb, bb = (Tf[s:e], bf[s:e]) if tb else (Tf, bf)
+            bad = self.prepare(Ub, Tb, R, nx[:k], Xh[:k], C[:k])
+            if bad:
+                raise _zero_error(names[0] if bad == 1 else names[2])
+            np.arccos(C[:k], out=P[:k])
+            body(slice(s, e), Ub, ab, Tb, bb, nx[:k], Xh[:k], C[:k], P[:k])
+
+    # ------------------------------------------------------------------------------------
+    def loss(self, U, a, T, b, names=("U", "a", "T", "b")):
+        Uf, af, Tf, bf, batch, N = self._flat(U, a, T, b)
+        n, m = Uf.shape[1], Tf.shape[1]
+        out = np.empty(N)
+        S = np.empty((4, n + m))
+        self._blocks(Uf, af, Tf, bf, N, n + m, names,
+                     lambda sl, Ub, ab, Tb, bb, nx, Xh, C, P: self._loss(
+                         Ub, ab, Tb, bb, self.prm, nx, Xh, C, P, S, out[sl]))
+        return out.reshape(batch)[()]
+
+    def grad(self, U, a, T, b, names=("U", "a", "T", "b"), output: bool = True):
+        Uf, af, Tf, bf, batch, N = self._flat(U, a, T, b)
+        n, d = Uf.shape[1:]
+        m = Tf.shape[1]
+        gU = np.empty((N, n, d))
+        gA = np.empty((N, n)) if output else np.empty((1, 1))
+        S = np.empty((6, n + m))
+        GB = np.empty((n, n + m))
+        X = np.empty((n + m, d))
+        self._blocks(Uf, af, Tf, bf, N, n, names,
+                     lambda sl, Ub, ab, Tb, bb, nx, Xh, C, P: self._grad(
+                         Ub, ab, Tb, bb, self.prm, nx, Xh, C, P, output, S, GB, X, gU[sl],
+                         gA[sl] if output else gA))
+        gU = gU.reshape(batch + (n, d))
+        return gU, (gA.reshape(batch + (n,)) if output else None)
+
+    def _scratch(self, n, m, d):
+        return (np.empty((n, n + m, d)), np.empty((n, n + m, 12)), np.empty((n, d, d)),
+                np.empty((n, d)), np.empty((n, n)))
+
+    def hessian(self, U, a, T, b, train_output: bool, names=("U", "a", "T", "b")):
+        Uf, af, Tf, bf, batch, N = self._flat(U, a, T, b)
+        n, d = Uf.shape[1:]
+        m = Tf.shape[1]
+        Pn = n * d + (n if train_output else 0)
+        H = np.empty((N, Pn, Pn))
+        sc = self._scratch(n, m, d)
+        self._blocks(Uf, af, Tf, bf, N, n, names,
+                     lambda sl, Ub, ab, Tb, bb, nx, Xh, C, P: self._hess(
+                         Ub, ab, Tb, bb, self.prm, nx, Xh, C, P, train_output, *sc, H[sl]))
+        return H.reshape(batch + (Pn, Pn))
+
+    def hvp(self, U, a, T, b, dU, da, train_output: bool, names=("U", "a", "T", "b")):
+        Uf, af, Tf, bf, batch, N = self._flat(U, a, T, b)
+        n, d = Uf.shape[1:]
+        m = Tf.shape[1]
+        dUf = np.ascontiguousarray(np.broadcast_to(dU, batch + (n, d)).reshape(N, n, d))
+        dAf = np.ascontiguousarray(np.broadcast_to(da, batch + (n,)).reshape(N, n))
+        hU = np.empty((N, n, d))
+        hA = np.zeros((N, n))
+        sc = self._scratch(n, m, d)
+        self._blocks(Uf, af, Tf, bf, N, n, names,
+                     lambda sl, Ub, ab, Tb, bb, nx, Xh, C, P: self._hvp(
+                         Ub, ab, Tb, bb, self.prm, nx, Xh, C, P, dUf[sl], dAf[sl],
+                         train_output, *sc, hU[sl], hA[sl]))
+        return hU.reshape(batch + (n, d)), (hA.reshape(batch + (n,)) if train_output else None)
