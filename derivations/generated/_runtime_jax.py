@@ -23,7 +23,9 @@ and ``jax.grad`` of the selected branch carries no NaN):
   and derivative 0 there, so ``jax.grad`` at the student on the teacher is finite (the angle's
   one-sided derivative is taken as 0; every emitted loss is flat in the angle at 0).
 
-Not carried (the public functions hand those rows to the NumPy core, see :func:`run`): extended
+The public functions under ``set_backend("jax")`` run the rows in a fast mode (see
+:func:`fast`): the rare rows that need a careful branch go to the NumPy core instead.  Not
+carried at all (the public functions hand those rows to the NumPy core, see :func:`run`): extended
 range (norms outside ``[SAFE_LO, SAFE_HI]``, squares that underflow) and the errors for bad
 rows (zero or non-finite vectors).  A raw JAX function returns whatever float64 gives there.
 
@@ -98,12 +100,17 @@ def dd_div(ah, al, bh, bl):
 
 
 def dd_dot(x, y):
-    """``x.y`` as a double-double (Dot2, the order of :func:`._runtime._dd_dot`; unrolled)."""
+    """``x.y`` as a double-double (Dot2, the order of :func:`._runtime._dd_dot`), one
+    ``lax.scan`` over the entries (a small program: the unrolled loop compiles slowly)."""
     sh, sl = two_prod(x[0], y[0])
-    for j in range(1, x.shape[-1]):
-        ph, pl = two_prod(x[j], y[j])
+
+    def step(carry, xy):
+        sh, sl = carry
+        ph, pl = two_prod(xy[0], xy[1])
         sh, e = two_sum(sh, ph)
-        sl = sl + (e + pl)
+        return (sh, sl + (e + pl)), None
+
+    (sh, sl), _ = jax.lax.scan(step, (sh, sl), (x[1:], y[1:]))
     return two_sum(sh, sl)
 
 
@@ -129,6 +136,39 @@ def pow2(x):
 # --------------------------------------------------------------------------------------------
 # Invariants of one row (the NumPy helpers' signatures; ``ok``: in the range handled here)
 # --------------------------------------------------------------------------------------------
+
+
+# The batch runner's fast mode.  The careful branches (double-double near-parallel terms and
+# rejections, the refined completed square) are needed on few rows but, branch-free, cost every
+# row (3-4x the whole function at N = 1e5).  While :func:`run` traces a row function in fast
+# mode, each helper computes its ordinary branch only and records the rows that need the careful
+# one; those rows are flagged (``ok`` false) and evaluated by the NumPy core, as the extended-range
+# rows are.  The raw functions (``<family>_jax.<name>``) always carry the careful branches.
+_FAST: list = []  # the masks recorded while a row function is traced in fast mode
+
+
+def _defer(mask) -> bool:
+    """In fast mode: record ``mask`` (rows needing the careful branch) and return True."""
+    if not _FAST:
+        return False
+    _FAST[-1].append(mask)
+    return True
+
+
+def fast(rowfn):
+    """``rowfn`` in fast mode: its ``ok`` is false also on the rows needing a careful branch."""
+    def row(*args):
+        _FAST.append([])
+        try:
+            res = rowfn(*args)
+        finally:
+            masks = _FAST.pop()
+        ok = res[-1]
+        for m in masks:
+            ok = ok & ~m
+        return tuple(res[:-1]) + (ok,)
+
+    return row
 
 
 def _in(s):
@@ -167,16 +207,18 @@ def difference(x, y, a=1.0, b=1.0, names=None, vector=False, with_dot=False, sca
     :func:`._runtime._refine_difference`)."""
     d = a * x - b * y
     sq, tot, xy = jnp.sum(d * d), jnp.sum(d), jnp.sum(x * y)
+    near = sq < NEAR_DIFF * jnp.abs(a * b * xy)
+    ok = (sq <= SAFE_HI2) & (jnp.abs(xy) <= SAFE_HI2) & ~((sq < 1e-290) & jnp.any(d != 0.0))
+    if _defer(near):
+        return (sq, tot) + ((d,) if vector else ()) + ((xy,) if with_dot else ()) + (ok,)
     u, v = scales if scales is not None else (None, None)
     ah, al = dd_norm(u) if u is not None else (a, 0.0)
     bh, bl = dd_norm(v) if v is not None else (b, 0.0)
     p1, e1 = two_prod(ah, x)
     p2, e2 = two_prod(bh, y)
     d2 = (p1 - p2) + ((e1 - e2) + (al * x - bl * y))
-    near = sq < NEAR_DIFF * jnp.abs(a * b * xy)
     d = jnp.where(near, d2, d)
     sq, tot = jnp.where(near, jnp.sum(d2 * d2), sq), jnp.where(near, jnp.sum(d2), tot)
-    ok = (sq <= SAFE_HI2) & (jnp.abs(xy) <= SAFE_HI2) & ~((sq < 1e-290) & jnp.any(d != 0.0))
     out = (sq, tot) + ((d,) if vector else ()) + ((xy,) if with_dot else ())
     return out + (ok,)
 
@@ -219,6 +261,8 @@ def angle_terms(x, y, norm_x, norm_y, dot_xy, need="cos sin phi psi", norm_xy=No
     near = jnp.abs(c) > NEAR
     cs = jnp.where(near, 0.0, c)  # safe operand of the ordinary branch
     terms = (cs, jnp.sqrt((1.0 - cs) * (1.0 + cs)), jnp.arccos(cs), jnp.arccos(-cs))
+    if _defer(near):
+        return terms
     # the near branch is finite, with finite derivatives, on any pair of nonzero vectors (a
     # zero operand, allowed with ``zero_ok``, is replaced by the other's ones)
     xn, yn = (_nonzero(x), _nonzero(y)) if zero_ok else (x, y)
@@ -237,6 +281,8 @@ def rejection(y, x, sqnorm_x, dot_xy, cos_xy, scale=None):
     scale = 1.0 if scale is None else scale
     near = jnp.abs(cos_xy) > NEAR
     plain = (y - dot_xy / sqnorm_x * x) * scale
+    if _defer(near):
+        return plain
     return jnp.where(near, _near_rejection(_nonzero(y), _nonzero(x), scale), plain)
 
 
@@ -306,7 +352,7 @@ def _vmapped(rowfn, axes):
     key = (rowfn, axes)
     fn = _batched.get(key)
     if fn is None:
-        fn = _batched[key] = jax.jit(jax.vmap(rowfn, in_axes=axes))
+        fn = _batched[key] = jax.jit(jax.vmap(fast(rowfn), in_axes=axes))
     return fn
 
 
