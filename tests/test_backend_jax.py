@@ -253,3 +253,18 @@ def test_planted_error_caught():
         assert_equal_backends(r0, planted, V, W)
     far = slice(4 * 2 * 9, 4 * 2 * 11)  # angles 0.5 and pi/2: no series there
     assert_equal_backends(tuple(r[far] for r in r0), tuple(r[far] for r in planted), V[far], W[far])
+
+
+def test_out_buffers_and_errors_same():
+    args = (np.ones(P), np.ones(K), np.arange(1.0, P + 1), np.ones(K))
+    bufs = (np.empty(()), np.empty(P), np.empty(K))
+    with _backend.using("jax"):
+        out = cnn.population_loss_and_grads(*args, out=bufs)
+    assert all(o is b for o, b in zip(out, bufs))
+    for bad in ((np.empty(()),), (np.empty(()), np.empty(P), np.empty(K + 1))):
+        msgs = []
+        for be in ("numpy", "jax"):
+            with _backend.using(be), pytest.raises((TypeError, ValueError)) as info:
+                cnn.population_loss_and_grads(*args, out=bad)
+            msgs.append(str(info.value))
+        assert msgs[0] == msgs[1]

@@ -408,10 +408,11 @@ def run(rowfn, core, shape, args, ranks, out):
         flat = [numpy.array(f) for f in flat]
         _patch(core, shape, args, ranks, bad, flat)
     final = [f.reshape(tuple(shape) + f.shape[1:]) for f in flat]
-    if out is not None:
+    if out is not None:  # the given buffers, written (as the NumPy backend returns them)
         bufs = _rt.buffers(out, len(final))
         final = [f if o is None else _copy(o, f) for o, f in zip(bufs, final)]
-    final = [f[()] if f.ndim == 0 else f for f in final]
+    else:
+        final = [f[()] if f.ndim == 0 else f for f in final]
     return tuple(final) if len(final) > 1 else final[0]
 
 
