@@ -268,3 +268,18 @@ def test_out_buffers_and_errors_same():
                 cnn.population_loss_and_grads(*args, out=bad)
             msgs.append(str(info.value))
         assert msgs[0] == msgs[1]
+
+
+def test_planted_runtime_error_caught(monkeypatch):
+    """The raw functions' careful branch with Dekker's product error dropped (``two_prod``
+    returning ``(a b, 0)``: the near-parallel rejection and angle then lose ~eps/phi) is caught
+    by the edge-point comparison of the raw functions."""
+    from derivations.generated import _runtime_jax as jr
+
+    V, A, W, AS = edge_points(np.random.default_rng(5))
+    with _backend.using("numpy"):
+        r0 = cnn.population_loss_and_grads(V, A, W, AS)
+    monkeypatch.setattr(jr, "two_prod", lambda a, b: (a * b, 0.0 * a * b))
+    planted = jax.jit(jax.vmap(lambda *x: cnn_jax._population_loss_and_grads_row(*x)[:-1]))(V, A, W, AS)
+    with pytest.raises(AssertionError):
+        assert_equal_backends(r0, tuple(np.asarray(x) for x in planted), V, W)
