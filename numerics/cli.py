@@ -327,8 +327,12 @@ def _freshness_rows(families):
 
     from .harness import CheckResult
 
+    from derivations import codegen_jax
+
     rows = []
-    for path, src in codegen.build(write=False, families=families).items():
+    built = codegen.build(write=False, families=families)
+    built.update(codegen_jax.build(write=False, families=families))  # (from the committed NumPy modules)
+    for path, src in built.items():
         ok = path.exists() and path.read_text() == src
         rows.append(CheckResult(
             f"{path.stem}.*", "emission", "generated code up to date", "fresh" if ok else "stale",
