@@ -283,3 +283,19 @@ def test_planted_runtime_error_caught(monkeypatch):
     planted = jax.jit(jax.vmap(lambda *x: cnn_jax._population_loss_and_grads_row(*x)[:-1]))(V, A, W, AS)
     with pytest.raises(AssertionError):
         assert_equal_backends(r0, tuple(np.asarray(x) for x in planted), V, W)
+
+
+def test_cli_backend_jax_without_jax(monkeypatch, capsys):
+    """``check --backend jax`` without JAX: one line and exit 2."""
+    import importlib.util
+
+    from numerics.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "jax" else real(n, *a))
+    old = _backend.get_backend()
+    try:
+        assert main(["check", "cnn.A", "--backend", "jax", "--quiet"]) == 2
+    finally:
+        _backend.set_backend(old)
+    assert "nnderive[jax]" in capsys.readouterr().err
