@@ -170,18 +170,18 @@ def functions_source(numpy_source: str, family: str) -> list[tuple[str, str]]:
     out = []
     for name, public in defs.items():
         core = defs.get(f"_{name}_core")
-        if core is None or not _dispatches(public):
+        if core is None or name.startswith("_") and not _dispatches(public):
             continue
         try:
             args = _arg_ranks(public)
             row = row_source(name, core, [a for a, _ in args])
         except Unsupported:
             continue
-        out.append((name, row + "\n\n" + _wrappers(family, name, args)))
+        out.append((name, row + "\n\n" + _wrappers(family, name, args, _dispatches(public))))
     return out
 
 
-def _wrappers(family: str, name: str, args) -> str:
+def _wrappers(family: str, name: str, args, routed: bool = True) -> str:
     sig = ", ".join(a for a, _ in args)
     static = [a for a, r in args if r is None]
     jit = (f"@functools.partial(jax.jit, static_argnames={tuple(static)!r})" if static
@@ -195,11 +195,12 @@ def _wrappers(family: str, name: str, args) -> str:
         f"    No argument checks and no extended range (see derivations/generated/_runtime_jax.py).\n"
         f'    """\n'
         f"    _r = _{name}_row({sig})\n"
-        f"    return _r[0] if len(_r) == 2 else _r[:-1]\n\n\n"
-        f"def _{name}_batch(_core, _shape, {sig}, *, out=None):\n"
+        f"    return _r[0] if len(_r) == 2 else _r[:-1]\n"
+    ) + (
+        f"\n\ndef _{name}_batch(_core, _shape, {sig}, *, out=None):\n"
         f'    """The public function on checked arguments (``set_backend("jax")``)."""\n'
         f"    return _jr.run(_{name}_row, _core, _shape, ({sig},), ({ranks},), out)\n"
-    )
+        if routed else "")
 
 
 def module_source(family: str, numpy_source: str) -> str:
@@ -226,7 +227,10 @@ def module_source(family: str, numpy_source: str) -> str:
         f"__all__ = {names_!r}\n"
     )
     body = "\n\n".join(src for _, src in funcs)
-    table = "BACKEND = {\n" + "".join(f"    {n!r}: _{n}_batch,\n" for n in names_) + "}\n"
+    routed = [n for n, src in funcs if f"def _{n}_batch(" in src]
+    table = ("#: the functions the public (NumPy-facing) functions run on under set_backend(\"jax\");\n"
+             "#: the others are raw JAX functions only (their public functions stay NumPy)\n"
+             "BACKEND = {\n" + "".join(f"    {n!r}: _{n}_batch,\n" for n in routed) + "}\n")
     return header + "\n\n" + body + "\n\n" + table
 
 

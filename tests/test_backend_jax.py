@@ -299,3 +299,38 @@ def test_cli_backend_jax_without_jax(monkeypatch, capsys):
     finally:
         _backend.set_backend(old)
     assert "nnderive[jax]" in capsys.readouterr().err
+
+
+def _numpy_facing(f, raw):
+    """A JAX one-point function as the checks call a public function: broadcasting over leading
+    axes (``jnp.vectorize``), integers passed as they are, NumPy results."""
+    import jax.numpy as jnp
+
+    ints = {i for i, a in enumerate(f.args) if a.kind == "int"}
+    sig = ",".join(f"(p{i})" if a.kind == "vector" else "()" for i, a in enumerate(f.args)
+                   if i not in ints)
+    vec = jnp.vectorize(raw, excluded=ints, signature=f"{sig}->{'()' if f.rank == 0 else '(q)'}")
+
+    def call(*args):
+        return np.asarray(vec(*[a if i in ints else jnp.asarray(a, float) for i, a in enumerate(args)]))
+
+    return call
+
+
+RAW_ONLY = [(fam, n) for fam in codegen_jax.FAMILIES for n in codegen_jax.names(fam)
+            if n not in __import__("derivations").jax_functions(fam).BACKEND]
+
+
+@pytest.mark.parametrize("family,name", RAW_ONLY)
+def test_raw_only_functions_vs_50_digits(family, name):
+    """The JAX functions whose public function has no compiled dispatch (raw only: a_opt,
+    profile_loss, spurious_*, g_inf, ...) through their registered mpmath rows (float64 vs the
+    SymPy expression at 50 digits, at the formula's edge points, and batch vs single calls)."""
+    import derivations
+    from numerics import checks, harness
+
+    f = derivations.get(f"{family}.{name}")
+    subject = harness.Subject(f, _numpy_facing(f, getattr(derivations.jax_functions(family), name)))
+    rows = [r for c in checks.for_formula(f.name) if c.kind == "mpmath"
+            for r in harness.run_check(c, subject, harness.Context(quick=True))]
+    assert rows and all(r.passed for r in rows), [(r.stat, r.detail) for r in rows]

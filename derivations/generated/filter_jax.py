@@ -80,6 +80,8 @@ def _population_grad_batch(_core, _shape, w, w_star, *, out=None):
     return _jr.run(_population_grad_row, _core, _shape, (w, w_star,), (1, 1,), out)
 
 
+#: the functions the public (NumPy-facing) functions run on under set_backend("jax");
+#: the others are raw JAX functions only (their public functions stay NumPy)
 BACKEND = {
     'population_loss': _population_loss_batch,
     'population_grad': _population_grad_batch,

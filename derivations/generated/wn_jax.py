@@ -264,6 +264,8 @@ def _grad_g_and_grads_batch(_core, _shape, v, g, grad_w, *, out=None):
     return _jr.run(_grad_g_and_grads_row, _core, _shape, (v, g, grad_w,), (1, 0, 1,), out)
 
 
+#: the functions the public (NumPy-facing) functions run on under set_backend("jax");
+#: the others are raw JAX functions only (their public functions stay NumPy)
 BACKEND = {
     'grad_v': _grad_v_batch,
     'grad_g': _grad_g_batch,
