@@ -22,8 +22,6 @@ def jax_functions(family: str):
     (see docs/guide.md, "The JAX backend").  Imports JAX and turns ``jax_enable_x64`` on."""
     import importlib
 
-    from .generated import _backend
-
     if not isinstance(family, str):
         raise TypeError(f"family must be a str, got {type(family).__name__}")
     try:
@@ -33,8 +31,6 @@ def jax_functions(family: str):
             raise ImportError("jax_functions needs JAX (pip install 'nnderive[jax]')") from None
         raise ValueError(f"family has no JAX functions: {family!r} (the families with them: "
                          "cnn, filter, kernels, wn)") from None
-    finally:
-        del _backend
 
 
 def __getattr__(name):
