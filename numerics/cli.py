@@ -313,6 +313,9 @@ def cmd_build(args) -> int:
             paths = list(emit.build(write=True))
         else:
             paths = list(codegen.build(write=True, families=[fam]))
+            from derivations import codegen_jax  # the JAX printer reads the module just written
+
+            paths += list(codegen_jax.build(write=True, families=[fam]))
         for path in paths:
             shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
             print(f"wrote {shown}" + (f" ({time.perf_counter() - t0:.1f} s)" if show else ""),
@@ -326,8 +329,12 @@ def _freshness_rows(families):
 
     from .harness import CheckResult
 
+    from derivations import codegen_jax
+
     rows = []
-    for path, src in codegen.build(write=False, families=families).items():
+    built = codegen.build(write=False, families=families)
+    built.update(codegen_jax.build(write=False, families=families))  # (from the committed NumPy modules)
+    for path, src in built.items():
         ok = path.exists() and path.read_text() == src
         rows.append(CheckResult(
             f"{path.stem}.*", "emission", "generated code up to date", "fresh" if ok else "stale",
@@ -387,6 +394,11 @@ def cmd_check(args) -> int:
 
             if importlib.util.find_spec("numba") is None:
                 raise UsageError("--backend numba: numba is not installed (pip install 'nnderive[compiled]')")
+        if args.backend == "jax":
+            import importlib.util
+
+            if importlib.util.find_spec("jax") is None:
+                raise UsageError("--backend jax: jax is not installed (pip install 'nnderive[jax]')")
         derivations.set_backend(args.backend)
 
     names = []
@@ -693,7 +705,7 @@ def parser() -> argparse.ArgumentParser:
                    help="perturb each formula and report how many mutants the checks catch")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    s.add_argument("--backend", choices=("auto", "numpy", "numba"), default=None,
+    s.add_argument("--backend", choices=("auto", "numpy", "numba", "jax"), default=None,
                    help="run the emitted functions on this backend (default: NNDERIVE_BACKEND, "
                    "else auto; see docs/guide.md, Backends)")
     s.set_defaults(func=cmd_check)

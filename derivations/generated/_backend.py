@@ -10,7 +10,9 @@ in NumPy.  The choice:
   imported by the first call on a batch of at least ``AUTO_ROWS`` rows: until then smaller
   calls stay on NumPy, so a script evaluating a few points does not pay the import);
 * ``"numba"``: the compiled kernels (an ``ImportError`` on the first call if Numba is missing);
-* ``"numpy"``: the NumPy code only.
+* ``"numpy"``: the NumPy code only;
+* ``"jax"``: the emitted JAX functions (``derivations/generated/<family>_jax.py``, from
+  :mod:`derivations.codegen_jax`), jit-compiled, results as NumPy arrays (``auto`` never picks it).
 
 Set it with the environment variable ``NNDERIVE_BACKEND`` (read at import), with
 :func:`set_backend` (``derivations.set_backend``), or for a block of code with
@@ -26,7 +28,7 @@ import math
 import os
 import sys
 
-BACKENDS = ("auto", "numpy", "numba")
+BACKENDS = ("auto", "numpy", "numba", "jax")
 
 _state = {"backend": None}
 _cache: dict = {}  # (family, name) -> the compiled function, or None (no compiled version)
@@ -107,7 +109,9 @@ def compiled(family: str, name: str, shape=()):
     if (get_backend() == "auto" and "numba" not in sys.modules
             and math.prod(shape) < AUTO_ROWS):
         return None  # (not remembered: a later large batch imports Numba)
-    if active() == "numba":
+    if active() == "jax":
+        fn = _jax(family, name)
+    elif active() == "numba":
         key = (family, name)
         if key not in _cache:
             try:
@@ -121,3 +125,18 @@ def compiled(family: str, name: str, shape=()):
         fn = _cache[key]
     _active[(family, name)] = fn
     return fn
+
+
+def _jax(family, name):
+    """The JAX runner of ``family.name`` (``<family>_jax.BACKEND``), or None."""
+    key = ("jax", family, name)
+    if key not in _cache:
+        try:
+            mod = importlib.import_module(f"derivations.generated.{family}_jax")
+        except ModuleNotFoundError as exc:
+            if exc.name in ("jax", "jaxlib"):
+                raise ImportError("NNDERIVE_BACKEND/set_backend asks for 'jax', which is not "
+                                  "installed (pip install 'nnderive[jax]')") from None
+            mod = None
+        _cache[key] = getattr(mod, "BACKEND", {}).get(name)
+    return _cache[key]

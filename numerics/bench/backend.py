@@ -322,4 +322,6 @@ def first_call_row() -> BenchRow:
 
 
 def run(quick: bool = False) -> list[BenchRow]:
-    return speed_rows(quick) + [first_call_row()]
+    from ._backend_jax import rows as jax_rows  # the emitted JAX backend's rows
+
+    return speed_rows(quick) + [first_call_row()] + jax_rows(quick)

@@ -780,11 +780,15 @@ def _cos_form(expr):
 
 def backends() -> list[str]:
     """The installed backends of the emitted code (``derivations.generated._backend``): NumPy,
-    and the compiled (Numba) one when Numba is installed.  Checks of functions with a compiled
-    version run once per backend."""
+    and the compiled (Numba) one when Numba is installed, and JAX when it is the backend asked
+    for (``check --backend jax``).  Checks of functions with a compiled version run once per
+    backend."""
     from derivations.generated import _backend
 
-    return ["numpy"] + (["numba"] if _backend.numba_available() else [])
+    out = ["numpy"] + (["numba"] if _backend.numba_available() else [])
+    if _backend.get_backend() == "jax":  # `check --backend jax` (never by default: XLA compiles)
+        out.append("jax")
+    return out
 
 
 def under_backend(invoke: Callable, backend: str) -> Callable:
