@@ -44,7 +44,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 
-from . import _runtime as _rt  # noqa: E402
+from .. import runtime as _rt  # noqa: E402
 
 NEAR = _rt.NEAR
 SAFE_LO2, SAFE_HI2 = _rt.SAFE_LO**2, _rt.SAFE_HI**2
