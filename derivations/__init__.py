@@ -35,7 +35,7 @@ def jax_functions(family: str):
 
 def __getattr__(name):
     if name in ("set_backend", "get_backend", "using_backend"):  # (no SymPy, no Numba imported)
-        from .generated import _backend
+        from .runtime import backend as _backend
 
         return getattr(_backend, "using" if name == "using_backend" else name)
     if name in __all__:

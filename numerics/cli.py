@@ -308,12 +308,12 @@ def cmd_build(args) -> int:
             show(f"build {fam}")
         t0 = time.perf_counter()
         if fam == "twolayer":  # the two-layer engine's pair kernels (issue 20)
-            from derivations.twolayer import emit
+            from derivations.codegen.templates import twolayer as emit
 
             paths = list(emit.build(write=True))
         else:
             paths = list(codegen.build(write=True, families=[fam]))
-            from derivations import codegen_jax  # the JAX printer reads the module just written
+            from derivations.codegen import jax as codegen_jax  # the JAX printer reads the module just written
 
             paths += list(codegen_jax.build(write=True, families=[fam]))
         for path in paths:
@@ -329,7 +329,7 @@ def _freshness_rows(families):
 
     from .harness import CheckResult
 
-    from derivations import codegen_jax
+    from derivations.codegen import jax as codegen_jax
 
     rows = []
     built = codegen.build(write=False, families=families)
@@ -442,7 +442,7 @@ def cmd_check(args) -> int:
         from .checks import twolayer as twolayer_checks
 
         if not args.quick:  # re-derives every kernel (about a minute)
-            from derivations.twolayer import emit
+            from derivations.codegen.templates import twolayer as emit
 
             fresh = all(path.exists() and path.read_text() == src
                         for path, src in emit.build(write=False).items())

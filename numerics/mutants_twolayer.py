@@ -5,7 +5,7 @@ The engine is a family of models, not registry formulas, so the planters of
 :data:`numerics.harness.MUTANT_KINDS` (which perturb a formula's expression) do not reach it.
 Its planted errors live in the derivation of the pair kernels
 (:mod:`derivations.twolayer.kernels`); each mutant re-derives or re-emits the kernels of one
-activation in memory (:func:`derivations.twolayer.emit.compile_module`), and the engine built on
+activation in memory (:func:`derivations.codegen.templates.twolayer.compile_module`), and the engine built on
 that module is judged by the family's independent rows for that activation: the kernel vs plane
 quadrature, the gradient and the dense Hessian vs Richardson differences of the quadrature-
 simulated loss, and -- only if nothing cheaper caught it -- the loss vs Monte Carlo.  The
@@ -63,7 +63,7 @@ def module_for(act: str, what: str, rel: float):
     import sympy as sp
 
     from derivations.knobs import perturbed
-    from derivations.twolayer import emit
+    from derivations.codegen.templates import twolayer as emit
 
     tag, name = what.split(" ", 1)
     if tag == "knob":

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from derivations import runtime as _rt
-from derivations.generated import _backend, cnn
+from derivations.runtime import backend as _backend
+from derivations.generated import cnn
 
 numba = pytest.importorskip("numba")
 

@@ -10,11 +10,13 @@ import math
 import numpy as np
 import pytest
 
-from derivations.generated import _backend, _runtime as _rt, cnn
+from derivations.runtime import backend as _backend
+from derivations import runtime as _rt
+from derivations.generated import cnn
 
 jax = pytest.importorskip("jax")
 
-from derivations import codegen_jax  # noqa: E402
+from derivations.codegen import jax as codegen_jax  # noqa: E402
 from derivations.generated import cnn_jax, filter as filt, kernels, wn  # noqa: E402
 
 P, K = 10, 8
@@ -274,7 +276,7 @@ def test_planted_runtime_error_caught(monkeypatch):
     """The raw functions' careful branch with Dekker's product error dropped (``two_prod``
     returning ``(a b, 0)``: the near-parallel rejection and angle then lose ~eps/phi) is caught
     by the edge-point comparison of the raw functions."""
-    from derivations.generated import _runtime_jax as jr
+    from derivations.runtime import jax as jr
 
     V, A, W, AS = edge_points(np.random.default_rng(5))
     with _backend.using("numpy"):

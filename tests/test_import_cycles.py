@@ -7,14 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: edges not counted yet, each with its reason; the test fails when one disappears (prune it)
-KNOWN = {
-    ("derivations.codegen.functions", "derivations.codegen_numba"):
-        "the NumPy emitter asks the compiled backend for its dispatch lines, and codegen_numba "
-        "imports derivations.codegen (core_name, GENERATED_DIR): inverted when codegen_numba "
-        "joins the codegen package (issue 26, after the (numba) branch merges)",
-    ("derivations.codegen.module", "derivations.codegen_numba"):
-        "build() writes the compiled backend's kernels module (same reason)",
-}
+KNOWN: dict = {}
 
 
 def import_graph(root: Path, package: str) -> dict[str, set[str]]:

@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 from derivations.knobs import perturbed
-from derivations.twolayer import emit
+from derivations.codegen.templates import twolayer as emit
 from numerics.checks import twolayer as T
 from numerics.harness import Context
 
@@ -141,7 +141,7 @@ def test_engine_mutants_are_planted_and_caught():
     assert {m.kind for m, *_ in every} == {"constant", "branch", "second derivative", "gradient"}
     for kind in ("constant", "branch", "second derivative", "gradient"):
         assert len({a for m, a, *_ in every if m.kind == kind}) >= 2, kind
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     ms = []
     for m, act, what, rel in MT.planted(kinds=("second derivative", "gradient")):

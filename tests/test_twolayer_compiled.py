@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("numba")
 
-from derivations.generated import _backend  # noqa: E402
+from derivations.runtime import backend as _backend  # noqa: E402
 from derivations.twolayer import convolutional, fully_connected, patches  # noqa: E402
 
 TOL = 1e-14
@@ -125,7 +125,7 @@ def test_a_planted_error_reaches_the_compiled_kernels():
     """A module compiled in memory with a planted term brings its compiled counterpart with the
     same plant (what `check --mutants twolayer` judges on both backends)."""
     from derivations.generated import twolayer_kernels_numba as G
-    from derivations.twolayer import emit
+    from derivations.codegen.templates import twolayer as emit
 
     # the plant is applied to the printed terms: use the committed ReLU derivation's output
     mod = emit.compile_module(plant={"relu": {"ga": 1 + 1e-6}}, only=("relu",))

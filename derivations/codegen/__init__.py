@@ -62,6 +62,8 @@ from .. import registry as _registry
 
 _registry.set_standalone_printer(standalone_source)  # Formula.code(): the registry never imports us
 
+from . import numba as _numba_printer  # noqa: E402,F401  (registers the compiled backend's printer)
+
 __all__ = ["print_expr", "print_block", "angle_rules", "Angle", "Rejection", "Difference",
            "domain_lines", "docstring", "core_name", "emit_function", "emit_fused", "fused",
            "fused_groups", "fused_name", "module_source", "build", "compile_function",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import textwrap
 
 from .. import registry
-from . import templates
+from . import backends, templates
 from .arguments import docstring
 from .blocks import _split
 from .body import _body
@@ -62,7 +62,7 @@ def emit_fused(value: registry.Formula, grads: list[registry.Formula], dispatch:
     """One function returning the value and all its gradients, sharing invariants, angle terms
     and common subexpressions; ``out=(value_buf, grad_buf, ...)`` writes into given arrays.
     ``dispatch``: after its checks the function calls its compiled version when the backend in
-    use has one (:mod:`derivations.codegen_numba`)."""
+    use has one (:mod:`derivations.codegen.numba`)."""
     plans = [_Plan(value)]
     plans += [_Plan(g, vector_differences=bool(plans[0].differences)) for g in grads]
     names = ["value"] + [g.quantity for g in grads]
@@ -88,14 +88,13 @@ def emit_fused(value: registry.Formula, grads: list[registry.Formula], dispatch:
 def _with_dispatch(body: list[str], formula: registry.Formula, name: str, fused_: bool,
                    core: str) -> list[str]:
     """``body`` (the public part) with the compiled backend's dispatch before its blocks (after
-    the argument checks), when :mod:`derivations.codegen_numba` compiles ``core`` (the source of
+    the argument checks), when :mod:`derivations.codegen.numba` compiles ``core`` (the source of
     the NumPy core function); it then keeps the kernel for ``<family>_numba.py``."""
-    from .. import codegen_numba
-
     at = next((i for i, ln in enumerate(body) if ln.startswith("if _rt.blocks(")), None)
     if at is None or not core:
         return body
-    return body[:at] + codegen_numba.dispatch_lines(formula, name, fused_, core) + body[at:]
+    lines = [ln for b in backends.registered() for ln in b.dispatch_lines(formula, name, fused_, core)]
+    return body[:at] + lines + body[at:]
 
 
 def fused(name: str):

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from .. import registry
-from . import templates
+from . import backends, templates
 from .cleanup import _drop_unused
 from .functions import emit_fused, emit_function, fused_groups, fused_name
 
@@ -69,19 +69,19 @@ def _extra_fused(family: str, formulas) -> list[tuple[str, str]]:
 def build(write: bool = True, families: list[str] | None = None) -> dict[Path, str]:
     """Emit every family's module; write them (default) and return ``{path: source}``."""
     out = {}
-    from .. import codegen_numba
-
     for fam in families or registry.families():
         path = GENERATED_DIR / f"{fam}.py"
-        codegen_numba._KERNELS.pop(fam, None)  # (filled again while the module is emitted)
+        for b in backends.registered():
+            b.reset(fam)  # (its kernels are filled again while the module is emitted)
         out[path] = module_source(fam)
         if write:
             path.write_text(out[path])
-        compiled = codegen_numba.module_source(fam)  # the compiled backend's kernels, if any
-        if compiled:
-            out[GENERATED_DIR / f"{fam}_numba.py"] = compiled
-            if write:
-                (GENERATED_DIR / f"{fam}_numba.py").write_text(compiled)
+        for b in backends.registered():
+            compiled = b.module_source(fam)  # a compiled backend's kernels module, if any
+            if compiled:
+                out[GENERATED_DIR / f"{fam}_{b.NAME}.py"] = compiled
+                if write:
+                    (GENERATED_DIR / f"{fam}_{b.NAME}.py").write_text(compiled)
     return out
 
 

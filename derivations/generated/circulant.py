@@ -620,7 +620,7 @@ def output_energy(x, s, p, d):
     _shape = _rt.batch_shape(("x", x, 1), ("s", s, 0))
     _rt.require(p <= x.shape[-1], "p", "must be <= x.shape[-1] (p of the n = len(x) taps are nonzero)")
     _fast = _rt.compiled('circulant', 'output_energy', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_output_energy_core, _shape, x, s, p, d)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_output_energy_core, _shape, (x, s, p, d))

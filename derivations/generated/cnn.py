@@ -107,7 +107,7 @@ def population_loss(v, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _fast = _rt.compiled('cnn', 'population_loss', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_population_loss_core, _shape, v, a, w_star, a_star)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_core, _shape, (v, a, w_star, a_star), busy=True)
@@ -156,7 +156,7 @@ def grad_v(v, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _fast = _rt.compiled('cnn', 'grad_v', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_grad_v_core, _shape, v, a, w_star, a_star)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_v_core, _shape, (v, a, w_star, a_star))
@@ -198,7 +198,7 @@ def grad_a(v, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _fast = _rt.compiled('cnn', 'grad_a', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_grad_a_core, _shape, v, a, w_star, a_star)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_a_core, _shape, (v, a, w_star, a_star))
@@ -245,7 +245,7 @@ def population_loss_w(w, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _fast = _rt.compiled('cnn', 'population_loss_w', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_population_loss_w_core, _shape, w, a, w_star, a_star)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_w_core, _shape, (w, a, w_star, a_star), busy=True)
@@ -294,7 +294,7 @@ def grad_w(w, a, w_star, a_star):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _fast = _rt.compiled('cnn', 'grad_w', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_grad_w_core, _shape, w, a, w_star, a_star)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_w_core, _shape, (w, a, w_star, a_star), busy=True)
@@ -914,7 +914,7 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("v", v, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _fast = _rt.compiled('cnn', 'population_loss_and_grads', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_population_loss_and_grads_core, _shape, v, a, w_star, a_star, out=out)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_and_grads_core, _shape, (v, a, w_star, a_star), out, busy=True)
@@ -982,7 +982,7 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
     _rt.same_length(("a", a), ("a_star", a_star))
     _shape = _rt.batch_shape(("w", w, 1), ("a", a, 1), ("w_star", w_star, 1), ("a_star", a_star, 1))
     _fast = _rt.compiled('cnn', 'population_loss_w_and_grads', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_population_loss_w_and_grads_core, _shape, w, a, w_star, a_star, out=out)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_w_and_grads_core, _shape, (w, a, w_star, a_star), out, busy=True)

@@ -28,7 +28,7 @@ def population_loss(w, w_star):
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
     _fast = _rt.compiled('filter', 'population_loss', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_population_loss_core, _shape, w, w_star)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_core, _shape, (w, w_star))
@@ -72,7 +72,7 @@ def population_grad(w, w_star):
     _rt.same_length(("w", w), ("w_star", w_star))
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
     _fast = _rt.compiled('filter', 'population_grad', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_population_grad_core, _shape, w, w_star)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_grad_core, _shape, (w, w_star))

@@ -25,7 +25,7 @@ def relu_mean(w):
     w = _rt.vector("w", w, finite=False)
     _shape = _rt.batch_shape(("w", w, 1))
     _fast = _rt.compiled('gaussian', 'relu_mean', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_relu_mean_core, _shape, w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_relu_mean_core, _shape, (w,))
@@ -56,7 +56,7 @@ def relu_cross_moment(w, u):
     _rt.same_length(("w", w), ("u", u))
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
     _fast = _rt.compiled('gaussian', 'relu_cross_moment', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_relu_cross_moment_core, _shape, w, u)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_relu_cross_moment_core, _shape, (w, u))
@@ -95,7 +95,7 @@ def halfspace_second_moment(w):
     w = _rt.vector("w", w)
     _shape = _rt.batch_shape(("w", w, 1))
     _fast = _rt.compiled('gaussian', 'halfspace_second_moment', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_halfspace_second_moment_core, _shape, w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_halfspace_second_moment_core, _shape, (w,))

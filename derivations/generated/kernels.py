@@ -30,7 +30,7 @@ def h_inf(x, y):
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
     _fast = _rt.compiled('kernels', 'h_inf', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_h_inf_core, _shape, x, y)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_h_inf_core, _shape, (x, y))
@@ -67,7 +67,7 @@ def arccos1(x, y):
     _rt.same_length(("x", x), ("y", y))
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
     _fast = _rt.compiled('kernels', 'arccos1', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_arccos1_core, _shape, x, y)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_arccos1_core, _shape, (x, y))
@@ -197,7 +197,7 @@ def h_inf_gram(X):
         _rt.same_length(("x", x), ("y", y))
         _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
         _fast = _rt.compiled('kernels', '_h_inf_gram_pair', _shape)
-        if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        if _fast is not None:  # the compiled backend (derivations.runtime.backend)
             return _fast(__h_inf_gram_pair_core, _shape, x, y)
         if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
             return _rt.by_blocks(__h_inf_gram_pair_core, _shape, (x, y))
@@ -275,7 +275,7 @@ def arccos1_gram(X):
         _rt.same_length(("x", x), ("y", y))
         _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
         _fast = _rt.compiled('kernels', '_arccos1_gram_pair', _shape)
-        if _fast is not None:  # the compiled backend (derivations.generated._backend)
+        if _fast is not None:  # the compiled backend (derivations.runtime.backend)
             return _fast(__arccos1_gram_pair_core, _shape, x, y)
         if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
             return _rt.by_blocks(__arccos1_gram_pair_core, _shape, (x, y))

@@ -309,7 +309,7 @@ def gram_H_inf(x_i, x_j, alpha_H, H):
     _rt.same_length(("x_i", x_i), ("x_j", x_j))
     _shape = _rt.batch_shape(("x_i", x_i, 1), ("x_j", x_j, 1), ("alpha_H", alpha_H, 0))
     _fast = _rt.compiled('resnet', 'gram_H_inf', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_gram_H_inf_core, _shape, x_i, x_j, alpha_H, H)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_gram_H_inf_core, _shape, (x_i, x_j, alpha_H, H))

@@ -30,7 +30,7 @@ def grad_v(v, g, grad_w):
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     _fast = _rt.compiled('wn', 'grad_v', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_grad_v_core, _shape, v, g, grad_w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_v_core, _shape, (v, g, grad_w))
@@ -66,7 +66,7 @@ def grad_g(v, g, grad_w):
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     _fast = _rt.compiled('wn', 'grad_g', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_grad_g_core, _shape, v, g, grad_w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_g_core, _shape, (v, g, grad_w))
@@ -102,7 +102,7 @@ def norm_after_gd_step(v, g, grad_w, eta):
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1), ("eta", eta, 0))
     _fast = _rt.compiled('wn', 'norm_after_gd_step', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_norm_after_gd_step_core, _shape, v, g, grad_w, eta)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_norm_after_gd_step_core, _shape, (v, g, grad_w, eta))
@@ -144,7 +144,7 @@ def df_dv(v, g, c, x_p, m):
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
     _fast = _rt.compiled('wn', 'df_dv', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_df_dv_core, _shape, v, g, c, x_p, m)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_df_dv_core, _shape, (v, g, c, x_p, m))
@@ -190,7 +190,7 @@ def df_dg(v, g, c, x_p, m):
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("c", c, 0), ("x_p", x_p, 1), ("m", m, 0))
     _fast = _rt.compiled('wn', 'df_dg', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_df_dg_core, _shape, v, g, c, x_p, m)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_df_dg_core, _shape, (v, g, c, x_p, m))
@@ -229,7 +229,7 @@ def v_term(v, g, x_p, y_p, alpha):
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
     _fast = _rt.compiled('wn', 'v_term', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_v_term_core, _shape, v, g, x_p, y_p, alpha)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_v_term_core, _shape, (v, g, x_p, y_p, alpha))
@@ -270,7 +270,7 @@ def g_term(v, g, x_p, y_p, alpha):
     _rt.same_length(("v", v), ("x_p", x_p), ("y_p", y_p))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
     _fast = _rt.compiled('wn', 'g_term', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_g_term_core, _shape, v, g, x_p, y_p, alpha)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_g_term_core, _shape, (v, g, x_p, y_p, alpha))
@@ -340,7 +340,7 @@ def grad_theta(v, x_p):
     _rt.same_length(("v", v), ("x_p", x_p))
     _shape = _rt.batch_shape(("v", v, 1), ("x_p", x_p, 1))
     _fast = _rt.compiled('wn', 'grad_theta', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_grad_theta_core, _shape, v, x_p)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_theta_core, _shape, (v, x_p))
@@ -532,7 +532,7 @@ def bn_energy(w, u, a, b):
     _rt.require(a >= 0, "a", "must be >= 0")
     _rt.require(b >= 0, "b", "must be >= 0")
     _fast = _rt.compiled('wn', 'bn_energy', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_bn_energy_core, _shape, w, u, a, b)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_bn_energy_core, _shape, (w, u, a, b))
@@ -560,7 +560,7 @@ def init_output_var(x_in):
     x_in = _rt.vector("x_in", x_in, finite=False)
     _shape = _rt.batch_shape(("x_in", x_in, 1))
     _fast = _rt.compiled('wn', 'init_output_var', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_init_output_var_core, _shape, x_in)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_init_output_var_core, _shape, (x_in,))
@@ -616,7 +616,7 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
     _rt.same_length(("v", v), ("grad_w", grad_w))
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
     _fast = _rt.compiled('wn', 'grad_g_and_grads', _shape)
-    if _fast is not None:  # the compiled backend (derivations.generated._backend)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_grad_g_and_grads_core, _shape, v, g, grad_w, out=out)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_g_and_grads_core, _shape, (v, g, grad_w), out)

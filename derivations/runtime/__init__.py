@@ -67,7 +67,7 @@ from .angles import (angle, angle_terms, _beyond, ldexp, _near_rejection, _patch
 from .blocking import _BLOCK_ENTRIES, BLOCK_ROWS, blocks, by_blocks, _check_out, finish
 from .special import _GAMMA_DIRECT, gamma_ratio, _gamma_ratio_scalar, mp_constant
 
-from ..generated._backend import compiled  # noqa: F401  (the emitted functions' dispatch)
+from .backend import compiled  # noqa: F401  (the emitted functions' dispatch)
 
 _PARTS = (limits, xf, checks, rows, assembly, doubledouble, differences, circulant, angles, blocking,
           special)  # in the order they import each other (standalone code concatenates them so)

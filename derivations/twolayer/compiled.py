@@ -1,11 +1,11 @@
 """The two-layer engine on the compiled backend (issue 20 item 7): the same chain rule as
 :class:`derivations.twolayer.model.Core`, as Numba loops over the parameter points and unit
 pairs of a batch, calling the derived pair kernels emitted as scalar ``@numba.njit`` functions
-(``derivations/generated/twolayer_kernels_numba.py``, from :mod:`.assembly_numba` and
+(``derivations/generated/twolayer_kernels_numba.py``, from :mod:`derivations.codegen.templates.twolayer_numba` and
 :mod:`.kernels`; ``nnderive build twolayer``).
 
 Used by the public models (:mod:`.networks`) when the backend in use is Numba
-(:mod:`derivations.generated._backend`: ``NNDERIVE_BACKEND``, ``derivations.set_backend``,
+(:mod:`derivations.runtime.backend`: ``NNDERIVE_BACKEND``, ``derivations.set_backend``,
 ``using``); the NumPy core is the fallback without Numba.  For the engine, ``auto`` picks Numba
 whenever it is installed, single points included (:data:`AUTO_ROWS` = 1: a k = m = d = 7 loss
 costs ~0.1 ms in NumPy and a few us compiled; importing Numba and loading the cached kernels is
@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..generated import _backend
+from ..runtime import backend as _backend
 
 #: ``auto`` uses the compiled engine from this many parameter points on (see the module doc)
 AUTO_ROWS = 1

@@ -32,7 +32,8 @@ def rows(quick: bool = False) -> list[BenchRow]:
         return [BenchRow("backend: JAX rows", 0.0, "-", "", True, "skipped: jax not installed")]
     import jax
 
-    from derivations.generated import _backend, cnn, cnn_jax
+    from derivations.runtime import backend as _backend
+    from derivations.generated import cnn, cnn_jax
 
     raw_fn = jax.jit(jax.vmap(cnn_jax.population_loss_and_grads))
 

@@ -133,7 +133,8 @@ def _close(x, y, what):
 
 
 def speed_rows(quick: bool) -> list[BenchRow]:
-    from derivations.generated import _backend, cnn
+    from derivations.runtime import backend as _backend
+    from derivations.generated import cnn
 
     if not _have("numba"):
         return [BenchRow("backend: compiled rows", 0.0, "-", "", True, "skipped: numba not installed")]
@@ -192,7 +193,7 @@ def speed_rows(quick: bool) -> list[BenchRow]:
 def case_rows(quick: bool) -> list[BenchRow]:
     """The fused/batched functions of filter, wn and kernels (:mod:`._backend_cases`): compiled
     vs the JAX autodiff anchor (target <= 0.8), vs the bare loop (<= 1.3), vs NumPy (<= 1)."""
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     from . import _backend_cases as backend_cases
 
@@ -245,7 +246,8 @@ def check_cost_row(quick: bool) -> BenchRow:
     """The share of a call spent before the kernel: conversion, checks, batch shape, dispatch,
     measured as the public call vs the compiled wrapper on the same checked arguments."""
     from derivations import runtime as _rt
-    from derivations.generated import _backend, cnn, cnn_numba
+    from derivations.runtime import backend as _backend
+    from derivations.generated import cnn, cnn_numba
 
     n = 20_000 if quick else 100_000
     rng = np.random.default_rng(1)
@@ -270,7 +272,8 @@ def check_cost_row(quick: bool) -> BenchRow:
 
 
 def single_point_row() -> BenchRow:
-    from derivations.generated import _backend, cnn
+    from derivations.runtime import backend as _backend
+    from derivations.generated import cnn
 
     rng = np.random.default_rng(2)
     one = [x[0] for x in _batch(rng, 1, 10, 8)]

@@ -167,7 +167,7 @@ def _one_blas_thread():
 
 def _engine_backend() -> str:
     """The engine's backend for the rows: the compiled one when Numba is installed."""
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     return "numba" if _backend.numba_available() else "numpy"
 
@@ -177,7 +177,7 @@ def run(quick: bool = False) -> list[BenchRow]:
     on the shared 2-core VMs OpenBLAS's idle worker threads spin, and a 100 x 100 product costs
     ~20x its single-thread CPU time (the k = 100 gradient: 16-28 ms vs 0.9 ms).  The engine runs
     on the compiled backend when Numba is installed (row 1 also times its NumPy engine)."""
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     with _one_blas_thread(), _backend.using(_engine_backend()):
         return _run(quick)
@@ -195,7 +195,7 @@ def _run(quick: bool) -> list[BenchRow]:
     for i in (0, n - 1):
         assert np.allclose(sys_grad(W[i], V), ref[i], rtol=1e-10, atol=1e-12)
         assert np.allclose(tian_grad(W[i], V), ref[i], rtol=1e-10, atol=1e-12)
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     be = _engine_backend()
 

@@ -633,7 +633,7 @@ def _each_backend(evaluate: Callable) -> list:
     """``evaluate()`` once on each installed backend (:func:`backends`): the size switches are
     the NumPy backend's (blocks, sine from the cosine, blocked ddot), and the compiled backend
     takes batches from its own threshold on, so the big batches run on both."""
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     out = []
     for b in backends():
@@ -779,11 +779,11 @@ def _cos_form(expr):
 
 
 def backends() -> list[str]:
-    """The installed backends of the emitted code (``derivations.generated._backend``): NumPy,
+    """The installed backends of the emitted code (``derivations.runtime.backend``): NumPy,
     and the compiled (Numba) one when Numba is installed, and JAX when it is the backend asked
     for (``check --backend jax``).  Checks of functions with a compiled version run once per
     backend."""
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     out = ["numpy"] + (["numba"] if _backend.numba_available() else [])
     if _backend.get_backend() == "jax":  # `check --backend jax` (never by default: XLA compiles)
@@ -794,7 +794,7 @@ def backends() -> list[str]:
 def under_backend(invoke: Callable, backend: str) -> Callable:
     """``invoke(fn, point)`` run with the emitted code on ``backend``."""
     def run(fn, pt):
-        from derivations.generated import _backend
+        from derivations.runtime import backend as _backend
 
         with _backend.using(backend):
             return invoke(fn, pt)

@@ -59,7 +59,7 @@ def _params(act):
 def _backends() -> list[str]:
     """The installed backends of the engine: NumPy, and the compiled (Numba) engine when Numba
     is installed (as :func:`numerics.checks.common.backends`)."""
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     return ["numpy"] + (["numba"] if _backend.numba_available() else [])
 
@@ -67,7 +67,7 @@ def _backends() -> list[str]:
 def _each(evaluate) -> list:
     """``evaluate()`` once on each installed backend (as ``common._each_backend``): every row
     of the engine judges the worst of them."""
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     out = []
     for b in _backends():

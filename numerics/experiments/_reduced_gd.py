@@ -6,7 +6,7 @@ functions ``cnn.gd_next_angle``, ``gd_next_norm_v_sq``, ``gd_next_dot``, ``gd_ne
 whole batch once per step (argument checks and a temporary per operation, every step).  Here
 the same formulas, printed by ``nnderive build`` as per-row Numba functions
 (``derivations/generated/cnn_numba.py``: ``<name>_row``, the arithmetic of the emitted NumPy
-function line for line; derivations/codegen_numba.py), run inside one ``@njit`` loop: each run
+function line for line; derivations/codegen/numba.py), run inside one ``@njit`` loop: each run
 iterates in registers.  The public functions' argument checks become one test per step (each
 new state finite, phi in [0, pi], |v| > 0); a run that fails it is evaluated again by the NumPy
 path, which raises the emitted function's own error.  Imported only when the compiled backend

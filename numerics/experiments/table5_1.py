@@ -153,7 +153,7 @@ def reduced_gd(phi, nv, dot, sm, nas, sas, k, eta, iters, retire=True):
     default) one compiled loop over the emitted per-step formulas (:mod:`._reduced_gd`), rows
     it cannot finish by the NumPy path; else the NumPy path: the emitted functions on the batch
     of active runs, step by step."""
-    from derivations.generated import _backend
+    from derivations.runtime import backend as _backend
 
     if _backend.active() == "numba":
         from ._reduced_gd import reduced_gd as compiled

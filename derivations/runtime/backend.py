@@ -3,7 +3,7 @@
 Hand-written (not generated).  Every public function of ``derivations.generated.<family>``
 converts and checks its arguments with the NumPy runtime; a function that has a compiled
 version (``derivations/generated/<family>_numba.py``, emitted by
-:mod:`derivations.codegen_numba`) then asks :func:`compiled` for it and calls it, else goes on
+:mod:`derivations.codegen.numba`) then asks :func:`compiled` for it and calls it, else goes on
 in NumPy.  The choice:
 
 * ``"auto"`` (default): the compiled kernels when Numba is installed, else NumPy (Numba is
@@ -12,7 +12,7 @@ in NumPy.  The choice:
 * ``"numba"``: the compiled kernels (an ``ImportError`` on the first call if Numba is missing);
 * ``"numpy"``: the NumPy code only;
 * ``"jax"``: the emitted JAX functions (``derivations/generated/<family>_jax.py``, from
-  :mod:`derivations.codegen_jax`), jit-compiled, results as NumPy arrays (``auto`` never picks it).
+  :mod:`derivations.codegen.jax`), jit-compiled, results as NumPy arrays (``auto`` never picks it).
 
 Set it with the environment variable ``NNDERIVE_BACKEND`` (read at import), with
 :func:`set_backend` (``derivations.set_backend``), or for a block of code with

@@ -2,7 +2,7 @@
 invariants of :mod:`._runtime`, and the glue that runs an emitted kernel over a batch.
 
 Hand-written (not generated).  The kernels in ``derivations/generated/<family>_numba.py`` are
-emitted by :mod:`derivations.codegen_numba` from the same lines the NumPy emitter prints (the
+emitted by :mod:`derivations.codegen.numba` from the same lines the NumPy emitter prints (the
 same SymPy expressions, constants, edge series and completed squares); each kernel is one loop
 over the rows that reads every input once and writes every output once, with no temporaries.
 

@@ -1,6 +1,6 @@
 """TEMPLATE of the two-layer engine's compiled assembly (issue 20 item 7): not imported.
 
-:func:`derivations.twolayer.emit.numba_module_source` copies the code below into the generated
+:func:`derivations.codegen.templates.twolayer.numba_module_source` copies the code below into the generated
 module ``derivations/generated/twolayer_kernels_numba.py``: the part between ``# <shared>`` and
 ``# </shared>`` once, the part after ``# <per activation>`` once per activation with ``_K_``
 replaced by the activation's name, so every activation gets its own compiled loops calling its

@@ -4,7 +4,7 @@ with ``jax.vmap`` and ``jax.grad``; and the glue that runs an emitted row functi
 for the public (NumPy-facing) functions.
 
 Hand-written (not generated).  The row functions in ``derivations/generated/<family>_jax.py``
-are emitted by :mod:`derivations.codegen_jax` from the same lines the NumPy emitter prints (the
+are emitted by :mod:`derivations.codegen.jax` from the same lines the NumPy emitter prints (the
 same SymPy expressions, constants, edge series and completed squares).  Every helper here has
 the signature of its NumPy counterpart in :mod:`._runtime` (the checked-row helpers return one
 more value, ``ok``: the row is in the float64 range the kernel handles).
@@ -59,7 +59,7 @@ def require_x64():
     """Raise if ``jax_enable_x64`` is off (every emitted function computes in float64)."""
     if not jax.config.jax_enable_x64:
         raise RuntimeError("the JAX backend needs float64: jax.config.update('jax_enable_x64', True) "
-                           "(it was turned off after derivations.generated._runtime_jax was imported)")
+                           "(it was turned off after derivations.runtime.jax was imported)")
 
 
 # --------------------------------------------------------------------------------------------
