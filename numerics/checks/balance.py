@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, consistency
+from ..rows import Check, CheckResult, Context, Subject, consistency
 from ..simulators import balance as B
 from . import common, register
 
@@ -165,10 +165,9 @@ def _proof(label, fn):
     consistency row (issue 19, items 6-7)."""
     def run(subject: Subject, ctx: Context):
         bad = fn()
-        return CheckResult("balance.gd_neuron_drift", "symbolic", label,
-                           "proved" if not bad else "fails", "sp.diff", float(len(bad)), "proof",
-                           not bad, resolution=0.0, detail="; ".join(bad) or
-                           "simplifies to 0 for arbitrary slopes per unit and a generic loss")
+        return common.failures_row(
+            "balance.gd_neuron_drift", label, bad, "sp.diff", "; ".join(bad)
+            or "simplifies to 0 for arbitrary slopes per unit and a generic loss")
     return consistency(Check("balance.gd_neuron_drift", "symbolic", label, run),
                        "a theorem proved on derivations.balance's own networks; does not "
                        "evaluate the formula")
@@ -190,10 +189,9 @@ def _euler_numeric(subject: Subject, ctx: Context):
             if kind == "linear":
                 D = (Ws[h] @ G[h].T + G[h] @ Ws[h].T) - (Ws[h + 1].T @ G[h + 1] + G[h + 1].T @ Ws[h + 1])
                 worst = max(worst, float(np.max(np.abs(D)) / sc))
-    return CheckResult("balance.gd_neuron_drift", "simulation", "Euler identity on networks",
-                       worst, 0.0, worst, "rel", worst < 1e-12, resolution=1e-12,
-                       detail=f"{n} hidden units, complex-step gradients, nets {_NETS}; "
-                              "Thm 4.2 matrix identity on the linear net")
+    return common.error_row("balance.gd_neuron_drift", "simulation", "Euler identity on networks",
+                            worst, 1e-12, f"{n} hidden units, complex-step gradients, nets "
+                            f"{_NETS}; Thm 4.2 matrix identity on the linear net", strict=True)
 
 
 def _conv_numeric(subject: Subject, ctx: Context):
@@ -204,10 +202,10 @@ def _conv_numeric(subject: Subject, ctx: Context):
         X, Y = rng.standard_normal((n, 5)), rng.standard_normal((n, 5))
         t = B.conv_euler_terms(vs, X, Y, kind)
         worst = max(worst, float(np.ptp(t) / np.max(np.abs(t))))
-    return CheckResult("balance.gd_neuron_drift", "simulation",
-                       "Thm 4.3: <v^h, dL/dv^h> equal over shared-weight layers", worst, 0.0,
-                       worst, "rel", worst < 1e-12, resolution=1e-12,
-                       detail="3-layer circular 1-D conv nets (taps 3, n = 6), relu/leaky/linear")
+    return common.error_row("balance.gd_neuron_drift", "simulation",
+                            "Thm 4.3: <v^h, dL/dv^h> equal over shared-weight layers", worst, 1e-12,
+                            "3-layer circular 1-D conv nets (taps 3, n = 6), relu/leaky/linear",
+                            strict=True)
 
 
 def _step_order(subject: Subject, ctx: Context):

@@ -20,8 +20,9 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, mc_result
-from . import register, register_public
+from ..rows import Check, CheckResult, mc_result
+from . import register
+from .common import add_public
 
 RELATED = ("filter.A_plus", "filter.A_minus", "filter.gamma", "filter.L", "filter.beta")
 
@@ -157,15 +158,14 @@ def _orthant4_genz(subject, ctx):
                                "one-off run at 1e-11 agreed to 7e-10)")]
 
 
-register_public(Check("filter.patch_second_moments", "reference",
-                      "4-D orthant probability vs Genz QMC", _orthant4_genz, independent=False),
-                "derivations.twolayer.ch6:second_moments", RELATED)
-register_public(Check("filter.patch_second_moments", "monte_carlo",
-                      "network patches (overlapping)", _moments_mc),
-                "derivations.twolayer.ch6:second_moments", RELATED)
-register_public(Check("filter.patch_second_moments", "reference",
-                      "non-overlapping / one patch vs plane quadrature", _moments_reference),
-                "derivations.twolayer.ch6:second_moments", RELATED)
+add_public(
+    "derivations.twolayer.ch6:second_moments", RELATED,
+    Check("filter.patch_second_moments", "reference", "4-D orthant probability vs Genz QMC",
+          _orthant4_genz, independent=False),
+    Check("filter.patch_second_moments", "monte_carlo", "network patches (overlapping)",
+          _moments_mc),
+    Check("filter.patch_second_moments", "reference",
+          "non-overlapping / one patch vs plane quadrature", _moments_reference))
 
 
 # --- the constants at their extremal directions ----------------------------------------------
@@ -246,12 +246,12 @@ def _constants_reference(subject, ctx):
                                f"gamma(0.2) = {ref[0]:.6f}, L_cross = {ref[-1]:.6f}")]
 
 
-register_public(Check("filter.patch_constants", "reference",
-                      "non-overlapping patches vs plane quadrature", _constants_reference),
-                "derivations.twolayer.ch6:constants", RELATED)
-register_public(Check("filter.patch_constants", "monte_carlo",
-                      "gamma, L, cross sum at their directions", _constants_mc),
-                "derivations.twolayer.ch6:constants", RELATED)
+add_public(
+    "derivations.twolayer.ch6:constants", RELATED,
+    Check("filter.patch_constants", "reference", "non-overlapping patches vs plane quadrature",
+          _constants_reference),
+    Check("filter.patch_constants", "monte_carlo", "gamma, L, cross sum at their directions",
+          _constants_mc))
 
 
 # --- Corollary 6.1 / Theorem 6.6: random initialization ---------------------------------------

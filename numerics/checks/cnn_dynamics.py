@@ -26,21 +26,12 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, error_result, mc_result
+from ..rows import Check, CheckResult, error_result, mc_result
 from ..simulators import cnn_gd as S
 from . import register
-from .common import call, mpmath_check, vector_at_angle
+from .common import call, mpmath_check, paper_check, reference_check, vector_at_angle
 
 REF_TOL = 1e-10
-
-
-from .common import paper_check as _shared_paper_check
-from .common import reference_check
-
-
-def paper_ref_check(name, points, reference, klass=None, note=""):
-    """The evidence-gated paper check of :mod:`numerics.checks.common` with a model reference."""
-    return _shared_paper_check(name, points, reference=reference, klass=klass, note=note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,10 +199,10 @@ register(reference_check("cnn.spurious_min_loss", pair_points, ref_profile,
                          label="loss at the phi = pi dense solve"))
 register(reference_check("cnn.spurious_a", pair_points, ref_a_opt, floor=1e-3,
                          label="dense solve at phi = pi", switch_kinds=_DENSE_SWITCHES))
-register(paper_ref_check("cnn.spurious_a", pair_points, ref_a_opt))
+register(paper_check("cnn.spurious_a", pair_points, reference=ref_a_opt))
 register(reference_check("cnn.spurious_threshold", threshold_points, ref_threshold,
                          label="root in r of a_sp.a* (dense solves, affine in r)"))
-register(paper_ref_check("cnn.spurious_threshold", threshold_points, ref_threshold))
+register(paper_check("cnn.spurious_threshold", threshold_points, reference=ref_threshold))
 register(reference_check("cnn.spurious_cubic", cubic_points, ref_cubic, tol=1e-10,
                          floor=cubic_floor,
                          label="(l_min(pi-eps)-l_min(pi))/eps^3, 50-digit model, Richardson "

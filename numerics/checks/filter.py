@@ -17,11 +17,10 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, mc_result
+from ..rows import Check, CheckResult, mc_result
 from ..simulators import filter as F
 from . import register
-from .common import fd_check, mc_check, mpmath_check, vector_at_angle
-from .cnn_dynamics import paper_ref_check, reference_check
+from .common import fd_check, mc_check, mpmath_check, paper_check, reference_check, vector_at_angle
 
 ANGLES = (0.0, 1e-7, 0.05, 0.8, math.pi / 2, 2.2, math.pi - 0.05, math.pi - 1e-7, math.pi)
 
@@ -172,8 +171,8 @@ def _beta_points():
 
 register(reference_check("filter.beta", _beta_points, _beta_ref, tol=1e-9,
                          label="lambda_max(quadrature A_minus(phi))/phi at phi = 1e-5"))
-register(paper_ref_check(
-    "filter.beta", _beta_points, _beta_ref, klass="loose-but-valid bound",
+register(paper_check(
+    "filter.beta", _beta_points, reference=_beta_ref, klass="loose-but-valid bound",
     note="Thm 6.8 'beta <= p' holds (tight beta = 1/pi = 0.3183) but is loose by pi p; the "
          "intro's 'beta = p' (l.6216) as an equality is wrong"))
 for _n in ("filter.lambda_min_plus", "filter.lambda_max_plus", "filter.lambda_max_minus",

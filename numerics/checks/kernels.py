@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Subject, error_result
+from ..rows import Check, CheckResult, Subject, error_result
 from ..simulators import kernels as sim
 from . import register
 from .common import EDGE_ANGLES, mc_check, mpmath_check, switch_rows, vector_at_angle
@@ -780,7 +780,7 @@ def wide_network_check(arch, act, H, c_res, m, N):
     return Check("kernels.deep_kernel", "monte_carlo", label, run)
 
 
-from ..harness import mc_result  # noqa: E402
+from ..rows import mc_result  # noqa: E402
 
 for _cfg in NET_CONFIGS:
     register_public(wide_network_check(*_cfg), f"{_K}:deep_kernel", _DEEP_RELATED)

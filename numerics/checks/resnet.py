@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, consistency
+from ..rows import Check, CheckResult, Context, Subject, consistency
 from ..simulators import resnet as S
 from . import common, register
 
@@ -75,11 +75,9 @@ def _proof_check(name):
 
         bad = R.prove_matrix_form(subject.formula.expr)
         sizes = ", ".join(str(s) for s in R.PROOF_SIZES)
-        return CheckResult(name, "symbolic", "matrix recursion = sp.diff of the network",
-                           "proved" if not bad else "fails", "sp.diff", float(len(bad)), "proof",
-                           not bad, resolution=0.0,
-                           detail=(f"every entry, (d, m, H) in {sizes}, generic activation"
-                                   + (f"; fails at {bad}" if bad else "")))
+        return common.failures_row(name, "matrix recursion = sp.diff of the network", bad,
+                                   "sp.diff", f"every entry, (d, m, H) in {sizes}, generic "
+                                   "activation" + (f"; fails at {bad}" if bad else ""))
     return Check(name, "symbolic", "matrix recursion = sp.diff of the componentwise network", run)
 
 

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, consistency, error_result
+from ..rows import Check, CheckResult, Context, Subject, consistency, error_result
 from . import common, register
 
 E = math.e
@@ -185,9 +185,9 @@ def _bound_proof(name, label, build, sign):
         sigma = sp.Symbol("sigma", nonnegative=True)
         expr = build(subject.formula.expr, sigma)
         ok, b = _bernstein_sign(expr, sigma, sign)
-        return CheckResult(name, "symbolic", label, "proved" if ok else "not proved",
-                           f"all L >= gamma > 0", 0.0 if ok else 1.0, "proof", ok,
-                           detail=f"Bernstein coefficients on [tau, 2 tau]: {[sp.sstr(c) for c in b]}"[:400])
+        return common.proof_row(
+            name, label, ok, "all L >= gamma > 0",
+            f"Bernstein coefficients on [tau, 2 tau]: {[sp.sstr(c) for c in b]}"[:400])
 
     return Check(name, "symbolic", label, run)
 
@@ -239,9 +239,9 @@ def _g_dx_proof(subject: Subject, ctx: Context):
     ok0, _ = _bernstein_sign(e0, sigma, "nonpositive")
     ok1, _ = _bernstein_sign(e1, sigma, "nonpositive")
     ok = ok0 and ok1
-    return CheckResult("saddle.g", "symbolic", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)",
-                       "proved" if ok else "not proved", "all L >= gamma > 0", 0.0 if ok else 1.0,
-                       "proof", ok, detail="dg/dx_i is affine in x_{i+1}^2; both ends via Bernstein coefficients")
+    return common.proof_row("saddle.g", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)", ok,
+                            "all L >= gamma > 0",
+                            "dg/dx_i is affine in x_{i+1}^2; both ends via Bernstein coefficients")
 
 
 def _grid_2d(tau, n=801, m=401):
@@ -360,8 +360,8 @@ def _nu_continuity(subject: Subject, ctx: Context):
         left = M.g1(2 * tau) + M.g2(2 * tau) * y**2            # f_{1,2} at x_1 = 2 tau
         right = L * (2 * tau - 4 * tau) ** 2 - gamma * y**2 - nu  # f_{2,1}
         errs.append(abs(left - right) / (L * tau**2))
-    return CheckResult("saddle.nu", "dense", "continuity of f at x_i = 2 tau", max(errs), 0.0,
-                       max(errs), "rel", max(errs) <= 1e-12, detail=f"{len(PARAMS)} parameter points")
+    return common.error_row("saddle.nu", "dense", "continuity of f at x_i = 2 tau", max(errs),
+                            1e-12, f"{len(PARAMS)} parameter points", resolution=None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,9 +460,10 @@ def _fd_check(name, of, scale_step=1e-6):
                     if err > worst:
                         worst, worst_pt = err, (L, gamma, tau, X[r])
         tol = 1e-6
-        return CheckResult(name, "finite_difference", f"central differences of the model's {of}",
-                           worst, 0.0, worst, "rel", worst <= tol,
-                           detail=f"h = 1e-6 tau, tol {tol:.0e}; worst at {worst_pt}"[:300])
+        return common.error_row(name, "finite_difference",
+                                f"central differences of the model's {of}", worst, tol,
+                                f"h = 1e-6 tau, tol {tol:.0e}; worst at {worst_pt}"[:300],
+                                resolution=None)
 
     return Check(name, "finite_difference", f"central differences of the model's {of}", run)
 
@@ -535,8 +536,8 @@ def _octopus_mpmath(name):
                     err = float(np.max(np.abs(got[r] - ref))) / scale
                     if err > worst:
                         worst, where = err, (L, gamma, tau, X[r].round(4).tolist())
-        return CheckResult(name, "mpmath", "float64 vs 50 digits", worst, 0.0, worst, "rel",
-                           worst <= 1e-12, detail=f"72 points, d in (2,3,4); worst at {where}"[:300])
+        return common.error_row(name, "mpmath", "float64 vs 50 digits", worst, 1e-12,
+                                f"72 points, d in (2,3,4); worst at {where}"[:300], resolution=None)
 
     return Check(name, "mpmath", "float64 vs 50 digits", run, independent=False)
 
@@ -573,12 +574,11 @@ def _c2_proof(subject: Subject, ctx: Context):
                 checked += 1
                 if sp.expand(P - P.subs(xs[j], -xs[j])) != 0:
                     bad.append(f"d={d} region {(i, p)} not even in x{j + 1}")
-    ok = not bad
-    return CheckResult(
-        "saddle.f", "symbolic", "C2 across every region boundary (d = 2, 3) + evenness",
-        "proved" if ok else "fails", "symbolic in L, gamma, tau", float(len(bad)), "count", ok,
+    return common.failures_row(
+        "saddle.f", "C2 across every region boundary (d = 2, 3) + evenness", bad,
+        "symbolic in L, gamma, tau", stat_name="count", resolution=None,
         detail=(f"{checked} identities (value, gradient, Hessian at x_i = tau and 2 tau; "
-                f"evenness in |x_j| <= tau coordinates)" + ("" if ok else f"; failing: {bad[:3]}")))
+                f"evenness in |x_j| <= tau coordinates)" + (f"; failing: {bad[:3]}" if bad else "")))
 
 
 def _lemma71(subject: Subject, ctx: Context):
@@ -611,13 +611,12 @@ def _lemma71(subject: Subject, ctx: Context):
             if val != 0:
                 bad.append(f"d={d} piece ({i},1): f = {P.subs(pt)}")
             found.append((d, i, eig))
-    ok = not bad
-    return CheckResult(
-        "saddle.f", "symbolic", "Lemma 7.1: stationary points and Hessian spectra (d = 2, 3)",
-        "proved" if ok else "fails", "d saddles + 1 minimum", float(len(bad)), "count", ok,
+    return common.failures_row(
+        "saddle.f", "Lemma 7.1: stationary points and Hessian spectra (d = 2, 3)", bad,
+        "d saddles + 1 minimum", stat_name="count", resolution=None,
         detail=("saddle k at (4tau,..,4tau,0,..,0) with eigenvalues {-2 gamma, 2L x (d-1)} and "
                 "f = -(k-1) nu; minimum (4tau,..,4tau) with {2L x d}, f = -d nu"
-                if ok else "; ".join(bad[:3])))
+                if not bad else "; ".join(bad[:3])))
 
 
 # --------------------------------------------------------------------------------------------
@@ -770,10 +769,10 @@ def _escape_limits(subject: Subject, ctx: Context):
     lim = sp.simplify(sp.limit(e, R.eta, 0, "+") - (C.L + C.gamma) / C.gamma)
     at = sp.simplify(e.subs(R.eta, 1 / (4 * C.L)) - (1 + sp.log(2) / sp.log(1 + C.gamma / (2 * C.L))))
     ok = lim == 0 and at == 0
-    return CheckResult("saddle.escape_ratio", "symbolic", "eta -> 0 limit and eta = 1/(4L) value",
-                       "proved" if ok else "fails", "(L+gamma)/gamma; 1 + ln2/ln(1+gamma/(2L))",
-                       0.0 if ok else 1.0, "proof", ok,
-                       detail=f"limit - (L+gamma)/gamma = {lim}; value at 1/(4L) - spec form = {at}")
+    return common.proof_row("saddle.escape_ratio", "eta -> 0 limit and eta = 1/(4L) value", ok,
+                            "(L+gamma)/gamma; 1 + ln2/ln(1+gamma/(2L))",
+                            f"limit - (L+gamma)/gamma = {lim}; value at 1/(4L) - spec form = {at}",
+                            failed="fails")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1042,13 +1041,12 @@ def _bound_B(subject: Subject, ctx: Context):
         rows.append((d, B, err))
     worst = max(r[2] for r in rows)
     slope = np.polyfit([r[0] for r in rows], Bs, 1)[0]
-    return CheckResult(
-        "saddle.f", "dense", "Theorem 7.3: B = sup_D |f| (sampled) vs model", worst, 0.0, worst,
-        "rel", worst <= 1e-12, resolution=1e-12,
-        detail=("; ".join(f"d={d}: B >= {B:.6g}" for d, B, _ in rows)
-                + f" (L = e, gamma = 1, tau = e; 1000 points of D per d, half on boundaries; "
-                f"max |f - model| / B = {worst:.1e}); B grows ~{slope:.3g} per dimension "
-                "(linear: poly(d) as Theorem 7.3 states)"))
+    return common.error_row(
+        "saddle.f", "dense", "Theorem 7.3: B = sup_D |f| (sampled) vs model", worst, 1e-12,
+        ("; ".join(f"d={d}: B >= {B:.6g}" for d, B, _ in rows)
+         + f" (L = e, gamma = 1, tau = e; 1000 points of D per d, half on boundaries; "
+         f"max |f - model| / B = {worst:.1e}); B grows ~{slope:.3g} per dimension "
+         "(linear: poly(d) as Theorem 7.3 states)"))
 
 
 register(Check("saddle.hessian", "dense", "Theorem 7.3: rho (Hessian Lipschitz) vs model", _rho))
@@ -1097,52 +1095,46 @@ def _band_ref_points():
 def _band_reference(subject: Subject, ctx: Context):
     """T(x2_k) = k at the starts x2_k that land exactly on 1 after k steps (50-digit inverse
     GD of the model): resolves ~1e-13 of T."""
-    worst, where = 0.0, ""
+    w = common.Worst()
     for pt in _band_ref_points():
         x2 = float(_landing_start(pt["k"], float(pt["eta"])))
         got = float(subject.fn(x2, pt["eta"]))
-        err = abs(got - pt["k"]) / pt["k"]
-        if err >= worst:
-            worst, where = err, f"eta={float(pt['eta'])}, k={pt['k']}: T={got!r}"
-    return CheckResult("saddle.band_escape_time", "reference",
-                       "T = k at starts landing on 1 after k steps (50-digit inverse GD)",
-                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
-                       detail=f"k in 1, 7, 60, 400, eta in 0.25, 0.1, 0.4; worst {where}; tol 1e-10")
+        w.see(abs(got - pt["k"]) / pt["k"], f"eta={float(pt['eta'])}, k={pt['k']}: T={got!r}")
+    return common.error_row(
+        "saddle.band_escape_time", "reference",
+        "T = k at starts landing on 1 after k steps (50-digit inverse GD)", w.err, 1e-10,
+        f"k in 1, 7, 60, 400, eta in 0.25, 0.1, 0.4; worst {w.where}; tol 1e-10")
 
 
 def _halfwidth_reference(subject: Subject, ctx: Context):
     """w(eps) = x2_k for eps = 1/log k (exp(1/eps) = k steps exactly): 50-digit inverse GD."""
-    worst, where = 0.0, ""
+    w = common.Worst()
     for eta in (0.25, 0.1):
         for k in (3, 10, 148):
             ref = float(_landing_start(k, eta))
             got = float(subject.fn(1 / math.log(k), eta))
-            err = abs(got - ref) / ref
-            if err >= worst:
-                worst, where = err, f"eta={eta}, k={k}: {got!r} vs {ref!r}"
-    return CheckResult("saddle.band_halfwidth", "reference",
-                       "w(1/log k) = start landing on 1 after k steps (50-digit inverse GD)",
-                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
-                       detail=f"k in 3, 10, 148; worst {where}; tol 1e-10")
+            w.see(abs(got - ref) / ref, f"eta={eta}, k={k}: {got!r} vs {ref!r}")
+    return common.error_row(
+        "saddle.band_halfwidth", "reference",
+        "w(1/log k) = start landing on 1 after k steps (50-digit inverse GD)", w.err, 1e-10,
+        f"k in 3, 10, 148; worst {w.where}; tol 1e-10")
 
 
 def _far_reference(subject: Subject, ctx: Context):
     """Leading-order model (the slope piece for t1 = R/(4 eta) steps, then the saddle piece):
     T(R, x2_0) = t1 + k at the start that lands on 1 (50-digit inverse GD of both pieces)."""
-    worst, where = 0.0, ""
+    w = common.Worst()
     # k large enough that x2_0 <= 1 (the start is in the strip)
     for eta, t1, k in ((0.25, 8, 20), (0.25, 64, 120), (0.1, 20, 40), (0.1, 100, 180), (0.4, 5, 20)):
         R = 4 * eta * t1
         x2 = float(_landing_start(k, eta, k_down=t1))
         got = float(subject.fn(R, x2, eta))
-        err = abs(got - (t1 + k)) / (t1 + k)
-        if err >= worst:
-            worst, where = err, f"eta={eta}, t1={t1}, k={k}: T={got!r}"
-    return CheckResult("saddle.far_escape_time", "reference",
-                       "T = t1 + k on the leading-order model (50-digit inverse GD)",
-                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
-                       detail=(f"R = 4 eta t1; worst {where}; tol 1e-10 (the connector's O(1) "
-                               "steps are measured by the simulation row)"))
+        w.see(abs(got - (t1 + k)) / (t1 + k), f"eta={eta}, t1={t1}, k={k}: T={got!r}")
+    return common.error_row(
+        "saddle.far_escape_time", "reference",
+        "T = t1 + k on the leading-order model (50-digit inverse GD)", w.err, 1e-10,
+        (f"R = 4 eta t1; worst {w.where}; tol 1e-10 (the connector's O(1) steps are measured by "
+         "the simulation row)"))
 
 
 register(Check("saddle.band_escape_time", "reference", "T = k at landing starts", _band_reference))

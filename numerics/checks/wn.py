@@ -18,7 +18,7 @@ import math
 import mpmath
 import numpy as np
 
-from ..harness import Check, CheckResult, consistency
+from ..rows import Check, CheckResult, consistency
 from ..simulators import wn as sim
 from . import register
 from .common import mpmath_check, paper_check
@@ -462,7 +462,7 @@ register(mpmath_check("wn.grad_theta", theta_points))
 # --- public callables outside the registry (issue 19, item 4) --------------------------------
 
 from . import register_public  # noqa: E402
-from .common import public_reference_check  # noqa: E402
+from .common import call_fused, public_reference_check  # noqa: E402
 
 
 def _fused_points():
@@ -471,14 +471,8 @@ def _fused_points():
 
 
 def _invoke_fused(fn, pt):
-    args = (pt["v"], pt["g"], pt["grad_w"])
-    if pt.get("use_out"):
-        bufs = (np.empty(()), np.empty(np.shape(pt["v"])))
-        out = fn(*args, out=bufs)
-        if any(o is not b for o, b in zip(out, bufs)):
-            raise ValueError("out buffers were not returned")
-        return out
-    return fn(*args)
+    return call_fused(fn, (pt["v"], pt["g"], pt["grad_w"]), pt.get("use_out"),
+                      ((), np.shape(pt["v"])))
 
 
 def _grad_v_scale(pt):
