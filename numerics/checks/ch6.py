@@ -22,7 +22,7 @@ import numpy as np
 
 from ..rows import Check, CheckResult, mc_result
 from . import register
-from .common import add_public
+from .common import add_public, error_row
 
 RELATED = ("filter.A_plus", "filter.A_minus", "filter.gamma", "filter.L", "filter.beta")
 
@@ -116,11 +116,10 @@ def _moments_reference(subject, ctx):
             err = float(np.max(np.abs(got - ref)))
             if err > worst:
                 worst, where = err, f"k={k}, size {s}, {a}/{b}"
-    return [CheckResult("filter.patch_second_moments", "reference",
-                        "non-overlapping / one patch vs plane quadrature", worst, 0.0, worst,
-                        "abs", worst <= 1e-12, resolution=1e-12,
-                        detail=f"k = 1, 2 (4-D orthant path, factorizing); worst {where}; the "
-                               "matrices are O(0.1)")]
+    return [error_row("filter.patch_second_moments", "reference",
+                      "non-overlapping / one patch vs plane quadrature", worst, 1e-12,
+                      f"k = 1, 2 (4-D orthant path, factorizing); worst {where}; the matrices "
+                      "are O(0.1)", stat_name="abs")]
 
 
 def _orthant4_genz(subject, ctx):

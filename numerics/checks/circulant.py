@@ -31,7 +31,7 @@ from ..rows import Check, CheckResult, Context, Subject, consistency, error_resu
 from ..simulators import circulant as S
 from . import register
 from .bounds import SLACK, mc_ratio_row, ratio_row
-from .common import add, proof_row
+from .common import add, error_row, proof_row
 
 TOL = 1e-11          # dense / FD references (relative to the output's scale)
 MP_TOL = 1e-12       # 50-digit emission check
@@ -485,9 +485,9 @@ def _cn_orthogonal(subject, ctx):
         for k in range(g.shape[0]):
             c = abs(g[k] @ pt["w"][k]) / max(np.linalg.norm(g[k]) * np.linalg.norm(pt["w"][k]), 1e-300)
             worst = max(worst, c)
-    return CheckResult("circulant.cn_grad_w", "property", "<grad_k, w_k> = 0 (A21)", worst, 0.0,
-                       worst, "abs", worst <= 1e-10, resolution=1e-10,
-                       detail="max |cos(grad_k, w_k)| over all points and layers (DH App. C.1)")
+    return error_row("circulant.cn_grad_w", "property", "<grad_k, w_k> = 0 (A21)", worst, 1e-10,
+                     "max |cos(grad_k, w_k)| over all points and layers (DH App. C.1)",
+                     stat_name="abs")
 
 
 def _cn_scaling(subject, ctx):
@@ -500,9 +500,8 @@ def _cn_scaling(subject, ctx):
         w2[k] *= gam
         g2 = np.asarray(_call(subject.fn, subject.formula, {**pt, "w": w2}))
         worst = max(worst, float(np.max(np.abs(g2[k] * gam - g[k]))) / _scale(g[k]))
-    return CheckResult("circulant.cn_grad_w", "property", "grad(gamma w_k) = grad(w_k)/gamma (A21)",
-                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
-                       detail="gamma in {3, 0.25, 17}; other layers' gradients unchanged too")
+    return error_row("circulant.cn_grad_w", "property", "grad(gamma w_k) = grad(w_k)/gamma (A21)",
+                     worst, 1e-10, "gamma in {3, 0.25, 17}; other layers' gradients unchanged too")
 
 
 def _lemma1_rows(subject, ctx):
@@ -991,10 +990,9 @@ def _resid_tight(subject, ctx):
         pt = {"w": w, "x": x, "y": y}
         D = math.sqrt(2 * S.loss(w, x, y))
         worst = max(worst, abs(D / subject.fn(*_resid_args(pt)) - 1))
-    return CheckResult("circulant.residual_bound", "dense", "attained: constant filters, y = -f",
-                       worst, 0.0, worst, "rel", worst <= 1e-12, resolution=1e-12,
-                       detail="|D|/bound - 1 at 4 equality points (dense model); a bound too "
-                              "large by 1e-12 fails here, one too small fails the slack row")
+    return error_row("circulant.residual_bound", "dense", "attained: constant filters, y = -f",
+                     worst, 1e-12, "|D|/bound - 1 at 4 equality points (dense model); a bound too "
+                     "large by 1e-12 fails here, one too small fails the slack row")
 
 
 def _resid_paper(subject, ctx):

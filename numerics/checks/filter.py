@@ -20,7 +20,8 @@ import numpy as np
 from ..rows import Check, CheckResult, mc_result
 from ..simulators import filter as F
 from . import register
-from .common import fd_check, mc_check, mpmath_check, paper_check, reference_check, vector_at_angle
+from .common import (error_row, fd_check, mc_check, mpmath_check, paper_check, reference_check,
+                     vector_at_angle)
 
 ANGLES = (0.0, 1e-7, 0.05, 0.8, math.pi / 2, 2.2, math.pi - 0.05, math.pi - 1e-7, math.pi)
 
@@ -313,10 +314,9 @@ def _mp_matrix_check(name):
                                        + (co[4] if i == j else 0)) for j in range(p)]
                                 for i in range(p)])
                 worst = max(worst, float(np.max(np.abs(got - ref))) / 0.5)
-        return CheckResult(name, "mpmath", "float64 vs 50 digits", worst, 0.0, worst, "rel",
-                           worst <= 1e-12,
-                           detail=f"{len(points())} points incl. angle edges; e_w, e_perp and "
-                                  "the coefficients at 50 digits; error relative to 1/2")
+        return error_row(name, "mpmath", "float64 vs 50 digits", worst, 1e-12,
+                         f"{len(points())} points incl. angle edges; e_w, e_perp and the "
+                         "coefficients at 50 digits; error relative to 1/2", resolution=None)
     return Check(name, "mpmath", "float64 vs 50 digits", run, independent=False)
 
 

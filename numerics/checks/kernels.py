@@ -20,7 +20,7 @@ import numpy as np
 from ..rows import Check, CheckResult, Subject, error_result
 from ..simulators import kernels as sim
 from . import register
-from .common import EDGE_ANGLES, mc_check, mpmath_check, switch_rows, vector_at_angle
+from .common import EDGE_ANGLES, error_row, mc_check, mpmath_check, switch_rows, vector_at_angle
 
 def reference_check(name, points, reference, tol=1e-10, label="quadrature reference",
                     method="", scale=None):
@@ -212,8 +212,8 @@ def _gram_mpmath_check(name, which):
                     ref, scale = precision.evaluate(pair, {"x": X[i], "y": X[j]},
                                                     expr=subject.formula.expr)
                     worst = max(worst, abs(got[i, j] - float(ref)) / max(float(scale), 1e-300))
-        return CheckResult(name, "mpmath", "float64 vs 50 digits", worst, 0.0, worst, "rel",
-                           worst <= 1e-12, detail="every entry of 3 data sets")
+        return error_row(name, "mpmath", "float64 vs 50 digits", worst, 1e-12,
+                         "every entry of 3 data sets", resolution=None)
 
     return Check(name, "mpmath", "float64 vs 50 digits", run, independent=False)
 
@@ -702,10 +702,10 @@ def _recursion_consistency(subject, ctx):
         worst = max(worst, float(np.max(np.abs(KH - got["K_H"])) / np.max(np.abs(KH))))
     # 1e-8 as DEEP_TOL's K_H: an exactly parallel pair's angle from a rounded Gram is known to
     # ~sqrt(eps) only (seen 1.4e-9 there; all other entries agree to ~1e-15)
-    return CheckResult("kernels.deep_kernel", "consistency", "= the registered layer formulas "
-                       "composed (ReLU, fc and resnet)", worst, 0.0, worst, "rel",
-                       worst <= 1e-8, detail="K_H over deep_points' ReLU cases; tol 1e-8 "
-                       "(parallel pair: angle known to sqrt(eps))", resolution=1e-8)
+    return error_row("kernels.deep_kernel", "consistency", "= the registered layer formulas "
+                     "composed (ReLU, fc and resnet)", worst, 1e-8,
+                     "K_H over deep_points' ReLU cases; tol 1e-8 (parallel pair: angle known to "
+                     "sqrt(eps))")
 
 
 register_public(Check("kernels.deep_kernel", "consistency", "= the registered layer formulas "

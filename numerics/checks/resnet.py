@@ -447,9 +447,10 @@ def _c3_eq2(subject: Subject, ctx: Context):
     xp, s = xs[H - 2], (zs[H - 1] > 0) * 1.0
     G_eq2 = p.alpha[-1] ** 2 / (H ** 2 * m) * (xp @ xp.T) * ((s * p.a ** 2) @ s.T)
     err = float(np.max(np.abs(G_eq2 - G_ref)) / np.max(np.abs(G_ref)))
-    return CheckResult(subject.formula.name, "simulation", "C3 eq. (2) = <du_i/dW^H, du_j/dW^H>",
-                       err, 0.0, err, "rel", err < 1e-12, resolution=1e-12,
-                       detail=f"n=4, m={m}, H={H}: rel err {err:.1e} (printed eq. (2) is OK)")
+    return common.error_row(subject.formula.name, "simulation",
+                            "C3 eq. (2) = <du_i/dW^H, du_j/dW^H>", err, 1e-12,
+                            f"n=4, m={m}, H={H}: rel err {err:.1e} (printed eq. (2) is OK)",
+                            strict=True)
 
 
 def _c6_c7(subject: Subject, ctx: Context):

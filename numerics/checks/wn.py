@@ -21,7 +21,7 @@ import numpy as np
 from ..rows import Check, CheckResult, consistency
 from ..simulators import wn as sim
 from . import register
-from .common import mpmath_check, paper_check
+from .common import error_row, mpmath_check, paper_check
 
 DPS = 40
 TOL = 1e-12
@@ -260,9 +260,8 @@ def _abs_check(name, label, points, reference, method):
             sc = float(np.linalg.norm(pt["x_p"]) * max(1.0, abs(float(pt["g"])))
                        / np.linalg.norm(pt["v"]) / math.sqrt(float(pt["m"])))
             worst = max(worst, float(np.max(np.abs(got - ref))) / sc)
-        return CheckResult(name, "reference", label, worst, 0.0, worst, "rel", worst <= TOL,
-                           detail=f"{method}; active and inactive sides, g < 0; tol {TOL:.0e}",
-                           resolution=TOL)
+        return error_row(name, "reference", label, worst, TOL,
+                         f"{method}; active and inactive sides, g < 0; tol {TOL:.0e}")
 
     return Check(name, "reference", label, run)
 
