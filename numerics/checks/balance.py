@@ -238,11 +238,11 @@ register(_proof("Thm 4.3 shared weights, 1-D conv (sp.diff)",
                 lambda: __import__("derivations.balance", fromlist=["x"]).shared_weight_proof()))
 # the paper's theorems on simulated networks: claims about the model that do not evaluate the
 # formula, so they do not count as independent checks of it (issue 19, item 7)
-register(Check("balance.gd_neuron_drift", "simulation", "Euler identity on networks", _euler_numeric,
-               independent=False))
-register(Check("balance.gd_neuron_drift", "simulation", "Thm 4.3 on conv nets", _conv_numeric,
-               independent=False))
-register(Check("balance.gd_neuron_drift", "simulation", "Cor 4.1 drift order", _step_order))
+common.add("balance.gd_neuron_drift", "simulation", "Euler identity on networks", _euler_numeric,
+           independent=False)
+common.add("balance.gd_neuron_drift", "simulation", "Thm 4.3 on conv nets", _conv_numeric,
+           independent=False)
+common.add("balance.gd_neuron_drift", "simulation", "Cor 4.1 drift order", _step_order)
 
 
 def _flow_limit(subject: Subject, ctx: Context):
@@ -267,8 +267,8 @@ def _flow_limit(subject: Subject, ctx: Context):
                               f" {drifts[1]:.3g} (eta = 1e-3); ratio {ratio:.2f} (-> conserved as eta -> 0)")
 
 
-register(Check("balance.gd_neuron_drift", "simulation", "Cor 4.1 gradient-flow limit", _flow_limit,
-               independent=False))
+common.add("balance.gd_neuron_drift", "simulation", "Cor 4.1 gradient-flow limit", _flow_limit,
+           independent=False)
 
 
 # -- issue 24, item 4: Lemma 4.3 (smoothness), Lemma 4.1 (boundedness, balancedness) ----------
@@ -350,7 +350,7 @@ def _smooth_slack(subject: Subject, ctx: Context):
                               "reference row shows the bound attained (slack 0) at the maximizer")
 
 
-register(Check("balance.mf_smoothness", "dense", "Lemma 4.3 bound: slack over S", _smooth_slack))
+common.add("balance.mf_smoothness", "dense", "Lemma 4.3 bound: slack over S", _smooth_slack)
 
 _NORM_PTS = ((1, 0.5, 1.0), (2, 1.0, 1.0), (2, 0.3, 2.0), (1, 1e-3, 0.7))
 
@@ -439,7 +439,7 @@ def _norm_on_gd(subject: Subject, ctx: Context):
                               "this row catches a bound that fails, not a loose one)")
 
 
-register(Check("balance.mf_norm_bound", "simulation", "Claim 4.3 on GD states: slack", _norm_on_gd))
+common.add("balance.mf_norm_bound", "simulation", "Claim 4.3 on GD states: slack", _norm_on_gd)
 
 
 def _lemma41_gd(subject: Subject, ctx: Context):
@@ -482,8 +482,8 @@ def _lemma41_gd(subject: Subject, ctx: Context):
                               "= 2 (ii)")
 
 
-register(Check("balance.mf_balance_step", "simulation", "Lemma 4.1 (i)-(ii) and (4.13) on GD",
-               _lemma41_gd, independent=False))
+common.add("balance.mf_balance_step", "simulation", "Lemma 4.1 (i)-(ii) and (4.13) on GD",
+           _lemma41_gd, independent=False)
 
 
 # -- Theorem 4.5, Lemmas 4.5-4.6 (rank-1, constant step) on simulated GD of u, v -----------------
@@ -622,5 +622,5 @@ def _lemma45_46(subject: Subject, ctx: Context, sim=None):
                 f"{min(m['t_eps'])}..{max(m['t_eps'])} steps"))
 
 
-register(Check("balance.mf_h_next", "simulation", "Lemmas 4.5-4.6, Thm 4.5 on simulated GD",
-               _lemma45_46, independent=False))
+common.add("balance.mf_h_next", "simulation", "Lemmas 4.5-4.6, Thm 4.5 on simulated GD",
+           _lemma45_46, independent=False)

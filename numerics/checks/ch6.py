@@ -21,8 +21,7 @@ import math
 import numpy as np
 
 from ..rows import Check, CheckResult, mc_result
-from . import register
-from .common import add_public, error_row
+from .common import add, add_public, error_row
 
 RELATED = ("filter.A_plus", "filter.A_minus", "filter.gamma", "filter.L", "filter.beta")
 
@@ -298,8 +297,8 @@ def _random_init(subject, ctx, bound=None):
 
 # a row of the family (the printed bound is a transcription, not a derived formula): judged on
 # the simulated initialization only, so it does not judge filter.gamma's mutants
-register(Check("filter.gamma", "simulation", "Cor 6.1 lower bound vs simulated probability",
-               _random_init, independent=False))
+add("filter.gamma", "simulation", "Cor 6.1 lower bound vs simulated probability",
+    _random_init, independent=False)
 
 
 # --- Theorem 6.2 on a short simulated GD run (the full study: nnderive reproduce ch6_rates) ---
@@ -326,5 +325,5 @@ def _thm62_row(subject, ctx, rate_factor=1.0):
                                "x the stated one; longer runs: nnderive reproduce ch6_rates")]
 
 
-register(Check("filter.gamma", "simulation", "Thm 6.2 rate on simulated GD", _thm62_row,
-               independent=False))
+add("filter.gamma", "simulation", "Thm 6.2 rate on simulated GD", _thm62_row,
+    independent=False)

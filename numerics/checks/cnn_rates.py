@@ -30,7 +30,7 @@ from ..rows import Check, CheckResult
 from ..simulators import cnn_gd as S
 from . import register
 from .bounds import SLACK, violations_row
-from .common import mpmath_check, reference_check
+from .common import add, mpmath_check, reference_check
 
 
 def g_of(phi):
@@ -457,15 +457,15 @@ def _rows(make, needs_fn=False):
     return run
 
 
-register(Check("cnn.lambda_t", SLACK, "Lemma 5.9 (|v| <= 2, angle rate)", _rows(lemma59_rows),
-               independent=False))
-register(Check("cnn.lambda_t", SLACK, "Theorem 5.3 (step size, T1, T2)", _rows(theorem53_rows),
-               independent=False))
-register(Check("cnn.lemma510_iterations", SLACK, "Lemma 5.10 along GD runs",
-               _rows(lemma510_rows, True), independent=False))
-register(Check("cnn.cor52_iterations", SLACK, "Corollary 5.2 along GD runs",
-               _rows(cor52_rows, True), independent=False))
-register(Check("cnn.grad_a", SLACK, "Lemma 5.11 along GD runs", _rows(lemma511_rows),
-               independent=False))
-register(Check("cnn.population_loss", SLACK, "Lemma 5.12 along GD runs", _rows(lemma512_rows),
-               independent=False))
+add("cnn.lambda_t", SLACK, "Lemma 5.9 (|v| <= 2, angle rate)", _rows(lemma59_rows),
+    independent=False)
+add("cnn.lambda_t", SLACK, "Theorem 5.3 (step size, T1, T2)", _rows(theorem53_rows),
+    independent=False)
+add("cnn.lemma510_iterations", SLACK, "Lemma 5.10 along GD runs",
+    _rows(lemma510_rows, True), independent=False)
+add("cnn.cor52_iterations", SLACK, "Corollary 5.2 along GD runs",
+    _rows(cor52_rows, True), independent=False)
+add("cnn.grad_a", SLACK, "Lemma 5.11 along GD runs", _rows(lemma511_rows),
+    independent=False)
+add("cnn.population_loss", SLACK, "Lemma 5.12 along GD runs", _rows(lemma512_rows),
+    independent=False)

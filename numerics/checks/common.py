@@ -83,6 +83,16 @@ def error_row(name: str, kind: str, label: str, err: float, tol: float, detail: 
                        resolution=tol if resolution is True else resolution)
 
 
+def worst_of(rows: list[CheckResult], note: str = "", join: bool = True) -> CheckResult:
+    """Several rows of one comparison (e.g. one per parameter set) as one: the row with the
+    largest statistic, passing iff all pass, its detail the rows' details joined by "; " (or
+    none, ``join=False``) followed by ``note``."""
+    r = max(rows, key=lambda c: c.stat)
+    r.passed = all(c.passed for c in rows)
+    r.detail = ("; ".join(c.detail for c in rows) if join else "") + note
+    return r
+
+
 class Worst:
     """The largest error seen over a loop of points, and where (a later equal error wins):
     ``w.see(err, where)``; then ``w.err``, ``w.where``."""

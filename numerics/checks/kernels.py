@@ -20,7 +20,8 @@ import numpy as np
 from ..rows import Check, CheckResult, Subject, error_result
 from ..simulators import kernels as sim
 from . import register
-from .common import EDGE_ANGLES, error_row, mc_check, mpmath_check, switch_rows, vector_at_angle
+from .common import (EDGE_ANGLES, add, error_row, mc_check, mpmath_check, switch_rows,
+                     vector_at_angle)
 
 def reference_check(name, points, reference, tol=1e-10, label="quadrature reference",
                     method="", scale=None):
@@ -328,8 +329,8 @@ if _PAPER_HAS_REFERENCE:
                          klass="printed error",
                          note="E sigma(z)^2 = 1/2 for unit inputs, not 1 (thesis l.609)"))
 else:
-    register(Check("kernels.init_residual", "paper", "printed vs derived (evidence: quadrature)",
-                   _init_residual_paper, independent=False))
+    add("kernels.init_residual", "paper", "printed vs derived (evidence: quadrature)",
+        _init_residual_paper, independent=False)
 
 
 # --- anti-concentration (thesis Lemma 2.2; WN B19) -------------------------------------------
@@ -497,7 +498,7 @@ def _lemma21(subject, ctx):
                               f"lambda_min(H(0)) / lambda_0 = {lmin:.4f} (>= 3/4)")
 
 
-register(Check("kernels.h_inf", "simulation", "Lemma 2.1: |H(0) - H_inf| <= lambda_0/4", _lemma21))
+add("kernels.h_inf", "simulation", "Lemma 2.1: |H(0) - H_inf| <= lambda_0/4", _lemma21)
 
 
 def _lemma22(subject, ctx):
@@ -537,8 +538,8 @@ def _lemma22(subject, ctx):
 
 
 # a statement about the model only (it never evaluates H_inf): not an independent check of it
-register(Check("kernels.h_inf", "simulation", "Lemma 2.2 / 2.5: pattern changes within R", _lemma22,
-               independent=False))
+add("kernels.h_inf", "simulation", "Lemma 2.2 / 2.5: pattern changes within R", _lemma22,
+    independent=False)
 
 # --- thesis ch. 3 (issue 24): one layer of Defs. 3.1-3.2 as formulas, against the model --------
 # Reference: the definition's expectations by plane / line quadrature of the ReLU integrand

@@ -325,7 +325,7 @@ def _c2_counterexample(subject: Subject, ctx: Context):
                               f"C_2 = {printed:g} (bound fails); derived C_2 = {derived:.4g} >= it")
 
 
-register(Check("resnet.lemma5_C2", "simulation", "C10 counterexample relu(t - 3)", _c2_counterexample))
+common.add("resnet.lemma5_C2", "simulation", "C10 counterexample relu(t - 3)", _c2_counterexample)
 
 
 def _lnl_points():
@@ -377,8 +377,8 @@ def _lnl_counterexample(subject: Subject, ctx: Context):
 
 # a claim about the chained bound and the network; it never evaluates the formula, so it is not
 # an independent check of it (issue 19, item 7; found by planting a formula that raises)
-register(Check("resnet.layer_norm_lower", "simulation", "C12 counterexamples", _lnl_counterexample,
-               independent=False))
+common.add("resnet.layer_norm_lower", "simulation", "C12 counterexamples", _lnl_counterexample,
+           independent=False)
 
 
 def _g_points():
@@ -417,7 +417,7 @@ def _lemma4_bound(subject: Subject, ctx: Context):
                        0.0, "count", ok, detail="; ".join(rows))
 
 
-register(Check("resnet.lemma4_g", "simulation", "C13 bound vs printed", _lemma4_bound))
+common.add("resnet.lemma4_g", "simulation", "C13 bound vs printed", _lemma4_bound)
 
 
 # ============================================================================================
@@ -514,10 +514,10 @@ def _c16(subject: Subject, ctx: Context):
 
 # Claims about the paper's statements (they do not evaluate the formula, so they are not
 # counted as independent checks of it and are skipped in mutant runs).
-register(Check("resnet.grad_W", "simulation", "C3 eq. (2)", _c3_eq2, independent=False))
-register(Check("resnet.grad_W", "simulation", "C6/C7 one-step decomposition", _c6_c7,
-               independent=False))
-register(Check("resnet.grad_W", "simulation", "C16 scaling in m", _c16, independent=False))
+common.add("resnet.grad_W", "simulation", "C3 eq. (2)", _c3_eq2, independent=False)
+common.add("resnet.grad_W", "simulation", "C6/C7 one-step decomposition", _c6_c7,
+           independent=False)
+common.add("resnet.grad_W", "simulation", "C16 scaling in m", _c16, independent=False)
 
 
 # ============================================================================================
@@ -562,7 +562,7 @@ def _tail_mc(subject: Subject, ctx: Context):
                        detail=f"{n} matrices per point; " + "; ".join(rows))
 
 
-register(Check("resnet.lemma5_tail", "monte_carlo", "(4) on Gaussian matrices: slack", _tail_mc))
+common.add("resnet.lemma5_tail", "monte_carlo", "(4) on Gaussian matrices: slack", _tail_mc)
 
 
 def _lnu_ref(pt):
@@ -609,8 +609,8 @@ def _lnu_network(subject: Subject, ctx: Context):
                        detail="; ".join(rows))
 
 
-register(Check("resnet.layer_norm_upper", "simulation", "Lemma 5 upper bound on the network",
-               _lnu_network))
+common.add("resnet.layer_norm_upper", "simulation", "Lemma 5 upper bound on the network",
+           _lnu_network)
 
 # Lemmas 1-2, 6 and 8 on simulated GD need widths that cost minutes: `nnderive reproduce
 # zr_lemmas` (numerics/experiments/zr_lemmas.py, a --quick mode runs in the tests).

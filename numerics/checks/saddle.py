@@ -331,10 +331,7 @@ def _g_vs_model(subject: Subject, ctx: Context):
         got = subject.fn(X, Y, L, gamma, tau)
         rows.append(error_result("saddle.g", "dense", "vs numerically solved connectors", got, ref, TOL,
                                  scale=max(float(np.max(np.abs(ref))), L * tau**2)))
-    r = max(rows, key=lambda c: c.stat)
-    r.passed = all(c.passed for c in rows)
-    r.detail = f"{len(rows)} (L, gamma, tau) x 41 x 21 grid"
-    return r
+    return common.worst_of(rows, f"{len(rows)} (L, gamma, tau) x 41 x 21 grid", join=False)
 
 
 def _nu_vs_model(subject: Subject, ctx: Context):
@@ -658,10 +655,7 @@ def _lipschitz(subject: Subject, ctx: Context):
                                     refine=False)
         rows.append(error_result("saddle.hessian", "dense", "gradient-Lipschitz constant vs model",
                                  got, ref, 1e-10, detail=f"L={L:g}: ell={got:.6f}"))
-    r = max(rows, key=lambda c: c.stat)
-    r.passed = all(c.passed for c in rows)
-    r.detail = "; ".join(c.detail for c in rows) + " (201 x 101 grid on [tau,2tau]x[0,tau])"
-    return r
+    return common.worst_of(rows, " (201 x 101 grid on [tau,2tau]x[0,tau])")
 
 
 #: ell = sup ||Hess f||_op at L = e on the grid of _step_vs_lipschitz (full, quick) (item 7).
@@ -716,10 +710,7 @@ def _escape_sim(subject: Subject, ctx: Context):
         got = float(subject.fn(L, gamma, eta))
         rows.append(error_result("saddle.escape_ratio", "simulation", "vs exact GD escape times",
                                  got, meas, 1e-3, detail=f"L={L:.4g}, eta={eta:.4g}: {got:.5f} vs {meas:.5f}"))
-    r = max(rows, key=lambda c: c.stat)
-    r.passed = all(c.passed for c in rows)
-    r.detail = "; ".join(c.detail for c in rows) + " (median D_12/D_11 of 5 exact-GD runs, d = 12)"
-    return r
+    return common.worst_of(rows, " (median D_12/D_11 of 5 exact-GD runs, d = 12)")
 
 
 def escape_recursion(pt: dict, saddles: int = 150, dps: int = 60) -> float:
@@ -804,10 +795,10 @@ def _hermite_points():
 
 
 H = "saddle.hermite_cubic"
-register(Check(H, "dense", "vs scipy CubicHermiteSpline", _hermite_scipy))
+common.add(H, "dense", "vs scipy CubicHermiteSpline", _hermite_scipy)
 register(common.mpmath_check(H, _hermite_points))
 register(common.paper_check(H, _hermite_points))
-register(Check(H, "paper", "Theorem 7.4 monotonicity add-on", _hermite_monotone, independent=False))
+common.add(H, "paper", "Theorem 7.4 monotonicity add-on", _hermite_monotone, independent=False)
 
 for _q in ("p", "g1", "g2"):
     register(_connector_check(f"saddle.{_q}", _q))
@@ -818,14 +809,14 @@ register(_bound_proof("saddle.g2", "Lemma 7.4: g2 >= -gamma (proof)", _g2_lower,
 register(_bound_proof("saddle.g2", "Lemma 7.4: g2' <= 0 (proof)", _g2_decreasing, "nonpositive"))
 register(common.paper_check("saddle.g2", _scalar_points(("x", "L", "gamma", "tau"))))
 
-register(Check("saddle.g", "dense", "vs numerically solved connectors", _g_vs_model))
+common.add("saddle.g", "dense", "vs numerically solved connectors", _g_vs_model)
 register(common.mpmath_check("saddle.g", _scalar_points(("x", "y", "L", "gamma", "tau"))))
-register(Check("saddle.g", "symbolic", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)", _g_dx_proof))
-register(Check("saddle.g", "dense", "Lemma 7.4: dg/dx_{i+1} >= -2 gamma x_{i+1}", _dy_bound))
+common.add("saddle.g", "symbolic", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)", _g_dx_proof)
+common.add("saddle.g", "dense", "Lemma 7.4: dg/dx_{i+1} >= -2 gamma x_{i+1}", _dy_bound)
 register(_lower_bound_erratum("saddle.g"))
 
-register(Check("saddle.nu", "dense", "vs -g1(2 tau) + 4 L tau^2 of solved connectors", _nu_vs_model))
-register(Check("saddle.nu", "dense", "continuity of f at x_i = 2 tau", _nu_continuity))
+common.add("saddle.nu", "dense", "vs -g1(2 tau) + 4 L tau^2 of solved connectors", _nu_vs_model)
+common.add("saddle.nu", "dense", "continuity of f at x_i = 2 tau", _nu_continuity)
 register(common.mpmath_check("saddle.nu", _scalar_points(("L", "gamma", "tau"))))
 
 register(_octopus_dense("saddle.f", "f"))
@@ -840,15 +831,15 @@ register(_fd_check("saddle.grad", "f"))
 register(_octopus_mpmath("saddle.grad"))
 register(_octopus_dense("saddle.hessian", "hessian"))
 register(_fd_check("saddle.hessian", "grad"))
-register(Check("saddle.hessian", "dense", "gradient-Lipschitz constant vs model", _lipschitz))
-register(Check("saddle.hessian", "paper", "step 1/(4L) vs 1/ell", _step_vs_lipschitz, independent=False))
+common.add("saddle.hessian", "dense", "gradient-Lipschitz constant vs model", _lipschitz)
+common.add("saddle.hessian", "paper", "step 1/(4L) vs 1/ell", _step_vs_lipschitz, independent=False)
 register(_octopus_mpmath("saddle.hessian"))
 
-register(Check("saddle.escape_ratio", "simulation", "vs exact GD escape times", _escape_sim))
+common.add("saddle.escape_ratio", "simulation", "vs exact GD escape times", _escape_sim)
 # compares with typed-in forms (the printed bound, the spec's eta = 1/(4L) value): a regression
 # and consistency proof, not counted as independent when mutants are scored
-register(Check("saddle.escape_ratio", "symbolic", "eta -> 0 limit and eta = 1/(4L) value",
-               _escape_limits, independent=False))
+common.add("saddle.escape_ratio", "symbolic", "eta -> 0 limit and eta = 1/(4L) value",
+           _escape_limits, independent=False)
 register(common.mpmath_check("saddle.escape_ratio", _scalar_points(("L", "gamma", "eta"))))
 register(common.reference_check(
     "saddle.escape_ratio", _escape_points, escape_recursion, tol=1e-12,
@@ -954,16 +945,16 @@ def _warmup_points(names, pts):
     return lambda: [dict(zip(names, map(np.float64, p))) for p in pts]
 
 
-register(Check("saddle.band_escape_time", "simulation", "vs plain GD on x1^2 - x2^2", _band_sim))
+common.add("saddle.band_escape_time", "simulation", "vs plain GD on x1^2 - x2^2", _band_sim)
 register(common.mpmath_check("saddle.band_escape_time", _warmup_points(
     ("x2", "eta"), [(0.5, 0.25), (1e-100, 0.1), (1.0, 0.4), (1e-300, 1e-12)])))
-register(Check("saddle.band_halfwidth", "simulation", "sec. 7.3 thin band: >= exp(1/eps) steps",
-               _band_bound))
+common.add("saddle.band_halfwidth", "simulation", "sec. 7.3 thin band: >= exp(1/eps) steps",
+           _band_bound)
 register(common.mpmath_check("saddle.band_halfwidth", _warmup_points(
     ("eps", "eta"), [(0.5, 0.25), (0.3, 0.1), (1.0, 0.4), (0.2, 0.25)])))
 register(common.paper_check("saddle.band_halfwidth", _warmup_points(
     ("eps", "eta"), [(0.5, 0.25), (0.3, 0.25), (1.0, 0.25)])))
-register(Check("saddle.far_escape_time", "simulation", "vs plain GD on eq. (7.2)", _far_sim))
+common.add("saddle.far_escape_time", "simulation", "vs plain GD on eq. (7.2)", _far_sim)
 register(common.mpmath_check("saddle.far_escape_time", _warmup_points(
     ("R", "x2", "eta"), [(10.0, 0.3, 0.25), (256.0, 1e-3, 0.1), (8.0, 1.0, 0.4)])))
 register(common.paper_check("saddle.far_escape_time", _warmup_points(
@@ -1014,13 +1005,10 @@ def _rho(subject: Subject, ctx: Context):
         rows.append(error_result("saddle.hessian", "dense", "Theorem 7.3: rho vs model", got, ref,
                                  1e-8, detail=f"L={L:g}: rho={got:.6g}"))
         vals.append(got)
-    r = max(rows, key=lambda c: c.stat)
-    r.passed = all(c.passed for c in rows)
-    r.detail = ("; ".join(c.detail for c in rows) + f" (gamma = 1, tau = e; {RHO_DIRECTIONS} "
-                "directions, step tau/244, 61 x 31 grid on the connector block (a sampled sup); the same "
-                "quotients of the model's Hessian; independent of d: the pieces are quadratic "
-                "outside the blocks)")
-    return r
+    return common.worst_of(rows, (
+        f" (gamma = 1, tau = e; {RHO_DIRECTIONS} directions, step tau/244, 61 x 31 grid on the "
+        "connector block (a sampled sup); the same quotients of the model's Hessian; independent "
+        "of d: the pieces are quadratic outside the blocks)"))
 
 
 def _bound_B(subject: Subject, ctx: Context):
@@ -1049,8 +1037,8 @@ def _bound_B(subject: Subject, ctx: Context):
          "(linear: poly(d) as Theorem 7.3 states)"))
 
 
-register(Check("saddle.hessian", "dense", "Theorem 7.3: rho (Hessian Lipschitz) vs model", _rho))
-register(Check("saddle.f", "dense", "Theorem 7.3: B = sup_D |f| vs model", _bound_B))
+common.add("saddle.hessian", "dense", "Theorem 7.3: rho (Hessian Lipschitz) vs model", _rho)
+common.add("saddle.f", "dense", "Theorem 7.3: B = sup_D |f| vs model", _bound_B)
 
 
 # --- 50-digit references of the escape times: starts that land exactly on |x2| = 1 ----------
@@ -1137,7 +1125,7 @@ def _far_reference(subject: Subject, ctx: Context):
          "the simulation row)"))
 
 
-register(Check("saddle.band_escape_time", "reference", "T = k at landing starts", _band_reference))
-register(Check("saddle.band_halfwidth", "reference", "w at exp(1/eps) = k", _halfwidth_reference))
-register(Check("saddle.far_escape_time", "reference", "T = t1 + k (leading-order model)",
-               _far_reference))
+common.add("saddle.band_escape_time", "reference", "T = k at landing starts", _band_reference)
+common.add("saddle.band_halfwidth", "reference", "w at exp(1/eps) = k", _halfwidth_reference)
+common.add("saddle.far_escape_time", "reference", "T = t1 + k (leading-order model)",
+           _far_reference)
