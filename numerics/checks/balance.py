@@ -303,15 +303,15 @@ def _smooth_ref(pt):
     return np.float64(B.mf_lambda_max(*_smooth_extremal(pt)))
 
 
-register(common.reference_check(
+common.add_reference(
     "balance.mf_smoothness", _smooth_points, _smooth_ref, tol=1e-9,
     label="vs lambda_max of the dense Hessian at the maximizer in S",
     method="Hessian of f(U, V) = 1/2|UV^T - M*|^2 by exact 5-point second differences of the "
-           "simulated loss, eigvalsh; at U = -sqrt(c|M*|) p e1^T, V = sqrt(c|M*|) q e1^T"))
-register(common.paper_check(
-    "balance.mf_smoothness", _smooth_points, _smooth_ref, klass="loose-but-valid bound",
-    note="the printed (6c + 2)|M*|_F is twice the supremum that the dense Hessian attains: a "
-         "valid but loose smoothness constant (the steps of Claim 4.2 only need validity)"))
+           "simulated loss, eigvalsh; at U = -sqrt(c|M*|) p e1^T, V = sqrt(c|M*|) q e1^T",
+    paper=dict(klass="loose-but-valid bound",
+               note="the printed (6c + 2)|M*|_F is twice the supremum that the dense Hessian "
+                    "attains: a valid but loose smoothness constant (the steps of Claim 4.2 only "
+                    "need validity)"))
 
 
 def _smooth_slack(subject: Subject, ctx: Context):
@@ -392,15 +392,15 @@ def _norm_ref(pt, starts=3):
     return np.float64(best)
 
 
-register(common.reference_check(
+common.add_reference(
     "balance.mf_norm_bound", _norm_points, _norm_ref, tol=1e-9,
     label="vs the supremum of |U|_F^2 found by SLSQP",
-    method="scipy.optimize SLSQP over (U, V, M*) with |M*|_F fixed; constraints Lemma 4.1(i)-(ii)"))
-register(common.paper_check(
-    "balance.mf_norm_bound", _norm_points, _norm_ref, klass="loose-but-valid bound",
-    note="the printed 5 sqrt(r)|M*|_F exceeds the supremum (1 + sqrt 37)/2 sqrt(r)|M*|_F = "
-         "3.54 sqrt(r)|M*|_F reached by SLSQP when epsilon <= |M*|_F (Theorem 4.4's range); for "
-         "epsilon > 4|M*|_F it would fail, outside the theorem"))
+    method="scipy.optimize SLSQP over (U, V, M*) with |M*|_F fixed; constraints Lemma 4.1(i)-(ii)",
+    paper=dict(klass="loose-but-valid bound",
+               note="the printed 5 sqrt(r)|M*|_F exceeds the supremum (1 + sqrt 37)/2 "
+                    "sqrt(r)|M*|_F = 3.54 sqrt(r)|M*|_F reached by SLSQP when epsilon <= |M*|_F "
+                    "(Theorem 4.4's range); for epsilon > 4|M*|_F it would fail, outside the "
+                    "theorem"))
 
 
 def _mf_traj(rng, d=6, r=2, steps=600, init=0.3, eta=lambda t: 0.05):

@@ -54,6 +54,16 @@ def add(name: str, kind: str, label: str, run: Callable[[Subject, Context], obje
     return register(Check(name, kind, label, run, independent=independent))
 
 
+def add_reference(name: str, points: Callable[[], list[dict]], reference: Callable[[dict], object],
+                  paper: "dict | None" = None, **kw) -> None:
+    """Register :func:`reference_check` ``(name, points, reference, **kw)`` and, with ``paper``
+    (the keywords of :func:`paper_check`: ``klass``, ``note``, ``method``), the printed
+    statement judged on the same points and the same independent reference."""
+    register(reference_check(name, points, reference, **kw))
+    if paper is not None:
+        register(paper_check(name, points, reference=reference, **paper))
+
+
 def proof_row(name: str, label: str, ok: bool, reference: str, detail: str,
               failed: str = "not proved") -> CheckResult:
     """A symbolic proof's verdict: "proved" (stat 0) or ``failed`` (stat 1) against the

@@ -296,14 +296,12 @@ def _c2_ref(pt):
         lambda z: (pt["sigma0"] + pt["L"] * np.abs(z)) ** 4, kinks=(0.0,)))
 
 
-register(common.reference_check("resnet.lemma5_C2", _c2_points, _c2_ref, tol=1e-12,
-                                label="vs quadrature of c^2 (|sigma(0)| + L|X|)^4",
-                                method="Gauss-Legendre on (-40, 0), (0, 40)"))
-register(common.paper_check(
-    "resnet.lemma5_C2", _c2_points, reference=_c2_ref, klass="printed error",
-    method="quadrature of c_sigma^2 E(|sigma(0)| + L|X|)^4",
-    note="the printed C_2 lacks c_sigma^2 and has 32 L^4 for the exact 3 L^4; see the "
-         "relu(t - 3) counterexample row"))
+common.add_reference(
+    "resnet.lemma5_C2", _c2_points, _c2_ref, tol=1e-12,
+    label="vs quadrature of c^2 (|sigma(0)| + L|X|)^4", method="Gauss-Legendre on (-40, 0), (0, 40)",
+    paper=dict(klass="printed error", method="quadrature of c_sigma^2 E(|sigma(0)| + L|X|)^4",
+               note="the printed C_2 lacks c_sigma^2 and has 32 L^4 for the exact 3 L^4; see the "
+                    "relu(t - 3) counterexample row"))
 
 
 def _c2_counterexample(subject: Subject, ctx: Context):
@@ -341,13 +339,12 @@ def _lnl_ref(pt):
     return np.float64(B)
 
 
-register(common.reference_check("resnet.layer_norm_lower", _lnl_points, _lnl_ref, tol=1e-12,
-                                label="vs the per-layer bound chained numerically"))
-register(common.paper_check(
-    "resnet.layer_norm_lower", _lnl_points, reference=_lnl_ref, klass="printed error",
-    method="per-layer bound chained numerically",
-    note="1/2 e^{-a} is NOT implied for a > 2 (a = c_{w,0} L > 2 for ReLU); valid "
-         "replacement 1/2 e^{-a - a^2/H} for a/H <= 1/2"))
+common.add_reference(
+    "resnet.layer_norm_lower", _lnl_points, _lnl_ref, tol=1e-12,
+    label="vs the per-layer bound chained numerically",
+    paper=dict(klass="printed error", method="per-layer bound chained numerically",
+               note="1/2 e^{-a} is NOT implied for a > 2 (a = c_{w,0} L > 2 for ReLU); valid "
+                    "replacement 1/2 e^{-a - a^2/H} for a/H <= 1/2"))
 
 
 def _lnl_counterexample(subject: Subject, ctx: Context):

@@ -841,16 +841,15 @@ common.add("saddle.escape_ratio", "simulation", "vs exact GD escape times", _esc
 common.add("saddle.escape_ratio", "symbolic", "eta -> 0 limit and eta = 1/(4L) value",
            _escape_limits, independent=False)
 register(common.mpmath_check("saddle.escape_ratio", _scalar_points(("L", "gamma", "eta"))))
-register(common.reference_check(
+common.add_reference(
     "saddle.escape_ratio", _escape_points, escape_recursion, tol=1e-12,
     label="vs escape-time recursion of the GD map (mpmath)",
     method="GD steps on the model's quadratic pieces at 60 digits, 150 saddles of integer escape "
-           "times"))
-register(common.paper_check(
-    "saddle.escape_ratio", _escape_points, reference=escape_recursion,
-    klass="loose-but-valid bound", method="escape-time recursion of the GD map (mpmath)",
-    note="(L+gamma)/gamma is the eta -> 0 limit and a lower bound for every 0 < eta < 1/(2L) "
-         "(log(1+z) <= z); the proof's inequality t2 >= ((L+gamma)/gamma) t1 holds"))
+           "times",
+    paper=dict(klass="loose-but-valid bound", method="escape-time recursion of the GD map (mpmath)",
+               note="(L+gamma)/gamma is the eta -> 0 limit and a lower bound for every 0 < eta < "
+                    "1/(2L) (log(1+z) <= z); the proof's inequality t2 >= ((L+gamma)/gamma) t1 "
+                    "holds"))
 
 
 # --------------------------------------------------------------------------------------------
