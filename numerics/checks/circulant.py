@@ -312,7 +312,8 @@ def _diag_proof(subject, ctx):
     ok = all(C.prove_diagonalization(m) for m in sizes)
     ok2 = C.prove_product_formula(3, 2) and C.prove_product_formula(4, 2)
     return proof_row("circulant.output", "C(w) = F diag(sqrt(n) F^H w) F^H; product formula",
-                      ok and ok2, f"symbolic w, n = {sizes}; product formula n = 3, 4 with d = 2")
+                     ok and ok2, "exact",
+                     f"symbolic w, n = {sizes}; product formula n = 3, 4 with d = 2")
 
 
 def _formula_proof(subject, ctx):
@@ -347,7 +348,7 @@ def _formula_proof(subject, ctx):
     f = F * sp.Matrix(spec)
     ok = all(sp.simplify(sp.expand_complex(sp.expand(f[i] - dense[i]))) == 0 for i in range(m))
     return proof_row("circulant.output", "formula = dense product (symbolic, n = 3, d = 2)", ok,
-                      "F [formula.expr at each frequency] - C(w_2) C(w_1) x simplifies to 0")
+                     "exact", "F [formula.expr at each frequency] - C(w_2) C(w_1) x simplifies to 0")
 
 
 def _cn_proofs(subject, ctx):
@@ -357,9 +358,9 @@ def _cn_proofs(subject, ctx):
     b = C.prove_cn_closed_form()
     c = C.prove_cn_layerwise(2, 2)
     return proof_row("circulant.cn_output", "layerwise CN = sqrt(n) z/|z| (centering handled)",
-                      a and b and c,
-                      f"1^T C(w) = (sum w) 1^T for n = 2..5: {a}; CN(v) = sqrt(n) v/|v| for "
-                      f"centered v and CN(cv) = CN(v): {b}; symbolic n = 2, d = 2 layerwise: {c}")
+                     a and b and c, "exact",
+                     f"1^T C(w) = (sum w) 1^T for n = 2..5: {a}; CN(v) = sqrt(n) v/|v| for "
+                     f"centered v and CN(cv) = CN(v): {b}; symbolic n = 2, d = 2 layerwise: {c}")
 
 
 # --------------------------------------------------------------------------------------------
