@@ -31,7 +31,7 @@ import re
 import textwrap
 from typing import Callable, Iterable
 
-from .harness import NOT_INDEPENDENT, Context, Mutant, Subject, run_check
+from .rows import NOT_INDEPENDENT, Context, Mutant, Subject, run_check
 
 #: Relative size of the output and layer-constant perturbations.
 REL = 1e-6

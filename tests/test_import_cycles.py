@@ -1,4 +1,4 @@
-"""No import circles in ``derivations/`` (issue 26 item 4): every ``import`` of the package's own
+"""No import circles in ``derivations/`` or ``numerics/`` (issue 26 item 4): every ``import`` of the package's own
 modules, at module level or inside a function (a lazy import is still a dependency), read with
 ``ast``; the graph must have no strongly connected component of more than one module."""
 import ast
@@ -86,6 +86,13 @@ def test_derivations_has_no_import_cycles():
         graph[a] = graph[a] - {b}
     found = cycles(graph)
     assert not found, "import cycles in derivations/: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+def test_numerics_has_no_import_cycles():
+    """The harness does not import the checks (they share numerics/rows.py and spaces.py), nor
+    the bench the CLI (numerics/usage.py)."""
+    found = cycles(import_graph(ROOT, "numerics"))
+    assert not found, "import cycles in numerics/: " + "; ".join(" <-> ".join(c) for c in found)
 
 
 def test_registry_and_family_modules_do_not_import_the_emitter():

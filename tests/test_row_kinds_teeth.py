@@ -69,7 +69,9 @@ def plant_dense(monkeypatch):
 
 
 def plant_slack(monkeypatch):
-    """A bound 2x too small: (true value)/(bound) exceeds 1 (circulant c_1, issue 24)."""
+    """A bound 2x too small: (true value)/(bound) exceeds 1 (circulant c_1, issue 24); the
+    other shape of the kind, violations counted along GD runs, in
+    :func:`test_slack_rows_of_every_shape_fail_planted_errors`."""
     return _rows_fn("circulant.small_ball_c1", "slack: sup_t", -0.5)
 
 
@@ -137,7 +139,7 @@ def plant_emission(monkeypatch):
     return cli._freshness_rows(["gaussian"])
 
 
-def plant_bound(monkeypatch):
+def _plant_violations(monkeypatch):
     """A bound row (thesis ch. 5 rates): the GD runs' |v^t|^2 scaled by 2.5 breaks Lemma 5.9's
     |v^t|^2 <= 2."""
     from numerics.checks import cnn_rates as R
@@ -146,7 +148,12 @@ def plant_bound(monkeypatch):
     runs["nv2"] = runs["nv2"] * 2.5
     monkeypatch.setattr(R, "runs", lambda: runs)
     f = derivations.get("cnn.lambda_t")
-    return run_check(_check("cnn.lambda_t", "Lemma 5.9", "bound"), Subject(f, f.numpy), CTX)
+    return run_check(_check("cnn.lambda_t", "Lemma 5.9", "slack"), Subject(f, f.numpy), CTX)
+
+
+def _plant_mc_ratio(monkeypatch):
+    """A Monte Carlo probability vs a bound 2x too small (circulant c_1, n = 16, p = 2)."""
+    return _rows_fn("circulant.small_ball_c1", "slack: MC", -0.5)
 
 
 PLANTED = {k[len("plant_"):]: v for k, v in globals().items() if k.startswith("plant_")}
@@ -171,6 +178,15 @@ def test_planted_error_fails_a_row_of_its_kind(kind, monkeypatch):
     # a crash is reported as a failing row too: require a real verdict
     failing = [r for r in rows if not r.passed and r.kind == kind and r.stat_name != "error"]
     assert failing, [(r.kind, r.label, r.passed, r.detail[:120]) for r in rows]
+
+
+@pytest.mark.parametrize("plant", [plant_slack, _plant_violations, _plant_mc_ratio])
+def test_slack_rows_of_every_shape_fail_planted_errors(plant, monkeypatch):
+    """Each shape of the one bound kind (numerics/checks/bounds.py: ratio, Monte Carlo ratio,
+    violations along runs) fails on its planted error."""
+    rows = plant(monkeypatch)
+    assert any(not r.passed and r.kind == "slack" and r.stat_name != "error" for r in rows), \
+        [(r.kind, r.label, r.passed, r.detail[:120]) for r in rows]
 
 
 @pytest.mark.parametrize("kind", ["paper", "claim", "simulation", "consistency", "symbolic"])

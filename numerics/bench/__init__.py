@@ -221,7 +221,7 @@ def main(argv=None) -> int:
     p.add_argument("--plot", metavar="FILE", help="write a PNG of time per point vs N to FILE")
     args = p.parse_args(argv)
     if args.plot:  # the path checked before the (long) run, as `nnderive bench --plot` does
-        from ..cli import UsageError, _plot_target
+        from ..usage import UsageError, plot_target as _plot_target
 
         try:
             _plot_target(args.plot)

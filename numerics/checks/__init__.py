@@ -1,4 +1,4 @@
-"""Checks per formula family.  Each module registers :class:`numerics.harness.Check` objects
+"""Checks per formula family.  Each module registers :class:`numerics.rows.Check` objects
 with :func:`register`; :func:`for_formula` lists the checks of one formula.
 
 Public callables that are not registry formulas (the fused ``*_and_grads`` functions,
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from ..harness import Check
+from ..rows import Check
 
 #: Modules that register checks, one per formula family.
 CHECK_MODULES = tuple(f"numerics.checks.{m}" for m in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, consistency
+from ..rows import Check, CheckResult, Context, Subject, consistency
 from ..simulators import balance as B
 from . import common, register
 
@@ -165,10 +165,9 @@ def _proof(label, fn):
     consistency row (issue 19, items 6-7)."""
     def run(subject: Subject, ctx: Context):
         bad = fn()
-        return CheckResult("balance.gd_neuron_drift", "symbolic", label,
-                           "proved" if not bad else "fails", "sp.diff", float(len(bad)), "proof",
-                           not bad, resolution=0.0, detail="; ".join(bad) or
-                           "simplifies to 0 for arbitrary slopes per unit and a generic loss")
+        return common.failures_row(
+            "balance.gd_neuron_drift", label, bad, "sp.diff", "; ".join(bad)
+            or "simplifies to 0 for arbitrary slopes per unit and a generic loss")
     return consistency(Check("balance.gd_neuron_drift", "symbolic", label, run),
                        "a theorem proved on derivations.balance's own networks; does not "
                        "evaluate the formula")
@@ -190,10 +189,9 @@ def _euler_numeric(subject: Subject, ctx: Context):
             if kind == "linear":
                 D = (Ws[h] @ G[h].T + G[h] @ Ws[h].T) - (Ws[h + 1].T @ G[h + 1] + G[h + 1].T @ Ws[h + 1])
                 worst = max(worst, float(np.max(np.abs(D)) / sc))
-    return CheckResult("balance.gd_neuron_drift", "simulation", "Euler identity on networks",
-                       worst, 0.0, worst, "rel", worst < 1e-12, resolution=1e-12,
-                       detail=f"{n} hidden units, complex-step gradients, nets {_NETS}; "
-                              "Thm 4.2 matrix identity on the linear net")
+    return common.error_row("balance.gd_neuron_drift", "simulation", "Euler identity on networks",
+                            worst, 1e-12, f"{n} hidden units, complex-step gradients, nets "
+                            f"{_NETS}; Thm 4.2 matrix identity on the linear net", strict=True)
 
 
 def _conv_numeric(subject: Subject, ctx: Context):
@@ -204,10 +202,10 @@ def _conv_numeric(subject: Subject, ctx: Context):
         X, Y = rng.standard_normal((n, 5)), rng.standard_normal((n, 5))
         t = B.conv_euler_terms(vs, X, Y, kind)
         worst = max(worst, float(np.ptp(t) / np.max(np.abs(t))))
-    return CheckResult("balance.gd_neuron_drift", "simulation",
-                       "Thm 4.3: <v^h, dL/dv^h> equal over shared-weight layers", worst, 0.0,
-                       worst, "rel", worst < 1e-12, resolution=1e-12,
-                       detail="3-layer circular 1-D conv nets (taps 3, n = 6), relu/leaky/linear")
+    return common.error_row("balance.gd_neuron_drift", "simulation",
+                            "Thm 4.3: <v^h, dL/dv^h> equal over shared-weight layers", worst, 1e-12,
+                            "3-layer circular 1-D conv nets (taps 3, n = 6), relu/leaky/linear",
+                            strict=True)
 
 
 def _step_order(subject: Subject, ctx: Context):
@@ -240,11 +238,11 @@ register(_proof("Thm 4.3 shared weights, 1-D conv (sp.diff)",
                 lambda: __import__("derivations.balance", fromlist=["x"]).shared_weight_proof()))
 # the paper's theorems on simulated networks: claims about the model that do not evaluate the
 # formula, so they do not count as independent checks of it (issue 19, item 7)
-register(Check("balance.gd_neuron_drift", "simulation", "Euler identity on networks", _euler_numeric,
-               independent=False))
-register(Check("balance.gd_neuron_drift", "simulation", "Thm 4.3 on conv nets", _conv_numeric,
-               independent=False))
-register(Check("balance.gd_neuron_drift", "simulation", "Cor 4.1 drift order", _step_order))
+common.add("balance.gd_neuron_drift", "simulation", "Euler identity on networks", _euler_numeric,
+           independent=False)
+common.add("balance.gd_neuron_drift", "simulation", "Thm 4.3 on conv nets", _conv_numeric,
+           independent=False)
+common.add("balance.gd_neuron_drift", "simulation", "Cor 4.1 drift order", _step_order)
 
 
 def _flow_limit(subject: Subject, ctx: Context):
@@ -269,8 +267,8 @@ def _flow_limit(subject: Subject, ctx: Context):
                               f" {drifts[1]:.3g} (eta = 1e-3); ratio {ratio:.2f} (-> conserved as eta -> 0)")
 
 
-register(Check("balance.gd_neuron_drift", "simulation", "Cor 4.1 gradient-flow limit", _flow_limit,
-               independent=False))
+common.add("balance.gd_neuron_drift", "simulation", "Cor 4.1 gradient-flow limit", _flow_limit,
+           independent=False)
 
 
 # -- issue 24, item 4: Lemma 4.3 (smoothness), Lemma 4.1 (boundedness, balancedness) ----------
@@ -305,15 +303,15 @@ def _smooth_ref(pt):
     return np.float64(B.mf_lambda_max(*_smooth_extremal(pt)))
 
 
-register(common.reference_check(
+common.add_reference(
     "balance.mf_smoothness", _smooth_points, _smooth_ref, tol=1e-9,
     label="vs lambda_max of the dense Hessian at the maximizer in S",
     method="Hessian of f(U, V) = 1/2|UV^T - M*|^2 by exact 5-point second differences of the "
-           "simulated loss, eigvalsh; at U = -sqrt(c|M*|) p e1^T, V = sqrt(c|M*|) q e1^T"))
-register(common.paper_check(
-    "balance.mf_smoothness", _smooth_points, _smooth_ref, klass="loose-but-valid bound",
-    note="the printed (6c + 2)|M*|_F is twice the supremum that the dense Hessian attains: a "
-         "valid but loose smoothness constant (the steps of Claim 4.2 only need validity)"))
+           "simulated loss, eigvalsh; at U = -sqrt(c|M*|) p e1^T, V = sqrt(c|M*|) q e1^T",
+    paper=dict(klass="loose-but-valid bound",
+               note="the printed (6c + 2)|M*|_F is twice the supremum that the dense Hessian "
+                    "attains: a valid but loose smoothness constant (the steps of Claim 4.2 only "
+                    "need validity)"))
 
 
 def _smooth_slack(subject: Subject, ctx: Context):
@@ -352,7 +350,7 @@ def _smooth_slack(subject: Subject, ctx: Context):
                               "reference row shows the bound attained (slack 0) at the maximizer")
 
 
-register(Check("balance.mf_smoothness", "dense", "Lemma 4.3 bound: slack over S", _smooth_slack))
+common.add("balance.mf_smoothness", "dense", "Lemma 4.3 bound: slack over S", _smooth_slack)
 
 _NORM_PTS = ((1, 0.5, 1.0), (2, 1.0, 1.0), (2, 0.3, 2.0), (1, 1e-3, 0.7))
 
@@ -394,15 +392,15 @@ def _norm_ref(pt, starts=3):
     return np.float64(best)
 
 
-register(common.reference_check(
+common.add_reference(
     "balance.mf_norm_bound", _norm_points, _norm_ref, tol=1e-9,
     label="vs the supremum of |U|_F^2 found by SLSQP",
-    method="scipy.optimize SLSQP over (U, V, M*) with |M*|_F fixed; constraints Lemma 4.1(i)-(ii)"))
-register(common.paper_check(
-    "balance.mf_norm_bound", _norm_points, _norm_ref, klass="loose-but-valid bound",
-    note="the printed 5 sqrt(r)|M*|_F exceeds the supremum (1 + sqrt 37)/2 sqrt(r)|M*|_F = "
-         "3.54 sqrt(r)|M*|_F reached by SLSQP when epsilon <= |M*|_F (Theorem 4.4's range); for "
-         "epsilon > 4|M*|_F it would fail, outside the theorem"))
+    method="scipy.optimize SLSQP over (U, V, M*) with |M*|_F fixed; constraints Lemma 4.1(i)-(ii)",
+    paper=dict(klass="loose-but-valid bound",
+               note="the printed 5 sqrt(r)|M*|_F exceeds the supremum (1 + sqrt 37)/2 "
+                    "sqrt(r)|M*|_F = 3.54 sqrt(r)|M*|_F reached by SLSQP when epsilon <= |M*|_F "
+                    "(Theorem 4.4's range); for epsilon > 4|M*|_F it would fail, outside the "
+                    "theorem"))
 
 
 def _mf_traj(rng, d=6, r=2, steps=600, init=0.3, eta=lambda t: 0.05):
@@ -441,7 +439,7 @@ def _norm_on_gd(subject: Subject, ctx: Context):
                               "this row catches a bound that fails, not a loose one)")
 
 
-register(Check("balance.mf_norm_bound", "simulation", "Claim 4.3 on GD states: slack", _norm_on_gd))
+common.add("balance.mf_norm_bound", "simulation", "Claim 4.3 on GD states: slack", _norm_on_gd)
 
 
 def _lemma41_gd(subject: Subject, ctx: Context):
@@ -484,8 +482,8 @@ def _lemma41_gd(subject: Subject, ctx: Context):
                               "= 2 (ii)")
 
 
-register(Check("balance.mf_balance_step", "simulation", "Lemma 4.1 (i)-(ii) and (4.13) on GD",
-               _lemma41_gd, independent=False))
+common.add("balance.mf_balance_step", "simulation", "Lemma 4.1 (i)-(ii) and (4.13) on GD",
+           _lemma41_gd, independent=False)
 
 
 # -- Theorem 4.5, Lemmas 4.5-4.6 (rank-1, constant step) on simulated GD of u, v -----------------
@@ -624,5 +622,5 @@ def _lemma45_46(subject: Subject, ctx: Context, sim=None):
                 f"{min(m['t_eps'])}..{max(m['t_eps'])} steps"))
 
 
-register(Check("balance.mf_h_next", "simulation", "Lemmas 4.5-4.6, Thm 4.5 on simulated GD",
-               _lemma45_46, independent=False))
+common.add("balance.mf_h_next", "simulation", "Lemmas 4.5-4.6, Thm 4.5 on simulated GD",
+           _lemma45_46, independent=False)

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, mc_result
-from . import register, register_public
+from ..rows import Check, CheckResult, mc_result
+from .common import add, add_public, error_row
 
 RELATED = ("filter.A_plus", "filter.A_minus", "filter.gamma", "filter.L", "filter.beta")
 
@@ -115,11 +115,10 @@ def _moments_reference(subject, ctx):
             err = float(np.max(np.abs(got - ref)))
             if err > worst:
                 worst, where = err, f"k={k}, size {s}, {a}/{b}"
-    return [CheckResult("filter.patch_second_moments", "reference",
-                        "non-overlapping / one patch vs plane quadrature", worst, 0.0, worst,
-                        "abs", worst <= 1e-12, resolution=1e-12,
-                        detail=f"k = 1, 2 (4-D orthant path, factorizing); worst {where}; the "
-                               "matrices are O(0.1)")]
+    return [error_row("filter.patch_second_moments", "reference",
+                      "non-overlapping / one patch vs plane quadrature", worst, 1e-12,
+                      f"k = 1, 2 (4-D orthant path, factorizing); worst {where}; the matrices "
+                      "are O(0.1)", stat_name="abs")]
 
 
 def _orthant4_genz(subject, ctx):
@@ -157,15 +156,14 @@ def _orthant4_genz(subject, ctx):
                                "one-off run at 1e-11 agreed to 7e-10)")]
 
 
-register_public(Check("filter.patch_second_moments", "reference",
-                      "4-D orthant probability vs Genz QMC", _orthant4_genz, independent=False),
-                "derivations.twolayer.ch6:second_moments", RELATED)
-register_public(Check("filter.patch_second_moments", "monte_carlo",
-                      "network patches (overlapping)", _moments_mc),
-                "derivations.twolayer.ch6:second_moments", RELATED)
-register_public(Check("filter.patch_second_moments", "reference",
-                      "non-overlapping / one patch vs plane quadrature", _moments_reference),
-                "derivations.twolayer.ch6:second_moments", RELATED)
+add_public(
+    "derivations.twolayer.ch6:second_moments", RELATED,
+    Check("filter.patch_second_moments", "reference", "4-D orthant probability vs Genz QMC",
+          _orthant4_genz, independent=False),
+    Check("filter.patch_second_moments", "monte_carlo", "network patches (overlapping)",
+          _moments_mc),
+    Check("filter.patch_second_moments", "reference",
+          "non-overlapping / one patch vs plane quadrature", _moments_reference))
 
 
 # --- the constants at their extremal directions ----------------------------------------------
@@ -246,12 +244,12 @@ def _constants_reference(subject, ctx):
                                f"gamma(0.2) = {ref[0]:.6f}, L_cross = {ref[-1]:.6f}")]
 
 
-register_public(Check("filter.patch_constants", "reference",
-                      "non-overlapping patches vs plane quadrature", _constants_reference),
-                "derivations.twolayer.ch6:constants", RELATED)
-register_public(Check("filter.patch_constants", "monte_carlo",
-                      "gamma, L, cross sum at their directions", _constants_mc),
-                "derivations.twolayer.ch6:constants", RELATED)
+add_public(
+    "derivations.twolayer.ch6:constants", RELATED,
+    Check("filter.patch_constants", "reference", "non-overlapping patches vs plane quadrature",
+          _constants_reference),
+    Check("filter.patch_constants", "monte_carlo", "gamma, L, cross sum at their directions",
+          _constants_mc))
 
 
 # --- Corollary 6.1 / Theorem 6.6: random initialization ---------------------------------------
@@ -299,8 +297,8 @@ def _random_init(subject, ctx, bound=None):
 
 # a row of the family (the printed bound is a transcription, not a derived formula): judged on
 # the simulated initialization only, so it does not judge filter.gamma's mutants
-register(Check("filter.gamma", "simulation", "Cor 6.1 lower bound vs simulated probability",
-               _random_init, independent=False))
+add("filter.gamma", "simulation", "Cor 6.1 lower bound vs simulated probability",
+    _random_init, independent=False)
 
 
 # --- Theorem 6.2 on a short simulated GD run (the full study: nnderive reproduce ch6_rates) ---
@@ -327,5 +325,5 @@ def _thm62_row(subject, ctx, rate_factor=1.0):
                                "x the stated one; longer runs: nnderive reproduce ch6_rates")]
 
 
-register(Check("filter.gamma", "simulation", "Thm 6.2 rate on simulated GD", _thm62_row,
-               independent=False))
+add("filter.gamma", "simulation", "Thm 6.2 rate on simulated GD", _thm62_row,
+    independent=False)

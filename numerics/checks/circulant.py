@@ -27,9 +27,11 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, consistency, error_result, mc_result
+from ..rows import Check, CheckResult, Context, Subject, consistency, error_result, mc_result
 from ..simulators import circulant as S
 from . import register
+from .bounds import SLACK, mc_ratio_row, ratio_row
+from .common import add, error_row, proof_row
 
 TOL = 1e-11          # dense / FD references (relative to the output's scale)
 MP_TOL = 1e-12       # 50-digit emission check
@@ -303,19 +305,15 @@ def mp_check(name):
 # --------------------------------------------------------------------------------------------
 
 
-def _proof_row(name, label, ok, detail):
-    return CheckResult(name, "symbolic", label, "proved" if ok else "not proved", "exact",
-                       0.0 if ok else 1.0, "proof", bool(ok), detail=detail, resolution=0.0)
-
-
 def _diag_proof(subject, ctx):
     from derivations import circulant as C
 
     sizes = (2, 3, 4) if ctx.quick else (2, 3, 4, 5, 6)
     ok = all(C.prove_diagonalization(m) for m in sizes)
     ok2 = C.prove_product_formula(3, 2) and C.prove_product_formula(4, 2)
-    return _proof_row("circulant.output", "C(w) = F diag(sqrt(n) F^H w) F^H; product formula",
-                      ok and ok2, f"symbolic w, n = {sizes}; product formula n = 3, 4 with d = 2")
+    return proof_row("circulant.output", "C(w) = F diag(sqrt(n) F^H w) F^H; product formula",
+                     ok and ok2, "exact",
+                     f"symbolic w, n = {sizes}; product formula n = 3, 4 with d = 2")
 
 
 def _formula_proof(subject, ctx):
@@ -349,8 +347,8 @@ def _formula_proof(subject, ctx):
         spec.append(parts.get(C.E_re, 0).subs(sub) + sp.I * parts.get(C.E_im, 0).subs(sub))
     f = F * sp.Matrix(spec)
     ok = all(sp.simplify(sp.expand_complex(sp.expand(f[i] - dense[i]))) == 0 for i in range(m))
-    return _proof_row("circulant.output", "formula = dense product (symbolic, n = 3, d = 2)", ok,
-                      "F [formula.expr at each frequency] - C(w_2) C(w_1) x simplifies to 0")
+    return proof_row("circulant.output", "formula = dense product (symbolic, n = 3, d = 2)", ok,
+                     "exact", "F [formula.expr at each frequency] - C(w_2) C(w_1) x simplifies to 0")
 
 
 def _cn_proofs(subject, ctx):
@@ -359,10 +357,10 @@ def _cn_proofs(subject, ctx):
     a = all(C.prove_centering_preserved(m) for m in (2, 3, 4, 5))
     b = C.prove_cn_closed_form()
     c = C.prove_cn_layerwise(2, 2)
-    return _proof_row("circulant.cn_output", "layerwise CN = sqrt(n) z/|z| (centering handled)",
-                      a and b and c,
-                      f"1^T C(w) = (sum w) 1^T for n = 2..5: {a}; CN(v) = sqrt(n) v/|v| for "
-                      f"centered v and CN(cv) = CN(v): {b}; symbolic n = 2, d = 2 layerwise: {c}")
+    return proof_row("circulant.cn_output", "layerwise CN = sqrt(n) z/|z| (centering handled)",
+                     a and b and c, "exact",
+                     f"1^T C(w) = (sum w) 1^T for n = 2..5: {a}; CN(v) = sqrt(n) v/|v| for "
+                     f"centered v and CN(cv) = CN(v): {b}; symbolic n = 2, d = 2 layerwise: {c}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -488,9 +486,9 @@ def _cn_orthogonal(subject, ctx):
         for k in range(g.shape[0]):
             c = abs(g[k] @ pt["w"][k]) / max(np.linalg.norm(g[k]) * np.linalg.norm(pt["w"][k]), 1e-300)
             worst = max(worst, c)
-    return CheckResult("circulant.cn_grad_w", "property", "<grad_k, w_k> = 0 (A21)", worst, 0.0,
-                       worst, "abs", worst <= 1e-10, resolution=1e-10,
-                       detail="max |cos(grad_k, w_k)| over all points and layers (DH App. C.1)")
+    return error_row("circulant.cn_grad_w", "property", "<grad_k, w_k> = 0 (A21)", worst, 1e-10,
+                     "max |cos(grad_k, w_k)| over all points and layers (DH App. C.1)",
+                     stat_name="abs")
 
 
 def _cn_scaling(subject, ctx):
@@ -503,9 +501,8 @@ def _cn_scaling(subject, ctx):
         w2[k] *= gam
         g2 = np.asarray(_call(subject.fn, subject.formula, {**pt, "w": w2}))
         worst = max(worst, float(np.max(np.abs(g2[k] * gam - g[k]))) / _scale(g[k]))
-    return CheckResult("circulant.cn_grad_w", "property", "grad(gamma w_k) = grad(w_k)/gamma (A21)",
-                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
-                       detail="gamma in {3, 0.25, 17}; other layers' gradients unchanged too")
+    return error_row("circulant.cn_grad_w", "property", "grad(gamma w_k) = grad(w_k)/gamma (A21)",
+                     worst, 1e-10, "gamma in {3, 0.25, 17}; other layers' gradients unchanged too")
 
 
 def _lemma1_rows(subject, ctx):
@@ -874,13 +871,6 @@ def _l2_refs(n, p, d):
             "circulant.lemma2_max": mx, "circulant.lemma2_failure": prod + mn + mx}
 
 
-def _slack_result(name, label, ratios, detail, tol=1e-12, resolution=None):
-    worst = float(np.max(ratios))
-    return CheckResult(name, "slack", label, worst, 1.0, worst, "max true/bound",
-                       bool(np.isfinite(worst) and worst <= 1 + tol), resolution=resolution,
-                       detail=detail + f"; fails if a ratio exceeds 1 (+{tol:g})")
-
-
 def _c1_ref(subject, ctx):
     vals = np.array([subject.fn(n, p) for n, p in C1_NP])
     ref = np.array([_c1_limit(n, p) for n, p in C1_NP])
@@ -893,9 +883,9 @@ def _c1_ref(subject, ctx):
 def _c1_slack(subject, ctx):
     ratios = np.array([_c1_sup(n, p) / subject.fn(n, p) for n, p in C1_NP])
     txt = ", ".join(f"p={p}: {q:.4f}" for (n, p), q in zip(C1_NP, ratios))
-    return _slack_result("circulant.small_ball_c1", "sup_t P[|w|<=t]/t vs c_1 (SciPy)", ratios,
-                         f"exact sup / c_1: {txt} (1 at p = 1: the bound is exact there)",
-                         tol=1e-9, resolution=1e-9)
+    return ratio_row("circulant.small_ball_c1", "sup_t P[|w|<=t]/t vs c_1 (SciPy)", ratios,
+                     f"exact sup / c_1: {txt} (1 at p = 1: the bound is exact there)",
+                     tol=1e-9, resolution=1e-9)
 
 
 def _c1_mc(subject, ctx):
@@ -907,14 +897,11 @@ def _c1_mc(subject, ctx):
     t = 1.5852 * _sd(n, p)  # near the argmax of F(t)/t for p = 2
     w = rng.standard_normal((N, p)) * _sd(n, p)
     hit = (np.linalg.norm(w, axis=1) <= t).astype(float)
-    est, se = float(hit.mean()), float(hit.std(ddof=1) / math.sqrt(N))
     bound = float(subject.fn(n, p)) * t
-    z = (est - bound) / se
-    return CheckResult("circulant.small_ball_c1", "slack", "MC of P[|w_i| <= t] <= c_1 t (n=16, p=2)",
-                       est / bound, 1.0, float(est / bound), "MC/bound", bool(z <= 5.0),
-                       resolution=5 * se / bound,
-                       detail=f"MC {est:.5f} +- {se:.1e} vs c_1 t = {bound:.5f} (z = {z:.1f}); "
-                              "fails if MC exceeds the bound by 5 SE")
+    return mc_ratio_row("circulant.small_ball_c1", "MC of P[|w_i| <= t] <= c_1 t (n=16, p=2)", hit,
+                        bound, lambda est, se, z: (
+                            f"MC {est:.5f} +- {se:.1e} vs c_1 t = {bound:.5f} (z = {z:.1f}); "
+                            "fails if MC exceeds the bound by 5 SE"))
 
 
 def _l2_ref(name):
@@ -942,8 +929,8 @@ def _l2_slack(name, exact):
         tr = np.array([exact(*a) for a in L2_NPD])
         b = np.array([subject.fn(*a) for a in L2_NPD])
         txt = ", ".join(f"{a}: {x:.3g}/{y:.3g}" for a, x, y in zip(L2_NPD, tr, b))
-        return _slack_result(name, "exact probability (SciPy) / bound", tr / b,
-                             f"(n, p, d): P/bound = {txt}", tol=1e-12, resolution=1e-12)
+        return ratio_row(name, "exact probability (SciPy) / bound", tr / b,
+                         f"(n, p, d): P/bound = {txt}", tol=1e-12, resolution=1e-12)
     return run
 
 
@@ -959,14 +946,9 @@ def _l2_prod_mc(subject, ctx):
         mx = np.max(tot - logs, axis=1)
         thr = -2 * _c_ref(p) * d - (d / 2) * math.log(n)
         hit = (mx >= thr).astype(float)
-        est, se = float(hit.mean()), float(hit.std(ddof=1) / math.sqrt(N))
-        bound = float(subject.fn(n, p, d))
-        z = (est - bound) / max(se, 1e-300)
-        rows.append(CheckResult("circulant.lemma2_prod", "slack",
-                                f"MC of eq. (1)'s event <= bound (n={n}, p={p}, d={d})",
-                                est / bound, 1.0, est / bound, "MC/bound", bool(z <= 5.0),
-                                resolution=5 * se / bound,
-                                detail=f"MC {est:.4f} +- {se:.1e} vs bound {bound:.4f}"))
+        rows.append(mc_ratio_row("circulant.lemma2_prod",
+                                 f"MC of eq. (1)'s event <= bound (n={n}, p={p}, d={d})", hit,
+                                 float(subject.fn(n, p, d))))
     return rows
 
 
@@ -991,9 +973,9 @@ def _resid_slack(subject, ctx):
     pts = _resid_points(rng)
     ratios = np.array([math.sqrt(2 * S.loss(pt["w"], pt["x"], pt["y"])) / subject.fn(*_resid_args(pt))
                        for pt in pts])
-    return _slack_result("circulant.residual_bound", "|D(v)| of the dense model / bound", ratios,
-                         f"60 points, n in (1, 5, 8, 12, 16), d = 1..9: max {ratios.max():.4f}, "
-                         f"median {np.median(ratios):.3g}", tol=1e-12, resolution=1e-12)
+    return ratio_row("circulant.residual_bound", "|D(v)| of the dense model / bound", ratios,
+                     f"60 points, n in (1, 5, 8, 12, 16), d = 1..9: max {ratios.max():.4f}, "
+                     f"median {np.median(ratios):.3g}", tol=1e-12, resolution=1e-12)
 
 
 def _resid_tight(subject, ctx):
@@ -1009,10 +991,9 @@ def _resid_tight(subject, ctx):
         pt = {"w": w, "x": x, "y": y}
         D = math.sqrt(2 * S.loss(w, x, y))
         worst = max(worst, abs(D / subject.fn(*_resid_args(pt)) - 1))
-    return CheckResult("circulant.residual_bound", "dense", "attained: constant filters, y = -f",
-                       worst, 0.0, worst, "rel", worst <= 1e-12, resolution=1e-12,
-                       detail="|D|/bound - 1 at 4 equality points (dense model); a bound too "
-                              "large by 1e-12 fails here, one too small fails the slack row")
+    return error_row("circulant.residual_bound", "dense", "attained: constant filters, y = -f",
+                     worst, 1e-12, "|D|/bound - 1 at 4 equality points (dense model); a bound too "
+                     "large by 1e-12 fails here, one too small fails the slack row")
 
 
 def _resid_paper(subject, ctx):
@@ -1038,19 +1019,11 @@ RESID_PAPER_PIN = 0.13594180214185922
 # --------------------------------------------------------------------------------------------
 
 
-def _mk(fn, name, kind, label, independent=True):
-    return register(Check(name, kind, label, fn, independent=independent))
-
-
-def _claims(fn, name, label):
-    return _mk(lambda s_, c_: fn(s_, c_), name, "paper", label, independent=False)
-
-
 # output (product formula, A2-A4)
 register(consistency(Check("circulant.output", "symbolic",
                            "diagonalization and product formula (model)", _diag_proof),
                      "the derivation module's own prove_diagonalization / prove_product_formula"))
-_mk(_formula_proof, "circulant.output", "symbolic", "formula = dense product (symbolic)")
+add("circulant.output", "symbolic", "formula = dense product (symbolic)", _formula_proof)
 register(reference_check("circulant.output", "vs dense product of circulants", _pts("out"),
                          _ref_output))
 register(mp_check("circulant.output"))
@@ -1062,7 +1035,8 @@ register(reference_check("circulant.loss", "vs dense 1/2|y - f|^2", _pts("loss")
 register(mp_check("circulant.loss"))
 register(paper_check("circulant.loss", _pts("loss-paper", True), _ref_loss, "",
                      label="App. B.1 Fourier loss (A5)"))
-_claims(_loss_lower_bound_rows, "circulant.loss", "B.2 loss lower bound (A15)")
+add("circulant.loss", "paper", "B.2 loss lower bound (A15)",
+    _loss_lower_bound_rows, independent=False)
 
 # grad (A6-A8)
 register(reference_check("circulant.grad", "vs dense reverse-mode gradient", _pts("grad"), _ref_grad))
@@ -1072,7 +1046,7 @@ register(paper_check("circulant.grad", _pts("grad-paper", True), _ref_grad, "pri
                      note="DH sec. 4 prints +X_k^T(y - X_k w_k); the gradient is -X_k^T(y - X_k w_k) "
                           "(the norm, which the paper uses, is unaffected)",
                      label="sec. 4 unnormalized gradient (A6)"))
-_claims(_lemma1_rows, "circulant.grad", "Lemma 1 and eq. (4) (A8)")
+add("circulant.grad", "paper", "Lemma 1 and eq. (4) (A8)", _lemma1_rows, independent=False)
 
 # grad_p (A22)
 register(reference_check("circulant.grad_p", "vs dense gradient on the first p taps",
@@ -1088,56 +1062,60 @@ register(reference_check("circulant.cn_output", "vs layerwise CN network (dense)
 register(mp_check("circulant.cn_output"))
 register(paper_check("circulant.cn_output", _pts_cn("cno-paper", True, n2=False), _ref_cn_output, "",
                      label="App. C eq. (7) (A17)"))
-_claims(_recursion_rows, "circulant.cn_output", "App. C recursion index (A18)")
+add("circulant.cn_output", "paper", "App. C recursion index (A18)",
+    _recursion_rows, independent=False)
 register(reference_check("circulant.cn_loss", "vs layerwise CN network (dense)", _pts_cn("cnl"),
                          _ref_cn_loss))
 register(mp_check("circulant.cn_loss"))
 register(reference_check("circulant.cn_grad_w", "vs backprop through layerwise CN (dense)",
                          _pts_cn("cng"), _ref_cn_grad_w))
 register(_mp_fd_check("circulant.cn_grad_w", _mp_cn_loss, "vs 50-digit FD of the CN loss"))
-_mk(_cn_orthogonal, "circulant.cn_grad_w", "property", "<grad_k, w_k> = 0 (A21)")
-_mk(_cn_scaling, "circulant.cn_grad_w", "property", "1/gamma scaling (A21)")
+add("circulant.cn_grad_w", "property", "<grad_k, w_k> = 0 (A21)", _cn_orthogonal)
+add("circulant.cn_grad_w", "property", "1/gamma scaling (A21)", _cn_scaling)
 register(mp_check("circulant.cn_grad_w"))
 register(paper_check("circulant.cn_grad_w", _pts_cn("cng-paper", True, n2=False), _ref_cn_grad_w, "printed error",
                      note="DH sec. 4 / App. C.1 print +X_k^T w_{d+1}/|X_k w_k| P^perp y for "
                           "L_N = |y - f_N|^2; correct: -2 w_{d+1}/|X_k w_k| X_k^T P^perp y (sign and "
                           "factor 2; with the 1/2 of sec. 4, the sign)",
                      label="sec. 4 / App. C.1 CN gradient (A20)"))
-_claims(_grad_z_rows, "circulant.cn_grad_w", "App. C.1 gradient of the normalized fit (A19)")
+add("circulant.cn_grad_w", "paper", "App. C.1 gradient of the normalized fit (A19)",
+    _grad_z_rows, independent=False)
 register(reference_check("circulant.cn_grad_out", "vs backprop through layerwise CN (dense)",
                          _pts_cn("cngo"), _ref_cn_grad_out))
 register(mp_check("circulant.cn_grad_out"))
 
 # Theorem 1 constants (A10-A13)
-_mk(_norm_mean_ref, "circulant.init_norm_mean", "dense", "vs SciPy chi mean")
-_mk(_norm_mean_mc, "circulant.init_norm_mean", "monte_carlo", "Monte Carlo of |w_i|")
+add("circulant.init_norm_mean", "dense", "vs SciPy chi mean", _norm_mean_ref)
+add("circulant.init_norm_mean", "monte_carlo", "Monte Carlo of |w_i|", _norm_mean_mc)
 register(_const_paper("circulant.init_norm_mean", NP, lambda n, p: _chi_mean(p) / math.sqrt(n * p),
                       "App. B.2 E|w_i| (A10)"))
-_mk(_c2_ref, "circulant.c2", "dense", "vs SciPy chi mean")
-_mk(_c2_mc, "circulant.c2", "monte_carlo", "Monte Carlo of c_2")
+add("circulant.c2", "dense", "vs SciPy chi mean", _c2_ref)
+add("circulant.c2", "monte_carlo", "Monte Carlo of c_2", _c2_mc)
 register(_const_paper("circulant.c2", [(p,) for _, p in NP], lambda p: 1 - _chi_mean(p) / math.sqrt(p),
                       "App. B.2 c_2 (A10)"))
-_mk(_rate_ref, "circulant.rate_c", "dense", "vs SciPy chi mean")
-_claims(_markov_rows, "circulant.rate_c", "Lemma 2 eq. (1) (A12)")
-_claims(_step_count_rows, "circulant.rate_c", "Thm 1 step count (A13)")
-_mk(_energy_ref, "circulant.output_energy", "dense", "vs exact second-moment recursion")
-_mk(_energy_mc, "circulant.output_energy", "monte_carlo", "Monte Carlo of |prod W_i x|^2")
+add("circulant.rate_c", "dense", "vs SciPy chi mean", _rate_ref)
+add("circulant.rate_c", "paper", "Lemma 2 eq. (1) (A12)", _markov_rows, independent=False)
+add("circulant.rate_c", "paper", "Thm 1 step count (A13)", _step_count_rows, independent=False)
+add("circulant.output_energy", "dense", "vs exact second-moment recursion", _energy_ref)
+add("circulant.output_energy", "monte_carlo", "Monte Carlo of |prod W_i x|^2", _energy_mc)
 
 
 # Theorem 1 chain (issue 24 item 7): c_1, Lemma 2 eqs. (1)-(3), the |D(v)| bound (A14)
-_mk(_c1_ref, "circulant.small_ball_c1", "dense", "vs SciPy small-t limit")
-_mk(_c1_slack, "circulant.small_ball_c1", "slack", "slack: sup_t P[|w|<=t]/t")
-_mk(_c1_mc, "circulant.small_ball_c1", "slack", "slack: MC of P[|w| <= t]")
+add("circulant.small_ball_c1", "dense", "vs SciPy small-t limit", _c1_ref)
+add("circulant.small_ball_c1", SLACK, "slack: sup_t P[|w|<=t]/t", _c1_slack)
+add("circulant.small_ball_c1", SLACK, "slack: MC of P[|w| <= t]", _c1_mc)
 for _name, _exact in (("circulant.lemma2_min", _l2_exact_min), ("circulant.lemma2_max", _l2_exact_max)):
-    _mk(_l2_ref(_name), _name, "dense", "vs union bound with SciPy constants")
-    _mk(_l2_slack(_name, _exact), _name, "slack", "slack: exact probability")
-_mk(_l2_ref("circulant.lemma2_prod"), "circulant.lemma2_prod", "dense", "vs union bound with SciPy constants")
-_mk(_l2_prod_mc, "circulant.lemma2_prod", "slack", "slack: MC of eq. (1)'s event")
-_mk(_l2_ref("circulant.lemma2_failure"), "circulant.lemma2_failure", "dense",
-    "vs union bound with SciPy constants")
-_mk(_resid_slack, "circulant.residual_bound", "slack", "slack: |D(v)| of the dense model")
-_mk(_resid_tight, "circulant.residual_bound", "dense", "attained: constant filters")
-_claims(_resid_paper, "circulant.residual_bound", "B.2 printed |D(v)| bound (A14)")
+    add(_name, "dense", "vs union bound with SciPy constants", _l2_ref(_name))
+    add(_name, SLACK, "slack: exact probability", _l2_slack(_name, _exact))
+add("circulant.lemma2_prod", "dense", "vs union bound with SciPy constants",
+    _l2_ref("circulant.lemma2_prod"))
+add("circulant.lemma2_prod", SLACK, "slack: MC of eq. (1)'s event", _l2_prod_mc)
+add("circulant.lemma2_failure", "dense", "vs union bound with SciPy constants",
+    _l2_ref("circulant.lemma2_failure"))
+add("circulant.residual_bound", SLACK, "slack: |D(v)| of the dense model", _resid_slack)
+add("circulant.residual_bound", "dense", "attained: constant filters", _resid_tight)
+add("circulant.residual_bound", "paper", "B.2 printed |D(v)| bound (A14)",
+    _resid_paper, independent=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1159,14 +1137,8 @@ def _fused_points():
 
 
 def _invoke_fused(fn, pt):
-    if pt.get("use_out"):
-        L = np.empty(np.shape(pt["w"])[:-2])
-        G = np.empty(np.shape(pt["w"]))
-        out = fn(pt["w"], pt["x"], pt["y"], out=(L, G))
-        if out[0] is not L or out[1] is not G:
-            raise ValueError("out buffers were not returned")
-        return out
-    return fn(pt["w"], pt["x"], pt["y"])
+    return call_fused(fn, (pt["w"], pt["x"], pt["y"]), pt.get("use_out"),
+                      (np.shape(pt["w"])[:-2], np.shape(pt["w"])))
 
 
 def _ref_fused(pt):
@@ -1182,7 +1154,7 @@ def _ref_fused(pt):
 
 
 from . import register_public  # noqa: E402
-from .common import public_reference_check  # noqa: E402
+from .common import call_fused, public_reference_check  # noqa: E402
 
 register_public(public_reference_check(
     "circulant.loss_and_grads", _fused_points, _invoke_fused, _ref_fused, tol=TOL,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, consistency
+from ..rows import Check, CheckResult, Context, Subject, consistency
 from ..simulators import cnn as sim
 from . import register
 from .common import (EDGE_ANGLES, fd_check, mc_check, mpmath_check, paper_check,
@@ -247,7 +247,7 @@ register(consistency(Check("cnn.grad_v", "symbolic", "weight-norm chain rule fro
 # --- public callables outside the registry: the fused functions (issue 19, item 4) ----------
 
 from . import register_public  # noqa: E402
-from .common import backends, public_reference_check, under_backend  # noqa: E402
+from .common import backends, call_fused, public_reference_check, under_backend  # noqa: E402
 
 
 def _fused_points(normalized):
@@ -261,15 +261,7 @@ def _fused_points(normalized):
 
 def _invoke_fused(first):
     def invoke(fn, pt):
-        args = (pt[first], pt["a"], pt["w_star"], pt["a_star"])
-        if pt.get("use_out"):
-            res = fn(*args)
-            bufs = tuple(np.empty(np.shape(r)) for r in res)
-            out = fn(*args, out=bufs)
-            if any(o is not b for o, b in zip(out, bufs)):
-                raise ValueError("out buffers were not returned")
-            return out
-        return fn(*args)
+        return call_fused(fn, (pt[first], pt["a"], pt["w_star"], pt["a_star"]), pt.get("use_out"))
     return invoke
 
 

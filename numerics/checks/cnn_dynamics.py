@@ -26,21 +26,12 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, error_result, mc_result
+from ..rows import Check, CheckResult, error_result, mc_result
 from ..simulators import cnn_gd as S
 from . import register
-from .common import call, mpmath_check, vector_at_angle
+from .common import add, call, mpmath_check, paper_check, reference_check, vector_at_angle
 
 REF_TOL = 1e-10
-
-
-from .common import paper_check as _shared_paper_check
-from .common import reference_check
-
-
-def paper_ref_check(name, points, reference, klass=None, note=""):
-    """The evidence-gated paper check of :mod:`numerics.checks.common` with a model reference."""
-    return _shared_paper_check(name, points, reference=reference, klass=klass, note=note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,10 +199,10 @@ register(reference_check("cnn.spurious_min_loss", pair_points, ref_profile,
                          label="loss at the phi = pi dense solve"))
 register(reference_check("cnn.spurious_a", pair_points, ref_a_opt, floor=1e-3,
                          label="dense solve at phi = pi", switch_kinds=_DENSE_SWITCHES))
-register(paper_ref_check("cnn.spurious_a", pair_points, ref_a_opt))
+register(paper_check("cnn.spurious_a", pair_points, reference=ref_a_opt))
 register(reference_check("cnn.spurious_threshold", threshold_points, ref_threshold,
                          label="root in r of a_sp.a* (dense solves, affine in r)"))
-register(paper_ref_check("cnn.spurious_threshold", threshold_points, ref_threshold))
+register(paper_check("cnn.spurious_threshold", threshold_points, reference=ref_threshold))
 register(reference_check("cnn.spurious_cubic", cubic_points, ref_cubic, tol=1e-10,
                          floor=cubic_floor,
                          label="(l_min(pi-eps)-l_min(pi))/eps^3, 50-digit model, Richardson "
@@ -244,7 +235,7 @@ def _near_pi(subject, ctx):
                        detail="; ".join(rows))
 
 
-register(Check("cnn.spurious_threshold", "simulation", "near-pi sign on both sides", _near_pi))
+add("cnn.spurious_threshold", "simulation", "near-pi sign on both sides", _near_pi)
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,8 +409,8 @@ def _mc_init_dot(subject, ctx):
     return rows
 
 
-register(Check("cnn.init_cos_mean", "monte_carlo", "Theorem 5.4 sampler", _mc_init_cos))
-register(Check("cnn.init_dot_mean", "monte_carlo", "Theorem 5.4 sampler", _mc_init_dot))
+add("cnn.init_cos_mean", "monte_carlo", "Theorem 5.4 sampler", _mc_init_cos)
+add("cnn.init_dot_mean", "monte_carlo", "Theorem 5.4 sampler", _mc_init_dot)
 
 
 # --------------------------------------------------------------------------------------------
@@ -599,14 +590,14 @@ def _lemma54(subject, ctx):
                       "loose-but-valid bound" if thesis == 0 else "printed error")
 
 
-register(Check("cnn.gd_next_angle", "claim", "Lemma 5.2 (angle decreases)", _lemma52,
-               independent=False))
-register(Check("cnn.gd_next_sin2", "claim", "Lemma 5.5 (angle contraction)", _lemma55,
-               independent=False))
-register(Check("cnn.gd_next_dot", "claim", "Lemmas 5.3, 5.7, 5.8, Corollary 5.1",
-               _lemma53_57_cor51_58, independent=False))
-register(Check("cnn.gd_next_sum", "claim", "Lemma 5.4 (1'a invariant)", _lemma54,
-               independent=False))
+add("cnn.gd_next_angle", "claim", "Lemma 5.2 (angle decreases)", _lemma52,
+    independent=False)
+add("cnn.gd_next_sin2", "claim", "Lemma 5.5 (angle contraction)", _lemma55,
+    independent=False)
+add("cnn.gd_next_dot", "claim", "Lemmas 5.3, 5.7, 5.8, Corollary 5.1",
+    _lemma53_57_cor51_58, independent=False)
+add("cnn.gd_next_sum", "claim", "Lemma 5.4 (1'a invariant)", _lemma54,
+    independent=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -737,5 +728,5 @@ def _thm55(subject, ctx):
     )
 
 
-register(Check("cnn.gd_next_dot", "claim", "Theorem 5.5 proof: induction on a.a* (l.6048)",
-               _thm55, independent=False))
+add("cnn.gd_next_dot", "claim", "Theorem 5.5 proof: induction on a.a* (l.6048)",
+    _thm55, independent=False)

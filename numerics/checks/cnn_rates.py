@@ -5,11 +5,12 @@
 * ``cnn.cor52_iterations``, ``cnn.lemma510_iterations``: the model's GD on ``a`` with ``v`` frozen
   (quadrature gradient), steps counted until the event; the formula must land in
   ``(count - 1, count]``.
-* Bounds along population-GD runs (rows of kind ``bound``: the slack is measured, a violation
-  fails the row): Lemma 5.9 (``|v^t|^2 <= 2``; the printed angle rate), Lemma 5.10's deviation
-  bound, Lemma 5.11's gradient-norm bound (printed ``k^2`` and the sharper ``k``), Lemma 5.12's
-  constant, Corollary 5.2's count (an upper bound on the real one), Theorem 5.3's phases
-  (``T1``, ``T2`` measured against the predicted orders, under the step-size bound).
+* Bounds along population-GD runs (rows of kind ``slack``, :func:`.bounds.violations_row`: the
+  slack is measured, a violation fails the row): Lemma 5.9 (``|v^t|^2 <= 2``; the printed
+  angle rate), Lemma 5.10's deviation bound, Lemma 5.11's gradient-norm bound (printed ``k^2``
+  and the sharper ``k``), Lemma 5.12's constant, Corollary 5.2's count (an upper bound on the
+  real one), Theorem 5.3's phases (``T1``, ``T2`` measured against the predicted orders, under
+  the step-size bound).
   Runs: the emitted one-step recursions and gradients (checked against the quadrature
   simulator to 1e-12 in numerics/checks/cnn_dynamics.py) from Theorem 5.4's initialization; a
   short stretch of the simulator itself for Lemma 5.11.
@@ -25,10 +26,11 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult
+from ..rows import Check, CheckResult
 from ..simulators import cnn_gd as S
 from . import register
-from .common import mpmath_check, reference_check
+from .bounds import SLACK, violations_row
+from .common import add, mpmath_check, reference_check
 
 
 def g_of(phi):
@@ -295,14 +297,6 @@ def runs():
     return r
 
 
-def _bound_row(formula, label, violations, applicable, slack, slack_text, note, ok=None):
-    ok = violations == 0 if ok is None else ok
-    return CheckResult(formula, "bound", label, float(slack), 0.0, float(violations), "count",
-                       bool(ok and applicable > 0), resolution=0.0,
-                       detail=(f"{applicable} applicable cases; {violations} "
-                               f"violations; {slack_text}. {note}"))
-
-
 def lemma59_rows(r):
     """Lemma 5.9 (l.5827) under its printed step size (``mode "bound"``): ``|v^t|^2 <= 2`` and
     ``sin^2 phi^t <= (1 - eta cos(phi0) beta0/8)^t`` (the constant 1/8 as read in the OCR)."""
@@ -315,13 +309,13 @@ def lemma59_rows(r):
     bad2 = int((s2 > rate * (1 + 1e-12)).sum())
     logslack = float(np.min(np.log(rate) - np.log(np.maximum(s2, 1e-300))))
     return [
-        _bound_row("cnn.lambda_t", "Lemma 5.9: |v^t|^2 <= 2", bad1, nv2.size,
-                   2 - nv2.max(), f"slack 2 - max |v^t|^2 = {2 - nv2.max():.4f} (|v^0| = 1)",
-                   "Proof: |v|^2 grows by eta^2 lambda^2 |v|^2 sin^2 phi per step (C5-17)."),
-        _bound_row("cnn.lambda_t", "Lemma 5.9: sin^2 phi^t <= (1 - eta cos phi0 beta0/8)^t",
-                   bad2, s2.size, logslack,
-                   f"smallest log(bound / sin^2 phi^t) = {logslack:.3f}",
-                   "The 1/8 is the OCR's; the proof's lambda^t >= beta0/8 rests on |v| <= 2."),
+        violations_row("cnn.lambda_t", "Lemma 5.9: |v^t|^2 <= 2", bad1, nv2.size,
+                       2 - nv2.max(), f"slack 2 - max |v^t|^2 = {2 - nv2.max():.4f} (|v^0| = 1)",
+                       "Proof: |v|^2 grows by eta^2 lambda^2 |v|^2 sin^2 phi per step (C5-17)."),
+        violations_row("cnn.lambda_t", "Lemma 5.9: sin^2 phi^t <= (1 - eta cos phi0 beta0/8)^t",
+                       bad2, s2.size, logslack,
+                       f"smallest log(bound / sin^2 phi^t) = {logslack:.3f}",
+                       "The 1/8 is the OCR's; the proof's lambda^t >= beta0/8 rests on |v| <= 2."),
     ]
 
 
@@ -353,11 +347,11 @@ def lemma510_rows(r, fn):
         if Ti < phi.shape[0]:
             n_T += 1
             bad_T += int(e[Ti, j] > (eps + floor[j]) * (1 + 1e-12))
-    return [_bound_row("cnn.lemma510_iterations", "Lemma 5.10: |1'a* - 1'a^t| bound and count",
-                       bad + bad_T, app.size + n_T, slack,
-                       f"smallest slack of the deviation bound {slack:.3g}; {n_T} runs checked "
-                       f"at t = ceil(T_5.10(eps = 1e-3)), {bad_T} above eps|a*| + the floor",
-                       "Runs whose angle never increases (Lemma 5.2's conclusion).")]
+    return [violations_row("cnn.lemma510_iterations", "Lemma 5.10: |1'a* - 1'a^t| bound and count",
+                           bad + bad_T, app.size + n_T, slack,
+                           f"smallest slack of the deviation bound {slack:.3g}; {n_T} runs checked "
+                           f"at t = ceil(T_5.10(eps = 1e-3)), {bad_T} above eps|a*| + the floor",
+                           "Runs whose angle never increases (Lemma 5.2's conclusion).")]
 
 
 def lemma511_rows(r):
@@ -373,9 +367,9 @@ def lemma511_rows(r):
         g2 = r["gnorm2"]
         bad = int((g2 > rhs * (1 + 1e-12) + 1e-300).sum())
         ratio = float(np.max(g2 / np.maximum(rhs, 1e-300)))
-        rows.append(_bound_row("cnn.grad_a", f"Lemma 5.11: gradient-norm bound ({lab})", bad,
-                               g2.size, 1 - ratio, f"largest |grad_a l|^2 / bound = {ratio:.4f}",
-                               "grad_a by the emitted cnn.grad_a along the runs."))
+        rows.append(violations_row("cnn.grad_a", f"Lemma 5.11: gradient-norm bound ({lab})", bad,
+                                   g2.size, 1 - ratio, f"largest |grad_a l|^2 / bound = {ratio:.4f}",
+                                   "grad_a by the emitted cnn.grad_a along the runs."))
     return rows
 
 
@@ -388,9 +382,9 @@ def lemma512_rows(r):
     m = (eps <= 0.1) & (eps > 1e-12)
     C = r["loss"][m] / eps[m]
     cmax = float(C.max())
-    return [_bound_row("cnn.population_loss", "Lemma 5.12: l <= C eps |a*|^2", int((C > 1).sum()),
-                       int(m.sum()), 1 - cmax, f"largest l/(eps|a*|^2) = {cmax:.3g} (C = 1 is ours;"
-                       " the thesis gives no value)", "Loss by the emitted cnn.population_loss.")]
+    return [violations_row("cnn.population_loss", "Lemma 5.12: l <= C eps |a*|^2", int((C > 1).sum()),
+                           int(m.sum()), 1 - cmax, f"largest l/(eps|a*|^2) = {cmax:.3g} (C = 1 is ours;"
+                           " the thesis gives no value)", "Loss by the emitted cnn.population_loss.")]
 
 
 def cor52_rows(r, fn, q=0.5):
@@ -416,10 +410,10 @@ def cor52_rows(r, fn, q=0.5):
         bad += int(n > math.ceil(T))
         slack = min(slack, math.ceil(T) - n)
         worst_eta_t = max(worst_eta_t, r["eta"][j] * T)
-    return [_bound_row("cnn.cor52_iterations", "Corollary 5.2: steps to a.a* = d*/2 <= T_5.2",
-                       bad, app, slack, f"smallest ceil(T_5.2) - measured = {slack}; largest "
-                       f"eta T_5.2 = {worst_eta_t:.2f} (the O(1/eta) constant)",
-                       "Runs under Lemma 5.4's invariant and eta lambda^t <= 2.")]
+    return [violations_row("cnn.cor52_iterations", "Corollary 5.2: steps to a.a* = d*/2 <= T_5.2",
+                           bad, app, slack, f"smallest ceil(T_5.2) - measured = {slack}; largest "
+                           f"eta T_5.2 = {worst_eta_t:.2f} (the O(1/eta) constant)",
+                           "Runs under Lemma 5.4's invariant and eta lambda^t <= 2.")]
 
 
 def theorem53_rows(r, eps=1e-4, c2=2.0):
@@ -443,17 +437,17 @@ def theorem53_rows(r, eps=1e-4, c2=2.0):
     r2 = T2 / T2p
     seen = np.isfinite(r2)
     return [
-        _bound_row("cnn.lambda_t", "Theorem 5.3: step size and phase I (T1)", late + (not ok_sz),
-                   int(b.sum()), float(np.max(r1[b])),
-                   f"T1/T1_pred <= {np.max(r1[b]):.3f} under the printed step size "
-                   f"({np.max(r1[~b & np.isfinite(r1)]):.3f} at eta = 0.05, 0.2); a.a* > 0 and "
-                   f"phi^t <= phi^0 throughout: {ok_sz}",
-                   "Fails if a run under the hypothesis is still in phase I at T1_pred."),
-        _bound_row("cnn.lambda_t", "Theorem 5.3: phase II (T2)", int(np.sum(r2[seen] > c2)),
-                   int(seen.sum()), float(np.nanmax(r2)),
-                   f"T2/T2_pred in [{np.nanmin(r2):.2f}, {np.nanmax(r2):.2f}] over {int(seen.sum())}"
-                   f" runs reaching loss <= {eps:g} (fails above {c2:g}, our constant)",
-                   "T2_pred's constant 1 is ours; the thesis' O~ hides it."),
+        violations_row("cnn.lambda_t", "Theorem 5.3: step size and phase I (T1)", late + (not ok_sz),
+                       int(b.sum()), float(np.max(r1[b])),
+                       f"T1/T1_pred <= {np.max(r1[b]):.3f} under the printed step size "
+                       f"({np.max(r1[~b & np.isfinite(r1)]):.3f} at eta = 0.05, 0.2); a.a* > 0 and "
+                       f"phi^t <= phi^0 throughout: {ok_sz}",
+                       "Fails if a run under the hypothesis is still in phase I at T1_pred."),
+        violations_row("cnn.lambda_t", "Theorem 5.3: phase II (T2)", int(np.sum(r2[seen] > c2)),
+                       int(seen.sum()), float(np.nanmax(r2)),
+                       f"T2/T2_pred in [{np.nanmin(r2):.2f}, {np.nanmax(r2):.2f}] over {int(seen.sum())}"
+                       f" runs reaching loss <= {eps:g} (fails above {c2:g}, our constant)",
+                       "T2_pred's constant 1 is ours; the thesis' O~ hides it."),
     ]
 
 
@@ -463,15 +457,15 @@ def _rows(make, needs_fn=False):
     return run
 
 
-register(Check("cnn.lambda_t", "bound", "Lemma 5.9 (|v| <= 2, angle rate)", _rows(lemma59_rows),
-               independent=False))
-register(Check("cnn.lambda_t", "bound", "Theorem 5.3 (step size, T1, T2)", _rows(theorem53_rows),
-               independent=False))
-register(Check("cnn.lemma510_iterations", "bound", "Lemma 5.10 along GD runs",
-               _rows(lemma510_rows, True), independent=False))
-register(Check("cnn.cor52_iterations", "bound", "Corollary 5.2 along GD runs",
-               _rows(cor52_rows, True), independent=False))
-register(Check("cnn.grad_a", "bound", "Lemma 5.11 along GD runs", _rows(lemma511_rows),
-               independent=False))
-register(Check("cnn.population_loss", "bound", "Lemma 5.12 along GD runs", _rows(lemma512_rows),
-               independent=False))
+add("cnn.lambda_t", SLACK, "Lemma 5.9 (|v| <= 2, angle rate)", _rows(lemma59_rows),
+    independent=False)
+add("cnn.lambda_t", SLACK, "Theorem 5.3 (step size, T1, T2)", _rows(theorem53_rows),
+    independent=False)
+add("cnn.lemma510_iterations", SLACK, "Lemma 5.10 along GD runs",
+    _rows(lemma510_rows, True), independent=False)
+add("cnn.cor52_iterations", SLACK, "Corollary 5.2 along GD runs",
+    _rows(cor52_rows, True), independent=False)
+add("cnn.grad_a", SLACK, "Lemma 5.11 along GD runs", _rows(lemma511_rows),
+    independent=False)
+add("cnn.population_loss", SLACK, "Lemma 5.12 along GD runs", _rows(lemma512_rows),
+    independent=False)

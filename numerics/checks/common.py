@@ -27,7 +27,8 @@ import numpy as np
 
 from derivations import runtime as _rt
 
-from ..harness import Check, CheckResult, Context, Subject, error_result, mc_result
+from ..rows import Check, CheckResult, Context, Subject, error_result, mc_result
+from . import register
 
 #: Erratum classes a paper check may assign.
 ERRATUM_CLASSES = ("printed error", "OCR reading", "loose-but-valid bound")
@@ -40,6 +41,78 @@ PAPER_MIN_GAP = 1e-6
 MPMATH_TOL = 1e-12
 #: Relative tolerance of central finite differences (step ~ 1e-6 of the scale; error ~1e-10).
 FD_TOL = 1e-6
+
+
+# --------------------------------------------------------------------------------------------
+# Rows a family builds by hand, and their registration
+# --------------------------------------------------------------------------------------------
+
+
+def add(name: str, kind: str, label: str, run: Callable[[Subject, Context], object],
+        independent: bool = True) -> Check:
+    """Register ``Check(name, kind, label, run, independent)``: one line of a family's table."""
+    return register(Check(name, kind, label, run, independent=independent))
+
+
+def add_reference(name: str, points: Callable[[], list[dict]], reference: Callable[[dict], object],
+                  paper: "dict | None" = None, **kw) -> None:
+    """Register :func:`reference_check` ``(name, points, reference, **kw)`` and, with ``paper``
+    (the keywords of :func:`paper_check`: ``klass``, ``note``, ``method``), the printed
+    statement judged on the same points and the same independent reference."""
+    register(reference_check(name, points, reference, **kw))
+    if paper is not None:
+        register(paper_check(name, points, reference=reference, **paper))
+
+
+def proof_row(name: str, label: str, ok: bool, reference: str, detail: str,
+              failed: str = "not proved") -> CheckResult:
+    """A symbolic proof's verdict: "proved" (stat 0) or ``failed`` (stat 1) against the
+    statement ``reference``."""
+    return CheckResult(name, "symbolic", label, "proved" if ok else failed, reference,
+                       0.0 if ok else 1.0, "proof", bool(ok),
+                       detail=detail, resolution=0.0)
+
+
+def failures_row(name: str, label: str, failures, reference: str, detail: str,
+                 stat_name: str = "proof", resolution: "float | None" = 0.0) -> CheckResult:
+    """A symbolic check over many identities: "proved" when the list ``failures`` is empty,
+    else "fails" with their number as the statistic."""
+    ok = not failures
+    return CheckResult(name, "symbolic", label, "proved" if ok else "fails", reference,
+                       float(len(failures)), stat_name, ok, detail=detail, resolution=resolution)
+
+
+def error_row(name: str, kind: str, label: str, err: float, tol: float, detail: str,
+              stat_name: str = "rel", strict: bool = False,
+              resolution: "float | None | bool" = True) -> CheckResult:
+    """The worst error ``err`` of a hand-made comparison (value and statistic, against 0):
+    passes iff ``err <= tol`` (``< tol`` if ``strict``); resolves ``tol`` unless ``resolution``
+    says otherwise (``None``: not stated)."""
+    return CheckResult(name, kind, label, err, 0.0, err, stat_name,
+                       err < tol if strict else err <= tol, detail=detail,
+                       resolution=tol if resolution is True else resolution)
+
+
+def worst_of(rows: list[CheckResult], note: str = "", join: bool = True) -> CheckResult:
+    """Several rows of one comparison (e.g. one per parameter set) as one: the row with the
+    largest statistic, passing iff all pass, its detail the rows' details joined by "; " (or
+    none, ``join=False``) followed by ``note``."""
+    r = max(rows, key=lambda c: c.stat)
+    r.passed = all(c.passed for c in rows)
+    r.detail = ("; ".join(c.detail for c in rows) if join else "") + note
+    return r
+
+
+class Worst:
+    """The largest error seen over a loop of points, and where (a later equal error wins):
+    ``w.see(err, where)``; then ``w.err``, ``w.where``."""
+
+    def __init__(self, err: float = 0.0, where: str = ""):
+        self.err, self.where = err, where
+
+    def see(self, err: float, where: str) -> None:
+        if err >= self.err:
+            self.err, self.where = err, where
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,7 +197,7 @@ def fd_check(name: str, of: "str | Callable[[dict], float]", wrt: str,
     Step ``h = 1e-6 (1 + |x_j|)`` per coordinate: truncation ~h^2, rounding ~eps/h, so the
     relative error of a correct gradient is ~1e-10; the tolerance is :data:`FD_TOL`.
     """
-    from ..harness import consistency
+    from ..rows import consistency
 
     derived = isinstance(of, str)
     what = f"the derived {of}" if derived else (method or "the simulator's loss")
@@ -332,7 +405,7 @@ def dimension_points(formula, pts: list[dict], bases: int = 2) -> list[dict]:
     (or the smallest the formula allows) is where 0/0 and the angle of 1-vectors live."""
     import derivations
 
-    from ..harness import resize_space, space_lengths
+    from ..spaces import resize_space, space_lengths
 
     names = [a.name for a in formula.args]
     if not any(a.kind == "vector" and a.space for a in formula.args):
@@ -512,7 +585,7 @@ def size_rows(name: str, subject: Subject, base: list[dict], reference, tol: flo
     with it, error relative to the value (``max(|ref|, floor(point))``; ``floor`` is the
     check's natural size where it has one).  ``None`` when the code has no size switch."""
     from .. import switches as S
-    from ..harness import resize_space
+    from ..spaces import resize_space
 
     f = subject.formula
     names = [a.name for a in f.args]
@@ -534,7 +607,7 @@ def size_rows(name: str, subject: Subject, base: list[dict], reference, tol: flo
     pts = list(min(groups.values(), key=lambda g: (_short(g),
                                                    sum(int(np.size(g[0][n])) for n in names),
                                                    -len(g))))[:5]
-    from ..harness import space_lengths
+    from ..spaces import space_lengths
 
     target = space_lengths(f, [pts[0][n] for n in names])
     sig = _signature({n: pts[0][n] for n in names})
@@ -853,6 +926,31 @@ def public_reference_check(name: str, points: Callable[[], list[dict]],
             resolution=max(tol) if isinstance(tol, tuple) else tol)
 
     return Check(name, "reference", label, run)
+
+
+def add_public(target: str, related: tuple[str, ...], *checks: Check) -> None:
+    """Register ``checks`` (each ``formula`` the public name) for the callable at ``target``
+    (``"module:attribute"``), run whenever one of the ``related`` formulas is checked
+    (:func:`numerics.checks.register_public`)."""
+    from . import register_public
+
+    for c in checks:
+        register_public(c, target, related)
+
+
+def call_fused(fn, args: tuple, use_out=False, shapes=None):
+    """``fn(*args)``; with ``use_out`` (a point's ``"use_out"`` flag) again with ``out=``
+    buffers (of ``shapes``, by default those of a first call's results), which the call must
+    return: a fused value-and-gradients function's ``out=`` contract."""
+    if not use_out:
+        return fn(*args)
+    if shapes is None:
+        shapes = [np.shape(r) for r in fn(*args)]
+    bufs = tuple(np.empty(sh) for sh in shapes)
+    out = fn(*args, out=bufs)
+    if any(o is not b for o, b in zip(out, bufs)):
+        raise ValueError("out buffers were not returned")
+    return out
 
 
 def _cached_tuple(reference, pt: dict) -> tuple:

@@ -17,11 +17,11 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, mc_result
+from ..rows import Check, CheckResult, mc_result
 from ..simulators import filter as F
 from . import register
-from .common import fd_check, mc_check, mpmath_check, vector_at_angle
-from .cnn_dynamics import paper_ref_check, reference_check
+from .common import (add, error_row, fd_check, mc_check, mpmath_check, paper_check, reference_check,
+                     vector_at_angle)
 
 ANGLES = (0.0, 1e-7, 0.05, 0.8, math.pi / 2, 2.2, math.pi - 0.05, math.pi - 1e-7, math.pi)
 
@@ -157,8 +157,8 @@ def _l_equals_gamma_claim(subject, ctx):
                 f"gamma vs L gap {gap:.1e}"))
 
 
-register(Check("filter.L", "paper", "printed vs derived (gamma = L, judged on the model)",
-               _l_equals_gamma_claim, independent=False))
+add("filter.L", "paper", "printed vs derived (gamma = L, judged on the model)",
+    _l_equals_gamma_claim, independent=False)
 
 
 def _beta_ref(pt):
@@ -172,8 +172,8 @@ def _beta_points():
 
 register(reference_check("filter.beta", _beta_points, _beta_ref, tol=1e-9,
                          label="lambda_max(quadrature A_minus(phi))/phi at phi = 1e-5"))
-register(paper_ref_check(
-    "filter.beta", _beta_points, _beta_ref, klass="loose-but-valid bound",
+register(paper_check(
+    "filter.beta", _beta_points, reference=_beta_ref, klass="loose-but-valid bound",
     note="Thm 6.8 'beta <= p' holds (tight beta = 1/pi = 0.3183) but is loose by pi p; the "
          "intro's 'beta = p' (l.6216) as an equality is wrong"))
 for _n in ("filter.lambda_min_plus", "filter.lambda_max_plus", "filter.lambda_max_minus",
@@ -197,8 +197,8 @@ def _beta_bound(subject, ctx):
                               f"beta <= p are valid but loose by {1 / beta:.3f} and {5 / beta:.2f}")
 
 
-register(Check("filter.beta", "simulation", "Assumption 6.1 holds with the derived beta",
-               _beta_bound))
+add("filter.beta", "simulation", "Assumption 6.1 holds with the derived beta",
+    _beta_bound)
 
 
 def _thm67_circle(subject, ctx):
@@ -237,8 +237,8 @@ def _thm67_circle(subject, ctx):
                 "beta = 1 is a loose-but-valid bound (tight 1/(2 pi) on the circle)"))
 
 
-register(Check("filter.lambda_max_minus", "paper", "Thm 6.7 plane matrix (unit circle)",
-               _thm67_circle, independent=False))
+add("filter.lambda_max_minus", "paper", "Thm 6.7 plane matrix (unit circle)",
+    _thm67_circle, independent=False)
 
 
 # --- the k-patch gradient decomposition (C6-8, proof of Thm 6.3) ----------------------------
@@ -272,8 +272,8 @@ def _decomposition(subject, ctx):
                 f"{printed:.3g} relative (a factor k^2 = {k * k})"))
 
 
-register(Check("filter.population_grad", "simulation", "k-patch decomposition (C6-8), per sample",
-               _decomposition, independent=False))
+add("filter.population_grad", "simulation", "k-patch decomposition (C6-8), per sample",
+    _decomposition, independent=False)
 
 
 # --- 50 digits for the plane matrices (their basis e_w, e_perp is built in the emitted code) ---
@@ -314,10 +314,9 @@ def _mp_matrix_check(name):
                                        + (co[4] if i == j else 0)) for j in range(p)]
                                 for i in range(p)])
                 worst = max(worst, float(np.max(np.abs(got - ref))) / 0.5)
-        return CheckResult(name, "mpmath", "float64 vs 50 digits", worst, 0.0, worst, "rel",
-                           worst <= 1e-12,
-                           detail=f"{len(points())} points incl. angle edges; e_w, e_perp and "
-                                  "the coefficients at 50 digits; error relative to 1/2")
+        return error_row(name, "mpmath", "float64 vs 50 digits", worst, 1e-12,
+                         f"{len(points())} points incl. angle edges; e_w, e_perp and the "
+                         "coefficients at 50 digits; error relative to 1/2", resolution=None)
     return Check(name, "mpmath", "float64 vs 50 digits", run, independent=False)
 
 

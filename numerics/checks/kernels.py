@@ -17,10 +17,11 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Subject, error_result
+from ..rows import Check, CheckResult, Subject, error_result
 from ..simulators import kernels as sim
 from . import register
-from .common import EDGE_ANGLES, mc_check, mpmath_check, switch_rows, vector_at_angle
+from .common import (EDGE_ANGLES, add, error_row, mc_check, mpmath_check, switch_rows,
+                     vector_at_angle)
 
 def reference_check(name, points, reference, tol=1e-10, label="quadrature reference",
                     method="", scale=None):
@@ -212,8 +213,8 @@ def _gram_mpmath_check(name, which):
                     ref, scale = precision.evaluate(pair, {"x": X[i], "y": X[j]},
                                                     expr=subject.formula.expr)
                     worst = max(worst, abs(got[i, j] - float(ref)) / max(float(scale), 1e-300))
-        return CheckResult(name, "mpmath", "float64 vs 50 digits", worst, 0.0, worst, "rel",
-                           worst <= 1e-12, detail="every entry of 3 data sets")
+        return error_row(name, "mpmath", "float64 vs 50 digits", worst, 1e-12,
+                         "every entry of 3 data sets", resolution=None)
 
     return Check(name, "mpmath", "float64 vs 50 digits", run, independent=False)
 
@@ -328,8 +329,8 @@ if _PAPER_HAS_REFERENCE:
                          klass="printed error",
                          note="E sigma(z)^2 = 1/2 for unit inputs, not 1 (thesis l.609)"))
 else:
-    register(Check("kernels.init_residual", "paper", "printed vs derived (evidence: quadrature)",
-                   _init_residual_paper, independent=False))
+    add("kernels.init_residual", "paper", "printed vs derived (evidence: quadrature)",
+        _init_residual_paper, independent=False)
 
 
 # --- anti-concentration (thesis Lemma 2.2; WN B19) -------------------------------------------
@@ -497,7 +498,7 @@ def _lemma21(subject, ctx):
                               f"lambda_min(H(0)) / lambda_0 = {lmin:.4f} (>= 3/4)")
 
 
-register(Check("kernels.h_inf", "simulation", "Lemma 2.1: |H(0) - H_inf| <= lambda_0/4", _lemma21))
+add("kernels.h_inf", "simulation", "Lemma 2.1: |H(0) - H_inf| <= lambda_0/4", _lemma21)
 
 
 def _lemma22(subject, ctx):
@@ -537,8 +538,8 @@ def _lemma22(subject, ctx):
 
 
 # a statement about the model only (it never evaluates H_inf): not an independent check of it
-register(Check("kernels.h_inf", "simulation", "Lemma 2.2 / 2.5: pattern changes within R", _lemma22,
-               independent=False))
+add("kernels.h_inf", "simulation", "Lemma 2.2 / 2.5: pattern changes within R", _lemma22,
+    independent=False)
 
 # --- thesis ch. 3 (issue 24): one layer of Defs. 3.1-3.2 as formulas, against the model --------
 # Reference: the definition's expectations by plane / line quadrature of the ReLU integrand
@@ -702,10 +703,10 @@ def _recursion_consistency(subject, ctx):
         worst = max(worst, float(np.max(np.abs(KH - got["K_H"])) / np.max(np.abs(KH))))
     # 1e-8 as DEEP_TOL's K_H: an exactly parallel pair's angle from a rounded Gram is known to
     # ~sqrt(eps) only (seen 1.4e-9 there; all other entries agree to ~1e-15)
-    return CheckResult("kernels.deep_kernel", "consistency", "= the registered layer formulas "
-                       "composed (ReLU, fc and resnet)", worst, 0.0, worst, "rel",
-                       worst <= 1e-8, detail="K_H over deep_points' ReLU cases; tol 1e-8 "
-                       "(parallel pair: angle known to sqrt(eps))", resolution=1e-8)
+    return error_row("kernels.deep_kernel", "consistency", "= the registered layer formulas "
+                     "composed (ReLU, fc and resnet)", worst, 1e-8,
+                     "K_H over deep_points' ReLU cases; tol 1e-8 (parallel pair: angle known to "
+                     "sqrt(eps))")
 
 
 register_public(Check("kernels.deep_kernel", "consistency", "= the registered layer formulas "
@@ -780,7 +781,7 @@ def wide_network_check(arch, act, H, c_res, m, N):
     return Check("kernels.deep_kernel", "monte_carlo", label, run)
 
 
-from ..harness import mc_result  # noqa: E402
+from ..rows import mc_result  # noqa: E402
 
 for _cfg in NET_CONFIGS:
     register_public(wide_network_check(*_cfg), f"{_K}:deep_kernel", _DEEP_RELATED)

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, consistency
+from ..rows import Check, CheckResult, Context, Subject, consistency
 from ..simulators import resnet as S
 from . import common, register
 
@@ -75,11 +75,9 @@ def _proof_check(name):
 
         bad = R.prove_matrix_form(subject.formula.expr)
         sizes = ", ".join(str(s) for s in R.PROOF_SIZES)
-        return CheckResult(name, "symbolic", "matrix recursion = sp.diff of the network",
-                           "proved" if not bad else "fails", "sp.diff", float(len(bad)), "proof",
-                           not bad, resolution=0.0,
-                           detail=(f"every entry, (d, m, H) in {sizes}, generic activation"
-                                   + (f"; fails at {bad}" if bad else "")))
+        return common.failures_row(name, "matrix recursion = sp.diff of the network", bad,
+                                   "sp.diff", f"every entry, (d, m, H) in {sizes}, generic "
+                                   "activation" + (f"; fails at {bad}" if bad else ""))
     return Check(name, "symbolic", "matrix recursion = sp.diff of the componentwise network", run)
 
 
@@ -298,14 +296,12 @@ def _c2_ref(pt):
         lambda z: (pt["sigma0"] + pt["L"] * np.abs(z)) ** 4, kinks=(0.0,)))
 
 
-register(common.reference_check("resnet.lemma5_C2", _c2_points, _c2_ref, tol=1e-12,
-                                label="vs quadrature of c^2 (|sigma(0)| + L|X|)^4",
-                                method="Gauss-Legendre on (-40, 0), (0, 40)"))
-register(common.paper_check(
-    "resnet.lemma5_C2", _c2_points, reference=_c2_ref, klass="printed error",
-    method="quadrature of c_sigma^2 E(|sigma(0)| + L|X|)^4",
-    note="the printed C_2 lacks c_sigma^2 and has 32 L^4 for the exact 3 L^4; see the "
-         "relu(t - 3) counterexample row"))
+common.add_reference(
+    "resnet.lemma5_C2", _c2_points, _c2_ref, tol=1e-12,
+    label="vs quadrature of c^2 (|sigma(0)| + L|X|)^4", method="Gauss-Legendre on (-40, 0), (0, 40)",
+    paper=dict(klass="printed error", method="quadrature of c_sigma^2 E(|sigma(0)| + L|X|)^4",
+               note="the printed C_2 lacks c_sigma^2 and has 32 L^4 for the exact 3 L^4; see the "
+                    "relu(t - 3) counterexample row"))
 
 
 def _c2_counterexample(subject: Subject, ctx: Context):
@@ -327,7 +323,7 @@ def _c2_counterexample(subject: Subject, ctx: Context):
                               f"C_2 = {printed:g} (bound fails); derived C_2 = {derived:.4g} >= it")
 
 
-register(Check("resnet.lemma5_C2", "simulation", "C10 counterexample relu(t - 3)", _c2_counterexample))
+common.add("resnet.lemma5_C2", "simulation", "C10 counterexample relu(t - 3)", _c2_counterexample)
 
 
 def _lnl_points():
@@ -343,13 +339,12 @@ def _lnl_ref(pt):
     return np.float64(B)
 
 
-register(common.reference_check("resnet.layer_norm_lower", _lnl_points, _lnl_ref, tol=1e-12,
-                                label="vs the per-layer bound chained numerically"))
-register(common.paper_check(
-    "resnet.layer_norm_lower", _lnl_points, reference=_lnl_ref, klass="printed error",
-    method="per-layer bound chained numerically",
-    note="1/2 e^{-a} is NOT implied for a > 2 (a = c_{w,0} L > 2 for ReLU); valid "
-         "replacement 1/2 e^{-a - a^2/H} for a/H <= 1/2"))
+common.add_reference(
+    "resnet.layer_norm_lower", _lnl_points, _lnl_ref, tol=1e-12,
+    label="vs the per-layer bound chained numerically",
+    paper=dict(klass="printed error", method="per-layer bound chained numerically",
+               note="1/2 e^{-a} is NOT implied for a > 2 (a = c_{w,0} L > 2 for ReLU); valid "
+                    "replacement 1/2 e^{-a - a^2/H} for a/H <= 1/2"))
 
 
 def _lnl_counterexample(subject: Subject, ctx: Context):
@@ -379,8 +374,8 @@ def _lnl_counterexample(subject: Subject, ctx: Context):
 
 # a claim about the chained bound and the network; it never evaluates the formula, so it is not
 # an independent check of it (issue 19, item 7; found by planting a formula that raises)
-register(Check("resnet.layer_norm_lower", "simulation", "C12 counterexamples", _lnl_counterexample,
-               independent=False))
+common.add("resnet.layer_norm_lower", "simulation", "C12 counterexamples", _lnl_counterexample,
+           independent=False)
 
 
 def _g_points():
@@ -419,7 +414,7 @@ def _lemma4_bound(subject: Subject, ctx: Context):
                        0.0, "count", ok, detail="; ".join(rows))
 
 
-register(Check("resnet.lemma4_g", "simulation", "C13 bound vs printed", _lemma4_bound))
+common.add("resnet.lemma4_g", "simulation", "C13 bound vs printed", _lemma4_bound)
 
 
 # ============================================================================================
@@ -449,9 +444,10 @@ def _c3_eq2(subject: Subject, ctx: Context):
     xp, s = xs[H - 2], (zs[H - 1] > 0) * 1.0
     G_eq2 = p.alpha[-1] ** 2 / (H ** 2 * m) * (xp @ xp.T) * ((s * p.a ** 2) @ s.T)
     err = float(np.max(np.abs(G_eq2 - G_ref)) / np.max(np.abs(G_ref)))
-    return CheckResult(subject.formula.name, "simulation", "C3 eq. (2) = <du_i/dW^H, du_j/dW^H>",
-                       err, 0.0, err, "rel", err < 1e-12, resolution=1e-12,
-                       detail=f"n=4, m={m}, H={H}: rel err {err:.1e} (printed eq. (2) is OK)")
+    return common.error_row(subject.formula.name, "simulation",
+                            "C3 eq. (2) = <du_i/dW^H, du_j/dW^H>", err, 1e-12,
+                            f"n=4, m={m}, H={H}: rel err {err:.1e} (printed eq. (2) is OK)",
+                            strict=True)
 
 
 def _c6_c7(subject: Subject, ctx: Context):
@@ -515,10 +511,10 @@ def _c16(subject: Subject, ctx: Context):
 
 # Claims about the paper's statements (they do not evaluate the formula, so they are not
 # counted as independent checks of it and are skipped in mutant runs).
-register(Check("resnet.grad_W", "simulation", "C3 eq. (2)", _c3_eq2, independent=False))
-register(Check("resnet.grad_W", "simulation", "C6/C7 one-step decomposition", _c6_c7,
-               independent=False))
-register(Check("resnet.grad_W", "simulation", "C16 scaling in m", _c16, independent=False))
+common.add("resnet.grad_W", "simulation", "C3 eq. (2)", _c3_eq2, independent=False)
+common.add("resnet.grad_W", "simulation", "C6/C7 one-step decomposition", _c6_c7,
+           independent=False)
+common.add("resnet.grad_W", "simulation", "C16 scaling in m", _c16, independent=False)
 
 
 # ============================================================================================
@@ -563,7 +559,7 @@ def _tail_mc(subject: Subject, ctx: Context):
                        detail=f"{n} matrices per point; " + "; ".join(rows))
 
 
-register(Check("resnet.lemma5_tail", "monte_carlo", "(4) on Gaussian matrices: slack", _tail_mc))
+common.add("resnet.lemma5_tail", "monte_carlo", "(4) on Gaussian matrices: slack", _tail_mc)
 
 
 def _lnu_ref(pt):
@@ -610,8 +606,8 @@ def _lnu_network(subject: Subject, ctx: Context):
                        detail="; ".join(rows))
 
 
-register(Check("resnet.layer_norm_upper", "simulation", "Lemma 5 upper bound on the network",
-               _lnu_network))
+common.add("resnet.layer_norm_upper", "simulation", "Lemma 5 upper bound on the network",
+           _lnu_network)
 
 # Lemmas 1-2, 6 and 8 on simulated GD need widths that cost minutes: `nnderive reproduce
 # zr_lemmas` (numerics/experiments/zr_lemmas.py, a --quick mode runs in the tests).

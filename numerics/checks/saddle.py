@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, consistency, error_result
+from ..rows import Check, CheckResult, Context, Subject, consistency, error_result
 from . import common, register
 
 E = math.e
@@ -185,9 +185,9 @@ def _bound_proof(name, label, build, sign):
         sigma = sp.Symbol("sigma", nonnegative=True)
         expr = build(subject.formula.expr, sigma)
         ok, b = _bernstein_sign(expr, sigma, sign)
-        return CheckResult(name, "symbolic", label, "proved" if ok else "not proved",
-                           f"all L >= gamma > 0", 0.0 if ok else 1.0, "proof", ok,
-                           detail=f"Bernstein coefficients on [tau, 2 tau]: {[sp.sstr(c) for c in b]}"[:400])
+        return common.proof_row(
+            name, label, ok, "all L >= gamma > 0",
+            f"Bernstein coefficients on [tau, 2 tau]: {[sp.sstr(c) for c in b]}"[:400])
 
     return Check(name, "symbolic", label, run)
 
@@ -239,9 +239,9 @@ def _g_dx_proof(subject: Subject, ctx: Context):
     ok0, _ = _bernstein_sign(e0, sigma, "nonpositive")
     ok1, _ = _bernstein_sign(e1, sigma, "nonpositive")
     ok = ok0 and ok1
-    return CheckResult("saddle.g", "symbolic", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)",
-                       "proved" if ok else "not proved", "all L >= gamma > 0", 0.0 if ok else 1.0,
-                       "proof", ok, detail="dg/dx_i is affine in x_{i+1}^2; both ends via Bernstein coefficients")
+    return common.proof_row("saddle.g", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)", ok,
+                            "all L >= gamma > 0",
+                            "dg/dx_i is affine in x_{i+1}^2; both ends via Bernstein coefficients")
 
 
 def _grid_2d(tau, n=801, m=401):
@@ -331,10 +331,7 @@ def _g_vs_model(subject: Subject, ctx: Context):
         got = subject.fn(X, Y, L, gamma, tau)
         rows.append(error_result("saddle.g", "dense", "vs numerically solved connectors", got, ref, TOL,
                                  scale=max(float(np.max(np.abs(ref))), L * tau**2)))
-    r = max(rows, key=lambda c: c.stat)
-    r.passed = all(c.passed for c in rows)
-    r.detail = f"{len(rows)} (L, gamma, tau) x 41 x 21 grid"
-    return r
+    return common.worst_of(rows, f"{len(rows)} (L, gamma, tau) x 41 x 21 grid", join=False)
 
 
 def _nu_vs_model(subject: Subject, ctx: Context):
@@ -360,8 +357,8 @@ def _nu_continuity(subject: Subject, ctx: Context):
         left = M.g1(2 * tau) + M.g2(2 * tau) * y**2            # f_{1,2} at x_1 = 2 tau
         right = L * (2 * tau - 4 * tau) ** 2 - gamma * y**2 - nu  # f_{2,1}
         errs.append(abs(left - right) / (L * tau**2))
-    return CheckResult("saddle.nu", "dense", "continuity of f at x_i = 2 tau", max(errs), 0.0,
-                       max(errs), "rel", max(errs) <= 1e-12, detail=f"{len(PARAMS)} parameter points")
+    return common.error_row("saddle.nu", "dense", "continuity of f at x_i = 2 tau", max(errs),
+                            1e-12, f"{len(PARAMS)} parameter points", resolution=None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,9 +457,10 @@ def _fd_check(name, of, scale_step=1e-6):
                     if err > worst:
                         worst, worst_pt = err, (L, gamma, tau, X[r])
         tol = 1e-6
-        return CheckResult(name, "finite_difference", f"central differences of the model's {of}",
-                           worst, 0.0, worst, "rel", worst <= tol,
-                           detail=f"h = 1e-6 tau, tol {tol:.0e}; worst at {worst_pt}"[:300])
+        return common.error_row(name, "finite_difference",
+                                f"central differences of the model's {of}", worst, tol,
+                                f"h = 1e-6 tau, tol {tol:.0e}; worst at {worst_pt}"[:300],
+                                resolution=None)
 
     return Check(name, "finite_difference", f"central differences of the model's {of}", run)
 
@@ -535,8 +533,8 @@ def _octopus_mpmath(name):
                     err = float(np.max(np.abs(got[r] - ref))) / scale
                     if err > worst:
                         worst, where = err, (L, gamma, tau, X[r].round(4).tolist())
-        return CheckResult(name, "mpmath", "float64 vs 50 digits", worst, 0.0, worst, "rel",
-                           worst <= 1e-12, detail=f"72 points, d in (2,3,4); worst at {where}"[:300])
+        return common.error_row(name, "mpmath", "float64 vs 50 digits", worst, 1e-12,
+                                f"72 points, d in (2,3,4); worst at {where}"[:300], resolution=None)
 
     return Check(name, "mpmath", "float64 vs 50 digits", run, independent=False)
 
@@ -573,12 +571,11 @@ def _c2_proof(subject: Subject, ctx: Context):
                 checked += 1
                 if sp.expand(P - P.subs(xs[j], -xs[j])) != 0:
                     bad.append(f"d={d} region {(i, p)} not even in x{j + 1}")
-    ok = not bad
-    return CheckResult(
-        "saddle.f", "symbolic", "C2 across every region boundary (d = 2, 3) + evenness",
-        "proved" if ok else "fails", "symbolic in L, gamma, tau", float(len(bad)), "count", ok,
+    return common.failures_row(
+        "saddle.f", "C2 across every region boundary (d = 2, 3) + evenness", bad,
+        "symbolic in L, gamma, tau", stat_name="count", resolution=None,
         detail=(f"{checked} identities (value, gradient, Hessian at x_i = tau and 2 tau; "
-                f"evenness in |x_j| <= tau coordinates)" + ("" if ok else f"; failing: {bad[:3]}")))
+                f"evenness in |x_j| <= tau coordinates)" + (f"; failing: {bad[:3]}" if bad else "")))
 
 
 def _lemma71(subject: Subject, ctx: Context):
@@ -611,13 +608,12 @@ def _lemma71(subject: Subject, ctx: Context):
             if val != 0:
                 bad.append(f"d={d} piece ({i},1): f = {P.subs(pt)}")
             found.append((d, i, eig))
-    ok = not bad
-    return CheckResult(
-        "saddle.f", "symbolic", "Lemma 7.1: stationary points and Hessian spectra (d = 2, 3)",
-        "proved" if ok else "fails", "d saddles + 1 minimum", float(len(bad)), "count", ok,
+    return common.failures_row(
+        "saddle.f", "Lemma 7.1: stationary points and Hessian spectra (d = 2, 3)", bad,
+        "d saddles + 1 minimum", stat_name="count", resolution=None,
         detail=("saddle k at (4tau,..,4tau,0,..,0) with eigenvalues {-2 gamma, 2L x (d-1)} and "
                 "f = -(k-1) nu; minimum (4tau,..,4tau) with {2L x d}, f = -d nu"
-                if ok else "; ".join(bad[:3])))
+                if not bad else "; ".join(bad[:3])))
 
 
 # --------------------------------------------------------------------------------------------
@@ -659,10 +655,7 @@ def _lipschitz(subject: Subject, ctx: Context):
                                     refine=False)
         rows.append(error_result("saddle.hessian", "dense", "gradient-Lipschitz constant vs model",
                                  got, ref, 1e-10, detail=f"L={L:g}: ell={got:.6f}"))
-    r = max(rows, key=lambda c: c.stat)
-    r.passed = all(c.passed for c in rows)
-    r.detail = "; ".join(c.detail for c in rows) + " (201 x 101 grid on [tau,2tau]x[0,tau])"
-    return r
+    return common.worst_of(rows, " (201 x 101 grid on [tau,2tau]x[0,tau])")
 
 
 #: ell = sup ||Hess f||_op at L = e on the grid of _step_vs_lipschitz (full, quick) (item 7).
@@ -717,10 +710,7 @@ def _escape_sim(subject: Subject, ctx: Context):
         got = float(subject.fn(L, gamma, eta))
         rows.append(error_result("saddle.escape_ratio", "simulation", "vs exact GD escape times",
                                  got, meas, 1e-3, detail=f"L={L:.4g}, eta={eta:.4g}: {got:.5f} vs {meas:.5f}"))
-    r = max(rows, key=lambda c: c.stat)
-    r.passed = all(c.passed for c in rows)
-    r.detail = "; ".join(c.detail for c in rows) + " (median D_12/D_11 of 5 exact-GD runs, d = 12)"
-    return r
+    return common.worst_of(rows, " (median D_12/D_11 of 5 exact-GD runs, d = 12)")
 
 
 def escape_recursion(pt: dict, saddles: int = 150, dps: int = 60) -> float:
@@ -770,10 +760,10 @@ def _escape_limits(subject: Subject, ctx: Context):
     lim = sp.simplify(sp.limit(e, R.eta, 0, "+") - (C.L + C.gamma) / C.gamma)
     at = sp.simplify(e.subs(R.eta, 1 / (4 * C.L)) - (1 + sp.log(2) / sp.log(1 + C.gamma / (2 * C.L))))
     ok = lim == 0 and at == 0
-    return CheckResult("saddle.escape_ratio", "symbolic", "eta -> 0 limit and eta = 1/(4L) value",
-                       "proved" if ok else "fails", "(L+gamma)/gamma; 1 + ln2/ln(1+gamma/(2L))",
-                       0.0 if ok else 1.0, "proof", ok,
-                       detail=f"limit - (L+gamma)/gamma = {lim}; value at 1/(4L) - spec form = {at}")
+    return common.proof_row("saddle.escape_ratio", "eta -> 0 limit and eta = 1/(4L) value", ok,
+                            "(L+gamma)/gamma; 1 + ln2/ln(1+gamma/(2L))",
+                            f"limit - (L+gamma)/gamma = {lim}; value at 1/(4L) - spec form = {at}",
+                            failed="fails")
 
 
 # --------------------------------------------------------------------------------------------
@@ -805,10 +795,10 @@ def _hermite_points():
 
 
 H = "saddle.hermite_cubic"
-register(Check(H, "dense", "vs scipy CubicHermiteSpline", _hermite_scipy))
+common.add(H, "dense", "vs scipy CubicHermiteSpline", _hermite_scipy)
 register(common.mpmath_check(H, _hermite_points))
 register(common.paper_check(H, _hermite_points))
-register(Check(H, "paper", "Theorem 7.4 monotonicity add-on", _hermite_monotone, independent=False))
+common.add(H, "paper", "Theorem 7.4 monotonicity add-on", _hermite_monotone, independent=False)
 
 for _q in ("p", "g1", "g2"):
     register(_connector_check(f"saddle.{_q}", _q))
@@ -819,14 +809,14 @@ register(_bound_proof("saddle.g2", "Lemma 7.4: g2 >= -gamma (proof)", _g2_lower,
 register(_bound_proof("saddle.g2", "Lemma 7.4: g2' <= 0 (proof)", _g2_decreasing, "nonpositive"))
 register(common.paper_check("saddle.g2", _scalar_points(("x", "L", "gamma", "tau"))))
 
-register(Check("saddle.g", "dense", "vs numerically solved connectors", _g_vs_model))
+common.add("saddle.g", "dense", "vs numerically solved connectors", _g_vs_model)
 register(common.mpmath_check("saddle.g", _scalar_points(("x", "y", "L", "gamma", "tau"))))
-register(Check("saddle.g", "symbolic", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)", _g_dx_proof))
-register(Check("saddle.g", "dense", "Lemma 7.4: dg/dx_{i+1} >= -2 gamma x_{i+1}", _dy_bound))
+common.add("saddle.g", "symbolic", "Lemma 7.4: dg/dx_i <= -2 gamma tau (proof)", _g_dx_proof)
+common.add("saddle.g", "dense", "Lemma 7.4: dg/dx_{i+1} >= -2 gamma x_{i+1}", _dy_bound)
 register(_lower_bound_erratum("saddle.g"))
 
-register(Check("saddle.nu", "dense", "vs -g1(2 tau) + 4 L tau^2 of solved connectors", _nu_vs_model))
-register(Check("saddle.nu", "dense", "continuity of f at x_i = 2 tau", _nu_continuity))
+common.add("saddle.nu", "dense", "vs -g1(2 tau) + 4 L tau^2 of solved connectors", _nu_vs_model)
+common.add("saddle.nu", "dense", "continuity of f at x_i = 2 tau", _nu_continuity)
 register(common.mpmath_check("saddle.nu", _scalar_points(("L", "gamma", "tau"))))
 
 register(_octopus_dense("saddle.f", "f"))
@@ -841,26 +831,25 @@ register(_fd_check("saddle.grad", "f"))
 register(_octopus_mpmath("saddle.grad"))
 register(_octopus_dense("saddle.hessian", "hessian"))
 register(_fd_check("saddle.hessian", "grad"))
-register(Check("saddle.hessian", "dense", "gradient-Lipschitz constant vs model", _lipschitz))
-register(Check("saddle.hessian", "paper", "step 1/(4L) vs 1/ell", _step_vs_lipschitz, independent=False))
+common.add("saddle.hessian", "dense", "gradient-Lipschitz constant vs model", _lipschitz)
+common.add("saddle.hessian", "paper", "step 1/(4L) vs 1/ell", _step_vs_lipschitz, independent=False)
 register(_octopus_mpmath("saddle.hessian"))
 
-register(Check("saddle.escape_ratio", "simulation", "vs exact GD escape times", _escape_sim))
+common.add("saddle.escape_ratio", "simulation", "vs exact GD escape times", _escape_sim)
 # compares with typed-in forms (the printed bound, the spec's eta = 1/(4L) value): a regression
 # and consistency proof, not counted as independent when mutants are scored
-register(Check("saddle.escape_ratio", "symbolic", "eta -> 0 limit and eta = 1/(4L) value",
-               _escape_limits, independent=False))
+common.add("saddle.escape_ratio", "symbolic", "eta -> 0 limit and eta = 1/(4L) value",
+           _escape_limits, independent=False)
 register(common.mpmath_check("saddle.escape_ratio", _scalar_points(("L", "gamma", "eta"))))
-register(common.reference_check(
+common.add_reference(
     "saddle.escape_ratio", _escape_points, escape_recursion, tol=1e-12,
     label="vs escape-time recursion of the GD map (mpmath)",
     method="GD steps on the model's quadratic pieces at 60 digits, 150 saddles of integer escape "
-           "times"))
-register(common.paper_check(
-    "saddle.escape_ratio", _escape_points, reference=escape_recursion,
-    klass="loose-but-valid bound", method="escape-time recursion of the GD map (mpmath)",
-    note="(L+gamma)/gamma is the eta -> 0 limit and a lower bound for every 0 < eta < 1/(2L) "
-         "(log(1+z) <= z); the proof's inequality t2 >= ((L+gamma)/gamma) t1 holds"))
+           "times",
+    paper=dict(klass="loose-but-valid bound", method="escape-time recursion of the GD map (mpmath)",
+               note="(L+gamma)/gamma is the eta -> 0 limit and a lower bound for every 0 < eta < "
+                    "1/(2L) (log(1+z) <= z); the proof's inequality t2 >= ((L+gamma)/gamma) t1 "
+                    "holds"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -955,16 +944,16 @@ def _warmup_points(names, pts):
     return lambda: [dict(zip(names, map(np.float64, p))) for p in pts]
 
 
-register(Check("saddle.band_escape_time", "simulation", "vs plain GD on x1^2 - x2^2", _band_sim))
+common.add("saddle.band_escape_time", "simulation", "vs plain GD on x1^2 - x2^2", _band_sim)
 register(common.mpmath_check("saddle.band_escape_time", _warmup_points(
     ("x2", "eta"), [(0.5, 0.25), (1e-100, 0.1), (1.0, 0.4), (1e-300, 1e-12)])))
-register(Check("saddle.band_halfwidth", "simulation", "sec. 7.3 thin band: >= exp(1/eps) steps",
-               _band_bound))
+common.add("saddle.band_halfwidth", "simulation", "sec. 7.3 thin band: >= exp(1/eps) steps",
+           _band_bound)
 register(common.mpmath_check("saddle.band_halfwidth", _warmup_points(
     ("eps", "eta"), [(0.5, 0.25), (0.3, 0.1), (1.0, 0.4), (0.2, 0.25)])))
 register(common.paper_check("saddle.band_halfwidth", _warmup_points(
     ("eps", "eta"), [(0.5, 0.25), (0.3, 0.25), (1.0, 0.25)])))
-register(Check("saddle.far_escape_time", "simulation", "vs plain GD on eq. (7.2)", _far_sim))
+common.add("saddle.far_escape_time", "simulation", "vs plain GD on eq. (7.2)", _far_sim)
 register(common.mpmath_check("saddle.far_escape_time", _warmup_points(
     ("R", "x2", "eta"), [(10.0, 0.3, 0.25), (256.0, 1e-3, 0.1), (8.0, 1.0, 0.4)])))
 register(common.paper_check("saddle.far_escape_time", _warmup_points(
@@ -1015,13 +1004,10 @@ def _rho(subject: Subject, ctx: Context):
         rows.append(error_result("saddle.hessian", "dense", "Theorem 7.3: rho vs model", got, ref,
                                  1e-8, detail=f"L={L:g}: rho={got:.6g}"))
         vals.append(got)
-    r = max(rows, key=lambda c: c.stat)
-    r.passed = all(c.passed for c in rows)
-    r.detail = ("; ".join(c.detail for c in rows) + f" (gamma = 1, tau = e; {RHO_DIRECTIONS} "
-                "directions, step tau/244, 61 x 31 grid on the connector block (a sampled sup); the same "
-                "quotients of the model's Hessian; independent of d: the pieces are quadratic "
-                "outside the blocks)")
-    return r
+    return common.worst_of(rows, (
+        f" (gamma = 1, tau = e; {RHO_DIRECTIONS} directions, step tau/244, 61 x 31 grid on the "
+        "connector block (a sampled sup); the same quotients of the model's Hessian; independent "
+        "of d: the pieces are quadratic outside the blocks)"))
 
 
 def _bound_B(subject: Subject, ctx: Context):
@@ -1042,17 +1028,16 @@ def _bound_B(subject: Subject, ctx: Context):
         rows.append((d, B, err))
     worst = max(r[2] for r in rows)
     slope = np.polyfit([r[0] for r in rows], Bs, 1)[0]
-    return CheckResult(
-        "saddle.f", "dense", "Theorem 7.3: B = sup_D |f| (sampled) vs model", worst, 0.0, worst,
-        "rel", worst <= 1e-12, resolution=1e-12,
-        detail=("; ".join(f"d={d}: B >= {B:.6g}" for d, B, _ in rows)
-                + f" (L = e, gamma = 1, tau = e; 1000 points of D per d, half on boundaries; "
-                f"max |f - model| / B = {worst:.1e}); B grows ~{slope:.3g} per dimension "
-                "(linear: poly(d) as Theorem 7.3 states)"))
+    return common.error_row(
+        "saddle.f", "dense", "Theorem 7.3: B = sup_D |f| (sampled) vs model", worst, 1e-12,
+        ("; ".join(f"d={d}: B >= {B:.6g}" for d, B, _ in rows)
+         + f" (L = e, gamma = 1, tau = e; 1000 points of D per d, half on boundaries; "
+         f"max |f - model| / B = {worst:.1e}); B grows ~{slope:.3g} per dimension "
+         "(linear: poly(d) as Theorem 7.3 states)"))
 
 
-register(Check("saddle.hessian", "dense", "Theorem 7.3: rho (Hessian Lipschitz) vs model", _rho))
-register(Check("saddle.f", "dense", "Theorem 7.3: B = sup_D |f| vs model", _bound_B))
+common.add("saddle.hessian", "dense", "Theorem 7.3: rho (Hessian Lipschitz) vs model", _rho)
+common.add("saddle.f", "dense", "Theorem 7.3: B = sup_D |f| vs model", _bound_B)
 
 
 # --- 50-digit references of the escape times: starts that land exactly on |x2| = 1 ----------
@@ -1097,55 +1082,49 @@ def _band_ref_points():
 def _band_reference(subject: Subject, ctx: Context):
     """T(x2_k) = k at the starts x2_k that land exactly on 1 after k steps (50-digit inverse
     GD of the model): resolves ~1e-13 of T."""
-    worst, where = 0.0, ""
+    w = common.Worst()
     for pt in _band_ref_points():
         x2 = float(_landing_start(pt["k"], float(pt["eta"])))
         got = float(subject.fn(x2, pt["eta"]))
-        err = abs(got - pt["k"]) / pt["k"]
-        if err >= worst:
-            worst, where = err, f"eta={float(pt['eta'])}, k={pt['k']}: T={got!r}"
-    return CheckResult("saddle.band_escape_time", "reference",
-                       "T = k at starts landing on 1 after k steps (50-digit inverse GD)",
-                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
-                       detail=f"k in 1, 7, 60, 400, eta in 0.25, 0.1, 0.4; worst {where}; tol 1e-10")
+        w.see(abs(got - pt["k"]) / pt["k"], f"eta={float(pt['eta'])}, k={pt['k']}: T={got!r}")
+    return common.error_row(
+        "saddle.band_escape_time", "reference",
+        "T = k at starts landing on 1 after k steps (50-digit inverse GD)", w.err, 1e-10,
+        f"k in 1, 7, 60, 400, eta in 0.25, 0.1, 0.4; worst {w.where}; tol 1e-10")
 
 
 def _halfwidth_reference(subject: Subject, ctx: Context):
     """w(eps) = x2_k for eps = 1/log k (exp(1/eps) = k steps exactly): 50-digit inverse GD."""
-    worst, where = 0.0, ""
+    w = common.Worst()
     for eta in (0.25, 0.1):
         for k in (3, 10, 148):
             ref = float(_landing_start(k, eta))
             got = float(subject.fn(1 / math.log(k), eta))
-            err = abs(got - ref) / ref
-            if err >= worst:
-                worst, where = err, f"eta={eta}, k={k}: {got!r} vs {ref!r}"
-    return CheckResult("saddle.band_halfwidth", "reference",
-                       "w(1/log k) = start landing on 1 after k steps (50-digit inverse GD)",
-                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
-                       detail=f"k in 3, 10, 148; worst {where}; tol 1e-10")
+            w.see(abs(got - ref) / ref, f"eta={eta}, k={k}: {got!r} vs {ref!r}")
+    return common.error_row(
+        "saddle.band_halfwidth", "reference",
+        "w(1/log k) = start landing on 1 after k steps (50-digit inverse GD)", w.err, 1e-10,
+        f"k in 3, 10, 148; worst {w.where}; tol 1e-10")
 
 
 def _far_reference(subject: Subject, ctx: Context):
     """Leading-order model (the slope piece for t1 = R/(4 eta) steps, then the saddle piece):
     T(R, x2_0) = t1 + k at the start that lands on 1 (50-digit inverse GD of both pieces)."""
-    worst, where = 0.0, ""
+    w = common.Worst()
     # k large enough that x2_0 <= 1 (the start is in the strip)
     for eta, t1, k in ((0.25, 8, 20), (0.25, 64, 120), (0.1, 20, 40), (0.1, 100, 180), (0.4, 5, 20)):
         R = 4 * eta * t1
         x2 = float(_landing_start(k, eta, k_down=t1))
         got = float(subject.fn(R, x2, eta))
-        err = abs(got - (t1 + k)) / (t1 + k)
-        if err >= worst:
-            worst, where = err, f"eta={eta}, t1={t1}, k={k}: T={got!r}"
-    return CheckResult("saddle.far_escape_time", "reference",
-                       "T = t1 + k on the leading-order model (50-digit inverse GD)",
-                       worst, 0.0, worst, "rel", worst <= 1e-10, resolution=1e-10,
-                       detail=(f"R = 4 eta t1; worst {where}; tol 1e-10 (the connector's O(1) "
-                               "steps are measured by the simulation row)"))
+        w.see(abs(got - (t1 + k)) / (t1 + k), f"eta={eta}, t1={t1}, k={k}: T={got!r}")
+    return common.error_row(
+        "saddle.far_escape_time", "reference",
+        "T = t1 + k on the leading-order model (50-digit inverse GD)", w.err, 1e-10,
+        (f"R = 4 eta t1; worst {w.where}; tol 1e-10 (the connector's O(1) steps are measured by "
+         "the simulation row)"))
 
 
-register(Check("saddle.band_escape_time", "reference", "T = k at landing starts", _band_reference))
-register(Check("saddle.band_halfwidth", "reference", "w at exp(1/eps) = k", _halfwidth_reference))
-register(Check("saddle.far_escape_time", "reference", "T = t1 + k (leading-order model)",
-               _far_reference))
+common.add("saddle.band_escape_time", "reference", "T = k at landing starts", _band_reference)
+common.add("saddle.band_halfwidth", "reference", "w at exp(1/eps) = k", _halfwidth_reference)
+common.add("saddle.far_escape_time", "reference", "T = t1 + k (leading-order model)",
+           _far_reference)

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from ..harness import CheckResult, Context, mc_result
+from ..rows import CheckResult, Context, mc_result
 from ..simulators import twolayer as S
 
 ACTIVATIONS = ("relu", "leaky_relu", "abs", "identity", "quadratic", "step", "erf")
@@ -475,7 +475,7 @@ def model_rows(net, ctx: Context | None = None, max_fd: int = 40, max_hess: int 
 # --------------------------------------------------------------------------------------------
 
 from . import register_public  # noqa: E402
-from ..harness import Check  # noqa: E402
+from ..rows import Check  # noqa: E402
 
 
 def _public_fc(subject, ctx):

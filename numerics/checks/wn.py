@@ -18,10 +18,10 @@ import math
 import mpmath
 import numpy as np
 
-from ..harness import Check, CheckResult, consistency
+from ..rows import Check, CheckResult, consistency
 from ..simulators import wn as sim
 from . import register
-from .common import mpmath_check, paper_check
+from .common import add, error_row, mpmath_check, paper_check
 
 DPS = 40
 TOL = 1e-12
@@ -155,8 +155,8 @@ def _norm_step_paper(subject, ctx) -> CheckResult:
                 f"({len(step_points())} points; tol 1e-12)"))
 
 
-register(Check("wn.norm_after_gd_step", "paper", "printed vs derived (on the model's gradient)",
-               _norm_step_paper, independent=False))
+add("wn.norm_after_gd_step", "paper", "printed vs derived (on the model's gradient)",
+    _norm_step_paper, independent=False)
 
 
 def _orthogonality(subject, ctx) -> CheckResult:
@@ -174,7 +174,7 @@ def _orthogonality(subject, ctx) -> CheckResult:
                        detail="SymPy: (coefficients of grad_w, v) . (v.grad_w, |v|^2) simplifies to 0")
 
 
-register(Check("wn.grad_v", "symbolic", "<grad_v, v> = 0", _orthogonality))
+add("wn.grad_v", "symbolic", "<grad_v, v> = 0", _orthogonality)
 
 
 def _grad_g_paper(subject, ctx) -> CheckResult:
@@ -205,8 +205,8 @@ def _grad_g_paper(subject, ctx) -> CheckResult:
                 f"the FD too ({worst_len:.1e})"))
 
 
-register(Check("wn.grad_g", "paper", "printed vs derived (evidence: 40-digit FD)", _grad_g_paper,
-               independent=False))
+add("wn.grad_g", "paper", "printed vs derived (evidence: 40-digit FD)", _grad_g_paper,
+    independent=False)
 
 
 # --- output gradients of one neuron -------------------------------------------------------------
@@ -260,9 +260,8 @@ def _abs_check(name, label, points, reference, method):
             sc = float(np.linalg.norm(pt["x_p"]) * max(1.0, abs(float(pt["g"])))
                        / np.linalg.norm(pt["v"]) / math.sqrt(float(pt["m"])))
             worst = max(worst, float(np.max(np.abs(got - ref))) / sc)
-        return CheckResult(name, "reference", label, worst, 0.0, worst, "rel", worst <= TOL,
-                           detail=f"{method}; active and inactive sides, g < 0; tol {TOL:.0e}",
-                           resolution=TOL)
+        return error_row(name, "reference", label, worst, TOL,
+                         f"{method}; active and inactive sides, g < 0; tol {TOL:.0e}")
 
     return Check(name, "reference", label, run)
 
@@ -314,11 +313,11 @@ def _v_term_scale(pt):
 
 
 for _q in ("v", "g", "h"):
-    register(Check(f"wn.{_q}_term", "reference", "dense Jacobians of the simulated network",
-                   _rel_check(f"wn.{_q}_term", "dense Jacobians of the simulated network",
-                              term_points, _dense_term(_q), tol=1e-13,
-                              method="hand-written back-propagation, m = 1",
-                              scale=_v_term_scale if _q == "v" else None).run))
+    add(f"wn.{_q}_term", "reference", "dense Jacobians of the simulated network",
+        _rel_check(f"wn.{_q}_term", "dense Jacobians of the simulated network",
+                   term_points, _dense_term(_q), tol=1e-13,
+                   method="hand-written back-propagation, m = 1",
+                   scale=_v_term_scale if _q == "v" else None).run)
 
 
 def _prop1(subject, ctx) -> CheckResult:
@@ -380,7 +379,7 @@ def _evolution(subject, ctx) -> CheckResult:
 
 
 for _n in ("wn.v_term", "wn.g_term"):
-    register(Check(_n, "simulation", "eq. (3.5): one GD step of the network", _evolution))
+    add(_n, "simulation", "eq. (3.5): one GD step of the network", _evolution)
 
 
 # --- S_k S_k^T ------------------------------------------------------------------------------------
@@ -462,7 +461,7 @@ register(mpmath_check("wn.grad_theta", theta_points))
 # --- public callables outside the registry (issue 19, item 4) --------------------------------
 
 from . import register_public  # noqa: E402
-from .common import public_reference_check  # noqa: E402
+from .common import call_fused, public_reference_check  # noqa: E402
 
 
 def _fused_points():
@@ -471,14 +470,8 @@ def _fused_points():
 
 
 def _invoke_fused(fn, pt):
-    args = (pt["v"], pt["g"], pt["grad_w"])
-    if pt.get("use_out"):
-        bufs = (np.empty(()), np.empty(np.shape(pt["v"])))
-        out = fn(*args, out=bufs)
-        if any(o is not b for o, b in zip(out, bufs)):
-            raise ValueError("out buffers were not returned")
-        return out
-    return fn(*args)
+    return call_fused(fn, (pt["v"], pt["g"], pt["grad_w"]), pt.get("use_out"),
+                      ((), np.shape(pt["v"])))
 
 
 def _grad_v_scale(pt):

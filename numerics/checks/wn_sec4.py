@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject, mc_result
+from ..rows import Check, CheckResult, Context, Subject, mc_result
 from ..simulators import wn as sim
 from . import register, register_public
 

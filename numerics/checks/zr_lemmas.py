@@ -18,7 +18,7 @@ import math
 import mpmath as mp
 import numpy as np
 
-from ..harness import Check, CheckResult, Context, Subject
+from ..rows import Check, CheckResult, Context, Subject
 from ..simulators import resnet as S
 from . import common, register
 
