@@ -258,3 +258,100 @@ def emitted_jax_sides(case: str) -> dict:
         if sides is not None:
             return dict(sides(case))
     return {}
+
+
+# -- the fused cnn call (Theorem 5.1): sizes, batches, the JAX anchor and the bare loop --------
+
+SIZES = ((10_000, 10, 8), (100_000, 10, 8), (100_000, 50, 25))
+
+
+def _have(mod):
+    import importlib.util
+
+    return importlib.util.find_spec(mod) is not None
+
+
+def _batch(rng, n, p, k):
+    return (rng.standard_normal((n, p)), rng.standard_normal((n, k)),
+            rng.standard_normal((n, p)), rng.standard_normal((n, k)))
+
+
+def jax_fused():
+    """``jit(vmap(value_and_grad(loss, (0, 1))))`` of the closed-form loss of Theorem 5.1 (the
+    same formula as ``cnn.population_loss``, written by hand in jax.numpy)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+
+    def loss(v, a, ws, as_):
+        nv, ns = jnp.sqrt(v @ v), jnp.sqrt(ws @ ws)
+        c = jnp.clip(v @ ws / (nv * ns), -1.0, 1.0)
+        psi = PI - jnp.arccos(c)
+        g = psi * c + jnp.sqrt(1 - c * c)
+        d = a - ns * as_
+        sd = jnp.sum(d)
+        return (sd**2 + (PI - 1) * (d @ d) + 2 * (PI - g) * ns * (a @ as_)) / (4 * PI)
+
+    vg = jax.jit(jax.vmap(jax.value_and_grad(loss, argnums=(0, 1))))
+
+    def call(v, a, ws, as_):
+        val, (gv, ga) = vg(v, a, ws, as_)
+        val.block_until_ready()
+        return val, gv, ga
+
+    return call
+
+
+def bare_fused():
+    """The same formula as one plain Numba loop over rows (no checks, no careful paths)."""
+    import numba
+
+    @numba.njit(cache=True, error_model="numpy")
+    def kern(v, a, ws, as_, lo, gv, ga):
+        n, p = v.shape
+        k = a.shape[1]
+        for i in range(n):
+            svv = sww = svw = 0.0
+            for j in range(p):
+                svv += v[i, j] * v[i, j]
+                sww += ws[i, j] * ws[i, j]
+                svw += v[i, j] * ws[i, j]
+            nv, ns = math.sqrt(svv), math.sqrt(sww)
+            c = min(1.0, max(-1.0, svw / (nv * ns)))
+            psi = PI - math.acos(c)
+            s = math.sqrt(1.0 - c * c)
+            g = psi * c + s
+            sd = dd = aa = 0.0
+            for j in range(k):
+                d = a[i, j] - ns * as_[i, j]
+                sd += d
+                dd += d * d
+                aa += a[i, j] * as_[i, j]
+            lo[i] = (sd * sd + (PI - 1) * dd + 2 * (PI - g) * ns * aa) / (4 * PI)
+            cv = -aa * psi / (2 * PI * nv)
+            r = c * ns / nv
+            for j in range(p):
+                gv[i, j] = cv * (ws[i, j] - r * v[i, j])
+            pg = (PI - g) * ns
+            for j in range(k):
+                ga[i, j] = (sd + (PI - 1) * (a[i, j] - ns * as_[i, j]) + pg * as_[i, j]) / (2 * PI)
+
+    def call(v, a, ws, as_):
+        n = v.shape[0]
+        lo, gv, ga = np.empty(n), np.empty(v.shape), np.empty(a.shape)
+        kern(v, a, ws, as_, lo, gv, ga)
+        return lo, gv, ga
+
+    return call
+
+
+def _close(x, y, what):
+    x = x if isinstance(x, tuple) else (x,)
+    y = y if isinstance(y, tuple) else (y,)
+    for u, w in zip(x, y):
+        u, w = np.asarray(u), np.asarray(w)
+        scale = np.max(np.abs(w))
+        err = float(np.max(np.abs(u - w))) / scale
+        if not err < 1e-10:
+            raise AssertionError(f"{what}: results differ by {err:.2g} of the largest entry")

@@ -26,7 +26,7 @@ from . import BenchRow, interleaved, ratio_row
 
 
 def rows(quick: bool = False) -> list[BenchRow]:
-    from .backend import SIZES, _batch, _close, _have, jax_fused
+    from ._backend_cases import SIZES, _batch, _close, _have, jax_fused
 
     if not _have("jax"):
         return [BenchRow("backend: JAX rows", 0.0, "-", "", True, "skipped: jax not installed")]
