@@ -28,6 +28,7 @@ FAMILY_MODULES = (
     "derivations.cnn_rates",      # thesis ch. 5, Theorem 5.3 rates, Cor. 5.2, Lemmas 5.9-5.10
     "derivations.filter",         # thesis ch. 6, learning a convolutional filter
     "derivations.kernels",        # thesis ch. 2-3, infinite-width kernels
+    "derivations.ntk_flow",       # thesis ch. 2, flow / GD bounds (family kernels)
     "derivations.wn",             # Dukler, Gu & Montufar, weight normalization
     "derivations.circulant",      # Dai & Heckel, circulant CNNs and channel normalization
     "derivations.resnet",         # Zhang et al., normalization-free ResNet
