@@ -33,6 +33,7 @@ FAMILY_MODULES = (
     "derivations.circulant",      # Dai & Heckel, circulant CNNs and channel normalization
     "derivations.resnet",         # Zhang et al., normalization-free ResNet
     "derivations.balance",        # thesis ch. 4, auto-balancing
+    "derivations.balance_saddles",  # thesis ch. 4, strict saddles (family balance)
     "derivations.saddle",         # thesis ch. 7, saddle construction
 )
 
