@@ -29,6 +29,7 @@ FAMILY_MODULES = (
     "derivations.filter",         # thesis ch. 6, learning a convolutional filter
     "derivations.kernels",        # thesis ch. 2-3, infinite-width kernels
     "derivations.ntk_flow",       # thesis ch. 2, flow / GD bounds (family kernels)
+    "derivations.deep_rates",     # thesis ch. 3, Condition 3.1, Theorems 3.1-3.3 (family kernels)
     "derivations.wn",             # Dukler, Gu & Montufar, weight normalization
     "derivations.circulant",      # Dai & Heckel, circulant CNNs and channel normalization
     "derivations.resnet",         # Zhang et al., normalization-free ResNet

@@ -16,7 +16,7 @@ from ..harness import Check
 
 #: Modules that register checks, one per formula family.
 CHECK_MODULES = tuple(f"numerics.checks.{m}" for m in (
-    "gaussian", "cnn", "cnn_dynamics", "cnn_rates", "filter", "kernels", "ch2_flow", "wn", "circulant", "resnet",
+    "gaussian", "cnn", "cnn_dynamics", "cnn_rates", "filter", "kernels", "ch2_flow", "ch3_rates", "wn", "circulant", "resnet",
     "balance", "ch4_saddles", "saddle", "twolayer", "ch6"))
 
 _CHECKS: dict[str, list[Check]] = {}
