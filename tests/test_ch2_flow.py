@@ -70,3 +70,9 @@ def test_theorem_2_1_and_lemma_2_6_rows(monkeypatch):
 
     monkeypatch.setattr(C, "thm21_sets", with_dup)
     assert not any(r.passed for r in _rows("kernels.h_inf", "Lemma 2.6"))
+
+
+def test_i2_bound_attained_by_one_gd_step():
+    name = "kernels.i2_bound"
+    assert all(r.passed for r in _rows(name, "one GD step"))
+    assert not any(r.passed for r in _rows(name, "one GD step", _scaled(name, 1 + 1e-6)))

@@ -204,6 +204,37 @@ def _i2_points():
 
 register(mpmath_check("kernels.i2_bound", _i2_points))
 
+
+def _i2_ref(pt):
+    """|I_2^1| of one simulated GD step where the bound is attained: n copies of x = e_1 with
+    equal residuals u_j - y_j = resid/sqrt(n), s_perp neurons active on x (w.x = 1) with
+    a_r = -1 (so the step raises w.x along x), the others far inactive (w.x = -10);
+    S_1^perp = the active neurons."""
+    n, m, s = int(pt["n"]), int(pt["m"]), int(pt["s_perp"])
+    eta, resid = float(pt["eta"]), float(pt["resid"])
+    X = np.tile(np.eye(3)[:1], (n, 1))
+    W0 = np.zeros((m, 3))
+    W0[:, 0] = -10.0
+    W0[:s, 0] = 1.0
+    W0[:, 1] = np.linspace(-1, 1, m)
+    a = np.ones(m)
+    a[:s] = -1.0
+    y = S.outputs(W0, a, X) - resid / np.sqrt(n)
+    W1 = S.gd(W0, a, X, y, eta, 1)[-1]
+    d = (np.maximum(X[0] @ W1[:s].T, 0) - np.maximum(X[0] @ W0[:s].T, 0)) * a[:s]
+    return abs(float(np.sum(d)) / np.sqrt(m))
+
+
+def _i2_ref_points():
+    return [{"eta": np.float64(e), "n": np.float64(n), "m": np.float64(m),
+             "s_perp": np.float64(s), "resid": np.float64(r)}
+            for e, n, m, s, r in ((0.5, 3, 40, 10, 2.0), (0.1, 5, 100, 100, 0.3),
+                                  (1.0, 1, 8, 3, 1.5), (0.05, 7, 64, 1, 4.0))]
+
+
+register(reference_check("kernels.i2_bound", _i2_ref_points, _i2_ref, tol=1e-12,
+                         label="one GD step of the network where the bound is attained"))
+
 _GD_CACHE: dict = {}
 
 
