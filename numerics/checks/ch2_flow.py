@@ -167,12 +167,13 @@ register(reference_check("kernels.flow_movement", _move_points, _move_ref, tol=1
                          label="flow of the quarter-active network (bound attained)"))
 register(mpmath_check("kernels.flow_movement", _move_points))
 register(paper_check(
-    "kernels.flow_movement", _move_points, _move_ref, klass="printed error",
+    "kernels.flow_movement", _move_points, _move_ref, klass="OCR reading",
     method="simulated flow (SciPy DOP853) of one input with a quarter of the neurons active "
            "(H(t) = lambda_0/2, the lemma's hypothesis at equality)",
-    note="the proof (l.583) integrates exp(-lambda_0 s)|y - u(0)|, but |y - u(s)| decays as "
-         "exp(-lambda_0 s/2); R' = 2 sqrt(n)|y - u(0)|/(sqrt(m) lambda_0), as the GD version "
-         "(Corollary 2.1's 4 sqrt(n)...) suggests"))
+    note="the form as the OCR reads it (no 2; its proof, l.583, integrates exp(-lambda_0 s)"
+         "|y - u(0)| where |y - u(s)| decays as exp(-lambda_0 s/2)) is false; R' = 2 sqrt(n)"
+         "|y - u(0)|/(sqrt(m) lambda_0), consistent with Corollary 2.1's 4 sqrt(n) for GD: the "
+         "2 may be lost in the OCR (printed or OCR cannot be decided from the seed)"))
 
 
 def _lemma23(subject, ctx):
