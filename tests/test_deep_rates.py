@@ -66,3 +66,11 @@ def test_rate_row_catches_a_faster_stated_rate():
     # the stated rate with a 60x larger lambda: faster than the networks' measured rate
     assert not any(r.passed for r in _rows(
         name, "Theorems 3.1-3.2", lambda e, lam, k, L0: f(e, np.minimum(60 * lam, 1.99 / e), k, L0)))
+
+
+def test_rate_attained_by_a_least_squares_model():
+    name = "kernels.deep_loss_bound"
+    assert all(r.passed for r in _rows(name, "GD of a least-squares"))
+    f = D.get(name).numpy
+    assert not any(r.passed for r in _rows(name, "GD of a least-squares",
+                                            lambda *a: (1 + 1e-6) * np.asarray(f(*a))))

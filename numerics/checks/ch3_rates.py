@@ -89,6 +89,37 @@ register(Check("kernels.softplus_smoothness", "simulation",
                "ReLU has no smoothness constant; softplus quotients <= the formula",
                _relu_not_smooth, independent=False))
 
+def _rate_points():
+    return [{"eta": np.float64(e), "lambda_H": np.float64(l), "k": np.float64(k),
+             "loss0": np.float64(L)}
+            for e, l, k, L in ((0.5, 0.1, 10, 2.0), (2.0, 0.01, 300, 0.3), (1.0, 1.9, 5, 1.0),
+                               (0.3, 0.5, 0, 4.0))]
+
+
+def _rate_ref(pt):
+    """The bound is attained by GD on the least-squares model ``u = sqrt(mu) theta`` (one data
+    point, Gram mu) whose per-step loss factor (1 - eta mu)^2 equals 1 - eta lambda/2: mu is
+    solved numerically (SciPy brentq on the model's own one-step loss ratio), then k GD steps of
+    the model are run."""
+    from scipy.optimize import brentq
+
+    eta, lam, L0 = float(pt["eta"]), float(pt["lambda_H"]), float(pt["loss0"])
+    y = np.sqrt(2 * L0)
+
+    def step_ratio(mu):
+        th = 0.0 - eta * np.sqrt(mu) * (np.sqrt(mu) * 0.0 - 1.0)   # one step from theta = 0, y = 1
+        return 0.5 * (np.sqrt(mu) * th - 1.0) ** 2 / 0.5
+
+    mu = brentq(lambda mu: step_ratio(mu) - (1 - eta * lam / 2), 0.0, 1.0 / eta, xtol=1e-300,
+                rtol=1e-15)
+    th = 0.0
+    for _ in range(int(pt["k"])):
+        th -= eta * np.sqrt(mu) * (np.sqrt(mu) * th - y)
+    return 0.5 * (np.sqrt(mu) * th - y) ** 2
+
+
+register(reference_check("kernels.deep_loss_bound", _rate_points, _rate_ref, tol=1e-10,
+                         label="GD of a least-squares model with the stated per-step factor"))
 register(mpmath_check("kernels.deep_loss_bound", lambda: [
     {"eta": np.float64(e), "lambda_H": np.float64(l), "k": np.float64(k), "loss0": np.float64(L)}
     for e, l, k, L in ((0.5, 0.1, 10, 2.0), (2.0, 0.01, 300, 0.3), (1.0, 1.9, 5, 1.0))]))
