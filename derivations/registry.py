@@ -28,12 +28,15 @@ FAMILY_MODULES = (
     "derivations.cnn_rates",      # thesis ch. 5, Theorem 5.3 rates, Cor. 5.2, Lemmas 5.9-5.10
     "derivations.filter",         # thesis ch. 6, learning a convolutional filter
     "derivations.kernels",        # thesis ch. 2-3, infinite-width kernels
+    "derivations.ntk_flow",       # thesis ch. 2, flow / GD bounds (family kernels)
+    "derivations.deep_rates",     # thesis ch. 3, Condition 3.1, Theorems 3.1-3.3 (family kernels)
     "derivations.wn",             # Dukler, Gu & Montufar, weight normalization
     "derivations.wn_sec4",        # Dukler, Gu & Montufar, eq. (2.2) BN/WN analogy (family wn)
     "derivations.circulant",      # Dai & Heckel, circulant CNNs and channel normalization
     "derivations.dh_bounds",      # Dai & Heckel, Theorem 1's ball bounds, CN identities (circulant)
     "derivations.resnet",         # Zhang et al., normalization-free ResNet
     "derivations.balance",        # thesis ch. 4, auto-balancing
+    "derivations.balance_saddles",  # thesis ch. 4, strict saddles (family balance)
     "derivations.saddle",         # thesis ch. 7, saddle construction
 )
 

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``balance`` family (balance).
 
-Formulas: balance.mf_alpha_next, balance.mf_alpha_perp_next, balance.mf_h_next, balance.mf_xi_next, balance.mf_balance_step, balance.mf_hessian, balance.gd_neuron_drift, balance.mf_smoothness, balance.mf_norm_bound.
+Formulas: balance.mf_alpha_next, balance.mf_alpha_perp_next, balance.mf_h_next, balance.mf_xi_next, balance.mf_balance_step, balance.mf_hessian, balance.gd_neuron_drift, balance.mf_smoothness, balance.mf_norm_bound, balance.mf_saddle_min_eig.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from derivations import runtime as _rt
 
-__all__ = ['mf_alpha_next', 'mf_alpha_perp_next', 'mf_h_next', 'mf_xi_next', 'mf_balance_step', 'mf_hessian', 'gd_neuron_drift', 'mf_smoothness', 'mf_norm_bound']
+__all__ = ['mf_alpha_next', 'mf_alpha_perp_next', 'mf_h_next', 'mf_xi_next', 'mf_balance_step', 'mf_hessian', 'gd_neuron_drift', 'mf_smoothness', 'mf_norm_bound', 'mf_saddle_min_eig']
 
 
 def mf_alpha_next(alpha, alpha_perp, beta, beta_perp, sigma1, eta):
@@ -287,3 +287,23 @@ def mf_norm_bound(r, epsilon, M_norm):
     _rt.positive("M_norm", M_norm)
     _shape = _rt.batch_shape(("epsilon", epsilon, 0), ("M_norm", M_norm, 0))
     return _rt.finish(numpy.sqrt(r)*((1/2)*epsilon + (1/2)*numpy.sqrt(36*M_norm**2 + epsilon**2)), _shape)
+
+
+def mf_saddle_min_eig(sigma_1, sigma_j):
+    """balance.mf_saddle_min_eig: 004 thesis, ch. 4, Lemma 4.2 (l.4058) and Claim 4.5 (l.4527): strict saddles.
+
+    Assumptions: f = 1/2 |U V^T - M*|_F^2, r = 1; stationary point U = sqrt(sigma_j) phi_j, V = sqrt(sigma_j) psi_j (the origin for sigma_j = 0); M* with distinct singular values
+
+    Arguments (leading axes broadcast as a batch):
+        sigma_1: (...) (> 0) - top singular value of M*
+        sigma_j: (...) (>= 0, <= sigma_1) - singular value the stationary point is built on (0: the origin)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    sigma_1 = _rt.scalar("sigma_1", sigma_1)
+    _rt.positive("sigma_1", sigma_1)
+    sigma_j = _rt.scalar("sigma_j", sigma_j)
+    _shape = _rt.batch_shape(("sigma_1", sigma_1, 0), ("sigma_j", sigma_j, 0))
+    _rt.require(sigma_j >= 0, "sigma_j", "must be >= 0")
+    _rt.require(sigma_j <= sigma_1, "sigma_j", "must be <= sigma_1 (the top one or below)")
+    return _rt.finish(sigma_j - sigma_1, _shape)

@@ -2,7 +2,7 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``kernels`` family (kernels).
 
-Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.relu_c_sigma, kernels.fc_layer, kernels.fc_final, kernels.resnet_first_mean, kernels.resnet_layer, kernels.resnet_mean, kernels.resnet_final, kernels.anticoncentration, kernels.init_residual.
+Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.relu_c_sigma, kernels.fc_layer, kernels.fc_final, kernels.resnet_first_mean, kernels.resnet_layer, kernels.resnet_mean, kernels.resnet_final, kernels.anticoncentration, kernels.init_residual, kernels.flow_residual_bound, kernels.flow_movement, kernels.i2_bound, kernels.softplus_smoothness, kernels.cond31_c, kernels.deep_loss_bound.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import math
@@ -11,7 +11,7 @@ import numpy
 
 from derivations import runtime as _rt
 
-__all__ = ['h_inf', 'arccos1', 'g_inf', 'v_inf', 'h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram', 'relu_layer_map', 'relu_derivative_map', 'relu_c_sigma', 'fc_layer', 'fc_final', 'resnet_first_mean', 'resnet_layer', 'resnet_mean', 'resnet_final', 'anticoncentration', 'init_residual']
+__all__ = ['h_inf', 'arccos1', 'g_inf', 'v_inf', 'h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram', 'relu_layer_map', 'relu_derivative_map', 'relu_c_sigma', 'fc_layer', 'fc_final', 'resnet_first_mean', 'resnet_layer', 'resnet_mean', 'resnet_final', 'anticoncentration', 'init_residual', 'flow_residual_bound', 'flow_movement', 'i2_bound', 'softplus_smoothness', 'cond31_c', 'deep_loss_bound']
 
 
 def h_inf(x, y):
@@ -764,3 +764,137 @@ def _init_residual_core(_shape, y_labels):
     sqnorm_y_labels = _rt.sqnorm(y_labels, "y_labels")
     dim_n = y_labels.shape[-1]
     return _rt.finish((1/2)*dim_n + sqnorm_y_labels, _shape, checked=True)
+
+
+def flow_residual_bound(lambda_0, t, loss0):
+    """kernels.flow_residual_bound: 004 thesis, ch. 2, Theorem 2.2 (l.451), Lemma 2.3 (l.562), eq. (2.6).
+
+    Assumptions: u_i = m^{-1/2} sum_r a_r relu(w_r.x_i), |x_i| = 1, a_r in {-1, 1} fixed; L = 1/2 |y - u|^2; gradient flow dw_r/dt = -dL/dw_r; lambda_min(H(s)) >= lambda_0/2 for s <= t (Lemma 2.3's hypothesis)
+
+    Arguments (leading axes broadcast as a batch):
+        lambda_0: (...) (> 0) - lambda_min(H_inf) (Assumption 2.1)
+        t: (...) (>= 0) - time of the gradient flow
+        loss0: (...) (>= 0) - |y - u(0)|^2
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    lambda_0 = _rt.scalar("lambda_0", lambda_0)
+    _rt.positive("lambda_0", lambda_0)
+    t = _rt.scalar("t", t)
+    loss0 = _rt.scalar("loss0", loss0)
+    _shape = _rt.batch_shape(("lambda_0", lambda_0, 0), ("t", t, 0), ("loss0", loss0, 0))
+    _rt.require(t >= 0, "t", "must be >= 0")
+    _rt.require(loss0 >= 0, "loss0", "must be >= 0")
+    return _rt.finish(loss0*numpy.exp(-lambda_0*t), _shape)
+
+
+def flow_movement(n, m, lambda_0, resid0):
+    """kernels.flow_movement: 004 thesis, ch. 2, Lemma 2.3 (l.562), R'.
+
+    Assumptions: u_i = m^{-1/2} sum_r a_r relu(w_r.x_i), |x_i| = 1, a_r in {-1, 1} fixed; L = 1/2 |y - u|^2; gradient flow dw_r/dt = -dL/dw_r; lambda_min(H(s)) >= lambda_0/2 for all s
+
+    Arguments (leading axes broadcast as a batch):
+        n: (...) (> 0) - number of data points
+        m: (...) (> 0) - number of hidden neurons
+        lambda_0: (...) (> 0) - lambda_min(H_inf) (Assumption 2.1)
+        resid0: (...) (>= 0) - |y - u(0)|
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    n = _rt.scalar("n", n)
+    _rt.positive("n", n)
+    m = _rt.scalar("m", m)
+    _rt.positive("m", m)
+    lambda_0 = _rt.scalar("lambda_0", lambda_0)
+    _rt.positive("lambda_0", lambda_0)
+    resid0 = _rt.scalar("resid0", resid0)
+    _shape = _rt.batch_shape(("n", n, 0), ("m", m, 0), ("lambda_0", lambda_0, 0), ("resid0", resid0, 0))
+    _rt.require(resid0 >= 0, "resid0", "must be >= 0")
+    return _rt.finish(2*numpy.sqrt(n)*resid0/(lambda_0*numpy.sqrt(m)), _shape)
+
+
+def i2_bound(eta, n, m, s_perp, resid):
+    """kernels.i2_bound: 004 thesis, ch. 2, proof of Theorem 2.3, I_1/I_2 split (l.700-720).
+
+    Assumptions: u_i = m^{-1/2} sum_r a_r relu(w_r.x_i), |x_i| = 1, a_r in {-1, 1} fixed; L = 1/2 |y - u|^2; GD w_r <- w_r - eta dL/dw_r
+
+    Arguments (leading axes broadcast as a batch):
+        eta: (...) (> 0) - step size
+        n: (...) (> 0) - number of data points
+        m: (...) (> 0) - number of hidden neurons
+        s_perp: (...) (>= 0) - |S_i^perp|, neurons whose pattern at x_i may change
+        resid: (...) (>= 0) - |y - u(k)|
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    n = _rt.scalar("n", n)
+    _rt.positive("n", n)
+    m = _rt.scalar("m", m)
+    _rt.positive("m", m)
+    s_perp = _rt.scalar("s_perp", s_perp)
+    resid = _rt.scalar("resid", resid)
+    _shape = _rt.batch_shape(("eta", eta, 0), ("n", n, 0), ("m", m, 0), ("s_perp", s_perp, 0), ("resid", resid, 0))
+    _rt.require(s_perp >= 0, "s_perp", "must be >= 0")
+    _rt.require(resid >= 0, "resid", "must be >= 0")
+    return _rt.finish(eta*numpy.sqrt(n)*resid*s_perp/m, _shape)
+
+
+def softplus_smoothness(beta):
+    """kernels.softplus_smoothness: 004 thesis, ch. 3, Condition 3.1 (l.1001), softplus (l.999, l.1006).
+
+    Assumptions: sigma(z) = log(1 + exp(beta z))/beta
+
+    Arguments (leading axes broadcast as a batch):
+        beta: (...) (> 0) - softplus sharpness: sigma(z) = log(1 + exp(beta z))/beta
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    beta = _rt.scalar("beta", beta)
+    _rt.positive("beta", beta)
+    _shape = _rt.batch_shape(("beta", beta, 0))
+    return _rt.finish((1/4)*beta, _shape)
+
+
+def cond31_c(beta):
+    """kernels.cond31_c: 004 thesis, ch. 3, Condition 3.1 (l.1001): |sigma(0)| <= c, c-Lipschitz, c-smooth.
+
+    Assumptions: sigma(z) = log(1 + exp(beta z))/beta
+
+    Arguments (leading axes broadcast as a batch):
+        beta: (...) (> 0) - softplus sharpness: sigma(z) = log(1 + exp(beta z))/beta
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    beta = _rt.scalar("beta", beta)
+    _rt.positive("beta", beta)
+    _shape = _rt.batch_shape(("beta", beta, 0))
+    _t0 = numpy.log(2)
+    return _rt.finish(numpy.select([numpy.greater_equal(_t0, beta),numpy.less_equal(beta, 4),True], [_t0/beta,1,(1/4)*beta], default=numpy.nan), _shape)
+
+
+def deep_loss_bound(eta, lambda_H, k, loss0):
+    """kernels.deep_loss_bound: 004 thesis, ch. 3, Theorems 3.1-3.3 (l.1255, l.1337, l.1414).
+
+    Assumptions: deep fc / ResNet / ConvResNet of width m trained by GD with step eta; lambda_min of the network's Gram >= lambda_min(K^(H))/2 along the run (the theorems' width and step conditions, constants unstated)
+
+    Arguments (leading axes broadcast as a batch):
+        eta: (...) (> 0) - step size
+        lambda_H: (...) (> 0) - lambda_min(K^(H))
+        k: (...) (>= 0) - iteration
+        loss0: (...) (>= 0) - L(theta(0))
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    lambda_H = _rt.scalar("lambda_H", lambda_H)
+    _rt.positive("lambda_H", lambda_H)
+    k = _rt.scalar("k", k)
+    loss0 = _rt.scalar("loss0", loss0)
+    _shape = _rt.batch_shape(("eta", eta, 0), ("lambda_H", lambda_H, 0), ("k", k, 0), ("loss0", loss0, 0))
+    _rt.require(k >= 0, "k", "must be >= 0")
+    _rt.require(loss0 >= 0, "loss0", "must be >= 0")
+    _rt.require(eta * lambda_H <= 2, "eta", "must be <= 2/lambda_H (a contraction)")
+    return _rt.finish(loss0*(1 - 1/2*eta*lambda_H)**k, _shape)

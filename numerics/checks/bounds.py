@@ -54,7 +54,7 @@ def mc_ratio_row(name: str, label: str, hits, bound: float, detail: str = "") ->
 
 
 def violations_row(name: str, label: str, violations: int, applicable: int, slack: float,
-                   slack_text: str, note: str, ok: bool | None = None) -> CheckResult:
+                   slack_text: str, note: str = "", ok: bool | None = None) -> CheckResult:
     """A bound checked at ``applicable`` cases with ``violations`` failures: passes iff there is
     none (or ``ok``, a stated criterion) and at least one case applied.  Shows the smallest
     ``slack`` (value) against 0 and the count (stat); ``slack_text`` says what the slack is."""
@@ -62,4 +62,4 @@ def violations_row(name: str, label: str, violations: int, applicable: int, slac
     return CheckResult(name, SLACK, label, float(slack), 0.0, float(violations), "count",
                        bool(ok and applicable > 0), resolution=0.0,
                        detail=(f"{applicable} applicable cases; {violations} "
-                               f"violations; {slack_text}. {note}"))
+                               f"violations; {slack_text}." + (f" {note}" if note else "")))

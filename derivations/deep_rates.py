@@ -1,0 +1,116 @@
+"""Thesis ch. 3 (seed 004, sec. 3.2-3.6; issue 24): the activation constants of Condition 3.1 and
+the linear rate of Theorems 3.1-3.3 (family ``kernels``).
+
+1. ``kernels.softplus_smoothness`` and ``kernels.cond31_c`` (Condition 3.1, l.1001): for
+   ``sigma(z) = log(1 + exp(beta z))/beta`` SymPy computes ``sigma' = 1/(1 + exp(-beta z))``, its
+   supremum (the Lipschitz constant, a limit at +oo: 1), ``sigma''``, the zero of ``sigma'''``
+   (z = 0) and so the smoothness constant ``sup |sigma''| = beta/4``, and ``|sigma(0)| =
+   log(2)/beta``; the condition's single constant is the largest, ``c = max(log(2)/beta, 1,
+   beta/4)``.  The thesis's softplus (beta = 1) has c = 1, as printed (l.1006: "both Lipschitz
+   constant and smoothness constant are 1"; the smoothness constant is 1/4, 1 is a valid bound).
+   ReLU is Lipschitz (1) but not smooth: sigma' jumps at 0, no c exists (ReLU is outside
+   Condition 3.1; the ch. 3 theorems are stated for smooth activations).
+2. ``kernels.deep_loss_bound`` (Theorems 3.1-3.3, l.1255, 1337, 1414): with the Gram of the
+   whole network ``G(k) >= G^(H)(k)`` and ``lambda_min(G^(H)(k)) >= lambda_min(K^(H))/2`` (the
+   proofs' induction), one GD step gives ``L(k+1) <= (1 - eta lambda_min(K^(H))/2) L(k)`` for a
+   small enough step; :func:`sympy.rsolve` solves the comparison recursion:
+   ``L(k) <= (1 - eta lambda/2)^k L(0)``.  The widths and step sizes of the theorems carry
+   unstated constants (poly(n, H), 2^O(H)); the checks use our step and width (labelled).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .knobs import cached
+from .registry import Arg, Formula, register
+
+SOURCE = "004 thesis, ch. 3"
+BETA = sp.Symbol("beta", positive=True)
+Z = sp.Symbol("z", real=True)
+ETA = sp.Symbol("eta", positive=True)
+LAM = sp.Symbol("lambda_H", positive=True)
+K = sp.Symbol("k", integer=True, nonnegative=True)
+L0 = sp.Symbol("loss0", nonnegative=True)
+
+
+def softplus(beta=BETA):
+    return sp.log(1 + sp.exp(beta * Z)) / beta
+
+
+@cached
+def softplus_lipschitz() -> sp.Expr:
+    """sup sigma': sigma'' > 0 everywhere, so the supremum is the limit at +oo."""
+    d1 = sp.simplify(sp.diff(softplus(), Z))
+    d2 = sp.simplify(sp.diff(d1, Z))
+    if not sp.simplify(d2 * (1 + sp.exp(BETA * Z)) ** 2 / sp.exp(BETA * Z)).is_positive:
+        raise ArithmeticError("sigma' is not increasing")  # pragma: no cover
+    return sp.limit(d1, Z, sp.oo)
+
+
+@cached
+def softplus_smoothness() -> sp.Expr:
+    """sup |sigma''|: sigma'' is even around its one critical point z = 0 (sigma''' = 0) and
+    vanishes at +-oo, so the supremum is sigma''(0)."""
+    d2 = sp.diff(softplus(), Z, 2)
+    crit = sp.solve(sp.simplify(sp.diff(d2, Z)), Z)
+    if crit != [0]:  # pragma: no cover
+        raise ArithmeticError(f"critical points of sigma'': {crit}")
+    if sp.limit(d2, Z, sp.oo) != 0 or sp.limit(d2, Z, -sp.oo) != 0:  # pragma: no cover
+        raise ArithmeticError("sigma'' does not vanish at +-oo")
+    return sp.simplify(d2.subs(Z, 0))
+
+
+@cached
+def cond31_c() -> sp.Expr:
+    """Condition 3.1's single constant: max(|sigma(0)|, Lipschitz, smoothness), as a Piecewise
+    in beta whose switches SymPy solves for (|sigma(0)| = 1 at beta = log 2, beta/4 = 1 at 4)."""
+    at0 = sp.simplify(sp.Abs(softplus().subs(Z, 0)))
+    lip, smooth = softplus_lipschitz(), softplus_smoothness()
+    (b0,) = sp.solve(sp.Eq(at0, lip), BETA)
+    (b1,) = sp.solve(sp.Eq(smooth, lip), BETA)
+    if not sp.simplify(b1 - b0).is_positive:  # pragma: no cover
+        raise ArithmeticError("switch points out of order")
+    out = sp.Piecewise((at0, BETA <= b0), (lip, BETA <= b1), (smooth, True))
+    full = sp.Max(at0, lip, smooth)
+    for v in (sp.Rational(1, 10), b0, (b0 + b1) / 2, b1, 10):  # the pieces are the maximum
+        if sp.simplify(out.subs(BETA, v) - full.subs(BETA, v)) != 0:  # pragma: no cover
+            raise ArithmeticError(f"piece at beta = {v} is not the maximum")
+    return out
+
+
+@cached
+def deep_loss_bound() -> sp.Expr:
+    """Theorems 3.1-3.3: rsolve of L(k+1) = (1 - eta lambda/2) L(k), L(0) = loss0."""
+    f = sp.Function("L")
+    sol = sp.rsolve(f(K + 1) - (1 - ETA * LAM / 2) * f(K), f(K), {f(0): L0})
+    return sp.simplify(sol)
+
+
+_BETA = Arg("beta", "scalar", "softplus sharpness: sigma(z) = log(1 + exp(beta z))/beta",
+            positive=True)
+register(Formula(
+    "kernels.softplus_smoothness", f"{SOURCE}, Condition 3.1 (l.1001), softplus (l.999, l.1006)",
+    (_BETA,), "sigma(z) = log(1 + exp(beta z))/beta", softplus_smoothness,
+    lhs=r"\sup_z|\sigma''(z)|",
+    notes="the Lipschitz constant sup sigma' is 1 for every beta (a limit, not attained)",
+))
+register(Formula(
+    "kernels.cond31_c", f"{SOURCE}, Condition 3.1 (l.1001): |sigma(0)| <= c, c-Lipschitz, "
+    "c-smooth", (_BETA,), "sigma(z) = log(1 + exp(beta z))/beta", cond31_c,
+    lhs=r"c_{3.1}",
+    paper=lambda: sp.Integer(1) + 0 * BETA,
+    paper_reading="l.1006: for softplus (beta = 1) both constants are 1",
+))
+register(Formula(
+    "kernels.deep_loss_bound", f"{SOURCE}, Theorems 3.1-3.3 (l.1255, l.1337, l.1414)",
+    (Arg("eta", "scalar", "step size", positive=True),
+     Arg("lambda_H", "scalar", "lambda_min(K^(H))", positive=True),
+     Arg("k", "scalar", "iteration", domain=(">= 0",)),
+     Arg("loss0", "scalar", "L(theta(0))", domain=(">= 0",))),
+    "deep fc / ResNet / ConvResNet of width m trained by GD with step eta; lambda_min of the "
+    "network's Gram >= lambda_min(K^(H))/2 along the run (the theorems' width and step "
+    "conditions, constants unstated)", deep_loss_bound, lhs=r"L(\theta(k)) \le",
+    paper=lambda: (1 - ETA * LAM / 2) ** K * L0,
+    paper_reading="L(theta(k)) <= (1 - eta lambda_min(K^(H))/2)^k L(theta(0))",
+    validate=('_rt.require(eta * lambda_H <= 2, "eta", "must be <= 2/lambda_H (a contraction)")',),
+))

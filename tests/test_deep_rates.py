@@ -1,0 +1,76 @@
+"""Thesis ch. 3 Condition 3.1 constants and Theorems 3.1-3.2's rate (issue 24;
+numerics/checks/ch3_rates.py): the simulator's gradients agree with finite differences, the rows
+pass, and planted errors (a wrong constant, a faster stated rate) make them fail."""
+import numpy as np
+import pytest
+import sympy as sp
+
+import derivations as D
+from numerics import checks
+from numerics.harness import Context, Subject, run_check
+from numerics.simulators import deep_gd as S
+
+CTX = Context(samples=2000)
+
+
+def _rows(name, label, fn=None):
+    f = D.get(name)
+    (c,) = [c for c in checks.for_formula(name) if c.label.startswith(label)]
+    return run_check(c, Subject(f, fn or f.numpy), CTX)
+
+
+def test_derived_constants():
+    from derivations import deep_rates as R
+
+    assert R.softplus_lipschitz() == 1
+    assert sp.simplify(R.softplus_smoothness() - R.BETA / 4) == 0
+    assert R.cond31_c().subs(R.BETA, 1) == 1
+
+
+@pytest.mark.parametrize("arch", ["fc", "resnet"])
+def test_simulator_gradients_vs_finite_differences(arch):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3, 4))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = rng.standard_normal(3)
+    Ws, a = S.init(rng, 4, 12, 3)
+    kw = dict(arch=arch, activation="softplus", c_res=0.8)
+    G = S.grads(Ws, a, X, y, **kw)
+    for h, i, j in ((0, 1, 2), (1, 3, 4), (2, 0, 7)):
+        E = [W.copy() for W in Ws]
+        F = [W.copy() for W in Ws]
+        E[h][i, j] += 1e-6
+        F[h][i, j] -= 1e-6
+        fd = (S.loss(E, a, X, y, **kw) - S.loss(F, a, X, y, **kw)) / 2e-6
+        assert abs(fd - G[h][i, j]) <= 1e-7 * max(1.0, abs(fd))
+
+
+@pytest.mark.parametrize("name,label", [("kernels.softplus_smoothness", "sup |sigma''|"),
+                                        ("kernels.cond31_c", "max(|sigma(0)|")])
+def test_constant_rows_catch_a_wrong_constant(name, label):
+    assert all(r.passed for r in _rows(name, label))
+    f = D.get(name).numpy
+    assert not any(r.passed for r in _rows(name, label, lambda b: 1.001 * np.asarray(f(b))))
+
+
+def test_relu_row_catches_a_too_small_smoothness():
+    name = "kernels.softplus_smoothness"
+    assert all(r.passed for r in _rows(name, "ReLU has no"))
+    assert not any(r.passed for r in _rows(name, "ReLU has no", lambda b: 0.2 * np.asarray(b)))
+
+
+def test_rate_row_catches_a_faster_stated_rate():
+    name = "kernels.deep_loss_bound"
+    assert all(r.passed for r in _rows(name, "Theorems 3.1-3.2"))
+    f = D.get(name).numpy
+    # the stated rate with a 60x larger lambda: faster than the networks' measured rate
+    assert not any(r.passed for r in _rows(
+        name, "Theorems 3.1-3.2", lambda e, lam, k, L0: f(e, np.minimum(60 * lam, 1.99 / e), k, L0)))
+
+
+def test_rate_attained_by_a_least_squares_model():
+    name = "kernels.deep_loss_bound"
+    assert all(r.passed for r in _rows(name, "GD of a least-squares"))
+    f = D.get(name).numpy
+    assert not any(r.passed for r in _rows(name, "GD of a least-squares",
+                                            lambda *a: (1 + 1e-6) * np.asarray(f(*a))))
