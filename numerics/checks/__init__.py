@@ -17,7 +17,7 @@ from ..harness import Check
 #: Modules that register checks, one per formula family.
 CHECK_MODULES = tuple(f"numerics.checks.{m}" for m in (
     "gaussian", "cnn", "cnn_dynamics", "cnn_rates", "filter", "kernels", "wn", "circulant", "resnet",
-    "balance", "saddle", "twolayer", "ch6"))
+    "balance", "saddle", "twolayer", "ch6", "ch6_sgd", "saddle_lemmas"))
 
 _CHECKS: dict[str, list[Check]] = {}
 _LOADED = False
