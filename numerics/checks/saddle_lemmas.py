@@ -1,1 +1,267 @@
-"""Checks of thesis ch. 7's corollaries and lemmas 7.1, 7.3 (seed 004; issue 24)."""
+"""Checks of thesis ch. 7's Corollaries 7.1-7.2 and Lemmas 7.1, 7.3 (seed 004; issue 24), run with
+the ``saddle`` family.  Every row runs the independent model (:mod:`numerics.simulators.saddle`).
+
+* ``saddle.cor72_ell`` / ``cor72_rho`` -- ``g(x) = f((x - z)/R)``: second (third) derivatives
+  of ``g`` by central differences of the model's ``f`` composed with the map, against ``ell/R^2``
+  (``rho/R^3``) times the model's at ``h(x)``; ``B_g = B`` is the identity of values;
+* ``saddle.cor72_step`` -- GD with step ``eta`` on ``g`` (gradient by central differences of
+  ``f o h``) mapped by ``h`` equals GD on ``f`` with the derived step;
+* Lemma 7.1 (``saddle.f``) -- a numeric search for stationary points: Newton (SciPy ``root``
+  with the model's gradient and Hessian) from random points of D, clustered, against the
+  derived list (saddles ``(+-4 tau, .., +-4 tau, 0, .., 0)`` and minima ``(+-4 tau)^d``);
+* Lemma 7.3 (``saddle.f``) -- exact GD from starts in ``[-1, 1]^d`` in every orthant: the last
+  coordinate stays below ``2 tau`` for ``T < (1/(2 eta gamma))((L + gamma)/gamma)^(d-1)``
+  (slack: bound / measured escape time, fails above 1);
+* Corollary 7.1 (``saddle.hessian``) -- along float64 GD paths (d = 3) until the last escape, no
+  iterate is an eps-SOSP (``|grad| <= eps`` and ``lambda_min >= -sqrt(rho eps)``) for ``eps =
+  2 gamma^2 / rho`` (below ``4 gamma^2/rho``, the saddles' threshold).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..harness import Check, CheckResult
+from . import register
+
+E = math.e
+
+
+def _model():
+    from ..simulators.saddle import Octopus
+
+    return Octopus(E, 1.0, E)
+
+
+def _fd_hessian(fun, x, h):
+    d = len(x)
+    H = np.empty((d, d))
+    I = np.eye(d) * h
+    for i in range(d):
+        for j in range(i, d):
+            H[i, j] = H[j, i] = (fun(x + I[i] + I[j]) - fun(x + I[i] - I[j]) - fun(x - I[i] + I[j])
+                                 + fun(x - I[i] - I[j])) / (4 * h * h)
+    return H
+
+
+def _cube_points(rng, n, d, z, R):
+    from .saddle import points_in_D
+
+    Y = points_in_D(rng, n, d, E, boundary_fraction=0.0)
+    return z + R * Y, Y
+
+
+def _cor72_ell(subject, ctx):
+    M = _model()
+    rng = np.random.default_rng(72)
+    worst, parts = 0.0, []
+    for R, z in ((0.1, np.array([1.0, -2.0])), (3.0, np.array([0.5, 0.5])), (20.0, np.zeros(2))):
+        X, Y = _cube_points(rng, 8, 2, z, R)
+        g = lambda x: float(M.f(((x - z) / R)[None])[0])  # noqa: E731
+        for x, y in zip(X, Y):
+            Hg = _fd_hessian(g, x, 1e-3 * R)
+            Hf = M.hessian(y[None])[0]
+            ref = float(subject.fn(1.0, R)) * np.max(np.abs(np.linalg.eigvalsh(Hf)))
+            got = np.max(np.abs(np.linalg.eigvalsh(Hg)))
+            worst = max(worst, abs(got - ref) / ref)
+        parts.append(f"R={R}")
+    return [CheckResult("saddle.cor72_ell", "finite_difference",
+                        "||Hess g||_op by FD of f((x - z)/R) vs ell_g(1, R) ||Hess f||_op", worst,
+                        0.0, worst, "rel", worst <= 1e-5, resolution=1e-5,
+                        detail=f"8 points of the image of D per R ({', '.join(parts)}), d = 2, "
+                               "L = e, gamma = 1, tau = e; B_g = B since g takes f's values")]
+
+
+def _cor72_rho(subject, ctx):
+    M = _model()
+    rng = np.random.default_rng(73)
+    worst = 0.0
+    for R, z in ((0.5, np.array([1.0, -2.0])), (4.0, np.zeros(2))):
+        X, Y = _cube_points(rng, 6, 2, z, R)
+        g = lambda x: float(M.f(((x - z) / R)[None])[0])  # noqa: E731
+        for x, y in zip(X, Y):
+            u = np.array([0.6, 0.8]) * 1e-2 * R
+            if not (M.in_domain(((x + u - z) / R)[None])[0]):
+                continue
+            q_g = np.linalg.norm(_fd_hessian(g, x + u, 2e-3 * R) - _fd_hessian(g, x, 2e-3 * R), 2)
+            q_f = np.linalg.norm(M.hessian(((x + u - z) / R)[None])[0] - M.hessian(y[None])[0], 2)
+            q_g /= np.linalg.norm(u)
+            q_f /= np.linalg.norm(u / R)
+            ref = float(subject.fn(1.0, R)) * q_f
+            if q_f > 1e-3:
+                worst = max(worst, abs(q_g - ref) / ref)
+    return [CheckResult("saddle.cor72_rho", "finite_difference",
+                        "Hessian-difference quotients of g (FD of f o h) vs rho_g(1, R) x f's",
+                        worst, 0.0, worst, "rel", worst <= 1e-4, resolution=1e-4,
+                        detail="R = 0.5, 4; pairs x, x + 0.01 R u in the image of D; quotients "
+                               "||Hess g(x') - Hess g(x)||/|x' - x| over the model's at h(x)")]
+
+
+def _cor72_step(subject, ctx):
+    M = _model()
+    R, z, eta = 2.5, np.array([0.3, -0.7, 1.1]), 0.3
+    rng = np.random.default_rng(74)
+    worst = 0.0
+    for _ in range(3):
+        y = rng.uniform(-1, 1, 3)
+        x = z + R * y
+        g = lambda v: float(M.f(((v - z) / R)[None])[0])  # noqa: E731
+        for _t in range(40):
+            hh = 1e-5 * R
+            grad_g = np.array([(g(x + hh * e) - g(x - hh * e)) / (2 * hh) for e in np.eye(3)])
+            x = x - eta * grad_g
+            y = y - float(subject.fn(eta, R)) * M.grad(y[None])[0]
+            worst = max(worst, float(np.max(np.abs((x - z) / R - y))))
+    return [CheckResult("saddle.cor72_step", "simulation",
+                        "GD on g (FD gradient) mapped by h vs GD on f with eta_f", worst, 0.0,
+                        worst, "abs", worst <= 1e-6, resolution=1e-6,
+                        detail=f"R = {R}, eta = {eta} on g, 3 starts in the image of [-1,1]^3, "
+                               "40 steps; max |h(x_t) - y_t|")]
+
+
+# --- Lemma 7.1: numeric search for stationary points -------------------------------------------
+
+def stationary_search(d, n_starts=300, seed=71):
+    """Newton from random points of D on the model; returns the distinct stationary points found
+    in D (rounded) with the number of negative Hessian eigenvalues."""
+    from scipy.optimize import root
+
+    from .saddle import points_in_D
+
+    M = _model()
+    rng = np.random.default_rng(seed)
+    found = {}
+    def grad(x):  # outside D (where f is not defined) a large residual pushes the solver back
+        return M.grad(x[None])[0] if M.in_domain(x[None])[0] else np.full(d, 1e6)
+
+    def hess(x):
+        return M.hessian(x[None])[0] if M.in_domain(x[None])[0] else np.eye(d)
+
+    for x0 in points_in_D(rng, n_starts, d, E, boundary_fraction=0.0):
+        sol = root(grad, x0, jac=hess, method="hybr", tol=1e-13)
+        x = sol.x
+        if not sol.success or not M.in_domain(x[None])[0]:
+            continue
+        if np.linalg.norm(M.grad(x[None])[0]) > 1e-9:
+            continue
+        key = tuple(np.round(x, 6) + 0.0)
+        neg = int(np.sum(np.linalg.eigvalsh(M.hessian(x[None])[0]) < 0))
+        found[key] = neg
+    return found
+
+
+def derived_list(d):
+    """Lemma 7.1 mirrored to the octopus: k converged coordinates at +-4 tau (k < d: a saddle
+    with one negative eigenvalue; k = d: a minimum)."""
+    import itertools
+
+    out = {}
+    for k in range(d + 1):
+        for signs in itertools.product((-1, 1), repeat=k):
+            pt = [4 * E * s for s in signs] + [0.0] * (d - k)
+            out[tuple(np.round(pt, 6) + 0.0)] = 1 if k < d else 0
+    return out
+
+
+def _lemma71_search(subject, ctx, extra=None):
+    bad, parts = [], []
+    for d in (2, 3):
+        found = stationary_search(d, 80)
+        want = derived_list(d) if extra is None else extra(d)
+        missing = set(want) - set(found)
+        spurious = set(found) - set(want)
+        wrong = [k for k in set(found) & set(want) if found[k] != want[k]]
+        parts.append(f"d={d}: {len(found)} found, {len(want)} derived")
+        bad += [f"d={d} missing {m}" for m in list(missing)[:2]]
+        bad += [f"d={d} spurious {s}" for s in list(spurious)[:2]]
+        bad += [f"d={d} index {w}" for w in wrong[:2]]
+    return [CheckResult("saddle.f", "simulation",
+                        "Lemma 7.1: Newton search for stationary points vs the derived list",
+                        float(len(bad)), 0.0, float(len(bad)), "count", not bad,
+                        detail=("; ".join(parts) + " (Newton on the model from 80 random "
+                                "points of D; minima (+-4tau)^d, saddles with one negative "
+                                "eigenvalue; none elsewhere)" + ("" if not bad else
+                                                                 "; " + "; ".join(bad[:4]))))]
+
+
+# --- Lemma 7.3: GD from other orthants of [-1, 1]^d ---------------------------------------------
+
+def lemma73_runs(dims=(3, 4), starts=4, seed=73):
+    from ..simulators.saddle_gd import default_eta, gd_exact
+
+    M = _model()
+    rng = np.random.default_rng(seed)
+    eta = default_eta(E)
+    out = []
+    for d in dims:
+        bound = (1 / (2 * eta)) * ((E + 1.0) / 1.0) ** (d - 1)
+        for _ in range(starts):
+            x0 = rng.uniform(0, 1, d) * rng.choice([-1.0, 1.0], d)
+            if np.all(x0 > 0):
+                x0[0] = -x0[0]
+            r = gd_exact(x0, E, 1.0, E, eta, model=M)
+            out.append((d, float(r.escape[-1]), bound, bool(r.left_domain)))
+    return out
+
+
+def _lemma73(subject, ctx, scale=1.0):
+    runs = lemma73_runs()
+    slack = max(scale * b / T for _, T, b, _ in runs)
+    left = any(r[3] for r in runs)
+    return [CheckResult("saddle.f", "slack",
+                        "Lemma 7.3: bound / escape time of x_d, starts in other orthants",
+                        slack, 1.0, slack, "max bound/T_d", bool(slack <= 1 and not left),
+                        detail=(f"exact GD (eta = 1/(4L), L = e, gamma = 1, tau = e) from "
+                                f"{len(runs)} starts of [-1,1]^d with a negative coordinate, d = 3, "
+                                "4: |x_d| < 2 tau until T_d >= (1/(2 eta gamma))((L + gamma)/"
+                                "gamma)^(d-1) (Lemma 7.2's bound, mirrored); T_d / bound: "
+                                + ", ".join(f"{T / b:.2f}" for _, T, b, _ in runs)
+                                + "; GD stayed in D" + ("" if not left else " -- LEFT D")))]
+
+
+# --- Corollary 7.1: no eps-SOSP on the GD path -----------------------------------------------
+
+def cor71_visits(eps, d=3, starts=3, seed=17, rho=101.6):
+    """Iterates of float64 GD (before the last coordinate escapes) that are eps-SOSPs."""
+    from ..simulators.saddle_gd import default_eta, gd_exact, gd_float64
+
+    M = _model()
+    rng = np.random.default_rng(seed)
+    eta = default_eta(E)
+    visits, steps = 0, 0
+    for _ in range(starts):
+        x0 = rng.uniform(-1, 1, d)
+        T = int(gd_exact(x0, E, 1.0, E, eta, model=M).escape[-1])
+        path = gd_float64(x0, E, 1.0, E, eta, steps=T - 1, model=M)
+        G = np.linalg.norm(M.grad(path), axis=1)
+        lam = np.linalg.eigvalsh(M.hessian(path))[:, 0]
+        visits += int(np.sum((G <= eps) & (lam >= -math.sqrt(rho * eps))))
+        steps += len(path)
+    return visits, steps
+
+
+def _cor71(subject, ctx, eps=None):
+    rho = 101.6
+    eps = 2.0 / rho if eps is None else eps
+    visits, steps = cor71_visits(eps, rho=rho)
+    return [CheckResult("saddle.hessian", "simulation",
+                        "Corollary 7.1: eps-SOSPs visited by GD before the last escape",
+                        float(visits), 0.0, float(visits), "count", visits == 0,
+                        detail=(f"float64 GD (d = 3, eta = 1/(4L), L = e) from 3 starts in "
+                                f"[-1,1]^3, {steps} iterates up to T_d; eps = {eps:.3g} (2 gamma^2/"
+                                f"rho, rho = {rho} from the Theorem 7.3 row): |grad| <= eps and "
+                                "lambda_min >= -sqrt(rho eps) never both hold (fails on a visit)"))]
+
+
+register(Check("saddle.cor72_ell", "finite_difference", "FD Hessian of the rescaled model",
+               _cor72_ell))
+register(Check("saddle.cor72_rho", "finite_difference", "FD Hessian quotients of the rescaled model",
+               _cor72_rho))
+register(Check("saddle.cor72_step", "simulation", "GD on g vs GD on f", _cor72_step))
+register(Check("saddle.f", "simulation", "Lemma 7.1: Newton search", _lemma71_search,
+               independent=False))
+register(Check("saddle.f", "slack", "Lemma 7.3: GD from other orthants", _lemma73,
+               independent=False))
+register(Check("saddle.hessian", "simulation", "Corollary 7.1: no eps-SOSP visited", _cor71,
+               independent=False))
