@@ -348,8 +348,7 @@ def sgd_stay_failure(T, eta, alpha, B, M, r0, r1):
     _rt.require(r1 > r0, "r1", "must exceed r0")
     _rt.require(eta * alpha < 1, "eta", "must satisfy eta alpha < 1 (a contraction)")
     _t0 = alpha*eta
-    _t1 = (1 - _t0)**(2*T)
-    return _rt.finish(T*numpy.exp(-1/2*_t0*_t1*(_t0 - 2)*(r1**2 - r0**2)**2/((_t1 - 1)*(B**2*eta**2 + 2*B*M*eta*r1)**2)), _shape)
+    return _rt.finish(T*numpy.exp(-1/2*_t0*(2 - _t0)*(r1**2 - r0**2)**2/((B**2*eta**2 + 2*B*M*eta*r1)**2*numpy.expm1(-2*T*numpy.log1p(-_t0)))), _shape)
 
 
 def sgd_markov_failure(T, eta, alpha, B, r0, epsilon, ws_norm, delta):
