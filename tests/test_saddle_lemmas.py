@@ -1,0 +1,55 @@
+"""Thesis ch. 7 Corollaries 7.1-7.2, Lemmas 7.1 and 7.3 rows (numerics/checks/saddle_lemmas.py):
+the rows pass, and each fails on a planted error."""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+import derivations
+from numerics.checks import saddle_lemmas as C
+from numerics.harness import Context, Subject
+
+CTX = Context(samples=2000)
+
+
+def _subject(name, scale=1.0):
+    f = derivations.get(name)
+    return Subject(f, lambda *a: np.asarray(f.numpy(*a)) * scale)
+
+
+def test_derived_rescaling():
+    from derivations.saddle import corollaries as K
+
+    assert sp.simplify(K.cor72_ell() - K.ELL / K.R**2) == 0
+    assert sp.simplify(K.cor72_rho() - K.RHO / K.R**3) == 0
+    assert sp.simplify(K.cor72_step() - K.ETA / K.R**2) == 0
+    assert K.value_ratio() == 1
+
+
+def test_cor72_rows_and_planted():
+    for name, fn in (("saddle.cor72_ell", C._cor72_ell), ("saddle.cor72_rho", C._cor72_rho),
+                     ("saddle.cor72_step", C._cor72_step)):
+        assert fn(_subject(name), CTX)[0].passed, name
+        assert not fn(_subject(name, 1.01), CTX)[0].passed, name
+
+
+def test_lemma71_search_and_planted_list():
+    assert C._lemma71_search(None, CTX)[0].passed
+
+    def wrong(d):  # a derived list with one saddle misplaced
+        out = dict(C.derived_list(d))
+        out.pop(next(iter(out)))
+        out[(1.0,) * d] = 1
+        return out
+
+    assert not C._lemma71_search(None, CTX, extra=wrong)[0].passed
+
+
+def test_lemma73_slack_and_planted_bound():
+    assert C._lemma73(None, CTX)[0].passed
+    assert not C._lemma73(None, CTX, scale=20.0)[0].passed
+
+
+def test_cor71_no_sosp_and_planted_eps():
+    assert C._cor71(None, CTX)[0].passed
+    assert not C._cor71(None, CTX, eps=10.0)[0].passed
