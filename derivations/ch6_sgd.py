@@ -131,9 +131,10 @@ register(Formula(
     "filter.sgd_stay_failure", f"{SOURCE}, Lemma 6.2 (l.6729; Azuma-Hoeffding, union over T)",
     (Arg("T", "int", "number of iterations"), _ETA_A, _ALPHA_A, _B_A,
      Arg("M", "scalar", "M = L(0) + 10 L_cross + 4 beta (gradient bound / |w - w*|)",
-         positive=True), _R0_A, Arg("r1", "scalar", "radius of the ball, r1 > r0", positive=True)),
+         positive=True), _R0_A, Arg("r1", "scalar", "radius of the ball", positive=True,
+                             domain=("> r0: the ball must contain the start",))),
     _MODEL + "; |E grad l(w)| <= M |w - w*|", sgd_stay_failure,
-    lhs=r"\delta_{6.2}", validate=_ONE_STEP + ('_rt.require(r1 > r0, "r1", "must exceed r0")',),
+    lhs=r"\delta_{6.2}", validate=_ONE_STEP,
     notes=("the thesis bounds sum_{s<=T} (1 - eta alpha)^(-2s) by T (1 + 2 eta alpha T) "
            "(l.6790); here the sum is exact"),
 ))

@@ -327,7 +327,7 @@ def sgd_stay_failure(T, eta, alpha, B, M, r0, r1):
         B: (...) (> 0) - bound of the gradient noise |xi_t| <= B
         M: (...) (> 0) - M = L(0) + 10 L_cross + 4 beta (gradient bound / |w - w*|)
         r0: (...) (>= 0) - |w0 - w*|
-        r1: (...) (> 0) (> r0) - radius of the ball, r1 > r0
+        r1: (...) (> 0) (> r0) - radius of the ball
 
     Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
     """
@@ -345,7 +345,7 @@ def sgd_stay_failure(T, eta, alpha, B, M, r0, r1):
     _rt.positive("r1", r1)
     _shape = _rt.batch_shape(("eta", eta, 0), ("alpha", alpha, 0), ("B", B, 0), ("M", M, 0), ("r0", r0, 0), ("r1", r1, 0))
     _rt.require(r0 >= 0, "r0", "must be >= 0")
-    _rt.require(r1 > r0, "r1", "must exceed r0")
+    _rt.require(r1 > r0, "r1", "must be > r0 (the ball must contain the start)")
     _rt.require(eta * alpha < 1, "eta", "must satisfy eta alpha < 1 (a contraction)")
     _t0 = alpha*eta
     return _rt.finish(T*numpy.exp(-1/2*_t0*(2 - _t0)*(r1**2 - r0**2)**2/((B**2*eta**2 + 2*B*M*eta*r1)**2*numpy.expm1(-2*T*numpy.log1p(-_t0)))), _shape)
