@@ -65,3 +65,27 @@ def test_theorem61_recovers_and_degenerate_input_does_not():
 def test_one_step_inequality_and_planted_alpha():
     assert C._one_step(None, CTX)[0].passed
     assert C.one_step_slack(alpha_factor=30.0)[0] > 1            # a 30x larger alpha fails
+
+
+def test_experiment_quick_writes_json(tmp_path, monkeypatch):
+    """``reproduce ch6_sgd --quick`` plumbing on a shortened run (the lemmas' T is ~4e4 steps)."""
+    from numerics.experiments import ch6_sgd as E
+
+    study = E.sgd_study
+    monkeypatch.setattr(E, "sgd_study", lambda quick, seed: study(quick, seed, runs=6, steps=300))
+    lmu = E.lmu_study
+    monkeypatch.setattr(E, "lmu_study", lambda seed, quick: lmu(seed, n=600, quick=False))
+    res = E.run(tmp_path, quick=True)
+    assert (tmp_path / "ch6_sgd.json").exists()
+    assert "Theorem 6.4" in E.report(res) and "L_mu" in E.report(res)
+    p = E.parameters(0.0423, 1.13)
+    assert p["printed_condition_holds"] and p["T"] > 10_000
+
+
+def test_exact_lmu_is_the_sup_over_phi():
+    from numerics.experiments.ch6_sgd import exact_lmu
+
+    dev = np.array([0.1, 0.2, 0.4, 1.0])
+    phis = np.linspace(1e-4, 1.5, 200001)
+    brute = np.max((np.searchsorted(np.sort(dev), phis, side="right") / 4) / phis)
+    assert abs(exact_lmu(dev, 1.5) - 2.5) < 1e-12 and brute <= 2.5 + 1e-12
