@@ -53,3 +53,29 @@ def test_lemma73_slack_and_planted_bound():
 def test_cor71_no_sosp_and_planted_eps():
     assert C._cor71(None, CTX)[0].passed
     assert not C._cor71(None, CTX, eps=10.0)[0].passed
+
+
+def test_constant_enclosures_and_planted():
+    from derivations.saddle import constants as K
+
+    ctx = CTX
+    for fn, row, scale in ((K.ell_interval, C._ell_enclosure, 0.999),
+                           (K.rho_interval, C._rho_enclosure, 0.98),
+                           (K.B_interval, C._B_enclosure, 0.99)):
+        assert row(Subject(None, fn), ctx)[0].passed
+        assert not row(Subject(None, fn), ctx, scale=scale)[0].passed
+    assert C._alpha_rows(None, ctx)[0].passed
+    assert K.strict_saddle_alpha() == 2 * sp.Symbol("gamma", positive=True)
+
+
+def test_constant_bad_input():
+    import pytest
+
+    from derivations.saddle import constants as K
+
+    with pytest.raises(ValueError, match="L must be >= gamma"):
+        K.ell_interval(0.5, 1.0, 1.0)
+    with pytest.raises(ValueError, match="^d must"):
+        K.B_interval(1)
+    with pytest.raises(ValueError, match="^tau must"):
+        K.rho_interval(1.0, 1.0, -1.0)

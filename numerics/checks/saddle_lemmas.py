@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ..harness import Check, CheckResult
-from . import register
+from . import register, register_public
 
 E = math.e
 
@@ -265,3 +265,95 @@ register(Check("saddle.f", "slack", "Lemma 7.3: GD from other orthants", _lemma7
                independent=False))
 register(Check("saddle.hessian", "simulation", "Corollary 7.1: no eps-SOSP visited", _cor71,
                independent=False))
+
+
+# --- Definitions 7.1-7.5: rigorous enclosures of B, ell, rho (derivations.saddle.constants) ------
+
+def _enclosure_row(name, label, lo, hi, sampled, detail):
+    """The model's sampled supremum must lie below the enclosure's upper end (+1e-12) and the
+    enclosure must be tight (lower end >= the sampled value's 1 - 1e-3)."""
+    ok = sampled <= hi * (1 + 1e-12) and lo >= sampled * (1 - 1e-3) and lo <= hi
+    return CheckResult(name, "slack", label, hi, sampled, sampled / hi, "sampled/upper", bool(ok),
+                       detail=detail + f"; enclosure [{lo:.10g}, {hi:.10g}], model's sampled sup "
+                       f"{sampled:.10g} (fails above the upper end or below the lower end by "
+                       "more than 1e-3)")
+
+
+def _ell_enclosure(subject, ctx, scale=1.0):
+    from .saddle import lipschitz_constant
+
+    M = _model()
+    lo, hi = subject.fn(E, 1.0, E, rtol=1e-4)
+    lo, hi = lo * scale, hi * scale
+    sampled, _ = lipschitz_constant(lambda P, *a: M.hessian(P).astype(float), E, 1.0, E, 201, 101)
+    return [_enclosure_row("saddle.ell_interval", "Def. 7.2: ell enclosure vs the model's grid sup",
+                           lo, hi, sampled, "L = e, gamma = 1, tau = e; ball "
+                           "arithmetic (python-flint) branch and bound on SymPy's Hessian of the "
+                           "spline piece; model: Octopus.hessian on a 201 x 101 grid + L-BFGS-B")]
+
+
+def _rho_enclosure(subject, ctx, scale=1.0):
+    from .saddle import hessian_lipschitz
+
+    M = _model()
+    lo, hi = subject.fn(E, 1.0, E, rtol=1e-3)
+    lo, hi = lo * scale, hi * scale
+    sampled, _ = hessian_lipschitz(lambda P, *a: M.hessian(P).astype(float), E, 1.0, E)
+    row = _enclosure_row("saddle.rho_interval", "Def. 7.3: rho enclosure vs the model's quotients",
+                         lo, hi, sampled, "L = e; model: Hessian difference quotients, 12 "
+                         "directions, 61 x 31 grid (a lower estimate)")
+    row.passed = bool(sampled <= hi * (1 + 1e-12) and lo >= 0.97 * sampled)
+    row.detail = row.detail.replace("1e-3)", "3%: the quotients sample 12 directions)")
+    return [row]
+
+
+def _B_enclosure(subject, ctx, scale=1.0):
+    from .saddle import points_in_D
+
+    M = _model()
+    rng = np.random.default_rng(78)
+    parts, ok = [], True
+    for d in (2, 3, 5):
+        lo, hi = subject.fn(d, E, 1.0, E, rtol=1e-5)
+        lo, hi = lo * scale, hi * scale
+        X = points_in_D(rng, 1000, d, E, boundary_fraction=0.7)
+        sampled = float(np.max(np.abs(M.f(X))))
+        # the extreme: every converged coordinate at 2 tau, tail at tau (region d: v = 0)
+        ok &= sampled <= hi * (1 + 1e-12) and lo >= sampled * (1 - 0.05)
+        parts.append(f"d={d}: [{lo:.8g}, {hi:.8g}] vs sampled {sampled:.8g}")
+    return [CheckResult("saddle.B_interval", "slack", "Def. 7.1: B enclosure vs the model's sup",
+                        hi, sampled, sampled / hi, "sampled/upper", bool(ok),
+                        detail="; ".join(parts) + " (1000 points of D per d, 70% on boundaries; "
+                        "fails above the upper end or 5% below the lower end); B is linear in d")]
+
+
+def _alpha_rows(subject, ctx):
+    """Def. 7.4: alpha = 2 gamma (derived) vs the model's Hessian at every saddle (d = 4)."""
+    import sympy as sp
+
+    from derivations.saddle import connectors as Cn
+    from derivations.saddle import constants as K
+
+    M = _model()
+    alpha = float(K.strict_saddle_alpha().subs({Cn.gamma: 1.0, Cn.L: E}))
+    got = [-float(np.linalg.eigvalsh(M.hessian(M.saddle(4, k)[None].astype(float))[0])[0])
+           for k in range(4)]
+    err = max(abs(g - alpha) for g in got)
+    thr = K.sosp_eps_threshold()
+    ok = err <= 1e-12 and sp.simplify(thr - 4 * Cn.gamma**2 / sp.Symbol("rho", positive=True)) == 0
+    return [CheckResult("saddle.hessian", "dense", "Def. 7.4: alpha-strict saddles, alpha = 2 gamma",
+                        got[0], alpha, err, "abs", bool(ok), resolution=1e-12,
+                        detail=f"-lambda_min of the model's Hessian at the 4 saddles of d = 4: "
+                               f"{', '.join(f'{g:.12g}' for g in got)}; Def. 7.5: a saddle is an "
+                               "eps-SOSP iff eps >= 4 gamma^2/rho (solved)")]
+
+
+RELATED_7 = ("saddle.f", "saddle.grad", "saddle.hessian")
+register(Check("saddle.hessian", "dense", "Def. 7.4: alpha = 2 gamma at the saddles", _alpha_rows,
+               independent=False))
+register_public(Check("saddle.ell_interval", "slack", "Def. 7.2: ell enclosure", _ell_enclosure),
+                "derivations.saddle.constants:ell_interval", RELATED_7)
+register_public(Check("saddle.rho_interval", "slack", "Def. 7.3: rho enclosure", _rho_enclosure),
+                "derivations.saddle.constants:rho_interval", RELATED_7)
+register_public(Check("saddle.B_interval", "slack", "Def. 7.1: B enclosure", _B_enclosure),
+                "derivations.saddle.constants:B_interval", RELATED_7)
