@@ -79,3 +79,12 @@ def test_constant_bad_input():
         K.B_interval(1)
     with pytest.raises(ValueError, match="^tau must"):
         K.rho_interval(1.0, 1.0, -1.0)
+
+
+def test_theorem71_and_planted_horizon():
+    from derivations.saddle import constants as K
+
+    assert C._theorem71(None, CTX)[0].passed
+    assert C.ELL_HI >= K.ell_interval(rtol=1e-5)[1]  # an upper bound of ell: eta < 1/ell
+    g, lam, _, _ = C.theorem71_runs(extra=-50)          # stopped before the last escape settles
+    assert g.max() > 1e-8 or lam.min() <= 0
