@@ -99,10 +99,10 @@ def _arb_fun(expr, names):
     return f
 
 
-def _bb_max(upper, lower, box, rtol, max_boxes=40_000):
+def _bb_max(upper, lower, box, rtol, max_boxes=40_000, atol=0.0):
     """Branch and bound: ``sup`` of a function over ``box`` (list of (lo, hi)) given ``upper(box)``
     (a rigorous upper bound on the box) and ``lower(point)`` (a rigorous lower bound of the value
-    at the box's centre).  Returns (lo, hi)."""
+    at the box's centre); stops when ``hi - lo <= max(rtol |lo|, atol)``.  Returns (lo, hi)."""
     def centre(b):
         return [(a + c) / 2 for a, c in b]
 
@@ -112,7 +112,7 @@ def _bb_max(upper, lower, box, rtol, max_boxes=40_000):
     while heap:
         neg, b = heapq.heappop(heap)
         hi = -neg
-        if hi <= best * (1 + rtol) or n >= max_boxes:
+        if hi <= best + max(rtol * abs(best), atol) or n >= max_boxes:
             return best, max(hi, best) if n < max_boxes else max(hi, best)
         n += 1
         j = max(range(len(b)), key=lambda i: b[i][1] - b[i][0])
@@ -191,18 +191,21 @@ def rho_interval(L=math.e, gamma=1.0, tau=math.e, rtol=1e-4):
 def _piece_range_cached(which, box, L, gamma, tau, rtol):
     sub = _params(L, gamma, tau)
     expr = (quad_piece() if which == "quad" else spline_piece()).subs(sub)
-    return _piece_range(expr, [list(b) for b in box], rtol)
+    # a piece's sup or inf may be 0 (at the origin): an absolute tolerance on the scale L tau^2
+    return _piece_range(expr, [list(b) for b in box], rtol, atol=rtol * L * tau**2)
 
 
-def _piece_range(expr, box, rtol):
+def _piece_range(expr, box, rtol, atol=0.0):
     """(sup, inf) enclosures of a polynomial piece over ``box``: ((lo, hi), (lo, hi))."""
     import flint
 
     f = _arb_fun(expr, (O.u, O.v))
     up = _bb_max(lambda b: float(f(_ball(*b[0]), _ball(*b[1])).upper()),
-                 lambda p: float(f(flint.arb(p[0]), flint.arb(p[1])).lower()), box, rtol)
+                 lambda p: float(f(flint.arb(p[0]), flint.arb(p[1])).lower()), box, rtol,
+                 atol=atol)
     down = _bb_max(lambda b: float((-f(_ball(*b[0]), _ball(*b[1]))).upper()),
-                   lambda p: float((-f(flint.arb(p[0]), flint.arb(p[1]))).lower()), box, rtol)
+                   lambda p: float((-f(flint.arb(p[0]), flint.arb(p[1]))).lower()), box, rtol,
+                   atol=atol)
     return up, (-down[1], -down[0])
 
 

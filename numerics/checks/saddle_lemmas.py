@@ -314,7 +314,7 @@ def _B_enclosure(subject, ctx, scale=1.0):
     rng = np.random.default_rng(78)
     parts, ok = [], True
     for d in (2, 3, 5):
-        lo, hi = subject.fn(d, E, 1.0, E, rtol=1e-5)
+        lo, hi = subject.fn(d, E, 1.0, E, rtol=1e-4)
         lo, hi = lo * scale, hi * scale
         X = points_in_D(rng, 1000, d, E, boundary_fraction=0.7)
         sampled = float(np.max(np.abs(M.f(X))))
