@@ -85,7 +85,7 @@ def sgd_study(quick=False, seed=0, runs=None, steps=None):
     p = parameters(gamma1, M, r0, r1)
     if steps is not None:  # tests only: a shorter run (the conditions then do not hold)
         p["T"] = int(steps)
-    R = runs or (40 if quick else 200)
+    R = runs or (8 if quick else 200)
     rng = np.random.default_rng([seed, 640])
     W0 = w_star + sphere(rng, (R, 3), r0)
     d2, _, _ = patch_sgd(rng, Z, w_star, W0, p["eta"], p["T"], B=p["B"])
