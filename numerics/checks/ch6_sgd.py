@@ -355,3 +355,87 @@ register(mpmath_check("filter.sgd_markov_failure", _pts(
     ("T", "eta", "alpha", "B", "r0", "epsilon", "ws_norm", "delta"),
     [(60, 0.02, 1.98, 0.5, 0.6, 0.2, 1.0, 0.0), (500, 0.001, 0.04, 0.01, 0.3, 0.1, 1.5, 0.05)])))
 register(mpmath_check("filter.sgd_step_max", _pts(("gamma", "M"), [(0.04, 1.06), (1.0, 3.0)])))
+
+
+# --- exact references: the proof's constructions evaluated step by step (30 digits) ---------
+
+def _iterate_mean(t, eta, alpha, B, r0):
+    """``e_t`` of the recursion ``e_{s+1} = (1 - eta alpha) e_s + eta^2 B^2``, ``e_0 = r0^2``, by
+    iterating it ``t`` times in mpmath (t integer)."""
+    import mpmath
+
+    with mpmath.workdps(30):
+        e = mpmath.mpf(r0) ** 2
+        q = 1 - mpmath.mpf(eta) * mpmath.mpf(alpha)
+        add = mpmath.mpf(eta) ** 2 * mpmath.mpf(B) ** 2
+        for _ in range(int(t)):
+            e = q * e + add
+        return e
+
+
+def _fixed_point(eta, alpha, B):
+    """The recursion's fixed point by mpmath's root finder on ``e - ((1 - eta alpha) e + eta^2
+    B^2)``."""
+    import mpmath
+
+    with mpmath.workdps(30):
+        eta, alpha, B = mpmath.mpf(eta), mpmath.mpf(alpha), mpmath.mpf(B)
+        return mpmath.findroot(lambda e: e - ((1 - eta * alpha) * e + eta**2 * B**2), 0.0)
+
+
+MEAN_REF = ((0, 0.1, 1.0, 0.5, 0.3), (7, 0.01, 0.5, 2.0, 1.0), (300, 1e-3, 0.04, 0.01, 0.3),
+            (60, 0.05, 1.95, 1.0, 0.3), (1, 0.3, 0.2, 0.1, 2.0))
+STAY_REF = ((100, 0.0025, 1.9975, 8.0, 1.0, 0.3, 0.6), (100, 0.0025, 1.9975, 8.0, 1.0, 0.3, 0.7),
+            (100, 0.01, 0.05, 0.1, 1.0, 0.3, 0.5), (40, 0.02, 0.5, 0.3, 2.0, 0.1, 0.9),
+            (7, 0.1, 0.3, 0.05, 0.7, 0.2, 0.25))
+MARKOV_REF = ((60, 0.02, 1.98, 0.5, 0.6, 0.2, 1.0, 0.0), (500, 0.001, 0.04, 0.01, 0.3, 0.1, 1.5, 0.05),
+              (13, 0.05, 0.7, 0.3, 1.1, 0.4, 0.8, 0.2))
+
+
+def _mean_ref(subject, ctx):
+    got = [float(subject.fn(float(t), *a)) for t, *a in MEAN_REF]
+    ref = [float(_iterate_mean(t, *a)) for t, *a in MEAN_REF]
+    err = max(abs(g - r) / abs(r) for g, r in zip(got, ref))
+    return [CheckResult("filter.sgd_mean_bound", "dense", "vs the recursion iterated (30 digits)",
+                        got[2], ref[2], err, "rel", err <= 1e-10, resolution=1e-10,
+                        detail=f"{len(MEAN_REF)} points, t = 0 ... 300")]
+
+
+def _stay_ref(subject, ctx):
+    import mpmath
+
+    got, ref = [], []
+    for T, eta, a, B, M, r0, r1 in STAY_REF:
+        with mpmath.workdps(30):
+            q = 1 - mpmath.mpf(eta) * a
+            c = 2 * mpmath.mpf(eta) * B * M * r1 + mpmath.mpf(eta) ** 2 * B**2
+            total = mpmath.fsum((q ** (-s) * c) ** 2 for s in range(1, T + 1))
+            ref.append(float(T * mpmath.exp(-(mpmath.mpf(r1) ** 2 - mpmath.mpf(r0) ** 2) ** 2
+                                            / (2 * total))))
+        got.append(float(subject.fn(T, eta, a, B, M, r0, r1)))
+    err = max(abs(g - r) / abs(r) for g, r in zip(got, ref))
+    return [CheckResult("filter.sgd_stay_failure", "dense",
+                        "vs the Azuma sum of the increment bounds c_s, summed term by term",
+                        got[3], ref[3], err, "rel", err <= 1e-10, resolution=1e-10,
+                        detail=f"{len(STAY_REF)} points; T exp(-(r1^2 - r0^2)^2 / (2 sum_s c_s^2)), "
+                               "c_s = (1 - eta alpha)^-s (2 eta B M r1 + eta^2 B^2), 30 digits")]
+
+
+def _markov_ref(subject, ctx):
+    got, ref = [], []
+    for T, eta, a, B, r0, eps, ws, delta in MARKOV_REF:
+        e_T = _iterate_mean(T, eta, a, B, r0)
+        ref.append(float((e_T - _fixed_point(eta, a, B)) / (eps**2 * ws**2) + delta))
+        got.append(float(subject.fn(T, eta, a, B, r0, eps, ws, delta)))
+    err = max(abs(g - r) / abs(r) for g, r in zip(got, ref))
+    return [CheckResult("filter.sgd_markov_failure", "dense",
+                        "vs Markov on the iterated recursion (30 digits)", got[0], ref[0], err,
+                        "rel", err <= 1e-10, resolution=1e-10,
+                        detail=f"{len(MARKOV_REF)} points: (e_T - e*)/(eps^2 |w*|^2) + delta with "
+                               "e_T iterated, e* the recursion's fixed point (mpmath findroot)")]
+
+
+register(Check("filter.sgd_mean_bound", "dense", "vs the recursion iterated", _mean_ref))
+register(Check("filter.sgd_stay_failure", "dense", "vs the Azuma sum term by term", _stay_ref))
+register(Check("filter.sgd_markov_failure", "dense", "vs Markov on the iterated recursion",
+               _markov_ref))

@@ -45,10 +45,23 @@ def _fd_hessian(fun, x, h):
     return H
 
 
+def _fd_hessian4(fun, x, h):
+    """Richardson extrapolation of :func:`_fd_hessian` (fourth order): ``(4 H(h/2) - H(h))/3``."""
+    return (4 * _fd_hessian(fun, x, h / 2) - _fd_hessian(fun, x, h)) / 3
+
+
+def _interior(Y, margin=0.05):
+    """Rows of ``Y`` with every |coordinate| at least ``margin`` from 0, tau, 2 tau, 6 tau (the
+    stencils stay inside one polynomial piece)."""
+    a = np.abs(Y)[..., None]
+    return np.all(np.abs(a - np.array([0.0, E, 2 * E, 6 * E])) >= margin, axis=(-1, -2))
+
+
 def _cube_points(rng, n, d, z, R):
     from .saddle import points_in_D
 
-    Y = points_in_D(rng, n, d, E, boundary_fraction=0.0)
+    Y = points_in_D(rng, 4 * n, d, E, boundary_fraction=0.0)
+    Y = Y[_interior(Y)][:n]
     return z + R * Y, Y
 
 
@@ -60,15 +73,15 @@ def _cor72_ell(subject, ctx):
         X, Y = _cube_points(rng, 8, 2, z, R)
         g = lambda x: float(M.f(((x - z) / R)[None])[0])  # noqa: E731
         for x, y in zip(X, Y):
-            Hg = _fd_hessian(g, x, 1e-3 * R)
+            Hg = _fd_hessian4(g, x, 4e-3 * R)
             Hf = M.hessian(y[None])[0]
             ref = float(subject.fn(1.0, R)) * np.max(np.abs(np.linalg.eigvalsh(Hf)))
             got = np.max(np.abs(np.linalg.eigvalsh(Hg)))
-            worst = max(worst, abs(got - ref) / ref)
+            worst = max(worst, abs(got - ref) / abs(ref))
         parts.append(f"R={R}")
     return [CheckResult("saddle.cor72_ell", "finite_difference",
                         "||Hess g||_op by FD of f((x - z)/R) vs ell_g(1, R) ||Hess f||_op", worst,
-                        0.0, worst, "rel", worst <= 1e-5, resolution=1e-5,
+                        0.0, worst, "rel", worst <= 2e-7, resolution=2e-7,
                         detail=f"8 points of the image of D per R ({', '.join(parts)}), d = 2, "
                                "L = e, gamma = 1, tau = e; B_g = B since g takes f's values")]
 
@@ -81,20 +94,22 @@ def _cor72_rho(subject, ctx):
         X, Y = _cube_points(rng, 6, 2, z, R)
         g = lambda x: float(M.f(((x - z) / R)[None])[0])  # noqa: E731
         for x, y in zip(X, Y):
-            u = np.array([0.6, 0.8]) * 1e-2 * R
-            if not (M.in_domain(((x + u - z) / R)[None])[0]):
+            u = np.array([0.6, 0.8]) * 3e-2 * R
+            y2 = ((x + u - z) / R)[None]
+            if not (M.in_domain(y2)[0] and _interior(y2)[0]):
                 continue
-            q_g = np.linalg.norm(_fd_hessian(g, x + u, 2e-3 * R) - _fd_hessian(g, x, 2e-3 * R), 2)
+            q_g = np.linalg.norm(_fd_hessian4(g, x + u, 4e-3 * R) - _fd_hessian4(g, x, 4e-3 * R), 2)
             q_f = np.linalg.norm(M.hessian(((x + u - z) / R)[None])[0] - M.hessian(y[None])[0], 2)
             q_g /= np.linalg.norm(u)
             q_f /= np.linalg.norm(u / R)
             ref = float(subject.fn(1.0, R)) * q_f
-            if q_f > 1e-3:
-                worst = max(worst, abs(q_g - ref) / ref)
+            if q_f > 1e-1:
+                worst = max(worst, abs(q_g - ref) / abs(ref))
     return [CheckResult("saddle.cor72_rho", "finite_difference",
                         "Hessian-difference quotients of g (FD of f o h) vs rho_g(1, R) x f's",
-                        worst, 0.0, worst, "rel", worst <= 1e-4, resolution=1e-4,
-                        detail="R = 0.5, 4; pairs x, x + 0.01 R u in the image of D; quotients "
+                        worst, 0.0, worst, "rel", worst <= 3e-7, resolution=3e-7,
+                        detail="R = 0.5, 4; pairs x, x + 0.03 R u in the image of D (stencils "
+                               "inside one piece; Richardson FD); quotients "
                                "||Hess g(x') - Hess g(x)||/|x' - x| over the model's at h(x)")]
 
 
