@@ -192,7 +192,7 @@ def _lemma71_search(subject, ctx, extra=None):
         bad += [f"d={d} spurious {s}" for s in list(spurious)[:2]]
         bad += [f"d={d} index {w}" for w in wrong[:2]]
     return [CheckResult("saddle.f", "simulation",
-                        "Lemma 7.1: Newton search for stationary points vs the derived list",
+                        "Newton search for stationary points vs the derived list (Lem. 7.1)",
                         float(len(bad)), 0.0, float(len(bad)), "count", not bad,
                         detail=("; ".join(parts) + " (Newton on the model from 80 random "
                                 "points of D; minima (+-4tau)^d, saddles with one negative "
@@ -274,7 +274,7 @@ register(Check("saddle.cor72_ell", "finite_difference", "FD Hessian of the resca
 register(Check("saddle.cor72_rho", "finite_difference", "FD Hessian quotients of the rescaled model",
                _cor72_rho))
 register(Check("saddle.cor72_step", "simulation", "GD on g vs GD on f", _cor72_step))
-register(Check("saddle.f", "simulation", "Lemma 7.1: Newton search", _lemma71_search,
+register(Check("saddle.f", "simulation", "Newton search (Lem. 7.1)", _lemma71_search,
                independent=False))
 register(Check("saddle.f", "slack", "Lemma 7.3: GD from other orthants", _lemma73,
                independent=False))

@@ -103,8 +103,11 @@ def sgd_study(quick=False, seed=0, runs=None, steps=None):
     m = d2[:, ts].mean(0)
     se = d2[:, ts].std(0, ddof=1) / math.sqrt(R)
     mean_slack = float(np.max(((m - 5 * se) / bound_t)[1:]))  # t = 0: equal by construction
-    half = ts[len(ts) // 2]
-    measured_rate = float(math.log(d2[:, half].mean() / d2[:, 0].mean()) / half)
+    # the transient (before the mean settles at its noise floor): least-squares slope of
+    # log mean over the grid points whose mean is above 10x the final value
+    tr = m > 10 * m[-1]
+    measured_rate = (float(np.polyfit(ts[tr], np.log(m[tr]), 1)[0]) if tr.sum() >= 2
+                     else float("nan"))
     stay = float(derivations.get("filter.sgd_stay_failure").numpy(T, eta, a, B, M, r0, r1))
     markov = float(derivations.get("filter.sgd_markov_failure").numpy(
         T, eta, a, B, r0, eps, 1.0, p["delta"]))
