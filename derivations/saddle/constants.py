@@ -8,7 +8,7 @@ tube template of :mod:`.octopus` on its spline region, differentiated by SymPy);
 pieces are quadratic (Hessian eigenvalues ``2L`` and ``-2 gamma``, third derivatives 0).  The
 suprema over the spline block ``[tau, 2 tau] x [0, tau]`` (and over unit directions for rho) are
 enclosed by branch and bound with ball arithmetic (python-flint's ``arb``, outward rounding): the
-result is ``(lo, hi)`` with the true supremum in ``[lo, hi]`` and ``hi - lo <= rtol hi``.
+result is ``numpy.array([lo, hi])`` with the true supremum in ``[lo, hi]`` and ``hi - lo <= rtol hi``.
 
 * ``ell``: ``max(2L, 2 gamma, sup |lambda|(Hess g))``; the 2x2 block's spectral radius is
   ``|a + c|/2 + sqrt((a - c)^2/4 + b^2)``.
@@ -29,6 +29,7 @@ import heapq
 import math
 from functools import lru_cache
 
+import numpy as np
 import sympy as sp
 
 from . import connectors as C
@@ -162,7 +163,7 @@ def ell_interval(L=math.e, gamma=1.0, tau=math.e, rtol=1e-7):
 
     lo, hi = _bb_max(upper, lower, [(tau, 2 * tau), (0.0, tau)], rtol)
     floor = max(2 * L, 2 * gamma)
-    return max(lo, floor), max(hi, floor)
+    return np.array([max(lo, floor), max(hi, floor)])
 
 
 def rho_interval(L=math.e, gamma=1.0, tau=math.e, rtol=1e-4):
@@ -184,7 +185,7 @@ def rho_interval(L=math.e, gamma=1.0, tau=math.e, rtol=1e-4):
     def lower(pt):
         return float(val(*[flint.arb(p) for p in pt]).lower())
 
-    return _bb_max(upper, lower, [(tau, 2 * tau), (0.0, tau), (0.0, math.pi)], rtol)
+    return np.array(_bb_max(upper, lower, [(tau, 2 * tau), (0.0, tau), (0.0, math.pi)], rtol))
 
 
 @lru_cache(maxsize=None)
@@ -237,4 +238,4 @@ def B_interval(d, L=math.e, gamma=1.0, tau=math.e, rtol=1e-7):
             infs.append((base_lo + inf_lo, base_lo + inf_hi))
     sup_lo, sup_hi = max(s[0] for s in sups), max(s[1] for s in sups)
     inf_lo, inf_hi = min(s[0] for s in infs), min(s[1] for s in infs)
-    return max(abs(sup_lo), abs(inf_hi)), max(abs(sup_hi), abs(inf_lo))
+    return np.array([max(abs(sup_lo), abs(inf_hi)), max(abs(sup_hi), abs(inf_lo))])
