@@ -27,6 +27,7 @@ FAMILY_MODULES = (
     "derivations.cnn_dynamics",   # thesis ch. 5, stationary points, GD dynamics (family cnn)
     "derivations.cnn_rates",      # thesis ch. 5, Theorem 5.3 rates, Cor. 5.2, Lemmas 5.9-5.10
     "derivations.filter",         # thesis ch. 6, learning a convolutional filter
+    "derivations.ch6_sgd",        # thesis ch. 6, SGD (Lemmas 6.2-6.3, Thm 6.4; family filter)
     "derivations.kernels",        # thesis ch. 2-3, infinite-width kernels
     "derivations.ntk_flow",       # thesis ch. 2, flow / GD bounds (family kernels)
     "derivations.deep_rates",     # thesis ch. 3, Condition 3.1, Theorems 3.1-3.3 (family kernels)

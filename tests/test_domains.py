@@ -28,7 +28,9 @@ SHAPES = {("cnn.cor52_iterations", "a_dot"): 0.0,  # below q d* at the defaults 
           ("resnet.gram_H_inf", "x_j"): RNG.standard_normal(4),
           # the ch. 7 warm-up examples: a step below 1/2 (eta = 1/2 is the bound itself)
           **{(f"saddle.{q}", "eta"): 0.25
-             for q in ("band_escape_time", "band_halfwidth", "far_escape_time")}}
+             for q in ("band_escape_time", "band_halfwidth", "far_escape_time")},
+          # Lemma 6.2: the ball's radius exceeds the start's distance r0 (0.5 by default)
+          ("filter.sgd_stay_failure", "r1"): 0.9}
 #: formulas whose vector arguments need a structure of their own (matrices, data sets):
 #: their scalar/int bounds are probed with the values below, their vectors are not.
 CUSTOM = {"circulant", "resnet", "balance.mf_balance_step", "balance.mf_hessian", "kernels.h_inf_gram",

@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``filter`` family (filter).
 
-Formulas: filter.population_loss, filter.population_grad, filter.A_plus, filter.A_minus, filter.lambda_min_plus, filter.lambda_max_plus, filter.lambda_max_minus, filter.gamma, filter.L, filter.beta.
+Formulas: filter.population_loss, filter.population_grad, filter.A_plus, filter.A_minus, filter.lambda_min_plus, filter.lambda_max_plus, filter.lambda_max_minus, filter.gamma, filter.L, filter.beta, filter.sgd_mean_bound, filter.sgd_stay_failure, filter.sgd_markov_failure, filter.sgd_step_max.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from derivations import runtime as _rt
 
-__all__ = ['population_loss', 'population_grad', 'A_plus', 'A_minus', 'lambda_min_plus', 'lambda_max_plus', 'lambda_max_minus', 'gamma', 'L', 'beta']
+__all__ = ['population_loss', 'population_grad', 'A_plus', 'A_minus', 'lambda_min_plus', 'lambda_max_plus', 'lambda_max_minus', 'gamma', 'L', 'beta', 'sgd_mean_bound', 'sgd_stay_failure', 'sgd_markov_failure', 'sgd_step_max']
 
 
 def population_loss(w, w_star):
@@ -283,3 +283,125 @@ def beta(p):
     p = _rt.integer("p", p)
     _shape = _rt.batch_shape()
     return _rt.finish(numpy.pi**(-1.0), _shape, checked=True)
+
+
+def sgd_mean_bound(t, eta, alpha, B, r0):
+    """filter.sgd_mean_bound: 004 thesis, ch. 6, proof of Lemmas 6.2-6.3 (l.6760-6830).
+
+    Assumptions: SGD w_{t+1} = w_t - eta (E grad l(w_t) + xi_t), E[xi_t | F_t] = 0, |xi_t| <= B; on C_t: E|w_{t+1} - w*|^2 <= (1 - eta alpha)|w_t - w*|^2 + eta^2 B^2
+
+    Arguments (leading axes broadcast as a batch):
+        t: (...) (>= 0) - iteration
+        eta: (...) (> 0) - step size
+        alpha: (...) (> 0) - alpha = gamma(phi1) - eta M^2 (contraction per unit step)
+        B: (...) (> 0) - bound of the gradient noise |xi_t| <= B
+        r0: (...) (>= 0) - |w0 - w*|
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    t = _rt.scalar("t", t)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    alpha = _rt.scalar("alpha", alpha)
+    _rt.positive("alpha", alpha)
+    B = _rt.scalar("B", B)
+    _rt.positive("B", B)
+    r0 = _rt.scalar("r0", r0)
+    _shape = _rt.batch_shape(("t", t, 0), ("eta", eta, 0), ("alpha", alpha, 0), ("B", B, 0), ("r0", r0, 0))
+    _rt.require(t >= 0, "t", "must be >= 0")
+    _rt.require(r0 >= 0, "r0", "must be >= 0")
+    _rt.require(eta * alpha < 1, "eta", "must satisfy eta alpha < 1 (a contraction)")
+    _t0 = B**2*eta
+    return _rt.finish((_t0 + (alpha*r0**2 - _t0)*(1 - alpha*eta)**t)/alpha, _shape)
+
+
+def sgd_stay_failure(T, eta, alpha, B, M, r0, r1):
+    """filter.sgd_stay_failure: 004 thesis, ch. 6, Lemma 6.2 (l.6729; Azuma-Hoeffding, union over T).
+
+    Assumptions: SGD w_{t+1} = w_t - eta (E grad l(w_t) + xi_t), E[xi_t | F_t] = 0, |xi_t| <= B; on C_t: E|w_{t+1} - w*|^2 <= (1 - eta alpha)|w_t - w*|^2 + eta^2 B^2; |E grad l(w)| <= M |w - w*|
+
+    Arguments (leading axes broadcast as a batch):
+        T: int - number of iterations
+        eta: (...) (> 0) - step size
+        alpha: (...) (> 0) - alpha = gamma(phi1) - eta M^2 (contraction per unit step)
+        B: (...) (> 0) - bound of the gradient noise |xi_t| <= B
+        M: (...) (> 0) - M = L(0) + 10 L_cross + 4 beta (gradient bound / |w - w*|)
+        r0: (...) (>= 0) - |w0 - w*|
+        r1: (...) (> 0) (> r0) - radius of the ball
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    T = _rt.integer("T", T)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    alpha = _rt.scalar("alpha", alpha)
+    _rt.positive("alpha", alpha)
+    B = _rt.scalar("B", B)
+    _rt.positive("B", B)
+    M = _rt.scalar("M", M)
+    _rt.positive("M", M)
+    r0 = _rt.scalar("r0", r0)
+    r1 = _rt.scalar("r1", r1)
+    _rt.positive("r1", r1)
+    _shape = _rt.batch_shape(("eta", eta, 0), ("alpha", alpha, 0), ("B", B, 0), ("M", M, 0), ("r0", r0, 0), ("r1", r1, 0))
+    _rt.require(r0 >= 0, "r0", "must be >= 0")
+    _rt.require(r1 > r0, "r1", "must be > r0 (the ball must contain the start)")
+    _rt.require(eta * alpha < 1, "eta", "must satisfy eta alpha < 1 (a contraction)")
+    _t0 = alpha*eta
+    return _rt.finish(T*numpy.exp(-1/2*_t0*(2 - _t0)*(r1**2 - r0**2)**2/((B**2*eta**2 + 2*B*M*eta*r1)**2*numpy.expm1(-2*T*numpy.log1p(-_t0)))), _shape)
+
+
+def sgd_markov_failure(T, eta, alpha, B, r0, epsilon, ws_norm, delta):
+    """filter.sgd_markov_failure: 004 thesis, ch. 6, Lemma 6.3 (l.6808; Markov + Lemma 6.2).
+
+    Assumptions: SGD w_{t+1} = w_t - eta (E grad l(w_t) + xi_t), E[xi_t | F_t] = 0, |xi_t| <= B; on C_t: E|w_{t+1} - w*|^2 <= (1 - eta alpha)|w_t - w*|^2 + eta^2 B^2
+
+    Arguments (leading axes broadcast as a batch):
+        T: int - number of iterations
+        eta: (...) (> 0) - step size
+        alpha: (...) (> 0) - alpha = gamma(phi1) - eta M^2 (contraction per unit step)
+        B: (...) (> 0) - bound of the gradient noise |xi_t| <= B
+        r0: (...) (>= 0) - |w0 - w*|
+        epsilon: (...) (> 0) - target accuracy
+        ws_norm: (...) (> 0) - |w*|
+        delta: (...) (>= 0) - Lemma 6.2's failure probability
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    T = _rt.integer("T", T)
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    alpha = _rt.scalar("alpha", alpha)
+    _rt.positive("alpha", alpha)
+    B = _rt.scalar("B", B)
+    _rt.positive("B", B)
+    r0 = _rt.scalar("r0", r0)
+    epsilon = _rt.scalar("epsilon", epsilon)
+    _rt.positive("epsilon", epsilon)
+    ws_norm = _rt.scalar("ws_norm", ws_norm)
+    _rt.positive("ws_norm", ws_norm)
+    delta = _rt.scalar("delta", delta)
+    _shape = _rt.batch_shape(("eta", eta, 0), ("alpha", alpha, 0), ("B", B, 0), ("r0", r0, 0), ("epsilon", epsilon, 0), ("ws_norm", ws_norm, 0), ("delta", delta, 0))
+    _rt.require(r0 >= 0, "r0", "must be >= 0")
+    _rt.require(delta >= 0, "delta", "must be >= 0")
+    _rt.require(eta * alpha < 1, "eta", "must satisfy eta alpha < 1 (a contraction)")
+    return _rt.finish(delta + (alpha*r0**2 - B**2*eta)*(1 - alpha*eta)**T/(alpha*epsilon**2*ws_norm**2), _shape)
+
+
+def sgd_step_max(gamma, M):
+    """filter.sgd_step_max: 004 thesis, ch. 6, Lemma 6.2 (l.6729), 0 < 1 - eta gamma + eta^2 M^2 < 1.
+
+    Assumptions: gamma <= 2 M (so that 1 - eta gamma + eta^2 M^2 > 0)
+
+    Arguments (leading axes broadcast as a batch):
+        gamma: (...) (> 0) - gamma(phi1)
+        M: (...) (> 0) - L(0) + 10 L_cross + 4 beta (>= gamma)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    gamma = _rt.scalar("gamma", gamma)
+    _rt.positive("gamma", gamma)
+    M = _rt.scalar("M", M)
+    _rt.positive("M", M)
+    _shape = _rt.batch_shape(("gamma", gamma, 0), ("M", M, 0))
+    return _rt.finish(gamma/M**2, _shape)

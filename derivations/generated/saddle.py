@@ -2,14 +2,14 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``saddle`` family (saddle).
 
-Formulas: saddle.hermite_cubic, saddle.p, saddle.g1, saddle.g2, saddle.g, saddle.nu, saddle.f, saddle.grad, saddle.hessian, saddle.escape_ratio, saddle.band_escape_time, saddle.band_halfwidth, saddle.far_escape_time.
+Formulas: saddle.hermite_cubic, saddle.p, saddle.g1, saddle.g2, saddle.g, saddle.nu, saddle.cor72_ell, saddle.cor72_rho, saddle.cor72_step, saddle.f, saddle.grad, saddle.hessian, saddle.escape_ratio, saddle.band_escape_time, saddle.band_halfwidth, saddle.far_escape_time.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import numpy
 
 from derivations import runtime as _rt
 
-__all__ = ['hermite_cubic', 'p', 'g1', 'g2', 'g', 'nu', 'f', 'grad', 'hessian', 'escape_ratio', 'band_escape_time', 'band_halfwidth', 'far_escape_time']
+__all__ = ['hermite_cubic', 'p', 'g1', 'g2', 'g', 'nu', 'cor72_ell', 'cor72_rho', 'cor72_step', 'f', 'grad', 'hessian', 'escape_ratio', 'band_escape_time', 'band_halfwidth', 'far_escape_time']
 
 
 def hermite_cubic(y, y0, y1, f0, f1, df0, df1):
@@ -179,6 +179,63 @@ def nu(L, gamma, tau):
     _shape = _rt.batch_shape(("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
     _rt.require(L >= gamma, "L", "must be >= gamma (the proofs need L >= gamma > 0)")
     return _rt.finish((1/6)*tau**2*(37*L + 13*gamma), _shape)
+
+
+def cor72_ell(ell, R):
+    """saddle.cor72_ell: 004 thesis, ch. 7, Corollary 7.2 (proof, sec. 7.7.3): ell_g.
+
+    Assumptions: g(x) = f((x - z)/R), f the construction of Theorem 7.3 (ell, rho its constants)
+
+    Arguments (leading axes broadcast as a batch):
+        ell: (...) (> 0) - gradient-Lipschitz constant of f
+        R: (...) (> 0) - half side of the cube B_inf(z, R)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    ell = _rt.scalar("ell", ell)
+    _rt.positive("ell", ell)
+    R = _rt.scalar("R", R)
+    _rt.positive("R", R)
+    _shape = _rt.batch_shape(("ell", ell, 0), ("R", R, 0))
+    return _rt.finish(ell/R**2, _shape)
+
+
+def cor72_rho(rho, R):
+    """saddle.cor72_rho: 004 thesis, ch. 7, Corollary 7.2 (proof, sec. 7.7.3): rho_g.
+
+    Assumptions: g(x) = f((x - z)/R), f the construction of Theorem 7.3 (ell, rho its constants)
+
+    Arguments (leading axes broadcast as a batch):
+        rho: (...) (> 0) - Hessian-Lipschitz constant of f
+        R: (...) (> 0) - half side of the cube B_inf(z, R)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    rho = _rt.scalar("rho", rho)
+    _rt.positive("rho", rho)
+    R = _rt.scalar("R", R)
+    _rt.positive("R", R)
+    _shape = _rt.batch_shape(("rho", rho, 0), ("R", R, 0))
+    return _rt.finish(rho/R**3, _shape)
+
+
+def cor72_step(eta, R):
+    """saddle.cor72_step: 004 thesis, ch. 7, Corollary 7.2 (proof, sec. 7.7.3): GD on g is GD on f.
+
+    Assumptions: g(x) = f((x - z)/R), f the construction of Theorem 7.3 (ell, rho its constants)
+
+    Arguments (leading axes broadcast as a batch):
+        eta: (...) (> 0) - step size of GD on g
+        R: (...) (> 0) - half side of the cube B_inf(z, R)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    eta = _rt.scalar("eta", eta)
+    _rt.positive("eta", eta)
+    R = _rt.scalar("R", R)
+    _rt.positive("R", R)
+    _shape = _rt.batch_shape(("eta", eta, 0), ("R", R, 0))
+    return _rt.finish(eta/R**2, _shape)
 
 
 def f(x, L, gamma, tau):

@@ -14,4 +14,4 @@ Modules, in the order of the derivation:
 * :mod:`.rates` -- the per-saddle growth factor of GD escape times, solved from the linearized
   escape condition (Section 7.5 and the key observation (7.3)).
 """
-from . import connectors, octopus, rates, warmup  # noqa: F401  (registration side effects)
+from . import connectors, corollaries, octopus, rates, warmup  # noqa: F401  (registration side effects)

@@ -17,7 +17,8 @@ from ..rows import Check
 #: Modules that register checks, one per formula family.
 CHECK_MODULES = tuple(f"numerics.checks.{m}" for m in (
     "gaussian", "cnn", "cnn_dynamics", "cnn_rates", "filter", "kernels", "ch2_flow", "ch3_rates", "wn", "circulant", "resnet",
-    "balance", "ch4_saddles", "saddle", "twolayer", "ch6", "zr_lemmas", "dh_lemma1", "wn_sec4"))
+    "balance", "ch4_saddles", "saddle", "twolayer", "ch6", "ch6_sgd", "saddle_lemmas", "zr_lemmas", "dh_lemma1",
+    "wn_sec4"))
 
 _CHECKS: dict[str, list[Check]] = {}
 _LOADED = False
