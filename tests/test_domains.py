@@ -82,7 +82,7 @@ def test_every_formula_states_its_domain():
     # real-valued inputs with no restriction in the derivation (coordinates, signed dots/sums,
     # output weights, interpolation data)
     allowed_names = {"x", "y", "y0", "f0", "f1", "df0", "df1", "a_dot", "a_sum", "as_sum", "g",
-                     "c", "alpha", "beta", "w_out", "eta", "L",
+                     "c", "alpha", "beta", "gamma", "w_out", "eta", "L",
                      "b_x", "b_y"}  # ResNet means b^(h) (thesis Def. 3.2), signed
     assert {a for _, a in free} <= allowed_names, sorted(free)
     assert len(BOUNDED) >= 60

@@ -27,7 +27,7 @@ def _slack(name, label, ratios, detail, tol=1e-12):
 
 # -- eq. (2.2) -----------------------------------------------------------------------------------
 
-BN_CASES = [(5, 1.0, 0.0), (5, 0.7, 2.0), (12, 0.0, 1.5), (3, 2.5, 0.3)]   # (p, a, b)
+BN_CASES = [(5, 1.0, 0.0), (5, 0.7, 2.0), (12, 0.0, 1.5), (3, 2.5, 0.3), (1, 0.7, 2.0)]   # (p, a, b)
 
 
 def _bn_case(i, p, a, b):
@@ -59,7 +59,7 @@ def _bn_dense(subject: Subject, ctx: Context):
         errs.append(abs(float(subject.fn(w, u, a, b)) - ref) / ref)
     e = max(errs)
     return CheckResult("wn.bn_energy", "dense", "vs w^T S w (dense S)", e, 0.0, e, "rel", e <= 1e-12,
-                       resolution=1e-12, detail=f"{len(BN_CASES)} cases, p = 3..12; S = I (WN) "
+                       resolution=1e-12, detail=f"{len(BN_CASES)} cases, p = 1..12; S = I (WN) "
                        "included; tol 1e-12")
 
 
@@ -189,10 +189,10 @@ def _init_var_mc(subject: Subject, ctx: Context):
     N = max(20000, ctx.samples // 10)
     rows = []
     rng0 = np.random.default_rng(2401)
-    x = rng0.standard_normal(6)
-    x *= 1.7 / np.linalg.norm(x)
-    for alpha in (0.1, 1.0, 10.0):
-        net = sim.init(np.random.default_rng([ctx.seed, 2402, int(alpha * 10)]), N, 6, alpha)
+    for alpha, p in ((0.1, 1), (1.0, 6), (10.0, 9)):  # input lengths 1, 6, 9 (issue 19)
+        x = rng0.standard_normal(p)
+        x *= 1.7 / np.linalg.norm(x)
+        net = sim.init(np.random.default_rng([ctx.seed, 2402, int(alpha * 10)]), N, p, alpha)
         s = net.c * sim.relu(sim.weights(net) @ x)
         r = mc_result("wn.init_output_var", f"Monte Carlo of Var f(x) at init, alpha = {alpha:g}",
                       float(subject.fn(x)), s ** 2)

@@ -304,7 +304,7 @@ def _step_points():
                  L=np.float64(rng.uniform(0.5, 2)), a20=np.float64(rng.uniform(0.5, 2)),
                  c_x0=np.float64(rng.uniform(1, 3)), c_w0=np.float64(rng.uniform(0.5, 3)),
                  n=int(n), H=int(H), res=np.float64(rng.uniform(0, 5)))
-            for n, H in ((1, 2), (4, 3), (10, 8), (3, 30))]
+            for n, H in ((1, 2), (4, 3), (10, 8), (3, 30), (2, 1))]
 
 
 def _step_net(seed, n, d, m, H):
