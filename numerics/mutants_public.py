@@ -236,7 +236,9 @@ def _scaled(fn: Callable, j: int | None, rel: float) -> Callable:
                 return {**out, "K_H": out["K_H"] * (1 + rel)}
             return {k: np.asarray(v) * (1 + rel) for k, v in out.items()}
         if isinstance(out, tuple):
-            return tuple(np.asarray(o) * (1 + rel) if i == j else o for i, o in enumerate(out))
+            # j is None: one output, returned as a tuple (scale every entry)
+            return tuple(np.asarray(o) * (1 + rel) if j is None or i == j else o
+                         for i, o in enumerate(out))
         return np.asarray(out) * (1 + rel) if isinstance(out, np.ndarray) else out * (1 + rel)
 
     return mutant

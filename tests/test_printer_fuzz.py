@@ -247,3 +247,22 @@ def test_printer_fuzz():
         for i, label, e, pt, v, w, err, tol in failures[:10])
     assert counts["expressions"] >= 0.95 * N_EXPR
     assert counts["strict"] >= 3 * N_EXPR  # most of the 6 points per expression are judged at 1e-12
+
+
+def test_max_and_min_print_as_nested_numpy_calls():
+    """Max/Min print as numpy.maximum/minimum (SymPy's ``functools.reduce`` form would need an
+    import the generated modules do not have); values as SymPy's, NaN-free on finite input."""
+    import numpy
+    import sympy as sp
+
+    from derivations.codegen.printer import print_expr
+
+    a, b, c = sp.symbols("a b c", real=True)
+    for e in (sp.Max(a, b), sp.Max(a, b, c), sp.Min(a, b, c), sp.Max(a, 2 * b) - sp.Min(a, c)):
+        src = print_expr(e)
+        assert "functools" not in src and "reduce" not in src, src
+        x = {"a": numpy.array([1.0, -2.0, 5.0]), "b": numpy.array([3.0, -1.0, 0.5]),
+             "c": numpy.array([2.0, -3.0, 7.0])}
+        got = eval(src, {"numpy": numpy}, x)
+        want = [float(e.subs({a: x["a"][i], b: x["b"][i], c: x["c"][i]})) for i in range(3)]
+        assert numpy.array_equal(got, want), (src, got, want)

@@ -183,3 +183,26 @@ def test_every_public_mutant_is_caught():
     for fam in ("circulant", "kernels", "cnn", "wn"):
         missed += [(m.formula, m.label) for m in _mutants(fam) if not m.caught]
     assert missed == []
+
+
+def test_relative_mutant_scales_a_single_output_returned_as_a_tuple():
+    """A public function with one output that returns it as a tuple is still mutated (it was
+    returned unchanged: the mutant could not fail)."""
+    import numpy as np
+
+    from numerics import mutants_public
+
+    class _Pub:
+        name = "demo"
+
+        @staticmethod
+        def resolve():
+            return lambda x: (np.asarray(x) * 2.0,)
+
+    (m,) = mutants_public.relative_mutants(_Pub(), 1)
+    (got,) = m.fn(np.array([1.0, 3.0]))
+    assert np.allclose(got, np.array([2.0, 6.0]) * (1 + mutants_public.REL), rtol=0, atol=0)
+    (m0, m1) = mutants_public.relative_mutants(
+        type("P", (), {"name": "d2", "resolve": staticmethod(lambda: lambda x: (x, 2 * x))})(), 2)
+    a, b = m1.fn(np.array([1.0]))
+    assert a[0] == 1.0 and b[0] == 2.0 * (1 + mutants_public.REL)

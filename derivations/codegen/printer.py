@@ -46,6 +46,21 @@ class _Printer(NumPyPrinter):
         sign = out.pop(0)
         return ("" if sign == "+" else sign) + " ".join(out)
 
+    def _print_Max(self, expr):
+        """``numpy.maximum`` nested over the arguments (SymPy prints ``functools.reduce(...)``,
+        and the generated modules import NumPy only)."""
+        return self._nested("numpy.maximum", expr.args)
+
+    def _print_Min(self, expr):
+        """``numpy.minimum`` nested over the arguments (as :meth:`_print_Max`)."""
+        return self._nested("numpy.minimum", expr.args)
+
+    def _nested(self, fn, args):
+        out = self._print(args[-1])
+        for a in reversed(args[:-1]):
+            out = f"{fn}({self._print(a)}, {out})"
+        return out
+
     def _print_gamma(self, expr):
         """``_rt.gamma``: Gamma of a float or an array, inf on overflow (``math.gamma``, which
         SymPy prints, takes one float and raises OverflowError, so an overflowing branch of a
