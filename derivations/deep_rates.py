@@ -16,6 +16,21 @@ the linear rate of Theorems 3.1-3.3 (family ``kernels``).
    small enough step; :func:`sympy.rsolve` solves the comparison recursion:
    ``L(k) <= (1 - eta lambda/2)^k L(0)``.  The widths and step sizes of the theorems carry
    unstated constants (poly(n, H), 2^O(H)); the checks use our step and width (labelled).
+3. ``kernels.fc_norm_growth`` and ``kernels.fc_norm_second_moment`` (eq. (3.4), l.1187, and
+   sec. 3.9.1's "instability of the fully-connected architecture", l.1279): the ReLU fc net
+   ``x^(h) = sqrt(c/m) relu(W^(h) x^(h-1))`` (``W^(h)`` entries N(0, 1), width m; the thesis
+   takes ``c = c_sigma``).  Given ``x^(h-1)``, ``R_h = |x^(h)|^2/|x^(h-1)|^2 = (c/m) sum_r
+   relu(g_r)^2`` with ``g_r`` iid N(0, 1) (rotation invariance), so the ``R_h`` are iid and
+   ``|x^(H)|^2/|x^(0)|^2 = prod_h R_h``.  From SymPy's line integrals ``E relu(z)^2 = 1/2``,
+   ``E relu(z)^4 = 3/2`` (:func:`derivations.kernels.relu_moment`): ``E R = c/2`` and ``E R^2 =
+   c^2 (m + 5)/(4 m)``; :func:`sympy.rsolve` of ``q_h = E[R] q_{h-1}`` (and of ``E R^2``) gives
+   ``(c/2)^H`` and ``(c^2 (m + 5)/(4 m))^H``.  The mean is stable iff ``c/2 = 1``, solved:
+   ``c = 2 = c_sigma`` (checked against :func:`derivations.kernels.relu_c_sigma`); any other
+   scale explodes or vanishes exponentially in H.  With ``c = c_sigma`` the relative variance
+   ``(1 + 5/m)^H - 1`` still grows exponentially in H at a fixed width (a layer-1 fluctuation
+   amplified by a factor per layer, the 2^O(H) of (3.4)); keeping it below eps needs ``m >~
+   5H/eps``, linear in H for ReLU (the thesis' footnote: for ReLU the exponential may be
+   avoided).
 """
 from __future__ import annotations
 
@@ -84,6 +99,61 @@ def deep_loss_bound() -> sp.Expr:
     f = sp.Function("L")
     sol = sp.rsolve(f(K + 1) - (1 - ETA * LAM / 2) * f(K), f(K), {f(0): L0})
     return sp.simplify(sol)
+
+
+C_W = sp.Symbol("c", positive=True)
+H_D = sp.Symbol("H", integer=True, nonnegative=True)
+M_W = sp.Symbol("m", integer=True, positive=True)
+
+
+def _rsolve_power(rho: sp.Expr) -> sp.Expr:
+    """rsolve of ``q_H = rho q_{H-1}``, ``q_0 = 1``."""
+    q = sp.Function("q")
+    return sp.simplify(sp.rsolve(q(H_D) - rho * q(H_D - 1), q(H_D), {q(0): 1}))
+
+
+@cached
+def fc_norm_growth() -> sp.Expr:
+    """eq. (3.4): ``E |x^(H)|^2/|x^(0)|^2`` of the ReLU fc net with weight scale ``c``; the
+    stable scale (``E R = 1``) is solved and must be the derived ``c_sigma``."""
+    from .kernels import relu_c_sigma, relu_moment
+
+    rho = C_W * relu_moment(2)
+    (c0,) = sp.solve(sp.Eq(rho, 1), C_W)
+    if sp.simplify(c0 - relu_c_sigma()) != 0:  # pragma: no cover
+        raise ArithmeticError(f"stable scale {c0} is not c_sigma")
+    return _rsolve_power(rho)
+
+
+@cached
+def fc_norm_second_moment() -> sp.Expr:
+    """eq. (3.4): ``E (|x^(H)|^2/|x^(0)|^2)^2``: ``E R^2 = (c/m)^2 (m E relu^4 + m (m - 1)
+    (E relu^2)^2)`` (the m diagonal and m (m - 1) off-diagonal terms of the squared sum)."""
+    from .kernels import relu_moment
+
+    rho2 = sp.factor((C_W / M_W) ** 2 * (M_W * relu_moment(4)
+                                         + M_W * (M_W - 1) * relu_moment(2) ** 2))
+    return _rsolve_power(rho2)
+
+
+_C_A = Arg("c", "scalar", "weight scale: x^(h) = sqrt(c/m) relu(W^(h) x^(h-1)) (c_sigma = 2)",
+           positive=True)
+_H_A = Arg("H", "int", "depth (number of layers)")
+_M_A = Arg("m", "int", "width m of every layer")
+_FC_MODEL = ("ReLU fc net x^(h) = sqrt(c/m) relu(W^(h) x^(h-1)), h = 1..H, W^(h) entries iid "
+             "N(0, 1), widths m, no bias, x^(0) != 0 fixed; ratio |x^(H)|^2/|x^(0)|^2")
+register(Formula(
+    "kernels.fc_norm_growth", f"{SOURCE}, eq. (3.4) (l.1187) and sec. 3.9.1 (l.1279): the fc "
+    "output norm, stable only at c = c_sigma", (_C_A, _H_A), _FC_MODEL, fc_norm_growth,
+    lhs=r"\mathbb E\,\|x^{(H)}\|^2/\|x^{(0)}\|^2",
+    notes="(c/2)^H: grows or vanishes exponentially in H unless c = c_sigma = 2",
+))
+register(Formula(
+    "kernels.fc_norm_second_moment", f"{SOURCE}, eq. (3.4) (l.1187): the fluctuation of the fc "
+    "output norm", (_C_A, _H_A, _M_A), _FC_MODEL, fc_norm_second_moment,
+    lhs=r"\mathbb E\,(\|x^{(H)}\|^2/\|x^{(0)}\|^2)^2",
+    notes="relative variance (1 + 5/m)^H - 1 at any c: exponential in H at a fixed width",
+))
 
 
 _BETA = Arg("beta", "scalar", "softplus sharpness: sigma(z) = log(1 + exp(beta z))/beta",

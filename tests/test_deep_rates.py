@@ -74,3 +74,30 @@ def test_rate_attained_by_a_least_squares_model():
     f = D.get(name).numpy
     assert not any(r.passed for r in _rows(name, "GD of a least-squares",
                                             lambda *a: (1 + 1e-6) * np.asarray(f(*a))))
+
+
+def test_fc_norm_derived():
+    from derivations import deep_rates as R
+
+    c, H, m = R.C_W, R.H_D, R.M_W
+    assert sp.simplify(R.fc_norm_growth() - (c / 2) ** H) == 0
+    assert sp.simplify(R.fc_norm_second_moment() - (c**2 * (m + 5) / (4 * m)) ** H) == 0
+
+
+@pytest.mark.parametrize("name,mutant", [
+    # the per-layer factor without the c_sigma normalization's 1/2 (E relu^2 dropped)
+    ("kernels.fc_norm_growth", lambda c, H: np.asarray(c, float) ** H),
+    # the second moment without the layers' fluctuation: (E R)^(2H)
+    ("kernels.fc_norm_second_moment", lambda c, H, m: (np.asarray(c, float) / 2) ** (2 * H)),
+])
+def test_fc_norm_rows_catch_planted_errors(name, mutant):
+    for label in ("(E R^j)^H", "random deep ReLU fc nets"):
+        assert all(r.passed for r in _rows(name, label))
+        assert not all(r.passed for r in _rows(name, label, mutant))
+
+
+@pytest.mark.parametrize("name", ["kernels.fc_norm_growth", "kernels.fc_norm_second_moment"])
+def test_fc_norm_reference_catches_a_small_error(name):
+    f = D.get(name).numpy
+    assert not any(r.passed for r in _rows(name, "(E R^j)^H",
+                                            lambda *a: (1 + 1e-9) * np.asarray(f(*a))))

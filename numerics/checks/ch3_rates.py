@@ -22,7 +22,7 @@ from ..rows import Check, CheckResult
 from ..simulators import deep_gd as S
 from . import register
 from .bounds import SLACK, violations_row
-from .common import mpmath_check, paper_check, reference_check
+from .common import mc_check, mpmath_check, paper_check, reference_check
 
 
 def _sp(beta):
@@ -183,3 +183,63 @@ def _thm31(subject, ctx):
 
 register(Check("kernels.deep_loss_bound", SLACK, "Theorems 3.1-3.2 on simulated GD (fc, ResNet)",
                _thm31, independent=False))
+
+
+# --- eq. (3.4): the fc output norm (kernels.fc_norm_growth, kernels.fc_norm_second_moment) ---
+# Simulation: random ReLU fc nets x^(h) = sqrt(c/m) relu(W^(h) x^(h-1)) with explicit Gaussian
+# matrices (a fixed input in R^5); reference: the layer ratio's law from the model alone,
+# R = (c/m) chi^2_K with K ~ Binomial(m, 1/2) active units (SciPy's pmf, chi^2 moments
+# E chi^2_K = K, E (chi^2_K)^2 = K (K + 2)), iid over the layers, so E prod R_h^j = (E R^j)^H.
+
+def _fc_ratio_moment(pt, power):
+    from scipy.stats import binom
+
+    c, m = float(pt["c"]), int(pt.get("m", 7))   # the mean does not depend on m
+    k = np.arange(m + 1, dtype=float)
+    chi = k if power == 1 else k * (k + 2)
+    per_layer = (c / m) ** power * float(np.sum(binom.pmf(k, m, 0.5) * chi))
+    return np.float64(per_layer ** int(pt["H"]))
+
+
+def _fc_points(second):
+    out = []
+    for c in (0.5, 2.0, 3.0):
+        for H in (1, 2, 8, 20):
+            for m in ((1, 2, 8, 64) if second else (None,)):
+                pt = {"c": np.float64(c), "H": H}
+                if second:
+                    pt["m"] = m
+                out.append(pt)
+    return out
+
+
+def _fc_net_sampler(power, d0=5):
+    def sample(rng, n, pt):
+        c, H, m = float(pt["c"]), int(pt["H"]), int(pt["m_sim"] if "m_sim" in pt else pt["m"])
+        x0 = np.linspace(-1.0, 1.5, d0)
+        x = np.broadcast_to(x0, (n, d0))
+        for _ in range(H):
+            W = rng.standard_normal((n, m, x.shape[1]))
+            x = np.sqrt(c / m) * np.maximum(np.einsum("nij,nj->ni", W, x), 0.0)
+        return (np.sum(x * x, axis=1) / float(x0 @ x0)) ** power
+    return sample
+
+
+def _fc_mc_points(second):
+    # c = c_sigma = 2 (stable), c = 2.5 and 1.5 (exponential growth / decay); H = 1 and 8
+    # (the squared ratio's tail is heavy: its relative variance (E R^4/(E R^2)^2)^H - 1 is kept
+    # moderate by the widths of the second moment's points, so that the SE is resolved)
+    rows = ([(2.0, 1, 1), (2.0, 8, 32), (2.5, 4, 16), (1.5, 3, 8), (2.0, 2, 4)] if second else
+            [(2.0, 1, 1), (2.0, 8, 16), (2.5, 8, 8), (1.5, 4, 4), (2.0, 3, 32)])
+    return [dict({"c": np.float64(c), "H": H}, **({"m": m} if second else {"m_sim": m}))
+            for c, H, m in rows]
+
+
+for _nm, _pw in (("kernels.fc_norm_growth", 1), ("kernels.fc_norm_second_moment", 2)):
+    register(reference_check(
+        _nm, (lambda s=(_pw == 2): _fc_points(s)), (lambda pt, p=_pw: _fc_ratio_moment(pt, p)),
+        tol=1e-12, label="(E R^j)^H, R = (c/m) chi^2_K, K ~ Binomial(m, 1/2) (SciPy)"))
+    register(mpmath_check(_nm, (lambda s=(_pw == 2): _fc_points(s)[::3])))
+    register(mc_check(_nm, "random deep ReLU fc nets (explicit Gaussian layers)",
+                      (lambda s=(_pw == 2): _fc_mc_points(s)), _fc_net_sampler(_pw),
+                      samples_scale=0.01))
