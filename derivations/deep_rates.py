@@ -34,6 +34,7 @@ the linear rate of Theorems 3.1-3.3 (family ``kernels``).
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from .knobs import cached
@@ -184,3 +185,73 @@ register(Formula(
     paper_reading="L(theta(k)) <= (1 - eta lambda_min(K^(H))/2)^k L(theta(0))",
     validate=('_rt.require(eta * lambda_H <= 2, "eta", "must be <= 2/lambda_H (a contraction)")',),
 ))
+
+
+# --- Definition 3.4 (l.2925, eqs. (3.15)-(3.16)): the population Grams of the general
+# architecture X^(h) = D^(h) X^(h-1) + rho^(h)(W^(h) X^(h-1)) (l.2893; Remark 3.5: D = 0 and
+# rho = sqrt(c_sigma) sigma give the fc net, D = I and rho = (c_res/H) sigma the ResNet).
+
+def instance_layers(arch: str, depth: int, activation: str = "relu", c_res: float = 1.0):
+    """The ``(s_h, d_h)`` of Definitions 3.1-3.3 as instances of Definition 3.4 (Remark 3.5):
+    layer 1 ``(sqrt(c_sigma), 0)``; fc ``(sqrt(c_sigma), 0)``, ResNet / ConvResNet ``(c_res/H,
+    1)`` afterwards."""
+    from .kernels import c_sigma
+
+    s1 = float(np.sqrt(c_sigma(activation)))
+    rest = (s1, 0.0) if arch == "fc" else (c_res / depth, 1.0)
+    return [(s1, 0.0)] + [rest] * (depth - 1)
+
+
+def general_kernel(X, layers, activation: str = "relu", patch: bool = False):
+    """Thesis Definition 3.4 (l.2925, eqs. (3.15)-(3.16)) with ``rho^(h) = s_h sigma`` and
+    ``D^(h) = d_h I`` (``layers = [(s_1, d_1), ..., (s_H, d_H)]``, ``d_1 = 0``: the first layer
+    changes the dimension):
+
+    ``K^(h) = d_h^2 K^(h-1) + s_h d_h (b^(h-1) e^T + e b^(h-1)T) + s_h^2 E[sigma(U) sigma(V)]``,
+    ``b^(h) = d_h b^(h-1) + s_h e``, ``e = E sigma(U)``, ``b^(0) = 0``, ``(U, V)`` centred
+    Gaussian with covariance ``psi(K^(h-1))`` (``psi`` the identity, or with ``patch=True`` the
+    patch Gram of Def. 3.3, ``X`` then ``(n, p, d0)``); the Gram of the last layer's weights
+    ``K^(H)_ij = s_H^2 sum_pixels psi(K^(H-1)) E[sigma'(U) sigma'(V)]``.  The expectations are
+    the layer maps of :mod:`derivations.kernels` (the registered ReLU closed forms, or
+    quadrature for softplus).  Returns ``{"K": [K^(0), ..., K^(H-1)], "b": [b^(1), ...,
+    b^(H-1)], "K_H": K^(H)}``; Definitions 3.1-3.3 are ``layers = instance_layers(...)``."""
+    from . import kernels as KK
+    from . import runtime as _rt
+
+    X = _rt.array("X", X)
+    if activation not in KK.ACTIVATIONS:
+        raise ValueError(f"activation must be one of {KK.ACTIVATIONS}, got {activation!r}")
+    try:
+        L = np.asarray(layers, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError("layers must be a sequence of (s, d) pairs of numbers") from None
+    if L.ndim != 2 or L.shape[0] < 1 or L.shape[1] != 2 or not np.all(np.isfinite(L)):
+        raise ValueError("layers must be a non-empty sequence of finite (s, d) pairs")
+    if np.any(L[:, 0] <= 0):
+        raise ValueError("layers: every scale s must be > 0")
+    if L[0, 1] != 0:
+        raise ValueError("layers: d_1 must be 0 (the first layer changes the dimension)")
+    if patch:
+        if X.ndim != 3 or min(X.shape) == 0:
+            raise ValueError("X must have shape (n, p, d0) when patch=True")
+        n, p, d0 = X.shape
+        Z = X.reshape(n * p, d0)
+        psi = lambda A: KK.patch_gram(A, n, p)  # noqa: E731
+    else:
+        if X.ndim != 2 or min(X.shape) == 0:
+            raise ValueError("X must have shape (n, d) with n >= 1 data points")
+        Z, psi = X, (lambda A: A)  # noqa: E731
+    Ks, bs = [Z @ Z.T], []
+    b = np.zeros(Z.shape[0])
+    for s, d in L[:-1]:
+        Kp = psi(Ks[-1])
+        e = KK._expect_single(Kp, activation)
+        Ks.append(d * d * Ks[-1] + s * d * (np.outer(b, e) + np.outer(e, b))
+                  + s * s * KK._expect_pair(Kp, "value", activation))
+        b = d * b + s * e
+        bs.append(b)
+    Kp = psi(Ks[-1])
+    M = Kp * KK._expect_pair(Kp, "derivative", activation)
+    if patch:
+        M = np.einsum("isjs->ij", M.reshape(n, p, n, p))
+    return {"K": Ks, "b": bs, "K_H": L[-1, 0] ** 2 * M}

@@ -101,3 +101,47 @@ def test_fc_norm_reference_catches_a_small_error(name):
     f = D.get(name).numpy
     assert not any(r.passed for r in _rows(name, "(E R^j)^H",
                                             lambda *a: (1 + 1e-9) * np.asarray(f(*a))))
+
+
+def _general_rows(label, fn):
+    from numerics.harness import Subject as Sub
+
+    out = []
+    for c in checks.public_checks("kernels.general_kernel"):
+        if c.label.startswith(label):
+            out += run_check(c, Sub(D.get("kernels.fc_norm_growth"), fn), CTX)
+    assert out
+    return out
+
+
+def test_general_kernel_rows_and_planted_errors():
+    from derivations import deep_rates as R
+
+    assert all(r.passed for lab in ("Defs. 3.1-3.3", "MC of wide", "K_H, K^(h)") for r in
+               _general_rows(lab, R.general_kernel))
+
+    # D^(h) = sqrt(d) I instead of d I: the same on the instances (d in {0, 1}), so only the
+    # non-instance networks can see it
+    def sqrt_d(X, layers, activation="relu", patch=False):
+        return R.general_kernel(X, [(s, np.sqrt(d)) for s, d in layers], activation, patch)
+
+    assert all(r.passed for r in _general_rows("Defs. 3.1-3.3", sqrt_d))
+    assert not all(r.passed for r in _general_rows("MC of wide", sqrt_d))
+    assert not any(r.passed for r in _general_rows("K_H, K^(h)", sqrt_d))
+
+    # the last layer's scale s_H^2 dropped: seen by both
+    def no_scale(X, layers, activation="relu", patch=False):
+        out = R.general_kernel(X, layers, activation, patch)
+        return dict(out, K_H=out["K_H"] / layers[-1][0] ** 2)
+
+    assert not any(r.passed for r in _general_rows("Defs. 3.1-3.3", no_scale))
+    assert not all(r.passed for r in _general_rows("MC of wide", no_scale))
+
+
+@pytest.mark.parametrize("layers,err", [([], ValueError), ([(1.0, 0.5)], ValueError),
+                                        ([(0.0, 0.0)], ValueError), ("ab", TypeError)])
+def test_general_kernel_bad_layers(layers, err):
+    from derivations import deep_rates as R
+
+    with pytest.raises(err, match="layers"):
+        R.general_kernel(np.eye(3), layers)

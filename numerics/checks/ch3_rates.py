@@ -243,3 +243,108 @@ for _nm, _pw in (("kernels.fc_norm_growth", 1), ("kernels.fc_norm_second_moment"
     register(mc_check(_nm, "random deep ReLU fc nets (explicit Gaussian layers)",
                       (lambda s=(_pw == 2): _fc_mc_points(s)), _fc_net_sampler(_pw),
                       samples_scale=0.01))
+
+
+# --- Definition 3.4 (general (rho, D) architecture): derivations.deep_rates.general_kernel ----
+
+from . import register_public  # noqa: E402
+from ..rows import mc_result  # noqa: E402
+from .common import error_row, public_reference_check  # noqa: E402
+
+_GEN = "derivations.deep_rates:general_kernel"
+_GEN_RELATED = ("kernels.fc_layer", "kernels.resnet_layer", "kernels.relu_layer_map",
+                "kernels.fc_norm_growth")
+
+
+def _reduction(subject, ctx):
+    """Definitions 3.1-3.3 are instances (Remark 3.5): ``general_kernel(X,
+    instance_layers(arch, H))`` equals ``deep_kernel(X, H, arch)`` (K_H, every K^(h), and b^(h)
+    for the ResNets), fc / resnet / convresnet x ReLU x H = 1, 2, 4, and softplus."""
+    from derivations.deep_rates import instance_layers
+    from derivations.kernels import deep_kernel
+
+    rng = np.random.default_rng(81)
+    X = rng.standard_normal((4, 5))
+    Xc = rng.standard_normal((3, 4, 2))
+    worst, n = 0.0, 0
+    cases = [(a, "relu", H) for a in ("fc", "resnet", "convresnet") for H in (1, 2, 4)]
+    cases += [("fc", "softplus", 3), ("resnet", "softplus", 3), ("convresnet", "softplus", 2)]
+    for arch, act, H in cases:
+                XX = Xc if arch == "convresnet" else X
+                a = deep_kernel(XX, H, arch, act, 0.7)
+                g = subject.fn(XX, instance_layers(arch, H, act, 0.7), act,
+                               patch=arch == "convresnet")
+                pairs = [(a["K_H"], g["K_H"])] + list(zip(a["K"], g["K"]))
+                if arch != "fc":
+                    pairs += list(zip(a["b"], g["b"]))
+                for x, y in pairs:
+                    worst = max(worst, float(np.max(np.abs(x - y)) / np.max(np.abs(x))))
+                n += 1
+    return error_row("kernels.general_kernel", "consistency", "Defs. 3.1-3.3 are instances of "
+                     "Def. 3.4", worst, 1e-12, f"{n} cases (3 architectures x ReLU x H = 1, 2, 4; "
+                     "softplus fc, resnet H = 3, convresnet H = 2), largest relative difference over K_H, K^(h), b^(h)")
+
+
+register_public(Check("kernels.general_kernel", "consistency",
+                      "Defs. 3.1-3.3 are instances of Def. 3.4", _reduction, independent=False),
+                _GEN, _GEN_RELATED)
+
+#: non-instance architectures (ours): (activation, layers (s_h, d_h), width m, networks N)
+GEN_CONFIGS = (("relu", ((1.4, 0.0), (0.6, 0.5), (0.5, 0.8), (0.9, 0.3)), 2048, 30),
+               ("softplus", ((1.0, 0.0), (0.7, 1.2), (0.8, 0.6)), 2048, 30))
+
+
+def _gen_flat(d):
+    return np.concatenate([np.ravel(d["K_H"])] + [np.ravel(k) for k in d["K"][1:]]
+                          + [np.ravel(b) for b in d["b"]])
+
+
+def general_network_check(act, layers, m, N):
+    label = f"MC of wide random general nets ({act}, D = d I, d = {[l[1] for l in layers][1:]})"
+
+    def run(subject, ctx):
+        from ..simulators.deep_general import general_network
+
+        rng0 = np.random.default_rng(83)
+        X = rng0.standard_normal((4, 5))
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        closed = _gen_flat(subject.fn(X, layers, act))
+        n = max(N, int(N * ctx.samples / 400_000))
+        rng = ctx.rng(f"kernels.general_kernel/{label}")
+        draws = np.array([_gen_flat(general_network(np.random.default_rng(rng.integers(2**63)),
+                                                    X, layers, m, act)) for _ in range(n)])
+        r = mc_result("kernels.general_kernel", label, closed, draws)
+        r.detail += f"; m = {m}, one sample = one network; K_H, K^(h), b^(h); bias O(1/m)"
+        return [r]
+
+    return Check("kernels.general_kernel", "monte_carlo", label, run)
+
+
+for _cfg in GEN_CONFIGS:
+    register_public(general_network_check(*_cfg), _GEN, _GEN_RELATED)
+
+
+def _gen_points():
+    rng = np.random.default_rng(83)
+    X = rng.standard_normal((4, 5))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return [{"X": X, "layers": lay, "activation": act} for act, lay, _, _ in GEN_CONFIGS]
+
+
+def _gen_invoke(fn, pt):
+    d = fn(pt["X"], pt["layers"], pt["activation"])
+    return d["K_H"], np.stack(d["K"]), np.stack(d["b"])
+
+
+def _gen_ref(pt):
+    from ..simulators.deep_general import general_reference
+
+    d = general_reference(pt["X"], pt["layers"], pt["activation"])
+    return d["K_H"], np.stack(d["K"]), np.stack(d["b"])
+
+
+register_public(public_reference_check(
+    "kernels.general_kernel", _gen_points, _gen_invoke, _gen_ref, tol=1e-10,
+    label="K_H, K^(h), b^(h) of non-instance (rho, D) nets vs plane quadrature",
+    method="width -> oo limit of the simulated general network, expectations by polar "
+           "quadrature", outputs=("K_H", "K^(h)", "b^(h)")), _GEN, _GEN_RELATED)
