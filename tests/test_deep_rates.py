@@ -145,3 +145,30 @@ def test_general_kernel_bad_layers(layers, err):
 
     with pytest.raises(err, match="layers"):
         R.general_kernel(np.eye(3), layers)
+
+
+def test_conv_simulator_gradients_vs_finite_differences():
+    from numerics.simulators import conv_gd as C
+
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((3, 4, 2)), rng.standard_normal(3)
+    Ws, a = C.init(rng, 2, 6, 3, 4)
+    kw = dict(activation="softplus", c_res=0.8)
+    G = C.grads(Ws, a, X, y, **kw)
+    for h, i, j in ((0, 1, 2), (1, 3, 4), (2, 0, 7), (1, 5, 17)):
+        E = [W.copy() for W in Ws]
+        F = [W.copy() for W in Ws]
+        E[h][i, j] += 1e-6
+        F[h][i, j] -= 1e-6
+        fd = (C.loss(E, a, X, y, **kw) - C.loss(F, a, X, y, **kw)) / 2e-6
+        assert abs(fd - G[h][i, j]) <= 1e-7 * max(1.0, abs(fd))
+    x, g = rng.standard_normal((2, 3, 4)), rng.standard_normal((6, 3, 4))
+    assert abs(np.sum(C.patches(x) * g) - np.sum(x * C.patches_adjoint(g, 2))) < 1e-12
+
+
+def test_theorem33_row_catches_a_faster_stated_rate():
+    name = "kernels.deep_loss_bound"
+    assert all(r.passed for r in _rows(name, "Theorem 3.3"))
+    f = D.get(name).numpy
+    assert not any(r.passed for r in _rows(
+        name, "Theorem 3.3", lambda e, lam, k, L0: f(e, np.minimum(150 * lam, 1.99 / e), k, L0)))
