@@ -2,7 +2,7 @@
 # Do not edit: rebuild with `nnderive build`; tests fail when this file is stale.
 """Emitted NumPy code for the ``kernels`` family (kernels).
 
-Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.relu_c_sigma, kernels.fc_layer, kernels.fc_final, kernels.resnet_first_mean, kernels.resnet_layer, kernels.resnet_mean, kernels.resnet_final, kernels.anticoncentration, kernels.init_residual, kernels.flow_residual_bound, kernels.flow_movement, kernels.i2_bound, kernels.softplus_smoothness, kernels.cond31_c, kernels.deep_loss_bound.
+Formulas: kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf, kernels.h_inf_gram, kernels.arccos1_gram, kernels.g_inf_gram, kernels.v_inf_gram, kernels.relu_layer_map, kernels.relu_derivative_map, kernels.relu_c_sigma, kernels.fc_layer, kernels.fc_final, kernels.resnet_first_mean, kernels.resnet_layer, kernels.resnet_mean, kernels.resnet_final, kernels.anticoncentration, kernels.init_residual, kernels.flow_residual_bound, kernels.flow_movement, kernels.i2_bound, kernels.fc_norm_growth, kernels.fc_norm_second_moment, kernels.softplus_smoothness, kernels.cond31_c, kernels.deep_loss_bound.
 Imports NumPy, the standard library and the hand-written ``_runtime`` helpers only (no SymPy).
 """
 import math
@@ -11,7 +11,7 @@ import numpy
 
 from derivations import runtime as _rt
 
-__all__ = ['h_inf', 'arccos1', 'g_inf', 'v_inf', 'h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram', 'relu_layer_map', 'relu_derivative_map', 'relu_c_sigma', 'fc_layer', 'fc_final', 'resnet_first_mean', 'resnet_layer', 'resnet_mean', 'resnet_final', 'anticoncentration', 'init_residual', 'flow_residual_bound', 'flow_movement', 'i2_bound', 'softplus_smoothness', 'cond31_c', 'deep_loss_bound']
+__all__ = ['h_inf', 'arccos1', 'g_inf', 'v_inf', 'h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram', 'relu_layer_map', 'relu_derivative_map', 'relu_c_sigma', 'fc_layer', 'fc_final', 'resnet_first_mean', 'resnet_layer', 'resnet_mean', 'resnet_final', 'anticoncentration', 'init_residual', 'flow_residual_bound', 'flow_movement', 'i2_bound', 'fc_norm_growth', 'fc_norm_second_moment', 'softplus_smoothness', 'cond31_c', 'deep_loss_bound']
 
 
 def h_inf(x, y):
@@ -839,6 +839,44 @@ def i2_bound(eta, n, m, s_perp, resid):
     _rt.require(s_perp >= 0, "s_perp", "must be >= 0")
     _rt.require(resid >= 0, "resid", "must be >= 0")
     return _rt.finish(eta*numpy.sqrt(n)*resid*s_perp/m, _shape)
+
+
+def fc_norm_growth(c, H):
+    """kernels.fc_norm_growth: 004 thesis, ch. 3, eq. (3.4) (l.1187) and sec. 3.9.1 (l.1279): the fc output norm, stable only at c = c_sigma.
+
+    Assumptions: ReLU fc net x^(h) = sqrt(c/m) relu(W^(h) x^(h-1)), h = 1..H, W^(h) entries iid N(0, 1), widths m, no bias, x^(0) != 0 fixed; ratio |x^(H)|^2/|x^(0)|^2
+
+    Arguments (leading axes broadcast as a batch):
+        c: (...) (> 0) - weight scale: x^(h) = sqrt(c/m) relu(W^(h) x^(h-1)) (c_sigma = 2)
+        H: int - depth (number of layers)
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c = _rt.scalar("c", c)
+    _rt.positive("c", c)
+    H = _rt.integer("H", H)
+    _shape = _rt.batch_shape(("c", c, 0))
+    return _rt.finish(((1/2)*c)**H, _shape)
+
+
+def fc_norm_second_moment(c, H, m):
+    """kernels.fc_norm_second_moment: 004 thesis, ch. 3, eq. (3.4) (l.1187): the fluctuation of the fc output norm.
+
+    Assumptions: ReLU fc net x^(h) = sqrt(c/m) relu(W^(h) x^(h-1)), h = 1..H, W^(h) entries iid N(0, 1), widths m, no bias, x^(0) != 0 fixed; ratio |x^(H)|^2/|x^(0)|^2
+
+    Arguments (leading axes broadcast as a batch):
+        c: (...) (> 0) - weight scale: x^(h) = sqrt(c/m) relu(W^(h) x^(h-1)) (c_sigma = 2)
+        H: int - depth (number of layers)
+        m: int - width m of every layer
+
+    Returns an array of the batch shape.  Emitted by `nnderive build`; do not edit.
+    """
+    c = _rt.scalar("c", c)
+    _rt.positive("c", c)
+    H = _rt.integer("H", H)
+    m = _rt.integer("m", m)
+    _shape = _rt.batch_shape(("c", c, 0))
+    return _rt.finish(((1/4)*c**2*(m + 5)/m)**H, _shape)
 
 
 def softplus_smoothness(beta):
