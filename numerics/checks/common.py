@@ -73,6 +73,16 @@ def proof_row(name: str, label: str, ok: bool, reference: str, detail: str,
                        detail=detail, resolution=0.0)
 
 
+def claim_row(name: str, label: str, ok: bool, value, detail: str, klass: str = "",
+              erratum: bool = False) -> CheckResult:
+    """A ``paper`` row for a printed claim judged by a stated criterion ``ok`` (the seed's
+    statement, its scaling, an inequality between two measured quantities); ``value`` is shown
+    (its float when a number, else 0)."""
+    return CheckResult(name, "paper", label, value, "claim",
+                       float(value) if np.isscalar(value) else 0.0, "rel", bool(ok),
+                       detail=detail, erratum=erratum, erratum_class=klass)
+
+
 def failures_row(name: str, label: str, failures, reference: str, detail: str,
                  stat_name: str = "proof", resolution: "float | None" = 0.0) -> CheckResult:
     """A symbolic check over many identities: "proved" when the list ``failures`` is empty,

@@ -19,18 +19,15 @@ import numpy as np
 from ..rows import Check, CheckResult, Context, Subject
 from ..simulators import circulant as S
 from . import common, register
+from .bounds import ratio_row
 
 
 def _slack(name, label, ratios, detail, tol=1e-12):
-    worst = float(np.max(ratios))
-    return CheckResult(name, "slack", label, worst, 1.0, worst, "max true/bound",
-                       bool(np.isfinite(worst) and worst <= 1 + tol), resolution=tol,
-                       detail=detail + f"; fails if a ratio exceeds 1 (+{tol:g})")
+    """(true)/(bound) at each point, fails above 1 + tol (:func:`.bounds.ratio_row`)."""
+    return ratio_row(name, label, ratios, detail, tol, resolution=tol)
 
 
-def _claim(name, label, ok, value, detail, klass="", erratum=False):
-    return CheckResult(name, "paper", label, value, "claim", float(value), "rel", bool(ok),
-                       detail=detail, erratum=erratum, erratum_class=klass)
+_claim = common.claim_row
 
 
 def _ref_row(name, label, got, ref, tol, detail):

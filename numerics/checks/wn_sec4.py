@@ -16,13 +16,12 @@ import numpy as np
 from ..rows import Check, CheckResult, Context, Subject, mc_result
 from ..simulators import wn as sim
 from . import register, register_public
+from .bounds import ratio_row
 
 
 def _slack(name, label, ratios, detail, tol=1e-12):
-    worst = float(np.max(ratios))
-    return CheckResult(name, "slack", label, worst, 1.0, worst, "max true/bound",
-                       bool(np.isfinite(worst) and worst <= 1 + tol), resolution=tol,
-                       detail=detail + f"; fails if a ratio exceeds 1 (+{tol:g})")
+    """(true)/(bound) at each point, fails above 1 + tol (:func:`.bounds.ratio_row`)."""
+    return ratio_row(name, label, ratios, detail, tol, resolution=tol)
 
 
 # -- eq. (2.2) -----------------------------------------------------------------------------------
