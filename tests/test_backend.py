@@ -229,7 +229,7 @@ def test_equality_test_has_teeth():
 
 def test_mostly_rare_batches_then_common_ones():
     """A batch of near-parallel rows (GD at the teacher) runs the careful pass alone for the next
-    calls (``_runtime_numba.run``); results stay equal, and a common batch after it too."""
+    calls (``derivations.runtime.numba.run``); results stay equal, and a common batch after it too."""
     rng = np.random.default_rng(7)
     n = 300
     ws = rng.standard_normal((n, P))

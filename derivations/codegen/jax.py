@@ -36,7 +36,7 @@ GENERATED_DIR = Path(__file__).resolve().parent.parent / "generated"
 #: the families printed (those with compiled dispatch in their NumPy module)
 FAMILIES = ("cnn", "filter", "wn", "kernels")
 
-#: helpers of the NumPy runtime that exist, with the same signature, in _runtime_jax; the first
+#: helpers of the NumPy runtime that exist, with the same signature, in derivations.runtime.jax; the first
 #: group returns one more value (``ok``)
 _CHECKED = {"norms_and_dot", "sqnorm", "norm", "dot", "total", "difference"}
 _PLAIN = {"angle_terms", "rejection", "cosine_or_zero", "pi_minus", "sine", "taylor",
@@ -138,7 +138,7 @@ def row_source(name: str, core: ast.FunctionDef, argnames: list[str]) -> str:
 
 
 def _as_plain(call):
-    """A checked helper call, printed as its _runtime_jax counterpart."""
+    """A checked helper call, printed as its derivations.runtime.jax counterpart."""
     return ast.Call(ast.Attribute(ast.Name("_jr", ast.Load()), call.func.attr, ast.Load()),
                     call.args, call.keywords)
 
