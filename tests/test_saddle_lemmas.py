@@ -88,3 +88,17 @@ def test_theorem71_and_planted_horizon():
     assert C.ELL_HI >= K.ell_interval(rtol=1e-5)[1]  # an upper bound of ell: eta < 1/ell
     g, lam, _, _ = C.theorem71_runs(extra=-50)          # stopped before the last escape settles
     assert g.max() > 1e-8 or lam.min() <= 0
+
+
+def test_enclosures_without_python_flint_say_how_to_install_it(monkeypatch):
+    """Without python-flint (``pip install .`` alone) the enclosures raise an ImportError naming
+    the extra, and the main job registers no enclosure rows (tests/CI have the extra)."""
+    import sys
+
+    import pytest
+
+    from derivations.saddle import constants as K
+
+    monkeypatch.setitem(sys.modules, "flint", None)
+    with pytest.raises(ImportError, match=r"nnderive\[rigorous\]"):
+        K.ell_interval()

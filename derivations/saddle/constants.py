@@ -77,12 +77,22 @@ def sosp_eps_threshold() -> sp.Expr:
     return sp.simplify(sol)
 
 
+def _flint():
+    """python-flint (ball arithmetic), or an ImportError that says how to install it."""
+    try:
+        import flint
+    except ImportError as e:  # the enclosures are rigorous only in ball arithmetic
+        raise ImportError("the enclosures of Definitions 7.1-7.3 need python-flint: "
+                          "pip install 'nnderive[rigorous]'") from e
+    return flint
+
+
 def _arb_fun(expr, names):
     """A function of flint.arb arguments evaluating the polynomial ``expr`` in ball arithmetic,
     in mean-value form on a box of balls: ``p(centre) + sum_i dp/dx_i(box) (x_i - centre_i)``
     (enclosure width O(h^2) instead of the naive form's O(h)).  Exact arguments (radius 0)
     evaluate ``p`` directly."""
-    import flint
+    flint = _flint()
 
     names = tuple(names)
     p = sp.lambdify(names, expr, modules=[{}])
@@ -127,7 +137,7 @@ def _bb_max(upper, lower, box, rtol, max_boxes=40_000, atol=0.0):
 
 
 def _ball(lo, hi):
-    import flint
+    flint = _flint()
 
     return flint.arb((lo + hi) / 2, (hi - lo) / 2)
 
@@ -143,7 +153,7 @@ def _params(L, gamma, tau):
 
 def ell_interval(L=math.e, gamma=1.0, tau=math.e, rtol=1e-7):
     """Def. 7.2's ``ell`` of the construction: ``(lo, hi)`` enclosing ``sup_D ||Hess f||_op``."""
-    import flint
+    flint = _flint()
 
     sub = _params(L, gamma, tau)
     (a, b, c), _ = block_entries()
@@ -168,7 +178,7 @@ def ell_interval(L=math.e, gamma=1.0, tau=math.e, rtol=1e-7):
 
 def rho_interval(L=math.e, gamma=1.0, tau=math.e, rtol=1e-4):
     """Def. 7.3's ``rho`` (sup of the third-derivative norm on D): ``(lo, hi)``."""
-    import flint
+    flint = _flint()
 
     sub = _params(L, gamma, tau)
     _, (t1, t2, t3, t4) = block_entries()
@@ -198,7 +208,7 @@ def _piece_range_cached(which, box, L, gamma, tau, rtol):
 
 def _piece_range(expr, box, rtol, atol=0.0):
     """(sup, inf) enclosures of a polynomial piece over ``box``: ((lo, hi), (lo, hi))."""
-    import flint
+    flint = _flint()
 
     f = _arb_fun(expr, (O.u, O.v))
     up = _bb_max(lambda b: float(f(_ball(*b[0]), _ball(*b[1])).upper()),

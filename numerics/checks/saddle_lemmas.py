@@ -18,6 +18,8 @@ the ``saddle`` family.  Every row runs the independent model (:mod:`numerics.sim
 """
 from __future__ import annotations
 
+import importlib.util
+
 import math
 
 import numpy as np
@@ -427,8 +429,12 @@ register(Check("saddle.hessian", "simulation", "Theorem 7.1: GD with eta < 1/ell
                independent=False))
 register(Check("saddle.hessian", "dense", "Def. 7.4: alpha = 2 gamma at the saddles", _alpha_rows,
                independent=False))
-register_public(Check("saddle.ell_interval", "slack", "Def. 7.2: ell enclosure", _ell_enclosure),
-                "derivations.saddle.constants:ell_interval", RELATED_7)
+#: the enclosures need ball arithmetic (python-flint, the ``rigorous`` extra, in ``test``): their
+#: rows exist when it is installed, as the compiled backend's rows exist with Numba
+HAVE_FLINT = importlib.util.find_spec("flint") is not None
+if HAVE_FLINT:
+    register_public(Check("saddle.ell_interval", "slack", "Def. 7.2: ell enclosure", _ell_enclosure),
+                    "derivations.saddle.constants:ell_interval", RELATED_7)
 
 
 
@@ -442,6 +448,7 @@ def _rho_row(subject, ctx):
 
 # rho's reference is a sampled lower estimate (1% below): a row of the family, not a public
 # callable's independent check (it could not catch a 1e-6 change of the enclosure)
-register(Check("saddle.hessian", "slack", "Def. 7.3: rho enclosure", _rho_row, independent=False))
-register_public(Check("saddle.B_interval", "slack", "Def. 7.1: B enclosure", _B_enclosure),
-                "derivations.saddle.constants:B_interval", RELATED_7)
+if HAVE_FLINT:
+    register(Check("saddle.hessian", "slack", "Def. 7.3: rho enclosure", _rho_row, independent=False))
+    register_public(Check("saddle.B_interval", "slack", "Def. 7.1: B enclosure", _B_enclosure),
+                    "derivations.saddle.constants:B_interval", RELATED_7)
