@@ -97,10 +97,26 @@ def lhs(formula, which: str = "display") -> str:
     return glyphs(formula.lhs)
 
 
+#: relations a bound's left-hand side may end with (``|I_2| \\le``): the equation uses it in place
+#: of ``=``, so a bound reads ``|I_2| <= rhs`` (not ``|I_2| <= = rhs``)
+_RELATIONS = (r"\leq", r"\geq", r"\le", r"\ge", r"\lesssim", r"\gtrsim", "<", ">")
+
+
+def split_relation(left: str) -> tuple[str, str]:
+    """``(lhs, relation)``: the relation a left-hand side ends with, else ``=``."""
+    s = left.rstrip()
+    for r in _RELATIONS:
+        if s.endswith(r) and (not r[0] == "\\" or not s[:-len(r)].endswith("\\")):
+            return s[:-len(r)].rstrip(), r
+    return left, "="
+
+
 def equation(formula, which: str = "display") -> str:
     """``lhs = rhs`` for ``formula``, one line (``which`` as in :func:`rhs`; ``"expr"`` is the
-    raw derived expression, ``nnderive latex NAME --expanded``)."""
-    return f"{lhs(formula, which)} = {rhs(formula, which)}"
+    raw derived expression, ``nnderive latex NAME --expanded``); a bound's ``lhs \\le`` gives
+    ``lhs \\le rhs``."""
+    left, rel = split_relation(lhs(formula, which))
+    return f"{left} {rel} {rhs(formula, which)}"
 
 
 def snippet(formula) -> str:

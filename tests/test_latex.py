@@ -319,3 +319,19 @@ def test_cli_docs_pdf_without_pdflatex_is_a_usage_error(tmp_path, monkeypatch, c
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(FileNotFoundError):
         docs.build_pdf(tmp_path / "x.tex")
+
+
+def test_a_bounds_relation_replaces_the_equals_sign():
+    """A left-hand side ending in a relation (``|I_2| \\le``) prints ``lhs \\le rhs``, never
+    ``lhs \\le = rhs``; a relation inside the left-hand side (``... \\le R'``) keeps ``=``."""
+    import derivations as D
+    from derivations import latex as L
+
+    assert L.split_relation(r"|I_2^i| \le") == (r"|I_2^i|", r"\le")
+    assert L.split_relation(r"T \ge ") == ("T", r"\ge")
+    assert L.split_relation(r"\max_r |w| \le R'") == (r"\max_r |w| \le R'", "=")
+    assert L.split_relation(r"\langle x, y \rangle") == (r"\langle x, y \rangle", "=")
+    for name in D.names():
+        eq = L.equation(D.get(name))
+        for rel in (r"\le", r"\ge", r"\leq", r"\geq"):
+            assert f"{rel} =" not in eq.replace(" ", " "), (name, eq[:80])
