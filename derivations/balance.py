@@ -447,7 +447,7 @@ register(Formula(
     paper_reading="'the function f is ((6c + 2)|M*|_F)-smooth' (a valid bound, 2x the supremum: "
                   "the proof bounds |dU||dV| by |Delta|^2 instead of |Delta|^2/2 and (|dU| + |dV|)^2 "
                   "by 4|Delta|^2 instead of 2|Delta|^2)",
-    where={c_set: "the radius of S in units of |M*|_F", M_norm: "|M*|_F"},
+    where={c_set: "the radius of S in units of |M*|_F", M_norm: (r"\|M^*\|_F", "|M*|_F")},
 ))
 register(Formula(
     "balance.mf_norm_bound", f"{SOURCE}, Lemma 4.1(iii) via Claim 4.3 (eq. (4.15)), l.4042, l.4440",
@@ -460,5 +460,5 @@ register(Formula(
     paper=_paper_norm_bound,
     paper_reading="'|U_t|_F^2 <= 5 sqrt(r) |M*|_F' (valid for epsilon <= |M*|_F as Theorem 4.4 "
                   "assumes: our supremum is (1 + sqrt 37)/2 sqrt(r)|M*|_F = 3.54 sqrt(r)|M*|_F there)",
-    where={eps_bal: "the balancedness radius", M_norm: "|M*|_F"},
+    where={eps_bal: "the balancedness radius", M_norm: (r"\|M^*\|_F", "|M*|_F")},
 ))

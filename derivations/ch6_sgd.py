@@ -146,7 +146,7 @@ register(Formula(
      Arg("delta", "scalar", "Lemma 6.2's failure probability", domain=(">= 0",))),
     _MODEL, sgd_markov_failure,
     lhs=r"\mathbb P[\|\mathbf w_T-\mathbf w^*\|^2\ge\eta B^2/\alpha+\epsilon^2\|\mathbf w^*\|^2]\le",
-    validate=_ONE_STEP,
+    validate=_ONE_STEP, where={WS: (r"\|\mathbf w^*\|", "the teacher's norm")},
 ))
 register(Formula(
     "filter.sgd_step_max", f"{SOURCE}, Lemma 6.2 (l.6729), 0 < 1 - eta gamma + eta^2 M^2 < 1",

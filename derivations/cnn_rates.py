@@ -106,6 +106,9 @@ register(Formula(
     "cnn.lambda_t", f"{SOURCE}, Lemmas 5.5 and 5.9 (l.5347, l.5827), C5-17",
     (CD._STATE_ARGS[0], CD._STATE_ARGS[1], CD._STATE_ARGS[2], CD._STATE_ARGS[4]), _MODEL,
     lambda_t, lhs=r"\lambda^t", validate=(_PHI_OK,),
+    where={CD.NV: (r"\|\mathbf v^t\|", "the norm of v^t"),
+           CD.DOT: (r"(\mathbf a^t)^\top\mathbf a^*", "the second layer's overlap with the teacher"),
+           CD.NWS: (r"\|\mathbf w^*\|", "the teacher filter's norm")},
     notes="v^{t+1} = v^t + eta lambda^t |v^t| sin(phi^t) e_2 (e_2 toward w*, orthogonal to v)",
 ))
 register(Formula(

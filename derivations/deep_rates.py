@@ -181,6 +181,7 @@ register(Formula(
     "deep fc / ResNet / ConvResNet of width m trained by GD with step eta; lambda_min of the "
     "network's Gram >= lambda_min(K^(H))/2 along the run (the theorems' width and step "
     "conditions, constants unstated)", deep_loss_bound, lhs=r"L(\theta(k)) \le",
+    where={L0: (r"L(\theta(0))", "the loss at initialization")},
     paper=lambda: (1 - ETA * LAM / 2) ** K * L0,
     paper_reading="L(theta(k)) <= (1 - eta lambda_min(K^(H))/2)^k L(theta(0))",
     validate=('_rt.require(eta * lambda_H <= 2, "eta", "must be <= 2/lambda_H (a contraction)")',),

@@ -150,6 +150,8 @@ register(Formula(
     "Lemma 2's events (alpha = e^{-2cd}/n^{d/2}, delta = e^{-cd}, r = delta/sqrt d); projected GD "
     "moves at most eta |grad L| per step; Lemma 1 with n^{d/2}", escape_steps,
     r"T_{\mathrm{escape}} \ge",
+    where={nD: (r"\sup\|D(\mathbf v)\|", "sup of |D(v)| over the ball"),
+           nx: (r"\|\mathbf{x}\|", "the input's norm")},
 ))
 register(Formula(
     "circulant.loss_lower", f"{SOURCE}, App. B.2 last paragraph, the loss lower bound (corrected, "
@@ -168,6 +170,8 @@ register(Formula(
      Arg("eps", "scalar", "epsilon", domain=("> 0",))),
     "z' = (z - mean z)/sqrt(var z + eps) gamma + beta over one channel (length n)", cn_mean,
     r"\operatorname{mean}(z')",
+    where={var: (r"\operatorname{var}(z)", "the biased variance of z over the channel"),
+           eps: (r"\epsilon", "the stabilizer epsilon")},
 ))
 register(Formula(
     "circulant.cn_var", f"{SOURCE}, sec. 2, CN transform (line 39; spec A1)",
@@ -176,4 +180,6 @@ register(Formula(
      Arg("eps", "scalar", "epsilon", domain=("> 0",))),
     "z' = (z - mean z)/sqrt(var z + eps) gamma + beta; var the biased (1/n) variance", cn_var,
     r"\operatorname{var}(z')",
+    where={var: (r"\operatorname{var}(z)", "the biased variance of z over the channel"),
+           eps: (r"\epsilon", "the stabilizer epsilon")},
 ))

@@ -455,7 +455,9 @@ for _q, _fn, _args, _src, _lhs in (
      r"K^{(H)}_{ij} = \tfrac{c_{res}^2}{H^2}K^{(H-1)}_{ij}\mathbb{E}[\sigma'(u)\sigma'(v)]"),
 ):
     register(Formula(f"kernels.{_q}", f"{SOURCE_T}, ch. 3, {_src}", _args, _CH3, _fn, lhs=_lhs,
-                     validate=_PHI_IN if any(a.name == "phi" for a in _args) else ()))
+                     validate=_PHI_IN if any(a.name == "phi" for a in _args) else (),
+                     where={DEPTH: ("H", "the depth (number of layers)")}
+                     if any(a.name == "depth" for a in _args) else None))
 
 register(Formula(
     "kernels.anticoncentration", f"{SOURCE_T}, ch. 2, proof of Lemma 2.2; {SOURCE_WN}, App. B "

@@ -120,6 +120,7 @@ register(Formula(
      Arg("loss0", "scalar", "|y - u(0)|^2", domain=(">= 0",))),
     _MODEL + "; lambda_min(H(s)) >= lambda_0/2 for s <= t (Lemma 2.3's hypothesis)",
     flow_residual_bound, lhs=r"\|\mathbf{y}-\mathbf{u}(t)\|^2 \le",
+    where={LOSS0: (r"\|\mathbf{y}-\mathbf{u}(0)\|^2", "the squared residual at t = 0")},
     paper=lambda: sp.exp(-LAM0 * TT) * LOSS0,
     paper_reading="l.451: |u(t) - y|^2 <= exp(-lambda_0 t) |u(0) - y|^2",
 ))
@@ -130,6 +131,7 @@ register(Formula(
      Arg("resid0", "scalar", "|y - u(0)|", domain=(">= 0",))),
     _MODEL + "; lambda_min(H(s)) >= lambda_0/2 for all s", flow_movement,
     lhs=r"\max_r\|\mathbf{w}_r(t)-\mathbf{w}_r(0)\| \le R'",
+    where={RES0: (r"\|\mathbf{y}-\mathbf{u}(0)\|", "the residual at t = 0")},
     paper=paper_flow_movement,
     paper_reading="l.562 (OCR): R' = sqrt(n)|y - u(0)|/(sqrt(m) lambda_0); the proof (l.583) "
                   "integrates exp(-lambda_0 s) |y - u(0)|",
@@ -144,4 +146,6 @@ register(Formula(
      Arg("resid", "scalar", "|y - u(k)|", domain=(">= 0",))),
     _MODEL.replace("gradient flow dw_r/dt = -dL/dw_r", "GD w_r <- w_r - eta dL/dw_r"),
     i2_bound, lhs=r"|I_2^i| \le",
+    where={SPERP: (r"|S_i^\perp|", "the number of neurons whose pattern at x_i may change"),
+           RES: (r"\|\mathbf{y}-\mathbf{u}(k)\|", "the residual at step k")},
 ))

@@ -149,6 +149,33 @@ def test_tt_breaks_long_identifiers():
     assert out.startswith(r"\texttt{") and r"\allowbreak" in out and "_" not in out.replace(r"\_", "")
 
 
+#: Words the papers themselves print in a formula (a_opt, beta_Gauss, the cases of a
+#: piecewise definition, c_res of Definition 3.2).
+_PAPER_WORDS = {"opt", "Gauss", "cases", "res"}
+
+
+def python_names_in(tex: str) -> set[str]:
+    """Words of three or more letters in ``tex`` outside LaTeX commands and text: a Python
+    argument name (``resid_{0}``, ``norm_{D}``, ``s_{perp}``) printed instead of the paper's
+    symbol."""
+    t = re.sub(r"\\(text|mathrm|operatorname|textrm|rm)\{[^}]*\}", "", tex)
+    t = re.sub(r"\\[A-Za-z]+", "", t)
+    return set(re.findall(r"(?<![A-Za-z])[A-Za-z]{3,}", t)) - _PAPER_WORDS
+
+
+def test_python_names_detected():
+    assert python_names_in(r"\frac{2 resid_{0} \sqrt{n}}{\lambda_{0}}") == {"resid"}
+    assert python_names_in(r"|I_2| \le resid s_{perp} \eta") == {"resid", "perp"}
+    assert python_names_in(r"\operatorname{var}(z') \le \frac{\gamma^2}{\epsilon}") == set()
+
+
+@pytest.mark.parametrize("name", D.names())
+def test_no_python_names_in_latex(name):
+    """Every formula prints the paper's symbols, not the Python names of its arguments
+    (a ``where`` entry ``{symbol: (latex, meaning)}`` names a scalar stand-in)."""
+    assert python_names_in(L.equation(D.get(name))) == set()
+
+
 # --------------------------------------------------------------------------------------------
 # "where" lists
 # --------------------------------------------------------------------------------------------

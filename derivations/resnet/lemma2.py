@@ -26,6 +26,7 @@ import sympy as sp
 from ..knobs import cached, knob
 from ..registry import Arg, Formula, register
 from . import lemmas as LM
+from .lemmas import paper_names
 
 SOURCE = "003 Zhang et al. supplement"
 c_sig, Lc, c_x0, c_w0, alpha = sp.symbols("c_sigma L c_x0 c_w0 alpha", positive=True)
@@ -144,7 +145,7 @@ def product_perturbation():
 
 # -- registration ----------------------------------------------------------------------------
 
-register(Formula(
+register(paper_names(Formula(
     "resnet.lemma2_cx", f"{SOURCE}, Lemma 2 proof l.150 and Lemma 6 proof l.246, c_x (spec C13)",
     (_pos("c_sigma", "c_sigma = 1/E[sigma(X)^2]"), _pos("L", "Lipschitz constant of sigma"),
      _pos("c_x0", "c_{x,0}: |x^(h)(0)| <= c_x0"), _pos("c_w0", "c_{w,0}: |W^(h)(0)|_2 <= c_w0 sqrt m"),
@@ -154,17 +155,17 @@ register(Formula(
     paper=paper_cx_lemma2,
     paper_reading="'c_x = (sqrt(c_sigma) L + c_{x,0}/c_{w,0}) e^{2 alpha_max c_{w,0} L}' (l.150); "
     "Lemma 6 (l.246) prints e^{3 c_{w,0} L}",
-))
+)))
 _I_ARGS = (_pos("c_x0", "c_{x,0}: |x_i^(H-1)(0)| <= c_x0"),
            _pos("c_x", "c_x: |x_i^(H-1)(k) - x_i^(H-1)(0)| <= c_x R"),
            _pos("L", "Lipschitz constant of sigma (|sigma'| <= L)"))
-register(Formula(
+register(paper_names(Formula(
     "resnet.lemma2_I1", f"{SOURCE}, Lemma 2 proof, I_1 (l.136-147)",
     _I_ARGS + (_pos("a20", "a_{2,0}: |a|_2 <= a20 sqrt m"), _pos("R", "perturbation radius R")),
     "|sigma'| <= L; |a(k)|_2 <= a20 sqrt m; |dx_i| <= c_x R", lemma2_I1, r"I_1^{ij} \le",
     paper=paper_I1, paper_reading="'<= 3 c_{x,0} c_x L^2 a_{2,0}^2 R' (uses c_x R <= c_{x,0})",
-))
-register(Formula(
+)))
+register(paper_names(Formula(
     "resnet.lemma2_I2", f"{SOURCE}, Lemma 2 proof, I_2 (l.151-160)",
     _I_ARGS + (_pos("c_w0", "c_{w,0}: |W^(H)(0)|_2 <= c_w0 sqrt m"),
                _pos("a40", "a_{4,0}: |a(0)|_4 <= a40 m^(1/4)"),
@@ -173,16 +174,16 @@ register(Formula(
     r"I_2^{ij} \le", paper=paper_I2,
     paper_reading="'I_2 <= 2 beta c_{x,0}^2 (2 c_x c_{w,0} + c_{x,0}) L^2 R' (l.160; a_{4,0}^2 "
     "dropped, it reappears in the Frobenius sum l.163)",
-))
-register(Formula(
+)))
+register(paper_names(Formula(
     "resnet.lemma2_I3", f"{SOURCE}, Lemma 2 proof, I_3 (l.161; not derived in the text)",
     (_pos("c_x0", "c_{x,0}: |x_i^(H-1)(0)| <= c_x0"), _pos("L", "|sigma'| <= L"),
      _pos("a20", "a_{2,0}: |a(k)|_2, |a(0)|_2 <= a20 sqrt m"), _pos("R", "perturbation radius R")),
     "|a(k) - a(0)|_2 <= sqrt(m) R (our hypothesis: the text states none for a)", lemma2_I3,
     r"I_3^{ij} \le", paper=paper_I3,
     paper_reading="'Similarly, we can prove, I_3 <= 12 L^2 c_{x,0}^2 a_{2,0} R' (l.161)",
-))
-register(Formula(
+)))
+register(paper_names(Formula(
     "resnet.lemma3_step", f"{SOURCE}, Lemma 3 proof, the step bound (l.192-199; spec C16)",
     (_pos("eta", "step size"), _pos("alpha", "alpha_max"), _pos("L", "|sigma'| <= L"),
      _pos("a20", "a_{2,0}: |a|_2 <= a20 sqrt m"), _pos("c_x0", "c_{x,0}: |x_i^(h-1)| <= c_x0"),
@@ -190,20 +191,23 @@ register(Formula(
      Arg("H", "int", "depth H"), Arg("res", "scalar", "|y - u(s)|_2", domain=(">= 0: a norm",))),
     "h >= 2; |J^(l)|_2 <= L; |I + alpha/(H sqrt m) J W| <= 1 + alpha L c_w0/H", lemma3_step,
     r"\|W^{(h)}(s+1) - W^{(h)}(s)\|_F \le",
-))
-register(Formula(
+    where={res: (r"\|\mathbf y - \mathbf u(s)\|_2", "the residual at step s")},
+)))
+register(paper_names(Formula(
     "resnet.lemma7_lower", f"{SOURCE}, Lemma 7 (l.45) and its proof (l.300-314; spec C7)",
     (_pos("eta", "step size"), Arg("lam", "scalar", "lambda_min(G^(H)(k))", domain=(">= 0",)),
      Arg("res", "scalar", "|y - u(k)|_2", domain=(">= 0: a norm",))),
     "I_1 = -int_0^eta <L'(theta(k)), u_i'(theta(k))> ds; G = J J^T >= G^(H)", lemma7_lower,
     r"(y - u)^\top I_1 \ge", paper=paper_lemma7_lower,
+    where={lam: (r"\lambda_{\min}(\mathbf G^{(H)}(k))", "the least eigenvalue of the Gram"),
+           res: (r"\|\mathbf y - \mathbf u(k)\|_2", "the residual at step k")},
     paper_reading="'(y - u(k))^T I_1(k) >= lambda_min(G^(H)(k)) |y - u(k)|_2^2' (no eta)",
-))
-register(Formula(
+)))
+register(paper_names(Formula(
     "resnet.product_perturbation", f"{SOURCE}, Lemma 6 proof, product perturbation (l.262-266; "
     "spec C15)",
     (Arg("alpha", "scalar", "|A_i - B_i|_F <= alpha M", domain=(">= 0",)),
      _pos("M", "|A_i|_2, |B_i|_2 <= M"), Arg("n", "int", "number of factors n")),
     "equal per-factor constants alpha_i = alpha, M_i = M (the text's sum alpha_i prod M_i)",
     product_perturbation, r"\|\prod A_i - \prod B_i\|_F \le",
-))
+)))

@@ -111,20 +111,39 @@ def lemma4_g():
 
 # -- registration ----------------------------------------------------------------------------
 
-register(Formula(
+#: The supplement's names of the Lemma 2-7 constants (l.120-200): ``c_{x,0}``, ``c_{w,0}``,
+#: ``a_{2,0}``, ``a_{4,0}`` (Python names ``c_x0``, ``c_w0``, ``a20``, ``a40``).
+PAPER_NAMES = {
+    "c_x0": (r"c_{x,0}", "bound on the initial layer outputs |x^(h)(0)|"),
+    "c_w0": (r"c_{w,0}", "|W^(h)(0)|_2 <= c_{w,0} sqrt m"),
+    "a20": (r"a_{2,0}", "|a|_2 <= a_{2,0} sqrt m"),
+    "a40": (r"a_{4,0}", "|a|_4 <= a_{4,0} m^{1/4}"),
+}
+
+
+def paper_names(formula: Formula) -> Formula:
+    """``formula`` with the supplement's names of the constants it takes (:data:`PAPER_NAMES`)
+    in its ``where`` entries, so its LaTeX reads ``c_{x,0}``, not ``c_{x0}``."""
+    for a in formula.args:
+        if a.name in PAPER_NAMES:
+            formula.where.setdefault(sp.Symbol(a.name, positive=True), PAPER_NAMES[a.name])
+    return formula
+
+
+register(paper_names(Formula(
     "resnet.gram_H_inf", f"{SOURCE}, eq. (2) in the infinite-width limit (spec C4)",
     (Arg("x_i", "vector", "x_i^(H-1)", space="d"), Arg("x_j", "vector", "x_j^(H-1)", space="d"),
      Arg("alpha_H", "scalar", "alpha_H", positive=True), Arg("H", "int", "depth H")),
     "ReLU; w_r ~ N(0, I), a_r ~ N(0, 1) independent of x^(H-1); expectation conditional on "
     "x^(H-1)", gram_H_inf, r"\mathbb E[G^{(H)}_{ij}]",
-))
-register(Formula(
+)))
+register(paper_names(Formula(
     "resnet.first_layer_norm_var", f"{SOURCE}, Lemma 5 proof (spec C9)",
     (Arg("m", "scalar", "width m", positive=True),),
     "ReLU, W^(1) entries N(0, 1), |x| = 1", first_layer_norm_var,
     r"\operatorname{Var}\|x^{(1)}\|^2",
-))
-register(Formula(
+)))
+register(paper_names(Formula(
     "resnet.lemma5_C2", f"{SOURCE}, Lemma 5 proof, C_2 (spec C10)",
     (Arg("sigma0", "scalar", "|sigma(0)|", domain=(">= 0: an absolute value",)),
      Arg("L", "scalar", "Lipschitz constant of sigma", domain=(">= 0: a Lipschitz constant",)),
@@ -132,8 +151,8 @@ register(Formula(
     "sigma L-Lipschitz; X ~ N(0, 1)", lemma5_C2, r"C_2",
     paper=paper_C2, paper_reading="C_2 = sigma(0)^4 + 4|sigma(0)|^3 L sqrt(2/pi) + 6 sigma(0)^2 "
     "L^2 + 8|sigma(0)| L^3 sqrt(2/pi) + 32 L^4 (bounds c_sigma^2 E(...)^4 / m by C_2 / m)",
-))
-register(Formula(
+)))
+register(paper_names(Formula(
     "resnet.layer_norm_lower", f"{SOURCE}, Lemma 5 proof, lower bound (spec C12)",
     (Arg("a", "scalar", "a = c_{w,0} L (per-layer growth constant), a < H", positive=True),
      Arg("H", "int", "depth H")),
@@ -141,8 +160,8 @@ register(Formula(
     r"\min\|x^{(H)}\|", paper=paper_layer_norm_lower,
     validate=('_rt.require(a < H, "a", "must be < H (the per-layer factor 1 - a/H must be positive)")',),
     paper_reading="'which implies 1/2 e^{-c_{w,0} L} <= |x^(h)(0)|'",
-))
-register(Formula(
+)))
+register(paper_names(Formula(
     "resnet.lemma4_g", f"{SOURCE}, Lemma 4 proof recursion (spec C13)",
     (Arg("g1", "scalar", "g(1) = sqrt(c_sigma) L R", positive=True),
      Arg("b", "scalar", "b = 2 alpha c_{w,0} L", positive=True),
@@ -150,7 +169,7 @@ register(Formula(
      Arg("H", "int", "depth H"),
      Arg("h", "int", "layer h", domain=("<= H: a layer of the depth-H network",))),
     "the recursion of the Lemma 4 proof, with its 1/H factors", lemma4_g, r"g(h)",
-))
+)))
 
 
 # -- issue 24, item 6: Lemma 5's tail bound (4) and the upper half of Lemma 5's norm bounds ------
@@ -188,7 +207,7 @@ def paper_layer_norm_upper():
     return 2 * sp.exp(a)
 
 
-register(Formula(
+register(paper_names(Formula(
     "resnet.lemma5_tail", f"{SOURCE}, Lemma 5 proof, eq. (4) (spec C11)",
     (Arg("c_w0", "scalar", "c_{w,0}: the bound |W|_2 <= c_{w,0} sqrt(m)",
          domain=("> sqrt(c) + 1: t >= 0 in the deviation bound",)),
@@ -199,12 +218,12 @@ register(Formula(
     r"\Pr\left(\|W\|_2 > c_{w,0}\sqrt m\right) \le",
     paper=paper_lemma5_tail,
     paper_reading="'with probability at least 1 - exp(-(c_{w,0} - sqrt c - 1)^2 m / 2) ... (4)'",
-))
-register(Formula(
+)))
+register(paper_names(Formula(
     "resnet.layer_norm_upper", f"{SOURCE}, Lemma 5 proof, upper bound (spec C12)",
     (Arg("a", "scalar", "a = c_{w,0} L (per-layer growth constant)", positive=True),
      Arg("H", "int", "depth H")),
     "|x^(1)| <= 2 and |x^(h)| <= (1 + a/H) |x^(h-1)| for h = 2..H", layer_norm_upper,
     r"\max\|x^{(H)}\|", paper=paper_layer_norm_upper,
     paper_reading="'which implies ... |x^(h)(0)| <= 2 e^{c_{w,0} L}' (valid: (1 + a/H)^(H-1) <= e^a)",
-))
+)))

@@ -150,6 +150,7 @@ register(Formula(
     "the x2_0 whose band escape time is exp(1/eps); a start with |x2_0| below it needs at least "
     "exp(1/eps) steps",
     band_halfwidth, r"w_{\mathrm{band}}(\epsilon)",
+    where={EPS: (r"\epsilon", "the band's parameter")},
     paper=paper_band_halfwidth,
     paper_reading="sec. 7.3: initialize uniformly within [-1,1] x [-(3/2)^(-exp(1/eps)), "
                   "(3/2)^(-exp(1/eps))] (eta = 1/4; OCR '(%)_e\"p(%)')",
