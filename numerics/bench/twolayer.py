@@ -433,7 +433,7 @@ def _mc_rows(rng, V, quick: bool) -> list[BenchRow]:
         D = scale * rng.standard_normal((2,) + Wc.shape) / np.sqrt(d)
         scan = (Wc + grid[0] * D[0] + grid[1] * D[1]).reshape((-1,) + Wc.shape)
         losses = net.loss(scan, ac, Vc, bc)
-        cf_scan = _cpu(lambda: net.loss(scan, ac, Vc, bc), repeat=5) / len(scan)
+        cf_scan = _cpu(lambda: net.loss(scan, ac, Vc, bc), repeat=9) / len(scan)
         shared = SharedSamples(Vc, bc, seed)
         idx = np.linspace(0, len(scan) - 1, n_mc).astype(int)
         per, need, bad = [], [], []
@@ -448,7 +448,7 @@ def _mc_rows(rng, V, quick: bool) -> list[BenchRow]:
         rows.append(BenchRow(
             f"twolayer closed-form loss vs MC to 1% SE, throughput over {len(scan)} scan points "
             f"({label})", ratio, ">= 1e+04", "x", ratio >= 1e4 and not bad,
-            f"closed form {cf_scan * 1e6:.2f} us/point (one batched call, best of 5, {be}); MC "
+            f"closed form {cf_scan * 1e6:.2f} us/point (one batched call, best of 9, {be}); MC "
             f"{mc_point * 1e3:.3g} ms/point: mean over {n_mc} of the points (best of 5 each; "
             f"{min(need):.3g}-{max(need):.3g} samples, {np.mean(per) / np.mean(need) * 1e9:.0f} "
             f"ns/sample) on inputs and teacher outputs shared by the scan (drawn once, "
