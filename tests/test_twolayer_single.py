@@ -129,3 +129,22 @@ def test_pooled_scratch_does_not_leak_into_results():
         # the fixed-output gradient is an array, not a tuple, on both paths
         net_f = fully_connected(7, 7, 7)
         assert isinstance(net_f.grad(W, a, V, b), np.ndarray)
+
+
+def test_finiteness_pass():
+    """The single-point path's finiteness pass: NaN and +-inf in any position of any argument
+    are caught and attributed to the right argument; the largest finite float64, subnormals and
+    -0.0 are finite (as ``np.isfinite`` says)."""
+    from derivations.twolayer._single import first_nonfinite
+
+    for bad, expect in ((np.nan, True), (np.inf, True), (-np.inf, True),
+                        (np.finfo(float).max, False), (-np.finfo(float).max, False),
+                        (5e-324, False), (-0.0, False)):
+        for which in range(4):
+            for pos in (0, -1):
+                args = [np.ones((3, 4)), np.ones(3), np.ones((2, 4)), np.ones(2)]
+                args[which].flat[pos] = bad
+                assert first_nonfinite(*args) == (which if expect else -1), (bad, which, pos)
+    args = [np.ones((3, 4)), np.ones(3), np.ones((2, 4)), np.ones(2)]
+    args[3][0] = args[1][2] = np.nan
+    assert first_nonfinite(*args) == 1                        # the first bad argument
