@@ -41,13 +41,16 @@ one thread for every NumPy candidate (threadpoolctl; see :func:`run`), JAX with 
    every chunk; chunks sized from the running variance, :meth:`_Moments.next_chunk`, so the
    overshoot is small), and its mean must agree with the closed form within 5 standard errors:
 
-   a. one call for one point (Monte Carlo draws its inputs and evaluates the teacher);
+   a. one call for one point (Monte Carlo draws its inputs and evaluates the teacher; the
+      closed form timed as 200 calls);
    b. the throughput over a landscape scan of 1000 points on a plane through the point: the
       closed form in one batched call, per point; Monte Carlo on 5 of the points, with the
       inputs and the teacher's outputs drawn once for the whole scan (:class:`SharedSamples`,
       their cost divided by the 1000 points), so per point only the student is evaluated;
    c. the floor of a single compiled call (information): a bare ``@numba.njit`` call with 4
       array arguments.
+
+   Both sides in interleaved rounds (best of 2 per round), the ratios paired round by round.
 5. Hessian-vector product vs the dense Hessian at k = m = d = 100 (information).
 
 ``--quick``: smaller sizes, no JAX compilation at k = 100.
@@ -231,16 +234,6 @@ def mc_loss_shared(U, a, shared: SharedSamples) -> _Moments:
         size = mom.next_chunk()
 
 
-def _best_cpu(fn, repeat):
-    """``(best CPU seconds, last result)`` of ``repeat`` calls of ``fn``."""
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t0)
-    return best, out
-
-
 def _agrees(mom: _Moments, loss: float) -> bool:
     """Whether Monte Carlo's mean is within 5 standard errors of the closed form (a check with
     teeth on both: a wrong simulator or a wrong closed form fails the row)."""
@@ -396,10 +389,21 @@ def _run(quick: bool) -> list[BenchRow]:
     return rows
 
 
+def _paired(t, num, den, scale=1.0):
+    """Median and quartiles of the round-by-round ratios ``scale * t[num] / t[den]`` where
+    ``num`` may be a list of candidates (their per-round mean is the numerator)."""
+    nums = [num] if isinstance(num, str) else num
+    per_round = [float(np.mean(x)) for x in zip(*(t[n].times for n in nums))]
+    r = sorted(scale * x / y for x, y in zip(per_round, t[den].times))
+    q = np.quantile(r, [0.25, 0.5, 0.75])
+    return float(q[1]), float(q[0]), float(q[2])
+
+
 def _mc_rows(rng, V, quick: bool) -> list[BenchRow]:
     """Row 4: the closed-form loss vs Monte Carlo to 1% relative SE, (a) one call for one point
     and (b) the throughput over a scan of P points (one batched call; Monte Carlo shares its
-    inputs and teacher outputs across the points, :class:`SharedSamples`)."""
+    inputs and teacher outputs across the points, :class:`SharedSamples`).  Candidates timed in
+    interleaved rounds (CPU time, best of 2 per round), ratios paired round by round."""
     rows = []
     be = _engine_backend()
     k = V.shape[0]
@@ -407,54 +411,72 @@ def _mc_rows(rng, V, quick: bool) -> list[BenchRow]:
               np.ones(k), V, np.ones(k), 0.3)]
     Ws, as_, Vs, bs = S.safran_shamir_minimum()
     cases.append(("k=m=d=7 spurious minimum", Ws, as_, Vs, bs, 0.1))
+    side = 20 if quick else 40
     P = 200 if quick else 1000
-    grid = (np.linspace(-1, 1, 20 if quick else 40)[:, None, None, None],
-            np.linspace(-1, 1, P // (20 if quick else 40))[None, :, None, None])
+    grid = (np.linspace(-1, 1, side)[:, None, None, None],
+            np.linspace(-1, 1, P // side)[None, :, None, None])
     n_mc = 3 if quick else 5
+    rounds = 3 if quick else 7
+    calls = 200
     for label, Wc, ac, Vc, bc, scale in cases:
         kk, d = Wc.shape
         net = fully_connected(d, kk, Vc.shape[0], "relu")
         seed = kk
-        # (a) one point, one call; Monte Carlo draws its inputs and teacher outputs itself
+        # (a) one point, one call; Monte Carlo draws its inputs and evaluates the teacher
         loss = float(net.loss(Wc, ac, Vc, bc))
-        cf = _cpu(lambda: net.loss(Wc, ac, Vc, bc), repeat=5, number=200)
-        mc_sec, mom = _best_cpu(lambda: mc_loss(Wc, ac, Vc, bc, seed), repeat=5)
-        ratio = mc_sec / cf
+        mom = mc_loss(Wc, ac, Vc, bc, seed)
         ok = _agrees(mom, loss)
+
+        def closed_calls():
+            for _ in range(calls):
+                net.loss(Wc, ac, Vc, bc)
+
+        t = interleaved({"MC": lambda: mc_loss(Wc, ac, Vc, bc, seed),
+                         "closed form": closed_calls}, rounds=rounds, repeat=2)
+        ratio, q1, q3 = _paired(t, "MC", "closed form", calls)
+        mc_sec, cf = t["MC"].median, t["closed form"].median / calls
         rows.append(BenchRow(
             f"twolayer closed-form loss vs MC to 1% SE, one call ({label})", ratio,
             ">= 1e+04", "x", ratio >= 1e4 and ok,
             f"MC reached 1% relative SE after {mom.n:.3g} samples in {mc_sec:.3g} s CPU "
-            f"({mc_sec / mom.n * 1e9:.0f} ns/sample, RNG included, best of 5; mean {mom.mean:.4g}"
-            f" +- {mom.se:.2g}{'' if ok else ', DISAGREES with the closed form'}); closed form "
-            f"{cf * 1e6:.1f} us/call (best of 5 x 200, {be}), loss {loss:.4g}",
+            f"({mc_sec / mom.n * 1e9:.0f} ns/sample, inputs drawn and teacher evaluated; mean "
+            f"{mom.mean:.4g} +- {mom.se:.2g}{'' if ok else ', DISAGREES with the closed form'}); "
+            f"closed form {cf * 1e6:.1f} us/call ({be}), loss {loss:.4g}; paired ratio IQR "
+            f"{q1:.0f}-{q3:.0f}, CPU time, {rounds} interleaved rounds (best of 2 each)",
             {"samples": mom.n, "mc_seconds": mc_sec, "closed_form_seconds": cf}))
         # (b) a landscape scan: P points on a plane through the point, one batched call
         D = scale * rng.standard_normal((2,) + Wc.shape) / np.sqrt(d)
         scan = (Wc + grid[0] * D[0] + grid[1] * D[1]).reshape((-1,) + Wc.shape)
         losses = net.loss(scan, ac, Vc, bc)
-        cf_scan = _cpu(lambda: net.loss(scan, ac, Vc, bc), repeat=9) / len(scan)
         shared = SharedSamples(Vc, bc, seed)
         idx = np.linspace(0, len(scan) - 1, n_mc).astype(int)
-        per, need, bad = [], [], []
+        need, bad = [], []
         for i in idx:
-            t, mom = _best_cpu(lambda: mc_loss_shared(scan[i], ac, shared), repeat=5)
-            per.append(t)
-            need.append(mom.n)
-            if not _agrees(mom, float(losses[i])):
+            m = mc_loss_shared(scan[i], ac, shared)   # also draws the shared samples, once
+            need.append(m.n)
+            if not _agrees(m, float(losses[i])):
                 bad.append(int(i))
-        mc_point = float(np.mean(per)) + shared.seconds / len(scan)
-        ratio = mc_point / cf_scan
+        cands = {"batched": lambda: net.loss(scan, ac, Vc, bc)}
+        for i in idx:
+            cands[f"MC {i}"] = (lambda W=scan[i]: mc_loss_shared(W, ac, shared))
+        t = interleaved(cands, rounds=rounds, repeat=2)
+        mcs = [f"MC {i}" for i in idx]
+        share = shared.seconds / len(scan)
+        mc_mean = float(np.mean([t[n].median for n in mcs]))
+        cf_scan = t["batched"].median / len(scan)
+        charge = (mc_mean + share) / mc_mean     # the shared draws, charged per point
+        ratio, q1, q3 = (charge * x for x in _paired(t, mcs, "batched", len(scan)))
         rows.append(BenchRow(
             f"twolayer closed-form loss vs MC to 1% SE, throughput over {len(scan)} scan points "
             f"({label})", ratio, ">= 1e+04", "x", ratio >= 1e4 and not bad,
-            f"closed form {cf_scan * 1e6:.2f} us/point (one batched call, best of 9, {be}); MC "
-            f"{mc_point * 1e3:.3g} ms/point: mean over {n_mc} of the points (best of 5 each; "
-            f"{min(need):.3g}-{max(need):.3g} samples, {np.mean(per) / np.mean(need) * 1e9:.0f} "
+            f"closed form {cf_scan * 1e6:.2f} us/point (one batched call, {be}); MC "
+            f"{(mc_mean + share) * 1e3:.3g} ms/point: mean over {n_mc} of the points "
+            f"({min(need):.3g}-{max(need):.3g} samples, {mc_mean / np.mean(need) * 1e9:.0f} "
             f"ns/sample) on inputs and teacher outputs shared by the scan (drawn once, "
-            f"{shared.seconds * 1e3:.3g} ms, charged / {len(scan)} points)"
+            f"{shared.seconds * 1e3:.3g} ms, charged / {len(scan)} points); paired ratio IQR "
+            f"{q1:.0f}-{q3:.0f}, CPU time, {rounds} interleaved rounds (best of 2 each)"
             + (f"; MC DISAGREES with the closed form at points {bad}" if bad else ""),
-            {"closed_form_seconds_per_point": cf_scan, "mc_seconds_per_point": mc_point,
+            {"closed_form_seconds_per_point": cf_scan, "mc_seconds_per_point": mc_mean + share,
              "mc_samples": need, "shared_seconds": shared.seconds}))
     floor = _bare_call_floor()
     if floor is not None:
