@@ -8,11 +8,18 @@ Every function broadcasts over leading batch axes of its arguments.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from ..runtime import backend as _backend
 from .model import Core, Kernel
+
+_F64 = np.dtype(np.float64)
+_ND = np.ndarray
+#: the compiled engine's module (:mod:`.compiled`), imported on first use
+_compiled = []
 
 
 def _array(x, name: str, ndim: int) -> np.ndarray:
@@ -59,16 +66,51 @@ class _Base:
         self.activation = self.kernel.name
         self.core = Core(self.kernel)
         self._compiled_core = None
+        self._runner_key, self._runner = None, None
 
     def _ccore(self, batch):
         """The compiled core when the backend in use is Numba (:mod:`.compiled`), else None."""
-        from . import compiled
+        if not _compiled:
+            from . import compiled
 
+            _compiled.append(compiled)
+        compiled = _compiled[0]
         if not compiled.use_compiled(self.kernel, batch):
             return None
         if self._compiled_core is None:
             self._compiled_core = compiled.CompiledCore(self.kernel)
         return self._compiled_core
+
+    # the single-point path (:mod:`._single`) ---------------------------------------------------
+    def _one(self, theta, a, theta_t, b):
+        """The single-point runner when the four arguments are exactly one point as the general
+        path would make them (``numpy.ndarray``, float64, C-contiguous, the exact shapes, all
+        finite) and the compiled engine is in use; else None (then the general path runs,
+        with its conversions, broadcasting and errors)."""
+        if not (type(theta) is _ND and type(a) is _ND and type(theta_t) is _ND
+                and type(b) is _ND
+                and (theta.shape, a.shape, theta_t.shape, b.shape) == self._one_shapes
+                and theta.dtype is _F64 and a.dtype is _F64 and theta_t.dtype is _F64
+                and b.dtype is _F64 and theta.flags.c_contiguous and a.flags.c_contiguous
+                and theta_t.flags.c_contiguous and b.flags.c_contiguous):
+            return None
+        key = _backend.get_backend()
+        if key != self._runner_key:  # the backend setting changed (or first call)
+            self._runner = None
+            if self._ccore(()) is not None:
+                from . import _single
+
+                self._runner = _single.Runner(self._compiled_core, self.n_student,
+                                              self.n_teacher, self.d)
+            self._runner_key = key
+        run = self._runner
+        if run is None or run.first_nonfinite(theta, a, theta_t, b) >= 0:
+            return None
+        return run
+
+    @functools.cached_property
+    def _one_shapes(self):
+        return (self.theta_shape, (self.n_student,), self.teacher_shape, (self.n_teacher,))
 
     def _check_shape(self, arr, name, tail):
         if arr.shape[arr.ndim - len(tail):] != tuple(tail):
@@ -127,6 +169,11 @@ class _Base:
 
     def loss(self, theta, a, theta_t, b):
         """``l = 1/2 E[(f(x) - f*(x))^2]``, shape ``batch``."""
+        run = self._one(theta, a, theta_t, b)
+        if run is not None:
+            out = run.loss(self._units(theta), a, self._teacher(theta_t), b)
+            if out is not None:
+                return out
         th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
         cc = self._ccore(batch)
         if cc is not None:
@@ -137,6 +184,12 @@ class _Base:
     def grad(self, theta, a, theta_t, b):
         """``dl/dtheta`` (shaped like the first-layer weights), or ``(dl/dtheta, dl/da)`` when
         the output weights are trained."""
+        run = self._one(theta, a, theta_t, b)
+        if run is not None:
+            out = run.grad(self._units(theta), a, self._teacher(theta_t), b, self.train_output)
+            if out is not None:
+                gU, ga = out
+                return (self._pullback(gU), ga) if self.train_output else self._pullback(gU)
         th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
         cc = self._ccore(batch)
         if cc is not None:
@@ -157,6 +210,11 @@ class _Base:
 
     def hessian(self, theta, a, theta_t, b):
         """Dense ``(..., P, P)``, parameters ordered ``theta.ravel()`` then ``a``."""
+        run = self._one(theta, a, theta_t, b)
+        if run is not None:
+            H = run.hessian(self._units(theta), a, self._teacher(theta_t), b, self.train_output)
+            if H is not None:
+                return self._pullback_hessian(H, ())
         th, aa, tt, bb, batch = self._prepare(theta, a, theta_t, b)
         core = self._ccore(batch) or self.core
         H = core.hessian(self._units(th), aa, self._teacher(tt), bb, self.train_output,

@@ -34,9 +34,23 @@ one thread for every NumPy candidate (threadpoolctl; see :func:`run`), JAX with 
    jax is not installed (the ``bench`` extra).
 3. The dense Hessian at k = m = d = 100 (10^4 x 10^4), target < 2 s.
 4. The closed-form loss vs Monte Carlo of the network to 1% relative standard error (target
-   >= 1e4x): Monte Carlo is run in chunks of 10^4 inputs until the running standard error is
-   1% of the running mean, and its CPU time is what that took; at k = m = d = 20 (a random point
-   at distance 0.3 of the teacher) and at the k = m = d = 7 spurious minimum.
+   >= 1e4x), at k = m = d = 20 (a random point at distance 0.3 of the teacher) and at the
+   k = m = d = 7 spurious minimum.  Monte Carlo as well as NumPy does it (:func:`mc_loss`:
+   float64, SFC64 normals into a reused buffer, one BLAS product for student and teacher, ReLU
+   in place), run until its running standard error is 1% of its running mean (checked after
+   every chunk; chunks sized from the running variance, :meth:`_Moments.next_chunk`, so the
+   overshoot is small), and its mean must agree with the closed form within 5 standard errors:
+
+   a. one call for one point (Monte Carlo draws its inputs and evaluates the teacher; the
+      closed form timed as 200 calls);
+   b. the throughput over a landscape scan of 1000 points on a plane through the point: the
+      closed form in one batched call, per point; Monte Carlo on 5 of the points, with the
+      inputs and the teacher's outputs drawn once for the whole scan (:class:`SharedSamples`,
+      their cost divided by the 1000 points), so per point only the student is evaluated;
+   c. the floor of a single compiled call (information): a bare ``@numba.njit`` call with 4
+      array arguments.
+
+   Both sides in interleaved rounds (best of 2 per round), the ratios paired round by round.
 5. Hessian-vector product vs the dense Hessian at k = m = d = 100 (information).
 
 ``--quick``: smaller sizes, no JAX compilation at k = 100.
@@ -103,19 +117,144 @@ def tian_grad(W, V):
     return (_tian_term(ws, ws, n_w, n_w) - _tian_term(ws, ws_star, n_w, n_star)).T
 
 
-def _mc_to_one_percent(U, a, T, b, seed, chunk=10_000, cap=10**8):
-    """Monte Carlo of the loss in chunks until SE <= 1% of the mean: (samples, CPU s, mean)."""
-    rng = np.random.default_rng(seed)
-    n, s1, s2 = 0, 0.0, 0.0
-    t0 = time.process_time()
-    while n < cap:
-        x = S.loss_mc("relu", U, a, T, b, rng, chunk)
-        n, s1, s2 = n + chunk, s1 + float(x.sum()), s2 + float((x * x).sum())
-        mean = s1 / n
-        var = max(s2 / n - mean * mean, 0.0) * n / (n - 1)
-        if math.sqrt(var / n) <= 0.01 * mean:
+# --- Monte Carlo of the loss to 1% relative standard error (rows 4 and 4b) ---------------
+
+#: relative standard error at which Monte Carlo stops
+MC_RSE = 0.01
+#: samples of the first Monte Carlo chunk, and the most in one chunk
+MC_FIRST, MC_MOST = 2048, 1 << 16
+
+
+class _Moments:
+    """Running count, mean and sum of squared deviations of the per-sample losses, updated
+    chunk by chunk (Chan, Golub & LeVeque's pairwise formulas: no ``E[x^2] - E[x]^2``)."""
+
+    def __init__(self):
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def add(self, x):
+        k = x.size
+        mk = float(x.mean())
+        dev = x - mk
+        n = self.n + k
+        delta = mk - self.mean
+        self.m2 += float(dev @ dev) + delta * delta * self.n * k / n
+        self.mean += delta * k / n
+        self.n = n
+
+    @property
+    def se(self) -> float:
+        return math.sqrt(self.m2 / (self.n - 1) / self.n)
+
+    def done(self) -> bool:
+        """The stopping rule: running standard error <= MC_RSE x running mean."""
+        return self.n > 1 and self.se <= MC_RSE * self.mean
+
+    def next_chunk(self) -> int:
+        """The samples still needed, predicted from the running variance (+2%), at least
+        MC_FIRST/2 and at most MC_MOST: the rule is checked after every chunk, so this only
+        limits the overshoot past the first n at which it holds (fixed 10^4-sample chunks
+        overshot by up to 10^4 samples, ~30% at the k = 20 point)."""
+        need = self.m2 / (self.n - 1) / (MC_RSE * self.mean) ** 2 if self.mean > 0 else math.inf
+        return int(min(MC_MOST, max(MC_FIRST // 2, math.ceil(1.02 * need) - self.n)))
+
+
+def _rng(seed):
+    """Monte Carlo's generator: NumPy's fastest bit generator here, SFC64 (8.0 ns per float64
+    normal vs 9.3 for the default PCG64 on the shared VMs, 2026-12-06)."""
+    return np.random.Generator(np.random.SFC64(seed))
+
+
+def mc_loss(U, a, T, b, seed, cap=10**8) -> _Moments:
+    """Plain Monte Carlo of the ReLU network loss ``E[(f(x) - f*(x))^2]/2``, ``x ~ N(0, I_d)``,
+    until its standard error is 1% of its mean, as well as NumPy does it: float64 inputs from
+    :func:`_rng` drawn into a reused buffer, student and teacher in one BLAS
+    product ``x @ [U; T]^T``, ReLU in place, the output weights ``[a; -b]`` as one
+    matrix-vector product; chunks sized by :meth:`_Moments.next_chunk`."""
+    rng = _rng(seed)
+    d = U.shape[1]
+    UT = np.ascontiguousarray(np.concatenate([U, T]).T)
+    w = np.concatenate([a, -b])
+    X, Z = np.empty((MC_MOST, d)), np.empty((MC_MOST, UT.shape[1]))
+    mom, size = _Moments(), MC_FIRST
+    while mom.n < cap:
+        x, z = X[:size], Z[:size]
+        rng.standard_normal(out=x)
+        np.matmul(x, UT, out=z)
+        np.maximum(z, 0.0, out=z)
+        r = z @ w
+        r *= r
+        r *= 0.5
+        mom.add(r)
+        if mom.done():
             break
-    return n, time.process_time() - t0, mean
+        size = mom.next_chunk()
+    return mom
+
+
+class SharedSamples:
+    """The work Monte Carlo can share across the points of a scan: the inputs ``x`` and the
+    teacher's outputs ``f*(x)``, drawn once (grown on demand) for every point; ``seconds`` is
+    the CPU time spent drawing them."""
+
+    def __init__(self, T, b, seed):
+        self.T, self.b, self.rng = T, b, _rng(seed)
+        self.x, self.fs, self.seconds = np.empty((0, T.shape[1])), np.empty(0), 0.0
+
+    def get(self, start, size):
+        if start + size > len(self.fs):
+            t0 = time.process_time()
+            grow = max(start + size - len(self.fs), MC_MOST)
+            x = self.rng.standard_normal((grow, self.T.shape[1]))
+            fs = np.maximum(x @ self.T.T, 0.0) @ self.b
+            self.x, self.fs = np.concatenate([self.x, x]), np.concatenate([self.fs, fs])
+            self.seconds += time.process_time() - t0
+        return self.x[start:start + size], self.fs[start:start + size]
+
+
+def mc_loss_shared(U, a, shared: SharedSamples) -> _Moments:
+    """:func:`mc_loss` of one point of a scan on the shared inputs and teacher outputs: per
+    point only the student's product ``x @ U^T``, its ReLU and ``a``, and the residual."""
+    UT = np.ascontiguousarray(U.T)
+    Z = np.empty((MC_MOST, UT.shape[1]))
+    mom, size, start = _Moments(), MC_FIRST, 0
+    while True:
+        x, fs = shared.get(start, size)
+        z = Z[:size]
+        np.matmul(x, UT, out=z)
+        np.maximum(z, 0.0, out=z)
+        r = z @ a
+        r -= fs
+        r *= r
+        r *= 0.5
+        mom.add(r)
+        start += size
+        if mom.done():
+            return mom
+        size = mom.next_chunk()
+
+
+def _agrees(mom: _Moments, loss: float) -> bool:
+    """Whether Monte Carlo's mean is within 5 standard errors of the closed form (a check with
+    teeth on both: a wrong simulator or a wrong closed form fails the row)."""
+    return abs(mom.mean - loss) <= 5.0 * mom.se
+
+
+def _bare_call_floor():
+    """CPU seconds of a bare call of a trivial ``@numba.njit`` function with 4 array arguments
+    (the floor of any single compiled call from Python), or None without Numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit
+    def bare(w, a, v, b):
+        return w[0, 0] + a[0] + v[0, 0] + b[0]
+
+    W, a = np.ones((7, 7)), np.ones(7)
+    bare(W, a, W, a)
+    return _cpu(lambda: bare(W, a, W, a), repeat=5, number=2000)
 
 
 #: glibc's M_TOP_PAD for the second run of row 1 (``MALLOC_TOP_PAD_`` in the environment)
@@ -241,28 +380,110 @@ def _run(quick: bool) -> list[BenchRow]:
                          sec < 2.0, f"CPU time, best of 2 calls, dense float64 (..., P, P); "
                          f"engine on {_engine_backend()}"))
     # 4. closed form vs Monte Carlo to 1% relative SE
-    Wm = V + 0.3 * rng.standard_normal(V.shape) / np.sqrt(k)
-    cases = [(f"k=m=d={k}, |W - V| ~ 0.3", k, Wm, np.ones(k), V, np.ones(k))]
-    Ws, as_, Vs, bs = S.safran_shamir_minimum()
-    cases.append(("k=m=d=7 spurious minimum", 7, Ws, as_, Vs, bs))
-    for label, kk, Wc, ac, Vc, bc in cases:
-        net_m = fully_connected(Wc.shape[1], kk, Vc.shape[0], "relu")
-        loss = float(net_m.loss(Wc, ac, Vc, bc))
-        cf = _cpu(lambda: net_m.loss(Wc, ac, Vc, bc), repeat=5, number=20)
-        need, mc_sec, mean = _mc_to_one_percent(Wc, ac, Vc, bc, seed=kk)
-        ratio = mc_sec / cf
-        rows.append(BenchRow(
-            f"twolayer closed-form loss vs MC to 1% SE ({label})", ratio, ">= 1e+04", "x",
-            ratio >= 1e4,
-            f"MC reached 1% relative SE after {need:.3g} samples in {mc_sec:.3g} s CPU "
-            f"({mc_sec / need * 1e9:.0f} ns/sample; mean {mean:.4g}); closed form "
-            f"{cf * 1e6:.0f} us/call (best of 5 x 20, {_engine_backend()}), loss {loss:.4g}",
-            {"samples": need, "mc_seconds": mc_sec, "closed_form_seconds": cf}))
+    rows += _mc_rows(rng, V, quick)
     # 5. HVP vs dense Hessian
     dW = rng.standard_normal(Wh.shape)
     hvp_sec = _cpu(lambda: net_h.hvp(Wh, ah, Vh, bh, dW), repeat=3)
     rows.append(BenchRow(f"twolayer HVP vs dense Hessian (k=m=d={kh})", sec / hvp_sec, "info",
                          "x", True, f"HVP {hvp_sec * 1e3:.1f} ms, Hessian {sec:.2f} s (CPU)"))
+    return rows
+
+
+def _paired(t, num, den, scale=1.0):
+    """Median and quartiles of the round-by-round ratios ``scale * t[num] / t[den]`` where
+    ``num`` may be a list of candidates (their per-round mean is the numerator)."""
+    nums = [num] if isinstance(num, str) else num
+    per_round = [float(np.mean(x)) for x in zip(*(t[n].times for n in nums))]
+    r = sorted(scale * x / y for x, y in zip(per_round, t[den].times))
+    q = np.quantile(r, [0.25, 0.5, 0.75])
+    return float(q[1]), float(q[0]), float(q[2])
+
+
+def _mc_rows(rng, V, quick: bool) -> list[BenchRow]:
+    """Row 4: the closed-form loss vs Monte Carlo to 1% relative SE, (a) one call for one point
+    and (b) the throughput over a scan of P points (one batched call; Monte Carlo shares its
+    inputs and teacher outputs across the points, :class:`SharedSamples`).  Candidates timed in
+    interleaved rounds (CPU time, best of 2 per round), ratios paired round by round."""
+    rows = []
+    be = _engine_backend()
+    k = V.shape[0]
+    cases = [(f"k=m=d={k}, |W - V| ~ 0.3", V + 0.3 * rng.standard_normal(V.shape) / np.sqrt(k),
+              np.ones(k), V, np.ones(k), 0.3)]
+    Ws, as_, Vs, bs = S.safran_shamir_minimum()
+    cases.append(("k=m=d=7 spurious minimum", Ws, as_, Vs, bs, 0.1))
+    side = 20 if quick else 40
+    P = 200 if quick else 1000
+    grid = (np.linspace(-1, 1, side)[:, None, None, None],
+            np.linspace(-1, 1, P // side)[None, :, None, None])
+    n_mc = 3 if quick else 5
+    rounds = 3 if quick else 7
+    calls = 200
+    for label, Wc, ac, Vc, bc, scale in cases:
+        kk, d = Wc.shape
+        net = fully_connected(d, kk, Vc.shape[0], "relu")
+        seed = kk
+        # (a) one point, one call; Monte Carlo draws its inputs and evaluates the teacher
+        loss = float(net.loss(Wc, ac, Vc, bc))
+        mom = mc_loss(Wc, ac, Vc, bc, seed)
+        ok = _agrees(mom, loss)
+
+        def closed_calls():
+            for _ in range(calls):
+                net.loss(Wc, ac, Vc, bc)
+
+        t = interleaved({"MC": lambda: mc_loss(Wc, ac, Vc, bc, seed),
+                         "closed form": closed_calls}, rounds=rounds, repeat=2)
+        ratio, q1, q3 = _paired(t, "MC", "closed form", calls)
+        mc_sec, cf = t["MC"].median, t["closed form"].median / calls
+        rows.append(BenchRow(
+            f"twolayer closed-form loss vs MC to 1% SE, one call ({label})", ratio,
+            ">= 1e+04", "x", ratio >= 1e4 and ok,
+            f"MC reached 1% relative SE after {mom.n:.3g} samples in {mc_sec:.3g} s CPU "
+            f"({mc_sec / mom.n * 1e9:.0f} ns/sample, inputs drawn and teacher evaluated; mean "
+            f"{mom.mean:.4g} +- {mom.se:.2g}{'' if ok else ', DISAGREES with the closed form'}); "
+            f"closed form {cf * 1e6:.1f} us/call ({be}), loss {loss:.4g}; paired ratio IQR "
+            f"{q1:.0f}-{q3:.0f}, CPU time, {rounds} interleaved rounds (best of 2 each)",
+            {"samples": mom.n, "mc_seconds": mc_sec, "closed_form_seconds": cf}))
+        # (b) a landscape scan: P points on a plane through the point, one batched call
+        D = scale * rng.standard_normal((2,) + Wc.shape) / np.sqrt(d)
+        scan = (Wc + grid[0] * D[0] + grid[1] * D[1]).reshape((-1,) + Wc.shape)
+        losses = net.loss(scan, ac, Vc, bc)
+        shared = SharedSamples(Vc, bc, seed)
+        idx = np.linspace(0, len(scan) - 1, n_mc).astype(int)
+        need, bad = [], []
+        for i in idx:
+            m = mc_loss_shared(scan[i], ac, shared)   # also draws the shared samples, once
+            need.append(m.n)
+            if not _agrees(m, float(losses[i])):
+                bad.append(int(i))
+        cands = {"batched": lambda: net.loss(scan, ac, Vc, bc)}
+        for i in idx:
+            cands[f"MC {i}"] = (lambda W=scan[i]: mc_loss_shared(W, ac, shared))
+        t = interleaved(cands, rounds=rounds, repeat=2)
+        mcs = [f"MC {i}" for i in idx]
+        share = shared.seconds / len(scan)
+        mc_mean = float(np.mean([t[n].median for n in mcs]))
+        cf_scan = t["batched"].median / len(scan)
+        charge = (mc_mean + share) / mc_mean     # the shared draws, charged per point
+        ratio, q1, q3 = (charge * x for x in _paired(t, mcs, "batched", len(scan)))
+        rows.append(BenchRow(
+            f"twolayer closed-form loss vs MC to 1% SE, throughput over {len(scan)} scan points "
+            f"({label})", ratio, ">= 1e+04", "x", ratio >= 1e4 and not bad,
+            f"closed form {cf_scan * 1e6:.2f} us/point (one batched call, {be}); MC "
+            f"{(mc_mean + share) * 1e3:.3g} ms/point: mean over {n_mc} of the points "
+            f"({min(need):.3g}-{max(need):.3g} samples, {mc_mean / np.mean(need) * 1e9:.0f} "
+            f"ns/sample) on inputs and teacher outputs shared by the scan (drawn once, "
+            f"{shared.seconds * 1e3:.3g} ms, charged / {len(scan)} points); paired ratio IQR "
+            f"{q1:.0f}-{q3:.0f}, CPU time, {rounds} interleaved rounds (best of 2 each)"
+            + (f"; MC DISAGREES with the closed form at points {bad}" if bad else ""),
+            {"closed_form_seconds_per_point": cf_scan, "mc_seconds_per_point": mc_mean + share,
+             "mc_samples": need, "shared_seconds": shared.seconds}))
+    floor = _bare_call_floor()
+    if floor is not None:
+        rows.append(BenchRow("twolayer single-call floor: a bare Numba call with 4 arrays",
+                             floor * 1e6, "info", "us", True,
+                             "a trivial @numba.njit function of (W, a, V, b), k = d = 7: the "
+                             "dispatch alone (argument typing and unboxing), best of 5 x 2000"))
     return rows
 
 
