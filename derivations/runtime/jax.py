@@ -194,8 +194,7 @@ def _results(rowfn):
     return row
 
 
-#: a batch with at most this fraction of its rows needing a careful branch evaluates the
-#: careful branches on those rows only (gathered into a buffer of ``ceil(n * FEW)`` rows)
+#: under vmap the rows needing a careful branch are evaluated ``ceil(n * FEW)`` at a time
 FEW = 1 / 16
 
 
@@ -210,9 +209,10 @@ def point_function(rowfn):
 
     * one point: the fast branches, then ``lax.cond(need, careful, fast)`` (one branch runs);
     * under ``jax.vmap`` (a :func:`jax.custom_batching.custom_vmap` rule): the fast branches on
-      every row and the mask ``need``; no row needs more (the common case): done; at most
-      ``ceil(n FEW)`` rows: those rows gathered, evaluated carefully and scattered back; more:
-      the careful branches on every row, as before.  On rows where ``need`` is false the
+      every row and the mask ``need``; no row needs more (the common case): done; else the
+      rows that do are gathered, ``ceil(n FEW)`` at a time (a ``lax.while_loop``: one compiled
+      careful branch), evaluated carefully and scattered back.  A batch where every row needs
+      care costs about what the branch-free row costs.  On rows where ``need`` is false the
       careful function computes the fast one's formulas (``jnp.where(near, careful, plain)``).
     * derivatives (``jax.grad``, ``jax.jvp``, ``jax.jacfwd``, also under ``vmap``): a
       :func:`jax.custom_jvp` whose rule is ``jax.jvp`` of the branch-free ``rowfn`` (the
@@ -242,20 +242,23 @@ def point_function(rowfn):
         if need is None:
             return res, (True,) * len(res)
         m = max(1, math.ceil(axis_size * FEW))
-
-        def full():
-            return jax.vmap(careful, in_axes=axes, axis_size=axis_size)(*args)
-
-        def few():
-            # the rows needing care, then indices past the end (gathered clipped, not written)
-            idx = jnp.nonzero(need, size=m, fill_value=axis_size)[0]
-            sub = [x if a is None else jnp.take(x, idx, axis=0, mode="clip")
-                   for x, a in zip(args, axes)]
-            c = jax.vmap(careful, in_axes=axes, axis_size=m)(*sub)
-            return tuple(r.at[idx].set(v, mode="drop") for r, v in zip(res, c))
+        chunks = -(-axis_size // m)
 
         def some():
-            return jax.lax.cond(jnp.sum(need) <= m, few, full) if m < axis_size else full()
+            # the rows needing care in order, then indices past the end (gathered clipped, not
+            # written back); evaluated carefully m rows at a time (one compiled careful branch)
+            idx = jnp.nonzero(need, size=chunks * m, fill_value=axis_size)[0]
+            count = jnp.sum(need)
+
+            def body(state):
+                i, out = state
+                at = jax.lax.dynamic_slice(idx, (i * m,), (m,))
+                sub = [x if a is None else jnp.take(x, at, axis=0, mode="clip")
+                       for x, a in zip(args, axes)]
+                c = jax.vmap(careful, in_axes=axes, axis_size=m)(*sub)
+                return i + 1, tuple(r.at[at].set(v, mode="drop") for r, v in zip(out, c))
+
+            return jax.lax.while_loop(lambda st: st[0] * m < count, body, (jnp.int32(0), res))[1]
 
         out = jax.lax.cond(jnp.any(need), some, lambda: res)
         return out, (True,) * len(out)
