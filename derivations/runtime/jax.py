@@ -24,7 +24,10 @@ and ``jax.grad`` of the selected branch carries no NaN):
   one-sided derivative is taken as 0; every emitted loss is flat in the angle at 0).
 
 The public functions under ``set_backend("jax")`` run the rows in a fast mode (see
-:func:`fast`): the rare rows that need a careful branch go to the NumPy core instead.  Not
+:func:`fast`): the rare rows that need a careful branch go to the NumPy core instead.  The raw
+functions users compose run the careful branches only on the points that need them
+(:func:`point_function`: ``lax.cond`` at one point, a ``custom_vmap`` rule under ``jax.vmap``,
+a ``custom_jvp`` of the branch-free row for derivatives).  Not
 carried at all (the public functions hand those rows to the NumPy core, see :func:`run`): extended
 range (norms outside ``[SAFE_LO, SAFE_HI]``, squares that underflow) and the errors for bad
 rows (zero or non-finite vectors).  A raw JAX function returns whatever float64 gives there.
@@ -144,7 +147,8 @@ def pow2(x):
 # row (3-4x the whole function at N = 1e5).  While :func:`run` traces a row function in fast
 # mode, each helper computes its ordinary branch only and records the rows that need the careful
 # one; those rows are flagged (``ok`` false) and evaluated by the NumPy core, as the extended-range
-# rows are.  The raw functions (``<family>_jax.<name>``) always carry the careful branches.
+# rows are.  The raw functions (``<family>_jax.<name>``) evaluate the careful branches
+# themselves, on the points that need them (:func:`point_function`, which uses the same masks).
 _FAST: list = []  # the masks recorded while a row function is traced in fast mode
 
 
