@@ -15,7 +15,11 @@ body and prints it again as a ``jax.numpy`` function of one point (vectors 1-D, 
   the safe-where pattern: the double-double near-parallel terms and rejections, the edge
   series, the refined completed squares); the helpers that test a row's range also return
   ``ok``, and the row function returns the conjunction as its last result;
-* each ``_rt.finish`` is the plain value (finiteness is tested by the batch runner).
+* each ``_rt.finish`` is the plain value (finiteness is tested by the batch runner);
+* the public raw function ``<family>_jax.<name>`` wraps the row in
+  :func:`derivations.runtime.jax.point_function`: the careful branches run only on the points
+  (under ``jax.vmap``: the rows) that need them, and derivatives are ``jax.jvp`` of the
+  branch-free row.
 
 Not autodiff of a typed formula: the gradients are the SymPy-derived ones the NumPy emitter
 prints; ``jax.grad`` of the emitted value is an independent consistency check of them
@@ -187,16 +191,20 @@ def _wrappers(family: str, name: str, args, routed: bool = True) -> str:
     jit = (f"@functools.partial(jax.jit, static_argnames={tuple(static)!r})" if static
            else "@jax.jit")
     ranks = ", ".join(repr(r) for _, r in args)
-    return (
-        f"{jit}\n"
-        f"def {name}({sig}):\n"
-        f'    """:func:`derivations.generated.{family}.{name}` at one point (vectors 1-D), in JAX:\n'
-        f"    jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.\n"
-        f"    No argument checks and no extended range (see derivations/runtime/jax.py).\n"
-        f'    """\n'
-        f"    _r = _{name}_row({sig})\n"
-        f"    return _r[0] if len(_r) == 2 else _r[:-1]\n"
-    ) + (
+    doc = (f'    """:func:`derivations.generated.{family}.{name}` at one point (vectors 1-D), in JAX:\n'
+           f"    jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.\n"
+           f"    No argument checks and no extended range (see derivations/runtime/jax.py).\n"
+           f'    """\n')
+    if static:  # the row called as it is (careful branches evaluated on every row)
+        head = (f"{jit}\ndef {name}({sig}):\n{doc}"
+                f"    _r = _{name}_row({sig})\n"
+                f"    return _r[0] if len(_r) == 2 else _r[:-1]\n")
+    else:  # careful branches only where needed, also under vmap (runtime.jax.point_function)
+        head = (f"_{name}_point = _jr.point_function(_{name}_row)\n\n\n"
+                f"{jit}\ndef {name}({sig}):\n{doc}"
+                f"    _r = _{name}_point({sig})\n"
+                f"    return _r[0] if len(_r) == 1 else _r\n")
+    return head + (
         f"\n\ndef _{name}_batch(_core, _shape, {sig}, *, out=None):\n"
         f'    """The public function on checked arguments (``set_backend("jax")``)."""\n'
         f"    return _jr.run(_{name}_row, _core, _shape, ({sig},), ({ranks},), out)\n"

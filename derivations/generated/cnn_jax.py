@@ -36,14 +36,17 @@ def _population_loss_row(v, a, w_star, a_star):
     return value, _ok
 
 
+_population_loss_point = _jr.point_function(_population_loss_row)
+
+
 @jax.jit
 def population_loss(v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.population_loss` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _population_loss_row(v, a, w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _population_loss_point(v, a, w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _population_loss_batch(_core, _shape, v, a, w_star, a_star, *, out=None):
@@ -65,14 +68,17 @@ def _grad_v_row(v, a, w_star, a_star):
     return value, _ok
 
 
+_grad_v_point = _jr.point_function(_grad_v_row)
+
+
 @jax.jit
 def grad_v(v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.grad_v` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _grad_v_row(v, a, w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _grad_v_point(v, a, w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _grad_v_batch(_core, _shape, v, a, w_star, a_star, *, out=None):
@@ -97,14 +103,17 @@ def _grad_a_row(v, a, w_star, a_star):
     return value, _ok
 
 
+_grad_a_point = _jr.point_function(_grad_a_row)
+
+
 @jax.jit
 def grad_a(v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.grad_a` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _grad_a_row(v, a, w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _grad_a_point(v, a, w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _grad_a_batch(_core, _shape, v, a, w_star, a_star, *, out=None):
@@ -129,14 +138,17 @@ def _population_loss_w_row(w, a, w_star, a_star):
     return value, _ok
 
 
+_population_loss_w_point = _jr.point_function(_population_loss_w_row)
+
+
 @jax.jit
 def population_loss_w(w, a, w_star, a_star):
     """:func:`derivations.generated.cnn.population_loss_w` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _population_loss_w_row(w, a, w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _population_loss_w_point(w, a, w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _population_loss_w_batch(_core, _shape, w, a, w_star, a_star, *, out=None):
@@ -165,14 +177,17 @@ def _grad_w_row(w, a, w_star, a_star):
     return value, _ok
 
 
+_grad_w_point = _jr.point_function(_grad_w_row)
+
+
 @jax.jit
 def grad_w(w, a, w_star, a_star):
     """:func:`derivations.generated.cnn.grad_w` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _grad_w_row(w, a, w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _grad_w_point(w, a, w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _grad_w_batch(_core, _shape, w, a, w_star, a_star, *, out=None):
@@ -200,14 +215,17 @@ def _a_opt_row(phi, w_star, a_star):
     return value, _ok
 
 
+_a_opt_point = _jr.point_function(_a_opt_row)
+
+
 @jax.jit
 def a_opt(phi, w_star, a_star):
     """:func:`derivations.generated.cnn.a_opt` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _a_opt_row(phi, w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _a_opt_point(phi, w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _profile_loss_row(phi, w_star, a_star):
@@ -234,14 +252,17 @@ def _profile_loss_row(phi, w_star, a_star):
     return value, _ok
 
 
+_profile_loss_point = _jr.point_function(_profile_loss_row)
+
+
 @jax.jit
 def profile_loss(phi, w_star, a_star):
     """:func:`derivations.generated.cnn.profile_loss` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _profile_loss_row(phi, w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _profile_loss_point(phi, w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _spurious_min_loss_row(w_star, a_star):
@@ -258,14 +279,17 @@ def _spurious_min_loss_row(w_star, a_star):
     return value, _ok
 
 
+_spurious_min_loss_point = _jr.point_function(_spurious_min_loss_row)
+
+
 @jax.jit
 def spurious_min_loss(w_star, a_star):
     """:func:`derivations.generated.cnn.spurious_min_loss` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _spurious_min_loss_row(w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _spurious_min_loss_point(w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _spurious_a_row(w_star, a_star):
@@ -282,14 +306,17 @@ def _spurious_a_row(w_star, a_star):
     return value, _ok
 
 
+_spurious_a_point = _jr.point_function(_spurious_a_row)
+
+
 @jax.jit
 def spurious_a(w_star, a_star):
     """:func:`derivations.generated.cnn.spurious_a` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _spurious_a_row(w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _spurious_a_point(w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _spurious_cubic_row(w_star, a_star):
@@ -304,14 +331,17 @@ def _spurious_cubic_row(w_star, a_star):
     return value, _ok
 
 
+_spurious_cubic_point = _jr.point_function(_spurious_cubic_row)
+
+
 @jax.jit
 def spurious_cubic(w_star, a_star):
     """:func:`derivations.generated.cnn.spurious_cubic` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _spurious_cubic_row(w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _spurious_cubic_point(w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _population_loss_and_grads_row(v, a, w_star, a_star):
@@ -341,14 +371,17 @@ def _population_loss_and_grads_row(v, a, w_star, a_star):
     return value, grad_v, grad_a, _ok
 
 
+_population_loss_and_grads_point = _jr.point_function(_population_loss_and_grads_row)
+
+
 @jax.jit
 def population_loss_and_grads(v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.population_loss_and_grads` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _population_loss_and_grads_row(v, a, w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _population_loss_and_grads_point(v, a, w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _population_loss_and_grads_batch(_core, _shape, v, a, w_star, a_star, *, out=None):
@@ -383,14 +416,17 @@ def _population_loss_w_and_grads_row(w, a, w_star, a_star):
     return value, grad_w, _ok
 
 
+_population_loss_w_and_grads_point = _jr.point_function(_population_loss_w_and_grads_row)
+
+
 @jax.jit
 def population_loss_w_and_grads(w, a, w_star, a_star):
     """:func:`derivations.generated.cnn.population_loss_w_and_grads` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _population_loss_w_and_grads_row(w, a, w_star, a_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _population_loss_w_and_grads_point(w, a, w_star, a_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _population_loss_w_and_grads_batch(_core, _shape, w, a, w_star, a_star, *, out=None):

@@ -36,14 +36,17 @@ def _population_loss_row(w, w_star):
     return value, _ok
 
 
+_population_loss_point = _jr.point_function(_population_loss_row)
+
+
 @jax.jit
 def population_loss(w, w_star):
     """:func:`derivations.generated.filter.population_loss` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _population_loss_row(w, w_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _population_loss_point(w, w_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _population_loss_batch(_core, _shape, w, w_star, *, out=None):
@@ -65,14 +68,17 @@ def _population_grad_row(w, w_star):
     return value, _ok
 
 
+_population_grad_point = _jr.point_function(_population_grad_row)
+
+
 @jax.jit
 def population_grad(w, w_star):
     """:func:`derivations.generated.filter.population_grad` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _population_grad_row(w, w_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _population_grad_point(w, w_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _population_grad_batch(_core, _shape, w, w_star, *, out=None):

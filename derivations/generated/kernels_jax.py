@@ -33,14 +33,17 @@ def _h_inf_row(x, y):
     return value, _ok
 
 
+_h_inf_point = _jr.point_function(_h_inf_row)
+
+
 @jax.jit
 def h_inf(x, y):
     """:func:`derivations.generated.kernels.h_inf` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _h_inf_row(x, y)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _h_inf_point(x, y)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _h_inf_batch(_core, _shape, x, y, *, out=None):
@@ -64,14 +67,17 @@ def _arccos1_row(x, y):
     return value, _ok
 
 
+_arccos1_point = _jr.point_function(_arccos1_row)
+
+
 @jax.jit
 def arccos1(x, y):
     """:func:`derivations.generated.kernels.arccos1` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _arccos1_row(x, y)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _arccos1_point(x, y)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _arccos1_batch(_core, _shape, x, y, *, out=None):
@@ -96,14 +102,17 @@ def _g_inf_row(x, y):
     return value, _ok
 
 
+_g_inf_point = _jr.point_function(_g_inf_row)
+
+
 @jax.jit
 def g_inf(x, y):
     """:func:`derivations.generated.kernels.g_inf` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _g_inf_row(x, y)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _g_inf_point(x, y)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _v_inf_row(x, y):
@@ -123,14 +132,17 @@ def _v_inf_row(x, y):
     return value, _ok
 
 
+_v_inf_point = _jr.point_function(_v_inf_row)
+
+
 @jax.jit
 def v_inf(x, y):
     """:func:`derivations.generated.kernels.v_inf` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _v_inf_row(x, y)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _v_inf_point(x, y)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _init_residual_row(y_labels):
@@ -143,14 +155,17 @@ def _init_residual_row(y_labels):
     return value, _ok
 
 
+_init_residual_point = _jr.point_function(_init_residual_row)
+
+
 @jax.jit
 def init_residual(y_labels):
     """:func:`derivations.generated.kernels.init_residual` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _init_residual_row(y_labels)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _init_residual_point(y_labels)
+    return _r[0] if len(_r) == 1 else _r
 
 
 #: the functions the public (NumPy-facing) functions run on under set_backend("jax");

@@ -31,14 +31,17 @@ def _grad_v_row(v, g, grad_w):
     return value, _ok
 
 
+_grad_v_point = _jr.point_function(_grad_v_row)
+
+
 @jax.jit
 def grad_v(v, g, grad_w):
     """:func:`derivations.generated.wn.grad_v` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _grad_v_row(v, g, grad_w)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _grad_v_point(v, g, grad_w)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _grad_v_batch(_core, _shape, v, g, grad_w, *, out=None):
@@ -56,14 +59,17 @@ def _grad_g_row(v, g, grad_w):
     return value, _ok
 
 
+_grad_g_point = _jr.point_function(_grad_g_row)
+
+
 @jax.jit
 def grad_g(v, g, grad_w):
     """:func:`derivations.generated.wn.grad_g` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _grad_g_row(v, g, grad_w)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _grad_g_point(v, g, grad_w)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _grad_g_batch(_core, _shape, v, g, grad_w, *, out=None):
@@ -84,14 +90,17 @@ def _norm_after_gd_step_row(v, g, grad_w, eta):
     return value, _ok
 
 
+_norm_after_gd_step_point = _jr.point_function(_norm_after_gd_step_row)
+
+
 @jax.jit
 def norm_after_gd_step(v, g, grad_w, eta):
     """:func:`derivations.generated.wn.norm_after_gd_step` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _norm_after_gd_step_row(v, g, grad_w, eta)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _norm_after_gd_step_point(v, g, grad_w, eta)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _norm_after_gd_step_batch(_core, _shape, v, g, grad_w, eta, *, out=None):
@@ -114,14 +123,17 @@ def _df_dv_row(v, g, c, x_p, m):
     return value, _ok
 
 
+_df_dv_point = _jr.point_function(_df_dv_row)
+
+
 @jax.jit
 def df_dv(v, g, c, x_p, m):
     """:func:`derivations.generated.wn.df_dv` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _df_dv_row(v, g, c, x_p, m)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _df_dv_point(v, g, c, x_p, m)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _df_dv_batch(_core, _shape, v, g, c, x_p, m, *, out=None):
@@ -139,14 +151,17 @@ def _df_dg_row(v, g, c, x_p, m):
     return value, _ok
 
 
+_df_dg_point = _jr.point_function(_df_dg_row)
+
+
 @jax.jit
 def df_dg(v, g, c, x_p, m):
     """:func:`derivations.generated.wn.df_dg` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _df_dg_row(v, g, c, x_p, m)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _df_dg_point(v, g, c, x_p, m)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _df_dg_batch(_core, _shape, v, g, c, x_p, m, *, out=None):
@@ -166,14 +181,17 @@ def _v_term_row(v, g, x_p, y_p, alpha):
     return value, _ok
 
 
+_v_term_point = _jr.point_function(_v_term_row)
+
+
 @jax.jit
 def v_term(v, g, x_p, y_p, alpha):
     """:func:`derivations.generated.wn.v_term` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _v_term_row(v, g, x_p, y_p, alpha)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _v_term_point(v, g, x_p, y_p, alpha)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _v_term_batch(_core, _shape, v, g, x_p, y_p, alpha, *, out=None):
@@ -192,14 +210,17 @@ def _g_term_row(v, g, x_p, y_p, alpha):
     return value, _ok
 
 
+_g_term_point = _jr.point_function(_g_term_row)
+
+
 @jax.jit
 def g_term(v, g, x_p, y_p, alpha):
     """:func:`derivations.generated.wn.g_term` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _g_term_row(v, g, x_p, y_p, alpha)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _g_term_point(v, g, x_p, y_p, alpha)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _g_term_batch(_core, _shape, v, g, x_p, y_p, alpha, *, out=None):
@@ -220,14 +241,17 @@ def _grad_theta_row(v, x_p):
     return value, _ok
 
 
+_grad_theta_point = _jr.point_function(_grad_theta_row)
+
+
 @jax.jit
 def grad_theta(v, x_p):
     """:func:`derivations.generated.wn.grad_theta` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _grad_theta_row(v, x_p)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _grad_theta_point(v, x_p)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _grad_theta_batch(_core, _shape, v, x_p, *, out=None):
@@ -245,14 +269,17 @@ def _bn_energy_row(w, u, a, b):
     return value, _ok
 
 
+_bn_energy_point = _jr.point_function(_bn_energy_row)
+
+
 @jax.jit
 def bn_energy(w, u, a, b):
     """:func:`derivations.generated.wn.bn_energy` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _bn_energy_row(w, u, a, b)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _bn_energy_point(w, u, a, b)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _bn_energy_batch(_core, _shape, w, u, a, b, *, out=None):
@@ -269,14 +296,17 @@ def _init_output_var_row(x_in):
     return value, _ok
 
 
+_init_output_var_point = _jr.point_function(_init_output_var_row)
+
+
 @jax.jit
 def init_output_var(x_in):
     """:func:`derivations.generated.wn.init_output_var` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _init_output_var_row(x_in)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _init_output_var_point(x_in)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _init_output_var_batch(_core, _shape, x_in, *, out=None):
@@ -298,14 +328,17 @@ def _grad_g_and_grads_row(v, g, grad_w):
     return value, grad_v, _ok
 
 
+_grad_g_and_grads_point = _jr.point_function(_grad_g_and_grads_row)
+
+
 @jax.jit
 def grad_g_and_grads(v, g, grad_w):
     """:func:`derivations.generated.wn.grad_g_and_grads` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _grad_g_and_grads_row(v, g, grad_w)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _grad_g_and_grads_point(v, g, grad_w)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _grad_g_and_grads_batch(_core, _shape, v, g, grad_w, *, out=None):

@@ -24,7 +24,10 @@ and ``jax.grad`` of the selected branch carries no NaN):
   one-sided derivative is taken as 0; every emitted loss is flat in the angle at 0).
 
 The public functions under ``set_backend("jax")`` run the rows in a fast mode (see
-:func:`fast`): the rare rows that need a careful branch go to the NumPy core instead.  Not
+:func:`fast`): the rare rows that need a careful branch go to the NumPy core instead.  The raw
+functions users compose run the careful branches only on the points that need them
+(:func:`point_function`: ``lax.cond`` at one point, a ``custom_vmap`` rule under ``jax.vmap``,
+a ``custom_jvp`` of the branch-free row for derivatives).  Not
 carried at all (the public functions hand those rows to the NumPy core, see :func:`run`): extended
 range (norms outside ``[SAFE_LO, SAFE_HI]``, squares that underflow) and the errors for bad
 rows (zero or non-finite vectors).  A raw JAX function returns whatever float64 gives there.
@@ -35,6 +38,7 @@ refuses to work if it has been turned off since.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -143,7 +147,8 @@ def pow2(x):
 # row (3-4x the whole function at N = 1e5).  While :func:`run` traces a row function in fast
 # mode, each helper computes its ordinary branch only and records the rows that need the careful
 # one; those rows are flagged (``ok`` false) and evaluated by the NumPy core, as the extended-range
-# rows are.  The raw functions (``<family>_jax.<name>``) always carry the careful branches.
+# rows are.  The raw functions (``<family>_jax.<name>``) evaluate the careful branches
+# themselves, on the points that need them (:func:`point_function`, which uses the same masks).
 _FAST: list = []  # the masks recorded while a row function is traced in fast mode
 
 
@@ -169,6 +174,108 @@ def fast(rowfn):
         return tuple(res[:-1]) + (ok,)
 
     return row
+
+
+def _fast_need(rowfn):
+    """``rowfn`` in fast mode, returning ``(results..., need)``: ``need`` is true on the points
+    where a careful branch was skipped, ``None`` if ``rowfn`` has none (``ok`` dropped)."""
+    def row(*args):
+        _FAST.append([])
+        try:
+            res = rowfn(*args)
+        finally:
+            masks = _FAST.pop()
+        need = functools.reduce(jnp.logical_or, masks) if masks else None
+        return tuple(res[:-1]), need
+
+    return row
+
+
+def _results(rowfn):
+    def row(*args):
+        return tuple(rowfn(*args)[:-1])
+
+    return row
+
+
+#: under vmap the rows needing a careful branch are evaluated ``ceil(n * FEW)`` at a time
+FEW = 1 / 16
+
+
+def point_function(rowfn):
+    """The one-point function ``rowfn`` (returning ``(results..., ok)``) as the raw JAX function
+    users compose: ``results`` (a tuple), where the careful branches (double-double near-parallel
+    terms, refined completed squares) are evaluated only where needed, also under ``jax.vmap``.
+
+    Branch-free code evaluates every careful branch on every row of a ``vmap`` (6-7x the plain
+    formula for the fused CNN function; a ``lax.cond`` per point becomes a select under ``vmap``
+    and evaluates both as well).  Here:
+
+    * one point: the fast branches, then ``lax.cond(need, careful, fast)`` (one branch runs);
+    * under ``jax.vmap`` (a :func:`jax.custom_batching.custom_vmap` rule): the fast branches on
+      every row and the mask ``need``; no row needs more (the common case): done; else the
+      rows that do are gathered, ``ceil(n FEW)`` at a time (a ``lax.while_loop``: one compiled
+      careful branch), evaluated carefully and scattered back.  A batch where every row needs
+      care costs about what the branch-free row costs.  On rows where ``need`` is false the
+      careful function computes the fast one's formulas (``jnp.where(near, careful, plain)``).
+    * derivatives (``jax.grad``, ``jax.jvp``, ``jax.jacfwd``, also under ``vmap``): a
+      :func:`jax.custom_jvp` whose rule is ``jax.jvp`` of the branch-free ``rowfn`` (the
+      safe-where hardening: finite derivatives at the edges), since JAX cannot differentiate
+      through a custom batching rule.  The derivative therefore costs what it did (careful
+      branches on every row).
+    """
+    from jax.custom_batching import custom_vmap
+
+    fast_need = _fast_need(rowfn)
+    careful = _results(rowfn)
+
+    def one(*args):
+        res, need = fast_need(*args)
+        if need is None:
+            return res
+        return jax.lax.cond(need, lambda: careful(*args), lambda: res)
+
+    @custom_vmap
+    def batched(*args):
+        return one(*args)
+
+    @batched.def_vmap
+    def _rule(axis_size, in_batched, *args):
+        axes = tuple(0 if b else None for b in in_batched)
+        res, need = jax.vmap(fast_need, in_axes=axes, axis_size=axis_size)(*args)
+        if need is None:
+            return res, (True,) * len(res)
+        m = max(1, math.ceil(axis_size * FEW))
+        chunks = -(-axis_size // m)
+
+        def some():
+            # the rows needing care in order, then indices past the end (gathered clipped, not
+            # written back); evaluated carefully m rows at a time (one compiled careful branch)
+            idx = jnp.nonzero(need, size=chunks * m, fill_value=axis_size)[0]
+            count = jnp.sum(need)
+
+            def body(state):
+                i, out = state
+                at = jax.lax.dynamic_slice(idx, (i * m,), (m,))
+                sub = [x if a is None else jnp.take(x, at, axis=0, mode="clip")
+                       for x, a in zip(args, axes)]
+                c = jax.vmap(careful, in_axes=axes, axis_size=m)(*sub)
+                return i + 1, tuple(r.at[at].set(v, mode="drop") for r, v in zip(out, c))
+
+            return jax.lax.while_loop(lambda st: st[0] * m < count, body, (jnp.int32(0), res))[1]
+
+        out = jax.lax.cond(jnp.any(need), some, lambda: res)
+        return out, (True,) * len(out)
+
+    @jax.custom_jvp
+    def f(*args):
+        return batched(*args)
+
+    @f.defjvp
+    def _jvp(primals, tangents):
+        return jax.jvp(careful, primals, tangents)
+
+    return f
 
 
 def _in(s):

@@ -7,8 +7,10 @@ side by side (interleaved rounds, CPU time, best of 3 calls per round; the machi
 1. the emitted JAX functions called raw, ``jax.jit(jax.vmap(cnn_jax.population_loss_and_grads))``
    (what a user composing with JAX runs), against ``jax.jit(vmap(value_and_grad))`` of the typed
    closed form (:func:`numerics.bench.backend.jax_fused`): the cost of the hardening (edge
-   series, double-double near-parallel branch evaluated on every row: branch-free code) over
-   plain autodiff; target <= 2 (informative: JAX has no cheaper hardened form);
+   series; the double-double near-parallel terms and refined squares only on the rows that need
+   them, :func:`derivations.runtime.jax.point_function`) over plain autodiff; target <= 2; and,
+   the branch-free row (every careful branch on every row: the raw functions before
+   ``point_function``) against the raw call, target >= 1 (the split never slower);
 2. the public function under ``set_backend("jax")`` (NumPy in, NumPy out: checks, broadcast,
    transfer, finiteness scan) against the raw call: the cost of the NumPy-facing wrapper;
 3. the public function on JAX against the compiled (Numba) backend, for the record;
@@ -50,8 +52,15 @@ def rows(quick: bool = False) -> list[BenchRow]:
         with _backend.using("numpy"):
             return cnn.population_loss_and_grads(*x)
 
+    free_fn = jax.jit(jax.vmap(lambda *x: cnn_jax._population_loss_and_grads_row(*x)[:-1]))
+
+    def branch_free(*x):
+        r = free_fn(*x)
+        r[0].block_until_ready()
+        return r
+
     cands = {"emitted JAX, raw jit(vmap)": raw, "JAX backend (public)": public,
-             "JAX jit(vmap(value_and_grad))": jax_fused()}
+             "JAX jit(vmap(value_and_grad))": jax_fused(), "emitted JAX row, branch-free": branch_free}
     if _have("numba"):
         def compiled(*x):
             with _backend.using("numba"):
@@ -78,6 +87,10 @@ def rows(quick: bool = False) -> list[BenchRow]:
         size = f"N={n:,}, p={p}, k={k}"
         out.append(ratio_row(f"backend: cnn fused, emitted JAX raw / JAX autodiff ({size})", t,
                              "emitted JAX, raw jit(vmap)", "JAX jit(vmap(value_and_grad))", 2.0))
+        out.append(ratio_row(f"backend: cnn fused, emitted JAX branch-free row / raw ({size})", t,
+                             "emitted JAX row, branch-free", "emitted JAX, raw jit(vmap)", 1.0,
+                             better=">=", detail="every careful branch on every row, as the raw "
+                                                 "functions ran before the fast/careful split"))
         out.append(ratio_row(f"backend: cnn fused, JAX backend public / raw ({size})", t,
                              "JAX backend (public)", "emitted JAX, raw jit(vmap)", 2.0,
                              detail=f"first public call (trace + XLA compile) {compile_s:.2f} s CPU"))
