@@ -329,15 +329,7 @@ RAW_ONLY = [(fam, n) for fam in codegen_jax.FAMILIES for n in codegen_jax.names(
             if n not in __import__("derivations").jax_functions(fam).BACKEND]
 
 
-#: the raw-only functions whose 50-digit rows cost seconds each (XLA compiles at several shapes,
-#: SymPy at 50 digits): run with NNDERIVE_JAX_FULL=1 (README, "Tests"); CI runs the others
-SLOW_RAW = {("cnn", "profile_loss"), ("cnn", "a_opt"), ("kernels", "g_inf"), ("kernels", "v_inf")}
-
-
-@pytest.mark.parametrize("family,name", [
-    pytest.param(f, n, marks=pytest.mark.skipif(
-        (f, n) in SLOW_RAW and os.environ.get("NNDERIVE_JAX_FULL") != "1",
-        reason="seconds of XLA compiles: NNDERIVE_JAX_FULL=1 runs it")) for f, n in RAW_ONLY])
+@pytest.mark.parametrize("family,name", RAW_ONLY)
 def test_raw_only_functions_vs_50_digits(family, name):
     """The JAX functions whose public function has no compiled dispatch (raw only: a_opt,
     profile_loss, spurious_*, g_inf, ...) through their registered mpmath rows (float64 vs the
