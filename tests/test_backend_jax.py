@@ -6,7 +6,6 @@ fresh; and a planted error in the JAX printer's output that the comparison catch
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
