@@ -196,3 +196,30 @@ def test_kernels():
     rows, extreme = _with_extremes(rng, rows, (P, P))
     for fn in (kernels.h_inf, kernels.arccos1, kernels.g_inf, kernels.v_inf):
         _check(fn, rows, extreme=extreme)
+
+
+def test_shared_extreme_argument():
+    """A teacher shared by every row and beyond the float range: every row is extreme (nothing
+    to set apart), each equal to itself alone."""
+    rng = np.random.default_rng(15)
+    ws, as_ = 1e150 * rng.standard_normal(P), rng.standard_normal(K)
+    V, A = rng.standard_normal((6, P)), rng.standard_normal((6, K))
+    r = cnn.population_loss_w_and_grads(V, A, ws, as_)
+    for i in range(6):
+        alone = cnn.population_loss_w_and_grads(V[i:i + 1], A[i:i + 1], ws, as_)
+        for x, a in zip(r, alone):
+            assert _rel(x[i:i + 1], a)[0] <= 1e-14
+
+
+def test_matrix_argument():
+    """A batch of Gram matrices (rank-2 argument) holding rows beyond the float range and a
+    near-parallel pair: each matrix's Gram equals that matrix's alone."""
+    rng = np.random.default_rng(16)
+    X = rng.standard_normal((5, 4, P))
+    X[1, 2] = X[1, 0] * (1 + 1e-12)  # near-parallel pair
+    X[3, 1] *= 1e150
+    X[4, 0] *= 1e-70
+    for fn in (kernels.h_inf_gram, kernels.arccos1_gram):
+        r = fn(X)
+        for i in range(5):
+            assert _rel(r[i:i + 1], fn(X[i:i + 1]))[0] <= 1e-14, (fn.__name__, i)
