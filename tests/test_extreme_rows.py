@@ -104,7 +104,8 @@ def test_cnn(name):
         # alone), c w + d w* (grad_w): terms that cancel at the teacher, not formed from the
         # difference, so there these gradients have no relative accuracy to compare
         at = [np.allclose(r[1], np.linalg.norm(r[2]) * r[3], rtol=1e-6)
-              or np.allclose(np.linalg.norm(r[0]) * r[1], np.linalg.norm(r[2]) * r[3], rtol=1e-6) for r in rows]
+              or np.allclose(np.linalg.norm(r[0]) * r[1], np.linalg.norm(r[2]) * r[3], rtol=1e-6)
+              for r in rows]
         extreme = [k - sum(at[:k]) for k in extreme]
         rows = [r for r, t in zip(rows, at) if not t]
     _check(getattr(cnn, name), rows, extreme=extreme)
