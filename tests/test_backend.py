@@ -93,8 +93,9 @@ def test_edge_points_equal():
 
 def test_extreme_rows_each_as_numpy_alone():
     """Rows beyond [SAFE_LO, SAFE_HI] go to the NumPy core row by row: equal to NumPy on the
-    row alone (a NumPy batch holding one such row evaluates every row in extended range,
-    without the completed square's refinement, so the other rows may differ there)."""
+    row alone, and to NumPy on the whole batch (which evaluates its extreme rows in extended
+    range and its other rows apart, on the float path: ``_rt.by_rows``), students at their
+    teacher included."""
     rng = np.random.default_rng(7)
     rows = []
     for s in (1e-70, 1e70, 1e-200, 1e150):
@@ -102,13 +103,15 @@ def test_extreme_rows_each_as_numpy_alone():
                      rng.standard_normal(K)))
         rows.append((rng.standard_normal(P), rng.standard_normal(K), s * rng.standard_normal(P),
                      rng.standard_normal(K)))
+        ws, as_ = rng.standard_normal(P), rng.standard_normal(K)  # a student at its teacher
+        rows.append((3.0 * ws, np.linalg.norm(ws) * as_, ws, as_))
     V, A, W, AS = (np.array(x) for x in zip(*rows))
-    with _backend.using("numba"):
-        r1 = cnn.population_loss_and_grads(V, A, W, AS)
+    r0b, r1 = both(cnn.population_loss_and_grads, V, A, W, AS)
     for i in range(len(V)):
         with _backend.using("numpy"):
             r0 = cnn.population_loss_and_grads(V[i], A[i], W[i], AS[i])
         assert_equal_backends(r0, tuple(r[i] for r in r1), V[i], W[i])
+        assert_equal_backends(tuple(r[i] for r in r0b), tuple(r[i] for r in r1), V[i], W[i])
 
 
 @pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 2047, 2048, 65535, 65536])

@@ -22,7 +22,9 @@ def _block_lines(name: str, formula: registry.Formula, fused: bool, body: list[s
     row-wise formulas only need the arguments cut into blocks of rows.  Formulas of scalar
     arguments only are not blocked: their few elementwise operations (``g(phi)``: cos, sin and
     a product) stream through memory at the speed of the bare ufuncs anyway, and blocking
-    measured 5-15% slower at N = 1e6."""
+    measured 5-15% slower at N = 1e6.  Otherwise the core runs through ``_rt.by_rows``, which
+    evaluates the rows beyond the float range apart from the others (``_rt.by_blocks`` does so
+    block by block)."""
     if not any(a.kind == "vector" for a in formula.args):
         return []
     args = ", ".join(a.name for a in formula.args) + ("," if len(formula.args) == 1 else "")
@@ -33,7 +35,7 @@ def _block_lines(name: str, formula: registry.Formula, fused: bool, body: list[s
     core = core_name(name)
     return [f"if _rt.blocks(_shape{busy}):  # a large batch: evaluated in cache-sized blocks of rows",
             f"    return _rt.by_blocks({core}, _shape, ({args}){extra})",
-            f"return {core}(_shape, {args.rstrip(',')}{', out=out' if fused else ''})",
+            f"return _rt.by_rows({core}, _shape, ({args}){', out' if fused else ''})",
             _CORE]
 
 

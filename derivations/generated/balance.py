@@ -238,7 +238,7 @@ def gd_neuron_drift(w_in, g_in, w_out, g_out, eta):
     _shape = _rt.batch_shape(("w_in", w_in, 1), ("g_in", g_in, 1), ("w_out", w_out, 1), ("g_out", g_out, 1), ("eta", eta, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_gd_neuron_drift_core, _shape, (w_in, g_in, w_out, g_out, eta))
-    return _gd_neuron_drift_core(_shape, w_in, g_in, w_out, g_out, eta)
+    return _rt.by_rows(_gd_neuron_drift_core, _shape, (w_in, g_in, w_out, g_out, eta))
 
 
 def _gd_neuron_drift_core(_shape, w_in, g_in, w_out, g_out, eta):

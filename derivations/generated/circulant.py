@@ -624,7 +624,7 @@ def output_energy(x, s, p, d):
         return _fast(_output_energy_core, _shape, x, s, p, d)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_output_energy_core, _shape, (x, s, p, d))
-    return _output_energy_core(_shape, x, s, p, d)
+    return _rt.by_rows(_output_energy_core, _shape, (x, s, p, d))
 
 
 def _output_energy_core(_shape, x, s, p, d):

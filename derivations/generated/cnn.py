@@ -28,7 +28,7 @@ def A(w, k):
     _shape = _rt.batch_shape(("w", w, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_A_core, _shape, (w, k))
-    return _A_core(_shape, w, k)
+    return _rt.by_rows(_A_core, _shape, (w, k))
 
 
 def _A_core(_shape, w, k):
@@ -60,7 +60,7 @@ def B(w, w_star, k):
     _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_B_core, _shape, (w, w_star, k))
-    return _B_core(_shape, w, w_star, k)
+    return _rt.by_rows(_B_core, _shape, (w, w_star, k))
 
 
 def _B_core(_shape, w, w_star, k):
@@ -111,7 +111,7 @@ def population_loss(v, a, w_star, a_star):
         return _fast(_population_loss_core, _shape, v, a, w_star, a_star)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_core, _shape, (v, a, w_star, a_star), busy=True)
-    return _population_loss_core(_shape, v, a, w_star, a_star)
+    return _rt.by_rows(_population_loss_core, _shape, (v, a, w_star, a_star))
 
 
 def _population_loss_core(_shape, v, a, w_star, a_star):
@@ -160,7 +160,7 @@ def grad_v(v, a, w_star, a_star):
         return _fast(_grad_v_core, _shape, v, a, w_star, a_star)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_v_core, _shape, (v, a, w_star, a_star))
-    return _grad_v_core(_shape, v, a, w_star, a_star)
+    return _rt.by_rows(_grad_v_core, _shape, (v, a, w_star, a_star))
 
 
 def _grad_v_core(_shape, v, a, w_star, a_star):
@@ -202,7 +202,7 @@ def grad_a(v, a, w_star, a_star):
         return _fast(_grad_a_core, _shape, v, a, w_star, a_star)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_a_core, _shape, (v, a, w_star, a_star))
-    return _grad_a_core(_shape, v, a, w_star, a_star)
+    return _rt.by_rows(_grad_a_core, _shape, (v, a, w_star, a_star))
 
 
 def _grad_a_core(_shape, v, a, w_star, a_star):
@@ -249,7 +249,7 @@ def population_loss_w(w, a, w_star, a_star):
         return _fast(_population_loss_w_core, _shape, w, a, w_star, a_star)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_w_core, _shape, (w, a, w_star, a_star), busy=True)
-    return _population_loss_w_core(_shape, w, a, w_star, a_star)
+    return _rt.by_rows(_population_loss_w_core, _shape, (w, a, w_star, a_star))
 
 
 def _population_loss_w_core(_shape, w, a, w_star, a_star):
@@ -298,7 +298,7 @@ def grad_w(w, a, w_star, a_star):
         return _fast(_grad_w_core, _shape, w, a, w_star, a_star)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_w_core, _shape, (w, a, w_star, a_star), busy=True)
-    return _grad_w_core(_shape, w, a, w_star, a_star)
+    return _rt.by_rows(_grad_w_core, _shape, (w, a, w_star, a_star))
 
 
 def _grad_w_core(_shape, w, a, w_star, a_star):
@@ -343,7 +343,7 @@ def a_opt(phi, w_star, a_star):
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_a_opt_core, _shape, (phi, w_star, a_star), busy=True)
-    return _a_opt_core(_shape, phi, w_star, a_star)
+    return _rt.by_rows(_a_opt_core, _shape, (phi, w_star, a_star))
 
 
 def _a_opt_core(_shape, phi, w_star, a_star):
@@ -386,7 +386,7 @@ def profile_loss(phi, w_star, a_star):
     _rt.within(phi, 0, numpy.pi, "phi", "must lie in [0, pi]")
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_profile_loss_core, _shape, (phi, w_star, a_star), busy=True)
-    return _profile_loss_core(_shape, phi, w_star, a_star)
+    return _rt.by_rows(_profile_loss_core, _shape, (phi, w_star, a_star))
 
 
 def _profile_loss_core(_shape, phi, w_star, a_star):
@@ -432,7 +432,7 @@ def spurious_min_loss(w_star, a_star):
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_spurious_min_loss_core, _shape, (w_star, a_star), busy=True)
-    return _spurious_min_loss_core(_shape, w_star, a_star)
+    return _rt.by_rows(_spurious_min_loss_core, _shape, (w_star, a_star))
 
 
 def _spurious_min_loss_core(_shape, w_star, a_star):
@@ -463,7 +463,7 @@ def spurious_a(w_star, a_star):
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_spurious_a_core, _shape, (w_star, a_star))
-    return _spurious_a_core(_shape, w_star, a_star)
+    return _rt.by_rows(_spurious_a_core, _shape, (w_star, a_star))
 
 
 def _spurious_a_core(_shape, w_star, a_star):
@@ -513,7 +513,7 @@ def spurious_cubic(w_star, a_star):
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_spurious_cubic_core, _shape, (w_star, a_star))
-    return _spurious_cubic_core(_shape, w_star, a_star)
+    return _rt.by_rows(_spurious_cubic_core, _shape, (w_star, a_star))
 
 
 def _spurious_cubic_core(_shape, w_star, a_star):
@@ -560,7 +560,7 @@ def init_dot_mean(w_star, a_star):
     _shape = _rt.batch_shape(("w_star", w_star, 1), ("a_star", a_star, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_init_dot_mean_core, _shape, (w_star, a_star))
-    return _init_dot_mean_core(_shape, w_star, a_star)
+    return _rt.by_rows(_init_dot_mean_core, _shape, (w_star, a_star))
 
 
 def _init_dot_mean_core(_shape, w_star, a_star):
@@ -918,7 +918,7 @@ def population_loss_and_grads(v, a, w_star, a_star, *, out=None):
         return _fast(_population_loss_and_grads_core, _shape, v, a, w_star, a_star, out=out)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_and_grads_core, _shape, (v, a, w_star, a_star), out, busy=True)
-    return _population_loss_and_grads_core(_shape, v, a, w_star, a_star, out=out)
+    return _rt.by_rows(_population_loss_and_grads_core, _shape, (v, a, w_star, a_star), out)
 
 
 def _population_loss_and_grads_core(_shape, v, a, w_star, a_star, *, out=None):
@@ -986,7 +986,7 @@ def population_loss_w_and_grads(w, a, w_star, a_star, *, out=None):
         return _fast(_population_loss_w_and_grads_core, _shape, w, a, w_star, a_star, out=out)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_w_and_grads_core, _shape, (w, a, w_star, a_star), out, busy=True)
-    return _population_loss_w_and_grads_core(_shape, w, a, w_star, a_star, out=out)
+    return _rt.by_rows(_population_loss_w_and_grads_core, _shape, (w, a, w_star, a_star), out)
 
 
 def _population_loss_w_and_grads_core(_shape, w, a, w_star, a_star, *, out=None):

@@ -32,7 +32,7 @@ def population_loss(w, w_star):
         return _fast(_population_loss_core, _shape, w, w_star)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_core, _shape, (w, w_star))
-    return _population_loss_core(_shape, w, w_star)
+    return _rt.by_rows(_population_loss_core, _shape, (w, w_star))
 
 
 def _population_loss_core(_shape, w, w_star):
@@ -76,7 +76,7 @@ def population_grad(w, w_star):
         return _fast(_population_grad_core, _shape, w, w_star)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_grad_core, _shape, (w, w_star))
-    return _population_grad_core(_shape, w, w_star)
+    return _rt.by_rows(_population_grad_core, _shape, (w, w_star))
 
 
 def _population_grad_core(_shape, w, w_star):

@@ -29,7 +29,7 @@ def relu_mean(w):
         return _fast(_relu_mean_core, _shape, w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_relu_mean_core, _shape, (w,))
-    return _relu_mean_core(_shape, w)
+    return _rt.by_rows(_relu_mean_core, _shape, (w,))
 
 
 def _relu_mean_core(_shape, w):
@@ -60,7 +60,7 @@ def relu_cross_moment(w, u):
         return _fast(_relu_cross_moment_core, _shape, w, u)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_relu_cross_moment_core, _shape, (w, u))
-    return _relu_cross_moment_core(_shape, w, u)
+    return _rt.by_rows(_relu_cross_moment_core, _shape, (w, u))
 
 
 def _relu_cross_moment_core(_shape, w, u):
@@ -99,7 +99,7 @@ def halfspace_second_moment(w):
         return _fast(_halfspace_second_moment_core, _shape, w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_halfspace_second_moment_core, _shape, (w,))
-    return _halfspace_second_moment_core(_shape, w)
+    return _rt.by_rows(_halfspace_second_moment_core, _shape, (w,))
 
 
 def _halfspace_second_moment_core(_shape, w):
@@ -125,7 +125,7 @@ def wedge_second_moment(w, u):
     _shape = _rt.batch_shape(("w", w, 1), ("u", u, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_wedge_second_moment_core, _shape, (w, u))
-    return _wedge_second_moment_core(_shape, w, u)
+    return _rt.by_rows(_wedge_second_moment_core, _shape, (w, u))
 
 
 def _wedge_second_moment_core(_shape, w, u):

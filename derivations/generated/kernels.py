@@ -34,7 +34,7 @@ def h_inf(x, y):
         return _fast(_h_inf_core, _shape, x, y)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_h_inf_core, _shape, (x, y))
-    return _h_inf_core(_shape, x, y)
+    return _rt.by_rows(_h_inf_core, _shape, (x, y))
 
 
 def _h_inf_core(_shape, x, y):
@@ -71,7 +71,7 @@ def arccos1(x, y):
         return _fast(_arccos1_core, _shape, x, y)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_arccos1_core, _shape, (x, y))
-    return _arccos1_core(_shape, x, y)
+    return _rt.by_rows(_arccos1_core, _shape, (x, y))
 
 
 def _arccos1_core(_shape, x, y):
@@ -110,7 +110,7 @@ def g_inf(x, y):
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_g_inf_core, _shape, (x, y))
-    return _g_inf_core(_shape, x, y)
+    return _rt.by_rows(_g_inf_core, _shape, (x, y))
 
 
 def _g_inf_core(_shape, x, y):
@@ -150,7 +150,7 @@ def v_inf(x, y):
     _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_v_inf_core, _shape, (x, y))
-    return _v_inf_core(_shape, x, y)
+    return _rt.by_rows(_v_inf_core, _shape, (x, y))
 
 
 def _v_inf_core(_shape, x, y):
@@ -201,7 +201,7 @@ def h_inf_gram(X):
             return _fast(__h_inf_gram_pair_core, _shape, x, y)
         if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
             return _rt.by_blocks(__h_inf_gram_pair_core, _shape, (x, y))
-        return __h_inf_gram_pair_core(_shape, x, y)
+        return _rt.by_rows(__h_inf_gram_pair_core, _shape, (x, y))
 
 
     def __h_inf_gram_pair_core(_shape, x, y):
@@ -279,7 +279,7 @@ def arccos1_gram(X):
             return _fast(__arccos1_gram_pair_core, _shape, x, y)
         if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
             return _rt.by_blocks(__arccos1_gram_pair_core, _shape, (x, y))
-        return __arccos1_gram_pair_core(_shape, x, y)
+        return _rt.by_rows(__arccos1_gram_pair_core, _shape, (x, y))
 
 
     def __arccos1_gram_pair_core(_shape, x, y):
@@ -361,7 +361,7 @@ def g_inf_gram(X):
         _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
         if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
             return _rt.by_blocks(__g_inf_gram_pair_core, _shape, (x, y))
-        return __g_inf_gram_pair_core(_shape, x, y)
+        return _rt.by_rows(__g_inf_gram_pair_core, _shape, (x, y))
 
 
     def __g_inf_gram_pair_core(_shape, x, y):
@@ -445,7 +445,7 @@ def v_inf_gram(X):
         _shape = _rt.batch_shape(("x", x, 1), ("y", y, 1))
         if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
             return _rt.by_blocks(__v_inf_gram_pair_core, _shape, (x, y))
-        return __v_inf_gram_pair_core(_shape, x, y)
+        return _rt.by_rows(__v_inf_gram_pair_core, _shape, (x, y))
 
 
     def __v_inf_gram_pair_core(_shape, x, y):
@@ -755,7 +755,7 @@ def init_residual(y_labels):
     _shape = _rt.batch_shape(("y_labels", y_labels, 1))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_init_residual_core, _shape, (y_labels,))
-    return _init_residual_core(_shape, y_labels)
+    return _rt.by_rows(_init_residual_core, _shape, (y_labels,))
 
 
 def _init_residual_core(_shape, y_labels):

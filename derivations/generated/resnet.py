@@ -313,7 +313,7 @@ def gram_H_inf(x_i, x_j, alpha_H, H):
         return _fast(_gram_H_inf_core, _shape, x_i, x_j, alpha_H, H)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_gram_H_inf_core, _shape, (x_i, x_j, alpha_H, H))
-    return _gram_H_inf_core(_shape, x_i, x_j, alpha_H, H)
+    return _rt.by_rows(_gram_H_inf_core, _shape, (x_i, x_j, alpha_H, H))
 
 
 def _gram_H_inf_core(_shape, x_i, x_j, alpha_H, H):

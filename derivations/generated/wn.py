@@ -34,7 +34,7 @@ def grad_v(v, g, grad_w):
         return _fast(_grad_v_core, _shape, v, g, grad_w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_v_core, _shape, (v, g, grad_w))
-    return _grad_v_core(_shape, v, g, grad_w)
+    return _rt.by_rows(_grad_v_core, _shape, (v, g, grad_w))
 
 
 def _grad_v_core(_shape, v, g, grad_w):
@@ -70,7 +70,7 @@ def grad_g(v, g, grad_w):
         return _fast(_grad_g_core, _shape, v, g, grad_w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_g_core, _shape, (v, g, grad_w))
-    return _grad_g_core(_shape, v, g, grad_w)
+    return _rt.by_rows(_grad_g_core, _shape, (v, g, grad_w))
 
 
 def _grad_g_core(_shape, v, g, grad_w):
@@ -106,7 +106,7 @@ def norm_after_gd_step(v, g, grad_w, eta):
         return _fast(_norm_after_gd_step_core, _shape, v, g, grad_w, eta)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_norm_after_gd_step_core, _shape, (v, g, grad_w, eta))
-    return _norm_after_gd_step_core(_shape, v, g, grad_w, eta)
+    return _rt.by_rows(_norm_after_gd_step_core, _shape, (v, g, grad_w, eta))
 
 
 def _norm_after_gd_step_core(_shape, v, g, grad_w, eta):
@@ -148,7 +148,7 @@ def df_dv(v, g, c, x_p, m):
         return _fast(_df_dv_core, _shape, v, g, c, x_p, m)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_df_dv_core, _shape, (v, g, c, x_p, m))
-    return _df_dv_core(_shape, v, g, c, x_p, m)
+    return _rt.by_rows(_df_dv_core, _shape, (v, g, c, x_p, m))
 
 
 def _df_dv_core(_shape, v, g, c, x_p, m):
@@ -194,7 +194,7 @@ def df_dg(v, g, c, x_p, m):
         return _fast(_df_dg_core, _shape, v, g, c, x_p, m)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_df_dg_core, _shape, (v, g, c, x_p, m))
-    return _df_dg_core(_shape, v, g, c, x_p, m)
+    return _rt.by_rows(_df_dg_core, _shape, (v, g, c, x_p, m))
 
 
 def _df_dg_core(_shape, v, g, c, x_p, m):
@@ -233,7 +233,7 @@ def v_term(v, g, x_p, y_p, alpha):
         return _fast(_v_term_core, _shape, v, g, x_p, y_p, alpha)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_v_term_core, _shape, (v, g, x_p, y_p, alpha))
-    return _v_term_core(_shape, v, g, x_p, y_p, alpha)
+    return _rt.by_rows(_v_term_core, _shape, (v, g, x_p, y_p, alpha))
 
 
 def _v_term_core(_shape, v, g, x_p, y_p, alpha):
@@ -274,7 +274,7 @@ def g_term(v, g, x_p, y_p, alpha):
         return _fast(_g_term_core, _shape, v, g, x_p, y_p, alpha)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_g_term_core, _shape, (v, g, x_p, y_p, alpha))
-    return _g_term_core(_shape, v, g, x_p, y_p, alpha)
+    return _rt.by_rows(_g_term_core, _shape, (v, g, x_p, y_p, alpha))
 
 
 def _g_term_core(_shape, v, g, x_p, y_p, alpha):
@@ -311,7 +311,7 @@ def h_term(v, g, x_p, y_p, alpha):
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("x_p", x_p, 1), ("y_p", y_p, 1), ("alpha", alpha, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_h_term_core, _shape, (v, g, x_p, y_p, alpha))
-    return _h_term_core(_shape, v, g, x_p, y_p, alpha)
+    return _rt.by_rows(_h_term_core, _shape, (v, g, x_p, y_p, alpha))
 
 
 def _h_term_core(_shape, v, g, x_p, y_p, alpha):
@@ -344,7 +344,7 @@ def grad_theta(v, x_p):
         return _fast(_grad_theta_core, _shape, v, x_p)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_theta_core, _shape, (v, x_p))
-    return _grad_theta_core(_shape, v, x_p)
+    return _rt.by_rows(_grad_theta_core, _shape, (v, x_p))
 
 
 def _grad_theta_core(_shape, v, x_p):
@@ -376,7 +376,7 @@ def n_block(v, g):
     _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0))
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_n_block_core, _shape, (v, g))
-    return _n_block_core(_shape, v, g)
+    return _rt.by_rows(_n_block_core, _shape, (v, g))
 
 
 def _n_block_core(_shape, v, g):
@@ -536,7 +536,7 @@ def bn_energy(w, u, a, b):
         return _fast(_bn_energy_core, _shape, w, u, a, b)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_bn_energy_core, _shape, (w, u, a, b))
-    return _bn_energy_core(_shape, w, u, a, b)
+    return _rt.by_rows(_bn_energy_core, _shape, (w, u, a, b))
 
 
 def _bn_energy_core(_shape, w, u, a, b):
@@ -564,7 +564,7 @@ def init_output_var(x_in):
         return _fast(_init_output_var_core, _shape, x_in)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_init_output_var_core, _shape, (x_in,))
-    return _init_output_var_core(_shape, x_in)
+    return _rt.by_rows(_init_output_var_core, _shape, (x_in,))
 
 
 def _init_output_var_core(_shape, x_in):
@@ -620,7 +620,7 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
         return _fast(_grad_g_and_grads_core, _shape, v, g, grad_w, out=out)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_grad_g_and_grads_core, _shape, (v, g, grad_w), out)
-    return _grad_g_and_grads_core(_shape, v, g, grad_w, out=out)
+    return _rt.by_rows(_grad_g_and_grads_core, _shape, (v, g, grad_w), out)
 
 
 def _grad_g_and_grads_core(_shape, v, g, grad_w, *, out=None):

@@ -47,7 +47,7 @@ import numpy  # noqa: F401
 
 from . import angles, assembly, blocking, checks, circulant, differences, doubledouble, limits, rows, special, xf
 from .limits import (_KAHAN_THRESHOLD, NEAR, PI_HI, PI_LO, SAFE_HI, _SAFE_HI, SAFE_LO, _SAFE_LO, SINE_NEAR)
-from .xf import _pow2_scale, _scaled, XF, _XF_COMPARISONS, _ZERO_E
+from .xf import _EXTREME, _note_extreme, _open_extreme, _pow2_scale, _scaled, XF, _XF_COMPARISONS, _ZERO_E
 from .checks import (_array, array, batch_shape, _check_finite, InputError, integer, _is_plain, _looks_finite,
                      nonzero, _nonzero_error, _outside, _PI32, positive, _reject_kind, require,
                      same_length, scalar, Shape, _shape, _subclass_error, vector, within)
@@ -64,7 +64,7 @@ from .circulant import (_dd_circulant, _dd_norm_from_square, _dd_output, _dd_tre
                         refine_circulant_loss)
 from .angles import (angle, angle_terms, _beyond, ldexp, _near_rejection, _patch_rows, pi_minus, _poly, _ratio,
                      _rejection, rejection, rejection_pair, sine, taylor, taylor_pi, taylor_zero)
-from .blocking import _BLOCK_ENTRIES, BLOCK_ROWS, blocks, by_blocks, _check_out, finish
+from .blocking import _apart, _BLOCK_ENTRIES, BLOCK_ROWS, blocks, by_blocks, by_rows, _check_out, finish, _ranks
 from .special import _GAMMA_DIRECT, gamma_ratio, _gamma_ratio_scalar, mp_constant
 
 from .backend import compiled  # noqa: F401  (the emitted functions' dispatch)

@@ -1,6 +1,7 @@
 """Large batches.  In: a batch shape and an emitted core function.  Out: the number of rows
-per block (``blocks``; ``BLOCK_ROWS``), the core evaluated block by block (``by_blocks``), and
-the final result checked and broadcast (``finish``).
+per block (``blocks``; ``BLOCK_ROWS``), the core evaluated block by block (``by_blocks``), with
+its rows beyond the float range apart from the others (``by_rows``), and the final result
+checked and broadcast (``finish``).
 
 Part of the hand-written NumPy runtime of the emitted code (:mod:`derivations.runtime`)."""
 from __future__ import annotations
@@ -9,7 +10,7 @@ import math
 
 import numpy
 
-from .xf import XF
+from .xf import _open_extreme, XF
 from .checks import _shape
 from .assembly import _bounded, buffers, _failure
 
@@ -73,6 +74,7 @@ def by_blocks(fn, shape, args, out=None, busy=False):
         core = x.shape[x.ndim - rank :]
         own = x.shape[: x.ndim - rank]
         parts.append((x.reshape((n,) + core), True) if own == full else (x.reshape(core), False))
+    ranks = _ranks(shape, args)
     results = None
     bshape = _shape((rows,), shape.args)
     for i in range(0, n, rows):
@@ -81,7 +83,7 @@ def by_blocks(fn, shape, args, out=None, busy=False):
         if bshape[0] != j - i:  # the last block: up to one row per block shorter
             bshape = _shape((j - i,), shape.args)
         if results is None:  # first block: learn the result shapes, then allocate (or check out)
-            r = fn(bshape, *block)
+            r = by_rows(fn, bshape, block, ranks=ranks)
             tup = isinstance(r, tuple)
             rs = r if tup else (r,)
             bufs = (None,) * len(rs) if out is None else buffers(out, len(rs))
@@ -100,16 +102,90 @@ def by_blocks(fn, shape, args, out=None, busy=False):
                 views.append(flat)
             continue
         if out is None:
-            r = fn(bshape, *block)
+            r = by_rows(fn, bshape, block, ranks=ranks)
             rs = r if tup else (r,)
             for flat, x in zip(views, rs):
                 flat[i:j] = x
         else:
-            fn(bshape, *block, out=tuple(flat[i:j] for flat in views))
+            by_rows(fn, bshape, block, tuple(flat[i:j] for flat in views), ranks=ranks)
     for o, flat in zip(results, views):  # a non-contiguous out buffer: filled once at the end
         if not numpy.shares_memory(flat, o):
             numpy.copyto(o, flat.reshape(o.shape))
     return tuple(results) if tup else results[0]
+
+
+def by_rows(fn, shape, args, out=None, ranks=None):
+    """``fn(shape, *args)`` (the core of an emitted function, on checked arguments; ``out``: the
+    fused functions' buffers), with the rows beyond the float range evaluated apart from the
+    others.
+
+    A batch holding a row whose norm, inner product or sum leaves ``[SAFE_LO, SAFE_HI]`` is
+    evaluated in extended range (:class:`XF`) as a whole, which skips the float path's
+    refinements (the completed square's double-double, :func:`difference`; the near-parallel
+    angle terms) on every row: a student at its teacher would lose all digits of its loss's
+    gradient in ``a`` to one extreme row elsewhere in its batch.  The places where a batch goes
+    to extended range note the rows that took it there (:func:`~.xf._note_extreme`); the other
+    rows are then evaluated again, as a batch of their own (recursively: they may hold rows
+    beyond the range in another way), and written over their extended-range results.  So each
+    row gets what it gets alone, the common case pays one record per call, and a batch with
+    extreme rows pays a second evaluation of its ordinary rows.  ``ranks``: the core rank of
+    each argument (``None`` for an integer argument), else found in ``shape.args``."""
+    if not shape:  # one point: nothing to set apart
+        return fn(shape, *args) if out is None else fn(shape, *args, out=out)
+    stack = _open_extreme()
+    try:
+        r = fn(shape, *args) if out is None else fn(shape, *args, out=out)
+    finally:
+        noted = stack.pop()
+    if not noted:
+        return r
+    return _apart(fn, shape, args, out, ranks, r, noted)
+
+
+def _ranks(shape, args):
+    """The core rank of each of ``args`` as ``shape.args`` gives it (``None``: not an array
+    argument, e.g. an integer dimension)."""
+    return tuple(next((s[2] for s in shape.args if s[1] is x), None) for x in args)
+
+
+def _apart(fn, shape, args, out, ranks, r, noted):
+    """:func:`by_rows` after a first evaluation ``r`` that noted extreme rows: the other rows
+    evaluated again and written into (a copy of) ``r``."""
+    full = tuple(shape)
+    bad = numpy.zeros(full, dtype=bool)
+    for rows in noted:
+        rows = numpy.asarray(rows, dtype=bool)
+        if rows.ndim > len(full):  # rows of a matrix argument: its batch row is extreme if one is
+            rows = rows.reshape(rows.shape[: len(full)] + (-1,)).any(axis=-1)
+        try:
+            bad |= rows
+        except ValueError:  # not over the batch (a shared argument's rows): all rows alike
+            return r
+    if bad.all() or not bad.any():
+        return r
+    idx = numpy.flatnonzero(~bad.reshape(-1))
+    ix = numpy.unravel_index(idx, full)
+    ranks = _ranks(shape, args) if ranks is None else ranks
+    sub = []
+    for x, rank in zip(args, ranks):
+        if rank is None:
+            sub.append(x)
+            continue
+        own = x.shape[: x.ndim - rank]
+        lead = (1,) * (len(full) - len(own)) + own
+        xs = x.reshape(lead + x.shape[x.ndim - rank:])
+        sub.append(xs[tuple(0 if d == 1 else i for i, d in zip(ix, lead))])
+    try:
+        s = by_rows(fn, _shape((idx.size,), shape.args), tuple(sub), ranks=ranks)
+    except (ValueError, FloatingPointError):  # the float path fails where extended range did
+        return r  # not: the whole batch in extended range, as before
+    tup = isinstance(r, tuple)
+    rs, ss = (r, s) if tup else ((r,), (s,))
+    if out is None:  # (a copy: a result of the core may be one of its arguments)
+        rs = tuple(numpy.array(o, dtype=numpy.float64) for o in rs)
+    for o, v in zip(rs, ss):
+        o[ix] = v
+    return rs if tup else rs[0]
 
 
 def _check_out(out, target):

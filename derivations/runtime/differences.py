@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy
 
 from .limits import SAFE_HI
-from .xf import _pow2_scale, _scaled, XF, _ZERO_E
+from .xf import _note_extreme, _pow2_scale, _scaled, XF, _ZERO_E
 from .checks import _check_finite
 from .rows import _column_sums, dot, _in_range, _release, _scratch, _short_rows
 from .assembly import col
@@ -48,6 +48,8 @@ def difference(x, y, a=1.0, b=1.0, names=("x", "y"), vector=False, with_dot=Fals
         if xy is None or isinstance(sq, XF):  # one point, or extended range: the plain product
             xy = dot(x, y, None, None, names)
         elif not _in_range(xy):  # (x and y are finite: tested by the square above)
+            with numpy.errstate(invalid="ignore"):
+                _note_extreme(~(numpy.abs(xy) <= SAFE_HI**2))
             xy = dot(x, y, XF(1.0), XF(1.0))
         out += (xy,)
     return out
@@ -68,8 +70,10 @@ def _difference(x, y, a, b, names, keep, with_dot=False):
         if not sq <= SAFE_HI**2:
             _check_finite(names[0], x)
             _check_finite(names[1], y)
+            _note_extreme(True)
             return _difference_scaled(x, y, a, b, names) + (None, None)
         if 0.0 < sq < 1e-290 or (sq == 0.0 and d.any()):
+            _note_extreme(True)
             return _difference_scaled(x, y, a, b, names) + (None, None)
         return sq, tot, d, None
     with numpy.errstate(over="ignore", invalid="ignore", under="ignore"):
@@ -77,6 +81,7 @@ def _difference(x, y, a, b, names, keep, with_dot=False):
     if not (sq.size == 0 or sq.max() <= SAFE_HI**2):  # NaN fails too
         _check_finite(names[0], x)
         _check_finite(names[1], y)
+        _note_extreme(~(sq <= SAFE_HI**2))
         return _difference_scaled(x, y, a, b, names) + (None, None)
     if sq.size and sq.min() < 1e-290:  # exact zeros are fine; a square that underflowed is not
         few = numpy.flatnonzero(sq.reshape(-1) < 1e-290)
@@ -85,7 +90,11 @@ def _difference(x, y, a, b, names, keep, with_dot=False):
                   for v in (x, y))
         aa, bb = (numpy.broadcast_to(numpy.asarray(v, dtype=numpy.float64), shape).reshape(-1)[few]
                   for v in (a, b))
-        if (aa[:, None] * xa - bb[:, None] * ya).any():
+        lost = (aa[:, None] * xa - bb[:, None] * ya).any(axis=-1)
+        if lost.any():
+            rows = numpy.zeros(sq.size, dtype=bool)
+            rows[few[lost]] = True
+            _note_extreme(rows.reshape(shape))
             return _difference_scaled(x, y, a, b, names) + (None, None)
     return sq, tot, d, xy
 

@@ -11,7 +11,7 @@ import math
 import numpy
 
 from .limits import SAFE_HI, _SAFE_HI, SAFE_LO, _SAFE_LO
-from .xf import _pow2_scale, _scaled, XF
+from .xf import _note_extreme, _pow2_scale, _scaled, XF
 from .checks import _check_finite, _nonzero_error
 
 
@@ -42,6 +42,8 @@ def dot(x, y, norm_x=None, norm_y=None, names=None):
             for name, arr, n in ((names[0], x, norm_x), (names[1], y, norm_y)):
                 if n is None:
                     _check_finite(name, arr)
+        with numpy.errstate(invalid="ignore"):
+            _note_extreme(~(numpy.abs(d) <= SAFE_HI**2))
         return dot(x, y, XF(1.0), XF(1.0))
     return d
 
@@ -169,6 +171,7 @@ def norm(x, name=None, nonzero=False):
         _check_finite(name, x)
         if nonzero and n == 0:
             _nonzero_error(name)
+        _note_extreme(True)
         k = _pow2_scale(x)
         return XF(math.hypot(*_scaled(x, k).tolist()), k, {name})
     s = rowdot(x, x)
@@ -177,6 +180,7 @@ def norm(x, name=None, nonzero=False):
         if SAFE_LO**2 <= lo and hi <= SAFE_HI**2:  # (so no row is zero: nonzero holds)
             return numpy.sqrt(s, out=s) if s.ndim else numpy.sqrt(s)
         _check_finite(name, x)
+        _note_extreme(~((s >= SAFE_LO**2) & (s <= SAFE_HI**2)))
         k = _pow2_scale(x)
         xs = _scaled(x, k)
         n = numpy.sqrt(numpy.einsum("...i,...i->...", xs, xs))  # >= 0.5 unless the row is 0
@@ -230,6 +234,8 @@ def total(x, norm_x=None, name=None):
     if norm_x is None and not _in_range(t, SAFE_HI):
         if name is not None:
             _check_finite(name, x)
+        with numpy.errstate(invalid="ignore"):
+            _note_extreme(~(numpy.abs(t) <= SAFE_HI))
         return total(x, XF(1.0))
     return t
 

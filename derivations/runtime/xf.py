@@ -5,6 +5,8 @@ is evaluated; ``finish`` rounds it back.
 Part of the hand-written NumPy runtime of the emitted code (:mod:`derivations.runtime`)."""
 from __future__ import annotations
 
+import threading
+
 import numpy
 
 
@@ -170,3 +172,31 @@ def _pow2_scale(x):
 
 def _scaled(x, k):
     return numpy.ldexp(x, -numpy.asarray(k)[..., None])
+
+
+# Which rows of a batch left the float range.  A batch holding one row beyond [SAFE_LO, SAFE_HI]
+# is evaluated in extended range as a whole (an XF has one type for every row), which skips the
+# float path's refinements (the completed square's double-double, the near-parallel angle terms)
+# on the ordinary rows too.  The driver of an emitted core (blocking.by_rows) opens a record; the
+# places where a batch first goes to extended range (rows.norm, dot, total; differences.difference)
+# note the rows that took it there; the driver then evaluates the other rows again, apart.
+_EXTREME = threading.local()
+
+
+def _open_extreme():
+    """Start recording the extreme rows of the batch about to be evaluated (nests)."""
+    try:
+        stack = _EXTREME.stack
+    except AttributeError:
+        stack = _EXTREME.stack = []
+    stack.append([])
+    return stack
+
+
+def _note_extreme(rows):
+    """Record ``rows`` (a boolean array over the batch, or ``True`` for all of them) as the rows
+    beyond the float range that sent the current batch to extended range (no-op outside a
+    record, e.g. a runtime helper called directly)."""
+    stack = getattr(_EXTREME, "stack", None)
+    if stack:
+        stack[-1].append(rows)
