@@ -373,7 +373,9 @@ def _hybrid(k: "_Kernel"):
     (which does not recompute them: the row sums are latency-bound, ~15 ns a row at p = 10).
     None also when the rest uses a vector the prefix formed (a difference kept as a vector, as
     in the fused CNN function): recomputing the prefix cost more than the arccos saved there
-    (measured 1.26-1.50x the bare loop, against 1.02-1.09x one pass)."""
+    (measured 1.26-1.50x the bare loop, against 1.02-1.09x one pass; re-running only the
+    difference line in the second half: 0.99-1.03x at p = 10, k = 8 but 1.17-1.27x at p = 50,
+    k = 25, where the arccos is a smaller share and the second read of the rows costs more)."""
     if len(k.angles) != 1:
         return None
     at, names, dxy, nn, want_phi, want_psi = k.angles[0]

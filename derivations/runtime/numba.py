@@ -493,9 +493,11 @@ def outputs(out, shape, cores):
     return flat, final
 
 
-#: rows per chunk of a hybrid fast pass (its inputs, ~2 x 2048 x p doubles, stay in L2 between
-#: the two halves); below ``HYBRID_ROWS`` rows the arccos is taken in the compiled first half
+#: rows per chunk of a hybrid fast pass: at most ``CHUNK``, and the rows' inputs within
+#: ``CHUNK_BYTES`` (they stay in L2 between the two halves); below ``HYBRID_ROWS`` rows the
+#: arccos is taken in the compiled first half
 CHUNK = 2048
+CHUNK_BYTES = 1 << 19
 HYBRID_ROWS = 32
 
 
@@ -543,14 +545,23 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
     return tuple(final) if len(final) > 1 else final[0]
 
 
+def _chunk(ins):
+    """Rows per chunk: the rows' inputs within ``CHUNK_BYTES`` (kept in L2 between the halves),
+    between 256 and ``CHUNK`` rows."""
+    row = sum(x.itemsize * (x.size // x.shape[0]) for x in ins
+              if isinstance(x, numpy.ndarray) and x.ndim and x.strides[0])
+    return max(256, min(CHUNK, CHUNK_BYTES // max(row, 1)))
+
+
 def _hybrid(kernel, angles, n, ins, flat, bad):
     first, ncol, nkept = angles
-    m = min(n, CHUNK)
+    chunk = _chunk(ins)
+    m = min(n, chunk)
     cs, cv = numpy.empty((m, ncol)), numpy.empty((m, nkept))
     scalar = n < HYBRID_ROWS
     nflag = 0
-    for lo in range(0, n, CHUNK):
-        hi = min(n, lo + CHUNK)
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
         first(lo, hi, *ins, cs, cv, scalar)
         if not scalar:
             c = cs[: hi - lo]
