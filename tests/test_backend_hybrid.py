@@ -183,3 +183,25 @@ def test_equality_test_has_teeth(monkeypatch):
     r0, r1 = both(kernels.arccos1, x, y)
     with pytest.raises(AssertionError):
         assert_rows_close(r1, r0, tolerance(x, y, cond=arccos1_cond(x, y)), "arccos1")
+
+
+@pytest.mark.parametrize("n", [None, 2049])
+def test_cnn_single_functions_equal_numpy(n):
+    """The single CNN functions run the hybrid pass (the fused ones do not): equal to NumPy at
+    the angles of the edge points of tests/test_backend.py (the rows with a random ``a``: 34
+    rows, over the 32-row switch) and on a random batch over a chunk.  (At the student-at-teacher
+    rows, ``a = |w*| a*``, the separate ``grad_a`` and ``grad_w`` are ~1e-16 and the backends
+    differ by O(1) of that, before the hybrid pass as after it: the fused function, which
+    refines its completed square, is the one compared there, in tests/test_backend.py.)"""
+    from derivations.generated import cnn
+    from tests.test_backend import K, P, assert_equal_backends, edge_points
+
+    rng = np.random.default_rng(11)
+    if n is None:
+        V, A, W, AS = (x[::4] for x in edge_points(rng))
+    else:
+        V, A, W, AS = (rng.standard_normal((n, d)) for d in (P, K, P, K))
+    for fns in ((cnn.population_loss, cnn.grad_v, cnn.grad_a),
+                (cnn.population_loss_w, cnn.grad_w, cnn.grad_a)):
+        r0, r1 = (tuple(x) for x in zip(*(both(f, V, A, W, AS) for f in fns)))
+        assert_equal_backends(r0, r1, V, W, a=A, a_star=AS)
