@@ -18,6 +18,11 @@ body and prints it again as one ``@numba.njit(cache=True)`` loop over the rows:
   non-finite argument, a non-finite result) is flagged, and the wrapper evaluates the flagged
   rows with the NumPy core itself (extended range, or the NumPy backend's error).
 
+Where the fast pass has one angle-terms line, it is printed as a *hybrid* pass (``_hybrid``,
+:func:`kernel_source`): per chunk of rows a compiled first half stores the cosines and the
+scalars the rest needs, ``numpy.arccos`` (SIMD) takes the angles in place, and a compiled second
+half finishes the rows (Numba's ``math.acos`` is the scalar libm call, ~10x NumPy's per row).
+
 A body using a helper this printer does not know is left to NumPy (the function then has no
 compiled version); :func:`compiled_names` lists those that have one.  The public function (in
 the NumPy module) keeps its argument checks and dispatches after them

@@ -19,6 +19,10 @@ Hardening, row by row, as in :mod:`._runtime`:
   flagged rows (usually none) with the NumPy core of the same function, which computes them in
   extended range or raises the NumPy backend's own error naming the argument.
 
+A kernel printed as a hybrid pass (one angle-terms line) runs per chunk of rows: its first half
+stores ``cos`` (``-cos``) of each row, :func:`run` takes their ``numpy.arccos`` (SIMD) in place,
+its second half finishes the rows (:func:`angle_store`, :func:`angle_terms_chunk`).
+
 Every jitted function uses ``cache=True``: the machine code is cached next to this file
 (``__pycache__``) or, where that is read-only, in the user cache directory Numba picks
 (``NUMBA_CACHE_DIR`` overrides both; see docs/guide.md, "Backends").
