@@ -27,7 +27,7 @@ import sympy as sp
 
 from . import gaussian as G
 from . import vectors as V
-from .registry import Arg, Formula, register
+from .registry import Arg, Formula, fuse, register
 
 from . import knobs
 from .knobs import cached, knob
@@ -214,6 +214,9 @@ register(Formula(
     _WARGS, _MODEL, population_grad, rank=1,
     lhs=r"\mathbb{E}\nabla_{\mathbf w}\ell",
 ))
+# filter.population_loss_and_grads: the loss and its gradient in one emitted function (one pass
+# over the rows; the gradient is not named grad_w, so the pair is declared)
+fuse("filter.population_loss", "filter.population_grad")
 register(Formula(
     "filter.A_plus", f"{SOURCE}, l.6167, A_{{w,w*}} (C6-3)",
     _WARGS, "z ~ N(0, I_p), p >= 2", A_plus, rank=2, emitter="filter.emit_plane_matrix",

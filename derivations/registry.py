@@ -356,6 +356,28 @@ def register(formula: Formula) -> Formula:
     return formula
 
 
+#: fused value-and-gradients groups a family declares (:func:`fuse`): value -> gradient names
+_FUSED: dict[str, tuple[str, ...]] = {}
+
+
+def fuse(value: str, *grads: str) -> None:
+    """Declare that the emitted module has one function ``<value quantity>_and_grads`` returning
+    the scalar formula ``value`` and the gradient formulas ``grads`` (same arguments, rank 1),
+    sharing invariants and angle terms (:func:`derivations.codegen.fused_groups`).  Gradients
+    named ``grad_<argument>`` are grouped without a declaration; this is for the others (e.g.
+    ``filter.population_grad``)."""
+    for n in (value,) + grads:
+        if n not in _REGISTRY:
+            raise ValueError(f"fuse: {n} is not registered")
+    _FUSED[value] = tuple(grads)
+
+
+def fused_declared(value: str) -> tuple[str, ...]:
+    """The gradient formulas declared with :func:`fuse` for ``value`` (none by default)."""
+    _load()
+    return _FUSED.get(value, ())
+
+
 def _load() -> None:
     global _LOADED
     if not _LOADED:

@@ -261,6 +261,7 @@ MAKERS: dict[str, Callable[[], list[Mutant]]] = {
     "kernels.deep_kernel": deep_kernel_mutants,
 }
 OUTPUTS = {"circulant.loss_and_grads": 2, "cnn.population_loss_and_grads": 3,
+           "filter.population_loss_and_grads": 2,
            "cnn.population_loss_w_and_grads": 2, "wn.grad_g_and_grads": 2, "wn.grams": 3}
 
 

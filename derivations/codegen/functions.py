@@ -41,14 +41,17 @@ def function_source(name: str, sig: str, doc: str, body: list[str]) -> str:
 
 def fused_groups(family: str) -> list[tuple[registry.Formula, list[registry.Formula]]]:
     """``[(value formula, [gradient formulas])]`` of a family: a scalar formula ``X`` and the
-    formulas ``grad_<arg>`` with exactly the same arguments (default emitter only), in order."""
+    formulas ``grad_<arg>`` with exactly the same arguments (default emitter only), in order,
+    or the gradients the family declared for it (:func:`derivations.registry.fuse`)."""
     formulas = [registry.get(n) for n in registry.names(family)]
     out = []
     for f in formulas:
         if f.rank != 0 or f.emitter is not None:
             continue
+        declared = registry.fused_declared(f.name)
         grads = [g for g in formulas if g.emitter is None and g.rank == 1 and g.args == f.args
-                 and g.quantity.startswith("grad_") and g.quantity[5:] in {a.name for a in f.args}]
+                 and (g.name in declared if declared else
+                      g.quantity.startswith("grad_") and g.quantity[5:] in {a.name for a in f.args})]
         if grads:
             out.append((f, grads))
     return out

@@ -18,6 +18,11 @@ body and prints it again as one ``@numba.njit(cache=True)`` loop over the rows:
   non-finite argument, a non-finite result) is flagged, and the wrapper evaluates the flagged
   rows with the NumPy core itself (extended range, or the NumPy backend's error).
 
+Where the fast pass has one angle-terms line, it is printed as a *hybrid* pass (``_hybrid``,
+:func:`kernel_source`): per chunk of rows a compiled first half stores the cosines and the
+scalars the rest needs, ``numpy.arccos`` (SIMD) takes the angles in place, and a compiled second
+half finishes the rows (Numba's ``math.acos`` is the scalar libm call, ~10x NumPy's per row).
+
 A body using a helper this printer does not know is left to NumPy (the function then has no
 compiled version); :func:`compiled_names` lists those that have one.  The public function (in
 the NumPy module) keeps its argument checks and dispatches after them
@@ -95,6 +100,8 @@ class _Kernel:
         #: at most 1e60): a combination of them with coefficients of at most 1e240 is finite,
         #: so the fast pass tests the coefficients instead of every entry
         self.bounded: set[str] = set()
+        #: the fast pass's angle terms: (line index, names, dot, norm product, phi?, psi?)
+        self.angles: list[tuple] = []
 
     # -- vector expressions (one entry ``_j``) -------------------------------------------
     def _entry(self, node) -> str:
@@ -241,6 +248,7 @@ class _Kernel:
             nn = _kw(val, "norm_xy")
             nn = _src(nn) if nn is not None else f"({_src(a[2])}*{_src(a[3])})"
             if self.fast:
+                self.angles.append((len(L), names, dxy, nn, names[2] != '_', names[3] != '_'))
                 L.append(f"{', '.join(names)}, _ok = _nb.angle_terms_fast({dxy}, {nn}, "
                          f"{names[2] != '_'}, {names[3] != '_'})")
                 L.append(f"if not _ok: {_FLAG}")
@@ -360,32 +368,110 @@ def _ranks(formula: registry.Formula) -> list[tuple[str, int | None]]:
     return out
 
 
+def _hybrid(k: "_Kernel"):
+    """The split of a fast pass around its one angle-terms line (None when it has none, several,
+    or writes a result before it): ``(prefix lines, angle record, phi column, psi column,
+    number of angle columns, kept names)``.  The arccos of the rows then runs vectorized between
+    two compiled passes (:func:`derivations.runtime.numba.run`): Numba calls the scalar libm
+    ``acos`` (~14 ns a row, measured), NumPy's ``arccos`` is SIMD (~1.5 ns).  ``kept``: the
+    scalars the prefix computes and the rest uses, stored by the first pass for the second
+    (which does not recompute them: the row sums are latency-bound, ~15 ns a row at p = 10).
+    None also when the rest uses a vector the prefix formed (a difference kept as a vector, as
+    in the fused CNN function): recomputing the prefix cost more than the arccos saved there
+    (measured 1.26-1.50x the bare loop, against 1.02-1.09x one pass; re-running only the
+    difference line in the second half: 0.99-1.03x at p = 10, k = 8 but 1.17-1.27x at p = 50,
+    k = 25, where the arccos is a smaller share and the second read of the rows costs more)."""
+    if len(k.angles) != 1:
+        return None
+    at, names, dxy, nn, want_phi, want_psi = k.angles[0]
+    if not (want_phi or want_psi):
+        return None
+    prefix = k.lines[:at]
+    if any("_o" in ln.replace("_ok", "") for ln in prefix):
+        return None
+    col_phi = 0 if want_phi else -1
+    col_psi = (1 if want_phi else 0) if want_psi else -1
+    assigned = []
+    for node in ast.walk(ast.parse("\n".join(prefix))):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            if node.id not in ("_", "_ok") and node.id not in assigned:
+                assigned.append(node.id)
+    used = {n.id for n in ast.walk(ast.parse("\n".join(k.lines[at:])))
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    kept = [n for n in assigned if n in used]
+    if any(n in k.vectors or n.startswith("_d") for n in kept) or "_d" in "".join(k.lines[at:]):
+        return None
+    return prefix, k.angles[0], col_phi, col_psi, int(want_phi) + int(want_psi), kept
+
+
 def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> str:
     """The kernel and its wrapper for the emitted function ``name`` (arguments of ``formula``)
-    whose NumPy core function's source is ``numpy_source``."""
+    whose NumPy core function's source is ``numpy_source``.
+
+    A fast pass with one angle-terms line is split in two (the *hybrid* pass): over a chunk of
+    rows, ``_<name>_angles`` computes what the cosines need and stores ``cos`` (``-cos``) of each
+    row, the wrapper takes their ``numpy.arccos`` in place (SIMD), and ``_<name>_kernel`` runs
+    the whole body again with the angles read from the chunk (the invariants recomputed from
+    rows still in cache)."""
     args = _ranks(formula)
     fn = _core_function(numpy_source, name)
     kernels = []
+    params, loads = [], []
+    for a, r in args:
+        if r is None:
+            params.append(a)
+        else:
+            params.append(f"{a}_all")  # (n,) + core: a shared argument is a stride-0 view
+            loads.append(f"_i{a} = _i" if r == 1 else f"{a} = {a}_all[_i]")
+    hybrid = None
     for fast in (True, False):
         k = _Kernel(args, fast=fast)
         k.statements(fn.body)
-        params = []
-        loads = []
-        for a, r in args:
-            if r is None:
-                params.append(a)
-            else:
-                params.append(f"{a}_all")  # (n,) + core: a shared argument is a stride-0 view
-                loads.append(f"_i{a} = _i" if r == 1 else f"{a} = {a}_all[_i]")
         outs = [f"_o{j}" for j in range(len(k.outs))]
-        body = "\n".join(loads + k.lines)
+        lines = list(k.lines)
         if fast:
-            head = (f"def _{name}_kernel(_n, {', '.join(params + outs)}, _bad):\n"
-                    f'    """The fast pass over the rows of :func:`{name}` (rare rows flagged for\n'
-                    f'    :func:`_{name}_careful`; see the module docstring)."""\n'
-                    "    _nbad = 0\n"
-                    + "".join(f"    {p}\n" for p in k.prelude)
-                    + "    for _i in range(_n):\n")
+            hybrid = _hybrid(k)
+        if fast and hybrid is not None:
+            prefix, (at, names, dxy, nn, _, _), cphi, cpsi, ncol, kept = hybrid
+            lines[at] = (f"{', '.join(names)}, _ok = _nb.angle_terms_chunk({dxy}, {nn}, _cs, "
+                         f"_i - _lo, {cphi}, {cpsi})")
+            store = [ln.replace(_FLAG, "continue") for ln in prefix]
+            store.append(f"_nb.angle_store({dxy}, {nn}, _cs, _i - _lo, {cphi}, {cpsi}, _scalar)")
+            # the scalars the second half needs, and "row not flagged"
+            store += [f"_cv[_i - _lo, {j + 1}] = {v}" for j, v in enumerate(kept)]
+            store.append("_cv[_i - _lo, 0] = 1.0")
+            lines = lines[at:]
+            lines[:0] = [f"if _cv[_i - _lo, 0] == 0.0: {_FLAG}"] + [
+                f"{v} = _cv[_i - _lo, {j + 1}]" for j, v in enumerate(kept)]
+            body = "\n".join(loads + store)
+            kernels.append(
+                "@_nb.jit\n"
+                f"def _{name}_angles(_lo, _hi, {', '.join(params)}, _cs, _cv, _scalar):\n"
+                f'    """The first half of the hybrid fast pass of :func:`{name}` over the rows\n'
+                f"    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass\n"
+                f"    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the\n"
+                f'    scalars the second half uses."""\n'
+                + "".join(f"    {p}\n" for p in k.prelude)
+                + "    for _i in range(_lo, _hi):\n"
+                + "        _nb.clear_row(_cs, _i - _lo)\n"
+                + "        _cv[_i - _lo, 0] = 0.0\n"
+                + textwrap.indent(body, "        ") + "\n")
+        body = "\n".join(loads + lines)
+        if fast:
+            if hybrid is not None:
+                sig, loop = f"_lo, _hi, {', '.join(params + outs)}, _bad, _cs, _cv", "range(_lo, _hi)"
+                doc = (f'    """The fast pass over the rows ``_lo:_hi`` of :func:`{name}` (second half of\n'
+                       f"    the hybrid pass; rare rows flagged for :func:`_{name}_careful`; see the\n"
+                       '    module docstring)."""\n')
+            else:
+                sig, loop = f"_n, {', '.join(params + outs)}, _bad", "range(_n)"
+                doc = (f'    """The fast pass over the rows of :func:`{name}` (rare rows flagged for\n'
+                       f'    :func:`_{name}_careful`; see the module docstring)."""\n')
+            head = (f"def _{name}_kernel({sig}):\n"
+                    + doc
+                    + "    _nbad = 0\n"
+                    + "".join(f"    {p}\n" for p in (k.prelude if hybrid is None else ()))
+                    + f"    for _i in {loop}:\n")
         else:
             head = (f"def _{name}_careful(_idx, {', '.join(params + outs)}, _bad):\n"
                     f'    """The careful pass of :func:`{name}` over the rows ``_idx`` the fast pass\n'
@@ -404,6 +490,8 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
         cores.append("()" if rank == 0 else f"({size.replace('_all.shape[1]', '.shape[-1]')},)")
     fused = len(k.outs) > 1
     sig = ", ".join(argnames) + (", *, out=None" if fused else "")
+    angles = "" if hybrid is None else (
+        f", angles=(_{name}_angles, {hybrid[4]}, {1 + len(hybrid[5])})")
     wrapper = (
         f"def {name}(_core, _shape, {sig}):\n"
         f'    """:func:`derivations.generated.{formula.family}.{name}` on checked arguments of batch\n'
@@ -411,7 +499,7 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
         f'    its NumPy core, for the rows the kernel flags)."""\n'
         f"    return _nb.run(_{name}_kernel, _{name}_careful, _core, _shape, "
         f"({', '.join(argnames)},), ({ranks},), ({', '.join(cores)},), "
-        f"{'out' if fused else 'None'})\n"
+        f"{'out' if fused else 'None'}{angles})\n"
     )
     return kernel + "\n\n" + wrapper
 

@@ -9,7 +9,7 @@ import numpy
 
 from derivations import runtime as _rt
 
-__all__ = ['population_loss', 'population_grad', 'A_plus', 'A_minus', 'lambda_min_plus', 'lambda_max_plus', 'lambda_max_minus', 'gamma', 'L', 'beta', 'sgd_mean_bound', 'sgd_stay_failure', 'sgd_markov_failure', 'sgd_step_max']
+__all__ = ['population_loss', 'population_grad', 'A_plus', 'A_minus', 'lambda_min_plus', 'lambda_max_plus', 'lambda_max_minus', 'gamma', 'L', 'beta', 'sgd_mean_bound', 'sgd_stay_failure', 'sgd_markov_failure', 'sgd_step_max', 'population_loss_and_grads']
 
 
 def population_loss(w, w_star):
@@ -405,3 +405,55 @@ def sgd_step_max(gamma, M):
     _rt.positive("M", M)
     _shape = _rt.batch_shape(("gamma", gamma, 0), ("M", M, 0))
     return _rt.finish(gamma/M**2, _shape)
+
+
+def population_loss_and_grads(w, w_star, *, out=None):
+    """filter.population_loss, filter.population_grad, fused: (value, population_grad) in one call.
+
+    Source: 004 thesis, ch. 6, sec. 6.2 (Gaussian input; C6-6).  Assumptions: z ~ N(0, I_p); f(w, z) = relu(w.z); l(w) = 1/2 E (relu(w.z) - relu(w*.z))^2
+
+    Arguments (leading axes broadcast as a batch):
+        w: (..., p) (nonzero) - filter (unnormalized)
+        w_star: (..., p) (nonzero) - teacher filter
+        out: optional tuple of float64 arrays to write the results into
+
+    Norms, inner products, the angle terms and common subexpressions are computed once.
+    Emitted by `nnderive build`; do not edit.
+    """
+    w = _rt.vector("w", w, finite=False)
+    w_star = _rt.vector("w_star", w_star, finite=False)
+    _rt.same_length(("w", w), ("w_star", w_star))
+    _shape = _rt.batch_shape(("w", w, 1), ("w_star", w_star, 1))
+    _fast = _rt.compiled('filter', 'population_loss_and_grads', _shape)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
+        return _fast(_population_loss_and_grads_core, _shape, w, w_star, out=out)
+    if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
+        return _rt.by_blocks(_population_loss_and_grads_core, _shape, (w, w_star), out, busy=True)
+    return _population_loss_and_grads_core(_shape, w, w_star, out=out)
+
+
+def _population_loss_and_grads_core(_shape, w, w_star, *, out=None):
+    """The body of :func:`population_loss_and_grads` on checked arguments of batch shape ``_shape``
+    (the whole batch, or one block of rows).  Emitted by `nnderive build`; do not edit."""
+    norm_w, norm_w_star, dot_w_w_star = _rt.norms_and_dot(w, w_star, ("w", "w_star"), nonzero=(True, True))
+    # w - s w_star, its squared norm and sum, from the difference itself: no cancellation when the two nearly agree
+    sqdiff_w_w_star, _ = _rt.difference(w, w_star, 1.0, 1.0, ("w", "w_star"))
+    nn_w_w_star = norm_w*norm_w_star
+    cos_w_w_star, sin_w_w_star, phi_w_w_star, psi_w_w_star = _rt.angle_terms(w, w_star, None, None, dot_w_w_star, "cos sin phi psi", norm_xy=nn_w_w_star)
+    del dot_w_w_star
+    _h0 = cos_w_w_star*phi_w_w_star - sin_w_w_star
+    del phi_w_w_star
+    # near phi = 0 the sum above cancels like t^3 (t = the angle): Taylor series derived by SymPy
+    _h0 = _rt.taylor_zero(_h0, cos_w_w_star, sin_w_w_star, 0.0938083151964686, 3, 2, (-0.3333333333333333, 0.03333333333333333, -0.0011904761904761906, 2.2045855379188714e-05, -2.505210838544172e-07,))
+    del cos_w_w_star
+    _c0 = (1/2)/numpy.pi
+    _k0 = 1/2 + norm_w_star*sin_w_w_star/norm_w*(-_c0)
+    del sin_w_w_star
+    _k1 = psi_w_w_star*(-(1/2)/numpy.pi)
+    del psi_w_w_star
+    _out = (None,) * 2 if out is None else _rt.buffers(out, 2)
+    value = _rt.finish(_h0*nn_w_w_star*_c0 + (1/4)*sqdiff_w_w_star, _shape, 0, _out[0], checked=True)
+    del _h0, nn_w_w_star, sqdiff_w_w_star
+    population_grad = _rt.finish(_rt.combine((_k0, w), (_k1, w_star)), _shape, 1, _out[1], checked=((), (norm_w, norm_w_star,)))
+    del _k0, _k1, norm_w, norm_w_star
+    return value, population_grad

@@ -19,6 +19,10 @@ Hardening, row by row, as in :mod:`._runtime`:
   flagged rows (usually none) with the NumPy core of the same function, which computes them in
   extended range or raises the NumPy backend's own error naming the argument.
 
+A kernel printed as a hybrid pass (one angle-terms line) runs per chunk of rows: its first half
+stores ``cos`` (``-cos``) of each row, :func:`run` takes their ``numpy.arccos`` (SIMD) in place,
+its second half finishes the rows (:func:`angle_store`, :func:`angle_terms_chunk`).
+
 Every jitted function uses ``cache=True``: the machine code is cached next to this file
 (``__pycache__``) or, where that is read-only, in the user cache directory Numba picks
 (``NUMBA_CACHE_DIR`` overrides both; see docs/guide.md, "Backends").
@@ -318,6 +322,38 @@ def angle_terms_fast(dot_xy, norm_xy, want_phi, want_psi):
     return c, math.sqrt((1.0 - c) * (1.0 + c)), phi, psi, abs(c) <= NEAR
 
 
+@helper
+def clear_row(cs, r):
+    for j in range(cs.shape[1]):
+        cs[r, j] = 0.0
+
+
+@helper
+def angle_store(dot_xy, norm_xy, cs, r, col_phi, col_psi, scalar):
+    """The first half of the hybrid fast pass: ``cos`` (column ``col_phi``) and ``-cos``
+    (``col_psi``) of one row into the chunk ``cs`` (a column < 0: not wanted), for
+    ``numpy.arccos`` in place (SIMD); their ``acos`` here when ``scalar`` (a small batch).  A
+    near-parallel or non-finite row stores 0 (the second half flags it; arccos of 0 raises no
+    warning)."""
+    c = dot_xy / norm_xy
+    if not abs(c) <= NEAR:
+        c = 0.0
+    if col_phi >= 0:
+        cs[r, col_phi] = math.acos(c) if scalar else c
+    if col_psi >= 0:
+        cs[r, col_psi] = math.acos(-c) if scalar else -c
+
+
+@helper
+def angle_terms_chunk(dot_xy, norm_xy, cs, r, col_phi, col_psi):
+    """:func:`angle_terms_fast` with ``phi`` (``pi - phi``) read from the chunk ``cs`` (the
+    arccos of what :func:`angle_store` wrote for the row)."""
+    c = dot_xy / norm_xy
+    phi = cs[r, col_phi] if col_phi >= 0 else 0.0
+    psi = cs[r, col_psi] if col_psi >= 0 else 0.0
+    return c, math.sqrt((1.0 - c) * (1.0 + c)), phi, psi, abs(c) <= NEAR
+
+
 @jit
 def near_rejection(y, iy, x, ix, scale, out, io):
     """:func:`rejection` of a near-parallel pair in double-double (not inlined: rare rows)."""
@@ -461,14 +497,25 @@ def outputs(out, shape, cores):
     return flat, final
 
 
-def run(kernel, careful, core, shape, args, ranks, cores, out):
+#: rows per chunk of a hybrid fast pass: at most ``CHUNK``, and the rows' inputs within
+#: ``CHUNK_BYTES`` (they stay in L2 between the two halves); below ``HYBRID_ROWS`` rows the
+#: arccos is taken in the compiled first half
+CHUNK = 2048
+CHUNK_BYTES = 1 << 19
+HYBRID_ROWS = 32
+
+
+def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
     """Run ``kernel`` (the emitted fast loop over rows) on checked arguments and return what the
     NumPy function returns; rows it flags (near-parallel, a completed square to refine, extended
     range, bad input) are evaluated again by ``careful`` (the same body with the double-double
     paths), and rows that one flags by ``core`` (the NumPy core of the same function: extended
     range, or its error).  ``ranks``: 1 for a vector argument, 0 for a scalar, None for an
     integer (passed as it is).  A kernel whose last batch had mostly rare rows (GD near the
-    teacher) runs the careful pass alone."""
+    teacher) runs the careful pass alone.  ``angles``: ``(first half, columns)`` of a hybrid
+    fast pass (:func:`derivations.codegen.numba.kernel_source`): per chunk of ``CHUNK`` rows
+    the first half stores the cosines, ``numpy.arccos`` (SIMD) turns them into angles in place,
+    and ``kernel`` finishes the rows."""
     n = math.prod(shape)
     flat, final = outputs(out, shape, cores)
     ins = []
@@ -483,7 +530,10 @@ def run(kernel, careful, core, shape, args, ranks, cores, out):
         _mostly_rare[kernel] = skip - 1
         nbad = careful(numpy.arange(n), *ins, *flat, bad)
     else:
-        nflag = kernel(n, *ins, *flat, bad)
+        if angles is None:
+            nflag = kernel(n, *ins, *flat, bad)
+        else:
+            nflag = _hybrid(kernel, angles, n, ins, flat, bad)
         nbad = 0
         if nflag:
             nbad = careful(numpy.flatnonzero(bad), *ins, *flat, bad)
@@ -497,6 +547,31 @@ def run(kernel, careful, core, shape, args, ranks, cores, out):
     if out is None:
         final = [f[()] if f.ndim == 0 else f for f in final]
     return tuple(final) if len(final) > 1 else final[0]
+
+
+def _chunk(ins):
+    """Rows per chunk: the rows' inputs within ``CHUNK_BYTES`` (kept in L2 between the halves),
+    between 256 and ``CHUNK`` rows."""
+    row = sum(x.itemsize * (x.size // x.shape[0]) for x in ins
+              if isinstance(x, numpy.ndarray) and x.ndim and x.strides[0])
+    return max(256, min(CHUNK, CHUNK_BYTES // max(row, 1)))
+
+
+def _hybrid(kernel, angles, n, ins, flat, bad):
+    first, ncol, nkept = angles
+    chunk = _chunk(ins)
+    m = min(n, chunk)
+    cs, cv = numpy.empty((m, ncol)), numpy.empty((m, nkept))
+    scalar = n < HYBRID_ROWS
+    nflag = 0
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        first(lo, hi, *ins, cs, cv, scalar)
+        if not scalar:
+            c = cs[: hi - lo]
+            numpy.arccos(c, out=c)
+        nflag += kernel(lo, hi, *ins, *flat, bad, cs, cv)
+    return nflag
 
 
 _mostly_rare: dict = {}  # kernel -> calls left on the careful pass alone (most rows were rare)

@@ -49,7 +49,7 @@ def _blocked(fn):
     return call
 
 
-# -- filter: population_loss + population_grad (004 thesis ch. 4: one ReLU filter) ----------------
+# -- filter: population_loss_and_grads (004 thesis ch. 6: one ReLU filter) ------------------------
 
 
 def filter_batch(rng, n, p):
@@ -57,9 +57,10 @@ def filter_batch(rng, n, p):
 
 
 def filter_compiled(w, ws):
+    """The fused emitted function (loss and gradient in one pass over the rows)."""
     from derivations.generated import filter as f
 
-    return f.population_loss(w, ws), f.population_grad(w, ws)
+    return f.population_loss_and_grads(w, ws)
 
 
 def filter_jax():
@@ -75,11 +76,13 @@ def filter_jax():
 
 
 def filter_bare():
-    """Two plain loops, as the emitted API has two functions (filter has no fused one)."""
+    """One plain fused loop (loss and gradient), as the emitted fused function: no checks, no
+    careful paths, the scalar libm acos (twice: phi for the loss, pi - phi for the gradient, as
+    the emitted code takes each to full relative accuracy)."""
     import numba
 
     @numba.njit(cache=True, error_model="numpy")
-    def loss(w, ws, lo):
+    def kern(w, ws, lo, g):
         n, p = w.shape
         for i in range(n):
             sw = ss = sx = dd = 0.0
@@ -91,28 +94,16 @@ def filter_bare():
                 dd += d * d
             nw, ns = math.sqrt(sw), math.sqrt(ss)
             c = min(1.0, max(-1.0, sx / (nw * ns)))
-            lo[i] = nw * ns * (c * math.acos(c) - math.sqrt(1.0 - c * c)) / (2 * PI) + dd / 4
-
-    @numba.njit(cache=True, error_model="numpy")
-    def grad(w, ws, g):
-        n, p = w.shape
-        for i in range(n):
-            sw = ss = sx = 0.0
-            for j in range(p):
-                sw += w[i, j] * w[i, j]
-                ss += ws[i, j] * ws[i, j]
-                sx += w[i, j] * ws[i, j]
-            nw, ns = math.sqrt(sw), math.sqrt(ss)
-            c = min(1.0, max(-1.0, sx / (nw * ns)))
-            k0 = 0.5 - ns * math.sqrt(1.0 - c * c) / (2 * PI * nw)
-            k1 = -(PI - math.acos(c)) / (2 * PI)
+            s = math.sqrt(1.0 - c * c)
+            lo[i] = nw * ns * (c * math.acos(c) - s) / (2 * PI) + dd / 4
+            k0 = 0.5 - ns * s / (2 * PI * nw)
+            k1 = -math.acos(-c) / (2 * PI)
             for j in range(p):
                 g[i, j] = k0 * w[i, j] + k1 * ws[i, j]
 
     def call(w, ws):
         lo, g = np.empty(w.shape[0]), np.empty(w.shape)
-        loss(w, ws, lo)
-        grad(w, ws, g)
+        kern(w, ws, lo, g)
         return lo, g
 
     return call
@@ -236,7 +227,7 @@ def _pair_bare(which):
 
 #: name -> (sizes ((N, p), ...), batch maker, compiled side, JAX side factory, bare side factory)
 CASES = {
-    "filter loss + grad": (((100_000, 10),), filter_batch, filter_compiled, filter_jax, filter_bare),
+    "filter fused": (((100_000, 10),), filter_batch, filter_compiled, filter_jax, filter_bare),
     "wn grad_g_and_grads": (((100_000, 10),), wn_batch, wn_compiled, wn_jax, wn_bare),
     "kernels h_inf": (((100_000, 10),), pair_batch, h_inf_compiled,
                       lambda: _pair_jax("h_inf"), lambda: _pair_bare("h_inf")),

@@ -322,3 +322,56 @@ def _mp_matrix_check(name):
 
 register(_mp_matrix_check("filter.A_plus"))
 register(_mp_matrix_check("filter.A_minus"))
+
+
+# --- the public fused function filter.population_loss_and_grads (issue 25): (loss, gradient) --
+
+from . import register_public  # noqa: E402
+from .common import backends, call_fused, public_reference_check, under_backend  # noqa: E402
+
+
+def _fused_points():
+    """The reference points one by one, one batch of 36 rows of p = 3 (the nine angles, edges
+    included, four norm ratios each: more than the compiled backend's 32-row switch to its
+    chunked arccos pass) and one call with ``out=`` buffers."""
+    rng = np.random.default_rng(63)
+    rows = []
+    for k, ratio in enumerate((1.0, 1e-3, 7.0, 1e3)):
+        for phi in ANGLES:
+            w_star = rng.standard_normal(3)
+            w_star *= (0.5, 2.0)[k % 2] / np.linalg.norm(w_star)
+            rows.append((vector_at_angle(rng, w_star, phi, ratio * np.linalg.norm(w_star)), w_star))
+    batch = {"w": np.stack([r[0] for r in rows]), "w_star": np.stack([r[1] for r in rows])}
+    pts = points()
+    return pts + [batch, {**pts[1], "use_out": 1}]
+
+
+def _invoke_fused(fn, pt):
+    return call_fused(fn, (pt["w"], pt["w_star"]), pt.get("use_out"))
+
+
+def _ref_fused(pt):
+    w = np.asarray(pt["w"], float)
+    if w.ndim == 1:
+        m = F.plane_moments(pt["w"], pt["w_star"])
+        return m["loss"], m["grad"]
+    ms = [F.plane_moments(a, b) for a, b in zip(pt["w"], pt["w_star"])]
+    return np.array([m["loss"] for m in ms]), np.stack([m["grad"] for m in ms])
+
+
+def _fused_floor(pt):
+    if np.ndim(pt["w"]) > 1:
+        rows = [{"w": a, "w_star": b} for a, b in zip(pt["w"], pt["w_star"])]
+        return max(_scale(r) for r in rows), max(math.sqrt(_scale(r)) for r in rows)
+    return _scale(pt), math.sqrt(_scale(pt))
+
+
+for _be in backends():  # one row per installed backend of the emitted code (issue 25)
+    _tag = "" if _be == "numpy" else f" ({_be} backend)"
+    register_public(public_reference_check(
+        "filter.population_loss_and_grads", _fused_points, under_backend(_invoke_fused, _be),
+        _ref_fused, tol=1e-10, label="fused (loss, grad) vs polar quadrature" + _tag,
+        method="polar quadrature of the model in the plane of w, w*; a batch of 36 rows and out= buffers",
+        floor=_fused_floor, outputs=("loss", "grad")),
+        "derivations.generated.filter:population_loss_and_grads",
+        ("filter.population_loss", "filter.population_grad"))
