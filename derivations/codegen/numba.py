@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import textwrap
 
 import sys
@@ -369,6 +370,8 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
     for fast in (True, False):
         k = _Kernel(args, fast=fast)
         k.statements(fn.body)
+        if fast:
+            k.lines = _near_test_by_squares(k.lines)
         params = []
         loads = []
         for a, r in args:
@@ -415,6 +418,52 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
     )
     return kernel + "\n\n" + wrapper
 
+
+
+def _near_test_by_squares(lines: list[str]) -> list[str]:
+    """The fast pass of a rejection whose first vector's norm serves only its near-parallel test
+    (weight normalization: ``|grad_w|`` in ``grad_v``, ``grad_g_and_grads``): the lines
+
+        nx, ny, dxy, _ok = _nb.norms_and_dot(x, ix, y, iy); if not _ok: <flag>
+        nn = nx * ny; cos = _nb.cosine_or_zero(dxy, nn)
+        ... if not _nb.rejection_bounded(..., dxy, cos, scale, out, _i): <flag>
+
+    (``nx``, ``nn`` used nowhere else, ``cos`` only by such lines) become
+    ``ny, dxy, _far, _inr = _nb.norm_and_dot_far(x, ix, y, iy)`` and
+    ``if not (_nb.rejection_far(..., dxy, _far, scale, out, _i) and _inr): <flag>``: ``|x|^2``
+    summed vectorized for the test alone, the test ``(x.y)^2 <= NEAR^2 |x|^2 |y|^2`` (no square
+    root, no division), and the range checks made after the row is written (the lines between
+    are float arithmetic: a row out of range computes garbage there, then is flagged).  ``|y|``
+    and ``x.y`` keep their rounding: the results do not change.  Kernel alone, N = 1e5,
+    p = 10: 1.51x -> 1.25-1.28x the bare loop's time.  Other lines are returned as they are."""
+    out = list(lines)
+    flag = f"if not _ok: {_FLAG}"
+    count = 0
+    for i, line in enumerate(lines):
+        m = re.fullmatch(r"(\w+), (\w+), (\w+), _ok = _nb\.norms_and_dot\((\w+, \w+), (\w+, \w+)\)", line)
+        if not m or lines[i + 1:i + 2] != [flag] or len(lines) < i + 4:
+            continue
+        nx, ny, dxy, x, y = m.groups()
+        m2 = re.fullmatch(rf"(\w+) = {nx} \* {ny}", lines[i + 2])
+        m3 = m2 and re.fullmatch(rf"(\w+) = _nb\.cosine_or_zero\({dxy}, {m2.group(1)}\)", lines[i + 3])
+        if not m3:
+            continue
+        nn, cos = m2.group(1), m3.group(1)
+        rest = lines[i + 4:]
+        word = lambda n: re.compile(rf"\b{n}\b")  # noqa: E731
+        rej = re.compile(rf"if not (_nb\.rejection)_bounded(\(\w+, \w+, \w+, \w+, [^,]+, {dxy}), "
+                         rf"{cos}(, [^,]+, \w+, _i\)): {re.escape(_FLAG)}")
+        if any(word(n).search(r) for n in (nx, nn) for r in rest):
+            continue
+        uses = [j for j, r in enumerate(rest) if word(cos).search(r)]
+        if not uses or not all(rej.fullmatch(rest[j]) for j in uses):
+            continue
+        far, inr = (f"_far{count}", f"_inr{count}") if count else ("_far", "_inr")
+        count += 1
+        out[i:i + 4] = [f"{ny}, {dxy}, {far}, {inr} = _nb.norm_and_dot_far({x}, {y})"] + [None] * 3
+        for j in uses:
+            out[i + 4 + j] = rej.sub(rf"if not (\1_far\2, {far}\3 and {inr}): {_FLAG}", rest[j])
+    return [line for line in out if line is not None]
 
 #: kernels collected while the NumPy modules are emitted: family -> {name: source}
 _KERNELS: dict[str, dict[str, str]] = {}
