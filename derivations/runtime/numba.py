@@ -25,12 +25,56 @@ Every jitted function uses ``cache=True``: the machine code is cached next to th
 """
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
 
 import numba
 import numpy
 
 from .. import runtime as _rt
+
+
+def _cheap_blas_probe():
+    """Import ``numba.np.arraymath`` with a cheaper BLAS probe (issue 25: the first compiled call).
+
+    Numba's first compilation or cache load imports its NumPy implementations; one of them,
+    ``numba.np.arraymath``, probes for BLAS at import by importing ``scipy.linalg.cython_blas``,
+    i.e. all of ``scipy.linalg`` (whose array-API layer touches every lazy NumPy submodule,
+    ``numpy.f2py`` included): 0.12-0.14 s of CPU, a quarter of import + first call, for an
+    answer that only picks how Numba compiles ``np.correlate``/``np.convolve`` (BLAS or a loop;
+    no kernel here uses either).  Here the probe asks whether SciPy is installed (a dependency
+    of this package) and runs Numba's own LP64/ILP64 check (it reads ``scipy.__config__``);
+    the real probe is restored right after, so Numba imports SciPy's BLAS when a function using
+    it is compiled, as before.  Nothing is done when the module is already imported or Numba's
+    internals differ (the probe then runs as Numba has it)."""
+    if "numba.np.arraymath" in sys.modules:
+        return
+    try:
+        from numba.np import linalg as la
+    except ImportError:
+        return
+    real = getattr(la, "ensure_blas", None)
+    if real is None:
+        return
+
+    def probe():
+        if importlib.util.find_spec("scipy") is None:
+            raise ImportError("scipy 0.16+ is required for linear algebra")
+        check = getattr(la, "_check_lapack_int_width", None)
+        if check is not None:
+            check()
+
+    la.ensure_blas = probe
+    try:
+        import numba.np.arraymath as am
+    finally:
+        la.ensure_blas = real
+    if getattr(am, "ensure_blas", None) is probe:
+        am.ensure_blas = real
+
+
+_cheap_blas_probe()
 
 NEAR = _rt.NEAR
 SAFE_LO2, SAFE_HI2 = _rt.SAFE_LO**2, _rt.SAFE_HI**2
