@@ -124,3 +124,21 @@ def test_near_test_by_squares_rewrites_only_its_pattern():
     for other in ("_v = nx * 2.0", "_v = c + 1.0"):  # |x| or the cosine in a result: untouched
         lines = head + [other, rej]
         assert _near_test_by_squares(lines) == lines
+
+
+def test_finite_by_range_drops_only_covered_tests():
+    """A scalar result ``t * dxy`` (``t = 1 / ny``) loses its finiteness test only when the row's
+    range flag is tested later in the row; any other result, or no later test, keeps it (a
+    kernel without it and without the later range test would write inf unflagged)."""
+    from derivations.codegen.numba import _FLAG, _finite_by_range
+
+    fin = f"if not math.isfinite(_v): {_FLAG}"
+    head = ["ny, d, _far, _inr = _nb.norm_and_dot_far(x_all, _ix, y_all, _iy)", "_t0 = 1 / ny"]
+    tail = f"if not (_nb.rejection_far(x_all, _ix, y_all, _iy, ny * ny, d, _far, _k0, _o1, _i) and _inr): {_FLAG}"
+    for v in ("_v = _t0 * d", "_v = d * _t0", "_v = d / ny"):
+        assert fin not in _finite_by_range(head + [v, fin, "_o0[_i] = _v", tail])
+    for lines in (head + ["_v = _t0 * d", fin, "_o0[_i] = _v"],            # no later range test
+                  head + ["_v = _t0 * g", fin, "_o0[_i] = _v", tail],      # not bounded by the range
+                  head + ["_t0 = 2 / ny", "_v = _t0 * d", fin, tail],      # _t0 reassigned
+                  head + ["_v = _t0 * d", fin, "d = d * 2.0", tail]):      # d reassigned
+        assert _finite_by_range(lines) == lines

@@ -547,7 +547,6 @@ def _grad_g_and_grads_kernel(_n, v_all, g_all, grad_w_all, _o0, _o1, _bad):
         _t0 = 1 / norm_v
         _k0 = _t0 * g
         _v = _t0 * dot_grad_w_v
-        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
         _o0[_i] = _v
         if not (_nb.rejection_far(grad_w_all, _igrad_w, v_all, _iv, norm_v * norm_v, dot_grad_w_v, _far, _k0, _o1, _i) and _inr): _bad[_i] = 1; _nbad += 1; continue
     return _nbad
