@@ -142,3 +142,37 @@ def test_finite_by_range_drops_only_covered_tests():
                   head + ["_t0 = 2 / ny", "_v = _t0 * d", fin, tail],      # _t0 reassigned
                   head + ["_v = _t0 * d", fin, "d = d * 2.0", tail]):      # d reassigned
         assert _finite_by_range(lines) == lines
+
+
+def test_divide_by_summed_square_rewrites_only_its_pattern():
+    """The fast pass's rejection divides by ``|y|^2`` as summed in place of ``ny * ny`` only
+    when ``ny`` is the norm of the rejection's divided vector and is not reassigned in the row
+    (``ny * ny`` and the sum agree to 2 ulp there; see ``_divide_by_summed_square``)."""
+    from derivations.codegen.numba import _FLAG, _divide_by_summed_square
+
+    head = ["ny, d, _far, _inr = _nb.norm_and_dot_far(x_all, _ix, y_all, _iy)", "_k0 = s / ny"]
+    rej = (f"if not (_nb.rejection_far(x_all, _ix, y_all, _iy, ny * ny, d, _far, _k0, _o0, _i) "
+           f"and _inr): {_FLAG}")
+    out = _divide_by_summed_square(head + [rej])
+    assert out[0] == "ny, _sqny, d, _far, _inr = _nb.norm_sq_and_dot_far(x_all, _ix, y_all, _iy)"
+    assert out[1] == head[1] and out[2] == rej.replace("ny * ny", "_sqny")
+    for lines in (head + ["ny = ny * 2.0", rej],                                   # ny reassigned
+                  head + [rej.replace("y_all, _iy, ny", "z_all, _iz, ny")],        # another vector
+                  head + [rej.replace("ny * ny", "ny * d")]):                      # not |y|^2
+        assert _divide_by_summed_square(lines) == lines
+
+
+def test_summed_square_matches_the_product_of_norms():
+    """``norm_sq_and_dot_far``'s ``|y|^2`` is ``|y| * |y|`` to 2 ulp and its other outputs are
+    ``norm_and_dot_far``'s exactly (the rewrite's premise), over random rows of 1e-50..1e50."""
+    from derivations.runtime import numba as _nbrt
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((200, 10)) * 10.0 ** rng.uniform(-50, 50, (200, 1))
+    y = rng.standard_normal((200, 10)) * 10.0 ** rng.uniform(-50, 50, (200, 1))
+    one = numba.njit(lambda x, y, i: _nbrt.norm_and_dot_far(x, i, y, i))
+    two = numba.njit(lambda x, y, i: _nbrt.norm_sq_and_dot_far(x, i, y, i))
+    for i in range(200):
+        ny, sq, d, far, ok = two(x, y, i)
+        assert (ny, d, far, ok) == one(x, y, i)
+        assert abs(ny * ny - sq) <= 2 * np.spacing(sq)

@@ -503,6 +503,20 @@ def norm_and_dot_far(x, ix, y, iy):
 
 
 @helper
+def norm_sq_and_dot_far(x, ix, y, iy):
+    """:func:`norm_and_dot_far` with ``|y|^2`` as summed (before the square root) as well:
+    ``(|y|, |y|^2, x.y, far, ok)``, for a rejection that divides by ``|y|^2`` (printed by
+    codegen/numba.py, ``_divide_by_summed_square``)."""
+    sy = sxy = 0.0
+    for j in range(x.shape[1]):
+        sy += y[iy, j] * y[iy, j]
+        sxy += x[ix, j] * y[iy, j]
+    sx = sqnorm_for_test(x, ix)
+    ok = SAFE_LO2 <= sx <= SAFE_HI2 and SAFE_LO2 <= sy <= SAFE_HI2
+    return math.sqrt(sy), sy, sxy, sxy * sxy <= NEAR2 * (sx * sy), ok
+
+
+@helper
 def rejection_far(y, iy, x, ix, sqnorm_x, dot_xy, far, scale, out, io):
     """:func:`rejection_bounded` with the near-parallel test of :func:`norm_and_dot_far`
     (``far``) in place of the cosine; True when not near-parallel and ``|scale| <= 1e240`` (with
