@@ -14,7 +14,7 @@ from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'ab544a0856ee487a'
+_RUNTIME_SHA256 = 'e484bb6fcd13c7b6'
 __all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'grad_theta', 'bn_energy', 'init_output_var', 'grad_g_and_grads']
 
 
@@ -27,12 +27,9 @@ def _grad_v_kernel(_n, v_all, g_all, grad_w_all, _o0, _bad):
         _iv = _i
         g = g_all[_i]
         _igrad_w = _i
-        norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        nn_grad_w_v = norm_grad_w * norm_v
-        cos_grad_w_v = _nb.cosine_or_zero(dot_grad_w_v, nn_grad_w_v)
+        norm_v, _sqnorm_v, dot_grad_w_v, _far, _inr = _nb.norm_sq_and_dot_far(grad_w_all, _igrad_w, v_all, _iv)
         _k0 = g / norm_v
-        if not _nb.rejection_bounded(grad_w_all, _igrad_w, v_all, _iv, norm_v * norm_v, dot_grad_w_v, cos_grad_w_v, _k0, _o0, _i): _bad[_i] = 1; _nbad += 1; continue
+        if not (_nb.rejection_far(grad_w_all, _igrad_w, v_all, _iv, _sqnorm_v, dot_grad_w_v, _far, _k0, _o0, _i) and _inr): _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 
@@ -546,16 +543,12 @@ def _grad_g_and_grads_kernel(_n, v_all, g_all, grad_w_all, _o0, _o1, _bad):
         _iv = _i
         g = g_all[_i]
         _igrad_w = _i
-        norm_grad_w, norm_v, dot_grad_w_v, _ok = _nb.norms_and_dot(grad_w_all, _igrad_w, v_all, _iv)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
-        nn_grad_w_v = norm_grad_w * norm_v
-        cos_grad_w_v = _nb.cosine_or_zero(dot_grad_w_v, nn_grad_w_v)
+        norm_v, _sqnorm_v, dot_grad_w_v, _far, _inr = _nb.norm_sq_and_dot_far(grad_w_all, _igrad_w, v_all, _iv)
         _t0 = 1 / norm_v
         _k0 = _t0 * g
         _v = _t0 * dot_grad_w_v
-        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
         _o0[_i] = _v
-        if not _nb.rejection_bounded(grad_w_all, _igrad_w, v_all, _iv, norm_v * norm_v, dot_grad_w_v, cos_grad_w_v, _k0, _o1, _i): _bad[_i] = 1; _nbad += 1; continue
+        if not (_nb.rejection_far(grad_w_all, _igrad_w, v_all, _iv, _sqnorm_v, dot_grad_w_v, _far, _k0, _o1, _i) and _inr): _bad[_i] = 1; _nbad += 1; continue
     return _nbad
 
 

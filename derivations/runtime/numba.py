@@ -29,12 +29,56 @@ Every jitted function uses ``cache=True``: the machine code is cached next to th
 """
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
 
 import numba
 import numpy
 
 from .. import runtime as _rt
+
+
+def _cheap_blas_probe():
+    """Import ``numba.np.arraymath`` with a cheaper BLAS probe (issue 25: the first compiled call).
+
+    Numba's first compilation or cache load imports its NumPy implementations; one of them,
+    ``numba.np.arraymath``, probes for BLAS at import by importing ``scipy.linalg.cython_blas``,
+    i.e. all of ``scipy.linalg`` (whose array-API layer touches every lazy NumPy submodule,
+    ``numpy.f2py`` included): 0.12-0.14 s of CPU, a quarter of import + first call, for an
+    answer that only picks how Numba compiles ``np.correlate``/``np.convolve`` (BLAS or a loop;
+    no kernel here uses either).  Here the probe asks whether SciPy is installed (a dependency
+    of this package) and runs Numba's own LP64/ILP64 check (it reads ``scipy.__config__``);
+    the real probe is restored right after, so Numba imports SciPy's BLAS when a function using
+    it is compiled, as before.  Nothing is done when the module is already imported or Numba's
+    internals differ (the probe then runs as Numba has it)."""
+    if "numba.np.arraymath" in sys.modules:
+        return
+    try:
+        from numba.np import linalg as la
+    except ImportError:
+        return
+    real = getattr(la, "ensure_blas", None)
+    if real is None:
+        return
+
+    def probe():
+        if importlib.util.find_spec("scipy") is None:
+            raise ImportError("scipy 0.16+ is required for linear algebra")
+        check = getattr(la, "_check_lapack_int_width", None)
+        if check is not None:
+            check()
+
+    la.ensure_blas = probe
+    try:
+        import numba.np.arraymath as am
+    finally:
+        la.ensure_blas = real
+    if getattr(am, "ensure_blas", None) is probe:
+        am.ensure_blas = real
+
+
+_cheap_blas_probe()
 
 NEAR = _rt.NEAR
 SAFE_LO2, SAFE_HI2 = _rt.SAFE_LO**2, _rt.SAFE_HI**2
@@ -454,6 +498,69 @@ def taylor_zero(h, cos, sin, edge, below, start, step, coeffs):
 @helper
 def taylor_pi(h, phi, below, start, step, coeffs):
     return taylor(h, pi_minus(phi), below, start, step, coeffs)
+
+
+
+# --------------------------------------------------------------------------------------------
+# The near-parallel test by squares (the fast pass of a rejection whose ``|x|`` serves only the
+# test: weight normalization's gradients; printed by codegen/numba.py, ``_near_test_by_squares``)
+# --------------------------------------------------------------------------------------------
+
+NEAR2 = NEAR * NEAR
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc", "contract"})
+def sqnorm_for_test(x, ix):
+    """``|x|^2`` summed in any order (vectorized): only for a test that decides which pass takes
+    the row, never for a result.  (Not inlined by Numba: its fast-math flags stay its own; LLVM
+    inlines it.  Summed in order, beside ``|y|^2`` and ``x.y``, it cost 1.5x the bare loop on
+    ``wn.grad_g_and_grads``, vectorized 1.25x.)"""
+    s = 0.0
+    for j in range(x.shape[1]):
+        s += x[ix, j] * x[ix, j]
+    return s
+
+
+@helper
+def norm_and_dot_far(x, ix, y, iy):
+    """``(|y|, x.y, far, ok)`` of one row: ``|y|`` and ``x.y`` summed as :func:`norms_and_dot`
+    sums them (the same rounding); ``far``: the pair is not near-parallel,
+    ``(x.y)^2 <= NEAR^2 |x|^2 |y|^2`` (``|cos| <= NEAR`` without a square root or a division);
+    ``ok``: both norms lie in ``[SAFE_LO, SAFE_HI]``.  Both are tested once, after the row is
+    written (:func:`rejection_far`; an early exit on ``ok``, or ``ok`` and ``far`` folded into
+    one flag, cost 5-8% of the loop)."""
+    sy = sxy = 0.0
+    for j in range(x.shape[1]):
+        sy += y[iy, j] * y[iy, j]
+        sxy += x[ix, j] * y[iy, j]
+    sx = sqnorm_for_test(x, ix)
+    ok = SAFE_LO2 <= sx <= SAFE_HI2 and SAFE_LO2 <= sy <= SAFE_HI2
+    return math.sqrt(sy), sxy, sxy * sxy <= NEAR2 * (sx * sy), ok
+
+
+@helper
+def norm_sq_and_dot_far(x, ix, y, iy):
+    """:func:`norm_and_dot_far` with ``|y|^2`` as summed (before the square root) as well:
+    ``(|y|, |y|^2, x.y, far, ok)``, for a rejection that divides by ``|y|^2`` (printed by
+    codegen/numba.py, ``_divide_by_summed_square``)."""
+    sy = sxy = 0.0
+    for j in range(x.shape[1]):
+        sy += y[iy, j] * y[iy, j]
+        sxy += x[ix, j] * y[iy, j]
+    sx = sqnorm_for_test(x, ix)
+    ok = SAFE_LO2 <= sx <= SAFE_HI2 and SAFE_LO2 <= sy <= SAFE_HI2
+    return math.sqrt(sy), sy, sxy, sxy * sxy <= NEAR2 * (sx * sy), ok
+
+
+@helper
+def rejection_far(y, iy, x, ix, sqnorm_x, dot_xy, far, scale, out, io):
+    """:func:`rejection_bounded` with the near-parallel test of :func:`norm_and_dot_far`
+    (``far``) in place of the cosine; True when not near-parallel and ``|scale| <= 1e240`` (with
+    the norms in range, every entry is then finite); else the careful pass takes the row."""
+    k = dot_xy / sqnorm_x
+    for j in range(y.shape[1]):
+        out[io, j] = (y[iy, j] - k * x[ix, j]) * scale
+    return far and abs(scale) <= 1e240
 
 
 # --------------------------------------------------------------------------------------------
