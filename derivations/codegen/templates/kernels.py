@@ -62,6 +62,9 @@ def gram_emitter(formula: Formula) -> str:
     |x^ + y^|)`` on the (few) remaining pairs, so the diagonal is exactly 0 and antiparallel
     pairs exactly pi; ``cos`` is the clipped cosine and ``sin`` is ``sqrt(1 - c^2)`` or
     ``|x^ - y^||x^ + y^|/2`` on those pairs (exactly 0 at 0 and pi).  Prints from ``formula.expr`` (mutants change the code).
+    After the checks the function hands ``X`` and its row norms to the compiled Gram
+    (:mod:`.kernels_numba`, ``_rt.compiled("kernels_gram", ...)``, the same printed pieces) when
+    the backend in use has it, and evaluates the near pairs it returns by the same pair form.
     """
     lines, printed, uses_sin = gram_pieces(formula)
     pair, pair_name = _pair_source(formula)
