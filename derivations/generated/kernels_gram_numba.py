@@ -23,20 +23,17 @@ TILE = 32768
 @_nb.jit
 def _cosine(D, nrm, lo, hi, c):
     """``c[i - lo, j - lo]`` = NumPy's clipped cosine ``D[i, j] / (|x_i| |x_j|)`` for the rows
-    ``[lo, hi)`` and columns ``[lo, n)``; the number of pairs ``j > i`` with ``|c| > 0.9``."""
+    ``[lo, hi)`` and columns ``[lo, n)`` (finite: the wrapper's norms are in range); the number
+    of entries with ``|c| > 0.9`` (the diagonal's ``hi - lo`` among them: ``|c| = 1`` there to an
+    ulp), in a loop without branches (vectorized)."""
     n = D.shape[0]
     near = 0
     for i in range(lo, hi):
         ni = nrm[i]
         for j in range(lo, n):
-            v = D[i, j] / (ni * nrm[j])
-            if v < -1.0:
-                v = -1.0
-            elif v > 1.0:
-                v = 1.0
+            v = min(max(D[i, j] / (ni * nrm[j]), -1.0), 1.0)
             c[i - lo, j - lo] = v
-            if j > i and abs(v) > 0.9:
-                near += 1
+            near += abs(v) > 0.9
     return near
 
 
@@ -67,7 +64,7 @@ def _run(fill, X, nrm, dim_d):
         w = n - lo
         c = cb[:(hi - lo) * w].reshape(hi - lo, w)
         p = pb[:(hi - lo) * w].reshape(hi - lo, w)
-        if _cosine(D, nrm, lo, hi, c):
+        if _cosine(D, nrm, lo, hi, c) > hi - lo:  # (a near pair off the diagonal)
             ii, jj = numpy.nonzero(numpy.abs(c) > 0.9)
             ii, jj = ii + lo, jj + lo
             up = jj > ii
