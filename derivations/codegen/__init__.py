@@ -63,6 +63,9 @@ from .. import registry as _registry
 _registry.set_standalone_printer(standalone_source)  # Formula.code(): the registry never imports us
 
 from . import numba as _numba_printer  # noqa: E402,F401  (registers the compiled backend's printer)
+from .templates import saddle_numba as _saddle_numba  # noqa: E402,F401  (the octopus's compiled template)
+from .templates import circulant_numba as _circulant_numba  # noqa: E402,F401  (circulant's spectra)
+from .templates import kernels_numba as _kernels_numba  # noqa: E402,F401  (kernels' Grams)
 
 __all__ = ["print_expr", "print_block", "angle_rules", "Angle", "Rejection", "Difference",
            "domain_lines", "docstring", "core_name", "emit_function", "emit_fused", "fused",

@@ -132,26 +132,30 @@ def grad(w, x, y):
     X_im = _X.imag
     Y_re = _Y.real
     Y_im = _Y.imag
-    _t0 = 1/numpy.sqrt(n)
-    _t1 = n**((1/2)*d)
-    _t2 = Q_im*_t1
-    _t3 = X_im*_t2
-    _t4 = X_re*_t2
-    _t5 = Q_re*_t1
-    _t6 = X_im*_t5
-    _t7 = X_re*_t5
-    _t8 = X_im**2
-    _t9 = Q_im**2
-    _t10 = n**d
-    _t11 = A_re*_t10
-    _t12 = _t11*_t9
-    _t13 = X_re**2
-    _t14 = Q_re**2
-    _t15 = _t11*_t14
-    _t16 = A_im*_t10
-    _t17 = _t16*_t9
-    _t18 = _t14*_t16
-    _S = (_t0*(Y_re*_t3 + _t12*_t13 + _t12*_t8 + _t13*_t15 + _t15*_t8 - Y_im*_t4 - Y_im*_t6 - Y_re*_t7)) + 1j * (_t0*(Y_im*_t3 - Y_im*_t7 + Y_re*_t4 + Y_re*_t6 + _t13*_t17 + _t13*_t18 + _t17*_t8 + _t18*_t8))
+    _fast = _rt.compiled('circulant_fft', 'grad_spectrum', _shape)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
+        _S = _fast(A_re, A_im, Q_re, Q_im, X_re, X_im, Y_re, Y_im, n, d)
+    else:
+        _t0 = 1/numpy.sqrt(n)
+        _t1 = n**((1/2)*d)
+        _t2 = Q_im*_t1
+        _t3 = X_im*_t2
+        _t4 = X_re*_t2
+        _t5 = Q_re*_t1
+        _t6 = X_im*_t5
+        _t7 = X_re*_t5
+        _t8 = X_im**2
+        _t9 = Q_im**2
+        _t10 = n**d
+        _t11 = A_re*_t10
+        _t12 = _t11*_t9
+        _t13 = X_re**2
+        _t14 = Q_re**2
+        _t15 = _t11*_t14
+        _t16 = A_im*_t10
+        _t17 = _t16*_t9
+        _t18 = _t14*_t16
+        _S = (_t0*(Y_re*_t3 + _t12*_t13 + _t12*_t8 + _t13*_t15 + _t15*_t8 - Y_im*_t4 - Y_im*_t6 - Y_re*_t7)) + 1j * (_t0*(Y_im*_t3 - Y_im*_t7 + Y_re*_t4 + Y_re*_t6 + _t13*_t17 + _t13*_t18 + _t17*_t8 + _t18*_t8))
     _g = n * numpy.fft.irfft(_S, n, axis=-1)
     return _rt.finish(_g, _shape, 2)
 
@@ -198,26 +202,30 @@ def grad_p(w, x, y, p):
     X_im = _X.imag
     Y_re = _Y.real
     Y_im = _Y.imag
-    _t0 = 1/numpy.sqrt(n)
-    _t1 = n**((1/2)*d)
-    _t2 = Q_im*_t1
-    _t3 = X_im*_t2
-    _t4 = X_re*_t2
-    _t5 = Q_re*_t1
-    _t6 = X_im*_t5
-    _t7 = X_re*_t5
-    _t8 = X_im**2
-    _t9 = Q_im**2
-    _t10 = n**d
-    _t11 = A_re*_t10
-    _t12 = _t11*_t9
-    _t13 = X_re**2
-    _t14 = Q_re**2
-    _t15 = _t11*_t14
-    _t16 = A_im*_t10
-    _t17 = _t16*_t9
-    _t18 = _t14*_t16
-    _S = (_t0*(Y_re*_t3 + _t12*_t13 + _t12*_t8 + _t13*_t15 + _t15*_t8 - Y_im*_t4 - Y_im*_t6 - Y_re*_t7)) + 1j * (_t0*(Y_im*_t3 - Y_im*_t7 + Y_re*_t4 + Y_re*_t6 + _t13*_t17 + _t13*_t18 + _t17*_t8 + _t18*_t8))
+    _fast = _rt.compiled('circulant_fft', 'grad_p_spectrum', _shape)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
+        _S = _fast(A_re, A_im, Q_re, Q_im, X_re, X_im, Y_re, Y_im, n, d)
+    else:
+        _t0 = 1/numpy.sqrt(n)
+        _t1 = n**((1/2)*d)
+        _t2 = Q_im*_t1
+        _t3 = X_im*_t2
+        _t4 = X_re*_t2
+        _t5 = Q_re*_t1
+        _t6 = X_im*_t5
+        _t7 = X_re*_t5
+        _t8 = X_im**2
+        _t9 = Q_im**2
+        _t10 = n**d
+        _t11 = A_re*_t10
+        _t12 = _t11*_t9
+        _t13 = X_re**2
+        _t14 = Q_re**2
+        _t15 = _t11*_t14
+        _t16 = A_im*_t10
+        _t17 = _t16*_t9
+        _t18 = _t14*_t16
+        _S = (_t0*(Y_re*_t3 + _t12*_t13 + _t12*_t8 + _t13*_t15 + _t15*_t8 - Y_im*_t4 - Y_im*_t6 - Y_re*_t7)) + 1j * (_t0*(Y_im*_t3 - Y_im*_t7 + Y_re*_t4 + Y_re*_t6 + _t13*_t17 + _t13*_t18 + _t17*_t8 + _t18*_t8))
     _g = n * numpy.fft.irfft(_S, n, axis=-1)
     return _rt.finish(_g[..., :p], _shape, 2)
 
@@ -365,11 +373,15 @@ def cn_grad_w(w, w_out, x, y):
     Q_im = _Q.imag
     G_re = _G.real
     G_im = _G.imag
-    _t0 = n**((1/2)*d - 1/2)
-    _t1 = G_im*Q_im
-    _t2 = Q_re*X_im
-    _t3 = G_re*X_re
-    _S = (_t0*(G_im*_t2 - G_re*Q_im*X_im + Q_re*_t3 + X_re*_t1)) + 1j * (-_t0*(G_re*_t2 + Q_im*_t3 + X_im*_t1 - G_im*Q_re*X_re))
+    _fast = _rt.compiled('circulant_fft', 'cn_grad_w_spectrum', _shape)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
+        _S = _fast(Q_re, Q_im, X_re, X_im, G_re, G_im, n, d)
+    else:
+        _t0 = n**((1/2)*d - 1/2)
+        _t1 = G_im*Q_im
+        _t2 = Q_re*X_im
+        _t3 = G_re*X_re
+        _S = (_t0*(G_im*_t2 - G_re*Q_im*X_im + Q_re*_t3 + X_re*_t1)) + 1j * (-_t0*(G_re*_t2 + Q_im*_t3 + X_im*_t1 - G_im*Q_re*X_re))
     _g = n * numpy.fft.irfft(_S, n, axis=-1)
     return _rt.finish(_g, _shape, 2)
 

@@ -221,6 +221,13 @@ def h_inf_gram(X):
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
+    _fast = _rt.compiled('kernels_gram', 'h_inf_gram', X.shape[:-1] + X.shape[-2:-1])
+    _g = None if _fast is None else _fast(X, _n)  # (None: this call stays NumPy's)
+    if _g is not None:  # the compiled backend (derivations.runtime.backend): tiles of rows
+        _r, _pr = _g
+        if _pr[0].size:  # the near-parallel pairs off the diagonal, by the pair form as below
+            _r[_pr] = _h_inf_gram_pair(X[_pr[0]], X[_pr[1]])
+        return _r
     norm_x = _n[..., :, None]
     norm_y = _n[..., None, :]
     dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))
@@ -304,6 +311,13 @@ def arccos1_gram(X):
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
+    _fast = _rt.compiled('kernels_gram', 'arccos1_gram', X.shape[:-1] + X.shape[-2:-1])
+    _g = None if _fast is None else _fast(X, _n)  # (None: this call stays NumPy's)
+    if _g is not None:  # the compiled backend (derivations.runtime.backend): tiles of rows
+        _r, _pr = _g
+        if _pr[0].size:  # the near-parallel pairs off the diagonal, by the pair form as below
+            _r[_pr] = _arccos1_gram_pair(X[_pr[0]], X[_pr[1]])
+        return _r
     norm_x = _n[..., :, None]
     norm_y = _n[..., None, :]
     dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))
@@ -388,6 +402,13 @@ def g_inf_gram(X):
     dim_d = X.shape[-1]
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
+    _fast = _rt.compiled('kernels_gram', 'g_inf_gram', X.shape[:-1] + X.shape[-2:-1])
+    _g = None if _fast is None else _fast(X, _n)  # (None: this call stays NumPy's)
+    if _g is not None:  # the compiled backend (derivations.runtime.backend): tiles of rows
+        _r, _pr = _g
+        if _pr[0].size:  # the near-parallel pairs off the diagonal, by the pair form as below
+            _r[_pr] = _g_inf_gram_pair(X[_pr[0]], X[_pr[1]])
+        return _r
     norm_x = _n[..., :, None]
     norm_y = _n[..., None, :]
     dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))
@@ -470,6 +491,13 @@ def v_inf_gram(X):
     dim_d = X.shape[-1]
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
+    _fast = _rt.compiled('kernels_gram', 'v_inf_gram', X.shape[:-1] + X.shape[-2:-1])
+    _g = None if _fast is None else _fast(X, _n)  # (None: this call stays NumPy's)
+    if _g is not None:  # the compiled backend (derivations.runtime.backend): tiles of rows
+        _r, _pr = _g
+        if _pr[0].size:  # the near-parallel pairs off the diagonal, by the pair form as below
+            _r[_pr] = _v_inf_gram_pair(X[_pr[0]], X[_pr[1]])
+        return _r
     norm_x = _n[..., :, None]
     norm_y = _n[..., None, :]
     dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))

@@ -263,6 +263,16 @@ def f(x, L, gamma, tau):
     _shape = _rt.batch_shape(("x", x, 1), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
     _d = x.shape[-1]
     _rt.require(_d >= 2, "x", f"must have length d >= 2 (got d = {_d})")
+    _fast = _rt.compiled('saddle', 'f', _shape)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
+        return _fast(_f_core, _shape, x, L, gamma, tau)
+    return _f_core(_shape, x, L, gamma, tau)
+
+
+def _f_core(_shape, x, L, gamma, tau):
+    """The body of :func:`f` after its argument checks (NumPy; the compiled
+    version hands it the batch when a row fails, so the errors are NumPy's)."""
+    _d = x.shape[-1]
     x = numpy.broadcast_to(x, _shape + (_d,))
     L = numpy.broadcast_to(L, _shape)[..., None]
     gamma = numpy.broadcast_to(gamma, _shape)[..., None]
@@ -294,15 +304,15 @@ def f(x, L, gamma, tau):
     k = _a.astype(numpy.float64)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    S_conv = numpy.sum(numpy.where(_conv, L*(4*tau - y_j)**2, 0.0), axis=-1, keepdims=True)
-    S_tail = numpy.sum(numpy.where(_tail, L*y_j**2, 0.0), axis=-1, keepdims=True)
-    _t0 = tau**2
-    _t1 = v**2
+    S_conv = numpy.sum(numpy.where(_conv, L * ((4 * tau - y_j) * (4 * tau - y_j)), 0.0), axis=-1, keepdims=True)
+    S_tail = numpy.sum(numpy.where(_tail, L * (y_j * y_j), 0.0), axis=-1, keepdims=True)
+    _t0 = tau * tau
+    _t1 = v * v
     _t2 = u - tau
-    _t3 = _t2**4
-    _t4 = _t2**3
+    _t3 = _t2 * _t2 * _t2 * _t2
+    _t4 = _t2 * _t2 * _t2
     _t5 = L + gamma
-    _f = numpy.broadcast_to(R_quad*(L*_t1 - gamma*u**2) + R_spline*(_t1*(L - 6*_t2**5*_t5/tau**5 + 15*_t3*_t5/tau**4 - 10*_t4*_t5/tau**3) + (1/2)*_t3*(5*L - 3*gamma)/_t0 - _t0*gamma - _t2**2*gamma - 2*_t2*gamma*tau - 2/3*_t4*(7*L - 5*gamma)/tau) + S_conv + S_tail - 1/6*_t0*k*(37*L + 13*gamma), _shape + (1,))[..., 0]
+    _f = numpy.broadcast_to(R_quad * (L * _t1 - gamma * (u * u)) + R_spline * (_t1 * (L - 6 * (_t2 * _t2 * _t2 * _t2 * _t2) * _t5 / (tau * tau * tau * tau * tau) + 15 * _t3 * _t5 / (tau * tau * tau * tau) - 10 * _t4 * _t5 / (tau * tau * tau)) + 1 / 2 * _t3 * (5 * L - 3 * gamma) / _t0 - _t0 * gamma - _t2 * _t2 * gamma - 2 * _t2 * gamma * tau - 2 / 3 * _t4 * (7 * L - 5 * gamma) / tau) + S_conv + S_tail - 1 / 6 * _t0 * k * (37 * L + 13 * gamma), _shape + (1,))[..., 0]
     _f = _rt.ldexp(_f, 2 * _e[..., 0])
     return _rt.finish(_f, _shape)
 
@@ -332,6 +342,16 @@ def grad(x, L, gamma, tau):
     _shape = _rt.batch_shape(("x", x, 1), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
     _d = x.shape[-1]
     _rt.require(_d >= 2, "x", f"must have length d >= 2 (got d = {_d})")
+    _fast = _rt.compiled('saddle', 'grad', _shape)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
+        return _fast(_grad_core, _shape, x, L, gamma, tau)
+    return _grad_core(_shape, x, L, gamma, tau)
+
+
+def _grad_core(_shape, x, L, gamma, tau):
+    """The body of :func:`grad` after its argument checks (NumPy; the compiled
+    version hands it the batch when a row fails, so the errors are NumPy's)."""
+    _d = x.shape[-1]
     x = numpy.broadcast_to(x, _shape + (_d,))
     L = numpy.broadcast_to(L, _shape)[..., None]
     gamma = numpy.broadcast_to(gamma, _shape)[..., None]
@@ -362,19 +382,19 @@ def grad(x, L, gamma, tau):
     v = numpy.sum(numpy.where(_next, y_j, 0.0), axis=-1, keepdims=True)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    _t0 = 2*tau
+    _t0 = 2 * tau
     _t1 = u - tau
-    _t2 = _t1**3
-    _t3 = _t1**2
-    _t4 = tau**(-5.0)
-    _t5 = _t1**4
+    _t2 = _t1 * _t1 * _t1
+    _t3 = _t1 * _t1
+    _t4 = 1.0 / (tau * tau * tau * tau * tau)
+    _t5 = _t1 * _t1 * _t1 * _t1
     _t6 = L + gamma
-    _t7 = 30*_t6
-    _t8 = tau**(-4.0)
-    _t9 = tau**(-3.0)
-    _t10 = 2*v
-    _g = (numpy.where(_conv, L*(2*y_j - 8*tau), 0.0) + numpy.where(_act, R_spline*(2*_t2*(5*L - 3*gamma)/tau**2 + v**2*(60*_t2*_t6*_t8 - _t3*_t7*_t9 - _t4*_t5*_t7) - _t0*gamma - 2*_t3*(7*L - 5*gamma)/tau - gamma*(2*u - _t0)) - 2*R_quad*gamma*u, 0.0)
-          + numpy.where(_next, L*R_quad*_t10 + R_spline*_t10*(L - 6*_t1**5*_t4*_t6 - 10*_t2*_t6*_t9 + 15*_t5*_t6*_t8), 0.0) + numpy.where(_tail, 2*L*y_j, 0.0))
+    _t7 = 30 * _t6
+    _t8 = 1.0 / (tau * tau * tau * tau)
+    _t9 = 1.0 / (tau * tau * tau)
+    _t10 = 2 * v
+    _g = (numpy.where(_conv, L * (2 * y_j - 8 * tau), 0.0) + numpy.where(_act, R_spline * (2 * _t2 * (5 * L - 3 * gamma) / (tau * tau) + v * v * (60 * _t2 * _t6 * _t8 - _t3 * _t7 * _t9 - _t4 * _t5 * _t7) - _t0 * gamma - 2 * _t3 * (7 * L - 5 * gamma) / tau - gamma * (2 * u - _t0)) - 2 * R_quad * gamma * u, 0.0)
+          + numpy.where(_next, L * R_quad * _t10 + R_spline * _t10 * (L - 6 * (_t1 * _t1 * _t1 * _t1 * _t1) * _t4 * _t6 - 10 * _t2 * _t6 * _t9 + 15 * _t5 * _t6 * _t8), 0.0) + numpy.where(_tail, 2 * L * y_j, 0.0))
     _g = numpy.sign(x) * _g
     _g = _rt.ldexp(_g, 1 * _e)
     return _rt.finish(_g, _shape, 1)
@@ -405,6 +425,16 @@ def hessian(x, L, gamma, tau):
     _shape = _rt.batch_shape(("x", x, 1), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
     _d = x.shape[-1]
     _rt.require(_d >= 2, "x", f"must have length d >= 2 (got d = {_d})")
+    _fast = _rt.compiled('saddle', 'hessian', _shape)
+    if _fast is not None:  # the compiled backend (derivations.runtime.backend)
+        return _fast(_hessian_core, _shape, x, L, gamma, tau)
+    return _hessian_core(_shape, x, L, gamma, tau)
+
+
+def _hessian_core(_shape, x, L, gamma, tau):
+    """The body of :func:`hessian` after its argument checks (NumPy; the compiled
+    version hands it the batch when a row fails, so the errors are NumPy's)."""
+    _d = x.shape[-1]
     x = numpy.broadcast_to(x, _shape + (_d,))
     L = numpy.broadcast_to(L, _shape)[..., None]
     gamma = numpy.broadcast_to(gamma, _shape)[..., None]
@@ -435,23 +465,23 @@ def hessian(x, L, gamma, tau):
     v = numpy.sum(numpy.where(_next, y_j, 0.0), axis=-1, keepdims=True)
     R_quad = (u <= tau).astype(numpy.float64)
     R_spline = 1.0 - R_quad
-    _t0 = 2*L
+    _t0 = 2 * L
     _t1 = tau - u
-    _t2 = _t1/tau
-    _t3 = 2*_t2
-    _t4 = _t1**2
-    _t5 = _t4/tau**2
+    _t2 = _t1 / tau
+    _t3 = 2 * _t2
+    _t4 = _t1 * _t1
+    _t5 = _t4 / (tau * tau)
     _t6 = L + gamma
-    _t7 = _t6/tau**3
-    _t8 = 2*R_spline
+    _t7 = _t6 / (tau * tau * tau)
+    _t8 = 2 * R_spline
     # diagonal: F is even in each coordinate, so no sign factor
     _diag = (numpy.where(_conv, _t0, 0.0) + numpy.where(_tail, _t0, 0.0)
-             + numpy.where(_act, -2*R_quad*gamma - _t8*(gamma - 30*_t1*_t7*v**2*(3*_t2 + 2*_t5 + 1) - _t3*(7*L - 5*gamma) - 3*_t5*(5*L - 3*gamma)), 0.0) + numpy.where(_next, R_quad*_t0 + _t8*(L + 6*_t1**5*_t6/tau**5 + 15*_t1**4*_t6/tau**4 + 10*_t1**3*_t7), 0.0))
+             + numpy.where(_act, -2 * R_quad * gamma - _t8 * (gamma - 30 * _t1 * _t7 * (v * v) * (3 * _t2 + 2 * _t5 + 1) - _t3 * (7 * L - 5 * gamma) - 3 * _t5 * (5 * L - 3 * gamma)), 0.0) + numpy.where(_next, R_quad * _t0 + _t8 * (L + 6 * (_t1 * _t1 * _t1 * _t1 * _t1) * _t6 / (tau * tau * tau * tau * tau) + 15 * (_t1 * _t1 * _t1 * _t1) * _t6 / (tau * tau * tau * tau) + 10 * (_t1 * _t1 * _t1) * _t7), 0.0))
     _diag = numpy.broadcast_to(_diag, _shape + (_d,))
     _s = numpy.sign(x)
     _ea = numpy.where(_act, _s, 0.0)
     _en = numpy.where(_next, _s, 0.0)
-    _c = numpy.broadcast_to(-60*R_spline*_t4*_t7*v*(_t3 + _t5 + 1), _shape + (1,))[..., None]
+    _c = numpy.broadcast_to(-60 * R_spline * _t4 * _t7 * v * (_t3 + _t5 + 1), _shape + (1,))[..., None]
     _H = _c * (_ea[..., :, None] * _en[..., None, :] + _en[..., :, None] * _ea[..., None, :])
     _H = _H + _diag[..., :, None] * numpy.eye(_d)
     return _rt.finish(_H, _shape, 2)

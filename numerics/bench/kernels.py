@@ -7,7 +7,9 @@
    (stated in the row).
 2. The emitted Gram vs a careful hand-written NumPy Gram of the same kernel (shared interleaved
    timer: median CPU time of alternating rounds).
-3. neural-tangents' analytic kernel (ReLU NTK / NNGP) when importable, else a one-line notice.
+3. The compiled Grams (``derivations/generated/kernels_gram_numba.py``) / the NumPy backend's,
+   n = 100 and 2000 (500 quick), d = 100 (:func:`compiled_rows`).
+4. neural-tangents' analytic kernel (ReLU NTK / NNGP) when importable, else a one-line notice.
 """
 from __future__ import annotations
 
@@ -111,6 +113,7 @@ def run(quick: bool = False) -> list[BenchRow]:
         rows.append(ratio_row(f"kernels.{which}_gram: emitted / hand-written NumPy (n = {n}, d = {d})", t,
                               "emitted", "hand-written", 1.1,
                               detail="both with the exact-angle pass on |cos| > 0.9 pairs"))
+    rows += compiled_rows(quick)
     try:
         import jax
 
@@ -134,4 +137,40 @@ def run(quick: bool = False) -> list[BenchRow]:
     rows.append(BenchRow("kernels.arccos1_gram vs neural-tangents nngp: time ratio", t_us / t_nt,
                          "<= 1", "x", t_us <= t_nt and err < 1e-12,
                          detail=f"max rel difference {err:.1e} (target 1e-12)"))
+    return rows
+
+
+def compiled_rows(quick: bool = False) -> list[BenchRow]:
+    """Compiled / NumPy backend for the four ``<name>_gram`` (d = 100; n = 100 and 2000): BLAS's
+    Gram, NumPy's arccos and compiled fused passes in tiles of rows
+    (derivations/codegen/templates/kernels_numba.py)."""
+    import importlib.util
+
+    from derivations.generated import kernels as gen
+    from derivations.runtime import backend as _backend
+
+    if importlib.util.find_spec("numba") is None:
+        return [BenchRow("kernels: compiled Gram rows", 0.0, "-", "", True, "skipped: numba not installed")]
+    rng = np.random.default_rng(3)
+    rows = []
+    for n, target in ((100, 1.0), (500 if quick else 2000, 0.6)):
+        X = rng.standard_normal((n, 100))
+        for which in ("h_inf", "arccos1", "g_inf", "v_inf"):
+            fn = getattr(gen, f"{which}_gram")
+
+            def side(backend, fn=fn):
+                def call():
+                    with _backend.using(backend):
+                        return fn(X)
+                return call
+
+            cands = {"compiled": side("numba"), "NumPy backend": side("numpy")}
+            a, b = cands["compiled"](), cands["NumPy backend"]()
+            err = float(np.max(np.abs(a - b) / np.abs(b)))
+            assert err <= 1e-14, (which, n, err)
+            t = interleaved(cands, rounds=5 if quick else 11, number=1 if n > 100 else 20,
+                            repeat=1 if n > 100 else 3)
+            rows.append(ratio_row(f"kernels.{which}_gram: compiled / NumPy backend (n = {n}, d = 100)", t,
+                                  "compiled", "NumPy backend", target,
+                                  detail=f"max relative difference {err:.1e}"))
     return rows

@@ -4,7 +4,11 @@
 * plain float64 GD per-iteration cost (batched over the 20 starts, measured on a prefix) and
   the implied time for the same number of iterations, as a speed ratio against exact GD;
   plain float64 GD cannot actually finish: it stalls after ~1075 steps (underflow);
-* emitted ``saddle.grad`` throughput on a batch of points of D.
+* emitted ``saddle.grad`` throughput on a batch of points of D;
+* the compiled octopus (``derivations/generated/saddle_numba.py``) against the NumPy backend:
+  ``f``, ``grad`` at N = 1e5 points, ``hessian`` at N = 1e4, d = 10, and a single point
+  (interleaved rounds, CPU time, best of 3 calls per round); target <= 0.5x (ours: the
+  octopus is not a fused function, so no JAX or bare-loop anchor).
 """
 from __future__ import annotations
 
@@ -48,10 +52,48 @@ def run(quick: bool = False) -> list:
     from ..checks.saddle import points_in_D
 
     P = points_in_D(np.random.default_rng(1), 20000 if not quick else 2000, d, tau)
-    grad(P[:10], L, gamma, tau)
+    grad(P, L, gamma, tau)  # warm-up on the batch itself (under auto: Numba's import and kernel load)
     t0 = time.perf_counter()
     grad(P, L, gamma, tau)
     dt = time.perf_counter() - t0
     rows.append(BenchRow("saddle: emitted grad, d=10", len(P) / dt, "> 1e5", "points/s",
                          len(P) / dt > 1e5, f"{len(P)} points of D in {dt * 1e3:.1f} ms"))
+    return rows + compiled_rows(quick)
+
+
+def compiled_rows(quick: bool = False) -> list:
+    """Compiled / NumPy backend for the octopus ``f``, ``grad``, ``hessian`` (d = 10)."""
+    import importlib.util
+
+    from derivations.generated import saddle
+    from derivations.runtime import backend as _backend
+
+    from . import interleaved, ratio_row
+    from ..checks.saddle import points_in_D
+
+    if importlib.util.find_spec("numba") is None:
+        return [BenchRow("saddle: compiled rows", 0.0, "-", "", True, "skipped: numba not installed")]
+    L, gamma, tau, d = math.e, 1.0, math.e, 10
+    rng = np.random.default_rng(2)
+    rows = []
+    for name, n in (("f", 100_000), ("grad", 100_000), ("hessian", 10_000), ("grad", 1)):
+        n = n if not quick or n == 1 else n // 20
+        fn = getattr(saddle, name)
+        pools = [points_in_D(rng, n, d, tau) for _ in range(2)]
+        if n == 1:
+            pools = [p[0] for p in pools]
+
+        def side(backend, fn=fn):
+            def call(x):
+                with _backend.using(backend):
+                    return fn(x, L, gamma, tau)
+            return call
+
+        cands = {"compiled": side("numba"), "NumPy backend": side("numpy")}
+        assert np.array_equal(cands["compiled"](pools[0]), cands["NumPy backend"](pools[0]))
+        t = interleaved(cands, rounds=5 if quick else 15, points=lambda r, pools=pools: (pools[r % 2],),
+                        number=1 if n > 1 else 100, repeat=3)
+        size = f"N={n:,}, d={d}" if n > 1 else f"one point, d={d}"
+        rows.append(ratio_row(f"saddle: {name}, compiled / NumPy backend ({size})", t, "compiled",
+                              "NumPy backend", 0.5, detail="results equal to the last bit"))
     return rows

@@ -19,6 +19,14 @@ printing the formula's SymPy pieces with :func:`derivations.codegen.print_block`
 ``saddle``     the octopus regions and interfaces (``emit``)
 =============  =================================================================================
 
+Three modules are compiled templates, printers of the Numba backend registered in
+:mod:`derivations.codegen.backends` (``module_source(family)`` -> a generated module):
+``saddle_numba`` (the octopus as one loop over points, ``generated/saddle_numba.py``),
+``circulant_numba`` (the per-frequency spectra between the FFTs,
+``generated/circulant_fft_numba.py``) and ``kernels_numba`` (the Gram matrices in tiles of rows
+around BLAS's product and NumPy's arccos, ``generated/kernels_gram_numba.py``).  Each prints the
+same SymPy pieces as its NumPy template.
+
 The lookup is by name (:func:`resolve`), so neither a family module nor the registry imports
 the emitter: the templates import the families' derivations, not the other way round.
 """

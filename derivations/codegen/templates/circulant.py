@@ -66,6 +66,28 @@ def _spectrum_lines(expr, target: str, prefix: str) -> list[str]:
     return lines + [f"{target} = ({pr}) + 1j * ({pi})"]
 
 
+def spectrum_pieces(formula: Formula) -> list[str]:
+    """The printed lines of the per-frequency spectrum ``_S`` of ``grad``, ``grad_p`` or
+    ``cn_grad_w`` (CSE lines, then ``_S = (re) + 1j * (im)``), for both backends' templates."""
+    expr = formula.expr
+    if formula.quantity == "cn_grad_w":
+        expr = expr - sp.diff(expr, Y) * Y - sp.diff(expr, Z) * Z
+    return _spectrum_lines(expr, "_S", "_t")
+
+
+def _compiled_spectrum(formula: Formula, lines: list[str]) -> list[str]:
+    """``lines`` (the NumPy spectrum) behind the compiled version's dispatch
+    (:mod:`.circulant_numba`: the same lines in one loop over the entries; the FFTs stay here)."""
+    from .circulant_numba import split
+
+    _, _, used, _ = split(lines)
+    return ([f"_fast = _rt.compiled('circulant_fft', '{formula.quantity}_spectrum', _shape)",
+             "if _fast is not None:  # the compiled backend (derivations.runtime.backend)",
+             f"    _S = _fast({', '.join(used)}, n, d)",
+             "else:"]
+            + [f"    {ln}" for ln in lines])
+
+
 def _unpack(name: str, src: str) -> list[str]:
     return [f"{name}_re = {src}.real", f"{name}_im = {src}.imag"]
 
@@ -150,7 +172,7 @@ def emit(formula: Formula) -> str:
                  "_Y = (numpy.fft.rfft(y, axis=-1) / _sn)[..., None, :]"]
         body += _EXCLUSIVE.splitlines()
         body += _unpack("A", "_A") + _unpack("Q", "_Q") + _unpack("X", "_X") + _unpack("Y", "_Y")
-        body += _spectrum_lines(expr, "_S", "_t")
+        body += _compiled_spectrum(formula, spectrum_pieces(formula))
         body += ["_g = n * numpy.fft.irfft(_S, n, axis=-1)"]
         if q == "grad_p":
             body += ["return _rt.finish(_g[..., :p], _shape, 2)"]
@@ -189,8 +211,7 @@ def emit(formula: Formula) -> str:
                          "_G = (numpy.fft.rfft(_gz, axis=-1) / _sn)[..., None, :]"]
         body += _EXCLUSIVE.splitlines()
         body += _unpack("A", "_A") + _unpack("Q", "_Q") + _unpack("G", "_G")
-        spec = expr - cy * Y - cz * Z
-        body += _spectrum_lines(spec, "_S", "_t")
+        body += _compiled_spectrum(formula, spectrum_pieces(formula))
         body += ["_g = n * numpy.fft.irfft(_S, n, axis=-1)", "return _rt.finish(_g, _shape, 2)"]
         return _finish_fn(formula, body, "dL_N/dw, shape batch + (d, n)")
     raise ValueError(f"no FFT template for {formula.name}")

@@ -39,6 +39,21 @@ def _pair_source(formula: Formula) -> tuple[str, str]:
     return emit_function(clone), quantity
 
 
+def gram_pieces(formula: Formula) -> tuple[list[str], str, bool]:
+    """``(CSE lines, result expression, uses sin)`` of ``formula.expr`` printed on the pair's
+    invariants ``norm_x``, ``norm_y``, ``dot_x_y``, ``phi_x_y``, ``dim_d`` and the angle's cosine
+    ``_c`` and sine ``_s`` (shared by this NumPy template and the compiled one,
+    :mod:`.kernels_numba`)."""
+    # cos and sin of the angle from the vectors (no cos(arccos(c)); sin exactly 0 at 0 and pi)
+    expr = formula.expr.subs({sp.cos(PHI_XY): sp.Symbol("_c"), sp.sin(PHI_XY): sp.Symbol("_s")})
+    lines, (printed,) = print_block([expr])
+    names = {str(s) for s in expr.free_symbols} - {"_c", "_s"}
+    known = {"norm_x", "norm_y", "dot_x_y", "phi_x_y", "dim_d"}
+    if not names <= known:
+        raise ValueError(f"{formula.name}: gram emitter cannot print {names - known}")
+    return lines, printed, "_s" in {str(t) for t in expr.free_symbols}
+
+
 def gram_emitter(formula: Formula) -> str:
     """Emit ``<name>(X)``: the kernel of ``formula.expr`` over all pairs of rows of ``X``.
 
@@ -47,15 +62,12 @@ def gram_emitter(formula: Formula) -> str:
     |x^ + y^|)`` on the (few) remaining pairs, so the diagonal is exactly 0 and antiparallel
     pairs exactly pi; ``cos`` is the clipped cosine and ``sin`` is ``sqrt(1 - c^2)`` or
     ``|x^ - y^||x^ + y^|/2`` on those pairs (exactly 0 at 0 and pi).  Prints from ``formula.expr`` (mutants change the code).
+    After the checks the function hands ``X`` and its row norms to the compiled Gram
+    (:mod:`.kernels_numba`, ``_rt.compiled("kernels_gram", ...)``, the same printed pieces) when
+    the backend in use has it, and evaluates the near pairs it returns by the same pair form.
     """
-    # cos and sin of the angle from the vectors (no cos(arccos(c)); sin exactly 0 at 0 and pi)
-    expr = formula.expr.subs({sp.cos(PHI_XY): sp.Symbol("_c"), sp.sin(PHI_XY): sp.Symbol("_s")})
-    lines, (printed,) = print_block([expr])
-    names = {str(s) for s in expr.free_symbols} - {"_c", "_s"}
-    known = {"norm_x", "norm_y", "dot_x_y", "phi_x_y", "dim_d"}
-    if not names <= known:
-        raise ValueError(f"{formula.name}: gram emitter cannot print {names - known}")
-    uses_sin = "_s" in {str(t) for t in expr.free_symbols}
+    lines, printed, uses_sin = gram_pieces(formula)
+    pair, pair_name = _pair_source(formula)
     body = [
         'X = _rt.vector("X", X)',
         '_rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")',
@@ -64,6 +76,13 @@ def gram_emitter(formula: Formula) -> str:
         "_n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))",
         '_rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is '
         'undefined)")',
+        f"_fast = _rt.compiled('kernels_gram', '{formula.quantity}', X.shape[:-1] + X.shape[-2:-1])",
+        "_g = None if _fast is None else _fast(X, _n)  # (None: this call stays NumPy's)",
+        "if _g is not None:  # the compiled backend (derivations.runtime.backend): tiles of rows",
+        "    _r, _pr = _g",
+        "    if _pr[0].size:  # the near-parallel pairs off the diagonal, by the pair form as below",
+        f"        _r[_pr] = {pair_name}(X[_pr[0]], X[_pr[1]])",
+        "    return _r",
         "norm_x = _n[..., :, None]",
         "norm_y = _n[..., None, :]",
         "dot_x_y = numpy.matmul(X, numpy.swapaxes(X, -1, -2))",
@@ -89,7 +108,6 @@ def gram_emitter(formula: Formula) -> str:
     body.append(f"_r = numpy.asarray({printed}, dtype=numpy.float64)")
     body.append("if _r.shape != dot_x_y.shape or _r.base is not None:")
     body.append("    _r = numpy.broadcast_to(_r, dot_x_y.shape).copy()")
-    pair, pair_name = _pair_source(formula)
     body += ["# near-parallel and antiparallel pairs off the diagonal (where phi = 0 exactly) again by",
              "# the pair form of the same expression: double-double angle and the SymPy edge series,",
              "# where the closed form cancels (arccos1 ~ (pi - phi)^3 near pi: 7e8 relative error at 1e-8)",

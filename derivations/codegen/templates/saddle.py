@@ -7,16 +7,19 @@ the role sums printed from the SymPy expressions, scaled by an exact power of tw
 expression is homogeneous (:func:`derivations.saddle.octopus.homogeneity_degree`)."""
 from __future__ import annotations
 
+import ast
+
 import sympy as sp
 
 from ... import vectors as V
 from ...registry import Formula
+from ..blocks import core_name
 from ..functions import function_source
 from ..printer import print_block
 from ...saddle.octopus import CONV_TERM, GRAD_BASIS, HESS_BASIS, homogeneity_degree, TAIL_TERM
 
 
-_PRELUDE = '''\
+_CHECKS = '''\
 x = _rt.vector("x", x)
 L = _rt.scalar("L", L)
 gamma = _rt.scalar("gamma", gamma)
@@ -27,6 +30,10 @@ _rt.require(L >= gamma, "L", "must be >= gamma (the proofs need L >= gamma > 0)"
 _shape = _rt.batch_shape(("x", x, 1), ("L", L, 0), ("gamma", gamma, 0), ("tau", tau, 0))
 _d = x.shape[-1]
 _rt.require(_d >= 2, "x", f"must have length d >= 2 (got d = {_d})")
+'''
+
+_PRELUDE = '''\
+_d = x.shape[-1]
 x = numpy.broadcast_to(x, _shape + (_d,))
 L = numpy.broadcast_to(L, _shape)[..., None]
 gamma = numpy.broadcast_to(gamma, _shape)[..., None]
@@ -55,16 +62,62 @@ R_spline = 1.0 - R_quad
 '''
 
 
-def _sums_lines() -> list[str]:
-    lines, (conv, tail) = _print([CONV_TERM, TAIL_TERM], "_s")
-    return lines + [
-        f"S_conv = numpy.sum(numpy.where(_conv, {conv}, 0.0), axis=-1, keepdims=True)",
-        f"S_tail = numpy.sum(numpy.where(_tail, {tail}, 0.0), axis=-1, keepdims=True)",
-    ]
+class _Products(ast.NodeTransformer):
+    """``a**n`` (an integral exponent, ``|n| <= 8``) -> ``(a*a*...*a)``, ``1/(...)`` for ``n < 0``."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Pow):
+            return node
+        e = node.right
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub) and isinstance(e.operand, ast.Constant):
+            n = -e.operand.value
+        elif isinstance(e, ast.Constant):
+            n = e.value
+        else:
+            return node
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or n != int(n) or not 1 <= abs(n) <= 8:
+            return node
+        prod = node.left
+        for _ in range(abs(int(n)) - 1):
+            prod = ast.BinOp(prod, ast.Mult(), node.left)
+        return prod if n > 0 else ast.BinOp(ast.Constant(1.0), ast.Div(), prod)
+
+
+def _products(code: str) -> str:
+    """Integral powers of the printed pieces as explicit products (:class:`_Products`), left to
+    right: NumPy evaluates ``x**3`` with its own (SIMD) ``pow`` and a compiled loop with products
+    or libm, an ulp apart; written as products, both backends do the same operations in the same
+    order and agree to the last bit (the NumPy-vs-compiled test, tests/test_backend_saddle.py)."""
+    return ast.unparse(_Products().visit(ast.parse(code)))
 
 
 def _print(exprs, prefix):
-    return print_block([sp.sympify(e) for e in exprs], prefix)
+    lines, values = print_block([sp.sympify(e) for e in exprs], prefix)
+    return [_products(ln) for ln in lines], [_products(v) for v in values]
+
+
+def pieces(formula: Formula) -> dict:
+    """The SymPy pieces of ``saddle.f`` / ``grad`` / ``hessian`` printed once, for both backends'
+    templates (this NumPy one and :mod:`.saddle_numba`): ``deg`` (the homogeneity degree, or
+    None), ``sum_lines`` / ``conv`` / ``tail`` (the CSE lines and the per-coordinate terms of
+    ``S_conv`` and ``S_tail``, in ``y_j``), ``lines`` (the CSE lines of the result) and
+    ``values``: ``[f]``, or the coefficients of ``formula``'s role basis by name."""
+    expr = formula.expr
+    sum_lines, (conv, tail) = _print([CONV_TERM, TAIL_TERM], "_s")
+    out = {"deg": homogeneity_degree(expr), "sum_lines": sum_lines, "conv": conv, "tail": tail}
+    if formula.rank == 0:
+        out["lines"], out["values"] = _print([expr], "_t")
+        return out
+    basis = GRAD_BASIS if formula.rank == 1 else HESS_BASIS
+    parts = dict((b, c) for c, b in V.components(expr, formula.rank))
+    unknown = set(parts) - set(basis)
+    if unknown:
+        raise ValueError(f"{formula.name}: unexpected basis symbols {sorted(map(str, unknown))}")
+    coeffs = [parts.get(b, sp.Integer(0)) for b in basis]
+    lines, printed = _print(coeffs, "_t")
+    out["lines"], out["values"] = lines, dict(zip((str(b) for b in basis), printed))
+    return out
 
 
 def _docstring(formula: Formula, returns: str) -> str:
@@ -94,31 +147,29 @@ tau = numpy.ldexp(tau, _e * -1)"""
 
 def emit(formula: Formula) -> str:
     """Source of ``f``, ``grad`` or ``hessian`` (dispatch on ``formula.rank``), built from
-    ``formula.expr`` (the template or its role-basis derivatives)."""
-    expr = formula.expr
-    deg = homogeneity_degree(expr)
+    ``formula.expr`` (the template or its role-basis derivatives): the public function (argument
+    checks, then the compiled version when the backend in use has one, :mod:`.saddle_numba`) and
+    its NumPy core ``_<name>_core(_shape, x, L, gamma, tau)`` (regions, domain test, result)."""
+    pc = pieces(formula)
+    deg = pc["deg"]
     head, regions = _PRELUDE.split("# Region (7.12)")
     body = head.splitlines()
     if deg is not None:
         body += _SCALE.replace("{deg}", str(deg)).splitlines()
-    body += ("# Region (7.12)" + regions).splitlines() + _sums_lines()
+    body += ("# Region (7.12)" + regions).splitlines() + pc["sum_lines"] + [
+        f"S_conv = numpy.sum(numpy.where(_conv, {pc['conv']}, 0.0), axis=-1, keepdims=True)",
+        f"S_tail = numpy.sum(numpy.where(_tail, {pc['tail']}, 0.0), axis=-1, keepdims=True)",
+    ]
+    body += pc["lines"]
     if formula.rank == 0:
-        lines, (val,) = _print([expr], "_t")
-        body += lines + [f"_f = numpy.broadcast_to({val}, _shape + (1,))[..., 0]"]
+        (val,) = pc["values"]
+        body += [f"_f = numpy.broadcast_to({val}, _shape + (1,))[..., 0]"]
         if deg:
             body.append(f"_f = _rt.ldexp(_f, {deg} * _e[..., 0])")
         body.append("return _rt.finish(_f, _shape)")
         returns = "an array of the batch shape"
     else:
-        basis = GRAD_BASIS if formula.rank == 1 else HESS_BASIS
-        parts = dict((b, c) for c, b in V.components(expr, formula.rank))
-        unknown = set(parts) - set(basis)
-        if unknown:
-            raise ValueError(f"{formula.name}: unexpected basis symbols {sorted(map(str, unknown))}")
-        coeffs = [parts.get(b, sp.Integer(0)) for b in basis]
-        lines, printed = _print(coeffs, "_t")
-        body += lines
-        c = dict(zip((str(b) for b in basis), printed))
+        c = pc["values"]
         if formula.rank == 1:
             body += [
                 f"_g = (numpy.where(_conv, {c['e_conv']}, 0.0) + numpy.where(_act, {c['e_act']}, 0.0)",
@@ -146,5 +197,16 @@ def emit(formula: Formula) -> str:
                 body.append(f"_H = _rt.ldexp(_H, {deg} * _e[..., None])")
             body.append("return _rt.finish(_H, _shape, 2)")
             returns = "an array of shape batch + (d, d)"
+    name = formula.quantity
     sig = ", ".join(a.name for a in formula.args)
-    return function_source(formula.quantity, sig, _docstring(formula, returns), body)
+    core = core_name(name)
+    public = _CHECKS.splitlines() + [
+        f"_fast = _rt.compiled({formula.family!r}, {name!r}, _shape)",
+        "if _fast is not None:  # the compiled backend (derivations.runtime.backend)",
+        f"    return _fast({core}, _shape, {sig})",
+        f"return {core}(_shape, {sig})",
+    ]
+    core_doc = (f'"""The body of :func:`{name}` after its argument checks (NumPy; the compiled\n'
+                'version hands it the batch when a row fails, so the errors are NumPy\'s)."""')
+    return (function_source(name, sig, _docstring(formula, returns), public) + "\n\n"
+            + function_source(core, f"_shape, {sig}", core_doc, body))
