@@ -14,27 +14,58 @@ from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'e484bb6fcd13c7b6'
+_RUNTIME_SHA256 = '332db4cf50bd7d0b'
 __all__ = ['population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'population_loss_and_grads', 'population_loss_w_and_grads', 'gd_next_angle_row', 'gd_next_norm_v_sq_row', 'gd_next_dot_row', 'gd_next_sum_row']
 
 
 @_nb.jit
-def _population_loss_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
-    """The fast pass over the rows of :func:`population_loss` (rare rows flagged for
-    :func:`_population_loss_careful`; see the module docstring)."""
-    _nbad = 0
+def _population_loss_angles(_lo, _hi, v_all, a_all, w_star_all, a_star_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`population_loss` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
     _d0 = numpy.empty((1, a_all.shape[1]))
-    for _i in range(_n):
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _iv = _i
         _ia = _i
         _iw_star = _i
         _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_v_w_star = norm_v * norm_w_star
-        cos_v_w_star, sin_v_w_star, _, psi_v_w_star, _ok = _nb.angle_terms_fast(dot_v_w_star, nn_v_w_star, False, True)
+        _nb.angle_store(dot_v_w_star, nn_v_w_star, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_v_w_star
+        _cv[_i - _lo, 2] = norm_w_star
+        _cv[_i - _lo, 3] = dot_v_w_star
+        _cv[_i - _lo, 4] = sqdiff_a_a_star
+        _cv[_i - _lo, 5] = sumdiff_a_a_star
+        _cv[_i - _lo, 6] = dot_a_a_star
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _population_loss_kernel(_lo, _hi, v_all, a_all, w_star_all, a_star_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`population_loss` (second half of
+    the hybrid pass; rare rows flagged for :func:`_population_loss_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_v_w_star = _cv[_i - _lo, 1]
+        norm_w_star = _cv[_i - _lo, 2]
+        dot_v_w_star = _cv[_i - _lo, 3]
+        sqdiff_a_a_star = _cv[_i - _lo, 4]
+        sumdiff_a_a_star = _cv[_i - _lo, 5]
+        dot_a_a_star = _cv[_i - _lo, 6]
+        cos_v_w_star, sin_v_w_star, _, psi_v_w_star, _ok = _nb.angle_terms_chunk(dot_v_w_star, nn_v_w_star, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _h0 = numpy.pi - cos_v_w_star * psi_v_w_star - sin_v_w_star
         _h0 = _nb.taylor_zero(_h0, cos_v_w_star, sin_v_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
@@ -81,25 +112,52 @@ def population_loss(_core, _shape, v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.population_loss` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_loss_kernel, _population_loss_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((),), None)
+    return _nb.run(_population_loss_kernel, _population_loss_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((),), None, angles=(_population_loss_angles, 1, 7))
 
 
 @_nb.jit
-def _grad_v_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
-    """The fast pass over the rows of :func:`grad_v` (rare rows flagged for
-    :func:`_grad_v_careful`; see the module docstring)."""
-    _nbad = 0
-    for _i in range(_n):
+def _grad_v_angles(_lo, _hi, v_all, a_all, w_star_all, a_star_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`grad_v` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _iv = _i
         _ia = _i
         _iw_star = _i
         _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         dot_a_a_star, _ok = _nb.dot(a_all, _ia, a_star_all, _ia_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_v_w_star = norm_v * norm_w_star
-        cos_v_w_star, _, _, psi_v_w_star, _ok = _nb.angle_terms_fast(dot_v_w_star, nn_v_w_star, False, True)
+        _nb.angle_store(dot_v_w_star, nn_v_w_star, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_v_w_star
+        _cv[_i - _lo, 2] = norm_v
+        _cv[_i - _lo, 3] = dot_v_w_star
+        _cv[_i - _lo, 4] = dot_a_a_star
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _grad_v_kernel(_lo, _hi, v_all, a_all, w_star_all, a_star_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`grad_v` (second half of
+    the hybrid pass; rare rows flagged for :func:`_grad_v_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_v_w_star = _cv[_i - _lo, 1]
+        norm_v = _cv[_i - _lo, 2]
+        dot_v_w_star = _cv[_i - _lo, 3]
+        dot_a_a_star = _cv[_i - _lo, 4]
+        cos_v_w_star, _, _, psi_v_w_star, _ok = _nb.angle_terms_chunk(dot_v_w_star, nn_v_w_star, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _c0 = 1 / 2 / numpy.pi
         _k0 = dot_a_a_star * psi_v_w_star / norm_v * -_c0
@@ -135,27 +193,56 @@ def grad_v(_core, _shape, v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.grad_v` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_v_kernel, _grad_v_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((w_star.shape[-1],),), None)
+    return _nb.run(_grad_v_kernel, _grad_v_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((w_star.shape[-1],),), None, angles=(_grad_v_angles, 1, 5))
 
 
 @_nb.jit
-def _grad_a_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _bad):
-    """The fast pass over the rows of :func:`grad_a` (rare rows flagged for
-    :func:`_grad_a_careful`; see the module docstring)."""
-    _nbad = 0
-    for _i in range(_n):
+def _grad_a_angles(_lo, _hi, v_all, a_all, w_star_all, a_star_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`grad_a` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _iv = _i
         _ia = _i
         _iw_star = _i
         _ia_star = _i
         norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         sum_a, _ok = _nb.total(a_all, _ia)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         sum_a_star, _ok = _nb.total(a_star_all, _ia_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_v_w_star = norm_v * norm_w_star
-        cos_v_w_star, sin_v_w_star, _, psi_v_w_star, _ok = _nb.angle_terms_fast(dot_v_w_star, nn_v_w_star, False, True)
+        _nb.angle_store(dot_v_w_star, nn_v_w_star, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_v_w_star
+        _cv[_i - _lo, 2] = norm_w_star
+        _cv[_i - _lo, 3] = dot_v_w_star
+        _cv[_i - _lo, 4] = sum_a
+        _cv[_i - _lo, 5] = sum_a_star
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _grad_a_kernel(_lo, _hi, v_all, a_all, w_star_all, a_star_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`grad_a` (second half of
+    the hybrid pass; rare rows flagged for :func:`_grad_a_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_v_w_star = _cv[_i - _lo, 1]
+        norm_w_star = _cv[_i - _lo, 2]
+        dot_v_w_star = _cv[_i - _lo, 3]
+        sum_a = _cv[_i - _lo, 4]
+        sum_a_star = _cv[_i - _lo, 5]
+        cos_v_w_star, sin_v_w_star, _, psi_v_w_star, _ok = _nb.angle_terms_chunk(dot_v_w_star, nn_v_w_star, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _c0 = 1 / 2 / numpy.pi
         _k0 = 1 / 2 * (numpy.pi - 1) / numpy.pi
@@ -207,26 +294,55 @@ def grad_a(_core, _shape, v, a, w_star, a_star):
     """:func:`derivations.generated.cnn.grad_a` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_a_kernel, _grad_a_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((a.shape[-1],),), None)
+    return _nb.run(_grad_a_kernel, _grad_a_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((a.shape[-1],),), None, angles=(_grad_a_angles, 1, 6))
 
 
 @_nb.jit
-def _population_loss_w_kernel(_n, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
-    """The fast pass over the rows of :func:`population_loss_w` (rare rows flagged for
-    :func:`_population_loss_w_careful`; see the module docstring)."""
-    _nbad = 0
+def _population_loss_w_angles(_lo, _hi, w_all, a_all, w_star_all, a_star_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`population_loss_w` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
     _d0 = numpy.empty((1, a_all.shape[1]))
-    for _i in range(_n):
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _iw = _i
         _ia = _i
         _iw_star = _i
         _ia_star = _i
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, norm_w, norm_w_star, w_all, _iw, w_star_all, _iw_star, True, True, True, _d0)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_w_w_star = norm_w * norm_w_star
-        cos_w_w_star, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_fast(dot_w_w_star, nn_w_w_star, False, True)
+        _nb.angle_store(dot_w_w_star, nn_w_w_star, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_w_w_star
+        _cv[_i - _lo, 2] = dot_w_w_star
+        _cv[_i - _lo, 3] = sqdiff_a_a_star
+        _cv[_i - _lo, 4] = sumdiff_a_a_star
+        _cv[_i - _lo, 5] = dot_a_a_star
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _population_loss_w_kernel(_lo, _hi, w_all, a_all, w_star_all, a_star_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`population_loss_w` (second half of
+    the hybrid pass; rare rows flagged for :func:`_population_loss_w_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_w_w_star = _cv[_i - _lo, 1]
+        dot_w_w_star = _cv[_i - _lo, 2]
+        sqdiff_a_a_star = _cv[_i - _lo, 3]
+        sumdiff_a_a_star = _cv[_i - _lo, 4]
+        dot_a_a_star = _cv[_i - _lo, 5]
+        cos_w_w_star, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_chunk(dot_w_w_star, nn_w_w_star, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _h0 = numpy.pi - cos_w_w_star * psi_w_w_star - sin_w_w_star
         _h0 = _nb.taylor_zero(_h0, cos_w_w_star, sin_w_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
@@ -273,31 +389,66 @@ def population_loss_w(_core, _shape, w, a, w_star, a_star):
     """:func:`derivations.generated.cnn.population_loss_w` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_loss_w_kernel, _population_loss_w_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((),), None)
+    return _nb.run(_population_loss_w_kernel, _population_loss_w_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((),), None, angles=(_population_loss_w_angles, 1, 6))
 
 
 @_nb.jit
-def _grad_w_kernel(_n, w_all, a_all, w_star_all, a_star_all, _o0, _bad):
-    """The fast pass over the rows of :func:`grad_w` (rare rows flagged for
-    :func:`_grad_w_careful`; see the module docstring)."""
-    _nbad = 0
-    for _i in range(_n):
+def _grad_w_angles(_lo, _hi, w_all, a_all, w_star_all, a_star_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`grad_w` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _iw = _i
         _ia = _i
         _iw_star = _i
         _ia_star = _i
         sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         dot_a_a_star, _ok = _nb.dot(a_all, _ia, a_star_all, _ia_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         sum_a, _ok = _nb.total(a_all, _ia)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         sum_a_star, _ok = _nb.total(a_star_all, _ia_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_w_w_star = norm_w * norm_w_star
-        _, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_fast(dot_w_w_star, nn_w_w_star, False, True)
+        _nb.angle_store(dot_w_w_star, nn_w_w_star, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_w_w_star
+        _cv[_i - _lo, 2] = sqnorm_a
+        _cv[_i - _lo, 3] = norm_w
+        _cv[_i - _lo, 4] = norm_w_star
+        _cv[_i - _lo, 5] = dot_w_w_star
+        _cv[_i - _lo, 6] = dot_a_a_star
+        _cv[_i - _lo, 7] = sum_a
+        _cv[_i - _lo, 8] = sum_a_star
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _grad_w_kernel(_lo, _hi, w_all, a_all, w_star_all, a_star_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`grad_w` (second half of
+    the hybrid pass; rare rows flagged for :func:`_grad_w_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_w_w_star = _cv[_i - _lo, 1]
+        sqnorm_a = _cv[_i - _lo, 2]
+        norm_w = _cv[_i - _lo, 3]
+        norm_w_star = _cv[_i - _lo, 4]
+        dot_w_w_star = _cv[_i - _lo, 5]
+        dot_a_a_star = _cv[_i - _lo, 6]
+        sum_a = _cv[_i - _lo, 7]
+        sum_a_star = _cv[_i - _lo, 8]
+        _, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_chunk(dot_w_w_star, nn_w_w_star, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _c0 = 1 / 2 * (numpy.pi - 1) / numpy.pi
         _c1 = 1 / 2 / numpy.pi
@@ -354,7 +505,7 @@ def grad_w(_core, _shape, w, a, w_star, a_star):
     """:func:`derivations.generated.cnn.grad_w` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_w_kernel, _grad_w_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((w.shape[-1],),), None)
+    return _nb.run(_grad_w_kernel, _grad_w_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((w.shape[-1],),), None, angles=(_grad_w_angles, 1, 9))
 
 
 @_nb.jit
@@ -454,30 +605,69 @@ def population_loss_and_grads(_core, _shape, v, a, w_star, a_star, *, out=None):
 
 
 @_nb.jit
-def _population_loss_w_and_grads_kernel(_n, w_all, a_all, w_star_all, a_star_all, _o0, _o1, _bad):
-    """The fast pass over the rows of :func:`population_loss_w_and_grads` (rare rows flagged for
-    :func:`_population_loss_w_and_grads_careful`; see the module docstring)."""
-    _nbad = 0
+def _population_loss_w_and_grads_angles(_lo, _hi, w_all, a_all, w_star_all, a_star_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`population_loss_w_and_grads` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
     _d0 = numpy.empty((1, a_all.shape[1]))
-    for _i in range(_n):
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _iw = _i
         _ia = _i
         _iw_star = _i
         _ia_star = _i
         sqnorm_a, _ok = _nb.sqnorm(a_all, _ia)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         norm_w, norm_w_star, dot_w_w_star, _ok = _nb.norms_and_dot(w_all, _iw, w_star_all, _iw_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         dot_a_a_star, _ok = _nb.dot(a_all, _ia, a_star_all, _ia_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         sum_a, _ok = _nb.total(a_all, _ia)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         sum_a_star, _ok = _nb.total(a_star_all, _ia_star)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         sqdiff_a_a_star, sumdiff_a_a_star, _, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, norm_w, norm_w_star, w_all, _iw, w_star_all, _iw_star, True, True, True, _d0)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_w_w_star = norm_w * norm_w_star
-        cos_w_w_star, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_fast(dot_w_w_star, nn_w_w_star, False, True)
+        _nb.angle_store(dot_w_w_star, nn_w_w_star, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_w_w_star
+        _cv[_i - _lo, 2] = sqnorm_a
+        _cv[_i - _lo, 3] = norm_w
+        _cv[_i - _lo, 4] = norm_w_star
+        _cv[_i - _lo, 5] = dot_w_w_star
+        _cv[_i - _lo, 6] = dot_a_a_star
+        _cv[_i - _lo, 7] = sum_a
+        _cv[_i - _lo, 8] = sum_a_star
+        _cv[_i - _lo, 9] = sqdiff_a_a_star
+        _cv[_i - _lo, 10] = sumdiff_a_a_star
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _population_loss_w_and_grads_kernel(_lo, _hi, w_all, a_all, w_star_all, a_star_all, _o0, _o1, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`population_loss_w_and_grads` (second half of
+    the hybrid pass; rare rows flagged for :func:`_population_loss_w_and_grads_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _iw = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_w_w_star = _cv[_i - _lo, 1]
+        sqnorm_a = _cv[_i - _lo, 2]
+        norm_w = _cv[_i - _lo, 3]
+        norm_w_star = _cv[_i - _lo, 4]
+        dot_w_w_star = _cv[_i - _lo, 5]
+        dot_a_a_star = _cv[_i - _lo, 6]
+        sum_a = _cv[_i - _lo, 7]
+        sum_a_star = _cv[_i - _lo, 8]
+        sqdiff_a_a_star = _cv[_i - _lo, 9]
+        sumdiff_a_a_star = _cv[_i - _lo, 10]
+        cos_w_w_star, sin_w_w_star, _, psi_w_w_star, _ok = _nb.angle_terms_chunk(dot_w_w_star, nn_w_w_star, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _h0 = numpy.pi - cos_w_w_star * psi_w_w_star - sin_w_w_star
         _h0 = _nb.taylor_zero(_h0, cos_w_w_star, sin_w_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
@@ -551,7 +741,7 @@ def population_loss_w_and_grads(_core, _shape, w, a, w_star, a_star, *, out=None
     """:func:`derivations.generated.cnn.population_loss_w_and_grads` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_loss_w_and_grads_kernel, _population_loss_w_and_grads_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((), (w.shape[-1],),), out)
+    return _nb.run(_population_loss_w_and_grads_kernel, _population_loss_w_and_grads_careful, _core, _shape, (w, a, w_star, a_star,), (1, 1, 1, 1,), ((), (w.shape[-1],),), out, angles=(_population_loss_w_and_grads_angles, 1, 11))
 
 
 @_nb.helper

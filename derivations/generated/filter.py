@@ -429,7 +429,7 @@ def population_loss_and_grads(w, w_star, *, out=None):
         return _fast(_population_loss_and_grads_core, _shape, w, w_star, out=out)
     if _rt.blocks(_shape, busy=True):  # a large batch: evaluated in cache-sized blocks of rows
         return _rt.by_blocks(_population_loss_and_grads_core, _shape, (w, w_star), out, busy=True)
-    return _population_loss_and_grads_core(_shape, w, w_star, out=out)
+    return _rt.by_rows(_population_loss_and_grads_core, _shape, (w, w_star), out)
 
 
 def _population_loss_and_grads_core(_shape, w, w_star, *, out=None):

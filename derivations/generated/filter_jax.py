@@ -104,14 +104,17 @@ def _population_loss_and_grads_row(w, w_star):
     return value, population_grad, _ok
 
 
+_population_loss_and_grads_point = _jr.point_function(_population_loss_and_grads_row)
+
+
 @jax.jit
 def population_loss_and_grads(w, w_star):
     """:func:`derivations.generated.filter.population_loss_and_grads` at one point (vectors 1-D), in JAX:
     jittable; ``jax.vmap`` it for a batch, ``jax.grad`` / ``jax.jacfwd`` it for derivatives.
     No argument checks and no extended range (see derivations/runtime/jax.py).
     """
-    _r = _population_loss_and_grads_row(w, w_star)
-    return _r[0] if len(_r) == 2 else _r[:-1]
+    _r = _population_loss_and_grads_point(w, w_star)
+    return _r[0] if len(_r) == 1 else _r
 
 
 def _population_loss_and_grads_batch(_core, _shape, w, w_star, *, out=None):

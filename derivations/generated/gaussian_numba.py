@@ -14,7 +14,7 @@ from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'e484bb6fcd13c7b6'
+_RUNTIME_SHA256 = '332db4cf50bd7d0b'
 __all__ = ['relu_mean', 'relu_cross_moment', 'halfspace_second_moment']
 
 
@@ -60,17 +60,38 @@ def relu_mean(_core, _shape, w):
 
 
 @_nb.jit
-def _relu_cross_moment_kernel(_n, w_all, u_all, _o0, _bad):
-    """The fast pass over the rows of :func:`relu_cross_moment` (rare rows flagged for
-    :func:`_relu_cross_moment_careful`; see the module docstring)."""
-    _nbad = 0
-    for _i in range(_n):
+def _relu_cross_moment_angles(_lo, _hi, w_all, u_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`relu_cross_moment` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _iw = _i
         _iu = _i
         sqnorm_u, sqnorm_w, dot_u_w, _ok = _nb.sqnorms_and_dot(u_all, _iu, w_all, _iw)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_u_w = numpy.sqrt(sqnorm_u * sqnorm_w)
-        cos_u_w, sin_u_w, _, psi_u_w, _ok = _nb.angle_terms_fast(dot_u_w, nn_u_w, False, True)
+        _nb.angle_store(dot_u_w, nn_u_w, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_u_w
+        _cv[_i - _lo, 2] = dot_u_w
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _relu_cross_moment_kernel(_lo, _hi, w_all, u_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`relu_cross_moment` (second half of
+    the hybrid pass; rare rows flagged for :func:`_relu_cross_moment_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _iw = _i
+        _iu = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_u_w = _cv[_i - _lo, 1]
+        dot_u_w = _cv[_i - _lo, 2]
+        cos_u_w, sin_u_w, _, psi_u_w, _ok = _nb.angle_terms_chunk(dot_u_w, nn_u_w, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _h0 = cos_u_w * psi_u_w + sin_u_w
         _h0 = _nb.taylor(_h0, psi_u_w, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07))
@@ -108,7 +129,7 @@ def relu_cross_moment(_core, _shape, w, u):
     """:func:`derivations.generated.gaussian.relu_cross_moment` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_relu_cross_moment_kernel, _relu_cross_moment_careful, _core, _shape, (w, u,), (1, 1,), ((),), None)
+    return _nb.run(_relu_cross_moment_kernel, _relu_cross_moment_careful, _core, _shape, (w, u,), (1, 1,), ((),), None, angles=(_relu_cross_moment_angles, 1, 3))
 
 
 @_nb.jit

@@ -14,22 +14,43 @@ from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'e484bb6fcd13c7b6'
+_RUNTIME_SHA256 = '332db4cf50bd7d0b'
 __all__ = ['h_inf', 'arccos1', '_h_inf_gram_pair', '_arccos1_gram_pair']
 
 
 @_nb.jit
-def _h_inf_kernel(_n, x_all, y_all, _o0, _bad):
-    """The fast pass over the rows of :func:`h_inf` (rare rows flagged for
-    :func:`_h_inf_careful`; see the module docstring)."""
-    _nbad = 0
-    for _i in range(_n):
+def _h_inf_angles(_lo, _hi, x_all, y_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`h_inf` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _ix = _i
         _iy = _i
         sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
-        _, _, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
+        _nb.angle_store(dot_x_y, nn_x_y, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_x_y
+        _cv[_i - _lo, 2] = dot_x_y
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _h_inf_kernel(_lo, _hi, x_all, y_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`h_inf` (second half of
+    the hybrid pass; rare rows flagged for :func:`_h_inf_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _ix = _i
+        _iy = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_x_y = _cv[_i - _lo, 1]
+        dot_x_y = _cv[_i - _lo, 2]
+        _, _, _, psi_x_y, _ok = _nb.angle_terms_chunk(dot_x_y, nn_x_y, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _c0 = 1 / 2 / numpy.pi
         _v = dot_x_y * psi_x_y * _c0
@@ -63,21 +84,42 @@ def h_inf(_core, _shape, x, y):
     """:func:`derivations.generated.kernels.h_inf` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_h_inf_kernel, _h_inf_careful, _core, _shape, (x, y,), (1, 1,), ((),), None)
+    return _nb.run(_h_inf_kernel, _h_inf_careful, _core, _shape, (x, y,), (1, 1,), ((),), None, angles=(_h_inf_angles, 1, 3))
 
 
 @_nb.jit
-def _arccos1_kernel(_n, x_all, y_all, _o0, _bad):
-    """The fast pass over the rows of :func:`arccos1` (rare rows flagged for
-    :func:`_arccos1_careful`; see the module docstring)."""
-    _nbad = 0
-    for _i in range(_n):
+def _arccos1_angles(_lo, _hi, x_all, y_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`arccos1` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _ix = _i
         _iy = _i
         sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
-        cos_x_y, sin_x_y, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
+        _nb.angle_store(dot_x_y, nn_x_y, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_x_y
+        _cv[_i - _lo, 2] = dot_x_y
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _arccos1_kernel(_lo, _hi, x_all, y_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`arccos1` (second half of
+    the hybrid pass; rare rows flagged for :func:`_arccos1_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _ix = _i
+        _iy = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_x_y = _cv[_i - _lo, 1]
+        dot_x_y = _cv[_i - _lo, 2]
+        cos_x_y, sin_x_y, _, psi_x_y, _ok = _nb.angle_terms_chunk(dot_x_y, nn_x_y, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _h0 = cos_x_y * psi_x_y + sin_x_y
         _h0 = _nb.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07))
@@ -115,21 +157,42 @@ def arccos1(_core, _shape, x, y):
     """:func:`derivations.generated.kernels.arccos1` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_arccos1_kernel, _arccos1_careful, _core, _shape, (x, y,), (1, 1,), ((),), None)
+    return _nb.run(_arccos1_kernel, _arccos1_careful, _core, _shape, (x, y,), (1, 1,), ((),), None, angles=(_arccos1_angles, 1, 3))
 
 
 @_nb.jit
-def __h_inf_gram_pair_kernel(_n, x_all, y_all, _o0, _bad):
-    """The fast pass over the rows of :func:`_h_inf_gram_pair` (rare rows flagged for
-    :func:`__h_inf_gram_pair_careful`; see the module docstring)."""
-    _nbad = 0
-    for _i in range(_n):
+def __h_inf_gram_pair_angles(_lo, _hi, x_all, y_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`_h_inf_gram_pair` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _ix = _i
         _iy = _i
         sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
-        _, _, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
+        _nb.angle_store(dot_x_y, nn_x_y, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_x_y
+        _cv[_i - _lo, 2] = dot_x_y
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def __h_inf_gram_pair_kernel(_lo, _hi, x_all, y_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`_h_inf_gram_pair` (second half of
+    the hybrid pass; rare rows flagged for :func:`__h_inf_gram_pair_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _ix = _i
+        _iy = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_x_y = _cv[_i - _lo, 1]
+        dot_x_y = _cv[_i - _lo, 2]
+        _, _, _, psi_x_y, _ok = _nb.angle_terms_chunk(dot_x_y, nn_x_y, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _c0 = 1 / 2 / numpy.pi
         _v = dot_x_y * psi_x_y * _c0
@@ -163,21 +226,42 @@ def _h_inf_gram_pair(_core, _shape, x, y):
     """:func:`derivations.generated.kernels._h_inf_gram_pair` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(__h_inf_gram_pair_kernel, __h_inf_gram_pair_careful, _core, _shape, (x, y,), (1, 1,), ((),), None)
+    return _nb.run(__h_inf_gram_pair_kernel, __h_inf_gram_pair_careful, _core, _shape, (x, y,), (1, 1,), ((),), None, angles=(__h_inf_gram_pair_angles, 1, 3))
 
 
 @_nb.jit
-def __arccos1_gram_pair_kernel(_n, x_all, y_all, _o0, _bad):
-    """The fast pass over the rows of :func:`_arccos1_gram_pair` (rare rows flagged for
-    :func:`__arccos1_gram_pair_careful`; see the module docstring)."""
-    _nbad = 0
-    for _i in range(_n):
+def __arccos1_gram_pair_angles(_lo, _hi, x_all, y_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`_arccos1_gram_pair` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _ix = _i
         _iy = _i
         sqnorm_x, sqnorm_y, dot_x_y, _ok = _nb.sqnorms_and_dot(x_all, _ix, y_all, _iy)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_x_y = numpy.sqrt(sqnorm_x * sqnorm_y)
-        cos_x_y, sin_x_y, _, psi_x_y, _ok = _nb.angle_terms_fast(dot_x_y, nn_x_y, False, True)
+        _nb.angle_store(dot_x_y, nn_x_y, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_x_y
+        _cv[_i - _lo, 2] = dot_x_y
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def __arccos1_gram_pair_kernel(_lo, _hi, x_all, y_all, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`_arccos1_gram_pair` (second half of
+    the hybrid pass; rare rows flagged for :func:`__arccos1_gram_pair_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _ix = _i
+        _iy = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_x_y = _cv[_i - _lo, 1]
+        dot_x_y = _cv[_i - _lo, 2]
+        cos_x_y, sin_x_y, _, psi_x_y, _ok = _nb.angle_terms_chunk(dot_x_y, nn_x_y, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _h0 = cos_x_y * psi_x_y + sin_x_y
         _h0 = _nb.taylor(_h0, psi_x_y, 0.0938083151964686, 3, 2, (0.3333333333333333, -0.03333333333333333, 0.0011904761904761906, -2.2045855379188714e-05, 2.505210838544172e-07))
@@ -215,4 +299,4 @@ def _arccos1_gram_pair(_core, _shape, x, y):
     """:func:`derivations.generated.kernels._arccos1_gram_pair` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(__arccos1_gram_pair_kernel, __arccos1_gram_pair_careful, _core, _shape, (x, y,), (1, 1,), ((),), None)
+    return _nb.run(__arccos1_gram_pair_kernel, __arccos1_gram_pair_careful, _core, _shape, (x, y,), (1, 1,), ((),), None, angles=(__arccos1_gram_pair_angles, 1, 3))

@@ -14,23 +14,45 @@ from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime they inline changes.
-_RUNTIME_SHA256 = 'e484bb6fcd13c7b6'
+_RUNTIME_SHA256 = '332db4cf50bd7d0b'
 __all__ = ['gram_H_inf']
 
 
 @_nb.jit
-def _gram_H_inf_kernel(_n, x_i_all, x_j_all, alpha_H_all, H, _o0, _bad):
-    """The fast pass over the rows of :func:`gram_H_inf` (rare rows flagged for
-    :func:`_gram_H_inf_careful`; see the module docstring)."""
-    _nbad = 0
-    for _i in range(_n):
+def _gram_H_inf_angles(_lo, _hi, x_i_all, x_j_all, alpha_H_all, H, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`gram_H_inf` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
         _ix_i = _i
         _ix_j = _i
         alpha_H = alpha_H_all[_i]
         sqnorm_x_i, sqnorm_x_j, dot_x_i_x_j, _ok = _nb.sqnorms_and_dot(x_i_all, _ix_i, x_j_all, _ix_j)
-        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        if not _ok: continue
         nn_x_i_x_j = numpy.sqrt(sqnorm_x_i * sqnorm_x_j)
-        _, _, _, psi_x_i_x_j, _ok = _nb.angle_terms_fast(dot_x_i_x_j, nn_x_i_x_j, False, True)
+        _nb.angle_store(dot_x_i_x_j, nn_x_i_x_j, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_x_i_x_j
+        _cv[_i - _lo, 2] = dot_x_i_x_j
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _gram_H_inf_kernel(_lo, _hi, x_i_all, x_j_all, alpha_H_all, H, _o0, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`gram_H_inf` (second half of
+    the hybrid pass; rare rows flagged for :func:`_gram_H_inf_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _ix_i = _i
+        _ix_j = _i
+        alpha_H = alpha_H_all[_i]
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_x_i_x_j = _cv[_i - _lo, 1]
+        dot_x_i_x_j = _cv[_i - _lo, 2]
+        _, _, _, psi_x_i_x_j, _ok = _nb.angle_terms_chunk(dot_x_i_x_j, nn_x_i_x_j, _cs, _i - _lo, -1, 0)
         if not _ok: _bad[_i] = 1; _nbad += 1; continue
         _c0 = 1 / 2 / numpy.pi
         _v = alpha_H ** 2 * dot_x_i_x_j * psi_x_i_x_j / H ** 2 * _c0
@@ -65,4 +87,4 @@ def gram_H_inf(_core, _shape, x_i, x_j, alpha_H, H):
     """:func:`derivations.generated.resnet.gram_H_inf` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_gram_H_inf_kernel, _gram_H_inf_careful, _core, _shape, (x_i, x_j, alpha_H, H,), (1, 1, 0, None,), ((),), None)
+    return _nb.run(_gram_H_inf_kernel, _gram_H_inf_careful, _core, _shape, (x_i, x_j, alpha_H, H,), (1, 1, 0, None,), ((),), None, angles=(_gram_H_inf_angles, 1, 3))
