@@ -132,3 +132,12 @@ def test_errors_unchanged(name, X, msg):
     with _backend.using("numpy"), pytest.raises(ValueError) as e0:
         fn(X)
     assert str(e1.value) == str(e0.value) and msg in str(e1.value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_layouts(name):
+    """Fortran order, a strided view, integers: equal to the last bit (off near pairs)."""
+    X = np.random.default_rng(7).standard_normal((190, 12))
+    for Y in (np.asfortranarray(X), X[::-1, ::2], np.round(X * 10).astype(int)):
+        r0, r1 = both(name, Y)
+        assert_same(r0, r1)
