@@ -29,6 +29,8 @@ from ..runtime import backend as _backend
 AUTO_ROWS = 1
 #: pair entries (points x rows x columns of the cosine array) per block
 BLOCK_ENTRIES = 65536
+#: packed pair entries per chunk of the gradient (its cosines and angles: 2 x 8 x this bytes)
+GRAD_ENTRIES = 16384
 
 _generated = {}
 
@@ -74,6 +76,7 @@ class CompiledCore:
         mod = module_for(kernel)
         act = kernel.name
         self.prepare = mod.prepare
+        self.prepare_pairs = mod.prepare_pairs
         self._loss = getattr(mod, f"{act}_asm_loss")
         self._grad = getattr(mod, f"{act}_asm_grad")
         self._hess = getattr(mod, f"{act}_asm_hess")
@@ -132,20 +135,46 @@ class CompiledCore:
         return out.reshape(batch)[()]
 
     def grad(self, U, a, T, b, names=("U", "a", "T", "b"), output: bool = True):
+        """Chunks of :data:`GRAD_ENTRIES` packed pairs: ``prepare_pairs`` (norms, the cosines
+        of the pairs i < j, clipped), ``np.arccos`` into a chunk-sized buffer, the compiled
+        pass writing straight into ``gU`` (and ``gA``).  The scratch is allocated once per call
+        and small (cache-resident, no fresh pages)."""
         Uf, af, Tf, bf, batch, N = self._flat(U, a, T, b)
         n, d = Uf.shape[1:]
         m = Tf.shape[1]
+        nm = n + m
+        L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t)
         gU = np.empty((N, n, d))
         gA = np.empty((N, n)) if output else np.empty((1, 1))
-        S = np.empty((6, n + m))
-        GB = np.empty((n, n + m))
-        X = np.empty((n + m, d))
-        self._blocks(Uf, af, Tf, bf, N, n, names,
-                     lambda sl, Ub, ab, Tb, bb, nx, Xh, C, P: self._grad(
-                         Ub, ab, Tb, bb, self.prm, nx, Xh, C, P, output, S, GB, X, gU[sl],
-                         gA[sl] if output else gA))
+        B = max(1, min(N, GRAD_ENTRIES // max(L, 1)))
+        nx = np.empty((B, nm))
+        C, P, NI, NJ = (np.empty((B, L)) for _ in range(4))
+        Gs, Gt, TT, rn = np.empty((n, n)), np.empty((B * n, m)), np.empty((d, m)), np.empty(nm)
+        F, S = np.empty((6, L)), np.empty((2, n))
+        A, X = np.empty((n, nm)), np.empty((nm, d))
+        U2 = Uf.reshape(N * n, d)
+        prm, prep, asm = self.prm, self.prepare_pairs, self._grad
+        for s in range(0, N, B):
+            e = min(N, s + B)
+            edges = prep(U2, Tf, n, s, e, nx, C, NI, NJ, Gs, Gt, TT, rn)
+            if edges < 0:
+                self._raise_zero(-edges, Uf, names)
+            if e - s == B:
+                np.arccos(C, out=P)
+            else:
+                np.arccos(C[:e - s], out=P[:e - s])
+            asm(U2, af, Tf, bf, prm, n, s, e, nx, C, P, NI, NJ, edges, output, F, S, A, X, gU,
+                gA)
         gU = gU.reshape(batch + (n, d))
         return gU, (gA.reshape(batch + (n,)) if output else None)
+
+    @staticmethod
+    def _raise_zero(bad, Uf, names):
+        """The error of a zero vector found in a chunk: the student's when any student vector
+        of the whole batch is zero (the NumPy core checks all students first)."""
+        if bad == 2 and not np.sqrt(np.einsum("...i,...i->...", Uf, Uf)).all():
+            bad = 1
+        raise _zero_error(names[0] if bad == 1 else names[2])
 
     def _scratch(self, n, m, d):
         return (np.empty((n, n + m, d)), np.empty((n, n + m, 12)), np.empty((n, d, d)),
