@@ -440,8 +440,7 @@ def relu_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, 
             Ai[i] = ai * (coef[i] - ci)
             if want_a:
                 gA[p, i] = ka[i] - ki
-        for i in range(n):
-            X[i] = U2[p * n + i]
+        X[:n] = U2[p * n:(p + 1) * n]
         if tb:
             for t in range(m):
                 X[n + t] = T[tp, t]
@@ -837,8 +836,7 @@ def leaky_relu_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, wa
             Ai[i] = ai * (coef[i] - ci)
             if want_a:
                 gA[p, i] = ka[i] - ki
-        for i in range(n):
-            X[i] = U2[p * n + i]
+        X[:n] = U2[p * n:(p + 1) * n]
         if tb:
             for t in range(m):
                 X[n + t] = T[tp, t]
@@ -1212,8 +1210,7 @@ def abs_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F
             Ai[i] = ai * (coef[i] - ci)
             if want_a:
                 gA[p, i] = ka[i] - ki
-        for i in range(n):
-            X[i] = U2[p * n + i]
+        X[:n] = U2[p * n:(p + 1) * n]
         if tb:
             for t in range(m):
                 X[n + t] = T[tp, t]
@@ -1574,8 +1571,7 @@ def identity_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want
             Ai[i] = ai * (coef[i] - ci)
             if want_a:
                 gA[p, i] = ka[i] - ki
-        for i in range(n):
-            X[i] = U2[p * n + i]
+        X[:n] = U2[p * n:(p + 1) * n]
         if tb:
             for t in range(m):
                 X[n + t] = T[tp, t]
@@ -1945,8 +1941,7 @@ def quadratic_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, wan
             Ai[i] = ai * (coef[i] - ci)
             if want_a:
                 gA[p, i] = ka[i] - ki
-        for i in range(n):
-            X[i] = U2[p * n + i]
+        X[:n] = U2[p * n:(p + 1) * n]
         if tb:
             for t in range(m):
                 X[n + t] = T[tp, t]
@@ -2317,8 +2312,7 @@ def step_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, 
             Ai[i] = ai * (coef[i] - ci)
             if want_a:
                 gA[p, i] = ka[i] - ki
-        for i in range(n):
-            X[i] = U2[p * n + i]
+        X[:n] = U2[p * n:(p + 1) * n]
         if tb:
             for t in range(m):
                 X[n + t] = T[tp, t]
@@ -2737,8 +2731,7 @@ def erf_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F
             Ai[i] = ai * (coef[i] - ci)
             if want_a:
                 gA[p, i] = ka[i] - ki
-        for i in range(n):
-            X[i] = U2[p * n + i]
+        X[:n] = U2[p * n:(p + 1) * n]
         if tb:
             for t in range(m):
                 X[n + t] = T[tp, t]

@@ -405,8 +405,7 @@ def _K_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F,
             Ai[i] = ai * (coef[i] - ci)
             if want_a:
                 gA[p, i] = ka[i] - ki
-        for i in range(n):
-            X[i] = U2[p * n + i]
+        X[:n] = U2[p * n:(p + 1) * n]
         if tb:
             for t in range(m):
                 X[n + t] = T[tp, t]
