@@ -269,17 +269,6 @@ def kahan(x, y, nx, ny, Cq, Pq, Sq, k):
 
 
 @_jit_inline
-def stack(U, T, p, X):
-    """``X (n+m, d)`` := the raw student and teacher vectors of point ``p``."""
-    n = U.shape[1]
-    tp = p if T.shape[0] > 1 else 0
-    for i in range(n):
-        X[i] = U[p, i]
-    for j in range(T.shape[1]):
-        X[n + j] = T[tp, j]
-
-
-@_jit_inline
 def relu_kappa(a, b, c, s, phi, prm):
     """kappa(u, v) (scalar)."""
     return float(a*b*(c*(numpy.pi) + s - c*phi)*((1/2)/numpy.pi))

@@ -15,6 +15,9 @@ Per block of points (at most :data:`BLOCK_ENTRIES` pair entries): ``prepare`` (n
 normalized vectors, clipped cosines, the Gram matrix by BLAS), ``np.arccos`` of the block's
 cosines (NumPy's SIMD loop, ~10x a scalar ``acos`` in compiled code), then one compiled pass
 (the Kahan angle at the edges, the derived pair terms, the chain rule) into preallocated outputs.
+The gradient (:meth:`CompiledCore.grad`) runs over chunks of :data:`GRAD_ENTRIES` packed pairs
+with scratch allocated once per call and small enough to stay in cache (no fresh pages: a page
+fault costs ~1-3 us on the shared VMs): ``prepare_pairs``, ``np.arccos``, ``NAME_asm_grad``.
 Edge handling, zero-vector errors and broadcasting are the NumPy core's.
 """
 from __future__ import annotations

@@ -17,8 +17,14 @@ block of parameter points is split in three calls (:mod:`derivations.twolayer.co
    matrix by BLAS through ``np.dot``);
 2. ``np.arccos`` of the block's cosines (NumPy's SIMD loop: 1.3 ns per entry against 14 ns for
    a scalar ``math.acos`` in compiled code, measured on the 2-core VM);
-3. ``_K_asm_loss`` / ``_K_asm_grad`` / ``_K_asm_hess`` / ``_K_asm_hvp``: the stable angle at the edges, the
+3. ``_K_asm_loss`` / ``_K_asm_hess`` / ``_K_asm_hvp``: the stable angle at the edges, the
    derived pair terms and the chain rule, point by point, into preallocated outputs.
+
+The gradient has its own pair of passes over cache-sized chunks of points: ``prepare_pairs``
+(the raw Gram entries by BLAS, one ``U T^T`` product per chunk when the teacher is shared,
+over the products of the norms; each student pair once, packed), ``np.arccos`` of the chunk,
+then ``_K_asm_grad`` (sines, the Kahan angle of the edge pairs, the pair terms in both orders
+in flat loops, and ``dl/dU_p = A @ [U_p; T]`` as one BLAS product per point).
 """
 # flake8: noqa
 # pylint: skip-file
@@ -268,17 +274,6 @@ def kahan(x, y, nx, ny, Cq, Pq, Sq, k):
     Cq[k] = math.cos(phi)
     Sq[k] = math.sin(phi)
     Pq[k] = phi
-
-
-@_jit_inline
-def stack(U, T, p, X):
-    """``X (n+m, d)`` := the raw student and teacher vectors of point ``p``."""
-    n = U.shape[1]
-    tp = p if T.shape[0] > 1 else 0
-    for i in range(n):
-        X[i] = U[p, i]
-    for j in range(T.shape[1]):
-        X[n + j] = T[tp, j]
 # </shared>
 
 
