@@ -16,13 +16,14 @@ normalized vectors, clipped cosines, the Gram matrix by BLAS), ``np.arccos`` of 
 cosines (NumPy's SIMD loop, ~10x a scalar ``acos`` in compiled code), then one compiled pass
 (the Kahan angle at the edges, the derived pair terms, the chain rule) into preallocated outputs.
 The gradient (:meth:`CompiledCore.grad`) runs over chunks of :data:`GRAD_ENTRIES` packed pairs
-with scratch allocated once per call and small enough to stay in cache (no fresh pages: a page
-fault costs ~1-3 us on the shared VMs): ``prepare_pairs``, ``np.arccos``, ``NAME_asm_grad``.
+with scratch small enough to stay in cache and kept per thread between calls (no fresh pages: a
+page fault costs ~1-3 us on the shared VMs): ``prepare_pairs``, ``np.arccos``, ``NAME_asm_grad``.
 Edge handling, zero-vector errors and broadcasting are the NumPy core's.
 """
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -85,6 +86,7 @@ class CompiledCore:
         self._hess = getattr(mod, f"{act}_asm_hess")
         self._hvp = getattr(mod, f"{act}_asm_hvp")
         self.prm = np.array(kernel.params, dtype=np.float64)
+        self._tls = threading.local()   # per-thread scratch of the gradient
 
     # ------------------------------------------------------------------------------------
     @staticmethod
@@ -140,21 +142,16 @@ class CompiledCore:
     def grad(self, U, a, T, b, names=("U", "a", "T", "b"), output: bool = True):
         """Chunks of :data:`GRAD_ENTRIES` packed pairs: ``prepare_pairs`` (norms, the cosines
         of the pairs i < j, clipped), ``np.arccos`` into a chunk-sized buffer, the compiled
-        pass writing straight into ``gU`` (and ``gA``).  The scratch is allocated once per call
-        and small (cache-resident, no fresh pages)."""
+        pass writing straight into ``gU`` (and ``gA``).  The scratch is small (cache-resident,
+        no fresh pages) and kept between calls (:meth:`_grad_scratch`)."""
         Uf, af, Tf, bf, batch, N = self._flat(U, a, T, b)
         n, d = Uf.shape[1:]
         m = Tf.shape[1]
-        nm = n + m
         L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t)
         gU = np.empty((N, n, d))
         gA = np.empty((N, n)) if output else np.empty((1, 1))
         B = max(1, min(N, GRAD_ENTRIES // max(L, 1)))
-        nx = np.empty((B, nm))
-        C, P, NI, NJ = (np.empty((B, L)) for _ in range(4))
-        Gs, Gt, TT, rn = np.empty((n, n)), np.empty((B * n, m)), np.empty((d, m)), np.empty(nm)
-        F, S = np.empty((6, L)), np.empty((2, n))
-        A, X = np.empty((n, nm)), np.empty((nm, d))
+        nx, C, P, NI, NJ, Gs, Gt, TT, rn, F, S, A, X = self._grad_scratch(n, m, d, L)
         U2 = Uf.reshape(N * n, d)
         prm, prep, asm = self.prm, self.prepare_pairs, self._grad
         for s in range(0, N, B):
@@ -162,7 +159,7 @@ class CompiledCore:
             edges = prep(U2, Tf, n, s, e, nx, C, NI, NJ, Gs, Gt, TT, rn)
             if edges < 0:
                 self._raise_zero(-edges, Uf, names)
-            if e - s == B:
+            if e - s == C.shape[0]:
                 np.arccos(C, out=P)
             else:
                 np.arccos(C[:e - s], out=P[:e - s])
@@ -170,6 +167,22 @@ class CompiledCore:
                 gA)
         gU = gU.reshape(batch + (n, d))
         return gU, (gA.reshape(batch + (n,)) if output else None)
+
+    def _grad_scratch(self, n, m, d, L):
+        """The gradient's scratch for one chunk of at most ``GRAD_ENTRIES // L`` points, kept
+        per thread and shape (allocated once: a single-point call then allocates only its
+        output; ~0.5 MB at k = m = d = 20, ~1.3 MB at 100)."""
+        key = (n, m, d, GRAD_ENTRIES)
+        ws = getattr(self._tls, "grad", None)
+        if ws is None or ws[0] != key:
+            B = max(1, GRAD_ENTRIES // max(L, 1))
+            nm = n + m
+            ws = (key, (np.empty((B, nm)), *(np.empty((B, L)) for _ in range(4)),
+                        np.empty((n, n)), np.empty((B * n, m)), np.empty((d, m)),
+                        np.empty(nm), np.empty((6, L)), np.empty((2, n)), np.empty((n, nm)),
+                        np.empty((nm, d))))
+            self._tls.grad = ws
+        return ws[1]
 
     @staticmethod
     def _raise_zero(bad, Uf, names):
