@@ -17,8 +17,14 @@ block of parameter points is split in three calls (:mod:`derivations.twolayer.co
    matrix by BLAS through ``np.dot``);
 2. ``np.arccos`` of the block's cosines (NumPy's SIMD loop: 1.3 ns per entry against 14 ns for
    a scalar ``math.acos`` in compiled code, measured on the 2-core VM);
-3. ``_K_asm_loss`` / ``_K_asm_grad`` / ``_K_asm_hess`` / ``_K_asm_hvp``: the stable angle at the edges, the
+3. ``_K_asm_loss`` / ``_K_asm_hess`` / ``_K_asm_hvp``: the stable angle at the edges, the
    derived pair terms and the chain rule, point by point, into preallocated outputs.
+
+The gradient has its own pair of passes over cache-sized chunks of points: ``prepare_pairs``
+(the raw Gram entries by BLAS, one ``U T^T`` product per chunk when the teacher is shared,
+over the products of the norms; each student pair once, packed), ``np.arccos`` of the chunk,
+then ``_K_asm_grad`` (sines, the Kahan angle of the edge pairs, the pair terms in both orders
+in flat loops, and ``dl/dU_p = A @ [U_p; T]`` as one BLAS product per point).
 """
 # flake8: noqa
 # pylint: skip-file
@@ -137,15 +143,137 @@ def frame(Xp, i, j, c, e):
             e[l] = 0.0
 
 
-@_jit_inline
-def stack(U, T, p, X):
-    """``X (n+m, d)`` := the raw student and teacher vectors of point ``p``."""
-    n = U.shape[1]
-    tp = p if T.shape[0] > 1 else 0
+@_jit_fast
+def prepare_pairs(U2, T, n, s0, s1, nx, C, NI, NJ, Gs, Gt, TT, rn):
+    """Pass 1 of the gradient for the points ``s0 <= p < s1`` (chunk row ``q = p - s0``) of
+    the students ``U2 (N n, d)`` and teachers ``T (1 or N, m, d)``: ``nx[q] (n+m)`` the norms,
+    ``C[q] (L)`` the clipped cosines of the pairs, packed: the student pairs (i, j), i < j,
+    row by row, then the student-teacher pairs (i, t) row by row, and ``NI[q]``, ``NJ[q]``
+    the norms of each pair's first and second vector.  The cosines are the raw Gram entries
+    over the product of the norms (BLAS: per point ``U_p U_p^T``; ``U T^T`` for the whole chunk
+    when the teacher is shared; ``Gs``, ``Gt``, ``TT``, ``rn``: scratch).  Returns the number of
+    pairs with ``c^2 > EDGE_C2`` (to be redone with the stable angle), or -1 if a student
+    vector is zero, -2 if a teacher vector is (then nothing else is meaningful)."""
+    d = U2.shape[1]
+    m = T.shape[1]
+    nm = n + m
+    nss = n * (n - 1) // 2
+    tb = T.shape[0] > 1
+    B = s1 - s0
+    bad = 0
+    if not tb:
+        for t in range(m):
+            x = T[0, t]
+            sq = 0.0
+            for l in range(d):
+                sq += x[l] * x[l]
+                TT[l, t] = x[l]
+            r = math.sqrt(sq)
+            for q in range(B):
+                nx[q, n + t] = r
+            if r == 0.0:
+                bad = -2
+        np.dot(U2[s0 * n:s1 * n], TT, Gt[:B * n])
+    edges = 0
+    for p in range(s0, s1):
+        q = p - s0
+        Up = U2[p * n:(p + 1) * n]
+        np.dot(Up, Up.T, Gs)
+        Gq = Gt[q * n:(q + 1) * n]
+        nxq = nx[q]
+        if tb:
+            Tp = T[p]
+            np.dot(Up, Tp.T, Gq)
+            for t in range(m):
+                x = Tp[t]
+                sq = 0.0
+                for l in range(d):
+                    sq += x[l] * x[l]
+                r = math.sqrt(sq)
+                nxq[n + t] = r
+                if r == 0.0 and bad == 0:
+                    bad = -2
+        for i in range(n):
+            r = math.sqrt(Gs[i, i])
+            nxq[i] = r
+            if r == 0.0:
+                bad = -1
+        if bad:
+            return bad
+        for j in range(nm):
+            rn[j] = 1.0 / nxq[j]
+        Cq = C[q]
+        NIq = NI[q]
+        NJq = NJ[q]
+        off = 0
+        for i in range(n):
+            ri = rn[i]
+            ni = nxq[i]
+            L = n - 1 - i
+            src = Gs[i, i + 1:]
+            dst = Cq[off:off + L]
+            rj = rn[i + 1:n]
+            for r in range(L):
+                dst[r] = src[r] * ri * rj[r]
+            NIq[off:off + L] = ni
+            NJq[off:off + L] = nxq[i + 1:n]
+            off += L
+        for i in range(n):
+            ri = rn[i]
+            src = Gq[i]
+            dst = Cq[nss + i * m:nss + (i + 1) * m]
+            rt = rn[n:]
+            for t in range(m):
+                dst[t] = src[t] * ri * rt[t]
+            NI[q, nss + i * m:nss + (i + 1) * m] = nxq[i]
+            NJ[q, nss + i * m:nss + (i + 1) * m] = nxq[n:]
+        ne = 0
+        for r in range(Cq.shape[0]):
+            c = Cq[r]
+            c = c if c < 1.0 else 1.0
+            c = c if c > -1.0 else -1.0
+            Cq[r] = c
+            ne += 1 if c * c > EDGE_C2 else 0
+        edges += ne
+    return edges
+
+
+@_jit
+def packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, Sq):
+    """The pairs of point ``p`` with ``c^2 > EDGE_C2`` in the packing of
+    :func:`prepare_pairs`: ``(c, s, phi)`` redone with the Kahan angle ``2 atan2(|x^ - y^|,
+    |x^ + y^|)`` of the normalized vectors, as ``model._geometry``."""
+    m = T.shape[1]
+    k = 0
     for i in range(n):
-        X[i] = U[p, i]
-    for j in range(T.shape[1]):
-        X[n + j] = T[tp, j]
+        for j in range(i + 1, n):
+            if Cq[k] * Cq[k] > EDGE_C2:
+                kahan(U2[p * n + i], U2[p * n + j], nxq[i], nxq[j], Cq, Pq, Sq, k)
+            k += 1
+    for i in range(n):
+        for t in range(m):
+            if Cq[k] * Cq[k] > EDGE_C2:
+                kahan(U2[p * n + i], T[tp, t], nxq[i], nxq[n + t], Cq, Pq, Sq, k)
+            k += 1
+
+
+@_jit_inline
+def kahan(x, y, nx, ny, Cq, Pq, Sq, k):
+    """``Cq[k], Sq[k], Pq[k]`` := cos, sin of the angle ``2 atan2(|x^ - y^|, |x^ + y^|)`` of
+    ``x, y`` (norms ``nx, ny``), and the angle."""
+    s1 = 0.0
+    s2 = 0.0
+    for l in range(x.shape[0]):
+        xl = x[l] / nx
+        yl = y[l] / ny
+        dm = xl - yl
+        dp = xl + yl
+        s1 += dm * dm
+        s2 += dp * dp
+    phi = 2.0 * math.atan2(math.sqrt(s1), math.sqrt(s2))
+    Cq[k] = math.cos(phi)
+    Sq[k] = math.sin(phi)
+    Pq[k] = phi
 # </shared>
 
 
@@ -191,58 +319,92 @@ def _K_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
         out[p] = 0.5 * ((2.0 * qa + sa) + (2.0 * qb + sb)) - cr
 
 
-@_jit_fast
-def _K_asm_grad(U, a, T, b, prm, nx, Xh, C, P, want_a, S, GB, X, gU, gA):
-    """``gU = dl/dU`` (and ``gA = dl/da`` when ``want_a``; without it the kernel itself is not
-    evaluated).  ``S (6, n+m)``, ``GB (n, n+m)``, ``X (n+m, d)``: scratch."""
-    B, n, d = U.shape
+@_jit_grad
+def _K_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F, S, A, X,
+                gU, gA):
+    """``gU[p] = dl/dU`` (and ``gA[p] = dl/da`` when ``want_a``; without it the kernel itself
+    is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
+    :func:`prepare_pairs` (``nx``, ``C``, ``NI``, ``NJ``; ``P`` the arccos of ``C``; ``edges``
+    its count of edge pairs).  Each student pair is evaluated once, in both of its orders; the
+    pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
+    as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
+    coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
+    d = U2.shape[1]
     m = T.shape[1]
-    cs, ss, ps, g1, g2, kk = S[0], S[1], S[2], S[3], S[4], S[5]
-    for p in range(B):
-        tp = p if T.shape[0] > 1 else 0
+    nm = n + m
+    nss = n * (n - 1) // 2
+    L = C.shape[1]
+    tb = T.shape[0] > 1
+    sq, g1, g2, h1, h2, kk = F[0], F[1], F[2], F[3], F[4], F[5]
+    coef, ka = S[0], S[1]
+    if not tb:
+        for t in range(m):
+            X[n + t] = T[0, t]
+    for p in range(s0, s1):
+        q = p - s0
+        tp = p if tb else 0
         ap = a[p]
         bp = b[tp]
-        Cp = C[p]
-        Pp = P[p]
-        Xp = Xh[p]
-        nxp = nx[p]
+        nxq = nx[q]
+        Cq = C[q]
+        Pq = P[q]
+        NIq = NI[q]
+        NJq = NJ[q]
+        for r in range(L):
+            c = Cq[r]
+            sq[r] = math.sqrt(1.0 - c * c)
+        if edges:
+            packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, sq)
+        if want_a:
+            for r in range(L):
+                kk[r], g1[r], g2[r] = _K_grad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
+        else:
+            for r in range(L):
+                g1[r], g2[r] = _K_dgrad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
+        for r in range(nss):  # the student pairs in the order (j, i)
+            h1[r], h2[r] = _K_dgrad(NJq[r], NIq[r], Cq[r], sq[r], Pq[r], prm)
         for i in range(n):
-            row_geom(Cp, Pp, Xp, i, 0, n + m, cs, ss, ps)
-            ni = nxp[i]
-            if want_a:
-                for l in range(n + m):
-                    kk[l], g1[l], g2[l] = _K_grad(ni, nxp[l], cs[l], ss[l], ps[l], prm)
-            else:
-                for l in range(n + m):
-                    g1[l], g2[l] = _K_dgrad(ni, nxp[l], cs[l], ss[l], ps[l], prm)
-            g1[i] = 0.0
-            g2[i] = 0.0
-            row = GB[i]
-            coef = 0.0
-            for l in range(n):
-                coef += g1[l] * ap[l]
-                row[l] = g2[l] * ap[l]
-            for j in range(m):
-                coef -= g1[n + j] * bp[j]
-                row[n + j] = -g2[n + j] * bp[j]
-            D, d1, _h0, _h11 = _K_self(ni, prm)
-            row[i] = coef + 0.5 * ap[i] * d1
-            if want_a:
-                kk[i] = 0.0
-                ka = 0.0
-                for l in range(n):
-                    ka += kk[l] * ap[l]
-                for j in range(m):
-                    ka -= kk[n + j] * bp[j]
-                gA[p, i] = ka + ap[i] * D
-        stack(U, T, p, X)
-        gp = gU[p]
-        np.dot(GB, X, gp)
+            D, d1, _h0, _h11 = _K_self(nxq[i], prm)
+            coef[i] = 0.5 * ap[i] * d1
+            ka[i] = ap[i] * D
+        k = 0
         for i in range(n):
             ai = ap[i]
-            g = gp[i]
-            for l in range(d):
-                g[l] *= ai
+            Ai = A[i]
+            ci = 0.0
+            ki = 0.0
+            for j in range(i + 1, n):
+                aj = ap[j]
+                ci += g1[k] * aj
+                Ai[j] = ai * g2[k] * aj
+                coef[j] += h1[k] * ai
+                A[j, i] = aj * h2[k] * ai
+                if want_a:
+                    ki += kk[k] * aj
+                    ka[j] += kk[k] * ai
+                k += 1
+            coef[i] += ci
+            ka[i] += ki
+        for i in range(n):
+            ai = ap[i]
+            Ai = A[i]
+            o = nss + i * m
+            ci = 0.0
+            ki = 0.0
+            for t in range(m):
+                bt = bp[t]
+                ci += g1[o + t] * bt
+                Ai[n + t] = -ai * g2[o + t] * bt
+                if want_a:
+                    ki += kk[o + t] * bt
+            Ai[i] = ai * (coef[i] - ci)
+            if want_a:
+                gA[p, i] = ka[i] - ki
+        X[:n] = U2[p * n:(p + 1) * n]
+        if tb:
+            for t in range(m):
+                X[n + t] = T[tp, t]
+        np.dot(A, X, gU[p])
 
 
 @_jit_inline

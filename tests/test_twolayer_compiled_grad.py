@@ -1,0 +1,122 @@
+"""The compiled two-layer gradient's chunked pass (issue 20 item 7; compiled.CompiledCore.grad):
+packed pairs (each student pair once, in both orders), the raw Gram matrix, the chain rule as
+one product per point.  Against the NumPy engine to 1e-14 relative, with many small chunks
+(a partial last one), edge pairs (parallel, antiparallel, on a teacher's ray, nearly parallel)
+in several chunks, shared and batched teachers, output weights fixed and trained; the zero-
+vector error names the same argument as the NumPy engine when it sits in a later chunk."""
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from derivations.runtime import backend as _backend  # noqa: E402
+from derivations.twolayer import compiled, fully_connected  # noqa: E402
+
+TOL = 1e-14
+
+
+def _rel(x, y):
+    if isinstance(x, tuple):
+        return max(_rel(a, b) for a, b in zip(x, y))
+    x, y = np.asarray(x), np.asarray(y)
+    assert x.shape == y.shape
+    return float(np.max(np.abs(x - y)) / np.max(np.abs(x)))
+
+
+def _both(fn):
+    with _backend.using("numpy"):
+        ref = fn()
+    with _backend.using("numba"):
+        got = fn()
+    return ref, got
+
+
+def _edges(rng, W, V):
+    """Edge pairs at points 0, 4, 8, 13 (different chunks of 3 points)."""
+    d = W.shape[-1]
+    W[0, 1] = 2.5 * W[0, 0]                                  # parallel students
+    W[4, 2] = -0.7 * W[4, 0]                                 # antiparallel
+    W[8, 3] = 1.3 * (V[8, 1] if V.ndim == 3 else V[1])       # on a teacher's ray
+    W[13, 0] = W[13, 4] + 1e-9 * rng.standard_normal(d)      # nearly parallel
+    return W
+
+
+@pytest.mark.parametrize("act", ["relu", "erf", "leaky_relu"])
+@pytest.mark.parametrize("train", [False, True])
+def test_chunked_grad_matches_numpy(monkeypatch, act, train):
+    monkeypatch.setattr(compiled, "GRAD_ENTRIES", 3 * 35)   # k = 5, m = 4: 35 pairs, 3 points
+    rng = np.random.default_rng(11)
+    net = fully_connected(6, 5, 4, act, train_output=train)
+    N = 17
+    for batched_teacher in (False, True):
+        V = rng.standard_normal((N, 4, 6) if batched_teacher else (4, 6))
+        b = rng.standard_normal((N, 4) if batched_teacher else 4)
+        W = _edges(rng, rng.standard_normal((N, 5, 6)), V)
+        a = rng.standard_normal((N, 5))
+        ref, got = _both(lambda: net.grad(W, a, V, b))
+        assert _rel(ref, got) <= TOL
+
+
+def test_chunked_grad_one_unit_and_wide_teacher(monkeypatch):
+    """No student pairs at all (k = 1), and more teachers than students."""
+    monkeypatch.setattr(compiled, "GRAD_ENTRIES", 16)
+    rng = np.random.default_rng(12)
+    for k, m in ((1, 3), (2, 7)):
+        net = fully_connected(4, k, m, "relu", train_output=True)
+        W, a = rng.standard_normal((9, k, 4)), rng.standard_normal((9, k))
+        V, b = rng.standard_normal((m, 4)), rng.standard_normal(m)
+        ref, got = _both(lambda: net.grad(W, a, V, b))
+        assert _rel(ref, got) <= TOL
+
+
+def test_zero_student_in_a_later_chunk_is_named_first(monkeypatch):
+    """A zero teacher in chunk 1 and a zero student in chunk 3: the NumPy engine checks the
+    students first, and so does the compiled one."""
+    monkeypatch.setattr(compiled, "GRAD_ENTRIES", 2 * 35)
+    rng = np.random.default_rng(13)
+    net = fully_connected(6, 5, 4, "relu")
+    W, V = rng.standard_normal((9, 5, 6)), rng.standard_normal((9, 4, 6))
+    V[0, 2] = 0.0
+    W[6, 1] = 0.0
+    for backend in ("numpy", "numba"):
+        with _backend.using(backend):
+            with pytest.raises(ValueError, match="^W: every unit"):
+                net.grad(W, np.ones(5), V, np.ones(4))
+    W[6, 1] = 1.0
+    with _backend.using("numba"):
+        with pytest.raises(ValueError, match="^V: every unit"):
+            net.grad(W, np.ones(5), V, np.ones(4))
+
+
+def test_edge_pairs_get_the_stable_angle():
+    """The pass redoes the pairs with c^2 > 0.81 with the Kahan angle (in place in the chunk's
+    angle buffer): a student pair 1e-9 apart gets its angle to ~1e-6 relative (arccos of the
+    rounded cosine gives 0 or ~1e-8), the antiparallel-ish one pi - angle likewise.  (The
+    gradient itself hardly feels it: its pair terms are smooth in the angle at 0 and pi.)"""
+    rng = np.random.default_rng(14)
+    n, m, d = 3, 2, 5
+    U = rng.standard_normal((1, n, d))
+    e1, e2 = 1e-9 * rng.standard_normal(d), 1e-9 * rng.standard_normal(d)
+    U[0, 1] = U[0, 0] + e1
+    T = np.stack([-2.0 * U[0, 2] + e2, rng.standard_normal(d)])[None]
+    mod = compiled.module_for(fully_connected(d, n, m, "relu").kernel)
+    L = n * (n - 1) // 2 + n * m
+    nx, C, P, NI, NJ = np.empty((1, n + m)), *(np.empty((1, L)) for _ in range(4))
+    U2 = U.reshape(n, d)
+    edges = mod.prepare_pairs(U2, T, n, 0, 1, nx, C, NI, NJ, np.empty((n, n)),
+                              np.empty((n, m)), np.empty((d, m)), np.empty(n + m))
+    assert edges >= 2
+    np.arccos(C, out=P)
+    mod.relu_asm_grad(U2, np.ones((1, n)), T, np.ones((1, m)), np.empty(0), n, 0, 1, nx, C, P,
+                      NI, NJ, edges, False, np.empty((6, L)), np.empty((2, n)),
+                      np.empty((n, n + m)), np.empty((n + m, d)), np.empty((1, n, d)),
+                      np.empty((1, 1)))
+
+    def angle(x, y):   # exact enough: the rejection of y from x over the projection
+        x, y = x / np.linalg.norm(x), y / np.linalg.norm(y)
+        return np.arctan2(np.linalg.norm(y - (x @ y) * x), x @ y)
+
+    k01 = 0                          # packed: (0, 1), (0, 2), (1, 2), then (i, t)
+    k20 = n * (n - 1) // 2 + 2 * m   # the pair (2, teacher 0)
+    assert P[0, k01] == pytest.approx(angle(U[0, 0], U[0, 1]), rel=1e-6)
+    assert np.pi - P[0, k20] == pytest.approx(np.pi - angle(U[0, 2], T[0, 0]), rel=1e-6)
