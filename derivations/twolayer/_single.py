@@ -60,7 +60,7 @@ class Runner:
 
     def __init__(self, cc, n, m, d):
         self.cc, self.n, self.m, self.d = cc, n, m, d
-        self._pools = {"loss": [], "grad": [], "hess": []}
+        self._pools = {"loss": [], "hess": []}
 
     def _geom(self, R):
         n, m, d = self.n, self.m, self.d
@@ -71,9 +71,6 @@ class Runner:
         n, m, d = self.n, self.m, self.d
         if kind == "loss":
             return self._geom(n + m) + (np.empty((4, n + m)), np.empty(1))
-        if kind == "grad":
-            return self._geom(n) + (np.empty((6, n + m)), np.empty((n, n + m)),
-                                    np.empty((n + m, d)), np.empty((1, 1)))
         return self._geom(n) + self.cc._scratch(n, m, d)
 
     def loss(self, U, a, T, b):
@@ -93,21 +90,22 @@ class Runner:
             pool.append(s)
 
     def grad(self, U, a, T, b, output):
-        """``(dl/dU (n, d), dl/da (n,) or None)``, or None when a unit is zero."""
-        cc, pool = self.cc, self._pools["grad"]
-        s = pool.pop() if pool else self._new("grad")
-        try:
-            nx, Xh, C, P, S, GB, X, dummy = s
-            U3, T3 = U[None], T[None]
-            if cc.prepare(U3, T3, self.n, nx, Xh, C):
-                return None
-            np.arccos(C, out=P)
-            gU = np.empty((1, self.n, self.d))
-            gA = np.empty((1, self.n)) if output else dummy
-            cc._grad(U3, a[None], T3, b[None], cc.prm, nx, Xh, C, P, output, S, GB, X, gU, gA)
-            return gU[0], (gA[0] if output else None)
-        finally:
-            pool.append(s)
+        """``(dl/dU (n, d), dl/da (n,) or None)``, or None when a unit is zero: the chunked
+        gradient's own calls (:meth:`.compiled.CompiledCore.grad`) for a chunk of one point,
+        on its per-thread scratch."""
+        cc, n, m, d = self.cc, self.n, self.m, self.d
+        L = n * (n - 1) // 2 + n * m
+        nx, C, P, NI, NJ, Gs, Gt, TT, rn, F, S, A, X = cc._grad_scratch(n, m, d, L)
+        T3 = T[None]
+        edges = cc.prepare_pairs(U, T3, n, 0, 1, nx, C, NI, NJ, Gs, Gt, TT, rn)
+        if edges < 0:
+            return None
+        np.arccos(C[:1], out=P[:1])
+        gU = np.empty((1, n, d))
+        gA = np.empty((1, n)) if output else np.empty((1, 1))
+        cc._grad(U, a[None], T3, b[None], cc.prm, n, 0, 1, nx, C, P, NI, NJ, edges, output,
+                 F, S, A, X, gU, gA)
+        return gU[0], (gA[0] if output else None)
 
     def hessian(self, U, a, T, b, train_output):
         """The dense ``(P, P)`` Hessian in ``U`` (and ``a``), or None when a unit is zero."""
