@@ -8,9 +8,10 @@
   for comparison (in the row's detail and JSON);
 * ``grad``, ``grad_p`` and ``cn_grad_w`` with their compiled per-frequency spectra
   (``derivations/generated/circulant_fft_numba.py``) vs the NumPy backend at ``dh_fig4``'s size
-  (2000 draws, d = 6, n = 100; interleaved, CPU time): target <= 0.8x, 0.9x for ``cn_grad_w``
-  (the FFTs, the exclusive products and the checks stay NumPy's in both; ``cn_grad_w``'s
-  channel-normalization prologue, z and |z|, too: 0.73x measured, 0.83x at 200 draws).
+  (2000 draws, d = 6, n = 100; interleaved, CPU time): target <= 1x, i.e. the compiled path must
+  pay where ``auto`` picks it (measured 0.48-0.49x for ``grad`` and ``grad_p``; 0.73x for
+  ``cn_grad_w``, 0.83x at 200 draws: its channel-normalization prologue, z and |z|, the FFTs,
+  the exclusive products and the checks stay NumPy's in both).
 """
 from __future__ import annotations
 
@@ -80,9 +81,9 @@ def compiled_rows(quick: bool = False) -> list:
     y = rng.standard_normal(n)
     pools = [rng.standard_normal((B, d, n)) / n for _ in range(2)]
     rows = []
-    for name, call, target in (("grad", lambda w: G.grad(w, x, y), 0.8),
-                               ("grad_p", lambda w: G.grad_p(w, x, y, 9), 0.8),
-                               ("cn_grad_w", lambda w: G.cn_grad_w(w, 1.0, x, y), 0.9)):
+    for name, call, target in (("grad", lambda w: G.grad(w, x, y), 1.0),
+                               ("grad_p", lambda w: G.grad_p(w, x, y, 9), 1.0),
+                               ("cn_grad_w", lambda w: G.cn_grad_w(w, 1.0, x, y), 1.0)):
         def side(backend, call=call):
             def run_(w):
                 with _backend.using(backend):
