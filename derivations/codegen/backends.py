@@ -24,3 +24,4 @@ def register(backend) -> None:
 
 def registered() -> list:
     return list(_BACKENDS)
+

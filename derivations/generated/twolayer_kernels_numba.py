@@ -358,9 +358,7 @@ def relu_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, 
     pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
     as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
     coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
-    d = U2.shape[1]
     m = T.shape[1]
-    nm = n + m
     nss = n * (n - 1) // 2
     L = C.shape[1]
     tb = T.shape[0] > 1
@@ -754,9 +752,7 @@ def leaky_relu_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, wa
     pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
     as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
     coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
-    d = U2.shape[1]
     m = T.shape[1]
-    nm = n + m
     nss = n * (n - 1) // 2
     L = C.shape[1]
     tb = T.shape[0] > 1
@@ -1128,9 +1124,7 @@ def abs_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F
     pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
     as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
     coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
-    d = U2.shape[1]
     m = T.shape[1]
-    nm = n + m
     nss = n * (n - 1) // 2
     L = C.shape[1]
     tb = T.shape[0] > 1
@@ -1489,9 +1483,7 @@ def identity_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want
     pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
     as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
     coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
-    d = U2.shape[1]
     m = T.shape[1]
-    nm = n + m
     nss = n * (n - 1) // 2
     L = C.shape[1]
     tb = T.shape[0] > 1
@@ -1859,9 +1851,7 @@ def quadratic_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, wan
     pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
     as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
     coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
-    d = U2.shape[1]
     m = T.shape[1]
-    nm = n + m
     nss = n * (n - 1) // 2
     L = C.shape[1]
     tb = T.shape[0] > 1
@@ -2230,9 +2220,7 @@ def step_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, 
     pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
     as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
     coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
-    d = U2.shape[1]
     m = T.shape[1]
-    nm = n + m
     nss = n * (n - 1) // 2
     L = C.shape[1]
     tb = T.shape[0] > 1
@@ -2649,9 +2637,7 @@ def erf_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F
     pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
     as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
     coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
-    d = U2.shape[1]
     m = T.shape[1]
-    nm = n + m
     nss = n * (n - 1) // 2
     L = C.shape[1]
     tb = T.shape[0] > 1

@@ -7,6 +7,8 @@ the filters and inputs, the printed spectrum, irfft), of the fused ``loss_and_gr
 Gamma functions would overflow).  Seed 000 (Dai & Heckel 2019)."""
 from __future__ import annotations
 
+import ast
+
 import sympy as sp
 
 from ...registry import Formula, get
@@ -75,11 +77,42 @@ def spectrum_pieces(formula: Formula) -> list[str]:
     return _spectrum_lines(expr, "_S", "_t")
 
 
+#: the arrays of the spectrum lines (everything else in them is a size or a CSE name)
+ARRAYS = ("A_re", "A_im", "Q_re", "Q_im", "X_re", "X_im", "Y_re", "Y_im", "G_re", "G_im")
+
+
+def _names(code: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+
+
+def split(lines: list[str]) -> tuple[list[str], list[str], list[str], tuple[str, str]]:
+    """``(scalar lines, array lines, arrays used, (re, im))`` of the printed spectrum lines
+    ``_tN = ...`` and the last ``_S = (re) + 1j * (im)``."""
+    *cse, last = lines
+    target, rhs = last.split(" = ", 1)
+    call = ast.parse(rhs, mode="eval").body  # (re) + 1j * (im)
+    if not (isinstance(call, ast.BinOp) and isinstance(call.op, ast.Add)
+            and isinstance(call.right, ast.BinOp) and isinstance(call.right.op, ast.Mult)
+            and isinstance(call.right.left, ast.Constant) and call.right.left.value == 1j):
+        raise NotImplementedError(f"circulant template: unexpected spectrum line {last[:60]}")
+    re, im = ast.unparse(call.left), ast.unparse(call.right.right)
+    scalar, array, dep = [], [], set(ARRAYS)
+    for ln in cse:
+        name, expr = ln.split(" = ", 1)
+        if _names(expr) & dep:
+            dep.add(name)
+            if any(isinstance(n, (ast.Call, ast.Attribute)) for n in ast.walk(ast.parse(expr))):
+                raise NotImplementedError(f"circulant template: a call in an array line {ln[:60]}")
+            array.append(ln)
+        else:
+            scalar.append(ln)
+    used = sorted(set(ARRAYS) & _names("\n".join(array + [re, im])), key=ARRAYS.index)
+    return scalar, array, used, (re, im)
+
+
 def _compiled_spectrum(formula: Formula, lines: list[str]) -> list[str]:
     """``lines`` (the NumPy spectrum) behind the compiled version's dispatch
     (:mod:`.circulant_numba`: the same lines in one loop over the entries; the FFTs stay here)."""
-    from .circulant_numba import split
-
     _, _, used, _ = split(lines)
     return ([f"_fast = _rt.compiled('circulant_fft', '{formula.quantity}_spectrum', _shape)",
              "if _fast is not None:  # the compiled backend (derivations.runtime.backend)",

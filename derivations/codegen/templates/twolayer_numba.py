@@ -329,9 +329,7 @@ def _K_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F,
     pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
     as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
     coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
-    d = U2.shape[1]
     m = T.shape[1]
-    nm = n + m
     nss = n * (n - 1) // 2
     L = C.shape[1]
     tb = T.shape[0] > 1
