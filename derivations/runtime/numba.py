@@ -637,10 +637,12 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
         _mostly_rare[kernel] = skip - 1
         nbad = careful(numpy.arange(n), *ins, *flat, bad)
     else:
+        if angles is not None and len(angles) > 3:  # hybrid on narrow rows only
+            angles = angles if _row_bytes(ins) <= angles[4] else None
         if angles is None:
             nflag = kernel(n, *ins, *flat, bad)
         else:
-            nflag = _hybrid(kernel, angles, n, ins, flat, bad)
+            nflag = _hybrid(kernel if len(angles) == 3 else angles[3], angles, n, ins, flat, bad)
         nbad = 0
         if nflag:
             nbad = careful(numpy.flatnonzero(bad), *ins, *flat, bad)
@@ -659,13 +661,17 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
 def _chunk(ins):
     """Rows per chunk: the rows' inputs within ``CHUNK_BYTES`` (kept in L2 between the halves),
     between 256 and ``CHUNK`` rows."""
-    row = sum(x.itemsize * (x.size // x.shape[0]) for x in ins
-              if isinstance(x, numpy.ndarray) and x.ndim and x.strides[0])
-    return max(256, min(CHUNK, CHUNK_BYTES // max(row, 1)))
+    return max(256, min(CHUNK, CHUNK_BYTES // max(_row_bytes(ins), 1)))
+
+
+def _row_bytes(ins):
+    """Bytes of input per row (the vector arguments that vary by row)."""
+    return sum(x.itemsize * (x.size // x.shape[0]) for x in ins
+               if isinstance(x, numpy.ndarray) and x.ndim and x.strides[0])
 
 
 def _hybrid(kernel, angles, n, ins, flat, bad):
-    first, ncol, nkept = angles
+    first, ncol, nkept = angles[:3]
     chunk = _chunk(ins)
     m = min(n, chunk)
     cs, cv = numpy.empty((m, ncol)), numpy.empty((m, nkept))
