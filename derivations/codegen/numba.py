@@ -377,11 +377,13 @@ def _hybrid(k: "_Kernel"):
     ``acos`` (~14 ns a row, measured), NumPy's ``arccos`` is SIMD (~1.5 ns).  ``kept``: the
     scalars the prefix computes and the rest uses, stored by the first pass for the second
     (which does not recompute them: the row sums are latency-bound, ~15 ns a row at p = 10).
-    None also when the rest uses a vector the prefix formed (a difference kept as a vector, as
-    in the fused CNN function): recomputing the prefix cost more than the arccos saved there
-    (measured 1.26-1.50x the bare loop, against 1.02-1.09x one pass; re-running only the
-    difference line in the second half: 0.99-1.03x at p = 10, k = 8 but 1.17-1.27x at p = 50,
-    k = 25, where the arccos is a smaller share and the second read of the rows costs more)."""
+    ``rest``: the lines from the angle on, a difference vector the prefix formed (the fused
+    CNN function's ``a - |w*| a*``) formed again entry by entry where it is used
+    (:func:`_reform`; None when that is not possible).  Such a function keeps its one-pass
+    kernel too, for wide rows (``REFORM_ROW_BYTES``): recomputing the whole prefix cost
+    1.26-1.50x the bare loop, re-running the difference line 0.99-1.03x at p = 10, k = 8 but
+    1.17-1.27x at p = 50, k = 25; the entries formed in the loop that uses them, 0.92x at
+    p = 10, k = 8 (bench backend)."""
     if len(k.angles) != 1:
         return None
     at, names, dxy, nn, want_phi, want_psi = k.angles[0]
@@ -443,7 +445,10 @@ def _reform(prefix: list[str], rest: list[str]):
 
 #: a hybrid pass whose second half forms a difference vector again (the fused CNN function) runs
 #: on rows of at most this many bytes of input (vector arguments), the one-pass kernel on wider
-#: rows: measured (bench backend) ... 
+#: rows.  Measured (cnn.population_loss_and_grads, N = 1e5, CPU time, paired rounds, load 3.4),
+#: hybrid / one pass: 0.83 at p = 10, k = 8 (288 bytes); 0.94 at p = 20, k = 16 (576); 1.00 at
+#: p = 30, k = 12 (672); 1.04 at p = 50, k = 25 (1200): the second read of the rows grows with
+#: them, the arccos saved does not.
 REFORM_ROW_BYTES = 600
 
 

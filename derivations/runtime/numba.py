@@ -21,7 +21,8 @@ Hardening, row by row, as in :mod:`._runtime`:
 
 A kernel printed as a hybrid pass (one angle-terms line) runs per chunk of rows: its first half
 stores ``cos`` (``-cos``) of each row, :func:`run` takes their ``numpy.arccos`` (SIMD) in place,
-its second half finishes the rows (:func:`angle_store`, :func:`angle_terms_chunk`).
+its second half finishes the rows (:func:`angle_store`, :func:`angle_terms_chunk`); where the
+second half forms a difference vector again, only on narrow rows (:func:`run`).
 
 Every jitted function uses ``cache=True``: the machine code is cached next to this file
 (``__pycache__``) or, where that is read-only, in the user cache directory Numba picks
@@ -622,7 +623,10 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
     teacher) runs the careful pass alone.  ``angles``: ``(first half, columns)`` of a hybrid
     fast pass (:func:`derivations.codegen.numba.kernel_source`): per chunk of ``CHUNK`` rows
     the first half stores the cosines, ``numpy.arccos`` (SIMD) turns them into angles in place,
-    and ``kernel`` finishes the rows."""
+    and ``kernel`` finishes the rows.  ``angles`` of five, ``(first half, columns, scalars,
+    second half, row bytes)``: the hybrid pass (that second half) on rows of at most that many
+    bytes of input, ``kernel`` (one pass) on wider ones (the fused CNN function, whose second
+    half forms its difference vector again)."""
     n = math.prod(shape)
     flat, final = outputs(out, shape, cores)
     ins = []
