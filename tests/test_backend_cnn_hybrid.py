@@ -1,8 +1,9 @@
 """The fused CNN function's hybrid pass (issue 25): ``cnn.population_loss_and_grads`` uses its
 difference vector ``a - |w*| a*`` after the angle, so its second half forms that vector again
 in the loop that uses it (derivations/codegen/numba.py, ``_reform``), and the wrapper runs the
-hybrid pass on narrow rows (``REFORM_ROW_BYTES`` of input per row: p = 10, k = 8) and the
-one-pass kernel on wide ones (p = 50, k = 25), as measured by ``nnderive bench backend``.
+hybrid pass on narrow rows (``REFORM_ROW_BYTES`` of input per row: p = 10, k = 8), a chunk
+(2048) or more of them, and the one-pass kernel on wide ones (p = 50, k = 25) or fewer rows,
+as measured by ``nnderive bench backend``.
 Both paths are compared with the NumPy backend at the edge points of tests/test_backend.py."""
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from tests import test_backend as tb  # noqa: E402
 
 
 def _edge(monkeypatch, p, k, seed):
-    """The edge points of tests/test_backend.py at ``p``, ``k`` (136 rows: the chunked pass);
+    """The edge points of tests/test_backend.py at ``p``, ``k``, 16 times over;
     its comparison then reads the same ``p``, ``k``."""
     monkeypatch.setattr(tb, "P", p)
     monkeypatch.setattr(tb, "K", k)
-    return tb.edge_points(np.random.default_rng(seed))
+    rows = tb.edge_points(np.random.default_rng(seed))
+    return [np.tile(x, (16, 1)) for x in rows]  # 2176 rows: the hybrid pass needs a chunk
 
 
 def _which(monkeypatch):
@@ -64,6 +66,18 @@ def test_fused_cnn_edge_points_equal_numpy_on_each_path(monkeypatch, p, k, path)
     r0, r1 = tb.both(cnn.population_loss_and_grads, *X)
     assert (seen == ["hybrid"] * 2) == (path == "hybrid"), seen
     tb.assert_equal_backends(r0, r1, X[0], X[2], a=X[1], a_star=X[3])
+
+
+def test_fused_cnn_one_pass_below_a_chunk(monkeypatch):
+    seen = _which(monkeypatch)
+    rng = np.random.default_rng(3)
+    for n in (1, 33, 2047):
+        X = [rng.standard_normal((n, d)) for d in (10, 8, 10, 8)]
+        r0, r1 = tb.both(cnn.population_loss_and_grads, *X)
+        tb.assert_equal_backends(r0, r1, X[0], X[2], a=X[1], a_star=X[3])
+    X = [rng.standard_normal((2048, d)) for d in (10, 8, 10, 8)]
+    tb.both(cnn.population_loss_and_grads, *X)
+    assert seen == ["hybrid"]
 
 
 def test_fused_cnn_wide_rows_forced_hybrid_equal_numpy(monkeypatch):
