@@ -159,12 +159,14 @@ def test_filter_fused_single_point_broadcasting_and_out():
 
 def test_hybrid_is_used_where_it_pays_and_the_bare_anchor_stays_scalar():
     """kernels and filter run the chunked pass; the fused CNN function (its difference vector
-    is used after the angle) keeps the one-pass kernel."""
+    is used after the angle) has it too, with the one-pass kernel kept for wide rows
+    (tests/test_backend_cnn_hybrid.py)."""
     from derivations.generated import cnn_numba, filter_numba, kernels_numba
 
     assert hasattr(kernels_numba, "_h_inf_angles") and hasattr(kernels_numba, "_arccos1_angles")
     assert hasattr(filter_numba, "_population_loss_and_grads_angles")
-    assert not hasattr(cnn_numba, "_population_loss_and_grads_angles")
+    assert hasattr(cnn_numba, "_population_loss_and_grads_angles")
+    assert hasattr(cnn_numba, "_population_loss_and_grads_kernel")
 
 
 def test_equality_test_has_teeth(monkeypatch):
@@ -187,7 +189,7 @@ def test_equality_test_has_teeth(monkeypatch):
 
 @pytest.mark.parametrize("n", [None, 2049])
 def test_cnn_single_functions_equal_numpy(n):
-    """The single CNN functions run the hybrid pass (the fused ones do not): equal to NumPy at
+    """The single CNN functions run the hybrid pass: equal to NumPy at
     the angles of the edge points of tests/test_backend.py (the rows with a random ``a``: 34
     rows, over the 32-row switch) and on a random batch over a chunk.  (At the student-at-teacher
     rows, ``a = |w*| a*``, the separate ``grad_a`` and ``grad_w`` are ~1e-16 and the backends

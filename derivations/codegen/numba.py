@@ -377,11 +377,13 @@ def _hybrid(k: "_Kernel"):
     ``acos`` (~14 ns a row, measured), NumPy's ``arccos`` is SIMD (~1.5 ns).  ``kept``: the
     scalars the prefix computes and the rest uses, stored by the first pass for the second
     (which does not recompute them: the row sums are latency-bound, ~15 ns a row at p = 10).
-    None also when the rest uses a vector the prefix formed (a difference kept as a vector, as
-    in the fused CNN function): recomputing the prefix cost more than the arccos saved there
-    (measured 1.26-1.50x the bare loop, against 1.02-1.09x one pass; re-running only the
-    difference line in the second half: 0.99-1.03x at p = 10, k = 8 but 1.17-1.27x at p = 50,
-    k = 25, where the arccos is a smaller share and the second read of the rows costs more)."""
+    ``rest``: the lines from the angle on, a difference vector the prefix formed (the fused
+    CNN function's ``a - |w*| a*``) formed again entry by entry where it is used
+    (:func:`_reform`; None when that is not possible).  Such a function keeps its one-pass
+    kernel too, for wide rows (``REFORM_ROW_BYTES``): recomputing the whole prefix cost
+    1.26-1.50x the bare loop, re-running the difference line 0.99-1.03x at p = 10, k = 8 but
+    1.17-1.27x at p = 50, k = 25; the entries formed in the loop that uses them, 0.92x at
+    p = 10, k = 8 (bench backend)."""
     if len(k.angles) != 1:
         return None
     at, names, dxy, nn, want_phi, want_psi = k.angles[0]
@@ -400,9 +402,67 @@ def _hybrid(k: "_Kernel"):
     used = {n.id for n in ast.walk(ast.parse("\n".join(k.lines[at:])))
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     kept = [n for n in assigned if n in used]
-    if any(n in k.vectors or n.startswith("_d") for n in kept) or "_d" in "".join(k.lines[at:]):
+    if any(n in k.vectors or n.startswith("_d") for n in kept):
         return None
-    return prefix, k.angles[0], col_phi, col_psi, int(want_phi) + int(want_psi), kept
+    rest = _reform(prefix, k.lines[at:])
+    if rest is None:
+        return None
+    return prefix, k.angles[0], col_phi, col_psi, int(want_phi) + int(want_psi), kept, rest
+
+
+_DIFF = re.compile(r"_nb\.difference_fast\((.*), (_d\d+)\)$")
+
+
+def _reform(prefix: list[str], rest: list[str]):
+    """The lines after the angle for the second half of a hybrid pass: as they are when they use
+    no difference vector the prefix formed; else with each entry ``_dN[0, _j]`` of a difference
+    the prefix formed by :func:`derivations.runtime.numba.difference_fast` (not split) replaced
+    by the same expression ``a * x[ix, _j] - b * y[iy, _j]`` (the same rounding: the vector is
+    formed again, in the loop that uses it, from rows still in cache).  None when a vector is
+    used otherwise."""
+    text = "\n".join(rest)
+    if "_d" not in text:
+        return list(rest)
+    forms = {}
+    for ln in prefix:
+        m = _DIFF.search(ln)
+        if m:
+            call = ast.parse(f"f({m.group(1)})").body[0].value
+            x, ix, y, iy, a, b = (ast.unparse(e) for e in call.args[:6])
+            split = ast.unparse(call.args[12])
+            if split != "False":
+                continue
+            forms[m.group(2)] = f"({a} * {x}[{ix}, _j] - {b} * {y}[{iy}, _j])"
+    out = []
+    for ln in rest:
+        for d, expr in forms.items():
+            ln = ln.replace(f"{d}[0, _j]", expr)
+        out.append(ln)
+    if re.search(r"\b_d\d+\b", "\n".join(out)):
+        return None
+    return out
+
+
+#: a hybrid pass whose second half forms a difference vector again (the fused CNN function) runs
+#: on rows of at most this many bytes of input (vector arguments), the one-pass kernel on wider
+#: rows.  Measured (cnn.population_loss_and_grads, N = 1e5, CPU time, paired rounds, load 3.4),
+#: hybrid / one pass: 0.83 at p = 10, k = 8 (288 bytes); 0.94 at p = 20, k = 16 (576); 1.00 at
+#: p = 30, k = 12 (672); 1.04 at p = 50, k = 25 (1200): the second read of the rows grows with
+#: them, the arccos saved does not.
+REFORM_ROW_BYTES = 600
+
+
+def _one_pass(name, params, outs, k, loads, lines):
+    """The one-pass fast kernel (``math.acos`` per row) of a function that also has a hybrid
+    pass re-forming a difference vector (:func:`_reform`)."""
+    return ("@_nb.jit\n"
+            f"def _{name}_kernel(_n, {', '.join(params + outs)}, _bad):\n"
+            f'    """The fast pass over the rows of :func:`{name}` in one loop (wide rows; rare rows\n'
+            f'    flagged for :func:`_{name}_careful`; see the module docstring)."""\n'
+            + "    _nbad = 0\n"
+            + "".join(f"    {p}\n" for p in k.prelude)
+            + "    for _i in range(_n):\n"
+            + textwrap.indent("\n".join(loads + lines), "        ") + "\n    return _nbad\n")
 
 
 def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> str:
@@ -424,7 +484,7 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
         else:
             params.append(f"{a}_all")  # (n,) + core: a shared argument is a stride-0 view
             loads.append(f"_i{a} = _i" if r == 1 else f"{a} = {a}_all[_i]")
-    hybrid = None
+    hybrid, reform = None, False
     for fast in (True, False):
         k = _Kernel(args, fast=fast)
         k.statements(fn.body)
@@ -435,7 +495,11 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
         if fast:
             hybrid = _hybrid(k)
         if fast and hybrid is not None:
-            prefix, (at, names, dxy, nn, _, _), cphi, cpsi, ncol, kept = hybrid
+            prefix, (at, names, dxy, nn, _, _), cphi, cpsi, ncol, kept, rest = hybrid
+            reform = rest != lines[at:]
+            if reform:  # the one-pass kernel too, for wide rows (see _hybrid)
+                kernels.append(_one_pass(name, params, outs, k, loads, lines))
+            lines = lines[:at] + rest
             lines[at] = (f"{', '.join(names)}, _ok = _nb.angle_terms_chunk({dxy}, {nn}, _cs, "
                          f"_i - _lo, {cphi}, {cpsi})")
             store = [ln.replace(_FLAG, "continue") for ln in prefix]
@@ -470,7 +534,8 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
                 sig, loop = f"_n, {', '.join(params + outs)}, _bad", "range(_n)"
                 doc = (f'    """The fast pass over the rows of :func:`{name}` (rare rows flagged for\n'
                        f'    :func:`_{name}_careful`; see the module docstring)."""\n')
-            head = (f"def _{name}_kernel({sig}):\n"
+            kname = f"_{name}_rest" if hybrid is not None and reform else f"_{name}_kernel"
+            head = (f"def {kname}({sig}):\n"
                     + doc
                     + "    _nbad = 0\n"
                     + "".join(f"    {p}\n" for p in (k.prelude if hybrid is None else ()))
@@ -494,7 +559,9 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
     fused = len(k.outs) > 1
     sig = ", ".join(argnames) + (", *, out=None" if fused else "")
     angles = "" if hybrid is None else (
-        f", angles=(_{name}_angles, {hybrid[4]}, {1 + len(hybrid[5])})")
+        f", angles=(_{name}_angles, {hybrid[4]}, {1 + len(hybrid[5])})" if not reform else
+        f", angles=(_{name}_angles, {hybrid[4]}, {1 + len(hybrid[5])}, _{name}_rest, "
+        f"{REFORM_ROW_BYTES})")
     wrapper = (
         f"def {name}(_core, _shape, {sig}):\n"
         f'    """:func:`derivations.generated.{formula.family}.{name}` on checked arguments of batch\n'

@@ -13,8 +13,8 @@ import numpy
 from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
-# recompiles the kernels) whenever the compiled runtime changes.
-_RUNTIME_SHA256 = '332db4cf50bd7d0b'
+# recompiles the kernels) whenever the compiled runtime they inline changes.
+_RUNTIME_SHA256 = '15fc453e6adb9fce'
 __all__ = ['population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'population_loss_and_grads', 'population_loss_w_and_grads', 'gd_next_angle_row', 'gd_next_norm_v_sq_row', 'gd_next_dot_row', 'gd_next_sum_row']
 
 
@@ -510,8 +510,8 @@ def grad_w(_core, _shape, w, a, w_star, a_star):
 
 @_nb.jit
 def _population_loss_and_grads_kernel(_n, v_all, a_all, w_star_all, a_star_all, _o0, _o1, _o2, _bad):
-    """The fast pass over the rows of :func:`population_loss_and_grads` (rare rows flagged for
-    :func:`_population_loss_and_grads_careful`; see the module docstring)."""
+    """The fast pass over the rows of :func:`population_loss_and_grads` in one loop (wide rows; rare rows
+    flagged for :func:`_population_loss_and_grads_careful`; see the module docstring)."""
     _nbad = 0
     _d0 = numpy.empty((1, a_all.shape[1]))
     for _i in range(_n):
@@ -546,6 +546,83 @@ def _population_loss_and_grads_kernel(_n, v_all, a_all, w_star_all, a_star_all, 
         _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
         for _j in range(_o2.shape[1]):
             _e = ((_k1)*_d0[0, _j] + (_k2)*a_star_all[_ia_star, _j] + (_k3))
+            _o2[_i, _j] = _e
+            _fin &= (_e - _e) == 0.0
+        if not _fin: _bad[_i] = 1; _nbad += 1; continue
+    return _nbad
+
+
+@_nb.jit
+def _population_loss_and_grads_angles(_lo, _hi, v_all, a_all, w_star_all, a_star_all, _cs, _cv, _scalar):
+    """The first half of the hybrid fast pass of :func:`population_loss_and_grads` over the rows
+    ``_lo:_hi``: cos (and -cos) of the angle into ``_cs`` (0 on a row the fast pass
+    flags), or their ``acos`` when ``_scalar`` (small batches), and into ``_cv`` the
+    scalars the second half uses."""
+    _d0 = numpy.empty((1, a_all.shape[1]))
+    for _i in range(_lo, _hi):
+        _nb.clear_row(_cs, _i - _lo)
+        _cv[_i - _lo, 0] = 0.0
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        norm_v, norm_w_star, dot_v_w_star, _ok = _nb.norms_and_dot(v_all, _iv, w_star_all, _iw_star)
+        if not _ok: continue
+        sqdiff_a_a_star, sumdiff_a_a_star, dot_a_a_star, _ok = _nb.difference_fast(a_all, _ia, a_star_all, _ia_star, 1.0, norm_w_star, a_all, _ia, w_star_all, _iw_star, False, True, False, _d0)
+        if not _ok: continue
+        nn_v_w_star = norm_v * norm_w_star
+        _nb.angle_store(dot_v_w_star, nn_v_w_star, _cs, _i - _lo, -1, 0, _scalar)
+        _cv[_i - _lo, 1] = nn_v_w_star
+        _cv[_i - _lo, 2] = norm_v
+        _cv[_i - _lo, 3] = norm_w_star
+        _cv[_i - _lo, 4] = dot_v_w_star
+        _cv[_i - _lo, 5] = sqdiff_a_a_star
+        _cv[_i - _lo, 6] = sumdiff_a_a_star
+        _cv[_i - _lo, 7] = dot_a_a_star
+        _cv[_i - _lo, 0] = 1.0
+
+
+@_nb.jit
+def _population_loss_and_grads_rest(_lo, _hi, v_all, a_all, w_star_all, a_star_all, _o0, _o1, _o2, _bad, _cs, _cv):
+    """The fast pass over the rows ``_lo:_hi`` of :func:`population_loss_and_grads` (second half of
+    the hybrid pass; rare rows flagged for :func:`_population_loss_and_grads_careful`; see the
+    module docstring)."""
+    _nbad = 0
+    for _i in range(_lo, _hi):
+        _iv = _i
+        _ia = _i
+        _iw_star = _i
+        _ia_star = _i
+        if _cv[_i - _lo, 0] == 0.0: _bad[_i] = 1; _nbad += 1; continue
+        nn_v_w_star = _cv[_i - _lo, 1]
+        norm_v = _cv[_i - _lo, 2]
+        norm_w_star = _cv[_i - _lo, 3]
+        dot_v_w_star = _cv[_i - _lo, 4]
+        sqdiff_a_a_star = _cv[_i - _lo, 5]
+        sumdiff_a_a_star = _cv[_i - _lo, 6]
+        dot_a_a_star = _cv[_i - _lo, 7]
+        cos_v_w_star, sin_v_w_star, _, psi_v_w_star, _ok = _nb.angle_terms_chunk(dot_v_w_star, nn_v_w_star, _cs, _i - _lo, -1, 0)
+        if not _ok: _bad[_i] = 1; _nbad += 1; continue
+        _h0 = numpy.pi - cos_v_w_star * psi_v_w_star - sin_v_w_star
+        _h0 = _nb.taylor_zero(_h0, cos_v_w_star, sin_v_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
+        _h1 = numpy.pi - cos_v_w_star * psi_v_w_star - sin_v_w_star
+        _h1 = _nb.taylor_zero(_h1, cos_v_w_star, sin_v_w_star, 0.9956032257193309, 0.0938083151964686, 2, 1, (1.5707963267948966, -0.3333333333333333, -0.13089969389957473, 0.03333333333333333, 0.004363323129985824, -0.0011904761904761906, -7.791648446403257e-05, 2.2045855379188714e-05, 8.657387162670286e-07, -2.505210838544172e-07))
+        _c0 = 1 / 4 * (numpy.pi - 1) / numpy.pi
+        _c1 = 1 / 4 / numpy.pi
+        _c2 = 1 / 2 / numpy.pi
+        _t0 = norm_w_star * _c2
+        _t1 = 1 / 2 / numpy.pi
+        _k0 = dot_a_a_star * psi_v_w_star / norm_v * -_c2
+        _k1 = 1 / 2 - _t1
+        _k2 = _h1 * _t0
+        _k3 = _t1 * sumdiff_a_a_star
+        _v = sqdiff_a_a_star * _c0 + sumdiff_a_a_star ** 2 * _c1 + _h0 * _t0 * dot_a_a_star
+        if not math.isfinite(_v): _bad[_i] = 1; _nbad += 1; continue
+        _o0[_i] = _v
+        if not _nb.rejection_bounded(w_star_all, _iw_star, v_all, _iv, norm_v * norm_v, dot_v_w_star, cos_v_w_star, _k0, _o1, _i): _bad[_i] = 1; _nbad += 1; continue
+        _fin = True  # e - e is 0 for a finite e, NaN otherwise (an and-reduction: vectorizes)
+        for _j in range(_o2.shape[1]):
+            _e = ((_k1)*(1.0 * a_all[_ia, _j] - norm_w_star * a_star_all[_ia_star, _j]) + (_k2)*a_star_all[_ia_star, _j] + (_k3))
             _o2[_i, _j] = _e
             _fin &= (_e - _e) == 0.0
         if not _fin: _bad[_i] = 1; _nbad += 1; continue
@@ -601,7 +678,7 @@ def population_loss_and_grads(_core, _shape, v, a, w_star, a_star, *, out=None):
     """:func:`derivations.generated.cnn.population_loss_and_grads` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_population_loss_and_grads_kernel, _population_loss_and_grads_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((), (v.shape[-1],), (a.shape[-1],),), out)
+    return _nb.run(_population_loss_and_grads_kernel, _population_loss_and_grads_careful, _core, _shape, (v, a, w_star, a_star,), (1, 1, 1, 1,), ((), (v.shape[-1],), (a.shape[-1],),), out, angles=(_population_loss_and_grads_angles, 1, 8, _population_loss_and_grads_rest, 600))
 
 
 @_nb.jit

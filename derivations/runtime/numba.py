@@ -21,7 +21,8 @@ Hardening, row by row, as in :mod:`._runtime`:
 
 A kernel printed as a hybrid pass (one angle-terms line) runs per chunk of rows: its first half
 stores ``cos`` (``-cos``) of each row, :func:`run` takes their ``numpy.arccos`` (SIMD) in place,
-its second half finishes the rows (:func:`angle_store`, :func:`angle_terms_chunk`).
+its second half finishes the rows (:func:`angle_store`, :func:`angle_terms_chunk`); where the
+second half forms a difference vector again, only on narrow rows (:func:`run`).
 
 Every jitted function uses ``cache=True``: the machine code is cached next to this file
 (``__pycache__``) or, where that is read-only, in the user cache directory Numba picks
@@ -622,7 +623,12 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
     teacher) runs the careful pass alone.  ``angles``: ``(first half, columns)`` of a hybrid
     fast pass (:func:`derivations.codegen.numba.kernel_source`): per chunk of ``CHUNK`` rows
     the first half stores the cosines, ``numpy.arccos`` (SIMD) turns them into angles in place,
-    and ``kernel`` finishes the rows."""
+    and ``kernel`` finishes the rows.  ``angles`` of five, ``(first half, columns, scalars,
+    second half, row bytes)``: the hybrid pass (that second half) on ``CHUNK`` or more rows of
+    at most that many bytes of input, ``kernel`` (one pass) on wider rows or fewer (the fused
+    CNN function, whose second half forms its difference vector again: below a chunk its
+    extra calls, ~4 us, cost more than the arccos saves; measured 16 vs 13 us at 64 rows,
+    equal at 2048)."""
     n = math.prod(shape)
     flat, final = outputs(out, shape, cores)
     ins = []
@@ -637,10 +643,12 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
         _mostly_rare[kernel] = skip - 1
         nbad = careful(numpy.arange(n), *ins, *flat, bad)
     else:
+        if angles is not None and len(angles) > 3:  # hybrid on narrow rows, a chunk or more
+            angles = angles if n >= CHUNK and _row_bytes(ins) <= angles[4] else None
         if angles is None:
             nflag = kernel(n, *ins, *flat, bad)
         else:
-            nflag = _hybrid(kernel, angles, n, ins, flat, bad)
+            nflag = _hybrid(kernel if len(angles) == 3 else angles[3], angles, n, ins, flat, bad)
         nbad = 0
         if nflag:
             nbad = careful(numpy.flatnonzero(bad), *ins, *flat, bad)
@@ -659,13 +667,17 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
 def _chunk(ins):
     """Rows per chunk: the rows' inputs within ``CHUNK_BYTES`` (kept in L2 between the halves),
     between 256 and ``CHUNK`` rows."""
-    row = sum(x.itemsize * (x.size // x.shape[0]) for x in ins
-              if isinstance(x, numpy.ndarray) and x.ndim and x.strides[0])
-    return max(256, min(CHUNK, CHUNK_BYTES // max(row, 1)))
+    return max(256, min(CHUNK, CHUNK_BYTES // max(_row_bytes(ins), 1)))
+
+
+def _row_bytes(ins):
+    """Bytes of input per row (the vector arguments that vary by row)."""
+    return sum(x.itemsize * (x.size // x.shape[0]) for x in ins
+               if isinstance(x, numpy.ndarray) and x.ndim and x.strides[0])
 
 
 def _hybrid(kernel, angles, n, ins, flat, bad):
-    first, ncol, nkept = angles
+    first, ncol, nkept = angles[:3]
     chunk = _chunk(ins)
     m = min(n, chunk)
     cs, cv = numpy.empty((m, ncol)), numpy.empty((m, nkept))
