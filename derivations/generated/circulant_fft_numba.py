@@ -14,7 +14,7 @@ from derivations import runtime as _rt  # noqa: F401  (the printed size-only lin
 from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
-# recompiles the kernels) whenever the compiled runtime (its jit options) changes.
+# recompiles the kernels) whenever the compiled runtime changes.
 _RUNTIME_SHA256 = '15fc453e6adb9fce'
 __all__ = ['grad_spectrum', 'grad_p_spectrum', 'cn_grad_w_spectrum']
 

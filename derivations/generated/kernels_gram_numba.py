@@ -13,7 +13,7 @@ import numpy
 from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
-# recompiles the kernels) whenever the compiled runtime (its jit options) changes.
+# recompiles the kernels) whenever the compiled runtime changes.
 _RUNTIME_SHA256 = '15fc453e6adb9fce'
 __all__ = ['h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram']
 #: doubles per tile buffer (two buffers: the cosine and the angle of TILE // n rows)

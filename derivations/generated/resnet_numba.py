@@ -13,7 +13,7 @@ import numpy
 from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
-# recompiles the kernels) whenever the compiled runtime they inline changes.
+# recompiles the kernels) whenever the compiled runtime changes.
 _RUNTIME_SHA256 = '15fc453e6adb9fce'
 __all__ = ['gram_H_inf']
 
