@@ -341,3 +341,34 @@ def test_raw_only_functions_vs_50_digits(family, name):
     rows = [r for c in checks.for_formula(f.name) if c.kind == "mpmath"
             for r in harness.run_check(c, subject, harness.Context(quick=True))]
     assert rows and all(r.passed for r in rows), [(r.stat, r.detail) for r in rows]
+
+
+#: the per-row functions of gaussian, resnet and circulant (the Numba printer's other families),
+#: printed by the JAX printer too
+LATER = [(fam, n) for fam in ("gaussian", "resnet", "circulant") for n in codegen_jax.names(fam)]
+
+
+@pytest.mark.parametrize("family,name", LATER)
+def test_gaussian_resnet_circulant_on_jax(family, name):
+    """Each JAX function of gaussian, resnet and circulant: its public function on the JAX
+    backend passes every registered check row of its formula (quadrature / dense references,
+    Monte Carlo, 50-digit rows at the edge points, whose extreme-range rows the public path
+    hands to the NumPy core); the raw one-point function (vmapped by the harness) passes the
+    reference rows (points in float range: raw JAX carries no extended range)."""
+    import importlib
+
+    import derivations
+    from numerics import checks, harness
+
+    f = derivations.get(f"{family}.{name}")
+    assert name in derivations.jax_functions(family).BACKEND  # routed by the public function
+    public = getattr(importlib.import_module(f"derivations.generated.{family}"), name)
+    cases = checks.for_formula(f.name)
+    with derivations.using_backend("jax"):
+        rows = [r for c in cases
+                for r in harness.run_check(c, harness.Subject(f, public), harness.Context(quick=True))]
+    assert rows and all(r.passed for r in rows), [(r.kind, r.stat, r.detail) for r in rows]
+    raw = harness.Subject(f, _numpy_facing(f, getattr(derivations.jax_functions(family), name)))
+    rows = [r for c in cases if c.kind in ("reference", "dense")
+            for r in harness.run_check(c, raw, harness.Context(quick=True))]
+    assert rows and all(r.passed for r in rows), [(r.kind, r.stat, r.detail) for r in rows]

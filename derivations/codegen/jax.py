@@ -38,7 +38,7 @@ from pathlib import Path
 
 GENERATED_DIR = Path(__file__).resolve().parent.parent / "generated"
 #: the families printed (those with compiled dispatch in their NumPy module)
-FAMILIES = ("cnn", "filter", "wn", "kernels")
+FAMILIES = ("cnn", "filter", "wn", "kernels", "gaussian", "resnet", "circulant")
 
 #: helpers of the NumPy runtime that exist, with the same signature, in derivations.runtime.jax; the first
 #: group returns one more value (``ok``)
