@@ -31,6 +31,7 @@ the NumPy module) keeps its argument checks and dispatches after them
 from __future__ import annotations
 
 import ast
+import copy
 import math
 import re
 import textwrap
@@ -103,6 +104,8 @@ class _Kernel:
         self.bounded: set[str] = set()
         #: the fast pass's angle terms: (line index, names, dot, norm product, phi?, psi?)
         self.angles: list[tuple] = []
+        #: the fast pass's near-parallel tests by squares (:func:`_squares_plan`)
+        self.squares: list[_Squares] = []
 
     # -- vector expressions (one entry ``_j``) -------------------------------------------
     def _entry(self, node) -> str:
@@ -154,7 +157,10 @@ class _Kernel:
     # -- statements -------------------------------------------------------------------------
     def statements(self, body):
         """Translate ``body``; ``|x|^2``, ``|y|^2`` and ``x.y`` on three consecutive lines (the
-        NumPy emitter's three passes) become one pass over the row."""
+        NumPy emitter's three passes) become one pass over the row.  The fast pass first reads
+        the body for the near-parallel tests it makes by squares (:func:`_squares_plan`)."""
+        if self.fast:
+            self.squares = _squares_plan(body, self.vectors)
         i = 0
         while i < len(body):
             trio = body[i:i + 3]
@@ -200,14 +206,22 @@ class _Kernel:
         if names == ["_out"]:
             return
         helper = _rt_call(val)
+        sq = next((q for q in self.squares if q.owns(names)), None)
+        if sq is not None and helper != "norms_and_dot":
+            return  # |x| |y|, the cosine, a reciprocal 1/|y|: not computed (_squares_plan)
         if helper is None:
             if any(_rt_call(n) for n in ast.walk(val)) or any(isinstance(n, ast.Lambda) for n in ast.walk(val)):
                 raise Unsupported(f"nested runtime call in {_src(st)[:60]}")
             if any(isinstance(n, ast.Name) and n.id in self.vectors for n in ast.walk(val)):
                 raise Unsupported(f"vector arithmetic in {_src(st)[:60]}")
-            L.append(_src(_Selects().visit(st)))
+            L.append(_src(_Selects().visit(self._divided(st))))
             return
         a = val.args
+        if sq is not None:  # |y|, [|y|^2,] x.y, far?, in range? (tested after the row is written)
+            L.append(f"{sq.ny}, {sq.sq + ', ' if sq.sq else ''}{sq.dxy}, {sq.far}, {sq.inr} = "
+                     f"_nb.norm{'_sq' if sq.sq else ''}_and_dot_far({self.vec(a[0])}, {self.vec(a[1])})")
+            self.bounded.update(x.id for x in a[:2])
+            return
         if helper == "norms_and_dot":
             L.append(f"{', '.join(names)}, _ok = _nb.norms_and_dot({self.vec(a[0])}, {self.vec(a[1])})")
             L.append(f"if not _ok: {_FLAG}")
@@ -278,8 +292,10 @@ class _Kernel:
             self.outs.append((name, 0, ""))
             if any(isinstance(n, ast.Name) and n.id in self.vectors for n in ast.walk(expr)):
                 raise Unsupported("a vector in a scalar result")
+            expr = self._divided(expr)
             L.append(f"_v = {_src(_Selects().visit(expr))}")
-            L.append(f"if not math.isfinite(_v): {_FLAG}")
+            if not any(q.bounds(expr) for q in self.squares):
+                L.append(f"if not math.isfinite(_v): {_FLAG}")
             L.append(f"{o}[_i] = _v")
             return
         if rank != 1:
@@ -289,7 +305,14 @@ class _Kernel:
             y, x = self.vec(expr.args[0]), self.vec(expr.args[1])
             sq, dxy, cos = (_src(e) for e in expr.args[2:5])
             scale = _kw(expr, "scale", 5)
-            scale = "1.0" if scale is None else _src(scale)
+            scale = "1.0" if scale is None else _src(self._divided(scale))
+            q = next((q for q in self.squares if q.cos == cos), None)
+            if q is not None:  # the test by squares, and the range test, after the row is written
+                if q.sq and sq == f"{q.ny} * {q.ny}" and x == self.vectors.get(q.y):
+                    sq = q.sq
+                L.append(f"if not (_nb.rejection_far({y}, {x}, {sq}, {dxy}, {q.far}, {scale}, {o}, "
+                         f"_i) and {q.inr}): {_FLAG}")
+                return
             fn = "rejection_fast" if self.fast else "rejection"
             if self.fast and {expr.args[0].id, expr.args[1].id} <= self.bounded:
                 fn = "rejection_bounded"
@@ -309,6 +332,24 @@ class _Kernel:
         L.append(f"    {o}[_i, _j] = _e")
         L.append("    _fin &= (_e - _e) == 0.0")
         L.append(f"if not _fin: {_FLAG}")
+
+    def _divided(self, node):
+        """``node`` with each product ``t * e`` (``e * t``) by a reciprocal ``t = 1/|y|`` the
+        plan does not compute (:func:`_squares_plan`) printed ``e / |y|`` (a copy)."""
+        recips = {t: q.ny for q in self.squares for t in q.dropped}
+        if not recips:
+            return node
+
+        class _Div(ast.NodeTransformer):
+            def visit_BinOp(self, b):
+                self.generic_visit(b)
+                if isinstance(b.op, ast.Mult):
+                    for t, e in ((b.left, b.right), (b.right, b.left)):
+                        if isinstance(t, ast.Name) and t.id in recips:
+                            return ast.BinOp(e, ast.Div(), ast.Name(recips[t.id], ast.Load()))
+                return b
+
+        return _Div().visit(copy.deepcopy(node))
 
     def _bounded_coefficients(self, expr):
         """The coefficients (source) of ``_rt.combine((c, x), ..., (c0, None))`` when every
@@ -488,8 +529,6 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
     for fast in (True, False):
         k = _Kernel(args, fast=fast)
         k.statements(fn.body)
-        if fast:
-            k.lines = _divide_by_summed_square(_finite_by_range(_near_test_by_squares(k.lines)))
         outs = [f"_o{j}" for j in range(len(k.outs))]
         lines = list(k.lines)
         if fast:
@@ -575,113 +614,135 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
 
 
 
-def _near_test_by_squares(lines: list[str]) -> list[str]:
-    """The fast pass of a rejection whose first vector's norm serves only its near-parallel test
-    (weight normalization: ``|grad_w|`` in ``grad_v``, ``grad_g_and_grads``): the lines
+class _Squares:
+    """One near-parallel test of the fast pass made by squares (:func:`_squares_plan`): ``y``
+    (the vector whose norm is ``ny``), the names of the NumPy body it replaces (``nx, ny, dxy`` of ``norms_and_dot(x, y)``, ``nn = nx *
+    ny``, ``cos = cosine_or_zero(dxy, nn)``), the names it prints (``far``, ``inr``; ``sq`` for
+    ``|y|^2`` as summed, or ""), and the reciprocals ``t = 1/ny`` (``recip``; those in
+    ``dropped`` are printed as divisions by ``ny``)."""
 
-        nx, ny, dxy, _ok = _nb.norms_and_dot(x, ix, y, iy); if not _ok: <flag>
-        nn = nx * ny; cos = _nb.cosine_or_zero(dxy, nn)
-        ... if not _nb.rejection_bounded(..., dxy, cos, scale, out, _i): <flag>
+    def __init__(self, y, nx, ny, dxy, nn, cos, sq, recip, dropped, far, inr):
+        self.y, self.nx, self.ny, self.dxy, self.nn, self.cos = y, nx, ny, dxy, nn, cos
+        self.sq, self.recip, self.dropped, self.far, self.inr = sq, recip, dropped, far, inr
 
-    (``nx``, ``nn`` used nowhere else, ``cos`` only by such lines) become
-    ``ny, dxy, _far, _inr = _nb.norm_and_dot_far(x, ix, y, iy)`` and
-    ``if not (_nb.rejection_far(..., dxy, _far, scale, out, _i) and _inr): <flag>``: ``|x|^2``
-    summed vectorized for the test alone, the test ``(x.y)^2 <= NEAR^2 |x|^2 |y|^2`` (no square
-    root, no division), and the range checks made after the row is written (the lines between
-    are float arithmetic: a row out of range computes garbage there, then is flagged).  ``|y|``
-    and ``x.y`` keep their rounding: the results do not change.  Kernel alone, N = 1e5,
-    p = 10: 1.51x -> 1.25-1.28x the bare loop's time.  Other lines are returned as they are."""
-    out = list(lines)
-    flag = f"if not _ok: {_FLAG}"
-    count = 0
-    for i, line in enumerate(lines):
-        m = re.fullmatch(r"(\w+), (\w+), (\w+), _ok = _nb\.norms_and_dot\((\w+, \w+), (\w+, \w+)\)", line)
-        if not m or lines[i + 1:i + 2] != [flag] or len(lines) < i + 4:
-            continue
-        nx, ny, dxy, x, y = m.groups()
-        m2 = re.fullmatch(rf"(\w+) = {nx} \* {ny}", lines[i + 2])
-        m3 = m2 and re.fullmatch(rf"(\w+) = _nb\.cosine_or_zero\({dxy}, {m2.group(1)}\)", lines[i + 3])
-        if not m3:
-            continue
-        nn, cos = m2.group(1), m3.group(1)
-        rest = lines[i + 4:]
-        word = lambda n: re.compile(rf"\b{n}\b")  # noqa: E731
-        rej = re.compile(rf"if not (_nb\.rejection)_bounded(\(\w+, \w+, \w+, \w+, [^,]+, {dxy}), "
-                         rf"{cos}(, [^,]+, \w+, _i\)): {re.escape(_FLAG)}")
-        if any(word(n).search(r) for n in (nx, nn) for r in rest):
-            continue
-        uses = [j for j, r in enumerate(rest) if word(cos).search(r)]
-        if not uses or not all(rej.fullmatch(rest[j]) for j in uses):
-            continue
-        far, inr = (f"_far{count}", f"_inr{count}") if count else ("_far", "_inr")
-        count += 1
-        out[i:i + 4] = [f"{ny}, {dxy}, {far}, {inr} = _nb.norm_and_dot_far({x}, {y})"] + [None] * 3
-        for j in uses:
-            out[i + 4 + j] = rej.sub(rf"if not (\1_far\2, {far}\3 and {inr}): {_FLAG}", rest[j])
-    return [line for line in out if line is not None]
+    def owns(self, names: list[str]) -> bool:
+        """Whether the statement assigning ``names`` is this test's (printed by the plan, or
+        not at all)."""
+        return (names == [self.nx, self.ny, self.dxy] or names in ([self.nn], [self.cos])
+                or (len(names) == 1 and names[0] in self.dropped))
 
-def _finite_by_range(lines: list[str]) -> list[str]:
-    """After :func:`_near_test_by_squares`: drops the finiteness test of a scalar result
-    ``_v = t * dxy`` (or ``dxy / ny``; ``t = 1 / ny``) of a row whose range flag ``_inr`` of
-    ``ny, dxy, _far, _inr = _nb.norm_and_dot_far(...)`` is tested later in the row (``... and
-    _inr): <flag>``).  ``_inr`` holds only when both norms lie in ``[SAFE_LO, SAFE_HI]``
-    (1e-60, 1e60; False on NaN): then ``|dxy| <= |x| |y| (1 + p eps) <~ 1e120`` and
-    ``1/ny <= 1e60``, so ``|_v| <~ 1e180`` is finite; a row out of range writes a garbage ``_v``
-    and is flagged by that later test (the careful pass rewrites it).  The value written is the
-    same expression: results do not change.  (``wn.grad_g_and_grads``: one branch less per
-    row, ~3% of the loop.)  Other lines are returned as they are."""
-    out = list(lines)
-    fin = f"if not math.isfinite(_v): {_FLAG}"
-    for i, line in enumerate(lines):
-        m = re.fullmatch(r"(\w+), (\w+), \w+, (\w+) = _nb\.norm_and_dot_far\(.*\)", line)
-        if not m:
+    def bounds(self, expr) -> bool:
+        """Whether the scalar result ``expr`` is ``dxy / ny`` (or ``t * dxy``, ``t = 1/ny``):
+        finite on a row whose range test ``inr`` holds (both norms in ``[SAFE_LO, SAFE_HI]``:
+        ``|dxy| <= |x| |y| (1 + p eps) <~ 1e120``, ``1/ny <= 1e60``), and a row out of range is
+        flagged by the rejection's test, so its own finiteness test is not printed."""
+        if not isinstance(expr, ast.BinOp):
+            return False
+        l, r = (e.id if isinstance(e, ast.Name) else None for e in (expr.left, expr.right))
+        if isinstance(expr.op, ast.Div):
+            return (l, r) == (self.dxy, self.ny)
+        return isinstance(expr.op, ast.Mult) and {l, r} in ({self.dxy, t} for t in self.recip)
+
+
+def _loads(nodes) -> list[ast.Name]:
+    """The names ``nodes`` read, leaving out the ``checked=`` of ``_rt.finish`` (which the
+    kernel does not print: it tests its rows itself)."""
+    out = []
+
+    def walk(n):
+        if isinstance(n, ast.keyword) and n.arg == "checked":
+            return
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            out.append(n)
+        for c in ast.iter_child_nodes(n):
+            walk(c)
+
+    for n in nodes:
+        walk(n)
+    return out
+
+
+def _squares_plan(body, vectors) -> list[_Squares]:
+    """The near-parallel tests the fast pass makes by squares: in a NumPy body whose first
+    vector's norm serves only a rejection's near-parallel test (weight normalization: ``|grad_w|``
+    in ``grad_v``, ``grad_g_and_grads``), the statements
+
+        nx, ny, dxy = _rt.norms_and_dot(x, y, ...); nn = nx*ny; cos = _rt.cosine_or_zero(dxy, nn)
+        ... _rt.finish(_rt.rejection(x, y, ny*ny, dxy, cos, scale=k), ...)
+
+    (``nx``, ``nn`` read nowhere else, ``cos`` only by such rejections, ``ny`` and ``dxy`` not
+    reassigned) are printed as ``ny, dxy, _far, _inr = _nb.norm_and_dot_far(x, ix, y, iy)`` and
+    ``if not (_nb.rejection_far(..., dxy, _far, k, out, _i) and _inr): <flag>``:
+
+    * ``|x|^2`` summed vectorized for the test alone, the test ``(x.y)^2 <= NEAR^2 |x|^2
+      |y|^2`` (no square root, no division), and the range checks made after the row is written
+      (the statements between are float arithmetic: a row out of range computes garbage there,
+      then is flagged).  ``|y|`` and ``x.y`` keep their rounding.  Kernel alone, N = 1e5,
+      p = 10: 1.51x -> 1.25-1.28x the bare loop's time.
+    * A rejection dividing by ``ny*ny`` with ``y`` the vector divided by divides by ``|y|^2`` as
+      summed (``_nb.norm_sq_and_dot_far`` returns it beside ``|y|``), as a bare loop does: the
+      multiplication waits no more on the square root.  The two agree to rounding: ``ny =
+      sqrt(s)(1 + d1)``, ``ny * ny = s (1 + d1)^2 (1 + d2)``, ``|d1|, |d2| <= eps/2``, so within
+      ~1.5 eps (2 ulp); ``s`` is the more accurate.  The rejection's ``k = x.y / |y|^2`` moves
+      by that much, its result ``(x - k y) scale`` by ``|dk| |y| <= 1.5 eps |x| |cos|``, i.e.
+      ``<= 1.5 eps |cos|/|sin|`` relative to ``|x - k y|`` (in norm), inside the ``1e-15/sin^2``
+      the backends' agreement allows for ``|cos| <= NEAR`` (tests/test_backend.py; the careful
+      pass, which takes the rows beyond NEAR, keeps ``ny * ny``).  The public call 1.34-1.36x
+      -> 1.27-1.31x the bare loop.
+    * A scalar result ``dxy / ny`` (``t * dxy``, ``t = 1/ny``) drops its finiteness test
+      (:meth:`_Squares.bounds`): one branch less per row.
+    * A reciprocal ``t = 1/ny`` read only as a factor (``t * e``) is not computed: each
+      product is printed ``e / ny`` (``wn.grad_g_and_grads``: ``g / |v|``, ``v.grad_w / |v|``, as
+      the bare loop divides).  The product by a reciprocal waits on the square root, then a
+      division, then a multiplication; the division alone is one step shorter on the row's
+      critical path (the loop overlaps rows only as far as its reorder buffer reaches).  A
+      correctly rounded quotient vs. the NumPy core's ``(1/ny) e``: at most an ulp or two apart.
+      Kernel alone, N = 1e5, p = 10, paired rounds: 1.19x -> 1.17x the bare loop.
+
+    The value and the rejection of a row out of range are garbage until flagged; the careful
+    pass then rewrites the row (as before)."""
+    stmts = [st for st in body if not isinstance(st, (ast.Delete, ast.Expr))]
+    out: list[_Squares] = []
+    for i, st in enumerate(stmts):
+        if not (isinstance(st, ast.Assign) and _rt_call(st.value) == "norms_and_dot"
+                and isinstance(st.targets[0], ast.Tuple) and len(st.targets[0].elts) == 3):
             continue
-        ny, dxy, inr = m.groups()
-        assigned = [re.match(r"(\w+) = ", r).group(1) for r in lines[i + 1:] if re.match(r"\w+ = ", r)]
+        nx, ny, dxy = _names(st.targets[0])
+        x, y = st.value.args[:2]
+        if not all(isinstance(e, ast.Name) and e.id in vectors for e in (x, y)):
+            continue
+        nxt = stmts[i + 1:i + 3]
+        if len(nxt) < 2 or not all(isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)
+                                   for s in nxt):
+            continue
+        (s2, s3), rest = nxt, stmts[i + 3:]
+        if _src(s2.value) != f"{nx} * {ny}" or _src(s3.value) != f"_rt.cosine_or_zero({dxy}, {s2.targets[0].id})":
+            continue
+        nn, cos = s2.targets[0].id, s3.targets[0].id
+        loads = _loads(rest)
+        if any(n.id in (nx, nn) for n in loads):
+            continue
+        assigned = [t.id for s in rest if isinstance(s, ast.Assign) for t in ast.walk(s.targets[0])
+                    if isinstance(t, ast.Name)]
         if ny in assigned or dxy in assigned:
             continue
-        recip = {t for t in assigned if f"{t} = 1 / {ny}" in lines[i + 1:] and assigned.count(t) == 1}
-        forms = {f"_v = {dxy} / {ny}"} | {f"_v = {a} * {b}" for t in recip for a, b in ((t, dxy), (dxy, t))}
-        for j in range(i + 1, len(lines) - 1):
-            if lines[j] in forms and lines[j + 1] == fin and any(
-                    r.endswith(f" and {inr}): {_FLAG}") for r in lines[j + 2:]):
-                out[j + 1] = None
-    return [line for line in out if line is not None]
-
-
-def _divide_by_summed_square(lines: list[str]) -> list[str]:
-    """After :func:`_near_test_by_squares`: a rejection of the fast pass that divides by
-    ``ny * ny`` (``ny, dxy, _far, _inr = _nb.norm_and_dot_far(...)``, ``ny`` not reassigned in
-    the row) divides by ``|y|^2`` as summed instead (``_nb.norm_sq_and_dot_far`` returns it
-    beside ``|y|``), as a bare loop does: the multiplication waits no more on the square root.
-    The two agree to rounding: ``ny = sqrt(s)(1 + d1)``, ``ny * ny = s (1 + d1)^2 (1 + d2)``,
-    ``|d1|, |d2| <= eps/2``, so ``ny * ny`` is ``s`` within ~1.5 eps (2 ulp); ``s`` is the
-    more accurate (one rounding fewer).  The rejection's ``k = x.y / |y|^2`` moves by that
-    much, its result ``(x - k y) scale`` by ``|dk| |y| <= 1.5 eps |x| |cos|``, i.e.
-    ``<= 1.5 eps |cos|/|sin|`` relative to ``|x - k y| = |x| |sin|`` (in norm), inside
-    the ``1e-15/sin^2`` the backends' agreement already allows for ``|cos| <= NEAR``
-    (tests/test_backend.py; the careful pass, which takes the rows beyond NEAR, keeps
-    ``ny * ny``).  NumPy vs compiled ``wn.grad_g_and_grads``, N = 1e5, p = 10: grad_v's rows
-    differ by at most 1.3e-15 relative (in norm); the public call 1.34-1.36x -> 1.27-1.31x the
-    bare loop alone.  Other lines are returned as they are."""
-    out = list(lines)
-    for i, line in enumerate(lines):
-        m = re.fullmatch(r"(\w+), (\w+), (\w+), (\w+) = _nb\.norm_and_dot_far\((.*)\)", line)
-        if not m:
+        rejs = [n for s in rest for n in ast.walk(s) if _rt_call(n) == "rejection"
+                and len(n.args) > 4 and isinstance(n.args[4], ast.Name) and n.args[4].id == cos]
+        if not rejs or sum(n.id == cos for n in loads) != len(rejs) or not all(
+                _src(r.args[3]) == dxy and {_src(r.args[0]), _src(r.args[1])} <= {x.id, y.id}
+                for r in rejs):
             continue
-        ny, dxy, far, inr, args = m.groups()
-        sq = f"_sq{ny}"
-        rest = lines[i + 1:]
-        if any(re.match(rf"{ny} = ", r) for r in rest) or any(re.search(rf"\b{sq}\b", r) for r in lines):
-            continue
-        yv = re.escape(args.split(", ", 2)[2])  # the vector whose norm is ny: the one divided by
-        rej = re.compile(rf"(_nb\.rejection_far\(\w+, \w+, {yv}, ){ny} \* {ny}, ")
-        uses = [j for j, r in enumerate(rest) if rej.search(r)]
-        if not uses:
-            continue
-        out[i] = f"{ny}, {sq}, {dxy}, {far}, {inr} = _nb.norm_sq_and_dot_far({args})"
-        for j in uses:
-            out[i + 1 + j] = rej.sub(rf"\g<1>{sq}, ", rest[j])
+        sq = f"_sq{ny}" if any(_src(r.args[2]) == f"{ny} * {ny}" and _src(r.args[1]) == y.id
+                               for r in rejs) else ""
+        recip = [s.targets[0].id for s in rest if isinstance(s, ast.Assign)
+                 and isinstance(s.targets[0], ast.Name) and _src(s.value) == f"1 / {ny}"
+                 and assigned.count(s.targets[0].id) == 1]
+        factors = {id(side) for s in rest for b in ast.walk(s)
+                   if isinstance(b, ast.BinOp) and isinstance(b.op, ast.Mult) for side in (b.left, b.right)}
+        dropped = [t for t in recip if all(id(n) in factors for n in loads if n.id == t)]
+        k = len(out)
+        out.append(_Squares(y.id, nx, ny, dxy, nn, cos, sq, recip, dropped,
+                            f"_far{k}" if k else "_far", f"_inr{k}" if k else "_inr"))
     return out
 
 

@@ -14,7 +14,7 @@ from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime changes.
-_RUNTIME_SHA256 = '15fc453e6adb9fce'
+_RUNTIME_SHA256 = 'c4b3b230b99ff28a'
 __all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'grad_theta', 'bn_energy', 'init_output_var', 'grad_g_and_grads']
 
 
@@ -544,9 +544,8 @@ def _grad_g_and_grads_kernel(_n, v_all, g_all, grad_w_all, _o0, _o1, _bad):
         g = g_all[_i]
         _igrad_w = _i
         norm_v, _sqnorm_v, dot_grad_w_v, _far, _inr = _nb.norm_sq_and_dot_far(grad_w_all, _igrad_w, v_all, _iv)
-        _t0 = 1 / norm_v
-        _k0 = _t0 * g
-        _v = _t0 * dot_grad_w_v
+        _k0 = g / norm_v
+        _v = dot_grad_w_v / norm_v
         _o0[_i] = _v
         if not (_nb.rejection_far(grad_w_all, _igrad_w, v_all, _iv, _sqnorm_v, dot_grad_w_v, _far, _k0, _o1, _i) and _inr): _bad[_i] = 1; _nbad += 1; continue
     return _nbad

@@ -601,7 +601,10 @@ def outputs(out, shape, cores):
         else:
             _rt._check_out(o, target)
         final.append(o)
-        flat.append(o.reshape((n,) + core) if o.flags.c_contiguous else numpy.empty((n,) + core))
+        if o.shape == (n,) + core:  # (a 1-d batch: the array itself)
+            flat.append(o if o.flags.c_contiguous else numpy.empty((n,) + core))
+        else:
+            flat.append(o.reshape((n,) + core) if o.flags.c_contiguous else numpy.empty((n,) + core))
     return flat, final
 
 
@@ -656,8 +659,8 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
             _mostly_rare[kernel] = 8
     if nbad:
         _patch(core, shape, args, ranks, bad, flat)
-    for f, o in zip(flat, final):
-        if not numpy.shares_memory(f, o):
+    for f, o in zip(flat, final):  # (a view of o: written in place; ``shares_memory`` of two
+        if f is not o and f.base is not o and not numpy.shares_memory(f, o):  # 8 MB, ~6 us)
             numpy.copyto(o, f.reshape(o.shape))
     if out is None:
         final = [f[()] if f.ndim == 0 else f for f in final]
