@@ -1,6 +1,6 @@
 """wn's compiled functions (``derivations/generated/wn_numba.py``) against the NumPy backend, and
-the fast pass's near-parallel test by squares (``derivations.codegen.numba._near_test_by_squares``,
-``derivations.runtime.numba.norm_and_dot_far``): 002 WN (Dukler, Gu & Montufar), sec. 2,
+the fast pass's near-parallel test by squares (``derivations.codegen.numba._squares_plan``,
+``derivations.runtime.numba.norm_and_dot_far``), and the errors of bad input: 002 WN (Dukler, Gu & Montufar), sec. 2,
 ``grad_v = (g/|v|) (grad_w - (v.grad_w/|v|^2) v)``, ``grad_g = v.grad_w/|v|`` (eq. 2.1)."""
 from __future__ import annotations
 
@@ -108,58 +108,67 @@ def test_fast_pass_flags_near_parallel_and_out_of_range_rows():
         assert nbad == rare.sum() and np.array_equal(bad.astype(bool), rare), np.flatnonzero(bad != rare)
 
 
-def test_near_test_by_squares_rewrites_only_its_pattern():
-    """The printer's rewrite applies where |x| only feeds the cosine of a rejection, and leaves
-    a kernel alone where the norm or the cosine is used otherwise."""
-    from derivations.codegen.numba import _FLAG, _near_test_by_squares
+def _fast_lines(body: str) -> list[str]:
+    """The fast pass's lines for a NumPy core ``body`` over vectors ``x``, ``y`` and a scalar
+    ``s`` (the printer's plan applied: ``derivations.codegen.numba._squares_plan``)."""
+    import ast
 
-    head = ["nx, ny, d, _ok = _nb.norms_and_dot(x_all, _ix, y_all, _iy)", f"if not _ok: {_FLAG}",
-            "nn = nx * ny", "c = _nb.cosine_or_zero(d, nn)", "_k0 = s / ny"]
-    rej = f"if not _nb.rejection_bounded(x_all, _ix, y_all, _iy, ny * ny, d, c, _k0, _o0, _i): {_FLAG}"
-    out = _near_test_by_squares(head + [rej])
-    assert out[0] == "ny, d, _far, _inr = _nb.norm_and_dot_far(x_all, _ix, y_all, _iy)"
-    assert out[-1] == (f"if not (_nb.rejection_far(x_all, _ix, y_all, _iy, ny * ny, d, _far, _k0, "
-                       f"_o0, _i) and _inr): {_FLAG}")
-    assert "nn = nx * ny" not in out
-    for other in ("_v = nx * 2.0", "_v = c + 1.0"):  # |x| or the cosine in a result: untouched
-        lines = head + [other, rej]
-        assert _near_test_by_squares(lines) == lines
+    from derivations.codegen.numba import _Kernel
+
+    k = _Kernel([("x", 1), ("y", 1), ("s", 0)], fast=True)
+    k.statements(ast.parse("\n".join(ln.strip() for ln in body.splitlines())).body)
+    return k.lines
 
 
-def test_finite_by_range_drops_only_covered_tests():
-    """A scalar result ``t * dxy`` (``t = 1 / ny``) loses its finiteness test only when the row's
-    range flag is tested later in the row; any other result, or no later test, keeps it (a
-    kernel without it and without the later range test would write inf unflagged)."""
-    from derivations.codegen.numba import _FLAG, _finite_by_range
+_HEAD = """
+    nx, ny, d = _rt.norms_and_dot(x, y, ("x", "y"), nonzero=(False, True))
+    nn = nx*ny
+    c = _rt.cosine_or_zero(d, nn)
+    del nn
+    _t0 = (1/ny)
+    _k0 = _t0*s
+"""
+_REJ = "grad = _rt.finish(_rt.rejection(x, y, ny*ny, d, c, scale=_k0), _shape, 1, _out[1], checked=((_k0,), (nx, ny)))\n"
+
+
+def test_squares_plan_applies_only_to_its_pattern():
+    """The printer's plan tests near-parallel rows by squares where ``|x|`` only feeds the cosine
+    of a rejection: ``|x|^2`` summed for the test alone, the rejection dividing by ``|y|^2`` as
+    summed, ``1/|y|`` never computed (its products printed as divisions), and the scalar
+    ``x.y / |y|`` without its own finiteness test (the later range test bounds it).  Where
+    ``|x|`` or the cosine is read otherwise, the kernel keeps the cosine, the norms' flag line
+    and the finiteness test (a kernel without them would write inf or a bad rejection
+    unflagged)."""
+    from derivations.codegen.numba import _FLAG
+
+    value = "value = _rt.finish(_t0*d, _shape, 0, _out[0], checked=True)\n"
+    out = _fast_lines(_HEAD + value + _REJ)
+    assert out == ["ny, _sqny, d, _far, _inr = _nb.norm_sq_and_dot_far(x_all, _ix, y_all, _iy)",
+                   "_k0 = s / ny", "_v = d / ny", "_o0[_i] = _v",
+                   f"if not (_nb.rejection_far(x_all, _ix, y_all, _iy, _sqny, d, _far, _k0, _o1, _i) "
+                   f"and _inr): {_FLAG}"]
+    for other in ("value = _rt.finish(nx*2.0, _shape, 0, _out[0])\n",     # |x| in a result
+                  "value = _rt.finish(c + 1.0, _shape, 0, _out[0])\n",    # the cosine in a result
+                  "ny = ny*2.0\n"):                                       # |y| reassigned
+        out = _fast_lines(_HEAD + other + _REJ)
+        assert out[0].startswith("nx, ny, d, _ok = _nb.norms_and_dot(") and out[1] == f"if not _ok: {_FLAG}"
+        assert not any("_far" in ln for ln in out) and "_t0 = 1 / ny" in out
+
+
+def test_squares_plan_keeps_what_it_cannot_prove():
+    """Finer choices of the plan: a rejection not dividing by ``|y|^2`` keeps its divisor (no
+    summed square); a reciprocal read other than as a factor is computed (and products by it
+    stay products); a scalar result other than ``x.y / |y|`` keeps its finiteness test."""
+    from derivations.codegen.numba import _FLAG
 
     fin = f"if not math.isfinite(_v): {_FLAG}"
-    head = ["ny, d, _far, _inr = _nb.norm_and_dot_far(x_all, _ix, y_all, _iy)", "_t0 = 1 / ny"]
-    tail = f"if not (_nb.rejection_far(x_all, _ix, y_all, _iy, ny * ny, d, _far, _k0, _o1, _i) and _inr): {_FLAG}"
-    for v in ("_v = _t0 * d", "_v = d * _t0", "_v = d / ny"):
-        assert fin not in _finite_by_range(head + [v, fin, "_o0[_i] = _v", tail])
-    for lines in (head + ["_v = _t0 * d", fin, "_o0[_i] = _v"],            # no later range test
-                  head + ["_v = _t0 * g", fin, "_o0[_i] = _v", tail],      # not bounded by the range
-                  head + ["_t0 = 2 / ny", "_v = _t0 * d", fin, tail],      # _t0 reassigned
-                  head + ["_v = _t0 * d", fin, "d = d * 2.0", tail]):      # d reassigned
-        assert _finite_by_range(lines) == lines
-
-
-def test_divide_by_summed_square_rewrites_only_its_pattern():
-    """The fast pass's rejection divides by ``|y|^2`` as summed in place of ``ny * ny`` only
-    when ``ny`` is the norm of the rejection's divided vector and is not reassigned in the row
-    (``ny * ny`` and the sum agree to 2 ulp there; see ``_divide_by_summed_square``)."""
-    from derivations.codegen.numba import _FLAG, _divide_by_summed_square
-
-    head = ["ny, d, _far, _inr = _nb.norm_and_dot_far(x_all, _ix, y_all, _iy)", "_k0 = s / ny"]
-    rej = (f"if not (_nb.rejection_far(x_all, _ix, y_all, _iy, ny * ny, d, _far, _k0, _o0, _i) "
-           f"and _inr): {_FLAG}")
-    out = _divide_by_summed_square(head + [rej])
-    assert out[0] == "ny, _sqny, d, _far, _inr = _nb.norm_sq_and_dot_far(x_all, _ix, y_all, _iy)"
-    assert out[1] == head[1] and out[2] == rej.replace("ny * ny", "_sqny")
-    for lines in (head + ["ny = ny * 2.0", rej],                                   # ny reassigned
-                  head + [rej.replace("y_all, _iy, ny", "z_all, _iz, ny")],        # another vector
-                  head + [rej.replace("ny * ny", "ny * d")]):                      # not |y|^2
-        assert _divide_by_summed_square(lines) == lines
+    out = _fast_lines(_HEAD + _REJ.replace("ny*ny", "ny*d"))
+    assert out[0] == "ny, d, _far, _inr = _nb.norm_and_dot_far(x_all, _ix, y_all, _iy)"
+    assert "ny * d, d, _far" in out[-1]
+    out = _fast_lines(_HEAD + "_t1 = _t0 + 1.0\n" + "value = _rt.finish(_t0*d, _shape, 0, _out[0])\n" + _REJ)
+    assert "_t0 = 1 / ny" in out and "_k0 = _t0 * s" in out and "_v = _t0 * d" in out and fin not in out
+    out = _fast_lines(_HEAD + "value = _rt.finish(_t0*s, _shape, 0, _out[0])\n" + _REJ)
+    assert "_v = s / ny" in out and out[out.index("_v = s / ny") + 1] == fin
 
 
 def test_summed_square_matches_the_product_of_norms():
@@ -176,3 +185,47 @@ def test_summed_square_matches_the_product_of_norms():
         ny, sq, d, far, ok = two(x, y, i)
         assert (ny, d, far, ok) == one(x, y, i)
         assert abs(ny * ny - sq) <= 2 * np.spacing(sq)
+
+
+def _errors(fn, *args):
+    """``(type, message)`` of ``fn(*args)`` on each backend, batched and not."""
+    out = []
+    for be in ("numpy", "numba"):
+        for batch in (False, True):
+            xs = tuple(np.stack([np.asarray(x)] * 40) if batch and np.ndim(x) else x for x in args)
+            if batch:
+                xs = tuple(x if np.ndim(x) else np.full(40, x) for x in xs)
+            with _backend.using(be), pytest.raises((TypeError, ValueError)) as info:
+                fn(*xs)
+            out.append((be, batch, type(info.value).__name__, str(info.value)))
+    return out
+
+
+P7 = np.ones(7)
+NAN7 = np.r_[np.nan, np.ones(6)]
+TWO_BAD = [  # (v, g, grad_w), the argument grad_g_and_grads names first on a batch (NumPy)
+    ((NAN7, np.nan, P7), "g"),               # v non-finite, g non-finite: g (checked first)
+    ((P7, np.nan, np.ones(8)), "g"),         # g non-finite, lengths differ: g
+    ((np.zeros(7), 1.0, NAN7), "grad_w"),    # v zero, grad_w non-finite: grad_w
+    ((NAN7, 1.0, NAN7), "grad_w"),           # both vectors non-finite: grad_w
+    ((np.zeros(7), np.inf, P7), "g"),        # v zero, g infinite: g
+    ((P7, "a", NAN7), "g"),                  # g text, grad_w non-finite: g
+    ((P7, 1e300, np.ones(8)), "grad_w"),     # g huge (fine), lengths differ
+]
+
+
+@pytest.mark.parametrize("args,first", TWO_BAD)
+@pytest.mark.parametrize("name", ["grad_g_and_grads", "grad_v", "grad_g"])
+def test_two_bad_arguments_same_error(name, args, first):
+    """With two bad arguments, the compiled backend raises the NumPy backend's error (the same
+    type and message, naming the same argument), for one point and for a batch.  (Teeth: a
+    kernel that tested g's finiteness itself, after the length or the norms' checks, fails the
+    rows naming g.)"""
+    from derivations.generated import wn
+
+    errs = _errors(getattr(wn, name), *args)
+    if name == "grad_g_and_grads":  # (on a batch the vectors' finiteness is tested late)
+        assert errs[1][3].startswith(first), errs[1]
+    for be, batch, kind, msg in errs[2:]:
+        ref = errs[1] if batch else errs[0]
+        assert (kind, msg) == ref[2:], (be, batch, kind, msg, ref)
