@@ -97,6 +97,19 @@ def _with_dispatch(body: list[str], formula: registry.Formula, name: str, fused_
     if at is None or not core:
         return body
     lines = [ln for b in backends.registered() for ln in b.dispatch_lines(formula, name, fused_, core)]
+    later = [a for b in backends.registered() for a in getattr(b, "later_scalars", lambda f, n: ())(formula, name)]
+    conv = [f'{a} = _rt.scalar("{a}", {a})' for a in later]
+    if len(later) == 1 and conv[0] in body[:at] and lines and lines[0].startswith("_fast = "):
+        # the compiled call tests this scalar's NaN/inf itself (its kernel flags such rows):
+        # no pass over it here, and the checks after its conversion, when one fails, test it
+        # first (the NumPy backend's order of errors); the NumPy and JAX paths test it after
+        (a,), i = later, body.index(conv[0])
+        body = (body[:i] + [f'{a} = _rt.scalar("{a}", {a}, finite=None)  # NaN/inf: _rt.finite below']
+                + ["try:"] + ["    " + ln for ln in body[i + 1:at]]
+                + ["except Exception:", f'    _rt.finite("{a}", {a})  # its error first, as the checks\' order has it',
+                   "    raise"] + body[at:])
+        at = i + 1 + 1 + (at - i - 1) + 3
+        lines = lines[:1] + [f'_rt.finite("{a}", {a}, unless=_fast)  # (unless the compiled call tests it)'] + lines[1:]
     return body[:at] + lines + body[at:]
 
 

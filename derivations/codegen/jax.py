@@ -154,7 +154,7 @@ def _arg_ranks(public: ast.FunctionDef) -> list[tuple[str, int | None]]:
     """Argument names and ranks from the public function's checks (``x = _rt.vector("x", x)``)."""
     argnames = [a.arg for a in public.args.args]
     ranks = {}
-    for st in public.body:
+    for st in [s for st in public.body for s in [st] + (st.body if isinstance(st, ast.Try) else [])]:
         if (isinstance(st, ast.Assign) and _rt_call(st.value) in _KINDS
                 and isinstance(st.targets[0], ast.Name)):
             ranks[st.targets[0].id] = _KINDS[_rt_call(st.value)]

@@ -529,6 +529,8 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
     for fast in (True, False):
         k = _Kernel(args, fast=fast)
         k.statements(fn.body)
+        if fast:
+            later = _later_scalars(k, args)
         outs = [f"_o{j}" for j in range(len(k.outs))]
         lines = list(k.lines)
         if fast:
@@ -608,8 +610,12 @@ def kernel_source(name: str, formula: registry.Formula, numpy_source: str) -> st
         f'    its NumPy core, for the rows the kernel flags)."""\n'
         f"    return _nb.run(_{name}_kernel, _{name}_careful, _core, _shape, "
         f"({', '.join(argnames)},), ({ranks},), ({', '.join(cores)},), "
-        f"{'out' if fused else 'None'}{angles})\n"
+        f"{'out' if fused else 'None'}{angles}"
+        + ("" if hybrid is not None or not later else
+           f", later=({''.join(f'({a!r}, {a}), ' for a in later)}))\n\n\n{name}.later = {tuple(later)!r}")
+        + (")" if hybrid is not None or not later else "") + "\n"
     )
+    _LATER[(formula.family, name)] = tuple(later) if hybrid is None else ()
     return kernel + "\n\n" + wrapper
 
 
@@ -744,6 +750,48 @@ def _squares_plan(body, vectors) -> list[_Squares]:
         out.append(_Squares(y.id, nx, ny, dxy, nn, cos, sq, recip, dropped,
                             f"_far{k}" if k else "_far", f"_inr{k}" if k else "_inr"))
     return out
+
+
+def _later_scalars(k: "_Kernel", args) -> list[str]:
+    """The scalar arguments whose NaN/inf test the public function can leave to the compiled
+    call (``_rt.scalar(name, x, finite=None)``, :func:`derivations.runtime.finite`): those the
+    fast pass ``k`` reads only as ``t = x / ny`` (``ny`` a norm of its near-parallel test by
+    squares, :func:`_squares_plan`, in ``[SAFE_LO, SAFE_HI]`` on an unflagged row) with ``t``
+    read only as the scale of that test's rejection, which flags the row unless ``|t| <=
+    1e240`` (False for NaN and inf).  So every row where ``x`` is not finite is flagged, and
+    the runner tests ``x`` before anything sees a flagged row (``derivations.runtime.numba.run``,
+    ``later``).  At most one (the public function's order of checks around it is kept by
+    :func:`derivations.codegen.functions._with_dispatch`)."""
+    out = []
+    for a, r in args:
+        if r != 0:
+            continue
+        word = re.compile(rf"\b{a}\b")
+        uses = [ln for ln in k.lines if word.search(ln)]
+        ok = False
+        for q in k.squares:
+            m = [ln for ln in uses if re.fullmatch(rf"(\w+) = {a} / {q.ny}", ln)]
+            if len(uses) != 1 or len(m) != 1:
+                continue
+            t = m[0].split(" = ")[0]
+            tu = [ln for ln in k.lines if re.search(rf"\b{t}\b", ln)]
+            rej = [ln for ln in tu if ln.startswith("if not (_nb.rejection_far(")
+                   and f", {q.far}, {t}, _o" in ln and ln.endswith(f" and {q.inr}): {_FLAG}")]
+            ok = len(tu) == 2 and len(rej) == 1
+        if ok:
+            out.append(a)
+    return out[:1] if len(out) == 1 else []
+
+
+#: scalar arguments whose finiteness test the compiled call makes (:func:`_later_scalars`),
+#: by (family, name): read by the NumPy emitter (:func:`later_scalars`)
+_LATER: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def later_scalars(formula: registry.Formula, name: str) -> tuple[str, ...]:
+    """The scalar arguments of the emitted function ``name`` whose NaN/inf test its compiled
+    version makes (after :func:`dispatch_lines` printed it; empty otherwise)."""
+    return _LATER.get((formula.family, name), ())
 
 
 #: kernels collected while the NumPy modules are emitted: family -> {name: source}

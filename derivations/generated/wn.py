@@ -25,11 +25,16 @@ def grad_v(v, g, grad_w):
     Returns an array of the batch shape + (vector length,).  Emitted by `nnderive build`; do not edit.
     """
     v = _rt.vector("v", v, finite=False)
-    g = _rt.scalar("g", g)
-    grad_w = _rt.vector("grad_w", grad_w, finite=False)
-    _rt.same_length(("v", v), ("grad_w", grad_w))
-    _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    g = _rt.scalar("g", g, finite=None)  # NaN/inf: _rt.finite below
+    try:
+        grad_w = _rt.vector("grad_w", grad_w, finite=False)
+        _rt.same_length(("v", v), ("grad_w", grad_w))
+        _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    except Exception:
+        _rt.finite("g", g)  # its error first, as the checks' order has it
+        raise
     _fast = _rt.compiled('wn', 'grad_v', _shape)
+    _rt.finite("g", g, unless=_fast)  # (unless the compiled call tests it)
     if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_grad_v_core, _shape, v, g, grad_w)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows
@@ -611,11 +616,16 @@ def grad_g_and_grads(v, g, grad_w, *, out=None):
     Emitted by `nnderive build`; do not edit.
     """
     v = _rt.vector("v", v, finite=False)
-    g = _rt.scalar("g", g)
-    grad_w = _rt.vector("grad_w", grad_w, finite=False)
-    _rt.same_length(("v", v), ("grad_w", grad_w))
-    _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    g = _rt.scalar("g", g, finite=None)  # NaN/inf: _rt.finite below
+    try:
+        grad_w = _rt.vector("grad_w", grad_w, finite=False)
+        _rt.same_length(("v", v), ("grad_w", grad_w))
+        _shape = _rt.batch_shape(("v", v, 1), ("g", g, 0), ("grad_w", grad_w, 1))
+    except Exception:
+        _rt.finite("g", g)  # its error first, as the checks' order has it
+        raise
     _fast = _rt.compiled('wn', 'grad_g_and_grads', _shape)
+    _rt.finite("g", g, unless=_fast)  # (unless the compiled call tests it)
     if _fast is not None:  # the compiled backend (derivations.runtime.backend)
         return _fast(_grad_g_and_grads_core, _shape, v, g, grad_w, out=out)
     if _rt.blocks(_shape):  # a large batch: evaluated in cache-sized blocks of rows

@@ -14,7 +14,7 @@ from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime changes.
-_RUNTIME_SHA256 = 'c4b3b230b99ff28a'
+_RUNTIME_SHA256 = '7c0e1c8e2216ab2b'
 __all__ = ['grad_v', 'grad_g', 'norm_after_gd_step', 'df_dv', 'df_dg', 'v_term', 'g_term', 'grad_theta', 'bn_energy', 'init_output_var', 'grad_g_and_grads']
 
 
@@ -57,7 +57,10 @@ def grad_v(_core, _shape, v, g, grad_w):
     """:func:`derivations.generated.wn.grad_v` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_v_kernel, _grad_v_careful, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((grad_w.shape[-1],),), None)
+    return _nb.run(_grad_v_kernel, _grad_v_careful, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((grad_w.shape[-1],),), None, later=(('g', g), ))
+
+
+grad_v.later = ('g',)
 
 
 @_nb.jit
@@ -579,4 +582,7 @@ def grad_g_and_grads(_core, _shape, v, g, grad_w, *, out=None):
     """:func:`derivations.generated.wn.grad_g_and_grads` on checked arguments of batch
     shape ``_shape``, compiled (its public function calls this after its checks; ``_core``:
     its NumPy core, for the rows the kernel flags)."""
-    return _nb.run(_grad_g_and_grads_kernel, _grad_g_and_grads_careful, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((), (v.shape[-1],),), out)
+    return _nb.run(_grad_g_and_grads_kernel, _grad_g_and_grads_careful, _core, _shape, (v, g, grad_w,), (1, 0, 1,), ((), (v.shape[-1],),), out, later=(('g', g), ))
+
+
+grad_g_and_grads.later = ('g',)

@@ -48,7 +48,7 @@ import numpy  # noqa: F401
 from . import angles, assembly, blocking, checks, circulant, differences, doubledouble, limits, rows, special, xf
 from .limits import (_KAHAN_THRESHOLD, NEAR, PI_HI, PI_LO, SAFE_HI, _SAFE_HI, SAFE_LO, _SAFE_LO, SINE_NEAR)
 from .xf import _EXTREME, _note_extreme, _open_extreme, _pow2_scale, _scaled, XF, _XF_COMPARISONS, _ZERO_E
-from .checks import (_array, array, batch_shape, _check_finite, InputError, integer, _is_plain, _looks_finite,
+from .checks import (_array, array, batch_shape, _check_finite, finite, InputError, integer, _is_plain, _looks_finite,
                      nonzero, _nonzero_error, _outside, _PI32, positive, _reject_kind, require,
                      same_length, scalar, Shape, _shape, _subclass_error, vector, within)
 from .rows import (_BLAS_CHUNK, check_nonzero, _column_sums, dot, _DOT_CHUNK, _in_range, _matvec, norm,

@@ -97,7 +97,7 @@ def _array(name, x, finite=True):
     # one reduction instead of an elementwise test; the full test only if the sum is not
     # finite (NaN/inf entries, or a sum of finite entries that overflowed).  A single vector
     # is tested here even when a reduction over it would do it (a few entries: no cost)
-    if (finite or arr.ndim <= 1) and not _looks_finite(arr):
+    if finite is not None and (finite or arr.ndim <= 1) and not _looks_finite(arr):
         _check_finite(name, arr)
     return arr
 
@@ -116,6 +116,18 @@ def _looks_finite(arr):
         return math.isfinite(sum(arr.ravel().tolist()))
     with numpy.errstate(over="ignore", invalid="ignore"):
         return math.isfinite(numpy.add.reduce(arr, axis=None))
+
+
+def finite(name, x, unless=None):
+    """The NaN/inf test of an argument converted with ``finite=None`` (``scalar(name, x,
+    finite=None)``: the test deferred; same message), unless ``unless`` (the compiled function
+    the call dispatches to) lists ``name`` in its ``later``: that kernel flags a row where ``x``
+    is not finite, and its runner makes this test before anything else can raise
+    (:func:`derivations.runtime.numba.run`)."""
+    if name in getattr(unless, "later", ()):
+        return
+    if not _looks_finite(x):
+        _check_finite(name, x)
 
 
 def _check_finite(name, arr):
@@ -143,7 +155,9 @@ def vector(name, x, finite=True):
 
 def scalar(name, x, finite=True):
     """``x`` as a float64 array broadcasting over the batch axes; rejects NaN/inf
-    (``finite=False``: left to an interval check, :func:`within`, that follows)."""
+    (``finite=False``: left to an interval check, :func:`within`, that follows; ``None``: left
+    to :func:`finite`, which the emitted function calls after its other checks, or first when
+    one of them fails)."""
     return _array(name, x, finite)
 
 

@@ -616,7 +616,7 @@ CHUNK_BYTES = 1 << 19
 HYBRID_ROWS = 32
 
 
-def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
+def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None, later=()):
     """Run ``kernel`` (the emitted fast loop over rows) on checked arguments and return what the
     NumPy function returns; rows it flags (near-parallel, a completed square to refine, extended
     range, bad input) are evaluated again by ``careful`` (the same body with the double-double
@@ -631,9 +631,21 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
     at most that many bytes of input, ``kernel`` (one pass) on wider rows or fewer (the fused
     CNN function, whose second half forms its difference vector again: below a chunk its
     extra calls, ~4 us, cost more than the arccos saves; measured 16 vs 13 us at 64 rows,
-    equal at 2048)."""
+    equal at 2048).  ``later``: ``(name, argument)`` of the scalars whose NaN/inf test the
+    public function left to this call (``_rt.scalar(name, x, finite=None)``; the fast kernel
+    flags every row where one is not finite, :func:`derivations.codegen.numba._later_scalars`):
+    tested (:func:`derivations.runtime.finite`, the NumPy backend's message) before the careful
+    pass or the NumPy core sees a flagged row, and before an ``out=`` error, i.e. before any
+    error that comes after it in the NumPy backend's order; a batch with no flagged row has
+    none (one pass over the argument less: ``g`` of ``wn.grad_g_and_grads`` at N = 1e5, ~0.02
+    ms, a read of 0.8 MB the kernel makes anyway)."""
     n = math.prod(shape)
-    flat, final = outputs(out, shape, cores)
+    try:
+        flat, final = outputs(out, shape, cores)
+    except Exception:
+        for name, x in later:
+            _rt.finite(name, x)
+        raise
     ins = []
     for x, r in zip(args, ranks):
         if r is None:
@@ -644,6 +656,8 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
     skip = _mostly_rare.get(kernel, 0)
     if skip:  # the careful pass alone (the fast one is tried again every 8th call)
         _mostly_rare[kernel] = skip - 1
+        for name, x in later:
+            _rt.finite(name, x)
         nbad = careful(numpy.arange(n), *ins, *flat, bad)
     else:
         if angles is not None and len(angles) > 3:  # hybrid on narrow rows, a chunk or more
@@ -654,6 +668,8 @@ def run(kernel, careful, core, shape, args, ranks, cores, out, angles=None):
             nflag = _hybrid(kernel if len(angles) == 3 else angles[3], angles, n, ins, flat, bad)
         nbad = 0
         if nflag:
+            for name, x in later:
+                _rt.finite(name, x)
             nbad = careful(numpy.flatnonzero(bad), *ins, *flat, bad)
         if n >= 16 and 2 * nflag > n:
             _mostly_rare[kernel] = 8
