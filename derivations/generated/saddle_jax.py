@@ -8,6 +8,8 @@ jittable, composable with ``jax.vmap`` and ``jax.grad``, float64 (importing this
 ``jax_enable_x64`` on).  ``BACKEND`` maps each name to the runner the public NumPy-facing
 function calls under ``derivations.set_backend("jax")``.
 """
+import math
+
 from derivations.runtime import jax as _jr
 
 import jax  # noqa: E402  (after derivations.runtime.jax: float64 on)
@@ -28,6 +30,19 @@ def _ldexp_jvp(primals, tangents):
     x, k = primals
     h = k // 2
     return _ldexp(x, k), tangents[0] * jnp.ldexp(1.0, h) * jnp.ldexp(1.0, k - h)
+
+
+def _normal(a):
+    """True where ``a`` is 0 or a normal float64: XLA on CPU flushes subnormal inputs and results
+    to zero (a subnormal even compares equal to 0), so the bits are tested."""
+    b = jax.lax.bitcast_convert_type(jnp.asarray(a, jnp.float64), jnp.int64) & 0x7FFFFFFFFFFFFFFF
+    return (b == 0) | (b >= 0x0010000000000000)
+
+
+def _lands_normal(v, k):
+    """True where ``v * 2**k`` is 0 or a normal float64 (not flushed to zero, as NumPy's
+    subnormal result would be)."""
+    return (v == 0) | (jnp.frexp(v)[1] + k >= -1021)
 
 
 def _pairwise(a):
@@ -58,6 +73,8 @@ def _f_row(x, L, gamma, tau):
     """One point of :func:`f` (``x`` of shape ``(d,)``, the others scalars), printed
     from the same SymPy pieces as the NumPy core; returns ``(f, ok)`` (``ok``: x in D)."""
     _d = x.shape[-1]
+    # XLA flushes subnormals: such a point is the NumPy core's (public function)
+    _ok = jnp.all(_normal(x)) & _normal(L) & _normal(gamma) & _normal(tau)
     # F is homogeneous (degree 2): evaluate at tau in [0.5, 1), scale back by 2^(2 _e)
     _e = jnp.frexp(tau)[1]
     x = _ldexp(x, _e * -1)
@@ -72,7 +89,7 @@ def _f_row(x, L, gamma, tau):
     _next = _j == _a + 1
     _tail = _j > _a + 1
     # the domain D of (7.13) (the public function's NumPy core raises its error where this fails)
-    _ok = (jnp.all(jnp.where(_conv, y_j <= 6.0 * tau, True))
+    _ok = (_ok & jnp.all(jnp.where(_conv, y_j <= 6.0 * tau, True))
            & jnp.all(jnp.where(_next | _tail, y_j <= tau, True)))
     u = jnp.sum(jnp.where(_act, y_j, 0.0))
     v = jnp.sum(jnp.where(_next, y_j, 0.0))
@@ -88,6 +105,7 @@ def _f_row(x, L, gamma, tau):
     _t4 = _t2 * _t2 * _t2
     _t5 = L + gamma
     _f = jnp.broadcast_to(R_quad * (L * _t1 - gamma * (u * u)) + R_spline * (_t1 * (L - 6 * (_t2 * _t2 * _t2 * _t2 * _t2) * _t5 / (tau * tau * tau * tau * tau) + 15 * _t3 * _t5 / (tau * tau * tau * tau) - 10 * _t4 * _t5 / (tau * tau * tau)) + 1 / 2 * _t3 * (5 * L - 3 * gamma) / _t0 - _t0 * gamma - _t2 * _t2 * gamma - 2 * _t2 * gamma * tau - 2 / 3 * _t4 * (7 * L - 5 * gamma) / tau) + S_conv + S_tail - 1 / 6 * _t0 * k * (37 * L + 13 * gamma), ())
+    _ok = _ok & jnp.all(_lands_normal(_f, 2 * _e))
     _f = _ldexp(_f, 2 * _e)
     return _f, _ok
 
@@ -104,6 +122,8 @@ def f(x, L, gamma, tau):
 def _f_batch(_core, _shape, x, L, gamma, tau):
     """The public function on checked arguments (``set_backend("jax")``): points outside D
     or with a non-finite result go to the NumPy core ``_core`` (its value or its error)."""
+    if math.prod(_shape) == 0:  # (an empty batch: NumPy's empty result)
+        return _core(_shape, x, L, gamma, tau)
     return _jr.run(_f_row, _core, _shape, (x, L, gamma, tau), (1, 0, 0, 0), None)
 
 
@@ -111,6 +131,8 @@ def _grad_row(x, L, gamma, tau):
     """One point of :func:`grad` (``x`` of shape ``(d,)``, the others scalars), printed
     from the same SymPy pieces as the NumPy core; returns ``(grad, ok)`` (``ok``: x in D)."""
     _d = x.shape[-1]
+    # XLA flushes subnormals: such a point is the NumPy core's (public function)
+    _ok = jnp.all(_normal(x)) & _normal(L) & _normal(gamma) & _normal(tau)
     # F is homogeneous (degree 1): evaluate at tau in [0.5, 1), scale back by 2^(1 _e)
     _e = jnp.frexp(tau)[1]
     x = _ldexp(x, _e * -1)
@@ -125,7 +147,7 @@ def _grad_row(x, L, gamma, tau):
     _next = _j == _a + 1
     _tail = _j > _a + 1
     # the domain D of (7.13) (the public function's NumPy core raises its error where this fails)
-    _ok = (jnp.all(jnp.where(_conv, y_j <= 6.0 * tau, True))
+    _ok = (_ok & jnp.all(jnp.where(_conv, y_j <= 6.0 * tau, True))
            & jnp.all(jnp.where(_next | _tail, y_j <= tau, True)))
     u = jnp.sum(jnp.where(_act, y_j, 0.0))
     v = jnp.sum(jnp.where(_next, y_j, 0.0))
@@ -148,6 +170,7 @@ def _grad_row(x, L, gamma, tau):
     _g = (jnp.where(_conv, L * (2 * y_j - 8 * tau), 0.0) + jnp.where(_act, R_spline * (2 * _t2 * (5 * L - 3 * gamma) / (tau * tau) + v * v * (60 * _t2 * _t6 * _t8 - _t3 * _t7 * _t9 - _t4 * _t5 * _t7) - _t0 * gamma - 2 * _t3 * (7 * L - 5 * gamma) / tau - gamma * (2 * u - _t0)) - 2 * R_quad * gamma * u, 0.0)
           + jnp.where(_next, L * R_quad * _t10 + R_spline * _t10 * (L - 6 * (_t1 * _t1 * _t1 * _t1 * _t1) * _t4 * _t6 - 10 * _t2 * _t6 * _t9 + 15 * _t5 * _t6 * _t8), 0.0) + jnp.where(_tail, 2 * L * y_j, 0.0))
     _g = jnp.sign(x) * _g
+    _ok = _ok & jnp.all(_lands_normal(_g, 1 * _e))
     _g = _ldexp(_g, 1 * _e)
     return _g, _ok
 
@@ -164,6 +187,8 @@ def grad(x, L, gamma, tau):
 def _grad_batch(_core, _shape, x, L, gamma, tau):
     """The public function on checked arguments (``set_backend("jax")``): points outside D
     or with a non-finite result go to the NumPy core ``_core`` (its value or its error)."""
+    if math.prod(_shape) == 0:  # (an empty batch: NumPy's empty result)
+        return _core(_shape, x, L, gamma, tau)
     return _jr.run(_grad_row, _core, _shape, (x, L, gamma, tau), (1, 0, 0, 0), None)
 
 
@@ -171,6 +196,8 @@ def _hessian_row(x, L, gamma, tau):
     """One point of :func:`hessian` (``x`` of shape ``(d,)``, the others scalars), printed
     from the same SymPy pieces as the NumPy core; returns ``(hessian, ok)`` (``ok``: x in D)."""
     _d = x.shape[-1]
+    # XLA flushes subnormals: such a point is the NumPy core's (public function)
+    _ok = jnp.all(_normal(x)) & _normal(L) & _normal(gamma) & _normal(tau)
     # F is homogeneous (degree 0): evaluate at tau in [0.5, 1), scale back by 2^(0 _e)
     _e = jnp.frexp(tau)[1]
     x = _ldexp(x, _e * -1)
@@ -185,7 +212,7 @@ def _hessian_row(x, L, gamma, tau):
     _next = _j == _a + 1
     _tail = _j > _a + 1
     # the domain D of (7.13) (the public function's NumPy core raises its error where this fails)
-    _ok = (jnp.all(jnp.where(_conv, y_j <= 6.0 * tau, True))
+    _ok = (_ok & jnp.all(jnp.where(_conv, y_j <= 6.0 * tau, True))
            & jnp.all(jnp.where(_next | _tail, y_j <= tau, True)))
     u = jnp.sum(jnp.where(_act, y_j, 0.0))
     v = jnp.sum(jnp.where(_next, y_j, 0.0))
@@ -228,6 +255,8 @@ def hessian(x, L, gamma, tau):
 def _hessian_batch(_core, _shape, x, L, gamma, tau):
     """The public function on checked arguments (``set_backend("jax")``): points outside D
     or with a non-finite result go to the NumPy core ``_core`` (its value or its error)."""
+    if math.prod(_shape) == 0:  # (an empty batch: NumPy's empty result)
+        return _core(_shape, x, L, gamma, tau)
     return _jr.run(_hessian_row, _core, _shape, (x, L, gamma, tau), (1, 0, 0, 0), None)
 
 

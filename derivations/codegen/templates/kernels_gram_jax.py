@@ -98,7 +98,7 @@ def _run(values, X, nrm):
     _jr.require_x64()
     D = numpy.matmul(X, numpy.swapaxes(X, -1, -2))  # (NumPy's own product: the NumPy path's bits)
     n = D.shape[0]
-    m = _jr._bucket(n)  # (small data sets padded to a few sizes: fewer XLA compilations)
+    m = max(64, _jr._bucket(n))  # (data sets padded to a few sizes: fewer XLA compilations)
     if m != n:
         D = numpy.pad(D, ((0, m - n), (0, m - n)))
         nrm = numpy.concatenate([nrm, numpy.ones(m - n)])

@@ -46,6 +46,19 @@ def _ldexp_jvp(primals, tangents):
     return _ldexp(x, k), tangents[0] * jnp.ldexp(1.0, h) * jnp.ldexp(1.0, k - h)
 
 
+def _normal(a):
+    """True where ``a`` is 0 or a normal float64: XLA on CPU flushes subnormal inputs and results
+    to zero (a subnormal even compares equal to 0), so the bits are tested."""
+    b = jax.lax.bitcast_convert_type(jnp.asarray(a, jnp.float64), jnp.int64) & 0x7FFFFFFFFFFFFFFF
+    return (b == 0) | (b >= 0x0010000000000000)
+
+
+def _lands_normal(v, k):
+    """True where ``v * 2**k`` is 0 or a normal float64 (not flushed to zero, as NumPy's
+    subnormal result would be)."""
+    return (v == 0) | (jnp.frexp(v)[1] + k >= -1021)
+
+
 def _pairwise(a):
     """``sum(a)`` of a 1-D array of static length in the order of NumPy's ``pairwise_sum``
     (``numpy.add.reduce`` over a contiguous row: blocks of at most 128 terms summed by 8
@@ -72,6 +85,8 @@ def _pairwise(a):
 
 _REGION = '''\
 _d = x.shape[-1]
+# XLA flushes subnormals: such a point is the NumPy core's (public function)
+_ok = jnp.all(_normal(x)) & _normal(L) & _normal(gamma) & _normal(tau)
 {scale}
 # Region (7.12)/(7.13): the active coordinate is the first with |x_j| < 2 tau (d if none)
 y_j = jnp.abs(x)
@@ -83,7 +98,7 @@ _act = _j == _a
 _next = _j == _a + 1
 _tail = _j > _a + 1
 # the domain D of (7.13) (the public function's NumPy core raises its error where this fails)
-_ok = (jnp.all(jnp.where(_conv, y_j <= 6.0 * tau, True))
+_ok = (_ok & jnp.all(jnp.where(_conv, y_j <= 6.0 * tau, True))
        & jnp.all(jnp.where(_next | _tail, y_j <= tau, True)))
 u = jnp.sum(jnp.where(_act, y_j, 0.0))
 v = jnp.sum(jnp.where(_next, y_j, 0.0))
@@ -126,7 +141,7 @@ def _row(formula: registry.Formula) -> str:
         (val,) = c
         body.append(f"_f = jnp.broadcast_to({_jnp(val)}, ())")
         if deg:
-            body.append(f"_f = _ldexp(_f, {deg} * _e)")
+            body += [f"_ok = _ok & jnp.all(_lands_normal(_f, {deg} * _e))", f"_f = _ldexp(_f, {deg} * _e)"]
         body.append("return _f, _ok")
     elif formula.rank == 1:
         c = {k_: _jnp(v_) for k_, v_ in c.items()}
@@ -136,7 +151,7 @@ def _row(formula: registry.Formula) -> str:
             "_g = jnp.sign(x) * _g",
         ]
         if deg:
-            body.append(f"_g = _ldexp(_g, {deg} * _e)")
+            body += [f"_ok = _ok & jnp.all(_lands_normal(_g, {deg} * _e))", f"_g = _ldexp(_g, {deg} * _e)"]
         body.append("return _g, _ok")
     else:
         c = {k_: _jnp(v_) for k_, v_ in c.items()}
@@ -153,7 +168,7 @@ def _row(formula: registry.Formula) -> str:
             "_H = _H + _diag[:, None] * jnp.eye(_d)",
         ]
         if deg:
-            body.append(f"_H = _ldexp(_H, {deg} * _e)")
+            body += [f"_ok = _ok & jnp.all(_lands_normal(_H, {deg} * _e))", f"_H = _ldexp(_H, {deg} * _e)"]
         body.append("return _H, _ok")
     return (f"def _{name}_row(x, L, gamma, tau):\n"
             f'    """One point of :func:`{name}` (``x`` of shape ``(d,)``, the others scalars), printed\n'
@@ -176,6 +191,8 @@ def _wrappers(formula: registry.Formula) -> str:
         f"def _{name}_batch(_core, _shape, x, L, gamma, tau):\n"
         f'    """The public function on checked arguments (``set_backend("jax")``): points outside D\n'
         f'    or with a non-finite result go to the NumPy core ``_core`` (its value or its error)."""\n'
+        "    if math.prod(_shape) == 0:  # (an empty batch: NumPy's empty result)\n"
+        "        return _core(_shape, x, L, gamma, tau)\n"
         f"    return _jr.run(_{name}_row, _core, _shape, (x, L, gamma, tau), (1, 0, 0, 0), None)\n")
 
 
@@ -194,6 +211,7 @@ def module_source(family: str) -> str:
         "``jax_enable_x64`` on).  ``BACKEND`` maps each name to the runner the public NumPy-facing\n"
         'function calls under ``derivations.set_backend("jax")``.\n'
         '"""\n'
+        "import math\n\n"
         "from derivations.runtime import jax as _jr\n\n"
         "import jax  # noqa: E402  (after derivations.runtime.jax: float64 on)\n"
         "import jax.numpy as jnp  # noqa: E402\n\n"
