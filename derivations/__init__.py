@@ -30,7 +30,7 @@ def jax_functions(family: str):
         if exc.name in ("jax", "jaxlib"):
             raise ImportError("jax_functions needs JAX (pip install 'nnderive[jax]')") from None
         raise ValueError(f"family has no JAX functions: {family!r} (the families with them: "
-                         "cnn, filter, kernels, wn, gaussian, resnet, circulant)") from None
+                         "cnn, filter, kernels, wn, gaussian, resnet, circulant, saddle)") from None
 
 
 def __getattr__(name):

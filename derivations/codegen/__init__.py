@@ -66,6 +66,9 @@ from . import numba as _numba_printer  # noqa: E402,F401  (registers the compile
 from .templates import saddle_numba as _saddle_numba  # noqa: E402,F401  (the octopus's compiled template)
 from .templates import circulant_numba as _circulant_numba  # noqa: E402,F401  (circulant's spectra)
 from .templates import kernels_numba as _kernels_numba  # noqa: E402,F401  (kernels' Grams)
+# (jaxtpl) the JAX templates: the octopus and the kernels Grams (generated *_jax.py; no JAX imported)
+from .templates import saddle_jax as _saddle_jax  # noqa: E402,F401
+from .templates import kernels_gram_jax as _kernels_gram_jax  # noqa: E402,F401
 
 __all__ = ["print_expr", "print_block", "angle_rules", "Angle", "Rejection", "Difference",
            "domain_lines", "docstring", "core_name", "emit_function", "emit_fused", "fused",

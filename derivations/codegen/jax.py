@@ -47,6 +47,12 @@ _PLAIN = {"angle_terms", "rejection", "cosine_or_zero", "pi_minus", "sine", "tay
           "taylor_zero", "taylor_pi", "col", "combine"}
 
 
+# (jaxtpl) raw functions printed by a family's JAX template (derivations/codegen/templates/*_jax.py,
+# their own generated module, which keeps their BACKEND), re-exported by ``<family>_jax`` so that
+# ``derivations.jax_functions(family)`` has them too
+TEMPLATE_EXPORTS = {"kernels": ("kernels_gram_jax", ("h_inf_gram", "arccos1_gram", "g_inf_gram", "v_inf_gram"))}
+
+
 class Unsupported(Exception):
     """The NumPy body uses something the JAX printer does not translate."""
 
@@ -239,7 +245,13 @@ def module_source(family: str, numpy_source: str) -> str:
     table = ("#: the functions the public (NumPy-facing) functions run on under set_backend(\"jax\");\n"
              "#: the others are raw JAX functions only (their public functions stay NumPy)\n"
              "BACKEND = {\n" + "".join(f"    {n!r}: _{n}_batch,\n" for n in routed) + "}\n")
-    return header + "\n\n" + body + "\n\n" + table
+    extra = ""
+    if family in TEMPLATE_EXPORTS:  # (jaxtpl)
+        mod, names_t = TEMPLATE_EXPORTS[family]
+        extra = (f"\n\n# printed by derivations/codegen/templates/{mod}.py\n"
+                 f"from derivations.generated.{mod} import {', '.join(names_t)}  # noqa: E402,F401\n\n"
+                 f"__all__ += {list(names_t)!r}\n")
+    return header + "\n\n" + body + "\n\n" + table + extra
 
 
 def names(family: str) -> list[str]:

@@ -174,3 +174,9 @@ BACKEND = {
     'h_inf': _h_inf_batch,
     'arccos1': _arccos1_batch,
 }
+
+
+# printed by derivations/codegen/templates/kernels_gram_jax.py
+from derivations.generated.kernels_gram_jax import h_inf_gram, arccos1_gram, g_inf_gram, v_inf_gram  # noqa: E402,F401
+
+__all__ += ['h_inf_gram', 'arccos1_gram', 'g_inf_gram', 'v_inf_gram']
