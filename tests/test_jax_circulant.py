@@ -138,6 +138,13 @@ def test_broadcasting_layouts():
     ys = rng.standard_normal((5, n))
     for x, y in ((xs, ys), (xs[0, 0], ys), (xs[:, :1], ys[0])):
         check_all(w, x, y, 4)
+    w_out = np.linspace(-2.0, 3.0, 5)  # a batch of output scales (rank 0) against the filters'
+    r0, r1 = both(lambda: G.cn_grad_w(w, w_out, xs[:, :1], ys))
+    assert r0.shape == r1.shape == (4, 5, d, n)
+    for j, s in enumerate(w_out):  # the bound scales with |w_out|
+        C = condition("cn_grad_w", w, xs[:, :1], ys, w_out=s)[:, j]
+        err = np.abs(r1[:, j] - r0[:, j])
+        assert np.all(err <= 1e-14 * np.abs(r0[:, j]) + K * np.log2(2 * n) * EPS * C[..., None])
 
 
 def test_extreme_scales():

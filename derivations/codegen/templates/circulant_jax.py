@@ -26,12 +26,16 @@ reads the other families' cores, not typed again):
   rows that nearly fit ``y``): their JAX versions are the plain completed squares, raw only
   (their public functions stay NumPy), there for ``jax.grad`` against the emitted gradients.
 
-The row ``_<name>_row`` returns ``(result, True)`` (the JAX runner's convention,
+The row ``_<name>_row`` returns ``(result, ok)`` (the JAX runner's convention,
 :func:`derivations.runtime.jax.run`); the raw function ``<name>`` is its ``jax.jit`` (integer
 arguments static); ``_<name>_batch(_shape, *args)`` is what the public function calls under
 ``set_backend("jax")`` (after all its checks: :func:`.circulant._jax_dispatch`).  It returns
-None when a row's result is not finite (or ``n**d`` exceeds float64): the public function then
-goes on in NumPy, which gives its own result or error.
+None when a row is not ``ok`` or its result is not finite (or ``n**d`` exceeds float64): the
+public function then goes on in NumPy for the whole call, which gives its own result or error.
+``ok`` is false where a spectrum or a partial product over the layers has a scale below
+``TINY = 1e-55``: XLA on CPU flushes subnormal results to zero, NumPy underflows gradually, so
+there (filters of 1e-100, a zero target) JAX would lose digits NumPy keeps.  The raw functions
+return what XLA computes there.
 """
 from __future__ import annotations
 
