@@ -217,9 +217,31 @@ def _wrappers(family: str, name: str, args, routed: bool = True) -> str:
         if routed else "")
 
 
+# ---- extra JAX templates (jaxcirc) -------------------------------------------------------
+#: template modules (:mod:`derivations.codegen.templates`) that print more of a family's JAX
+#: functions from its NumPy module: ``prelude(family) -> str`` (module-level helpers) and
+#: ``functions(family, numpy_source) -> [(name, source)]`` (a source defining ``_<name>_batch``
+#: is routed through BACKEND).  Appended to the family's module; not in :func:`names`.
+TEMPLATES = ("circulant_jax",)
+
+
+def _template_parts(family: str, numpy_source: str) -> tuple[str, list[tuple[str, str]]]:
+    import importlib
+
+    prelude, funcs = "", []
+    for t in TEMPLATES:
+        mod = importlib.import_module(f"derivations.codegen.templates.{t}")
+        prelude += mod.prelude(family)
+        funcs += mod.functions(family, numpy_source)
+    return prelude, funcs
+# ---- end of the extra JAX templates ---------------------------------------------------------
+
+
 def module_source(family: str, numpy_source: str) -> str:
     """The generated JAX module of ``family`` ("" when no function translates)."""
     funcs = functions_source(numpy_source, family)
+    prelude, extra = _template_parts(family, numpy_source)  # (extra JAX templates)
+    funcs += extra
     if not funcs:
         return ""
     names_ = [n for n, _ in funcs]
@@ -240,7 +262,7 @@ def module_source(family: str, numpy_source: str) -> str:
         "import jax.numpy as jnp  # noqa: E402,F401\n\n"
         f"__all__ = {names_!r}\n"
     )
-    body = "\n\n".join(src for _, src in funcs)
+    body = "\n\n".join(([prelude] if prelude else []) + [src for _, src in funcs])
     routed = [n for n, src in funcs if f"def _{n}_batch(" in src]
     table = ("#: the functions the public (NumPy-facing) functions run on under set_backend(\"jax\");\n"
              "#: the others are raw JAX functions only (their public functions stay NumPy)\n"

@@ -116,6 +116,11 @@ def grad(w, x, y):
     _shape = _rt.batch_shape(("w", w, 2), ("x", x, 1), ("y", y, 1))
     n = w.shape[-1]
     d = w.shape[-2]
+    _jx = _rt.compiled('circulant', 'grad', _shape)
+    if _jx is not None:  # the JAX backend (derivations/generated/circulant_jax.py)
+        _jg = _jx(_shape, w, x, y)
+        if _jg is not None:  # (None: a result JAX could not carry; the NumPy path below)
+            return _rt.finish(_jg, _shape, 2)
     _sn = numpy.sqrt(n)
     _A = numpy.fft.rfft(w, axis=-1) / _sn
     _X = (numpy.fft.rfft(x, axis=-1) / _sn)[..., None, :]
@@ -184,10 +189,15 @@ def grad_p(w, x, y, p):
     _shape = _rt.batch_shape(("w", w, 2), ("x", x, 1), ("y", y, 1))
     n = w.shape[-1]
     d = w.shape[-2]
-    _sn = numpy.sqrt(n)
-    _A = numpy.fft.rfft(w, axis=-1) / _sn
     p = _rt.integer("p", p)
     _rt.require(p <= n, "p", f"(kernel size) must be <= n = {n}, got {p}")
+    _jx = _rt.compiled('circulant', 'grad_p', _shape)
+    if _jx is not None:  # the JAX backend (derivations/generated/circulant_jax.py)
+        _jg = _jx(_shape, w, x, y, p)
+        if _jg is not None:  # (None: a result JAX could not carry; the NumPy path below)
+            return _rt.finish(_jg, _shape, 2)
+    _sn = numpy.sqrt(n)
+    _A = numpy.fft.rfft(w, axis=-1) / _sn
     _X = (numpy.fft.rfft(x, axis=-1) / _sn)[..., None, :]
     _Y = (numpy.fft.rfft(y, axis=-1) / _sn)[..., None, :]
     _one = numpy.ones_like(_A[..., :1, :])
@@ -362,6 +372,11 @@ def cn_grad_w(w, w_out, x, y):
     norm_z = numpy.sqrt(numpy.sum(z * z, axis=-1))
     _bound = numpy.max(numpy.abs(_P), axis=(-2, -1)) * _sn ** d * numpy.sqrt(numpy.sum(_xc * _xc, axis=-1))
     _rt.require(norm_z > 1e-13 * _bound, "w", "gives a zero product output z = W_d...W_1 (x - mean x) (up to rounding); the channel normalization divides by |z|")
+    _jx = _rt.compiled('circulant', 'cn_grad_w', _shape)
+    if _jx is not None:  # the JAX backend (derivations/generated/circulant_jax.py)
+        _jg = _jx(_shape, w, w_out, x, y)
+        if _jg is not None:  # (None: a result JAX could not carry; the NumPy path below)
+            return _rt.finish(_jg, _shape, 2)
     dot_y_z = numpy.sum(y * z, axis=-1)
     _gz = _rt.col(-w_out/norm_z) * y + _rt.col(dot_y_z*w_out/norm_z**3) * z
     _G = (numpy.fft.rfft(_gz, axis=-1) / _sn)[..., None, :]

@@ -121,6 +121,19 @@ def _compiled_spectrum(formula: Formula, lines: list[str]) -> list[str]:
             + [f"    {ln}" for ln in lines])
 
 
+def _jax_dispatch(formula: Formula, rank: int) -> list[str]:
+    """The JAX backend's hand-off, after every check: the whole function in ``jax.numpy``
+    (FFTs included; :mod:`.circulant_jax`, generated ``circulant_jax.py``).  It returns None for
+    a result JAX could not carry (a non-finite entry, ``n**d`` beyond float64): the NumPy path
+    below then gives NumPy's result or error."""
+    args = ", ".join(a.name for a in formula.args)
+    return [f"_jx = _rt.compiled('circulant', '{formula.quantity}', _shape)",
+            "if _jx is not None:  # the JAX backend (derivations/generated/circulant_jax.py)",
+            f"    _jg = _jx(_shape, {args})",
+            "    if _jg is not None:  # (None: a result JAX could not carry; the NumPy path below)",
+            f"        return _rt.finish(_jg, _shape, {rank})"]
+
+
 def _unpack(name: str, src: str) -> list[str]:
     return [f"{name}_re = {src}.real", f"{name}_im = {src}.imag"]
 
@@ -168,10 +181,14 @@ def emit(formula: Formula) -> str:
     specs = [f'("{a.name}", {a.name}, {2 if a.name == "w" else 1 if a.kind == "vector" else 0})'
              for a in formula.args if a.kind != "int"]
     body.append(f"_shape = _rt.batch_shape({', '.join(specs)})")
-    body += _FFT_COMMON.splitlines()
+    sizes, spectra = _FFT_COMMON.splitlines()[:2], _FFT_COMMON.splitlines()[2:]
+    body += sizes
     if "p" in names:
         body += ['p = _rt.integer("p", p)',
                  '_rt.require(p <= n, "p", f"(kernel size) must be <= n = {n}, got {p}")']
+    if q in ("grad", "grad_p"):  # every check done: the JAX backend may take the call
+        body += _jax_dispatch(formula, 2)
+    body += spectra
     if q == "output":
         body += ["_X = (numpy.fft.rfft(x, axis=-1) / _sn)[..., None, :]",
                  "_P = numpy.prod(_A, axis=-2, keepdims=True)"]
@@ -214,6 +231,8 @@ def emit(formula: Formula) -> str:
         return _finish_fn(formula, body, "dL/dw, shape batch + (d, n)")
     # channel-normalized functions
     body += _CENTER.splitlines() + _z_lines()
+    if q == "cn_grad_w":  # every check done (those on x and on z): the JAX backend may take the call
+        body += _jax_dispatch(formula, 2)
     if "y" in names:
         body += ["norm_y = numpy.sqrt(numpy.sum(y * y, axis=-1))",
                  "dot_y_z = numpy.sum(y * z, axis=-1)"]
