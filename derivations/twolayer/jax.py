@@ -203,16 +203,16 @@ class Core:
         (_, _, _, _, _, _, _, v0, v11, v12, v21, v22) = p["uu"]
         w = a[:, None] * a[None, :]
         Uh, Eu = p["Uh"], p["Eu"]
-        Fu = jnp.broadcast_to(Uh[:, None, :], Eu.shape)
-        # F C F^T of every (i, l) pair, F = [u^_i, e_il]
-        blocks = (jnp.einsum("ila,ilb->ilab", Fu * (w * v11)[..., None], Fu)
-                  + jnp.einsum("ila,ilb->ilab", Fu * (w * v12)[..., None], Eu)
-                  + jnp.einsum("ila,ilb->ilab", Eu * (w * v21)[..., None], Fu)
-                  + jnp.einsum("ila,ilb->ilab", Eu * (w * v22)[..., None], Eu)
-                  + (w * v0)[:, :, None, None] * jnp.eye(d))
+        # every (i, l) block F C F^T, F = [u^_i, e_il], written in the (i, a, l, b) layout of
+        # the Hessian (one batched product; no (n, n, d, d) transpose)
+        F = jnp.stack([jnp.broadcast_to(Uh[:, None, :], Eu.shape), Eu], axis=-1)  # n, n, d, 2
+        Cm = jnp.stack([jnp.stack([v11, v12], -1), jnp.stack([v21, v22], -1)], -2) \
+            * w[..., None, None]
+        H4 = jnp.einsum("ilaq,ilbq->ialb", jnp.einsum("ilap,ilpq->ilaq", F, Cm), F)
+        H4 = H4 + (w * v0)[:, None, :, None] * jnp.eye(d)[None, :, None, :]
         ii = jnp.arange(n)
-        blocks = blocks.at[ii, ii].set(self._diag_blocks(p, a, b))
-        HWW = blocks.transpose(0, 2, 1, 3).reshape(n * d, n * d)
+        H4 = H4.at[ii, :, ii, :].set(self._diag_blocks(p, a, b))
+        HWW = H4.reshape(n * d, n * d)
         if not train_output:
             return HWW
         mixed = self._mixed(p, a, U, T, b).reshape(n * d, n)
