@@ -203,15 +203,17 @@ class Core:
         (_, _, _, _, _, _, _, v0, v11, v12, v21, v22) = p["uu"]
         w = a[:, None] * a[None, :]
         Uh, Eu = p["Uh"], p["Eu"]
-        # every (i, l) block F C F^T, F = [u^_i, e_il], written in the (i, a, l, b) layout of
-        # the Hessian (one batched product; no (n, n, d, d) transpose)
-        F = jnp.stack([jnp.broadcast_to(Uh[:, None, :], Eu.shape), Eu], axis=-1)  # n, n, d, 2
-        Cm = jnp.stack([jnp.stack([v11, v12], -1), jnp.stack([v21, v22], -1)], -2) \
-            * w[..., None, None]
-        H4 = jnp.einsum("ilaq,ilbq->ialb", jnp.einsum("ilap,ilpq->ilaq", F, Cm), F)
-        H4 = H4 + (w * v0)[:, None, :, None] * jnp.eye(d)[None, :, None, :]
+        # every (i, l) block F C F^T + w v0 I, F = [u^_i, e_il], C = w [[v11, v12], [v21, v22]]:
+        # F C F^T = (v11 u^ + v21 e) u^^T + (v12 u^ + v22 e) e^T, written elementwise in the
+        # (i, a, l, b) layout of the Hessian (XLA fuses it into one pass over the n^2 d^2
+        # entries), the (i, i) blocks by a select
+        A0 = (Uh[:, None, :] * (w * v11)[..., None] + Eu * (w * v21)[..., None]).transpose(0, 2, 1)
+        A1 = (Uh[:, None, :] * (w * v12)[..., None] + Eu * (w * v22)[..., None]).transpose(0, 2, 1)
+        eye_n = jnp.eye(n, dtype=bool)[:, None, :, None]
+        H4 = jnp.where(eye_n, self._diag_blocks(p, a, b)[:, :, None, :],
+                       A0[..., None] * Uh[:, None, None, :] + A1[..., None] * Eu[:, None, :, :]
+                       + (w * v0)[:, None, :, None] * jnp.eye(d)[None, :, None, :])
         ii = jnp.arange(n)
-        H4 = H4.at[ii, :, ii, :].set(self._diag_blocks(p, a, b))
         HWW = H4.reshape(n * d, n * d)
         if not train_output:
             return HWW
