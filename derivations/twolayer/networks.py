@@ -69,7 +69,10 @@ class _Base:
         self._runner_key, self._runner = None, None
 
     def _ccore(self, batch):
-        """The compiled core when the backend in use is Numba (:mod:`.compiled`), else None."""
+        """The compiled core when the backend in use is Numba (:mod:`.compiled`), the JAX core
+        when it is JAX (:mod:`.jax`), else None."""
+        if _backend.get_backend() == "jax":  # set_backend("jax"): the arithmetic in JAX
+            return self._jax_core()
         if not _compiled:
             from . import compiled
 
@@ -80,6 +83,25 @@ class _Base:
         if self._compiled_core is None:
             self._compiled_core = compiled.CompiledCore(self.kernel)
         return self._compiled_core
+
+    def _jax_core(self):
+        jc = self.__dict__.get("_jaxcore")
+        if jc is None:
+            from . import jax as _tljax
+
+            jc = self._jaxcore = _tljax.JaxCore(self.kernel)
+        return jc
+
+    def jax(self):
+        """The model's ``loss``, ``grad``, ``hessian``, ``hvp`` as jit-compiled JAX functions
+        (same arguments as the methods; broadcasting; composable with ``jax.vmap`` /
+        ``jax.grad``; no argument checks): :class:`derivations.twolayer.jax.Functions`."""
+        fns = self.__dict__.get("_jaxfns")
+        if fns is None:
+            from . import jax as _tljax
+
+            fns = self._jaxfns = _tljax.Functions(self)
+        return fns
 
     # the single-point path (:mod:`._single`) ---------------------------------------------------
     def _one(self, theta, a, theta_t, b):
@@ -97,7 +119,7 @@ class _Base:
         key = _backend.get_backend()
         if key != self._runner_key:  # the backend setting changed (or first call)
             self._runner = None
-            if self._ccore(()) is not None:
+            if key != "jax" and self._ccore(()) is not None:
                 from . import _single
 
                 self._runner = _single.Runner(self._compiled_core, self.n_student,

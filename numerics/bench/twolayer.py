@@ -371,6 +371,7 @@ def _run(quick: bool) -> list[BenchRow]:
                                   better=">=", detail="information: the NumPy engine"))
     # 2. vs JAX
     rows += _jax_rows(rng, quick)
+    rows += _jax_engine_rows(rng, quick)   # the engine itself on JAX (derivations/twolayer/jax.py)
     # 3. Hessian at k = m = d = 100
     kh = 30 if quick else 100
     net_h = fully_connected(kh, kh, kh, "relu")
@@ -528,3 +529,45 @@ def _jax_rows(rng, quick: bool) -> list[BenchRow]:
                              f"{reps}); first call (compile) {compile_s:.1f} s wall; max rel diff "
                              f"{herr:.1e}"))
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# The engine on JAX (issue 25 item 3; derivations/twolayer/jax.py): one row
+# --------------------------------------------------------------------------------------------
+
+
+def _jax_engine_rows(rng, quick: bool, k: int = 20) -> list[BenchRow]:
+    """The JAX engine (``net.jax()``: the derived pair kernels emitted as JAX, the chain rule in
+    ``jax.numpy``, jit-compiled) vs ``jax.grad`` / ``jax.hessian`` of the jit-compiled closed-form
+    loss (:mod:`._twolayer_jax`), both on JAX, at k = m = d = 20: one row, the gradient ratio
+    (target >= 1), the Hessian ratio in the detail.  (k = 100: docs/twolayer.md, "On JAX".)"""
+    from . import _twolayer_jax as J
+
+    why = J.available()
+    if why is not None:
+        return [BenchRow("twolayer JAX engine vs jax.grad (skipped)", float("nan"), "info", "",
+                         True, why)]
+    import jax.numpy as jnp
+
+    net = fully_connected(k, k, k, "relu")
+    W, a, V, b = _point(rng, k, k, k)
+    jg, jh, _ = J.functions(k, k, k)
+    f = net.jax()
+    w = W.ravel()
+    Wj, aj, Vj, bj = (jnp.asarray(x) for x in (W, a, V, b))
+    g = J.block(f.grad(Wj, aj, Vj, bj))                     # compiles
+    gerr = float(np.max(np.abs(g.ravel() - J.block(jg(w, V)))) / np.max(np.abs(g)))
+    H = J.block(f.hessian(Wj, aj, Vj, bj))
+    herr = float(np.max(np.abs(H - J.block(jh(w, V)))) / np.max(np.abs(H)))
+    t = interleaved({"jax.grad": lambda: J.block(jg(w, V)),
+                     "JAX engine grad": lambda: J.block(f.grad(Wj, aj, Vj, bj)),
+                     "jax.hessian": lambda: J.block(jh(w, V)),
+                     "JAX engine Hessian": lambda: J.block(f.hessian(Wj, aj, Vj, bj))},
+                    rounds=5 if quick else 9, number=5, repeat=2)
+    hmed, hq1, hq3 = _paired(t, "jax.hessian", "JAX engine Hessian")
+    return [ratio_row(f"twolayer JAX engine grad vs jax.grad (jit, k=m=d={k})", t, "jax.grad",
+                      "JAX engine grad", 1.0, better=">=",
+                      detail=f"both on JAX (x64, CPU): net.jax() vs jax.grad of the ReLU closed "
+                             f"form; Hessian: net.jax().hessian {hmed:.1f}x faster than "
+                             f"jax.hessian (IQR {hq1:.1f}-{hq3:.1f}); max rel diff {gerr:.1e} "
+                             f"(grad), {herr:.1e} (Hessian)")]

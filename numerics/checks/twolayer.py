@@ -58,10 +58,14 @@ def _params(act):
 
 def _backends() -> list[str]:
     """The installed backends of the engine: NumPy, and the compiled (Numba) engine when Numba
-    is installed (as :func:`numerics.checks.common.backends`)."""
+    is installed, and the JAX engine (:mod:`derivations.twolayer.jax`) when it is the backend
+    asked for, ``check twolayer --backend jax`` (as :func:`numerics.checks.common.backends`)."""
     from derivations.runtime import backend as _backend
 
-    return ["numpy"] + (["numba"] if _backend.numba_available() else [])
+    out = ["numpy"] + (["numba"] if _backend.numba_available() else [])
+    if _backend.get_backend() == "jax":  # never by default: XLA compiles each model's functions
+        out.append("jax")
+    return out
 
 
 def _each(evaluate) -> list:
@@ -102,6 +106,18 @@ def _compiled_kappa(K, u, v):
                                            np.array(K.params, dtype=np.float64))
 
 
+def _jax_kappa(K, u, v):
+    """kappa(u, v) by the JAX kernel and angle (:mod:`derivations.twolayer.jax`), or None unless
+    the backend asked for is JAX."""
+    if "jax" not in _backends():
+        return None
+    from derivations.twolayer import jax as TJ
+
+    nx, ny = np.linalg.norm(u)[None], np.linalg.norm(v)[None]
+    (k,), _, _ = TJ.core_for(K).pairs(u[None], v[None], nx, ny, 0, False)
+    return float(k[0, 0])
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -119,7 +135,7 @@ def kernel_rows(module=None, activations=ACTIVATIONS, seed: int = 0):
             ref = S.pair_quadrature(act, u, v, K.params)
             nx, ny = np.linalg.norm(u)[None], np.linalg.norm(v)[None]
             (k,), _, _ = K.pairs(u[None], v[None], nx, ny, 0, False)
-            for val in (float(k[0, 0]), _compiled_kappa(K, u, v)):
+            for val in (float(k[0, 0]), _compiled_kappa(K, u, v), _jax_kappa(K, u, v)):
                 if val is None:
                     continue
                 err = abs(val - ref) / (a * b) ** DEGREE.get(act, 1)

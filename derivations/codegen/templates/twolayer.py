@@ -120,7 +120,17 @@ def compile_module(plant: dict | None = None, only: tuple | None = None):
     exec(compile(module_source(plant, only), "<twolayer_kernels>", "exec"), mod.__dict__)
     # its compiled counterpart, with the same planted error, built on first use (Numba backend)
     mod.compiled_module = lambda: _memo(mod, lambda: compile_numba_module(plant, only))
+    # and its JAX counterpart (derivations/twolayer/jax.py), likewise
+    mod.jax_module = lambda: _memo_jax(mod, plant, only)
     return mod
+
+
+def _memo_jax(mod, plant, only):
+    if getattr(mod, "_jax", None) is None:
+        from . import twolayer_jax
+
+        mod._jax = twolayer_jax.compile_module(plant, only)
+    return mod._jax
 
 
 def _memo(mod, make):
@@ -130,7 +140,10 @@ def _memo(mod, make):
 
 
 def build(write: bool = True) -> dict[Path, str]:
-    out = {GENERATED: module_source(), GENERATED_NUMBA: numba_module_source()}
+    from . import twolayer_jax  # the JAX kernels (derivations/twolayer/jax.py assembles them)
+
+    out = {GENERATED: module_source(), GENERATED_NUMBA: numba_module_source(),
+           twolayer_jax.GENERATED_JAX: twolayer_jax.module_source()}
     if write:
         for path, src in out.items():
             path.write_text(src)
