@@ -263,6 +263,15 @@ def test_raw_functions_pass_reference_rows(name):
     assert len(rows) == 2 and all(r.passed for r in rows), [(r.kind, r.detail) for r in rows]
 
 
+def test_generated_fresh():
+    """``generated/circulant_jax.py`` is what the JAX printer (with this template) prints from
+    the committed NumPy module (``nnderive build circulant`` rewrites both)."""
+    from derivations.codegen import jax as codegen_jax
+
+    (path, src), = codegen_jax.build(write=False, families=["circulant"]).items()
+    assert path.read_text() == src, f"{path.name} is stale: run `nnderive build circulant`"
+
+
 def test_report_ratios():
     """(Run last, with -s: the measured K of the comparisons above.)"""
     if RATIOS:
