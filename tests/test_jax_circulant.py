@@ -234,13 +234,14 @@ def test_planted_error_caught():
         assert_close("grad", r0, planted, w, x, y, record=False)
 
 
-@pytest.mark.parametrize("name", ["grad", "cn_grad_w"])
+@pytest.mark.parametrize("name", ["cn_grad_w"])
 def test_raw_functions_pass_reference_rows(name):
-    """The raw JAX functions (``jnp.vectorize`` over the rows the checks pass) through their
-    formula's registered independent rows: the dense model's reverse-mode gradient (n up to
-    512, d up to 6) and the expression at 50 digits with exact DFT sums.  (``grad_p``: the
-    same rows pass, 4 s CPU more; its printed lines are ``grad``'s, and its first p columns
-    are compared with NumPy's above.)"""
+    """The raw JAX function (``jnp.vectorize`` over the rows the checks pass) through its
+    formula's registered independent rows: backprop through the dense layerwise-CN model (n up
+    to 512, d up to 6) and the expression at 50 digits with exact DFT sums.  (``grad`` and
+    ``grad_p`` pass their rows too, 4-8 s CPU more each, mostly XLA compiles of the rows'
+    shapes: left out for the test budget; their raw functions equal the public ones on JAX
+    above.)"""
     import jax.numpy as jnp
 
     from numerics import checks, harness
