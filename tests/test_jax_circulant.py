@@ -234,6 +234,45 @@ def test_planted_error_caught():
         assert_close("grad", r0, planted, w, x, y, record=False)
 
 
+@pytest.mark.parametrize("name", ["cn_grad_w"])
+def test_raw_functions_pass_reference_rows(name):
+    """The raw JAX function (``jnp.vectorize`` over the rows the checks pass) through its
+    formula's registered independent rows: backprop through the dense layerwise-CN model (n up
+    to 512, d up to 6) and the expression at 50 digits with exact DFT sums.  (``grad`` and
+    ``grad_p`` pass their rows too, 4-8 s CPU more each, mostly XLA compiles of the rows'
+    shapes: left out for the test budget; their raw functions equal the public ones on JAX
+    above.)"""
+    import jax.numpy as jnp
+
+    from numerics import checks, harness
+
+    f = derivations.get(f"circulant.{name}")
+    raw = getattr(CJ, name)
+
+    def call(*args):
+        if name == "grad_p":
+            *arrs, p = args
+            fn, sig = (lambda w, x, y: raw(w, x, y, int(p))), "(d,n),(n),(n)->(d,q)"
+        else:
+            arrs = args
+            fn = raw
+            sig = "(d,n),(),(n),(n)->(d,n)" if name == "cn_grad_w" else "(d,n),(n),(n)->(d,n)"
+        return np.asarray(jnp.vectorize(fn, signature=sig)(*(jnp.asarray(a, float) for a in arrs)))
+
+    rows = [r for c in checks.for_formula(f.name) if c.kind in ("dense", "mpmath")
+            for r in harness.run_check(c, harness.Subject(f, call), harness.Context(quick=True))]
+    assert len(rows) == 2 and all(r.passed for r in rows), [(r.kind, r.detail) for r in rows]
+
+
+def test_generated_fresh():
+    """``generated/circulant_jax.py`` is what the JAX printer (with this template) prints from
+    the committed NumPy module (``nnderive build circulant`` rewrites both)."""
+    from derivations.codegen import jax as codegen_jax
+
+    (path, src), = codegen_jax.build(write=False, families=["circulant"]).items()
+    assert path.read_text() == src, f"{path.name} is stale: run `nnderive build circulant`"
+
+
 def test_report_ratios():
     """(Run last, with -s: the measured K of the comparisons above.)"""
     if RATIOS:
