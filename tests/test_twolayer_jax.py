@@ -170,22 +170,21 @@ def test_convolutional_overlapping_patches_equals_numpy():
 
 def test_jax_grad_of_the_jax_loss_is_the_emitted_gradient():
     """``jax.grad`` (autodiff through the emitted kernel and the stable angle) of the JAX loss
-    vs the emitted gradient, one activation per kind of kernel (degree 1 with a kink at angle
-    0, degree 0, degree 2, erf; each compile costs ~1 s), at the generic point and 1e-9 from
-    parallel (ReLU and the step: only the generic point, away from the kink at angle 0);
-    finite at the exactly parallel point (safe where)."""
+    vs the emitted gradient, one activation per kind of smooth kernel (degree 1 with a kink at
+    angle 0, degree 2, erf; each compile costs ~1-2 s), at the generic point and 1e-9 from
+    parallel (ReLU: only the generic point, away from the kink at angle 0); finite at the
+    exactly parallel point (safe where)."""
     W, a, V, b = fc_points()
-    for act in ("relu", "step", "quadratic", "erf"):
+    for act in ("relu", "quadratic", "erf"):
         f = _fc_net(act, True).jax()
         auto = jax.jit(jax.grad(f.single["loss"], argnums=(0, 1)))
         eW, ea = f.grad(W, a, V, b)
-        for i in ([0] if act in ("relu", "step") else [0, 2]):
+        for i in ([0] if act == "relu" else [0, 2]):
             gW, ga = auto(W[i], a[i], V, b)
             scale = max(np.max(np.abs(eW[i])), np.max(np.abs(ea[i])))
             err = max(np.max(np.abs(gW - eW[i])), np.max(np.abs(ga - ea[i]))) / scale
             assert err < 1e-12, (act, i, err)
-        if act != "step":  # the step's gradient does not exist at parallel units
-            assert np.all(np.isfinite(np.asarray(auto(W[1], a[1], V, b)[0]))), act
+        assert np.all(np.isfinite(np.asarray(auto(W[1], a[1], V, b)[0]))), act
 
 
 def test_safran_shamir_minimum_on_jax():
