@@ -110,18 +110,21 @@ def _compare(got, ref, label, rows=None):
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
 def test_fully_connected_trained_output_equals_numpy(act):
-    """net.jax() (vectorized over the batch of edge points) equals the NumPy engine."""
+    """net.jax() (vectorized over the batch of edge points) equals the NumPy engine.  The HVP
+    (the same pair terms as the Hessian, another assembly) for two activations only: each
+    compile costs ~0.5 s."""
     net = _fc_net(act, True)
     W, a, V, b = fc_points()
     rng = np.random.default_rng(1)
     dW, da = rng.standard_normal(W.shape), rng.standard_normal(a.shape)
     f = net.jax()
-    got = (f.loss(W, a, V, b), f.grad(W, a, V, b), f.hessian(W, a, V, b),
-           f.hvp(W, a, V, b, dW, da))
+    got = (f.loss(W, a, V, b), f.grad(W, a, V, b), f.hessian(W, a, V, b))
     ref = _numpy_all(net, W, a, V, b, dW, da)
+    if act in ("relu", "erf"):
+        got += (f.hvp(W, a, V, b, dW, da),)
     _compare(got, ref, f"{act} trained", STEP_SMOOTH if act == "step" else None)
     if act == "step":  # 1e-9 from parallel: conditioned ~1e-7 (see STEP_SMOOTH)
-        for g, r in zip(got[1:], ref[1:]):
+        for g, r in zip(got[1:], ref[1:3]):
             for gg, rr in zip(_as_tuple(g), _as_tuple(r)):
                 assert _rel(np.asarray(gg)[2], np.asarray(rr)[2]) < 1e-6
 
