@@ -6,22 +6,19 @@ and pi to a teacher unit (exactly and 1e-9 away) and in a batch; ``jax.grad`` of
 agrees with the emitted JAX gradient; the Safran-Yehudai-Shamir minimum holds on JAX; a planted
 error in a copy of the kernel source fails.
 
-JAX compiles are slow (~0.2 s per function and shape): the functions are jitted once per model
-(module-level cache) and every point of a model is one batch of one shape.
+JAX compiles are slow (~0.2-0.6 s per function and shape): one net per model (module-level
+cache, so its ``net.jax()`` functions compile once) and every point of a model is one batch of
+one shape.
 """
 import functools
-import re
 
 import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
 
-import jax.numpy as jnp  # noqa: E402
-
 from derivations.runtime.backend import using  # noqa: E402
 from derivations.twolayer import convolutional, fully_connected  # noqa: E402
-from derivations.twolayer import jax as TJ  # noqa: E402
 from numerics.checks.twolayer import ACTIVATIONS, _params  # noqa: E402
 from numerics.simulators.twolayer import safran_shamir_minimum  # noqa: E402
 
@@ -70,7 +67,8 @@ def fc_points(seed=0):
     return W, a, V, b
 
 
-def _fc_net(act, train_output):
+@functools.lru_cache(maxsize=None)
+def _fc_net(act, train_output):  # one net per model: its net.jax() functions compile once
     return fully_connected(D, K, M, activation=act, train_output=train_output,
                            params=_params(act))
 

@@ -377,8 +377,6 @@ class Functions:
         sig = dict(loss=f"{ins}->()", grad=f"{ins}->{th},(n)" if tr else f"{ins}->{th}",
                    hessian=f"{ins}->{P}",
                    hvp=f"{ins},{th},(n)->{th},(n)" if tr else f"{ins},{th},(n)->{th}")
-        if not tr:  # the vectorized hvp returns one array
-            pass
         self._vec = {k: jnp.vectorize(f, signature=sig[k]) for k, f in self.single.items()}
         self.loss = jax.jit(self._vec["loss"])
         self.grad = jax.jit(self._vec["grad"])
@@ -403,10 +401,6 @@ class Functions:
 # --------------------------------------------------------------------------------------------
 # The public methods under set_backend("jax") (NumPy arrays in and out)
 # --------------------------------------------------------------------------------------------
-
-
-def _bucket(n):
-    return _jr._bucket(n)
 
 
 class JaxCore:
@@ -460,7 +454,7 @@ class JaxCore:
             ins += [T, b]
         for x, tail in zip(extra, ((n, d), (n,))):
             ins.append(np.broadcast_to(x, batch + tail).reshape((N,) + tail))
-        B = _bucket(N)
+        B = _jr._bucket(N)
         if B != N:
             ins = [x if (i in (2, 3) and not tb) else
                    np.concatenate([x, np.broadcast_to(x[:1], (B - N,) + x.shape[1:])])
@@ -488,10 +482,3 @@ class JaxCore:
     def hvp(self, U, a, T, b, dU, da, train_output: bool, names=("U", "a", "T", "b")):
         hU, ha = self._run("hvp", bool(train_output), U, a, T, b, names, (dU, da))
         return hU, ha
-
-
-def use_jax() -> bool:
-    """Whether the backend in use is JAX (``derivations.set_backend("jax")``)."""
-    from ..runtime import backend as _backend
-
-    return _backend.get_backend() == "jax"
