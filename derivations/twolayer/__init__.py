@@ -10,7 +10,9 @@ derivatives, derived per activation and emitted to ``derivations/generated/twola
 (:mod:`.emit`); :func:`expressions` gives them as SymPy for LaTeX and interval certificates.
 Layer 2 (:mod:`.model`, :mod:`.networks`, NumPy only): the chain rule over all unit pairs at once;
 on the Numba backend the same chain rule compiled (:mod:`.compiled`, the loops of
-``derivations/generated/twolayer_kernels_numba.py``).
+``derivations/generated/twolayer_kernels_numba.py``); on JAX (:mod:`.jax`, ``net.jax()`` or
+``set_backend("jax")``) the same chain rule in ``jax.numpy`` on the kernels emitted as JAX
+(``derivations/generated/twolayer_kernels_jax.py``).
 SymPy is imported only by :func:`expressions` and :mod:`.latex`.
 """
 from .networks import (Convolutional, FullyConnected, Patches, convolutional, fully_connected,
