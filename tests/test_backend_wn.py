@@ -229,3 +229,23 @@ def test_two_bad_arguments_same_error(name, args, first):
     for be, batch, kind, msg in errs[2:]:
         ref = errs[1] if batch else errs[0]
         assert (kind, msg) == ref[2:], (be, batch, kind, msg, ref)
+
+
+@pytest.mark.parametrize("p", [2, 50, 300])
+def test_wn_compiled_equals_numpy_wide_and_scaled(p):
+    """The fast pass sums ``|grad_w|^2``, ``|v|^2`` and ``v.grad_w`` in any order
+    (``runtime.numba.row_sums``): on rows of other lengths and norms 1e-40..1e40, a third of
+    them with ``grad_w`` orthogonal to ``v`` (``v.grad_w`` cancels), the compiled grad_g and
+    grad_v still meet the agreement rule of test_wn_compiled_equals_numpy.  (Teeth: grad_g
+    divided by ``|v|^2`` instead of ``|v|``, or the sums of another row, fail it.)"""
+    from derivations.generated import wn
+
+    rng = np.random.default_rng(p)
+    n = 300
+    v = rng.standard_normal((n, p)) * 10.0 ** rng.uniform(-40, 40, (n, 1))
+    gw = rng.standard_normal((n, p)) * 10.0 ** rng.uniform(-40, 40, (n, 1))
+    gw[:100] -= (np.sum(gw[:100] * v[:100], -1) / np.sum(v[:100] ** 2, -1))[:, None] * v[:100]
+    g = rng.standard_normal(n)
+    (gg0, gv0), (gg1, gv1) = _both(wn.grad_g_and_grads, v, g, gw)
+    assert _grad_g_close(gg1, gg0, gw)
+    assert np.all(_rel(gv1, gv0) <= 1e-14 + _sin_cond(v, gw))

@@ -14,7 +14,7 @@ from derivations.runtime import numba as _nb
 
 # Numba's on-disk cache is keyed on this file only: the hash below changes it (and so
 # recompiles the kernels) whenever the compiled runtime changes.
-_RUNTIME_SHA256 = '7c0e1c8e2216ab2b'
+_RUNTIME_SHA256 = '2513d180f26eddf6'
 __all__ = ['population_loss', 'grad_v', 'grad_a', 'population_loss_w', 'grad_w', 'population_loss_and_grads', 'population_loss_w_and_grads', 'gd_next_angle_row', 'gd_next_norm_v_sq_row', 'gd_next_dot_row', 'gd_next_sum_row']
 
 

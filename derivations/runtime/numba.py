@@ -504,7 +504,7 @@ def taylor_pi(h, phi, below, start, step, coeffs):
 
 # --------------------------------------------------------------------------------------------
 # The near-parallel test by squares (the fast pass of a rejection whose ``|x|`` serves only the
-# test: weight normalization's gradients; printed by codegen/numba.py, ``_near_test_by_squares``)
+# test: weight normalization's gradients; printed by codegen/numba.py, ``_squares_plan``)
 # --------------------------------------------------------------------------------------------
 
 NEAR2 = NEAR * NEAR
@@ -522,19 +522,37 @@ def sqnorm_for_test(x, ix):
     return s
 
 
+@numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc", "contract"})
+def row_sums(x, ix, y, iy):
+    """``(|x|^2, |y|^2, x.y)`` of one row in one vectorized pass: summed in any order (SIMD
+    partial sums, fused multiply-adds), not in the order of :func:`norms_and_dot` and the NumPy
+    core (``runtime.rows._row_products``: column by column).  The sums are as accurate (the
+    error bound of partial sums is smaller: about ``(p/w + log2 w) eps`` of ``sum |x_j y_j|``
+    for ``w`` lanes, vs ``p eps`` in order); they differ from the NumPy backend's by a few ulp
+    of ``sum |x_j y_j|``: ``|y|^2`` by a few ulp relative (positive terms), ``x.y`` by a few ulp
+    of ``|x| |y|`` (absolutely: the agreement rule of ``wn.grad_g``, tests/test_backend_wn.py).
+    In order, the two chains of ten dependent additions per row bound how many rows the CPU
+    overlaps: ``wn.grad_g_and_grads``' kernel 1.17x the bare loop with the sums in order (and
+    ``|x|^2`` alone vectorized, :func:`sqnorm_for_test`), 0.99-1.01x with all three here, at
+    p = 10; 0.89x at p = 50 (N = 1e5, paired rounds, load 5).  (Not inlined by Numba: its
+    fast-math flags stay its own; LLVM inlines it.)"""
+    sx = sy = sxy = 0.0
+    for j in range(x.shape[1]):
+        sx += x[ix, j] * x[ix, j]
+        sy += y[iy, j] * y[iy, j]
+        sxy += x[ix, j] * y[iy, j]
+    return sx, sy, sxy
+
+
 @helper
 def norm_and_dot_far(x, ix, y, iy):
-    """``(|y|, x.y, far, ok)`` of one row: ``|y|`` and ``x.y`` summed as :func:`norms_and_dot`
-    sums them (the same rounding); ``far``: the pair is not near-parallel,
+    """``(|y|, x.y, far, ok)`` of one row, the sums in any order (:func:`row_sums`); ``far``:
+    the pair is not near-parallel,
     ``(x.y)^2 <= NEAR^2 |x|^2 |y|^2`` (``|cos| <= NEAR`` without a square root or a division);
     ``ok``: both norms lie in ``[SAFE_LO, SAFE_HI]``.  Both are tested once, after the row is
     written (:func:`rejection_far`; an early exit on ``ok``, or ``ok`` and ``far`` folded into
     one flag, cost 5-8% of the loop)."""
-    sy = sxy = 0.0
-    for j in range(x.shape[1]):
-        sy += y[iy, j] * y[iy, j]
-        sxy += x[ix, j] * y[iy, j]
-    sx = sqnorm_for_test(x, ix)
+    sx, sy, sxy = row_sums(x, ix, y, iy)
     ok = SAFE_LO2 <= sx <= SAFE_HI2 and SAFE_LO2 <= sy <= SAFE_HI2
     return math.sqrt(sy), sxy, sxy * sxy <= NEAR2 * (sx * sy), ok
 
@@ -543,12 +561,8 @@ def norm_and_dot_far(x, ix, y, iy):
 def norm_sq_and_dot_far(x, ix, y, iy):
     """:func:`norm_and_dot_far` with ``|y|^2`` as summed (before the square root) as well:
     ``(|y|, |y|^2, x.y, far, ok)``, for a rejection that divides by ``|y|^2`` (printed by
-    codegen/numba.py, ``_divide_by_summed_square``)."""
-    sy = sxy = 0.0
-    for j in range(x.shape[1]):
-        sy += y[iy, j] * y[iy, j]
-        sxy += x[ix, j] * y[iy, j]
-    sx = sqnorm_for_test(x, ix)
+    codegen/numba.py, ``_squares_plan``)."""
+    sx, sy, sxy = row_sums(x, ix, y, iy)
     ok = SAFE_LO2 <= sx <= SAFE_HI2 and SAFE_LO2 <= sy <= SAFE_HI2
     return math.sqrt(sy), sy, sxy, sxy * sxy <= NEAR2 * (sx * sy), ok
 
