@@ -15,9 +15,9 @@ Per block of points (at most :data:`BLOCK_ENTRIES` pair entries): ``prepare`` (n
 normalized vectors, clipped cosines, the Gram matrix by BLAS), ``np.arccos`` of the block's
 cosines (NumPy's SIMD loop, ~10x a scalar ``acos`` in compiled code), then one compiled pass
 (the Kahan angle at the edges, the derived pair terms, the chain rule) into preallocated outputs.
-The gradient (:meth:`CompiledCore.grad`) runs over chunks of :data:`GRAD_ENTRIES` packed pairs
+The gradient (:meth:`CompiledCore.grad`) runs over chunks of :data:`GRAD_ENTRIES` pair entries
 with scratch small enough to stay in cache and kept per thread between calls (no fresh pages: a
-page fault costs ~1-3 us on the shared VMs): ``prepare_pairs``, ``np.arccos``, ``NAME_asm_grad``.
+page fault costs ~1-3 us on the shared VMs): ``prepare_chunk``, ``np.arccos``, ``NAME_asm_grad``.
 Edge handling, zero-vector errors and broadcasting are the NumPy core's.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ..runtime import backend as _backend
 AUTO_ROWS = 1
 #: pair entries (points x rows x columns of the cosine array) per block
 BLOCK_ENTRIES = 65536
-#: packed pair entries per chunk of the gradient (its cosines and angles: 2 x 8 x this bytes)
+#: pair entries per chunk of the gradient (its cosines, sines and angles: 3 x 8 x this bytes)
 GRAD_ENTRIES = 16384
 
 _generated = {}
@@ -80,7 +80,7 @@ class CompiledCore:
         mod = module_for(kernel)
         act = kernel.name
         self.prepare = mod.prepare
-        self.prepare_pairs = mod.prepare_pairs
+        self.prepare_chunk = mod.prepare_chunk
         self._loss = getattr(mod, f"{act}_asm_loss")
         self._grad = getattr(mod, f"{act}_asm_grad")
         self._hess = getattr(mod, f"{act}_asm_hess")
@@ -140,47 +140,62 @@ class CompiledCore:
         return out.reshape(batch)[()]
 
     def grad(self, U, a, T, b, names=("U", "a", "T", "b"), output: bool = True):
-        """Chunks of :data:`GRAD_ENTRIES` packed pairs: ``prepare_pairs`` (norms, the cosines
-        of the pairs i < j, clipped), ``np.arccos`` into a chunk-sized buffer, the compiled
-        pass writing straight into ``gU`` (and ``gA``).  The scratch is small (cache-resident,
-        no fresh pages) and kept between calls (:meth:`_grad_scratch`)."""
+        """Chunks of :data:`GRAD_ENTRIES` pair entries: ``prepare_chunk`` (norms, the clipped
+        cosines of the student pairs i < j, packed, and of the student-teacher pairs as one
+        ``(m, chunk rows)`` array), ``np.arccos`` into a chunk-sized buffer, the compiled pass
+        writing straight into ``gU`` (and ``gA``).  The scratch is small (cache-resident, no
+        fresh pages) and kept between calls (:meth:`_grad_scratch`)."""
         Uf, af, Tf, bf, batch, N = self._flat(U, a, T, b)
         n, d = Uf.shape[1:]
         m = Tf.shape[1]
-        L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t)
         gU = np.empty((N, n, d))
         gA = np.empty((N, n)) if output else np.empty((1, 1))
-        B = max(1, min(N, GRAD_ENTRIES // max(L, 1)))
-        nx, C, P, NI, NJ, Gs, Gt, TT, rn, F, S, A, X = self._grad_scratch(n, m, d, L)
-        U2 = Uf.reshape(N * n, d)
-        prm, prep, asm = self.prm, self.prepare_pairs, self._grad
-        for s in range(0, N, B):
-            e = min(N, s + B)
-            edges = prep(U2, Tf, n, s, e, nx, C, NI, NJ, Gs, Gt, TT, rn)
-            if edges < 0:
-                self._raise_zero(-edges, Uf, names)
-            if e - s == C.shape[0]:
-                np.arccos(C, out=P)
-            else:
-                np.arccos(C[:e - s], out=P[:e - s])
-            asm(U2, af, Tf, bf, prm, n, s, e, nx, C, P, NI, NJ, edges, output, F, S, A, X, gU,
-                gA)
+        bad = self.grad_chunks(Uf.reshape(N * n, d), af.reshape(N * n), Tf, bf, N, n, output,
+                               gU.reshape(N * n, d), gA)
+        if bad:
+            self._raise_zero(bad, Uf, names)
         gU = gU.reshape(batch + (n, d))
         return gU, (gA.reshape(batch + (n,)) if output else None)
 
-    def _grad_scratch(self, n, m, d, L):
+    def grad_chunks(self, U2, a2, Tf, bf, N, n, output, gU2, gA):
+        """The chunk loop of :meth:`grad` on flat ``U2 (N n, d)``, ``a2 (N n)``: returns 0, or
+        1 (2) if a student (teacher) vector is zero."""
+        d = U2.shape[1]
+        m = Tf.shape[1]
+        L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t) of a point
+        B = max(1, min(N, GRAD_ENTRIES // max(L, 1)))
+        (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+         Z) = self._grad_scratch(n, m, d, L, Tf.shape[0] > 1)
+        prm, prep, asm = self.prm, self.prepare_chunk, self._grad
+        for s in range(0, N, B):
+            e = min(N, s + B)
+            bad = prep(U2, Tf, n, s, e, nu, rn, nt, Th, G, UT, GT, UC, CB)
+            if bad:
+                return -bad
+            k = (e - s) * L
+            if k == CB.shape[0]:
+                np.arccos(CB, out=PB)
+            else:
+                np.arccos(CB[:k], out=PB[:k])
+            asm(U2, a2, Tf, bf, prm, n, s, e, nu, rn, nt, CB, PB, SB, output, AT, ct, kt, A,
+                cf, ka, Y, Z, gU2, gA)
+        return 0
+
+    def _grad_scratch(self, n, m, d, L, tb):
         """The gradient's scratch for one chunk of at most ``GRAD_ENTRIES // L`` points, kept
         per thread and shape (allocated once: a single-point call then allocates only its
-        output; ~0.5 MB at k = m = d = 20, ~1.3 MB at 100)."""
-        key = (n, m, d, GRAD_ENTRIES)
+        output; ~0.4 MB at k = m = d = 20)."""
+        key = (n, m, d, GRAD_ENTRIES, tb)
         ws = getattr(self._tls, "grad", None)
         if ws is None or ws[0] != key:
             B = max(1, GRAD_ENTRIES // max(L, 1))
-            nm = n + m
-            ws = (key, (np.empty((B, nm)), *(np.empty((B, L)) for _ in range(4)),
-                        np.empty((n, n)), np.empty((B * n, m)), np.empty((d, m)),
-                        np.empty(nm), np.empty((6, L)), np.empty((2, n)), np.empty((n, nm)),
-                        np.empty((nm, d))))
+            R = B * n
+            ws = (key, (np.empty(R), np.empty(R), np.empty((B if tb else 1, m)),
+                        np.empty((B if tb else 1, m, d)), np.empty((n, n)), np.empty((d, n)),
+                        np.empty((m, n)), np.empty(d * R), np.empty(B * L), np.empty(B * L),
+                        np.empty(B * L),
+                        np.empty(m * R), np.empty(R), np.empty(R), np.empty((n, n)),
+                        np.empty(n), np.empty(n), np.empty((n, d)), np.empty((n, m))))
             self._tls.grad = ws
         return ws[1]
 

@@ -166,10 +166,9 @@ _jit_inline = numba.njit(cache={cache}, error_model="numpy", inline="always")
 #: sums reassociated (vectorized) and fused multiply-adds: ``prepare`` and the loss and
 #: gradient loops (the order of a sum is not the NumPy core's anyway: that one is BLAS's)
 _jit_fast = numba.njit(cache={cache}, error_model="numpy", fastmath={{"reassoc", "contract"}})
-#: the gradient's pass: also ``x / y`` as ``x * (1/y)`` (a loop-invariant divisor becomes one
-#: division per loop; the pair terms keep a relative accuracy of a few ulps)
-_jit_grad = numba.njit(cache={cache}, error_model="numpy",
-                       fastmath={{"reassoc", "contract", "arcp"}})
+#: the gradient's passes: fused multiply-adds only (no reassociation, no reciprocals: the
+#: cosines and pair terms are rounded as written; the long loops vectorize without it)
+_jit_grad = numba.njit(cache={cache}, error_model="numpy", fastmath={{"contract"}})
 
 ACTIVATIONS = {activations!r}
 '''
