@@ -140,3 +140,23 @@ def test_chunked_grad_all_activations_k20(act):
                  (rng.standard_normal((N, 20, 20)) / np.sqrt(20), rng.standard_normal((N, 20)))):
         ref, got = _both(lambda: net.grad(W, a, V, b))
         assert _rel(ref, got) <= 2e-15
+
+
+def test_two_threads_give_the_same_bits(monkeypatch):
+    """``GRAD_THREADS = 2`` splits the batch at chunk boundaries: the same values bit for bit,
+    and the zero-vector error still names the student first."""
+    monkeypatch.setattr(compiled, "GRAD_ENTRIES", 2 * 35)
+    rng = np.random.default_rng(16)
+    net = fully_connected(6, 5, 4, "erf", train_output=True)
+    W, a = rng.standard_normal((11, 5, 6)), rng.standard_normal((11, 5))
+    V, b = rng.standard_normal((4, 6)), rng.standard_normal(4)
+    with _backend.using("numba"):
+        one = net.grad(W, a, V, b)
+        monkeypatch.setattr(compiled, "GRAD_THREADS", 2)
+        two = net.grad(W, a, V, b)
+        assert all(np.array_equal(x, y) for x, y in zip(one, two))
+        V2 = np.broadcast_to(V, (11, 4, 6)).copy()
+        V2[1, 0] = 0.0
+        W[9, 2] = 0.0
+        with pytest.raises(ValueError, match="^W: every unit"):
+            net.grad(W, a, V2, b)

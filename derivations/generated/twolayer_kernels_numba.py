@@ -21,8 +21,9 @@ _jit_inline = numba.njit(cache=True, error_model="numpy", inline="always")
 #: gradient loops (the order of a sum is not the NumPy core's anyway: that one is BLAS's)
 _jit_fast = numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 #: the gradient's passes: fused multiply-adds only (no reassociation, no reciprocals: the
-#: cosines and pair terms are rounded as written; the long loops vectorize without it)
-_jit_grad = numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+#: cosines and pair terms are rounded as written; the long loops vectorize without it);
+#: without the GIL, so chunks can run on several threads (compiled.GRAD_THREADS)
+_jit_grad = numba.njit(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
 
 ACTIVATIONS = ('relu', 'leaky_relu', 'abs', 'identity', 'quadratic', 'step', 'erf')
 
@@ -175,11 +176,13 @@ def prepare_chunk(U2, T, n, s0, s1, nu, rn, nt, Th, G, UT, GT, UC, CB):
         p = s0 + q
         Uq = U2[p * n:(p + 1) * n]
         base = q * n
-        for i in range(n):
-            for l in range(d):
+        for l in range(d):      # the transposes, written row by row (contiguous stores)
+            ut = UT[l]
+            uc = UCv[l, base:base + n]
+            for i in range(n):
                 x = Uq[i, l]
-                UT[l, i] = x
-                UCv[l, base + i] = x
+                ut[i] = x
+                uc[i] = x
         np.dot(Uq, UT, G)
         for i in range(n):
             r = math.sqrt(G[i, i])

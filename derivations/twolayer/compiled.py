@@ -35,6 +35,10 @@ AUTO_ROWS = 1
 BLOCK_ENTRIES = 65536
 #: pair entries per chunk of the gradient (its cosines, sines and angles: 3 x 8 x this bytes)
 GRAD_ENTRIES = 16384
+#: threads over the gradient's chunks (1: the calling thread only).  The compiled passes and
+#: ``np.arccos`` run without the GIL, each thread on its own scratch; used from this many
+#: chunks per thread on (``nnderive bench twolayer`` measures 1 and 2)
+GRAD_THREADS = 1
 
 _generated = {}
 
@@ -150,25 +154,47 @@ class CompiledCore:
         m = Tf.shape[1]
         gU = np.empty((N, n, d))
         gA = np.empty((N, n)) if output else np.empty((1, 1))
-        bad = self.grad_chunks(Uf.reshape(N * n, d), af.reshape(N * n), Tf, bf, N, n, output,
-                               gU.reshape(N * n, d), gA)
+        args = (Uf.reshape(N * n, d), af.reshape(N * n), Tf, bf, N, n, output,
+                gU.reshape(N * n, d), gA)
+        L = n * (n - 1) // 2 + n * m
+        per = max(1, GRAD_ENTRIES // max(L, 1))
+        if GRAD_THREADS > 1 and N >= 2 * per:
+            bad = self._grad_threads(args, per)
+        else:
+            bad = self.grad_chunks(*args)
         if bad:
             self._raise_zero(bad, Uf, names)
         gU = gU.reshape(batch + (n, d))
         return gU, (gA.reshape(batch + (n,)) if output else None)
 
-    def grad_chunks(self, U2, a2, Tf, bf, N, n, output, gU2, gA):
-        """The chunk loop of :meth:`grad` on flat ``U2 (N n, d)``, ``a2 (N n)``: returns 0, or
-        1 (2) if a student (teacher) vector is zero."""
+    def _grad_threads(self, args, per):
+        """:meth:`grad_chunks` on ``GRAD_THREADS`` threads, each on a contiguous run of whole
+        chunks (its own scratch: :meth:`_grad_scratch` is per thread)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        N = args[4]
+        nchunks = -(-N // per)
+        k = min(GRAD_THREADS, nchunks)
+        cuts = [per * (nchunks * i // k) for i in range(k)] + [N]
+        with ThreadPoolExecutor(k) as ex:
+            res = list(ex.map(lambda i: self.grad_chunks(*args, lo=cuts[i], hi=cuts[i + 1]),
+                              range(k)))
+        bad = [r for r in res if r]
+        return min(bad) if bad else 0
+
+    def grad_chunks(self, U2, a2, Tf, bf, N, n, output, gU2, gA, lo=0, hi=None):
+        """The chunk loop of :meth:`grad` on flat ``U2 (N n, d)``, ``a2 (N n)``, for the points
+        ``lo <= p < hi``: returns 0, or 1 (2) if a student (teacher) vector is zero."""
         d = U2.shape[1]
         m = Tf.shape[1]
         L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t) of a point
-        B = max(1, min(N, GRAD_ENTRIES // max(L, 1)))
+        hi = N if hi is None else hi
+        B = max(1, min(hi - lo, GRAD_ENTRIES // max(L, 1)))
         (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
          Z) = self._grad_scratch(n, m, d, L, Tf.shape[0] > 1)
         prm, prep, asm = self.prm, self.prepare_chunk, self._grad
-        for s in range(0, N, B):
-            e = min(N, s + B)
+        for s in range(lo, hi, B):
+            e = min(hi, s + B)
             bad = prep(U2, Tf, n, s, e, nu, rn, nt, Th, G, UT, GT, UC, CB)
             if bad:
                 return -bad

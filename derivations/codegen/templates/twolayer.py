@@ -167,8 +167,9 @@ _jit_inline = numba.njit(cache={cache}, error_model="numpy", inline="always")
 #: gradient loops (the order of a sum is not the NumPy core's anyway: that one is BLAS's)
 _jit_fast = numba.njit(cache={cache}, error_model="numpy", fastmath={{"reassoc", "contract"}})
 #: the gradient's passes: fused multiply-adds only (no reassociation, no reciprocals: the
-#: cosines and pair terms are rounded as written; the long loops vectorize without it)
-_jit_grad = numba.njit(cache={cache}, error_model="numpy", fastmath={{"contract"}})
+#: cosines and pair terms are rounded as written; the long loops vectorize without it);
+#: without the GIL, so chunks can run on several threads (compiled.GRAD_THREADS)
+_jit_grad = numba.njit(cache={cache}, error_model="numpy", fastmath={{"contract"}}, nogil=True)
 
 ACTIVATIONS = {activations!r}
 '''

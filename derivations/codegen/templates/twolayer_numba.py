@@ -184,11 +184,13 @@ def prepare_chunk(U2, T, n, s0, s1, nu, rn, nt, Th, G, UT, GT, UC, CB):
         p = s0 + q
         Uq = U2[p * n:(p + 1) * n]
         base = q * n
-        for i in range(n):
-            for l in range(d):
+        for l in range(d):      # the transposes, written row by row (contiguous stores)
+            ut = UT[l]
+            uc = UCv[l, base:base + n]
+            for i in range(n):
                 x = Uq[i, l]
-                UT[l, i] = x
-                UCv[l, base + i] = x
+                ut[i] = x
+                uc[i] = x
         np.dot(Uq, UT, G)
         for i in range(n):
             r = math.sqrt(G[i, i])
