@@ -102,13 +102,14 @@ def test_edge_pairs_get_the_stable_angle():
     net = fully_connected(d, n, m, "relu")
     core = compiled.CompiledCore(net.kernel)
     L = n * (n - 1) // 2 + n * m
-    ws = core._grad_scratch(n, m, d, L, False)
-    nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB = ws[:11]
+    Bm, V, CB, PB = core._grad_scratch(n, m, d, L, False)
     U2 = U.reshape(n, d)
-    assert core.prepare_chunk(U2, T, n, 0, 1, nu, rn, nt, Th, G, UT, GT, UC, CB) == 0
+    assert core.prepare_chunk(U2, T, n, 0, 1, Bm, V) == 0
     np.arccos(CB[:L], out=PB[:L])
-    core._grad(U2, np.ones(n), T, np.ones((1, m)), core.prm, n, 0, 1, nu, rn, nt, CB, PB, SB,
-               False, *ws[11:], np.empty((n, d)), np.empty((1, 1)))
+    core._grad(U2, np.ones(n), T, np.ones((1, m)), core.prm, n, 0, 1, Bm, V, False,
+               np.empty((n, d)), np.empty((1, 1)))
+    cb = core.grad_ws_layout(n, m, d, Bm, False)[1]
+    SB = V[cb + 2 * Bm * L:]       # the sines follow the angles (compiled grad_views)
 
     def angle(x, y):   # exact enough: the rejection of y from x over the projection
         x, y = x / np.linalg.norm(x), y / np.linalg.norm(y)

@@ -135,11 +135,70 @@ def frame(Xp, i, j, c, e):
             e[l] = 0.0
 
 
+@_jit_inline
+def grad_views(V, n, m, d, Bm, tb):
+    """The gradient's scratch as views of one flat workspace ``V`` (``grad_ws_size`` floats) for
+    chunks of at most ``Bm`` points: ``(nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A,
+    cf, ka, Y, Z)`` (one array argument instead of nineteen: each costs ~0.1 us to unbox)."""
+    R = Bm * n
+    bt = Bm if tb else 1
+    L = Bm * (n * (n - 1) // 2 + n * m)
+    o = 0
+    nu = V[o:o + R]
+    o += R
+    rn = V[o:o + R]
+    o += R
+    nt = V[o:o + bt * m].reshape((bt, m))
+    o += bt * m
+    Th = V[o:o + bt * m * d].reshape((bt, m, d))
+    o += bt * m * d
+    G = V[o:o + n * n].reshape((n, n))
+    o += n * n
+    UT = V[o:o + d * n].reshape((d, n))
+    o += d * n
+    GT = V[o:o + m * n].reshape((m, n))
+    o += m * n
+    UC = V[o:o + d * R]
+    o += d * R
+    CB = V[o:o + L]
+    o += L
+    PB = V[o:o + L]
+    o += L
+    SB = V[o:o + L]
+    o += L
+    AT = V[o:o + m * R]
+    o += m * R
+    ct = V[o:o + R]
+    o += R
+    kt = V[o:o + R]
+    o += R
+    A = V[o:o + n * n].reshape((n, n))
+    o += n * n
+    cf = V[o:o + n]
+    o += n
+    ka = V[o:o + n]
+    o += n
+    Y = V[o:o + n * d].reshape((n, d))
+    o += n * d
+    Z = V[o:o + n * m].reshape((n, m))
+    return nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y, Z
+
+
+def grad_ws_layout(n, m, d, Bm, tb):
+    """``(size, offset of CB)`` of :func:`grad_views`' workspace, in floats (plain Python, for
+    the caller: it runs ``np.arccos`` on ``CB`` into ``PB``, which follows it)."""
+    R = Bm * n
+    bt = Bm if tb else 1
+    L = Bm * (n * (n - 1) // 2 + n * m)
+    cb = 2 * R + bt * m + bt * m * d + n * n + d * n + m * n + d * R
+    return cb + 3 * L + m * R + 2 * R + n * n + 2 * n + n * d + n * m, cb
+
+
 @_jit_grad
-def prepare_chunk(U2, T, n, s0, s1, nu, rn, nt, Th, G, UT, GT, UC, CB):
-    """Pass 1 of the gradient for the points ``s0 <= p < s1`` (``B`` of them, chunk rows
-    ``r = (p - s0) n + i``) of the students ``U2 (N n, d)`` and teachers ``T (1 or N, m, d)``:
-    ``nu[r]``, ``rn[r]`` the student norms and their reciprocals, ``nt (1 or B, m)`` the
+def prepare_chunk(U2, T, n, s0, s1, Bm, V):
+    """Pass 1 of the gradient for the points ``s0 <= p < s1`` (``B <= Bm`` of them, chunk rows
+    ``r = (p - s0) n + i``) of the students ``U2 (N n, d)`` and teachers ``T (1 or N, m, d)``,
+    into views of the workspace ``V`` (:func:`grad_views`): ``nu[r]``, ``rn[r]`` the student norms and their reciprocals, ``nt (1 or B, m)`` the
     teacher norms and ``Th`` the normalized teachers, and ``CB`` the clipped cosines of the
     chunk in two regions: the student pairs (i, j), j > i, of each point packed row by row of
     the lower triangle (``B nss``, ``nss = n (n-1)/2``), then the student-teacher pairs as an
@@ -152,6 +211,7 @@ def prepare_chunk(U2, T, n, s0, s1, nu, rn, nt, Th, G, UT, GT, UC, CB):
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
+    nu, rn, nt, Th, G, UT, GT, UC, CB = grad_views(V, n, m, d, Bm, tb)[:9]
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -349,11 +409,11 @@ def relu_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, AT, ct, kt, A,
-                cf, ka, Y, Z, gU2, gA):
+def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_chunk` (``nu``, ``rn``, ``nt``, ``CB``; ``PB`` the arccos of ``CB``).
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
 
     Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
     (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
@@ -362,10 +422,12 @@ def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, 
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
     partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch.  ``a2``: the output weights flat ``(N n)``."""
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -778,11 +840,11 @@ def leaky_relu_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, AT, ct, kt, A,
-                cf, ka, Y, Z, gU2, gA):
+def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_chunk` (``nu``, ``rn``, ``nt``, ``CB``; ``PB`` the arccos of ``CB``).
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
 
     Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
     (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
@@ -791,10 +853,12 @@ def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, wa
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
     partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch.  ``a2``: the output weights flat ``(N n)``."""
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -1185,11 +1249,11 @@ def abs_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, AT, ct, kt, A,
-                cf, ka, Y, Z, gU2, gA):
+def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_chunk` (``nu``, ``rn``, ``nt``, ``CB``; ``PB`` the arccos of ``CB``).
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
 
     Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
     (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
@@ -1198,10 +1262,12 @@ def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, A
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
     partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch.  ``a2``: the output weights flat ``(N n)``."""
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -1579,11 +1645,11 @@ def identity_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, AT, ct, kt, A,
-                cf, ka, Y, Z, gU2, gA):
+def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_chunk` (``nu``, ``rn``, ``nt``, ``CB``; ``PB`` the arccos of ``CB``).
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
 
     Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
     (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
@@ -1592,10 +1658,12 @@ def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
     partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch.  ``a2``: the output weights flat ``(N n)``."""
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -1982,11 +2050,11 @@ def quadratic_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, AT, ct, kt, A,
-                cf, ka, Y, Z, gU2, gA):
+def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_chunk` (``nu``, ``rn``, ``nt``, ``CB``; ``PB`` the arccos of ``CB``).
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
 
     Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
     (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
@@ -1995,10 +2063,12 @@ def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, wan
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
     partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch.  ``a2``: the output weights flat ``(N n)``."""
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -2386,11 +2456,11 @@ def step_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, AT, ct, kt, A,
-                cf, ka, Y, Z, gU2, gA):
+def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_chunk` (``nu``, ``rn``, ``nt``, ``CB``; ``PB`` the arccos of ``CB``).
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
 
     Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
     (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
@@ -2399,10 +2469,12 @@ def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, 
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
     partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch.  ``a2``: the output weights flat ``(N n)``."""
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -2838,11 +2910,11 @@ def erf_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, AT, ct, kt, A,
-                cf, ka, Y, Z, gU2, gA):
+def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_chunk` (``nu``, ``rn``, ``nt``, ``CB``; ``PB`` the arccos of ``CB``).
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
 
     Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
     (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
@@ -2851,10 +2923,12 @@ def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, nu, rn, nt, CB, PB, SB, want_a, A
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
     partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch.  ``a2``: the output weights flat ``(N n)``."""
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2

@@ -85,6 +85,7 @@ class CompiledCore:
         act = kernel.name
         self.prepare = mod.prepare
         self.prepare_chunk = mod.prepare_chunk
+        self.grad_ws_layout = mod.grad_ws_layout
         self._loss = getattr(mod, f"{act}_asm_loss")
         self._grad = getattr(mod, f"{act}_asm_grad")
         self._hess = getattr(mod, f"{act}_asm_hess")
@@ -189,13 +190,12 @@ class CompiledCore:
         m = Tf.shape[1]
         L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t) of a point
         hi = N if hi is None else hi
-        B = max(1, min(hi - lo, GRAD_ENTRIES // max(L, 1)))
-        (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-         Z) = self._grad_scratch(n, m, d, L, Tf.shape[0] > 1)
+        Bm, V, CB, PB = self._grad_scratch(n, m, d, L, Tf.shape[0] > 1)
+        B = max(1, min(hi - lo, Bm))
         prm, prep, asm = self.prm, self.prepare_chunk, self._grad
         for s in range(lo, hi, B):
             e = min(hi, s + B)
-            bad = prep(U2, Tf, n, s, e, nu, rn, nt, Th, G, UT, GT, UC, CB)
+            bad = prep(U2, Tf, n, s, e, Bm, V)
             if bad:
                 return -bad
             k = (e - s) * L
@@ -203,25 +203,21 @@ class CompiledCore:
                 np.arccos(CB, out=PB)
             else:
                 np.arccos(CB[:k], out=PB[:k])
-            asm(U2, a2, Tf, bf, prm, n, s, e, nu, rn, nt, CB, PB, SB, output, AT, ct, kt, A,
-                cf, ka, Y, Z, gU2, gA)
+            asm(U2, a2, Tf, bf, prm, n, s, e, Bm, V, output, gU2, gA)
         return 0
 
     def _grad_scratch(self, n, m, d, L, tb):
-        """The gradient's scratch for one chunk of at most ``GRAD_ENTRIES // L`` points, kept
-        per thread and shape (allocated once: a single-point call then allocates only its
-        output; ~0.4 MB at k = m = d = 20)."""
+        """The gradient's workspace for chunks of at most ``Bm = GRAD_ENTRIES // L`` points:
+        ``(Bm, V, CB, PB)``, one flat array (the compiled passes take their views of it,
+        ``grad_views``) and its cosine and angle regions; kept per thread and shape (allocated
+        once: a single-point call then allocates only its output; ~0.4 MB at k = m = d = 20)."""
         key = (n, m, d, GRAD_ENTRIES, tb)
         ws = getattr(self._tls, "grad", None)
         if ws is None or ws[0] != key:
-            B = max(1, GRAD_ENTRIES // max(L, 1))
-            R = B * n
-            ws = (key, (np.empty(R), np.empty(R), np.empty((B if tb else 1, m)),
-                        np.empty((B if tb else 1, m, d)), np.empty((n, n)), np.empty((d, n)),
-                        np.empty((m, n)), np.empty(d * R), np.empty(B * L), np.empty(B * L),
-                        np.empty(B * L),
-                        np.empty(m * R), np.empty(R), np.empty(R), np.empty((n, n)),
-                        np.empty(n), np.empty(n), np.empty((n, d)), np.empty((n, m))))
+            Bm = max(1, GRAD_ENTRIES // max(L, 1))
+            size, cb = self.grad_ws_layout(n, m, d, Bm, tb)
+            V = np.empty(size)
+            ws = (key, (Bm, V, V[cb:cb + Bm * L], V[cb + Bm * L:cb + 2 * Bm * L]))
             self._tls.grad = ws
         return ws[1]
 
