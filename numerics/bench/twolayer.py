@@ -26,6 +26,10 @@ one thread for every NumPy candidate (threadpoolctl; see :func:`run`), JAX with 
    (:class:`_malloc_top_pad`; the environment variable ``MALLOC_TOP_PAD_`` does the same for a
    whole process), which keeps the batched path's temporaries off the page-fault path.
 
+   1b. (information; :func:`_thread_rows`) the compiled batched gradient on 2 threads over its
+   chunks (``compiled.GRAD_THREADS = 2``) and on 1, against the same single-thread SYS loop,
+   in CPU time (all threads) and in wall time; the target is row 1's (single thread, CPU).
+
 2. Gradient and Hessian vs ``jax.grad`` / ``jax.hessian`` of a jit-compiled closed-form loss
    (the same ReLU closed form in ``jax.numpy``, :mod:`._twolayer_jax`), CPU, k = m = d = 20 and
    100 (target: the engine at least as fast).  At k = 100 ``jax.hessian`` in one call does not
