@@ -99,24 +99,65 @@ def test_edge_pairs_get_the_stable_angle():
     e1, e2 = 1e-9 * rng.standard_normal(d), 1e-9 * rng.standard_normal(d)
     U[0, 1] = U[0, 0] + e1
     T = np.stack([-2.0 * U[0, 2] + e2, rng.standard_normal(d)])[None]
-    mod = compiled.module_for(fully_connected(d, n, m, "relu").kernel)
+    net = fully_connected(d, n, m, "relu")
+    core = compiled.CompiledCore(net.kernel)
     L = n * (n - 1) // 2 + n * m
-    nx, C, P, NI, NJ = np.empty((1, n + m)), *(np.empty((1, L)) for _ in range(4))
+    Bm, V, CB, PB = core._grad_scratch(n, m, d, L, False)
     U2 = U.reshape(n, d)
-    edges = mod.prepare_pairs(U2, T, n, 0, 1, nx, C, NI, NJ, np.empty((n, n)),
-                              np.empty((n, m)), np.empty((d, m)), np.empty(n + m))
-    assert edges >= 2
-    np.arccos(C, out=P)
-    mod.relu_asm_grad(U2, np.ones((1, n)), T, np.ones((1, m)), np.empty(0), n, 0, 1, nx, C, P,
-                      NI, NJ, edges, False, np.empty((6, L)), np.empty((2, n)),
-                      np.empty((n, n + m)), np.empty((n + m, d)), np.empty((1, n, d)),
-                      np.empty((1, 1)))
+    assert core.prepare_chunk(U2, T, n, 0, 1, Bm, V) == 0
+    np.arccos(CB[:L], out=PB[:L])
+    core._grad(U2, np.ones(n), T, np.ones((1, m)), core.prm, n, 0, 1, Bm, V, False,
+               np.empty((n, d)), np.empty((1, 1)))
+    cb = core.grad_ws_layout(n, m, d, Bm, False)[1]
+    SB = V[cb + 2 * Bm * L:]       # the sines follow the angles (compiled grad_views)
 
     def angle(x, y):   # exact enough: the rejection of y from x over the projection
         x, y = x / np.linalg.norm(x), y / np.linalg.norm(y)
         return np.arctan2(np.linalg.norm(y - (x @ y) * x), x @ y)
 
-    k01 = 0                          # packed: (0, 1), (0, 2), (1, 2), then (i, t)
-    k20 = n * (n - 1) // 2 + 2 * m   # the pair (2, teacher 0)
-    assert P[0, k01] == pytest.approx(angle(U[0, 0], U[0, 1]), rel=1e-6)
-    assert np.pi - P[0, k20] == pytest.approx(np.pi - angle(U[0, 2], T[0, 0]), rel=1e-6)
+    # packed: student pairs by rows of the lower triangle, (1, 0), (2, 0), (2, 1); then the
+    # student-teacher pairs as an (m, n) array
+    k10 = 0
+    k20 = n * (n - 1) // 2 + 0 * n + 2   # teacher 0, student 2
+    assert PB[k10] == pytest.approx(angle(U[0, 0], U[0, 1]), rel=1e-6)
+    assert np.sin(PB[k10]) == pytest.approx(SB[k10], rel=1e-12)
+    assert np.pi - PB[k20] == pytest.approx(np.pi - angle(U[0, 2], T[0, 0]), rel=1e-6)
+    # without the edge pass (arccos of the rounded cosines) the first is far off
+    assert abs(np.arccos(CB[k10]) - angle(U[0, 0], U[0, 1])) > 1e-3 * angle(U[0, 0], U[0, 1])
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "abs", "identity", "quadratic", "step",
+                                 "erf"])
+def test_chunked_grad_all_activations_k20(act):
+    """Every activation at k = m = d = 20 (the bench's size), several chunks, output weights
+    trained, a shared and a batched teacher: to 2e-15 relative to the largest entry (measured
+    4e-16 - 1.1e-15; quadratic's 1.08e-15 is the same with the previous compiled pass)."""
+    rng = np.random.default_rng(15)
+    net = fully_connected(20, 20, 20, act, train_output=True)
+    N = 60
+    W = rng.standard_normal((N, 20, 20)) / np.sqrt(20)
+    a = rng.standard_normal((N, 20))
+    for V, b in ((rng.standard_normal((20, 20)) / np.sqrt(20), rng.standard_normal(20)),
+                 (rng.standard_normal((N, 20, 20)) / np.sqrt(20), rng.standard_normal((N, 20)))):
+        ref, got = _both(lambda: net.grad(W, a, V, b))
+        assert _rel(ref, got) <= 2e-15
+
+
+def test_two_threads_give_the_same_bits(monkeypatch):
+    """``GRAD_THREADS = 2`` splits the batch at chunk boundaries: the same values bit for bit,
+    and the zero-vector error still names the student first."""
+    monkeypatch.setattr(compiled, "GRAD_ENTRIES", 2 * 35)
+    rng = np.random.default_rng(16)
+    net = fully_connected(6, 5, 4, "erf", train_output=True)
+    W, a = rng.standard_normal((11, 5, 6)), rng.standard_normal((11, 5))
+    V, b = rng.standard_normal((4, 6)), rng.standard_normal(4)
+    with _backend.using("numba"):
+        one = net.grad(W, a, V, b)
+        monkeypatch.setattr(compiled, "GRAD_THREADS", 2)
+        two = net.grad(W, a, V, b)
+        assert all(np.array_equal(x, y) for x, y in zip(one, two))
+        V2 = np.broadcast_to(V, (11, 4, 6)).copy()
+        V2[1, 0] = 0.0
+        W[9, 2] = 0.0
+        with pytest.raises(ValueError, match="^W: every unit"):
+            net.grad(W, a, V2, b)

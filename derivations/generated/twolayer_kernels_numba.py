@@ -20,10 +20,10 @@ _jit_inline = numba.njit(cache=True, error_model="numpy", inline="always")
 #: sums reassociated (vectorized) and fused multiply-adds: ``prepare`` and the loss and
 #: gradient loops (the order of a sum is not the NumPy core's anyway: that one is BLAS's)
 _jit_fast = numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-#: the gradient's pass: also ``x / y`` as ``x * (1/y)`` (a loop-invariant divisor becomes one
-#: division per loop; the pair terms keep a relative accuracy of a few ulps)
-_jit_grad = numba.njit(cache=True, error_model="numpy",
-                       fastmath={"reassoc", "contract", "arcp"})
+#: the gradient's passes: fused multiply-adds only (no reassociation, no reciprocals: the
+#: cosines and pair terms are rounded as written; the long loops vectorize without it);
+#: without the GIL, so chunks can run on several threads (compiled.GRAD_THREADS)
+_jit_grad = numba.njit(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
 
 ACTIVATIONS = ('relu', 'leaky_relu', 'abs', 'identity', 'quadratic', 'step', 'erf')
 
@@ -135,118 +135,178 @@ def frame(Xp, i, j, c, e):
             e[l] = 0.0
 
 
-@_jit_fast
-def prepare_pairs(U2, T, n, s0, s1, nx, C, NI, NJ, Gs, Gt, TT, rn):
-    """Pass 1 of the gradient for the points ``s0 <= p < s1`` (chunk row ``q = p - s0``) of
-    the students ``U2 (N n, d)`` and teachers ``T (1 or N, m, d)``: ``nx[q] (n+m)`` the norms,
-    ``C[q] (L)`` the clipped cosines of the pairs, packed: the student pairs (i, j), i < j,
-    row by row, then the student-teacher pairs (i, t) row by row, and ``NI[q]``, ``NJ[q]``
-    the norms of each pair's first and second vector.  The cosines are the raw Gram entries
-    over the product of the norms (BLAS: per point ``U_p U_p^T``; ``U T^T`` for the whole chunk
-    when the teacher is shared; ``Gs``, ``Gt``, ``TT``, ``rn``: scratch).  Returns the number of
-    pairs with ``c^2 > EDGE_C2`` (to be redone with the stable angle), or -1 if a student
-    vector is zero, -2 if a teacher vector is (then nothing else is meaningful)."""
+@_jit_inline
+def grad_views(V, n, m, d, Bm, tb):
+    """The gradient's scratch as views of one flat workspace ``V`` (``grad_ws_size`` floats) for
+    chunks of at most ``Bm`` points: ``(nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A,
+    cf, ka, Y, Z)`` (one array argument instead of nineteen: each costs ~0.1 us to unbox)."""
+    R = Bm * n
+    bt = Bm if tb else 1
+    L = Bm * (n * (n - 1) // 2 + n * m)
+    o = 0
+    nu = V[o:o + R]
+    o += R
+    rn = V[o:o + R]
+    o += R
+    nt = V[o:o + bt * m].reshape((bt, m))
+    o += bt * m
+    Th = V[o:o + bt * m * d].reshape((bt, m, d))
+    o += bt * m * d
+    G = V[o:o + n * n].reshape((n, n))
+    o += n * n
+    UT = V[o:o + d * n].reshape((d, n))
+    o += d * n
+    GT = V[o:o + m * n].reshape((m, n))
+    o += m * n
+    UC = V[o:o + d * R]
+    o += d * R
+    CB = V[o:o + L]
+    o += L
+    PB = V[o:o + L]
+    o += L
+    SB = V[o:o + L]
+    o += L
+    AT = V[o:o + m * R]
+    o += m * R
+    ct = V[o:o + R]
+    o += R
+    kt = V[o:o + R]
+    o += R
+    A = V[o:o + n * n].reshape((n, n))
+    o += n * n
+    cf = V[o:o + n]
+    o += n
+    ka = V[o:o + n]
+    o += n
+    Y = V[o:o + n * d].reshape((n, d))
+    o += n * d
+    Z = V[o:o + n * m].reshape((n, m))
+    return nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y, Z
+
+
+def grad_ws_layout(n, m, d, Bm, tb):
+    """``(size, offset of CB)`` of :func:`grad_views`' workspace, in floats (plain Python, for
+    the caller: it runs ``np.arccos`` on ``CB`` into ``PB``, which follows it)."""
+    R = Bm * n
+    bt = Bm if tb else 1
+    L = Bm * (n * (n - 1) // 2 + n * m)
+    cb = 2 * R + bt * m + bt * m * d + n * n + d * n + m * n + d * R
+    return cb + 3 * L + m * R + 2 * R + n * n + 2 * n + n * d + n * m, cb
+
+
+@_jit_grad
+def prepare_chunk(U2, T, n, s0, s1, Bm, V):
+    """Pass 1 of the gradient for the points ``s0 <= p < s1`` (``B <= Bm`` of them, chunk rows
+    ``r = (p - s0) n + i``) of the students ``U2 (N n, d)`` and teachers ``T (1 or N, m, d)``,
+    into views of the workspace ``V`` (:func:`grad_views`): ``nu[r]``, ``rn[r]`` the student norms and their reciprocals, ``nt (1 or B, m)`` the
+    teacher norms and ``Th`` the normalized teachers, and ``CB`` the clipped cosines of the
+    chunk in two regions: the student pairs (i, j), j > i, of each point packed row by row of
+    the lower triangle (``B nss``, ``nss = n (n-1)/2``), then the student-teacher pairs as an
+    ``(m, B n)`` array (one row per teacher: long rows for the pass).  Student cosines: the raw
+    Gram entry ``U_p U_p^T`` (BLAS, one small product per point; ``G``, ``UT``, ``GT``: scratch) over
+    the norms; student-teacher cosines: ``Th @ U^T`` (one BLAS product for the chunk when the
+    teacher is shared, on the chunk's transposed copy ``UC`` (flat, ``(d, B n)``): two C-ordered operands are
+    BLAS's fast case) over the student norm.  Returns 0, or -1 if a student vector is zero,
+    -2 if a teacher vector is (then nothing else is meaningful)."""
     d = U2.shape[1]
     m = T.shape[1]
-    nm = n + m
-    nss = n * (n - 1) // 2
     tb = T.shape[0] > 1
+    nu, rn, nt, Th, G, UT, GT, UC, CB = grad_views(V, n, m, d, Bm, tb)[:9]
     B = s1 - s0
+    R = B * n
+    nss = n * (n - 1) // 2
     bad = 0
-    if not tb:
+    for g in range(B if tb else 1):
         for t in range(m):
-            x = T[0, t]
+            x = T[s0 + g if tb else 0, t]
             sq = 0.0
             for l in range(d):
                 sq += x[l] * x[l]
-                TT[l, t] = x[l]
             r = math.sqrt(sq)
-            for q in range(B):
-                nx[q, n + t] = r
+            nt[g, t] = r
             if r == 0.0:
                 bad = -2
-        np.dot(U2[s0 * n:s1 * n], TT, Gt[:B * n])
-    edges = 0
-    for p in range(s0, s1):
-        q = p - s0
-        Up = U2[p * n:(p + 1) * n]
-        np.dot(Up, Up.T, Gs)
-        Gq = Gt[q * n:(q + 1) * n]
-        nxq = nx[q]
-        if tb:
-            Tp = T[p]
-            np.dot(Up, Tp.T, Gq)
-            for t in range(m):
-                x = Tp[t]
-                sq = 0.0
-                for l in range(d):
-                    sq += x[l] * x[l]
-                r = math.sqrt(sq)
-                nxq[n + t] = r
-                if r == 0.0 and bad == 0:
-                    bad = -2
+                r = 1.0
+            y = Th[g, t]
+            for l in range(d):
+                y[l] = x[l] / r
+    Ct = CB[B * nss:B * nss + m * R].reshape((m, R))
+    UCv = UC[:d * R].reshape((d, R))
+    for q in range(B):
+        p = s0 + q
+        Uq = U2[p * n:(p + 1) * n]
+        base = q * n
+        for l in range(d):      # the transposes, written row by row (contiguous stores)
+            ut = UT[l]
+            uc = UCv[l, base:base + n]
+            for i in range(n):
+                x = Uq[i, l]
+                ut[i] = x
+                uc[i] = x
+        np.dot(Uq, UT, G)
         for i in range(n):
-            r = math.sqrt(Gs[i, i])
-            nxq[i] = r
+            r = math.sqrt(G[i, i])
             if r == 0.0:
-                bad = -1
-        if bad:
-            return bad
-        for j in range(nm):
-            rn[j] = 1.0 / nxq[j]
-        Cq = C[q]
-        NIq = NI[q]
-        NJq = NJ[q]
-        off = 0
-        for i in range(n):
-            ri = rn[i]
-            ni = nxq[i]
-            L = n - 1 - i
-            src = Gs[i, i + 1:]
-            dst = Cq[off:off + L]
-            rj = rn[i + 1:n]
-            for r in range(L):
-                dst[r] = src[r] * ri * rj[r]
-            NIq[off:off + L] = ni
-            NJq[off:off + L] = nxq[i + 1:n]
-            off += L
-        for i in range(n):
-            ri = rn[i]
-            src = Gq[i]
-            dst = Cq[nss + i * m:nss + (i + 1) * m]
-            rt = rn[n:]
+                return -1
+            nu[base + i] = r
+            rn[base + i] = 1.0 / r
+        k = q * nss
+        for j in range(1, n):
+            gj = G[j]
+            rj = rn[base + j]
+            rr = rn[base:base + j]
+            dst = CB[k:k + j]
+            for i in range(j):
+                c = gj[i] * rj * rr[i]
+                c = c if c < 1.0 else 1.0
+                dst[i] = c if c > -1.0 else -1.0
+            k += j
+        if tb and bad == 0:
+            np.dot(Th[q], UT, GT)
             for t in range(m):
-                dst[t] = src[t] * ri * rt[t]
-            NI[q, nss + i * m:nss + (i + 1) * m] = nxq[i]
-            NJ[q, nss + i * m:nss + (i + 1) * m] = nxq[n:]
-        ne = 0
-        for r in range(Cq.shape[0]):
-            c = Cq[r]
+                Ct[t, base:base + n] = GT[t]
+    if bad:
+        return bad
+    if not tb:
+        np.dot(Th[0], UCv, Ct)
+    for t in range(m):
+        ct = Ct[t]
+        for r in range(R):
+            c = ct[r] * rn[r]
             c = c if c < 1.0 else 1.0
-            c = c if c > -1.0 else -1.0
-            Cq[r] = c
-            ne += 1 if c * c > EDGE_C2 else 0
-        edges += ne
-    return edges
+            ct[r] = c if c > -1.0 else -1.0
+    return 0
 
 
 @_jit
-def packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, Sq):
-    """The pairs of point ``p`` with ``c^2 > EDGE_C2`` in the packing of
-    :func:`prepare_pairs`: ``(c, s, phi)`` redone with the Kahan angle ``2 atan2(|x^ - y^|,
-    |x^ + y^|)`` of the normalized vectors, as ``model._geometry``."""
+def chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB):
+    """The pairs of a chunk (packed as by :func:`prepare_chunk`) with ``c^2 > EDGE_C2``:
+    ``(c, s, phi)`` redone with the Kahan angle ``2 atan2(|x^ - y^|, |x^ + y^|)`` of the
+    normalized vectors, as ``model._geometry``."""
     m = T.shape[1]
-    k = 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            if Cq[k] * Cq[k] > EDGE_C2:
-                kahan(U2[p * n + i], U2[p * n + j], nxq[i], nxq[j], Cq, Pq, Sq, k)
-            k += 1
-    for i in range(n):
-        for t in range(m):
-            if Cq[k] * Cq[k] > EDGE_C2:
-                kahan(U2[p * n + i], T[tp, t], nxq[i], nxq[n + t], Cq, Pq, Sq, k)
-            k += 1
+    tb = T.shape[0] > 1
+    B = s1 - s0
+    R = B * n
+    nss = n * (n - 1) // 2
+    for x in range(B * nss):
+        c = CB[x]
+        if c * c > EDGE_C2:
+            q = x // nss
+            k = x - q * nss
+            j = 1
+            while k >= j:
+                k -= j
+                j += 1
+            r0 = (s0 + q) * n
+            kahan(U2[r0 + k], U2[r0 + j], nu[q * n + k], nu[q * n + j], CB, PB, SB, x)
+    for y in range(m * R):
+        x = B * nss + y
+        c = CB[x]
+        if c * c > EDGE_C2:
+            t = y // R
+            r = y - t * R
+            g = r // n if tb else 0
+            kahan(U2[s0 * n + r], T[s0 + g if tb else 0, t], nu[r], nt[g, t], CB, PB, SB, x)
 
 
 @_jit_inline
@@ -349,89 +409,126 @@ def relu_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def relu_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F, S, A, X,
-                gU, gA):
-    """``gU[p] = dl/dU`` (and ``gA[p] = dl/da`` when ``want_a``; without it the kernel itself
-    is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_pairs` (``nx``, ``C``, ``NI``, ``NJ``; ``P`` the arccos of ``C``; ``edges``
-    its count of edge pairs).  Each student pair is evaluated once, in both of its orders; the
-    pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
-    as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
-    coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
+def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+    """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
+    the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
+
+    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
+    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
+    student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
+    one BLAS product for the chunk when the teacher is shared.  Then per point the student
+    pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
+    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    d = U2.shape[1]
     m = T.shape[1]
-    nss = n * (n - 1) // 2
-    L = C.shape[1]
     tb = T.shape[0] > 1
-    sq, g1, g2, h1, h2, kk = F[0], F[1], F[2], F[3], F[4], F[5]
-    coef, ka = S[0], S[1]
-    if not tb:
-        for t in range(m):
-            X[n + t] = T[0, t]
-    for p in range(s0, s1):
-        q = p - s0
-        tp = p if tb else 0
-        ap = a[p]
-        bp = b[tp]
-        nxq = nx[q]
-        Cq = C[q]
-        Pq = P[q]
-        NIq = NI[q]
-        NJq = NJ[q]
-        for r in range(L):
-            c = Cq[r]
-            sq[r] = math.sqrt(1.0 - c * c)
-        if edges:
-            packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, sq)
-        if want_a:
-            for r in range(L):
-                kk[r], g1[r], g2[r] = relu_grad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        else:
-            for r in range(L):
-                g1[r], g2[r] = relu_dgrad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        for r in range(nss):  # the student pairs in the order (j, i)
-            h1[r], h2[r] = relu_dgrad(NJq[r], NIq[r], Cq[r], sq[r], Pq[r], prm)
-        for i in range(n):
-            D, d1, _h0, _h11 = relu_self(nxq[i], prm)
-            coef[i] = 0.5 * ap[i] * d1
-            ka[i] = ap[i] * D
-        k = 0
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            ci = 0.0
-            ki = 0.0
-            for j in range(i + 1, n):
-                aj = ap[j]
-                ci += g1[k] * aj
-                Ai[j] = ai * g2[k] * aj
-                coef[j] += h1[k] * ai
-                A[j, i] = aj * h2[k] * ai
-                if want_a:
-                    ki += kk[k] * aj
-                    ka[j] += kk[k] * ai
-                k += 1
-            coef[i] += ci
-            ka[i] += ki
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            o = nss + i * m
-            ci = 0.0
-            ki = 0.0
-            for t in range(m):
-                bt = bp[t]
-                ci += g1[o + t] * bt
-                Ai[n + t] = -ai * g2[o + t] * bt
-                if want_a:
-                    ki += kk[o + t] * bt
-            Ai[i] = ai * (coef[i] - ci)
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
+    B = s1 - s0
+    R = B * n
+    nss = n * (n - 1) // 2
+    tot = B * nss + m * R
+    edges = 0
+    for x in range(tot):
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
+    if edges:
+        chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
+    ab = a2[s0 * n:s1 * n]
+    for r in range(R):
+        ct[r] = 0.0
+        kt[r] = 0.0
+    o = B * nss
+    ATc = AT[:m * R].reshape((m, R))
+    nseg = B if tb else 1
+    seg = n if tb else R
+    for t in range(m):
+        for g in range(nseg):
+            r0 = o + t * R + g * seg    # slices first: indices from 0 vectorize (no wraparound)
+            cr = CB[r0:r0 + seg]
+            sr = SB[r0:r0 + seg]
+            pr = PB[r0:r0 + seg]
+            atr = ATc[t, g * seg:(g + 1) * seg]
+            abr = ab[g * seg:(g + 1) * seg]
+            nur = nu[g * seg:(g + 1) * seg]
+            ctr = ct[g * seg:(g + 1) * seg]
+            ktr = kt[g * seg:(g + 1) * seg]
+            nj = nt[g, t]
+            bt = b[s0 + g if tb else 0, t]
             if want_a:
-                gA[p, i] = ka[i] - ki
-        X[:n] = U2[p * n:(p + 1) * n]
+                for r in range(seg):
+                    kk, g1, g2 = relu_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+                    ktr[r] -= bt * kk
+            else:
+                for r in range(seg):
+                    g1, g2 = relu_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+    gUc = gU2[s0 * n:s1 * n]
+    if not tb:
+        np.dot(ATc.T, T[0], gUc)
+    for q in range(B):
+        p = s0 + q
+        base = q * n
         if tb:
-            for t in range(m):
-                X[n + t] = T[tp, t]
-        np.dot(A, X, gU[p])
+            for i in range(n):
+                for t in range(m):
+                    Z[i, t] = ATc[t, base + i]
+            np.dot(Z, T[p], gUc[base:base + n])
+        for i in range(n):
+            cf[i] = 0.0
+            ka[i] = 0.0
+        k = q * nss
+        nuq = nu[base:base + n]
+        aq = ab[base:base + n]
+        for j in range(1, n):
+            nj = nuq[j]
+            aj = aq[j]
+            Aj = A[j]
+            cr = CB[k:k + j]
+            sr = SB[k:k + j]
+            pr = PB[k:k + j]
+            cj = 0.0
+            kj = 0.0
+            for i in range(j):
+                ni = nuq[i]
+                ai = aq[i]
+                c = cr[i]
+                s = sr[i]
+                ph = pr[i]
+                if want_a:
+                    kk, g1, g2 = relu_grad(ni, nj, c, s, ph, prm)
+                    ka[i] += aj * kk
+                    kj += ai * kk
+                else:
+                    g1, g2 = relu_dgrad(ni, nj, c, s, ph, prm)
+                h1, h2 = relu_dgrad(nj, ni, c, s, ph, prm)
+                w = ai * aj
+                cf[i] += aj * g1
+                A[i, j] = w * g2
+                Aj[i] = w * h2
+                cj += ai * h1
+            cf[j] += cj
+            ka[j] += kj
+            k += j
+        for i in range(n):
+            ai = aq[i]
+            D, d1, _h0, _h11 = relu_self(nuq[i], prm)
+            A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
+            if want_a:
+                gA[p, i] = (ka[i] + ai * D) + kt[base + i]
+        np.dot(A, U2[p * n:(p + 1) * n], Y)
+        gp = gUc[base:base + n]
+        for i in range(n):
+            for l in range(d):
+                gp[i, l] += Y[i, l]
 
 
 @_jit_inline
@@ -743,89 +840,126 @@ def leaky_relu_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def leaky_relu_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F, S, A, X,
-                gU, gA):
-    """``gU[p] = dl/dU`` (and ``gA[p] = dl/da`` when ``want_a``; without it the kernel itself
-    is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_pairs` (``nx``, ``C``, ``NI``, ``NJ``; ``P`` the arccos of ``C``; ``edges``
-    its count of edge pairs).  Each student pair is evaluated once, in both of its orders; the
-    pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
-    as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
-    coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
+def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+    """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
+    the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
+
+    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
+    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
+    student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
+    one BLAS product for the chunk when the teacher is shared.  Then per point the student
+    pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
+    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    d = U2.shape[1]
     m = T.shape[1]
-    nss = n * (n - 1) // 2
-    L = C.shape[1]
     tb = T.shape[0] > 1
-    sq, g1, g2, h1, h2, kk = F[0], F[1], F[2], F[3], F[4], F[5]
-    coef, ka = S[0], S[1]
-    if not tb:
-        for t in range(m):
-            X[n + t] = T[0, t]
-    for p in range(s0, s1):
-        q = p - s0
-        tp = p if tb else 0
-        ap = a[p]
-        bp = b[tp]
-        nxq = nx[q]
-        Cq = C[q]
-        Pq = P[q]
-        NIq = NI[q]
-        NJq = NJ[q]
-        for r in range(L):
-            c = Cq[r]
-            sq[r] = math.sqrt(1.0 - c * c)
-        if edges:
-            packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, sq)
-        if want_a:
-            for r in range(L):
-                kk[r], g1[r], g2[r] = leaky_relu_grad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        else:
-            for r in range(L):
-                g1[r], g2[r] = leaky_relu_dgrad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        for r in range(nss):  # the student pairs in the order (j, i)
-            h1[r], h2[r] = leaky_relu_dgrad(NJq[r], NIq[r], Cq[r], sq[r], Pq[r], prm)
-        for i in range(n):
-            D, d1, _h0, _h11 = leaky_relu_self(nxq[i], prm)
-            coef[i] = 0.5 * ap[i] * d1
-            ka[i] = ap[i] * D
-        k = 0
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            ci = 0.0
-            ki = 0.0
-            for j in range(i + 1, n):
-                aj = ap[j]
-                ci += g1[k] * aj
-                Ai[j] = ai * g2[k] * aj
-                coef[j] += h1[k] * ai
-                A[j, i] = aj * h2[k] * ai
-                if want_a:
-                    ki += kk[k] * aj
-                    ka[j] += kk[k] * ai
-                k += 1
-            coef[i] += ci
-            ka[i] += ki
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            o = nss + i * m
-            ci = 0.0
-            ki = 0.0
-            for t in range(m):
-                bt = bp[t]
-                ci += g1[o + t] * bt
-                Ai[n + t] = -ai * g2[o + t] * bt
-                if want_a:
-                    ki += kk[o + t] * bt
-            Ai[i] = ai * (coef[i] - ci)
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
+    B = s1 - s0
+    R = B * n
+    nss = n * (n - 1) // 2
+    tot = B * nss + m * R
+    edges = 0
+    for x in range(tot):
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
+    if edges:
+        chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
+    ab = a2[s0 * n:s1 * n]
+    for r in range(R):
+        ct[r] = 0.0
+        kt[r] = 0.0
+    o = B * nss
+    ATc = AT[:m * R].reshape((m, R))
+    nseg = B if tb else 1
+    seg = n if tb else R
+    for t in range(m):
+        for g in range(nseg):
+            r0 = o + t * R + g * seg    # slices first: indices from 0 vectorize (no wraparound)
+            cr = CB[r0:r0 + seg]
+            sr = SB[r0:r0 + seg]
+            pr = PB[r0:r0 + seg]
+            atr = ATc[t, g * seg:(g + 1) * seg]
+            abr = ab[g * seg:(g + 1) * seg]
+            nur = nu[g * seg:(g + 1) * seg]
+            ctr = ct[g * seg:(g + 1) * seg]
+            ktr = kt[g * seg:(g + 1) * seg]
+            nj = nt[g, t]
+            bt = b[s0 + g if tb else 0, t]
             if want_a:
-                gA[p, i] = ka[i] - ki
-        X[:n] = U2[p * n:(p + 1) * n]
+                for r in range(seg):
+                    kk, g1, g2 = leaky_relu_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+                    ktr[r] -= bt * kk
+            else:
+                for r in range(seg):
+                    g1, g2 = leaky_relu_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+    gUc = gU2[s0 * n:s1 * n]
+    if not tb:
+        np.dot(ATc.T, T[0], gUc)
+    for q in range(B):
+        p = s0 + q
+        base = q * n
         if tb:
-            for t in range(m):
-                X[n + t] = T[tp, t]
-        np.dot(A, X, gU[p])
+            for i in range(n):
+                for t in range(m):
+                    Z[i, t] = ATc[t, base + i]
+            np.dot(Z, T[p], gUc[base:base + n])
+        for i in range(n):
+            cf[i] = 0.0
+            ka[i] = 0.0
+        k = q * nss
+        nuq = nu[base:base + n]
+        aq = ab[base:base + n]
+        for j in range(1, n):
+            nj = nuq[j]
+            aj = aq[j]
+            Aj = A[j]
+            cr = CB[k:k + j]
+            sr = SB[k:k + j]
+            pr = PB[k:k + j]
+            cj = 0.0
+            kj = 0.0
+            for i in range(j):
+                ni = nuq[i]
+                ai = aq[i]
+                c = cr[i]
+                s = sr[i]
+                ph = pr[i]
+                if want_a:
+                    kk, g1, g2 = leaky_relu_grad(ni, nj, c, s, ph, prm)
+                    ka[i] += aj * kk
+                    kj += ai * kk
+                else:
+                    g1, g2 = leaky_relu_dgrad(ni, nj, c, s, ph, prm)
+                h1, h2 = leaky_relu_dgrad(nj, ni, c, s, ph, prm)
+                w = ai * aj
+                cf[i] += aj * g1
+                A[i, j] = w * g2
+                Aj[i] = w * h2
+                cj += ai * h1
+            cf[j] += cj
+            ka[j] += kj
+            k += j
+        for i in range(n):
+            ai = aq[i]
+            D, d1, _h0, _h11 = leaky_relu_self(nuq[i], prm)
+            A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
+            if want_a:
+                gA[p, i] = (ka[i] + ai * D) + kt[base + i]
+        np.dot(A, U2[p * n:(p + 1) * n], Y)
+        gp = gUc[base:base + n]
+        for i in range(n):
+            for l in range(d):
+                gp[i, l] += Y[i, l]
 
 
 @_jit_inline
@@ -1115,89 +1249,126 @@ def abs_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def abs_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F, S, A, X,
-                gU, gA):
-    """``gU[p] = dl/dU`` (and ``gA[p] = dl/da`` when ``want_a``; without it the kernel itself
-    is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_pairs` (``nx``, ``C``, ``NI``, ``NJ``; ``P`` the arccos of ``C``; ``edges``
-    its count of edge pairs).  Each student pair is evaluated once, in both of its orders; the
-    pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
-    as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
-    coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
+def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+    """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
+    the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
+
+    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
+    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
+    student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
+    one BLAS product for the chunk when the teacher is shared.  Then per point the student
+    pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
+    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    d = U2.shape[1]
     m = T.shape[1]
-    nss = n * (n - 1) // 2
-    L = C.shape[1]
     tb = T.shape[0] > 1
-    sq, g1, g2, h1, h2, kk = F[0], F[1], F[2], F[3], F[4], F[5]
-    coef, ka = S[0], S[1]
-    if not tb:
-        for t in range(m):
-            X[n + t] = T[0, t]
-    for p in range(s0, s1):
-        q = p - s0
-        tp = p if tb else 0
-        ap = a[p]
-        bp = b[tp]
-        nxq = nx[q]
-        Cq = C[q]
-        Pq = P[q]
-        NIq = NI[q]
-        NJq = NJ[q]
-        for r in range(L):
-            c = Cq[r]
-            sq[r] = math.sqrt(1.0 - c * c)
-        if edges:
-            packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, sq)
-        if want_a:
-            for r in range(L):
-                kk[r], g1[r], g2[r] = abs_grad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        else:
-            for r in range(L):
-                g1[r], g2[r] = abs_dgrad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        for r in range(nss):  # the student pairs in the order (j, i)
-            h1[r], h2[r] = abs_dgrad(NJq[r], NIq[r], Cq[r], sq[r], Pq[r], prm)
-        for i in range(n):
-            D, d1, _h0, _h11 = abs_self(nxq[i], prm)
-            coef[i] = 0.5 * ap[i] * d1
-            ka[i] = ap[i] * D
-        k = 0
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            ci = 0.0
-            ki = 0.0
-            for j in range(i + 1, n):
-                aj = ap[j]
-                ci += g1[k] * aj
-                Ai[j] = ai * g2[k] * aj
-                coef[j] += h1[k] * ai
-                A[j, i] = aj * h2[k] * ai
-                if want_a:
-                    ki += kk[k] * aj
-                    ka[j] += kk[k] * ai
-                k += 1
-            coef[i] += ci
-            ka[i] += ki
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            o = nss + i * m
-            ci = 0.0
-            ki = 0.0
-            for t in range(m):
-                bt = bp[t]
-                ci += g1[o + t] * bt
-                Ai[n + t] = -ai * g2[o + t] * bt
-                if want_a:
-                    ki += kk[o + t] * bt
-            Ai[i] = ai * (coef[i] - ci)
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
+    B = s1 - s0
+    R = B * n
+    nss = n * (n - 1) // 2
+    tot = B * nss + m * R
+    edges = 0
+    for x in range(tot):
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
+    if edges:
+        chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
+    ab = a2[s0 * n:s1 * n]
+    for r in range(R):
+        ct[r] = 0.0
+        kt[r] = 0.0
+    o = B * nss
+    ATc = AT[:m * R].reshape((m, R))
+    nseg = B if tb else 1
+    seg = n if tb else R
+    for t in range(m):
+        for g in range(nseg):
+            r0 = o + t * R + g * seg    # slices first: indices from 0 vectorize (no wraparound)
+            cr = CB[r0:r0 + seg]
+            sr = SB[r0:r0 + seg]
+            pr = PB[r0:r0 + seg]
+            atr = ATc[t, g * seg:(g + 1) * seg]
+            abr = ab[g * seg:(g + 1) * seg]
+            nur = nu[g * seg:(g + 1) * seg]
+            ctr = ct[g * seg:(g + 1) * seg]
+            ktr = kt[g * seg:(g + 1) * seg]
+            nj = nt[g, t]
+            bt = b[s0 + g if tb else 0, t]
             if want_a:
-                gA[p, i] = ka[i] - ki
-        X[:n] = U2[p * n:(p + 1) * n]
+                for r in range(seg):
+                    kk, g1, g2 = abs_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+                    ktr[r] -= bt * kk
+            else:
+                for r in range(seg):
+                    g1, g2 = abs_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+    gUc = gU2[s0 * n:s1 * n]
+    if not tb:
+        np.dot(ATc.T, T[0], gUc)
+    for q in range(B):
+        p = s0 + q
+        base = q * n
         if tb:
-            for t in range(m):
-                X[n + t] = T[tp, t]
-        np.dot(A, X, gU[p])
+            for i in range(n):
+                for t in range(m):
+                    Z[i, t] = ATc[t, base + i]
+            np.dot(Z, T[p], gUc[base:base + n])
+        for i in range(n):
+            cf[i] = 0.0
+            ka[i] = 0.0
+        k = q * nss
+        nuq = nu[base:base + n]
+        aq = ab[base:base + n]
+        for j in range(1, n):
+            nj = nuq[j]
+            aj = aq[j]
+            Aj = A[j]
+            cr = CB[k:k + j]
+            sr = SB[k:k + j]
+            pr = PB[k:k + j]
+            cj = 0.0
+            kj = 0.0
+            for i in range(j):
+                ni = nuq[i]
+                ai = aq[i]
+                c = cr[i]
+                s = sr[i]
+                ph = pr[i]
+                if want_a:
+                    kk, g1, g2 = abs_grad(ni, nj, c, s, ph, prm)
+                    ka[i] += aj * kk
+                    kj += ai * kk
+                else:
+                    g1, g2 = abs_dgrad(ni, nj, c, s, ph, prm)
+                h1, h2 = abs_dgrad(nj, ni, c, s, ph, prm)
+                w = ai * aj
+                cf[i] += aj * g1
+                A[i, j] = w * g2
+                Aj[i] = w * h2
+                cj += ai * h1
+            cf[j] += cj
+            ka[j] += kj
+            k += j
+        for i in range(n):
+            ai = aq[i]
+            D, d1, _h0, _h11 = abs_self(nuq[i], prm)
+            A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
+            if want_a:
+                gA[p, i] = (ka[i] + ai * D) + kt[base + i]
+        np.dot(A, U2[p * n:(p + 1) * n], Y)
+        gp = gUc[base:base + n]
+        for i in range(n):
+            for l in range(d):
+                gp[i, l] += Y[i, l]
 
 
 @_jit_inline
@@ -1474,89 +1645,126 @@ def identity_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def identity_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F, S, A, X,
-                gU, gA):
-    """``gU[p] = dl/dU`` (and ``gA[p] = dl/da`` when ``want_a``; without it the kernel itself
-    is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_pairs` (``nx``, ``C``, ``NI``, ``NJ``; ``P`` the arccos of ``C``; ``edges``
-    its count of edge pairs).  Each student pair is evaluated once, in both of its orders; the
-    pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
-    as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
-    coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
+def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+    """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
+    the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
+
+    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
+    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
+    student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
+    one BLAS product for the chunk when the teacher is shared.  Then per point the student
+    pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
+    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    d = U2.shape[1]
     m = T.shape[1]
-    nss = n * (n - 1) // 2
-    L = C.shape[1]
     tb = T.shape[0] > 1
-    sq, g1, g2, h1, h2, kk = F[0], F[1], F[2], F[3], F[4], F[5]
-    coef, ka = S[0], S[1]
-    if not tb:
-        for t in range(m):
-            X[n + t] = T[0, t]
-    for p in range(s0, s1):
-        q = p - s0
-        tp = p if tb else 0
-        ap = a[p]
-        bp = b[tp]
-        nxq = nx[q]
-        Cq = C[q]
-        Pq = P[q]
-        NIq = NI[q]
-        NJq = NJ[q]
-        for r in range(L):
-            c = Cq[r]
-            sq[r] = math.sqrt(1.0 - c * c)
-        if edges:
-            packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, sq)
-        if want_a:
-            for r in range(L):
-                kk[r], g1[r], g2[r] = identity_grad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        else:
-            for r in range(L):
-                g1[r], g2[r] = identity_dgrad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        for r in range(nss):  # the student pairs in the order (j, i)
-            h1[r], h2[r] = identity_dgrad(NJq[r], NIq[r], Cq[r], sq[r], Pq[r], prm)
-        for i in range(n):
-            D, d1, _h0, _h11 = identity_self(nxq[i], prm)
-            coef[i] = 0.5 * ap[i] * d1
-            ka[i] = ap[i] * D
-        k = 0
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            ci = 0.0
-            ki = 0.0
-            for j in range(i + 1, n):
-                aj = ap[j]
-                ci += g1[k] * aj
-                Ai[j] = ai * g2[k] * aj
-                coef[j] += h1[k] * ai
-                A[j, i] = aj * h2[k] * ai
-                if want_a:
-                    ki += kk[k] * aj
-                    ka[j] += kk[k] * ai
-                k += 1
-            coef[i] += ci
-            ka[i] += ki
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            o = nss + i * m
-            ci = 0.0
-            ki = 0.0
-            for t in range(m):
-                bt = bp[t]
-                ci += g1[o + t] * bt
-                Ai[n + t] = -ai * g2[o + t] * bt
-                if want_a:
-                    ki += kk[o + t] * bt
-            Ai[i] = ai * (coef[i] - ci)
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
+    B = s1 - s0
+    R = B * n
+    nss = n * (n - 1) // 2
+    tot = B * nss + m * R
+    edges = 0
+    for x in range(tot):
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
+    if edges:
+        chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
+    ab = a2[s0 * n:s1 * n]
+    for r in range(R):
+        ct[r] = 0.0
+        kt[r] = 0.0
+    o = B * nss
+    ATc = AT[:m * R].reshape((m, R))
+    nseg = B if tb else 1
+    seg = n if tb else R
+    for t in range(m):
+        for g in range(nseg):
+            r0 = o + t * R + g * seg    # slices first: indices from 0 vectorize (no wraparound)
+            cr = CB[r0:r0 + seg]
+            sr = SB[r0:r0 + seg]
+            pr = PB[r0:r0 + seg]
+            atr = ATc[t, g * seg:(g + 1) * seg]
+            abr = ab[g * seg:(g + 1) * seg]
+            nur = nu[g * seg:(g + 1) * seg]
+            ctr = ct[g * seg:(g + 1) * seg]
+            ktr = kt[g * seg:(g + 1) * seg]
+            nj = nt[g, t]
+            bt = b[s0 + g if tb else 0, t]
             if want_a:
-                gA[p, i] = ka[i] - ki
-        X[:n] = U2[p * n:(p + 1) * n]
+                for r in range(seg):
+                    kk, g1, g2 = identity_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+                    ktr[r] -= bt * kk
+            else:
+                for r in range(seg):
+                    g1, g2 = identity_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+    gUc = gU2[s0 * n:s1 * n]
+    if not tb:
+        np.dot(ATc.T, T[0], gUc)
+    for q in range(B):
+        p = s0 + q
+        base = q * n
         if tb:
-            for t in range(m):
-                X[n + t] = T[tp, t]
-        np.dot(A, X, gU[p])
+            for i in range(n):
+                for t in range(m):
+                    Z[i, t] = ATc[t, base + i]
+            np.dot(Z, T[p], gUc[base:base + n])
+        for i in range(n):
+            cf[i] = 0.0
+            ka[i] = 0.0
+        k = q * nss
+        nuq = nu[base:base + n]
+        aq = ab[base:base + n]
+        for j in range(1, n):
+            nj = nuq[j]
+            aj = aq[j]
+            Aj = A[j]
+            cr = CB[k:k + j]
+            sr = SB[k:k + j]
+            pr = PB[k:k + j]
+            cj = 0.0
+            kj = 0.0
+            for i in range(j):
+                ni = nuq[i]
+                ai = aq[i]
+                c = cr[i]
+                s = sr[i]
+                ph = pr[i]
+                if want_a:
+                    kk, g1, g2 = identity_grad(ni, nj, c, s, ph, prm)
+                    ka[i] += aj * kk
+                    kj += ai * kk
+                else:
+                    g1, g2 = identity_dgrad(ni, nj, c, s, ph, prm)
+                h1, h2 = identity_dgrad(nj, ni, c, s, ph, prm)
+                w = ai * aj
+                cf[i] += aj * g1
+                A[i, j] = w * g2
+                Aj[i] = w * h2
+                cj += ai * h1
+            cf[j] += cj
+            ka[j] += kj
+            k += j
+        for i in range(n):
+            ai = aq[i]
+            D, d1, _h0, _h11 = identity_self(nuq[i], prm)
+            A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
+            if want_a:
+                gA[p, i] = (ka[i] + ai * D) + kt[base + i]
+        np.dot(A, U2[p * n:(p + 1) * n], Y)
+        gp = gUc[base:base + n]
+        for i in range(n):
+            for l in range(d):
+                gp[i, l] += Y[i, l]
 
 
 @_jit_inline
@@ -1842,89 +2050,126 @@ def quadratic_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def quadratic_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F, S, A, X,
-                gU, gA):
-    """``gU[p] = dl/dU`` (and ``gA[p] = dl/da`` when ``want_a``; without it the kernel itself
-    is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_pairs` (``nx``, ``C``, ``NI``, ``NJ``; ``P`` the arccos of ``C``; ``edges``
-    its count of edge pairs).  Each student pair is evaluated once, in both of its orders; the
-    pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
-    as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
-    coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
+def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+    """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
+    the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
+
+    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
+    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
+    student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
+    one BLAS product for the chunk when the teacher is shared.  Then per point the student
+    pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
+    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    d = U2.shape[1]
     m = T.shape[1]
-    nss = n * (n - 1) // 2
-    L = C.shape[1]
     tb = T.shape[0] > 1
-    sq, g1, g2, h1, h2, kk = F[0], F[1], F[2], F[3], F[4], F[5]
-    coef, ka = S[0], S[1]
-    if not tb:
-        for t in range(m):
-            X[n + t] = T[0, t]
-    for p in range(s0, s1):
-        q = p - s0
-        tp = p if tb else 0
-        ap = a[p]
-        bp = b[tp]
-        nxq = nx[q]
-        Cq = C[q]
-        Pq = P[q]
-        NIq = NI[q]
-        NJq = NJ[q]
-        for r in range(L):
-            c = Cq[r]
-            sq[r] = math.sqrt(1.0 - c * c)
-        if edges:
-            packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, sq)
-        if want_a:
-            for r in range(L):
-                kk[r], g1[r], g2[r] = quadratic_grad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        else:
-            for r in range(L):
-                g1[r], g2[r] = quadratic_dgrad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        for r in range(nss):  # the student pairs in the order (j, i)
-            h1[r], h2[r] = quadratic_dgrad(NJq[r], NIq[r], Cq[r], sq[r], Pq[r], prm)
-        for i in range(n):
-            D, d1, _h0, _h11 = quadratic_self(nxq[i], prm)
-            coef[i] = 0.5 * ap[i] * d1
-            ka[i] = ap[i] * D
-        k = 0
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            ci = 0.0
-            ki = 0.0
-            for j in range(i + 1, n):
-                aj = ap[j]
-                ci += g1[k] * aj
-                Ai[j] = ai * g2[k] * aj
-                coef[j] += h1[k] * ai
-                A[j, i] = aj * h2[k] * ai
-                if want_a:
-                    ki += kk[k] * aj
-                    ka[j] += kk[k] * ai
-                k += 1
-            coef[i] += ci
-            ka[i] += ki
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            o = nss + i * m
-            ci = 0.0
-            ki = 0.0
-            for t in range(m):
-                bt = bp[t]
-                ci += g1[o + t] * bt
-                Ai[n + t] = -ai * g2[o + t] * bt
-                if want_a:
-                    ki += kk[o + t] * bt
-            Ai[i] = ai * (coef[i] - ci)
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
+    B = s1 - s0
+    R = B * n
+    nss = n * (n - 1) // 2
+    tot = B * nss + m * R
+    edges = 0
+    for x in range(tot):
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
+    if edges:
+        chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
+    ab = a2[s0 * n:s1 * n]
+    for r in range(R):
+        ct[r] = 0.0
+        kt[r] = 0.0
+    o = B * nss
+    ATc = AT[:m * R].reshape((m, R))
+    nseg = B if tb else 1
+    seg = n if tb else R
+    for t in range(m):
+        for g in range(nseg):
+            r0 = o + t * R + g * seg    # slices first: indices from 0 vectorize (no wraparound)
+            cr = CB[r0:r0 + seg]
+            sr = SB[r0:r0 + seg]
+            pr = PB[r0:r0 + seg]
+            atr = ATc[t, g * seg:(g + 1) * seg]
+            abr = ab[g * seg:(g + 1) * seg]
+            nur = nu[g * seg:(g + 1) * seg]
+            ctr = ct[g * seg:(g + 1) * seg]
+            ktr = kt[g * seg:(g + 1) * seg]
+            nj = nt[g, t]
+            bt = b[s0 + g if tb else 0, t]
             if want_a:
-                gA[p, i] = ka[i] - ki
-        X[:n] = U2[p * n:(p + 1) * n]
+                for r in range(seg):
+                    kk, g1, g2 = quadratic_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+                    ktr[r] -= bt * kk
+            else:
+                for r in range(seg):
+                    g1, g2 = quadratic_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+    gUc = gU2[s0 * n:s1 * n]
+    if not tb:
+        np.dot(ATc.T, T[0], gUc)
+    for q in range(B):
+        p = s0 + q
+        base = q * n
         if tb:
-            for t in range(m):
-                X[n + t] = T[tp, t]
-        np.dot(A, X, gU[p])
+            for i in range(n):
+                for t in range(m):
+                    Z[i, t] = ATc[t, base + i]
+            np.dot(Z, T[p], gUc[base:base + n])
+        for i in range(n):
+            cf[i] = 0.0
+            ka[i] = 0.0
+        k = q * nss
+        nuq = nu[base:base + n]
+        aq = ab[base:base + n]
+        for j in range(1, n):
+            nj = nuq[j]
+            aj = aq[j]
+            Aj = A[j]
+            cr = CB[k:k + j]
+            sr = SB[k:k + j]
+            pr = PB[k:k + j]
+            cj = 0.0
+            kj = 0.0
+            for i in range(j):
+                ni = nuq[i]
+                ai = aq[i]
+                c = cr[i]
+                s = sr[i]
+                ph = pr[i]
+                if want_a:
+                    kk, g1, g2 = quadratic_grad(ni, nj, c, s, ph, prm)
+                    ka[i] += aj * kk
+                    kj += ai * kk
+                else:
+                    g1, g2 = quadratic_dgrad(ni, nj, c, s, ph, prm)
+                h1, h2 = quadratic_dgrad(nj, ni, c, s, ph, prm)
+                w = ai * aj
+                cf[i] += aj * g1
+                A[i, j] = w * g2
+                Aj[i] = w * h2
+                cj += ai * h1
+            cf[j] += cj
+            ka[j] += kj
+            k += j
+        for i in range(n):
+            ai = aq[i]
+            D, d1, _h0, _h11 = quadratic_self(nuq[i], prm)
+            A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
+            if want_a:
+                gA[p, i] = (ka[i] + ai * D) + kt[base + i]
+        np.dot(A, U2[p * n:(p + 1) * n], Y)
+        gp = gUc[base:base + n]
+        for i in range(n):
+            for l in range(d):
+                gp[i, l] += Y[i, l]
 
 
 @_jit_inline
@@ -2211,89 +2456,126 @@ def step_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def step_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F, S, A, X,
-                gU, gA):
-    """``gU[p] = dl/dU`` (and ``gA[p] = dl/da`` when ``want_a``; without it the kernel itself
-    is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_pairs` (``nx``, ``C``, ``NI``, ``NJ``; ``P`` the arccos of ``C``; ``edges``
-    its count of edge pairs).  Each student pair is evaluated once, in both of its orders; the
-    pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
-    as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
-    coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
+def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+    """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
+    the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
+
+    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
+    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
+    student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
+    one BLAS product for the chunk when the teacher is shared.  Then per point the student
+    pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
+    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    d = U2.shape[1]
     m = T.shape[1]
-    nss = n * (n - 1) // 2
-    L = C.shape[1]
     tb = T.shape[0] > 1
-    sq, g1, g2, h1, h2, kk = F[0], F[1], F[2], F[3], F[4], F[5]
-    coef, ka = S[0], S[1]
-    if not tb:
-        for t in range(m):
-            X[n + t] = T[0, t]
-    for p in range(s0, s1):
-        q = p - s0
-        tp = p if tb else 0
-        ap = a[p]
-        bp = b[tp]
-        nxq = nx[q]
-        Cq = C[q]
-        Pq = P[q]
-        NIq = NI[q]
-        NJq = NJ[q]
-        for r in range(L):
-            c = Cq[r]
-            sq[r] = math.sqrt(1.0 - c * c)
-        if edges:
-            packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, sq)
-        if want_a:
-            for r in range(L):
-                kk[r], g1[r], g2[r] = step_grad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        else:
-            for r in range(L):
-                g1[r], g2[r] = step_dgrad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        for r in range(nss):  # the student pairs in the order (j, i)
-            h1[r], h2[r] = step_dgrad(NJq[r], NIq[r], Cq[r], sq[r], Pq[r], prm)
-        for i in range(n):
-            D, d1, _h0, _h11 = step_self(nxq[i], prm)
-            coef[i] = 0.5 * ap[i] * d1
-            ka[i] = ap[i] * D
-        k = 0
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            ci = 0.0
-            ki = 0.0
-            for j in range(i + 1, n):
-                aj = ap[j]
-                ci += g1[k] * aj
-                Ai[j] = ai * g2[k] * aj
-                coef[j] += h1[k] * ai
-                A[j, i] = aj * h2[k] * ai
-                if want_a:
-                    ki += kk[k] * aj
-                    ka[j] += kk[k] * ai
-                k += 1
-            coef[i] += ci
-            ka[i] += ki
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            o = nss + i * m
-            ci = 0.0
-            ki = 0.0
-            for t in range(m):
-                bt = bp[t]
-                ci += g1[o + t] * bt
-                Ai[n + t] = -ai * g2[o + t] * bt
-                if want_a:
-                    ki += kk[o + t] * bt
-            Ai[i] = ai * (coef[i] - ci)
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
+    B = s1 - s0
+    R = B * n
+    nss = n * (n - 1) // 2
+    tot = B * nss + m * R
+    edges = 0
+    for x in range(tot):
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
+    if edges:
+        chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
+    ab = a2[s0 * n:s1 * n]
+    for r in range(R):
+        ct[r] = 0.0
+        kt[r] = 0.0
+    o = B * nss
+    ATc = AT[:m * R].reshape((m, R))
+    nseg = B if tb else 1
+    seg = n if tb else R
+    for t in range(m):
+        for g in range(nseg):
+            r0 = o + t * R + g * seg    # slices first: indices from 0 vectorize (no wraparound)
+            cr = CB[r0:r0 + seg]
+            sr = SB[r0:r0 + seg]
+            pr = PB[r0:r0 + seg]
+            atr = ATc[t, g * seg:(g + 1) * seg]
+            abr = ab[g * seg:(g + 1) * seg]
+            nur = nu[g * seg:(g + 1) * seg]
+            ctr = ct[g * seg:(g + 1) * seg]
+            ktr = kt[g * seg:(g + 1) * seg]
+            nj = nt[g, t]
+            bt = b[s0 + g if tb else 0, t]
             if want_a:
-                gA[p, i] = ka[i] - ki
-        X[:n] = U2[p * n:(p + 1) * n]
+                for r in range(seg):
+                    kk, g1, g2 = step_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+                    ktr[r] -= bt * kk
+            else:
+                for r in range(seg):
+                    g1, g2 = step_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+    gUc = gU2[s0 * n:s1 * n]
+    if not tb:
+        np.dot(ATc.T, T[0], gUc)
+    for q in range(B):
+        p = s0 + q
+        base = q * n
         if tb:
-            for t in range(m):
-                X[n + t] = T[tp, t]
-        np.dot(A, X, gU[p])
+            for i in range(n):
+                for t in range(m):
+                    Z[i, t] = ATc[t, base + i]
+            np.dot(Z, T[p], gUc[base:base + n])
+        for i in range(n):
+            cf[i] = 0.0
+            ka[i] = 0.0
+        k = q * nss
+        nuq = nu[base:base + n]
+        aq = ab[base:base + n]
+        for j in range(1, n):
+            nj = nuq[j]
+            aj = aq[j]
+            Aj = A[j]
+            cr = CB[k:k + j]
+            sr = SB[k:k + j]
+            pr = PB[k:k + j]
+            cj = 0.0
+            kj = 0.0
+            for i in range(j):
+                ni = nuq[i]
+                ai = aq[i]
+                c = cr[i]
+                s = sr[i]
+                ph = pr[i]
+                if want_a:
+                    kk, g1, g2 = step_grad(ni, nj, c, s, ph, prm)
+                    ka[i] += aj * kk
+                    kj += ai * kk
+                else:
+                    g1, g2 = step_dgrad(ni, nj, c, s, ph, prm)
+                h1, h2 = step_dgrad(nj, ni, c, s, ph, prm)
+                w = ai * aj
+                cf[i] += aj * g1
+                A[i, j] = w * g2
+                Aj[i] = w * h2
+                cj += ai * h1
+            cf[j] += cj
+            ka[j] += kj
+            k += j
+        for i in range(n):
+            ai = aq[i]
+            D, d1, _h0, _h11 = step_self(nuq[i], prm)
+            A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
+            if want_a:
+                gA[p, i] = (ka[i] + ai * D) + kt[base + i]
+        np.dot(A, U2[p * n:(p + 1) * n], Y)
+        gp = gUc[base:base + n]
+        for i in range(n):
+            for l in range(d):
+                gp[i, l] += Y[i, l]
 
 
 @_jit_inline
@@ -2628,89 +2910,126 @@ def erf_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def erf_asm_grad(U2, a, T, b, prm, n, s0, s1, nx, C, P, NI, NJ, edges, want_a, F, S, A, X,
-                gU, gA):
-    """``gU[p] = dl/dU`` (and ``gA[p] = dl/da`` when ``want_a``; without it the kernel itself
-    is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
-    :func:`prepare_pairs` (``nx``, ``C``, ``NI``, ``NJ``; ``P`` the arccos of ``C``; ``edges``
-    its count of edge pairs).  Each student pair is evaluated once, in both of its orders; the
-    pair terms in flat loops over the packed pairs (``F (6, L)``: scratch), then the chain rule
-    as one matrix product per point, ``gU[p] = A @ [U_p; T_p]`` with ``A (n, n+m)`` the pair
-    coefficients (``a`` and ``b`` folded in).  ``S (2, n)``, ``X (n+m, d)``: scratch."""
+def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+    """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
+    the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
+    :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
+    ``CB``; ``PB`` the arccos of ``CB``).
+
+    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
+    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
+    student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
+    one BLAS product for the chunk when the teacher is shared.  Then per point the student
+    pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
+    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
+    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    d = U2.shape[1]
     m = T.shape[1]
-    nss = n * (n - 1) // 2
-    L = C.shape[1]
     tb = T.shape[0] > 1
-    sq, g1, g2, h1, h2, kk = F[0], F[1], F[2], F[3], F[4], F[5]
-    coef, ka = S[0], S[1]
-    if not tb:
-        for t in range(m):
-            X[n + t] = T[0, t]
-    for p in range(s0, s1):
-        q = p - s0
-        tp = p if tb else 0
-        ap = a[p]
-        bp = b[tp]
-        nxq = nx[q]
-        Cq = C[q]
-        Pq = P[q]
-        NIq = NI[q]
-        NJq = NJ[q]
-        for r in range(L):
-            c = Cq[r]
-            sq[r] = math.sqrt(1.0 - c * c)
-        if edges:
-            packed_edges(U2, T, n, p, tp, nxq, Cq, Pq, sq)
-        if want_a:
-            for r in range(L):
-                kk[r], g1[r], g2[r] = erf_grad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        else:
-            for r in range(L):
-                g1[r], g2[r] = erf_dgrad(NIq[r], NJq[r], Cq[r], sq[r], Pq[r], prm)
-        for r in range(nss):  # the student pairs in the order (j, i)
-            h1[r], h2[r] = erf_dgrad(NJq[r], NIq[r], Cq[r], sq[r], Pq[r], prm)
-        for i in range(n):
-            D, d1, _h0, _h11 = erf_self(nxq[i], prm)
-            coef[i] = 0.5 * ap[i] * d1
-            ka[i] = ap[i] * D
-        k = 0
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            ci = 0.0
-            ki = 0.0
-            for j in range(i + 1, n):
-                aj = ap[j]
-                ci += g1[k] * aj
-                Ai[j] = ai * g2[k] * aj
-                coef[j] += h1[k] * ai
-                A[j, i] = aj * h2[k] * ai
-                if want_a:
-                    ki += kk[k] * aj
-                    ka[j] += kk[k] * ai
-                k += 1
-            coef[i] += ci
-            ka[i] += ki
-        for i in range(n):
-            ai = ap[i]
-            Ai = A[i]
-            o = nss + i * m
-            ci = 0.0
-            ki = 0.0
-            for t in range(m):
-                bt = bp[t]
-                ci += g1[o + t] * bt
-                Ai[n + t] = -ai * g2[o + t] * bt
-                if want_a:
-                    ki += kk[o + t] * bt
-            Ai[i] = ai * (coef[i] - ci)
+    (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
+     Z) = grad_views(V, n, m, d, Bm, tb)
+    B = s1 - s0
+    R = B * n
+    nss = n * (n - 1) // 2
+    tot = B * nss + m * R
+    edges = 0
+    for x in range(tot):
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
+    if edges:
+        chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
+    ab = a2[s0 * n:s1 * n]
+    for r in range(R):
+        ct[r] = 0.0
+        kt[r] = 0.0
+    o = B * nss
+    ATc = AT[:m * R].reshape((m, R))
+    nseg = B if tb else 1
+    seg = n if tb else R
+    for t in range(m):
+        for g in range(nseg):
+            r0 = o + t * R + g * seg    # slices first: indices from 0 vectorize (no wraparound)
+            cr = CB[r0:r0 + seg]
+            sr = SB[r0:r0 + seg]
+            pr = PB[r0:r0 + seg]
+            atr = ATc[t, g * seg:(g + 1) * seg]
+            abr = ab[g * seg:(g + 1) * seg]
+            nur = nu[g * seg:(g + 1) * seg]
+            ctr = ct[g * seg:(g + 1) * seg]
+            ktr = kt[g * seg:(g + 1) * seg]
+            nj = nt[g, t]
+            bt = b[s0 + g if tb else 0, t]
             if want_a:
-                gA[p, i] = ka[i] - ki
-        X[:n] = U2[p * n:(p + 1) * n]
+                for r in range(seg):
+                    kk, g1, g2 = erf_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+                    ktr[r] -= bt * kk
+            else:
+                for r in range(seg):
+                    g1, g2 = erf_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    atr[r] = -abr[r] * bt * g2
+                    ctr[r] -= bt * g1
+    gUc = gU2[s0 * n:s1 * n]
+    if not tb:
+        np.dot(ATc.T, T[0], gUc)
+    for q in range(B):
+        p = s0 + q
+        base = q * n
         if tb:
-            for t in range(m):
-                X[n + t] = T[tp, t]
-        np.dot(A, X, gU[p])
+            for i in range(n):
+                for t in range(m):
+                    Z[i, t] = ATc[t, base + i]
+            np.dot(Z, T[p], gUc[base:base + n])
+        for i in range(n):
+            cf[i] = 0.0
+            ka[i] = 0.0
+        k = q * nss
+        nuq = nu[base:base + n]
+        aq = ab[base:base + n]
+        for j in range(1, n):
+            nj = nuq[j]
+            aj = aq[j]
+            Aj = A[j]
+            cr = CB[k:k + j]
+            sr = SB[k:k + j]
+            pr = PB[k:k + j]
+            cj = 0.0
+            kj = 0.0
+            for i in range(j):
+                ni = nuq[i]
+                ai = aq[i]
+                c = cr[i]
+                s = sr[i]
+                ph = pr[i]
+                if want_a:
+                    kk, g1, g2 = erf_grad(ni, nj, c, s, ph, prm)
+                    ka[i] += aj * kk
+                    kj += ai * kk
+                else:
+                    g1, g2 = erf_dgrad(ni, nj, c, s, ph, prm)
+                h1, h2 = erf_dgrad(nj, ni, c, s, ph, prm)
+                w = ai * aj
+                cf[i] += aj * g1
+                A[i, j] = w * g2
+                Aj[i] = w * h2
+                cj += ai * h1
+            cf[j] += cj
+            ka[j] += kj
+            k += j
+        for i in range(n):
+            ai = aq[i]
+            D, d1, _h0, _h11 = erf_self(nuq[i], prm)
+            A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
+            if want_a:
+                gA[p, i] = (ka[i] + ai * D) + kt[base + i]
+        np.dot(A, U2[p * n:(p + 1) * n], Y)
+        gp = gUc[base:base + n]
+        for i in range(n):
+            for l in range(d):
+                gp[i, l] += Y[i, l]
 
 
 @_jit_inline

@@ -93,19 +93,12 @@ class Runner:
         """``(dl/dU (n, d), dl/da (n,) or None)``, or None when a unit is zero: the chunked
         gradient's own calls (:meth:`.compiled.CompiledCore.grad`) for a chunk of one point,
         on its per-thread scratch."""
-        cc, n, m, d = self.cc, self.n, self.m, self.d
-        L = n * (n - 1) // 2 + n * m
-        nx, C, P, NI, NJ, Gs, Gt, TT, rn, F, S, A, X = cc._grad_scratch(n, m, d, L)
-        T3 = T[None]
-        edges = cc.prepare_pairs(U, T3, n, 0, 1, nx, C, NI, NJ, Gs, Gt, TT, rn)
-        if edges < 0:
-            return None
-        np.arccos(C[:1], out=P[:1])
-        gU = np.empty((1, n, d))
+        cc, n, d = self.cc, self.n, self.d
+        gU = np.empty((n, d))
         gA = np.empty((1, n)) if output else np.empty((1, 1))
-        cc._grad(U, a[None], T3, b[None], cc.prm, n, 0, 1, nx, C, P, NI, NJ, edges, output,
-                 F, S, A, X, gU, gA)
-        return gU[0], (gA[0] if output else None)
+        if cc.grad_chunks(U, a, T[None], b[None], 1, n, output, gU, gA):
+            return None
+        return gU, (gA[0] if output else None)
 
     def hessian(self, U, a, T, b, train_output):
         """The dense ``(P, P)`` Hessian in ``U`` (and ``a``), or None when a unit is zero."""

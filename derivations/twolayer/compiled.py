@@ -15,9 +15,9 @@ Per block of points (at most :data:`BLOCK_ENTRIES` pair entries): ``prepare`` (n
 normalized vectors, clipped cosines, the Gram matrix by BLAS), ``np.arccos`` of the block's
 cosines (NumPy's SIMD loop, ~10x a scalar ``acos`` in compiled code), then one compiled pass
 (the Kahan angle at the edges, the derived pair terms, the chain rule) into preallocated outputs.
-The gradient (:meth:`CompiledCore.grad`) runs over chunks of :data:`GRAD_ENTRIES` packed pairs
+The gradient (:meth:`CompiledCore.grad`) runs over chunks of :data:`GRAD_ENTRIES` pair entries
 with scratch small enough to stay in cache and kept per thread between calls (no fresh pages: a
-page fault costs ~1-3 us on the shared VMs): ``prepare_pairs``, ``np.arccos``, ``NAME_asm_grad``.
+page fault costs ~1-3 us on the shared VMs): ``prepare_chunk``, ``np.arccos``, ``NAME_asm_grad``.
 Edge handling, zero-vector errors and broadcasting are the NumPy core's.
 """
 from __future__ import annotations
@@ -33,8 +33,12 @@ from ..runtime import backend as _backend
 AUTO_ROWS = 1
 #: pair entries (points x rows x columns of the cosine array) per block
 BLOCK_ENTRIES = 65536
-#: packed pair entries per chunk of the gradient (its cosines and angles: 2 x 8 x this bytes)
+#: pair entries per chunk of the gradient (its cosines, sines and angles: 3 x 8 x this bytes)
 GRAD_ENTRIES = 16384
+#: threads over the gradient's chunks (1: the calling thread only).  The compiled passes and
+#: ``np.arccos`` run without the GIL, each thread on its own scratch; used from this many
+#: chunks per thread on (``nnderive bench twolayer`` measures 1 and 2)
+GRAD_THREADS = 1
 
 _generated = {}
 
@@ -80,7 +84,8 @@ class CompiledCore:
         mod = module_for(kernel)
         act = kernel.name
         self.prepare = mod.prepare
-        self.prepare_pairs = mod.prepare_pairs
+        self.prepare_chunk = mod.prepare_chunk
+        self.grad_ws_layout = mod.grad_ws_layout
         self._loss = getattr(mod, f"{act}_asm_loss")
         self._grad = getattr(mod, f"{act}_asm_grad")
         self._hess = getattr(mod, f"{act}_asm_hess")
@@ -140,47 +145,79 @@ class CompiledCore:
         return out.reshape(batch)[()]
 
     def grad(self, U, a, T, b, names=("U", "a", "T", "b"), output: bool = True):
-        """Chunks of :data:`GRAD_ENTRIES` packed pairs: ``prepare_pairs`` (norms, the cosines
-        of the pairs i < j, clipped), ``np.arccos`` into a chunk-sized buffer, the compiled
-        pass writing straight into ``gU`` (and ``gA``).  The scratch is small (cache-resident,
-        no fresh pages) and kept between calls (:meth:`_grad_scratch`)."""
+        """Chunks of :data:`GRAD_ENTRIES` pair entries: ``prepare_chunk`` (norms, the clipped
+        cosines of the student pairs i < j, packed, and of the student-teacher pairs as one
+        ``(m, chunk rows)`` array), ``np.arccos`` into a chunk-sized buffer, the compiled pass
+        writing straight into ``gU`` (and ``gA``).  The scratch is small (cache-resident, no
+        fresh pages) and kept between calls (:meth:`_grad_scratch`)."""
         Uf, af, Tf, bf, batch, N = self._flat(U, a, T, b)
         n, d = Uf.shape[1:]
         m = Tf.shape[1]
-        L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t)
         gU = np.empty((N, n, d))
         gA = np.empty((N, n)) if output else np.empty((1, 1))
-        B = max(1, min(N, GRAD_ENTRIES // max(L, 1)))
-        nx, C, P, NI, NJ, Gs, Gt, TT, rn, F, S, A, X = self._grad_scratch(n, m, d, L)
-        U2 = Uf.reshape(N * n, d)
-        prm, prep, asm = self.prm, self.prepare_pairs, self._grad
-        for s in range(0, N, B):
-            e = min(N, s + B)
-            edges = prep(U2, Tf, n, s, e, nx, C, NI, NJ, Gs, Gt, TT, rn)
-            if edges < 0:
-                self._raise_zero(-edges, Uf, names)
-            if e - s == C.shape[0]:
-                np.arccos(C, out=P)
-            else:
-                np.arccos(C[:e - s], out=P[:e - s])
-            asm(U2, af, Tf, bf, prm, n, s, e, nx, C, P, NI, NJ, edges, output, F, S, A, X, gU,
-                gA)
+        args = (Uf.reshape(N * n, d), af.reshape(N * n), Tf, bf, N, n, output,
+                gU.reshape(N * n, d), gA)
+        L = n * (n - 1) // 2 + n * m
+        per = max(1, GRAD_ENTRIES // max(L, 1))
+        if GRAD_THREADS > 1 and N >= 2 * per:
+            bad = self._grad_threads(args, per)
+        else:
+            bad = self.grad_chunks(*args)
+        if bad:
+            self._raise_zero(bad, Uf, names)
         gU = gU.reshape(batch + (n, d))
         return gU, (gA.reshape(batch + (n,)) if output else None)
 
-    def _grad_scratch(self, n, m, d, L):
-        """The gradient's scratch for one chunk of at most ``GRAD_ENTRIES // L`` points, kept
-        per thread and shape (allocated once: a single-point call then allocates only its
-        output; ~0.5 MB at k = m = d = 20, ~1.3 MB at 100)."""
-        key = (n, m, d, GRAD_ENTRIES)
+    def _grad_threads(self, args, per):
+        """:meth:`grad_chunks` on ``GRAD_THREADS`` threads, each on a contiguous run of whole
+        chunks (its own scratch: :meth:`_grad_scratch` is per thread)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        N = args[4]
+        nchunks = -(-N // per)
+        k = min(GRAD_THREADS, nchunks)
+        cuts = [per * (nchunks * i // k) for i in range(k)] + [N]
+        with ThreadPoolExecutor(k) as ex:
+            res = list(ex.map(lambda i: self.grad_chunks(*args, lo=cuts[i], hi=cuts[i + 1]),
+                              range(k)))
+        bad = [r for r in res if r]
+        return min(bad) if bad else 0
+
+    def grad_chunks(self, U2, a2, Tf, bf, N, n, output, gU2, gA, lo=0, hi=None):
+        """The chunk loop of :meth:`grad` on flat ``U2 (N n, d)``, ``a2 (N n)``, for the points
+        ``lo <= p < hi``: returns 0, or 1 (2) if a student (teacher) vector is zero."""
+        d = U2.shape[1]
+        m = Tf.shape[1]
+        L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t) of a point
+        hi = N if hi is None else hi
+        Bm, V, CB, PB = self._grad_scratch(n, m, d, L, Tf.shape[0] > 1)
+        B = max(1, min(hi - lo, Bm))
+        prm, prep, asm = self.prm, self.prepare_chunk, self._grad
+        for s in range(lo, hi, B):
+            e = min(hi, s + B)
+            bad = prep(U2, Tf, n, s, e, Bm, V)
+            if bad:
+                return -bad
+            k = (e - s) * L
+            if k == CB.shape[0]:
+                np.arccos(CB, out=PB)
+            else:
+                np.arccos(CB[:k], out=PB[:k])
+            asm(U2, a2, Tf, bf, prm, n, s, e, Bm, V, output, gU2, gA)
+        return 0
+
+    def _grad_scratch(self, n, m, d, L, tb):
+        """The gradient's workspace for chunks of at most ``Bm = GRAD_ENTRIES // L`` points:
+        ``(Bm, V, CB, PB)``, one flat array (the compiled passes take their views of it,
+        ``grad_views``) and its cosine and angle regions; kept per thread and shape (allocated
+        once: a single-point call then allocates only its output; ~0.4 MB at k = m = d = 20)."""
+        key = (n, m, d, GRAD_ENTRIES, tb)
         ws = getattr(self._tls, "grad", None)
         if ws is None or ws[0] != key:
-            B = max(1, GRAD_ENTRIES // max(L, 1))
-            nm = n + m
-            ws = (key, (np.empty((B, nm)), *(np.empty((B, L)) for _ in range(4)),
-                        np.empty((n, n)), np.empty((B * n, m)), np.empty((d, m)),
-                        np.empty(nm), np.empty((6, L)), np.empty((2, n)), np.empty((n, nm)),
-                        np.empty((nm, d))))
+            Bm = max(1, GRAD_ENTRIES // max(L, 1))
+            size, cb = self.grad_ws_layout(n, m, d, Bm, tb)
+            V = np.empty(size)
+            ws = (key, (Bm, V, V[cb:cb + Bm * L], V[cb + Bm * L:cb + 2 * Bm * L]))
             self._tls.grad = ws
         return ws[1]
 

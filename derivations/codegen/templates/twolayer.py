@@ -179,10 +179,10 @@ _jit_inline = numba.njit(cache={cache}, error_model="numpy", inline="always")
 #: sums reassociated (vectorized) and fused multiply-adds: ``prepare`` and the loss and
 #: gradient loops (the order of a sum is not the NumPy core's anyway: that one is BLAS's)
 _jit_fast = numba.njit(cache={cache}, error_model="numpy", fastmath={{"reassoc", "contract"}})
-#: the gradient's pass: also ``x / y`` as ``x * (1/y)`` (a loop-invariant divisor becomes one
-#: division per loop; the pair terms keep a relative accuracy of a few ulps)
-_jit_grad = numba.njit(cache={cache}, error_model="numpy",
-                       fastmath={{"reassoc", "contract", "arcp"}})
+#: the gradient's passes: fused multiply-adds only (no reassociation, no reciprocals: the
+#: cosines and pair terms are rounded as written; the long loops vectorize without it);
+#: without the GIL, so chunks can run on several threads (compiled.GRAD_THREADS)
+_jit_grad = numba.njit(cache={cache}, error_model="numpy", fastmath={{"contract"}}, nogil=True)
 
 ACTIVATIONS = {activations!r}
 '''
