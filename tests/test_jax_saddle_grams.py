@@ -7,11 +7,11 @@ tests/test_backend_grams.py); ``jax.grad`` of the emitted ``f`` equal to the emi
 same errors; the modules fresh; and a planted 1e-6 change of a printed coefficient caught.
 
 Agreement rule: 1e-14 relative to the entry or to the float64 conditioning both backends share,
-whichever is larger.  Op by op the octopus is NumPy's to the bit (its sums are unrolled in NumPy's
-pairwise order); XLA contracts ``a * b + c`` into FMAs in fused code, which moves entries that come
-out of a cancellation by up to ~35 eps of the scale of their terms (``(L + gamma) (|x|_inf + tau)^deg``).
-The Grams' scale is ``|x| |y|`` (XLA's ``arccos`` and NumPy's differ by an ulp, the raw function's
-product ``X X^T`` sums in XLA's order)."""
+whichever is larger.  The octopus is in fact NumPy's to the bit (its products are rounded where
+they stand, so XLA cannot contract them into FMAs, and its sums are unrolled in NumPy's pairwise
+order; test_octopus_random_points_bitwise); the scale of its terms is ``(L + gamma) (|x|_inf +
+tau)^deg``.  The Grams' scale is ``|x| |y|`` (XLA's ``arccos`` and NumPy's differ by an ulp, the
+raw function's product ``X X^T`` sums in XLA's order)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -93,6 +93,22 @@ def test_octopus_edges(d):
         assert_close(np.asarray(raw), r0, sc)
         for i in range(0, len(X), max(1, len(X) // 12)) if d == 2 else ():
             assert_close(*both(fn, X[i], L, GAMMA, TAU)[::-1], sc[i])
+
+
+def test_octopus_random_points_bitwise():
+    """Random points of D (30% on boundaries), d = 3 and 10: the public JAX functions give
+    NumPy's bits (every product rounded where it stands, the sums in NumPy's order), and a point
+    alone gives the bits it has in the batch (``nnderive check saddle --backend jax`` needs both)."""
+    from numerics.checks.saddle import points_in_D
+
+    for d in (3, 10):
+        X = points_in_D(np.random.default_rng(d), 257, d, TAU)
+        for fn in FUNCS:
+            r0, r1 = both(fn, X, L, GAMMA, TAU)
+            assert np.array_equal(r0, r1), (d, fn.__name__)
+            if d == 3:
+                with _backend.using("jax"):
+                    assert all(np.array_equal(fn(X[i], L, GAMMA, TAU), r1[i]) for i in range(0, 257, 64))
 
 
 @pytest.mark.parametrize("tau", [5e-324, 1e-310, 1e-300, 1e300, 1.7e308])
@@ -204,7 +220,7 @@ def test_octopus_planted_error_caught():
     in ``f``) fails the comparison with the NumPy backend at the edge points."""
     from derivations import runtime as _rt
 
-    ns = _planted(saddle_jax, "(37 * L + 13 * gamma)", "(37.000037 * L + 13 * gamma)")
+    ns = _planted(saddle_jax, "_r(37 * L, _z)", "_r(37.000037 * L, _z)")
     X = edge_points(3)
     shape = _rt.batch_shape(("x", X, 1))
     r1 = ns["_f_batch"](saddle._f_core, shape, X, np.float64(L), np.float64(GAMMA), np.float64(TAU))

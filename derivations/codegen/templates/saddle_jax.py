@@ -46,6 +46,22 @@ def _ldexp_jvp(primals, tangents):
     return _ldexp(x, k), tangents[0] * jnp.ldexp(1.0, h) * jnp.ldexp(1.0, k - h)
 
 
+@jax.custom_jvp
+def _r(p, z):
+    """The product ``p`` rounded where it stands, as NumPy rounds it: XLA on CPU contracts
+    ``a * b + c`` into a fused multiply-add (one rounding fewer, and not the same in a vectorized
+    loop as in a scalar one: a point alone and in a batch differed in the last bit).  ``z`` is 0 at
+    run time (the sign bit of tau > 0) but not to the compiler, so it cannot fuse through the
+    identity ``bits(p) | z``.  Its derivative is the identity."""
+    return jax.lax.bitcast_convert_type(jax.lax.bitcast_convert_type(jnp.asarray(p, jnp.float64), jnp.int64) | z,
+                                        jnp.float64)
+
+
+@_r.defjvp
+def _r_jvp(primals, tangents):
+    return _r(*primals), tangents[0]
+
+
 def _normal(a):
     """True where ``a`` is 0 or a normal float64: XLA on CPU flushes subnormal inputs and results
     to zero (a subnormal even compares equal to 0), so the bits are tested."""
@@ -87,6 +103,7 @@ _REGION = '''\
 _d = x.shape[-1]
 # XLA flushes subnormals: such a point is the NumPy core's (public function)
 _ok = jnp.all(_normal(x)) & _normal(L) & _normal(gamma) & _normal(tau)
+_z = jax.lax.bitcast_convert_type(tau, jnp.int64) >> 63  # (0: tau > 0; see _r)
 {scale}
 # Region (7.12)/(7.13): the active coordinate is the first with |x_j| < 2 tau (d if none)
 y_j = jnp.abs(x)
@@ -109,14 +126,23 @@ R_spline = 1.0 - R_quad
 
 
 class _Jnp(ast.NodeTransformer):
+    """``numpy.`` -> ``jnp.``; every product ``a * b`` -> ``_r(a * b, _z)`` (rounded where it
+    stands, as NumPy rounds it: no fused multiply-add, see ``_r`` in the generated module)."""
+
     def visit_Name(self, node):
         if node.id == "numpy":
             return ast.copy_location(ast.Name("jnp", node.ctx), node)
         return node
 
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Mult):
+            return ast.Call(ast.Name("_r", ast.Load()), [node, ast.Name("_z", ast.Load())], [])
+        return node
+
 
 def _jnp(code: str) -> str:
-    """A printed line with ``numpy.`` -> ``jnp.`` (the pieces are plain arithmetic today)."""
+    """A printed line (or the template's arithmetic) for JAX (:class:`_Jnp`)."""
     return ast.unparse(_Jnp().visit(ast.parse(code)))
 
 
@@ -148,7 +174,7 @@ def _row(formula: registry.Formula) -> str:
         body += [
             f"_g = (jnp.where(_conv, {c['e_conv']}, 0.0) + jnp.where(_act, {c['e_act']}, 0.0)",
             f"      + jnp.where(_next, {c['e_next']}, 0.0) + jnp.where(_tail, {c['e_tail']}, 0.0))",
-            "_g = jnp.sign(x) * _g",
+            _jnp("_g = jnp.sign(x) * _g"),
         ]
         if deg:
             body += [f"_ok = _ok & jnp.all(_lands_normal(_g, {deg} * _e))", f"_g = _ldexp(_g, {deg} * _e)"]
@@ -164,8 +190,8 @@ def _row(formula: registry.Formula) -> str:
             "_ea = jnp.where(_act, _s, 0.0)",
             "_en = jnp.where(_next, _s, 0.0)",
             f"_c = jnp.broadcast_to({c['H_an']}, ())",
-            "_H = _c * (_ea[:, None] * _en[None, :] + _en[:, None] * _ea[None, :])",
-            "_H = _H + _diag[:, None] * jnp.eye(_d)",
+            _jnp("_H = _c * (_ea[:, None] * _en[None, :] + _en[:, None] * _ea[None, :])"),
+            _jnp("_H = _H + _diag[:, None] * jnp.eye(_d)"),
         ]
         if deg:
             body += [f"_ok = _ok & jnp.all(_lands_normal(_H, {deg} * _e))", f"_H = _ldexp(_H, {deg} * _e)"]
