@@ -169,11 +169,8 @@ def _grad_row(x, L, gamma, tau):
            & jnp.all(jnp.where(_next | _tail, y_j <= tau, True)))
     u = jnp.sum(jnp.where(_act, y_j, 0.0))
     v = jnp.sum(jnp.where(_next, y_j, 0.0))
-    k = _a.astype(jnp.float64)
     R_quad = (u <= tau).astype(jnp.float64)
     R_spline = 1.0 - R_quad
-    S_conv = 0.0 + _pairwise(jnp.where(_conv, _r(L * _r((_r(4 * tau, _z) - y_j) * (_r(4 * tau, _z) - y_j), _z), _z), 0.0))
-    S_tail = 0.0 + _pairwise(jnp.where(_tail, _r(L * _r(y_j * y_j, _z), _z), 0.0))
     _t0 = _r(2 * tau, _z)
     _t1 = u - tau
     _t2 = _r(_r(_t1 * _t1, _z) * _t1, _z)
@@ -235,11 +232,8 @@ def _hessian_row(x, L, gamma, tau):
            & jnp.all(jnp.where(_next | _tail, y_j <= tau, True)))
     u = jnp.sum(jnp.where(_act, y_j, 0.0))
     v = jnp.sum(jnp.where(_next, y_j, 0.0))
-    k = _a.astype(jnp.float64)
     R_quad = (u <= tau).astype(jnp.float64)
     R_spline = 1.0 - R_quad
-    S_conv = 0.0 + _pairwise(jnp.where(_conv, _r(L * _r((_r(4 * tau, _z) - y_j) * (_r(4 * tau, _z) - y_j), _z), _z), 0.0))
-    S_tail = 0.0 + _pairwise(jnp.where(_tail, _r(L * _r(y_j * y_j, _z), _z), 0.0))
     _t0 = _r(2 * L, _z)
     _t1 = tau - u
     _t2 = _t1 / tau

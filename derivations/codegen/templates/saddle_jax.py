@@ -24,6 +24,7 @@ import textwrap
 
 from ... import registry
 from .. import backends
+from ..cleanup import _drop_unused
 from .saddle import pieces
 
 #: the suffix of the generated module (``saddle_jax.py``)
@@ -246,7 +247,8 @@ def module_source(family: str) -> str:
     parts = [_HELPERS] + [_row(f) + "\n\n" + _wrappers(f) for f in formulas]
     table = ("#: the functions the public (NumPy-facing) functions run on under set_backend(\"jax\")\n"
              "BACKEND = {\n" + "".join(f"    {n!r}: _{n}_batch,\n" for n in FUNCTIONS) + "}\n")
-    return header + "\n\n" + "\n\n".join(p.rstrip("\n") + "\n" for p in parts + [table])
+    src = header + "\n\n" + "\n\n".join(p.rstrip("\n") + "\n" for p in parts + [table])
+    return _drop_unused(src)  # (the template's lines a function does not use: S_conv in grad, ...)
 
 
 def dispatch_lines(formula, name, fused, core) -> list[str]:
