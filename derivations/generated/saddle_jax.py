@@ -20,8 +20,9 @@ __all__ = ['f', 'grad', 'hessian']
 
 @jax.custom_jvp
 def _ldexp(x, k):
-    """``x * 2**k`` as NumPy's ``ldexp`` gives it (exact, one rounding where subnormal); its
-    derivative in ``x`` is ``2**k`` (``jnp.ldexp`` alone is bit manipulation, not differentiable)."""
+    """``x * 2**k`` as NumPy's ``ldexp`` gives it where the result is normal (exact; XLA on CPU
+    flushes a subnormal one to 0: the public function hands those points to NumPy); its derivative
+    in ``x`` is ``2**k`` (``jnp.ldexp`` alone is bit manipulation, not differentiable)."""
     return jnp.ldexp(x, k)
 
 

@@ -9,9 +9,11 @@ itself as a backend's printer in :mod:`derivations.codegen.backends`).
 
 The NumPy core's operations on one point ``x`` of shape ``(d,)``: the ``tau`` scaling by
 ``frexp`` / ``ldexp``, the region of (7.12)/(7.13) (the first ``|x_j| < 2 tau`` is the active
-coordinate), the masks of the four roles, the printed coefficients, and ``S_conv`` / ``S_tail``
-summed in NumPy's pairwise order (unrolled at trace time, ``d`` being static), so the values are
-NumPy's to an ulp or two.  The domain test of (7.13) is the row's ``ok``: the public function
+coordinate), the masks of the four roles, the printed coefficients with every product rounded
+where it stands (``_r``: XLA on CPU would contract ``a * b + c`` into fused multiply-adds, and
+differently in vectorized and scalar loops), and ``S_conv`` / ``S_tail`` summed in NumPy's
+pairwise order (unrolled at trace time, ``d`` being static), so the values are NumPy's to the bit
+(tests/test_jax_saddle_grams.py).  The domain test of (7.13) is the row's ``ok``: the public function
 on the JAX backend hands a point outside D (or a non-finite result) to the NumPy core, which
 raises its own error (:func:`derivations.runtime.jax.run`).  The raw functions take no checks.
 ``ldexp`` has a derivative (``jnp.ldexp`` is bit manipulation), so ``jax.grad(f)`` composes.
@@ -35,8 +37,9 @@ FUNCTIONS = ("f", "grad", "hessian")
 _HELPERS = '''\
 @jax.custom_jvp
 def _ldexp(x, k):
-    """``x * 2**k`` as NumPy's ``ldexp`` gives it (exact, one rounding where subnormal); its
-    derivative in ``x`` is ``2**k`` (``jnp.ldexp`` alone is bit manipulation, not differentiable)."""
+    """``x * 2**k`` as NumPy's ``ldexp`` gives it where the result is normal (exact; XLA on CPU
+    flushes a subnormal one to 0: the public function hands those points to NumPy); its derivative
+    in ``x`` is ``2**k`` (``jnp.ldexp`` alone is bit manipulation, not differentiable)."""
     return jnp.ldexp(x, k)
 
 
