@@ -7,11 +7,11 @@ tests/test_backend_grams.py); ``jax.grad`` of the emitted ``f`` equal to the emi
 same errors; the modules fresh; and a planted 1e-6 change of a printed coefficient caught.
 
 Agreement rule: 1e-14 relative to the entry or to the float64 conditioning both backends share,
-whichever is larger.  Op by op the octopus is NumPy's to the bit (its sums are unrolled in NumPy's
-pairwise order); XLA contracts ``a * b + c`` into FMAs in fused code, which moves entries that come
-out of a cancellation by up to ~35 eps of the scale of their terms (``(L + gamma) (|x|_inf + tau)^deg``).
-The Grams' scale is ``|x| |y|`` (XLA's ``arccos`` and NumPy's differ by an ulp, the raw function's
-product ``X X^T`` sums in XLA's order)."""
+whichever is larger.  The octopus is in fact NumPy's to the bit (its products are rounded where
+they stand, so XLA cannot contract them into FMAs, and its sums are unrolled in NumPy's pairwise
+order; test_octopus_random_points_bitwise); the scale of its terms is ``(L + gamma) (|x|_inf +
+tau)^deg``.  The Grams' scale is ``|x| |y|`` (XLA's ``arccos`` and NumPy's differ by an ulp, the
+raw function's product ``X X^T`` sums in XLA's order)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -79,20 +79,38 @@ def test_routed():
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("d", [2, 9])  # (d = 9: NumPy's 8-accumulator order of S_conv, S_tail)
+@pytest.mark.parametrize("d", [3, 9])  # (d = 9: NumPy's 8-accumulator order of S_conv, S_tail)
 def test_octopus_edges(d):
     """Both sides of every region boundary (|x_a| at 0, tau, 2 tau; converged coordinates at 2, 4,
-    6 tau; the next at tau; every region a = 0..d): public (a batch, and single points: the
-    shape-() path) and raw (``jax.vmap``) equal to the NumPy backend."""
+    6 tau; the next at tau; every region a = 0..d): public (a batch, and single points at d = 3:
+    the shape-() path) and raw (``jax.vmap``, d = 3) equal to the NumPy backend, in fact to the bit."""
     X = edge_points(d)
     for fn in FUNCS:
         sc = octopus_scale(fn.__name__, X, L, GAMMA, TAU)
         r0, r1 = both(fn, X, L, GAMMA, TAU)
         assert_close(r1, r0, sc)
-        raw = jax.vmap(getattr(saddle_jax, fn.__name__), in_axes=(0, None, None, None))(X, L, GAMMA, TAU)
-        assert_close(np.asarray(raw), r0, sc)
-        for i in range(0, len(X), max(1, len(X) // 12)) if d == 2 else ():
-            assert_close(*both(fn, X[i], L, GAMMA, TAU)[::-1], sc[i])
+        assert np.array_equal(r1, r0), fn.__name__
+        if d == 3:
+            raw = jax.vmap(getattr(saddle_jax, fn.__name__), in_axes=(0, None, None, None))(X, L, GAMMA, TAU)
+            assert_close(np.asarray(raw), r0, sc)
+            for i in range(0, len(X), max(1, len(X) // 12)):
+                assert_close(*both(fn, X[i], L, GAMMA, TAU)[::-1], sc[i])
+
+
+def test_octopus_random_points_bitwise():
+    """Random points of D (30% on boundaries), d = 3: the public JAX functions give
+    NumPy's bits (every product rounded where it stands, the sums in NumPy's order), and a point
+    alone gives the bits it has in the batch (``nnderive check saddle --backend jax`` needs both)."""
+    from numerics.checks.saddle import points_in_D
+
+    for d in (3,):  # (d = 9: test_octopus_edges)
+        X = points_in_D(np.random.default_rng(d), 257, d, TAU)
+        for fn in FUNCS:
+            r0, r1 = both(fn, X, L, GAMMA, TAU)
+            assert np.array_equal(r0, r1), (d, fn.__name__)
+            if d == 3:
+                with _backend.using("jax"):
+                    assert all(np.array_equal(fn(X[i], L, GAMMA, TAU), r1[i]) for i in range(0, 257, 64))
 
 
 @pytest.mark.parametrize("tau", [5e-324, 1e-310, 1e-300, 1e300, 1.7e308])
@@ -102,18 +120,18 @@ def test_octopus_extreme_tau(tau):
     X = np.array([[0.5, 0.1, 0.0], [2.5, 0.5, -1.0], [-6.0, 1.9, 0.99], [1.0, 0.2, 0.3]]) * tau
     X = X[np.all(np.isfinite(X), axis=1)]
     for fn in FUNCS:
-        for Lv in (L, 3e300):
+        for Lv, x in [(L, x) for x in X] + [(3e300, x) for x in X]:  # (one point at a time: one XLA compile)
             try:
                 with _backend.using("numpy"):
-                    r0 = fn(X, Lv, GAMMA, tau)
+                    r0 = fn(x, Lv, GAMMA, tau)
             except ValueError as exc:
                 with _backend.using("jax"), pytest.raises(ValueError) as got:
-                    fn(X, Lv, GAMMA, tau)
+                    fn(x, Lv, GAMMA, tau)
                 assert str(got.value) == str(exc)
                 continue
             with _backend.using("jax"):
-                r1 = fn(X, Lv, GAMMA, tau)
-            assert_close(r1, r0, octopus_scale(fn.__name__, X, Lv, GAMMA, tau))
+                r1 = fn(x, Lv, GAMMA, tau)
+            assert_close(r1, r0, octopus_scale(fn.__name__, x, Lv, GAMMA, tau))
 
 
 def test_octopus_batches_and_layouts():
@@ -131,8 +149,8 @@ def test_octopus_batches_and_layouts():
     L2 = np.array([[1.0, 2.0, 3.0]])
     cases = [(points_in_D(rng, n, 3, TAU), L, GAMMA, TAU) for n in (0, 257)]  # (one point: test_octopus_edges)
     cases += [(Xt, Ls, gs, taus), (x0, 2.0, 1.0, np.array([0.3, 1.0, TAU, 17.0, 1e5])), (X2, L2, 1.0, 1.0)]
-    for args in cases:
-        for fn in FUNCS:
+    for k, args in enumerate(cases):
+        for fn in FUNCS if k < 3 else (saddle.grad,):  # (the layouts: the same glue for the three)
             r0, r1 = both(fn, *args)
             X, Lv, gv, tv = (np.asarray(a, dtype=float) for a in args)
             shape = r0.shape[:r0.ndim - {"f": 0, "grad": 1, "hessian": 2}[fn.__name__]]
@@ -142,8 +160,8 @@ def test_octopus_batches_and_layouts():
 
 
 @pytest.mark.parametrize("x, msg", [
-    ([7.0 * TAU, 0.0], "a coordinate with |x_j| > 6 tau"),
-    ([0.0, 1.5 * TAU], "every later |x_j| must be <= tau"),
+    ([7.0 * TAU, 0.0, 0.0], "a coordinate with |x_j| > 6 tau"),  # (d = 3 throughout: fewer XLA compiles)
+    ([0.0, 1.5 * TAU, 0.0], "every later |x_j| must be <= tau"),
     ([3.0 * TAU, 0.5, 1.01 * TAU], "every later |x_j| must be <= tau"),
 ])
 def test_octopus_outside_domain_same_error(x, msg):
@@ -173,7 +191,7 @@ def test_jax_grad_of_f_is_the_emitted_grad():
     ``jax.jacfwd`` of that the emitted ``hessian`` (where no coordinate is 0), to 1e-14 of the
     scale of the terms at the edge points off the region boundaries, 1e-12 on them (measured:
     3e-15 and 3e-14; the function is C^2, AD differentiates the piece the point selects)."""
-    X = edge_points(4)
+    X = edge_points(3)
     sc = octopus_scale("grad", X, L, GAMMA, TAU)
     g_ad = np.asarray(jax.vmap(jax.grad(saddle_jax.f), in_axes=(0, None, None, None))(X, L, GAMMA, TAU))
     g = np.asarray(jax.vmap(saddle_jax.grad, in_axes=(0, None, None, None))(X, L, GAMMA, TAU))
@@ -204,7 +222,7 @@ def test_octopus_planted_error_caught():
     in ``f``) fails the comparison with the NumPy backend at the edge points."""
     from derivations import runtime as _rt
 
-    ns = _planted(saddle_jax, "(37 * L + 13 * gamma)", "(37.000037 * L + 13 * gamma)")
+    ns = _planted(saddle_jax, "_r(37 * L, _z)", "_r(37.000037 * L, _z)")
     X = edge_points(3)
     shape = _rt.batch_shape(("x", X, 1))
     r1 = ns["_f_batch"](saddle._f_core, shape, X, np.float64(L), np.float64(GAMMA), np.float64(TAU))
@@ -253,15 +271,15 @@ def test_grams_public(name):
 
 @pytest.mark.parametrize("name", GRAMS)
 def test_grams_raw(name):
-    """The raw Grams (one data set, and ``jax.vmap`` over a batch; n = 1, near rows among few
-    and many, mixed norms and a batch for ``arccos1``, the one that cancels near pi, near rows and
-    a batch for the others): NumPy's values; the
+    """The raw Grams (one data set, and ``jax.vmap`` over a batch; n = 1, near rows, mixed norms
+    and a batch for ``arccos1``, the one that cancels near pi, near rows and a batch for the
+    others): NumPy's values; the
     near-parallel pairs by the printed pair row (where the closed form would cancel: ``arccos1``
     near pi), so the comparison includes them."""
     raw = getattr(kernels_gram_jax, name)
     with _backend.using("numpy"):
         for case, X in gram_cases().items():
-            if case in ("extreme norms", "n=2", "n=3") or case not in ("near", "batch") and name != "arccos1_gram":
+            if case in ("extreme norms", "n=2", "n=3", "near among many") or case not in ("near", "batch") and name != "arccos1_gram":
                 continue  # (no extended range in the raw functions; fewer XLA compiles: ~0.5 s each)
             r0 = getattr(kernels, name)(X)
             r1 = np.asarray(jax.vmap(jax.vmap(raw))(X) if X.ndim == 4 else raw(X))

@@ -20,8 +20,9 @@ __all__ = ['f', 'grad', 'hessian']
 
 @jax.custom_jvp
 def _ldexp(x, k):
-    """``x * 2**k`` as NumPy's ``ldexp`` gives it (exact, one rounding where subnormal); its
-    derivative in ``x`` is ``2**k`` (``jnp.ldexp`` alone is bit manipulation, not differentiable)."""
+    """``x * 2**k`` as NumPy's ``ldexp`` gives it where the result is normal (exact; XLA on CPU
+    flushes a subnormal one to 0: the public function hands those points to NumPy); its derivative
+    in ``x`` is ``2**k`` (``jnp.ldexp`` alone is bit manipulation, not differentiable)."""
     return jnp.ldexp(x, k)
 
 
@@ -30,6 +31,22 @@ def _ldexp_jvp(primals, tangents):
     x, k = primals
     h = k // 2
     return _ldexp(x, k), tangents[0] * jnp.ldexp(1.0, h) * jnp.ldexp(1.0, k - h)
+
+
+@jax.custom_jvp
+def _r(p, z):
+    """The product ``p`` rounded where it stands, as NumPy rounds it: XLA on CPU contracts
+    ``a * b + c`` into a fused multiply-add (one rounding fewer, and not the same in a vectorized
+    loop as in a scalar one: a point alone and in a batch differed in the last bit).  ``z`` is 0 at
+    run time (the sign bit of tau > 0) but not to the compiler, so it cannot fuse through the
+    identity ``bits(p) | z``.  Its derivative is the identity."""
+    return jax.lax.bitcast_convert_type(jax.lax.bitcast_convert_type(jnp.asarray(p, jnp.float64), jnp.int64) | z,
+                                        jnp.float64)
+
+
+@_r.defjvp
+def _r_jvp(primals, tangents):
+    return _r(*primals), tangents[0]
 
 
 def _normal(a):
@@ -75,6 +92,7 @@ def _f_row(x, L, gamma, tau):
     _d = x.shape[-1]
     # XLA flushes subnormals: such a point is the NumPy core's (public function)
     _ok = jnp.all(_normal(x)) & _normal(L) & _normal(gamma) & _normal(tau)
+    _z = jax.lax.bitcast_convert_type(tau, jnp.int64) >> 63  # (0: tau > 0; see _r)
     # F is homogeneous (degree 2): evaluate at tau in [0.5, 1), scale back by 2^(2 _e)
     _e = jnp.frexp(tau)[1]
     x = _ldexp(x, _e * -1)
@@ -96,15 +114,15 @@ def _f_row(x, L, gamma, tau):
     k = _a.astype(jnp.float64)
     R_quad = (u <= tau).astype(jnp.float64)
     R_spline = 1.0 - R_quad
-    S_conv = 0.0 + _pairwise(jnp.where(_conv, L * ((4 * tau - y_j) * (4 * tau - y_j)), 0.0))
-    S_tail = 0.0 + _pairwise(jnp.where(_tail, L * (y_j * y_j), 0.0))
-    _t0 = tau * tau
-    _t1 = v * v
+    S_conv = 0.0 + _pairwise(jnp.where(_conv, _r(L * _r((_r(4 * tau, _z) - y_j) * (_r(4 * tau, _z) - y_j), _z), _z), 0.0))
+    S_tail = 0.0 + _pairwise(jnp.where(_tail, _r(L * _r(y_j * y_j, _z), _z), 0.0))
+    _t0 = _r(tau * tau, _z)
+    _t1 = _r(v * v, _z)
     _t2 = u - tau
-    _t3 = _t2 * _t2 * _t2 * _t2
-    _t4 = _t2 * _t2 * _t2
+    _t3 = _r(_r(_r(_t2 * _t2, _z) * _t2, _z) * _t2, _z)
+    _t4 = _r(_r(_t2 * _t2, _z) * _t2, _z)
     _t5 = L + gamma
-    _f = jnp.broadcast_to(R_quad * (L * _t1 - gamma * (u * u)) + R_spline * (_t1 * (L - 6 * (_t2 * _t2 * _t2 * _t2 * _t2) * _t5 / (tau * tau * tau * tau * tau) + 15 * _t3 * _t5 / (tau * tau * tau * tau) - 10 * _t4 * _t5 / (tau * tau * tau)) + 1 / 2 * _t3 * (5 * L - 3 * gamma) / _t0 - _t0 * gamma - _t2 * _t2 * gamma - 2 * _t2 * gamma * tau - 2 / 3 * _t4 * (7 * L - 5 * gamma) / tau) + S_conv + S_tail - 1 / 6 * _t0 * k * (37 * L + 13 * gamma), ())
+    _f = jnp.broadcast_to(_r(R_quad * (_r(L * _t1, _z) - _r(gamma * _r(u * u, _z), _z)), _z) + _r(R_spline * (_r(_t1 * (L - _r(_r(6 * _r(_r(_r(_r(_t2 * _t2, _z) * _t2, _z) * _t2, _z) * _t2, _z), _z) * _t5, _z) / _r(_r(_r(_r(tau * tau, _z) * tau, _z) * tau, _z) * tau, _z) + _r(_r(15 * _t3, _z) * _t5, _z) / _r(_r(_r(tau * tau, _z) * tau, _z) * tau, _z) - _r(_r(10 * _t4, _z) * _t5, _z) / _r(_r(tau * tau, _z) * tau, _z)), _z) + _r(_r(1 / 2 * _t3, _z) * (_r(5 * L, _z) - _r(3 * gamma, _z)), _z) / _t0 - _r(_t0 * gamma, _z) - _r(_r(_t2 * _t2, _z) * gamma, _z) - _r(_r(_r(2 * _t2, _z) * gamma, _z) * tau, _z) - _r(_r(2 / 3 * _t4, _z) * (_r(7 * L, _z) - _r(5 * gamma, _z)), _z) / tau), _z) + S_conv + S_tail - _r(_r(_r(1 / 6 * _t0, _z) * k, _z) * (_r(37 * L, _z) + _r(13 * gamma, _z)), _z), ())
     _ok = _ok & jnp.all(_lands_normal(_f, 2 * _e))
     _f = _ldexp(_f, 2 * _e)
     return _f, _ok
@@ -133,6 +151,7 @@ def _grad_row(x, L, gamma, tau):
     _d = x.shape[-1]
     # XLA flushes subnormals: such a point is the NumPy core's (public function)
     _ok = jnp.all(_normal(x)) & _normal(L) & _normal(gamma) & _normal(tau)
+    _z = jax.lax.bitcast_convert_type(tau, jnp.int64) >> 63  # (0: tau > 0; see _r)
     # F is homogeneous (degree 1): evaluate at tau in [0.5, 1), scale back by 2^(1 _e)
     _e = jnp.frexp(tau)[1]
     x = _ldexp(x, _e * -1)
@@ -151,25 +170,22 @@ def _grad_row(x, L, gamma, tau):
            & jnp.all(jnp.where(_next | _tail, y_j <= tau, True)))
     u = jnp.sum(jnp.where(_act, y_j, 0.0))
     v = jnp.sum(jnp.where(_next, y_j, 0.0))
-    k = _a.astype(jnp.float64)
     R_quad = (u <= tau).astype(jnp.float64)
     R_spline = 1.0 - R_quad
-    S_conv = 0.0 + _pairwise(jnp.where(_conv, L * ((4 * tau - y_j) * (4 * tau - y_j)), 0.0))
-    S_tail = 0.0 + _pairwise(jnp.where(_tail, L * (y_j * y_j), 0.0))
-    _t0 = 2 * tau
+    _t0 = _r(2 * tau, _z)
     _t1 = u - tau
-    _t2 = _t1 * _t1 * _t1
-    _t3 = _t1 * _t1
-    _t4 = 1.0 / (tau * tau * tau * tau * tau)
-    _t5 = _t1 * _t1 * _t1 * _t1
+    _t2 = _r(_r(_t1 * _t1, _z) * _t1, _z)
+    _t3 = _r(_t1 * _t1, _z)
+    _t4 = 1.0 / _r(_r(_r(_r(tau * tau, _z) * tau, _z) * tau, _z) * tau, _z)
+    _t5 = _r(_r(_r(_t1 * _t1, _z) * _t1, _z) * _t1, _z)
     _t6 = L + gamma
-    _t7 = 30 * _t6
-    _t8 = 1.0 / (tau * tau * tau * tau)
-    _t9 = 1.0 / (tau * tau * tau)
-    _t10 = 2 * v
-    _g = (jnp.where(_conv, L * (2 * y_j - 8 * tau), 0.0) + jnp.where(_act, R_spline * (2 * _t2 * (5 * L - 3 * gamma) / (tau * tau) + v * v * (60 * _t2 * _t6 * _t8 - _t3 * _t7 * _t9 - _t4 * _t5 * _t7) - _t0 * gamma - 2 * _t3 * (7 * L - 5 * gamma) / tau - gamma * (2 * u - _t0)) - 2 * R_quad * gamma * u, 0.0)
-          + jnp.where(_next, L * R_quad * _t10 + R_spline * _t10 * (L - 6 * (_t1 * _t1 * _t1 * _t1 * _t1) * _t4 * _t6 - 10 * _t2 * _t6 * _t9 + 15 * _t5 * _t6 * _t8), 0.0) + jnp.where(_tail, 2 * L * y_j, 0.0))
-    _g = jnp.sign(x) * _g
+    _t7 = _r(30 * _t6, _z)
+    _t8 = 1.0 / _r(_r(_r(tau * tau, _z) * tau, _z) * tau, _z)
+    _t9 = 1.0 / _r(_r(tau * tau, _z) * tau, _z)
+    _t10 = _r(2 * v, _z)
+    _g = (jnp.where(_conv, _r(L * (_r(2 * y_j, _z) - _r(8 * tau, _z)), _z), 0.0) + jnp.where(_act, _r(R_spline * (_r(_r(2 * _t2, _z) * (_r(5 * L, _z) - _r(3 * gamma, _z)), _z) / _r(tau * tau, _z) + _r(_r(v * v, _z) * (_r(_r(_r(60 * _t2, _z) * _t6, _z) * _t8, _z) - _r(_r(_t3 * _t7, _z) * _t9, _z) - _r(_r(_t4 * _t5, _z) * _t7, _z)), _z) - _r(_t0 * gamma, _z) - _r(_r(2 * _t3, _z) * (_r(7 * L, _z) - _r(5 * gamma, _z)), _z) / tau - _r(gamma * (_r(2 * u, _z) - _t0), _z)), _z) - _r(_r(_r(2 * R_quad, _z) * gamma, _z) * u, _z), 0.0)
+          + jnp.where(_next, _r(_r(L * R_quad, _z) * _t10, _z) + _r(_r(R_spline * _t10, _z) * (L - _r(_r(_r(6 * _r(_r(_r(_r(_t1 * _t1, _z) * _t1, _z) * _t1, _z) * _t1, _z), _z) * _t4, _z) * _t6, _z) - _r(_r(_r(10 * _t2, _z) * _t6, _z) * _t9, _z) + _r(_r(_r(15 * _t5, _z) * _t6, _z) * _t8, _z)), _z), 0.0) + jnp.where(_tail, _r(_r(2 * L, _z) * y_j, _z), 0.0))
+    _g = _r(jnp.sign(x) * _g, _z)
     _ok = _ok & jnp.all(_lands_normal(_g, 1 * _e))
     _g = _ldexp(_g, 1 * _e)
     return _g, _ok
@@ -198,6 +214,7 @@ def _hessian_row(x, L, gamma, tau):
     _d = x.shape[-1]
     # XLA flushes subnormals: such a point is the NumPy core's (public function)
     _ok = jnp.all(_normal(x)) & _normal(L) & _normal(gamma) & _normal(tau)
+    _z = jax.lax.bitcast_convert_type(tau, jnp.int64) >> 63  # (0: tau > 0; see _r)
     # F is homogeneous (degree 0): evaluate at tau in [0.5, 1), scale back by 2^(0 _e)
     _e = jnp.frexp(tau)[1]
     x = _ldexp(x, _e * -1)
@@ -216,30 +233,27 @@ def _hessian_row(x, L, gamma, tau):
            & jnp.all(jnp.where(_next | _tail, y_j <= tau, True)))
     u = jnp.sum(jnp.where(_act, y_j, 0.0))
     v = jnp.sum(jnp.where(_next, y_j, 0.0))
-    k = _a.astype(jnp.float64)
     R_quad = (u <= tau).astype(jnp.float64)
     R_spline = 1.0 - R_quad
-    S_conv = 0.0 + _pairwise(jnp.where(_conv, L * ((4 * tau - y_j) * (4 * tau - y_j)), 0.0))
-    S_tail = 0.0 + _pairwise(jnp.where(_tail, L * (y_j * y_j), 0.0))
-    _t0 = 2 * L
+    _t0 = _r(2 * L, _z)
     _t1 = tau - u
     _t2 = _t1 / tau
-    _t3 = 2 * _t2
-    _t4 = _t1 * _t1
-    _t5 = _t4 / (tau * tau)
+    _t3 = _r(2 * _t2, _z)
+    _t4 = _r(_t1 * _t1, _z)
+    _t5 = _t4 / _r(tau * tau, _z)
     _t6 = L + gamma
-    _t7 = _t6 / (tau * tau * tau)
-    _t8 = 2 * R_spline
+    _t7 = _t6 / _r(_r(tau * tau, _z) * tau, _z)
+    _t8 = _r(2 * R_spline, _z)
     # diagonal: F is even in each coordinate, so no sign factor
     _diag = (jnp.where(_conv, _t0, 0.0) + jnp.where(_tail, _t0, 0.0)
-             + jnp.where(_act, -2 * R_quad * gamma - _t8 * (gamma - 30 * _t1 * _t7 * (v * v) * (3 * _t2 + 2 * _t5 + 1) - _t3 * (7 * L - 5 * gamma) - 3 * _t5 * (5 * L - 3 * gamma)), 0.0) + jnp.where(_next, R_quad * _t0 + _t8 * (L + 6 * (_t1 * _t1 * _t1 * _t1 * _t1) * _t6 / (tau * tau * tau * tau * tau) + 15 * (_t1 * _t1 * _t1 * _t1) * _t6 / (tau * tau * tau * tau) + 10 * (_t1 * _t1 * _t1) * _t7), 0.0))
+             + jnp.where(_act, _r(_r(-2 * R_quad, _z) * gamma, _z) - _r(_t8 * (gamma - _r(_r(_r(_r(30 * _t1, _z) * _t7, _z) * _r(v * v, _z), _z) * (_r(3 * _t2, _z) + _r(2 * _t5, _z) + 1), _z) - _r(_t3 * (_r(7 * L, _z) - _r(5 * gamma, _z)), _z) - _r(_r(3 * _t5, _z) * (_r(5 * L, _z) - _r(3 * gamma, _z)), _z)), _z), 0.0) + jnp.where(_next, _r(R_quad * _t0, _z) + _r(_t8 * (L + _r(_r(6 * _r(_r(_r(_r(_t1 * _t1, _z) * _t1, _z) * _t1, _z) * _t1, _z), _z) * _t6, _z) / _r(_r(_r(_r(tau * tau, _z) * tau, _z) * tau, _z) * tau, _z) + _r(_r(15 * _r(_r(_r(_t1 * _t1, _z) * _t1, _z) * _t1, _z), _z) * _t6, _z) / _r(_r(_r(tau * tau, _z) * tau, _z) * tau, _z) + _r(_r(10 * _r(_r(_t1 * _t1, _z) * _t1, _z), _z) * _t7, _z)), _z), 0.0))
     _diag = jnp.broadcast_to(_diag, (_d,))
     _s = jnp.sign(x)
     _ea = jnp.where(_act, _s, 0.0)
     _en = jnp.where(_next, _s, 0.0)
-    _c = jnp.broadcast_to(-60 * R_spline * _t4 * _t7 * v * (_t3 + _t5 + 1), ())
-    _H = _c * (_ea[:, None] * _en[None, :] + _en[:, None] * _ea[None, :])
-    _H = _H + _diag[:, None] * jnp.eye(_d)
+    _c = jnp.broadcast_to(_r(_r(_r(_r(_r(-60 * R_spline, _z) * _t4, _z) * _t7, _z) * v, _z) * (_t3 + _t5 + 1), _z), ())
+    _H = _r(_c * (_r(_ea[:, None] * _en[None, :], _z) + _r(_en[:, None] * _ea[None, :], _z)), _z)
+    _H = _H + _r(_diag[:, None] * jnp.eye(_d), _z)
     return _H, _ok
 
 

@@ -82,8 +82,9 @@ def _raw(values, pair_row):
         return _gram(values, pair_row, X)
 
     @gram.defjvp
-    def _jvp(primals, tangents):
-        return jax.jvp(lambda X: _plain(values, X)[0], primals, tangents)
+    def _jvp(primals, tangents):  # (the values as without derivatives, the closed form's tangents)
+        _, dG = jax.jvp(lambda X: _plain(values, X)[0], primals, tangents)
+        return gram(*primals), dG
 
     return gram
 

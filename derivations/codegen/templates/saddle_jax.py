@@ -9,9 +9,11 @@ itself as a backend's printer in :mod:`derivations.codegen.backends`).
 
 The NumPy core's operations on one point ``x`` of shape ``(d,)``: the ``tau`` scaling by
 ``frexp`` / ``ldexp``, the region of (7.12)/(7.13) (the first ``|x_j| < 2 tau`` is the active
-coordinate), the masks of the four roles, the printed coefficients, and ``S_conv`` / ``S_tail``
-summed in NumPy's pairwise order (unrolled at trace time, ``d`` being static), so the values are
-NumPy's to an ulp or two.  The domain test of (7.13) is the row's ``ok``: the public function
+coordinate), the masks of the four roles, the printed coefficients with every product rounded
+where it stands (``_r``: XLA on CPU would contract ``a * b + c`` into fused multiply-adds, and
+differently in vectorized and scalar loops), and ``S_conv`` / ``S_tail`` summed in NumPy's
+pairwise order (unrolled at trace time, ``d`` being static), so the values are NumPy's to the bit
+(tests/test_jax_saddle_grams.py).  The domain test of (7.13) is the row's ``ok``: the public function
 on the JAX backend hands a point outside D (or a non-finite result) to the NumPy core, which
 raises its own error (:func:`derivations.runtime.jax.run`).  The raw functions take no checks.
 ``ldexp`` has a derivative (``jnp.ldexp`` is bit manipulation), so ``jax.grad(f)`` composes.
@@ -24,6 +26,7 @@ import textwrap
 
 from ... import registry
 from .. import backends
+from ..cleanup import _drop_unused
 from .saddle import pieces
 
 #: the suffix of the generated module (``saddle_jax.py``)
@@ -34,8 +37,9 @@ FUNCTIONS = ("f", "grad", "hessian")
 _HELPERS = '''\
 @jax.custom_jvp
 def _ldexp(x, k):
-    """``x * 2**k`` as NumPy's ``ldexp`` gives it (exact, one rounding where subnormal); its
-    derivative in ``x`` is ``2**k`` (``jnp.ldexp`` alone is bit manipulation, not differentiable)."""
+    """``x * 2**k`` as NumPy's ``ldexp`` gives it where the result is normal (exact; XLA on CPU
+    flushes a subnormal one to 0: the public function hands those points to NumPy); its derivative
+    in ``x`` is ``2**k`` (``jnp.ldexp`` alone is bit manipulation, not differentiable)."""
     return jnp.ldexp(x, k)
 
 
@@ -44,6 +48,22 @@ def _ldexp_jvp(primals, tangents):
     x, k = primals
     h = k // 2
     return _ldexp(x, k), tangents[0] * jnp.ldexp(1.0, h) * jnp.ldexp(1.0, k - h)
+
+
+@jax.custom_jvp
+def _r(p, z):
+    """The product ``p`` rounded where it stands, as NumPy rounds it: XLA on CPU contracts
+    ``a * b + c`` into a fused multiply-add (one rounding fewer, and not the same in a vectorized
+    loop as in a scalar one: a point alone and in a batch differed in the last bit).  ``z`` is 0 at
+    run time (the sign bit of tau > 0) but not to the compiler, so it cannot fuse through the
+    identity ``bits(p) | z``.  Its derivative is the identity."""
+    return jax.lax.bitcast_convert_type(jax.lax.bitcast_convert_type(jnp.asarray(p, jnp.float64), jnp.int64) | z,
+                                        jnp.float64)
+
+
+@_r.defjvp
+def _r_jvp(primals, tangents):
+    return _r(*primals), tangents[0]
 
 
 def _normal(a):
@@ -87,6 +107,7 @@ _REGION = '''\
 _d = x.shape[-1]
 # XLA flushes subnormals: such a point is the NumPy core's (public function)
 _ok = jnp.all(_normal(x)) & _normal(L) & _normal(gamma) & _normal(tau)
+_z = jax.lax.bitcast_convert_type(tau, jnp.int64) >> 63  # (0: tau > 0; see _r)
 {scale}
 # Region (7.12)/(7.13): the active coordinate is the first with |x_j| < 2 tau (d if none)
 y_j = jnp.abs(x)
@@ -109,14 +130,23 @@ R_spline = 1.0 - R_quad
 
 
 class _Jnp(ast.NodeTransformer):
+    """``numpy.`` -> ``jnp.``; every product ``a * b`` -> ``_r(a * b, _z)`` (rounded where it
+    stands, as NumPy rounds it: no fused multiply-add, see ``_r`` in the generated module)."""
+
     def visit_Name(self, node):
         if node.id == "numpy":
             return ast.copy_location(ast.Name("jnp", node.ctx), node)
         return node
 
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Mult):
+            return ast.Call(ast.Name("_r", ast.Load()), [node, ast.Name("_z", ast.Load())], [])
+        return node
+
 
 def _jnp(code: str) -> str:
-    """A printed line with ``numpy.`` -> ``jnp.`` (the pieces are plain arithmetic today)."""
+    """A printed line (or the template's arithmetic) for JAX (:class:`_Jnp`)."""
     return ast.unparse(_Jnp().visit(ast.parse(code)))
 
 
@@ -148,7 +178,7 @@ def _row(formula: registry.Formula) -> str:
         body += [
             f"_g = (jnp.where(_conv, {c['e_conv']}, 0.0) + jnp.where(_act, {c['e_act']}, 0.0)",
             f"      + jnp.where(_next, {c['e_next']}, 0.0) + jnp.where(_tail, {c['e_tail']}, 0.0))",
-            "_g = jnp.sign(x) * _g",
+            _jnp("_g = jnp.sign(x) * _g"),
         ]
         if deg:
             body += [f"_ok = _ok & jnp.all(_lands_normal(_g, {deg} * _e))", f"_g = _ldexp(_g, {deg} * _e)"]
@@ -164,8 +194,8 @@ def _row(formula: registry.Formula) -> str:
             "_ea = jnp.where(_act, _s, 0.0)",
             "_en = jnp.where(_next, _s, 0.0)",
             f"_c = jnp.broadcast_to({c['H_an']}, ())",
-            "_H = _c * (_ea[:, None] * _en[None, :] + _en[:, None] * _ea[None, :])",
-            "_H = _H + _diag[:, None] * jnp.eye(_d)",
+            _jnp("_H = _c * (_ea[:, None] * _en[None, :] + _en[:, None] * _ea[None, :])"),
+            _jnp("_H = _H + _diag[:, None] * jnp.eye(_d)"),
         ]
         if deg:
             body += [f"_ok = _ok & jnp.all(_lands_normal(_H, {deg} * _e))", f"_H = _ldexp(_H, {deg} * _e)"]
@@ -220,7 +250,8 @@ def module_source(family: str) -> str:
     parts = [_HELPERS] + [_row(f) + "\n\n" + _wrappers(f) for f in formulas]
     table = ("#: the functions the public (NumPy-facing) functions run on under set_backend(\"jax\")\n"
              "BACKEND = {\n" + "".join(f"    {n!r}: _{n}_batch,\n" for n in FUNCTIONS) + "}\n")
-    return header + "\n\n" + "\n\n".join(p.rstrip("\n") + "\n" for p in parts + [table])
+    src = header + "\n\n" + "\n\n".join(p.rstrip("\n") + "\n" for p in parts + [table])
+    return _drop_unused(src)  # (the template's lines a function does not use: S_conv in grad, ...)
 
 
 def dispatch_lines(formula, name, fused, core) -> list[str]:
