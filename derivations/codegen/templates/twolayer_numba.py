@@ -42,6 +42,41 @@ _jit = None  # numba.njit(...) in the generated module
 EDGE_C2 = 0.81
 
 
+from numba import types as _nbtypes
+from numba.core.extending import intrinsic as _intrinsic
+
+#: BLAS ``dgemm`` through Numba's own binding (the C helper ``numba_xxgemm`` behind ``np.dot``,
+#: which calls scipy.linalg.cython_blas): resolved by symbol name, so cached machine code stays
+#: valid; unlike ``np.dot`` it takes leading dimensions, transposes and ``beta`` (accumulate)
+_xxgemm = _nbtypes.ExternalFunction("numba_xxgemm", _nbtypes.intc(
+    _nbtypes.char, _nbtypes.char, _nbtypes.char, _nbtypes.intp, _nbtypes.intp, _nbtypes.intp,
+    _nbtypes.CPointer(_nbtypes.float64), _nbtypes.CPointer(_nbtypes.float64), _nbtypes.intp,
+    _nbtypes.CPointer(_nbtypes.float64), _nbtypes.intp, _nbtypes.CPointer(_nbtypes.float64),
+    _nbtypes.CPointer(_nbtypes.float64), _nbtypes.intp))
+
+
+@_intrinsic
+def _ptr(typingctx, arr):
+    """The data pointer of an array (its first element), for :func:`gemm`."""
+    sig = _nbtypes.CPointer(arr.dtype)(arr)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(signature.args[0])(context, builder, args[0]).data
+    return sig, codegen
+
+
+@_jit_inline
+def gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, sc):
+    """``C (M, N) := op(A) @ op(B) + beta C`` by BLAS on row-major operands given by their
+    first element and leading dimension (``ta``/``tb``: the operand is stored transposed,
+    ``(K, M)`` / ``(N, K)``); ``sc``: two floats of scratch (alpha and beta go by pointer)."""
+    sc[0] = 1.0
+    sc[1] = beta
+    # column-major BLAS: C^T = op(B)^T op(A)^T
+    return _xxgemm(np.int8(100), np.int8(116 if tb else 110), np.int8(116 if ta else 110),
+                   N, M, K, _ptr(sc), _ptr(B), ldb, _ptr(A), lda, _ptr(sc[1:]), _ptr(C), ldc)
+
+
 @_jit_fast
 def prepare(U, T, R, nx, Xh, C):
     """Pass 1 for a block: ``nx (B, n+m)`` norms, ``Xh (B, n+m, d)`` normalized vectors,
@@ -150,7 +185,7 @@ def frame(Xp, i, j, c, e):
 def grad_views(V, n, m, d, Bm, tb):
     """The gradient's scratch as views of one flat workspace ``V`` (``grad_ws_size`` floats) for
     chunks of at most ``Bm`` points: ``(nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A,
-    cf, ka, Y, Z)`` (one array argument instead of nineteen: each costs ~0.1 us to unbox)."""
+    cf, ka, Y, Z, bs)`` (one array argument instead of nineteen: each costs ~0.1 us to unbox)."""
     R = Bm * n
     bt = Bm if tb else 1
     L = Bm * (n * (n - 1) // 2 + n * m)
@@ -192,7 +227,9 @@ def grad_views(V, n, m, d, Bm, tb):
     Y = V[o:o + n * d].reshape((n, d))
     o += n * d
     Z = V[o:o + n * m].reshape((n, m))
-    return nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y, Z
+    o += n * m
+    bs = V[o:o + 2]
+    return nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y, Z, bs
 
 
 def grad_ws_layout(n, m, d, Bm, tb):
@@ -202,7 +239,7 @@ def grad_ws_layout(n, m, d, Bm, tb):
     bt = Bm if tb else 1
     L = Bm * (n * (n - 1) // 2 + n * m)
     cb = 2 * R + bt * m + bt * m * d + n * n + d * n + m * n + d * R
-    return cb + 3 * L + m * R + 2 * R + n * n + 2 * n + n * d + n * m, cb
+    return cb + 3 * L + m * R + 2 * R + n * n + 2 * n + n * d + n * m + 2, cb
 
 
 @_jit_grad
@@ -401,7 +438,7 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     m = T.shape[1]
     tb = T.shape[0] > 1
     (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-     Z) = grad_views(V, n, m, d, Bm, tb)
+     Z, bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -451,11 +488,8 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     for q in range(B):
         p = s0 + q
         base = q * n
-        if tb:
-            for i in range(n):
-                for t in range(m):
-                    Z[i, t] = ATc[t, base + i]
-            np.dot(Z, T[p], gUc[base:base + n])
+        if tb:      # gU_p := AT_p^T @ T_p (AT_p: columns base.. of AT, leading dimension R)
+            gemm(True, False, n, d, m, AT[base:], R, T[p], d, 0.0, gUc[base:base + n], d, bs)
         for i in range(n):
             cf[i] = 0.0
             ka[i] = 0.0
@@ -498,11 +532,9 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
             if want_a:
                 gA[p, i] = (ka[i] + ai * D) + kt[base + i]
-        np.dot(A, U2[p * n:(p + 1) * n], Y)
-        gp = gUc[base:base + n]
-        for i in range(n):
-            for l in range(d):
-                gp[i, l] += Y[i, l]
+        # gU_p += A @ U_p (BLAS, accumulating: no temporary, no add pass)
+        gemm(False, False, n, d, n, A, n, U2[p * n:(p + 1) * n], d, 1.0, gUc[base:base + n], d,
+             bs)
 
 
 @_jit_inline
