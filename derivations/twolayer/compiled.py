@@ -34,7 +34,7 @@ AUTO_ROWS = 1
 #: pair entries (points x rows x columns of the cosine array) per block
 BLOCK_ENTRIES = 65536
 #: pair entries per chunk of the gradient (its cosines, sines and angles: 3 x 8 x this bytes)
-GRAD_ENTRIES = 16384
+GRAD_ENTRIES = 65536
 #: threads over the gradient's chunks (1: the calling thread only).  The compiled passes and
 #: ``np.arccos`` run without the GIL, each thread on its own scratch; used from this many
 #: chunks per thread on (``nnderive bench twolayer`` measures 1 and 2)
@@ -191,19 +191,20 @@ class CompiledCore:
         L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t) of a point
         hi = N if hi is None else hi
         Bm, V, CB, PB = self._grad_scratch(n, m, d, L, Tf.shape[0] > 1)
-        B = max(1, min(hi - lo, Bm))
+        nch = max(1, -(-(hi - lo) // Bm))
+        B = max(1, -(-(hi - lo) // nch))    # equal chunks (no small last one)
         prm, prep, asm = self.prm, self.prepare_chunk, self._grad
         for s in range(lo, hi, B):
             e = min(hi, s + B)
-            bad = prep(U2, Tf, n, s, e, Bm, V)
-            if bad:
-                return -bad
+            edges = prep(U2, Tf, n, s, e, Bm, V)
+            if edges < 0:
+                return -edges
             k = (e - s) * L
             if k == CB.shape[0]:
                 np.arccos(CB, out=PB)
             else:
                 np.arccos(CB[:k], out=PB[:k])
-            asm(U2, a2, Tf, bf, prm, n, s, e, Bm, V, output, gU2, gA)
+            asm(U2, a2, Tf, bf, prm, n, s, e, Bm, V, output, gU2, gA, edges)
         return 0
 
     def _grad_scratch(self, n, m, d, L, tb):

@@ -246,20 +246,24 @@ def grad_ws_layout(n, m, d, Bm, tb):
 def prepare_chunk(U2, T, n, s0, s1, Bm, V):
     """Pass 1 of the gradient for the points ``s0 <= p < s1`` (``B <= Bm`` of them, chunk rows
     ``r = (p - s0) n + i``) of the students ``U2 (N n, d)`` and teachers ``T (1 or N, m, d)``,
-    into views of the workspace ``V`` (:func:`grad_views`): ``nu[r]``, ``rn[r]`` the student norms and their reciprocals, ``nt (1 or B, m)`` the
-    teacher norms and ``Th`` the normalized teachers, and ``CB`` the clipped cosines of the
-    chunk in two regions: the student pairs (i, j), j > i, of each point packed row by row of
-    the lower triangle (``B nss``, ``nss = n (n-1)/2``), then the student-teacher pairs as an
-    ``(m, B n)`` array (one row per teacher: long rows for the pass).  Student cosines: the raw
-    Gram entry ``U_p U_p^T`` (BLAS, one small product per point; ``G``, ``UT``, ``GT``: scratch) over
-    the norms; student-teacher cosines: ``Th @ U^T`` (one BLAS product for the chunk when the
-    teacher is shared, on the chunk's transposed copy ``UC`` (flat, ``(d, B n)``): two C-ordered operands are
-    BLAS's fast case) over the student norm.  Returns 0, or -1 if a student vector is zero,
-    -2 if a teacher vector is (then nothing else is meaningful)."""
+    into views of the workspace ``V`` (:func:`grad_views`): ``nu[r]``, ``rn[r]`` the student
+    norms and their reciprocals, ``nt (1 or B, m)`` the teacher norms and ``Th`` the normalized
+    teachers, ``CB`` the clipped cosines of the chunk in two regions: the student pairs (i, j),
+    j > i, of each point packed row by row of the lower triangle (``B nss``, ``nss = n (n-1)/2``),
+    then the student-teacher pairs as an ``(m, B n)`` array (one row per teacher: long rows for
+    the pass), and ``SB`` their sines ``sqrt(1 - c^2)`` (in the same loops).  Student cosines:
+    the raw Gram entry ``U_p U_p^T`` (BLAS, one small product per point, :func:`gemm` on the
+    point's columns of the chunk's transposed copy ``UC`` (flat, ``(d, B n)``); ``G``: scratch)
+    over the norms; student-teacher cosines: ``Th @ U^T`` (one BLAS product for the chunk when
+    the teacher is shared, on ``UC``: two C-ordered operands are BLAS's fast case; per point
+    otherwise) over the student norm.  Returns the number of pairs with ``c^2 > EDGE_C2`` (for
+    :func:`chunk_edges`), or -1 if a student vector is zero, -2 if a teacher vector is (then
+    nothing else is meaningful)."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
-    nu, rn, nt, Th, G, UT, GT, UC, CB = grad_views(V, n, m, d, Bm, tb)[:9]
+    (nu, rn, nt, Th, G, _UT, _GT, UC, CB, _PB, SB, _AT, _ct, _kt, _A, _cf, _ka, _Y, _Z,
+     bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -278,20 +282,21 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
             y = Th[g, t]
             for l in range(d):
                 y[l] = x[l] / r
-    Ct = CB[B * nss:B * nss + m * R].reshape((m, R))
+    o = B * nss
+    Ct = CB[o:o + m * R].reshape((m, R))
+    St = SB[o:o + m * R].reshape((m, R))
     UCv = UC[:d * R].reshape((d, R))
+    edges = 0
     for q in range(B):
         p = s0 + q
         Uq = U2[p * n:(p + 1) * n]
         base = q * n
-        for l in range(d):      # the transposes, written row by row (contiguous stores)
-            ut = UT[l]
+        for l in range(d):      # the transpose, written row by row (contiguous stores)
             uc = UCv[l, base:base + n]
             for i in range(n):
-                x = Uq[i, l]
-                ut[i] = x
-                uc[i] = x
-        np.dot(Uq, UT, G)
+                uc[i] = Uq[i, l]
+        # G := UC_p^T UC_p (the point's n columns of UC, leading dimension R)
+        gemm(True, False, n, n, d, UC[base:], R, UC[base:], R, 0.0, G, n, bs)
         for i in range(n):
             r = math.sqrt(G[i, i])
             if r == 0.0:
@@ -304,26 +309,32 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
             rj = rn[base + j]
             rr = rn[base:base + j]
             dst = CB[k:k + j]
+            sst = SB[k:k + j]
             for i in range(j):
                 c = gj[i] * rj * rr[i]
                 c = c if c < 1.0 else 1.0
-                dst[i] = c if c > -1.0 else -1.0
+                c = c if c > -1.0 else -1.0
+                dst[i] = c
+                sst[i] = math.sqrt(1.0 - c * c)
+                edges += 1 if c * c > EDGE_C2 else 0
             k += j
-        if tb and bad == 0:
-            np.dot(Th[q], UT, GT)
-            for t in range(m):
-                Ct[t, base:base + n] = GT[t]
+        if tb and bad == 0:     # Ct[:, base:base + n] := Th_p @ UC_p
+            gemm(False, False, m, n, d, Th[q], d, UC[base:], R, 0.0, CB[o + base:], R, bs)
     if bad:
         return bad
     if not tb:
         np.dot(Th[0], UCv, Ct)
     for t in range(m):
         ct = Ct[t]
+        st = St[t]
         for r in range(R):
             c = ct[r] * rn[r]
             c = c if c < 1.0 else 1.0
-            ct[r] = c if c > -1.0 else -1.0
-    return 0
+            c = c if c > -1.0 else -1.0
+            ct[r] = c
+            st[r] = math.sqrt(1.0 - c * c)
+            edges += 1 if c * c > EDGE_C2 else 0
+    return edges
 
 
 @_jit
@@ -420,20 +431,20 @@ def _K_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
     :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
     ``CB``; ``PB`` the arccos of ``CB``).
 
-    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
-    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    ``edges``: :func:`prepare_chunk`'s count of edge pairs (redone first by :func:`chunk_edges`
+    when there are any; ``SB`` holds the sines).  Flat passes over the whole chunk: the student-teacher pair terms in
     long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
     student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
-    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    partner sums) and ``gU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).  ``cf``, ``ka
+    (n)``: scratch (views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
@@ -442,12 +453,6 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
-    tot = B * nss + m * R
-    edges = 0
-    for x in range(tot):
-        c = CB[x]
-        SB[x] = math.sqrt(1.0 - c * c)
-        edges += 1 if c * c > EDGE_C2 else 0
     if edges:
         chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
     ab = a2[s0 * n:s1 * n]
