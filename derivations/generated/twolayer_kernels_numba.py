@@ -298,19 +298,19 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
             rj = rn[base + j]
             rr = rn[base:base + j]
             dst = CB[k:k + j]
-            sst = SB[k:k + j]
             for i in range(j):
                 c = gj[i] * rj * rr[i]
                 c = c if c < 1.0 else 1.0
-                c = c if c > -1.0 else -1.0
-                dst[i] = c
-                sst[i] = math.sqrt(1.0 - c * c)
-                edges += 1 if c * c > EDGE_C2 else 0
+                dst[i] = c if c > -1.0 else -1.0
             k += j
         if tb and bad == 0:     # Ct[:, base:base + n] := Th_p @ UC_p
             gemm(False, False, m, n, d, Th[q], d, UC[base:], R, 0.0, CB[o + base:], R, bs)
     if bad:
         return bad
+    for x in range(o):      # the student pairs' sines: one long loop (the rows above are short)
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
     if not tb:
         np.dot(Th[0], UCv, Ct)
     for t in range(m):
