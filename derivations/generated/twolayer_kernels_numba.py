@@ -398,6 +398,21 @@ def relu_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def relu_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = (1/2)/numpy.pi
+    _t1 = _t0*b
+    return (float(_t1*a*(c*(numpy.pi) + s - c*phi)), float(_t1*ra*s), float(_t0*(numpy.pi - phi)),)
+
+
+@_jit_inline
+def relu_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    _t0 = (1/2)/numpy.pi
+    return (float(_t0*b*ra*s), float(_t0*(numpy.pi - phi)),)
+
+
+@_jit_inline
 def relu_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = (1/2)/numpy.pi
@@ -498,19 +513,20 @@ def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = relu_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = relu_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = relu_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = relu_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -526,9 +542,11 @@ def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -538,17 +556,18 @@ def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = relu_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = relu_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = relu_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = relu_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = relu_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = relu_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -805,6 +824,29 @@ def leaky_relu_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def leaky_relu_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    alpha = prm[0]
+    _t0 = c*(numpy.pi)
+    _t1 = 2*alpha
+    _t2 = c*phi
+    _t3 = alpha**2
+    _t4 = (1/2)/numpy.pi
+    _t5 = _t4*b
+    return (float(_t5*a*(_t0*_t3 + _t0 + _t1*_t2 - _t1*s - _t2*_t3 - _t2 + _t3*s + s)), float(_t5*ra*s*(_t3 + 1 - _t1)), float(_t4*(_t1*phi - _t3*phi + _t3*(numpy.pi) - phi + numpy.pi)),)
+
+
+@_jit_inline
+def leaky_relu_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    alpha = prm[0]
+    _t0 = 2*alpha
+    _t1 = alpha**2
+    _t2 = (1/2)/numpy.pi
+    return (float(_t2*b*ra*s*(_t1 + 1 - _t0)), float(_t2*(_t0*phi - _t1*phi + _t1*(numpy.pi) - phi + numpy.pi)),)
+
+
+@_jit_inline
 def leaky_relu_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     alpha = prm[0]
@@ -918,19 +960,20 @@ def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, ed
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = leaky_relu_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = leaky_relu_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = leaky_relu_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = leaky_relu_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -946,9 +989,11 @@ def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, ed
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -958,17 +1003,18 @@ def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, ed
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = leaky_relu_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = leaky_relu_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = leaky_relu_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = leaky_relu_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = leaky_relu_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = leaky_relu_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -1214,6 +1260,23 @@ def abs_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def abs_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = 2*s
+    _t1 = 2*phi
+    _t2 = numpy.pi**(-1.0)
+    _t3 = _t2*b
+    return (float(_t3*a*(_t0 - _t1*c + c*(numpy.pi))), float(_t0*_t3*ra), float(_t2*(numpy.pi - _t1)),)
+
+
+@_jit_inline
+def abs_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    _t0 = numpy.pi**(-1.0)
+    return (float(2*_t0*b*ra*s), float(_t0*(numpy.pi - 2*phi)),)
+
+
+@_jit_inline
 def abs_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = 2*s
@@ -1316,19 +1379,20 @@ def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = abs_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = abs_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = abs_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = abs_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -1344,9 +1408,11 @@ def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -1356,17 +1422,18 @@ def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = abs_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = abs_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = abs_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = abs_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = abs_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = abs_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -1607,6 +1674,18 @@ def identity_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def identity_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    return (float(a*b*c), float(0), float(1),)
+
+
+@_jit_inline
+def identity_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    return (float(0), float(1),)
+
+
+@_jit_inline
 def identity_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     return (float(a*b*c), float(0), float(1), float(0), float(0), float(0), float(0), float(1), float(0), float(0), float(0), float(0),)
@@ -1701,19 +1780,20 @@ def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edge
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = identity_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = identity_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = identity_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = identity_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -1729,9 +1809,11 @@ def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edge
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -1741,17 +1823,18 @@ def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edge
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = identity_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = identity_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = identity_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = identity_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = identity_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = identity_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -1993,6 +2076,19 @@ def quadratic_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def quadratic_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = b**2
+    return (float(_t0*a**2*(numpy.cos(2*phi) + 2)), float(2*_t0), float(4*a*b*c),)
+
+
+@_jit_inline
+def quadratic_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    return (float(2*b**2), float(4*a*b*c),)
+
+
+@_jit_inline
 def quadratic_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = b**2
@@ -2095,19 +2191,20 @@ def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edg
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = quadratic_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = quadratic_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = quadratic_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = quadratic_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -2123,9 +2220,11 @@ def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edg
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -2135,17 +2234,18 @@ def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edg
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = quadratic_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = quadratic_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = quadratic_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = quadratic_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = quadratic_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = quadratic_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -2389,6 +2489,21 @@ def step_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def step_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = (1/2)/numpy.pi
+    _t1 = _t0/s
+    return (float(_t0*(numpy.pi - phi)), float(-_t1*c*ra**2), float(_t1*ra/b),)
+
+
+@_jit_inline
+def step_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    _t0 = (1/s)*((1/2)/numpy.pi)
+    return (float(-_t0*c*ra**2), float(_t0*ra/b),)
+
+
+@_jit_inline
 def step_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = (1/2)/numpy.pi
@@ -2490,19 +2605,20 @@ def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = step_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = step_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = step_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = step_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -2518,9 +2634,11 @@ def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -2530,17 +2648,18 @@ def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = step_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = step_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = step_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = step_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = step_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = step_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -2796,6 +2915,31 @@ def erf_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def erf_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = numpy.pi**(-1.0)
+    _t1 = b**2
+    _t2 = a**2
+    _t3 = 4*_t1*_t2
+    _t4 = 2*_t2 + 1
+    _t5 = 2*_t1 + _t3 + _t4
+    _t6 = a*b*c
+    _t7 = _t0/numpy.sqrt(_t5 - _t3*c**2)
+    return (float(2*_t0*numpy.arcsin(2*_t6/numpy.sqrt(_t5))), float(-8*_t6*_t7/_t4), float(4*_t7),)
+
+
+@_jit_inline
+def erf_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    _t0 = a**2
+    _t1 = 2*_t0 + 1
+    _t2 = b**2
+    _t3 = 4*_t0*_t2
+    _t4 = 1/numpy.sqrt(_t1 + 2*_t2 - _t3*c**2 + _t3)*(numpy.pi**(-1.0))
+    return (float(-8*_t4*a*b*c/_t1), float(4*_t4),)
+
+
+@_jit_inline
 def erf_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = numpy.pi**(-1.0)
@@ -2933,19 +3077,20 @@ def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = erf_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = erf_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = erf_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = erf_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -2961,9 +3106,11 @@ def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -2973,17 +3120,18 @@ def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = erf_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = erf_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = erf_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = erf_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = erf_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = erf_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2

@@ -472,19 +472,20 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = _K_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = _K_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = _K_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = _K_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -500,9 +501,11 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -512,17 +515,18 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = _K_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = _K_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = _K_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = _K_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = _K_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = _K_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
