@@ -20,14 +20,17 @@ block of parameter points is split in three calls (:mod:`derivations.twolayer.co
 3. ``_K_asm_loss`` / ``_K_asm_hess`` / ``_K_asm_hvp``: the stable angle at the edges, the
    derived pair terms and the chain rule, point by point, into preallocated outputs.
 
-The gradient has its own passes over cache-sized chunks of points: ``prepare_chunk`` (the
-raw student Gram entries by one small BLAS product per point, packed (each pair once, lower
-triangle) and scaled by the norms; the student-teacher cosines as one ``(m, chunk rows)`` array,
-by one BLAS product per chunk when the teacher is shared), ``np.arccos`` of the chunk, then
-``_K_asm_grad``: the sines and the edge count in one flat loop, the Kahan angle of the edge
-pairs in a separate pass (:func:`chunk_edges`), the student-teacher pair terms in long
+The gradient has its own passes over chunks of points: ``prepare_chunk`` (the chunk's students
+transposed, the raw student Gram entries by one small BLAS product per point, packed (each
+pair once, lower triangle) and scaled by the norms; the student-teacher cosines as one ``(m,
+chunk rows)`` array, by one BLAS product per chunk when the teacher is shared; the sines and
+the count of edge pairs in the same loops), ``np.arccos`` of the chunk, then ``_K_asm_grad``:
+the Kahan angle of the edge pairs (:func:`chunk_edges`), the student-teacher pair terms in long
 vectorized rows and their part of ``dl/dU`` as one BLAS product per chunk, then per point the
-student pairs in both orders and ``dl/dU_p += A @ U_p`` (BLAS).
+student pairs in both orders and ``dl/dU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).
+The gradient's pair terms are ``_K_grad_r`` / ``_K_dgrad_r``: the derived kernels with the
+negative powers of the first norm as powers of its reciprocal (computed once per unit), so
+no pair costs a division.
 """
 # flake8: noqa
 # pylint: skip-file
