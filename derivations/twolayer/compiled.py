@@ -74,6 +74,23 @@ def use_compiled(kernel, batch=()) -> bool:
     return True
 
 
+_POOLS = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(k):
+    """A thread pool of ``k`` workers kept for the process: its threads keep their gradient
+    workspaces (:meth:`CompiledCore._grad_scratch` is per thread) between calls, so a call does
+    not allocate and page in fresh ones."""
+    with _POOLS_LOCK:
+        ex = _POOLS.get(k)
+        if ex is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            ex = _POOLS[k] = ThreadPoolExecutor(k, thread_name_prefix="nnderive-grad")
+        return ex
+
+
 def _equal_chunk(N, most):
     """Points per chunk: ``N`` points cut into equal chunks of at most ``most`` (no small
     last chunk)."""
@@ -180,15 +197,12 @@ class CompiledCore:
         """:meth:`grad_chunks` on ``GRAD_THREADS`` threads, each on a contiguous run of whole
         chunks of ``per`` points, the single thread's chunks (the same BLAS products, so the same
         bits; its own scratch: :meth:`_grad_scratch` is per thread)."""
-        from concurrent.futures import ThreadPoolExecutor
-
         N = args[4]
         nchunks = -(-N // per)
         k = min(GRAD_THREADS, nchunks)
         cuts = [per * (nchunks * i // k) for i in range(k)] + [N]
-        with ThreadPoolExecutor(k) as ex:
-            res = list(ex.map(lambda i: self.grad_chunks(*args, lo=cuts[i], hi=cuts[i + 1],
-                                                         step=per), range(k)))
+        res = list(_pool(GRAD_THREADS).map(
+            lambda i: self.grad_chunks(*args, lo=cuts[i], hi=cuts[i + 1], step=per), range(k)))
         bad = [r for r in res if r]
         return min(bad) if bad else 0
 
