@@ -215,7 +215,10 @@ class CompiledCore:
         L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t) of a point
         hi = N if hi is None else hi
         Bm, V, CB, PB = self._grad_scratch(n, m, d, L, Tf.shape[0] > 1)
-        B = step if step is not None else _equal_chunk(hi - lo, Bm)
+        if step is not None:
+            B = step
+        else:
+            B = hi - lo if hi - lo <= Bm else _equal_chunk(hi - lo, Bm)
         prm, prep, asm = self.prm, self.prepare_chunk, self._grad
         for s in range(lo, hi, B):
             e = min(hi, s + B)
