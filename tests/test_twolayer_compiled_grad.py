@@ -104,10 +104,11 @@ def test_edge_pairs_get_the_stable_angle():
     L = n * (n - 1) // 2 + n * m
     Bm, V, CB, PB = core._grad_scratch(n, m, d, L, False)
     U2 = U.reshape(n, d)
-    assert core.prepare_chunk(U2, T, n, 0, 1, Bm, V) == 0
+    edges = core.prepare_chunk(U2, T, n, 0, 1, Bm, V)   # the count of pairs with c^2 > 0.81
+    assert edges == 2
     np.arccos(CB[:L], out=PB[:L])
     core._grad(U2, np.ones(n), T, np.ones((1, m)), core.prm, n, 0, 1, Bm, V, False,
-               np.empty((n, d)), np.empty((1, 1)))
+               np.empty((n, d)), np.empty((1, 1)), edges)
     cb = core.grad_ws_layout(n, m, d, Bm, False)[1]
     SB = V[cb + 2 * Bm * L:]       # the sines follow the angles (compiled grad_views)
 

@@ -31,6 +31,41 @@ ACTIVATIONS = ('relu', 'leaky_relu', 'abs', 'identity', 'quadratic', 'step', 'er
 EDGE_C2 = 0.81
 
 
+from numba import types as _nbtypes
+from numba.core.extending import intrinsic as _intrinsic
+
+#: BLAS ``dgemm`` through Numba's own binding (the C helper ``numba_xxgemm`` behind ``np.dot``,
+#: which calls scipy.linalg.cython_blas): resolved by symbol name, so cached machine code stays
+#: valid; unlike ``np.dot`` it takes leading dimensions, transposes and ``beta`` (accumulate)
+_xxgemm = _nbtypes.ExternalFunction("numba_xxgemm", _nbtypes.intc(
+    _nbtypes.char, _nbtypes.char, _nbtypes.char, _nbtypes.intp, _nbtypes.intp, _nbtypes.intp,
+    _nbtypes.CPointer(_nbtypes.float64), _nbtypes.CPointer(_nbtypes.float64), _nbtypes.intp,
+    _nbtypes.CPointer(_nbtypes.float64), _nbtypes.intp, _nbtypes.CPointer(_nbtypes.float64),
+    _nbtypes.CPointer(_nbtypes.float64), _nbtypes.intp))
+
+
+@_intrinsic
+def _ptr(typingctx, arr):
+    """The data pointer of an array (its first element), for :func:`gemm`."""
+    sig = _nbtypes.CPointer(arr.dtype)(arr)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(signature.args[0])(context, builder, args[0]).data
+    return sig, codegen
+
+
+@_jit_inline
+def gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, sc):
+    """``C (M, N) := op(A) @ op(B) + beta C`` by BLAS on row-major operands given by their
+    first element and leading dimension (``ta``/``tb``: the operand is stored transposed,
+    ``(K, M)`` / ``(N, K)``); ``sc``: two floats of scratch (alpha and beta go by pointer)."""
+    sc[0] = 1.0
+    sc[1] = beta
+    # column-major BLAS: C^T = op(B)^T op(A)^T
+    return _xxgemm(np.int8(100), np.int8(116 if tb else 110), np.int8(116 if ta else 110),
+                   N, M, K, _ptr(sc), _ptr(B), ldb, _ptr(A), lda, _ptr(sc[1:]), _ptr(C), ldc)
+
+
 @_jit_fast
 def prepare(U, T, R, nx, Xh, C):
     """Pass 1 for a block: ``nx (B, n+m)`` norms, ``Xh (B, n+m, d)`` normalized vectors,
@@ -139,7 +174,7 @@ def frame(Xp, i, j, c, e):
 def grad_views(V, n, m, d, Bm, tb):
     """The gradient's scratch as views of one flat workspace ``V`` (``grad_ws_size`` floats) for
     chunks of at most ``Bm`` points: ``(nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A,
-    cf, ka, Y, Z)`` (one array argument instead of nineteen: each costs ~0.1 us to unbox)."""
+    cf, ka, Y, Z, bs)`` (one array argument instead of nineteen: each costs ~0.1 us to unbox)."""
     R = Bm * n
     bt = Bm if tb else 1
     L = Bm * (n * (n - 1) // 2 + n * m)
@@ -181,7 +216,9 @@ def grad_views(V, n, m, d, Bm, tb):
     Y = V[o:o + n * d].reshape((n, d))
     o += n * d
     Z = V[o:o + n * m].reshape((n, m))
-    return nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y, Z
+    o += n * m
+    bs = V[o:o + 2]
+    return nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y, Z, bs
 
 
 def grad_ws_layout(n, m, d, Bm, tb):
@@ -191,27 +228,31 @@ def grad_ws_layout(n, m, d, Bm, tb):
     bt = Bm if tb else 1
     L = Bm * (n * (n - 1) // 2 + n * m)
     cb = 2 * R + bt * m + bt * m * d + n * n + d * n + m * n + d * R
-    return cb + 3 * L + m * R + 2 * R + n * n + 2 * n + n * d + n * m, cb
+    return cb + 3 * L + m * R + 2 * R + n * n + 2 * n + n * d + n * m + 2, cb
 
 
 @_jit_grad
 def prepare_chunk(U2, T, n, s0, s1, Bm, V):
     """Pass 1 of the gradient for the points ``s0 <= p < s1`` (``B <= Bm`` of them, chunk rows
     ``r = (p - s0) n + i``) of the students ``U2 (N n, d)`` and teachers ``T (1 or N, m, d)``,
-    into views of the workspace ``V`` (:func:`grad_views`): ``nu[r]``, ``rn[r]`` the student norms and their reciprocals, ``nt (1 or B, m)`` the
-    teacher norms and ``Th`` the normalized teachers, and ``CB`` the clipped cosines of the
-    chunk in two regions: the student pairs (i, j), j > i, of each point packed row by row of
-    the lower triangle (``B nss``, ``nss = n (n-1)/2``), then the student-teacher pairs as an
-    ``(m, B n)`` array (one row per teacher: long rows for the pass).  Student cosines: the raw
-    Gram entry ``U_p U_p^T`` (BLAS, one small product per point; ``G``, ``UT``, ``GT``: scratch) over
-    the norms; student-teacher cosines: ``Th @ U^T`` (one BLAS product for the chunk when the
-    teacher is shared, on the chunk's transposed copy ``UC`` (flat, ``(d, B n)``): two C-ordered operands are
-    BLAS's fast case) over the student norm.  Returns 0, or -1 if a student vector is zero,
-    -2 if a teacher vector is (then nothing else is meaningful)."""
+    into views of the workspace ``V`` (:func:`grad_views`): ``nu[r]``, ``rn[r]`` the student
+    norms and their reciprocals, ``nt (1 or B, m)`` the teacher norms and ``Th`` the normalized
+    teachers, ``CB`` the clipped cosines of the chunk in two regions: the student pairs (i, j),
+    j > i, of each point packed row by row of the lower triangle (``B nss``, ``nss = n (n-1)/2``),
+    then the student-teacher pairs as an ``(m, B n)`` array (one row per teacher: long rows for
+    the pass), and ``SB`` their sines ``sqrt(1 - c^2)`` (in the same loops).  Student cosines:
+    the raw Gram entry ``U_p U_p^T`` (BLAS, one small product per point, :func:`gemm` on the
+    point's columns of the chunk's transposed copy ``UC`` (flat, ``(d, B n)``); ``G``: scratch)
+    over the norms; student-teacher cosines: ``Th @ U^T`` (one BLAS product for the chunk when
+    the teacher is shared, on ``UC``: two C-ordered operands are BLAS's fast case; per point
+    otherwise) over the student norm.  Returns the number of pairs with ``c^2 > EDGE_C2`` (for
+    :func:`chunk_edges`), or -1 if a student vector is zero, -2 if a teacher vector is (then
+    nothing else is meaningful)."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
-    nu, rn, nt, Th, G, UT, GT, UC, CB = grad_views(V, n, m, d, Bm, tb)[:9]
+    (nu, rn, nt, Th, G, _UT, _GT, UC, CB, _PB, SB, _AT, _ct, _kt, _A, _cf, _ka, _Y, _Z,
+     bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -230,20 +271,21 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
             y = Th[g, t]
             for l in range(d):
                 y[l] = x[l] / r
-    Ct = CB[B * nss:B * nss + m * R].reshape((m, R))
+    o = B * nss
+    Ct = CB[o:o + m * R].reshape((m, R))
+    St = SB[o:o + m * R].reshape((m, R))
     UCv = UC[:d * R].reshape((d, R))
+    edges = 0
     for q in range(B):
         p = s0 + q
         Uq = U2[p * n:(p + 1) * n]
         base = q * n
-        for l in range(d):      # the transposes, written row by row (contiguous stores)
-            ut = UT[l]
+        for l in range(d):      # the transpose, written row by row (contiguous stores)
             uc = UCv[l, base:base + n]
             for i in range(n):
-                x = Uq[i, l]
-                ut[i] = x
-                uc[i] = x
-        np.dot(Uq, UT, G)
+                uc[i] = Uq[i, l]
+        # G := UC_p^T UC_p (the point's n columns of UC, leading dimension R)
+        gemm(True, False, n, n, d, UC[base:], R, UC[base:], R, 0.0, G, n, bs)
         for i in range(n):
             r = math.sqrt(G[i, i])
             if r == 0.0:
@@ -261,21 +303,27 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
                 c = c if c < 1.0 else 1.0
                 dst[i] = c if c > -1.0 else -1.0
             k += j
-        if tb and bad == 0:
-            np.dot(Th[q], UT, GT)
-            for t in range(m):
-                Ct[t, base:base + n] = GT[t]
+        if tb and bad == 0:     # Ct[:, base:base + n] := Th_p @ UC_p
+            gemm(False, False, m, n, d, Th[q], d, UC[base:], R, 0.0, CB[o + base:], R, bs)
     if bad:
         return bad
+    for x in range(o):      # the student pairs' sines: one long loop (the rows above are short)
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
     if not tb:
         np.dot(Th[0], UCv, Ct)
     for t in range(m):
         ct = Ct[t]
+        st = St[t]
         for r in range(R):
             c = ct[r] * rn[r]
             c = c if c < 1.0 else 1.0
-            ct[r] = c if c > -1.0 else -1.0
-    return 0
+            c = c if c > -1.0 else -1.0
+            ct[r] = c
+            st[r] = math.sqrt(1.0 - c * c)
+            edges += 1 if c * c > EDGE_C2 else 0
+    return edges
 
 
 @_jit
@@ -350,6 +398,21 @@ def relu_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def relu_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = (1/2)/numpy.pi
+    _t1 = _t0*b
+    return (float(_t1*a*(c*(numpy.pi) + s - c*phi)), float(_t1*ra*s), float(_t0*(numpy.pi - phi)),)
+
+
+@_jit_inline
+def relu_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    _t0 = (1/2)/numpy.pi
+    return (float(_t0*b*ra*s), float(_t0*(numpy.pi - phi)),)
+
+
+@_jit_inline
 def relu_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = (1/2)/numpy.pi
@@ -409,34 +472,28 @@ def relu_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
     :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
     ``CB``; ``PB`` the arccos of ``CB``).
 
-    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
-    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    ``edges``: :func:`prepare_chunk`'s count of edge pairs (redone first by :func:`chunk_edges`
+    when there are any; ``SB`` holds the sines).  Flat passes over the whole chunk: the student-teacher pair terms in
     long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
     student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
-    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    partner sums) and ``gU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).  ``cf``, ``ka
+    (n)``: scratch (views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
     (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-     Z) = grad_views(V, n, m, d, Bm, tb)
+     Z, bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
-    tot = B * nss + m * R
-    edges = 0
-    for x in range(tot):
-        c = CB[x]
-        SB[x] = math.sqrt(1.0 - c * c)
-        edges += 1 if c * c > EDGE_C2 else 0
     if edges:
         chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
     ab = a2[s0 * n:s1 * n]
@@ -456,19 +513,20 @@ def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = relu_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = relu_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = relu_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = relu_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -477,19 +535,18 @@ def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     for q in range(B):
         p = s0 + q
         base = q * n
-        if tb:
-            for i in range(n):
-                for t in range(m):
-                    Z[i, t] = ATc[t, base + i]
-            np.dot(Z, T[p], gUc[base:base + n])
+        if tb:      # gU_p := AT_p^T @ T_p (AT_p: columns base.. of AT, leading dimension R)
+            gemm(True, False, n, d, m, AT[base:], R, T[p], d, 0.0, gUc[base:base + n], d, bs)
         for i in range(n):
             cf[i] = 0.0
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -499,17 +556,18 @@ def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = relu_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = relu_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = relu_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = relu_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = relu_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = relu_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -524,11 +582,9 @@ def relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
             if want_a:
                 gA[p, i] = (ka[i] + ai * D) + kt[base + i]
-        np.dot(A, U2[p * n:(p + 1) * n], Y)
-        gp = gUc[base:base + n]
-        for i in range(n):
-            for l in range(d):
-                gp[i, l] += Y[i, l]
+        # gU_p += A @ U_p (BLAS, accumulating: no temporary, no add pass)
+        gemm(False, False, n, d, n, A, n, U2[p * n:(p + 1) * n], d, 1.0, gUc[base:base + n], d,
+             bs)
 
 
 @_jit_inline
@@ -768,6 +824,29 @@ def leaky_relu_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def leaky_relu_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    alpha = prm[0]
+    _t0 = c*(numpy.pi)
+    _t1 = 2*alpha
+    _t2 = c*phi
+    _t3 = alpha**2
+    _t4 = (1/2)/numpy.pi
+    _t5 = _t4*b
+    return (float(_t5*a*(_t0*_t3 + _t0 + _t1*_t2 - _t1*s - _t2*_t3 - _t2 + _t3*s + s)), float(_t5*ra*s*(_t3 + 1 - _t1)), float(_t4*(_t1*phi - _t3*phi + _t3*(numpy.pi) - phi + numpy.pi)),)
+
+
+@_jit_inline
+def leaky_relu_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    alpha = prm[0]
+    _t0 = 2*alpha
+    _t1 = alpha**2
+    _t2 = (1/2)/numpy.pi
+    return (float(_t2*b*ra*s*(_t1 + 1 - _t0)), float(_t2*(_t0*phi - _t1*phi + _t1*(numpy.pi) - phi + numpy.pi)),)
+
+
+@_jit_inline
 def leaky_relu_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     alpha = prm[0]
@@ -840,34 +919,28 @@ def leaky_relu_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
     :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
     ``CB``; ``PB`` the arccos of ``CB``).
 
-    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
-    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    ``edges``: :func:`prepare_chunk`'s count of edge pairs (redone first by :func:`chunk_edges`
+    when there are any; ``SB`` holds the sines).  Flat passes over the whole chunk: the student-teacher pair terms in
     long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
     student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
-    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    partner sums) and ``gU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).  ``cf``, ``ka
+    (n)``: scratch (views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
     (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-     Z) = grad_views(V, n, m, d, Bm, tb)
+     Z, bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
-    tot = B * nss + m * R
-    edges = 0
-    for x in range(tot):
-        c = CB[x]
-        SB[x] = math.sqrt(1.0 - c * c)
-        edges += 1 if c * c > EDGE_C2 else 0
     if edges:
         chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
     ab = a2[s0 * n:s1 * n]
@@ -887,19 +960,20 @@ def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = leaky_relu_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = leaky_relu_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = leaky_relu_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = leaky_relu_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -908,19 +982,18 @@ def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     for q in range(B):
         p = s0 + q
         base = q * n
-        if tb:
-            for i in range(n):
-                for t in range(m):
-                    Z[i, t] = ATc[t, base + i]
-            np.dot(Z, T[p], gUc[base:base + n])
+        if tb:      # gU_p := AT_p^T @ T_p (AT_p: columns base.. of AT, leading dimension R)
+            gemm(True, False, n, d, m, AT[base:], R, T[p], d, 0.0, gUc[base:base + n], d, bs)
         for i in range(n):
             cf[i] = 0.0
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -930,17 +1003,18 @@ def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = leaky_relu_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = leaky_relu_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = leaky_relu_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = leaky_relu_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = leaky_relu_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = leaky_relu_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -955,11 +1029,9 @@ def leaky_relu_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
             if want_a:
                 gA[p, i] = (ka[i] + ai * D) + kt[base + i]
-        np.dot(A, U2[p * n:(p + 1) * n], Y)
-        gp = gUc[base:base + n]
-        for i in range(n):
-            for l in range(d):
-                gp[i, l] += Y[i, l]
+        # gU_p += A @ U_p (BLAS, accumulating: no temporary, no add pass)
+        gemm(False, False, n, d, n, A, n, U2[p * n:(p + 1) * n], d, 1.0, gUc[base:base + n], d,
+             bs)
 
 
 @_jit_inline
@@ -1188,6 +1260,23 @@ def abs_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def abs_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = 2*s
+    _t1 = 2*phi
+    _t2 = numpy.pi**(-1.0)
+    _t3 = _t2*b
+    return (float(_t3*a*(_t0 - _t1*c + c*(numpy.pi))), float(_t0*_t3*ra), float(_t2*(numpy.pi - _t1)),)
+
+
+@_jit_inline
+def abs_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    _t0 = numpy.pi**(-1.0)
+    return (float(2*_t0*b*ra*s), float(_t0*(numpy.pi - 2*phi)),)
+
+
+@_jit_inline
 def abs_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = 2*s
@@ -1249,34 +1338,28 @@ def abs_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
     :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
     ``CB``; ``PB`` the arccos of ``CB``).
 
-    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
-    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    ``edges``: :func:`prepare_chunk`'s count of edge pairs (redone first by :func:`chunk_edges`
+    when there are any; ``SB`` holds the sines).  Flat passes over the whole chunk: the student-teacher pair terms in
     long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
     student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
-    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    partner sums) and ``gU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).  ``cf``, ``ka
+    (n)``: scratch (views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
     (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-     Z) = grad_views(V, n, m, d, Bm, tb)
+     Z, bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
-    tot = B * nss + m * R
-    edges = 0
-    for x in range(tot):
-        c = CB[x]
-        SB[x] = math.sqrt(1.0 - c * c)
-        edges += 1 if c * c > EDGE_C2 else 0
     if edges:
         chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
     ab = a2[s0 * n:s1 * n]
@@ -1296,19 +1379,20 @@ def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = abs_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = abs_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = abs_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = abs_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -1317,19 +1401,18 @@ def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     for q in range(B):
         p = s0 + q
         base = q * n
-        if tb:
-            for i in range(n):
-                for t in range(m):
-                    Z[i, t] = ATc[t, base + i]
-            np.dot(Z, T[p], gUc[base:base + n])
+        if tb:      # gU_p := AT_p^T @ T_p (AT_p: columns base.. of AT, leading dimension R)
+            gemm(True, False, n, d, m, AT[base:], R, T[p], d, 0.0, gUc[base:base + n], d, bs)
         for i in range(n):
             cf[i] = 0.0
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -1339,17 +1422,18 @@ def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = abs_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = abs_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = abs_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = abs_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = abs_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = abs_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -1364,11 +1448,9 @@ def abs_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
             if want_a:
                 gA[p, i] = (ka[i] + ai * D) + kt[base + i]
-        np.dot(A, U2[p * n:(p + 1) * n], Y)
-        gp = gUc[base:base + n]
-        for i in range(n):
-            for l in range(d):
-                gp[i, l] += Y[i, l]
+        # gU_p += A @ U_p (BLAS, accumulating: no temporary, no add pass)
+        gemm(False, False, n, d, n, A, n, U2[p * n:(p + 1) * n], d, 1.0, gUc[base:base + n], d,
+             bs)
 
 
 @_jit_inline
@@ -1592,6 +1674,18 @@ def identity_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def identity_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    return (float(a*b*c), float(0), float(1),)
+
+
+@_jit_inline
+def identity_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    return (float(0), float(1),)
+
+
+@_jit_inline
 def identity_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     return (float(a*b*c), float(0), float(1), float(0), float(0), float(0), float(0), float(1), float(0), float(0), float(0), float(0),)
@@ -1645,34 +1739,28 @@ def identity_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
     :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
     ``CB``; ``PB`` the arccos of ``CB``).
 
-    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
-    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    ``edges``: :func:`prepare_chunk`'s count of edge pairs (redone first by :func:`chunk_edges`
+    when there are any; ``SB`` holds the sines).  Flat passes over the whole chunk: the student-teacher pair terms in
     long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
     student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
-    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    partner sums) and ``gU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).  ``cf``, ``ka
+    (n)``: scratch (views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
     (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-     Z) = grad_views(V, n, m, d, Bm, tb)
+     Z, bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
-    tot = B * nss + m * R
-    edges = 0
-    for x in range(tot):
-        c = CB[x]
-        SB[x] = math.sqrt(1.0 - c * c)
-        edges += 1 if c * c > EDGE_C2 else 0
     if edges:
         chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
     ab = a2[s0 * n:s1 * n]
@@ -1692,19 +1780,20 @@ def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = identity_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = identity_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = identity_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = identity_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -1713,19 +1802,18 @@ def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     for q in range(B):
         p = s0 + q
         base = q * n
-        if tb:
-            for i in range(n):
-                for t in range(m):
-                    Z[i, t] = ATc[t, base + i]
-            np.dot(Z, T[p], gUc[base:base + n])
+        if tb:      # gU_p := AT_p^T @ T_p (AT_p: columns base.. of AT, leading dimension R)
+            gemm(True, False, n, d, m, AT[base:], R, T[p], d, 0.0, gUc[base:base + n], d, bs)
         for i in range(n):
             cf[i] = 0.0
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -1735,17 +1823,18 @@ def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = identity_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = identity_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = identity_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = identity_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = identity_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = identity_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -1760,11 +1849,9 @@ def identity_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
             if want_a:
                 gA[p, i] = (ka[i] + ai * D) + kt[base + i]
-        np.dot(A, U2[p * n:(p + 1) * n], Y)
-        gp = gUc[base:base + n]
-        for i in range(n):
-            for l in range(d):
-                gp[i, l] += Y[i, l]
+        # gU_p += A @ U_p (BLAS, accumulating: no temporary, no add pass)
+        gemm(False, False, n, d, n, A, n, U2[p * n:(p + 1) * n], d, 1.0, gUc[base:base + n], d,
+             bs)
 
 
 @_jit_inline
@@ -1989,6 +2076,19 @@ def quadratic_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def quadratic_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = b**2
+    return (float(_t0*a**2*(numpy.cos(2*phi) + 2)), float(2*_t0), float(4*a*b*c),)
+
+
+@_jit_inline
+def quadratic_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    return (float(2*b**2), float(4*a*b*c),)
+
+
+@_jit_inline
 def quadratic_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = b**2
@@ -2050,34 +2150,28 @@ def quadratic_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
     :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
     ``CB``; ``PB`` the arccos of ``CB``).
 
-    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
-    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    ``edges``: :func:`prepare_chunk`'s count of edge pairs (redone first by :func:`chunk_edges`
+    when there are any; ``SB`` holds the sines).  Flat passes over the whole chunk: the student-teacher pair terms in
     long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
     student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
-    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    partner sums) and ``gU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).  ``cf``, ``ka
+    (n)``: scratch (views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
     (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-     Z) = grad_views(V, n, m, d, Bm, tb)
+     Z, bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
-    tot = B * nss + m * R
-    edges = 0
-    for x in range(tot):
-        c = CB[x]
-        SB[x] = math.sqrt(1.0 - c * c)
-        edges += 1 if c * c > EDGE_C2 else 0
     if edges:
         chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
     ab = a2[s0 * n:s1 * n]
@@ -2097,19 +2191,20 @@ def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = quadratic_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = quadratic_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = quadratic_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = quadratic_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -2118,19 +2213,18 @@ def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     for q in range(B):
         p = s0 + q
         base = q * n
-        if tb:
-            for i in range(n):
-                for t in range(m):
-                    Z[i, t] = ATc[t, base + i]
-            np.dot(Z, T[p], gUc[base:base + n])
+        if tb:      # gU_p := AT_p^T @ T_p (AT_p: columns base.. of AT, leading dimension R)
+            gemm(True, False, n, d, m, AT[base:], R, T[p], d, 0.0, gUc[base:base + n], d, bs)
         for i in range(n):
             cf[i] = 0.0
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -2140,17 +2234,18 @@ def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = quadratic_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = quadratic_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = quadratic_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = quadratic_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = quadratic_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = quadratic_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -2165,11 +2260,9 @@ def quadratic_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
             if want_a:
                 gA[p, i] = (ka[i] + ai * D) + kt[base + i]
-        np.dot(A, U2[p * n:(p + 1) * n], Y)
-        gp = gUc[base:base + n]
-        for i in range(n):
-            for l in range(d):
-                gp[i, l] += Y[i, l]
+        # gU_p += A @ U_p (BLAS, accumulating: no temporary, no add pass)
+        gemm(False, False, n, d, n, A, n, U2[p * n:(p + 1) * n], d, 1.0, gUc[base:base + n], d,
+             bs)
 
 
 @_jit_inline
@@ -2396,6 +2489,21 @@ def step_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def step_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = (1/2)/numpy.pi
+    _t1 = _t0/s
+    return (float(_t0*(numpy.pi - phi)), float(-_t1*c*ra**2), float(_t1*ra/b),)
+
+
+@_jit_inline
+def step_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    _t0 = (1/s)*((1/2)/numpy.pi)
+    return (float(-_t0*c*ra**2), float(_t0*ra/b),)
+
+
+@_jit_inline
 def step_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = (1/2)/numpy.pi
@@ -2456,34 +2564,28 @@ def step_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
     :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
     ``CB``; ``PB`` the arccos of ``CB``).
 
-    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
-    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    ``edges``: :func:`prepare_chunk`'s count of edge pairs (redone first by :func:`chunk_edges`
+    when there are any; ``SB`` holds the sines).  Flat passes over the whole chunk: the student-teacher pair terms in
     long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
     student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
-    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    partner sums) and ``gU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).  ``cf``, ``ka
+    (n)``: scratch (views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
     (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-     Z) = grad_views(V, n, m, d, Bm, tb)
+     Z, bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
-    tot = B * nss + m * R
-    edges = 0
-    for x in range(tot):
-        c = CB[x]
-        SB[x] = math.sqrt(1.0 - c * c)
-        edges += 1 if c * c > EDGE_C2 else 0
     if edges:
         chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
     ab = a2[s0 * n:s1 * n]
@@ -2503,19 +2605,20 @@ def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = step_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = step_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = step_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = step_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -2524,19 +2627,18 @@ def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     for q in range(B):
         p = s0 + q
         base = q * n
-        if tb:
-            for i in range(n):
-                for t in range(m):
-                    Z[i, t] = ATc[t, base + i]
-            np.dot(Z, T[p], gUc[base:base + n])
+        if tb:      # gU_p := AT_p^T @ T_p (AT_p: columns base.. of AT, leading dimension R)
+            gemm(True, False, n, d, m, AT[base:], R, T[p], d, 0.0, gUc[base:base + n], d, bs)
         for i in range(n):
             cf[i] = 0.0
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -2546,17 +2648,18 @@ def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = step_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = step_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = step_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = step_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = step_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = step_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -2571,11 +2674,9 @@ def step_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
             if want_a:
                 gA[p, i] = (ka[i] + ai * D) + kt[base + i]
-        np.dot(A, U2[p * n:(p + 1) * n], Y)
-        gp = gUc[base:base + n]
-        for i in range(n):
-            for l in range(d):
-                gp[i, l] += Y[i, l]
+        # gU_p += A @ U_p (BLAS, accumulating: no temporary, no add pass)
+        gemm(False, False, n, d, n, A, n, U2[p * n:(p + 1) * n], d, 1.0, gUc[base:base + n], d,
+             bs)
 
 
 @_jit_inline
@@ -2814,6 +2915,31 @@ def erf_dgrad(a, b, c, s, phi, prm):
 
 
 @_jit_inline
+def erf_grad_r(a, ra, b, c, s, phi, prm):
+    """(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as products (scalar)."""
+    _t0 = numpy.pi**(-1.0)
+    _t1 = b**2
+    _t2 = a**2
+    _t3 = 4*_t1*_t2
+    _t4 = 2*_t2 + 1
+    _t5 = 2*_t1 + _t3 + _t4
+    _t6 = a*b*c
+    _t7 = _t0/numpy.sqrt(_t5 - _t3*c**2)
+    return (float(2*_t0*numpy.arcsin(2*_t6/numpy.sqrt(_t5))), float(-8*_t6*_t7/_t4), float(4*_t7),)
+
+
+@_jit_inline
+def erf_dgrad_r(a, ra, b, c, s, phi, prm):
+    """(ga, gb) with ``ra = 1/a`` given (scalar)."""
+    _t0 = a**2
+    _t1 = 2*_t0 + 1
+    _t2 = b**2
+    _t3 = 4*_t0*_t2
+    _t4 = 1/numpy.sqrt(_t1 + 2*_t2 - _t3*c**2 + _t3)*(numpy.pi**(-1.0))
+    return (float(-8*_t4*a*b*c/_t1), float(4*_t4),)
+
+
+@_jit_inline
 def erf_hess(a, b, c, s, phi, prm):
     """The 12 pair terms (scalar)."""
     _t0 = numpy.pi**(-1.0)
@@ -2910,34 +3036,28 @@ def erf_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
     :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
     ``CB``; ``PB`` the arccos of ``CB``).
 
-    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
-    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    ``edges``: :func:`prepare_chunk`'s count of edge pairs (redone first by :func:`chunk_edges`
+    when there are any; ``SB`` holds the sines).  Flat passes over the whole chunk: the student-teacher pair terms in
     long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
     student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
-    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    partner sums) and ``gU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).  ``cf``, ``ka
+    (n)``: scratch (views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
     (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-     Z) = grad_views(V, n, m, d, Bm, tb)
+     Z, bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
-    tot = B * nss + m * R
-    edges = 0
-    for x in range(tot):
-        c = CB[x]
-        SB[x] = math.sqrt(1.0 - c * c)
-        edges += 1 if c * c > EDGE_C2 else 0
     if edges:
         chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
     ab = a2[s0 * n:s1 * n]
@@ -2957,19 +3077,20 @@ def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = erf_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = erf_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = erf_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = erf_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -2978,19 +3099,18 @@ def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     for q in range(B):
         p = s0 + q
         base = q * n
-        if tb:
-            for i in range(n):
-                for t in range(m):
-                    Z[i, t] = ATc[t, base + i]
-            np.dot(Z, T[p], gUc[base:base + n])
+        if tb:      # gU_p := AT_p^T @ T_p (AT_p: columns base.. of AT, leading dimension R)
+            gemm(True, False, n, d, m, AT[base:], R, T[p], d, 0.0, gUc[base:base + n], d, bs)
         for i in range(n):
             cf[i] = 0.0
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -3000,17 +3120,18 @@ def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = erf_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = erf_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = erf_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = erf_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = erf_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = erf_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -3025,11 +3146,9 @@ def erf_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
             if want_a:
                 gA[p, i] = (ka[i] + ai * D) + kt[base + i]
-        np.dot(A, U2[p * n:(p + 1) * n], Y)
-        gp = gUc[base:base + n]
-        for i in range(n):
-            for l in range(d):
-                gp[i, l] += Y[i, l]
+        # gU_p += A @ U_p (BLAS, accumulating: no temporary, no add pass)
+        gemm(False, False, n, d, n, A, n, U2[p * n:(p + 1) * n], d, 1.0, gUc[base:base + n], d,
+             bs)
 
 
 @_jit_inline

@@ -15,8 +15,8 @@ Per block of points (at most :data:`BLOCK_ENTRIES` pair entries): ``prepare`` (n
 normalized vectors, clipped cosines, the Gram matrix by BLAS), ``np.arccos`` of the block's
 cosines (NumPy's SIMD loop, ~10x a scalar ``acos`` in compiled code), then one compiled pass
 (the Kahan angle at the edges, the derived pair terms, the chain rule) into preallocated outputs.
-The gradient (:meth:`CompiledCore.grad`) runs over chunks of :data:`GRAD_ENTRIES` pair entries
-with scratch small enough to stay in cache and kept per thread between calls (no fresh pages: a
+The gradient (:meth:`CompiledCore.grad`) runs over equal chunks of at most :data:`GRAD_ENTRIES`
+pair entries with scratch kept per thread between calls (no fresh pages: a
 page fault costs ~1-3 us on the shared VMs): ``prepare_chunk``, ``np.arccos``, ``NAME_asm_grad``.
 Edge handling, zero-vector errors and broadcasting are the NumPy core's.
 """
@@ -33,8 +33,10 @@ from ..runtime import backend as _backend
 AUTO_ROWS = 1
 #: pair entries (points x rows x columns of the cosine array) per block
 BLOCK_ENTRIES = 65536
-#: pair entries per chunk of the gradient (its cosines, sines and angles: 3 x 8 x this bytes)
-GRAD_ENTRIES = 16384
+#: pair entries per chunk of the gradient (its cosines, sines and angles: 3 x 8 x this bytes;
+#: ~111 points at k = m = d = 20: larger chunks mean fewer calls from Python, and measured
+#: 2-4% faster than 16384 (27 points, cache-resident) on the bench's 500 points)
+GRAD_ENTRIES = 65536
 #: threads over the gradient's chunks (1: the calling thread only).  The compiled passes and
 #: ``np.arccos`` run without the GIL, each thread on its own scratch; used from this many
 #: chunks per thread on (``nnderive bench twolayer`` measures 1 and 2)
@@ -70,6 +72,29 @@ def use_compiled(kernel, batch=()) -> bool:
     if kernel.module is not None and getattr(kernel.module, "compiled_module", None) is None:
         return False
     return True
+
+
+_POOLS = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(k):
+    """A thread pool of ``k`` workers kept for the process: its threads keep their gradient
+    workspaces (:meth:`CompiledCore._grad_scratch` is per thread) between calls, so a call does
+    not allocate and page in fresh ones."""
+    with _POOLS_LOCK:
+        ex = _POOLS.get(k)
+        if ex is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            ex = _POOLS[k] = ThreadPoolExecutor(k, thread_name_prefix="nnderive-grad")
+        return ex
+
+
+def _equal_chunk(N, most):
+    """Points per chunk: ``N`` points cut into equal chunks of at most ``most`` (no small
+    last chunk)."""
+    return max(1, -(-N // max(1, -(-N // most))))
 
 
 def _zero_error(name):
@@ -160,7 +185,7 @@ class CompiledCore:
         L = n * (n - 1) // 2 + n * m
         per = max(1, GRAD_ENTRIES // max(L, 1))
         if GRAD_THREADS > 1 and N >= 2 * per:
-            bad = self._grad_threads(args, per)
+            bad = self._grad_threads(args, _equal_chunk(N, per))
         else:
             bad = self.grad_chunks(*args)
         if bad:
@@ -170,47 +195,49 @@ class CompiledCore:
 
     def _grad_threads(self, args, per):
         """:meth:`grad_chunks` on ``GRAD_THREADS`` threads, each on a contiguous run of whole
-        chunks (its own scratch: :meth:`_grad_scratch` is per thread)."""
-        from concurrent.futures import ThreadPoolExecutor
-
+        chunks of ``per`` points, the single thread's chunks (the same BLAS products, so the same
+        bits; its own scratch: :meth:`_grad_scratch` is per thread)."""
         N = args[4]
         nchunks = -(-N // per)
         k = min(GRAD_THREADS, nchunks)
         cuts = [per * (nchunks * i // k) for i in range(k)] + [N]
-        with ThreadPoolExecutor(k) as ex:
-            res = list(ex.map(lambda i: self.grad_chunks(*args, lo=cuts[i], hi=cuts[i + 1]),
-                              range(k)))
+        res = list(_pool(GRAD_THREADS).map(
+            lambda i: self.grad_chunks(*args, lo=cuts[i], hi=cuts[i + 1], step=per), range(k)))
         bad = [r for r in res if r]
         return min(bad) if bad else 0
 
-    def grad_chunks(self, U2, a2, Tf, bf, N, n, output, gU2, gA, lo=0, hi=None):
+    def grad_chunks(self, U2, a2, Tf, bf, N, n, output, gU2, gA, lo=0, hi=None, step=None):
         """The chunk loop of :meth:`grad` on flat ``U2 (N n, d)``, ``a2 (N n)``, for the points
-        ``lo <= p < hi``: returns 0, or 1 (2) if a student (teacher) vector is zero."""
+        ``lo <= p < hi`` in chunks of ``step`` points (default: equal chunks of at most the
+        workspace's): returns 0, or 1 (2) if a student (teacher) vector is zero."""
         d = U2.shape[1]
         m = Tf.shape[1]
         L = n * (n - 1) // 2 + n * m       # the pairs (i, j), i < j, and (i, t) of a point
         hi = N if hi is None else hi
         Bm, V, CB, PB = self._grad_scratch(n, m, d, L, Tf.shape[0] > 1)
-        B = max(1, min(hi - lo, Bm))
+        if step is not None:
+            B = step
+        else:
+            B = hi - lo if hi - lo <= Bm else _equal_chunk(hi - lo, Bm)
         prm, prep, asm = self.prm, self.prepare_chunk, self._grad
         for s in range(lo, hi, B):
             e = min(hi, s + B)
-            bad = prep(U2, Tf, n, s, e, Bm, V)
-            if bad:
-                return -bad
+            edges = prep(U2, Tf, n, s, e, Bm, V)
+            if edges < 0:
+                return -edges
             k = (e - s) * L
             if k == CB.shape[0]:
                 np.arccos(CB, out=PB)
             else:
                 np.arccos(CB[:k], out=PB[:k])
-            asm(U2, a2, Tf, bf, prm, n, s, e, Bm, V, output, gU2, gA)
+            asm(U2, a2, Tf, bf, prm, n, s, e, Bm, V, output, gU2, gA, edges)
         return 0
 
     def _grad_scratch(self, n, m, d, L, tb):
         """The gradient's workspace for chunks of at most ``Bm = GRAD_ENTRIES // L`` points:
         ``(Bm, V, CB, PB)``, one flat array (the compiled passes take their views of it,
         ``grad_views``) and its cosine and angle regions; kept per thread and shape (allocated
-        once: a single-point call then allocates only its output; ~0.4 MB at k = m = d = 20)."""
+        once: a single-point call then allocates only its output; ~2.4 MB at k = m = d = 20)."""
         key = (n, m, d, GRAD_ENTRIES, tb)
         ws = getattr(self._tls, "grad", None)
         if ws is None or ws[0] != key:

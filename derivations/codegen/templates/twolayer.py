@@ -208,6 +208,17 @@ def _template() -> tuple[str, str]:
     return shared, per
 
 
+_RA = sp.Symbol("ra", positive=True)
+
+
+def _recip(e: sp.Expr) -> sp.Expr:
+    """``e`` with its negative powers of the first norm ``a`` written as powers of ``ra = 1/a``
+    (the compiled gradient passes the reciprocal norm of each unit, computed once: a division per
+    pair becomes a product, one rounding more; ``a`` elsewhere is kept)."""
+    return e.replace(lambda x: x.is_Pow and x.base.is_Symbol and x.base.name == "a"
+                     and x.exp.is_negative, lambda x: _RA ** (-x.exp))
+
+
 def numba_activation_source(name: str, plant: dict | None = None) -> str:
     """Scalar kernels and compiled loops of one activation (``plant`` as in
     :func:`activation_source`: the same derived terms, so a planted error reaches both
@@ -224,6 +235,7 @@ def numba_activation_source(name: str, plant: dict | None = None) -> str:
             raise ValueError(f"plant: unknown term {term!r}")
     params = [str(p) for p in act.params]
     args = ["a", "b", "c", "s", "phi"]
+    args_r = ["a", "ra", "b", "c", "s", "phi"]
     n = act.name
     out = [
         _scalar(f"{n}_kappa", args, params, [pair["kappa"]], "kappa(u, v) (scalar)."),
@@ -231,6 +243,11 @@ def numba_activation_source(name: str, plant: dict | None = None) -> str:
                 "(kappa, ga, gb) (scalar)."),
         _scalar(f"{n}_dgrad", args, params, [pair[t] for t in ("ga", "gb")],
                 "(ga, gb) (scalar)."),
+        _scalar(f"{n}_grad_r", args_r, params, [_recip(pair[t]) for t in ("kappa", "ga", "gb")],
+                "(kappa, ga, gb) with ``ra = 1/a`` given: its negative powers of ``a`` as "
+                "products (scalar)."),
+        _scalar(f"{n}_dgrad_r", args_r, params, [_recip(pair[t]) for t in ("ga", "gb")],
+                "(ga, gb) with ``ra = 1/a`` given (scalar)."),
         _scalar(f"{n}_hess", args, params, [pair[t] for t in K.PAIR_TERMS],
                 "The 12 pair terms (scalar)."),
         _scalar(f"{n}_self", ["a"], params, [selft[t] for t in K.SELF_TERMS],

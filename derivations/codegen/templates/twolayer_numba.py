@@ -20,14 +20,17 @@ block of parameter points is split in three calls (:mod:`derivations.twolayer.co
 3. ``_K_asm_loss`` / ``_K_asm_hess`` / ``_K_asm_hvp``: the stable angle at the edges, the
    derived pair terms and the chain rule, point by point, into preallocated outputs.
 
-The gradient has its own passes over cache-sized chunks of points: ``prepare_chunk`` (the
-raw student Gram entries by one small BLAS product per point, packed (each pair once, lower
-triangle) and scaled by the norms; the student-teacher cosines as one ``(m, chunk rows)`` array,
-by one BLAS product per chunk when the teacher is shared), ``np.arccos`` of the chunk, then
-``_K_asm_grad``: the sines and the edge count in one flat loop, the Kahan angle of the edge
-pairs in a separate pass (:func:`chunk_edges`), the student-teacher pair terms in long
+The gradient has its own passes over chunks of points: ``prepare_chunk`` (the chunk's students
+transposed, the raw student Gram entries by one small BLAS product per point, packed (each
+pair once, lower triangle) and scaled by the norms; the student-teacher cosines as one ``(m,
+chunk rows)`` array, by one BLAS product per chunk when the teacher is shared; the sines and
+the count of edge pairs in the same loops), ``np.arccos`` of the chunk, then ``_K_asm_grad``:
+the Kahan angle of the edge pairs (:func:`chunk_edges`), the student-teacher pair terms in long
 vectorized rows and their part of ``dl/dU`` as one BLAS product per chunk, then per point the
-student pairs in both orders and ``dl/dU_p += A @ U_p`` (BLAS).
+student pairs in both orders and ``dl/dU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).
+The gradient's pair terms are ``_K_grad_r`` / ``_K_dgrad_r``: the derived kernels with the
+negative powers of the first norm as powers of its reciprocal (computed once per unit), so
+no pair costs a division.
 """
 # flake8: noqa
 # pylint: skip-file
@@ -40,6 +43,41 @@ _jit = None  # numba.njit(...) in the generated module
 # <shared>
 #: pairs with cos(phi)^2 above this get the stable (Kahan) angle (model.EDGE_COS ** 2)
 EDGE_C2 = 0.81
+
+
+from numba import types as _nbtypes
+from numba.core.extending import intrinsic as _intrinsic
+
+#: BLAS ``dgemm`` through Numba's own binding (the C helper ``numba_xxgemm`` behind ``np.dot``,
+#: which calls scipy.linalg.cython_blas): resolved by symbol name, so cached machine code stays
+#: valid; unlike ``np.dot`` it takes leading dimensions, transposes and ``beta`` (accumulate)
+_xxgemm = _nbtypes.ExternalFunction("numba_xxgemm", _nbtypes.intc(
+    _nbtypes.char, _nbtypes.char, _nbtypes.char, _nbtypes.intp, _nbtypes.intp, _nbtypes.intp,
+    _nbtypes.CPointer(_nbtypes.float64), _nbtypes.CPointer(_nbtypes.float64), _nbtypes.intp,
+    _nbtypes.CPointer(_nbtypes.float64), _nbtypes.intp, _nbtypes.CPointer(_nbtypes.float64),
+    _nbtypes.CPointer(_nbtypes.float64), _nbtypes.intp))
+
+
+@_intrinsic
+def _ptr(typingctx, arr):
+    """The data pointer of an array (its first element), for :func:`gemm`."""
+    sig = _nbtypes.CPointer(arr.dtype)(arr)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(signature.args[0])(context, builder, args[0]).data
+    return sig, codegen
+
+
+@_jit_inline
+def gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, sc):
+    """``C (M, N) := op(A) @ op(B) + beta C`` by BLAS on row-major operands given by their
+    first element and leading dimension (``ta``/``tb``: the operand is stored transposed,
+    ``(K, M)`` / ``(N, K)``); ``sc``: two floats of scratch (alpha and beta go by pointer)."""
+    sc[0] = 1.0
+    sc[1] = beta
+    # column-major BLAS: C^T = op(B)^T op(A)^T
+    return _xxgemm(np.int8(100), np.int8(116 if tb else 110), np.int8(116 if ta else 110),
+                   N, M, K, _ptr(sc), _ptr(B), ldb, _ptr(A), lda, _ptr(sc[1:]), _ptr(C), ldc)
 
 
 @_jit_fast
@@ -150,7 +188,7 @@ def frame(Xp, i, j, c, e):
 def grad_views(V, n, m, d, Bm, tb):
     """The gradient's scratch as views of one flat workspace ``V`` (``grad_ws_size`` floats) for
     chunks of at most ``Bm`` points: ``(nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A,
-    cf, ka, Y, Z)`` (one array argument instead of nineteen: each costs ~0.1 us to unbox)."""
+    cf, ka, Y, Z, bs)`` (one array argument instead of nineteen: each costs ~0.1 us to unbox)."""
     R = Bm * n
     bt = Bm if tb else 1
     L = Bm * (n * (n - 1) // 2 + n * m)
@@ -192,7 +230,9 @@ def grad_views(V, n, m, d, Bm, tb):
     Y = V[o:o + n * d].reshape((n, d))
     o += n * d
     Z = V[o:o + n * m].reshape((n, m))
-    return nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y, Z
+    o += n * m
+    bs = V[o:o + 2]
+    return nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y, Z, bs
 
 
 def grad_ws_layout(n, m, d, Bm, tb):
@@ -202,27 +242,31 @@ def grad_ws_layout(n, m, d, Bm, tb):
     bt = Bm if tb else 1
     L = Bm * (n * (n - 1) // 2 + n * m)
     cb = 2 * R + bt * m + bt * m * d + n * n + d * n + m * n + d * R
-    return cb + 3 * L + m * R + 2 * R + n * n + 2 * n + n * d + n * m, cb
+    return cb + 3 * L + m * R + 2 * R + n * n + 2 * n + n * d + n * m + 2, cb
 
 
 @_jit_grad
 def prepare_chunk(U2, T, n, s0, s1, Bm, V):
     """Pass 1 of the gradient for the points ``s0 <= p < s1`` (``B <= Bm`` of them, chunk rows
     ``r = (p - s0) n + i``) of the students ``U2 (N n, d)`` and teachers ``T (1 or N, m, d)``,
-    into views of the workspace ``V`` (:func:`grad_views`): ``nu[r]``, ``rn[r]`` the student norms and their reciprocals, ``nt (1 or B, m)`` the
-    teacher norms and ``Th`` the normalized teachers, and ``CB`` the clipped cosines of the
-    chunk in two regions: the student pairs (i, j), j > i, of each point packed row by row of
-    the lower triangle (``B nss``, ``nss = n (n-1)/2``), then the student-teacher pairs as an
-    ``(m, B n)`` array (one row per teacher: long rows for the pass).  Student cosines: the raw
-    Gram entry ``U_p U_p^T`` (BLAS, one small product per point; ``G``, ``UT``, ``GT``: scratch) over
-    the norms; student-teacher cosines: ``Th @ U^T`` (one BLAS product for the chunk when the
-    teacher is shared, on the chunk's transposed copy ``UC`` (flat, ``(d, B n)``): two C-ordered operands are
-    BLAS's fast case) over the student norm.  Returns 0, or -1 if a student vector is zero,
-    -2 if a teacher vector is (then nothing else is meaningful)."""
+    into views of the workspace ``V`` (:func:`grad_views`): ``nu[r]``, ``rn[r]`` the student
+    norms and their reciprocals, ``nt (1 or B, m)`` the teacher norms and ``Th`` the normalized
+    teachers, ``CB`` the clipped cosines of the chunk in two regions: the student pairs (i, j),
+    j > i, of each point packed row by row of the lower triangle (``B nss``, ``nss = n (n-1)/2``),
+    then the student-teacher pairs as an ``(m, B n)`` array (one row per teacher: long rows for
+    the pass), and ``SB`` their sines ``sqrt(1 - c^2)`` (in the same loops).  Student cosines:
+    the raw Gram entry ``U_p U_p^T`` (BLAS, one small product per point, :func:`gemm` on the
+    point's columns of the chunk's transposed copy ``UC`` (flat, ``(d, B n)``); ``G``: scratch)
+    over the norms; student-teacher cosines: ``Th @ U^T`` (one BLAS product for the chunk when
+    the teacher is shared, on ``UC``: two C-ordered operands are BLAS's fast case; per point
+    otherwise) over the student norm.  Returns the number of pairs with ``c^2 > EDGE_C2`` (for
+    :func:`chunk_edges`), or -1 if a student vector is zero, -2 if a teacher vector is (then
+    nothing else is meaningful)."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
-    nu, rn, nt, Th, G, UT, GT, UC, CB = grad_views(V, n, m, d, Bm, tb)[:9]
+    (nu, rn, nt, Th, G, _UT, _GT, UC, CB, _PB, SB, _AT, _ct, _kt, _A, _cf, _ka, _Y, _Z,
+     bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
@@ -241,20 +285,21 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
             y = Th[g, t]
             for l in range(d):
                 y[l] = x[l] / r
-    Ct = CB[B * nss:B * nss + m * R].reshape((m, R))
+    o = B * nss
+    Ct = CB[o:o + m * R].reshape((m, R))
+    St = SB[o:o + m * R].reshape((m, R))
     UCv = UC[:d * R].reshape((d, R))
+    edges = 0
     for q in range(B):
         p = s0 + q
         Uq = U2[p * n:(p + 1) * n]
         base = q * n
-        for l in range(d):      # the transposes, written row by row (contiguous stores)
-            ut = UT[l]
+        for l in range(d):      # the transpose, written row by row (contiguous stores)
             uc = UCv[l, base:base + n]
             for i in range(n):
-                x = Uq[i, l]
-                ut[i] = x
-                uc[i] = x
-        np.dot(Uq, UT, G)
+                uc[i] = Uq[i, l]
+        # G := UC_p^T UC_p (the point's n columns of UC, leading dimension R)
+        gemm(True, False, n, n, d, UC[base:], R, UC[base:], R, 0.0, G, n, bs)
         for i in range(n):
             r = math.sqrt(G[i, i])
             if r == 0.0:
@@ -272,21 +317,27 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
                 c = c if c < 1.0 else 1.0
                 dst[i] = c if c > -1.0 else -1.0
             k += j
-        if tb and bad == 0:
-            np.dot(Th[q], UT, GT)
-            for t in range(m):
-                Ct[t, base:base + n] = GT[t]
+        if tb and bad == 0:     # Ct[:, base:base + n] := Th_p @ UC_p
+            gemm(False, False, m, n, d, Th[q], d, UC[base:], R, 0.0, CB[o + base:], R, bs)
     if bad:
         return bad
+    for x in range(o):      # the student pairs' sines: one long loop (the rows above are short)
+        c = CB[x]
+        SB[x] = math.sqrt(1.0 - c * c)
+        edges += 1 if c * c > EDGE_C2 else 0
     if not tb:
         np.dot(Th[0], UCv, Ct)
     for t in range(m):
         ct = Ct[t]
+        st = St[t]
         for r in range(R):
             c = ct[r] * rn[r]
             c = c if c < 1.0 else 1.0
-            ct[r] = c if c > -1.0 else -1.0
-    return 0
+            c = c if c > -1.0 else -1.0
+            ct[r] = c
+            st[r] = math.sqrt(1.0 - c * c)
+            edges += 1 if c * c > EDGE_C2 else 0
+    return edges
 
 
 @_jit
@@ -383,34 +434,28 @@ def _K_asm_loss(U, a, T, b, prm, nx, Xh, C, P, S, out):
 
 
 @_jit_grad
-def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
+def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA, edges):
     """``dl/dU`` (rows ``gU2[p n:(p+1) n]``) and, when ``want_a``, ``gA[p] = dl/da`` (without it
     the kernel itself is not evaluated) for the points ``s0 <= p < s1`` of a chunk prepared by
     :func:`prepare_chunk` in the workspace ``V`` (:func:`grad_views`: ``nu``, ``rn``, ``nt``,
     ``CB``; ``PB`` the arccos of ``CB``).
 
-    Flat passes over the whole chunk: the sines ``sqrt(1 - c^2)`` and the count of edge pairs
-    (redone by :func:`chunk_edges` when there are any), then the student-teacher pair terms in
+    ``edges``: :func:`prepare_chunk`'s count of edge pairs (redone first by :func:`chunk_edges`
+    when there are any; ``SB`` holds the sines).  Flat passes over the whole chunk: the student-teacher pair terms in
     long rows of ``(m, B n)`` into ``AT`` (the coefficient of teacher t in the gradient of
     student row r) and the sums ``ct``, ``kt`` over the teachers, and ``dl/dU = AT^T @ T`` as
     one BLAS product for the chunk when the teacher is shared.  Then per point the student
     pairs, each once in both orders, into ``A (n, n)`` (diagonal: the self term and the
-    partner sums) and ``gU_p += A @ U_p`` (BLAS).  ``cf``, ``ka (n)``, ``Y (n, d)``, ``Z (n,
-    m)``: scratch (all views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
+    partner sums) and ``gU_p += A @ U_p`` (BLAS :func:`gemm`, accumulating).  ``cf``, ``ka
+    (n)``: scratch (views of ``V``).  ``a2``: the output weights flat ``(N n)``."""
     d = U2.shape[1]
     m = T.shape[1]
     tb = T.shape[0] > 1
     (nu, rn, nt, Th, G, UT, GT, UC, CB, PB, SB, AT, ct, kt, A, cf, ka, Y,
-     Z) = grad_views(V, n, m, d, Bm, tb)
+     Z, bs) = grad_views(V, n, m, d, Bm, tb)
     B = s1 - s0
     R = B * n
     nss = n * (n - 1) // 2
-    tot = B * nss + m * R
-    edges = 0
-    for x in range(tot):
-        c = CB[x]
-        SB[x] = math.sqrt(1.0 - c * c)
-        edges += 1 if c * c > EDGE_C2 else 0
     if edges:
         chunk_edges(U2, T, n, s0, s1, nu, nt, CB, PB, SB)
     ab = a2[s0 * n:s1 * n]
@@ -430,19 +475,20 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             atr = ATc[t, g * seg:(g + 1) * seg]
             abr = ab[g * seg:(g + 1) * seg]
             nur = nu[g * seg:(g + 1) * seg]
+            rnr = rn[g * seg:(g + 1) * seg]
             ctr = ct[g * seg:(g + 1) * seg]
             ktr = kt[g * seg:(g + 1) * seg]
             nj = nt[g, t]
             bt = b[s0 + g if tb else 0, t]
             if want_a:
                 for r in range(seg):
-                    kk, g1, g2 = _K_grad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    kk, g1, g2 = _K_grad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
                     ktr[r] -= bt * kk
             else:
                 for r in range(seg):
-                    g1, g2 = _K_dgrad(nur[r], nj, cr[r], sr[r], pr[r], prm)
+                    g1, g2 = _K_dgrad_r(nur[r], rnr[r], nj, cr[r], sr[r], pr[r], prm)
                     atr[r] = -abr[r] * bt * g2
                     ctr[r] -= bt * g1
     gUc = gU2[s0 * n:s1 * n]
@@ -451,19 +497,18 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
     for q in range(B):
         p = s0 + q
         base = q * n
-        if tb:
-            for i in range(n):
-                for t in range(m):
-                    Z[i, t] = ATc[t, base + i]
-            np.dot(Z, T[p], gUc[base:base + n])
+        if tb:      # gU_p := AT_p^T @ T_p (AT_p: columns base.. of AT, leading dimension R)
+            gemm(True, False, n, d, m, AT[base:], R, T[p], d, 0.0, gUc[base:base + n], d, bs)
         for i in range(n):
             cf[i] = 0.0
             ka[i] = 0.0
         k = q * nss
         nuq = nu[base:base + n]
+        rnq = rn[base:base + n]     # the reciprocal norms: the kernels' 1/a as products
         aq = ab[base:base + n]
         for j in range(1, n):
             nj = nuq[j]
+            rj = rnq[j]
             aj = aq[j]
             Aj = A[j]
             cr = CB[k:k + j]
@@ -473,17 +518,18 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             kj = 0.0
             for i in range(j):
                 ni = nuq[i]
+                ri = rnq[i]
                 ai = aq[i]
                 c = cr[i]
                 s = sr[i]
                 ph = pr[i]
                 if want_a:
-                    kk, g1, g2 = _K_grad(ni, nj, c, s, ph, prm)
+                    kk, g1, g2 = _K_grad_r(ni, ri, nj, c, s, ph, prm)
                     ka[i] += aj * kk
                     kj += ai * kk
                 else:
-                    g1, g2 = _K_dgrad(ni, nj, c, s, ph, prm)
-                h1, h2 = _K_dgrad(nj, ni, c, s, ph, prm)
+                    g1, g2 = _K_dgrad_r(ni, ri, nj, c, s, ph, prm)
+                h1, h2 = _K_dgrad_r(nj, rj, ni, c, s, ph, prm)
                 w = ai * aj
                 cf[i] += aj * g1
                 A[i, j] = w * g2
@@ -498,11 +544,9 @@ def _K_asm_grad(U2, a2, T, b, prm, n, s0, s1, Bm, V, want_a, gU2, gA):
             A[i, i] = ai * ((cf[i] + 0.5 * ai * d1) + ct[base + i])
             if want_a:
                 gA[p, i] = (ka[i] + ai * D) + kt[base + i]
-        np.dot(A, U2[p * n:(p + 1) * n], Y)
-        gp = gUc[base:base + n]
-        for i in range(n):
-            for l in range(d):
-                gp[i, l] += Y[i, l]
+        # gU_p += A @ U_p (BLAS, accumulating: no temporary, no add pass)
+        gemm(False, False, n, d, n, A, n, U2[p * n:(p + 1) * n], d, 1.0, gUc[base:base + n], d,
+             bs)
 
 
 @_jit_inline
