@@ -29,6 +29,8 @@ ACTIVATIONS = ('relu', 'leaky_relu', 'abs', 'identity', 'quadratic', 'step', 'er
 
 #: pairs with cos(phi)^2 above this get the stable (Kahan) angle (model.EDGE_COS ** 2)
 EDGE_C2 = 0.81
+#: the norms the engine evaluates (model.NORM_LO, NORM_HI); outside: the "bad vector" return
+NORM_LO, NORM_HI = 1e-150, 1e150
 
 
 from numba import types as _nbtypes
@@ -84,7 +86,7 @@ def prepare(U, T, R, nx, Xh, C):
                 sq += x[l] * x[l]
             r = math.sqrt(sq)
             nx[p, i] = r
-            if r == 0.0:
+            if r < NORM_LO or r > NORM_HI:
                 if i < n:
                     bad = 1
                 elif bad == 0:
@@ -265,7 +267,7 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
                 sq += x[l] * x[l]
             r = math.sqrt(sq)
             nt[g, t] = r
-            if r == 0.0:
+            if r < NORM_LO or r > NORM_HI:
                 bad = -2
                 r = 1.0
             y = Th[g, t]
@@ -288,7 +290,7 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
         gemm(True, False, n, n, d, UC[base:], R, UC[base:], R, 0.0, G, n, bs)
         for i in range(n):
             r = math.sqrt(G[i, i])
-            if r == 0.0:
+            if r < NORM_LO or r > NORM_HI:
                 return -1
             nu[base + i] = r
             rn[base + i] = 1.0 / r

@@ -28,6 +28,7 @@ import threading
 import numpy as np
 
 from ..runtime import backend as _backend
+from . import model as _model
 
 #: ``auto`` uses the compiled engine from this many parameter points on (see the module doc)
 AUTO_ROWS = 1
@@ -154,7 +155,7 @@ class CompiledCore:
             Tb, bb = (Tf[s:e], bf[s:e]) if tb else (Tf, bf)
             bad = self.prepare(Ub, Tb, R, nx[:k], Xh[:k], C[:k])
             if bad:
-                raise _zero_error(names[0] if bad == 1 else names[2])
+                self._raise_bad(Uf, Tf, names)
             np.arccos(C[:k], out=P[:k])
             body(slice(s, e), Ub, ab, Tb, bb, nx[:k], Xh[:k], C[:k], P[:k])
 
@@ -189,7 +190,7 @@ class CompiledCore:
         else:
             bad = self.grad_chunks(*args)
         if bad:
-            self._raise_zero(bad, Uf, names)
+            self._raise_bad(Uf, Tf, names)
         gU = gU.reshape(batch + (n, d))
         return gU, (gA.reshape(batch + (n,)) if output else None)
 
@@ -249,12 +250,12 @@ class CompiledCore:
         return ws[1]
 
     @staticmethod
-    def _raise_zero(bad, Uf, names):
-        """The error of a zero vector found in a chunk: the student's when any student vector
-        of the whole batch is zero (the NumPy core checks all students first)."""
-        if bad == 2 and not np.sqrt(np.einsum("...i,...i->...", Uf, Uf)).all():
-            bad = 1
-        raise _zero_error(names[0] if bad == 1 else names[2])
+    def _raise_bad(Uf, Tf, names):
+        """The error of a bad vector found by a compiled pass (a zero vector or a norm outside
+        ``[model.NORM_LO, NORM_HI]``): the NumPy core's, in its order (every student first)."""
+        _model._norms(Uf, names[0])
+        _model._norms(Tf, names[2])
+        raise _zero_error(names[0])  # (not reached: the compiled test is the NumPy core's)
 
     def _scratch(self, n, m, d):
         return (np.empty((n, n + m, d)), np.empty((n, n + m, 12)), np.empty((n, d, d)),

@@ -138,12 +138,33 @@ class Kernel:
 # --------------------------------------------------------------------------------------------
 
 
+#: the norms of effective vectors the engine evaluates: inside, the squared norms, Gram entries
+#: and pair products stay normal float64 numbers (tested at both ends to ~1e-15 relative);
+#: outside, ``|u|^2`` over- or underflows (at 1e154 the loss was NaN, at 1e-160 the gradient off
+#: by 3e-4, at 1e-170 a nonzero unit looked zero), so a call there is refused with a ValueError
+NORM_LO, NORM_HI = 1e-150, 1e150
+
+
 def _norms(X, name):
     n = np.sqrt(np.einsum("...i,...i->...", X, X))
-    if not n.all():
+    if not ((n >= NORM_LO) & (n <= NORM_HI)).all():
+        _norm_error(X, name)
+    return n
+
+
+def _norm_error(X, name):
+    """Raise the error for ``X``'s bad unit: a zero vector, or a norm outside
+    ``[NORM_LO, NORM_HI]`` (the norm taken scaled, so it neither over- nor underflows)."""
+    big = np.max(np.abs(X), axis=-1)
+    if not big.all():
         raise ValueError(f"{name}: every unit's effective vector must be nonzero (a unit with a "
                          "zero vector has no angle; its kernel derivatives are undefined)")
-    return n
+    safe = np.where(big > 0, big, 1.0)[..., None]
+    norm = big * np.linalg.norm(X / safe, axis=-1)
+    worst = norm.flat[np.argmax(np.abs(np.log2(norm)).ravel())]
+    raise ValueError(f"{name}: a unit's effective vector has norm {worst:.3g}, outside "
+                     f"[{NORM_LO:g}, {NORM_HI:g}], where the engine evaluates the pair kernels in "
+                     "float64 (its squared norm would over- or underflow); rescale the model")
 
 
 class Core:

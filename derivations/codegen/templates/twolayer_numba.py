@@ -43,6 +43,8 @@ _jit = None  # numba.njit(...) in the generated module
 # <shared>
 #: pairs with cos(phi)^2 above this get the stable (Kahan) angle (model.EDGE_COS ** 2)
 EDGE_C2 = 0.81
+#: the norms the engine evaluates (model.NORM_LO, NORM_HI); outside: the "bad vector" return
+NORM_LO, NORM_HI = 1e-150, 1e150
 
 
 from numba import types as _nbtypes
@@ -98,7 +100,7 @@ def prepare(U, T, R, nx, Xh, C):
                 sq += x[l] * x[l]
             r = math.sqrt(sq)
             nx[p, i] = r
-            if r == 0.0:
+            if r < NORM_LO or r > NORM_HI:
                 if i < n:
                     bad = 1
                 elif bad == 0:
@@ -279,7 +281,7 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
                 sq += x[l] * x[l]
             r = math.sqrt(sq)
             nt[g, t] = r
-            if r == 0.0:
+            if r < NORM_LO or r > NORM_HI:
                 bad = -2
                 r = 1.0
             y = Th[g, t]
@@ -302,7 +304,7 @@ def prepare_chunk(U2, T, n, s0, s1, Bm, V):
         gemm(True, False, n, n, d, UC[base:], R, UC[base:], R, 0.0, G, n, bs)
         for i in range(n):
             r = math.sqrt(G[i, i])
-            if r == 0.0:
+            if r < NORM_LO or r > NORM_HI:
                 return -1
             nu[base + i] = r
             rn[base + i] = 1.0 / r
