@@ -177,7 +177,7 @@ def test_homogeneity_derived():
     """The degrees come from SymPy on the expression; a non-homogeneous or non-integer-degree
     mutant is recognized (and then goes to the pair form)."""
     import sympy as sp
-    from derivations.codegen.templates.kernels import gram_emitter, homogeneity
+    from derivations.codegen.templates.kernels import homogeneity
     for name in NAMES:
         assert homogeneity(registry._REGISTRY[f"kernels.{name}"]) == (1, 1)
     f = registry._REGISTRY["kernels.arccos1_gram"]
@@ -214,3 +214,22 @@ def test_planted_error_fails(refs, name):
         X, ref, _ = refs["1e160", name]
         with np.errstate(all="ignore"):
             assert bad_entries(old(X), ref) > 0
+
+
+def test_not_homogeneous_goes_to_pair_form():
+    """A kernel that is not bi-homogeneous (a mutant: arccos1 times (|x| + |y|)/(|x||y|), degree
+    1 jointly but not per row) is emitted with the pair form on every pair for extreme rows: its
+    values at 1e-200 are 1e-200 times those at scale 1 (the ordinary path)."""
+    import copy
+    from derivations.codegen.templates.kernels import gram_emitter, homogeneity
+    f = copy.copy(registry._REGISTRY["kernels.arccos1_gram"])
+    nx, ny = (next(s for s in f.expr.free_symbols if str(s) == v) for v in ("norm_x", "norm_y"))
+    f._expr = f.expr * (nx + ny) / (nx * ny)
+    assert homogeneity(f) is None
+    src = gram_emitter(f)
+    assert "_rt._pow2_scale" not in src
+    ns = {"numpy": np, "_rt": _rt, "math": __import__("math")}
+    exec(compile(src, "<mutant>", "exec"), ns)
+    X = base_rows()[[0, 1, 2, 3, 5]]  # (not the antiparallel row: there the true value is 0)
+    with _backend.using("numpy"):
+        np.testing.assert_allclose(ns["arccos1_gram"](X * 1e-200), ns["arccos1_gram"](X) * 1e-200, rtol=1e-13)
