@@ -220,6 +220,15 @@ def h_inf_gram(X):
     _rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
+    if not (_n.min(initial=1.0) >= 1e-150 and _n.max(initial=1.0) <= 1e150):
+        # extreme rows: |x|^2 and x.y may leave float64 (max|x_i| does not underflow)
+        _m = numpy.max(numpy.abs(X), axis=-1)
+        _rt.require(_m > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
+        # K(s x, t y) = s^1 t^1 K(x, y) (SymPy, from the expression): rows scaled by 2^-k
+        _k = _rt._pow2_scale(X)
+        _g = h_inf_gram(_rt._scaled(X, _k))
+        with numpy.errstate(over='ignore', under='ignore'):
+            return numpy.ldexp(_g, 1 * _k[..., :, None] + 1 * _k[..., None, :])
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
     _fast = _rt.compiled('kernels_gram', 'h_inf_gram', X.shape[:-1] + X.shape[-2:-1])
     _g = None if _fast is None else _fast(X, _n)  # (None: this call stays NumPy's)
@@ -310,6 +319,15 @@ def arccos1_gram(X):
     _rt.require(X.ndim >= 2, "X", "must have shape (..., n, d) (one data point per row)")
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
+    if not (_n.min(initial=1.0) >= 1e-150 and _n.max(initial=1.0) <= 1e150):
+        # extreme rows: |x|^2 and x.y may leave float64 (max|x_i| does not underflow)
+        _m = numpy.max(numpy.abs(X), axis=-1)
+        _rt.require(_m > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
+        # K(s x, t y) = s^1 t^1 K(x, y) (SymPy, from the expression): rows scaled by 2^-k
+        _k = _rt._pow2_scale(X)
+        _g = arccos1_gram(_rt._scaled(X, _k))
+        with numpy.errstate(over='ignore', under='ignore'):
+            return numpy.ldexp(_g, 1 * _k[..., :, None] + 1 * _k[..., None, :])
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
     _fast = _rt.compiled('kernels_gram', 'arccos1_gram', X.shape[:-1] + X.shape[-2:-1])
     _g = None if _fast is None else _fast(X, _n)  # (None: this call stays NumPy's)
@@ -401,6 +419,15 @@ def g_inf_gram(X):
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
     dim_d = X.shape[-1]
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
+    if not (_n.min(initial=1.0) >= 1e-150 and _n.max(initial=1.0) <= 1e150):
+        # extreme rows: |x|^2 and x.y may leave float64 (max|x_i| does not underflow)
+        _m = numpy.max(numpy.abs(X), axis=-1)
+        _rt.require(_m > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
+        # K(s x, t y) = s^1 t^1 K(x, y) (SymPy, from the expression): rows scaled by 2^-k
+        _k = _rt._pow2_scale(X)
+        _g = g_inf_gram(_rt._scaled(X, _k))
+        with numpy.errstate(over='ignore', under='ignore'):
+            return numpy.ldexp(_g, 1 * _k[..., :, None] + 1 * _k[..., None, :])
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
     _fast = _rt.compiled('kernels_gram', 'g_inf_gram', X.shape[:-1] + X.shape[-2:-1])
     _g = None if _fast is None else _fast(X, _n)  # (None: this call stays NumPy's)
@@ -490,6 +517,15 @@ def v_inf_gram(X):
     _rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")
     dim_d = X.shape[-1]
     _n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))
+    if not (_n.min(initial=1.0) >= 1e-150 and _n.max(initial=1.0) <= 1e150):
+        # extreme rows: |x|^2 and x.y may leave float64 (max|x_i| does not underflow)
+        _m = numpy.max(numpy.abs(X), axis=-1)
+        _rt.require(_m > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
+        # K(s x, t y) = s^1 t^1 K(x, y) (SymPy, from the expression): rows scaled by 2^-k
+        _k = _rt._pow2_scale(X)
+        _g = v_inf_gram(_rt._scaled(X, _k))
+        with numpy.errstate(over='ignore', under='ignore'):
+            return numpy.ldexp(_g, 1 * _k[..., :, None] + 1 * _k[..., None, :])
     _rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is undefined)")
     _fast = _rt.compiled('kernels_gram', 'v_inf_gram', X.shape[:-1] + X.shape[-2:-1])
     _g = None if _fast is None else _fast(X, _n)  # (None: this call stays NumPy's)

@@ -54,6 +54,60 @@ def gram_pieces(formula: Formula) -> tuple[list[str], str, bool]:
     return lines, printed, "_s" in {str(t) for t in expr.free_symbols}
 
 
+def homogeneity(formula: Formula) -> tuple[int, int] | None:
+    """The degrees ``(a, b)`` with ``K(s x, t y) = s^a t^b K(x, y)`` for all ``s, t > 0``, derived
+    from ``formula.expr`` (``norm_x -> s norm_x``, ``norm_y -> t norm_y``, ``dot_x_y -> s t
+    dot_x_y``, the angle unchanged; the ratio simplified), or None when the kernel is not
+    bi-homogeneous of integer degrees (then extreme rows go to the pair form, pair by pair)."""
+    s, t = sp.symbols("_s_scale _t_scale", positive=True)
+    syms = {str(v): v for v in formula.expr.free_symbols}
+    scale = {"norm_x": s, "norm_y": t, "dot_x_y": s * t}
+    sub = {syms[k]: v * syms[k] for k, v in scale.items() if k in syms}
+    ratio = sp.simplify(formula.expr.subs(sub, simultaneous=True) / formula.expr)
+    if ratio.free_symbols - {s, t}:
+        return None
+    degrees = []
+    for v in (s, t):
+        a = sp.simplify(v * sp.diff(ratio, v) / ratio)  # s d/ds log(s^a t^b) = a
+        if not a.is_Integer:
+            return None
+        degrees.append(int(a))
+    if sp.simplify(ratio - s**degrees[0] * t**degrees[1]) != 0:
+        return None
+    return degrees[0], degrees[1]
+
+
+def _extreme_lines(formula: Formula, pair_name: str) -> list[str]:
+    """Rows whose norms leave ``[1e-150, 1e150]`` (where ``|x| |y|`` and ``x.y`` could leave the
+    normal range, and ``|x|^2`` underflow or overflow): the zero-row test on ``max|x_i|`` (which
+    does not underflow) and, for a bi-homogeneous kernel of degrees ``(a, b)``
+    (:func:`homogeneity`), the Gram of the rows scaled exactly by powers of two (norms in
+    ``[0.5, sqrt(d)]``, the ordinary path) scaled back by ``2^(a k_i + b k_j)`` (``ldexp``: one
+    rounding; +-inf beyond float64, 0 or subnormal below).  Otherwise the pair form on every pair
+    (extended range)."""
+    degrees = homogeneity(formula)
+    lines = [
+        "if not (_n.min(initial=1.0) >= 1e-150 and _n.max(initial=1.0) <= 1e150):",
+        "    # extreme rows: |x|^2 and x.y may leave float64 (max|x_i| does not underflow)",
+        "    _m = numpy.max(numpy.abs(X), axis=-1)",
+        '    _rt.require(_m > 0, "X", "must have nonzero rows (the angle of a zero data point is '
+        'undefined)")',
+    ]
+    if degrees is None:
+        lines += ["    # the kernel is not bi-homogeneous: the pair form (extended range) on every pair",
+                  f"    return {pair_name}(X[..., :, None, :], X[..., None, :, :])"]
+        return lines
+    a, b = degrees
+    lines += [
+        f"    # K(s x, t y) = s^{a} t^{b} K(x, y) (SymPy, from the expression): rows scaled by 2^-k",
+        "    _k = _rt._pow2_scale(X)",
+        f"    _g = {formula.quantity}(_rt._scaled(X, _k))",
+        "    with numpy.errstate(over='ignore', under='ignore'):",
+        f"        return numpy.ldexp(_g, {a} * _k[..., :, None] + {b} * _k[..., None, :])",
+    ]
+    return lines
+
+
 def gram_emitter(formula: Formula) -> str:
     """Emit ``<name>(X)``: the kernel of ``formula.expr`` over all pairs of rows of ``X``.
 
@@ -65,6 +119,8 @@ def gram_emitter(formula: Formula) -> str:
     After the checks the function hands ``X`` and its row norms to the compiled Gram
     (:mod:`.kernels_numba`, ``_rt.compiled("kernels_gram", ...)``, the same printed pieces) when
     the backend in use has it, and evaluates the near pairs it returns by the same pair form.
+    Rows with norms outside ``[1e-150, 1e150]`` are handled first (:func:`_extreme_lines`: exactly
+    scaled rows and the kernel's homogeneity derived by SymPy), so no backend sees them.
     """
     lines, printed, uses_sin = gram_pieces(formula)
     pair, pair_name = _pair_source(formula)
@@ -74,6 +130,7 @@ def gram_emitter(formula: Formula) -> str:
         '_rt.require(X.shape[-2] >= 1, "X", "must contain at least one data point (row)")',
         "dim_d = X.shape[-1]",
         "_n = numpy.sqrt(numpy.einsum('...i,...i->...', X, X))",
+        *_extreme_lines(formula, pair_name),
         '_rt.require(_n > 0, "X", "must have nonzero rows (the angle of a zero data point is '
         'undefined)")',
         f"_fast = _rt.compiled('kernels_gram', '{formula.quantity}', X.shape[:-1] + X.shape[-2:-1])",
