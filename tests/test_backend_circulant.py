@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.circulant_cases import circulant_data
+
 from derivations.generated import circulant as G
 from derivations.runtime import backend as _backend
 
@@ -34,11 +36,7 @@ def calls(w, x, y, p):
             lambda: G.cn_grad_w(w, 1.7, x, y))
 
 
-def _data(rng, batch, d, n, scale=None):
-    w = rng.standard_normal(batch + (d, n)) / np.sqrt(n * n if scale is None else scale)
-    x = rng.standard_normal(n)
-    x -= x.mean()
-    return w, x, rng.standard_normal(n)
+_data = circulant_data
 
 
 @pytest.mark.parametrize("batch, d, n", [((), 1, 2), ((), 2, 7), ((), 3, 8), ((5,), 6, 100),

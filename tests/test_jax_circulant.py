@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.circulant_cases import circulant_data
+
 from derivations import runtime as _rt
 from derivations.generated import circulant as G
 from derivations.runtime import backend as _backend
@@ -110,11 +112,7 @@ def check_all(w, x, y, p, which=None):
             assert_close(name, r0, r1, w, x, y)
 
 
-def _data(rng, batch, d, n, scale=None):
-    w = rng.standard_normal(batch + (d, n)) / np.sqrt(n * n if scale is None else scale)
-    x = rng.standard_normal(n)
-    x -= x.mean()
-    return w, x, rng.standard_normal(n)
+_data = circulant_data
 
 
 @pytest.mark.parametrize("batch, d, n", [((), 1, 2), ((), 2, 7), ((), 3, 8), ((5,), 6, 100),

@@ -22,6 +22,7 @@ import sympy as sp
 
 from ..printer import print_block
 from ...twolayer import kernels as K
+from .twolayer_functions import activation_functions
 
 GENERATED = Path(__file__).resolve().parents[2] / "generated" / "twolayer_kernels.py"
 
@@ -52,7 +53,7 @@ def _full(x, shape):
 '''
 
 
-def _function(fname: str, args: list[str], exprs: list[sp.Expr], doc: str) -> str:
+def _print_function(fname: str, args: list[str], exprs: list[sp.Expr], doc: str) -> str:
     lines, results = print_block(exprs, prefix="_t")
     body = [f"def {fname}({', '.join(args)}):", f'    """{doc}"""',
             f"    _sh = _shape({', '.join(args)})"]
@@ -65,34 +66,9 @@ def _function(fname: str, args: list[str], exprs: list[sp.Expr], doc: str) -> st
 
 
 def activation_source(name: str, plant: dict | None = None) -> str:
-    """The four functions of one activation.  ``plant`` = ``{term: factor}`` multiplies derived
-    terms (a planted error, for tests of the checks' teeth)."""
-    act = K.activation(name)
-    pair = dict(K.pair_terms(act.name))
-    selft = dict(K.self_terms(act.name))
-    for term, factor in (plant or {}).items():
-        if term in pair:
-            pair[term] = pair[term] * sp.nsimplify(factor)
-        elif term in selft:
-            selft[term] = selft[term] * sp.nsimplify(factor)
-        else:
-            raise ValueError(f"plant: unknown term {term!r}")
-    params = [str(p) for p in act.params]
-    args = ["a", "b", "c", "s", "phi"] + params
-    out = [
-        _function(f"{act.name}_kappa", args, [pair["kappa"]],
-                  f"kappa(u, v) = E[sigma(u.x) sigma(v.x)], sigma = {act.name}."),
-        _function(f"{act.name}_grad", args, [pair[t] for t in ("kappa", "ga", "gb")],
-                  "(kappa, ga, gb): d kappa/du = ga u + gb v."),
-        _function(f"{act.name}_dgrad", args, [pair[t] for t in ("ga", "gb")],
-                  "(ga, gb): d kappa/du = ga u + gb v (no kappa)."),
-        _function(f"{act.name}_hess", args, [pair[t] for t in K.PAIR_TERMS],
-                  "The pair terms " + ", ".join(K.PAIR_TERMS) + "."),
-        _function(f"{act.name}_self", ["a"] + params, [selft[t] for t in K.SELF_TERMS],
-                  "(d, d1, dh0, dh11): D = kappa(u, u), grad D = d1 u, "
-                  "hess D = dh0 I + dh11 u^u^T."),
-    ]
-    return "\n\n".join(out)
+    """The five NumPy functions of one activation (:func:`.twolayer_functions.activation_functions`
+    lists them; ``plant`` = ``{term: factor}`` multiplies derived terms, a planted error)."""
+    return activation_functions(name, plant, _print_function)
 
 
 def module_source(plant: dict | None = None, only: tuple | None = None) -> str:

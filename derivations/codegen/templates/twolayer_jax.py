@@ -20,6 +20,7 @@ import sympy as sp
 
 from ..printer import print_block
 from ...twolayer import kernels as K
+from .twolayer_functions import activation_functions
 
 GENERATED_JAX = Path(__file__).resolve().parents[2] / "generated" / "twolayer_kernels_jax.py"
 
@@ -82,34 +83,8 @@ def _function(fname: str, args: list[str], exprs: list[sp.Expr], doc: str) -> st
 
 def activation_source(name: str, plant: dict | None = None) -> str:
     """The five JAX functions of one activation (``plant`` = ``{term: factor}``, as
-    :func:`.twolayer.activation_source`)."""
-    act = K.activation(name)
-    pair = dict(K.pair_terms(act.name))
-    selft = dict(K.self_terms(act.name))
-    for term, factor in (plant or {}).items():
-        if term in pair:
-            pair[term] = pair[term] * sp.nsimplify(factor)
-        elif term in selft:
-            selft[term] = selft[term] * sp.nsimplify(factor)
-        else:
-            raise ValueError(f"plant: unknown term {term!r}")
-    params = [str(p) for p in act.params]
-    args = ["a", "b", "c", "s", "phi"] + params
-    n = act.name
-    out = [
-        _function(f"{n}_kappa", args, [pair["kappa"]],
-                  f"kappa(u, v) = E[sigma(u.x) sigma(v.x)], sigma = {n}."),
-        _function(f"{n}_grad", args, [pair[t] for t in ("kappa", "ga", "gb")],
-                  "(kappa, ga, gb): d kappa/du = ga u + gb v."),
-        _function(f"{n}_dgrad", args, [pair[t] for t in ("ga", "gb")],
-                  "(ga, gb): d kappa/du = ga u + gb v (no kappa)."),
-        _function(f"{n}_hess", args, [pair[t] for t in K.PAIR_TERMS],
-                  "The pair terms " + ", ".join(K.PAIR_TERMS) + "."),
-        _function(f"{n}_self", ["a"] + params, [selft[t] for t in K.SELF_TERMS],
-                  "(d, d1, dh0, dh11): D = kappa(u, u), grad D = d1 u, "
-                  "hess D = dh0 I + dh11 u^u^T."),
-    ]
-    return "\n\n".join(out)
+    :func:`.twolayer.activation_source`; printed here by :func:`_function`)."""
+    return activation_functions(name, plant, _function)
 
 
 def module_source(plant: dict | None = None, only: tuple | None = None) -> str:
