@@ -55,6 +55,15 @@ one thread for every NumPy candidate (threadpoolctl; see :func:`run`), JAX with 
       array arguments.
 
    Both sides in interleaved rounds (best of 2 per round), the ratios paired round by round.
+
+   4c. the closed-form gradient (``net.grad``, one call) vs Monte Carlo of the gradient
+      (:func:`mc_grad`: the per-sample gradient ``(f - f*) a_i 1[w_i . x > 0] x`` averaged,
+      the same generator, BLAS product and stopping rule, its standard error taken in norm,
+      sqrt(sum of per-coordinate variances / n), against the norm of its mean; at most
+      :data:`MC_GRAD_CAP` samples), at (a)'s k = 20 point and at the k = 7 spurious minimum
+      moved by 0.3 N(0, I)/sqrt(7) (at the minimum itself the gradient is ~1e-10: Monte Carlo
+      would never reach 1% of it).  Its mean must agree with the closed form within 5
+      standard errors in norm.
 5. Hessian-vector product vs the dense Hessian at k = m = d = 100 (information).
 
 ``--quick``: smaller sizes, no JAX compilation at k = 100.
@@ -242,6 +251,87 @@ def _agrees(mom: _Moments, loss: float) -> bool:
     """Whether Monte Carlo's mean is within 5 standard errors of the closed form (a check with
     teeth on both: a wrong simulator or a wrong closed form fails the row)."""
     return abs(mom.mean - loss) <= 5.0 * mom.se
+
+
+# --- Monte Carlo of the gradient to 1% relative standard error in norm (row 4c) -----------
+
+#: the most samples in one chunk of :func:`mc_grad` (its (n, k) and (n, d) temporaries stay in
+#: the L2 cache: 1.3 MB each at k = d = 20)
+MC_GRAD_MOST = 1 << 13
+#: the most samples :func:`mc_grad` draws in the bench (~30 s at k = 20)
+MC_GRAD_CAP = 10**8
+
+
+class _GradMoments:
+    """Running count, mean vector and total sum of squared deviations (summed over the
+    coordinates) of per-sample gradients, merged chunk by chunk (Chan et al.).  Within a chunk
+    the total is ``sum |g_s|^2 - n |mean|^2``: no cancellation to speak of, as the per-sample
+    gradient's total variance is >= 1e-4 n |mean|^2 until the rule holds (n ~ 1e5-1e6 here)."""
+
+    def __init__(self, shape):
+        self.n, self.mean, self.m2 = 0, np.zeros(shape), 0.0
+
+    def add(self, k, s1, sq):
+        mk = s1 / k
+        n = self.n + k
+        delta = mk - self.mean
+        self.m2 += (sq - k * float(np.vdot(mk, mk))) + float(np.vdot(delta, delta)) * self.n * k / n
+        self.mean += delta * (k / n)
+        self.n = n
+
+    @property
+    def se(self) -> float:
+        """sqrt(sum of per-coordinate variances / n): the standard error in norm."""
+        return math.sqrt(max(self.m2, 0.0) / (self.n - 1) / self.n)
+
+    def done(self) -> bool:
+        return self.n > 1 and self.se <= MC_RSE * float(np.linalg.norm(self.mean))
+
+    def next_chunk(self) -> int:
+        nm = float(np.linalg.norm(self.mean))
+        need = self.m2 / (self.n - 1) / (MC_RSE * nm) ** 2 if nm > 0 else math.inf
+        return int(min(MC_GRAD_MOST, max(MC_FIRST // 2, math.ceil(1.02 * need) - self.n)))
+
+
+def mc_grad(U, a, T, b, seed, cap=10**8) -> _GradMoments:
+    """Plain Monte Carlo of the gradient of the ReLU network loss w.r.t. the student's first
+    layer, ``E[(f(x) - f*(x)) a_i 1[u_i . x > 0] x]``, ``x ~ N(0, I_d)``, until its standard
+    error in norm (sqrt(sum of per-coordinate variances / n)) is 1% of the norm of its mean, or
+    ``cap`` samples.  As well as NumPy does it: :func:`mc_loss`'s inputs, BLAS product and ReLU,
+    then the (n, k) weights ``M = r a 1[z > 0]`` and the chunk's gradient sum as one BLAS
+    product ``M^T x``; the per-sample squared norm ``|g_s|^2 = |M_s|^2 |x_s|^2`` for the
+    variance; chunks sized from the running variance, at most :data:`MC_GRAD_MOST`."""
+    rng = _rng(seed)
+    k, d = U.shape
+    UT = np.ascontiguousarray(np.concatenate([U, T]).T)
+    w = np.concatenate([a, -b])
+    X, Z = np.empty((MC_GRAD_MOST, d)), np.empty((MC_GRAD_MOST, UT.shape[1]))
+    M = np.empty((MC_GRAD_MOST, k))
+    mom, size = _GradMoments(U.shape), MC_FIRST
+    while mom.n < cap:
+        size = min(size, cap - mom.n)
+        x, z, m = X[:size], Z[:size], M[:size]
+        rng.standard_normal(out=x)
+        np.matmul(x, UT, out=z)
+        zs = z[:, :k]
+        np.greater(zs, 0.0, out=m)
+        np.maximum(z, 0.0, out=z)
+        r = z @ w
+        m *= a
+        m *= r[:, None]
+        s1 = m.T @ x
+        sq = float(np.einsum("ij,ij->i", m, m) @ np.einsum("ij,ij->i", x, x))
+        mom.add(size, s1, sq)
+        if mom.done():
+            break
+        size = mom.next_chunk()
+    return mom
+
+
+def _grad_agrees(mom: _GradMoments, grad) -> bool:
+    """Whether Monte Carlo's mean gradient is within 5 standard errors (in norm) of the closed
+    form: ``|mean - grad| <= 5 se``."""
+    return float(np.linalg.norm(mom.mean - grad)) <= 5.0 * mom.se
 
 
 def _bare_call_floor():
@@ -518,12 +608,68 @@ def _mc_rows(rng, V, quick: bool) -> list[BenchRow]:
             + (f"; MC DISAGREES with the closed form at points {bad}" if bad else ""),
             {"closed_form_seconds_per_point": cf_scan, "mc_seconds_per_point": mc_mean + share,
              "mc_samples": need, "shared_seconds": shared.seconds}))
+    # 4c. the gradient vs Monte Carlo of the gradient, at the k = 20 point of (a)
+    rows += _mc_grad_rows(cases[0][1], cases[0][3], quick)
     floor = _bare_call_floor()
     if floor is not None:
         rows.append(BenchRow("twolayer single-call floor: a bare Numba call with 4 arrays",
                              floor * 1e6, "info", "us", True,
                              "a trivial @numba.njit function of (W, a, V, b), k = d = 7: the "
                              "dispatch alone (argument typing and unboxing), best of 5 x 2000"))
+    return rows
+
+
+def _mc_grad_rows(W20, V20, quick: bool) -> list[BenchRow]:
+    """Row 4c: the closed-form gradient (``net.grad``, one call) vs Monte Carlo of the gradient
+    (:func:`mc_grad`) to 1% relative standard error in norm, at row 4's k = m = d = 20 point
+    and at the k = m = d = 7 spurious minimum moved by 0.3 N(0, I)/sqrt(7) (seed 7; at the
+    minimum itself the gradient is ~1e-10 and Monte Carlo would never reach 1% of it).  Same
+    timing as row 4a (interleaved rounds, best of 2, paired ratios; the closed form as 200
+    calls); Monte Carlo's mean must agree with the closed form within 5 standard errors in
+    norm (seeds 20 and 7).  Monte Carlo stops at :data:`MC_GRAD_CAP` samples at the latest: the
+    row then reports the cap and fails, untimed."""
+    rows = []
+    be = _engine_backend()
+    Ws, as_, Vs, bs = S.safran_shamir_minimum()
+    W7 = Ws + 0.3 * np.random.default_rng(7).standard_normal(Ws.shape) / np.sqrt(7)
+    k = V20.shape[0]
+    cases = [(f"k=m=d={k}, |W - V| ~ 0.3 (row 4's point)", W20, np.ones(k), V20, np.ones(k)),
+             ("k=m=d=7, spurious minimum + 0.3 N(0, I)/sqrt(7)", W7, as_, Vs, bs)]
+    rounds, calls = (3 if quick else 7), 200
+    for label, Wc, ac, Vc, bc in cases:
+        kk, d = Wc.shape
+        net = fully_connected(d, kk, Vc.shape[0], "relu")
+        seed = kk
+        g = np.asarray(net.grad(Wc, ac, Vc, bc))
+        mom = mc_grad(Wc, ac, Vc, bc, seed, cap=MC_GRAD_CAP)
+        gn = float(np.linalg.norm(g))
+        ok = _grad_agrees(mom, g)
+        dev = float(np.linalg.norm(mom.mean - g)) / mom.se
+        name = f"twolayer closed-form grad vs MC of the gradient to 1% SE, one call ({label})"
+        if not mom.done():
+            rows.append(BenchRow(name, float("nan"), ">= 1e+04", "x", False,
+                                 f"MC hit its cap of {MC_GRAD_CAP:.0e} samples at relative SE "
+                                 f"{mom.se / float(np.linalg.norm(mom.mean)):.3g} (|grad| "
+                                 f"{gn:.3g}): not timed"))
+            continue
+
+        def closed_calls():
+            for _ in range(calls):
+                net.grad(Wc, ac, Vc, bc)
+
+        t = interleaved({"MC": lambda: mc_grad(Wc, ac, Vc, bc, seed, cap=MC_GRAD_CAP),
+                         "closed form": closed_calls}, rounds=rounds, repeat=2)
+        ratio, q1, q3 = _paired(t, "MC", "closed form", calls)
+        mc_sec, cf = t["MC"].median, t["closed form"].median / calls
+        rows.append(BenchRow(
+            name, ratio, ">= 1e+04", "x", ratio >= 1e4 and ok,
+            f"MC reached 1% relative SE in norm after {mom.n:.3g} samples in {mc_sec:.3g} s CPU "
+            f"({mc_sec / mom.n * 1e9:.0f} ns/sample, inputs drawn and teacher evaluated); "
+            f"|MC mean - closed form| = {dev:.2f} SE (norm){'' if ok else ', DISAGREES'}; "
+            f"closed form {cf * 1e6:.1f} us/call ({be}), |grad| {gn:.4g}; paired ratio IQR "
+            f"{q1:.0f}-{q3:.0f}, CPU time, {rounds} interleaved rounds (best of 2 each)",
+            {"samples": mom.n, "mc_seconds": mc_sec, "closed_form_seconds": cf,
+             "deviation_se": dev}))
     return rows
 
 
