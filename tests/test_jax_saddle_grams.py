@@ -35,6 +35,13 @@ GRAMS = ("h_inf_gram", "arccos1_gram", "g_inf_gram", "v_inf_gram")
 RTOL = 1e-14
 
 
+#: the octopus on JAX is NumPy's to the bit with jax 0.4 (every product rounded where it stands);
+#: XLA 0.10 (the test extra's newest) may still contract a product into an FMA, differently in a
+#: vectorized loop than alone: then within 8 eps of the terms' scale (measured 1.5e-16; the
+#: Hessian's cancelling entries 4e-12 of their own size), which ``assert_close`` checks
+BITWISE = tuple(int(v) for v in jax.__version__.split(".")[:2]) < (0, 5)
+
+
 def octopus_scale(name, X, Lv, gv, tv):
     """Per point, the size of the printed terms of ``name`` (homogeneous of degree 2, 1, 0)."""
     X = np.asarray(X, dtype=float)
@@ -92,7 +99,7 @@ def test_octopus_edges(d):
         sc = octopus_scale(fn.__name__, X, L, GAMMA, TAU)
         r0, r1 = both(fn, X, L, GAMMA, TAU)
         assert_close(r1, r0, sc)
-        assert np.array_equal(r1, r0), fn.__name__
+        assert np.array_equal(r1, r0) or not BITWISE, fn.__name__
         if d == 3:
             raw = jax.vmap(getattr(saddle_jax, fn.__name__), in_axes=(0, None, None, None))(X, L, GAMMA, TAU)
             assert_close(np.asarray(raw), r0, sc)
@@ -110,10 +117,15 @@ def test_octopus_random_points_bitwise():
         X = points_in_D(np.random.default_rng(d), 257, d, TAU)
         for fn in FUNCS:
             r0, r1 = both(fn, X, L, GAMMA, TAU)
-            assert np.array_equal(r0, r1), (d, fn.__name__)
+            sc = octopus_scale(fn.__name__, X, L, GAMMA, TAU)
+            assert_close(r1, r0, sc)
+            assert np.array_equal(r0, r1) or not BITWISE, (d, fn.__name__)
             if d == 3:
                 with _backend.using("jax"):
-                    assert all(np.array_equal(fn(X[i], L, GAMMA, TAU), r1[i]) for i in range(0, 257, 64))
+                    for i in range(0, 257, 64):
+                        one = fn(X[i], L, GAMMA, TAU)
+                        assert np.array_equal(one, r1[i]) or not BITWISE
+                        assert np.all(np.abs(one - r1[i]) <= 8 * np.finfo(float).eps * sc[i])
 
 
 @pytest.mark.parametrize("tau", [5e-324, 1e-310, 1e-300, 1e300, 1.7e308])
