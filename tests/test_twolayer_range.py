@@ -64,3 +64,21 @@ def test_zero_vector_keeps_its_error_and_students_come_first(backend):
             NET.loss(W0, A, V * 1e200, B)  # a zero student before an out-of-range teacher
         with pytest.raises(ValueError, match=r"^W: a unit's effective vector has norm"):
             NET.grad(np.stack([W, W * 1e-200]), A, V * 1e200, B)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_loss_near_the_teacher_is_never_negative(backend):
+    """1e-8 from the teacher the kernel sum cancels to ~1e-14 of its scale (absolute accuracy;
+    docs/twolayer.md): the loss never goes below 0 there (it did, to -2.8e-14, before the
+    clamp), and 1e-4 away it keeps its value to the Hessian's quadratic form (1e-4 relative)."""
+    k = 7
+    net = fully_connected(k, k, k)
+    rng = np.random.default_rng(2)
+    Vt, a = rng.standard_normal((k, k)), np.ones(k)
+    with derivations.using_backend(backend):
+        L = net.loss(Vt + 1e-8 * rng.standard_normal((300, k, k)), a, Vt, a)
+        assert L.min() >= 0.0 and np.all(L < 1e-13)
+        D = rng.standard_normal((k, k))
+        H = net.hessian(Vt, a, Vt, a)
+        far = net.loss(Vt + 1e-4 * D, a, Vt, a)
+    assert abs(far / (0.5e-8 * D.ravel() @ H @ D.ravel()) - 1) < 1e-3

@@ -190,7 +190,13 @@ class _Base:
         return int(np.prod(self.theta_shape)) + (self.n_student if self.train_output else 0)
 
     def loss(self, theta, a, theta_t, b):
-        """``l = 1/2 E[(f(x) - f*(x))^2]``, shape ``batch``."""
+        """``l = 1/2 E[(f(x) - f*(x))^2]``, shape ``batch``.  Accurate to ~1e-16 of the scale of
+        its terms, not relative to itself near the teacher (docs/twolayer.md, "Numerical
+        honesty"); where that rounding would make it negative (within ~1e-14 of the scale of a
+        zero loss) it is 0, the nearest value a mean square can take."""
+        return np.maximum(self._loss(theta, a, theta_t, b), 0.0)
+
+    def _loss(self, theta, a, theta_t, b):
         run = self._one(theta, a, theta_t, b)
         if run is not None:
             out = run.loss(self._units(theta), a, self._teacher(theta_t), b)
